@@ -1,0 +1,355 @@
+//! `vpcctl`: validate a topology file, push it to `vpcd`, inspect the running state, and
+//! bring a whole lab (vpcd + namespaces) up and down.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use control::client::{self, ClientError, SOCKET_ENV};
+use control::lab::{self, UpState};
+use control::{compile_file, render, Compiled, LoadError, DEFAULT_SOCKET};
+
+/// Control tool of the userspace virtual VPC data plane.
+#[derive(Debug, Parser)]
+#[command(name = "vpcctl", version, about, long_about = None)]
+struct Cli {
+    /// The vpcd control socket [env: VPCD_SOCKET] [default: /run/vpcd/vpcd.sock].
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Check a topology file and report every problem in it.
+    #[command(after_help = "Example:\n  vpcctl validate examples/two-subnets.toml")]
+    Validate {
+        /// The topology file (TOML).
+        file: PathBuf,
+    },
+    /// Validate, compile and send a topology to the running vpcd (atomic: a rejected
+    /// apply leaves the running configuration untouched).
+    #[command(after_help = "Example:\n  vpcctl apply examples/two-subnets.toml")]
+    Apply {
+        /// The topology file (TOML).
+        file: PathBuf,
+    },
+    /// Show the running configuration, ports and counters.
+    #[command(after_help = "Examples:\n  vpcctl show\n  vpcctl show --json | jq .engine")]
+    Show {
+        /// Print the raw report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start vpcd if needed, create the ENIs' namespaces, and apply the topology.
+    #[command(
+        after_help = "Example:\n  sudo vpcctl up examples/two-subnets.toml\n  sudo vpcctl exec eni-a1 -- ping -c1 10.0.1.20\n  sudo vpcctl down"
+    )]
+    Up {
+        /// The topology file (TOML).
+        file: PathBuf,
+        /// The vpcd binary (default: `vpcd` next to vpcctl, else on PATH).
+        #[arg(long)]
+        vpcd: Option<PathBuf>,
+    },
+    /// Run a command in the network namespace of an ENI.
+    #[command(after_help = "Example:\n  sudo vpcctl exec eni-a1 -- ip addr show eth0")]
+    Exec {
+        /// The ENI id.
+        eni: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Stop vpcd and remove the namespaces that `vpcctl up` created (idempotent).
+    #[command(after_help = "Example:\n  sudo vpcctl down")]
+    Down,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let socket = cli
+        .socket
+        .or_else(|| {
+            std::env::var_os(SOCKET_ENV)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+    let socket = socket.as_path();
+    match cli.command {
+        Cmd::Validate { file } => Ok(match load(&file)? {
+            Some(c) => {
+                println!("{}: ok ({})", file.display(), render::summary(&c.config));
+                print_warnings(&c);
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        }),
+        Cmd::Apply { file } => {
+            let Some(c) = load(&file)? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            print_warnings(&c);
+            apply(socket, &c)
+        }
+        Cmd::Show { json } => {
+            let report = client::show(socket)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", render::show(&report));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Up { file, vpcd } => up(socket, &file, vpcd),
+        Cmd::Exec { eni, command } => exec(socket, &eni, &command),
+        Cmd::Down => down(socket),
+    }
+}
+
+/// Loads a topology; prints every problem and returns `None` when it is invalid.
+fn load(file: &Path) -> Result<Option<Compiled>> {
+    match compile_file(file) {
+        Ok(c) => Ok(Some(c)),
+        Err(LoadError::Invalid(errors)) => {
+            eprintln!(
+                "{}: {} problem{} (nothing was changed):",
+                file.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            for e in errors.iter() {
+                eprintln!("  {e}");
+            }
+            Ok(None)
+        }
+        Err(e @ LoadError::Io { .. }) => Err(e.into()),
+    }
+}
+
+fn print_warnings(c: &Compiled) {
+    for w in &c.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn apply(socket: &Path, c: &Compiled) -> Result<ExitCode> {
+    match client::apply(socket, &c.config) {
+        Ok(epoch) => {
+            println!("applied: epoch {epoch} ({})", render::summary(&c.config));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ClientError::Rejected(errors)) => {
+            eprintln!("vpcd rejected the configuration (the running configuration is unchanged):");
+            for e in errors {
+                eprintln!("  {e}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The vpcd binary to start: `--vpcd`, else `vpcd` next to this executable, else on PATH.
+fn vpcd_binary(explicit: Option<PathBuf>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p;
+    }
+    if let Some(sibling) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("vpcd")))
+        .filter(|p| p.is_file())
+    {
+        return sibling;
+    }
+    PathBuf::from("vpcd")
+}
+
+fn up(socket: &Path, file: &Path, vpcd: Option<PathBuf>) -> Result<ExitCode> {
+    // Fail before touching anything.
+    let Some(c) = load(file)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    print_warnings(&c);
+    let state_path = lab::state_path(socket);
+    let previous = UpState::load(&state_path)?;
+    lab::create_private_dir(&lab::socket_dir(socket))?;
+
+    let mut started = None;
+    if client::is_listening(socket) {
+        println!("vpcd already running on {}", socket.display());
+    } else {
+        let bin = vpcd_binary(vpcd);
+        let child =
+            lab::start_vpcd(&bin, socket).with_context(|| format!("starting {}", bin.display()))?;
+        println!(
+            "started vpcd (pid {}), log {}",
+            child.id(),
+            lab::log_path(socket).display()
+        );
+        started = Some(child);
+    }
+
+    let mut created = Vec::new();
+    let mut namespaces: Vec<&str> = c
+        .config
+        .enis
+        .iter()
+        .filter_map(|e| e.attachment.as_ref().map(|a| a.netns.as_str()))
+        .collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let mut failure: Option<anyhow::Error> = None;
+    for ns in namespaces {
+        if lab::netns_exists(ns) {
+            continue;
+        }
+        match lab::netns_add(ns) {
+            Ok(()) => created.push(ns.to_string()),
+            Err(e) => {
+                failure = Some(anyhow::Error::new(e).context(format!("creating namespace {ns}")));
+                break;
+            }
+        }
+    }
+
+    let mut state = previous.clone();
+    if let Some(child) = &started {
+        state.vpcd_pid = Some(child.id());
+    }
+    for ns in &created {
+        if !state.namespaces_created.contains(ns) {
+            state.namespaces_created.push(ns.clone());
+        }
+    }
+    if failure.is_none() {
+        if let Err(e) = state.save(&state_path) {
+            failure = Some(e.into());
+        }
+    }
+
+    let outcome = match failure {
+        Some(e) => Err(e),
+        None => match client::apply(socket, &c.config) {
+            Ok(epoch) => {
+                println!(
+                    "up: epoch {epoch} ({}); namespaces created: {}",
+                    render::summary(&c.config),
+                    if created.is_empty() {
+                        "none".to_string()
+                    } else {
+                        created.join(", ")
+                    }
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(ClientError::Rejected(errors)) => Err(anyhow::anyhow!(
+                "vpcd rejected the configuration:\n  {}",
+                errors.join("\n  ")
+            )),
+            Err(e) => Err(e.into()),
+        },
+    };
+
+    // Undo what this call did, and only that.
+    for ns in &created {
+        if let Err(e) = lab::netns_delete(ns) {
+            eprintln!("warning: could not delete namespace {ns}: {e}");
+        }
+    }
+    if let Some(mut child) = started {
+        lab::stop_child(&mut child, Duration::from_secs(5));
+    }
+    if previous == UpState::default() {
+        let _ = UpState::remove(&state_path);
+    } else {
+        let _ = previous.save(&state_path);
+    }
+    outcome.context("vpcctl up failed; what this call created has been removed")
+}
+
+fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
+    let report = client::show(socket)?;
+    let Some(e) = report.config.enis.iter().find(|e| e.id == eni) else {
+        let known: Vec<&str> = report.config.enis.iter().map(|e| e.id.as_str()).collect();
+        bail!(
+            "no ENI `{eni}` in the running configuration; known ENIs: {}",
+            if known.is_empty() {
+                "(none)".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let Some(att) = &e.attachment else {
+        bail!("{eni} is not attached to a namespace; set `netns` on it in the topology and apply again");
+    };
+    let status = lab::run_in_netns(&att.netns, command)?;
+    let code = lab::exit_code(status);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+fn down(socket: &Path) -> Result<ExitCode> {
+    match client::shutdown(socket) {
+        Ok(()) => println!("vpcd is shutting down"),
+        Err(e) if e.is_not_running() => println!("vpcd is not running on {}", socket.display()),
+        Err(e) => eprintln!("warning: shutdown request failed: {e}"),
+    }
+    let state_path = lab::state_path(socket);
+    let state = UpState::load(&state_path)?;
+    if let Some(pid) = state.vpcd_pid {
+        if !lab::wait_for_exit(pid, Duration::from_secs(5)) {
+            // Only signal the PID we recorded, and only while it still looks like vpcd.
+            if lab::pid_comm(pid).is_some_and(|c| c.starts_with("vpcd")) {
+                eprintln!("vpcd (pid {pid}) did not exit; sending SIGTERM");
+                lab::terminate(pid)?;
+                if !lab::wait_for_exit(pid, Duration::from_secs(5)) {
+                    bail!("vpcd (pid {pid}) is still running after SIGTERM; stop it by hand (kill -KILL {pid}) and run `vpcctl down` again");
+                }
+            }
+        }
+    }
+    let mut failed = Vec::new();
+    for ns in &state.namespaces_created {
+        match lab::netns_delete(ns) {
+            Ok(()) => println!("deleted namespace {ns}"),
+            Err(e) => {
+                eprintln!("warning: {e}");
+                failed.push(ns.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        UpState::remove(&state_path)?;
+        println!("down");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        UpState {
+            vpcd_pid: None,
+            namespaces_created: failed,
+        }
+        .save(&state_path)?;
+        bail!("some namespaces could not be deleted; fix the cause and run `vpcctl down` again")
+    }
+}

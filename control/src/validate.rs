@@ -1,0 +1,1878 @@
+//! Whole-file validation: every problem of a topology file, each naming its resource and
+//! field, reported together.
+//!
+//! Two passes:
+//! 1. [`parse`] reads the TOML. A syntax error is one [`ValidationError`] for resource
+//!    `file`. Otherwise every resource is deserialised on its own, so a bad value or an
+//!    unknown field in one resource does not hide the problems of the others.
+//! 2. [`validate`] checks the typed model as a whole (ids, references, CIDRs, addresses,
+//!    routes, MACs, interfaces) and normalises it in place.
+//!
+//! **Normalisation.** Like the AWS API (which stores `100.68.0.18/18` as
+//! `100.68.0.0/18`), a CIDR with host bits set — VPC, subnet or route destination — is
+//! not an error: its host bits are cleared and a warning names the resource and field.
+//!
+//! **IPv6 routes in an IPv4-only VPC** are accepted without comment: they never match
+//! (no ENI of such a VPC can hold an IPv6 address), exactly like an IPv6 route whose
+//! target never sees IPv6 traffic.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use dataplane::wire::MacAddr;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::de::DeserializeOwned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+
+use crate::compile::{eni_mac, implicit_main_id, router_mac};
+use crate::model::{RouteTargetRef, Topology, MAX_MTU, MIN_MTU};
+
+/// One problem of a topology file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    /// The resource: its id, or `kind[index]` (e.g. `vpc[2]`) when it has none, or `file`.
+    pub resource: String,
+    /// The field, e.g. `cidr` or `routes[1].destination`; empty when the whole resource is meant.
+    pub field: String,
+    /// What is wrong, and where possible what to do instead.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// Builds an error.
+    pub fn new(
+        resource: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ValidationError {
+            resource: resource.into(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.resource, self.message)
+        } else {
+            write!(f, "{}.{}: {}", self.resource, self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// Every problem of a topology file; displayed one per line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidationErrors(pub Vec<ValidationError>);
+
+impl ValidationErrors {
+    /// Whether there is no error at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many errors there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Iterates over the errors.
+    pub fn iter(&self) -> std::slice::Iter<'_, ValidationError> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+impl From<ValidationError> for ValidationErrors {
+    fn from(e: ValidationError) -> Self {
+        ValidationErrors(vec![e])
+    }
+}
+
+/// The resource kinds a file may contain (top-level keys).
+pub const TOP_LEVEL_KEYS: &[&str] = &["vpc", "subnet", "route_table", "eni"];
+
+/// Id prefixes, per resource kind.
+pub const VPC_PREFIX: &str = "vpc-";
+/// Id prefix of subnets.
+pub const SUBNET_PREFIX: &str = "subnet-";
+/// Id prefix of route tables.
+pub const RTB_PREFIX: &str = "rtb-";
+/// Id prefix of ENIs.
+pub const ENI_PREFIX: &str = "eni-";
+
+/// The smallest IPv4 prefix length of a VPC or subnet CIDR (`/16`).
+pub const MIN_V4_PREFIX: u8 = 16;
+/// The largest IPv4 prefix length of a VPC or subnet CIDR (`/28`).
+pub const MAX_V4_PREFIX: u8 = 28;
+/// The prefix length of a VPC's IPv6 CIDR.
+pub const VPC_V6_PREFIX: u8 = 56;
+/// The prefix length of a subnet's IPv6 CIDR.
+pub const SUBNET_V6_PREFIX: u8 = 64;
+
+const LINK_LOCAL_V4: Ipv4Net = match Ipv4Net::new(Ipv4Addr::new(169, 254, 0, 0), 16) {
+    Ok(n) => n,
+    Err(_) => panic!("constant"),
+};
+const RESERVED_ROUTE_V4: Ipv4Net = match Ipv4Net::new(Ipv4Addr::new(169, 254, 168, 0), 22) {
+    Ok(n) => n,
+    Err(_) => panic!("constant"),
+};
+const RESERVED_ROUTE_V6: Ipv6Net =
+    match Ipv6Net::new(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0), 32) {
+        Ok(n) => n,
+        Err(_) => panic!("constant"),
+    };
+
+// ---------------------------------------------------------------------------------------
+// Pass 1: parsing
+// ---------------------------------------------------------------------------------------
+
+/// Parses a topology file. A TOML syntax error is one error for resource `file`; otherwise
+/// every resource is deserialised separately and all their problems are returned together.
+pub fn parse(src: &str) -> Result<Topology, ValidationErrors> {
+    let p = parse_partial(src)?;
+    if p.errors.is_empty() {
+        Ok(p.topology)
+    } else {
+        Err(ValidationErrors(p.errors))
+    }
+}
+
+/// Parses and validates a topology file, reporting the problems of both passes together
+/// (resources that fail to parse are left out of the second pass, and references to them
+/// are not reported as dangling). Returns the normalised model and the warnings.
+pub fn check(src: &str) -> Result<(Topology, Vec<String>), ValidationErrors> {
+    let mut p = parse_partial(src)?;
+    let result = validate_inner(&mut p.topology, &p.broken_ids, p.origins.clone());
+    match result {
+        Ok(warnings) if p.errors.is_empty() => Ok((p.topology, warnings)),
+        Ok(_) => Err(ValidationErrors(p.errors)),
+        Err(more) => {
+            p.errors.extend(more.0);
+            Err(ValidationErrors(p.errors))
+        }
+    }
+}
+
+/// What parsing produced: the resources that deserialised, the errors of the others
+/// (in file order), and the ids of those others.
+struct Partial {
+    topology: Topology,
+    errors: Vec<ValidationError>,
+    broken_ids: HashSet<String>,
+    origins: Origins,
+}
+
+fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
+    let doc = DeTable::parse(src)
+        .map_err(|e| ValidationErrors::from(ValidationError::new("file", "", located(src, &e))))?;
+    let mut topo = Topology::default();
+    let mut errors: Vec<(usize, ValidationError)> = Vec::new();
+    let mut broken_ids = HashSet::new();
+    let mut origins = Origins::default();
+    for (key, value) in doc.get_ref().iter() {
+        let mut cx = Collect {
+            src,
+            errors: &mut errors,
+            broken_ids: &mut broken_ids,
+        };
+        match key.get_ref().as_ref() {
+            "vpc" => cx.collect(&mut topo.vpcs, &mut origins.vpc, "vpc", value),
+            "subnet" => cx.collect(&mut topo.subnets, &mut origins.subnet, "subnet", value),
+            "route_table" => cx.collect(
+                &mut topo.route_tables,
+                &mut origins.route_table,
+                "route_table",
+                value,
+            ),
+            "eni" => cx.collect(&mut topo.enis, &mut origins.eni, "eni", value),
+            other => errors.push((
+                key.span().start,
+                ValidationError::new(
+                    "file",
+                    other,
+                    format!(
+                        "{}unknown resource kind `{other}`; expected one of {}",
+                        position_prefix(src, key.span().start),
+                        TOP_LEVEL_KEYS
+                            .iter()
+                            .map(|k| format!("[[{k}]]"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            )),
+        }
+    }
+    errors.sort_by_key(|(pos, _)| *pos);
+    Ok(Partial {
+        topology: topo,
+        errors: errors.into_iter().map(|(_, e)| e).collect(),
+        broken_ids,
+        origins,
+    })
+}
+
+struct Collect<'a, 's> {
+    src: &'s str,
+    errors: &'a mut Vec<(usize, ValidationError)>,
+    broken_ids: &'a mut HashSet<String>,
+}
+
+impl Collect<'_, '_> {
+    /// Deserialises every element of one `[[kind]]` array on its own.
+    fn collect<T: DeserializeOwned>(
+        &mut self,
+        out: &mut Vec<T>,
+        origins: &mut Vec<usize>,
+        kind: &str,
+        value: &Spanned<DeValue<'_>>,
+    ) {
+        let src = self.src;
+        let DeValue::Array(items) = value.get_ref() else {
+            self.errors.push((
+                value.span().start,
+                ValidationError::new(
+                    "file",
+                    kind,
+                    format!(
+                        "{}`{kind}` must be an array of tables: write each one as [[{kind}]]",
+                        position_prefix(src, value.span().start)
+                    ),
+                ),
+            ));
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let DeValue::Table(table) = item.get_ref() else {
+                self.errors.push((
+                    item.span().start,
+                    ValidationError::new(
+                        format!("{kind}[{i}]"),
+                        "",
+                        format!(
+                            "{}expected a table ([[{kind}]])",
+                            position_prefix(src, item.span().start)
+                        ),
+                    ),
+                ));
+                continue;
+            };
+            let id = table
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == "id")
+                .and_then(|(_, v)| match v.get_ref() {
+                    DeValue::String(s) if !s.is_empty() => Some(s.to_string()),
+                    _ => None,
+                });
+            let resource = id.clone().unwrap_or_else(|| format!("{kind}[{i}]"));
+            match T::deserialize(ValueDeserializer::from(item.clone())) {
+                Ok(v) => {
+                    out.push(v);
+                    origins.push(i);
+                }
+                Err(e) => {
+                    let field = named_field(e.message())
+                        .or_else(|| e.span().and_then(|sp| path_at(item, sp.start)))
+                        .unwrap_or_default();
+                    let pos = e.span().map_or(item.span().start, |sp| sp.start);
+                    self.errors
+                        .push((pos, ValidationError::new(resource, field, located(src, &e))));
+                    self.broken_ids.extend(id);
+                }
+            }
+        }
+    }
+}
+
+/// The field a serde "unknown field" / "missing field" message names.
+fn named_field(message: &str) -> Option<String> {
+    for lead in ["unknown field `", "missing field `"] {
+        if let Some(rest) = message.strip_prefix(lead) {
+            return rest.split('`').next().map(str::to_string);
+        }
+    }
+    None
+}
+
+/// The dotted path (`routes[1].destination`) of the innermost value at byte `pos`.
+fn path_at(value: &Spanned<DeValue<'_>>, pos: usize) -> Option<String> {
+    match value.get_ref() {
+        DeValue::Table(t) => t.iter().find_map(|(k, v)| {
+            let span = v.span();
+            if span.start <= pos && pos < span.end.max(span.start + 1) || k.span().contains(&pos) {
+                let key = k.get_ref().to_string();
+                Some(match path_at(v, pos) {
+                    Some(rest) if rest.starts_with('[') => format!("{key}{rest}"),
+                    Some(rest) => format!("{key}.{rest}"),
+                    None => key,
+                })
+            } else {
+                None
+            }
+        }),
+        DeValue::Array(a) => a.iter().enumerate().find_map(|(i, v)| {
+            let span = v.span();
+            if span.start <= pos && pos < span.end.max(span.start + 1) {
+                Some(match path_at(v, pos) {
+                    Some(rest) if rest.starts_with('[') => format!("[{i}]{rest}"),
+                    Some(rest) => format!("[{i}].{rest}"),
+                    None => format!("[{i}]"),
+                })
+            } else {
+                None
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// `line L, column C: ` for a byte offset.
+fn position_prefix(src: &str, pos: usize) -> String {
+    let pos = pos.min(src.len());
+    let before = src.get(..pos).unwrap_or(src);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}: ")
+}
+
+/// A TOML error as one line, prefixed with its position when known.
+fn located(src: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => format!("{}{msg}", position_prefix(src, span.start)),
+        None => msg,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pass 2: whole-model checks
+// ---------------------------------------------------------------------------------------
+
+/// Why an IPv4 address cannot be assigned to an ENI in `subnet`, if it is reserved.
+///
+/// AWS reserves the first four addresses of every subnet (network, VPC router, Amazon
+/// DNS, future use) and the last (broadcast).
+pub fn reserved_ipv4_reason(subnet: Ipv4Net, ip: Ipv4Addr) -> Option<&'static str> {
+    let net = subnet.trunc();
+    let offset = u32::from(ip).wrapping_sub(u32::from(net.network()));
+    if ip == net.broadcast() {
+        return Some("the subnet's broadcast address (broadcast is not supported in a VPC)");
+    }
+    match offset {
+        0 => Some("the subnet's network address"),
+        1 => Some("reserved for the VPC router (the subnet's .1)"),
+        2 => Some("reserved for the Amazon DNS server (the subnet's .2)"),
+        3 => Some("reserved by AWS for future use (the subnet's .3)"),
+        _ => None,
+    }
+}
+
+/// Why an IPv6 address cannot be assigned to an ENI in `subnet`, if it is reserved (the
+/// first four addresses and the last one of the subnet).
+pub fn reserved_ipv6_reason(subnet: Ipv6Net, ip: Ipv6Addr) -> Option<&'static str> {
+    let net = subnet.trunc();
+    let offset = u128::from(ip).wrapping_sub(u128::from(net.network()));
+    if ip == net.broadcast() {
+        return Some("the subnet's last address, reserved by AWS");
+    }
+    match offset {
+        0 => Some("the subnet's network address"),
+        1 => Some("reserved for the VPC router (the subnet's ::1)"),
+        2 | 3 => Some("reserved by AWS (the first four addresses of a subnet are reserved)"),
+        _ => None,
+    }
+}
+
+/// The addresses of `subnet` that an ENI may use (all but the five reserved ones).
+pub fn assignable_ipv4(subnet: Ipv4Net) -> impl Iterator<Item = Ipv4Addr> {
+    subnet
+        .trunc()
+        .hosts()
+        .chain(std::iter::once(subnet.trunc().broadcast()))
+        .filter(move |ip| reserved_ipv4_reason(subnet, *ip).is_none())
+}
+
+/// Whether `name` is a valid Linux interface name (what `dev_valid_name` accepts).
+pub fn is_valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+}
+
+/// Whether `name` is usable as a network namespace name (`ip netns add NAME` makes it a
+/// file under `/run/netns`).
+pub fn is_valid_netns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn overlaps(a: IpNet, b: IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// Collects errors and warnings.
+#[derive(Default)]
+struct Report {
+    errors: Vec<ValidationError>,
+    warnings: Vec<String>,
+    origins: Origins,
+}
+
+/// The position in the file of each parsed resource, per kind (resources that failed to
+/// parse are missing from the model, so model indices can differ from file indices).
+#[derive(Debug, Default, Clone)]
+struct Origins {
+    vpc: Vec<usize>,
+    subnet: Vec<usize>,
+    route_table: Vec<usize>,
+    eni: Vec<usize>,
+}
+
+impl Origins {
+    fn at(&self, kind: &str, i: usize) -> usize {
+        let v = match kind {
+            "vpc" => &self.vpc,
+            "subnet" => &self.subnet,
+            "route_table" => &self.route_table,
+            _ => &self.eni,
+        };
+        v.get(i).copied().unwrap_or(i)
+    }
+}
+
+impl Report {
+    /// The name of the `i`-th resource of `kind` in the model.
+    fn label(&self, id: &str, kind: &str, i: usize) -> String {
+        label_at(id, kind, self.origins.at(kind, i))
+    }
+
+    fn err(&mut self, resource: &str, field: impl Into<String>, message: impl Into<String>) {
+        self.errors
+            .push(ValidationError::new(resource, field, message));
+    }
+
+    fn normalise4(&mut self, net: &mut Ipv4Net, resource: &str, field: &str) {
+        let t = net.trunc();
+        if t != *net {
+            self.warnings.push(format!(
+                "{resource}.{field}: {net} has host bits set; using {t} (as the AWS API does)"
+            ));
+            *net = t;
+        }
+    }
+
+    fn normalise6(&mut self, net: &mut Ipv6Net, resource: &str, field: &str) {
+        let t = net.trunc();
+        if t != *net {
+            self.warnings.push(format!(
+                "{resource}.{field}: {net} has host bits set; using {t} (as the AWS API does)"
+            ));
+            *net = t;
+        }
+    }
+
+    fn normalise(&mut self, net: &mut IpNet, resource: &str, field: &str) {
+        match net {
+            IpNet::V4(n) => self.normalise4(n, resource, field),
+            IpNet::V6(n) => self.normalise6(n, resource, field),
+        }
+    }
+
+    fn v4_size(&mut self, net: Ipv4Net, resource: &str, field: &str, what: &str) {
+        let p = net.prefix_len();
+        if !(MIN_V4_PREFIX..=MAX_V4_PREFIX).contains(&p) {
+            self.err(
+                resource,
+                field,
+                format!(
+                    "{net}: prefix /{p} is outside the allowed range; {what} IPv4 CIDRs must be /{MIN_V4_PREFIX} to /{MAX_V4_PREFIX}"
+                ),
+            );
+        }
+    }
+
+    fn id(&mut self, id: &str, prefix: &str, kind: &str, index: usize) {
+        let resource = self.label(id, kind, index);
+        if id.is_empty() {
+            self.err(
+                &resource,
+                "id",
+                format!("missing id; give it one like `{prefix}example`"),
+            );
+        } else if !id.starts_with(prefix) {
+            self.err(
+                &resource,
+                "id",
+                format!(
+                    "`{id}` must start with `{prefix}` (the AWS id prefix of {})",
+                    kind_name(kind)
+                ),
+            );
+        } else if !id[prefix.len()..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || id.len() == prefix.len()
+        {
+            self.err(
+                &resource,
+                "id",
+                format!("`{id}` must be `{prefix}` followed by letters, digits, `-` or `_`"),
+            );
+        }
+    }
+}
+
+/// How a kind is called in messages.
+fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "vpc" => "a VPC",
+        "subnet" => "a subnet",
+        "route_table" => "a route table",
+        _ => "an ENI",
+    }
+}
+
+/// The name a resource goes by in messages: its id, or `kind[index]`.
+fn label_at(id: &str, kind: &str, index: usize) -> String {
+    if id.is_empty() {
+        format!("{kind}[{index}]")
+    } else {
+        id.to_string()
+    }
+}
+
+/// Checks a parsed topology as a whole and normalises it in place (CIDR host bits).
+/// Returns the warnings, or every error found.
+pub fn validate(t: &mut Topology) -> Result<Vec<String>, ValidationErrors> {
+    validate_inner(t, &HashSet::new(), Origins::default())
+}
+
+/// [`validate`], not reporting references to `broken` ids (resources that failed to parse).
+fn validate_inner(
+    t: &mut Topology,
+    broken: &HashSet<String>,
+    origins: Origins,
+) -> Result<Vec<String>, ValidationErrors> {
+    let mut r = Report {
+        origins,
+        ..Report::default()
+    };
+
+    // --- ids: prefixes and uniqueness across every resource -----------------------------
+    for (i, v) in t.vpcs.iter().enumerate() {
+        r.id(&v.id, VPC_PREFIX, "vpc", i);
+    }
+    for (i, s) in t.subnets.iter().enumerate() {
+        r.id(&s.id, SUBNET_PREFIX, "subnet", i);
+    }
+    for (i, rt) in t.route_tables.iter().enumerate() {
+        r.id(&rt.id, RTB_PREFIX, "route_table", i);
+    }
+    for (i, e) in t.enis.iter().enumerate() {
+        r.id(&e.id, ENI_PREFIX, "eni", i);
+    }
+    {
+        let all = t
+            .vpcs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.id.as_str(), format!("vpc[{}]", r.origins.at("vpc", i))))
+            .chain(t.subnets.iter().enumerate().map(|(i, x)| {
+                (
+                    x.id.as_str(),
+                    format!("subnet[{}]", r.origins.at("subnet", i)),
+                )
+            }))
+            .chain(t.route_tables.iter().enumerate().map(|(i, x)| {
+                (
+                    x.id.as_str(),
+                    format!("route_table[{}]", r.origins.at("route_table", i)),
+                )
+            }))
+            .chain(
+                t.enis
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| (x.id.as_str(), format!("eni[{}]", r.origins.at("eni", i)))),
+            );
+        let mut seen: HashMap<&str, String> = HashMap::new();
+        let mut dups = Vec::new();
+        for (id, slot) in all {
+            if id.is_empty() {
+                continue;
+            }
+            if let Some(first) = seen.get(id) {
+                dups.push((
+                    id.to_string(),
+                    format!("duplicate id: {slot} reuses the id of {first}"),
+                ));
+            } else {
+                seen.insert(id, slot);
+            }
+        }
+        for (id, msg) in dups {
+            r.err(&id, "id", msg);
+        }
+    }
+
+    // Lookup maps (first occurrence wins; duplicates are already reported).
+    let mut vpc_idx: HashMap<String, usize> = HashMap::new();
+    for (i, v) in t.vpcs.iter().enumerate() {
+        vpc_idx.entry(v.id.clone()).or_insert(i);
+    }
+    let mut subnet_idx: HashMap<String, usize> = HashMap::new();
+    for (i, s) in t.subnets.iter().enumerate() {
+        subnet_idx.entry(s.id.clone()).or_insert(i);
+    }
+    let mut rtb_idx: HashMap<String, usize> = HashMap::new();
+    for (i, rt) in t.route_tables.iter().enumerate() {
+        rtb_idx.entry(rt.id.clone()).or_insert(i);
+    }
+    let mut eni_idx: HashMap<String, usize> = HashMap::new();
+    for (i, e) in t.enis.iter().enumerate() {
+        eni_idx.entry(e.id.clone()).or_insert(i);
+    }
+
+    // --- VPCs ----------------------------------------------------------------------------
+    for (i, v) in t.vpcs.iter_mut().enumerate() {
+        let res = r.label(&v.id, "vpc", i);
+        r.normalise4(&mut v.cidr, &res, "cidr");
+        r.v4_size(v.cidr, &res, "cidr", "VPC");
+        if overlaps(IpNet::V4(v.cidr), IpNet::V4(LINK_LOCAL_V4)) {
+            r.err(
+                &res,
+                "cidr",
+                format!(
+                    "{} is in the link-local range {LINK_LOCAL_V4}, which cannot be used in a VPC",
+                    v.cidr
+                ),
+            );
+        }
+        for j in 0..v.secondary_cidrs.len() {
+            let field = format!("secondary_cidrs[{j}]");
+            r.normalise4(&mut v.secondary_cidrs[j], &res, &field);
+            let c = v.secondary_cidrs[j];
+            r.v4_size(c, &res, &field, "VPC");
+            if overlaps(IpNet::V4(c), IpNet::V4(LINK_LOCAL_V4)) {
+                r.err(
+                    &res,
+                    &field,
+                    format!("{c} is in the link-local range {LINK_LOCAL_V4}, which cannot be used in a VPC"),
+                );
+            }
+            if overlaps(IpNet::V4(c), IpNet::V4(v.cidr)) {
+                r.err(
+                    &res,
+                    &field,
+                    format!("{c} overlaps the primary CIDR {}", v.cidr),
+                );
+            }
+            for k in 0..j {
+                let other = v.secondary_cidrs[k];
+                if overlaps(IpNet::V4(c), IpNet::V4(other)) {
+                    r.err(
+                        &res,
+                        &field,
+                        format!("{c} overlaps secondary_cidrs[{k}] ({other})"),
+                    );
+                }
+            }
+        }
+        if let Some(v6) = v.ipv6_cidr.as_mut() {
+            r.normalise6(v6, &res, "ipv6_cidr");
+            if v6.prefix_len() != VPC_V6_PREFIX {
+                r.err(
+                    &res,
+                    "ipv6_cidr",
+                    format!(
+                        "{v6}: a VPC's IPv6 CIDR must be /{VPC_V6_PREFIX} (it is /{})",
+                        v6.prefix_len()
+                    ),
+                );
+            }
+        }
+    }
+
+    // --- route tables: vpc, main ---------------------------------------------------------
+    let mut main_of: HashMap<usize, String> = HashMap::new();
+    for (i, rt) in t.route_tables.iter().enumerate() {
+        let res = r.label(&rt.id, "route_table", i);
+        let vpc = check_vpc_ref(&mut r, &vpc_idx, broken, &res, &rt.vpc);
+        if let (Some(vi), true) = (vpc, rt.main) {
+            if let Some(first) = main_of.get(&vi) {
+                r.err(
+                    &res,
+                    "main",
+                    format!(
+                        "{} already has a main route table ({first}); a VPC has exactly one",
+                        rt.vpc
+                    ),
+                );
+            } else {
+                main_of.insert(vi, res.clone());
+            }
+        }
+    }
+    for (i, v) in t.vpcs.iter().enumerate() {
+        if v.id.is_empty() || main_of.contains_key(&i) {
+            continue;
+        }
+        let implicit = implicit_main_id(&v.id);
+        if rtb_idx.contains_key(&implicit) || subnet_idx.contains_key(&implicit) {
+            r.err(
+                &v.id,
+                "",
+                format!(
+                    "the VPC declares no main route table, and the id of its implicit main table, `{implicit}`, is taken; mark one route table `main = true`"
+                ),
+            );
+        }
+    }
+
+    // --- subnets -------------------------------------------------------------------------
+    let mut v4_by_vpc: HashMap<usize, Vec<(String, Ipv4Net)>> = HashMap::new();
+    let mut v6_by_vpc: HashMap<usize, Vec<(String, Ipv6Net)>> = HashMap::new();
+    for (i, s) in t.subnets.iter_mut().enumerate() {
+        let res = r.label(&s.id, "subnet", i);
+        r.normalise4(&mut s.cidr, &res, "cidr");
+        r.v4_size(s.cidr, &res, "cidr", "subnet");
+        if let Some(v6) = s.ipv6_cidr.as_mut() {
+            r.normalise6(v6, &res, "ipv6_cidr");
+            if v6.prefix_len() != SUBNET_V6_PREFIX {
+                r.err(
+                    &res,
+                    "ipv6_cidr",
+                    format!(
+                        "{v6}: a subnet's IPv6 CIDR must be /{SUBNET_V6_PREFIX} (it is /{})",
+                        v6.prefix_len()
+                    ),
+                );
+            }
+        }
+        let Some(vi) = check_vpc_ref(&mut r, &vpc_idx, broken, &res, &s.vpc) else {
+            continue;
+        };
+        let vpc = &t.vpcs[vi];
+        if !vpc.ipv4_cidrs().any(|c| c.contains(&s.cidr)) {
+            let cidrs: Vec<String> = vpc.ipv4_cidrs().map(|c| c.to_string()).collect();
+            r.err(
+                &res,
+                "cidr",
+                format!(
+                    "{} is not inside any IPv4 CIDR of {} ({})",
+                    s.cidr,
+                    vpc.id,
+                    cidrs.join(", ")
+                ),
+            );
+        }
+        let peers = v4_by_vpc.entry(vi).or_default();
+        for (other, c) in peers.iter() {
+            if overlaps(IpNet::V4(s.cidr), IpNet::V4(*c)) {
+                r.err(
+                    &res,
+                    "cidr",
+                    format!(
+                        "{} overlaps {other} ({c}); subnets of a VPC must not overlap",
+                        s.cidr
+                    ),
+                );
+            }
+        }
+        peers.push((res.clone(), s.cidr));
+        if let Some(v6) = s.ipv6_cidr {
+            match vpc.ipv6_cidr {
+                None => r.err(
+                    &res,
+                    "ipv6_cidr",
+                    format!("{} has no ipv6_cidr; give the VPC one first", vpc.id),
+                ),
+                Some(vc) if !vc.contains(&v6) => r.err(
+                    &res,
+                    "ipv6_cidr",
+                    format!("{v6} is not inside {}'s IPv6 CIDR {vc}", vpc.id),
+                ),
+                Some(_) => {}
+            }
+            let peers = v6_by_vpc.entry(vi).or_default();
+            for (other, c) in peers.iter() {
+                if overlaps(IpNet::V6(v6), IpNet::V6(*c)) {
+                    r.err(
+                        &res,
+                        "ipv6_cidr",
+                        format!("{v6} overlaps {other} ({c}); subnets of a VPC must not overlap"),
+                    );
+                }
+            }
+            peers.push((res.clone(), v6));
+        }
+        if let Some(rtb) = &s.route_table {
+            match rtb_idx.get(rtb) {
+                None if broken.contains(rtb) => {}
+                None => r.err(
+                    &res,
+                    "route_table",
+                    format!("no route table with id `{rtb}`"),
+                ),
+                Some(&ri) => {
+                    let rt = &t.route_tables[ri];
+                    if rt.vpc != s.vpc && vpc_idx.contains_key(&rt.vpc) {
+                        r.err(
+                            &res,
+                            "route_table",
+                            format!(
+                                "{rtb} belongs to {}, but this subnet is in {}; associate a route table of the same VPC",
+                                rt.vpc, s.vpc
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    // --- ENIs ----------------------------------------------------------------------------
+    // VPC of each ENI (by index), for route targets.
+    let eni_vpc: Vec<Option<usize>> = t
+        .enis
+        .iter()
+        .map(|e| {
+            subnet_idx
+                .get(&e.subnet)
+                .and_then(|&si| vpc_idx.get(&t.subnets[si].vpc).copied())
+        })
+        .collect();
+    let mut macs: HashMap<MacAddr, String> = HashMap::new();
+    for s in &t.subnets {
+        if !s.id.is_empty() {
+            macs.entry(router_mac(&s.id))
+                .or_insert_with(|| format!("the router of {}", s.id));
+        }
+    }
+    let mut ips: HashMap<(usize, IpAddr), String> = HashMap::new();
+    let mut ifaces: HashMap<(String, String), String> = HashMap::new();
+    for (i, e) in t.enis.iter().enumerate() {
+        let res = r.label(&e.id, "eni", i);
+        // MAC
+        let (mac, generated) = match e.mac {
+            Some(m) => (m, false),
+            None => (eni_mac(&e.id), true),
+        };
+        if !generated {
+            if mac.is_broadcast() {
+                r.err(
+                    &res,
+                    "mac",
+                    format!("{mac} is the broadcast address; an ENI needs a unicast MAC"),
+                );
+            } else if mac.is_multicast() {
+                r.err(
+                    &res,
+                    "mac",
+                    format!(
+                        "{mac} is a multicast address (group bit set); an ENI needs a unicast MAC"
+                    ),
+                );
+            } else if mac.0 == [0; 6] {
+                r.err(&res, "mac", "00:00:00:00:00:00 is not a usable MAC address");
+            }
+        }
+        if !e.id.is_empty() || !generated {
+            match macs.get(&mac) {
+                Some(other) if generated => r.err(
+                    &res,
+                    "mac",
+                    format!("the generated MAC {mac} collides with {other}; set `mac` explicitly"),
+                ),
+                Some(other) => r.err(&res, "mac", format!("{mac} is already used by {other}")),
+                None => {
+                    macs.insert(mac, res.clone());
+                }
+            }
+        }
+        // MTU, interface
+        if !(MIN_MTU..=MAX_MTU).contains(&e.mtu) {
+            r.err(
+                &res,
+                "mtu",
+                format!(
+                    "{} is outside the allowed range {MIN_MTU}..={MAX_MTU}",
+                    e.mtu
+                ),
+            );
+        }
+        if !is_valid_ifname(&e.ifname) {
+            r.err(
+                &res,
+                "ifname",
+                format!(
+                    "`{}` is not a valid Linux interface name (1 to 15 characters, no `/`, `:` or whitespace, not `.` or `..`)",
+                    e.ifname
+                ),
+            );
+        }
+        if let Some(ns) = &e.netns {
+            if !is_valid_netns_name(ns) {
+                r.err(
+                    &res,
+                    "netns",
+                    format!("`{ns}` is not a usable namespace name (1 to 64 of letters, digits, `-`, `_`, `.`; not `.` or `..`)"),
+                );
+            } else {
+                let key = (ns.clone(), e.ifname.clone());
+                if let Some(other) = ifaces.get(&key) {
+                    r.err(
+                        &res,
+                        "ifname",
+                        format!("{} in netns {ns} is already used by {other}", e.ifname),
+                    );
+                } else {
+                    ifaces.insert(key, res.clone());
+                }
+            }
+        }
+        // Subnet and addresses
+        if e.subnet.is_empty() {
+            r.err(
+                &res,
+                "subnet",
+                "missing subnet; name the `subnet-…` this ENI lives in",
+            );
+            continue;
+        }
+        let Some(&si) = subnet_idx.get(&e.subnet) else {
+            if !broken.contains(&e.subnet) {
+                r.err(&res, "subnet", format!("no subnet with id `{}`", e.subnet));
+            }
+            continue;
+        };
+        let s = &t.subnets[si];
+        let vpc = vpc_idx.get(&s.vpc).copied();
+        let v4: Vec<(String, Ipv4Addr)> = std::iter::once(("private_ip".to_string(), e.private_ip))
+            .chain(
+                e.secondary_ips
+                    .iter()
+                    .enumerate()
+                    .map(|(k, ip)| (format!("secondary_ips[{k}]"), *ip)),
+            )
+            .collect();
+        for (field, ip) in v4 {
+            if !s.cidr.contains(&ip) {
+                r.err(
+                    &res,
+                    &field,
+                    format!("{ip} is outside {} ({})", s.id, s.cidr),
+                );
+            } else if let Some(why) = reserved_ipv4_reason(s.cidr, ip) {
+                r.err(
+                    &res,
+                    &field,
+                    format!("{ip} is {why}; it cannot be assigned to an ENI"),
+                );
+            }
+            if let Some(vi) = vpc {
+                claim(&mut r, &mut ips, vi, IpAddr::V4(ip), &res, &field);
+            }
+        }
+        for (k, ip) in e.ipv6_ips.iter().enumerate() {
+            let field = format!("ipv6_ips[{k}]");
+            match s.ipv6_cidr {
+                None => r.err(
+                    &res,
+                    &field,
+                    format!(
+                        "{} has no ipv6_cidr, so its ENIs cannot have IPv6 addresses",
+                        s.id
+                    ),
+                ),
+                Some(c) if !c.contains(ip) => {
+                    r.err(&res, &field, format!("{ip} is outside {} ({c})", s.id))
+                }
+                Some(c) => {
+                    if let Some(why) = reserved_ipv6_reason(c, *ip) {
+                        r.err(
+                            &res,
+                            &field,
+                            format!("{ip} is {why}; it cannot be assigned to an ENI"),
+                        );
+                    }
+                }
+            }
+            if let Some(vi) = vpc {
+                claim(&mut r, &mut ips, vi, IpAddr::V6(*ip), &res, &field);
+            }
+        }
+    }
+
+    // --- routes --------------------------------------------------------------------------
+    for (i, rt) in t.route_tables.iter_mut().enumerate() {
+        let res = r.label(&rt.id, "route_table", i);
+        let vpc = vpc_idx.get(&rt.vpc).copied();
+        let mut seen: HashMap<IpNet, usize> = HashMap::new();
+        for j in 0..rt.routes.len() {
+            let dfield = format!("routes[{j}].destination");
+            let tfield = format!("routes[{j}].target");
+            r.normalise(&mut rt.routes[j].destination, &res, &dfield);
+            let route = &rt.routes[j];
+            let dest = route.destination;
+            if let Some(k) = seen.get(&dest) {
+                r.err(
+                    &res,
+                    &dfield,
+                    format!("{dest} is already the destination of routes[{k}]"),
+                );
+            } else {
+                seen.insert(dest, j);
+            }
+            let reserved = match dest {
+                IpNet::V4(d) => RESERVED_ROUTE_V4
+                    .contains(&d)
+                    .then(|| RESERVED_ROUTE_V4.to_string()),
+                IpNet::V6(d) => RESERVED_ROUTE_V6
+                    .contains(&d)
+                    .then(|| RESERVED_ROUTE_V6.to_string()),
+            };
+            if let Some(range) = reserved {
+                r.err(
+                    &res,
+                    &dfield,
+                    format!("{dest} is inside {range}, which is reserved for AWS services; routes there are not allowed"),
+                );
+            }
+            let target = route.target_ref();
+            match target {
+                RouteTargetRef::Local | RouteTargetRef::Blackhole => {}
+                RouteTargetRef::Eni(id) => match eni_idx.get(id) {
+                    None if broken.contains(id) => {}
+                    None => r.err(&res, &tfield, format!("no ENI with id `{id}`")),
+                    Some(&ei) => {
+                        if let (Some(ev), Some(tv)) = (eni_vpc[ei], vpc) {
+                            if ev != tv {
+                                r.err(
+                                    &res,
+                                    &tfield,
+                                    format!(
+                                        "{id} is in {}, but this route table belongs to {}; a route can only target an ENI of its own VPC",
+                                        t.vpcs[ev].id, t.vpcs[tv].id
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                },
+                RouteTargetRef::Unsupported(s) => r.err(
+                    &res,
+                    &tfield,
+                    format!("target `{s}`: this kind of target is not supported yet; use `local`, `blackhole` or an ENI id"),
+                ),
+                RouteTargetRef::Invalid(s) => r.err(
+                    &res,
+                    &tfield,
+                    format!("unknown target `{s}`; expected `local`, `blackhole` or an ENI id (`eni-…`)"),
+                ),
+            }
+            let Some(vi) = vpc else { continue };
+            let v = &t.vpcs[vi];
+            let cidrs = v.all_cidrs();
+            if cidrs.contains(&dest) {
+                if target == RouteTargetRef::Blackhole {
+                    r.err(
+                        &res,
+                        &tfield,
+                        format!("{dest} is a CIDR of {}: its local route can only be replaced with an ENI target (middlebox), not `blackhole`", v.id),
+                    );
+                }
+            } else if let Some(covering) = cidrs.iter().find(|c| c.contains(&dest)) {
+                let is_subnet = t.subnets.iter().any(|s| {
+                    s.vpc == v.id
+                        && (IpNet::V4(s.cidr) == dest || s.ipv6_cidr.map(IpNet::V6) == Some(dest))
+                });
+                match target {
+                    RouteTargetRef::Local => r.err(
+                        &res,
+                        &tfield,
+                        format!("`local` is only allowed for a destination equal to a CIDR of {} ({})", v.id, cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")),
+                    ),
+                    _ if !is_subnet => r.err(
+                        &res,
+                        &dfield,
+                        format!("{dest} is more specific than the local route {covering}; such a route must equal the entire CIDR of a subnet of {}", v.id),
+                    ),
+                    RouteTargetRef::Eni(_) => {}
+                    _ => r.err(
+                        &res,
+                        &tfield,
+                        format!("{dest} is more specific than the local route {covering}; such a route must target an ENI"),
+                    ),
+                }
+            } else if target == RouteTargetRef::Local {
+                r.err(
+                    &res,
+                    &tfield,
+                    format!(
+                        "`local` is only allowed for a destination equal to a CIDR of {} ({})",
+                        v.id,
+                        cidrs
+                            .iter()
+                            .map(|c| c.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
+    if r.errors.is_empty() {
+        Ok(r.warnings)
+    } else {
+        Err(ValidationErrors(r.errors))
+    }
+}
+
+/// Resolves a `vpc = "…"` reference, reporting it when missing or dangling.
+fn check_vpc_ref(
+    r: &mut Report,
+    vpc_idx: &HashMap<String, usize>,
+    broken: &HashSet<String>,
+    res: &str,
+    vpc: &str,
+) -> Option<usize> {
+    if vpc.is_empty() {
+        r.err(res, "vpc", "missing vpc; name the `vpc-…` this belongs to");
+        return None;
+    }
+    let found = vpc_idx.get(vpc).copied();
+    if found.is_none() && !broken.contains(vpc) {
+        r.err(res, "vpc", format!("no VPC with id `{vpc}`"));
+    }
+    found
+}
+
+/// Records that `res.field` holds `ip` in VPC `vpc`, reporting a duplicate.
+fn claim(
+    r: &mut Report,
+    ips: &mut HashMap<(usize, IpAddr), String>,
+    vpc: usize,
+    ip: IpAddr,
+    res: &str,
+    field: &str,
+) {
+    let owner = format!("{res}.{field}");
+    match ips.get(&(vpc, ip)) {
+        Some(other) => r.err(
+            res,
+            field,
+            format!("{ip} is already assigned to {other}; an address is used once per VPC"),
+        ),
+        None => {
+            ips.insert((vpc, ip), owner);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+        [[vpc]]
+        id = "vpc-demo"
+        cidr = "10.0.0.0/16"
+
+        [[subnet]]
+        id = "subnet-a"
+        vpc = "vpc-demo"
+        cidr = "10.0.1.0/24"
+    "#;
+
+    fn check_str(src: &str) -> Result<(Topology, Vec<String>), Vec<String>> {
+        check(src).map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
+    }
+
+    /// The errors of `BASE + extra`, as displayed.
+    fn errors(extra: &str) -> Vec<String> {
+        match check_str(&format!("{BASE}\n{extra}")) {
+            Ok(_) => vec![],
+            Err(e) => e,
+        }
+    }
+
+    fn ok(extra: &str) -> (Topology, Vec<String>) {
+        match check_str(&format!("{BASE}\n{extra}")) {
+            Ok(v) => v,
+            Err(e) => panic!("unexpected errors:\n{}", e.join("\n")),
+        }
+    }
+
+    #[track_caller]
+    fn expect(extra: &str, prefix: &str, needle: &str) {
+        let errs = errors(extra);
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with(prefix) && e.contains(needle)),
+            "expected an error `{prefix}…{needle}…`, got:\n{}",
+            errs.join("\n")
+        );
+    }
+
+    fn eni(id: &str, ip: &str) -> String {
+        format!("[[eni]]\nid = \"{id}\"\nsubnet = \"subnet-a\"\nprivate_ip = \"{ip}\"\n")
+    }
+
+    #[test]
+    fn base_is_valid() {
+        let (t, w) = ok("");
+        assert_eq!(t.vpcs.len(), 1);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn syntax_error_is_one_file_error_with_position() {
+        let e = check("[[vpc]\nid = 1").unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e.0[0].resource, "file");
+        assert!(e.0[0].message.starts_with("line 1, column"), "{}", e.0[0]);
+    }
+
+    #[test]
+    fn unknown_fields_and_kinds_are_errors() {
+        expect(
+            "[[eni]]\nid = \"eni-a\"\nsubnet = \"subnet-a\"\nprivate_ip = \"10.0.1.10\"\nsrc_dst_check = false\n",
+            "eni-a.src_dst_check:",
+            "unknown field",
+        );
+        expect(
+            "[[vpcs]]\nid = \"vpc-x\"\n",
+            "file.vpcs:",
+            "unknown resource kind",
+        );
+    }
+
+    #[test]
+    fn bad_values_name_resource_and_field() {
+        expect(
+            "[[route_table]]\nid = \"rtb-a\"\nvpc = \"vpc-demo\"\nroutes = [{ destination = \"10.0.0.0/16\", target = \"local\" }, { destination = \"nope\", target = \"blackhole\" }]\n",
+            "rtb-a.routes[1].destination:",
+            "invalid",
+        );
+        expect(&eni("eni-a", "10.0.1.300"), "eni-a.private_ip:", "line ");
+    }
+
+    #[test]
+    fn every_error_of_the_file_is_reported() {
+        let src = format!(
+            "{BASE}\n{}\n{}\n[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/8\"\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.0.0/29\"\nbogus = 1\n",
+            eni("eni-a", "10.0.1.1"),
+            eni("eni-b", "10.0.1.255"),
+        );
+        let e = check(&src).unwrap_err();
+        let text = e.to_string();
+        assert_eq!(text.lines().count(), e.len());
+        for needle in [
+            "eni-a.private_ip",
+            "eni-b.private_ip",
+            "vpc-b.cidr",
+            "subnet-b.bogus",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn display_formats() {
+        let e = ValidationError::new("subnet-a", "cidr", "bad");
+        assert_eq!(e.to_string(), "subnet-a.cidr: bad");
+        assert_eq!(ValidationError::new("file", "", "x").to_string(), "file: x");
+        let all = ValidationErrors(vec![e.clone(), e]);
+        assert_eq!(all.to_string(), "subnet-a.cidr: bad\nsubnet-a.cidr: bad");
+    }
+
+    #[test]
+    fn missing_id_is_named_by_kind_and_file_index() {
+        let errs = check_str(
+            "[[vpc]]\nid = \"vpc-a\"\ncidr = \"10.0.0.0/16\"\n[[vpc]]\nid = \"vpc-b\"\ncidr = \"x\"\n[[vpc]]\ncidr = \"10.1.0.0/16\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.starts_with("vpc[2].id: missing id")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn scenario_2_cidr_bounds() {
+        // VPC /15 → error; /16 ok.
+        let e = check_str("[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/15\"\n").unwrap_err();
+        assert!(
+            e[0].starts_with("vpc-x.cidr:") && e[0].contains("/16 to /28"),
+            "{e:?}"
+        );
+        check_str("[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\n").unwrap();
+        // Subnet /29 → error; /28 ok.
+        expect(
+            "[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.2.0/29\"\n",
+            "subnet-b.cidr:",
+            "/16 to /28",
+        );
+        ok("[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.2.0/28\"\n");
+        // Overlapping subnet → error.
+        expect(
+            "[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.1.128/25\"\n",
+            "subnet-b.cidr:",
+            "overlaps subnet-a",
+        );
+        // 10.0.1.7/24 is stored as 10.0.1.0/24.
+        let (t, w) = check_str(
+            "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\n[[subnet]]\nid = \"subnet-x\"\nvpc = \"vpc-x\"\ncidr = \"10.0.1.7/24\"\n",
+        )
+        .unwrap();
+        assert_eq!(t.subnets[0].cidr.to_string(), "10.0.1.0/24");
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("subnet-x.cidr:"), "{w:?}");
+    }
+
+    #[test]
+    fn vpc_prefix_too_long() {
+        let e = check_str("[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/29\"\n").unwrap_err();
+        assert!(e[0].starts_with("vpc-x.cidr:"), "{e:?}");
+    }
+
+    #[test]
+    fn ipv6_sizes() {
+        let e = check_str(
+            "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\nipv6_cidr = \"2600:1f18:aa00::/48\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e[0].starts_with("vpc-x.ipv6_cidr:") && e[0].contains("/56"),
+            "{e:?}"
+        );
+        let e = check_str(
+            "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\nipv6_cidr = \"2600:1f18:aa00:100::/56\"\n[[subnet]]\nid = \"subnet-x\"\nvpc = \"vpc-x\"\ncidr = \"10.0.0.0/24\"\nipv6_cidr = \"2600:1f18:aa00:100::/60\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e[0].starts_with("subnet-x.ipv6_cidr:") && e[0].contains("/64"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn subnet_ipv6_must_fit_the_vpc() {
+        expect(
+            "[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.2.0/24\"\nipv6_cidr = \"2600:1f18:aa00:100::/64\"\n",
+            "subnet-b.ipv6_cidr:",
+            "has no ipv6_cidr",
+        );
+        let e = check_str(
+            "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\nipv6_cidr = \"2600:1f18:aa00:100::/56\"\n[[subnet]]\nid = \"subnet-x\"\nvpc = \"vpc-x\"\ncidr = \"10.0.0.0/24\"\nipv6_cidr = \"2600:1f18:bb00:100::/64\"\n",
+        )
+        .unwrap_err();
+        assert!(e[0].contains("is not inside"), "{e:?}");
+    }
+
+    #[test]
+    fn host_bits_are_normalised_with_warnings() {
+        let (t, w) = check_str(
+            "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.3.4/16\"\nipv6_cidr = \"2600:1f18:aa00:1ff::/56\"\n[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-x\"\nroutes = [{ destination = \"0.0.0.1/0\", target = \"blackhole\" }]\n",
+        )
+        .unwrap();
+        assert_eq!(t.vpcs[0].cidr.to_string(), "10.0.0.0/16");
+        assert_eq!(
+            t.vpcs[0].ipv6_cidr.unwrap().to_string(),
+            "2600:1f18:aa00:100::/56"
+        );
+        assert_eq!(
+            t.route_tables[0].routes[0].destination.to_string(),
+            "0.0.0.0/0"
+        );
+        assert!(w.iter().any(|w| w.starts_with("vpc-x.cidr:")));
+        assert!(w.iter().any(|w| w.starts_with("vpc-x.ipv6_cidr:")));
+        assert!(w
+            .iter()
+            .any(|w| w.starts_with("rtb-x.routes[0].destination:")));
+    }
+
+    #[test]
+    fn link_local_vpc_cidr_is_rejected() {
+        let e = check_str("[[vpc]]\nid = \"vpc-x\"\ncidr = \"169.254.0.0/16\"\n").unwrap_err();
+        assert!(
+            e[0].starts_with("vpc-x.cidr:") && e[0].contains("link-local"),
+            "{e:?}"
+        );
+        let e = check_str(
+            "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\nsecondary_cidrs = [\"169.254.10.0/24\"]\n",
+        )
+        .unwrap_err();
+        assert!(e[0].starts_with("vpc-x.secondary_cidrs[0]:"), "{e:?}");
+    }
+
+    #[test]
+    fn secondary_cidrs_must_not_overlap() {
+        let e = check_str(
+            "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\nsecondary_cidrs = [\"10.0.128.0/17\", \"10.1.0.0/16\", \"10.1.2.0/24\", \"10.2.0.0/30\"]\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("vpc-x.secondary_cidrs[0]:") && e.contains("primary")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("vpc-x.secondary_cidrs[2]:")
+                    && e.contains("secondary_cidrs[1]")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("vpc-x.secondary_cidrs[3]:") && e.contains("/16 to /28")),
+            "{e:?}"
+        );
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+
+    #[test]
+    fn subnet_must_be_inside_a_vpc_cidr() {
+        expect(
+            "[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-demo\"\ncidr = \"10.1.0.0/24\"\n",
+            "subnet-b.cidr:",
+            "not inside any IPv4 CIDR of vpc-demo",
+        );
+        // In a secondary CIDR, or equal to the VPC CIDR: fine.
+        check_str(
+            "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\nsecondary_cidrs = [\"10.1.0.0/16\"]\n[[subnet]]\nid = \"subnet-x\"\nvpc = \"vpc-x\"\ncidr = \"10.1.5.0/24\"\n[[subnet]]\nid = \"subnet-y\"\nvpc = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn subnets_of_different_vpcs_may_overlap() {
+        ok("[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/16\"\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.1.0/24\"\n");
+    }
+
+    #[test]
+    fn eni_ip_outside_subnet() {
+        expect(
+            &eni("eni-a", "10.0.2.10"),
+            "eni-a.private_ip:",
+            "outside subnet-a",
+        );
+        let src = format!(
+            "{}secondary_ips = [\"10.0.1.11\", \"10.0.9.9\"]\n",
+            eni("eni-a", "10.0.1.10")
+        );
+        expect(&src, "eni-a.secondary_ips[1]:", "outside subnet-a");
+    }
+
+    #[test]
+    fn scenario_1_reserved_addresses() {
+        for (ip, why) in [
+            ("10.0.1.0", "network address"),
+            ("10.0.1.1", "VPC router"),
+            ("10.0.1.2", "Amazon DNS"),
+            ("10.0.1.3", "future use"),
+            ("10.0.1.255", "broadcast"),
+        ] {
+            expect(&eni("eni-a", ip), "eni-a.private_ip:", why);
+        }
+        ok(&format!(
+            "{}{}",
+            eni("eni-a", "10.0.1.4"),
+            eni("eni-b", "10.0.1.254")
+        ));
+        // A /28 has exactly 11 assignable addresses.
+        let net: Ipv4Net = "10.0.2.16/28".parse().unwrap();
+        assert_eq!(assignable_ipv4(net).count(), 11);
+        // …and the validator agrees: 16 ENIs, one per address, give 5 errors.
+        let mut src = String::from(
+            "[[subnet]]\nid = \"subnet-s\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.2.16/28\"\n",
+        );
+        for (i, ip) in net
+            .hosts()
+            .chain([net.network(), net.broadcast()])
+            .enumerate()
+        {
+            src.push_str(&format!(
+                "[[eni]]\nid = \"eni-{i}\"\nsubnet = \"subnet-s\"\nprivate_ip = \"{ip}\"\n"
+            ));
+        }
+        assert_eq!(errors(&src).len(), 5, "{:?}", errors(&src));
+    }
+
+    #[test]
+    fn ipv6_reserved_addresses() {
+        let net: Ipv6Net = "2600:1f18:aa00:101::/64".parse().unwrap();
+        for ip in [
+            "2600:1f18:aa00:101::",
+            "2600:1f18:aa00:101::1",
+            "2600:1f18:aa00:101::3",
+            "2600:1f18:aa00:101:ffff:ffff:ffff:ffff",
+        ] {
+            assert!(
+                reserved_ipv6_reason(net, ip.parse().unwrap()).is_some(),
+                "{ip}"
+            );
+        }
+        assert!(reserved_ipv6_reason(net, "2600:1f18:aa00:101::4".parse().unwrap()).is_none());
+        let src = "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\nipv6_cidr = \"2600:1f18:aa00:100::/56\"\n[[subnet]]\nid = \"subnet-x\"\nvpc = \"vpc-x\"\ncidr = \"10.0.0.0/24\"\nipv6_cidr = \"2600:1f18:aa00:101::/64\"\n[[eni]]\nid = \"eni-x\"\nsubnet = \"subnet-x\"\nprivate_ip = \"10.0.0.10\"\nipv6_ips = [\"2600:1f18:aa00:101::1\", \"2600:1f18:aa00:101::10\", \"2600:1f18:aa00:102::10\"]\n";
+        let e = check_str(src).unwrap_err();
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("eni-x.ipv6_ips[0]:") && e.contains("router")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("eni-x.ipv6_ips[2]:") && e.contains("outside")),
+            "{e:?}"
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+    }
+
+    #[test]
+    fn duplicate_ips_within_a_vpc() {
+        expect(
+            &format!("{}{}", eni("eni-a", "10.0.1.10"), eni("eni-b", "10.0.1.10")),
+            "eni-b.private_ip:",
+            "already assigned to eni-a.private_ip",
+        );
+        expect(
+            &format!(
+                "{}secondary_ips = [\"10.0.1.10\"]\n",
+                eni("eni-a", "10.0.1.10")
+            ),
+            "eni-a.secondary_ips[0]:",
+            "already assigned to eni-a.private_ip",
+        );
+        // The same address in another VPC is fine.
+        ok(&format!(
+            "{}[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/16\"\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.1.0/24\"\n[[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-b\"\nprivate_ip = \"10.0.1.10\"\n",
+            eni("eni-a", "10.0.1.10")
+        ));
+    }
+
+    #[test]
+    fn duplicate_macs_across_the_file() {
+        let a = format!("{}mac = \"02:00:00:00:00:01\"\n", eni("eni-a", "10.0.1.10"));
+        let b = format!("{}mac = \"02:00:00:00:00:01\"\n", eni("eni-b", "10.0.1.11"));
+        expect(&format!("{a}{b}"), "eni-b.mac:", "already used by eni-a");
+        // An explicit MAC equal to another ENI's generated one.
+        let generated = crate::compile::eni_mac("eni-a");
+        let b = format!("{}mac = \"{generated}\"\n", eni("eni-b", "10.0.1.11"));
+        expect(
+            &format!("{}{b}", eni("eni-a", "10.0.1.10")),
+            "eni-b.mac:",
+            "already used by eni-a",
+        );
+        // An explicit MAC equal to a subnet router's.
+        let router = crate::compile::router_mac("subnet-a");
+        let b = format!("{}mac = \"{router}\"\n", eni("eni-b", "10.0.1.11"));
+        expect(&b, "eni-b.mac:", "router of subnet-a");
+    }
+
+    #[test]
+    fn group_macs_are_rejected() {
+        expect(
+            &format!("{}mac = \"01:00:5e:00:00:01\"\n", eni("eni-a", "10.0.1.10")),
+            "eni-a.mac:",
+            "multicast",
+        );
+        expect(
+            &format!("{}mac = \"ff:ff:ff:ff:ff:ff\"\n", eni("eni-a", "10.0.1.10")),
+            "eni-a.mac:",
+            "broadcast",
+        );
+    }
+
+    #[test]
+    fn netns_ifname_pairs_are_unique() {
+        let a = format!("{}netns = \"ns-1\"\n", eni("eni-a", "10.0.1.10"));
+        let b = format!("{}netns = \"ns-1\"\n", eni("eni-b", "10.0.1.11"));
+        expect(&format!("{a}{b}"), "eni-b.ifname:", "already used by eni-a");
+        let c = format!(
+            "{}netns = \"ns-1\"\nifname = \"eth1\"\n",
+            eni("eni-c", "10.0.1.12")
+        );
+        ok(&format!("{a}{c}"));
+        // Unattached ENIs never clash.
+        ok(&format!(
+            "{}{}",
+            eni("eni-a", "10.0.1.10"),
+            eni("eni-b", "10.0.1.11")
+        ));
+        expect(
+            &format!("{}netns = \"../etc\"\n", eni("eni-a", "10.0.1.10")),
+            "eni-a.netns:",
+            "namespace name",
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_across_kinds() {
+        expect(
+            "[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\n[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\n",
+            "rtb-x.id:",
+            "route_table[1] reuses the id of route_table[0]",
+        );
+        // Same id under different kinds (wrong prefix too, but the duplicate is reported).
+        expect(
+            "[[eni]]\nid = \"subnet-a\"\nsubnet = \"subnet-a\"\nprivate_ip = \"10.0.1.10\"\n",
+            "subnet-a.id:",
+            "eni[0] reuses the id of subnet[0]",
+        );
+    }
+
+    #[test]
+    fn ids_carry_their_kind_prefix() {
+        expect(
+            "[[route_table]]\nid = \"rt-x\"\nvpc = \"vpc-demo\"\n",
+            "rt-x.id:",
+            "must start with `rtb-`",
+        );
+        expect(
+            &eni("nic-a", "10.0.1.10"),
+            "nic-a.id:",
+            "must start with `eni-`",
+        );
+        expect(&eni("eni-", "10.0.1.10"), "eni-.id:", "followed by");
+        let e = check_str("[[vpc]]\nid = \"demo\"\ncidr = \"10.0.0.0/16\"\n").unwrap_err();
+        assert!(e[0].contains("must start with `vpc-`"), "{e:?}");
+    }
+
+    #[test]
+    fn dangling_references() {
+        expect(
+            "[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-nope\"\ncidr = \"10.0.2.0/24\"\n",
+            "subnet-b.vpc:",
+            "no VPC",
+        );
+        expect("[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.2.0/24\"\nroute_table = \"rtb-nope\"\n", "subnet-b.route_table:", "no route table");
+        expect(
+            "[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-nope\"\n",
+            "rtb-x.vpc:",
+            "no VPC",
+        );
+        expect(
+            "[[eni]]\nid = \"eni-a\"\nsubnet = \"subnet-nope\"\nprivate_ip = \"10.0.1.10\"\n",
+            "eni-a.subnet:",
+            "no subnet",
+        );
+        expect(
+            "[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\nroutes = [{ destination = \"0.0.0.0/0\", target = \"eni-nope\" }]\n",
+            "rtb-x.routes[0].target:",
+            "no ENI",
+        );
+        expect(
+            "[[route_table]]\nid = \"rtb-x\"\n",
+            "rtb-x.vpc:",
+            "missing vpc",
+        );
+    }
+
+    #[test]
+    fn references_across_vpcs() {
+        let other = "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.1.0.0/16\"\n[[route_table]]\nid = \"rtb-b\"\nvpc = \"vpc-b\"\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.1.1.0/24\"\n[[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-b\"\nprivate_ip = \"10.1.1.10\"\n";
+        expect(
+            &format!("{other}[[subnet]]\nid = \"subnet-c\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.3.0/24\"\nroute_table = \"rtb-b\"\n"),
+            "subnet-c.route_table:",
+            "rtb-b belongs to vpc-b",
+        );
+        expect(
+            &format!("{other}[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\nroutes = [{{ destination = \"0.0.0.0/0\", target = \"eni-b\" }}]\n"),
+            "rtb-x.routes[0].target:",
+            "eni-b is in vpc-b",
+        );
+    }
+
+    #[test]
+    fn duplicate_destinations_in_one_table() {
+        expect(
+            "[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\nroutes = [{ destination = \"0.0.0.0/0\", target = \"blackhole\" }, { destination = \"0.0.0.1/0\", target = \"blackhole\" }]\n",
+            "rtb-x.routes[1].destination:",
+            "already the destination of routes[0]",
+        );
+    }
+
+    const FW: &str = "[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.2.0/24\"\n[[subnet]]\nid = \"subnet-fw\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.3.0/24\"\n[[eni]]\nid = \"eni-fw\"\nsubnet = \"subnet-fw\"\nprivate_ip = \"10.0.3.10\"\nsource_dest_check = false\n";
+
+    fn rtb(routes: &str) -> String {
+        format!("{FW}[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\nroutes = [{routes}]\n")
+    }
+
+    #[test]
+    fn scenario_10_routes_more_specific_than_local() {
+        ok(&rtb(
+            r#"{ destination = "10.0.2.0/24", target = "eni-fw" }"#,
+        ));
+        expect(
+            &rtb(r#"{ destination = "10.0.2.0/25", target = "eni-fw" }"#),
+            "rtb-x.routes[0].destination:",
+            "must equal the entire CIDR of a subnet",
+        );
+        expect(
+            &rtb(r#"{ destination = "10.0.2.0/24", target = "blackhole" }"#),
+            "rtb-x.routes[0].target:",
+            "must target an ENI",
+        );
+    }
+
+    #[test]
+    fn vpc_cidr_route_replaces_local_with_an_eni_only() {
+        ok(&rtb(
+            r#"{ destination = "10.0.0.0/16", target = "eni-fw" }"#,
+        ));
+        ok(&rtb(r#"{ destination = "10.0.0.0/16", target = "local" }"#));
+        expect(
+            &rtb(r#"{ destination = "10.0.0.0/16", target = "blackhole" }"#),
+            "rtb-x.routes[0].target:",
+            "only be replaced with an ENI",
+        );
+    }
+
+    #[test]
+    fn local_target_only_for_a_vpc_cidr() {
+        expect(
+            &rtb(r#"{ destination = "0.0.0.0/0", target = "local" }"#),
+            "rtb-x.routes[0].target:",
+            "`local` is only allowed",
+        );
+        expect(
+            &rtb(r#"{ destination = "10.0.2.0/24", target = "local" }"#),
+            "rtb-x.routes[0].target:",
+            "`local` is only allowed",
+        );
+    }
+
+    #[test]
+    fn link_local_service_routes_are_rejected() {
+        for d in ["169.254.168.0/22", "169.254.169.0/24", "fd00:ec2::/40"] {
+            expect(
+                &rtb(&format!(
+                    "{{ destination = \"{d}\", target = \"blackhole\" }}"
+                )),
+                "rtb-x.routes[0].destination:",
+                "reserved for AWS services",
+            );
+        }
+        // A larger overlapping route is allowed.
+        ok(&rtb(
+            r#"{ destination = "169.254.0.0/16", target = "blackhole" }"#,
+        ));
+    }
+
+    #[test]
+    fn ipv6_route_in_ipv4_only_vpc_is_accepted() {
+        let (_, w) = ok(&rtb(r#"{ destination = "::/0", target = "eni-fw" }"#));
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn unsupported_and_unknown_targets() {
+        expect(
+            &rtb(r#"{ destination = "0.0.0.0/0", target = "igw-1" }"#),
+            "rtb-x.routes[0].target:",
+            "not supported yet",
+        );
+        expect(
+            &rtb(r#"{ destination = "0.0.0.0/0", target = "router" }"#),
+            "rtb-x.routes[0].target:",
+            "unknown target",
+        );
+    }
+
+    #[test]
+    fn one_main_table_per_vpc() {
+        expect(
+            "[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\nmain = true\n[[route_table]]\nid = \"rtb-y\"\nvpc = \"vpc-demo\"\nmain = true\n",
+            "rtb-y.main:",
+            "already has a main route table (rtb-x)",
+        );
+    }
+
+    #[test]
+    fn vpc_without_subnets_is_fine() {
+        check_str("[[vpc]]\nid = \"vpc-empty\"\ncidr = \"10.9.0.0/16\"\n").unwrap();
+    }
+
+    #[test]
+    fn implicit_main_id_must_be_free() {
+        expect(
+            "[[route_table]]\nid = \"rtb-main-demo\"\nvpc = \"vpc-demo\"\n",
+            "vpc-demo:",
+            "is taken",
+        );
+    }
+
+    #[test]
+    fn mtu_bounds() {
+        for (mtu, good) in [
+            (575, false),
+            (576, true),
+            (1500, true),
+            (9001, true),
+            (9002, false),
+        ] {
+            let src = format!("{}mtu = {mtu}\n", eni("eni-a", "10.0.1.10"));
+            if good {
+                ok(&src);
+            } else {
+                expect(&src, "eni-a.mtu:", "576..=9001");
+            }
+        }
+    }
+
+    #[test]
+    fn ifname_must_be_a_linux_name() {
+        for bad in ["", "sixteen-chars-xx", "a b", "a/b", "a:b", ".", ".."] {
+            assert!(!is_valid_ifname(bad), "{bad:?}");
+            expect(
+                &format!("{}ifname = \"{bad}\"\n", eni("eni-a", "10.0.1.10")),
+                "eni-a.ifname:",
+                "not a valid Linux interface name",
+            );
+        }
+        assert!(is_valid_ifname("eth0") && is_valid_ifname("fifteen-chars-x"));
+    }
+
+    #[test]
+    fn references_to_unparseable_resources_are_not_dangling() {
+        let src = format!(
+            "{BASE}\n[[eni]]\nid = \"eni-fw\"\nsubnet = \"subnet-a\"\nprivate_ip = \"bad\"\n[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\nroutes = [{{ destination = \"0.0.0.0/0\", target = \"eni-fw\" }}]\n"
+        );
+        let e = check_str(&src).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("eni-fw.private_ip:"));
+    }
+}

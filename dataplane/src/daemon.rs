@@ -1,0 +1,435 @@
+//! `vpcd`: the control socket, the apply procedure, and the forwarding thread.
+//!
+//! Two threads. The forwarding thread owns the [`Dataplane`] over TAP ports and runs a
+//! run-to-completion loop: epoll over the TAP fds, each ready port drained in batches.
+//! The control thread serves the Unix socket; for an apply it does the slow work (build
+//! and check tables, create TAPs, move them into namespaces) without stopping
+//! forwarding, then hands the result to the forwarding thread, which swaps it in between
+//! two batches. A rejected apply never reaches the forwarding thread.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+
+use crate::attach;
+use crate::config::{DataplaneConfig, EniConfig};
+use crate::engine::{Dataplane, EniPlan, PortChange, DEFAULT_FLOWS};
+use crate::proto::{Request, Response};
+use crate::stats::StatsReport;
+use crate::sys::epoll::{Epoll, Events};
+use crate::sys::tap::Tap;
+use crate::tables::Tables;
+
+/// Largest request accepted on the socket.
+const MAX_REQUEST: u64 = 64 << 20;
+/// Epoll token of the control wake-up socket (ENI indices are below it).
+const WAKE_TOKEN: u64 = u64::MAX;
+
+/// How to run the daemon.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The control socket path (created with mode 0600).
+    pub socket: PathBuf,
+    /// Prefix of the TAP names this daemon creates (at most 8 bytes).
+    pub tap_prefix: String,
+    /// Flow-cache capacity.
+    pub flow_capacity: usize,
+    /// TAP send buffer in bytes.
+    pub sndbuf: i32,
+}
+
+impl Options {
+    /// Defaults for `socket`, with a TAP prefix derived from our PID.
+    pub fn new(socket: PathBuf) -> Options {
+        Options {
+            socket,
+            tap_prefix: format!("vd{:x}", std::process::id()),
+            flow_capacity: DEFAULT_FLOWS,
+            sndbuf: i32::MAX,
+        }
+    }
+}
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The TAP prefix is too long or has odd characters.
+    #[error("tap prefix `{0}` must be 1 to 8 characters of [a-z0-9]")]
+    BadPrefix(String),
+    /// Another vpcd answers on the socket.
+    #[error("another vpcd is already listening on {0}; stop it with `vpcctl --socket {0} down`")]
+    AlreadyRunning(PathBuf),
+    /// Socket setup failed.
+    #[error("control socket {path}: {source}")]
+    Socket {
+        /// The socket path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Epoll or thread setup failed.
+    #[error("forwarding thread setup: {0}")]
+    Setup(#[source] std::io::Error),
+}
+
+enum Cmd {
+    Install {
+        config: DataplaneConfig,
+        plan: Vec<EniPlan<Tap>>,
+        reply: mpsc::Sender<Result<u64, String>>,
+    },
+    Report {
+        reply: mpsc::Sender<StatsReport>,
+    },
+    Stop,
+}
+
+/// Handle to the forwarding thread.
+struct Forwarder {
+    tx: mpsc::Sender<Cmd>,
+    wake: UnixStream,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Forwarder {
+    fn send(&mut self, cmd: Cmd) -> bool {
+        if self.tx.send(cmd).is_err() {
+            return false;
+        }
+        self.wake.write_all(&[1]).is_ok()
+    }
+}
+
+/// Runs the daemon until a shutdown request. `ready` is called once the socket listens.
+pub fn run(opts: Options, ready: impl FnOnce(&Path)) -> Result<(), DaemonError> {
+    if opts.tap_prefix.is_empty()
+        || opts.tap_prefix.len() > 8
+        || !opts
+            .tap_prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Err(DaemonError::BadPrefix(opts.tap_prefix));
+    }
+    let listener = bind(&opts.socket)?;
+    let (tx, rx) = mpsc::channel();
+    let (wake_tx, wake_rx) = UnixStream::pair().map_err(DaemonError::Setup)?;
+    let epoll = Epoll::new().map_err(DaemonError::Setup)?;
+    epoll
+        .add(wake_rx.as_raw_fd(), WAKE_TOKEN)
+        .map_err(DaemonError::Setup)?;
+    let flows = opts.flow_capacity;
+    let thread = thread::Builder::new()
+        .name("forwarding".into())
+        .spawn(move || forwarding_loop(Dataplane::new(flows), epoll, wake_rx, rx))
+        .map_err(DaemonError::Setup)?;
+    let mut fwd = Forwarder {
+        tx,
+        wake: wake_tx,
+        thread: Some(thread),
+    };
+    ready(&opts.socket);
+    let mut state = ControlState {
+        opts: opts.clone(),
+        running: DataplaneConfig::default(),
+        next_tap: 0,
+    };
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        let req = match read_request(&mut conn) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = write_response(&mut conn, &Response::Rejected { errors: vec![e] });
+                continue;
+            }
+        };
+        let stop = matches!(req, Request::Shutdown);
+        let resp = state.handle(req, &mut fwd);
+        let _ = write_response(&mut conn, &resp);
+        if stop {
+            break;
+        }
+    }
+    fwd.send(Cmd::Stop);
+    if let Some(t) = fwd.thread.take() {
+        let _ = t.join();
+    }
+    let _ = std::fs::remove_file(&opts.socket);
+    tracing::info!("vpcd stopped");
+    Ok(())
+}
+
+fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
+    let err = |source| DaemonError::Socket {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(DaemonError::AlreadyRunning(path.to_path_buf()));
+        }
+        // A stale socket of a vpcd that died.
+        std::fs::remove_file(path).map_err(err)?;
+    }
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+        }
+    }
+    let l = UnixListener::bind(path).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    Ok(l)
+}
+
+fn read_request(conn: &mut UnixStream) -> Result<Request, String> {
+    let mut line = String::new();
+    BufReader::new(Read::by_ref(conn).take(MAX_REQUEST))
+        .read_line(&mut line)
+        .map_err(|e| format!("reading request: {e}"))?;
+    serde_json::from_str(&line).map_err(|e| format!("malformed request: {e}"))
+}
+
+fn write_response(conn: &mut UnixStream, r: &Response) -> std::io::Result<()> {
+    let mut s = serde_json::to_string(r).map_err(std::io::Error::other)?;
+    s.push('\n');
+    conn.write_all(s.as_bytes())
+}
+
+/// What the control thread knows of the running configuration.
+struct ControlState {
+    opts: Options,
+    running: DataplaneConfig,
+    next_tap: u64,
+}
+
+/// Everything about an ENI that its TAP's kernel side depends on: if it is unchanged
+/// across an apply, the TAP is kept as it is.
+fn attach_signature(c: &DataplaneConfig, e: &EniConfig) -> impl PartialEq {
+    let subnet = c
+        .subnets
+        .get(e.subnet as usize)
+        .map(|s| s.ipv4_cidr);
+    (
+        e.attachment.clone(),
+        e.mac,
+        e.ipv4.clone(),
+        e.ipv6.clone(),
+        e.mtu,
+        subnet,
+    )
+}
+
+/// A TAP created for an apply and still to be finished after commit.
+struct NewTap {
+    eni: usize,
+    name: String,
+}
+
+impl ControlState {
+    fn handle(&mut self, req: Request, fwd: &mut Forwarder) -> Response {
+        match req {
+            Request::Apply { config } => self.apply(config, fwd),
+            Request::Show => {
+                let (tx, rx) = mpsc::channel();
+                if !fwd.send(Cmd::Report { reply: tx }) {
+                    return Response::Rejected {
+                        errors: vec!["the forwarding thread is gone; restart vpcd".into()],
+                    };
+                }
+                match rx.recv() {
+                    Ok(r) => Response::State(Box::new(r)),
+                    Err(_) => Response::Rejected {
+                        errors: vec!["the forwarding thread is gone; restart vpcd".into()],
+                    },
+                }
+            }
+            Request::Shutdown => Response::Ok,
+        }
+    }
+
+    fn apply(&mut self, config: DataplaneConfig, fwd: &mut Forwarder) -> Response {
+        // 1. Pure checks: tables build, namespaces exist. Nothing is touched yet.
+        if let Err(e) = Tables::build(config.clone()) {
+            return Response::Rejected {
+                errors: vec![e.to_string()],
+            };
+        }
+        let mut errors = Vec::new();
+        for e in &config.enis {
+            if let Some(a) = &e.attachment {
+                if !attach::netns_exists(&a.netns) {
+                    errors.push(
+                        attach::AttachError::NoNamespace {
+                            eni: e.id.clone(),
+                            netns: a.netns.clone(),
+                        }
+                        .to_string(),
+                    );
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Response::Rejected { errors };
+        }
+        // 2. Plan: keep unchanged TAPs, create the others (moved into their namespace
+        //    under a unique name). Any failure drops the new TAPs: nothing changed.
+        let mut plan = Vec::with_capacity(config.enis.len());
+        let mut new_taps = Vec::new();
+        for (i, e) in config.enis.iter().enumerate() {
+            let previous = self.running.enis.iter().position(|o| o.id == e.id);
+            let unchanged = previous.is_some_and(|p| {
+                attach_signature(&self.running, &self.running.enis[p])
+                    == attach_signature(&config, e)
+            });
+            let port = match (&e.attachment, unchanged) {
+                (_, true) => PortChange::Keep,
+                (None, false) => PortChange::Remove,
+                (Some(att), false) => {
+                    let name = attach::tap_name(&self.opts.tap_prefix, self.next_tap);
+                    self.next_tap += 1;
+                    let tap = match Tap::create(&name, self.opts.sndbuf) {
+                        Ok(t) => t,
+                        Err(err) => {
+                            return Response::Rejected {
+                                errors: vec![format!("{}: {err}", e.id)],
+                            }
+                        }
+                    };
+                    if let Err(err) = attach::prepare(&name, e, att) {
+                        return Response::Rejected {
+                            errors: vec![err.to_string()],
+                        };
+                    }
+                    new_taps.push(NewTap { eni: i, name });
+                    PortChange::Replace(tap)
+                }
+            };
+            plan.push(EniPlan {
+                previous: previous.map(|p| p as u32),
+                port,
+            });
+        }
+        // 3. Commit: the forwarding thread swaps tables and ports between two batches.
+        let (tx, rx) = mpsc::channel();
+        if !fwd.send(Cmd::Install {
+            config: config.clone(),
+            plan,
+            reply: tx,
+        }) {
+            return Response::Rejected {
+                errors: vec!["the forwarding thread is gone; restart vpcd".into()],
+            };
+        }
+        let epoch = match rx.recv() {
+            Ok(Ok(epoch)) => epoch,
+            Ok(Err(e)) => return Response::Rejected { errors: vec![e] },
+            Err(_) => {
+                return Response::Rejected {
+                    errors: vec!["the forwarding thread is gone; restart vpcd".into()],
+                }
+            }
+        };
+        self.running = config;
+        // 4. Finish the new attachments (old TAPs are gone now, so names are free).
+        let mut warnings = Vec::new();
+        for t in &new_taps {
+            let e = &self.running.enis[t.eni];
+            let Some(att) = &e.attachment else { continue };
+            let Some(cidr) = self
+                .running
+                .subnets
+                .get(e.subnet as usize)
+                .and_then(|s| s.ipv4_cidr)
+            else {
+                continue;
+            };
+            let router = Ipv4Addr::from(u32::from(cidr.network()).wrapping_add(1));
+            if let Err(err) = attach::finish(&t.name, e, att, cidr.prefix_len(), router) {
+                tracing::warn!(%err, "attachment incomplete");
+                warnings.push(err.to_string());
+            }
+        }
+        tracing::info!(epoch, enis = self.running.enis.len(), "applied");
+        if warnings.is_empty() {
+            Response::Applied { epoch }
+        } else {
+            Response::Rejected {
+                errors: warnings
+                    .into_iter()
+                    .map(|w| format!("applied as epoch {epoch}, but: {w}"))
+                    .collect(),
+            }
+        }
+    }
+}
+
+fn forwarding_loop(
+    mut dp: Dataplane<Tap>,
+    epoll: Epoll,
+    mut wake: UnixStream,
+    rx: mpsc::Receiver<Cmd>,
+) {
+    let mut events = Events::with_capacity(64);
+    let mut scratch = [0u8; 64];
+    loop {
+        if let Err(e) = epoll.wait(&mut events, -1) {
+            tracing::error!(%e, "epoll_wait failed; forwarding stops");
+            return;
+        }
+        for i in 0..events.len() {
+            let Some(token) = events.token(i) else { continue };
+            if token == WAKE_TOKEN {
+                let _ = wake.read(&mut scratch);
+                while let Ok(cmd) = rx.try_recv() {
+                    match cmd {
+                        Cmd::Stop => return,
+                        Cmd::Report { reply } => {
+                            let _ = reply.send(dp.report(|t| Some(t.name().to_string())));
+                        }
+                        Cmd::Install {
+                            config,
+                            plan,
+                            reply,
+                        } => {
+                            let fds: Vec<_> = dp.ports().map(|(_, p)| p.fd()).collect();
+                            match dp.install(config, plan) {
+                                Ok((epoch, released)) => {
+                                    for fd in fds {
+                                        let _ = epoll.delete(fd);
+                                    }
+                                    drop(released);
+                                    for (eni, p) in dp.ports() {
+                                        if let Err(e) = epoll.add(p.fd(), u64::from(eni)) {
+                                            tracing::error!(%e, eni, "cannot watch TAP");
+                                        }
+                                    }
+                                    let _ = reply.send(Ok(epoch));
+                                }
+                                Err((e, _plan)) => {
+                                    let _ = reply.send(Err(e.to_string()));
+                                }
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            let eni = token as u32;
+            if let Err(e) = dp.poll(eni) {
+                // The device is gone (its namespace was deleted) or broken: stop
+                // watching it rather than spin on the error.
+                if let Some(p) = dp.detach(eni) {
+                    let _ = epoll.delete(p.fd());
+                    tracing::warn!(eni, tap = p.name(), %e, "TAP failed; port detached");
+                }
+            }
+        }
+    }
+}

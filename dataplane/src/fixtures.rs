@@ -1,0 +1,104 @@
+//! Small compiled topologies for unit tests and benches (the control crate compiles
+//! real topology files; these stand in where a test wants the data plane alone).
+
+use crate::config::{
+    Attachment, DataplaneConfig, EniConfig, RouteConfig, RouteTableConfig, RouteTarget,
+    SubnetConfig, VpcConfig,
+};
+use crate::wire::MacAddr;
+
+/// ENI index of A (10.0.1.10, subnet A).
+pub const A: u32 = 0;
+/// ENI index of A2 (10.0.1.11 and secondary 10.0.1.12, subnet A).
+pub const A2: u32 = 1;
+/// ENI index of B (10.0.2.20, subnet B).
+pub const B: u32 = 2;
+/// ENI index of FW (10.0.3.30, subnet C, source/destination check off).
+pub const FW: u32 = 3;
+/// ENI index of D (10.0.2.40, subnet B, never attached).
+pub const D: u32 = 4;
+
+/// The router MAC of subnet `i` (0 = A, 1 = B, 2 = C).
+pub fn router_mac(i: u8) -> MacAddr {
+    MacAddr([0x06, 0, 0, 0, i + 1, 1])
+}
+
+/// The MAC of ENI `i`.
+pub fn eni_mac(i: u32) -> MacAddr {
+    MacAddr([0x02, 0, 0, 0, 0, i as u8 + 1])
+}
+
+/// One VPC 10.0.0.0/16 with subnets A 10.0.1.0/24 and C 10.0.3.0/24 on the main table
+/// (local only) and B 10.0.2.0/24 on a table with `10.0.1.0/24 → FW` (a route more
+/// specific than local) and `0.0.0.0/0 → blackhole`; ENIs A, A2, B, FW, D (see the
+/// constants).
+pub fn two_subnets_and_middlebox() -> DataplaneConfig {
+    let net = |s: &str| s.parse().ok();
+    let att = |ns: &str| {
+        Some(Attachment {
+            netns: ns.to_string(),
+            ifname: "eth0".into(),
+        })
+    };
+    let eni = |i: u32, subnet: u32, ips: &[&str], check: bool, a: Option<Attachment>| EniConfig {
+        id: format!("eni-{i}"),
+        subnet,
+        mac: eni_mac(i),
+        ipv4: ips.iter().filter_map(|s| s.parse().ok()).collect(),
+        ipv6: vec![],
+        source_dest_check: check,
+        mtu: 9001,
+        attachment: a,
+    };
+    let local = RouteConfig {
+        destination: "10.0.0.0/16".parse().unwrap_or(ipnet::IpNet::V4(Default::default())),
+        target: RouteTarget::Local,
+    };
+    DataplaneConfig {
+        vpcs: vec![VpcConfig {
+            id: "vpc-1".into(),
+            cidrs: local.destination.to_string().parse().into_iter().collect(),
+        }],
+        subnets: ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| SubnetConfig {
+                id: format!("subnet-{i}"),
+                vpc: 0,
+                ipv4_cidr: net(c),
+                ipv6_cidr: None,
+                route_table: u32::from(i == 1),
+                router_mac: router_mac(i as u8),
+            })
+            .collect(),
+        route_tables: vec![
+            RouteTableConfig {
+                id: "rtb-main".into(),
+                vpc: 0,
+                routes: vec![local.clone()],
+            },
+            RouteTableConfig {
+                id: "rtb-b".into(),
+                vpc: 0,
+                routes: vec![
+                    local,
+                    RouteConfig {
+                        destination: "10.0.1.0/24".parse().unwrap_or(ipnet::IpNet::V4(Default::default())),
+                        target: RouteTarget::Eni(FW),
+                    },
+                    RouteConfig {
+                        destination: "0.0.0.0/0".parse().unwrap_or(ipnet::IpNet::V4(Default::default())),
+                        target: RouteTarget::Blackhole,
+                    },
+                ],
+            },
+        ],
+        enis: vec![
+            eni(A, 0, &["10.0.1.10"], true, att("a")),
+            eni(A2, 0, &["10.0.1.11", "10.0.1.12"], true, att("a2")),
+            eni(B, 1, &["10.0.2.20"], true, att("b")),
+            eni(FW, 2, &["10.0.3.30"], false, att("fw")),
+            eni(D, 1, &["10.0.2.40"], true, None),
+        ],
+    }
+}

@@ -1,0 +1,168 @@
+//! The flow cache: the composite result of the slow path per flow, so that every packet
+//! after the first is one hash lookup.
+//!
+//! An entry remembers the configuration epoch it was computed under; after an apply,
+//! entries of older epochs are misses and re-run the slow path, so a configuration change
+//! applies to the next packet of every flow. The table is sized at start and never grows:
+//! when it is full it is flushed whole (counted), which keeps the fast path free of
+//! eviction bookkeeping.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use foldhash::fast::RandomState;
+
+use crate::config::EniIdx;
+use crate::verdict::{Delivery, DropReason};
+use crate::wire::{IpMeta, MacAddr};
+
+/// What identifies a flow: everything the slow path's decision depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// The ENI the frame came from.
+    pub in_eni: EniIdx,
+    /// Ethernet source (spoofing check).
+    pub src_mac: MacAddr,
+    /// Ethernet destination (router or neighbour).
+    pub dst_mac: MacAddr,
+    /// IP source.
+    pub src: IpAddr,
+    /// IP destination.
+    pub dst: IpAddr,
+    /// IP protocol.
+    pub proto: u8,
+    /// Source port or ICMP identifier.
+    pub src_port: u16,
+    /// Destination port or ICMP type/code.
+    pub dst_port: u16,
+}
+
+impl FlowKey {
+    /// The key of a parsed IP frame.
+    #[inline]
+    pub fn new(in_eni: EniIdx, src_mac: MacAddr, dst_mac: MacAddr, ip: &IpMeta) -> FlowKey {
+        FlowKey {
+            in_eni,
+            src_mac,
+            dst_mac,
+            src: ip.src,
+            dst: ip.dst,
+            proto: ip.proto,
+            src_port: ip.src_port,
+            dst_port: ip.dst_port,
+        }
+    }
+}
+
+/// The cached decision for a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowAction {
+    /// Rewrite MACs and send out of the ENI's port.
+    Forward(Delivery),
+    /// Drop, counted under this reason.
+    Drop(DropReason),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FlowEntry {
+    epoch: u64,
+    action: FlowAction,
+}
+
+/// A bounded exact-match flow table.
+#[derive(Debug)]
+pub struct FlowCache {
+    map: HashMap<FlowKey, FlowEntry, RandomState>,
+    capacity: usize,
+    flushes: u64,
+}
+
+impl FlowCache {
+    /// A cache holding at most `capacity` flows, allocated now.
+    pub fn new(capacity: usize) -> FlowCache {
+        let capacity = capacity.max(16);
+        FlowCache {
+            map: HashMap::with_capacity_and_hasher(capacity, RandomState::default()),
+            capacity,
+            flushes: 0,
+        }
+    }
+
+    /// The cached action for `key`, if it was computed under `epoch`.
+    #[inline]
+    pub fn get(&self, key: &FlowKey, epoch: u64) -> Option<FlowAction> {
+        match self.map.get(key) {
+            Some(e) if e.epoch == epoch => Some(e.action),
+            _ => None,
+        }
+    }
+
+    /// Remembers `action` for `key` under `epoch`.
+    #[inline]
+    pub fn insert(&mut self, key: FlowKey, epoch: u64, action: FlowAction) {
+        if self.map.len() >= self.capacity && !self.map.contains_key(&key) {
+            self.map.clear();
+            self.flushes += 1;
+        }
+        self.map.insert(key, FlowEntry { epoch, action });
+    }
+
+    /// Drops every entry (for example when ports are renumbered).
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    /// Flows cached now.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Times the cache was full and flushed.
+    pub fn flushes(&self) -> u64 {
+        self.flushes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(port: u16) -> FlowKey {
+        FlowKey {
+            in_eni: 0,
+            src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            dst_mac: MacAddr([6, 0, 0, 0, 0, 1]),
+            src: "10.0.1.10".parse().unwrap(),
+            dst: "10.0.2.20".parse().unwrap(),
+            proto: 6,
+            src_port: port,
+            dst_port: 80,
+        }
+    }
+
+    #[test]
+    fn epoch_mismatch_is_a_miss() {
+        let mut c = FlowCache::new(16);
+        c.insert(key(1), 1, FlowAction::Drop(DropReason::NoRoute));
+        assert_eq!(c.get(&key(1), 1), Some(FlowAction::Drop(DropReason::NoRoute)));
+        assert_eq!(c.get(&key(1), 2), None);
+        assert_eq!(c.get(&key(2), 1), None);
+    }
+
+    #[test]
+    fn bounded_and_flushes_when_full() {
+        let mut c = FlowCache::new(16);
+        let cap_before = c.map.capacity();
+        for p in 0..100 {
+            c.insert(key(p), 1, FlowAction::Drop(DropReason::NoRoute));
+            assert!(c.len() <= 16);
+        }
+        assert!(c.flushes() >= 5);
+        assert_eq!(c.map.capacity(), cap_before, "no growth");
+    }
+}

@@ -1,0 +1,28 @@
+//! The VPC forwarding engine.
+//!
+//! A frame's way through the engine (see `README.md` and `../shared/design.md`):
+//!
+//! ```text
+//! port rx ─► parse (checked views) ─► flow cache ─┬─ hit: apply cached action ─► port tx
+//!                                                 └─ miss: slow path ─► install flow ─► port tx
+//! slow path: router services (ARP, ICMP echo to the router) │ source/destination check
+//!            │ [SG egress] │ [NACL egress] │ route lookup (LPM) │ hop: local ENI / middlebox ENI
+//!            │ [NACL ingress] │ [SG ingress] │ destination check
+//! ```
+//! (stages in brackets arrive with later issues.)
+
+pub mod attach;
+pub mod config;
+pub mod daemon;
+pub mod engine;
+pub mod fixtures;
+pub mod flow;
+pub mod lpm;
+pub mod pipeline;
+pub mod proto;
+pub mod port;
+pub mod stats;
+pub mod sys;
+pub mod tables;
+pub mod verdict;
+pub mod wire;

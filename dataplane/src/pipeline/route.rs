@@ -1,0 +1,31 @@
+//! Stage: route lookup (longest prefix match in the subnet's route table) and resolution
+//! of the target to the next logical hop.
+
+use std::net::IpAddr;
+
+use crate::config::{EniIdx, RouteTarget};
+use crate::tables::Tables;
+use crate::verdict::DropReason;
+
+/// Where a routed packet goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextHop {
+    /// To this ENI (the owner of the destination, or a middlebox).
+    Eni(EniIdx),
+}
+
+/// Looks `dst` up in route table `rt` of VPC `vpc` and resolves the target.
+#[inline]
+pub fn lookup(t: &Tables, vpc: u32, rt: u32, dst: IpAddr) -> Result<NextHop, DropReason> {
+    let Some((target, _prefix)) = t.route(rt, dst) else {
+        return Err(DropReason::NoRoute);
+    };
+    match target {
+        RouteTarget::Local => t
+            .owner(vpc, dst)
+            .map(NextHop::Eni)
+            .ok_or(DropReason::NoEniForAddress),
+        RouteTarget::Blackhole => Err(DropReason::Blackhole),
+        RouteTarget::Eni(e) => Ok(NextHop::Eni(e)),
+    }
+}

@@ -1,0 +1,69 @@
+//! Ports: where frames enter and leave the engine. A TAP device in production
+//! ([`crate::sys::tap::Tap`]), an in-memory queue in unit tests and benches ([`MemPort`]).
+//!
+//! Every frame a port carries starts with a `virtio_net_hdr`
+//! ([`crate::wire::vnet::VNET_HDR_LEN`] bytes), then the Ethernet frame.
+
+use std::collections::VecDeque;
+use std::io;
+
+/// A source and sink of frames (each prefixed by a `virtio_net_hdr`).
+pub trait Port {
+    /// Reads one frame into `buf`; `Ok(None)` when none is waiting.
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+    /// Sends one frame.
+    fn send(&mut self, frame: &[u8]) -> io::Result<()>;
+}
+
+/// An in-memory port: frames pushed into `rx` are received by the engine; frames the
+/// engine sends land in `tx` (or are only counted when `keep_tx` is off, for benches).
+#[derive(Debug, Default)]
+pub struct MemPort {
+    /// Frames waiting to be received by the engine.
+    pub rx: VecDeque<Vec<u8>>,
+    /// Frames the engine sent (when `keep_tx`).
+    pub tx: Vec<Vec<u8>>,
+    /// Whether to keep sent frames.
+    pub keep_tx: bool,
+    /// Frames sent.
+    pub sent: u64,
+    /// Bytes sent.
+    pub sent_bytes: u64,
+}
+
+impl MemPort {
+    /// A port that keeps what it is sent.
+    pub fn new() -> MemPort {
+        MemPort {
+            keep_tx: true,
+            ..MemPort::default()
+        }
+    }
+
+    /// A port that only counts what it is sent.
+    pub fn sink() -> MemPort {
+        MemPort::default()
+    }
+}
+
+impl Port for MemPort {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        let Some(f) = self.rx.pop_front() else {
+            return Ok(None);
+        };
+        let dst = buf
+            .get_mut(..f.len())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+        dst.copy_from_slice(&f);
+        Ok(Some(f.len()))
+    }
+
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.sent += 1;
+        self.sent_bytes += frame.len() as u64;
+        if self.keep_tx {
+            self.tx.push(frame.to_vec());
+        }
+        Ok(())
+    }
+}

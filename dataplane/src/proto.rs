@@ -1,0 +1,42 @@
+//! The control protocol between `vpcctl` and `vpcd`: one JSON object per line over a Unix
+//! stream socket (mode 0600), one request and one response per connection.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::DataplaneConfig;
+use crate::stats::StatsReport;
+
+/// A request from `vpcctl` to `vpcd`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Replace the running configuration atomically.
+    Apply {
+        /// The compiled topology.
+        config: DataplaneConfig,
+    },
+    /// Report the running configuration, ports and counters.
+    Show,
+    /// Stop forwarding, remove every TAP and exit.
+    Shutdown,
+}
+
+/// The answer of `vpcd` to a [`Request`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Response {
+    /// The configuration was applied; traffic now runs under this epoch.
+    Applied {
+        /// The new configuration epoch.
+        epoch: u64,
+    },
+    /// The request was refused; the running configuration is unchanged.
+    Rejected {
+        /// Why, one line per problem.
+        errors: Vec<String>,
+    },
+    /// The running state.
+    State(Box<StatsReport>),
+    /// Done (shutdown acknowledged).
+    Ok,
+}

@@ -1,0 +1,92 @@
+//! Counters: per ENI and per drop reason, plus engine-wide figures, and the report
+//! `vpcd` sends to `vpcctl show`.
+//!
+//! The data-plane thread owns the counters and bumps plain integers; a report is a copy
+//! taken between batches, so the fast path never formats or logs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::DataplaneConfig;
+use crate::verdict::DropReason;
+
+/// Counters of one ENI port.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortCounters {
+    /// Frames read from the instance.
+    pub rx_packets: u64,
+    /// Bytes read from the instance (Ethernet frames, super-frames counted whole).
+    pub rx_bytes: u64,
+    /// Frames written to the instance.
+    pub tx_packets: u64,
+    /// Bytes written to the instance.
+    pub tx_bytes: u64,
+    /// ARP requests the VPC router answered for this ENI.
+    pub arp_replies: u64,
+    /// ARP frames the router ignored (gratuitous ARP, replies, requests for unassigned
+    /// or foreign addresses).
+    pub arp_ignored: u64,
+    /// ICMP echo requests to the router that it answered.
+    pub icmp_echo_replies: u64,
+    /// Frames dropped, by reason (charged to the ENI the frame came from or was going to).
+    pub drops: [u64; DropReason::COUNT],
+}
+
+impl PortCounters {
+    /// The drops as a map from reason name to count, without zero entries.
+    pub fn drop_map(&self) -> BTreeMap<String, u64> {
+        DropReason::ALL
+            .iter()
+            .zip(self.drops.iter())
+            .filter(|(_, &n)| n > 0)
+            .map(|(r, &n)| (r.name().to_string(), n))
+            .collect()
+    }
+
+    /// The total of all drops.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+/// Engine-wide counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineCounters {
+    /// Frames processed from the flow cache.
+    pub flow_hits: u64,
+    /// Frames that took the slow path.
+    pub flow_misses: u64,
+    /// Times the flow cache was full and was flushed.
+    pub flow_evictions: u64,
+    /// Flows currently cached.
+    pub flows: u64,
+    /// Batches read (one per ready port per loop turn).
+    pub batches: u64,
+    /// Drops by reason, all ENIs together.
+    pub drops: [u64; DropReason::COUNT],
+}
+
+/// The report for `vpcctl show`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatsReport {
+    /// The running configuration epoch.
+    pub epoch: u64,
+    /// The running configuration.
+    pub config: DataplaneConfig,
+    /// Per-ENI state, in the order of `config.enis`.
+    pub enis: Vec<EniReport>,
+    /// Engine-wide counters.
+    pub engine: EngineCounters,
+}
+
+/// One ENI's port and counters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EniReport {
+    /// The ENI id.
+    pub id: String,
+    /// The TAP name in vpcd's namespace, when attached.
+    pub tap: Option<String>,
+    /// Its counters.
+    pub counters: PortCounters,
+}

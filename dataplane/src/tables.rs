@@ -1,0 +1,250 @@
+//! The runtime tables the pipeline reads, built once per apply from a [`DataplaneConfig`].
+//!
+//! Immutable after [`Tables::build`]; a new configuration builds a new `Tables` and the
+//! engine swaps it in between batches with a new epoch.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use foldhash::fast::FixedState;
+use ipnet::IpNet;
+
+use crate::config::{DataplaneConfig, EniIdx, RouteTarget, SubnetIdx};
+use crate::lpm::IpLpm;
+use crate::wire::MacAddr;
+
+/// Why a compiled configuration cannot be turned into tables.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    /// A cross-reference points past the end of its vector.
+    #[error("{resource}.{field}: index {index} is out of range")]
+    BadIndex {
+        /// The resource holding the reference.
+        resource: String,
+        /// The field.
+        field: &'static str,
+        /// The bad index.
+        index: u32,
+    },
+    /// Two ENIs of one VPC claim the same address.
+    #[error("{resource}: address {addr} is already owned by {other} in the same VPC")]
+    DuplicateAddress {
+        /// The ENI.
+        resource: String,
+        /// The address.
+        addr: IpAddr,
+        /// The ENI that has it already.
+        other: String,
+    },
+    /// Two ENIs or routers share a MAC.
+    #[error("{resource}: MAC {mac} is already used by {other}")]
+    DuplicateMac {
+        /// The ENI or subnet.
+        resource: String,
+        /// The MAC.
+        mac: MacAddr,
+        /// Who has it already.
+        other: String,
+    },
+    /// A subnet without an IPv4 CIDR (IPv6-only subnets arrive later).
+    #[error("{resource}: a subnet needs an IPv4 CIDR")]
+    NoIpv4Cidr {
+        /// The subnet.
+        resource: String,
+    },
+}
+
+/// A VPC's runtime state.
+#[derive(Debug, Clone)]
+pub struct VpcTable {
+    /// Which ENI owns each private address of the VPC.
+    pub owners: HashMap<IpAddr, EniIdx, FixedState>,
+    /// The VPC router's address in each subnet (`.1`), with that subnet.
+    pub router_ips: HashMap<IpAddr, SubnetIdx, FixedState>,
+}
+
+/// A subnet's runtime state.
+#[derive(Debug, Clone)]
+pub struct SubnetTable {
+    /// The VPC.
+    pub vpc: u32,
+    /// The IPv4 CIDR.
+    pub cidr4: ipnet::Ipv4Net,
+    /// The router's address (`.1`).
+    pub router_ip4: Ipv4Addr,
+    /// The router's MAC in this subnet.
+    pub router_mac: MacAddr,
+    /// The route table for traffic leaving the subnet.
+    pub route_table: u32,
+    /// Neighbour ENIs by MAC, for layer-2 delivery inside the subnet.
+    pub macs: HashMap<MacAddr, EniIdx, FixedState>,
+}
+
+/// A route table's LPM.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    /// Destination prefix → target.
+    pub lpm: IpLpm<RouteTarget>,
+}
+
+/// An ENI's runtime state.
+#[derive(Debug, Clone)]
+pub struct EniTable {
+    /// The subnet.
+    pub subnet: SubnetIdx,
+    /// The VPC.
+    pub vpc: u32,
+    /// The MAC.
+    pub mac: MacAddr,
+    /// Every private address (IPv4 and IPv6), primary IPv4 first.
+    pub addrs: Vec<IpAddr>,
+    /// Source/destination check.
+    pub source_dest_check: bool,
+}
+
+impl EniTable {
+    /// Whether `addr` is one of this ENI's addresses.
+    #[inline]
+    pub fn owns(&self, addr: IpAddr) -> bool {
+        self.addrs.contains(&addr)
+    }
+}
+
+/// Every runtime table of one configuration.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    /// The configuration these tables were built from.
+    pub config: DataplaneConfig,
+    /// Per VPC, by index.
+    pub vpcs: Vec<VpcTable>,
+    /// Per subnet, by index.
+    pub subnets: Vec<SubnetTable>,
+    /// Per route table, by index.
+    pub route_tables: Vec<RouteTable>,
+    /// Per ENI, by index.
+    pub enis: Vec<EniTable>,
+}
+
+fn check(len: usize, index: u32, resource: &str, field: &'static str) -> Result<(), TableError> {
+    if (index as usize) < len {
+        Ok(())
+    } else {
+        Err(TableError::BadIndex {
+            resource: resource.to_string(),
+            field,
+            index,
+        })
+    }
+}
+
+impl Tables {
+    /// Builds and cross-checks the tables; a malformed configuration is an error.
+    pub fn build(config: DataplaneConfig) -> Result<Tables, TableError> {
+        let c = &config;
+        let mut vpcs: Vec<VpcTable> = c
+            .vpcs
+            .iter()
+            .map(|_| VpcTable {
+                owners: HashMap::default(),
+                router_ips: HashMap::default(),
+            })
+            .collect();
+        let mut route_tables = Vec::with_capacity(c.route_tables.len());
+        for rt in &c.route_tables {
+            check(c.vpcs.len(), rt.vpc, &rt.id, "vpc")?;
+            let mut t = RouteTable::default();
+            for r in &rt.routes {
+                if let RouteTarget::Eni(e) = r.target {
+                    check(c.enis.len(), e, &rt.id, "routes.target")?;
+                }
+                t.lpm.insert(r.destination.trunc(), r.target);
+            }
+            route_tables.push(t);
+        }
+        let mut macs: HashMap<MacAddr, String> = HashMap::new();
+        let mut subnets = Vec::with_capacity(c.subnets.len());
+        for (i, s) in c.subnets.iter().enumerate() {
+            check(c.vpcs.len(), s.vpc, &s.id, "vpc")?;
+            check(c.route_tables.len(), s.route_table, &s.id, "route_table")?;
+            let cidr4 = s.ipv4_cidr.ok_or_else(|| TableError::NoIpv4Cidr {
+                resource: s.id.clone(),
+            })?;
+            let router_ip4 = Ipv4Addr::from(u32::from(cidr4.network()).wrapping_add(1));
+            if let Some(other) = macs.insert(s.router_mac, s.id.clone()) {
+                return Err(TableError::DuplicateMac {
+                    resource: s.id.clone(),
+                    mac: s.router_mac,
+                    other,
+                });
+            }
+            vpcs[s.vpc as usize]
+                .router_ips
+                .insert(IpAddr::V4(router_ip4), i as u32);
+            subnets.push(SubnetTable {
+                vpc: s.vpc,
+                cidr4,
+                router_ip4,
+                router_mac: s.router_mac,
+                route_table: s.route_table,
+                macs: HashMap::default(),
+            });
+        }
+        let mut enis = Vec::with_capacity(c.enis.len());
+        for (i, e) in c.enis.iter().enumerate() {
+            check(c.subnets.len(), e.subnet, &e.id, "subnet")?;
+            if let Some(other) = macs.insert(e.mac, e.id.clone()) {
+                return Err(TableError::DuplicateMac {
+                    resource: e.id.clone(),
+                    mac: e.mac,
+                    other,
+                });
+            }
+            let subnet = &mut subnets[e.subnet as usize];
+            subnet.macs.insert(e.mac, i as u32);
+            let vpc = subnet.vpc;
+            let addrs: Vec<IpAddr> = e
+                .ipv4
+                .iter()
+                .map(|a| IpAddr::V4(*a))
+                .chain(e.ipv6.iter().map(|a| IpAddr::V6(*a)))
+                .collect();
+            for a in &addrs {
+                if let Some(other) = vpcs[vpc as usize].owners.insert(*a, i as u32) {
+                    return Err(TableError::DuplicateAddress {
+                        resource: e.id.clone(),
+                        addr: *a,
+                        other: c.enis[other as usize].id.clone(),
+                    });
+                }
+            }
+            enis.push(EniTable {
+                subnet: e.subnet,
+                vpc,
+                mac: e.mac,
+                addrs,
+                source_dest_check: e.source_dest_check,
+            });
+        }
+        Ok(Tables {
+            config,
+            vpcs,
+            subnets,
+            route_tables,
+            enis,
+        })
+    }
+
+    /// The ENI of `vpc` that owns `addr`.
+    #[inline]
+    pub fn owner(&self, vpc: u32, addr: IpAddr) -> Option<EniIdx> {
+        self.vpcs.get(vpc as usize)?.owners.get(&addr).copied()
+    }
+
+    /// The route for `dst` in route table `rt`.
+    #[inline]
+    pub fn route(&self, rt: u32, dst: IpAddr) -> Option<(RouteTarget, IpNet)> {
+        let (target, len) = self.route_tables.get(rt as usize)?.lpm.lookup(dst)?;
+        let net = IpNet::new(dst, len).ok()?.trunc();
+        Some((*target, net))
+    }
+}

@@ -1,0 +1,135 @@
+//! What a pipeline stage decides about a packet.
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::MacAddr;
+
+/// Why a frame was dropped. Counted per ENI and engine-wide; never logged per packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum DropReason {
+    /// The frame or a header in it is truncated or inconsistent.
+    Malformed,
+    /// Neither IPv4, IPv6 nor ARP.
+    NonIp,
+    /// Sent to the Ethernet broadcast address (broadcast is not supported in a VPC).
+    Broadcast,
+    /// Sent to an Ethernet multicast address (multicast is not supported in a VPC).
+    Multicast,
+    /// IPv6 is modelled but not forwarded yet.
+    Ipv6NotForwarded,
+    /// Source MAC is not the sending ENI's (source/destination check).
+    SourceMacSpoofed,
+    /// Source IP is not one of the sending ENI's addresses (source/destination check).
+    SourceIpSpoofed,
+    /// Destination IP is not one of the receiving ENI's addresses (source/destination check).
+    DestinationNotOwned,
+    /// Destination MAC is neither the router's nor a neighbour ENI's in the subnet.
+    UnknownDestinationMac,
+    /// No route matches the destination.
+    NoRoute,
+    /// The matching route is a blackhole.
+    Blackhole,
+    /// The local route matched but no ENI in the VPC owns the destination address.
+    NoEniForAddress,
+    /// The destination ENI has no attached port.
+    EniNotAttached,
+    /// Routed back out of the ENI it came from (a route to itself).
+    HairpinLoop,
+    /// Too many logical hops (a routing loop between middleboxes).
+    HopLimit,
+    /// The destination port refused the frame (its queue is full or it is gone).
+    TxFailed,
+    /// A packet for the VPC router that it does not serve (not an echo request).
+    RouterUnsupported,
+}
+
+impl DropReason {
+    /// How many reasons there are.
+    pub const COUNT: usize = 17;
+
+    /// Every reason, in discriminant order.
+    pub const ALL: [DropReason; Self::COUNT] = [
+        DropReason::Malformed,
+        DropReason::NonIp,
+        DropReason::Broadcast,
+        DropReason::Multicast,
+        DropReason::Ipv6NotForwarded,
+        DropReason::SourceMacSpoofed,
+        DropReason::SourceIpSpoofed,
+        DropReason::DestinationNotOwned,
+        DropReason::UnknownDestinationMac,
+        DropReason::NoRoute,
+        DropReason::Blackhole,
+        DropReason::NoEniForAddress,
+        DropReason::EniNotAttached,
+        DropReason::HairpinLoop,
+        DropReason::HopLimit,
+        DropReason::TxFailed,
+        DropReason::RouterUnsupported,
+    ];
+
+    /// The counter name, as `vpcctl show` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::NonIp => "non_ip",
+            DropReason::Broadcast => "broadcast",
+            DropReason::Multicast => "multicast",
+            DropReason::Ipv6NotForwarded => "ipv6_not_forwarded",
+            DropReason::SourceMacSpoofed => "src_mac_spoofed",
+            DropReason::SourceIpSpoofed => "src_ip_spoofed",
+            DropReason::DestinationNotOwned => "dst_not_owned",
+            DropReason::UnknownDestinationMac => "unknown_dst_mac",
+            DropReason::NoRoute => "no_route",
+            DropReason::Blackhole => "blackhole",
+            DropReason::NoEniForAddress => "no_eni_for_address",
+            DropReason::EniNotAttached => "eni_not_attached",
+            DropReason::HairpinLoop => "hairpin_loop",
+            DropReason::HopLimit => "hop_limit",
+            DropReason::TxFailed => "tx_failed",
+            DropReason::RouterUnsupported => "router_unsupported",
+        }
+    }
+
+    /// The index of this reason in counter arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The decision of one pipeline stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go on with the next stage.
+    Continue,
+    /// Drop the packet and count it.
+    Drop(DropReason),
+    /// Send the packet out of this ENI's port with these Ethernet addresses.
+    Deliver(Delivery),
+}
+
+/// The rewrite and output port of a delivered packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Delivery {
+    /// The destination ENI (its port is looked up at transmit time).
+    pub eni: u32,
+    /// New source MAC (the router's, when routed; unchanged at layer 2).
+    pub src_mac: MacAddr,
+    /// New destination MAC (the destination ENI's).
+    pub dst_mac: MacAddr,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_in_discriminant_order_and_names_unique() {
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+            assert!(names.insert(r.name()));
+        }
+    }
+}
