@@ -6,7 +6,7 @@
 //! order. Each route table starts with the VPC's local routes (one per CIDR, IPv4 then
 //! IPv6) unless the user replaced one (a route with the same destination), in which case
 //! the user's route takes that place. MACs that the file does not set are derived from
-//! ids with FNV-1a, so they are stable across runs and machines.
+//! ids with FNV-1a (plus a finaliser), so they are stable across runs and machines.
 
 use std::collections::HashMap;
 
@@ -35,17 +35,30 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
+/// The 64-bit finaliser of MurmurHash3: spreads FNV-1a's weak avalanche on the last
+/// bytes, so ids that differ in one character get MACs that differ everywhere.
+pub fn mix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The five MAC bytes after the first octet for an id: `mix64(fnv1a64(id))`, big-endian.
 fn mac_from(first: u8, id: &str) -> MacAddr {
-    let h = fnv1a64(id.as_bytes()).to_be_bytes();
+    let h = mix64(fnv1a64(id.as_bytes())).to_be_bytes();
     MacAddr([first, h[0], h[1], h[2], h[3], h[4]])
 }
 
-/// The MAC an ENI gets when its `mac` is not set: `02:` + 5 bytes of FNV-1a of the id.
+/// The MAC an ENI gets when its `mac` is not set: `02:` + 5 bytes of the id's hash
+/// (FNV-1a, then [`mix64`]).
 pub fn eni_mac(id: &str) -> MacAddr {
     mac_from(ENI_MAC_OUI, id)
 }
 
-/// The MAC of the VPC router's interface in a subnet: `06:` + 5 bytes of FNV-1a of the id.
+/// The MAC of the VPC router's interface in a subnet: `06:` + 5 bytes of the subnet id's
+/// hash (FNV-1a, then [`mix64`]).
 pub fn router_mac(subnet_id: &str) -> MacAddr {
     mac_from(ROUTER_MAC_OUI, subnet_id)
 }
@@ -360,7 +373,7 @@ mod tests {
         assert_eq!(r.0[0], 0x06);
         assert_ne!(eni_mac("eni-a1"), eni_mac("eni-a2"));
         // Pinned so that a change of the derivation is a deliberate one.
-        let h = fnv1a64(b"eni-a1").to_be_bytes();
+        let h = mix64(fnv1a64(b"eni-a1")).to_be_bytes();
         assert_eq!(e.0[1..], h[..5]);
     }
 

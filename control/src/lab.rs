@@ -161,6 +161,27 @@ pub fn pid_alive(pid: u32) -> bool {
     }
 }
 
+/// When a process started (field 22 of `/proc/PID/stat`, clock ticks since boot); with the
+/// PID it identifies one process even after the PID is reused.
+pub fn pid_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    // `rest` starts at field 3 (state), so field 22 is its 20th entry.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether `pid` is still the vpcd that `state` recorded: alive, and with the recorded
+/// start time (or, for state files without one, a command name starting with `vpcd`).
+pub fn is_recorded_vpcd(state: &UpState, pid: u32) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match state.vpcd_start_time {
+        Some(t) => pid_start_time(pid) == Some(t),
+        None => pid_comm(pid).is_some_and(|c| c.starts_with("vpcd")),
+    }
+}
+
 /// The command name of a process (`/proc/PID/comm`), if it exists.
 pub fn pid_comm(pid: u32) -> Option<String> {
     fs::read_to_string(format!("/proc/{pid}/comm"))
@@ -193,6 +214,9 @@ pub struct UpState {
     /// The vpcd that `up` started (none if one was already running).
     #[serde(default)]
     pub vpcd_pid: Option<u32>,
+    /// That vpcd's start time ([`pid_start_time`]), so a reused PID is never signalled.
+    #[serde(default)]
+    pub vpcd_start_time: Option<u64>,
     /// Namespaces that `up` created (existing ones are never recorded, so never deleted).
     #[serde(default)]
     pub namespaces_created: Vec<String>,
@@ -270,11 +294,16 @@ pub fn create_private_dir(dir: &Path) -> Result<(), LabError> {
 
 /// The last `lines` lines of a file (empty if unreadable), reading at most its last 64 KiB.
 pub fn log_tail(path: &Path, lines: usize) -> String {
+    log_tail_since(path, 0, lines)
+}
+
+/// The last `lines` lines of what a file holds after byte `offset` (at most 64 KiB).
+pub fn log_tail_since(path: &Path, offset: u64, lines: usize) -> String {
     let Ok(mut f) = fs::File::open(path) else {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024).max(offset)));
     let mut buf = Vec::new();
     let _ = f.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);
@@ -295,6 +324,7 @@ pub fn start_vpcd(binary: &Path, socket: &Path) -> Result<Child, LabError> {
         .mode(0o600)
         .open(&log)
         .map_err(io_err(&log))?;
+    let log_start = log_file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut child = Command::new(binary)
         .arg("--socket")
         .arg(socket)
@@ -329,8 +359,13 @@ pub fn start_vpcd(binary: &Path, socket: &Path) -> Result<Child, LabError> {
     } else {
         let _ = child.kill();
         let _ = child.wait();
+        let tail = log_tail_since(&log, log_start, 20);
         Err(LabError::NotReady {
-            log_tail: log_tail(&log, 20),
+            log_tail: if tail.is_empty() {
+                "(vpcd wrote nothing)".to_string()
+            } else {
+                tail
+            },
             log,
         })
     }
@@ -368,6 +403,7 @@ mod tests {
         assert_eq!(UpState::load(&path).unwrap(), UpState::default());
         let st = UpState {
             vpcd_pid: Some(42),
+            vpcd_start_time: Some(7),
             namespaces_created: vec!["ns-a".into()],
         };
         st.save(&path).unwrap();
@@ -433,10 +469,28 @@ mod tests {
         match start_vpcd(&bad, &socket) {
             Err(LabError::NotReady { log_tail, .. }) => {
                 assert!(log_tail.contains("cannot open /dev/net/tun"), "{log_tail}");
-                assert!(log_tail.contains("starting"), "{log_tail}");
+                assert!(!log_tail.contains("starting"), "{log_tail}");
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn start_time_identifies_a_process() {
+        let me = std::process::id();
+        let t = pid_start_time(me).unwrap();
+        assert_eq!(pid_start_time(me), Some(t));
+        let state = UpState {
+            vpcd_pid: Some(me),
+            vpcd_start_time: Some(t),
+            namespaces_created: vec![],
+        };
+        assert!(is_recorded_vpcd(&state, me));
+        let reused = UpState {
+            vpcd_start_time: Some(t + 1),
+            ..state
+        };
+        assert!(!is_recorded_vpcd(&reused, me));
     }
 
     #[test]

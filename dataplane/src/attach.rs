@@ -69,7 +69,10 @@ pub fn prepare(tap: &str, eni: &EniConfig, att: &Attachment) -> Result<(), Attac
     }
     let mac = eni.mac.to_string();
     let mtu = eni.mtu.to_string();
-    ip(&eni.id, &["link", "set", "dev", tap, "address", &mac, "mtu", &mtu])?;
+    ip(
+        &eni.id,
+        &["link", "set", "dev", tap, "address", &mac, "mtu", &mtu],
+    )?;
     ip(&eni.id, &["link", "set", "dev", tap, "netns", &att.netns])?;
     Ok(())
 }
@@ -85,7 +88,10 @@ pub fn finish(
 ) -> Result<(), AttachError> {
     let ns = att.netns.as_str();
     let id = eni.id.as_str();
-    ip(id, &["-n", ns, "link", "set", "dev", tap, "name", &att.ifname])?;
+    ip(
+        id,
+        &["-n", ns, "link", "set", "dev", tap, "name", &att.ifname],
+    )?;
     for a in &eni.ipv4 {
         let cidr = format!("{a}/{prefix_len}");
         ip(id, &["-n", ns, "addr", "add", &cidr, "dev", &att.ifname])?;
@@ -95,7 +101,17 @@ pub fn finish(
     let gw = router.to_string();
     ip(
         id,
-        &["-n", ns, "route", "replace", "default", "via", &gw, "dev", &att.ifname],
+        &[
+            "-n",
+            ns,
+            "route",
+            "replace",
+            "default",
+            "via",
+            &gw,
+            "dev",
+            &att.ifname,
+        ],
     )?;
     Ok(())
 }

@@ -212,10 +212,7 @@ struct ControlState {
 /// Everything about an ENI that its TAP's kernel side depends on: if it is unchanged
 /// across an apply, the TAP is kept as it is.
 fn attach_signature(c: &DataplaneConfig, e: &EniConfig) -> impl PartialEq {
-    let subnet = c
-        .subnets
-        .get(e.subnet as usize)
-        .map(|s| s.ipv4_cidr);
+    let subnet = c.subnets.get(e.subnet as usize).map(|s| s.ipv4_cidr);
     (
         e.attachment.clone(),
         e.mac,
@@ -384,7 +381,9 @@ fn forwarding_loop(
             return;
         }
         for i in 0..events.len() {
-            let Some(token) = events.token(i) else { continue };
+            let Some(token) = events.token(i) else {
+                continue;
+            };
             if token == WAKE_TOKEN {
                 let _ = wake.read(&mut scratch);
                 while let Ok(cmd) = rx.try_recv() {
@@ -400,7 +399,7 @@ fn forwarding_loop(
                         } => {
                             let fds: Vec<_> = dp.ports().map(|(_, p)| p.fd()).collect();
                             match dp.install(config, plan) {
-                                Ok((epoch, released)) => {
+                                Ok(crate::engine::Installed { epoch, released }) => {
                                     for fd in fds {
                                         let _ = epoll.delete(fd);
                                     }
@@ -412,8 +411,8 @@ fn forwarding_loop(
                                     }
                                     let _ = reply.send(Ok(epoch));
                                 }
-                                Err((e, _plan)) => {
-                                    let _ = reply.send(Err(e.to_string()));
+                                Err(e) => {
+                                    let _ = reply.send(Err(e.error.to_string()));
                                 }
                             }
                         }

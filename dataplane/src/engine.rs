@@ -45,18 +45,28 @@ pub struct EniPlan<P> {
 }
 
 /// Preallocated packet buffers for one batch.
+#[derive(Default)]
 struct Pool {
     bufs: Vec<Box<[u8]>>,
     lens: Vec<usize>,
 }
 
-impl Default for Pool {
-    fn default() -> Self {
-        Pool {
-            bufs: Vec::new(),
-            lens: Vec::new(),
-        }
-    }
+/// A refused install: why, and the plan handed back (its new ports are the caller's).
+#[derive(Debug)]
+pub struct InstallError<P> {
+    /// Why the configuration could not be installed.
+    pub error: TableError,
+    /// The plan, returned unused.
+    pub plan: Vec<EniPlan<P>>,
+}
+
+/// A completed install.
+#[derive(Debug)]
+pub struct Installed<P> {
+    /// The new configuration epoch.
+    pub epoch: u64,
+    /// Ports no ENI uses any more (drop them to close them).
+    pub released: Vec<P>,
 }
 
 /// One data plane: the running tables, the ports, the flow cache and the counters.
@@ -93,35 +103,38 @@ impl<P: Port> Dataplane<P> {
 
     /// Builds tables for `config` and installs them with ports from `plan` (one entry
     /// per ENI of `config`, in order). Returns the new epoch and the ports that are no
-    /// longer used. On error nothing changes (the caller keeps its new ports).
+    /// longer used. On error nothing changes (the plan, with its new ports, comes back).
     pub fn install(
         &mut self,
         config: DataplaneConfig,
         plan: Vec<EniPlan<P>>,
-    ) -> Result<(u64, Vec<P>), (TableError, Vec<EniPlan<P>>)> {
+    ) -> Result<Installed<P>, InstallError<P>> {
         if plan.len() != config.enis.len() {
-            let e = TableError::BadIndex {
+            let error = TableError::BadIndex {
                 resource: "plan".into(),
                 field: "enis",
                 index: plan.len() as u32,
             };
-            return Err((e, plan));
+            return Err(InstallError { error, plan });
         }
         let tables = match Tables::build(config) {
             Ok(t) => t,
-            Err(e) => return Err((e, plan)),
+            Err(error) => return Err(InstallError { error, plan }),
         };
         Ok(self.swap(tables, plan))
     }
 
-    fn swap(&mut self, tables: Tables, plan: Vec<EniPlan<P>>) -> (u64, Vec<P>) {
+    fn swap(&mut self, tables: Tables, plan: Vec<EniPlan<P>>) -> Installed<P> {
         let mut old_ports: Vec<Option<P>> = std::mem::take(&mut self.ports);
         let old_counters = std::mem::take(&mut self.counters);
         let mut released = Vec::new();
         let mut ports = Vec::with_capacity(plan.len());
         let mut counters = Vec::with_capacity(plan.len());
         for p in plan {
-            let prev = p.previous.map(|i| i as usize).filter(|&i| i < old_ports.len());
+            let prev = p
+                .previous
+                .map(|i| i as usize)
+                .filter(|&i| i < old_ports.len());
             counters.push(
                 prev.and_then(|i| old_counters.get(i).cloned())
                     .unwrap_or_default(),
@@ -147,7 +160,10 @@ impl<P: Port> Dataplane<P> {
         // Indices may have moved: entries of the old epoch are already misses; drop them
         // to keep the table small.
         self.flows.clear();
-        (self.epoch, released)
+        Installed {
+            epoch: self.epoch,
+            released,
+        }
     }
 
     /// The running configuration epoch.
@@ -342,7 +358,11 @@ impl<P: Port> Dataplane<P> {
                 .enumerate()
                 .map(|(i, e)| EniReport {
                     id: e.id.clone(),
-                    tap: self.ports.get(i).and_then(|p| p.as_ref()).and_then(&tap_name),
+                    tap: self
+                        .ports
+                        .get(i)
+                        .and_then(|p| p.as_ref())
+                        .and_then(&tap_name),
                     counters: self.counters.get(i).cloned().unwrap_or_default(),
                 })
                 .collect(),

@@ -51,7 +51,9 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         attachment: a,
     };
     let local = RouteConfig {
-        destination: "10.0.0.0/16".parse().unwrap_or(ipnet::IpNet::V4(Default::default())),
+        destination: "10.0.0.0/16"
+            .parse()
+            .unwrap_or(ipnet::IpNet::V4(Default::default())),
         target: RouteTarget::Local,
     };
     DataplaneConfig {
@@ -83,11 +85,15 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
                 routes: vec![
                     local,
                     RouteConfig {
-                        destination: "10.0.1.0/24".parse().unwrap_or(ipnet::IpNet::V4(Default::default())),
+                        destination: "10.0.1.0/24"
+                            .parse()
+                            .unwrap_or(ipnet::IpNet::V4(Default::default())),
                         target: RouteTarget::Eni(FW),
                     },
                     RouteConfig {
-                        destination: "0.0.0.0/0".parse().unwrap_or(ipnet::IpNet::V4(Default::default())),
+                        destination: "0.0.0.0/0"
+                            .parse()
+                            .unwrap_or(ipnet::IpNet::V4(Default::default())),
                         target: RouteTarget::Blackhole,
                     },
                 ],

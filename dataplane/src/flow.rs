@@ -149,7 +149,10 @@ mod tests {
     fn epoch_mismatch_is_a_miss() {
         let mut c = FlowCache::new(16);
         c.insert(key(1), 1, FlowAction::Drop(DropReason::NoRoute));
-        assert_eq!(c.get(&key(1), 1), Some(FlowAction::Drop(DropReason::NoRoute)));
+        assert_eq!(
+            c.get(&key(1), 1),
+            Some(FlowAction::Drop(DropReason::NoRoute))
+        );
         assert_eq!(c.get(&key(1), 2), None);
         assert_eq!(c.get(&key(2), 1), None);
     }

@@ -47,13 +47,15 @@ pub fn check_privileges() -> Result<(), String> {
 ///
 /// Returns `true` when namespace tests can run. Otherwise: under CI (`CI=true`) it panics with the
 /// reason, because CI must fail rather than silently skip; elsewhere it prints a SKIP note to
-/// stderr and returns `false`.
+/// stderr (uncaptured, so it is visible in a normal `cargo test` run) and returns `false`.
 pub fn require_root_or_skip() -> bool {
     match check_privileges() {
         Ok(()) => true,
         Err(reason) if in_ci() => panic!("namespace tests cannot run under CI: {reason}"),
         Err(reason) => {
-            eprintln!("SKIP: namespace test skipped: {reason}");
+            // Straight to fd 2, not `eprintln!`, so the note shows even under libtest's capture.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIP: namespace test skipped: {reason}");
             false
         }
     }

@@ -379,6 +379,8 @@ fn die_with_thread_leaves_no_orphan() {
     testbeds::init_tracing();
     let prefix = RunPrefix::new().unwrap();
     let ns = prefix.netns("orphan").unwrap();
+    // The leaked guard below keeps a clone of `ns` alive forever, so delete it by name at the end.
+    let _fallback = DelOnDrop(ns.name().to_owned());
     let ns2 = ns.clone();
     // Simulate a crash: the guard is leaked (never killed by Drop) and its thread ends.
     let pid = std::thread::spawn(move || {
@@ -411,4 +413,32 @@ fn die_with_thread_leaves_no_orphan() {
     }
     // (It stays a zombie until this test process exits: harmless.)
     assert!(dead(), "sleep {pid} outlived its spawning thread");
+}
+
+#[test]
+fn real_vpcd_starts_and_stops() {
+    testbeds::init_tracing();
+    if let Err(e) = Vpcd::binary_path() {
+        if testbeds::privileges::in_ci() {
+            panic!("{e}");
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIP: {e}");
+        return;
+    }
+    let prefix = RunPrefix::new().unwrap();
+    let mut vpcd = Vpcd::start(&prefix).unwrap();
+    assert!(
+        vpcd.ready_line().starts_with("ready"),
+        "{}",
+        vpcd.ready_line()
+    );
+    assert!(vpcd.socket_path().exists(), "socket listens once ready");
+    let status = vpcd.stop().expect("vpcd reaped");
+    assert!(
+        status.success()
+            || std::os::unix::process::ExitStatusExt::signal(&status) == Some(libc::SIGTERM),
+        "{status}; log:\n{}",
+        vpcd.log_tail(4096)
+    );
 }

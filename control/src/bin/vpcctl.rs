@@ -237,6 +237,7 @@ fn up(socket: &Path, file: &Path, vpcd: Option<PathBuf>) -> Result<ExitCode> {
     let mut state = previous.clone();
     if let Some(child) = &started {
         state.vpcd_pid = Some(child.id());
+        state.vpcd_start_time = lab::pid_start_time(child.id());
     }
     for ns in &created {
         if !state.namespaces_created.contains(ns) {
@@ -320,8 +321,8 @@ fn down(socket: &Path) -> Result<ExitCode> {
     let state = UpState::load(&state_path)?;
     if let Some(pid) = state.vpcd_pid {
         if !lab::wait_for_exit(pid, Duration::from_secs(5)) {
-            // Only signal the PID we recorded, and only while it still looks like vpcd.
-            if lab::pid_comm(pid).is_some_and(|c| c.starts_with("vpcd")) {
+            // Only signal the PID we recorded, and only while it is still that process.
+            if lab::is_recorded_vpcd(&state, pid) {
                 eprintln!("vpcd (pid {pid}) did not exit; sending SIGTERM");
                 lab::terminate(pid)?;
                 if !lab::wait_for_exit(pid, Duration::from_secs(5)) {
@@ -347,9 +348,49 @@ fn down(socket: &Path) -> Result<ExitCode> {
     } else {
         UpState {
             vpcd_pid: None,
+            vpcd_start_time: None,
             namespaces_created: failed,
         }
         .save(&state_path)?;
         bail!("some namespaces could not be deleted; fix the cause and run `vpcctl down` again")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn exec_takes_the_command_after_dashes() {
+        let cli = Cli::try_parse_from(["vpcctl", "exec", "eni-a", "--", "ping", "-c1", "10.0.1.1"])
+            .unwrap();
+        match cli.command {
+            Cmd::Exec { eni, command } => {
+                assert_eq!(eni, "eni-a");
+                assert_eq!(command, ["ping", "-c1", "10.0.1.1"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["vpcctl", "exec", "eni-a"]).is_err());
+    }
+
+    #[test]
+    fn socket_is_global() {
+        let cli = Cli::try_parse_from(["vpcctl", "show", "--socket", "/tmp/x.sock"]).unwrap();
+        assert_eq!(cli.socket, Some(PathBuf::from("/tmp/x.sock")));
+    }
+
+    #[test]
+    fn explicit_vpcd_binary_wins() {
+        assert_eq!(
+            vpcd_binary(Some(PathBuf::from("/opt/vpcd"))),
+            PathBuf::from("/opt/vpcd")
+        );
     }
 }

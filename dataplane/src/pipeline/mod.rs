@@ -129,7 +129,7 @@ fn decide<T: Tracer>(
         L3::Other => return Action::Drop(DropReason::NonIp),
         L3::Ip(ip) => ip,
     };
-    if let IpAddr::V6(_) = ip.dst {
+    if ip.dst.is_ipv6() {
         return Action::Drop(DropReason::Ipv6NotForwarded);
     }
     if let Verdict::Drop(r) = srcdst::egress(eni, meta.src_mac, Some(ip.src)) {

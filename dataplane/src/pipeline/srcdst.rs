@@ -64,7 +64,11 @@ mod tests {
         );
         let off = eni(false);
         assert_eq!(
-            egress(&off, MacAddr([2, 0, 0, 0, 0, 9]), Some("8.8.8.8".parse().unwrap())),
+            egress(
+                &off,
+                MacAddr([2, 0, 0, 0, 0, 9]),
+                Some("8.8.8.8".parse().unwrap())
+            ),
             Verdict::Continue
         );
     }

@@ -26,7 +26,7 @@ fn dp_with(config: DataplaneConfig) -> Dataplane<MemPort> {
             },
         })
         .collect();
-    dp.install(config, plan).map_err(|(e, _)| e).unwrap();
+    dp.install(config, plan).map_err(|e| e.error).unwrap();
     dp
 }
 
@@ -70,14 +70,25 @@ fn assert_nothing_sent(dp: &mut Dataplane<MemPort>) {
 #[test]
 fn routed_across_subnets_rewrites_macs_keeps_ttl() {
     let mut dp = dp();
-    send(&mut dp, A, udp(eni_mac(A), router_mac(0), "10.0.1.10", "10.0.2.20"));
+    send(
+        &mut dp,
+        A,
+        udp(eni_mac(A), router_mac(0), "10.0.1.10", "10.0.2.20"),
+    );
     let out = take_tx(&mut dp, B);
     assert_eq!(out.len(), 1);
     let (eth, rest) = etherparse::Ethernet2Header::from_slice(&out[0][VNET_HDR_LEN..]).unwrap();
-    assert_eq!(MacAddr(eth.source), router_mac(1), "source is B's subnet router");
+    assert_eq!(
+        MacAddr(eth.source),
+        router_mac(1),
+        "source is B's subnet router"
+    );
     assert_eq!(MacAddr(eth.destination), eni_mac(B));
     let (iph, _) = etherparse::Ipv4Header::from_slice(rest).unwrap();
-    assert_eq!(iph.time_to_live, 64, "intra-VPC forwarding does not decrement TTL");
+    assert_eq!(
+        iph.time_to_live, 64,
+        "intra-VPC forwarding does not decrement TTL"
+    );
     assert_eq!(dp.counters(B).unwrap().tx_packets, 1);
     assert_eq!(dp.counters(A).unwrap().rx_packets, 1);
 }
@@ -93,7 +104,11 @@ fn same_subnet_neighbour_mac_is_layer2_without_rewrite() {
 #[test]
 fn layer2_to_neighbour_for_an_address_it_does_not_own_is_dropped() {
     let mut dp = dp();
-    send(&mut dp, A, udp(eni_mac(A), eni_mac(A2), "10.0.1.10", "10.0.1.99"));
+    send(
+        &mut dp,
+        A,
+        udp(eni_mac(A), eni_mac(A2), "10.0.1.10", "10.0.1.99"),
+    );
     assert_nothing_sent(&mut dp);
     assert_eq!(drops(&dp, A, DropReason::DestinationNotOwned), 1);
 }
@@ -101,9 +116,21 @@ fn layer2_to_neighbour_for_an_address_it_does_not_own_is_dropped() {
 #[test]
 fn local_route_without_owner_no_route_and_blackhole() {
     let mut dp = dp();
-    send(&mut dp, A, udp(eni_mac(A), router_mac(0), "10.0.1.10", "10.0.7.7"));
-    send(&mut dp, A, udp(eni_mac(A), router_mac(0), "10.0.1.10", "8.8.8.8"));
-    send(&mut dp, B, udp(eni_mac(B), router_mac(1), "10.0.2.20", "8.8.8.8"));
+    send(
+        &mut dp,
+        A,
+        udp(eni_mac(A), router_mac(0), "10.0.1.10", "10.0.7.7"),
+    );
+    send(
+        &mut dp,
+        A,
+        udp(eni_mac(A), router_mac(0), "10.0.1.10", "8.8.8.8"),
+    );
+    send(
+        &mut dp,
+        B,
+        udp(eni_mac(B), router_mac(1), "10.0.2.20", "8.8.8.8"),
+    );
     assert_nothing_sent(&mut dp);
     assert_eq!(drops(&dp, A, DropReason::NoEniForAddress), 1);
     assert_eq!(drops(&dp, A, DropReason::NoRoute), 1);
@@ -114,14 +141,24 @@ fn local_route_without_owner_no_route_and_blackhole() {
 fn more_specific_route_goes_through_the_middlebox() {
     let mut dp = dp();
     // B's table sends 10.0.1.0/24 to FW (check off): delivered to FW, not to A.
-    send(&mut dp, B, udp(eni_mac(B), router_mac(1), "10.0.2.20", "10.0.1.10"));
+    send(
+        &mut dp,
+        B,
+        udp(eni_mac(B), router_mac(1), "10.0.2.20", "10.0.1.10"),
+    );
     let out = take_tx(&mut dp, FW);
     assert_eq!(out.len(), 1);
-    let eth = etherparse::Ethernet2Header::from_slice(&out[0][VNET_HDR_LEN..]).unwrap().0;
+    let eth = etherparse::Ethernet2Header::from_slice(&out[0][VNET_HDR_LEN..])
+        .unwrap()
+        .0;
     assert_eq!(MacAddr(eth.destination), eni_mac(FW));
     assert!(take_tx(&mut dp, A).is_empty());
     // FW (check off) may forward on behalf of B: A gets B's address as source.
-    send(&mut dp, FW, udp(eni_mac(FW), router_mac(2), "10.0.2.20", "10.0.1.10"));
+    send(
+        &mut dp,
+        FW,
+        udp(eni_mac(FW), router_mac(2), "10.0.2.20", "10.0.1.10"),
+    );
     assert_eq!(take_tx(&mut dp, A).len(), 1);
 }
 
@@ -130,7 +167,11 @@ fn middlebox_with_check_on_drops_foreign_destination() {
     let mut c = fixtures::two_subnets_and_middlebox();
     c.enis[FW as usize].source_dest_check = true;
     let mut dp = dp_with(c);
-    send(&mut dp, B, udp(eni_mac(B), router_mac(1), "10.0.2.20", "10.0.1.10"));
+    send(
+        &mut dp,
+        B,
+        udp(eni_mac(B), router_mac(1), "10.0.2.20", "10.0.1.10"),
+    );
     assert_nothing_sent(&mut dp);
     assert_eq!(drops(&dp, B, DropReason::DestinationNotOwned), 1);
 }
@@ -138,24 +179,67 @@ fn middlebox_with_check_on_drops_foreign_destination() {
 #[test]
 fn spoofed_source_ip_or_mac_is_dropped_and_counted() {
     let mut dp = dp();
-    send(&mut dp, A, udp(eni_mac(A), router_mac(0), "10.0.1.99", "10.0.2.20"));
-    send(&mut dp, A, udp(MacAddr([2, 9, 9, 9, 9, 9]), router_mac(0), "10.0.1.10", "10.0.2.20"));
+    send(
+        &mut dp,
+        A,
+        udp(eni_mac(A), router_mac(0), "10.0.1.99", "10.0.2.20"),
+    );
+    send(
+        &mut dp,
+        A,
+        udp(
+            MacAddr([2, 9, 9, 9, 9, 9]),
+            router_mac(0),
+            "10.0.1.10",
+            "10.0.2.20",
+        ),
+    );
     // A's neighbour's address is not A's either.
-    send(&mut dp, A, udp(eni_mac(A), router_mac(0), "10.0.1.11", "10.0.2.20"));
+    send(
+        &mut dp,
+        A,
+        udp(eni_mac(A), router_mac(0), "10.0.1.11", "10.0.2.20"),
+    );
     assert_nothing_sent(&mut dp);
     assert_eq!(drops(&dp, A, DropReason::SourceIpSpoofed), 2);
     assert_eq!(drops(&dp, A, DropReason::SourceMacSpoofed), 1);
     // A secondary address is the ENI's own.
-    send(&mut dp, A2, udp(eni_mac(A2), router_mac(0), "10.0.1.12", "10.0.2.20"));
+    send(
+        &mut dp,
+        A2,
+        udp(eni_mac(A2), router_mac(0), "10.0.1.12", "10.0.2.20"),
+    );
     assert_eq!(take_tx(&mut dp, B).len(), 1);
 }
 
 #[test]
 fn broadcast_multicast_non_ip_ipv6_and_unknown_mac_are_dropped() {
     let mut dp = dp();
-    send(&mut dp, A, udp(eni_mac(A), MacAddr::BROADCAST, "10.0.1.10", "10.0.1.255"));
-    send(&mut dp, A, udp(eni_mac(A), MacAddr([1, 0, 0x5e, 0, 0, 1]), "10.0.1.10", "224.0.0.1"));
-    send(&mut dp, A, udp(eni_mac(A), MacAddr([2, 7, 7, 7, 7, 7]), "10.0.1.10", "10.0.1.11"));
+    send(
+        &mut dp,
+        A,
+        udp(eni_mac(A), MacAddr::BROADCAST, "10.0.1.10", "10.0.1.255"),
+    );
+    send(
+        &mut dp,
+        A,
+        udp(
+            eni_mac(A),
+            MacAddr([1, 0, 0x5e, 0, 0, 1]),
+            "10.0.1.10",
+            "224.0.0.1",
+        ),
+    );
+    send(
+        &mut dp,
+        A,
+        udp(
+            eni_mac(A),
+            MacAddr([2, 7, 7, 7, 7, 7]),
+            "10.0.1.10",
+            "10.0.1.11",
+        ),
+    );
     let mut other = udp(eni_mac(A), router_mac(0), "10.0.1.10", "10.0.2.20");
     other[VNET_HDR_LEN + 12] = 0x88;
     other[VNET_HDR_LEN + 13] = 0xb5;
@@ -182,7 +266,11 @@ fn broadcast_multicast_non_ip_ipv6_and_unknown_mac_are_dropped() {
 #[test]
 fn destination_without_port_is_counted() {
     let mut dp = dp();
-    send(&mut dp, B, udp(eni_mac(B), eni_mac(D), "10.0.2.20", "10.0.2.40"));
+    send(
+        &mut dp,
+        B,
+        udp(eni_mac(B), eni_mac(D), "10.0.2.20", "10.0.2.40"),
+    );
     assert_eq!(drops(&dp, B, DropReason::EniNotAttached), 1);
 }
 
@@ -201,7 +289,14 @@ fn malformed_frames_are_counted_never_panic() {
 }
 
 /// Ethernet + ARP bytes: `op` from `sha`/`spa` about `tha`/`tpa`.
-fn arp_frame(dst: MacAddr, op: u8, sha: MacAddr, spa: [u8; 4], tha: MacAddr, tpa: [u8; 4]) -> Vec<u8> {
+fn arp_frame(
+    dst: MacAddr,
+    op: u8,
+    sha: MacAddr,
+    spa: [u8; 4],
+    tha: MacAddr,
+    tpa: [u8; 4],
+) -> Vec<u8> {
     let mut v = vec![0u8; VNET_HDR_LEN];
     v.extend_from_slice(&dst.0);
     v.extend_from_slice(&sha.0);
@@ -218,10 +313,24 @@ fn arp_for_router_and_same_subnet_neighbour_is_answered_exactly() {
     let mut dp = dp();
     let zero = MacAddr([0; 6]);
     for (target, answer) in [("10.0.1.1", router_mac(0)), ("10.0.1.12", eni_mac(A2))] {
-        let req = arp_frame(MacAddr::BROADCAST, 1, eni_mac(A), ip("10.0.1.10"), zero, ip(target));
+        let req = arp_frame(
+            MacAddr::BROADCAST,
+            1,
+            eni_mac(A),
+            ip("10.0.1.10"),
+            zero,
+            ip(target),
+        );
         send(&mut dp, A, req);
         let out = take_tx(&mut dp, A);
-        let expected = arp_frame(eni_mac(A), 2, answer, ip(target), eni_mac(A), ip("10.0.1.10"));
+        let expected = arp_frame(
+            eni_mac(A),
+            2,
+            answer,
+            ip(target),
+            eni_mac(A),
+            ip("10.0.1.10"),
+        );
         // The reply's Ethernet source is the answered MAC, as on a real segment.
         let mut expected = expected;
         expected[VNET_HDR_LEN + 6..VNET_HDR_LEN + 12].copy_from_slice(&answer.0);
@@ -236,10 +345,38 @@ fn arp_without_answer_unassigned_other_subnet_gratuitous_and_replies() {
     let zero = MacAddr([0; 6]);
     let a = eni_mac(A);
     let cases = [
-        arp_frame(MacAddr::BROADCAST, 1, a, ip("10.0.1.10"), zero, ip("10.0.1.50")), // unassigned
-        arp_frame(MacAddr::BROADCAST, 1, a, ip("10.0.1.10"), zero, ip("10.0.2.20")), // other subnet
-        arp_frame(MacAddr::BROADCAST, 1, a, ip("10.0.1.10"), zero, ip("10.0.1.10")), // gratuitous
-        arp_frame(MacAddr::BROADCAST, 2, a, ip("10.0.1.10"), a, ip("10.0.1.10")),    // unsolicited reply
+        arp_frame(
+            MacAddr::BROADCAST,
+            1,
+            a,
+            ip("10.0.1.10"),
+            zero,
+            ip("10.0.1.50"),
+        ), // unassigned
+        arp_frame(
+            MacAddr::BROADCAST,
+            1,
+            a,
+            ip("10.0.1.10"),
+            zero,
+            ip("10.0.2.20"),
+        ), // other subnet
+        arp_frame(
+            MacAddr::BROADCAST,
+            1,
+            a,
+            ip("10.0.1.10"),
+            zero,
+            ip("10.0.1.10"),
+        ), // gratuitous
+        arp_frame(
+            MacAddr::BROADCAST,
+            2,
+            a,
+            ip("10.0.1.10"),
+            a,
+            ip("10.0.1.10"),
+        ), // unsolicited reply
     ];
     for f in cases {
         send(&mut dp, A, f);
@@ -248,10 +385,29 @@ fn arp_without_answer_unassigned_other_subnet_gratuitous_and_replies() {
     assert_eq!(dp.counters(A).unwrap().arp_ignored, 4);
     // Gratuitous ARP claiming A2's address cannot move it: A's source check refuses it,
     // and A2 is still what the router answers for 10.0.1.11.
-    send(&mut dp, A, arp_frame(MacAddr::BROADCAST, 2, a, ip("10.0.1.11"), a, ip("10.0.1.11")));
+    send(
+        &mut dp,
+        A,
+        arp_frame(
+            MacAddr::BROADCAST,
+            2,
+            a,
+            ip("10.0.1.11"),
+            a,
+            ip("10.0.1.11"),
+        ),
+    );
     assert_eq!(drops(&dp, A, DropReason::SourceIpSpoofed), 1);
-    send(&mut dp, B, udp(eni_mac(B), router_mac(1), "10.0.2.20", "10.0.3.30"));
-    send(&mut dp, FW, udp(eni_mac(FW), router_mac(2), "10.0.3.30", "10.0.1.11"));
+    send(
+        &mut dp,
+        B,
+        udp(eni_mac(B), router_mac(1), "10.0.2.20", "10.0.3.30"),
+    );
+    send(
+        &mut dp,
+        FW,
+        udp(eni_mac(FW), router_mac(2), "10.0.3.30", "10.0.1.11"),
+    );
     assert_eq!(take_tx(&mut dp, A2).len(), 1);
 }
 
@@ -265,7 +421,9 @@ fn icmp_echo_to_router_gets_an_exact_reply() {
         .write(&mut req, b"abcdefgh")
         .unwrap();
     // The request's IP id and flags must survive; build the expected reply from them.
-    let req_ip = etherparse::Ipv4Header::from_slice(&req[VNET_HDR_LEN + 14..]).unwrap().0;
+    let req_ip = etherparse::Ipv4Header::from_slice(&req[VNET_HDR_LEN + 14..])
+        .unwrap()
+        .0;
     send(&mut dp, A, req);
     let out = take_tx(&mut dp, A);
     assert_eq!(out.len(), 1);
@@ -307,16 +465,24 @@ fn flow_cache_hits_and_epoch_bump_reevaluates() {
     c.enis.remove(B as usize);
     let plan = (0..c.enis.len())
         .map(|i| EniPlan {
-            previous: Some(if i as u32 >= B { i as u32 + 1 } else { i as u32 }),
+            previous: Some(if i as u32 >= B {
+                i as u32 + 1
+            } else {
+                i as u32
+            }),
             port: PortChange::Keep,
         })
         .collect();
-    let (epoch, released) = dp.install(c, plan).map_err(|(e, _)| e).unwrap();
-    assert_eq!(epoch, 2);
-    assert_eq!(released.len(), 1, "B's port is released");
+    let done = dp.install(c, plan).map_err(|e| e.error).unwrap();
+    assert_eq!(done.epoch, 2);
+    assert_eq!(done.released.len(), 1, "B's port is released");
     send(&mut dp, A, f);
     assert_eq!(drops(&dp, A, DropReason::NoEniForAddress), 1);
-    assert_eq!(dp.counters(A).unwrap().rx_packets, 3, "A's counters carried over");
+    assert_eq!(
+        dp.counters(A).unwrap().rx_packets,
+        3,
+        "A's counters carried over"
+    );
 }
 
 #[test]

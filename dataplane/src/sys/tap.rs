@@ -111,7 +111,8 @@ impl Tap {
         let mut hdr_len: libc::c_int = VNET_HDR_LEN as libc::c_int;
         ioctl_ptr(fd, TUNSETVNETHDRSZ, &mut hdr_len).map_err(err("TUNSETVNETHDRSZ"))?;
         let offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
-        ioctl_val(fd, TUNSETOFFLOAD, libc::c_ulong::from(offloads)).map_err(err("TUNSETOFFLOAD"))?;
+        ioctl_val(fd, TUNSETOFFLOAD, libc::c_ulong::from(offloads))
+            .map_err(err("TUNSETOFFLOAD"))?;
         let mut sb: libc::c_int = sndbuf;
         ioctl_ptr(fd, TUNSETSNDBUF, &mut sb).map_err(err("TUNSETSNDBUF"))?;
         Ok(Tap {
@@ -158,19 +159,28 @@ mod tests {
 
     #[test]
     fn rejects_bad_names_without_touching_the_system() {
-        assert!(matches!(Tap::create("", 1 << 20), Err(TapError::BadName(_))));
+        assert!(matches!(
+            Tap::create("", 1 << 20),
+            Err(TapError::BadName(_))
+        ));
         assert!(matches!(
             Tap::create("a-name-that-is-too-long", 1 << 20),
             Err(TapError::BadName(_))
         ));
-        assert!(matches!(Tap::create("a/b", 1 << 20), Err(TapError::BadName(_))));
+        assert!(matches!(
+            Tap::create("a/b", 1 << 20),
+            Err(TapError::BadName(_))
+        ));
     }
 
     #[test]
     fn real_tap_opens_with_offloads_and_vanishes_on_drop() {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must run as root");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must run as root"
+            );
             eprintln!("SKIP: not root");
             return;
         }

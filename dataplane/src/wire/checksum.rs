@@ -44,7 +44,9 @@ mod tests {
 
     #[test]
     fn incremental_matches_full_recompute() {
-        let mut data = [0x45u8, 0x00, 0x00, 0x54, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0, 0];
+        let mut data = [
+            0x45u8, 0x00, 0x00, 0x54, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0, 0,
+        ];
         let c = checksum(&data);
         let old = u16::from_be_bytes([data[8], data[9]]);
         data[8] = 0x3f;

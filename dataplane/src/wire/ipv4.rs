@@ -49,7 +49,10 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// Total length (header plus payload) in bytes.
     pub fn total_len(&self) -> usize {
-        usize::from(u16::from_be_bytes([self.buf.as_ref()[2], self.buf.as_ref()[3]]))
+        usize::from(u16::from_be_bytes([
+            self.buf.as_ref()[2],
+            self.buf.as_ref()[3],
+        ]))
     }
 
     /// Time to live.

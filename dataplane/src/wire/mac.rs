@@ -104,7 +104,13 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "02:00", "02:00:0a:00:01:0a:ff", "zz:00:0a:00:01:0a", "020:0:0a:00:01:0a"] {
+        for bad in [
+            "",
+            "02:00",
+            "02:00:0a:00:01:0a:ff",
+            "zz:00:0a:00:01:0a",
+            "020:0:0a:00:01:0a",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
         }
     }

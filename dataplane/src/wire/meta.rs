@@ -214,7 +214,9 @@ mod tests {
             .syn()
             .write(&mut f, &[])
             .unwrap();
-        let L3::Ip(ip) = parse_frame(&f).unwrap().l3 else { panic!() };
+        let L3::Ip(ip) = parse_frame(&f).unwrap().l3 else {
+            panic!()
+        };
         assert_eq!((ip.proto, ip.src_port, ip.dst_port), (6, 40000, 80));
 
         let mut f = Vec::new();
@@ -223,7 +225,9 @@ mod tests {
             .icmpv4_echo_request(0x77, 1)
             .write(&mut f, b"ping")
             .unwrap();
-        let L3::Ip(ip) = parse_frame(&f).unwrap().l3 else { panic!() };
+        let L3::Ip(ip) = parse_frame(&f).unwrap().l3 else {
+            panic!()
+        };
         assert_eq!((ip.proto, ip.src_port, ip.dst_port), (1, 0x77, 0x0800));
     }
 
@@ -235,7 +239,9 @@ mod tests {
             .udp(1, 2)
             .write(&mut f, b"")
             .unwrap();
-        let L3::Ip(ip) = parse_frame(&f).unwrap().l3 else { panic!() };
+        let L3::Ip(ip) = parse_frame(&f).unwrap().l3 else {
+            panic!()
+        };
         assert!(ip.src.is_ipv6());
         assert_eq!((ip.src_port, ip.dst_port), (1, 2));
 

@@ -11,7 +11,7 @@ mod meta;
 pub mod vnet;
 
 pub use mac::{MacAddr, ParseMacError};
-pub use meta::{parse_frame, IpMeta, L3, PacketMeta};
+pub use meta::{parse_frame, IpMeta, PacketMeta, L3};
 
 /// Why bytes could not be parsed as the expected header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,97 @@
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+//! The pipeline on in-memory ports: ns per 64-byte frame on a flow-cache hit (the fast
+//! path) and a miss (parse, slow path, flow install), plus the parser and LPM alone.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use dataplane::fixtures::{self, eni_mac, router_mac, A, B};
+use dataplane::lpm::IpLpm;
+use dataplane::wire::vnet::VNET_HDR_LEN;
+
+/// A 64-byte Ethernet frame (UDP, 18 bytes of payload) A → B through the router.
+fn frame64(src_port: u16) -> Vec<u8> {
+    let mut v = vec![0u8; VNET_HDR_LEN];
+    etherparse::PacketBuilder::ethernet2(eni_mac(A).0, router_mac(0).0)
+        .ipv4([10, 0, 1, 10], [10, 0, 2, 20], 64)
+        .udp(src_port, 5001)
+        .write(&mut v, &[0u8; 18])
+        .expect("build frame");
+    assert_eq!(
+        v.len() - VNET_HDR_LEN,
+        60,
+        "64 bytes on the wire with the FCS"
+    );
+    v
+}
+
+fn pipeline(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pipeline_64B");
+    g.throughput(Throughput::Elements(1));
+
+    let mut dp = benches::dataplane_with_sinks(fixtures::two_subnets_and_middlebox(), 65_536);
+    let template = frame64(40_000);
+    let mut buf = template.clone();
+    g.bench_function("flow_cache_hit", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&template);
+            dp.process(A, black_box(&mut buf));
+        })
+    });
+    assert!(
+        dp.port(B).map(|p| p.sent).unwrap_or(0) > 0,
+        "frames were forwarded"
+    );
+
+    // A cache of 16 flows and a new source port each time: every frame misses.
+    let mut dp = benches::dataplane_with_sinks(fixtures::two_subnets_and_middlebox(), 16);
+    let mut port: u16 = 0;
+    let mut buf = template.clone();
+    g.bench_function("flow_cache_miss", |b| {
+        b.iter(|| {
+            port = port.wrapping_add(1);
+            buf.copy_from_slice(&template);
+            buf[VNET_HDR_LEN + 34..VNET_HDR_LEN + 36].copy_from_slice(&port.to_be_bytes());
+            dp.process(A, black_box(&mut buf));
+        })
+    });
+    let e = dp.engine_counters();
+    assert!(e.flow_misses > e.flow_hits, "the miss bench must miss");
+    g.finish();
+}
+
+fn stages(c: &mut Criterion) {
+    let f = frame64(40_000);
+    c.bench_function("parse_frame_64B", |b| {
+        b.iter(|| dataplane::wire::parse_frame(black_box(&f[VNET_HDR_LEN..])))
+    });
+    for n in [100usize, 10_000] {
+        let mut t = IpLpm::default();
+        for i in 0..n as u32 {
+            let len = 16 + (i % 13) as u8;
+            let addr = std::net::Ipv4Addr::from(0x0a00_0000 | (i << 8));
+            let net = ipnet::Ipv4Net::new(addr, len).expect("prefix").trunc();
+            t.insert(ipnet::IpNet::V4(net), i);
+        }
+        t.insert("0.0.0.0/0".parse().expect("default"), u32::MAX);
+        let probes: Vec<std::net::IpAddr> = (0..1024u32)
+            .map(|i| {
+                std::net::IpAddr::V4((0x0a00_0000 | (i.wrapping_mul(2_654_435_761) >> 8)).into())
+            })
+            .collect();
+        c.bench_function(&format!("lpm_lookup_{n}_routes"), |b| {
+            b.iter_batched(
+                || (),
+                |_| {
+                    for p in &probes {
+                        black_box(t.lookup(*p));
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+}
+
+criterion_group!(benches, pipeline, stages);
+criterion_main!(benches);
