@@ -79,6 +79,12 @@ pub enum Error {
         /// The end of its log / stderr.
         log_tail: String,
     },
+    /// A topology was rejected (by validation or by vpcd); every problem, one per entry.
+    #[error("topology rejected:\n  {}", .0.join("\n  "))]
+    Topology(Vec<String>),
+    /// Talking to vpcd over its socket failed.
+    #[error("vpcd control: {0}")]
+    Control(String),
 }
 
 impl Error {

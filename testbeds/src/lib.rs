@@ -11,6 +11,7 @@
 //! Every namespace test starts with `if !testbeds::require_root_or_skip() { return; }`.
 
 pub mod error;
+pub mod lab;
 pub mod names;
 pub mod netns;
 pub mod privileges;
@@ -21,6 +22,7 @@ pub mod traffic;
 pub mod vpcd;
 
 pub use error::{Error, Result};
+pub use lab::Lab;
 pub use names::{cleanup_stale, RunPrefix};
 pub use netns::{veth_pair, MacAddr, Neighbor, Netns, PingResult};
 pub use privileges::require_root_or_skip;

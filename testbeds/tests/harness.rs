@@ -110,7 +110,6 @@ fn tcp_transfer_10mb_intact() {
 }
 
 #[test]
-#[ignore = "100 MB; run with --ignored (about 2-4 s in a debug build)"]
 fn tcp_transfer_100mb_intact() {
     if !testbeds::require_root_or_skip() {
         return;

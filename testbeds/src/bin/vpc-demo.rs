@@ -1,0 +1,280 @@
+//! `vpc-demo`: the README's first command. Brings up the embedded demo topology
+//! (`examples/demo.toml`: one VPC, two subnets, three namespaces) on a private `vpcd`,
+//! proves ARP, ping and a TCP transfer across subnets plus the drops a VPC makes, prints
+//! a short report, and removes everything it made.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use dataplane::verdict::DropReason;
+use testbeds::Lab;
+
+const TOPOLOGY: &str = include_str!("../../../examples/demo.toml");
+const TRANSFER_BYTES: u64 = 50 << 20;
+
+struct Report {
+    passed: u32,
+    failed: u32,
+}
+
+impl Report {
+    fn check(&mut self, ok: bool, what: impl AsRef<str>) {
+        if ok {
+            self.passed += 1;
+            println!("  [ok]   {}", what.as_ref());
+        } else {
+            self.failed += 1;
+            println!("  [FAIL] {}", what.as_ref());
+        }
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse()
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(r) if r.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("vpc-demo: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<Report> {
+    if let Err(why) = testbeds::privileges::check_privileges() {
+        anyhow::bail!("{why}\nThe demo creates network namespaces and TAP devices: run it as root (sudo scripts/demo).");
+    }
+    let lab = Lab::start(TOPOLOGY).context("bringing up the demo topology")?;
+    let show = lab.show()?;
+    let cfg = &show.config;
+    let mac_of = |id: &str| cfg.enis.iter().find(|e| e.id == id).map(|e| e.mac);
+    let router_mac = |id: &str| {
+        cfg.subnets
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.router_mac)
+    };
+
+    println!(
+        "vpcd demo — run prefix {}, vpcd pid {}",
+        lab.prefix().as_str(),
+        lab.vpcd().pid()
+    );
+    println!("  VPC vpc-demo 10.0.0.0/16");
+    println!(
+        "    subnet-web 10.0.1.0/24 (router 10.0.1.1 {})",
+        fmt_mac(router_mac("subnet-web"))
+    );
+    for (e, ns) in [("eni-web1", "web1"), ("eni-web2", "web2")] {
+        println!(
+            "      {e} {} {} in namespace {}",
+            lab.ip(e),
+            fmt_mac(mac_of(e)),
+            lab.prefix().ns_name(ns)
+        );
+    }
+    println!(
+        "    subnet-app 10.0.2.0/24 (router 10.0.2.1 {})",
+        fmt_mac(router_mac("subnet-app"))
+    );
+    println!(
+        "      eni-app1 {} {} in namespace {}",
+        lab.ip("eni-app1"),
+        fmt_mac(mac_of("eni-app1")),
+        lab.prefix().ns_name("app1")
+    );
+    println!();
+
+    let mut r = Report {
+        passed: 0,
+        failed: 0,
+    };
+    let web1 = lab.ns("eni-web1");
+
+    println!("ARP (answered by the VPC router, never by the instances)");
+    let (_, rx) = lab.ping("eni-web1", ip("10.0.1.1"), 3)?;
+    r.check(
+        rx == 3,
+        format!("web1 pings its subnet router 10.0.1.1: {rx}/3 replies"),
+    );
+    let (_, rx) = lab.ping("eni-web1", ip("10.0.1.11"), 3)?;
+    r.check(
+        rx == 3,
+        format!("web1 pings neighbour web2 10.0.1.11 (layer 2 inside the subnet): {rx}/3"),
+    );
+    let neigh = web1.neigh("eth0")?;
+    let learned = |a: &str| {
+        neigh
+            .iter()
+            .find(|n| n.ip == ip(a))
+            .and_then(|n| n.mac)
+            .map(|m| m.0)
+    };
+    r.check(
+        learned("10.0.1.1") == router_mac("subnet-web").map(|m| m.0),
+        format!(
+            "10.0.1.1 resolved to the router MAC {}",
+            fmt_mac(router_mac("subnet-web"))
+        ),
+    );
+    r.check(
+        learned("10.0.1.11") == mac_of("eni-web2").map(|m| m.0),
+        format!(
+            "10.0.1.11 resolved to eni-web2's MAC {}",
+            fmt_mac(mac_of("eni-web2"))
+        ),
+    );
+    let unassigned = web1.exec(
+        &[
+            "busybox",
+            "arping",
+            "-c",
+            "2",
+            "-w",
+            "2",
+            "-I",
+            "eth0",
+            "10.0.1.99",
+        ],
+        Duration::from_secs(6),
+    )?;
+    r.check(
+        !unassigned.status.success(),
+        "ARP for unassigned 10.0.1.99 gets no answer",
+    );
+    println!();
+
+    println!("Routing across subnets (longest prefix match, TTL kept inside the VPC)");
+    let (rx, out) = quick_ping(web1, &["10.0.2.20"])?;
+    r.check(
+        rx == 2,
+        format!("web1 10.0.1.10 → app1 10.0.2.20: {rx}/2 replies"),
+    );
+    let ttls: Vec<&str> = out
+        .split_whitespace()
+        .filter(|w| w.starts_with("ttl="))
+        .collect();
+    r.check(
+        !ttls.is_empty() && ttls.iter().all(|t| *t == "ttl=64"),
+        format!(
+            "replies arrive with {} (the VPC router does not decrement TTL)",
+            ttls.first().unwrap_or(&"no ttl")
+        ),
+    );
+    let t = testbeds::tcp_transfer(
+        lab.ns("eni-app1"),
+        lab.ip("eni-app1"),
+        5001,
+        web1,
+        TRANSFER_BYTES,
+    )?;
+    r.check(
+        t.intact(),
+        format!(
+            "TCP {} MB web1 → app1: sha256 {} ({:.2} Gbit/s incl. hashing)",
+            TRANSFER_BYTES >> 20,
+            if t.intact() { "matches" } else { "DIFFERS" },
+            t.gbps()
+        ),
+    );
+    println!();
+
+    println!("Drops, each counted by reason");
+    let before = lab.counters("eni-web1")?;
+    for dst in ["198.51.100.7", "203.0.113.9", "10.0.2.99"] {
+        quick_ping(web1, &[dst])?;
+    }
+    web1.ip(&["addr", "add", "10.0.1.77/32", "dev", "eth0"])?;
+    quick_ping(web1, &["-I", "10.0.1.77", "10.0.2.20"])?;
+    let after = lab.counters("eni-web1")?;
+    let grew = |reason: DropReason| after.drops[reason.index()] - before.drops[reason.index()];
+    r.check(
+        grew(DropReason::NoRoute) >= 2,
+        format!(
+            "198.51.100.7 has no route: no_route +{}",
+            grew(DropReason::NoRoute)
+        ),
+    );
+    r.check(
+        grew(DropReason::Blackhole) >= 2,
+        format!(
+            "203.0.113.0/24 → blackhole: blackhole +{}",
+            grew(DropReason::Blackhole)
+        ),
+    );
+    r.check(
+        grew(DropReason::NoEniForAddress) >= 2,
+        format!(
+            "10.0.2.99 is local but unassigned: no_eni_for_address +{}",
+            grew(DropReason::NoEniForAddress)
+        ),
+    );
+    r.check(
+        grew(DropReason::SourceIpSpoofed) >= 2,
+        format!(
+            "web1 sending as 10.0.1.77 (not its address): src_ip_spoofed +{}",
+            grew(DropReason::SourceIpSpoofed)
+        ),
+    );
+    let (rx, _) = quick_ping(lab.ns("eni-web2"), &["-I", "10.0.1.12", "10.0.2.20"])?;
+    r.check(
+        rx == 2,
+        format!("web2 sending from its secondary 10.0.1.12 is allowed: {rx}/2 replies"),
+    );
+    println!();
+
+    println!("Counters (vpcctl show prints the same)");
+    let show = lab.show()?;
+    println!(
+        "  {:<10} {:>9} {:>12} {:>9} {:>12}  drops",
+        "ENI", "rx pkts", "rx bytes", "tx pkts", "tx bytes"
+    );
+    for e in &show.enis {
+        let c = &e.counters;
+        let drops: Vec<String> = c
+            .drop_map()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "  {:<10} {:>9} {:>12} {:>9} {:>12}  {}",
+            e.id,
+            c.rx_packets,
+            c.rx_bytes,
+            c.tx_packets,
+            c.tx_bytes,
+            drops.join(" ")
+        );
+    }
+    let eng = &show.engine;
+    println!(
+        "  flow cache: {} hits, {} misses, {} flows",
+        eng.flow_hits, eng.flow_misses, eng.flows
+    );
+    println!();
+    println!("demo: {} passed, {} failed", r.passed, r.failed);
+    drop(lab);
+    println!("cleaned up: vpcd stopped, TAPs and namespaces removed");
+    Ok(r)
+}
+
+/// `ping -c 2 -W 1 ARGS…` in `ns`: replies received and ping's output.
+fn quick_ping(ns: &testbeds::Netns, args: &[&str]) -> anyhow::Result<(u32, String)> {
+    let mut argv = vec!["ping", "-n", "-c", "2", "-i", "0.2", "-W", "1"];
+    argv.extend_from_slice(args);
+    let out = ns.exec(&argv, Duration::from_secs(6))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let p = testbeds::netns::parse_ping_summary(&text)?;
+    Ok((p.received, text))
+}
+
+fn fmt_mac(m: Option<dataplane::wire::MacAddr>) -> String {
+    m.map(|m| m.to_string()).unwrap_or_else(|| "?".into())
+}
