@@ -99,22 +99,32 @@ pub fn request(socket: &Path, req: &Request) -> Result<Response, ClientError> {
 /// A short name of a response, for [`ClientError::Unexpected`].
 fn describe(resp: &Response) -> String {
     match resp {
-        Response::Applied { epoch } => format!("applied (epoch {epoch})"),
+        Response::Applied { epoch, .. } => format!("applied (epoch {epoch})"),
         Response::Rejected { .. } => "rejected".to_string(),
         Response::State(_) => "state".to_string(),
         Response::Ok => "ok".to_string(),
     }
 }
 
-/// Replaces the running configuration; returns the new epoch.
-pub fn apply(socket: &Path, config: &DataplaneConfig) -> Result<u64, ClientError> {
+/// A committed apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The epoch the new configuration runs under.
+    pub epoch: u64,
+    /// Problems found after the commit (the configuration runs regardless; the next apply
+    /// retries the attachments named here).
+    pub warnings: Vec<String>,
+}
+
+/// Replaces the running configuration; returns the new epoch and any post-commit warnings.
+pub fn apply(socket: &Path, config: &DataplaneConfig) -> Result<Applied, ClientError> {
     match request(
         socket,
         &Request::Apply {
             config: config.clone(),
         },
     )? {
-        Response::Applied { epoch } => Ok(epoch),
+        Response::Applied { epoch, warnings } => Ok(Applied { epoch, warnings }),
         Response::Rejected { errors } => Err(ClientError::Rejected(errors)),
         other => Err(ClientError::Unexpected(describe(&other))),
     }
@@ -186,8 +196,14 @@ mod tests {
     fn apply_returns_epoch() {
         let socket = temp_socket("apply");
         let h = fake_vpcd(&socket, "{\"status\":\"applied\",\"epoch\":7}\n");
-        let epoch = apply(&socket, &DataplaneConfig::default()).unwrap();
-        assert_eq!(epoch, 7);
+        let applied = apply(&socket, &DataplaneConfig::default()).unwrap();
+        assert_eq!(
+            applied,
+            Applied {
+                epoch: 7,
+                warnings: vec![]
+            }
+        );
         let req = h.join().unwrap();
         assert!(req.starts_with("{\"op\":\"apply\""), "{req}");
         assert!(req.ends_with('\n'));

@@ -116,6 +116,16 @@ pub fn finish(
     Ok(())
 }
 
+/// Whether interface `ifname` exists in namespace `netns`.
+pub fn ifname_in_use(netns: &str, ifname: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", netns, "link", "show", "dev", ifname])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// The unique name of the `n`-th TAP this daemon creates.
 pub fn tap_name(prefix: &str, n: u64) -> String {
     format!("{prefix}-{n}")

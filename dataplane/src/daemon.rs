@@ -7,6 +7,7 @@
 //! forwarding, then hands the result to the forwarding thread, which swaps it in between
 //! two batches. A rejected apply never reaches the forwarding thread.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
@@ -87,6 +88,10 @@ enum Cmd {
     Report {
         reply: mpsc::Sender<StatsReport>,
     },
+    /// Which ENIs of the running configuration still have a port.
+    Attached {
+        reply: mpsc::Sender<Vec<bool>>,
+    },
     Stop,
 }
 
@@ -138,6 +143,7 @@ pub fn run(opts: Options, ready: impl FnOnce(&Path)) -> Result<(), DaemonError> 
     let mut state = ControlState {
         opts: opts.clone(),
         running: DataplaneConfig::default(),
+        finished: HashSet::new(),
         next_tap: 0,
     };
     for conn in listener.incoming() {
@@ -206,8 +212,12 @@ fn write_response(conn: &mut UnixStream, r: &Response) -> std::io::Result<()> {
 struct ControlState {
     opts: Options,
     running: DataplaneConfig,
+    /// ENIs (by id) whose attachment was completed (renamed, addressed, routed).
+    finished: HashSet<String>,
     next_tap: u64,
 }
+
+const GONE: &str = "the forwarding thread is gone; restart vpcd";
 
 /// Everything about an ENI that its TAP's kernel side depends on: if it is unchanged
 /// across an apply, the TAP is kept as it is.
@@ -237,13 +247,13 @@ impl ControlState {
                 let (tx, rx) = mpsc::channel();
                 if !fwd.send(Cmd::Report { reply: tx }) {
                     return Response::Rejected {
-                        errors: vec!["the forwarding thread is gone; restart vpcd".into()],
+                        errors: vec![GONE.into()],
                     };
                 }
                 match rx.recv() {
                     Ok(r) => Response::State(Box::new(r)),
                     Err(_) => Response::Rejected {
-                        errors: vec!["the forwarding thread is gone; restart vpcd".into()],
+                        errors: vec![GONE.into()],
                     },
                 }
             }
@@ -275,17 +285,75 @@ impl ControlState {
         if !errors.is_empty() {
             return Response::Rejected { errors };
         }
-        // 2. Plan: keep unchanged TAPs, create the others (moved into their namespace
-        //    under a unique name). Any failure drops the new TAPs: nothing changed.
+        // 2. Plan: keep the TAPs of unchanged, healthy attachments; create the others
+        //    (moved into their namespace under a unique name). Any failure drops the new
+        //    TAPs: nothing changed.
+        let (tx, rx) = mpsc::channel();
+        if !fwd.send(Cmd::Attached { reply: tx }) {
+            return Response::Rejected {
+                errors: vec![GONE.into()],
+            };
+        }
+        let Ok(has_port) = rx.recv() else {
+            return Response::Rejected {
+                errors: vec![GONE.into()],
+            };
+        };
+        let previous: Vec<Option<usize>> = config
+            .enis
+            .iter()
+            .map(|e| self.running.enis.iter().position(|o| o.id == e.id))
+            .collect();
+        let keep: Vec<bool> = config
+            .enis
+            .iter()
+            .zip(&previous)
+            .map(|(e, prev)| {
+                prev.is_some_and(|p| {
+                    let old = &self.running.enis[p];
+                    attach_signature(&self.running, old) == attach_signature(&config, e)
+                        && (old.attachment.is_none()
+                            || (has_port.get(p).copied().unwrap_or(false)
+                                && self.finished.contains(&old.id)))
+                })
+            })
+            .collect();
+        // Interface names in namespaces that this apply frees (TAPs not kept).
+        let kept: HashSet<&str> = config
+            .enis
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(e, _)| e.id.as_str())
+            .collect();
+        let freed: HashSet<(&str, &str)> = self
+            .running
+            .enis
+            .iter()
+            .filter(|o| !kept.contains(o.id.as_str()))
+            .filter_map(|o| o.attachment.as_ref())
+            .map(|a| (a.netns.as_str(), a.ifname.as_str()))
+            .collect();
+        for (e, k) in config.enis.iter().zip(&keep) {
+            if let (Some(a), false) = (&e.attachment, k) {
+                if !freed.contains(&(a.netns.as_str(), a.ifname.as_str()))
+                    && attach::ifname_in_use(&a.netns, &a.ifname)
+                {
+                    errors.push(format!(
+                        "{}: namespace `{}` already has an interface `{}` that vpcd does not own; \
+                         delete it or choose another ifname",
+                        e.id, a.netns, a.ifname
+                    ));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Response::Rejected { errors };
+        }
         let mut plan = Vec::with_capacity(config.enis.len());
         let mut new_taps = Vec::new();
         for (i, e) in config.enis.iter().enumerate() {
-            let previous = self.running.enis.iter().position(|o| o.id == e.id);
-            let unchanged = previous.is_some_and(|p| {
-                attach_signature(&self.running, &self.running.enis[p])
-                    == attach_signature(&config, e)
-            });
-            let port = match (&e.attachment, unchanged) {
+            let port = match (&e.attachment, keep[i]) {
                 (_, true) => PortChange::Keep,
                 (None, false) => PortChange::Remove,
                 (Some(att), false) => {
@@ -309,7 +377,7 @@ impl ControlState {
                 }
             };
             plan.push(EniPlan {
-                previous: previous.map(|p| p as u32),
+                previous: previous[i].map(|p| p as u32),
                 port,
             });
         }
@@ -321,7 +389,7 @@ impl ControlState {
             reply: tx,
         }) {
             return Response::Rejected {
-                errors: vec!["the forwarding thread is gone; restart vpcd".into()],
+                errors: vec![GONE.into()],
             };
         }
         let epoch = match rx.recv() {
@@ -329,11 +397,13 @@ impl ControlState {
             Ok(Err(e)) => return Response::Rejected { errors: vec![e] },
             Err(_) => {
                 return Response::Rejected {
-                    errors: vec!["the forwarding thread is gone; restart vpcd".into()],
+                    errors: vec![GONE.into()],
                 }
             }
         };
         self.running = config;
+        let ids: HashSet<&str> = self.running.enis.iter().map(|e| e.id.as_str()).collect();
+        self.finished.retain(|id| ids.contains(id.as_str()));
         // 4. Finish the new attachments (old TAPs are gone now, so names are free).
         let mut warnings = Vec::new();
         for t in &new_taps {
@@ -348,22 +418,20 @@ impl ControlState {
                 continue;
             };
             let router = Ipv4Addr::from(u32::from(cidr.network()).wrapping_add(1));
-            if let Err(err) = attach::finish(&t.name, e, att, cidr.prefix_len(), router) {
-                tracing::warn!(%err, "attachment incomplete");
-                warnings.push(err.to_string());
+            match attach::finish(&t.name, e, att, cidr.prefix_len(), router) {
+                Ok(()) => {
+                    self.finished.insert(e.id.clone());
+                }
+                Err(err) => {
+                    // The next apply replaces this TAP (it is not in `finished`).
+                    self.finished.remove(&e.id);
+                    tracing::warn!(%err, "attachment incomplete");
+                    warnings.push(err.to_string());
+                }
             }
         }
         tracing::info!(epoch, enis = self.running.enis.len(), "applied");
-        if warnings.is_empty() {
-            Response::Applied { epoch }
-        } else {
-            Response::Rejected {
-                errors: warnings
-                    .into_iter()
-                    .map(|w| format!("applied as epoch {epoch}, but: {w}"))
-                    .collect(),
-            }
-        }
+        Response::Applied { epoch, warnings }
     }
 }
 
@@ -391,6 +459,10 @@ fn forwarding_loop(
                         Cmd::Stop => return,
                         Cmd::Report { reply } => {
                             let _ = reply.send(dp.report(|t| Some(t.name().to_string())));
+                        }
+                        Cmd::Attached { reply } => {
+                            let n = dp.tables().config.enis.len() as u32;
+                            let _ = reply.send((0..n).map(|i| dp.port(i).is_some()).collect());
                         }
                         Cmd::Install {
                             config,

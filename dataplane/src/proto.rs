@@ -29,6 +29,10 @@ pub enum Response {
     Applied {
         /// The new configuration epoch.
         epoch: u64,
+        /// Problems found after the commit (an attachment that could not be finished);
+        /// the configuration runs regardless, and the next apply retries them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
     },
     /// The request was refused; the running configuration is unchanged.
     Rejected {

@@ -69,6 +69,14 @@ pub enum Error {
         /// Where the harness looked.
         detail: String,
     },
+    /// Another workspace binary (e.g. `vpcctl`) could not be located.
+    #[error("{binary} binary not found ({detail}); build it: cargo build --workspace --bins")]
+    BinaryNotFound {
+        /// Which binary.
+        binary: String,
+        /// Where the harness looked.
+        detail: String,
+    },
     /// A background process did not signal readiness (EOF or deadline first).
     #[error("{what} did not become ready: {detail}\n--- log tail ---\n{log_tail}")]
     NotReady {

@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use control::model::Topology;
+use dataplane::config::{DataplaneConfig, EniConfig};
 use dataplane::stats::{PortCounters, StatsReport};
 use dataplane::verdict::DropReason;
 
-use crate::{Error, Netns, Result, RunPrefix, Vpcd};
+use crate::{Error, MacAddr, Netns, Result, RunPrefix, Vpcd};
 
 /// A topology running on its own `vpcd` with its own namespaces.
 pub struct Lab {
@@ -43,17 +44,7 @@ impl Lab {
     /// namespaces, validates, compiles and applies. Returns the new epoch, or every
     /// error (validation or vpcd's rejection) as text.
     pub fn apply(&mut self, toml: &str) -> std::result::Result<u64, Vec<String>> {
-        let mut topo = control::validate::parse(toml)
-            .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-        for eni in &mut topo.enis {
-            if let Some(ns) = &eni.netns {
-                eni.netns = Some(self.prefix.ns_name(ns));
-            }
-        }
-        control::validate::validate(&mut topo)
-            .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-        let config = control::compile::compile(&topo)
-            .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+        let (topo, config) = self.compile(toml)?;
         for eni in &topo.enis {
             if let Some(ns) = &eni.netns {
                 if !self.namespaces.contains_key(ns) {
@@ -63,13 +54,45 @@ impl Lab {
                 self.eni_netns.insert(eni.id.clone(), ns.to_string());
             }
         }
-        let epoch =
-            control::client::apply(self.vpcd.socket_path(), &config).map_err(|e| match e {
-                control::client::ClientError::Rejected(errs) => errs,
-                other => vec![other.to_string()],
-            })?;
+        let epoch = self.apply_config(&config)?;
         self.topology = topo;
         Ok(epoch)
+    }
+
+    /// Parses `toml`, prefixes its namespace names, validates and compiles it, without
+    /// creating namespaces or talking to vpcd. Errors are every validation problem as text.
+    pub fn compile(
+        &self,
+        toml: &str,
+    ) -> std::result::Result<(Topology, DataplaneConfig), Vec<String>> {
+        let texts = |e: control::ValidationErrors| -> Vec<String> {
+            e.iter().map(|e| e.to_string()).collect()
+        };
+        let mut topo = control::validate::parse(toml).map_err(texts)?;
+        for eni in &mut topo.enis {
+            if let Some(ns) = &eni.netns {
+                eni.netns = Some(self.prefix.ns_name(ns));
+            }
+        }
+        control::validate::validate(&mut topo).map_err(texts)?;
+        let config = control::compile::compile(&topo).map_err(texts)?;
+        Ok((topo, config))
+    }
+
+    /// Sends a compiled configuration to this lab's vpcd as is (no namespaces are created,
+    /// [`Lab::topology`] is not updated). Returns the new epoch, or vpcd's rejection.
+    pub fn apply_config(&self, config: &DataplaneConfig) -> std::result::Result<u64, Vec<String>> {
+        match control::client::apply(self.vpcd.socket_path(), config) {
+            Ok(a) if a.warnings.is_empty() => Ok(a.epoch),
+            // Committed, but an attachment is incomplete: a failure for a test.
+            Ok(a) => Err(a
+                .warnings
+                .into_iter()
+                .map(|w| format!("committed as epoch {}, but: {w}", a.epoch))
+                .collect()),
+            Err(control::client::ClientError::Rejected(errs)) => Err(errs),
+            Err(other) => Err(vec![other.to_string()]),
+        }
     }
 
     /// The namespace of ENI `eni` (its id, e.g. `eni-web1`).
@@ -113,6 +136,69 @@ impl Lab {
         Ok(self.counters(eni)?.drops[reason.index()])
     }
 
+    /// Polls the counters of ENI `eni` until `done` holds for them or `timeout` passes, and
+    /// returns the last counters read either way (the caller asserts on them).
+    ///
+    /// For conditions without a readiness signal, e.g. a drop counter catching up with
+    /// packets a namespace has sent: vpcd counts a frame when it processes it, not before.
+    pub fn wait_counters(
+        &self,
+        eni: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&PortCounters) -> bool,
+    ) -> Result<PortCounters> {
+        let deadline = Instant::now() + timeout;
+        let mut step = Duration::from_millis(2);
+        loop {
+            let c = self.counters(eni)?;
+            let now = Instant::now();
+            if done(&c) || now >= deadline {
+                return Ok(c);
+            }
+            std::thread::sleep(step.min(deadline - now));
+            step = (step * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// [`Lab::wait_counters`] for one drop counter to reach `at_least`; returns its last value.
+    pub fn wait_drops(
+        &self,
+        eni: &str,
+        reason: DropReason,
+        at_least: u64,
+        timeout: Duration,
+    ) -> Result<u64> {
+        let c = self.wait_counters(eni, timeout, |c| c.drops[reason.index()] >= at_least)?;
+        Ok(c.drops[reason.index()])
+    }
+
+    /// The MAC address vpcd runs ENI `eni` with (from [`Lab::show`]'s configuration).
+    pub fn eni_mac(&self, eni: &str) -> Result<MacAddr> {
+        let r = self.show()?;
+        let e = find_eni(&r, eni)?;
+        Ok(MacAddr(e.mac.0))
+    }
+
+    /// The VPC router's MAC address in ENI `eni`'s subnet (from [`Lab::show`]'s configuration).
+    pub fn router_mac(&self, eni: &str) -> Result<MacAddr> {
+        let r = self.show()?;
+        let e = find_eni(&r, eni)?;
+        let s = r.config.subnets.get(e.subnet as usize).ok_or_else(|| {
+            Error::Control(format!("{eni}: subnet index {} out of range", e.subnet))
+        })?;
+        Ok(MacAddr(s.router_mac.0))
+    }
+
+    /// The TAP vpcd runs ENI `eni` on (its name in vpcd's report), if attached.
+    pub fn tap(&self, eni: &str) -> Result<Option<String>> {
+        let r = self.show()?;
+        r.enis
+            .into_iter()
+            .find(|e| e.id == eni)
+            .map(|e| e.tap)
+            .ok_or_else(|| Error::Control(format!("vpcd reports no ENI {eni}")))
+    }
+
     /// Pings `dst` from ENI `eni`'s namespace: `(transmitted, received)`.
     pub fn ping(&self, eni: &str, dst: IpAddr, count: u32) -> Result<(u32, u32)> {
         let r = self
@@ -130,4 +216,12 @@ impl Lab {
     pub fn prefix(&self) -> &RunPrefix {
         &self.prefix
     }
+}
+
+fn find_eni<'a>(r: &'a StatsReport, eni: &str) -> Result<&'a EniConfig> {
+    r.config
+        .enis
+        .iter()
+        .find(|e| e.id == eni)
+        .ok_or_else(|| Error::Control(format!("vpcd runs no ENI {eni}")))
 }

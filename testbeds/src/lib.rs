@@ -5,6 +5,8 @@
 //!   parallel tests never collide and [`cleanup_stale`] can remove leftovers of crashed runs;
 //! - [`Netns`]: a network namespace with `exec`/`spawn`/`ping`/`neigh` helpers, and [`veth_pair`];
 //! - [`Vpcd`]: the daemon under test, started with a readiness handshake and stopped by PID;
+//! - [`Lab`]: a topology file running on its own `vpcd` with per-run namespaces;
+//! - [`Vpcctl`]: the `vpcctl` binary end to end, with a guard that runs `vpcctl down`;
 //! - [`traffic`]: real socat/iperf3 traffic between namespaces;
 //! - [`Scratch`]: per-run temporary directories.
 //!
@@ -19,6 +21,7 @@ pub mod process;
 pub mod scratch;
 mod sys;
 pub mod traffic;
+pub mod vpcctl;
 pub mod vpcd;
 
 pub use error::{Error, Result};
@@ -29,6 +32,7 @@ pub use privileges::require_root_or_skip;
 pub use process::{NsChild, SpawnOpts};
 pub use scratch::Scratch;
 pub use traffic::{iperf3, tcp_transfer, TransferResult};
+pub use vpcctl::{Vpcctl, VpcctlUp};
 pub use vpcd::{Vpcd, VpcdOptions};
 
 /// Installs a `tracing` subscriber that writes through the test harness's capture (honours

@@ -13,6 +13,34 @@ use crate::names::RunPrefix;
 use crate::process::{kill_and_reap, terminate};
 use crate::scratch::Scratch;
 
+/// Locates a workspace binary: `$ENV_VAR` if set (it must be a file), else `name` next to the
+/// running test executable's profile dir (`target/<profile>/deps/x` → `target/<profile>/name`).
+/// The error says where it looked.
+pub(crate) fn locate_binary(name: &str, env_var: &str) -> std::result::Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(env_var) {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("{env_var}={} is not a file", p.display()))
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let candidate = dir.join(name);
+    if candidate.is_file() {
+        Ok(candidate)
+    } else {
+        Err(format!(
+            "{env_var} unset and {} does not exist",
+            candidate.display()
+        ))
+    }
+}
+
 /// Default deadline for vpcd's `ready` line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -68,29 +96,7 @@ impl Vpcd {
     /// Locates the binary: `$VPCD_BIN`, else `vpcd` next to the running test executable's profile
     /// dir (`target/<profile>/deps/x` → `target/<profile>/vpcd`), else [`Error::VpcdNotFound`].
     pub fn binary_path() -> Result<PathBuf> {
-        if let Some(p) = std::env::var_os("VPCD_BIN") {
-            let p = PathBuf::from(p);
-            return if p.is_file() {
-                Ok(p)
-            } else {
-                Err(Error::VpcdNotFound {
-                    detail: format!("VPCD_BIN={} is not a file", p.display()),
-                })
-            };
-        }
-        let exe = std::env::current_exe().map_err(|e| Error::io("current_exe", e))?;
-        let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-        if dir.file_name().is_some_and(|n| n == "deps") {
-            dir.pop();
-        }
-        let candidate = dir.join("vpcd");
-        if candidate.is_file() {
-            Ok(candidate)
-        } else {
-            Err(Error::VpcdNotFound {
-                detail: format!("VPCD_BIN unset and {} does not exist", candidate.display()),
-            })
-        }
+        locate_binary("vpcd", "VPCD_BIN").map_err(|detail| Error::VpcdNotFound { detail })
     }
 
     /// Starts vpcd with default options and waits for its `ready` line.

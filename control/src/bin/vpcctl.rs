@@ -13,7 +13,12 @@ use control::{compile_file, render, Compiled, LoadError, DEFAULT_SOCKET};
 
 /// Control tool of the userspace virtual VPC data plane.
 #[derive(Debug, Parser)]
-#[command(name = "vpcctl", version, about, long_about = None)]
+#[command(
+    name = "vpcctl",
+    version,
+    about = "Validate a VPC topology file and drive vpcd: apply, show, and the lab verbs up/exec/down",
+    long_about = None
+)]
 struct Cli {
     /// The vpcd control socket [env: VPCD_SOCKET] [default: /run/vpcd/vpcd.sock].
     #[arg(long, global = true, value_name = "PATH")]
@@ -25,14 +30,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Check a topology file and report every problem in it.
-    #[command(after_help = "Example:\n  vpcctl validate examples/two-subnets.toml")]
+    #[command(after_help = "Example:\n  vpcctl validate examples/demo.toml")]
     Validate {
         /// The topology file (TOML).
         file: PathBuf,
     },
     /// Validate, compile and send a topology to the running vpcd (atomic: a rejected
     /// apply leaves the running configuration untouched).
-    #[command(after_help = "Example:\n  vpcctl apply examples/two-subnets.toml")]
+    #[command(after_help = "Example:\n  vpcctl apply examples/demo.toml")]
     Apply {
         /// The topology file (TOML).
         file: PathBuf,
@@ -46,7 +51,7 @@ enum Cmd {
     },
     /// Start vpcd if needed, create the ENIs' namespaces, and apply the topology.
     #[command(
-        after_help = "Example:\n  sudo vpcctl up examples/two-subnets.toml\n  sudo vpcctl exec eni-a1 -- ping -c1 10.0.1.20\n  sudo vpcctl down"
+        after_help = "Example:\n  sudo vpcctl up examples/demo.toml\n  sudo vpcctl exec eni-web1 -- ping -c1 10.0.2.20\n  sudo vpcctl down"
     )]
     Up {
         /// The topology file (TOML).
@@ -56,7 +61,7 @@ enum Cmd {
         vpcd: Option<PathBuf>,
     },
     /// Run a command in the network namespace of an ENI.
-    #[command(after_help = "Example:\n  sudo vpcctl exec eni-a1 -- ip addr show eth0")]
+    #[command(after_help = "Example:\n  sudo vpcctl exec eni-web1 -- ip addr show eth0")]
     Exec {
         /// The ENI id.
         eni: String,
@@ -156,9 +161,9 @@ fn print_warnings(c: &Compiled) {
 
 fn apply(socket: &Path, c: &Compiled) -> Result<ExitCode> {
     match client::apply(socket, &c.config) {
-        Ok(epoch) => {
+        Ok(client::Applied { epoch, warnings }) => {
             println!("applied: epoch {epoch} ({})", render::summary(&c.config));
-            Ok(ExitCode::SUCCESS)
+            Ok(report_post_commit(epoch, &warnings))
         }
         Err(ClientError::Rejected(errors)) => {
             eprintln!("vpcd rejected the configuration (the running configuration is unchanged):");
@@ -169,6 +174,20 @@ fn apply(socket: &Path, c: &Compiled) -> Result<ExitCode> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Prints the problems vpcd found after committing `epoch`; failure if there were any.
+fn report_post_commit(epoch: u64, warnings: &[String]) -> ExitCode {
+    if warnings.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "epoch {epoch} is running, but some attachments are incomplete (fix the cause and apply again):"
+    );
+    for w in warnings {
+        eprintln!("  {w}");
+    }
+    ExitCode::FAILURE
 }
 
 /// The vpcd binary to start: `--vpcd`, else `vpcd` next to this executable, else on PATH.
@@ -253,7 +272,7 @@ fn up(socket: &Path, file: &Path, vpcd: Option<PathBuf>) -> Result<ExitCode> {
     let outcome = match failure {
         Some(e) => Err(e),
         None => match client::apply(socket, &c.config) {
-            Ok(epoch) => {
+            Ok(client::Applied { epoch, warnings }) => {
                 println!(
                     "up: epoch {epoch} ({}); namespaces created: {}",
                     render::summary(&c.config),
@@ -263,7 +282,8 @@ fn up(socket: &Path, file: &Path, vpcd: Option<PathBuf>) -> Result<ExitCode> {
                         created.join(", ")
                     }
                 );
-                return Ok(ExitCode::SUCCESS);
+                // Committed: nothing is undone, even with warnings.
+                return Ok(report_post_commit(epoch, &warnings));
             }
             Err(ClientError::Rejected(errors)) => Err(anyhow::anyhow!(
                 "vpcd rejected the configuration:\n  {}",
