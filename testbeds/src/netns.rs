@@ -1,9 +1,7 @@
 //! Network namespace guards and in-namespace helpers (`ip`, `ping`, neighbours, addresses).
 
-use std::fmt;
 use std::net::IpAddr;
 use std::process::{Command, Output};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -208,39 +206,12 @@ pub fn veth_pair(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
     b.link_up(b_if)
 }
 
-/// An Ethernet MAC address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct MacAddr(pub [u8; 6]);
+/// The data plane's MAC address type (one type across the workspace).
+pub use dataplane::wire::MacAddr;
 
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
-    }
-}
-
-impl FromStr for MacAddr {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<MacAddr> {
-        let bad = || Error::parse("MAC address", s.to_owned());
-        let mut out = [0u8; 6];
-        let mut parts = s.split(':');
-        for b in out.iter_mut() {
-            let p = parts.next().ok_or_else(bad)?;
-            if p.is_empty() || p.len() > 2 {
-                return Err(bad());
-            }
-            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-        }
-        if parts.next().is_some() {
-            return Err(bad());
-        }
-        Ok(MacAddr(out))
-    }
+fn parse_mac(what: &str, s: &str) -> Result<MacAddr> {
+    s.parse()
+        .map_err(|_| Error::parse(what.to_owned(), format!("bad MAC address {s:?}")))
 }
 
 /// One neighbour-table entry.
@@ -323,7 +294,7 @@ pub fn parse_neigh_json(json: &str) -> Result<Vec<Neighbor>> {
             .parse()
             .map_err(|_| Error::parse("ip -j neigh", format!("bad dst {dst:?}")))?;
         let mac = match e.get("lladdr").and_then(|m| m.as_str()) {
-            Some(m) => Some(m.parse()?),
+            Some(m) => Some(parse_mac("ip -j neigh", m)?),
             None => None,
         };
         let state = match e.get("state") {
@@ -348,7 +319,7 @@ pub fn parse_link_mac_json(json: &str) -> Result<MacAddr> {
         .and_then(|l| l.get("address"))
         .and_then(|a| a.as_str())
         .ok_or_else(|| Error::parse("ip -j link", format!("no address in {json:?}")))?;
-    addr.parse()
+    parse_mac("ip -j link", addr)
 }
 
 /// Parses the addresses out of `ip -j addr show dev IF`.
@@ -460,22 +431,5 @@ mod tests {
             ]
         );
         assert!(parse_link_mac_json("[]").is_err());
-    }
-
-    #[test]
-    fn mac_parse() {
-        assert_eq!(
-            "0a:f1:e6:b6:37:9f".parse::<MacAddr>().unwrap().0,
-            [0x0a, 0xf1, 0xe6, 0xb6, 0x37, 0x9f]
-        );
-        for bad in [
-            "",
-            "0a:f1:e6:b6:37",
-            "0a:f1:e6:b6:37:9f:00",
-            "0a:f1:e6:b6:37:zz",
-            "0a:f1:e6:b6:37:123",
-        ] {
-            assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
-        }
     }
 }
