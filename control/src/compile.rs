@@ -235,6 +235,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             ipv6_cidr: s.ipv6_cidr,
             route_table: idx(rt),
             router_mac: router_mac(&s.id),
+            network_acl: None,
         });
     }
 
@@ -260,6 +261,8 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
                 netns: ns.clone(),
                 ifname: e.ifname.clone(),
             }),
+            security_groups: None,
+            conntrack: Default::default(),
         });
     }
 
@@ -269,6 +272,8 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             subnets,
             route_tables,
             enis,
+            network_acls: Vec::new(),
+            security_groups: Vec::new(),
         })
     } else {
         Err(ValidationErrors(errors))

@@ -25,6 +25,10 @@ pub type SubnetIdx = u32;
 pub type RouteTableIdx = u32;
 /// Index of an ENI in [`DataplaneConfig::enis`].
 pub type EniIdx = u32;
+/// Index of a network ACL in [`DataplaneConfig::network_acls`].
+pub type NaclIdx = u32;
+/// Index of a security group in [`DataplaneConfig::security_groups`].
+pub type SgIdx = u32;
 
 /// The whole compiled topology that one `vpcd` runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +41,12 @@ pub struct DataplaneConfig {
     pub route_tables: Vec<RouteTableConfig>,
     /// Every ENI (attached or not).
     pub enis: Vec<EniConfig>,
+    /// Every network ACL (the VPCs' default ones included).
+    #[serde(default)]
+    pub network_acls: Vec<NetworkAclConfig>,
+    /// Every security group (the VPCs' default ones included).
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroupConfig>,
 }
 
 /// One VPC: an isolated address space with its own implicit router.
@@ -63,6 +73,10 @@ pub struct SubnetConfig {
     pub route_table: RouteTableIdx,
     /// The MAC address of the VPC router's interface in this subnet (answers ARP for `.1`).
     pub router_mac: MacAddr,
+    /// The network ACL at the subnet boundary (explicit association or the VPC's default).
+    /// `None` disables the stage (the compiler always sets it; bare fixtures may not).
+    #[serde(default)]
+    pub network_acl: Option<NaclIdx>,
 }
 
 /// One route table.
@@ -117,6 +131,155 @@ pub struct EniConfig {
     pub mtu: u32,
     /// Where its TAP's kernel end goes; `None` keeps the ENI in the tables without a port.
     pub attachment: Option<Attachment>,
+    /// Its security groups (at most 5). `None` disables the stage (the compiler always
+    /// sets it, to the VPC's default group when the file names none).
+    #[serde(default)]
+    pub security_groups: Option<Vec<SgIdx>>,
+    /// Its connection-tracking table size and idle timeouts.
+    #[serde(default)]
+    pub conntrack: ConntrackConfig,
+}
+
+/// Connection tracking of one ENI: table size and idle timeouts, in milliseconds so that
+/// tests can scale AWS's seconds down (`[lab] conntrack_time_scale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConntrackConfig {
+    /// Maximum tracked connections; new ones beyond it are dropped and counted.
+    pub max_entries: u32,
+    /// Idle timeout of an established TCP connection (AWS `TcpEstablishedTimeout`).
+    pub tcp_established_ms: u64,
+    /// Idle timeout of a TCP connection that is opening or closing (not configurable in
+    /// AWS; undocumented there).
+    pub tcp_transitory_ms: u64,
+    /// Idle timeout of a UDP flow that saw a single exchange (AWS `UdpTimeout`).
+    pub udp_ms: u64,
+    /// Idle timeout of a UDP stream (more than one exchange; AWS `UdpStreamTimeout`).
+    pub udp_stream_ms: u64,
+    /// Idle timeout of ICMP echo tracking.
+    pub icmp_ms: u64,
+    /// Idle timeout of other protocols (tracked by addresses and protocol, 600 s in AWS).
+    pub other_ms: u64,
+}
+
+impl Default for ConntrackConfig {
+    fn default() -> Self {
+        ConntrackConfig {
+            max_entries: 65_536,
+            tcp_established_ms: 432_000_000,
+            tcp_transitory_ms: 120_000,
+            udp_ms: 30_000,
+            udp_stream_ms: 180_000,
+            icmp_ms: 30_000,
+            other_ms: 600_000,
+        }
+    }
+}
+
+/// An IP protocol selector of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Every protocol (`-1`).
+    All,
+    /// This IANA protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, …).
+    Number(u8),
+}
+
+/// An inclusive port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PortRange {
+    /// First port.
+    pub from: u16,
+    /// Last port (inclusive).
+    pub to: u16,
+}
+
+/// An ICMP type/code selector; `None` matches any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct IcmpMatch {
+    /// The ICMP type, or any.
+    pub icmp_type: Option<u8>,
+    /// The ICMP code, or any.
+    pub code: Option<u8>,
+}
+
+/// What a rule matches besides addresses. Ports apply only to TCP and UDP and ICMP
+/// type/code only to ICMP/ICMPv6; for any other protocol they are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TrafficMatch {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The port range (TCP/UDP); `None` means all ports.
+    pub ports: Option<PortRange>,
+    /// ICMP type/code (ICMP/ICMPv6); `None` means all.
+    pub icmp: Option<IcmpMatch>,
+}
+
+/// A network ACL: numbered, stateless allow/deny rules at a subnet boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAclConfig {
+    /// The AWS-style id (`acl-…`).
+    pub id: String,
+    /// The VPC it belongs to.
+    pub vpc: VpcIdx,
+    /// Rules for traffic entering the subnet (CIDR = source), any order; evaluated by
+    /// ascending rule number, first match wins, then the implicit final deny.
+    pub inbound: Vec<NaclEntry>,
+    /// Rules for traffic leaving the subnet (CIDR = destination).
+    pub outbound: Vec<NaclEntry>,
+}
+
+/// One numbered network ACL rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NaclEntry {
+    /// 1..=32766.
+    pub rule_number: u16,
+    /// Protocol, ports, ICMP type/code.
+    pub traffic: TrafficMatch,
+    /// Source (inbound) or destination (outbound) prefix; IPv4 rules never match IPv6.
+    pub cidr: IpNet,
+    /// Allow (`true`) or deny.
+    pub allow: bool,
+}
+
+/// A security group: allow-only rules, applied statefully per ENI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupConfig {
+    /// The AWS-style id (`sg-…`).
+    pub id: String,
+    /// The VPC it belongs to.
+    pub vpc: VpcIdx,
+    /// Inbound rules (peer = source).
+    pub inbound: Vec<SgRule>,
+    /// Outbound rules (peer = destination).
+    pub outbound: Vec<SgRule>,
+}
+
+/// One security-group rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SgRule {
+    /// Protocol, ports, ICMP type/code.
+    pub traffic: TrafficMatch,
+    /// The other end.
+    pub peer: SgPeer,
+}
+
+/// The other end of a security-group rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SgPeer {
+    /// A CIDR block.
+    Cidr(IpNet),
+    /// The private addresses of the members of this group.
+    Group(SgIdx),
+    /// The entries of a prefix list.
+    PrefixList {
+        /// The prefix list id (`pl-…`), for display.
+        id: String,
+        /// Its entries.
+        cidrs: Vec<IpNet>,
+    },
 }
 
 /// Where an ENI's TAP device is attached.

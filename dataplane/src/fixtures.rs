@@ -49,6 +49,8 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         source_dest_check: check,
         mtu: 9001,
         attachment: a,
+        security_groups: None,
+        conntrack: Default::default(),
     };
     let local = RouteConfig {
         destination: "10.0.0.0/16"
@@ -71,6 +73,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
                 ipv6_cidr: None,
                 route_table: u32::from(i == 1),
                 router_mac: router_mac(i as u8),
+                network_acl: None,
             })
             .collect(),
         route_tables: vec![
@@ -106,5 +109,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
             eni(FW, 2, &["10.0.3.30"], false, att("fw")),
             eni(D, 1, &["10.0.2.40"], true, None),
         ],
+        network_acls: Vec::new(),
+        security_groups: Vec::new(),
     }
 }
