@@ -13,6 +13,7 @@
 
 pub mod attach;
 pub mod config;
+pub mod conntrack;
 pub mod daemon;
 pub mod engine;
 pub mod fixtures;
@@ -21,6 +22,7 @@ pub mod lpm;
 pub mod pipeline;
 pub mod port;
 pub mod proto;
+pub mod rules;
 pub mod stats;
 pub mod sys;
 pub mod tables;

@@ -4,8 +4,10 @@
 //! together and tells the [`Tracer`] what each decided, so the same code that forwards
 //! can explain (`vpcctl trace` builds on it).
 
+pub mod nacl;
 pub mod route;
 pub mod router;
+pub mod sg;
 pub mod srcdst;
 
 use std::net::IpAddr;
