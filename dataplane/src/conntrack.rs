@@ -61,7 +61,7 @@ pub enum Origin {
 }
 
 /// A packet's direction relative to its connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnDir {
     /// From the side that opened the connection.
     Orig,
@@ -302,6 +302,17 @@ impl ConnTable {
         c.last_seen = now;
         c.state = next;
         Touch::Ok
+    }
+
+    /// Ends connection `r` now (its slot is reclaimed by the wheel).
+    pub fn remove(&mut self, r: ConnRef) {
+        if self
+            .conns
+            .get(r.slot as usize)
+            .is_some_and(|c| c.gen == r.gen)
+        {
+            self.kill(r.slot);
+        }
     }
 
     /// Advances the wheel to `now`, reclaiming idle and closed connections. Returns how

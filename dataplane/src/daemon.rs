@@ -28,6 +28,8 @@ use crate::tables::Tables;
 
 /// Largest request accepted on the socket.
 const MAX_REQUEST: u64 = 64 << 20;
+/// How often connection tracking expires idle connections.
+const EXPIRY_INTERVAL_MS: i32 = 50;
 /// Epoll token of the control wake-up socket (ENI indices are below it).
 const WAKE_TOKEN: u64 = u64::MAX;
 
@@ -443,10 +445,17 @@ fn forwarding_loop(
 ) {
     let mut events = Events::with_capacity(64);
     let mut scratch = [0u8; 64];
+    let mut last_expiry = std::time::Instant::now();
     loop {
-        if let Err(e) = epoll.wait(&mut events, -1) {
+        if let Err(e) = epoll.wait(&mut events, EXPIRY_INTERVAL_MS) {
             tracing::error!(%e, "epoll_wait failed; forwarding stops");
             return;
+        }
+        // Connection-tracking expiry: a bounded step of the timer wheel, a few times a
+        // second, never per packet.
+        if last_expiry.elapsed().as_millis() >= EXPIRY_INTERVAL_MS as u128 {
+            dp.expire();
+            last_expiry = std::time::Instant::now();
         }
         for i in 0..events.len() {
             let Some(token) = events.token(i) else {

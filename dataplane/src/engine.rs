@@ -4,11 +4,15 @@
 //! It is generic over [`Port`], so unit tests and benches run the exact forwarding code
 //! on in-memory ports, and `vpcd` runs it on TAPs (see [`crate::daemon`]).
 
+use std::time::Instant;
+
 use crate::config::{DataplaneConfig, EniIdx};
+use crate::conntrack::{ConnTable, Touch};
 use crate::flow::{FlowAction, FlowCache, FlowKey};
-use crate::pipeline::{self, Action, NoTrace};
+use crate::pipeline::nacl::Direction;
+use crate::pipeline::{self, Action, Context, CtRef, NoTrace};
 use crate::port::Port;
-use crate::stats::{EngineCounters, EniReport, PortCounters, StatsReport};
+use crate::stats::{EngineCounters, EniReport, NaclDenyReport, PortCounters, StatsReport};
 use crate::tables::{TableError, Tables};
 use crate::verdict::{Delivery, DropReason};
 use crate::wire::ethernet::EthernetFrame;
@@ -78,6 +82,26 @@ pub struct Dataplane<P: Port> {
     engine: EngineCounters,
     flows: FlowCache,
     pool: Pool,
+    conntrack: Vec<ConnTable>,
+    nacl_drops: Vec<u64>,
+    clock: Clock,
+}
+
+/// The engine's notion of now, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    /// Milliseconds since this instant (the daemon).
+    Real(Instant, u64),
+    /// Set by hand (tests and benches).
+    Manual(u64),
+}
+
+impl Clock {
+    fn now(&self) -> u64 {
+        match *self {
+            Clock::Real(_, ms) | Clock::Manual(ms) => ms,
+        }
+    }
 }
 
 impl<P: Port> Dataplane<P> {
@@ -92,6 +116,9 @@ impl<P: Port> Dataplane<P> {
             counters: Vec::new(),
             engine: EngineCounters::default(),
             flows: FlowCache::new(flow_capacity),
+            conntrack: Vec::new(),
+            nacl_drops: Vec::new(),
+            clock: Clock::Real(Instant::now(), 0),
             pool: Pool {
                 bufs: (0..BATCH)
                     .map(|_| vec![0u8; BUF_SIZE].into_boxed_slice())
@@ -127,10 +154,15 @@ impl<P: Port> Dataplane<P> {
     fn swap(&mut self, tables: Tables, plan: Vec<EniPlan<P>>) -> Installed<P> {
         let mut old_ports: Vec<Option<P>> = std::mem::take(&mut self.ports);
         let old_counters = std::mem::take(&mut self.counters);
+        let mut old_ct: Vec<Option<ConnTable>> = std::mem::take(&mut self.conntrack)
+            .into_iter()
+            .map(Some)
+            .collect();
         let mut released = Vec::new();
         let mut ports = Vec::with_capacity(plan.len());
         let mut counters = Vec::with_capacity(plan.len());
-        for p in plan {
+        let mut conntrack = Vec::with_capacity(plan.len());
+        for (i, p) in plan.into_iter().enumerate() {
             let prev = p
                 .previous
                 .map(|i| i as usize)
@@ -139,6 +171,14 @@ impl<P: Port> Dataplane<P> {
                 prev.and_then(|i| old_counters.get(i).cloned())
                     .unwrap_or_default(),
             );
+            // Tracked connections survive a new configuration (AWS: rule changes do not
+            // interrupt tracked connections).
+            let cfg = tables.config.enis[i].conntrack;
+            let mut ct = prev
+                .and_then(|i| old_ct.get_mut(i).and_then(Option::take))
+                .unwrap_or_else(|| ConnTable::new(cfg));
+            ct.reconfigure(cfg);
+            conntrack.push(ct);
             let old = prev.and_then(|i| old_ports[i].take());
             match p.port {
                 PortChange::Keep => ports.push(old),
@@ -153,9 +193,11 @@ impl<P: Port> Dataplane<P> {
             }
         }
         released.extend(old_ports.into_iter().flatten());
+        self.nacl_drops = vec![0; tables.nacl_slots as usize];
         self.tables = tables;
         self.ports = ports;
         self.counters = counters;
+        self.conntrack = conntrack;
         self.epoch += 1;
         // Indices may have moved: entries of the old epoch are already misses; drop them
         // to keep the table small.
@@ -212,6 +254,35 @@ impl<P: Port> Dataplane<P> {
         e
     }
 
+    /// Sets the clock by hand (tests, benches); the engine stops reading the real clock.
+    pub fn set_now(&mut self, ms: u64) {
+        self.clock = Clock::Manual(ms);
+    }
+
+    /// The engine's clock, in milliseconds.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    fn update_clock(&mut self) {
+        if let Clock::Real(base, _) = self.clock {
+            self.clock = Clock::Real(base, base.elapsed().as_millis() as u64);
+        }
+    }
+
+    /// Advances connection-tracking expiry to now; call it a few times a second.
+    /// Returns how many idle connections expired.
+    pub fn expire(&mut self) -> usize {
+        self.update_clock();
+        let now = self.clock.now();
+        self.conntrack.iter_mut().map(|t| t.expire(now)).sum()
+    }
+
+    /// Connections tracked now, all ENIs together.
+    pub fn tracked_connections(&self) -> usize {
+        self.conntrack.iter().map(ConnTable::len).sum()
+    }
+
     /// Reads up to [`BATCH`] frames from ENI `eni`'s port and processes them.
     /// Returns how many were read; an I/O error of the port is returned as is.
     pub fn poll(&mut self, eni: EniIdx) -> std::io::Result<usize> {
@@ -235,6 +306,7 @@ impl<P: Port> Dataplane<P> {
         }
         if n > 0 {
             self.engine.batches += 1;
+            self.update_clock();
         }
         for i in 0..n {
             let len = pool.lens[i];
@@ -266,36 +338,98 @@ impl<P: Port> Dataplane<P> {
         let key = match meta.l3 {
             L3::Ip(ip) => {
                 let key = FlowKey::new(in_eni, meta.src_mac, meta.dst_mac, &ip);
-                if let Some(a) = self.flows.get(&key, self.epoch) {
-                    self.engine.flow_hits += 1;
-                    match a {
-                        FlowAction::Forward(d) => self.forward(in_eni, buf, d),
-                        FlowAction::Drop(r) => self.drop_frame(in_eni, r),
+                match self.flows.get(&key, self.epoch) {
+                    Some(FlowAction::Forward { delivery, ct }) => {
+                        match self.touch(&ct, ip.tcp_flags) {
+                            Touch::Ok => {
+                                self.engine.flow_hits += 1;
+                                self.forward(in_eni, buf, delivery);
+                                return;
+                            }
+                            Touch::Invalid => {
+                                self.engine.flow_hits += 1;
+                                self.drop_frame(in_eni, DropReason::InvalidTcpState);
+                                return;
+                            }
+                            // A connection the flow relied on is gone: decide anew.
+                            Touch::Gone => {}
+                        }
                     }
-                    return;
+                    Some(FlowAction::Drop { reason, nacl_slot }) => {
+                        self.engine.flow_hits += 1;
+                        self.count_nacl(nacl_slot);
+                        self.drop_frame(in_eni, reason);
+                        return;
+                    }
+                    None => {}
                 }
                 self.engine.flow_misses += 1;
                 Some(key)
             }
             _ => None,
         };
-        let action = pipeline::slow_path(&self.tables, in_eni, frame, &meta, &mut NoTrace);
+        let mut cx = Context {
+            tables: &self.tables,
+            conntrack: &mut self.conntrack,
+            now: self.clock.now(),
+        };
+        let action = pipeline::slow_path(&mut cx, in_eni, frame, &meta, &mut NoTrace);
         if let Some(key) = key {
             match action {
-                Action::Forward(d) => self.flows.insert(key, self.epoch, FlowAction::Forward(d)),
-                Action::Drop(r) => self.flows.insert(key, self.epoch, FlowAction::Drop(r)),
-                Action::Reply | Action::Consumed => {}
+                Action::Forward {
+                    delivery,
+                    ct,
+                    cacheable: true,
+                } => self
+                    .flows
+                    .insert(key, self.epoch, FlowAction::Forward { delivery, ct }),
+                Action::Drop {
+                    reason,
+                    nacl_slot,
+                    cacheable: true,
+                } => self
+                    .flows
+                    .insert(key, self.epoch, FlowAction::Drop { reason, nacl_slot }),
+                _ => {}
             }
         }
         match action {
-            Action::Forward(d) => self.forward(in_eni, buf, d),
-            Action::Drop(r) => self.drop_frame(in_eni, r),
+            Action::Forward { delivery, .. } => self.forward(in_eni, buf, delivery),
+            Action::Drop {
+                reason, nacl_slot, ..
+            } => {
+                self.count_nacl(nacl_slot);
+                self.drop_frame(in_eni, reason)
+            }
             Action::Reply => self.reply(in_eni, buf),
             Action::Consumed => {
                 if let Some(c) = self.counters.get_mut(in_eni as usize) {
                     c.arp_ignored += 1;
                 }
             }
+        }
+    }
+
+    /// Updates the tracked connections a cached flow relies on.
+    #[inline]
+    fn touch(&mut self, ct: &[Option<CtRef>; 2], flags: u8) -> Touch {
+        let now = self.clock.now();
+        for c in ct.iter().flatten() {
+            let Some(t) = self.conntrack.get_mut(c.eni as usize) else {
+                return Touch::Gone;
+            };
+            match t.touch(c.conn, c.dir, flags, now) {
+                Touch::Ok => {}
+                other => return other,
+            }
+        }
+        Touch::Ok
+    }
+
+    #[inline]
+    fn count_nacl(&mut self, slot: Option<u32>) {
+        if let Some(n) = slot.and_then(|s| self.nacl_drops.get_mut(s as usize)) {
+            *n += 1;
         }
     }
 
@@ -363,10 +497,43 @@ impl<P: Port> Dataplane<P> {
                         .get(i)
                         .and_then(|p| p.as_ref())
                         .and_then(&tap_name),
-                    counters: self.counters.get(i).cloned().unwrap_or_default(),
+                    counters: {
+                        let mut c = self.counters.get(i).cloned().unwrap_or_default();
+                        if let Some(t) = self.conntrack.get(i) {
+                            c.conntrack_entries = t.len() as u64;
+                            c.conntrack_max = u64::from(t.config().max_entries);
+                        }
+                        c
+                    },
                 })
                 .collect(),
             engine: self.engine_counters(),
+            nacl_denies: self.nacl_report(),
         }
+    }
+
+    fn nacl_report(&self) -> Vec<NaclDenyReport> {
+        let mut out = Vec::new();
+        for (i, a) in self.tables.nacls.iter().enumerate() {
+            for slot in a.first_slot..a.first_slot + a.slots() {
+                let n = self.nacl_drops.get(slot as usize).copied().unwrap_or(0);
+                let Some((dir, rule)) = a.describe_slot(slot) else {
+                    continue;
+                };
+                if n == 0 {
+                    continue;
+                }
+                out.push(NaclDenyReport {
+                    nacl: self.tables.config.network_acls[i].id.clone(),
+                    direction: match dir {
+                        Direction::Inbound => "inbound".into(),
+                        Direction::Outbound => "outbound".into(),
+                    },
+                    rule: rule.map_or_else(|| "*".to_string(), |r| r.to_string()),
+                    packets: n,
+                });
+            }
+        }
+        out
     }
 }

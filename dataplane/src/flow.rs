@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use foldhash::fast::RandomState;
 
 use crate::config::EniIdx;
+use crate::pipeline::CtRef;
 use crate::verdict::{Delivery, DropReason};
 use crate::wire::{IpMeta, MacAddr};
 
@@ -57,10 +58,21 @@ impl FlowKey {
 /// The cached decision for a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowAction {
-    /// Rewrite MACs and send out of the ENI's port.
-    Forward(Delivery),
-    /// Drop, counted under this reason.
-    Drop(DropReason),
+    /// Rewrite MACs and send out of the ENI's port; every packet updates the tracked
+    /// connections in `ct` (and falls back to the slow path if one is gone).
+    Forward {
+        /// Port and MAC rewrite.
+        delivery: Delivery,
+        /// Tracked connections the flow belongs to.
+        ct: [Option<CtRef>; 2],
+    },
+    /// Drop, counted under this reason (and network-ACL rule slot).
+    Drop {
+        /// Why.
+        reason: DropReason,
+        /// The ACL counter slot for `NaclDeny`.
+        nacl_slot: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -148,10 +160,20 @@ mod tests {
     #[test]
     fn epoch_mismatch_is_a_miss() {
         let mut c = FlowCache::new(16);
-        c.insert(key(1), 1, FlowAction::Drop(DropReason::NoRoute));
+        c.insert(
+            key(1),
+            1,
+            FlowAction::Drop {
+                reason: DropReason::NoRoute,
+                nacl_slot: None,
+            },
+        );
         assert_eq!(
             c.get(&key(1), 1),
-            Some(FlowAction::Drop(DropReason::NoRoute))
+            Some(FlowAction::Drop {
+                reason: DropReason::NoRoute,
+                nacl_slot: None
+            })
         );
         assert_eq!(c.get(&key(1), 2), None);
         assert_eq!(c.get(&key(2), 1), None);
@@ -162,7 +184,14 @@ mod tests {
         let mut c = FlowCache::new(16);
         let cap_before = c.map.capacity();
         for p in 0..100 {
-            c.insert(key(p), 1, FlowAction::Drop(DropReason::NoRoute));
+            c.insert(
+                key(p),
+                1,
+                FlowAction::Drop {
+                    reason: DropReason::NoRoute,
+                    nacl_slot: None,
+                },
+            );
             assert!(c.len() <= 16);
         }
         assert!(c.flushes() >= 5);

@@ -31,6 +31,12 @@ pub struct PortCounters {
     pub icmp_echo_replies: u64,
     /// Frames dropped, by reason (charged to the ENI the frame came from or was going to).
     pub drops: [u64; DropReason::COUNT],
+    /// Connections tracked now (a gauge, filled in reports).
+    #[serde(default)]
+    pub conntrack_entries: u64,
+    /// The ENI's connection-table size.
+    #[serde(default)]
+    pub conntrack_max: u64,
 }
 
 impl PortCounters {
@@ -78,6 +84,22 @@ pub struct StatsReport {
     pub enis: Vec<EniReport>,
     /// Engine-wide counters.
     pub engine: EngineCounters,
+    /// Packets denied per network-ACL rule (non-zero only), this epoch.
+    #[serde(default)]
+    pub nacl_denies: Vec<NaclDenyReport>,
+}
+
+/// Denies of one network-ACL rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NaclDenyReport {
+    /// The ACL id.
+    pub nacl: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The rule number, or `*` for the final deny.
+    pub rule: String,
+    /// Packets denied.
+    pub packets: u64,
 }
 
 /// One ENI's port and counters.

@@ -9,8 +9,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use foldhash::fast::FixedState;
 use ipnet::IpNet;
 
-use crate::config::{DataplaneConfig, EniIdx, RouteTarget, SubnetIdx};
+use crate::config::{DataplaneConfig, EniIdx, RouteTarget, SgPeer, SubnetIdx};
 use crate::lpm::IpLpm;
+use crate::pipeline::nacl::NaclTable;
+use crate::pipeline::sg::{Members, SgProgram};
 use crate::wire::MacAddr;
 
 /// Why a compiled configuration cannot be turned into tables.
@@ -46,6 +48,14 @@ pub enum TableError {
         /// Who has it already.
         other: String,
     },
+    /// A rule references a security group that does not exist.
+    #[error("{resource}: security group index {index} is out of range")]
+    BadGroup {
+        /// The group or ENI holding the reference.
+        resource: String,
+        /// The bad index.
+        index: u32,
+    },
     /// A subnet without an IPv4 CIDR (IPv6-only subnets arrive later).
     #[error("{resource}: a subnet needs an IPv4 CIDR")]
     NoIpv4Cidr {
@@ -78,6 +88,8 @@ pub struct SubnetTable {
     pub route_table: u32,
     /// Neighbour ENIs by MAC, for layer-2 delivery inside the subnet.
     pub macs: HashMap<MacAddr, EniIdx, FixedState>,
+    /// The network ACL at its boundary (`None`: no ACL stage).
+    pub network_acl: Option<u32>,
 }
 
 /// A route table's LPM.
@@ -100,6 +112,8 @@ pub struct EniTable {
     pub addrs: Vec<IpAddr>,
     /// Source/destination check.
     pub source_dest_check: bool,
+    /// The compiled rules of its security groups (`None`: no security-group stage).
+    pub sg: Option<SgProgram>,
 }
 
 impl EniTable {
@@ -123,6 +137,12 @@ pub struct Tables {
     pub route_tables: Vec<RouteTable>,
     /// Per ENI, by index.
     pub enis: Vec<EniTable>,
+    /// Per network ACL, by index.
+    pub nacls: Vec<NaclTable>,
+    /// Deny-counter slots used by all network ACLs together.
+    pub nacl_slots: u32,
+    /// Private addresses of each security group's members, by group index.
+    pub sg_members: Members,
 }
 
 fn check(len: usize, index: u32, resource: &str, field: &'static str) -> Result<(), TableError> {
@@ -161,11 +181,36 @@ impl Tables {
             }
             route_tables.push(t);
         }
+        let mut nacls = Vec::with_capacity(c.network_acls.len());
+        let mut nacl_slots = 0u32;
+        for a in &c.network_acls {
+            check(c.vpcs.len(), a.vpc, &a.id, "vpc")?;
+            let t = NaclTable::build(a, nacl_slots);
+            nacl_slots += t.slots();
+            nacls.push(t);
+        }
+        for g in &c.security_groups {
+            check(c.vpcs.len(), g.vpc, &g.id, "vpc")?;
+            for r in g.inbound.iter().chain(&g.outbound) {
+                if let SgPeer::Group(i) = r.peer {
+                    if i as usize >= c.security_groups.len() {
+                        return Err(TableError::BadGroup {
+                            resource: g.id.clone(),
+                            index: i,
+                        });
+                    }
+                }
+            }
+        }
+        let mut sg_members: Members = vec![Default::default(); c.security_groups.len()];
         let mut macs: HashMap<MacAddr, String> = HashMap::new();
         let mut subnets = Vec::with_capacity(c.subnets.len());
         for (i, s) in c.subnets.iter().enumerate() {
             check(c.vpcs.len(), s.vpc, &s.id, "vpc")?;
             check(c.route_tables.len(), s.route_table, &s.id, "route_table")?;
+            if let Some(a) = s.network_acl {
+                check(c.network_acls.len(), a, &s.id, "network_acl")?;
+            }
             let cidr4 = s.ipv4_cidr.ok_or_else(|| TableError::NoIpv4Cidr {
                 resource: s.id.clone(),
             })?;
@@ -187,6 +232,7 @@ impl Tables {
                 router_mac: s.router_mac,
                 route_table: s.route_table,
                 macs: HashMap::default(),
+                network_acl: s.network_acl,
             });
         }
         let mut enis = Vec::with_capacity(c.enis.len());
@@ -217,12 +263,28 @@ impl Tables {
                     });
                 }
             }
+            let sg = match &e.security_groups {
+                None => None,
+                Some(groups) => {
+                    for &g in groups {
+                        let Some(m) = sg_members.get_mut(g as usize) else {
+                            return Err(TableError::BadGroup {
+                                resource: e.id.clone(),
+                                index: g,
+                            });
+                        };
+                        m.extend(addrs.iter().copied());
+                    }
+                    Some(SgProgram::build(&c.security_groups, groups))
+                }
+            };
             enis.push(EniTable {
                 subnet: e.subnet,
                 vpc,
                 mac: e.mac,
                 addrs,
                 source_dest_check: e.source_dest_check,
+                sg,
             });
         }
         Ok(Tables {
@@ -231,6 +293,9 @@ impl Tables {
             subnets,
             route_tables,
             enis,
+            nacls,
+            nacl_slots,
+            sg_members,
         })
     }
 

@@ -42,11 +42,21 @@ pub enum DropReason {
     TxFailed,
     /// A packet for the VPC router that it does not serve (not an echo request).
     RouterUnsupported,
+    /// Denied by a network ACL rule (or its final `*` deny).
+    NaclDeny,
+    /// No security-group rule allows it and it belongs to no tracked connection.
+    SgNoMatch,
+    /// A new connection while the ENI's connection table is full
+    /// (AWS `conntrack_allowance_exceeded`).
+    ConntrackFull,
+    /// A TCP packet that does not fit its connection's state (for example a SYN-ACK
+    /// nobody asked for, or data before the handshake).
+    InvalidTcpState,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 21;
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -67,6 +77,10 @@ impl DropReason {
         DropReason::HopLimit,
         DropReason::TxFailed,
         DropReason::RouterUnsupported,
+        DropReason::NaclDeny,
+        DropReason::SgNoMatch,
+        DropReason::ConntrackFull,
+        DropReason::InvalidTcpState,
     ];
 
     /// The counter name, as `vpcctl show` prints it.
@@ -89,6 +103,10 @@ impl DropReason {
             DropReason::HopLimit => "hop_limit",
             DropReason::TxFailed => "tx_failed",
             DropReason::RouterUnsupported => "router_unsupported",
+            DropReason::NaclDeny => "nacl_deny",
+            DropReason::SgNoMatch => "sg_no_match",
+            DropReason::ConntrackFull => "conntrack_allowance_exceeded",
+            DropReason::InvalidTcpState => "invalid_tcp_state",
         }
     }
 

@@ -13,15 +13,35 @@ pub mod srcdst;
 use std::net::IpAddr;
 
 use crate::config::EniIdx;
+use crate::conntrack::{
+    conn_dir, ConnDir, ConnKey, ConnRef, ConnTable, InsertError, Origin, Touch,
+};
+use crate::rules::RulePacket;
 use crate::tables::Tables;
 use crate::verdict::{Delivery, DropReason, Verdict};
-use crate::wire::{PacketMeta, L3};
+use crate::wire::ipv4::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+use crate::wire::{icmp_error_quote, IpMeta, PacketMeta, Quoted, L3};
 
+use nacl::Direction;
 use route::NextHop;
 use router::RouterAction;
+use sg::SgMatch;
 
 /// Logical hops allowed per packet before it is dropped as a loop.
 pub const HOP_BUDGET: u8 = 8;
+
+/// How a security group let a packet through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SgPass {
+    /// Part of a connection the ENI already tracks (rules are not consulted).
+    Tracked,
+    /// Opens a tracked connection; this rule allowed it.
+    New(SgMatch),
+    /// Allowed by this rule without tracking (all-open in both directions, as AWS does).
+    Untracked(SgMatch),
+    /// An ICMP error about a connection the ENI tracks.
+    Related,
+}
 
 /// One decision of one stage, for the tracer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +52,27 @@ pub enum Note {
     RouterReply,
     /// The VPC router ignored an ARP frame.
     RouterIgnored,
+    /// A security group of `eni` let the packet pass (egress when `egress`).
+    SecurityGroup {
+        /// The ENI.
+        eni: EniIdx,
+        /// Leaving the ENI (`true`) or arriving at it.
+        egress: bool,
+        /// How.
+        pass: SgPass,
+    },
+    /// Network ACL `nacl` allowed (`allow`) or denied the packet by rule `rule`
+    /// (`None` = the final `*` deny).
+    NetworkAcl {
+        /// The ACL index.
+        nacl: u32,
+        /// Which rule list.
+        direction: Direction,
+        /// The deciding rule number.
+        rule: Option<u16>,
+        /// Allowed?
+        allow: bool,
+    },
     /// Delivered at layer 2 to a neighbour in the same subnet (no route table).
     Layer2(EniIdx),
     /// Route table `table` sent the destination to this hop.
@@ -67,13 +108,39 @@ impl Tracer for Vec<Note> {
     }
 }
 
+/// A tracked connection a forwarded flow depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CtRef {
+    /// Whose connection table.
+    pub eni: EniIdx,
+    /// The connection.
+    pub conn: ConnRef,
+    /// The flow's direction in it.
+    pub dir: ConnDir,
+}
+
 /// What the slow path decided for a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Send out of the destination ENI's port with these MACs.
-    Forward(Delivery),
+    Forward {
+        /// Port and MAC rewrite.
+        delivery: Delivery,
+        /// The tracked connections (source egress, destination ingress) the flow uses;
+        /// each packet of the flow updates them.
+        ct: [Option<CtRef>; 2],
+        /// Whether the flow cache may remember this decision.
+        cacheable: bool,
+    },
     /// Drop and count.
-    Drop(DropReason),
+    Drop {
+        /// Why.
+        reason: DropReason,
+        /// The network-ACL counter slot, for `NaclDeny`.
+        nacl_slot: Option<u32>,
+        /// Whether the flow cache may remember this decision.
+        cacheable: bool,
+    },
     /// The buffer now holds a reply for the ingress port.
     Reply,
     /// Consumed without an answer (ignored ARP).
@@ -81,27 +148,45 @@ pub enum Action {
 }
 
 impl Action {
-    /// Whether the flow cache may remember this result for the frame's flow key.
-    pub fn cacheable(&self) -> bool {
-        matches!(self, Action::Forward(_) | Action::Drop(_))
+    fn drop(reason: DropReason) -> Action {
+        Action::Drop {
+            reason,
+            nacl_slot: None,
+            // Stateless drops hold for the epoch; security-group drops depend on
+            // connection state, which changes within an epoch.
+            cacheable: !matches!(
+                reason,
+                DropReason::SgNoMatch | DropReason::ConntrackFull | DropReason::InvalidTcpState
+            ),
+        }
     }
+}
+
+/// What the slow path works on: the tables, the ENIs' connection tables, the clock.
+pub struct Context<'a> {
+    /// The running tables.
+    pub tables: &'a Tables,
+    /// Connection tables, by ENI index.
+    pub conntrack: &'a mut [ConnTable],
+    /// Now, in milliseconds of the engine's clock.
+    pub now: u64,
 }
 
 /// Runs the slow path for `frame` (an Ethernet frame) that ENI `in_eni` sent.
 ///
 /// `frame` may be rewritten in place (router replies). `meta` is its parse.
 pub fn slow_path<T: Tracer>(
-    t: &Tables,
+    cx: &mut Context<'_>,
     in_eni: EniIdx,
     frame: &mut [u8],
     meta: &PacketMeta,
     tr: &mut T,
 ) -> Action {
     tr.note(Note::FromEni(in_eni));
-    let action = decide(t, in_eni, frame, meta, tr);
+    let action = decide(cx, in_eni, frame, meta, tr);
     match action {
-        Action::Drop(r) => tr.note(Note::Dropped(r)),
-        Action::Forward(d) => tr.note(Note::Delivered(d.eni)),
+        Action::Drop { reason, .. } => tr.note(Note::Dropped(reason)),
+        Action::Forward { delivery, .. } => tr.note(Note::Delivered(delivery.eni)),
         Action::Reply => tr.note(Note::RouterReply),
         Action::Consumed => tr.note(Note::RouterIgnored),
     }
@@ -109,95 +194,328 @@ pub fn slow_path<T: Tracer>(
 }
 
 fn decide<T: Tracer>(
-    t: &Tables,
+    cx: &mut Context<'_>,
     in_eni: EniIdx,
     frame: &mut [u8],
     meta: &PacketMeta,
     tr: &mut T,
 ) -> Action {
+    let t = cx.tables;
     let Some(eni) = t.enis.get(in_eni as usize) else {
-        return Action::Drop(DropReason::Malformed);
+        return Action::drop(DropReason::Malformed);
     };
     let ip = match meta.l3 {
         L3::Arp => {
             return match router::arp(t, in_eni, frame) {
                 RouterAction::Reply => Action::Reply,
                 RouterAction::Ignore => Action::Consumed,
-                RouterAction::Drop(r) => Action::Drop(r),
+                RouterAction::Drop(r) => Action::drop(r),
             }
         }
-        _ if meta.dst_mac.is_broadcast() => return Action::Drop(DropReason::Broadcast),
-        _ if meta.dst_mac.is_multicast() => return Action::Drop(DropReason::Multicast),
-        L3::Other => return Action::Drop(DropReason::NonIp),
+        _ if meta.dst_mac.is_broadcast() => return Action::drop(DropReason::Broadcast),
+        _ if meta.dst_mac.is_multicast() => return Action::drop(DropReason::Multicast),
+        L3::Other => return Action::drop(DropReason::NonIp),
         L3::Ip(ip) => ip,
     };
     if ip.dst.is_ipv6() {
-        return Action::Drop(DropReason::Ipv6NotForwarded);
+        return Action::drop(DropReason::Ipv6NotForwarded);
     }
     if let Verdict::Drop(r) = srcdst::egress(eni, meta.src_mac, Some(ip.src)) {
-        return Action::Drop(r);
+        return Action::drop(r);
     }
     let subnet = &t.subnets[eni.subnet as usize];
-    if meta.dst_mac == subnet.router_mac {
-        if router::is_router_address(t, eni.vpc, ip.dst) {
-            return match router::icmp_echo(subnet.router_mac, frame) {
-                RouterAction::Reply => Action::Reply,
-                RouterAction::Ignore => Action::Consumed,
-                RouterAction::Drop(r) => Action::Drop(r),
-            };
-        }
-        return routed(t, in_eni, eni.vpc, subnet.route_table, ip.dst, tr);
+    if meta.dst_mac == subnet.router_mac && router::is_router_address(t, eni.vpc, ip.dst) {
+        // The router's own services are not filtered by security groups or ACLs.
+        return match router::icmp_echo(subnet.router_mac, frame) {
+            RouterAction::Reply => Action::Reply,
+            RouterAction::Ignore => Action::Consumed,
+            RouterAction::Drop(r) => Action::drop(r),
+        };
     }
-    // Layer 2 inside the subnet: no route table (and, later, no network ACL).
-    let Some(&n) = subnet.macs.get(&meta.dst_mac) else {
-        return Action::Drop(DropReason::UnknownDestinationMac);
-    };
-    if n == in_eni {
-        return Action::Drop(DropReason::HairpinLoop);
-    }
-    tr.note(Note::Layer2(n));
-    deliver(t, n, ip.dst, meta.src_mac)
-}
+    let quote = icmp_error_quote(frame, &ip);
+    let rp = rule_packet(&ip);
+    let mut pending = Pending::default();
 
-/// The routed part: route lookup in the source subnet's table and resolution to an ENI.
-///
-/// Gateways and peerings (next issues) turn this into a loop over logical hops bounded
-/// by [`HOP_BUDGET`]; today every routed packet ends at an ENI after one lookup.
-fn routed<T: Tracer>(
-    t: &Tables,
-    in_eni: EniIdx,
-    vpc: u32,
-    table: u32,
-    dst: IpAddr,
-    tr: &mut T,
-) -> Action {
-    let next = match route::lookup(t, vpc, table, dst) {
-        Err(r) => return Action::Drop(r),
-        Ok(next) => next,
-    };
-    tr.note(Note::Routed { table, next });
-    match next {
-        NextHop::Eni(e) if e == in_eni => Action::Drop(DropReason::HairpinLoop),
-        NextHop::Eni(e) => {
-            let Some(dst_eni) = t.enis.get(e as usize) else {
-                return Action::Drop(DropReason::Malformed);
-            };
-            let router_mac = t.subnets[dst_eni.subnet as usize].router_mac;
-            deliver(t, e, dst, router_mac)
-        }
+    // Security groups of the sender.
+    match sg_stage(cx, in_eni, true, &ip, &rp, quote.as_ref(), &mut pending, tr) {
+        Ok(()) => {}
+        Err(r) => return Action::drop(r),
     }
-}
-
-/// The last stage before an ENI's port: its destination check, then the MAC rewrite.
-fn deliver(t: &Tables, e: EniIdx, dst: IpAddr, src_mac: crate::wire::MacAddr) -> Action {
-    let eni = &t.enis[e as usize];
-    match srcdst::ingress(eni, dst) {
-        Verdict::Drop(r) => Action::Drop(r),
-        _ => Action::Forward(Delivery {
-            eni: e,
+    let t = cx.tables;
+    // Where does it go: layer 2 inside the subnet, or through the router.
+    let (dst_eni, src_mac) = if meta.dst_mac == subnet.router_mac {
+        if let Some(a) = subnet.network_acl {
+            if let Err(d) = nacl_stage(t, a, Direction::Outbound, &rp, tr) {
+                return d;
+            }
+        }
+        let next = match route::lookup(t, eni.vpc, subnet.route_table, ip.dst) {
+            Err(r) => return Action::drop(r),
+            Ok(next) => next,
+        };
+        tr.note(Note::Routed {
+            table: subnet.route_table,
+            next,
+        });
+        match next {
+            NextHop::Eni(e) if e == in_eni => return Action::drop(DropReason::HairpinLoop),
+            NextHop::Eni(e) => {
+                let Some(d) = t.enis.get(e as usize) else {
+                    return Action::drop(DropReason::Malformed);
+                };
+                let dst_subnet = &t.subnets[d.subnet as usize];
+                // The ACL of the destination subnet, when the packet enters another subnet.
+                if d.subnet != eni.subnet {
+                    if let Some(a) = dst_subnet.network_acl {
+                        if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rp, tr) {
+                            return d;
+                        }
+                    }
+                }
+                (e, dst_subnet.router_mac)
+            }
+        }
+    } else {
+        // Layer 2 inside the subnet: no route table, no network ACL.
+        let Some(&n) = subnet.macs.get(&meta.dst_mac) else {
+            return Action::drop(DropReason::UnknownDestinationMac);
+        };
+        if n == in_eni {
+            return Action::drop(DropReason::HairpinLoop);
+        }
+        tr.note(Note::Layer2(n));
+        (n, meta.src_mac)
+    };
+    if let Verdict::Drop(r) = srcdst::ingress(&t.enis[dst_eni as usize], ip.dst) {
+        return Action::drop(r);
+    }
+    // Security groups of the receiver.
+    if let Err(r) = sg_stage(
+        cx,
+        dst_eni,
+        false,
+        &ip,
+        &rp,
+        quote.as_ref(),
+        &mut pending,
+        tr,
+    ) {
+        return Action::drop(r);
+    }
+    let t = cx.tables;
+    // Everything passed: commit the new connections, then forward.
+    let ct = match pending.commit(cx.conntrack, cx.now) {
+        Ok(ct) => ct,
+        Err(r) => return Action::drop(r),
+    };
+    Action::Forward {
+        delivery: Delivery {
+            eni: dst_eni,
             src_mac,
-            dst_mac: eni.mac,
-        }),
+            dst_mac: t.enis[dst_eni as usize].mac,
+        },
+        ct,
+        cacheable: quote.is_none() && !pending.related,
+    }
+}
+
+/// The fields rules look at.
+fn rule_packet(ip: &IpMeta) -> RulePacket {
+    let icmp = matches!(ip.proto, PROTO_ICMP | PROTO_ICMPV6) && !ip.fragment;
+    RulePacket {
+        proto: ip.proto,
+        src: ip.src,
+        dst: ip.dst,
+        dst_port: if matches!(ip.proto, PROTO_TCP | PROTO_UDP) {
+            ip.dst_port
+        } else {
+            0
+        },
+        icmp: icmp.then_some(((ip.dst_port >> 8) as u8, ip.dst_port as u8)),
+    }
+}
+
+/// The connection key of a packet from the point of view of the ENI it leaves
+/// (`egress`) or enters.
+fn conn_key(proto: u8, src: IpAddr, dst: IpAddr, sport: u16, dport: u16, egress: bool) -> ConnKey {
+    let (sport, dport) = match proto {
+        PROTO_TCP | PROTO_UDP => (sport, dport),
+        // ICMP: the echo identifier on both sides; others carry no ports.
+        PROTO_ICMP | PROTO_ICMPV6 => (sport, sport),
+        _ => (0, 0),
+    };
+    if egress {
+        ConnKey {
+            proto,
+            local: src,
+            remote: dst,
+            local_port: sport,
+            remote_port: if matches!(proto, PROTO_TCP | PROTO_UDP) {
+                dport
+            } else {
+                0
+            },
+        }
+    } else {
+        ConnKey {
+            proto,
+            local: dst,
+            remote: src,
+            local_port: dport,
+            remote_port: if matches!(proto, PROTO_TCP | PROTO_UDP) {
+                sport
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// Connections to create once the packet is known to pass every stage.
+#[derive(Default)]
+struct Pending {
+    new: [Option<(EniIdx, ConnKey, Origin, u8)>; 2],
+    existing: [Option<CtRef>; 2],
+    related: bool,
+}
+
+impl Pending {
+    fn commit(&self, tables: &mut [ConnTable], now: u64) -> Result<[Option<CtRef>; 2], DropReason> {
+        let mut out = self.existing;
+        let mut done: [Option<(EniIdx, ConnRef)>; 2] = [None, None];
+        for (i, n) in self.new.iter().enumerate() {
+            let Some((eni, key, origin, flags)) = *n else {
+                continue;
+            };
+            let Some(table) = tables.get_mut(eni as usize) else {
+                continue;
+            };
+            match table.insert(key, origin, flags, now) {
+                Ok(conn) => {
+                    done[i] = Some((eni, conn));
+                    out[i] = Some(CtRef {
+                        eni,
+                        conn,
+                        dir: ConnDir::Orig,
+                    });
+                }
+                Err(e) => {
+                    // Undo what this packet created already.
+                    for (eni, conn) in done.iter().flatten() {
+                        if let Some(t) = tables.get_mut(*eni as usize) {
+                            t.remove(*conn);
+                        }
+                    }
+                    return Err(match e {
+                        InsertError::Full => DropReason::ConntrackFull,
+                        InsertError::InvalidTcp => DropReason::InvalidTcpState,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The security-group stage of ENI `e` for a packet leaving it (`egress`) or entering it.
+#[allow(clippy::too_many_arguments)]
+fn sg_stage<T: Tracer>(
+    cx: &mut Context<'_>,
+    e: EniIdx,
+    egress: bool,
+    ip: &IpMeta,
+    rp: &RulePacket,
+    quote: Option<&Quoted>,
+    pending: &mut Pending,
+    tr: &mut T,
+) -> Result<(), DropReason> {
+    let t = cx.tables;
+    let Some(prog) = t.enis.get(e as usize).and_then(|x| x.sg.as_ref()) else {
+        return Ok(());
+    };
+    let Some(table) = cx.conntrack.get_mut(e as usize) else {
+        return Ok(());
+    };
+    let slot = usize::from(!egress);
+    let note = |pass| Note::SecurityGroup {
+        eni: e,
+        egress,
+        pass,
+    };
+    let key = conn_key(ip.proto, ip.src, ip.dst, ip.src_port, ip.dst_port, egress);
+    if quote.is_none() {
+        if let Some((conn, origin)) = table.lookup(&key, cx.now) {
+            let dir = conn_dir(origin, egress);
+            match table.touch(conn, dir, ip.tcp_flags, cx.now) {
+                Touch::Ok => {
+                    pending.existing[slot] = Some(CtRef { eni: e, conn, dir });
+                    tr.note(note(SgPass::Tracked));
+                    return Ok(());
+                }
+                Touch::Invalid => return Err(DropReason::InvalidTcpState),
+                Touch::Gone => {}
+            }
+        }
+    }
+    if let Some(q) = quote {
+        // An ICMP error about a packet of a tracked connection is related traffic: the
+        // quoted packet travelled the other way, so egress here means it came in.
+        let k = conn_key(q.proto, q.src, q.dst, q.src_port, q.dst_port, !egress);
+        if table.lookup(&k, cx.now).is_some() {
+            pending.related = true;
+            tr.note(note(SgPass::Related));
+            return Ok(());
+        }
+    }
+    let dir = if egress {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    };
+    let Some(m) = prog.evaluate(dir, rp, &t.sg_members) else {
+        return Err(DropReason::SgNoMatch);
+    };
+    let rst = ip.proto == PROTO_TCP && ip.tcp_flags & crate::conntrack::tcp_flags::RST != 0;
+    if quote.is_some() || rst || prog.untracked(dir, rp) {
+        tr.note(note(SgPass::Untracked(m)));
+        return Ok(());
+    }
+    let origin = if egress {
+        Origin::Local
+    } else {
+        Origin::Remote
+    };
+    pending.new[slot] = Some((e, key, origin, ip.tcp_flags));
+    tr.note(note(SgPass::New(m)));
+    Ok(())
+}
+
+/// The network-ACL stage: `Err` carries the drop action.
+fn nacl_stage<T: Tracer>(
+    t: &Tables,
+    nacl: u32,
+    dir: Direction,
+    rp: &RulePacket,
+    tr: &mut T,
+) -> Result<(), Action> {
+    let Some(table) = t.nacls.get(nacl as usize) else {
+        return Err(Action::drop(DropReason::Malformed));
+    };
+    let v = table.evaluate(dir, rp);
+    tr.note(Note::NetworkAcl {
+        nacl,
+        direction: dir,
+        rule: v.rule_number,
+        allow: v.allow,
+    });
+    if v.allow {
+        Ok(())
+    } else {
+        Err(Action::Drop {
+            reason: DropReason::NaclDeny,
+            nacl_slot: Some(v.slot),
+            cacheable: true,
+        })
     }
 }
 

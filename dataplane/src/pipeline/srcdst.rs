@@ -46,6 +46,7 @@ mod tests {
             mac: MacAddr([2, 0, 0, 0, 0, 1]),
             addrs: vec!["10.0.1.10".parse().unwrap(), "10.0.1.11".parse().unwrap()],
             source_dest_check: check,
+            sg: None,
         }
     }
 

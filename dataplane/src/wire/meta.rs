@@ -49,6 +49,66 @@ pub struct IpMeta {
     pub dst_port: u16,
     /// A non-first fragment (no L4 header) or a first fragment with more to come.
     pub fragment: bool,
+    /// TCP flags (0 for other protocols).
+    pub tcp_flags: u8,
+}
+
+/// The IP and L4 identifiers quoted inside an ICMP error (the packet that caused it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quoted {
+    /// Quoted source.
+    pub src: IpAddr,
+    /// Quoted destination.
+    pub dst: IpAddr,
+    /// Quoted protocol.
+    pub proto: u8,
+    /// Quoted source port (ICMP echo: identifier).
+    pub src_port: u16,
+    /// Quoted destination port (ICMP echo: 0).
+    pub dst_port: u16,
+}
+
+/// Whether an ICMPv4 type is an error that quotes the offending packet.
+pub fn is_icmp_error(icmp_type: u8) -> bool {
+    matches!(icmp_type, 3 | 4 | 5 | 11 | 12)
+}
+
+/// The packet quoted by an ICMPv4 error in `frame` (an Ethernet frame), if it is one
+/// and the quote holds at least the IP header and 8 bytes of L4 header.
+pub fn icmp_error_quote(frame: &[u8], ip: &IpMeta) -> Option<Quoted> {
+    if ip.proto != ipv4::PROTO_ICMP || ip.fragment || !is_icmp_error((ip.dst_port >> 8) as u8) {
+        return None;
+    }
+    let inner = frame.get(usize::from(ip.l4_offset) + 8..)?;
+    if inner.len() < 28 || inner[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(inner[0] & 0x0f) * 4;
+    let l4 = inner.get(ihl..ihl + 8)?;
+    let proto = inner[9];
+    let a = |o: usize| {
+        IpAddr::V4(Ipv4Addr::new(
+            inner[o],
+            inner[o + 1],
+            inner[o + 2],
+            inner[o + 3],
+        ))
+    };
+    let (src_port, dst_port) = match proto {
+        ipv4::PROTO_TCP | ipv4::PROTO_UDP => (
+            u16::from_be_bytes([l4[0], l4[1]]),
+            u16::from_be_bytes([l4[2], l4[3]]),
+        ),
+        ipv4::PROTO_ICMP if matches!(l4[0], 0 | 8) => (u16::from_be_bytes([l4[4], l4[5]]), 0),
+        _ => (0, 0),
+    };
+    Some(Quoted {
+        src: a(12),
+        dst: a(16),
+        proto,
+        src_port,
+        dst_port,
+    })
 }
 
 impl IpMeta {
@@ -95,10 +155,10 @@ fn parse_ipv4(b: &[u8]) -> Result<IpMeta, WireError> {
     let frag_off = p.frag_offset();
     let fragment = frag_off != 0 || p.more_fragments();
     let hl = p.header_len();
-    let (src_port, dst_port) = if frag_off == 0 {
+    let (src_port, dst_port, tcp_flags) = if frag_off == 0 {
         l4_ids(p.protocol(), p.payload())?
     } else {
-        (0, 0)
+        (0, 0, 0)
     };
     Ok(IpMeta {
         src: IpAddr::V4(p.src()),
@@ -109,6 +169,7 @@ fn parse_ipv4(b: &[u8]) -> Result<IpMeta, WireError> {
         src_port,
         dst_port,
         fragment,
+        tcp_flags,
     })
 }
 
@@ -131,7 +192,7 @@ fn parse_ipv6(b: &[u8]) -> Result<IpMeta, WireError> {
         Ipv6Addr::from(a)
     };
     let proto = b[6];
-    let (src_port, dst_port) = l4_ids(proto, &b[40..end]).unwrap_or((0, 0));
+    let (src_port, dst_port, tcp_flags) = l4_ids(proto, &b[40..end]).unwrap_or((0, 0, 0));
     Ok(IpMeta {
         src: IpAddr::V6(addr(8)),
         dst: IpAddr::V6(addr(24)),
@@ -141,11 +202,13 @@ fn parse_ipv6(b: &[u8]) -> Result<IpMeta, WireError> {
         src_port,
         dst_port,
         fragment: proto == 44,
+        tcp_flags,
     })
 }
 
-/// Ports (TCP/UDP) or echo identifier and type/code (ICMP) of an L4 header.
-fn l4_ids(proto: u8, l4: &[u8]) -> Result<(u16, u16), WireError> {
+/// Ports (TCP/UDP) or echo identifier and type/code (ICMP) of an L4 header, and the
+/// TCP flags.
+fn l4_ids(proto: u8, l4: &[u8]) -> Result<(u16, u16, u8), WireError> {
     match proto {
         ipv4::PROTO_TCP | ipv4::PROTO_UDP => {
             let min = if proto == ipv4::PROTO_TCP { 20 } else { 8 };
@@ -155,6 +218,7 @@ fn l4_ids(proto: u8, l4: &[u8]) -> Result<(u16, u16), WireError> {
             Ok((
                 u16::from_be_bytes([l4[0], l4[1]]),
                 u16::from_be_bytes([l4[2], l4[3]]),
+                if proto == ipv4::PROTO_TCP { l4[13] } else { 0 },
             ))
         }
         ipv4::PROTO_ICMP | ipv4::PROTO_ICMPV6 => {
@@ -169,9 +233,9 @@ fn l4_ids(proto: u8, l4: &[u8]) -> Result<(u16, u16), WireError> {
                 }
                 _ => 0,
             };
-            Ok((id, u16::from_be_bytes([typ, l4[1]])))
+            Ok((id, u16::from_be_bytes([typ, l4[1]]), 0))
         }
-        _ => Ok((0, 0)),
+        _ => Ok((0, 0, 0)),
     }
 }
 
