@@ -20,6 +20,8 @@ pub struct RulePacket {
     pub dst: IpAddr,
     /// TCP/UDP destination port (0 otherwise).
     pub dst_port: u16,
+    /// TCP/UDP source port (0 otherwise).
+    pub src_port: u16,
     /// ICMP type and code (`None` for non-ICMP packets and non-first fragments).
     pub icmp: Option<(u8, u8)>,
 }
@@ -67,6 +69,7 @@ mod tests {
             src: "10.0.1.10".parse().unwrap(),
             dst: "10.0.2.20".parse().unwrap(),
             dst_port: port,
+            src_port: 0,
             icmp,
         }
     }

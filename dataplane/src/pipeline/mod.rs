@@ -331,6 +331,11 @@ fn rule_packet(ip: &IpMeta) -> RulePacket {
         } else {
             0
         },
+        src_port: if matches!(ip.proto, PROTO_TCP | PROTO_UDP) {
+            ip.src_port
+        } else {
+            0
+        },
         icmp: icmp.then_some(((ip.dst_port >> 8) as u8, ip.dst_port as u8)),
     }
 }
@@ -521,3 +526,6 @@ fn nacl_stage<T: Tracer>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod firewall_tests;

@@ -137,6 +137,7 @@ mod tests {
             src: src.parse().unwrap(),
             dst: dst.parse().unwrap(),
             dst_port: port,
+            src_port: 0,
             icmp: None,
         }
     }

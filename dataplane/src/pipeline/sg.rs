@@ -137,10 +137,26 @@ impl SgProgram {
             .map(|r| r.at)
     }
 
-    /// Whether a flow that `dir`'s rules allow is left untracked, as AWS does: TCP or UDP
-    /// allowed from/to all addresses by a rule of `dir`, with a rule of the other
-    /// direction allowing all ports of that protocol to/from all addresses.
+    /// Whether a packet belongs to a flow AWS leaves untracked: TCP or UDP allowed
+    /// from/to all addresses by a rule of one direction, with a rule of the other
+    /// direction allowing all ports of that protocol to/from all addresses. The packet
+    /// may open such a flow in `dir`, or answer one opened the other way.
     pub fn untracked(&self, dir: Direction, p: &RulePacket) -> bool {
+        let reply = RulePacket {
+            src: p.dst,
+            dst: p.src,
+            dst_port: p.src_port,
+            src_port: p.dst_port,
+            ..*p
+        };
+        let other = match dir {
+            Direction::Inbound => Direction::Outbound,
+            Direction::Outbound => Direction::Inbound,
+        };
+        self.opens_untracked(dir, p) || self.opens_untracked(other, &reply)
+    }
+
+    fn opens_untracked(&self, dir: Direction, p: &RulePacket) -> bool {
         let u = match p.proto {
             PROTO_TCP => 0,
             PROTO_UDP => 1,
@@ -198,6 +214,7 @@ mod tests {
             src: src.parse().unwrap(),
             dst: dst.parse().unwrap(),
             dst_port: port,
+            src_port: 0,
             icmp: None,
         }
     }
@@ -260,6 +277,10 @@ mod tests {
         let p = SgProgram::build(&g, &[0]);
         assert!(!p.untracked(Direction::Inbound, &pkt(6, "203.0.113.1", "10.0.1.10", 22)));
         assert!(p.untracked(Direction::Inbound, &pkt(6, "198.51.100.9", "10.0.1.10", 80)));
+        // The answer of an untracked flow is untracked too (allowed by the outbound rule).
+        let mut answer = pkt(6, "10.0.1.10", "198.51.100.9", 40000);
+        answer.src_port = 80;
+        assert!(p.untracked(Direction::Outbound, &answer));
         // Without the outbound all-rule, everything is tracked.
         let g = vec![sg(g[0].inbound.clone(), vec![])];
         let p = SgProgram::build(&g, &[0]);
