@@ -86,7 +86,7 @@ fn pipeline(c: &mut Criterion) {
     g.bench_function("firewalled_new_connection", |b| {
         b.iter(|| {
             n = n.wrapping_add(1);
-            if n % 65_536 == 0 {
+            if n.is_multiple_of(65_536) {
                 now += 31_000;
                 dp.set_now(now);
                 dp.expire();

@@ -255,6 +255,7 @@ mod tests {
             config: DataplaneConfig::default(),
             enis: vec![],
             engine: Default::default(),
+            nacl_denies: vec![],
         };
         let answer = serde_json::to_string(&Response::State(Box::new(report))).unwrap() + "\n";
         let answer: &'static str = Box::leak(answer.into_boxed_str());

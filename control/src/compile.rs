@@ -7,16 +7,35 @@
 //! IPv6) unless the user replaced one (a route with the same destination), in which case
 //! the user's route takes that place. MACs that the file does not set are derived from
 //! ids with FNV-1a (plus a finaliser), so they are stable across runs and machines.
+//!
+//! Firewalls: network ACLs in file order, then one implicit default NACL (id
+//! `acl-default-<vpc suffix>`, rule 100 allow all `0.0.0.0/0` both ways, plus rule 101
+//! `::/0` on dual-stack VPCs) per VPC that marks none `default = true`; every subnet gets
+//! the NACL that lists it, else its VPC's default. NACL entries keep the file's order (the
+//! data plane sorts by rule number) and never include the final `*` deny. Security groups
+//! in file order, then one implicit default group (id `sg-default-<vpc suffix>`: all
+//! traffic from its own members in, all traffic out) per VPC that declares none; a group
+//! without `outbound` gets all traffic to `0.0.0.0/0` (and `::/0` on dual-stack VPCs).
+//! Every ENI gets `Some` list of groups (its VPC's default when it names none) and its
+//! conntrack settings in milliseconds, scaled by `[lab] conntrack_time_scale`. See
+//! [`traffic_match`] for how protocol, ports and ICMP fields are encoded.
 
 use std::collections::HashMap;
 
 use dataplane::config::{
-    Attachment, DataplaneConfig, EniConfig, RouteConfig, RouteTableConfig, RouteTarget,
-    SubnetConfig, VpcConfig,
+    Attachment, ConntrackConfig, DataplaneConfig, EniConfig, IcmpMatch, NaclEntry,
+    NetworkAclConfig, PortRange, Protocol, RouteConfig, RouteTableConfig, RouteTarget,
+    SecurityGroupConfig, SgPeer, SgRule, SubnetConfig, TrafficMatch, VpcConfig,
 };
 use dataplane::wire::MacAddr;
+use ipnet::IpNet;
 
-use crate::model::{RouteTargetRef, Topology};
+use crate::model::{
+    ConntrackSettings, NaclAction, NaclRule, PortSpec, RouteTargetRef, RulePeer, RuleProtocol,
+    SgRuleSpec, Topology, Vpc, DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_TCP_ESTABLISHED_TIMEOUT,
+    DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, OTHER_TIMEOUT, PROTO_ICMPV6,
+    TCP_TRANSITORY_TIMEOUT,
+};
 use crate::validate::{ValidationError, ValidationErrors};
 
 /// First octet of generated ENI MACs (locally administered, unicast).
@@ -67,6 +86,146 @@ pub fn router_mac(subnet_id: &str) -> MacAddr {
 /// `rtb-main-<vpc id without "vpc-">`.
 pub fn implicit_main_id(vpc_id: &str) -> String {
     format!("rtb-main-{}", vpc_id.strip_prefix("vpc-").unwrap_or(vpc_id))
+}
+
+/// The id of the implicit default network ACL of a VPC that declares none:
+/// `acl-default-<vpc id without "vpc-">`.
+pub fn implicit_default_nacl_id(vpc_id: &str) -> String {
+    format!(
+        "acl-default-{}",
+        vpc_id.strip_prefix("vpc-").unwrap_or(vpc_id)
+    )
+}
+
+/// The id of the implicit default security group of a VPC that declares none:
+/// `sg-default-<vpc id without "vpc-">`.
+pub fn implicit_default_sg_id(vpc_id: &str) -> String {
+    format!(
+        "sg-default-{}",
+        vpc_id.strip_prefix("vpc-").unwrap_or(vpc_id)
+    )
+}
+
+/// The "all traffic" destinations of a VPC: `0.0.0.0/0`, plus `::/0` when it has an IPv6
+/// CIDR (the outbound rule of a new security group, the rules of a default NACL).
+fn everywhere(vpc: &Vpc) -> Vec<IpNet> {
+    let mut v = vec![IpNet::V4(ipnet::Ipv4Net::default())];
+    if vpc.ipv6_cidr.is_some() {
+        v.push(IpNet::V6(ipnet::Ipv6Net::default()));
+    }
+    v
+}
+
+const ALL_TRAFFIC: TrafficMatch = TrafficMatch {
+    protocol: Protocol::All,
+    ports: None,
+    icmp: None,
+};
+
+/// The data plane's form of a rule's protocol, ports and ICMP fields.
+///
+/// `-1` carries neither ports nor ICMP; TCP/UDP carry their range, `None` for all ports
+/// (absent or `0-65535`); ICMP/ICMPv6 carry type/code, `None` when both are any (absent or
+/// `-1`) and for ICMPv6 with an IPv4 CIDR (`ipv4 == Some(true)`: AWS matches every type);
+/// any other protocol carries neither (AWS ignores ports there).
+pub fn traffic_match(
+    protocol: RuleProtocol,
+    ports: Option<PortSpec>,
+    icmp_type: Option<i64>,
+    icmp_code: Option<i64>,
+    ipv4: Option<bool>,
+) -> TrafficMatch {
+    let mut m = TrafficMatch {
+        protocol: protocol.to_config(),
+        ports: None,
+        icmp: None,
+    };
+    if protocol.has_ports() {
+        m.ports = ports.and_then(|p| {
+            let from = u16::try_from(p.from).ok()?;
+            let to = u16::try_from(p.to).ok()?;
+            if (from, to) == (0, u16::MAX) {
+                None
+            } else {
+                Some(PortRange { from, to })
+            }
+        });
+    } else if protocol.is_icmp() {
+        let any = |v: Option<i64>| v.and_then(|x| u8::try_from(x).ok());
+        let icmp = IcmpMatch {
+            icmp_type: any(icmp_type),
+            code: any(icmp_code),
+        };
+        let ignored = protocol == RuleProtocol::Number(PROTO_ICMPV6) && ipv4 == Some(true);
+        if icmp != IcmpMatch::default() && !ignored {
+            m.icmp = Some(icmp);
+        }
+    }
+    m
+}
+
+/// A network ACL rule, compiled (`None` for a rule number outside `u16`, which
+/// validation rejects).
+fn nacl_entry(rule: &NaclRule) -> Option<NaclEntry> {
+    Some(NaclEntry {
+        rule_number: u16::try_from(rule.rule).ok()?,
+        traffic: traffic_match(
+            rule.protocol,
+            rule.ports,
+            rule.icmp_type,
+            rule.icmp_code,
+            Some(matches!(rule.cidr, IpNet::V4(_))),
+        ),
+        cidr: rule.cidr,
+        allow: rule.action == NaclAction::Allow,
+    })
+}
+
+/// `secs` seconds in milliseconds, times `scale`, rounded, at least 1 ms.
+pub fn scaled_ms(secs: u64, scale: f64) -> u64 {
+    let ms = (secs as f64 * 1000.0 * scale).round();
+    if ms.is_nan() || ms < 1.0 {
+        1
+    } else {
+        // Saturating float-to-int conversion.
+        ms as u64
+    }
+}
+
+/// An ENI's conntrack settings in milliseconds, scaled by `[lab] conntrack_time_scale`.
+pub fn conntrack_config(settings: Option<&ConntrackSettings>, scale: f64) -> ConntrackConfig {
+    let s = settings.copied().unwrap_or_default();
+    let secs =
+        |v: Option<i64>, default: u64| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(default);
+    ConntrackConfig {
+        max_entries: s
+            .max_entries
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(DEFAULT_CONNTRACK_MAX_ENTRIES),
+        tcp_established_ms: scaled_ms(
+            secs(s.tcp_established_timeout, DEFAULT_TCP_ESTABLISHED_TIMEOUT),
+            scale,
+        ),
+        tcp_transitory_ms: scaled_ms(TCP_TRANSITORY_TIMEOUT, scale),
+        udp_ms: scaled_ms(secs(s.udp_timeout, DEFAULT_UDP_TIMEOUT), scale),
+        udp_stream_ms: scaled_ms(
+            secs(s.udp_stream_timeout, DEFAULT_UDP_STREAM_TIMEOUT),
+            scale,
+        ),
+        icmp_ms: scaled_ms(ICMP_TIMEOUT, scale),
+        other_ms: scaled_ms(OTHER_TIMEOUT, scale),
+    }
+}
+
+/// AWS's outbound rule of a new group: all traffic to everywhere.
+fn allow_all_out(vpc: &Vpc) -> Vec<SgRule> {
+    everywhere(vpc)
+        .into_iter()
+        .map(|cidr| SgRule {
+            traffic: ALL_TRAFFIC,
+            peer: SgPeer::Cidr(cidr),
+        })
+        .collect()
 }
 
 fn idx(i: usize) -> u32 {
@@ -206,6 +365,197 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
         });
     }
 
+    // Network ACLs: declared ones, then the implicit defaults.
+    let mut network_acls = Vec::new();
+    let mut nacl_of_subnet: HashMap<&str, usize> = HashMap::new();
+    let mut default_nacl: HashMap<usize, usize> = HashMap::new();
+    for n in &t.network_acls {
+        let Some(&vi) = vpc_idx.get(n.vpc.as_str()) else {
+            errors.push(ValidationError::new(
+                &n.id,
+                "vpc",
+                format!("no VPC with id `{}`", n.vpc),
+            ));
+            continue;
+        };
+        let ni = network_acls.len();
+        if n.default {
+            default_nacl.entry(vi).or_insert(ni);
+        }
+        for s in &n.subnets {
+            nacl_of_subnet.entry(s.as_str()).or_insert(ni);
+        }
+        let mut entries = |dir: &str, rules: &[NaclRule]| -> Vec<NaclEntry> {
+            rules
+                .iter()
+                .enumerate()
+                .filter_map(|(k, rule)| {
+                    let e = nacl_entry(rule);
+                    if e.is_none() {
+                        errors.push(ValidationError::new(
+                            &n.id,
+                            format!("{dir}[{k}].rule"),
+                            "rule number out of range",
+                        ));
+                    }
+                    e
+                })
+                .collect()
+        };
+        let inbound = entries("inbound", &n.inbound);
+        let outbound = entries("outbound", &n.outbound);
+        network_acls.push(NetworkAclConfig {
+            id: n.id.clone(),
+            vpc: idx(vi),
+            inbound,
+            outbound,
+        });
+    }
+    for (vi, v) in t.vpcs.iter().enumerate() {
+        if default_nacl.contains_key(&vi) {
+            continue;
+        }
+        default_nacl.insert(vi, network_acls.len());
+        let allow_all: Vec<NaclEntry> = everywhere(v)
+            .into_iter()
+            .zip(100u16..)
+            .map(|(cidr, rule_number)| NaclEntry {
+                rule_number,
+                traffic: ALL_TRAFFIC,
+                cidr,
+                allow: true,
+            })
+            .collect();
+        network_acls.push(NetworkAclConfig {
+            id: implicit_default_nacl_id(&v.id),
+            vpc: idx(vi),
+            inbound: allow_all.clone(),
+            outbound: allow_all,
+        });
+    }
+
+    // Security groups: indices first (rules may name groups declared later), declared
+    // ones in file order, then the implicit defaults.
+    let mut sg_idx: HashMap<String, usize> = HashMap::new();
+    let mut default_sg: HashMap<usize, usize> = HashMap::new();
+    let mut declared: Vec<(usize, usize)> = Vec::new(); // (model index, VPC index)
+    for (gi, g) in t.security_groups.iter().enumerate() {
+        let Some(&vi) = vpc_idx.get(g.vpc.as_str()) else {
+            errors.push(ValidationError::new(
+                &g.id,
+                "vpc",
+                format!("no VPC with id `{}`", g.vpc),
+            ));
+            continue;
+        };
+        let si = declared.len();
+        sg_idx.entry(g.id.clone()).or_insert(si);
+        if g.default {
+            default_sg.entry(vi).or_insert(si);
+        }
+        declared.push((gi, vi));
+    }
+    let mut implicit_sgs: Vec<usize> = Vec::new(); // VPC indices
+    for vi in 0..t.vpcs.len() {
+        if let std::collections::hash_map::Entry::Vacant(slot) = default_sg.entry(vi) {
+            let si = declared.len() + implicit_sgs.len();
+            slot.insert(si);
+            sg_idx
+                .entry(implicit_default_sg_id(&t.vpcs[vi].id))
+                .or_insert(si);
+            implicit_sgs.push(vi);
+        }
+    }
+    let pl_idx: HashMap<&str, usize> = t
+        .prefix_lists
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .rev()
+        .collect();
+    let mut security_groups = Vec::new();
+    for &(gi, vi) in &declared {
+        let g = &t.security_groups[gi];
+        let mut rules = |dir: &str, specs: &[SgRuleSpec]| -> Vec<SgRule> {
+            let mut out = Vec::new();
+            for (k, spec) in specs.iter().enumerate() {
+                let Some(peer) = spec.peer() else {
+                    errors.push(ValidationError::new(
+                        &g.id,
+                        format!("{dir}[{k}]"),
+                        "rule without a peer",
+                    ));
+                    continue;
+                };
+                let (peer, ipv4) = match peer {
+                    RulePeer::Cidr(n) => (SgPeer::Cidr(*n), Some(matches!(n, IpNet::V4(_)))),
+                    RulePeer::Group(id) => match sg_idx.get(id) {
+                        Some(&si) => (SgPeer::Group(idx(si)), None),
+                        None => {
+                            errors.push(ValidationError::new(
+                                &g.id,
+                                format!("{dir}[{k}]"),
+                                format!("no security group with id `{id}`"),
+                            ));
+                            continue;
+                        }
+                    },
+                    RulePeer::PrefixList(id) => match pl_idx.get(id.as_str()) {
+                        Some(&pi) => (
+                            SgPeer::PrefixList {
+                                id: id.clone(),
+                                cidrs: t.prefix_lists[pi].entries.clone(),
+                            },
+                            None,
+                        ),
+                        None => {
+                            errors.push(ValidationError::new(
+                                &g.id,
+                                format!("{dir}[{k}]"),
+                                format!("no prefix list with id `{id}`"),
+                            ));
+                            continue;
+                        }
+                    },
+                };
+                out.push(SgRule {
+                    traffic: traffic_match(
+                        spec.protocol,
+                        spec.ports,
+                        spec.icmp_type,
+                        spec.icmp_code,
+                        ipv4,
+                    ),
+                    peer,
+                });
+            }
+            out
+        };
+        let inbound = rules("inbound", &g.inbound);
+        let outbound = match &g.outbound {
+            Some(specs) => rules("outbound", specs),
+            None => allow_all_out(&t.vpcs[vi]),
+        };
+        security_groups.push(SecurityGroupConfig {
+            id: g.id.clone(),
+            vpc: idx(vi),
+            inbound,
+            outbound,
+        });
+    }
+    for &vi in &implicit_sgs {
+        let own = idx(security_groups.len());
+        security_groups.push(SecurityGroupConfig {
+            id: implicit_default_sg_id(&t.vpcs[vi].id),
+            vpc: idx(vi),
+            inbound: vec![SgRule {
+                traffic: ALL_TRAFFIC,
+                peer: SgPeer::Group(own),
+            }],
+            outbound: allow_all_out(&t.vpcs[vi]),
+        });
+    }
+
     let mut subnets = Vec::new();
     for s in &t.subnets {
         let Some(&vi) = vpc_idx.get(s.vpc.as_str()) else {
@@ -235,10 +585,14 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             ipv6_cidr: s.ipv6_cidr,
             route_table: idx(rt),
             router_mac: router_mac(&s.id),
-            network_acl: None,
+            network_acl: nacl_of_subnet
+                .get(s.id.as_str())
+                .or_else(|| default_nacl.get(&vi))
+                .map(|&ni| idx(ni)),
         });
     }
 
+    let scale = t.lab.map_or(1.0, |l| l.conntrack_time_scale);
     let mut enis = Vec::new();
     for e in &t.enis {
         let Some(&si) = subnet_idx.get(e.subnet.as_str()) else {
@@ -248,6 +602,27 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
                 format!("no subnet with id `{}`", e.subnet),
             ));
             continue;
+        };
+        let vi = vpc_idx.get(t.subnets[si].vpc.as_str()).copied();
+        let groups = match &e.security_groups {
+            Some(ids) => {
+                let mut v = Vec::new();
+                for (k, id) in ids.iter().enumerate() {
+                    match sg_idx.get(id) {
+                        Some(&gi) => v.push(idx(gi)),
+                        None => errors.push(ValidationError::new(
+                            &e.id,
+                            format!("security_groups[{k}]"),
+                            format!("no security group with id `{id}`"),
+                        )),
+                    }
+                }
+                v
+            }
+            None => vi
+                .and_then(|vi| default_sg.get(&vi))
+                .map(|&gi| vec![idx(gi)])
+                .unwrap_or_default(),
         };
         enis.push(EniConfig {
             id: e.id.clone(),
@@ -261,8 +636,8 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
                 netns: ns.clone(),
                 ifname: e.ifname.clone(),
             }),
-            security_groups: None,
-            conntrack: Default::default(),
+            security_groups: Some(groups),
+            conntrack: conntrack_config(e.conntrack.as_ref(), scale),
         });
     }
 
@@ -272,8 +647,8 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             subnets,
             route_tables,
             enis,
-            network_acls: Vec::new(),
-            security_groups: Vec::new(),
+            network_acls,
+            security_groups,
         })
     } else {
         Err(ValidationErrors(errors))
@@ -534,5 +909,291 @@ mod tests {
         t.vpcs.clear();
         let e = compile(&t).unwrap_err();
         assert_eq!(e.0[0].resource, "eni-a");
+    }
+
+    /// A dual-stack VPC with two subnets, a prefix list, a custom NACL on subnet-b, groups.
+    const FIREWALLS: &str = r#"
+        [lab]
+        conntrack_time_scale = 0.01
+
+        [[vpc]]
+        id = "vpc-x"
+        cidr = "10.0.0.0/16"
+        ipv6_cidr = "2600:1f18:aa00:100::/56"
+
+        [[subnet]]
+        id = "subnet-a"
+        vpc = "vpc-x"
+        cidr = "10.0.1.0/24"
+
+        [[subnet]]
+        id = "subnet-b"
+        vpc = "vpc-x"
+        cidr = "10.0.2.0/24"
+
+        [[prefix_list]]
+        id = "pl-admins"
+        entries = ["203.0.113.0/24", "198.51.100.7/32"]
+
+        [[network_acl]]
+        id = "acl-b"
+        vpc = "vpc-x"
+        subnets = ["subnet-b"]
+        inbound = [
+          { rule = 200, protocol = "tcp", ports = "1024-65535", cidr = "0.0.0.0/0", action = "allow" },
+          { rule = 90, protocol = "tcp", ports = 23, cidr = "0.0.0.0/0", action = "deny" },
+          { rule = 120, protocol = "icmp", icmp_type = 3, icmp_code = 4, cidr = "0.0.0.0/0", action = "allow" },
+          { rule = 130, protocol = 47, ports = "80-80", cidr = "10.0.0.0/16", action = "allow" },
+        ]
+
+        [[network_acl]]
+        id = "acl-empty"
+        vpc = "vpc-x"
+
+        [[security_group]]
+        id = "sg-web"
+        vpc = "vpc-x"
+        inbound = [
+          { protocol = "tcp", ports = "80", source = "0.0.0.0/0" },
+          { protocol = "-1", source = "sg-web" },
+          { protocol = "tcp", ports = "22", source = "pl-admins" },
+          { protocol = "icmp", icmp_type = 8, source = "10.0.0.0/16" },
+          { protocol = "udp", ports = "0-65535", source = "sg-app" },
+        ]
+
+        [[security_group]]
+        id = "sg-app"
+        vpc = "vpc-x"
+        outbound = []
+
+        [[eni]]
+        id = "eni-a"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.10"
+        security_groups = ["sg-web", "sg-app"]
+        conntrack = { max_entries = 1024, udp_timeout = 60, tcp_established_timeout = 60 }
+
+        [[eni]]
+        id = "eni-b"
+        subnet = "subnet-b"
+        private_ip = "10.0.2.10"
+    "#;
+
+    fn firewalls() -> DataplaneConfig {
+        compile_str(FIREWALLS).unwrap().config
+    }
+
+    #[test]
+    fn implicit_default_nacl_allows_all_both_families() {
+        let c = firewalls();
+        let ids: Vec<&str> = c.network_acls.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, ["acl-b", "acl-empty", "acl-default-x"]);
+        let d = &c.network_acls[2];
+        for dir in [&d.inbound, &d.outbound] {
+            let got: Vec<(u16, String, bool)> = dir
+                .iter()
+                .map(|e| (e.rule_number, e.cidr.to_string(), e.allow))
+                .collect();
+            assert_eq!(
+                got,
+                [(100, "0.0.0.0/0".into(), true), (101, "::/0".into(), true)]
+            );
+            assert!(dir.iter().all(|e| e.traffic == ALL_TRAFFIC));
+        }
+        // An IPv4-only VPC gets rule 100 only.
+        let c = demo();
+        let other = c
+            .network_acls
+            .iter()
+            .find(|n| n.id == "acl-default-other")
+            .unwrap();
+        assert_eq!(other.inbound.len(), 1);
+    }
+
+    #[test]
+    fn scenario_16_custom_nacl_without_rules_has_no_entries() {
+        let c = firewalls();
+        assert!(c.network_acls[1].inbound.is_empty() && c.network_acls[1].outbound.is_empty());
+    }
+
+    #[test]
+    fn subnets_get_their_nacl_or_the_default() {
+        let c = firewalls();
+        assert_eq!(c.subnets[0].network_acl, Some(2));
+        assert_eq!(c.subnets[1].network_acl, Some(0));
+        // A declared default replaces the implicit one and is used as written.
+        let src = FIREWALLS.replace(
+            "id = \"acl-empty\"\n        vpc = \"vpc-x\"",
+            "id = \"acl-empty\"\n        vpc = \"vpc-x\"\n        default = true",
+        );
+        let c = compile_str(&src).unwrap().config;
+        assert_eq!(c.network_acls.len(), 2);
+        assert_eq!(c.subnets[0].network_acl, Some(1));
+        assert!(c.network_acls[1].inbound.is_empty());
+    }
+
+    #[test]
+    fn nacl_entries_keep_file_order_and_compile_matches() {
+        let c = firewalls();
+        let b = &c.network_acls[0];
+        let numbers: Vec<u16> = b.inbound.iter().map(|e| e.rule_number).collect();
+        assert_eq!(numbers, [200, 90, 120, 130]);
+        assert_eq!(
+            b.inbound[0].traffic.ports,
+            Some(PortRange {
+                from: 1024,
+                to: 65535
+            })
+        );
+        assert!(!b.inbound[1].allow);
+        assert_eq!(
+            b.inbound[1].traffic.ports,
+            Some(PortRange { from: 23, to: 23 })
+        );
+        assert_eq!(
+            b.inbound[2].traffic,
+            TrafficMatch {
+                protocol: Protocol::Number(1),
+                ports: None,
+                icmp: Some(IcmpMatch {
+                    icmp_type: Some(3),
+                    code: Some(4)
+                }),
+            }
+        );
+        // Scenario 17: GRE with ports compiles to "all GRE".
+        assert_eq!(
+            b.inbound[3].traffic,
+            TrafficMatch {
+                protocol: Protocol::Number(47),
+                ports: None,
+                icmp: None
+            }
+        );
+    }
+
+    #[test]
+    fn traffic_match_normalises_all_ports_and_any_icmp() {
+        let tcp = RuleProtocol::Number(6);
+        let all = traffic_match(tcp, Some(PortSpec { from: 0, to: 65535 }), None, None, None);
+        assert_eq!(all.ports, None);
+        assert_eq!(traffic_match(tcp, None, None, None, None).ports, None);
+        let icmp = RuleProtocol::Number(1);
+        assert_eq!(
+            traffic_match(icmp, None, Some(-1), Some(-1), None).icmp,
+            None
+        );
+        assert_eq!(
+            traffic_match(icmp, None, Some(8), None, None).icmp,
+            Some(IcmpMatch {
+                icmp_type: Some(8),
+                code: None
+            })
+        );
+        let v6 = RuleProtocol::Number(58);
+        assert_eq!(
+            traffic_match(v6, None, Some(128), None, Some(true)).icmp,
+            None
+        );
+        assert!(traffic_match(v6, None, Some(128), None, Some(false))
+            .icmp
+            .is_some());
+        let any = traffic_match(
+            RuleProtocol::All,
+            Some(PortSpec { from: 1, to: 2 }),
+            Some(3),
+            None,
+            None,
+        );
+        assert_eq!(any, ALL_TRAFFIC);
+    }
+
+    #[test]
+    fn security_groups_compile_peers_and_outbound_defaults() {
+        let c = firewalls();
+        let ids: Vec<&str> = c.security_groups.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["sg-web", "sg-app", "sg-default-x"]);
+        let web = &c.security_groups[0];
+        let peers: Vec<&SgPeer> = web.inbound.iter().map(|r| &r.peer).collect();
+        assert_eq!(
+            peers,
+            [
+                &SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
+                &SgPeer::Group(0),
+                &SgPeer::PrefixList {
+                    id: "pl-admins".into(),
+                    cidrs: vec![
+                        "203.0.113.0/24".parse().unwrap(),
+                        "198.51.100.7/32".parse().unwrap()
+                    ],
+                },
+                &SgPeer::Cidr("10.0.0.0/16".parse().unwrap()),
+                &SgPeer::Group(1),
+            ]
+        );
+        assert_eq!(web.inbound[4].traffic.ports, None, "0-65535 is all ports");
+        // Outbound absent: all to 0.0.0.0/0 and ::/0 (dual-stack VPC).
+        let out: Vec<String> = web
+            .outbound
+            .iter()
+            .map(|r| match &r.peer {
+                SgPeer::Cidr(n) => n.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(out, ["0.0.0.0/0", "::/0"]);
+        assert!(web.outbound.iter().all(|r| r.traffic == ALL_TRAFFIC));
+        // `outbound = []` and inbound absent: no rules at all.
+        assert!(
+            c.security_groups[1].inbound.is_empty() && c.security_groups[1].outbound.is_empty()
+        );
+    }
+
+    #[test]
+    fn scenario_20_implicit_default_group_admits_itself() {
+        let c = firewalls();
+        let d = &c.security_groups[2];
+        assert_eq!(
+            d.inbound,
+            [SgRule {
+                traffic: ALL_TRAFFIC,
+                peer: SgPeer::Group(2)
+            }]
+        );
+        assert_eq!(d.outbound.len(), 2);
+        // ENIs without groups get it; others get theirs, in order.
+        assert_eq!(c.enis[0].security_groups, Some(vec![0, 1]));
+        assert_eq!(c.enis[1].security_groups, Some(vec![2]));
+    }
+
+    #[test]
+    fn conntrack_is_scaled_milliseconds() {
+        let c = firewalls();
+        assert_eq!(
+            c.enis[0].conntrack,
+            ConntrackConfig {
+                max_entries: 1024,
+                tcp_established_ms: 600,
+                tcp_transitory_ms: 1200,
+                udp_ms: 600,
+                udp_stream_ms: 1800,
+                icmp_ms: 300,
+                other_ms: 6000,
+            }
+        );
+        assert_eq!(c.enis[1].conntrack.udp_ms, 300);
+        assert_eq!(c.enis[1].conntrack.max_entries, 65_536);
+        // Unscaled, the defaults are the data plane's defaults; tiny scales stay >= 1 ms.
+        assert_eq!(conntrack_config(None, 1.0), ConntrackConfig::default());
+        assert_eq!(scaled_ms(30, 1e-9), 1);
+        assert_eq!(scaled_ms(30, 0.0123), 369);
+    }
+
+    #[test]
+    fn firewalls_survive_the_wire() {
+        let c = firewalls();
+        let json = serde_json::to_string(&c).unwrap();
+        let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
     }
 }

@@ -26,6 +26,19 @@
 //!
 //! Values are stored as written; [`crate::validate::validate`] normalises CIDRs with host
 //! bits set (like the AWS API does) before compiling.
+//!
+//! Firewalls (issue VPC-2): `[[network_acl]]` ([`NetworkAcl`]), `[[security_group]]`
+//! ([`SecurityGroup`]), `[[prefix_list]]` ([`PrefixList`]), the ENI fields
+//! `security_groups` and `conntrack` ([`ConntrackSettings`]), and the `[lab]` table
+//! ([`LabSettings`]). Rule fields accept several spellings:
+//!
+//! - `protocol`: `"tcp"`, `"udp"`, `"icmp"`, `"icmpv6"`, `"all"` (any case), `"-1"` or `-1`
+//!   (all), or an IANA number 0..=255 as an integer (`47`) or a string (`"47"`).
+//! - `ports`: `80`, `"80"` or `"1024-65535"` (inclusive); absent (or `"0-65535"`) is all
+//!   ports. Only TCP and UDP have ports.
+//! - `icmp_type` / `icmp_code`: 0..=255; absent or `-1` is any.
+//! - Security-group peers (`source` inbound, `destination` outbound): a CIDR, an `sg-…` id
+//!   or a `pl-…` id.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -58,10 +71,23 @@ pub struct Topology {
     /// `[[eni]]` tables.
     #[serde(default, rename = "eni")]
     pub enis: Vec<Eni>,
+    /// `[[prefix_list]]` tables.
+    #[serde(default, rename = "prefix_list", skip_serializing_if = "Vec::is_empty")]
+    pub prefix_lists: Vec<PrefixList>,
+    /// `[[network_acl]]` tables.
+    #[serde(default, rename = "network_acl", skip_serializing_if = "Vec::is_empty")]
+    pub network_acls: Vec<NetworkAcl>,
+    /// `[[security_group]]` tables.
+    #[serde(
+        default,
+        rename = "security_group",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub security_groups: Vec<SecurityGroup>,
+    /// The optional `[lab]` table: knobs for test labs, not AWS settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab: Option<LabSettings>,
     // Next resources (later issues), each as its own array of tables with its id prefix:
-    //   network_acl        `[[network_acl]]`        id "acl-…",  subnet associations + numbered rules
-    //   security_group     `[[security_group]]`     id "sg-…",   ingress/egress rules; ENIs list their groups
-    //   prefix_list        `[[prefix_list]]`        id "pl-…",   usable as route destination / rule peer
     //   internet_gateway   `[[internet_gateway]]`   id "igw-…",  attached to one VPC; route target
     //   elastic_ip         `[[elastic_ip]]`         id "eipalloc-…", associated with an ENI private IPv4
     //   nat_gateway        `[[nat_gateway]]`        id "nat-…",  in a subnet, with an EIP; route target
@@ -239,6 +265,13 @@ pub struct Eni {
     /// The interface name inside the namespace (default `eth0`).
     #[serde(default = "default_ifname")]
     pub ifname: String,
+    /// Its security groups (`sg-…` ids of its VPC, 1 to 5); absent means the VPC's default
+    /// group. An empty list is an error: an ENI always has at least one group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Vec<String>>,
+    /// Connection-tracking table size and idle timeouts; absent fields keep AWS's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack: Option<ConntrackSettings>,
 }
 
 impl Eni {
@@ -246,6 +279,446 @@ impl Eni {
     pub fn ipv4_addrs(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
         std::iter::once(self.private_ip).chain(self.secondary_ips.iter().copied())
     }
+}
+
+/// The default connection-tracking table size of an ENI (entries).
+pub const DEFAULT_CONNTRACK_MAX_ENTRIES: u32 = 65_536;
+/// Default idle timeout of an established TCP connection, seconds (AWS `TcpEstablishedTimeout`).
+pub const DEFAULT_TCP_ESTABLISHED_TIMEOUT: u64 = 432_000;
+/// Default idle timeout of a single-exchange UDP flow, seconds (AWS `UdpTimeout`).
+pub const DEFAULT_UDP_TIMEOUT: u64 = 30;
+/// Default idle timeout of a UDP stream, seconds (AWS `UdpStreamTimeout`).
+pub const DEFAULT_UDP_STREAM_TIMEOUT: u64 = 180;
+/// Idle timeout of an opening or closing TCP connection, seconds (not configurable).
+pub const TCP_TRANSITORY_TIMEOUT: u64 = 120;
+/// Idle timeout of ICMP tracking, seconds (not configurable).
+pub const ICMP_TIMEOUT: u64 = 30;
+/// Idle timeout of other protocols' tracking, seconds (AWS: 600 s, not configurable).
+pub const OTHER_TIMEOUT: u64 = 600;
+
+/// Per-ENI connection-tracking settings as written (`conntrack = { … }` on an `[[eni]]`).
+/// Timeouts are in seconds; every field is optional. Bounds (AWS's) are checked by
+/// [`crate::validate::validate`]: `max_entries` 1..=1000000, `tcp_established_timeout`
+/// 60..=432000, `udp_timeout` 30..=60, `udp_stream_timeout` 60..=180.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConntrackSettings {
+    /// Maximum tracked connections (default 65536).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_entries: Option<i64>,
+    /// Idle timeout of an established TCP connection, seconds (default 432000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_established_timeout: Option<i64>,
+    /// Idle timeout of a UDP flow with one exchange, seconds (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_timeout: Option<i64>,
+    /// Idle timeout of a UDP stream, seconds (default 180).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_stream_timeout: Option<i64>,
+}
+
+/// The `[lab]` table: knobs of the lab that are not AWS settings.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabSettings {
+    /// Multiplies every connection-tracking timeout when compiling (so that a test can
+    /// see a 30 s UDP timeout expire after 300 ms with `0.01`); in (0, 1], default 1.
+    #[serde(default = "default_scale")]
+    pub conntrack_time_scale: f64,
+}
+
+impl Default for LabSettings {
+    fn default() -> Self {
+        LabSettings {
+            conntrack_time_scale: 1.0,
+        }
+    }
+}
+
+// Compared bit for bit, so that equality is reflexive even for NaN (which validation
+// rejects anyway) and the model can stay `Eq`.
+impl PartialEq for LabSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.conntrack_time_scale.to_bits() == other.conntrack_time_scale.to_bits()
+    }
+}
+
+impl Eq for LabSettings {}
+
+fn default_scale() -> f64 {
+    1.0
+}
+
+/// A customer-managed prefix list: a named set of CIDRs of one address family, usable as
+/// the peer of a security-group rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixList {
+    /// The id, `pl-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The CIDRs (at least one; all IPv4 or all IPv6).
+    #[serde(default)]
+    pub entries: Vec<IpNet>,
+    /// The list's capacity; `entries` must fit. A security-group rule that references the
+    /// list counts as this many rules (as in AWS); absent means the number of entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_entries: Option<i64>,
+}
+
+impl PrefixList {
+    /// How many rules a security-group rule referencing this list counts as.
+    pub fn weight(&self) -> usize {
+        self.max_entries
+            .and_then(|m| usize::try_from(m).ok())
+            .unwrap_or(self.entries.len())
+            .max(1)
+    }
+}
+
+/// An IP protocol selector as written: a name (`tcp`, `udp`, `icmp`, `icmpv6`, `all`; any
+/// case), `-1` (all), or an IANA protocol number 0..=255 as an integer or a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleProtocol {
+    /// Every protocol (`-1`, `all`).
+    All,
+    /// One IANA protocol number.
+    Number(u8),
+}
+
+/// IANA protocol number of ICMP.
+pub const PROTO_ICMP: u8 = 1;
+/// IANA protocol number of TCP.
+pub const PROTO_TCP: u8 = 6;
+/// IANA protocol number of UDP.
+pub const PROTO_UDP: u8 = 17;
+/// IANA protocol number of ICMPv6.
+pub const PROTO_ICMPV6: u8 = 58;
+
+impl RuleProtocol {
+    /// Parses the string form (names, `-1`, numbers).
+    pub fn parse(s: &str) -> Option<RuleProtocol> {
+        let t = s.trim();
+        match t.to_ascii_lowercase().as_str() {
+            "all" | "-1" => Some(RuleProtocol::All),
+            "tcp" => Some(RuleProtocol::Number(PROTO_TCP)),
+            "udp" => Some(RuleProtocol::Number(PROTO_UDP)),
+            "icmp" => Some(RuleProtocol::Number(PROTO_ICMP)),
+            "icmpv6" => Some(RuleProtocol::Number(PROTO_ICMPV6)),
+            n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                n.parse::<u8>().ok().map(RuleProtocol::Number)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether ports apply (TCP or UDP).
+    pub fn has_ports(self) -> bool {
+        matches!(self, RuleProtocol::Number(PROTO_TCP | PROTO_UDP))
+    }
+
+    /// Whether ICMP type/code apply (ICMP or ICMPv6).
+    pub fn is_icmp(self) -> bool {
+        matches!(self, RuleProtocol::Number(PROTO_ICMP | PROTO_ICMPV6))
+    }
+
+    /// The data plane's form.
+    pub fn to_config(self) -> dataplane::config::Protocol {
+        match self {
+            RuleProtocol::All => dataplane::config::Protocol::All,
+            RuleProtocol::Number(n) => dataplane::config::Protocol::Number(n),
+        }
+    }
+}
+
+impl std::fmt::Display for RuleProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleProtocol::All => f.write_str("all"),
+            RuleProtocol::Number(PROTO_TCP) => f.write_str("tcp"),
+            RuleProtocol::Number(PROTO_UDP) => f.write_str("udp"),
+            RuleProtocol::Number(PROTO_ICMP) => f.write_str("icmp"),
+            RuleProtocol::Number(PROTO_ICMPV6) => f.write_str("icmpv6"),
+            RuleProtocol::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+const PROTOCOL_EXPECTED: &str =
+    "tcp, udp, icmp, icmpv6, all, -1, or an IANA protocol number 0..=255";
+
+impl Serialize for RuleProtocol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleProtocol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RuleProtocol;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(PROTOCOL_EXPECTED)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RuleProtocol, E> {
+                match v {
+                    -1 => Ok(RuleProtocol::All),
+                    _ => u8::try_from(v).map(RuleProtocol::Number).map_err(|_| {
+                        E::custom(format!("protocol {v}: expected {PROTOCOL_EXPECTED}"))
+                    }),
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RuleProtocol, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RuleProtocol, E> {
+                RuleProtocol::parse(v).ok_or_else(|| {
+                    E::custom(format!("protocol `{v}`: expected {PROTOCOL_EXPECTED}"))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A port range as written: `80`, `"80"` or `"1024-65535"` (inclusive). Bounds and order
+/// are checked by [`crate::validate::validate`] (0..=65535, from <= to); `"0-65535"` means
+/// all ports, like leaving `ports` out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortSpec {
+    /// First port.
+    pub from: u32,
+    /// Last port (inclusive).
+    pub to: u32,
+}
+
+impl std::fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}-{}", self.from, self.to)
+        }
+    }
+}
+
+const PORTS_EXPECTED: &str = "a port or an inclusive range: 80, \"80\" or \"1024-65535\"";
+
+impl Serialize for PortSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PortSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(PORTS_EXPECTED)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PortSpec, E> {
+                let p = u32::try_from(v)
+                    .map_err(|_| E::custom(format!("ports {v}: expected {PORTS_EXPECTED}")))?;
+                Ok(PortSpec { from: p, to: p })
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PortSpec, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(-1))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PortSpec, E> {
+                let bad = || E::custom(format!("ports `{v}`: expected {PORTS_EXPECTED}"));
+                let num = |s: &str| -> Result<u32, E> {
+                    let s = s.trim();
+                    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(bad());
+                    }
+                    s.parse::<u32>().map_err(|_| bad())
+                };
+                match v.split_once('-') {
+                    Some((a, b)) => Ok(PortSpec {
+                        from: num(a)?,
+                        to: num(b)?,
+                    }),
+                    None => {
+                        let p = num(v)?;
+                        Ok(PortSpec { from: p, to: p })
+                    }
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Allow or deny, for a network ACL rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NaclAction {
+    /// Let the packet through.
+    Allow,
+    /// Drop the packet.
+    Deny,
+}
+
+/// One numbered rule of a network ACL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NaclRule {
+    /// The rule number, 1..=32766; rules are evaluated in ascending order, first match wins.
+    pub rule: i64,
+    /// The protocol.
+    pub protocol: RuleProtocol,
+    /// The port range (TCP/UDP only); absent means all ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortSpec>,
+    /// The ICMP type (ICMP/ICMPv6 only), 0..=255; absent or -1 means any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<i64>,
+    /// The ICMP code (ICMP/ICMPv6 only), 0..=255; absent or -1 means any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<i64>,
+    /// Source (inbound) or destination (outbound) CIDR; IPv4 rules never match IPv6.
+    pub cidr: IpNet,
+    /// `allow` or `deny`.
+    pub action: NaclAction,
+}
+
+/// A network ACL: stateless numbered rules at the boundary of the subnets it is
+/// associated with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkAcl {
+    /// The id, `acl-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The VPC it belongs to (a `vpc-…` id).
+    #[serde(default)]
+    pub vpc: String,
+    /// Whether this is the VPC's default NACL (used by every subnet that no NACL lists).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+    /// The subnets associated with it (each subnet with at most one NACL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    /// Rules for traffic entering the subnet (CIDR = source).
+    #[serde(default)]
+    pub inbound: Vec<NaclRule>,
+    /// Rules for traffic leaving the subnet (CIDR = destination).
+    #[serde(default)]
+    pub outbound: Vec<NaclRule>,
+}
+
+/// The other end of a security-group rule as written: a CIDR, a security group id
+/// (`sg-…`, its members' private addresses) or a prefix list id (`pl-…`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RulePeer {
+    /// A CIDR block.
+    Cidr(IpNet),
+    /// A security group (`sg-…`).
+    Group(String),
+    /// A prefix list (`pl-…`).
+    PrefixList(String),
+}
+
+impl std::fmt::Display for RulePeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RulePeer::Cidr(n) => write!(f, "{n}"),
+            RulePeer::Group(s) | RulePeer::PrefixList(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Serialize for RulePeer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RulePeer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.starts_with("sg-") {
+            Ok(RulePeer::Group(s))
+        } else if s.starts_with("pl-") {
+            Ok(RulePeer::PrefixList(s))
+        } else {
+            s.parse::<IpNet>().map(RulePeer::Cidr).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "`{s}` is not a CIDR (e.g. 10.0.0.0/16 or 10.0.0.5/32), a security group id (`sg-…`) or a prefix list id (`pl-…`)"
+                ))
+            })
+        }
+    }
+}
+
+/// One security-group rule. Inbound rules name a `source`, outbound rules a `destination`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SgRuleSpec {
+    /// The protocol.
+    pub protocol: RuleProtocol,
+    /// The port range (TCP/UDP only); absent means all ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortSpec>,
+    /// The ICMP type (ICMP/ICMPv6 only), 0..=255; absent or -1 means any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<i64>,
+    /// The ICMP code (ICMP/ICMPv6 only), 0..=255; absent or -1 means any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<i64>,
+    /// Where inbound traffic comes from (inbound rules only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RulePeer>,
+    /// Where outbound traffic goes (outbound rules only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<RulePeer>,
+    /// An optional description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl SgRuleSpec {
+    /// The peer: the source or the destination, whichever is set (source first).
+    pub fn peer(&self) -> Option<&RulePeer> {
+        self.source.as_ref().or(self.destination.as_ref())
+    }
+}
+
+/// A security group: allow-only rules, applied statefully to its member ENIs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroup {
+    /// The id, `sg-…`.
+    #[serde(default)]
+    pub id: String,
+    /// The VPC it belongs to (a `vpc-…` id).
+    #[serde(default)]
+    pub vpc: String,
+    /// The optional group name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An optional description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Whether this is the VPC's default group (given to ENIs that name no group).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+    /// Inbound rules; absent means none (nothing may come in unless it is a response).
+    #[serde(default)]
+    pub inbound: Vec<SgRuleSpec>,
+    /// Outbound rules; absent means AWS's new-group default (all traffic to `0.0.0.0/0`,
+    /// and `::/0` when the VPC has an IPv6 CIDR); `[]` means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<Vec<SgRuleSpec>>,
 }
 
 fn default_true() -> bool {
@@ -323,5 +796,90 @@ mod tests {
         let t: Topology = toml::from_str(src).unwrap();
         let again: Topology = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
         assert_eq!(t, again);
+    }
+
+    #[test]
+    fn firewalls_round_trip_through_toml() {
+        let src = r#"
+            [lab]
+            conntrack_time_scale = 0.01
+
+            [[prefix_list]]
+            id = "pl-a"
+            entries = ["203.0.113.0/24"]
+            max_entries = 4
+
+            [[network_acl]]
+            id = "acl-a"
+            vpc = "vpc-a"
+            default = true
+            subnets = ["subnet-a"]
+            inbound = [
+              { rule = 100, protocol = "TCP", ports = "1024-65535", cidr = "0.0.0.0/0", action = "allow" },
+              { rule = 110, protocol = 47, ports = 80, cidr = "0.0.0.0/0", action = "deny" },
+              { rule = 120, protocol = "icmp", icmp_type = 3, icmp_code = 4, cidr = "0.0.0.0/0", action = "allow" },
+            ]
+
+            [[security_group]]
+            id = "sg-a"
+            vpc = "vpc-a"
+            name = "a"
+            inbound = [
+              { protocol = -1, source = "sg-a" },
+              { protocol = "17", ports = "53", source = "pl-a", description = "dns" },
+            ]
+            outbound = []
+
+            [[eni]]
+            id = "eni-a"
+            subnet = "subnet-a"
+            private_ip = "10.0.1.10"
+            security_groups = ["sg-a"]
+            conntrack = { udp_timeout = 60 }
+        "#;
+        let t: Topology = toml::from_str(src).unwrap();
+        let n = &t.network_acls[0];
+        assert_eq!(n.inbound[0].protocol, RuleProtocol::Number(PROTO_TCP));
+        assert_eq!(
+            n.inbound[0].ports,
+            Some(PortSpec {
+                from: 1024,
+                to: 65535
+            })
+        );
+        assert_eq!(n.inbound[1].ports, Some(PortSpec { from: 80, to: 80 }));
+        assert_eq!(n.inbound[1].action, NaclAction::Deny);
+        let g = &t.security_groups[0];
+        assert_eq!(g.inbound[0].protocol, RuleProtocol::All);
+        assert_eq!(g.inbound[0].source, Some(RulePeer::Group("sg-a".into())));
+        assert_eq!(
+            g.inbound[1].source,
+            Some(RulePeer::PrefixList("pl-a".into()))
+        );
+        assert_eq!(g.outbound, Some(vec![]));
+        assert_eq!(t.enis[0].conntrack.unwrap().udp_timeout, Some(60));
+        assert_eq!(t.lab.unwrap().conntrack_time_scale, 0.01);
+        let again: Topology = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
+        assert_eq!(t, again);
+    }
+
+    #[test]
+    fn protocols_parse_by_name_and_number() {
+        for (s, p) in [
+            ("tcp", RuleProtocol::Number(6)),
+            ("UDP", RuleProtocol::Number(17)),
+            ("Icmp", RuleProtocol::Number(1)),
+            ("icmpv6", RuleProtocol::Number(58)),
+            ("all", RuleProtocol::All),
+            ("-1", RuleProtocol::All),
+            ("47", RuleProtocol::Number(47)),
+        ] {
+            assert_eq!(RuleProtocol::parse(s), Some(p), "{s}");
+        }
+        for s in ["", "256", "gre", "+6", "-2"] {
+            assert_eq!(RuleProtocol::parse(s), None, "{s}");
+        }
+        assert_eq!(RuleProtocol::Number(6).to_string(), "tcp");
+        assert_eq!(RuleProtocol::Number(47).to_string(), "47");
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use dataplane::config::{DataplaneConfig, RouteTarget};
+use dataplane::config::{
+    DataplaneConfig, NaclEntry, Protocol, RouteTarget, SgPeer, SgRule, TrafficMatch,
+};
 use dataplane::stats::StatsReport;
 use dataplane::verdict::DropReason;
 
@@ -12,15 +14,135 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// `1 VPC, 2 subnets, 3 route tables, 3 ENIs` (route tables include implicit main tables).
+/// `1 VPC, 2 subnets, 3 route tables, 3 ENIs, 2 network ACLs, 3 security groups` (the
+/// implicit main tables, default NACLs and default groups included).
 pub fn summary(config: &DataplaneConfig) -> String {
     format!(
-        "{}, {}, {}, {}",
+        "{}, {}, {}, {}, {}, {}",
         plural(config.vpcs.len(), "VPC", "VPCs"),
         plural(config.subnets.len(), "subnet", "subnets"),
         plural(config.route_tables.len(), "route table", "route tables"),
         plural(config.enis.len(), "ENI", "ENIs"),
+        plural(config.network_acls.len(), "network ACL", "network ACLs"),
+        plural(
+            config.security_groups.len(),
+            "security group",
+            "security groups"
+        ),
     )
+}
+
+/// The name of a rule's protocol: `all`, `tcp`, `udp`, `icmp`, `icmpv6`, or its number.
+pub fn protocol_name(p: Protocol) -> String {
+    match p {
+        Protocol::All => "all".to_string(),
+        Protocol::Number(6) => "tcp".to_string(),
+        Protocol::Number(17) => "udp".to_string(),
+        Protocol::Number(1) => "icmp".to_string(),
+        Protocol::Number(58) => "icmpv6".to_string(),
+        Protocol::Number(n) => n.to_string(),
+    }
+}
+
+/// The ports or ICMP type/code a rule matches: `80`, `1024-65535`, `type 3 code 4`, `all`.
+pub fn ports_text(t: &TrafficMatch) -> String {
+    if let Some(p) = t.ports {
+        return if p.from == p.to {
+            p.from.to_string()
+        } else {
+            format!("{}-{}", p.from, p.to)
+        };
+    }
+    match t.icmp {
+        Some(i) => {
+            let ty = i.icmp_type.map_or("any".to_string(), |v| v.to_string());
+            match i.code {
+                Some(c) => format!("type {ty} code {c}"),
+                None => format!("type {ty}"),
+            }
+        }
+        None => "all".to_string(),
+    }
+}
+
+/// The other end of a security-group rule, with indices resolved to ids.
+pub fn peer_name(config: &DataplaneConfig, peer: &SgPeer) -> String {
+    match peer {
+        SgPeer::Cidr(n) => n.to_string(),
+        SgPeer::Group(i) => config
+            .security_groups
+            .get(*i as usize)
+            .map_or_else(|| format!("sg#{i}?"), |g| g.id.clone()),
+        SgPeer::PrefixList { id, cidrs } => {
+            format!("{id} ({})", plural(cidrs.len(), "entry", "entries"))
+        }
+    }
+}
+
+/// Indents every line of `text` by `n` spaces.
+fn indent(text: &str, n: usize) -> String {
+    text.lines().map(|l| format!("{:n$}{l}\n", "")).collect()
+}
+
+/// A network ACL direction as a table: the entries by rule number, then the final `*`
+/// deny; deny rules show the packets they denied this epoch (`denied`, by rule text).
+fn nacl_rules(entries: &[NaclEntry], star_cidrs: &str, denied: &BTreeMap<&str, u64>) -> String {
+    let mut sorted: Vec<&NaclEntry> = entries.iter().collect();
+    sorted.sort_by_key(|e| e.rule_number);
+    let count = |rule: &str| denied.get(rule).copied().unwrap_or(0).to_string();
+    let mut rows: Vec<Vec<String>> = sorted
+        .iter()
+        .map(|e| {
+            let rule = e.rule_number.to_string();
+            vec![
+                rule.clone(),
+                protocol_name(e.traffic.protocol),
+                ports_text(&e.traffic),
+                e.cidr.to_string(),
+                if e.allow { "ALLOW" } else { "DENY" }.to_string(),
+                if e.allow {
+                    "-".to_string()
+                } else {
+                    count(&rule)
+                },
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "*".into(),
+        "all".into(),
+        "all".into(),
+        star_cidrs.to_string(),
+        "DENY".into(),
+        count("*"),
+    ]);
+    table(
+        &["RULE", "PROTOCOL", "PORTS", "CIDR", "ACTION", "DENIED"],
+        &rows,
+    )
+}
+
+/// A security-group direction as a table.
+fn sg_rules(config: &DataplaneConfig, rules: &[SgRule], peer: &str) -> String {
+    let rows: Vec<Vec<String>> = rules
+        .iter()
+        .map(|r| {
+            vec![
+                protocol_name(r.traffic.protocol),
+                ports_text(&r.traffic),
+                peer_name(config, &r.peer),
+            ]
+        })
+        .collect();
+    table(&["PROTOCOL", "PORTS", peer], &rows)
+}
+
+fn ids_or_dash(ids: Vec<String>) -> String {
+    if ids.is_empty() {
+        "-".to_string()
+    } else {
+        ids.join(", ")
+    }
 }
 
 /// Lays out rows under headers, columns padded to their widest cell.
@@ -64,6 +186,10 @@ pub fn target_name(config: &DataplaneConfig, target: RouteTarget) -> String {
             .get(i as usize)
             .map_or_else(|| format!("eni#{i}?"), |e| e.id.clone()),
     }
+}
+
+fn idx32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 fn drops_text(map: &BTreeMap<String, u64>) -> String {
@@ -125,12 +251,27 @@ pub fn show(report: &StatsReport) -> String {
                 c.route_tables
                     .get(s.route_table as usize)
                     .map_or_else(|| format!("rtb#{}?", s.route_table), |r| r.id.clone()),
+                s.network_acl.map_or_else(
+                    || "-".to_string(),
+                    |n| {
+                        c.network_acls
+                            .get(n as usize)
+                            .map_or_else(|| format!("acl#{n}?"), |a| a.id.clone())
+                    },
+                ),
                 s.router_mac.to_string(),
             ]
         })
         .collect();
     out.push_str(&table(
-        &["ID", "VPC", "CIDR", "ROUTE TABLE", "ROUTER MAC"],
+        &[
+            "ID",
+            "VPC",
+            "CIDR",
+            "ROUTE TABLE",
+            "NETWORK ACL",
+            "ROUTER MAC",
+        ],
         &rows,
     ));
 
@@ -150,6 +291,70 @@ pub fn show(report: &StatsReport) -> String {
                 r.destination.to_string(),
                 target_name(c, r.target)
             );
+        }
+    }
+
+    out.push_str("\nNetwork ACLs (stateless; lowest rule number first, first match wins)\n");
+    for (i, n) in c.network_acls.iter().enumerate() {
+        let users: Vec<String> = c
+            .subnets
+            .iter()
+            .filter(|s| s.network_acl == Some(idx32(i)))
+            .map(|s| s.id.clone())
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} ({}), subnets: {}",
+            n.id,
+            vpc_id(n.vpc),
+            ids_or_dash(users)
+        );
+        let dual = c
+            .vpcs
+            .get(n.vpc as usize)
+            .is_some_and(|v| v.cidrs.iter().any(|x| matches!(x, ipnet::IpNet::V6(_))));
+        let star = if dual { "0.0.0.0/0, ::/0" } else { "0.0.0.0/0" };
+        for (dir, entries) in [("inbound", &n.inbound), ("outbound", &n.outbound)] {
+            let denied: BTreeMap<&str, u64> = report
+                .nacl_denies
+                .iter()
+                .filter(|d| d.nacl == n.id && d.direction == dir)
+                .map(|d| (d.rule.as_str(), d.packets))
+                .collect();
+            let _ = writeln!(out, "  {dir}:");
+            out.push_str(&indent(&nacl_rules(entries, star, &denied), 4));
+        }
+    }
+
+    out.push_str("\nSecurity groups (stateful; allow rules of all of an ENI's groups)\n");
+    for (i, g) in c.security_groups.iter().enumerate() {
+        let members: Vec<String> = c
+            .enis
+            .iter()
+            .filter(|e| {
+                e.security_groups
+                    .as_ref()
+                    .is_some_and(|gs| gs.contains(&idx32(i)))
+            })
+            .map(|e| e.id.clone())
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} ({}), members: {}",
+            g.id,
+            vpc_id(g.vpc),
+            ids_or_dash(members)
+        );
+        for (dir, rules, peer) in [
+            ("inbound", &g.inbound, "SOURCE"),
+            ("outbound", &g.outbound, "DESTINATION"),
+        ] {
+            if rules.is_empty() {
+                let _ = writeln!(out, "  {dir}: no rules");
+            } else {
+                let _ = writeln!(out, "  {dir}:");
+                out.push_str(&indent(&sg_rules(c, rules, peer), 4));
+            }
         }
     }
 
@@ -180,11 +385,25 @@ pub fn show(report: &StatsReport) -> String {
                 ),
                 None => ("-".into(), "-".into(), "-".into(), "-".into()),
             };
+            let groups = e.security_groups.as_ref().map_or_else(
+                || "-".to_string(),
+                |gs| {
+                    gs.iter()
+                        .map(|&g| {
+                            c.security_groups
+                                .get(g as usize)
+                                .map_or_else(|| format!("sg#{g}?"), |s| s.id.clone())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+            );
             vec![
                 e.id.clone(),
                 c.subnets
                     .get(e.subnet as usize)
                     .map_or_else(|| format!("subnet#{}?", e.subnet), |s| s.id.clone()),
+                groups,
                 ips,
                 e.mac.to_string(),
                 if e.source_dest_check { "on" } else { "off" }.to_string(),
@@ -202,6 +421,7 @@ pub fn show(report: &StatsReport) -> String {
         &[
             "ID",
             "SUBNET",
+            "SECURITY GROUPS",
             "IPS",
             "MAC",
             "SRC/DST CHECK",
@@ -237,7 +457,7 @@ pub fn show(report: &StatsReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataplane::stats::{EniReport, PortCounters};
+    use dataplane::stats::{EniReport, NaclDenyReport, PortCounters};
 
     const TOPO: &str = r#"
         [[vpc]]
@@ -262,7 +482,10 @@ mod tests {
     #[test]
     fn summary_counts_implicit_main() {
         let c = crate::compile_str(TOPO).unwrap();
-        assert_eq!(summary(&c.config), "1 VPC, 1 subnet, 2 route tables, 1 ENI");
+        assert_eq!(
+            summary(&c.config),
+            "1 VPC, 1 subnet, 2 route tables, 1 ENI, 1 network ACL, 1 security group"
+        );
     }
 
     #[test]
@@ -288,6 +511,7 @@ mod tests {
                 counters,
             }],
             engine,
+            nacl_denies: vec![],
         };
         let text = show(&report);
         for needle in [
@@ -311,5 +535,105 @@ mod tests {
     fn table_pads_columns() {
         let t = table(&["A", "B"], &[vec!["long".into(), "x".into()]]);
         assert_eq!(t, "A     B\nlong  x\n");
+    }
+
+    const FIREWALLS: &str = r#"
+        [[vpc]]
+        id = "vpc-demo"
+        cidr = "10.0.0.0/16"
+        [[subnet]]
+        id = "subnet-a"
+        vpc = "vpc-demo"
+        cidr = "10.0.1.0/24"
+        [[subnet]]
+        id = "subnet-b"
+        vpc = "vpc-demo"
+        cidr = "10.0.2.0/24"
+        [[prefix_list]]
+        id = "pl-admins"
+        entries = ["203.0.113.0/24", "198.51.100.7/32"]
+        [[network_acl]]
+        id = "acl-b"
+        vpc = "vpc-demo"
+        subnets = ["subnet-b"]
+        inbound = [
+          { rule = 100, protocol = "-1", cidr = "10.0.0.0/16", action = "allow" },
+          { rule = 90, protocol = "tcp", ports = "23", cidr = "0.0.0.0/0", action = "deny" },
+          { rule = 120, protocol = "icmp", icmp_type = 3, icmp_code = 4, cidr = "0.0.0.0/0", action = "allow" },
+        ]
+        [[security_group]]
+        id = "sg-web"
+        vpc = "vpc-demo"
+        inbound = [
+          { protocol = "tcp", ports = "80", source = "0.0.0.0/0" },
+          { protocol = "-1", source = "sg-web" },
+          { protocol = "tcp", ports = "22", source = "pl-admins" },
+        ]
+        [[eni]]
+        id = "eni-a"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.10"
+        security_groups = ["sg-web"]
+        [[eni]]
+        id = "eni-b"
+        subnet = "subnet-b"
+        private_ip = "10.0.2.10"
+    "#;
+
+    #[test]
+    fn show_lists_nacls_and_security_groups() {
+        let c = crate::compile_str(FIREWALLS).unwrap();
+        let report = StatsReport {
+            epoch: 1,
+            config: c.config,
+            enis: vec![],
+            engine: Default::default(),
+            nacl_denies: vec![
+                NaclDenyReport {
+                    nacl: "acl-b".into(),
+                    direction: "inbound".into(),
+                    rule: "90".into(),
+                    packets: 7,
+                },
+                NaclDenyReport {
+                    nacl: "acl-b".into(),
+                    direction: "outbound".into(),
+                    rule: "*".into(),
+                    packets: 3,
+                },
+            ],
+        };
+        let text = show(&report);
+        let pos = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("missing {needle:?} in\n{text}"))
+        };
+        // Subnet and ENI columns.
+        assert!(
+            text.contains("subnet-a  vpc-demo  10.0.1.0/24  rtb-main-demo  acl-default-demo"),
+            "{text}"
+        );
+        assert!(
+            text.contains("subnet-b  vpc-demo  10.0.2.0/24  rtb-main-demo  acl-b "),
+            "{text}"
+        );
+        assert!(text.contains("eni-a  subnet-a  sg-web "), "{text}");
+        assert!(text.contains("eni-b  subnet-b  sg-default-demo "), "{text}");
+        // NACL entries sorted by rule number, then the `*` deny.
+        pos("acl-b (vpc-demo), subnets: subnet-b");
+        pos("acl-default-demo (vpc-demo), subnets: subnet-a");
+        let r90 = pos("    90    tcp       23             0.0.0.0/0    DENY    7");
+        let r100 = pos("    100   all       all            10.0.0.0/16  ALLOW   -");
+        let r120 = pos("    120   icmp      type 3 code 4  0.0.0.0/0    ALLOW   -");
+        let star = pos("    *     all       all            0.0.0.0/0    DENY    0");
+        assert!(r90 < r100 && r100 < r120 && r120 < star, "{text}");
+        pos("    *     all       all    0.0.0.0/0  DENY    3");
+        // Security groups with their members and resolved peers.
+        pos("sg-web (vpc-demo), members: eni-a");
+        pos("sg-default-demo (vpc-demo), members: eni-b");
+        pos("    tcp       22     pl-admins (2 entries)");
+        pos("    all       all    sg-web");
+        pos("    all       all    sg-default-demo");
+        pos("    all       all    0.0.0.0/0");
     }
 }

@@ -15,6 +15,14 @@
 //! **IPv6 routes in an IPv4-only VPC** are accepted without comment: they never match
 //! (no ENI of such a VPC can hold an IPv6 address), exactly like an IPv6 route whose
 //! target never sees IPv6 traffic.
+//!
+//! **Firewall rules** follow the AWS APIs: ports belong to TCP/UDP and ICMP type/code to
+//! ICMP/ICMPv6 (the wrong one is an error); for `-1` and other protocol numbers AWS ignores
+//! both, so they are accepted with a warning (scenario 17's `proto 47 ports 80-80` allows
+//! all GRE); ICMPv6 with an IPv4 CIDR matches every ICMP type in AWS, so a type/code there
+//! is ignored with a warning. Quotas: NACL rules per direction over 20 warn, over 40 are an
+//! error; security-group rules per direction over 60 are an error, a prefix-list rule
+//! counting as the list's `max_entries`; at most 5 groups per ENI.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -26,8 +34,13 @@ use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
-use crate::compile::{eni_mac, implicit_main_id, router_mac};
-use crate::model::{RouteTargetRef, Topology, MAX_MTU, MIN_MTU};
+use crate::compile::{
+    eni_mac, implicit_default_nacl_id, implicit_default_sg_id, implicit_main_id, router_mac,
+};
+use crate::model::{
+    PortSpec, RouteTargetRef, RulePeer, RuleProtocol, SgRuleSpec, Topology, MAX_MTU, MIN_MTU,
+    PROTO_ICMPV6,
+};
 
 /// One problem of a topology file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +122,16 @@ impl From<ValidationError> for ValidationErrors {
 }
 
 /// The resource kinds a file may contain (top-level keys).
-pub const TOP_LEVEL_KEYS: &[&str] = &["vpc", "subnet", "route_table", "eni"];
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "vpc",
+    "subnet",
+    "route_table",
+    "eni",
+    "prefix_list",
+    "network_acl",
+    "security_group",
+    "lab",
+];
 
 /// Id prefixes, per resource kind.
 pub const VPC_PREFIX: &str = "vpc-";
@@ -119,6 +141,33 @@ pub const SUBNET_PREFIX: &str = "subnet-";
 pub const RTB_PREFIX: &str = "rtb-";
 /// Id prefix of ENIs.
 pub const ENI_PREFIX: &str = "eni-";
+/// Id prefix of network ACLs.
+pub const NACL_PREFIX: &str = "acl-";
+/// Id prefix of security groups.
+pub const SG_PREFIX: &str = "sg-";
+/// Id prefix of prefix lists.
+pub const PL_PREFIX: &str = "pl-";
+
+/// The smallest network ACL rule number.
+pub const NACL_RULE_MIN: i64 = 1;
+/// The largest network ACL rule number (32767 and up are reserved for the `*` rules).
+pub const NACL_RULE_MAX: i64 = 32_766;
+/// Network ACL rules per direction beyond which a warning is given (AWS default quota).
+pub const NACL_RULES_QUOTA: usize = 20;
+/// Network ACL rules per direction beyond which the file is rejected (AWS maximum quota).
+pub const NACL_RULES_MAX: usize = 40;
+/// Security group rules per direction (a prefix-list rule counts as the list's size).
+pub const SG_RULES_MAX: usize = 60;
+/// Security groups per ENI (AWS default quota).
+pub const SGS_PER_ENI_MAX: usize = 5;
+/// Bounds of `conntrack.max_entries`.
+pub const CONNTRACK_ENTRIES: std::ops::RangeInclusive<i64> = 1..=1_000_000;
+/// Bounds of `conntrack.tcp_established_timeout`, seconds (AWS).
+pub const TCP_ESTABLISHED_TIMEOUT: std::ops::RangeInclusive<i64> = 60..=432_000;
+/// Bounds of `conntrack.udp_timeout`, seconds (AWS).
+pub const UDP_TIMEOUT: std::ops::RangeInclusive<i64> = 30..=60;
+/// Bounds of `conntrack.udp_stream_timeout`, seconds (AWS).
+pub const UDP_STREAM_TIMEOUT: std::ops::RangeInclusive<i64> = 60..=180;
 
 /// The smallest IPv4 prefix length of a VPC or subnet CIDR (`/16`).
 pub const MIN_V4_PREFIX: u8 = 16;
@@ -206,6 +255,25 @@ fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                 value,
             ),
             "eni" => cx.collect(&mut topo.enis, &mut origins.eni, "eni", value),
+            "prefix_list" => cx.collect(
+                &mut topo.prefix_lists,
+                &mut origins.prefix_list,
+                "prefix_list",
+                value,
+            ),
+            "network_acl" => cx.collect(
+                &mut topo.network_acls,
+                &mut origins.network_acl,
+                "network_acl",
+                value,
+            ),
+            "security_group" => cx.collect(
+                &mut topo.security_groups,
+                &mut origins.security_group,
+                "security_group",
+                value,
+            ),
+            "lab" => cx.collect_table(&mut topo.lab, "lab", value),
             other => errors.push((
                 key.span().start,
                 ValidationError::new(
@@ -216,7 +284,11 @@ fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                         position_prefix(src, key.span().start),
                         TOP_LEVEL_KEYS
                             .iter()
-                            .map(|k| format!("[[{k}]]"))
+                            .map(|&k| if k == "lab" {
+                                format!("[{k}]")
+                            } else {
+                                format!("[[{k}]]")
+                            })
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
@@ -240,6 +312,41 @@ struct Collect<'a, 's> {
 }
 
 impl Collect<'_, '_> {
+    /// Deserialises a single `[kind]` table (errors are reported for resource `kind`).
+    fn collect_table<T: DeserializeOwned>(
+        &mut self,
+        out: &mut Option<T>,
+        kind: &str,
+        value: &Spanned<DeValue<'_>>,
+    ) {
+        let src = self.src;
+        if !matches!(value.get_ref(), DeValue::Table(_)) {
+            self.errors.push((
+                value.span().start,
+                ValidationError::new(
+                    "file",
+                    kind,
+                    format!(
+                        "{}`{kind}` must be a single table: write it as [{kind}]",
+                        position_prefix(src, value.span().start)
+                    ),
+                ),
+            ));
+            return;
+        }
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(v) => *out = Some(v),
+            Err(e) => {
+                let field = named_field(e.message())
+                    .or_else(|| e.span().and_then(|sp| path_at(value, sp.start)))
+                    .unwrap_or_default();
+                let pos = e.span().map_or(value.span().start, |sp| sp.start);
+                self.errors
+                    .push((pos, ValidationError::new(kind, field, located(src, &e))));
+            }
+        }
+    }
+
     /// Deserialises every element of one `[[kind]]` array on its own.
     fn collect<T: DeserializeOwned>(
         &mut self,
@@ -456,15 +563,22 @@ struct Origins {
     subnet: Vec<usize>,
     route_table: Vec<usize>,
     eni: Vec<usize>,
+    prefix_list: Vec<usize>,
+    network_acl: Vec<usize>,
+    security_group: Vec<usize>,
 }
 
 impl Origins {
     fn at(&self, kind: &str, i: usize) -> usize {
-        let v = match kind {
+        let v: &[usize] = match kind {
             "vpc" => &self.vpc,
             "subnet" => &self.subnet,
             "route_table" => &self.route_table,
-            _ => &self.eni,
+            "eni" => &self.eni,
+            "prefix_list" => &self.prefix_list,
+            "network_acl" => &self.network_acl,
+            "security_group" => &self.security_group,
+            _ => &[],
         };
         v.get(i).copied().unwrap_or(i)
     }
@@ -558,6 +672,9 @@ fn kind_name(kind: &str) -> &'static str {
         "vpc" => "a VPC",
         "subnet" => "a subnet",
         "route_table" => "a route table",
+        "prefix_list" => "a prefix list",
+        "network_acl" => "a network ACL",
+        "security_group" => "a security group",
         _ => "an ENI",
     }
 }
@@ -601,6 +718,15 @@ fn validate_inner(
     for (i, e) in t.enis.iter().enumerate() {
         r.id(&e.id, ENI_PREFIX, "eni", i);
     }
+    for (i, p) in t.prefix_lists.iter().enumerate() {
+        r.id(&p.id, PL_PREFIX, "prefix_list", i);
+    }
+    for (i, n) in t.network_acls.iter().enumerate() {
+        r.id(&n.id, NACL_PREFIX, "network_acl", i);
+    }
+    for (i, g) in t.security_groups.iter().enumerate() {
+        r.id(&g.id, SG_PREFIX, "security_group", i);
+    }
     {
         let all = t
             .vpcs
@@ -624,7 +750,25 @@ fn validate_inner(
                     .iter()
                     .enumerate()
                     .map(|(i, x)| (x.id.as_str(), format!("eni[{}]", r.origins.at("eni", i)))),
-            );
+            )
+            .chain(t.prefix_lists.iter().enumerate().map(|(i, x)| {
+                (
+                    x.id.as_str(),
+                    format!("prefix_list[{}]", r.origins.at("prefix_list", i)),
+                )
+            }))
+            .chain(t.network_acls.iter().enumerate().map(|(i, x)| {
+                (
+                    x.id.as_str(),
+                    format!("network_acl[{}]", r.origins.at("network_acl", i)),
+                )
+            }))
+            .chain(t.security_groups.iter().enumerate().map(|(i, x)| {
+                (
+                    x.id.as_str(),
+                    format!("security_group[{}]", r.origins.at("security_group", i)),
+                )
+            }));
         let mut seen: HashMap<&str, String> = HashMap::new();
         let mut dups = Vec::new();
         for (id, slot) in all {
@@ -1153,10 +1297,560 @@ fn validate_inner(
         }
     }
 
+    // --- firewalls: prefix lists, network ACLs, security groups, ENI groups, [lab] --------
+    firewalls(
+        &mut r,
+        t,
+        broken,
+        &Lookups {
+            vpc: &vpc_idx,
+            subnet: &subnet_idx,
+            eni_vpc: &eni_vpc,
+        },
+    );
+
     if r.errors.is_empty() {
         Ok(r.warnings)
     } else {
         Err(ValidationErrors(r.errors))
+    }
+}
+
+/// Id → index maps that the firewall checks share with the rest of validation.
+struct Lookups<'a> {
+    vpc: &'a HashMap<String, usize>,
+    subnet: &'a HashMap<String, usize>,
+    /// The VPC of each ENI (by model index), when its subnet and VPC resolve.
+    eni_vpc: &'a [Option<usize>],
+}
+
+/// The protocol, ports and ICMP fields of one rule, and the family of its CIDR when known.
+struct TrafficFields<'a> {
+    protocol: RuleProtocol,
+    ports: Option<PortSpec>,
+    icmp_type: Option<i64>,
+    icmp_code: Option<i64>,
+    /// `Some(true)` for an IPv4 CIDR, `Some(false)` for IPv6, `None` for other peers.
+    ipv4: Option<bool>,
+    /// `inbound[3]`, for the field names.
+    field: &'a str,
+}
+
+/// Protocol/port/ICMP rules shared by network ACL and security group rules.
+///
+/// Ports: TCP/UDP only (bounds 0..=65535, from <= to); with ICMP/ICMPv6 an error; with
+/// `-1` or another protocol number AWS ignores them, so they are accepted with a warning.
+/// ICMP type/code: -1..=255 (-1 = any); ICMP/ICMPv6 only (an error with TCP/UDP, ignored
+/// with a warning for `-1` and other protocols); a code needs a type; ICMPv6 with an IPv4
+/// CIDR matches every type in AWS, so a type/code there is ignored with a warning.
+fn check_traffic(r: &mut Report, res: &str, f: &TrafficFields<'_>) {
+    let field = f.field;
+    let proto = f.protocol;
+    let proto_text = match proto {
+        RuleProtocol::All => "all (-1)".to_string(),
+        p => format!("{p}"),
+    };
+    if let Some(p) = f.ports {
+        let pfield = format!("{field}.ports");
+        if proto.has_ports() {
+            if p.from > 65_535 || p.to > 65_535 {
+                r.err(res, &pfield, format!("ports {p}: a port is 0..=65535"));
+            } else if p.from > p.to {
+                r.err(
+                    res,
+                    &pfield,
+                    format!("ports {p}: the range must go from the lower port to the higher"),
+                );
+            }
+        } else if proto.is_icmp() {
+            r.err(
+                res,
+                &pfield,
+                format!("ports do not apply to protocol {proto}; use icmp_type/icmp_code"),
+            );
+        } else {
+            r.warnings.push(format!(
+                "{res}.{pfield}: ports are ignored for protocol {proto_text}; the rule matches all of its traffic (as in AWS)"
+            ));
+        }
+    }
+    let given = [("icmp_type", f.icmp_type), ("icmp_code", f.icmp_code)];
+    if given.iter().all(|(_, v)| v.is_none()) {
+        return;
+    }
+    let mut in_range = true;
+    for (name, v) in given {
+        if let Some(v) = v {
+            if !(-1..=255).contains(&v) {
+                in_range = false;
+                r.err(
+                    res,
+                    format!("{field}.{name}"),
+                    format!("{v} is outside 0..=255 (-1 or leaving it out means any)"),
+                );
+            }
+        }
+    }
+    let specific = |v: Option<i64>| matches!(v, Some(x) if x >= 0);
+    if proto.has_ports() {
+        let name = if f.icmp_type.is_some() {
+            "icmp_type"
+        } else {
+            "icmp_code"
+        };
+        r.err(
+            res,
+            format!("{field}.{name}"),
+            format!("icmp_type/icmp_code only apply to icmp and icmpv6, not {proto}; use ports"),
+        );
+    } else if !proto.is_icmp() {
+        r.warnings.push(format!(
+            "{res}.{field}: icmp_type/icmp_code are ignored for protocol {proto_text}; the rule matches all of its traffic (as in AWS)"
+        ));
+    } else if in_range && specific(f.icmp_code) && !specific(f.icmp_type) {
+        r.err(
+            res,
+            format!("{field}.icmp_code"),
+            "an icmp_code needs an icmp_type (any type means any code)",
+        );
+    } else if proto == RuleProtocol::Number(PROTO_ICMPV6)
+        && f.ipv4 == Some(true)
+        && (specific(f.icmp_type) || specific(f.icmp_code))
+    {
+        r.warnings.push(format!(
+            "{res}.{field}: icmpv6 with an IPv4 CIDR matches all ICMP types and codes (as in AWS); icmp_type/icmp_code are ignored"
+        ));
+    }
+}
+
+/// Validates prefix lists, network ACLs, security groups, the ENIs' groups and conntrack
+/// settings, and `[lab]`; normalises their CIDRs.
+fn firewalls(r: &mut Report, t: &mut Topology, broken: &HashSet<String>, l: &Lookups<'_>) {
+    let all_ids: HashSet<String> = t
+        .vpcs
+        .iter()
+        .map(|x| &x.id)
+        .chain(t.subnets.iter().map(|x| &x.id))
+        .chain(t.route_tables.iter().map(|x| &x.id))
+        .chain(t.enis.iter().map(|x| &x.id))
+        .chain(t.prefix_lists.iter().map(|x| &x.id))
+        .chain(t.network_acls.iter().map(|x| &x.id))
+        .chain(t.security_groups.iter().map(|x| &x.id))
+        .filter(|id| !id.is_empty())
+        .cloned()
+        .collect();
+
+    // --- [lab] ---------------------------------------------------------------------------
+    if let Some(lab) = &t.lab {
+        let s = lab.conntrack_time_scale;
+        if !(s > 0.0 && s <= 1.0) {
+            r.err(
+                "lab",
+                "conntrack_time_scale",
+                format!("{s} must be greater than 0 and at most 1 (it shortens conntrack timeouts for tests)"),
+            );
+        }
+    }
+
+    // --- prefix lists ----------------------------------------------------------------------
+    let mut pl_weight: HashMap<String, usize> = HashMap::new();
+    for (i, pl) in t.prefix_lists.iter_mut().enumerate() {
+        let res = r.label(&pl.id, "prefix_list", i);
+        if pl.entries.is_empty() {
+            r.err(
+                &res,
+                "entries",
+                "a prefix list needs at least one CIDR entry",
+            );
+        }
+        for j in 0..pl.entries.len() {
+            let field = format!("entries[{j}]");
+            r.normalise(&mut pl.entries[j], &res, &field);
+        }
+        if let Some(first) = pl.entries.first().copied() {
+            for (j, e) in pl.entries.iter().enumerate().skip(1) {
+                if matches!(first, IpNet::V4(_)) != matches!(e, IpNet::V4(_)) {
+                    r.err(
+                        &res,
+                        format!("entries[{j}]"),
+                        format!("{e} is not of the same address family as entries[0] ({first}); a prefix list holds IPv4 or IPv6 CIDRs, not both"),
+                    );
+                }
+            }
+        }
+        if let Some(m) = pl.max_entries {
+            if m < 1 {
+                r.err(&res, "max_entries", format!("{m} must be at least 1"));
+            } else if usize::try_from(m).is_ok_and(|m| pl.entries.len() > m) {
+                r.err(
+                    &res,
+                    "entries",
+                    format!(
+                        "{} entries do not fit in max_entries = {m}",
+                        pl.entries.len()
+                    ),
+                );
+            }
+        }
+        if !pl.id.is_empty() {
+            pl_weight
+                .entry(pl.id.clone())
+                .or_insert_with(|| pl.weight());
+        }
+    }
+
+    // --- network ACLs ----------------------------------------------------------------------
+    let mut default_nacl: HashMap<usize, String> = HashMap::new();
+    let mut associated: HashMap<String, String> = HashMap::new();
+    for (i, n) in t.network_acls.iter_mut().enumerate() {
+        let res = r.label(&n.id, "network_acl", i);
+        let vpc = check_vpc_ref(r, l.vpc, broken, &res, &n.vpc);
+        if let (Some(vi), true) = (vpc, n.default) {
+            if let Some(first) = default_nacl.get(&vi) {
+                r.err(
+                    &res,
+                    "default",
+                    format!(
+                        "{} already has a default network ACL ({first}); a VPC has exactly one",
+                        n.vpc
+                    ),
+                );
+            } else {
+                default_nacl.insert(vi, res.clone());
+            }
+        }
+        for (j, sid) in n.subnets.iter().enumerate() {
+            let field = format!("subnets[{j}]");
+            match l.subnet.get(sid) {
+                None if broken.contains(sid) => {}
+                None => r.err(&res, &field, format!("no subnet with id `{sid}`")),
+                Some(&si) => {
+                    let s = &t.subnets[si];
+                    if vpc.is_some() && s.vpc != n.vpc && l.vpc.contains_key(&s.vpc) {
+                        r.err(
+                            &res,
+                            &field,
+                            format!(
+                                "{sid} is in {}, but this network ACL belongs to {}; associate a network ACL of the subnet's own VPC",
+                                s.vpc, n.vpc
+                            ),
+                        );
+                    }
+                    match associated.get(sid) {
+                        Some(other) if *other == res => {
+                            r.err(&res, &field, format!("{sid} is listed twice"))
+                        }
+                        Some(other) => r.err(
+                            &res,
+                            &field,
+                            format!("{sid} is already associated with {other}; a subnet has exactly one network ACL"),
+                        ),
+                        None => {
+                            associated.insert(sid.clone(), res.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for (dir, rules) in [("inbound", &mut n.inbound), ("outbound", &mut n.outbound)] {
+            if rules.len() > NACL_RULES_MAX {
+                r.err(
+                    &res,
+                    dir,
+                    format!(
+                        "{} rules; a network ACL has at most {NACL_RULES_MAX} per direction (AWS's maximum quota)",
+                        rules.len()
+                    ),
+                );
+            } else if rules.len() > NACL_RULES_QUOTA {
+                r.warnings.push(format!(
+                    "{res}.{dir}: {} rules is more than AWS's default quota of {NACL_RULES_QUOTA} per direction (it can be raised to {NACL_RULES_MAX})",
+                    rules.len()
+                ));
+            }
+            let mut numbers: HashMap<i64, usize> = HashMap::new();
+            for (k, rule) in rules.iter_mut().enumerate() {
+                let field = format!("{dir}[{k}]");
+                if !(NACL_RULE_MIN..=NACL_RULE_MAX).contains(&rule.rule) {
+                    r.err(
+                        &res,
+                        format!("{field}.rule"),
+                        format!(
+                            "rule number {} is outside {NACL_RULE_MIN}..={NACL_RULE_MAX} (higher numbers are reserved for the final `*` deny)",
+                            rule.rule
+                        ),
+                    );
+                } else if let Some(first) = numbers.get(&rule.rule) {
+                    r.err(
+                        &res,
+                        format!("{field}.rule"),
+                        format!(
+                            "rule number {} is already used by {dir}[{first}]; rule numbers are unique per direction",
+                            rule.rule
+                        ),
+                    );
+                } else {
+                    numbers.insert(rule.rule, k);
+                }
+                r.normalise(&mut rule.cidr, &res, &format!("{field}.cidr"));
+                check_traffic(
+                    r,
+                    &res,
+                    &TrafficFields {
+                        protocol: rule.protocol,
+                        ports: rule.ports,
+                        icmp_type: rule.icmp_type,
+                        icmp_code: rule.icmp_code,
+                        ipv4: Some(matches!(rule.cidr, IpNet::V4(_))),
+                        field: &field,
+                    },
+                );
+            }
+        }
+    }
+    for (vi, v) in t.vpcs.iter().enumerate() {
+        if v.id.is_empty() || default_nacl.contains_key(&vi) {
+            continue;
+        }
+        let implicit = implicit_default_nacl_id(&v.id);
+        if all_ids.contains(&implicit) {
+            r.err(
+                &v.id,
+                "",
+                format!("the VPC declares no default network ACL, and the id of its implicit one, `{implicit}`, is taken; mark one network ACL `default = true`"),
+            );
+        }
+    }
+
+    // --- security groups -------------------------------------------------------------------
+    // Every group id an ENI or a rule may name, with its VPC: the declared groups and the
+    // implicit default groups of VPCs that declare none.
+    let mut default_sg: HashMap<usize, String> = HashMap::new();
+    for (i, g) in t.security_groups.iter().enumerate() {
+        if let (Some(&vi), true) = (l.vpc.get(&g.vpc), g.default) {
+            default_sg
+                .entry(vi)
+                .or_insert_with(|| r.label(&g.id, "security_group", i));
+        }
+    }
+    let mut sg_vpc: HashMap<String, Option<usize>> = HashMap::new();
+    for g in &t.security_groups {
+        if !g.id.is_empty() {
+            sg_vpc
+                .entry(g.id.clone())
+                .or_insert_with(|| l.vpc.get(&g.vpc).copied());
+        }
+    }
+    for (vi, v) in t.vpcs.iter().enumerate() {
+        if v.id.is_empty() || default_sg.contains_key(&vi) {
+            continue;
+        }
+        let implicit = implicit_default_sg_id(&v.id);
+        if all_ids.contains(&implicit) {
+            r.err(
+                &v.id,
+                "",
+                format!("the VPC declares no default security group, and the id of its implicit one, `{implicit}`, is taken; mark one security group `default = true`"),
+            );
+        } else {
+            sg_vpc.insert(implicit, Some(vi));
+        }
+    }
+    let mut seen_default: HashSet<usize> = HashSet::new();
+    for (i, g) in t.security_groups.iter_mut().enumerate() {
+        let res = r.label(&g.id, "security_group", i);
+        let vpc = check_vpc_ref(r, l.vpc, broken, &res, &g.vpc);
+        if let (Some(vi), true) = (vpc, g.default) {
+            if !seen_default.insert(vi) {
+                let first = default_sg.get(&vi).cloned().unwrap_or_default();
+                r.err(
+                    &res,
+                    "default",
+                    format!(
+                        "{} already has a default security group ({first}); a VPC has exactly one",
+                        g.vpc
+                    ),
+                );
+            }
+        }
+        let dirs: [(&str, Option<&mut Vec<SgRuleSpec>>); 2] = [
+            ("inbound", Some(&mut g.inbound)),
+            ("outbound", g.outbound.as_mut()),
+        ];
+        for (dir, rules) in dirs {
+            let Some(rules) = rules else { continue };
+            let (want, wrong) = if dir == "inbound" {
+                ("source", "destination")
+            } else {
+                ("destination", "source")
+            };
+            let weight: usize = rules
+                .iter()
+                .map(|rule| match rule.peer() {
+                    Some(RulePeer::PrefixList(p)) => pl_weight.get(p).copied().unwrap_or(1),
+                    _ => 1,
+                })
+                .sum();
+            if weight > SG_RULES_MAX {
+                r.err(
+                    &res,
+                    dir,
+                    format!(
+                        "{weight} rules (a prefix-list rule counts as the list's max_entries); a security group has at most {SG_RULES_MAX} per direction"
+                    ),
+                );
+            }
+            for (k, rule) in rules.iter_mut().enumerate() {
+                let field = format!("{dir}[{k}]");
+                let (peer, other) = if dir == "inbound" {
+                    (&mut rule.source, &rule.destination)
+                } else {
+                    (&mut rule.destination, &rule.source)
+                };
+                if other.is_some() {
+                    r.err(
+                        &res,
+                        format!("{field}.{wrong}"),
+                        format!("{dir} rules name a `{want}`, not a `{wrong}`"),
+                    );
+                }
+                let Some(peer) = peer.as_mut() else {
+                    if other.is_none() {
+                        r.err(
+                            &res,
+                            format!("{field}.{want}"),
+                            format!("missing {want}: a CIDR, a security group id (`sg-…`) or a prefix list id (`pl-…`)"),
+                        );
+                    }
+                    continue;
+                };
+                let pfield = format!("{field}.{want}");
+                let mut ipv4 = None;
+                match peer {
+                    RulePeer::Cidr(n) => {
+                        r.normalise(n, &res, &pfield);
+                        ipv4 = Some(matches!(n, IpNet::V4(_)));
+                    }
+                    RulePeer::Group(id) => match sg_vpc.get(id.as_str()) {
+                        None if broken.contains(id.as_str()) => {}
+                        None => r.err(&res, &pfield, format!("no security group with id `{id}`")),
+                        Some(&Some(ov)) if vpc.is_some_and(|vi| vi != ov) => r.err(
+                            &res,
+                            &pfield,
+                            format!(
+                                "{id} belongs to {}, but this group belongs to {}; references to groups of peered VPCs arrive with VPC-4",
+                                t.vpcs[ov].id, g.vpc
+                            ),
+                        ),
+                        Some(_) => {}
+                    },
+                    RulePeer::PrefixList(id) => {
+                        if !pl_weight.contains_key(id.as_str()) && !broken.contains(id.as_str()) {
+                            r.err(&res, &pfield, format!("no prefix list with id `{id}`"));
+                        }
+                    }
+                }
+                check_traffic(
+                    r,
+                    &res,
+                    &TrafficFields {
+                        protocol: rule.protocol,
+                        ports: rule.ports,
+                        icmp_type: rule.icmp_type,
+                        icmp_code: rule.icmp_code,
+                        ipv4,
+                        field: &field,
+                    },
+                );
+            }
+        }
+    }
+
+    // --- ENIs: groups and conntrack ------------------------------------------------------
+    for (i, e) in t.enis.iter().enumerate() {
+        let res = r.label(&e.id, "eni", i);
+        let eni_vpc = l.eni_vpc.get(i).copied().flatten();
+        if let Some(groups) = &e.security_groups {
+            if groups.is_empty() {
+                r.err(
+                    &res,
+                    "security_groups",
+                    "an ENI always has at least one security group; leave `security_groups` out to use the VPC's default group",
+                );
+            } else if groups.len() > SGS_PER_ENI_MAX {
+                r.err(
+                    &res,
+                    "security_groups",
+                    format!(
+                        "{} groups; an ENI has at most {SGS_PER_ENI_MAX} (AWS's default quota)",
+                        groups.len()
+                    ),
+                );
+            }
+            let mut seen: HashMap<&str, usize> = HashMap::new();
+            for (k, gid) in groups.iter().enumerate() {
+                let field = format!("security_groups[{k}]");
+                if let Some(first) = seen.get(gid.as_str()) {
+                    r.err(
+                        &res,
+                        &field,
+                        format!("{gid} is already listed at security_groups[{first}]"),
+                    );
+                    continue;
+                }
+                seen.insert(gid, k);
+                match sg_vpc.get(gid) {
+                    None if broken.contains(gid) => {}
+                    None => r.err(&res, &field, format!("no security group with id `{gid}`")),
+                    Some(&Some(gv)) if eni_vpc.is_some_and(|ev| ev != gv) => r.err(
+                        &res,
+                        &field,
+                        format!(
+                            "{gid} belongs to {}, but this ENI is in {}; an ENI's groups belong to its VPC",
+                            t.vpcs[gv].id,
+                            eni_vpc.map_or("", |ev| t.vpcs[ev].id.as_str())
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        if let Some(ct) = &e.conntrack {
+            let checks = [
+                ("conntrack.max_entries", ct.max_entries, &CONNTRACK_ENTRIES),
+                (
+                    "conntrack.tcp_established_timeout",
+                    ct.tcp_established_timeout,
+                    &TCP_ESTABLISHED_TIMEOUT,
+                ),
+                ("conntrack.udp_timeout", ct.udp_timeout, &UDP_TIMEOUT),
+                (
+                    "conntrack.udp_stream_timeout",
+                    ct.udp_stream_timeout,
+                    &UDP_STREAM_TIMEOUT,
+                ),
+            ];
+            for (field, value, range) in checks {
+                if let Some(v) = value {
+                    if !range.contains(&v) {
+                        let unit = if field.ends_with("max_entries") {
+                            ""
+                        } else {
+                            " seconds"
+                        };
+                        r.err(
+                            &res,
+                            field,
+                            format!(
+                                "{v} is outside the allowed range {}..={}{unit}",
+                                range.start(),
+                                range.end()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -1874,5 +2568,660 @@ mod tests {
         let e = check_str(&src).unwrap_err();
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].starts_with("eni-fw.private_ip:"));
+    }
+
+    // --- firewalls: prefix lists, network ACLs, security groups, conntrack, [lab] ----------
+
+    /// A NACL of vpc-demo with the given inbound rules (TOML inline tables).
+    fn nacl(id: &str, extra: &str, inbound: &str) -> String {
+        format!(
+            "[[network_acl]]\nid = \"{id}\"\nvpc = \"vpc-demo\"\n{extra}inbound = [{inbound}]\n"
+        )
+    }
+
+    /// A security group of vpc-demo with the given inbound rules.
+    fn sg(id: &str, extra: &str, inbound: &str) -> String {
+        format!(
+            "[[security_group]]\nid = \"{id}\"\nvpc = \"vpc-demo\"\n{extra}inbound = [{inbound}]\n"
+        )
+    }
+
+    const OTHER_VPC: &str = "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.1.0.0/16\"\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.1.1.0/24\"\n[[security_group]]\nid = \"sg-b\"\nvpc = \"vpc-b\"\n";
+
+    #[track_caller]
+    fn warns(extra: &str, prefix: &str, needle: &str) {
+        let (_, w) = ok(extra);
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with(prefix) && w.contains(needle)),
+            "expected a warning `{prefix}…{needle}…`, got:\n{}",
+            w.join("\n")
+        );
+    }
+
+    #[test]
+    fn firewall_ids_carry_their_prefix() {
+        expect(
+            &nacl("nacl-x", "", ""),
+            "nacl-x.id:",
+            "must start with `acl-`",
+        );
+        expect(
+            &sg("group-x", "", ""),
+            "group-x.id:",
+            "must start with `sg-`",
+        );
+        expect(
+            "[[prefix_list]]\nid = \"list-x\"\nentries = [\"10.9.0.0/16\"]\n",
+            "list-x.id:",
+            "must start with `pl-`",
+        );
+    }
+
+    #[test]
+    fn firewall_ids_are_unique_across_kinds() {
+        expect(
+            &format!("{}{}", nacl("acl-x", "", ""), nacl("acl-x", "", "")),
+            "acl-x.id:",
+            "network_acl[1] reuses the id of network_acl[0]",
+        );
+        expect(
+            &format!("{}{}", sg("sg-x", "", ""), sg("sg-x", "", "")),
+            "sg-x.id:",
+            "security_group[1] reuses the id of security_group[0]",
+        );
+    }
+
+    #[test]
+    fn nacl_rule_numbers_are_1_to_32766() {
+        for (n, good) in [
+            (0, false),
+            (1, true),
+            (32766, true),
+            (32767, false),
+            (-5, false),
+        ] {
+            let src = nacl(
+                "acl-x",
+                "",
+                &format!(
+                    "{{ rule = {n}, protocol = \"-1\", cidr = \"0.0.0.0/0\", action = \"allow\" }}"
+                ),
+            );
+            if good {
+                ok(&src);
+            } else {
+                expect(&src, "acl-x.inbound[0].rule:", "outside 1..=32766");
+            }
+        }
+    }
+
+    #[test]
+    fn nacl_rule_numbers_are_unique_per_direction() {
+        let r = "{ rule = 100, protocol = \"-1\", cidr = \"0.0.0.0/0\", action = \"allow\" }";
+        expect(
+            &nacl("acl-x", "", &format!("{r}, {r}")),
+            "acl-x.inbound[1].rule:",
+            "already used by inbound[0]",
+        );
+        // The same number in the other direction is fine.
+        ok(&nacl("acl-x", &format!("outbound = [{r}]\n"), r));
+    }
+
+    #[test]
+    fn nacl_action_is_allow_or_deny() {
+        expect(
+            &nacl(
+                "acl-x",
+                "",
+                "{ rule = 1, protocol = \"-1\", cidr = \"0.0.0.0/0\", action = \"permit\" }",
+            ),
+            "acl-x.inbound[0].action:",
+            "unknown variant `permit`",
+        );
+        expect(
+            &nacl(
+                "acl-x",
+                "",
+                "{ rule = 1, protocol = \"-1\", cidr = \"0.0.0.0/0\" }",
+            ),
+            "acl-x.action:",
+            "missing field",
+        );
+    }
+
+    #[test]
+    fn ports_with_icmp_are_an_error() {
+        expect(
+            &nacl(
+                "acl-x",
+                "",
+                "{ rule = 1, protocol = \"icmp\", ports = \"80\", cidr = \"0.0.0.0/0\", action = \"allow\" }",
+            ),
+            "acl-x.inbound[0].ports:",
+            "use icmp_type/icmp_code",
+        );
+        expect(
+            &sg(
+                "sg-x",
+                "",
+                "{ protocol = \"icmpv6\", ports = 80, source = \"::/0\" }",
+            ),
+            "sg-x.inbound[0].ports:",
+            "use icmp_type/icmp_code",
+        );
+    }
+
+    #[test]
+    fn scenario_17_ports_of_other_protocols_are_ignored_with_a_warning() {
+        warns(
+            &nacl(
+                "acl-x",
+                "",
+                "{ rule = 1, protocol = 47, ports = \"80-80\", cidr = \"0.0.0.0/0\", action = \"allow\" }",
+            ),
+            "acl-x.inbound[0].ports:",
+            "ignored for protocol 47",
+        );
+        warns(
+            &sg(
+                "sg-x",
+                "",
+                "{ protocol = \"-1\", ports = \"22\", source = \"10.0.0.0/16\" }",
+            ),
+            "sg-x.inbound[0].ports:",
+            "ignored for protocol all (-1)",
+        );
+    }
+
+    #[test]
+    fn port_ranges_are_ordered_and_bounded() {
+        for (ports, needle) in [
+            ("\"2000-1000\"", "lower port to the higher"),
+            ("\"1-65536\"", "0..=65535"),
+            ("70000", "0..=65535"),
+        ] {
+            expect(
+                &sg(
+                    "sg-x",
+                    "",
+                    &format!("{{ protocol = \"tcp\", ports = {ports}, source = \"0.0.0.0/0\" }}"),
+                ),
+                "sg-x.inbound[0].ports:",
+                needle,
+            );
+        }
+        for bad in ["\"80-\"", "\"x\"", "-1", "\"1-2-3\""] {
+            expect(
+                &sg(
+                    "sg-x",
+                    "",
+                    &format!("{{ protocol = \"tcp\", ports = {bad}, source = \"0.0.0.0/0\" }}"),
+                ),
+                "sg-x.inbound[0].ports:",
+                "expected a port",
+            );
+        }
+        ok(&sg(
+            "sg-x",
+            "",
+            "{ protocol = \"udp\", ports = \"0-65535\", source = \"0.0.0.0/0\" }, { protocol = \"tcp\", ports = 443, source = \"0.0.0.0/0\" }",
+        ));
+    }
+
+    #[test]
+    fn icmp_fields_only_with_icmp() {
+        expect(
+            &sg(
+                "sg-x",
+                "",
+                "{ protocol = \"tcp\", icmp_type = 8, source = \"0.0.0.0/0\" }",
+            ),
+            "sg-x.inbound[0].icmp_type:",
+            "only apply to icmp and icmpv6",
+        );
+        warns(
+            &sg(
+                "sg-x",
+                "",
+                "{ protocol = \"all\", icmp_type = 8, source = \"0.0.0.0/0\" }",
+            ),
+            "sg-x.inbound[0]:",
+            "icmp_type/icmp_code are ignored for protocol all",
+        );
+        expect(
+            &sg(
+                "sg-x",
+                "",
+                "{ protocol = \"icmp\", icmp_type = 256, source = \"0.0.0.0/0\" }",
+            ),
+            "sg-x.inbound[0].icmp_type:",
+            "outside 0..=255",
+        );
+        expect(
+            &sg(
+                "sg-x",
+                "",
+                "{ protocol = \"icmp\", icmp_code = 4, source = \"0.0.0.0/0\" }",
+            ),
+            "sg-x.inbound[0].icmp_code:",
+            "needs an icmp_type",
+        );
+        ok(&sg(
+            "sg-x",
+            "",
+            "{ protocol = \"icmp\", icmp_type = 3, icmp_code = 4, source = \"0.0.0.0/0\" }, { protocol = \"icmp\", icmp_type = -1, icmp_code = -1, source = \"0.0.0.0/0\" }",
+        ));
+    }
+
+    #[test]
+    fn icmpv6_with_an_ipv4_cidr_warns() {
+        warns(
+            &nacl(
+                "acl-x",
+                "",
+                "{ rule = 1, protocol = \"icmpv6\", icmp_type = 128, cidr = \"0.0.0.0/0\", action = \"allow\" }",
+            ),
+            "acl-x.inbound[0]:",
+            "matches all ICMP types",
+        );
+        let (_, w) = ok(&nacl(
+            "acl-x",
+            "",
+            "{ rule = 1, protocol = \"icmpv6\", icmp_type = 128, cidr = \"::/0\", action = \"allow\" }",
+        ));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn protocols_by_name_number_or_minus_one() {
+        for p in [
+            "\"TCP\"",
+            "\"Udp\"",
+            "\"icmp\"",
+            "\"ICMPv6\"",
+            "\"all\"",
+            "\"-1\"",
+            "-1",
+            "47",
+            "\"47\"",
+            "0",
+            "255",
+        ] {
+            ok(&sg(
+                "sg-x",
+                "",
+                &format!("{{ protocol = {p}, source = \"0.0.0.0/0\" }}"),
+            ));
+        }
+        for p in ["256", "-2", "\"gre\"", "\"\"", "\"4 7\""] {
+            expect(
+                &sg(
+                    "sg-x",
+                    "",
+                    &format!("{{ protocol = {p}, source = \"0.0.0.0/0\" }}"),
+                ),
+                "sg-x.inbound[0].protocol:",
+                "IANA protocol number",
+            );
+        }
+    }
+
+    #[test]
+    fn nacl_cidr_must_parse_and_is_normalised() {
+        expect(
+            &nacl(
+                "acl-x",
+                "",
+                "{ rule = 1, protocol = \"-1\", cidr = \"10.0.0.0/33\", action = \"allow\" }",
+            ),
+            "acl-x.inbound[0].cidr:",
+            "invalid",
+        );
+        warns(
+            &nacl(
+                "acl-x",
+                "",
+                "{ rule = 1, protocol = \"-1\", cidr = \"10.0.3.4/16\", action = \"allow\" }",
+            ),
+            "acl-x.inbound[0].cidr:",
+            "using 10.0.0.0/16",
+        );
+    }
+
+    #[test]
+    fn nacl_subnets_exist_and_belong_to_its_vpc() {
+        expect(
+            &nacl("acl-x", "subnets = [\"subnet-nope\"]\n", ""),
+            "acl-x.subnets[0]:",
+            "no subnet with id `subnet-nope`",
+        );
+        expect(
+            &format!(
+                "{OTHER_VPC}{}",
+                nacl("acl-x", "subnets = [\"subnet-b\"]\n", "")
+            ),
+            "acl-x.subnets[0]:",
+            "subnet-b is in vpc-b, but this network ACL belongs to vpc-demo",
+        );
+    }
+
+    #[test]
+    fn a_subnet_has_one_nacl() {
+        expect(
+            &format!(
+                "{}{}",
+                nacl("acl-x", "subnets = [\"subnet-a\"]\n", ""),
+                nacl("acl-y", "subnets = [\"subnet-a\"]\n", "")
+            ),
+            "acl-y.subnets[0]:",
+            "already associated with acl-x",
+        );
+        expect(
+            &nacl("acl-x", "subnets = [\"subnet-a\", \"subnet-a\"]\n", ""),
+            "acl-x.subnets[1]:",
+            "listed twice",
+        );
+    }
+
+    #[test]
+    fn one_default_nacl_per_vpc() {
+        expect(
+            &format!(
+                "{}{}",
+                nacl("acl-x", "default = true\n", ""),
+                nacl("acl-y", "default = true\n", "")
+            ),
+            "acl-y.default:",
+            "already has a default network ACL (acl-x)",
+        );
+    }
+
+    #[test]
+    fn nacl_rule_quota_warns_beyond_20_and_rejects_beyond_40() {
+        let rules = |n: usize| {
+            (1..=n)
+                .map(|i| format!("{{ rule = {i}, protocol = \"-1\", cidr = \"10.{i}.0.0/16\", action = \"deny\" }}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (_, w) = ok(&nacl("acl-x", "", &rules(20)));
+        assert!(w.is_empty(), "{w:?}");
+        warns(
+            &nacl("acl-x", "", &rules(21)),
+            "acl-x.inbound:",
+            "default quota of 20",
+        );
+        ok(&nacl("acl-x", "", &rules(40)));
+        expect(
+            &nacl("acl-x", "", &rules(41)),
+            "acl-x.inbound:",
+            "at most 40",
+        );
+    }
+
+    #[test]
+    fn implicit_default_ids_must_be_free() {
+        expect(
+            &nacl("acl-default-demo", "", ""),
+            "vpc-demo:",
+            "`acl-default-demo`, is taken",
+        );
+        expect(
+            &sg("sg-default-demo", "", ""),
+            "vpc-demo:",
+            "`sg-default-demo`, is taken",
+        );
+        // Declared as the default, the id is fine.
+        ok(&sg("sg-default-demo", "default = true\n", ""));
+    }
+
+    #[test]
+    fn sg_rule_count_is_at_most_60_and_prefix_lists_count_their_size() {
+        let rules = |n: usize| {
+            (1..=n)
+                .map(|i| format!("{{ protocol = \"tcp\", ports = {i}, source = \"0.0.0.0/0\" }}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        ok(&sg("sg-x", "", &rules(60)));
+        expect(&sg("sg-x", "", &rules(61)), "sg-x.inbound:", "at most 60");
+        let pl = "[[prefix_list]]\nid = \"pl-x\"\nentries = [\"10.9.0.0/16\"]\nmax_entries = 10\n";
+        ok(&format!(
+            "{pl}{}",
+            sg(
+                "sg-x",
+                "",
+                &format!("{}, {{ protocol = \"-1\", source = \"pl-x\" }}", rules(50))
+            )
+        ));
+        let src = format!(
+            "{pl}{}",
+            sg(
+                "sg-x",
+                "",
+                &format!("{}, {{ protocol = \"-1\", source = \"pl-x\" }}", rules(51))
+            )
+        );
+        expect(&src, "sg-x.inbound:", "61 rules");
+        assert_eq!(errors(&src).len(), 1);
+    }
+
+    #[test]
+    fn sg_peers_exist_and_groups_are_of_the_same_vpc() {
+        expect(
+            &sg("sg-x", "", "{ protocol = \"-1\", source = \"sg-nope\" }"),
+            "sg-x.inbound[0].source:",
+            "no security group with id `sg-nope`",
+        );
+        expect(
+            &sg("sg-x", "", "{ protocol = \"-1\", source = \"pl-nope\" }"),
+            "sg-x.inbound[0].source:",
+            "no prefix list with id `pl-nope`",
+        );
+        expect(
+            &format!(
+                "{OTHER_VPC}{}",
+                sg("sg-x", "", "{ protocol = \"-1\", source = \"sg-b\" }")
+            ),
+            "sg-x.inbound[0].source:",
+            "arrive with VPC-4",
+        );
+        expect(
+            &sg("sg-x", "", "{ protocol = \"-1\", source = \"10.0.0.0\" }"),
+            "sg-x.inbound[0].source:",
+            "is not a CIDR",
+        );
+        // Itself, another group declared later, the implicit default group, a prefix list.
+        ok(&format!(
+            "[[prefix_list]]\nid = \"pl-x\"\nentries = [\"203.0.113.0/24\"]\n{}{}",
+            sg(
+                "sg-x",
+                "",
+                "{ protocol = \"-1\", source = \"sg-x\" }, { protocol = \"-1\", source = \"sg-y\" }, { protocol = \"-1\", source = \"sg-default-demo\" }, { protocol = \"tcp\", ports = 22, source = \"pl-x\" }"
+            ),
+            sg("sg-y", "", "")
+        ));
+    }
+
+    #[test]
+    fn sg_rules_name_exactly_one_peer_of_their_direction() {
+        expect(
+            &sg("sg-x", "", "{ protocol = \"-1\" }"),
+            "sg-x.inbound[0].source:",
+            "missing source",
+        );
+        expect(
+            &sg(
+                "sg-x",
+                "",
+                "{ protocol = \"-1\", destination = \"0.0.0.0/0\" }",
+            ),
+            "sg-x.inbound[0].destination:",
+            "inbound rules name a `source`",
+        );
+        expect(
+            &sg(
+                "sg-x",
+                "outbound = [{ protocol = \"-1\", source = \"0.0.0.0/0\", destination = \"0.0.0.0/0\" }]\n",
+                "",
+            ),
+            "sg-x.outbound[0].source:",
+            "outbound rules name a `destination`",
+        );
+        expect(
+            &sg("sg-x", "outbound = [{ protocol = \"-1\" }]\n", ""),
+            "sg-x.outbound[0].destination:",
+            "missing destination",
+        );
+    }
+
+    #[test]
+    fn one_default_sg_per_vpc() {
+        expect(
+            &format!(
+                "{}{}",
+                sg("sg-x", "default = true\n", ""),
+                sg("sg-y", "default = true\n", "")
+            ),
+            "sg-y.default:",
+            "already has a default security group (sg-x)",
+        );
+    }
+
+    #[test]
+    fn eni_security_groups_are_1_to_5_distinct_of_its_vpc() {
+        let e = |groups: &str| {
+            format!(
+                "{}security_groups = [{groups}]\n",
+                eni("eni-a", "10.0.1.10")
+            )
+        };
+        let groups: String = (1..=6).map(|i| sg(&format!("sg-{i}"), "", "")).collect();
+        expect(
+            &e(""),
+            "eni-a.security_groups:",
+            "at least one security group",
+        );
+        expect(
+            &format!(
+                "{groups}{}",
+                e("\"sg-1\", \"sg-2\", \"sg-3\", \"sg-4\", \"sg-5\", \"sg-6\"")
+            ),
+            "eni-a.security_groups:",
+            "at most 5",
+        );
+        ok(&format!(
+            "{groups}{}",
+            e("\"sg-1\", \"sg-2\", \"sg-3\", \"sg-4\", \"sg-5\"")
+        ));
+        expect(
+            &format!("{groups}{}", e("\"sg-1\", \"sg-1\"")),
+            "eni-a.security_groups[1]:",
+            "already listed",
+        );
+        expect(
+            &e("\"sg-nope\""),
+            "eni-a.security_groups[0]:",
+            "no security group",
+        );
+        expect(
+            &format!("{OTHER_VPC}{}", e("\"sg-b\"")),
+            "eni-a.security_groups[0]:",
+            "sg-b belongs to vpc-b, but this ENI is in vpc-demo",
+        );
+        ok(&e("\"sg-default-demo\""));
+    }
+
+    #[test]
+    fn scenario_27_conntrack_bounds() {
+        let e = |ct: &str| format!("{}conntrack = {{ {ct} }}\n", eni("eni-a", "10.0.1.10"));
+        for (ct, good) in [
+            ("tcp_established_timeout = 59", false),
+            ("tcp_established_timeout = 60", true),
+            ("tcp_established_timeout = 432000", true),
+            ("tcp_established_timeout = 432001", false),
+            ("udp_timeout = 29", false),
+            ("udp_timeout = 30", true),
+            ("udp_timeout = 60", true),
+            ("udp_timeout = 61", false),
+            ("udp_stream_timeout = 59", false),
+            ("udp_stream_timeout = 60", true),
+            ("udp_stream_timeout = 180", true),
+            ("udp_stream_timeout = 181", false),
+            ("max_entries = 0", false),
+            ("max_entries = 1", true),
+            ("max_entries = 1000000", true),
+            ("max_entries = 1000001", false),
+        ] {
+            if good {
+                ok(&e(ct));
+            } else {
+                let field = ct.split(' ').next().unwrap_or_default();
+                expect(
+                    &e(ct),
+                    &format!("eni-a.conntrack.{field}:"),
+                    "outside the allowed range",
+                );
+            }
+        }
+        expect(&e("idle = 5"), "eni-a.idle:", "unknown field");
+    }
+
+    #[test]
+    fn prefix_lists_hold_one_family_within_their_size() {
+        let pl = |body: &str| format!("[[prefix_list]]\nid = \"pl-x\"\n{body}\n");
+        expect(&pl("entries = []"), "pl-x.entries:", "at least one");
+        expect(&pl(""), "pl-x.entries:", "at least one");
+        expect(
+            &pl("entries = [\"10.0.0.0/8\", \"2001:db8::/32\"]"),
+            "pl-x.entries[1]:",
+            "same address family",
+        );
+        expect(
+            &pl("entries = [\"10.0.0.0/8\", \"192.0.2.0/24\"]\nmax_entries = 1"),
+            "pl-x.entries:",
+            "do not fit in max_entries = 1",
+        );
+        expect(
+            &pl("entries = [\"10.0.0.0/8\"]\nmax_entries = 0"),
+            "pl-x.max_entries:",
+            "at least 1",
+        );
+        expect(&pl("entries = [\"nope\"]"), "pl-x.entries[0]:", "invalid");
+        warns(
+            &pl("entries = [\"198.51.100.7/24\"]"),
+            "pl-x.entries[0]:",
+            "using 198.51.100.0/24",
+        );
+    }
+
+    #[test]
+    fn lab_time_scale_is_in_0_to_1() {
+        for (scale, good) in [
+            ("0.0", false),
+            ("-0.5", false),
+            ("1.5", false),
+            ("nan", false),
+            ("0.01", true),
+            ("1", true),
+        ] {
+            let src = format!("[lab]\nconntrack_time_scale = {scale}\n");
+            if good {
+                ok(&src);
+            } else {
+                expect(
+                    &src,
+                    "lab.conntrack_time_scale:",
+                    "greater than 0 and at most 1",
+                );
+            }
+        }
+        expect("[lab]\nscale = 0.5\n", "lab.scale:", "unknown field");
+        expect(
+            "[[lab]]\nconntrack_time_scale = 0.5\n",
+            "file.lab:",
+            "single table",
+        );
     }
 }

@@ -69,7 +69,7 @@ fn validate_ok_prints_summary_and_warnings() {
     assert_eq!(
         stdout.trim(),
         format!(
-            "{}: ok (1 VPC, 2 subnets, 3 route tables, 3 ENIs)",
+            "{}: ok (1 VPC, 2 subnets, 3 route tables, 3 ENIs, 1 network ACL, 1 security group)",
             f.display()
         )
     );
