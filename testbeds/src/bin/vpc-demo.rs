@@ -180,6 +180,62 @@ fn run() -> anyhow::Result<Report> {
     );
     println!();
 
+    println!("Firewalls (security groups with connection tracking, network ACLs)");
+    // Listeners, so that a refused connection is the firewall's doing, not a closed port.
+    let mut listeners = Vec::new();
+    for (eni, port) in [("eni-web1", "5001"), ("eni-app1", "23")] {
+        let mut l = lab.ns(eni).spawn(&[
+            "socat",
+            "-d",
+            "-d",
+            &format!("TCP-LISTEN:{port},fork,reuseaddr"),
+            "/dev/null",
+        ])?;
+        l.wait_for_line(
+            |_, line| line.contains("listening on"),
+            Duration::from_secs(5),
+        )?;
+        listeners.push(l);
+    }
+    let connects = |from: &str, to: &str, port: &str| -> anyhow::Result<bool> {
+        let target = format!("TCP:{}:{port},connect-timeout=1", lab.ip(to));
+        let out = lab.ns(from).exec(
+            &["socat", "-u", "/dev/null", &target],
+            Duration::from_secs(5),
+        )?;
+        Ok(out.status.success())
+    };
+    r.check(
+        t.intact(),
+        "app1's replies reached web1 on web1's tracked connection (sg-web has no rule for them)",
+    );
+    let ok = connects("eni-web2", "eni-web1", "5001")?;
+    r.check(
+        ok,
+        "web2 → web1:5001 connects (sg-web allows its own members)",
+    );
+    let before = lab.counters("eni-app1")?;
+    let ok = connects("eni-app1", "eni-web1", "5001")?;
+    let after = lab.counters("eni-app1")?;
+    let sg =
+        after.drops[DropReason::SgNoMatch.index()] - before.drops[DropReason::SgNoMatch.index()];
+    r.check(
+        !ok && sg > 0,
+        format!("app1 → web1:5001 refused: no sg-web rule allows app1 (sg_no_match +{sg})"),
+    );
+    let ok = connects("eni-web1", "eni-app1", "23")?;
+    let denies = lab.show()?.nacl_denies;
+    let rule90 = denies
+        .iter()
+        .find(|d| d.nacl == "acl-app" && d.direction == "inbound" && d.rule == "90")
+        .map_or(0, |d| d.packets);
+    r.check(
+        !ok && rule90 > 0,
+        format!("web1 → app1:23 denied by acl-app inbound rule 90, numbered before the wider allow ({rule90} SYN(s) counted)"),
+    );
+    drop(listeners);
+    println!();
+
     println!("Drops, each counted by reason");
     let before = lab.counters("eni-web1")?;
     for dst in ["198.51.100.7", "203.0.113.9", "10.0.2.99"] {
