@@ -376,14 +376,18 @@ pub fn show(report: &StatsReport) -> String {
                 .chain(e.ipv6.iter().map(|a| a.to_string()))
                 .collect::<Vec<_>>()
                 .join(",");
-            let (tap, rx, tx, drops) = match port {
+            let (tap, rx, tx, conns, drops) = match port {
                 Some(p) => (
                     p.tap.clone().unwrap_or_else(|| "-".to_string()),
                     format!("{}/{}", p.counters.rx_packets, p.counters.rx_bytes),
                     format!("{}/{}", p.counters.tx_packets, p.counters.tx_bytes),
+                    format!(
+                        "{}/{}",
+                        p.counters.conntrack_entries, p.counters.conntrack_max
+                    ),
                     drops_text(&p.counters.drop_map()),
                 ),
-                None => ("-".into(), "-".into(), "-".into(), "-".into()),
+                None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
             };
             let groups = e.security_groups.as_ref().map_or_else(
                 || "-".to_string(),
@@ -413,6 +417,7 @@ pub fn show(report: &StatsReport) -> String {
                 tap,
                 rx,
                 tx,
+                conns,
                 drops,
             ]
         })
@@ -429,6 +434,7 @@ pub fn show(report: &StatsReport) -> String {
             "TAP",
             "RX PKTS/BYTES",
             "TX PKTS/BYTES",
+            "CONNTRACK",
             "DROPS",
         ],
         &rows,
