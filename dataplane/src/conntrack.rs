@@ -288,6 +288,15 @@ impl ConnTable {
                 self.kill(r.slot);
                 return Touch::Ok;
             }
+            State::Closing {
+                fin_orig: true,
+                fin_reply: true,
+            } if flags & SYN != 0 && flags & ACK == 0 => {
+                // A new connection on the 4-tuple of a closed one (TIME-WAIT reuse): the
+                // old one is over; the caller decides on the new one from the rules.
+                self.kill(r.slot);
+                return Touch::Gone;
+            }
             s if flags & (SYN | FIN) == 0 => match (s, dir) {
                 (State::SynRecv, ConnDir::Orig) if flags & ACK != 0 => State::Established,
                 (State::SynSent, ConnDir::Reply) => return Touch::Invalid,
@@ -465,6 +474,14 @@ mod tests {
         assert_eq!(t.touch(r, ConnDir::Reply, FIN | ACK, 50_003), Touch::Ok);
         // Closing: transitory timeout.
         assert!(t.lookup(&key(6, 40000), 50_003 + 4_000).is_some());
+        // Both FINs seen: a new SYN on the same 4-tuple ends the old connection.
+        let mut t2 = ConnTable::new(cfg());
+        let r2 = t2.insert(key(6, 1), Origin::Local, SYN, 0).unwrap();
+        t2.touch(r2, ConnDir::Reply, SYN | ACK, 1);
+        t2.touch(r2, ConnDir::Orig, FIN | ACK, 2);
+        t2.touch(r2, ConnDir::Reply, FIN | ACK, 3);
+        assert_eq!(t2.touch(r2, ConnDir::Orig, SYN, 4), Touch::Gone);
+        assert!(t2.insert(key(6, 1), Origin::Local, SYN, 5).is_ok());
         assert_eq!(t.touch(r, ConnDir::Orig, RST, 50_004 + 4_000), Touch::Ok);
         assert_eq!(t.touch(r, ConnDir::Orig, ACK, 50_005 + 4_000), Touch::Gone);
         assert!(t.lookup(&key(6, 40000), 50_006 + 4_000).is_none());
