@@ -10,74 +10,10 @@
 #      without rules. Needs root.
 #
 #   benches/scripts/firewall_throughput.sh [SECONDS=5] [RUNS=3]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
 SECS=${1:-5}
 RUNS=${2:-3}
 P="vf$(printf '%x' $$)"
-DIR=$(mktemp -d "/tmp/$P.XXXX")
-SOCK="$DIR/vpcd.sock"
-VPCCTL=target/release/vpcctl
-
-cleanup() {
-  set +e
-  [ -S "$SOCK" ] && $VPCCTL --socket "$SOCK" down >/dev/null 2>&1
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do ip netns del "$ns"; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT INT TERM
-
-cargo build --release -q -p dataplane -p control --bins
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-iperf() {
-  local cns=$1 sns=$2 ip=$3 port=$4
-  ip netns exec "$sns" iperf3 -s -1 -B "$ip" -p "$port" -D --pidfile "$DIR/iperf-$port.pid"
-  for _ in $(seq 1 100); do
-    ip netns exec "$sns" ss -Hltn "sport = :$port" | grep -q LISTEN && break
-    sleep 0.05
-  done
-  ip netns exec "$cns" iperf3 -c "$ip" -p "$port" -t "$SECS" -J \
-    | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))'
-}
-
-runs() { # label cns sns ip baseport
-  local out=()
-  for i in $(seq 1 "$RUNS"); do out+=("$(iperf "$2" "$3" "$4" $(($5 + i)))"); done
-  printf '%s\n' "${out[@]}" | median > "$DIR/$1.median"
-  echo "${out[*]}" > "$DIR/$1.runs"
-}
-
-base_topology() {
-cat <<TOML
-[[vpc]]
-id = "vpc-bench"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a"
-vpc = "vpc-bench"
-cidr = "10.0.1.0/24"
-
-[[subnet]]
-id = "subnet-b"
-vpc = "vpc-bench"
-cidr = "10.0.2.0/24"
-TOML
-}
-
-eni() { # id subnet ip netns [groups]
-cat <<TOML
-
-[[eni]]
-id = "$1"
-subnet = "$2"
-private_ip = "$3"
-netns = "$4"
-${5:+security_groups = $5}
-TOML
-}
+source "$(dirname "$0")/common.sh"
 
 # The rule set: 19 non-matching entries then the matching allow, per direction.
 nacl_rules() {
@@ -128,20 +64,7 @@ $VPCCTL --socket "$SOCK" apply "$DIR/rules.toml" >/dev/null
 runs vpcd_rules "$P-a" "$P-b" 10.0.2.20 5300
 $VPCCTL --socket "$SOCK" down >/dev/null
 
-# --- kernel: A <veth> R <veth> B ---
-for n in ka kr kb; do ip netns add "$P-$n"; ip -n "$P-$n" link set lo up; done
-ip link add "$P-a0" type veth peer name "$P-a1"
-ip link add "$P-b0" type veth peer name "$P-b1"
-ip link set "$P-a0" netns "$P-ka"; ip link set "$P-a1" netns "$P-kr"
-ip link set "$P-b0" netns "$P-kb"; ip link set "$P-b1" netns "$P-kr"
-ip -n "$P-ka" addr add 10.0.1.10/24 dev "$P-a0"; ip -n "$P-kr" addr add 10.0.1.1/24 dev "$P-a1"
-ip -n "$P-kb" addr add 10.0.2.20/24 dev "$P-b0"; ip -n "$P-kr" addr add 10.0.2.1/24 dev "$P-b1"
-for l in "ka $P-a0" "kr $P-a1" "kr $P-b1" "kb $P-b0"; do
-  set -- $l; ip -n "$P-$1" link set "$2" mtu 9001 up
-done
-ip -n "$P-ka" route add default via 10.0.1.1
-ip -n "$P-kb" route add default via 10.0.2.1
-ip netns exec "$P-kr" sysctl -qw net.ipv4.ip_forward=1
+kernel_topology
 runs kernel_plain "$P-ka" "$P-kb" 10.0.2.20 5400
 
 # The equivalent nftables rule set in the router namespace: per subnet boundary and
@@ -186,6 +109,7 @@ ip netns exec "$P-kr" nft -f "$DIR/rules.nft"
 runs kernel_rules "$P-ka" "$P-kb" 10.0.2.20 5500
 
 echo "iperf3 TCP, 1 stream, ${SECS}s x ${RUNS} runs (median), A 10.0.1.10 -> B 10.0.2.20"
-for r in vpcd_plain vpcd_rules kernel_plain kernel_rules; do
-  printf '  %-14s %6s Gbit/s   (runs: %s)\n' "$r" "$(cat "$DIR/$r.median")" "$(cat "$DIR/$r.runs")"
-done
+report vpcd_plain "vpcd, default ACL and groups"
+report vpcd_rules "vpcd, 20-entry ACLs + 5x60-rule groups"
+report kernel_plain "kernel forwarding, no rules"
+report kernel_rules "kernel forwarding, equivalent nftables"

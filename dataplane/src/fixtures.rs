@@ -113,3 +113,29 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         security_groups: Vec::new(),
     }
 }
+
+/// A data plane running `config` with an in-memory port on every attached ENI (ports
+/// that keep what they are sent when `keep_tx`, counting-only ports otherwise).
+pub fn mem_dataplane(
+    config: DataplaneConfig,
+    flow_capacity: usize,
+    keep_tx: bool,
+) -> Result<crate::engine::Dataplane<crate::port::MemPort>, crate::tables::TableError> {
+    use crate::engine::{Dataplane, EniPlan, PortChange};
+    use crate::port::MemPort;
+    let mut dp = Dataplane::new(flow_capacity);
+    let plan = config
+        .enis
+        .iter()
+        .map(|e| EniPlan {
+            previous: None,
+            port: match (&e.attachment, keep_tx) {
+                (Some(_), true) => PortChange::Replace(MemPort::new()),
+                (Some(_), false) => PortChange::Replace(MemPort::sink()),
+                (None, _) => PortChange::Remove,
+            },
+        })
+        .collect();
+    dp.install(config, plan).map_err(|e| e.error)?;
+    Ok(dp)
+}

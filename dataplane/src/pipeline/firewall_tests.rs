@@ -99,20 +99,8 @@ fn firewalled() -> DataplaneConfig {
 }
 
 fn dp_with(config: DataplaneConfig) -> Dataplane<MemPort> {
-    let mut dp = Dataplane::new(1024);
+    let mut dp = fixtures::mem_dataplane(config, 1024, true).unwrap();
     dp.set_now(1_000);
-    let plan = config
-        .enis
-        .iter()
-        .map(|e| EniPlan {
-            previous: None,
-            port: match e.attachment {
-                Some(_) => PortChange::Replace(MemPort::new()),
-                None => PortChange::Remove,
-            },
-        })
-        .collect();
-    dp.install(config, plan).map_err(|e| e.error).unwrap();
     dp
 }
 

@@ -14,20 +14,7 @@ use crate::wire::vnet::{VnetHdr, F_NEEDS_CSUM, GSO_TCPV4, VNET_HDR_LEN};
 use crate::wire::MacAddr;
 
 fn dp_with(config: DataplaneConfig) -> Dataplane<MemPort> {
-    let mut dp = Dataplane::new(1024);
-    let plan = config
-        .enis
-        .iter()
-        .map(|e| EniPlan {
-            previous: None,
-            port: match e.attachment {
-                Some(_) => PortChange::Replace(MemPort::new()),
-                None => PortChange::Remove,
-            },
-        })
-        .collect();
-    dp.install(config, plan).map_err(|e| e.error).unwrap();
-    dp
+    fixtures::mem_dataplane(config, 1024, true).unwrap()
 }
 
 fn dp() -> Dataplane<MemPort> {
