@@ -92,7 +92,7 @@ pub enum Touch {
 pub enum InsertError {
     /// The table holds `max_entries` live connections.
     Full,
-    /// A TCP packet that cannot open a connection (a SYN-ACK or RST with no SYN seen).
+    /// A TCP packet that cannot open a connection (anything but a SYN).
     InvalidTcp,
 }
 
@@ -227,8 +227,8 @@ impl ConnTable {
                 return Err(InsertError::InvalidTcp)
             }
             PROTO_TCP if flags & SYN != 0 => State::SynSent,
-            // Mid-stream pick-up (the rules allow it): treat as established.
-            PROTO_TCP => State::Established,
+            // No mid-stream pick-up: only a SYN opens a TCP connection.
+            PROTO_TCP => return Err(InsertError::InvalidTcp),
             PROTO_UDP => State::Udp { replies: 0 },
             PROTO_ICMP | PROTO_ICMPV6 => State::Icmp,
             _ => State::Other,

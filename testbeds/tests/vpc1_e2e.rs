@@ -8,7 +8,6 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,10 @@ use dataplane::stats::StatsReport;
 use dataplane::verdict::DropReason;
 use testbeds::netns::parse_ping_summary;
 use testbeds::process::Stream;
-use testbeds::{Lab, MacAddr, Netns, NsChild, PingResult, RunPrefix, Scratch, Vpcctl};
+use testbeds::{Lab, MacAddr, Netns, NsChild, RunPrefix, Scratch, Vpcctl};
+
+mod common;
+use common::{ip, ping, ping_unanswered, start, sysctl, CMD, COUNTER_WAIT};
 
 /// The demo topology: subnet-web 10.0.1.0/24 (eni-web1 .10, eni-web2 .11 + .12), subnet-app
 /// 10.0.2.0/24 (eni-app1 .20), main table with `203.0.113.0/24 → blackhole`.
@@ -37,20 +39,6 @@ source_dest_check = false
 netns = "fw"
 "#;
 
-/// Counter waits: vpcd counts a frame when its forwarding thread processes it.
-const COUNTER_WAIT: Duration = Duration::from_secs(5);
-/// Deadline for short commands in a namespace.
-const CMD: Duration = Duration::from_secs(15);
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn start(toml: &str) -> Lab {
-    testbeds::init_tracing();
-    Lab::start(toml).unwrap()
-}
-
 /// The demo plus [`FW`].
 fn demo_with_fw() -> String {
     format!("{DEMO}{FW}")
@@ -69,30 +57,6 @@ vpc = \"vpc-demo\"
 routes = [{{ destination = \"10.0.2.0/24\", target = \"eni-fw\" }}]
 "
     )
-}
-
-/// Runs `ping -n ARGS…` in `ns` and returns its summary and stdout (loss is not an error).
-fn ping(ns: &Netns, args: &[&str]) -> (PingResult, String) {
-    let mut argv = vec!["ping", "-n"];
-    argv.extend_from_slice(args);
-    let out = ns.exec(&argv, CMD).unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let r = parse_ping_summary(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "{argv:?}: {e}; stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (r, stdout)
-}
-
-/// `count` echo requests 0.2 s apart, each awaited at most 1 s: for destinations that never answer.
-fn ping_unanswered(ns: &Netns, dst: &str, count: u32, extra: &[&str]) -> PingResult {
-    let c = count.to_string();
-    let mut args = vec!["-c", &c, "-i", "0.2", "-W", "1"];
-    args.extend_from_slice(extra);
-    args.push(dst);
-    ping(ns, &args).0
 }
 
 /// The `ttl=` values of ping's reply lines.
@@ -132,10 +96,6 @@ fn tcpdump(ns: &Netns, count: u32, filter: &str) -> NsChild {
         )
         .unwrap();
     child
-}
-
-fn sysctl(ns: &Netns, setting: &str) {
-    ns.exec_ok(&["sysctl", "-q", "-w", setting], CMD).unwrap();
 }
 
 fn netns_exists(name: &str) -> bool {

@@ -271,6 +271,7 @@ fn untracked_flow_is_cut_at_once_when_its_rule_goes() {
     let mut c = firewalled();
     let mut dp = dp_with(c.clone());
     assert!(pass(&mut dp, &EB, &EA, tcp(&EB, &EA, 40000, 80, SYN)));
+    assert!(pass(&mut dp, &EA, &EB, tcp(&EA, &EB, 80, 40000, SYN | ACK)));
     assert!(pass(&mut dp, &EB, &EA, tcp(&EB, &EA, 40000, 80, ACK)));
     c.security_groups[0].inbound.remove(0);
     reapply(&mut dp, c);
@@ -279,6 +280,12 @@ fn untracked_flow_is_cut_at_once_when_its_rule_goes() {
         "cut at once"
     );
     assert_eq!(drops(&dp, &EB, DropReason::SgNoMatch), 1);
+    // The server speaking first does not revive it: its packet is allowed by its
+    // outbound rule but opens no connection (no mid-stream pick-up)...
+    assert!(pass(&mut dp, &EA, &EB, tcp(&EA, &EB, 80, 40000, ACK)));
+    // ...so the client's next packet is still refused.
+    assert!(!pass(&mut dp, &EB, &EA, tcp(&EB, &EA, 40000, 80, ACK)));
+    assert_eq!(drops(&dp, &EB, DropReason::SgNoMatch), 2);
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod srcdst;
 use std::net::IpAddr;
 
 use crate::config::EniIdx;
+use crate::conntrack::tcp_flags::SYN;
 use crate::conntrack::{
     conn_dir, ConnDir, ConnKey, ConnRef, ConnTable, InsertError, Origin, Touch,
 };
@@ -480,8 +481,12 @@ fn sg_stage<T: Tracer>(
     let Some(m) = prog.evaluate(dir, rp, &t.sg_members) else {
         return Err(DropReason::SgNoMatch);
     };
-    let rst = ip.proto == PROTO_TCP && ip.tcp_flags & crate::conntrack::tcp_flags::RST != 0;
-    if quote.is_some() || rst || prog.untracked(dir, rp) {
+    // Only a SYN opens a tracked TCP connection (no mid-stream pick-up, like Linux with
+    // `nf_conntrack_tcp_loose=0`): other TCP packets that the rules allow pass without
+    // creating state, so a flow whose tracking lapsed, or an untracked flow whose rule
+    // went, cannot come back to life through the other direction's rules.
+    let tcp_without_syn = ip.proto == PROTO_TCP && ip.tcp_flags & SYN == 0;
+    if quote.is_some() || tcp_without_syn || prog.untracked(dir, rp) {
         tr.note(note(SgPass::Untracked(m)));
         return Ok(());
     }
