@@ -38,11 +38,51 @@ struct Rule {
     at: SgMatch,
 }
 
+/// Rule indices of one direction by protocol, so that a packet only meets the rules
+/// that can match its protocol (most rule sets are mostly TCP).
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// Rules for one protocol number, ascending.
+    by_proto: Vec<(u8, Vec<u32>)>,
+    /// Rules for every protocol (`-1`), ascending.
+    any: Vec<u32>,
+    /// Rules whose peer is all addresses (`0.0.0.0/0`, `::/0`), for the untracked test.
+    all_addresses: Vec<u32>,
+}
+
+impl Index {
+    fn build(rules: &[Rule]) -> Index {
+        let mut ix = Index::default();
+        for (i, r) in rules.iter().enumerate() {
+            let i = i as u32;
+            match r.traffic.protocol {
+                Protocol::All => ix.any.push(i),
+                Protocol::Number(n) => match ix.by_proto.iter_mut().find(|(p, _)| *p == n) {
+                    Some((_, v)) => v.push(i),
+                    None => ix.by_proto.push((n, vec![i])),
+                },
+            }
+            if matches!(&r.peer, Peer::Cidr(n) if is_all_addresses(n)) {
+                ix.all_addresses.push(i);
+            }
+        }
+        ix
+    }
+
+    fn for_proto(&self, proto: u8) -> &[u32] {
+        self.by_proto
+            .iter()
+            .find(|(p, _)| *p == proto)
+            .map_or(&[], |(_, v)| v.as_slice())
+    }
+}
+
 /// The compiled rules of one ENI: the union of its groups, per direction.
 #[derive(Debug, Clone, Default)]
 pub struct SgProgram {
     inbound: Vec<Rule>,
     outbound: Vec<Rule>,
+    index: [Index; 2],
     /// `[direction][ipv6][udp]`: a rule of that direction allows that protocol on all ports
     /// to/from all addresses (what makes the other direction's flows untracked).
     all_open: [[[bool; 2]; 2]; 2],
@@ -99,6 +139,7 @@ impl SgProgram {
             compile(&sg.inbound, g, &mut p.inbound);
             compile(&sg.outbound, g, &mut p.outbound);
         }
+        p.index = [Index::build(&p.inbound), Index::build(&p.outbound)];
         for (d, rules) in [(0, &p.inbound), (1, &p.outbound)] {
             for r in rules {
                 let Peer::Cidr(n) = &r.peer else { continue };
@@ -123,9 +164,10 @@ impl SgProgram {
             Direction::Inbound => (&self.inbound, p.src),
             Direction::Outbound => (&self.outbound, p.dst),
         };
-        rules
-            .iter()
-            .find(|r| {
+        let ix = &self.index[dir_index(dir)];
+        let hit = |list: &[u32]| {
+            list.iter().copied().find(|&i| {
+                let r = &rules[i as usize];
                 traffic_matches(&r.traffic, p)
                     && match &r.peer {
                         Peer::Cidr(n) => n.contains(&peer),
@@ -134,7 +176,13 @@ impl SgProgram {
                         }
                     }
             })
-            .map(|r| r.at)
+        };
+        // The first matching rule in file order: the earlier of the two lists' firsts.
+        let first = match (hit(ix.for_proto(p.proto)), hit(&ix.any)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        first.map(|i| rules[i as usize].at)
     }
 
     /// Whether a packet belongs to a flow AWS leaves untracked: TCP or UDP allowed
@@ -171,9 +219,9 @@ impl SgProgram {
             Direction::Inbound => (&self.inbound, p.src),
             Direction::Outbound => (&self.outbound, p.dst),
         };
-        rules.iter().any(|r| {
-            matches!(&r.peer, Peer::Cidr(n) if is_all_addresses(n) && n.contains(&peer))
-                && traffic_matches(&r.traffic, p)
+        self.index[dir_index(dir)].all_addresses.iter().any(|&i| {
+            let r = &rules[i as usize];
+            matches!(&r.peer, Peer::Cidr(n) if n.contains(&peer)) && traffic_matches(&r.traffic, p)
         })
     }
 }
