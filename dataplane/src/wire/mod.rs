@@ -5,9 +5,11 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod icmp;
 pub mod ipv4;
 mod mac;
 mod meta;
+pub mod rewrite;
 pub mod vnet;
 
 pub use mac::{MacAddr, ParseMacError};
