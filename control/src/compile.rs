@@ -649,6 +649,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             enis,
             network_acls,
             security_groups,
+            internet_gateways: Vec::new(),
         })
     } else {
         Err(ValidationErrors(errors))

@@ -185,6 +185,10 @@ pub fn target_name(config: &DataplaneConfig, target: RouteTarget) -> String {
             .enis
             .get(i as usize)
             .map_or_else(|| format!("eni#{i}?"), |e| e.id.clone()),
+        RouteTarget::InternetGateway(i) => config
+            .internet_gateways
+            .get(i as usize)
+            .map_or_else(|| format!("igw#{i}?"), |g| g.id.clone()),
     }
 }
 

@@ -29,6 +29,8 @@ pub type EniIdx = u32;
 pub type NaclIdx = u32;
 /// Index of a security group in [`DataplaneConfig::security_groups`].
 pub type SgIdx = u32;
+/// Index of an internet gateway in [`DataplaneConfig::internet_gateways`].
+pub type IgwIdx = u32;
 
 /// The whole compiled topology that one `vpcd` runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +49,59 @@ pub struct DataplaneConfig {
     /// Every security group (the VPCs' default ones included).
     #[serde(default)]
     pub security_groups: Vec<SecurityGroupConfig>,
+    /// Every internet gateway (at most one per VPC).
+    #[serde(default)]
+    pub internet_gateways: Vec<InternetGatewayConfig>,
+}
+
+/// An internet gateway: the VPC's edge to the internet, doing 1:1 NAT between the
+/// public IPv4 addresses (public IPs and Elastic IPs) and the private addresses they are
+/// associated with. Its outside is a port like any other (the uplink).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InternetGatewayConfig {
+    /// The AWS-style id (`igw-…`).
+    pub id: String,
+    /// The VPC it is attached to.
+    pub vpc: VpcIdx,
+    /// Its MAC address on the uplink.
+    pub mac: MacAddr,
+    /// The outside port; `None` leaves the gateway without a port (egress is dropped
+    /// as `eni_not_attached`).
+    pub uplink: Option<Uplink>,
+    /// The 1:1 NAT table: public address → ENI and private address.
+    pub mappings: Vec<PublicMapping>,
+}
+
+/// One public IPv4 address and the private address it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicMapping {
+    /// The public address.
+    pub public: Ipv4Addr,
+    /// The ENI it is associated with.
+    pub eni: EniIdx,
+    /// The private address of that ENI it maps to.
+    pub private: Ipv4Addr,
+    /// Where it comes from: an `eipalloc-…` id, or `public_ip` (an ENI's public IPv4).
+    pub source: String,
+}
+
+/// The outside of an internet gateway: a TAP whose kernel end sits in a namespace that
+/// plays the internet (never one of the host's own interfaces).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uplink {
+    /// The namespace and interface name of the outside.
+    pub attachment: Attachment,
+    /// The outside segment (for example 203.0.113.0/24).
+    pub outside: ipnet::Ipv4Net,
+    /// The gateway's own address on that segment (vpcd answers ARP for it); the
+    /// namespace's default route points to it.
+    pub gateway_ip: Ipv4Addr,
+    /// Addresses configured on the namespace side (the internet hosts).
+    pub hosts: Vec<Ipv4Addr>,
+    /// The MAC of the namespace side.
+    pub host_mac: MacAddr,
+    /// The MTU of the hop (1500: the internet gateway forwards packets up to 1500 bytes).
+    pub mtu: u32,
 }
 
 /// One VPC: an isolated address space with its own implicit router.
@@ -109,7 +164,9 @@ pub enum RouteTarget {
     Blackhole,
     /// Deliver to this ENI (middlebox / NAT instance pattern).
     Eni(EniIdx),
-    // Next issues add: InternetGateway(idx), NatGateway(idx), Peering(idx).
+    /// Out through this internet gateway.
+    InternetGateway(IgwIdx),
+    // Next: NatGateway(idx), Peering(idx).
 }
 
 /// One elastic network interface.

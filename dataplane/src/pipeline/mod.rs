@@ -275,6 +275,7 @@ fn decide<T: Tracer>(
                 }
                 (e, dst_subnet.router_mac)
             }
+            NextHop::InternetGateway(_) => return Action::drop(DropReason::EniNotAttached),
         }
     } else {
         // Layer 2 inside the subnet: no route table, no network ACL.

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::config::{EniIdx, RouteTarget};
+use crate::config::{EniIdx, IgwIdx, RouteTarget};
 use crate::tables::Tables;
 use crate::verdict::DropReason;
 
@@ -12,6 +12,8 @@ use crate::verdict::DropReason;
 pub enum NextHop {
     /// To this ENI (the owner of the destination, or a middlebox).
     Eni(EniIdx),
+    /// Out through this internet gateway.
+    InternetGateway(IgwIdx),
 }
 
 /// Looks `dst` up in route table `rt` of VPC `vpc` and resolves the target.
@@ -27,5 +29,6 @@ pub fn lookup(t: &Tables, vpc: u32, rt: u32, dst: IpAddr) -> Result<NextHop, Dro
             .ok_or(DropReason::NoEniForAddress),
         RouteTarget::Blackhole => Err(DropReason::Blackhole),
         RouteTarget::Eni(e) => Ok(NextHop::Eni(e)),
+        RouteTarget::InternetGateway(g) => Ok(NextHop::InternetGateway(g)),
     }
 }
