@@ -256,6 +256,7 @@ mod tests {
             enis: vec![],
             engine: Default::default(),
             nacl_denies: vec![],
+            uplinks: vec![],
         };
         let answer = serde_json::to_string(&Response::State(Box::new(report))).unwrap() + "\n";
         let answer: &'static str = Box::leak(answer.into_boxed_str());

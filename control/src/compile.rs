@@ -19,13 +19,19 @@
 //! Every ENI gets `Some` list of groups (its VPC's default when it names none) and its
 //! conntrack settings in milliseconds, scaled by `[lab] conntrack_time_scale`. See
 //! [`traffic_match`] for how protocol, ports and ICMP fields are encoded.
+//!
+//! Internet gateways in file order; each gets a generated MAC ([`igw_mac`], first octet
+//! `0a`), its outside namespace one too ([`igw_host_mac`], `0e`), and the 1:1 NAT table
+//! of its VPC: the associated Elastic IPs in file order (private address: the one named,
+//! else the ENI's primary), then the ENIs' `public_ip`s in ENI order (primary private IP).
 
 use std::collections::HashMap;
 
 use dataplane::config::{
-    Attachment, ConntrackConfig, DataplaneConfig, EniConfig, IcmpMatch, NaclEntry,
-    NetworkAclConfig, PortRange, Protocol, RouteConfig, RouteTableConfig, RouteTarget,
-    SecurityGroupConfig, SgPeer, SgRule, SubnetConfig, TrafficMatch, VpcConfig,
+    Attachment, ConntrackConfig, DataplaneConfig, EniConfig, IcmpMatch, InternetGatewayConfig,
+    NaclEntry, NetworkAclConfig, PortRange, Protocol, PublicMapping, RouteConfig, RouteTableConfig,
+    RouteTarget, SecurityGroupConfig, SgPeer, SgRule, SubnetConfig, TrafficMatch, Uplink,
+    VpcConfig,
 };
 use dataplane::wire::MacAddr;
 use ipnet::IpNet;
@@ -43,6 +49,11 @@ pub const ENI_MAC_OUI: u8 = 0x02;
 /// First octet of generated router MACs (locally administered, unicast; never equal to
 /// a generated ENI MAC because the first octet differs).
 pub const ROUTER_MAC_OUI: u8 = 0x06;
+
+/// First octet of generated internet gateway MACs (locally administered, unicast).
+pub const IGW_MAC_OUI: u8 = 0x0a;
+/// First octet of the generated MAC of an internet gateway's outside namespace.
+pub const IGW_HOST_MAC_OUI: u8 = 0x0e;
 
 /// 64-bit FNV-1a over `bytes` (stable, unlike `std`'s randomised hasher).
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
@@ -80,6 +91,17 @@ pub fn eni_mac(id: &str) -> MacAddr {
 /// hash (FNV-1a, then [`mix64`]).
 pub fn router_mac(subnet_id: &str) -> MacAddr {
     mac_from(ROUTER_MAC_OUI, subnet_id)
+}
+
+/// The MAC of an internet gateway on its uplink: `0a:` + 5 bytes of the id's hash.
+pub fn igw_mac(igw_id: &str) -> MacAddr {
+    mac_from(IGW_MAC_OUI, igw_id)
+}
+
+/// The MAC of the namespace side of an internet gateway's uplink (the internet hosts):
+/// `0e:` + 5 bytes of the hash of `<igw id>:internet`.
+pub fn igw_host_mac(igw_id: &str) -> MacAddr {
+    mac_from(IGW_HOST_MAC_OUI, &format!("{igw_id}:internet"))
 }
 
 /// The id of the implicit main route table of a VPC that declares none:
@@ -259,6 +281,13 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
         .map(|(i, e)| (e.id.as_str(), i))
         .rev()
         .collect();
+    let igw_idx: HashMap<&str, usize> = t
+        .internet_gateways
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.id.as_str(), i))
+        .rev()
+        .collect();
 
     let vpcs: Vec<VpcConfig> = t
         .vpcs
@@ -301,6 +330,17 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
                             &rt.id,
                             format!("routes[{j}].target"),
                             format!("no ENI with id `{id}`"),
+                        ));
+                        return None;
+                    }
+                },
+                RouteTargetRef::InternetGateway(id) => match igw_idx.get(id) {
+                    Some(&gi) => RouteTarget::InternetGateway(idx(gi)),
+                    None => {
+                        errors.push(ValidationError::new(
+                            &rt.id,
+                            format!("routes[{j}].target"),
+                            format!("no internet gateway with id `{id}`"),
                         ));
                         return None;
                     }
@@ -641,6 +681,72 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
         });
     }
 
+    // Internet gateways in file order, each with the 1:1 NAT table of its VPC: the
+    // associated Elastic IPs (file order), then the ENIs' public IPs (ENI order). Public
+    // addresses of VPCs without a gateway are dropped (validation warns about them).
+    let eni_vpc = |ei: usize| -> Option<usize> {
+        let si = subnet_idx.get(t.enis[ei].subnet.as_str())?;
+        vpc_idx.get(t.subnets[*si].vpc.as_str()).copied()
+    };
+    let mut internet_gateways = Vec::new();
+    for g in &t.internet_gateways {
+        let Some(&vi) = vpc_idx.get(g.vpc.as_str()) else {
+            errors.push(ValidationError::new(
+                &g.id,
+                "vpc",
+                format!("no VPC with id `{}`", g.vpc),
+            ));
+            continue;
+        };
+        let mut mappings = Vec::new();
+        for e in &t.elastic_ips {
+            let Some(eni) = &e.eni else { continue };
+            let Some(&ei) = eni_idx.get(eni.as_str()) else {
+                errors.push(ValidationError::new(
+                    &e.id,
+                    "eni",
+                    format!("no ENI with id `{eni}`"),
+                ));
+                continue;
+            };
+            if eni_vpc(ei) == Some(vi) {
+                mappings.push(PublicMapping {
+                    public: e.public_ip,
+                    eni: idx(ei),
+                    private: e.private_ip.unwrap_or(t.enis[ei].private_ip),
+                    source: e.id.clone(),
+                });
+            }
+        }
+        for (ei, n) in t.enis.iter().enumerate() {
+            if let (Some(public), Some(true)) = (n.public_ip, eni_vpc(ei).map(|v| v == vi)) {
+                mappings.push(PublicMapping {
+                    public,
+                    eni: idx(ei),
+                    private: n.private_ip,
+                    source: "public_ip".to_string(),
+                });
+            }
+        }
+        internet_gateways.push(InternetGatewayConfig {
+            id: g.id.clone(),
+            vpc: idx(vi),
+            mac: igw_mac(&g.id),
+            uplink: g.internet.as_ref().map(|inet| Uplink {
+                attachment: Attachment {
+                    netns: inet.netns.clone(),
+                    ifname: inet.ifname.clone(),
+                },
+                outside: inet.cidr,
+                gateway_ip: inet.gateway,
+                hosts: inet.hosts.clone(),
+                host_mac: igw_host_mac(&g.id),
+                mtu: inet.mtu,
+            }),
+            mappings,
+        });
+    }
+
     if errors.is_empty() {
         Ok(DataplaneConfig {
             vpcs,
@@ -649,7 +755,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             enis,
             network_acls,
             security_groups,
-            internet_gateways: Vec::new(),
+            internet_gateways,
         })
     } else {
         Err(ValidationErrors(errors))
@@ -1193,6 +1299,175 @@ mod tests {
     #[test]
     fn firewalls_survive_the_wire() {
         let c = firewalls();
+        let json = serde_json::to_string(&c).unwrap();
+        let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+    }
+
+    const GATEWAYS: &str = r#"
+        [[vpc]]
+        id = "vpc-a"
+        cidr = "10.0.0.0/16"
+        [[vpc]]
+        id = "vpc-b"
+        cidr = "10.1.0.0/16"
+        [[subnet]]
+        id = "subnet-a"
+        vpc = "vpc-a"
+        cidr = "10.0.1.0/24"
+        route_table = "rtb-pub"
+        [[subnet]]
+        id = "subnet-b"
+        vpc = "vpc-b"
+        cidr = "10.1.1.0/24"
+        [[route_table]]
+        id = "rtb-pub"
+        vpc = "vpc-a"
+        routes = [{ destination = "0.0.0.0/0", target = "igw-a" }]
+        [[eni]]
+        id = "eni-a1"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.10"
+        secondary_ips = ["10.0.1.11"]
+        public_ip = "198.51.100.10"
+        [[eni]]
+        id = "eni-a2"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.20"
+        [[eni]]
+        id = "eni-b1"
+        subnet = "subnet-b"
+        private_ip = "10.1.1.10"
+        public_ip = "198.51.100.30"
+        [[internet_gateway]]
+        id = "igw-bare"
+        vpc = "vpc-b"
+        [[internet_gateway]]
+        id = "igw-a"
+        vpc = "vpc-a"
+        internet = { netns = "inet", ifname = "up0", cidr = "203.0.113.0/24", gateway = "203.0.113.1", hosts = ["203.0.113.5", "203.0.113.6"], mtu = 1400 }
+        [[elastic_ip]]
+        id = "eipalloc-2"
+        public_ip = "198.51.100.20"
+        eni = "eni-a2"
+        [[elastic_ip]]
+        id = "eipalloc-1"
+        public_ip = "198.51.100.11"
+        eni = "eni-a1"
+        private_ip = "10.0.1.11"
+        [[elastic_ip]]
+        id = "eipalloc-free"
+        public_ip = "198.51.100.99"
+    "#;
+
+    #[test]
+    fn internet_gateways_compile_in_file_order_with_uplink_and_macs() {
+        let c = compile_str(GATEWAYS).unwrap().config;
+        let ids: Vec<&str> = c.internet_gateways.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["igw-bare", "igw-a"]);
+        let bare = &c.internet_gateways[0];
+        assert_eq!((bare.vpc, bare.uplink.is_none()), (1, true));
+        let g = &c.internet_gateways[1];
+        assert_eq!(g.vpc, 0);
+        assert_eq!(g.mac, igw_mac("igw-a"));
+        assert_eq!(g.mac.0[0], IGW_MAC_OUI);
+        let u = g.uplink.as_ref().unwrap();
+        assert_eq!(
+            u.attachment,
+            Attachment {
+                netns: "inet".into(),
+                ifname: "up0".into()
+            }
+        );
+        assert_eq!(u.outside, "203.0.113.0/24".parse().unwrap());
+        assert_eq!(
+            u.gateway_ip,
+            "203.0.113.1".parse::<std::net::Ipv4Addr>().unwrap()
+        );
+        assert_eq!(u.hosts.len(), 2);
+        assert_eq!(u.host_mac, igw_host_mac("igw-a"));
+        assert_eq!(u.host_mac.0[0], IGW_HOST_MAC_OUI);
+        assert_eq!(u.mtu, 1400);
+        assert_eq!(
+            rtb(&c, "rtb-pub").routes[1].target,
+            RouteTarget::InternetGateway(1)
+        );
+    }
+
+    #[test]
+    fn igw_macs_are_stable_local_unicast_and_distinct_from_enis_and_routers() {
+        for id in ["igw-a", "igw-demo"] {
+            let (m, h) = (igw_mac(id), igw_host_mac(id));
+            assert_eq!(m, igw_mac(id));
+            for mac in [m, h] {
+                assert!(!mac.is_multicast() && mac.0[0] & 0x02 == 0x02, "{mac}");
+            }
+            assert_ne!(m, h);
+            assert_ne!(m, eni_mac(id));
+            assert_ne!(m, router_mac(id));
+        }
+        assert_ne!(igw_mac("igw-a"), igw_mac("igw-b"));
+    }
+
+    #[test]
+    fn mappings_are_the_eips_then_the_public_ips_of_the_gateways_vpc() {
+        let c = compile_str(GATEWAYS).unwrap().config;
+        let m: Vec<(String, u32, String, &str)> = c.internet_gateways[1]
+            .mappings
+            .iter()
+            .map(|m| {
+                (
+                    m.public.to_string(),
+                    m.eni,
+                    m.private.to_string(),
+                    m.source.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            m,
+            [
+                ("198.51.100.20".into(), 1, "10.0.1.20".into(), "eipalloc-2"),
+                ("198.51.100.11".into(), 0, "10.0.1.11".into(), "eipalloc-1"),
+                ("198.51.100.10".into(), 0, "10.0.1.10".into(), "public_ip"),
+            ]
+        );
+        let b: Vec<_> = c.internet_gateways[0]
+            .mappings
+            .iter()
+            .map(|m| (m.public.to_string(), m.eni, m.source.clone()))
+            .collect();
+        assert_eq!(
+            b,
+            [("198.51.100.30".to_string(), 2, "public_ip".to_string())]
+        );
+    }
+
+    #[test]
+    fn public_addresses_of_a_vpc_without_gateway_are_dropped_with_a_warning() {
+        let src = GATEWAYS.replace(
+            "[[internet_gateway]]\n        id = \"igw-bare\"\n        vpc = \"vpc-b\"\n",
+            "",
+        );
+        let c = compile_str(&src).unwrap();
+        assert_eq!(c.config.internet_gateways.len(), 1);
+        assert!(c
+            .config
+            .internet_gateways
+            .iter()
+            .flat_map(|g| &g.mappings)
+            .all(|m| m.eni != 2));
+        assert!(
+            c.warnings.iter().any(|w| w.starts_with("eni-b1.public_ip:")
+                && w.contains("vpc-b has no internet gateway")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn gateways_survive_the_wire() {
+        let c = compile_str(GATEWAYS).unwrap().config;
         let json = serde_json::to_string(&c).unwrap();
         let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, c);

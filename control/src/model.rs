@@ -39,6 +39,10 @@
 //! - `icmp_type` / `icmp_code`: 0..=255; absent or `-1` is any.
 //! - Security-group peers (`source` inbound, `destination` outbound): a CIDR, an `sg-…` id
 //!   or a `pl-…` id.
+//!
+//! Gateways (issue VPC-3): `[[internet_gateway]]` ([`InternetGateway`], with its optional
+//! `internet` side [`InternetSide`]), `[[elastic_ip]]` ([`ElasticIp`]), the ENI field
+//! `public_ip`, and the route target `igw-…`.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -84,12 +88,20 @@ pub struct Topology {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub security_groups: Vec<SecurityGroup>,
+    /// `[[internet_gateway]]` tables.
+    #[serde(
+        default,
+        rename = "internet_gateway",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub internet_gateways: Vec<InternetGateway>,
+    /// `[[elastic_ip]]` tables.
+    #[serde(default, rename = "elastic_ip", skip_serializing_if = "Vec::is_empty")]
+    pub elastic_ips: Vec<ElasticIp>,
     /// The optional `[lab]` table: knobs for test labs, not AWS settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabSettings>,
     // Next resources (later issues), each as its own array of tables with its id prefix:
-    //   internet_gateway   `[[internet_gateway]]`   id "igw-…",  attached to one VPC; route target
-    //   elastic_ip         `[[elastic_ip]]`         id "eipalloc-…", associated with an ENI private IPv4
     //   nat_gateway        `[[nat_gateway]]`        id "nat-…",  in a subnet, with an EIP; route target
     //   peering_connection `[[peering_connection]]` id "pcx-…",  between two VPCs; route target
     // When they arrive, add them here, to `TOP_LEVEL_KEYS` in `crate::validate`, and to
@@ -159,7 +171,7 @@ pub struct RouteTable {
 pub struct Route {
     /// The destination prefix (IPv4 or IPv6).
     pub destination: IpNet,
-    /// `"local"`, `"blackhole"` or an ENI id (`"eni-…"`).
+    /// `"local"`, `"blackhole"`, an ENI id (`"eni-…"`) or an internet gateway id (`"igw-…"`).
     pub target: String,
 }
 
@@ -179,7 +191,9 @@ pub enum RouteTargetRef<'a> {
     Blackhole,
     /// `"eni-…"`: an ENI (middlebox / NAT instance pattern).
     Eni(&'a str),
-    /// A gateway kind that later issues add (`igw-`, `nat-`, `pcx-`, …); rejected for now.
+    /// `"igw-…"`: an internet gateway of the route table's VPC.
+    InternetGateway(&'a str),
+    /// A gateway kind that later issues add (`nat-`, `pcx-`, …); rejected for now.
     Unsupported(&'a str),
     /// Anything else.
     Invalid(&'a str),
@@ -187,7 +201,7 @@ pub enum RouteTargetRef<'a> {
 
 /// Target id prefixes that AWS knows but this data plane does not implement yet.
 pub const UNSUPPORTED_TARGET_PREFIXES: &[&str] = &[
-    "igw-", "eigw-", "nat-", "pcx-", "vgw-", "tgw-", "vpce-", "i-", "lgw-", "cagw-",
+    "eigw-", "nat-", "pcx-", "vgw-", "tgw-", "vpce-", "i-", "lgw-", "cagw-",
 ];
 
 impl<'a> RouteTargetRef<'a> {
@@ -197,6 +211,7 @@ impl<'a> RouteTargetRef<'a> {
             "local" => RouteTargetRef::Local,
             "blackhole" => RouteTargetRef::Blackhole,
             _ if s.starts_with("eni-") => RouteTargetRef::Eni(s),
+            _ if s.starts_with("igw-") => RouteTargetRef::InternetGateway(s),
             _ if UNSUPPORTED_TARGET_PREFIXES.iter().any(|p| s.starts_with(p)) => {
                 RouteTargetRef::Unsupported(s)
             }
@@ -272,6 +287,11 @@ pub struct Eni {
     /// Connection-tracking table size and idle timeouts; absent fields keep AWS's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conntrack: Option<ConntrackSettings>,
+    /// An auto-assigned public IPv4 address, mapped 1:1 to the primary private IP by the
+    /// VPC's internet gateway (an Elastic IP on the primary private IP is an error instead:
+    /// in AWS the EIP replaces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<Ipv4Addr>,
 }
 
 impl Eni {
@@ -279,6 +299,83 @@ impl Eni {
     pub fn ipv4_addrs(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
         std::iter::once(self.private_ip).chain(self.secondary_ips.iter().copied())
     }
+}
+
+/// The default MTU of an internet gateway's outside hop (the gateway forwards packets of
+/// up to 1500 bytes).
+pub const DEFAULT_INTERNET_MTU: u32 = 1500;
+/// The smallest MTU of an internet gateway's outside hop.
+pub const MIN_INTERNET_MTU: u32 = 576;
+/// The largest MTU of an internet gateway's outside hop.
+pub const MAX_INTERNET_MTU: u32 = 1500;
+
+/// An internet gateway: the edge of one VPC to the internet (1:1 NAT between public and
+/// private IPv4 addresses), a route target `igw-…`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternetGateway {
+    /// The id, `igw-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The VPC it is attached to (a `vpc-…` id; at most one gateway per VPC).
+    #[serde(default)]
+    pub vpc: String,
+    /// The outside: a namespace that plays the internet. Absent leaves the gateway without
+    /// a port (traffic routed to it is dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet: Option<InternetSide>,
+}
+
+/// The outside of an internet gateway as written
+/// (`internet = { netns = "internet", cidr = "203.0.113.0/24", gateway = "203.0.113.1", hosts = ["203.0.113.5"] }`):
+/// a namespace (created by `vpcctl up` like the ENIs' ones) whose interface holds the
+/// `hosts` addresses of `cidr` and routes everything else to `gateway`, the gateway's own
+/// address on that segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternetSide {
+    /// The namespace that receives the kernel end of the uplink TAP.
+    pub netns: String,
+    /// The interface name inside the namespace (default `eth0`).
+    #[serde(default = "default_ifname")]
+    pub ifname: String,
+    /// The outside segment (`/8` to `/30`).
+    pub cidr: Ipv4Net,
+    /// The gateway's address on the segment (inside `cidr`, not its network or broadcast
+    /// address).
+    pub gateway: Ipv4Addr,
+    /// The internet hosts: addresses configured in the namespace (at least one, inside
+    /// `cidr`, distinct, not `gateway`).
+    #[serde(default)]
+    pub hosts: Vec<Ipv4Addr>,
+    /// The MTU of the hop (default 1500, allowed 576..=1500).
+    #[serde(default = "default_internet_mtu")]
+    pub mtu: u32,
+}
+
+/// An Elastic IP: a public IPv4 address, optionally associated with a private IPv4 of an
+/// ENI (the VPC's internet gateway maps one to the other 1:1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticIp {
+    /// The allocation id, `eipalloc-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The public address (unicast, not private, shared, loopback, link-local or inside a
+    /// VPC or an internet segment).
+    pub public_ip: Ipv4Addr,
+    /// The associated ENI (`eni-…`); absent means allocated but not associated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eni: Option<String>,
+    /// The private IPv4 of that ENI it maps to; default the ENI's primary private IP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip: Option<Ipv4Addr>,
 }
 
 /// The default connection-tracking table size of an ENI (entries).
@@ -729,6 +826,10 @@ fn default_mtu() -> u32 {
     DEFAULT_MTU
 }
 
+fn default_internet_mtu() -> u32 {
+    DEFAULT_INTERNET_MTU
+}
+
 fn default_ifname() -> String {
     DEFAULT_IFNAME.to_string()
 }
@@ -774,7 +875,15 @@ mod tests {
         );
         assert_eq!(
             RouteTargetRef::parse("igw-1"),
-            RouteTargetRef::Unsupported("igw-1")
+            RouteTargetRef::InternetGateway("igw-1")
+        );
+        assert_eq!(
+            RouteTargetRef::parse("eigw-1"),
+            RouteTargetRef::Unsupported("eigw-1")
+        );
+        assert_eq!(
+            RouteTargetRef::parse("nat-1"),
+            RouteTargetRef::Unsupported("nat-1")
         );
         assert_eq!(RouteTargetRef::parse("foo"), RouteTargetRef::Invalid("foo"));
     }
@@ -861,6 +970,49 @@ mod tests {
         assert_eq!(t.lab.unwrap().conntrack_time_scale, 0.01);
         let again: Topology = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
         assert_eq!(t, again);
+    }
+
+    #[test]
+    fn gateways_round_trip_through_toml() {
+        let src = r#"
+            [[internet_gateway]]
+            id = "igw-a"
+            vpc = "vpc-a"
+            internet = { netns = "internet", cidr = "203.0.113.0/24", gateway = "203.0.113.1", hosts = ["203.0.113.5"] }
+
+            [[internet_gateway]]
+            id = "igw-b"
+            vpc = "vpc-b"
+
+            [[elastic_ip]]
+            id = "eipalloc-a"
+            public_ip = "198.51.100.40"
+            eni = "eni-a"
+            private_ip = "10.0.1.11"
+
+            [[elastic_ip]]
+            id = "eipalloc-free"
+            public_ip = "198.51.100.41"
+
+            [[eni]]
+            id = "eni-a"
+            subnet = "subnet-a"
+            private_ip = "10.0.1.10"
+            public_ip = "198.51.100.42"
+        "#;
+        let t: Topology = toml::from_str(src).unwrap();
+        let inet = t.internet_gateways[0].internet.as_ref().unwrap();
+        assert_eq!(inet.ifname, "eth0");
+        assert_eq!(inet.mtu, DEFAULT_INTERNET_MTU);
+        assert_eq!(t.internet_gateways[1].internet, None);
+        assert_eq!(t.elastic_ips[1].eni, None);
+        assert_eq!(t.enis[0].public_ip, Some(Ipv4Addr::new(198, 51, 100, 42)));
+        let again: Topology = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
+        assert_eq!(t, again);
+        let err =
+            toml::from_str::<InternetGateway>("id = \"igw-a\"\nvpc = \"vpc-a\"\nnat = true\n")
+                .unwrap_err();
+        assert!(err.message().contains("unknown field `nat`"), "{err}");
     }
 
     #[test]

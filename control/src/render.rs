@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use dataplane::config::{
     DataplaneConfig, NaclEntry, Protocol, RouteTarget, SgPeer, SgRule, TrafficMatch,
 };
-use dataplane::stats::StatsReport;
+use dataplane::stats::{StatsReport, UplinkReport};
 use dataplane::verdict::DropReason;
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -15,10 +15,15 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// `1 VPC, 2 subnets, 3 route tables, 3 ENIs, 2 network ACLs, 3 security groups` (the
-/// implicit main tables, default NACLs and default groups included).
+/// implicit main tables, default NACLs and default groups included), then
+/// `, 1 internet gateway` when there are any.
 pub fn summary(config: &DataplaneConfig) -> String {
+    let igws = match config.internet_gateways.len() {
+        0 => String::new(),
+        n => format!(", {}", plural(n, "internet gateway", "internet gateways")),
+    };
     format!(
-        "{}, {}, {}, {}, {}, {}",
+        "{}, {}, {}, {}, {}, {}{igws}",
         plural(config.vpcs.len(), "VPC", "VPCs"),
         plural(config.subnets.len(), "subnet", "subnets"),
         plural(config.route_tables.len(), "route table", "route tables"),
@@ -207,6 +212,75 @@ fn drops_text(map: &BTreeMap<String, u64>) -> String {
     }
 }
 
+/// The `Internet gateways` section of `vpcctl show`: each gateway with its uplink (and the
+/// uplink's port and counters from `uplinks`, when reported) and its 1:1 NAT table.
+pub fn internet_gateways(c: &DataplaneConfig, uplinks: &[UplinkReport]) -> String {
+    let mut out = String::from("\nInternet gateways (1:1 NAT between public and private IPv4)\n");
+    if c.internet_gateways.is_empty() {
+        out.push_str("none\n");
+        return out;
+    }
+    for g in &c.internet_gateways {
+        let vpc = c
+            .vpcs
+            .get(g.vpc as usize)
+            .map_or_else(|| format!("vpc#{}?", g.vpc), |v| v.id.clone());
+        let _ = writeln!(out, "{} ({vpc}), mac {}", g.id, g.mac);
+        match &g.uplink {
+            Some(u) => {
+                let hosts: Vec<String> = u.hosts.iter().map(|h| h.to_string()).collect();
+                let _ = writeln!(
+                    out,
+                    "  uplink: {}/{}, outside {}, gateway {}, hosts {}, host mac {}, mtu {}",
+                    u.attachment.netns,
+                    u.attachment.ifname,
+                    u.outside,
+                    u.gateway_ip,
+                    ids_or_dash(hosts),
+                    u.host_mac,
+                    u.mtu
+                );
+            }
+            None => out.push_str("  uplink: none (traffic routed here is dropped)\n"),
+        }
+        if let Some(p) = uplinks.iter().find(|p| p.igw == g.id) {
+            let _ = writeln!(
+                out,
+                "  port: tap {}, rx {}/{}, tx {}/{}, drops {}",
+                p.tap.as_deref().unwrap_or("-"),
+                p.counters.rx_packets,
+                p.counters.rx_bytes,
+                p.counters.tx_packets,
+                p.counters.tx_bytes,
+                drops_text(&p.counters.drop_map())
+            );
+        }
+        if g.mappings.is_empty() {
+            out.push_str("  public addresses: none\n");
+            continue;
+        }
+        let rows: Vec<Vec<String>> = g
+            .mappings
+            .iter()
+            .map(|m| {
+                vec![
+                    m.public.to_string(),
+                    c.enis
+                        .get(m.eni as usize)
+                        .map_or_else(|| format!("eni#{}?", m.eni), |e| e.id.clone()),
+                    m.private.to_string(),
+                    m.source.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&indent(
+            &table(&["PUBLIC", "ENI", "PRIVATE", "SOURCE"], &rows),
+            2,
+        ));
+    }
+    out
+}
+
 /// The human-readable report of `vpcctl show`.
 pub fn show(report: &StatsReport) -> String {
     let c = &report.config;
@@ -297,6 +371,8 @@ pub fn show(report: &StatsReport) -> String {
             );
         }
     }
+
+    out.push_str(&internet_gateways(c, &report.uplinks));
 
     out.push_str("\nNetwork ACLs (stateless; lowest rule number first, first match wins)\n");
     for (i, n) in c.network_acls.iter().enumerate() {
@@ -393,6 +469,13 @@ pub fn show(report: &StatsReport) -> String {
                 ),
                 None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
             };
+            let public: Vec<String> = c
+                .internet_gateways
+                .iter()
+                .flat_map(|g| &g.mappings)
+                .filter(|m| m.eni == idx32(i))
+                .map(|m| m.public.to_string())
+                .collect();
             let groups = e.security_groups.as_ref().map_or_else(
                 || "-".to_string(),
                 |gs| {
@@ -413,6 +496,7 @@ pub fn show(report: &StatsReport) -> String {
                     .map_or_else(|| format!("subnet#{}?", e.subnet), |s| s.id.clone()),
                 groups,
                 ips,
+                ids_or_dash(public).replace(", ", ","),
                 e.mac.to_string(),
                 if e.source_dest_check { "on" } else { "off" }.to_string(),
                 e.attachment
@@ -432,6 +516,7 @@ pub fn show(report: &StatsReport) -> String {
             "SUBNET",
             "SECURITY GROUPS",
             "IPS",
+            "PUBLIC IP",
             "MAC",
             "SRC/DST CHECK",
             "NETNS/IFNAME",
@@ -522,6 +607,7 @@ mod tests {
             }],
             engine,
             nacl_denies: vec![],
+            uplinks: vec![],
         };
         let text = show(&report);
         for needle in [
@@ -539,6 +625,70 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn show_lists_internet_gateways_and_public_ips() {
+        let topo = format!(
+            "{TOPO}
+            [[eni]]
+            id = \"eni-b\"
+            subnet = \"subnet-a\"
+            private_ip = \"10.0.1.11\"
+            secondary_ips = [\"10.0.1.12\"]
+            public_ip = \"198.51.100.41\"
+            [[internet_gateway]]
+            id = \"igw-a\"
+            vpc = \"vpc-demo\"
+            internet = {{ netns = \"inet\", cidr = \"203.0.113.0/24\", gateway = \"203.0.113.1\", hosts = [\"203.0.113.5\", \"203.0.113.6\"] }}
+            [[elastic_ip]]
+            id = \"eipalloc-a\"
+            public_ip = \"198.51.100.40\"
+            eni = \"eni-a\"
+            [[elastic_ip]]
+            id = \"eipalloc-b\"
+            public_ip = \"198.51.100.42\"
+            eni = \"eni-b\"
+            private_ip = \"10.0.1.12\"
+            "
+        );
+        let c = crate::compile_str(&topo).unwrap();
+        assert!(summary(&c.config).ends_with(", 1 internet gateway"));
+        let report = StatsReport {
+            epoch: 1,
+            config: c.config,
+            enis: vec![],
+            engine: Default::default(),
+            nacl_denies: vec![],
+            uplinks: vec![],
+        };
+        let text = show(&report);
+        for needle in [
+            "Internet gateways",
+            "igw-a (vpc-demo), mac 0a:",
+            "  uplink: inet/eth0, outside 203.0.113.0/24, gateway 203.0.113.1, hosts 203.0.113.5, 203.0.113.6, host mac 0e:",
+            ", mtu 1500",
+            "  PUBLIC         ENI    PRIVATE    SOURCE",
+            "  198.51.100.40  eni-a  10.0.1.10  eipalloc-a",
+            "  198.51.100.42  eni-b  10.0.1.12  eipalloc-b",
+            "  198.51.100.41  eni-b  10.0.1.11  public_ip",
+            "PUBLIC IP",
+            "10.0.1.11,10.0.1.12  198.51.100.42,198.51.100.41  ",
+            "10.0.1.10            198.51.100.40                ",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        let plain = show(&StatsReport {
+            epoch: 1,
+            config: crate::compile_str(TOPO).unwrap().config,
+            enis: vec![],
+            engine: Default::default(),
+            nacl_denies: vec![],
+            uplinks: vec![],
+        });
+        assert!(
+            plain.contains("Internet gateways (1:1 NAT between public and private IPv4)\nnone\n")
+        );
     }
 
     #[test]
@@ -612,6 +762,7 @@ mod tests {
                     packets: 3,
                 },
             ],
+            uplinks: vec![],
         };
         let text = show(&report);
         let pos = |needle: &str| {

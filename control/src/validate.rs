@@ -35,11 +35,12 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use crate::compile::{
-    eni_mac, implicit_default_nacl_id, implicit_default_sg_id, implicit_main_id, router_mac,
+    eni_mac, igw_host_mac, igw_mac, implicit_default_nacl_id, implicit_default_sg_id,
+    implicit_main_id, router_mac,
 };
 use crate::model::{
-    PortSpec, RouteTargetRef, RulePeer, RuleProtocol, SgRuleSpec, Topology, MAX_MTU, MIN_MTU,
-    PROTO_ICMPV6,
+    PortSpec, RouteTargetRef, RulePeer, RuleProtocol, SgRuleSpec, Topology, MAX_INTERNET_MTU,
+    MAX_MTU, MIN_INTERNET_MTU, MIN_MTU, PROTO_ICMPV6,
 };
 
 /// One problem of a topology file.
@@ -130,6 +131,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "prefix_list",
     "network_acl",
     "security_group",
+    "internet_gateway",
+    "elastic_ip",
     "lab",
 ];
 
@@ -147,6 +150,14 @@ pub const NACL_PREFIX: &str = "acl-";
 pub const SG_PREFIX: &str = "sg-";
 /// Id prefix of prefix lists.
 pub const PL_PREFIX: &str = "pl-";
+/// Id prefix of internet gateways.
+pub const IGW_PREFIX: &str = "igw-";
+/// Id prefix of Elastic IPs (allocation ids).
+pub const EIP_PREFIX: &str = "eipalloc-";
+/// The shortest prefix of an internet gateway's outside segment (`/8`).
+pub const MIN_INTERNET_PREFIX: u8 = 8;
+/// The longest prefix of an internet gateway's outside segment (`/30`: a gateway and a host).
+pub const MAX_INTERNET_PREFIX: u8 = 30;
 
 /// The smallest network ACL rule number.
 pub const NACL_RULE_MIN: i64 = 1;
@@ -271,6 +282,18 @@ fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                 &mut topo.security_groups,
                 &mut origins.security_group,
                 "security_group",
+                value,
+            ),
+            "internet_gateway" => cx.collect(
+                &mut topo.internet_gateways,
+                &mut origins.internet_gateway,
+                "internet_gateway",
+                value,
+            ),
+            "elastic_ip" => cx.collect(
+                &mut topo.elastic_ips,
+                &mut origins.elastic_ip,
+                "elastic_ip",
                 value,
             ),
             "lab" => cx.collect_table(&mut topo.lab, "lab", value),
@@ -566,6 +589,8 @@ struct Origins {
     prefix_list: Vec<usize>,
     network_acl: Vec<usize>,
     security_group: Vec<usize>,
+    internet_gateway: Vec<usize>,
+    elastic_ip: Vec<usize>,
 }
 
 impl Origins {
@@ -578,6 +603,8 @@ impl Origins {
             "prefix_list" => &self.prefix_list,
             "network_acl" => &self.network_acl,
             "security_group" => &self.security_group,
+            "internet_gateway" => &self.internet_gateway,
+            "elastic_ip" => &self.elastic_ip,
             _ => &[],
         };
         v.get(i).copied().unwrap_or(i)
@@ -675,6 +702,8 @@ fn kind_name(kind: &str) -> &'static str {
         "prefix_list" => "a prefix list",
         "network_acl" => "a network ACL",
         "security_group" => "a security group",
+        "internet_gateway" => "an internet gateway",
+        "elastic_ip" => "an Elastic IP allocation",
         _ => "an ENI",
     }
 }
@@ -727,6 +756,12 @@ fn validate_inner(
     for (i, g) in t.security_groups.iter().enumerate() {
         r.id(&g.id, SG_PREFIX, "security_group", i);
     }
+    for (i, g) in t.internet_gateways.iter().enumerate() {
+        r.id(&g.id, IGW_PREFIX, "internet_gateway", i);
+    }
+    for (i, e) in t.elastic_ips.iter().enumerate() {
+        r.id(&e.id, EIP_PREFIX, "elastic_ip", i);
+    }
     {
         let all = t
             .vpcs
@@ -768,6 +803,18 @@ fn validate_inner(
                     x.id.as_str(),
                     format!("security_group[{}]", r.origins.at("security_group", i)),
                 )
+            }))
+            .chain(t.internet_gateways.iter().enumerate().map(|(i, x)| {
+                (
+                    x.id.as_str(),
+                    format!("internet_gateway[{}]", r.origins.at("internet_gateway", i)),
+                )
+            }))
+            .chain(t.elastic_ips.iter().enumerate().map(|(i, x)| {
+                (
+                    x.id.as_str(),
+                    format!("elastic_ip[{}]", r.origins.at("elastic_ip", i)),
+                )
             }));
         let mut seen: HashMap<&str, String> = HashMap::new();
         let mut dups = Vec::new();
@@ -805,6 +852,10 @@ fn validate_inner(
     let mut eni_idx: HashMap<String, usize> = HashMap::new();
     for (i, e) in t.enis.iter().enumerate() {
         eni_idx.entry(e.id.clone()).or_insert(i);
+    }
+    let mut igw_idx: HashMap<String, usize> = HashMap::new();
+    for (i, g) in t.internet_gateways.iter().enumerate() {
+        igw_idx.entry(g.id.clone()).or_insert(i);
     }
 
     // --- VPCs ----------------------------------------------------------------------------
@@ -1023,6 +1074,14 @@ fn validate_inner(
                 .or_insert_with(|| format!("the router of {}", s.id));
         }
     }
+    for g in &t.internet_gateways {
+        if !g.id.is_empty() {
+            macs.entry(igw_mac(&g.id))
+                .or_insert_with(|| format!("internet gateway {}", g.id));
+            macs.entry(igw_host_mac(&g.id))
+                .or_insert_with(|| format!("the internet side of {}", g.id));
+        }
+    }
     let mut ips: HashMap<(usize, IpAddr), String> = HashMap::new();
     let mut ifaces: HashMap<(String, String), String> = HashMap::new();
     for (i, e) in t.enis.iter().enumerate() {
@@ -1234,15 +1293,47 @@ fn validate_inner(
                         }
                     }
                 },
+                RouteTargetRef::InternetGateway(id) => {
+                    match igw_idx.get(id) {
+                        None if broken.contains(id) => {}
+                        None => r.err(
+                            &res,
+                            &tfield,
+                            format!("no internet gateway with id `{id}`"),
+                        ),
+                        Some(&gi) => {
+                            let gv = vpc_idx.get(&t.internet_gateways[gi].vpc).copied();
+                            if let (Some(gv), Some(tv)) = (gv, vpc) {
+                                if gv != tv {
+                                    r.err(
+                                        &res,
+                                        &tfield,
+                                        format!(
+                                            "{id} is attached to {}, but this route table belongs to {}; a route can only target the internet gateway of its own VPC",
+                                            t.vpcs[gv].id, t.vpcs[tv].id
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    if dest.addr().is_ipv6() {
+                        r.err(
+                            &res,
+                            &dfield,
+                            format!("{dest}: IPv6 through an internet gateway is not supported yet; route IPv4 destinations to {id}"),
+                        );
+                    }
+                }
                 RouteTargetRef::Unsupported(s) => r.err(
                     &res,
                     &tfield,
-                    format!("target `{s}`: this kind of target is not supported yet; use `local`, `blackhole` or an ENI id"),
+                    format!("target `{s}`: this kind of target is not supported yet; use `local`, `blackhole`, an ENI id or an internet gateway id"),
                 ),
                 RouteTargetRef::Invalid(s) => r.err(
                     &res,
                     &tfield,
-                    format!("unknown target `{s}`; expected `local`, `blackhole` or an ENI id (`eni-…`)"),
+                    format!("unknown target `{s}`; expected `local`, `blackhole`, an ENI id (`eni-…`) or an internet gateway id (`igw-…`)"),
                 ),
             }
             let Some(vi) = vpc else { continue };
@@ -1255,6 +1346,12 @@ fn validate_inner(
                         &tfield,
                         format!("{dest} is a CIDR of {}: its local route can only be replaced with an ENI target (middlebox), not `blackhole`", v.id),
                     );
+                } else if let RouteTargetRef::InternetGateway(id) = target {
+                    r.err(
+                        &res,
+                        &tfield,
+                        format!("{dest} is a CIDR of {}: an internet gateway ({id}) is not a valid target for routes more specific than or equal to the local route", v.id),
+                    );
                 }
             } else if let Some(covering) = cidrs.iter().find(|c| c.contains(&dest)) {
                 let is_subnet = t.subnets.iter().any(|s| {
@@ -1266,6 +1363,11 @@ fn validate_inner(
                         &res,
                         &tfield,
                         format!("`local` is only allowed for a destination equal to a CIDR of {} ({})", v.id, cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")),
+                    ),
+                    RouteTargetRef::InternetGateway(id) => r.err(
+                        &res,
+                        &tfield,
+                        format!("{dest} is more specific than the local route {covering}: an internet gateway ({id}) is not a valid target for routes more specific than or equal to the local route"),
                     ),
                     _ if !is_subnet => r.err(
                         &res,
@@ -1296,6 +1398,19 @@ fn validate_inner(
             }
         }
     }
+
+    // --- internet gateways, Elastic IPs, public IPs ----------------------------------------
+    gateways(
+        &mut r,
+        t,
+        broken,
+        &Lookups {
+            vpc: &vpc_idx,
+            subnet: &subnet_idx,
+            eni_vpc: &eni_vpc,
+        },
+        &eni_idx,
+    );
 
     // --- firewalls: prefix lists, network ACLs, security groups, ENI groups, [lab] --------
     firewalls(
@@ -1436,6 +1551,8 @@ fn firewalls(r: &mut Report, t: &mut Topology, broken: &HashSet<String>, l: &Loo
         .chain(t.prefix_lists.iter().map(|x| &x.id))
         .chain(t.network_acls.iter().map(|x| &x.id))
         .chain(t.security_groups.iter().map(|x| &x.id))
+        .chain(t.internet_gateways.iter().map(|x| &x.id))
+        .chain(t.elastic_ips.iter().map(|x| &x.id))
         .filter(|id| !id.is_empty())
         .cloned()
         .collect();
@@ -1851,6 +1968,331 @@ fn firewalls(r: &mut Report, t: &mut Topology, broken: &HashSet<String>, l: &Loo
                 }
             }
         }
+    }
+}
+
+/// Why `ip` cannot be a public IPv4 address (of an Elastic IP, an ENI's `public_ip`, or
+/// the internet side of a gateway), if it cannot: private (RFC 1918), shared (RFC 6598),
+/// `0.0.0.0/8`, loopback, link-local, multicast, reserved (`240.0.0.0/4`) or broadcast.
+pub fn non_public_ipv4_reason(ip: Ipv4Addr) -> Option<&'static str> {
+    match ip.octets() {
+        [0, ..] => Some("in 0.0.0.0/8 (\"this network\")"),
+        [10, ..] => Some("a private address (RFC 1918, 10.0.0.0/8)"),
+        [172, b, ..] if (16..32).contains(&b) => {
+            Some("a private address (RFC 1918, 172.16.0.0/12)")
+        }
+        [192, 168, ..] => Some("a private address (RFC 1918, 192.168.0.0/16)"),
+        [100, b, ..] if (64..128).contains(&b) => {
+            Some("in the shared address space (RFC 6598, 100.64.0.0/10)")
+        }
+        [127, ..] => Some("a loopback address (127.0.0.0/8)"),
+        [169, 254, ..] => Some("a link-local address (169.254.0.0/16)"),
+        [255, 255, 255, 255] => Some("the broadcast address"),
+        [a, ..] if (224..240).contains(&a) => Some("a multicast address (224.0.0.0/4)"),
+        [a, ..] if a >= 240 => Some("a reserved address (240.0.0.0/4)"),
+        _ => None,
+    }
+}
+
+/// Where public addresses may not be: the VPCs' IPv4 CIDRs and the internet segments.
+struct PublicSpace {
+    /// (VPC id, CIDR).
+    vpc_cidrs: Vec<(String, Ipv4Net)>,
+    /// (internet gateway, its `internet.cidr`).
+    segments: Vec<(String, Ipv4Net)>,
+    /// Public address → who holds it (`eipalloc-x.public_ip`).
+    taken: HashMap<Ipv4Addr, String>,
+}
+
+impl PublicSpace {
+    /// Checks that `res.field` = `ip` is usable as a public address and not taken yet.
+    fn claim(&mut self, r: &mut Report, res: &str, field: &str, ip: Ipv4Addr) {
+        if let Some(why) = non_public_ipv4_reason(ip) {
+            r.err(
+                res,
+                field,
+                format!("{ip} is {why}; a public IPv4 address must be a public unicast address"),
+            );
+        }
+        if let Some((vpc, c)) = self.vpc_cidrs.iter().find(|(_, c)| c.contains(&ip)) {
+            r.err(
+                res,
+                field,
+                format!(
+                    "{ip} is inside {vpc}'s CIDR {c}; a public address must be outside every VPC"
+                ),
+            );
+        }
+        if let Some((igw, c)) = self.segments.iter().find(|(_, c)| c.contains(&ip)) {
+            r.err(
+                res,
+                field,
+                format!("{ip} is inside {igw}'s internet.cidr {c}, the internet hosts' own segment; pick a public address outside it"),
+            );
+        }
+        match self.taken.get(&ip) {
+            Some(other) => r.err(
+                res,
+                field,
+                format!(
+                    "{ip} is already the public address of {other}; a public address is used once"
+                ),
+            ),
+            None => {
+                self.taken.insert(ip, format!("{res}.{field}"));
+            }
+        }
+    }
+}
+
+/// Validates internet gateways (one per VPC, their internet side), Elastic IPs and the
+/// ENIs' public IPs; normalises `internet.cidr`.
+fn gateways(
+    r: &mut Report,
+    t: &mut Topology,
+    broken: &HashSet<String>,
+    l: &Lookups<'_>,
+    eni_idx: &HashMap<String, usize>,
+) {
+    let mut space = PublicSpace {
+        vpc_cidrs: t
+            .vpcs
+            .iter()
+            .flat_map(|v| v.ipv4_cidrs().map(move |c| (v.id.clone(), c)))
+            .collect(),
+        segments: Vec::new(),
+        taken: HashMap::new(),
+    };
+    let mut eni_netns: HashMap<&str, &str> = HashMap::new();
+    for e in &t.enis {
+        if let Some(ns) = &e.netns {
+            eni_netns.entry(ns.as_str()).or_insert(e.id.as_str());
+        }
+    }
+
+    // Internet gateways.
+    let mut igw_of_vpc: HashMap<usize, String> = HashMap::new();
+    let mut internet_ns: HashMap<String, String> = HashMap::new();
+    for (i, g) in t.internet_gateways.iter_mut().enumerate() {
+        let res = r.label(&g.id, "internet_gateway", i);
+        if let Some(vi) = check_vpc_ref(r, l.vpc, broken, &res, &g.vpc) {
+            match igw_of_vpc.get(&vi) {
+                Some(first) => r.err(
+                    &res,
+                    "vpc",
+                    format!(
+                        "{} already has an internet gateway ({first}); a VPC has at most one",
+                        g.vpc
+                    ),
+                ),
+                None => {
+                    igw_of_vpc.insert(vi, res.clone());
+                }
+            }
+        }
+        let Some(inet) = g.internet.as_mut() else {
+            continue;
+        };
+        r.normalise4(&mut inet.cidr, &res, "internet.cidr");
+        let cidr = inet.cidr;
+        let p = cidr.prefix_len();
+        if !(MIN_INTERNET_PREFIX..=MAX_INTERNET_PREFIX).contains(&p) {
+            r.err(
+                &res,
+                "internet.cidr",
+                format!("{cidr}: prefix /{p} is outside the allowed range /{MIN_INTERNET_PREFIX} to /{MAX_INTERNET_PREFIX}"),
+            );
+        }
+        if let Some((vpc, c)) = space
+            .vpc_cidrs
+            .iter()
+            .find(|(_, c)| overlaps(IpNet::V4(cidr), IpNet::V4(*c)))
+        {
+            r.err(
+                &res,
+                "internet.cidr",
+                format!("{cidr} overlaps {vpc}'s CIDR {c}; the internet segment must be outside every VPC"),
+            );
+        }
+        space.segments.push((res.clone(), cidr));
+        // An address of the segment that a namespace or the gateway may hold.
+        let usable = |r: &mut Report, field: &str, ip: Ipv4Addr| -> bool {
+            if !cidr.contains(&ip) {
+                r.err(&res, field, format!("{ip} is outside internet.cidr {cidr}"));
+            } else if ip == cidr.network() || ip == cidr.broadcast() {
+                r.err(
+                    &res,
+                    field,
+                    format!(
+                        "{ip} is the {} address of {cidr}",
+                        if ip == cidr.network() {
+                            "network"
+                        } else {
+                            "broadcast"
+                        }
+                    ),
+                );
+            } else if let Some(why) = non_public_ipv4_reason(ip) {
+                r.err(
+                    &res,
+                    field,
+                    format!("{ip} is {why}; the internet side needs public addresses (the gateway drops private and shared sources and destinations)"),
+                );
+            } else {
+                return true;
+            }
+            false
+        };
+        usable(r, "internet.gateway", inet.gateway);
+        if inet.hosts.is_empty() {
+            r.err(
+                &res,
+                "internet.hosts",
+                format!("give at least one internet host address (inside {cidr}, not the gateway)"),
+            );
+        }
+        let mut hosts: HashMap<Ipv4Addr, usize> = HashMap::new();
+        for (k, &h) in inet.hosts.iter().enumerate() {
+            let field = format!("internet.hosts[{k}]");
+            if !usable(r, &field, h) {
+                continue;
+            }
+            if h == inet.gateway {
+                r.err(
+                    &res,
+                    &field,
+                    format!("{h} is the gateway's own address (internet.gateway)"),
+                );
+            } else if let Some(j) = hosts.get(&h) {
+                r.err(&res, &field, format!("{h} is already internet.hosts[{j}]"));
+            } else {
+                hosts.insert(h, k);
+            }
+        }
+        if !(MIN_INTERNET_MTU..=MAX_INTERNET_MTU).contains(&inet.mtu) {
+            r.err(
+                &res,
+                "internet.mtu",
+                format!(
+                    "{} is outside the allowed range {MIN_INTERNET_MTU}..={MAX_INTERNET_MTU} (an internet gateway forwards packets of up to 1500 bytes)",
+                    inet.mtu
+                ),
+            );
+        }
+        if !is_valid_ifname(&inet.ifname) {
+            r.err(
+                &res,
+                "internet.ifname",
+                format!(
+                    "`{}` is not a valid Linux interface name (1 to 15 characters, no `/`, `:` or whitespace, not `.` or `..`)",
+                    inet.ifname
+                ),
+            );
+        }
+        let ns = &inet.netns;
+        if !is_valid_netns_name(ns) {
+            r.err(
+                &res,
+                "internet.netns",
+                format!("`{ns}` is not a usable namespace name (1 to 64 of letters, digits, `-`, `_`, `.`; not `.` or `..`)"),
+            );
+        } else if let Some(eni) = eni_netns.get(ns.as_str()) {
+            r.err(
+                &res,
+                "internet.netns",
+                format!(
+                    "`{ns}` is the namespace of {eni}; the internet needs a namespace of its own"
+                ),
+            );
+        } else if let Some(other) = internet_ns.get(ns) {
+            r.err(
+                &res,
+                "internet.netns",
+                format!("`{ns}` is already the internet namespace of {other}; each internet gateway needs its own"),
+            );
+        } else {
+            internet_ns.insert(ns.clone(), res.clone());
+        }
+    }
+
+    // Public addresses are unreachable without an internet gateway in the ENI's VPC.
+    let warn_unreachable = |r: &mut Report, ei: usize, what: String| {
+        if let Some(vi) = l.eni_vpc.get(ei).copied().flatten() {
+            if !igw_of_vpc.contains_key(&vi) {
+                r.warnings.push(format!(
+                    "{what}: {} has no internet gateway, so this public address is unreachable (as in AWS)",
+                    t.vpcs[vi].id
+                ));
+            }
+        }
+    };
+
+    // Elastic IPs.
+    let mut assoc: HashMap<(usize, Ipv4Addr), String> = HashMap::new();
+    for (i, e) in t.elastic_ips.iter().enumerate() {
+        let res = r.label(&e.id, "elastic_ip", i);
+        space.claim(r, &res, "public_ip", e.public_ip);
+        let Some(eni) = &e.eni else {
+            if e.private_ip.is_some() {
+                r.err(
+                    &res,
+                    "private_ip",
+                    "a private_ip needs an `eni` to associate the Elastic IP with",
+                );
+            }
+            continue;
+        };
+        let Some(&ei) = eni_idx.get(eni) else {
+            if !broken.contains(eni) {
+                r.err(&res, "eni", format!("no ENI with id `{eni}`"));
+            }
+            continue;
+        };
+        let n = &t.enis[ei];
+        let (private, field) = match e.private_ip {
+            Some(p) if n.ipv4_addrs().any(|a| a == p) => (p, "private_ip"),
+            Some(p) => {
+                let own: Vec<String> = n.ipv4_addrs().map(|a| a.to_string()).collect();
+                r.err(
+                    &res,
+                    "private_ip",
+                    format!("{p} is not a private IPv4 of {eni} ({})", own.join(", ")),
+                );
+                continue;
+            }
+            None => (n.private_ip, "eni"),
+        };
+        match assoc.get(&(ei, private)) {
+            Some(other) => r.err(
+                &res,
+                field,
+                format!("{private} of {eni} already has Elastic IP {other}; a private address has at most one"),
+            ),
+            None => {
+                assoc.insert((ei, private), res.clone());
+            }
+        }
+        warn_unreachable(r, ei, format!("{res}.eni"));
+    }
+
+    // The ENIs' public IPs.
+    for (i, n) in t.enis.iter().enumerate() {
+        let Some(ip) = n.public_ip else {
+            continue;
+        };
+        let res = r.label(&n.id, "eni", i);
+        space.claim(r, &res, "public_ip", ip);
+        if let Some(eip) = assoc.get(&(i, n.private_ip)) {
+            r.err(
+                &res,
+                "public_ip",
+                format!(
+                    "the primary private IP {} also has Elastic IP {eip}; in AWS the Elastic IP replaces the public IP: remove `public_ip` or associate {eip} with another private IP",
+                    n.private_ip
+                ),
+            );
+        }
+        warn_unreachable(r, i, format!("{res}.public_ip"));
     }
 }
 
@@ -2495,7 +2937,7 @@ mod tests {
     #[test]
     fn unsupported_and_unknown_targets() {
         expect(
-            &rtb(r#"{ destination = "0.0.0.0/0", target = "igw-1" }"#),
+            &rtb(r#"{ destination = "0.0.0.0/0", target = "nat-1" }"#),
             "rtb-x.routes[0].target:",
             "not supported yet",
         );
@@ -3222,6 +3664,573 @@ mod tests {
             "[[lab]]\nconntrack_time_scale = 0.5\n",
             "file.lab:",
             "single table",
+        );
+    }
+
+    // --- internet gateways, Elastic IPs, public IPs -----------------------------------------
+
+    /// An internet gateway of vpc-demo with an internet side (`inet` = the inline table's
+    /// fields; empty for no internet side).
+    fn igw(id: &str, inet: &str) -> String {
+        let inet = if inet.is_empty() {
+            String::new()
+        } else {
+            format!("internet = {{ {inet} }}\n")
+        };
+        format!("[[internet_gateway]]\nid = \"{id}\"\nvpc = \"vpc-demo\"\n{inet}")
+    }
+
+    const INET: &str = r#"netns = "internet", cidr = "203.0.113.0/24", gateway = "203.0.113.1", hosts = ["203.0.113.5"]"#;
+
+    fn eip(id: &str, public: &str, extra: &str) -> String {
+        format!("[[elastic_ip]]\nid = \"{id}\"\npublic_ip = \"{public}\"\n{extra}")
+    }
+
+    /// An ENI 10.0.1.10 (+ .11) with a public IP.
+    fn eni_pub(id: &str, ip: &str, public: &str) -> String {
+        format!("{}public_ip = \"{public}\"\n", eni(id, ip))
+    }
+
+    #[test]
+    fn gateways_accept_the_documented_schema() {
+        let (t, w) = ok(&format!(
+            "{}{}{}{}{}",
+            igw("igw-a", INET),
+            eni("eni-a", "10.0.1.10"),
+            eni_pub("eni-b", "10.0.1.11", "198.51.100.41"),
+            eip(
+                "eipalloc-a",
+                "198.51.100.40",
+                "eni = \"eni-a\"\nprivate_ip = \"10.0.1.10\"\n"
+            ),
+            eip("eipalloc-free", "198.51.100.50", ""),
+        ));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(t.internet_gateways.len(), 1);
+        assert_eq!(t.elastic_ips.len(), 2);
+    }
+
+    #[test]
+    fn gateway_ids_carry_their_prefix_and_are_unique() {
+        expect(&igw("gw-a", ""), "gw-a.id:", "must start with `igw-`");
+        expect(
+            &eip("eip-a", "198.51.100.40", ""),
+            "eip-a.id:",
+            "must start with `eipalloc-`",
+        );
+        expect(
+            &format!("{}{}", igw("igw-a", ""), igw("igw-a", "")),
+            "igw-a.id:",
+            "internet_gateway[1] reuses the id of internet_gateway[0]",
+        );
+        expect(
+            &format!(
+                "{}{}",
+                eip("eipalloc-a", "198.51.100.40", ""),
+                eip("eipalloc-a", "198.51.100.41", "")
+            ),
+            "eipalloc-a.id:",
+            "elastic_ip[1] reuses the id of elastic_ip[0]",
+        );
+        let e = errors("[[internet_gateway]]\nvpc = \"vpc-demo\"\n");
+        assert!(
+            e.iter().any(|e| e.starts_with("internet_gateway[0].id:")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn internet_gateway_vpc_must_exist() {
+        expect(
+            "[[internet_gateway]]\nid = \"igw-a\"\nvpc = \"vpc-nope\"\n",
+            "igw-a.vpc:",
+            "no VPC with id `vpc-nope`",
+        );
+        expect(
+            "[[internet_gateway]]\nid = \"igw-a\"\n",
+            "igw-a.vpc:",
+            "missing vpc",
+        );
+    }
+
+    #[test]
+    fn one_internet_gateway_per_vpc() {
+        expect(
+            &format!("{}{}", igw("igw-a", ""), igw("igw-b", "")),
+            "igw-b.vpc:",
+            "vpc-demo already has an internet gateway (igw-a)",
+        );
+        // A VPC may have none, and another VPC its own.
+        ok(&format!(
+            "{OTHER_VPC}{}[[internet_gateway]]\nid = \"igw-b\"\nvpc = \"vpc-b\"\n",
+            igw("igw-a", "")
+        ));
+    }
+
+    #[test]
+    fn igw_route_target_must_exist() {
+        expect(
+            &rtb(r#"{ destination = "0.0.0.0/0", target = "igw-nope" }"#),
+            "rtb-x.routes[0].target:",
+            "no internet gateway with id `igw-nope`",
+        );
+        let (t, _) = ok(&format!(
+            "{}{}",
+            igw("igw-a", ""),
+            rtb(r#"{ destination = "0.0.0.0/0", target = "igw-a" }"#)
+        ));
+        assert_eq!(
+            t.route_tables[0].routes[0].target_ref(),
+            RouteTargetRef::InternetGateway("igw-a")
+        );
+    }
+
+    #[test]
+    fn igw_route_target_must_be_of_the_same_vpc() {
+        expect(
+            &format!(
+                "{OTHER_VPC}[[internet_gateway]]\nid = \"igw-b\"\nvpc = \"vpc-b\"\n{}",
+                rtb(r#"{ destination = "0.0.0.0/0", target = "igw-b" }"#)
+            ),
+            "rtb-x.routes[0].target:",
+            "igw-b is attached to vpc-b, but this route table belongs to vpc-demo",
+        );
+    }
+
+    #[test]
+    fn igw_is_not_a_target_for_routes_inside_the_vpc() {
+        for dest in ["10.0.0.0/16", "10.0.1.0/24", "10.0.1.128/25"] {
+            let src = format!(
+                "{}{}",
+                igw("igw-a", ""),
+                rtb(&format!(
+                    "{{ destination = \"{dest}\", target = \"igw-a\" }}"
+                ))
+            );
+            let errs = errors(&src);
+            assert!(
+                errs.iter().any(|e| e.contains(
+                    "not a valid target for routes more specific than or equal to the local route"
+                )),
+                "{dest}: {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ipv6_routes_to_an_igw_are_not_supported_yet() {
+        expect(
+            &format!(
+                "{}{}",
+                igw("igw-a", ""),
+                rtb(r#"{ destination = "::/0", target = "igw-a" }"#)
+            ),
+            "rtb-x.routes[0].destination:",
+            "IPv6 through an internet gateway is not supported yet",
+        );
+    }
+
+    #[test]
+    fn public_addresses_must_be_public_unicast() {
+        for (bad, why) in [
+            ("0.1.2.3", "0.0.0.0/8"),
+            ("10.9.9.9", "RFC 1918"),
+            ("172.16.0.1", "RFC 1918"),
+            ("172.31.255.254", "RFC 1918"),
+            ("192.168.1.1", "RFC 1918"),
+            ("100.64.0.1", "RFC 6598"),
+            ("100.127.255.254", "RFC 6598"),
+            ("127.0.0.1", "loopback"),
+            ("169.254.1.1", "link-local"),
+            ("224.0.0.1", "multicast"),
+            ("239.255.255.255", "multicast"),
+            ("240.0.0.1", "reserved"),
+            ("255.255.255.255", "broadcast"),
+        ] {
+            expect(&eip("eipalloc-a", bad, ""), "eipalloc-a.public_ip:", why);
+            expect(&eni_pub("eni-a", "10.0.1.10", bad), "eni-a.public_ip:", why);
+        }
+        for good in [
+            "172.15.0.1",
+            "172.32.0.1",
+            "100.63.0.1",
+            "100.128.0.1",
+            "198.51.100.40",
+        ] {
+            assert_eq!(
+                non_public_ipv4_reason(good.parse().unwrap()),
+                None,
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
+    fn public_addresses_must_be_outside_every_vpc() {
+        // A VPC may use public space (AWS allows it); its addresses are not public IPs then.
+        let vpc = "[[vpc]]\nid = \"vpc-pub\"\ncidr = \"198.51.100.0/24\"\n";
+        expect(
+            &format!("{vpc}{}", eip("eipalloc-a", "198.51.100.40", "")),
+            "eipalloc-a.public_ip:",
+            "inside vpc-pub's CIDR 198.51.100.0/24",
+        );
+    }
+
+    #[test]
+    fn public_addresses_are_unique() {
+        expect(
+            &format!(
+                "{}{}",
+                eip("eipalloc-a", "198.51.100.40", ""),
+                eip("eipalloc-b", "198.51.100.40", "")
+            ),
+            "eipalloc-b.public_ip:",
+            "already the public address of eipalloc-a.public_ip",
+        );
+        expect(
+            &format!(
+                "{}{}",
+                eip("eipalloc-a", "198.51.100.40", ""),
+                eni_pub("eni-a", "10.0.1.10", "198.51.100.40")
+            ),
+            "eni-a.public_ip:",
+            "already the public address of eipalloc-a.public_ip",
+        );
+        expect(
+            &format!(
+                "{}{}",
+                eni_pub("eni-a", "10.0.1.10", "198.51.100.40"),
+                eni_pub("eni-b", "10.0.1.11", "198.51.100.40")
+            ),
+            "eni-b.public_ip:",
+            "already the public address of eni-a.public_ip",
+        );
+    }
+
+    #[test]
+    fn public_addresses_are_outside_the_internet_segments() {
+        expect(
+            &format!(
+                "{}{}",
+                igw("igw-a", INET),
+                eip("eipalloc-a", "203.0.113.40", "")
+            ),
+            "eipalloc-a.public_ip:",
+            "inside igw-a's internet.cidr 203.0.113.0/24",
+        );
+    }
+
+    #[test]
+    fn eip_eni_must_exist() {
+        expect(
+            &eip("eipalloc-a", "198.51.100.40", "eni = \"eni-nope\"\n"),
+            "eipalloc-a.eni:",
+            "no ENI with id `eni-nope`",
+        );
+    }
+
+    #[test]
+    fn eip_private_ip_must_be_one_of_the_enis() {
+        let base = format!(
+            "{}secondary_ips = [\"10.0.1.11\"]\n",
+            eni("eni-a", "10.0.1.10")
+        );
+        ok(&format!(
+            "{base}{}",
+            eip(
+                "eipalloc-a",
+                "198.51.100.40",
+                "eni = \"eni-a\"\nprivate_ip = \"10.0.1.11\"\n"
+            )
+        ));
+        expect(
+            &format!(
+                "{base}{}",
+                eip(
+                    "eipalloc-a",
+                    "198.51.100.40",
+                    "eni = \"eni-a\"\nprivate_ip = \"10.0.1.12\"\n"
+                )
+            ),
+            "eipalloc-a.private_ip:",
+            "10.0.1.12 is not a private IPv4 of eni-a (10.0.1.10, 10.0.1.11)",
+        );
+        expect(
+            &eip(
+                "eipalloc-a",
+                "198.51.100.40",
+                "private_ip = \"10.0.1.10\"\n",
+            ),
+            "eipalloc-a.private_ip:",
+            "needs an `eni`",
+        );
+    }
+
+    #[test]
+    fn two_eips_on_one_private_ip() {
+        // The second one names the primary explicitly, the first one by default.
+        expect(
+            &format!(
+                "{}{}{}",
+                eni("eni-a", "10.0.1.10"),
+                eip("eipalloc-a", "198.51.100.40", "eni = \"eni-a\"\n"),
+                eip(
+                    "eipalloc-b",
+                    "198.51.100.41",
+                    "eni = \"eni-a\"\nprivate_ip = \"10.0.1.10\"\n"
+                )
+            ),
+            "eipalloc-b.private_ip:",
+            "10.0.1.10 of eni-a already has Elastic IP eipalloc-a",
+        );
+    }
+
+    #[test]
+    fn eni_public_ip_and_an_eip_on_its_primary_conflict() {
+        expect(
+            &format!(
+                "{}{}",
+                eni_pub("eni-a", "10.0.1.10", "198.51.100.41"),
+                eip("eipalloc-a", "198.51.100.40", "eni = \"eni-a\"\n")
+            ),
+            "eni-a.public_ip:",
+            "also has Elastic IP eipalloc-a",
+        );
+        // An EIP on a secondary address is fine.
+        ok(&format!(
+            "{}secondary_ips = [\"10.0.1.11\"]\n{}",
+            eni_pub("eni-a", "10.0.1.10", "198.51.100.41"),
+            eip(
+                "eipalloc-a",
+                "198.51.100.40",
+                "eni = \"eni-a\"\nprivate_ip = \"10.0.1.11\"\n"
+            )
+        ));
+    }
+
+    #[test]
+    fn public_addresses_without_an_internet_gateway_warn() {
+        let src = format!(
+            "{}{}",
+            eni_pub("eni-a", "10.0.1.10", "198.51.100.41"),
+            eip("eipalloc-b", "198.51.100.40", "eni = \"eni-b\"\n")
+        ) + &eni("eni-b", "10.0.1.11");
+        warns(&src, "eipalloc-b.eni:", "vpc-demo has no internet gateway");
+        warns(&src, "eni-a.public_ip:", "unreachable (as in AWS)");
+        let (_, w) = ok(&format!("{src}{}", igw("igw-a", "")));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn internet_cidr_is_8_to_30_and_normalised() {
+        for (cidr, good) in [
+            ("12.0.0.0/7", false),
+            ("12.0.0.0/8", true),
+            ("203.0.113.0/30", true),
+            ("203.0.113.0/31", false),
+        ] {
+            let net: Ipv4Net = cidr.parse().unwrap();
+            let gw = Ipv4Addr::from(u32::from(net.network()) + 1);
+            let host = Ipv4Addr::from(u32::from(net.network()) + 2);
+            let src = igw(
+                "igw-a",
+                &format!(
+                    "netns = \"inet\", cidr = \"{cidr}\", gateway = \"{gw}\", hosts = [\"{host}\"]"
+                ),
+            );
+            if good {
+                ok(&src);
+            } else {
+                expect(&src, "igw-a.internet.cidr:", "/8 to /30");
+            }
+        }
+        warns(
+            &igw(
+                "igw-a",
+                r#"netns = "inet", cidr = "203.0.113.7/24", gateway = "203.0.113.1", hosts = ["203.0.113.5"]"#,
+            ),
+            "igw-a.internet.cidr:",
+            "host bits set; using 203.0.113.0/24",
+        );
+        expect(
+            &igw(
+                "igw-a",
+                r#"netns = "inet", cidr = "10.0.0.0/8", gateway = "10.0.0.1", hosts = ["10.0.0.5"]"#,
+            ),
+            "igw-a.internet.cidr:",
+            "overlaps vpc-demo's CIDR 10.0.0.0/16",
+        );
+    }
+
+    #[test]
+    fn internet_gateway_address_is_a_usable_address_of_the_cidr() {
+        for (gw, needle) in [
+            ("198.51.100.1", "outside internet.cidr 203.0.113.0/24"),
+            ("203.0.113.0", "network address"),
+            ("203.0.113.255", "broadcast address"),
+        ] {
+            expect(
+                &igw(
+                    "igw-a",
+                    &format!(
+                        "netns = \"inet\", cidr = \"203.0.113.0/24\", gateway = \"{gw}\", hosts = [\"203.0.113.5\"]"
+                    ),
+                ),
+                "igw-a.internet.gateway:",
+                needle,
+            );
+        }
+        // The internet side is public: the gateway drops private sources and destinations.
+        expect(
+            &igw(
+                "igw-a",
+                r#"netns = "inet", cidr = "192.168.0.0/24", gateway = "192.168.0.1", hosts = ["192.168.0.5"]"#,
+            ),
+            "igw-a.internet.gateway:",
+            "RFC 1918",
+        );
+    }
+
+    #[test]
+    fn internet_hosts_are_distinct_usable_addresses_other_than_the_gateway() {
+        let with_hosts = |hosts: &str| {
+            igw(
+                "igw-a",
+                &format!("netns = \"inet\", cidr = \"203.0.113.0/24\", gateway = \"203.0.113.1\", hosts = [{hosts}]"),
+            )
+        };
+        expect(&with_hosts(""), "igw-a.internet.hosts:", "at least one");
+        expect(
+            &igw(
+                "igw-a",
+                r#"netns = "inet", cidr = "203.0.113.0/24", gateway = "203.0.113.1""#,
+            ),
+            "igw-a.internet.hosts:",
+            "at least one",
+        );
+        expect(
+            &with_hosts(r#""203.0.113.5", "198.51.100.5""#),
+            "igw-a.internet.hosts[1]:",
+            "outside internet.cidr",
+        );
+        expect(
+            &with_hosts(r#""203.0.113.255""#),
+            "igw-a.internet.hosts[0]:",
+            "broadcast address",
+        );
+        expect(
+            &with_hosts(r#""203.0.113.5", "203.0.113.1""#),
+            "igw-a.internet.hosts[1]:",
+            "the gateway's own address",
+        );
+        expect(
+            &with_hosts(r#""203.0.113.5", "203.0.113.6", "203.0.113.5""#),
+            "igw-a.internet.hosts[2]:",
+            "already internet.hosts[0]",
+        );
+    }
+
+    #[test]
+    fn internet_mtu_is_576_to_1500() {
+        for (mtu, good) in [(575, false), (576, true), (1500, true), (1501, false)] {
+            let src = igw("igw-a", &format!("{INET}, mtu = {mtu}"));
+            if good {
+                ok(&src);
+            } else {
+                expect(&src, "igw-a.internet.mtu:", "576..=1500");
+            }
+        }
+    }
+
+    #[test]
+    fn internet_netns_and_ifname_are_valid_names() {
+        expect(
+            &igw(
+                "igw-a",
+                r#"netns = "in ternet", cidr = "203.0.113.0/24", gateway = "203.0.113.1", hosts = ["203.0.113.5"]"#,
+            ),
+            "igw-a.internet.netns:",
+            "not a usable namespace name",
+        );
+        expect(
+            &igw("igw-a", &format!("{INET}, ifname = \"a/b\"")),
+            "igw-a.internet.ifname:",
+            "not a valid Linux interface name",
+        );
+    }
+
+    #[test]
+    fn internet_netns_is_its_own() {
+        expect(
+            &format!(
+                "{}netns = \"internet\"\n{}",
+                eni("eni-a", "10.0.1.10"),
+                igw("igw-a", INET)
+            ),
+            "igw-a.internet.netns:",
+            "`internet` is the namespace of eni-a",
+        );
+        expect(
+            &format!(
+                "{OTHER_VPC}{}[[internet_gateway]]\nid = \"igw-b\"\nvpc = \"vpc-b\"\ninternet = {{ {INET} }}\n",
+                igw("igw-a", INET)
+            ),
+            "igw-b.internet.netns:",
+            "already the internet namespace of igw-a",
+        );
+    }
+
+    #[test]
+    fn generated_gateway_macs_are_claimed() {
+        let m = crate::compile::igw_mac("igw-a");
+        expect(
+            &format!(
+                "{}{}mac = \"{m}\"\n",
+                igw("igw-a", ""),
+                eni("eni-a", "10.0.1.10")
+            ),
+            "eni-a.mac:",
+            "already used by internet gateway igw-a",
+        );
+    }
+
+    #[test]
+    fn gateway_errors_are_reported_together() {
+        let src = format!(
+            "{}{}{}{}",
+            igw(
+                "igw-a",
+                r#"netns = "inet", cidr = "203.0.113.0/24", gateway = "203.0.113.0", hosts = []"#
+            ),
+            igw("igw-b", ""),
+            eip("eipalloc-a", "10.1.2.3", "eni = \"eni-nope\"\n"),
+            rtb(r#"{ destination = "10.0.0.0/16", target = "igw-a" }"#),
+        );
+        let e = errors(&src);
+        for prefix in [
+            "igw-a.internet.gateway:",
+            "igw-a.internet.hosts:",
+            "igw-b.vpc:",
+            "eipalloc-a.public_ip:",
+            "eipalloc-a.eni:",
+            "rtb-x.routes[0].target:",
+        ] {
+            assert!(e.iter().any(|e| e.starts_with(prefix)), "{prefix}: {e:?}");
+        }
+        let e = check_str(&format!(
+            "{BASE}[[elastic_ip]]\nid = \"eipalloc-a\"\npublic_ip = \"nope\"\n[[internet_gateway]]\nid = \"igw-a\"\nvpc = \"vpc-demo\"\ninternet = {{ netns = \"x\" }}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.iter().any(|e| e.starts_with("eipalloc-a.public_ip:")),
+            "{e:?}"
+        );
+        // A field missing from the inline table is named without its table (as for
+        // the other kinds' nested tables).
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("igw-a.cidr:") && e.contains("missing field `cidr`")),
+            "{e:?}"
         );
     }
 }

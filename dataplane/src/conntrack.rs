@@ -34,7 +34,6 @@ use tcp_flags::{ACK, FIN, RST, SYN};
 const TICK_MS: u64 = 10;
 /// Wheel size (slots); one revolution is `TICK_MS * WHEEL_SLOTS` ms.
 const WHEEL_SLOTS: usize = 1024;
-const NONE: u32 = u32::MAX;
 
 /// A connection as seen from the ENI: its own address and port, and the other end's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,7 +121,6 @@ struct Conn {
     last_seen: u64,
     gen: u32,
     live: bool,
-    next: u32,
 }
 
 /// The connection table of one ENI.
@@ -132,7 +130,9 @@ pub struct ConnTable {
     map: HashMap<ConnKey, u32, RandomState>,
     conns: Vec<Conn>,
     free: Vec<u32>,
-    wheel: Vec<u32>,
+    /// Buckets of (slot, generation) due at a tick; stale pairs are skipped, so a slot
+    /// is free for reuse the moment its connection ends.
+    wheel: Vec<Vec<(u32, u32)>>,
     /// Next tick the wheel has to process.
     wheel_tick: u64,
 }
@@ -156,7 +156,7 @@ impl ConnTable {
             ),
             conns: Vec::new(),
             free: Vec::new(),
-            wheel: vec![NONE; WHEEL_SLOTS],
+            wheel: vec![Vec::new(); WHEEL_SLOTS],
             wheel_tick: 0,
         }
     }
@@ -192,12 +192,16 @@ impl ConnTable {
         }
     }
 
+    /// Ends the connection in `slot` and frees the slot at once.
     fn kill(&mut self, slot: u32) {
         let c = &mut self.conns[slot as usize];
         if c.live {
             c.live = false;
             let key = c.key;
-            self.map.remove(&key);
+            if self.map.get(&key) == Some(&slot) {
+                self.map.remove(&key);
+            }
+            self.free.push(slot);
         }
     }
 
@@ -233,6 +237,9 @@ impl ConnTable {
             PROTO_ICMP | PROTO_ICMPV6 => State::Icmp,
             _ => State::Other,
         };
+        if let Some(&old) = self.map.get(&key) {
+            self.kill(old);
+        }
         if self.map.len() >= self.cfg.max_entries as usize {
             return Err(InsertError::Full);
         }
@@ -243,7 +250,6 @@ impl ConnTable {
             last_seen: now,
             gen: 0,
             live: true,
-            next: NONE,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -257,7 +263,7 @@ impl ConnTable {
             }
         };
         self.map.insert(key, slot);
-        let due = now + self.timeout(&self.conns[slot as usize]);
+        let due = now.saturating_add(self.timeout(&self.conns[slot as usize]));
         self.schedule(slot, due);
         Ok(ConnRef {
             slot,
@@ -335,24 +341,26 @@ impl ConnTable {
         let mut steps = 0;
         while self.wheel_tick <= target && steps < WHEEL_SLOTS {
             let idx = (self.wheel_tick % WHEEL_SLOTS as u64) as usize;
-            let mut cur = std::mem::replace(&mut self.wheel[idx], NONE);
-            while cur != NONE {
-                let c = &self.conns[cur as usize];
-                let next = c.next;
-                if !c.live {
-                    self.free.push(cur);
-                } else {
-                    let due = c.last_seen + self.timeout(c);
-                    if due <= now {
-                        self.kill(cur);
-                        self.free.push(cur);
-                        expired += 1;
-                    } else {
-                        self.schedule(cur, due);
-                    }
+            let mut bucket = std::mem::take(&mut self.wheel[idx]);
+            for &(slot, gen) in &bucket {
+                let Some(c) = self.conns.get(slot as usize) else {
+                    continue;
+                };
+                if !c.live || c.gen != gen {
+                    continue; // ended already; the slot may serve another connection
                 }
-                cur = next;
+                let due = c.last_seen.saturating_add(self.timeout(c));
+                if due <= now {
+                    self.kill(slot);
+                    expired += 1;
+                } else {
+                    self.schedule(slot, due);
+                }
             }
+            // Keep the bucket's capacity; keep what was scheduled into it meanwhile.
+            bucket.clear();
+            let added = std::mem::replace(&mut self.wheel[idx], bucket);
+            self.wheel[idx].extend(added);
             self.wheel_tick += 1;
             steps += 1;
         }
@@ -366,8 +374,8 @@ impl ConnTable {
     fn schedule(&mut self, slot: u32, due: u64) {
         let tick = (due / TICK_MS).max(self.wheel_tick + 1);
         let idx = (tick % WHEEL_SLOTS as u64) as usize;
-        self.conns[slot as usize].next = self.wheel[idx];
-        self.wheel[idx] = slot;
+        let gen = self.conns[slot as usize].gen;
+        self.wheel[idx].push((slot, gen));
     }
 }
 
@@ -499,6 +507,34 @@ mod tests {
         );
         // Established ones keep working.
         assert_eq!(t.touch(refs[0], ConnDir::Reply, 0, 10), Touch::Ok);
+    }
+
+    #[test]
+    fn slots_are_reused_at_once_so_churn_does_not_grow_the_slab() {
+        let mut t = ConnTable::new(cfg());
+        for i in 0..100_000u32 {
+            let r = t
+                .insert(
+                    key(6, (i % 60_000) as u16),
+                    Origin::Local,
+                    SYN,
+                    u64::from(i),
+                )
+                .unwrap();
+            assert_eq!(t.touch(r, ConnDir::Reply, RST, u64::from(i)), Touch::Ok);
+            if i % 1000 == 0 {
+                t.expire(u64::from(i));
+            }
+        }
+        assert_eq!(t.len(), 0);
+        assert!(t.conns.len() <= 1, "slab grew to {}", t.conns.len());
+        // Huge timeouts from a raw config do not overflow.
+        let mut huge = cfg();
+        huge.udp_ms = u64::MAX;
+        let mut t = ConnTable::new(huge);
+        let r = t.insert(key(17, 1), Origin::Local, 0, 5).unwrap();
+        t.expire(1_000_000);
+        assert_eq!(t.touch(r, ConnDir::Reply, 0, 2_000_000), Touch::Ok);
     }
 
     #[test]

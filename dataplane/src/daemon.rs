@@ -9,7 +9,6 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -18,7 +17,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::attach;
-use crate::config::{DataplaneConfig, EniConfig};
+use crate::config::DataplaneConfig;
 use crate::engine::{Dataplane, EniPlan, PortChange, DEFAULT_FLOWS};
 use crate::proto::{Request, Response};
 use crate::stats::StatsReport;
@@ -150,6 +149,9 @@ pub fn run(opts: Options, ready: impl FnOnce(&Path)) -> Result<(), DaemonError> 
     };
     for conn in listener.incoming() {
         let Ok(mut conn) = conn else { continue };
+        // One client at a time: a client that never finishes its request must not block
+        // every later one.
+        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
         let req = match read_request(&mut conn) {
             Ok(r) => r,
             Err(e) => {
@@ -221,23 +223,9 @@ struct ControlState {
 
 const GONE: &str = "the forwarding thread is gone; restart vpcd";
 
-/// Everything about an ENI that its TAP's kernel side depends on: if it is unchanged
-/// across an apply, the TAP is kept as it is.
-fn attach_signature(c: &DataplaneConfig, e: &EniConfig) -> impl PartialEq {
-    let subnet = c.subnets.get(e.subnet as usize).map(|s| s.ipv4_cidr);
-    (
-        e.attachment.clone(),
-        e.mac,
-        e.ipv4.clone(),
-        e.ipv6.clone(),
-        e.mtu,
-        subnet,
-    )
-}
-
 /// A TAP created for an apply and still to be finished after commit.
 struct NewTap {
-    eni: usize,
+    port: usize,
     name: String,
 }
 
@@ -271,12 +259,12 @@ impl ControlState {
             };
         }
         let mut errors = Vec::new();
-        for e in &config.enis {
-            if let Some(a) = &e.attachment {
+        for p in attach::port_specs(&config) {
+            if let Some(a) = &p.attachment {
                 if !attach::netns_exists(&a.netns) {
                     errors.push(
                         attach::AttachError::NoNamespace {
-                            eni: e.id.clone(),
+                            eni: p.id.clone(),
                             netns: a.netns.clone(),
                         }
                         .to_string(),
@@ -301,50 +289,47 @@ impl ControlState {
                 errors: vec![GONE.into()],
             };
         };
-        let previous: Vec<Option<usize>> = config
-            .enis
+        let specs = attach::port_specs(&config);
+        let running = attach::port_specs(&self.running);
+        let previous: Vec<Option<usize>> = specs
             .iter()
-            .map(|e| self.running.enis.iter().position(|o| o.id == e.id))
+            .map(|p| running.iter().position(|o| o.id == p.id))
             .collect();
-        let keep: Vec<bool> = config
-            .enis
+        let keep: Vec<bool> = specs
             .iter()
             .zip(&previous)
-            .map(|(e, prev)| {
-                prev.is_some_and(|p| {
-                    let old = &self.running.enis[p];
-                    attach_signature(&self.running, old) == attach_signature(&config, e)
+            .map(|(p, prev)| {
+                prev.is_some_and(|i| {
+                    let old = &running[i];
+                    old == p
                         && (old.attachment.is_none()
-                            || (has_port.get(p).copied().unwrap_or(false)
+                            || (has_port.get(i).copied().unwrap_or(false)
                                 && self.finished.contains(&old.id)))
                 })
             })
             .collect();
         // Interface names in namespaces that this apply frees (TAPs not kept).
-        let kept: HashSet<&str> = config
-            .enis
+        let kept: HashSet<&str> = specs
             .iter()
             .zip(&keep)
             .filter(|(_, k)| **k)
-            .map(|(e, _)| e.id.as_str())
+            .map(|(p, _)| p.id.as_str())
             .collect();
-        let freed: HashSet<(&str, &str)> = self
-            .running
-            .enis
+        let freed: HashSet<(&str, &str)> = running
             .iter()
             .filter(|o| !kept.contains(o.id.as_str()))
             .filter_map(|o| o.attachment.as_ref())
             .map(|a| (a.netns.as_str(), a.ifname.as_str()))
             .collect();
-        for (e, k) in config.enis.iter().zip(&keep) {
-            if let (Some(a), false) = (&e.attachment, k) {
+        for (p, k) in specs.iter().zip(&keep) {
+            if let (Some(a), false) = (&p.attachment, k) {
                 if !freed.contains(&(a.netns.as_str(), a.ifname.as_str()))
                     && attach::ifname_in_use(&a.netns, &a.ifname)
                 {
                     errors.push(format!(
                         "{}: namespace `{}` already has an interface `{}` that vpcd does not own; \
                          delete it or choose another ifname",
-                        e.id, a.netns, a.ifname
+                        p.id, a.netns, a.ifname
                     ));
                 }
             }
@@ -352,10 +337,10 @@ impl ControlState {
         if !errors.is_empty() {
             return Response::Rejected { errors };
         }
-        let mut plan = Vec::with_capacity(config.enis.len());
+        let mut plan = Vec::with_capacity(specs.len());
         let mut new_taps = Vec::new();
-        for (i, e) in config.enis.iter().enumerate() {
-            let port = match (&e.attachment, keep[i]) {
+        for (i, p) in specs.iter().enumerate() {
+            let port = match (&p.attachment, keep[i]) {
                 (_, true) => PortChange::Keep,
                 (None, false) => PortChange::Remove,
                 (Some(att), false) => {
@@ -365,16 +350,16 @@ impl ControlState {
                         Ok(t) => t,
                         Err(err) => {
                             return Response::Rejected {
-                                errors: vec![format!("{}: {err}", e.id)],
+                                errors: vec![format!("{}: {err}", p.id)],
                             }
                         }
                     };
-                    if let Err(err) = attach::prepare(&name, e, att) {
+                    if let Err(err) = attach::prepare(&name, p, att) {
                         return Response::Rejected {
                             errors: vec![err.to_string()],
                         };
                     }
-                    new_taps.push(NewTap { eni: i, name });
+                    new_taps.push(NewTap { port: i, name });
                     PortChange::Replace(tap)
                 }
             };
@@ -404,29 +389,20 @@ impl ControlState {
             }
         };
         self.running = config;
-        let ids: HashSet<&str> = self.running.enis.iter().map(|e| e.id.as_str()).collect();
+        let ids: HashSet<&str> = specs.iter().map(|p| p.id.as_str()).collect();
         self.finished.retain(|id| ids.contains(id.as_str()));
         // 4. Finish the new attachments (old TAPs are gone now, so names are free).
         let mut warnings = Vec::new();
         for t in &new_taps {
-            let e = &self.running.enis[t.eni];
-            let Some(att) = &e.attachment else { continue };
-            let Some(cidr) = self
-                .running
-                .subnets
-                .get(e.subnet as usize)
-                .and_then(|s| s.ipv4_cidr)
-            else {
-                continue;
-            };
-            let router = Ipv4Addr::from(u32::from(cidr.network()).wrapping_add(1));
-            match attach::finish(&t.name, e, att, cidr.prefix_len(), router) {
+            let p = &specs[t.port];
+            let Some(att) = &p.attachment else { continue };
+            match attach::finish(&t.name, p, att) {
                 Ok(()) => {
-                    self.finished.insert(e.id.clone());
+                    self.finished.insert(p.id.clone());
                 }
                 Err(err) => {
                     // The next apply replaces this TAP (it is not in `finished`).
-                    self.finished.remove(&e.id);
+                    self.finished.remove(&p.id);
                     tracing::warn!(%err, "attachment incomplete");
                     warnings.push(err.to_string());
                 }
@@ -470,7 +446,7 @@ fn forwarding_loop(
                             let _ = reply.send(dp.report(|t| Some(t.name().to_string())));
                         }
                         Cmd::Attached { reply } => {
-                            let n = dp.tables().config.enis.len() as u32;
+                            let n = dp.tables().port_count() as u32;
                             let _ = reply.send((0..n).map(|i| dp.port(i).is_some()).collect());
                         }
                         Cmd::Install {

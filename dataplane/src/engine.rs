@@ -12,11 +12,17 @@ use crate::flow::{FlowAction, FlowCache, FlowKey};
 use crate::pipeline::nacl::Direction;
 use crate::pipeline::{self, Action, Context, CtRef, NoTrace};
 use crate::port::Port;
-use crate::stats::{EngineCounters, EniReport, NaclDenyReport, PortCounters, StatsReport};
+use crate::stats::{
+    EngineCounters, EniReport, NaclDenyReport, PortCounters, StatsReport, UplinkReport,
+};
 use crate::tables::{TableError, Tables};
-use crate::verdict::{Delivery, DropReason};
+use crate::verdict::{Delivery, DropReason, Nat};
 use crate::wire::ethernet::EthernetFrame;
+use crate::wire::ethernet::HEADER_LEN;
+use crate::wire::icmp;
+use crate::wire::rewrite::{set_ipv4_addr, End};
 use crate::wire::vnet::VNET_HDR_LEN;
+use crate::wire::vnet::{VnetHdr, F_NEEDS_CSUM};
 use crate::wire::{parse_frame, L3};
 
 /// Size of one packet buffer: a `virtio_net_hdr`, a 64 KB IP super-frame and its
@@ -85,6 +91,56 @@ pub struct Dataplane<P: Port> {
     conntrack: Vec<ConnTable>,
     nacl_drops: Vec<u64>,
     clock: Clock,
+    /// A spare buffer for packets the engine builds (ICMP errors, fragments).
+    scratch: Box<[u8]>,
+}
+
+/// How a packet fits a hop with an MTU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    Fits,
+    /// Too big, DF set: answer "fragmentation needed".
+    NeedsFragNeeded,
+    /// Too big, DF clear, not a super-frame: fragment.
+    Fragment,
+    /// Too big, DF clear, a super-frame we do not segment.
+    Drop,
+}
+
+/// Whether the frame in `buf` fits `mtu`: for a GSO super-frame, its segments must.
+fn mtu_fit(buf: &[u8], mtu: u16) -> Fit {
+    let Some(ip) = buf.get(VNET_HDR_LEN + HEADER_LEN..VNET_HDR_LEN + HEADER_LEN + 20) else {
+        return Fit::Fits;
+    };
+    let df = ip[6] & 0x40 != 0;
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let hdr = VnetHdr::parse(buf).unwrap_or_default();
+    let size = if hdr.is_gso() {
+        let l4 = VNET_HDR_LEN + HEADER_LEN + ihl;
+        let tcp_len = buf.get(l4 + 12).map_or(20, |b| usize::from(b >> 4) * 4);
+        ihl + tcp_len + usize::from(hdr.gso_size)
+    } else {
+        usize::from(u16::from_be_bytes([ip[2], ip[3]]))
+    };
+    match (size <= usize::from(mtu), df, hdr.is_gso()) {
+        (true, _, _) => Fit::Fits,
+        (false, true, _) => Fit::NeedsFragNeeded,
+        (false, false, false) => Fit::Fragment,
+        (false, false, true) => Fit::Drop,
+    }
+}
+
+/// Completes a partial L4 checksum (`NEEDS_CSUM`) in software and clears the flag.
+fn complete_checksum(buf: &mut [u8]) {
+    let Ok(h) = VnetHdr::parse(buf) else { return };
+    let start = VNET_HDR_LEN + usize::from(h.csum_start);
+    let at = start + usize::from(h.csum_offset);
+    if at + 2 > buf.len() || start > buf.len() {
+        return;
+    }
+    let c = crate::wire::checksum::checksum(&buf[start..]);
+    buf[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    buf[0] &= !F_NEEDS_CSUM;
 }
 
 /// The engine's notion of now, in milliseconds.
@@ -119,6 +175,7 @@ impl<P: Port> Dataplane<P> {
             conntrack: Vec::new(),
             nacl_drops: Vec::new(),
             clock: Clock::Real(Instant::now(), 0),
+            scratch: vec![0u8; BUF_SIZE].into_boxed_slice(),
             pool: Pool {
                 bufs: (0..BATCH)
                     .map(|_| vec![0u8; BUF_SIZE].into_boxed_slice())
@@ -129,14 +186,14 @@ impl<P: Port> Dataplane<P> {
     }
 
     /// Builds tables for `config` and installs them with ports from `plan` (one entry
-    /// per ENI of `config`, in order). Returns the new epoch and the ports that are no
+    /// per port: every ENI of `config` in order, then every internet gateway's uplink). Returns the new epoch and the ports that are no
     /// longer used. On error nothing changes (the plan, with its new ports, comes back).
     pub fn install(
         &mut self,
         config: DataplaneConfig,
         plan: Vec<EniPlan<P>>,
     ) -> Result<Installed<P>, InstallError<P>> {
-        if plan.len() != config.enis.len() {
+        if plan.len() != config.enis.len() + config.internet_gateways.len() {
             let error = TableError::BadIndex {
                 resource: "plan".into(),
                 field: "enis",
@@ -172,13 +229,15 @@ impl<P: Port> Dataplane<P> {
                     .unwrap_or_default(),
             );
             // Tracked connections survive a new configuration (AWS: rule changes do not
-            // interrupt tracked connections).
-            let cfg = tables.config.enis[i].conntrack;
-            let mut ct = prev
-                .and_then(|i| old_ct.get_mut(i).and_then(Option::take))
-                .unwrap_or_else(|| ConnTable::new(cfg));
-            ct.reconfigure(cfg);
-            conntrack.push(ct);
+            // interrupt tracked connections). Uplinks track nothing.
+            if let Some(e) = tables.config.enis.get(i) {
+                let cfg = e.conntrack;
+                let mut ct = prev
+                    .and_then(|i| old_ct.get_mut(i).and_then(Option::take))
+                    .unwrap_or_else(|| ConnTable::new(cfg));
+                ct.reconfigure(cfg);
+                conntrack.push(ct);
+            }
             let old = prev.and_then(|i| old_ports[i].take());
             match p.port {
                 PortChange::Keep => ports.push(old),
@@ -435,11 +494,101 @@ impl<P: Port> Dataplane<P> {
 
     #[inline]
     fn forward(&mut self, in_eni: EniIdx, buf: &mut [u8], d: Delivery) {
+        let fit = if d.mtu == 0 {
+            Fit::Fits
+        } else {
+            mtu_fit(buf, d.mtu)
+        };
+        match fit {
+            Fit::Fits | Fit::Fragment => {}
+            Fit::NeedsFragNeeded => {
+                self.frag_needed(in_eni, buf, d.mtu);
+                return;
+            }
+            Fit::Drop => {
+                self.drop_frame(in_eni, DropReason::FragmentationNeeded);
+                return;
+            }
+        }
         if let Ok(mut eth) = EthernetFrame::new_checked(&mut buf[VNET_HDR_LEN..]) {
             eth.set_src(d.src_mac);
             eth.set_dst(d.dst_mac);
         }
-        self.transmit(in_eni, d.eni, buf);
+        let partial = buf[0] & F_NEEDS_CSUM != 0;
+        let ip = &mut buf[VNET_HDR_LEN + HEADER_LEN..];
+        let nat = match d.nat {
+            Nat::None => Ok(()),
+            Nat::Src(a) => set_ipv4_addr(ip, End::Src, a, partial).map(|_| ()),
+            Nat::Dst(a) => set_ipv4_addr(ip, End::Dst, a, partial).map(|_| ()),
+        };
+        if nat.is_err() {
+            self.drop_frame(in_eni, DropReason::Malformed);
+            return;
+        }
+        if fit == Fit::Fragment {
+            self.fragment_out(in_eni, buf, d);
+        } else {
+            self.transmit(in_eni, d.port, buf);
+        }
+    }
+
+    /// Answers a too-big packet with DF set: ICMP "fragmentation needed" (with the hop's
+    /// MTU) from the sender's subnet router, back to the sender.
+    fn frag_needed(&mut self, in_eni: EniIdx, buf: &[u8], mtu: u16) {
+        self.drop_frame(in_eni, DropReason::FragmentationNeeded);
+        let Some(eni) = self.tables.enis.get(in_eni as usize) else {
+            return;
+        };
+        let subnet = &self.tables.subnets[eni.subnet as usize];
+        let (router_ip, router_mac) = (subnet.router_ip4, subnet.router_mac);
+        let Ok(orig) = EthernetFrame::new_checked(&buf[VNET_HDR_LEN..]) else {
+            return;
+        };
+        let sender_mac = orig.src();
+        let ip = &buf[VNET_HDR_LEN + HEADER_LEN..];
+        let Some(src) = ip
+            .get(12..16)
+            .map(|b| std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        else {
+            return;
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        out[..VNET_HDR_LEN].fill(0);
+        out[VNET_HDR_LEN..VNET_HDR_LEN + 6].copy_from_slice(&sender_mac.0);
+        out[VNET_HDR_LEN + 6..VNET_HDR_LEN + 12].copy_from_slice(&router_mac.0);
+        out[VNET_HDR_LEN + 12..VNET_HDR_LEN + 14].copy_from_slice(&[0x08, 0x00]);
+        let start = VNET_HDR_LEN + HEADER_LEN;
+        if let Ok(n) = icmp::write_error(
+            &mut out[start..],
+            router_ip,
+            src,
+            icmp::DEST_UNREACHABLE,
+            icmp::CODE_FRAG_NEEDED,
+            u32::from(mtu),
+            ip,
+        ) {
+            self.transmit(in_eni, in_eni, &out[..start + n]);
+        }
+        self.scratch = out;
+    }
+
+    /// Sends a too-big packet without DF as IPv4 fragments (its checksum completed first
+    /// when it was left partial).
+    fn fragment_out(&mut self, in_eni: EniIdx, buf: &mut [u8], d: Delivery) {
+        if buf[0] & F_NEEDS_CSUM != 0 {
+            complete_checksum(buf);
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        out[..VNET_HDR_LEN].fill(0);
+        let head = VNET_HDR_LEN + HEADER_LEN;
+        out[VNET_HDR_LEN..head].copy_from_slice(&buf[VNET_HDR_LEN..head]);
+        let result = icmp::fragment(&buf[head..], usize::from(d.mtu), &mut out, head, |f| {
+            self.transmit(in_eni, d.port, f);
+        });
+        if result.is_err() {
+            self.drop_frame(in_eni, DropReason::Malformed);
+        }
+        self.scratch = out;
     }
 
     fn reply(&mut self, in_eni: EniIdx, buf: &mut [u8]) {
@@ -509,6 +658,26 @@ impl<P: Port> Dataplane<P> {
                 .collect(),
             engine: self.engine_counters(),
             nacl_denies: self.nacl_report(),
+            uplinks: self
+                .tables
+                .config
+                .internet_gateways
+                .iter()
+                .zip(&self.tables.igws)
+                .map(|(g, t)| UplinkReport {
+                    igw: g.id.clone(),
+                    tap: self
+                        .ports
+                        .get(t.port as usize)
+                        .and_then(|p| p.as_ref())
+                        .and_then(&tap_name),
+                    counters: self
+                        .counters
+                        .get(t.port as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                })
+                .collect(),
         }
     }
 

@@ -115,7 +115,8 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
     }
 }
 
-/// A data plane running `config` with an in-memory port on every attached ENI (ports
+/// A data plane running `config` with an in-memory port on every attached ENI and
+/// internet-gateway uplink (ports
 /// that keep what they are sent when `keep_tx`, counting-only ports otherwise).
 pub fn mem_dataplane(
     config: DataplaneConfig,
@@ -125,15 +126,18 @@ pub fn mem_dataplane(
     use crate::engine::{Dataplane, EniPlan, PortChange};
     use crate::port::MemPort;
     let mut dp = Dataplane::new(flow_capacity);
-    let plan = config
+    let attached = config
         .enis
         .iter()
-        .map(|e| EniPlan {
+        .map(|e| e.attachment.is_some())
+        .chain(config.internet_gateways.iter().map(|g| g.uplink.is_some()));
+    let plan = attached
+        .map(|a| EniPlan {
             previous: None,
-            port: match (&e.attachment, keep_tx) {
-                (Some(_), true) => PortChange::Replace(MemPort::new()),
-                (Some(_), false) => PortChange::Replace(MemPort::sink()),
-                (None, _) => PortChange::Remove,
+            port: match (a, keep_tx) {
+                (true, true) => PortChange::Replace(MemPort::new()),
+                (true, false) => PortChange::Replace(MemPort::sink()),
+                (false, _) => PortChange::Remove,
             },
         })
         .collect();

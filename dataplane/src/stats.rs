@@ -87,6 +87,9 @@ pub struct StatsReport {
     /// Packets denied per network-ACL rule (non-zero only), this epoch.
     #[serde(default)]
     pub nacl_denies: Vec<NaclDenyReport>,
+    /// Internet gateways' uplinks, in the order of `config.internet_gateways`.
+    #[serde(default)]
+    pub uplinks: Vec<UplinkReport>,
 }
 
 /// Denies of one network-ACL rule.
@@ -100,6 +103,17 @@ pub struct NaclDenyReport {
     pub rule: String,
     /// Packets denied.
     pub packets: u64,
+}
+
+/// An internet gateway's uplink port and counters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UplinkReport {
+    /// The internet gateway id.
+    pub igw: String,
+    /// The TAP name in vpcd's namespace, when attached.
+    pub tap: Option<String>,
+    /// Its counters (rx: from the internet; tx: to it; drops of frames it brought in).
+    pub counters: PortCounters,
 }
 
 /// One ENI's port and counters.

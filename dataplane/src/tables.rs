@@ -143,6 +143,42 @@ pub struct Tables {
     pub nacl_slots: u32,
     /// Private addresses of each security group's members, by group index.
     pub sg_members: Members,
+    /// Per internet gateway, by index.
+    pub igws: Vec<IgwTable>,
+}
+
+/// An internet gateway's runtime state.
+#[derive(Debug, Clone)]
+pub struct IgwTable {
+    /// The VPC it is attached to.
+    pub vpc: u32,
+    /// Its port index (after the ENIs).
+    pub port: u32,
+    /// Its MAC on the uplink.
+    pub mac: MacAddr,
+    /// Its address on the outside segment (answers ARP and ping).
+    pub gateway_ip: Option<Ipv4Addr>,
+    /// The MAC of the outside namespace (where every outbound frame goes).
+    pub host_mac: MacAddr,
+    /// The outside hop's MTU.
+    pub mtu: u16,
+    /// Public → (ENI, private).
+    pub inbound: HashMap<Ipv4Addr, (EniIdx, Ipv4Addr), FixedState>,
+    /// Private → public, within the gateway's VPC.
+    pub outbound: HashMap<Ipv4Addr, Ipv4Addr, FixedState>,
+}
+
+impl Tables {
+    /// Number of ports: one per ENI, then one per internet gateway.
+    pub fn port_count(&self) -> usize {
+        self.enis.len() + self.igws.len()
+    }
+
+    /// The internet gateway whose uplink is port `port`, if it is one.
+    pub fn igw_of_port(&self, port: u32) -> Option<(u32, &IgwTable)> {
+        let i = (port as usize).checked_sub(self.enis.len())?;
+        self.igws.get(i).map(|g| (i as u32, g))
+    }
 }
 
 fn check(len: usize, index: u32, resource: &str, field: &'static str) -> Result<(), TableError> {
@@ -287,6 +323,43 @@ impl Tables {
                 sg,
             });
         }
+        let mut igws = Vec::with_capacity(c.internet_gateways.len());
+        for (i, g) in c.internet_gateways.iter().enumerate() {
+            check(c.vpcs.len(), g.vpc, &g.id, "vpc")?;
+            let mut t = IgwTable {
+                vpc: g.vpc,
+                port: (enis.len() + i) as u32,
+                mac: g.mac,
+                gateway_ip: g.uplink.as_ref().map(|u| u.gateway_ip),
+                host_mac: g.uplink.as_ref().map_or(g.mac, |u| u.host_mac),
+                mtu: g
+                    .uplink
+                    .as_ref()
+                    .map_or(1500, |u| u16::try_from(u.mtu).unwrap_or(1500)),
+                inbound: HashMap::default(),
+                outbound: HashMap::default(),
+            };
+            for m in &g.mappings {
+                check(c.enis.len(), m.eni, &g.id, "mappings.eni")?;
+                t.inbound.insert(m.public, (m.eni, m.private));
+                t.outbound.insert(m.private, m.public);
+            }
+            if let Some(other) = macs.insert(g.mac, g.id.clone()) {
+                return Err(TableError::DuplicateMac {
+                    resource: g.id.clone(),
+                    mac: g.mac,
+                    other,
+                });
+            }
+            igws.push(t);
+        }
+        for rt in &c.route_tables {
+            for r in &rt.routes {
+                if let RouteTarget::InternetGateway(g) = r.target {
+                    check(c.internet_gateways.len(), g, &rt.id, "routes.target")?;
+                }
+            }
+        }
         Ok(Tables {
             config,
             vpcs,
@@ -296,6 +369,7 @@ impl Tables {
             nacls,
             nacl_slots,
             sg_members,
+            igws,
         })
     }
 

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::net::Ipv4Addr;
+
 use crate::wire::MacAddr;
 
 /// Why a frame was dropped. Counted per ENI and engine-wide; never logged per packet.
@@ -52,11 +54,24 @@ pub enum DropReason {
     /// A TCP packet that does not fit its connection's state (for example a SYN-ACK
     /// nobody asked for, or data before the handshake).
     InvalidTcpState,
+    /// Leaving through the internet gateway from an address without a public IP
+    /// (`IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS`).
+    IgwNoPublicIp,
+    /// Leaving through the internet gateway towards an RFC 1918 or RFC 6598 address.
+    IgwPrivateDestination,
+    /// Arriving at the internet gateway from an RFC 1918 or RFC 6598 address.
+    IgwPrivateSource,
+    /// Arriving at the internet gateway for an address that is no one's public IP
+    /// (`IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS`).
+    IgwNoPublicMapping,
+    /// Too big for the next hop with Don't Fragment set; the router answered with ICMP
+    /// "fragmentation needed".
+    FragmentationNeeded,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 21;
+    pub const COUNT: usize = 26;
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -81,6 +96,11 @@ impl DropReason {
         DropReason::SgNoMatch,
         DropReason::ConntrackFull,
         DropReason::InvalidTcpState,
+        DropReason::IgwNoPublicIp,
+        DropReason::IgwPrivateDestination,
+        DropReason::IgwPrivateSource,
+        DropReason::IgwNoPublicMapping,
+        DropReason::FragmentationNeeded,
     ];
 
     /// The counter name, as `vpcctl show` prints it.
@@ -107,6 +127,11 @@ impl DropReason {
             DropReason::SgNoMatch => "sg_no_match",
             DropReason::ConntrackFull => "conntrack_allowance_exceeded",
             DropReason::InvalidTcpState => "invalid_tcp_state",
+            DropReason::IgwNoPublicIp => "igw_no_public_ip",
+            DropReason::IgwPrivateDestination => "igw_private_destination",
+            DropReason::IgwPrivateSource => "igw_private_source",
+            DropReason::IgwNoPublicMapping => "igw_no_public_mapping",
+            DropReason::FragmentationNeeded => "frag_needed",
         }
     }
 
@@ -127,15 +152,31 @@ pub enum Verdict {
     Deliver(Delivery),
 }
 
-/// The rewrite and output port of a delivered packet.
+/// The rewrite and output port of a delivered packet: header transformations as data,
+/// applied the same way on the slow path and on every flow-cache hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Delivery {
-    /// The destination ENI (its port is looked up at transmit time).
-    pub eni: u32,
+    /// The output port: an ENI index, or an internet gateway's uplink (after the ENIs).
+    pub port: u32,
     /// New source MAC (the router's, when routed; unchanged at layer 2).
     pub src_mac: MacAddr,
-    /// New destination MAC (the destination ENI's).
+    /// New destination MAC.
     pub dst_mac: MacAddr,
+    /// An address rewrite (the internet gateway's 1:1 NAT).
+    pub nat: Nat,
+    /// The hop's MTU when it is smaller than what instances may send (0: no limit).
+    pub mtu: u16,
+}
+
+/// An IPv4 address rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Nat {
+    /// None.
+    None,
+    /// Replace the source address.
+    Src(Ipv4Addr),
+    /// Replace the destination address.
+    Dst(Ipv4Addr),
 }
 
 #[cfg(test)]

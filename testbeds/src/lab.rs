@@ -1,5 +1,6 @@
 //! A running lab: a topology file brought up on a private `vpcd`, with one namespace per
-//! ENI that names one (renamed with the run prefix, so parallel labs never collide).
+//! ENI that names one and one per internet gateway's internet side (renamed with the run
+//! prefix, so parallel labs never collide).
 //! Dropping the lab stops `vpcd` (its TAPs vanish) and deletes the namespaces.
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ pub struct Lab {
     vpcd: Vpcd,
     namespaces: BTreeMap<String, Netns>,
     eni_netns: BTreeMap<String, String>,
+    igw_netns: BTreeMap<String, String>,
     prefix: RunPrefix,
     /// The topology as applied (namespace names prefixed).
     pub topology: Topology,
@@ -33,6 +35,7 @@ impl Lab {
             vpcd,
             namespaces: BTreeMap::new(),
             eni_netns: BTreeMap::new(),
+            igw_netns: BTreeMap::new(),
             prefix,
             topology: Topology::default(),
         };
@@ -54,6 +57,16 @@ impl Lab {
                 self.eni_netns.insert(eni.id.clone(), ns.to_string());
             }
         }
+        for igw in &topo.internet_gateways {
+            if let Some(inet) = &igw.internet {
+                let ns = &inet.netns;
+                if !self.namespaces.contains_key(ns) {
+                    let n = Netns::create(ns).map_err(|e| vec![e.to_string()])?;
+                    self.namespaces.insert(ns.to_string(), n);
+                }
+                self.igw_netns.insert(igw.id.clone(), ns.to_string());
+            }
+        }
         let epoch = self.apply_config(&config)?;
         self.topology = topo;
         Ok(epoch)
@@ -72,6 +85,11 @@ impl Lab {
         for eni in &mut topo.enis {
             if let Some(ns) = &eni.netns {
                 eni.netns = Some(self.prefix.ns_name(ns));
+            }
+        }
+        for igw in &mut topo.internet_gateways {
+            if let Some(inet) = &mut igw.internet {
+                inet.netns = self.prefix.ns_name(&inet.netns);
             }
         }
         control::validate::validate(&mut topo).map_err(texts)?;
@@ -104,6 +122,14 @@ impl Lab {
     /// The namespace of ENI `eni`, if it has one.
     pub fn try_ns(&self, eni: &str) -> Option<&Netns> {
         self.namespaces.get(self.eni_netns.get(eni)?)
+    }
+
+    /// The internet namespace of internet gateway `igw` (its id, e.g. `igw-demo`).
+    pub fn internet(&self, igw: &str) -> &Netns {
+        self.igw_netns
+            .get(igw)
+            .and_then(|ns| self.namespaces.get(ns))
+            .unwrap_or_else(|| panic!("lab has no internet namespace for {igw}"))
     }
 
     /// The primary private IPv4 of ENI `eni`.

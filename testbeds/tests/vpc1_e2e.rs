@@ -740,6 +740,10 @@ fn vpcctl_up_exec_show_down() {
         assert_eq!(topo.matches(&from).count(), 1, "{from}");
         topo = topo.replace(&from, &format!("netns = \"{ns}\""));
     }
+    // The internet gateway's namespace too: nothing global.
+    let internet = prefix.ns_name("internet");
+    assert_eq!(topo.matches("netns = \"internet\"").count(), 1);
+    topo = topo.replace("netns = \"internet\"", &format!("netns = \"{internet}\""));
     let file = dir.join("topology.toml");
     std::fs::write(&file, &topo).unwrap();
     let socket = dir.join("run").join("vpcd.sock");

@@ -49,7 +49,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Start vpcd if needed, create the ENIs' namespaces, and apply the topology.
+    /// Start vpcd if needed, create the namespaces of the ENIs and of the internet
+    /// gateways' internet sides, and apply the topology.
     #[command(
         after_help = "Example:\n  sudo vpcctl up examples/demo.toml\n  sudo vpcctl exec eni-web1 -- ping -c1 10.0.2.20\n  sudo vpcctl down"
     )]
@@ -60,10 +61,13 @@ enum Cmd {
         #[arg(long)]
         vpcd: Option<PathBuf>,
     },
-    /// Run a command in the network namespace of an ENI.
-    #[command(after_help = "Example:\n  sudo vpcctl exec eni-web1 -- ip addr show eth0")]
+    /// Run a command in the network namespace of an ENI (or of an internet gateway's
+    /// internet side).
+    #[command(
+        after_help = "Examples:\n  sudo vpcctl exec eni-web1 -- ip addr show eth0\n  sudo vpcctl exec igw-demo -- ping -c1 198.51.100.40"
+    )]
     Exec {
-        /// The ENI id.
+        /// The ENI id, or an internet gateway id (`igw-…`) for its internet namespace.
         eni: String,
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
@@ -235,7 +239,14 @@ fn up(socket: &Path, file: &Path, vpcd: Option<PathBuf>) -> Result<ExitCode> {
         .config
         .enis
         .iter()
-        .filter_map(|e| e.attachment.as_ref().map(|a| a.netns.as_str()))
+        .filter_map(|e| e.attachment.as_ref())
+        .chain(
+            c.config
+                .internet_gateways
+                .iter()
+                .filter_map(|g| g.uplink.as_ref().map(|u| &u.attachment)),
+        )
+        .map(|a| a.netns.as_str())
         .collect();
     namespaces.sort_unstable();
     namespaces.dedup();
@@ -312,6 +323,16 @@ fn up(socket: &Path, file: &Path, vpcd: Option<PathBuf>) -> Result<ExitCode> {
 
 fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
     let report = client::show(socket)?;
+    if let Some(g) = report.config.internet_gateways.iter().find(|g| g.id == eni) {
+        let Some(up) = &g.uplink else {
+            bail!(
+                "{eni} has no internet side; set `internet` on it in the topology and apply again"
+            );
+        };
+        let status = lab::run_in_netns(&up.attachment.netns, command)?;
+        let code = lab::exit_code(status);
+        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+    }
     let Some(e) = report.config.enis.iter().find(|e| e.id == eni) else {
         let known: Vec<&str> = report.config.enis.iter().map(|e| e.id.as_str()).collect();
         bail!(

@@ -501,3 +501,51 @@ fn mac_spoof_still_checked_before_firewalls() {
     assert!(!pass(&mut dp, &EA, &EB, f));
     assert_eq!(drops(&dp, &EA, DropReason::SourceMacSpoofed), 1);
 }
+
+#[test]
+fn a_syn_after_an_untracked_non_syn_packet_of_the_same_flow_opens_a_connection() {
+    let mut dp = dp_with(firewalled());
+    // A stray ACK to B:22 passes on B's rule, untracked...
+    assert!(pass(&mut dp, &EA, &EB, tcp(&EA, &EB, 40000, 22, ACK)));
+    let before = dp.tracked_connections();
+    // ...and must not be remembered: the SYN of the same 5-tuple is tracked.
+    assert!(pass(&mut dp, &EA, &EB, tcp(&EA, &EB, 40000, 22, SYN)));
+    assert_eq!(dp.tracked_connections(), before + 2);
+    assert!(pass(&mut dp, &EB, &EA, tcp(&EB, &EA, 22, 40000, SYN | ACK)));
+}
+
+#[test]
+fn an_echo_request_does_not_ride_on_an_outbound_ping() {
+    let mut dp = dp_with(firewalled());
+    assert!(!pass(&mut dp, &EB, &EA, echo_id(&EB, &EA, false, 7)));
+    assert!(pass(&mut dp, &EA, &EB, echo_id(&EA, &EB, false, 7)));
+    assert!(
+        !pass(&mut dp, &EB, &EA, echo_id(&EB, &EA, false, 7)),
+        "a request is no answer"
+    );
+    assert!(
+        pass(&mut dp, &EB, &EA, echo_id(&EB, &EA, true, 7)),
+        "the reply is"
+    );
+}
+
+#[test]
+fn routing_within_a_subnet_does_not_evaluate_its_acl() {
+    let mut c = firewalled();
+    c.network_acls.push(NetworkAclConfig {
+        id: "acl-deny-all".into(),
+        vpc: 0,
+        inbound: vec![],
+        outbound: vec![],
+    });
+    c.subnets[0].network_acl = Some(1);
+    let mut dp = dp_with(c);
+    // A → A2 addressed to the router MAC: routed, but it never leaves subnet A.
+    let mut f = udp(&EA, &EA2, 5000, 9999);
+    f[VNET_HDR_LEN..VNET_HDR_LEN + 6].copy_from_slice(&router_mac(0).0);
+    assert!(pass(&mut dp, &EA, &EA2, f));
+    assert!(
+        !pass(&mut dp, &EA, &EB, echo(&EA, &EB, false)),
+        "leaving it is denied"
+    );
+}

@@ -4,6 +4,7 @@
 //! together and tells the [`Tracer`] what each decided, so the same code that forwards
 //! can explain (`vpcctl trace` builds on it).
 
+pub mod igw;
 pub mod nacl;
 pub mod route;
 pub mod router;
@@ -19,7 +20,7 @@ use crate::conntrack::{
 };
 use crate::rules::RulePacket;
 use crate::tables::Tables;
-use crate::verdict::{Delivery, DropReason, Verdict};
+use crate::verdict::{Delivery, DropReason, Nat, Verdict};
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 use crate::wire::{icmp_error_quote, IpMeta, PacketMeta, Quoted, L3};
 
@@ -83,8 +84,20 @@ pub enum Note {
         /// The resolved next hop.
         next: NextHop,
     },
-    /// Delivered to this ENI.
-    Delivered(EniIdx),
+    /// Delivered to this port (an ENI, or an internet gateway's uplink).
+    Delivered(u32),
+    /// Internet gateway `igw` translated `from` into `to` (1:1 NAT), on the way in
+    /// (`inbound`) or out.
+    InternetGateway {
+        /// The gateway index.
+        igw: u32,
+        /// Inbound (public → private) or outbound.
+        inbound: bool,
+        /// The address before.
+        from: std::net::Ipv4Addr,
+        /// The address after.
+        to: std::net::Ipv4Addr,
+    },
     /// Dropped.
     Dropped(DropReason),
 }
@@ -149,7 +162,7 @@ pub enum Action {
 }
 
 impl Action {
-    fn drop(reason: DropReason) -> Action {
+    pub(crate) fn drop(reason: DropReason) -> Action {
         Action::Drop {
             reason,
             nacl_slot: None,
@@ -187,7 +200,7 @@ pub fn slow_path<T: Tracer>(
     let action = decide(cx, in_eni, frame, meta, tr);
     match action {
         Action::Drop { reason, .. } => tr.note(Note::Dropped(reason)),
-        Action::Forward { delivery, .. } => tr.note(Note::Delivered(delivery.eni)),
+        Action::Forward { delivery, .. } => tr.note(Note::Delivered(delivery.port)),
         Action::Reply => tr.note(Note::RouterReply),
         Action::Consumed => tr.note(Note::RouterIgnored),
     }
@@ -202,6 +215,9 @@ fn decide<T: Tracer>(
     tr: &mut T,
 ) -> Action {
     let t = cx.tables;
+    if let Some((g, _)) = t.igw_of_port(in_eni) {
+        return igw::ingress(cx, g, frame, meta, tr);
+    }
     let Some(eni) = t.enis.get(in_eni as usize) else {
         return Action::drop(DropReason::Malformed);
     };
@@ -244,12 +260,14 @@ fn decide<T: Tracer>(
     }
     let t = cx.tables;
     // Where does it go: layer 2 inside the subnet, or through the router.
-    let (dst_eni, src_mac) = if meta.dst_mac == subnet.router_mac {
-        if let Some(a) = subnet.network_acl {
-            if let Err(d) = nacl_stage(t, a, Direction::Outbound, &rp, tr) {
-                return d;
-            }
+    // The source subnet's ACL applies to traffic that leaves the subnet.
+    let leave_subnet = |tr: &mut T| -> Result<(), Action> {
+        match subnet.network_acl {
+            Some(a) => nacl_stage(t, a, Direction::Outbound, &rp, tr),
+            None => Ok(()),
         }
+    };
+    let (dst_eni, src_mac) = if meta.dst_mac == subnet.router_mac {
         let next = match route::lookup(t, eni.vpc, subnet.route_table, ip.dst) {
             Err(r) => return Action::drop(r),
             Ok(next) => next,
@@ -265,8 +283,12 @@ fn decide<T: Tracer>(
                     return Action::drop(DropReason::Malformed);
                 };
                 let dst_subnet = &t.subnets[d.subnet as usize];
-                // The ACL of the destination subnet, when the packet enters another subnet.
+                // ACLs apply when the packet leaves its subnet and enters another, not
+                // when it is routed within one.
                 if d.subnet != eni.subnet {
+                    if let Err(d) = leave_subnet(tr) {
+                        return d;
+                    }
                     if let Some(a) = dst_subnet.network_acl {
                         if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rp, tr) {
                             return d;
@@ -275,7 +297,25 @@ fn decide<T: Tracer>(
                 }
                 (e, dst_subnet.router_mac)
             }
-            NextHop::InternetGateway(_) => return Action::drop(DropReason::EniNotAttached),
+            NextHop::InternetGateway(g) => {
+                if let Err(d) = leave_subnet(tr) {
+                    return d;
+                }
+                let out = match igw::egress(t, g, eni.vpc, &ip, frame, quote.as_ref(), tr) {
+                    Ok(d) => d,
+                    Err(r) => return Action::drop(r),
+                };
+                // Leaving the VPC: no destination ENI, no ingress group.
+                let ct = match pending.commit(cx.conntrack, cx.now) {
+                    Ok(ct) => ct,
+                    Err(r) => return Action::drop(r),
+                };
+                return Action::Forward {
+                    delivery: out,
+                    ct,
+                    cacheable: pending.cacheable(quote.as_ref()),
+                };
+            }
         }
     } else {
         // Layer 2 inside the subnet: no route table, no network ACL.
@@ -312,17 +352,19 @@ fn decide<T: Tracer>(
     };
     Action::Forward {
         delivery: Delivery {
-            eni: dst_eni,
+            port: dst_eni,
             src_mac,
             dst_mac: t.enis[dst_eni as usize].mac,
+            nat: Nat::None,
+            mtu: 0,
         },
         ct,
-        cacheable: quote.is_none() && !pending.related,
+        cacheable: pending.cacheable(quote.as_ref()),
     }
 }
 
 /// The fields rules look at.
-fn rule_packet(ip: &IpMeta) -> RulePacket {
+pub(crate) fn rule_packet(ip: &IpMeta) -> RulePacket {
     let icmp = matches!(ip.proto, PROTO_ICMP | PROTO_ICMPV6) && !ip.fragment;
     RulePacket {
         proto: ip.proto,
@@ -380,14 +422,27 @@ fn conn_key(proto: u8, src: IpAddr, dst: IpAddr, sport: u16, dport: u16, egress:
 
 /// Connections to create once the packet is known to pass every stage.
 #[derive(Default)]
-struct Pending {
+pub(crate) struct Pending {
     new: [Option<(EniIdx, ConnKey, Origin, u8)>; 2],
     existing: [Option<CtRef>; 2],
     related: bool,
+    /// A decision that depends on more than the flow key (see `sg_stage`).
+    uncacheable: bool,
 }
 
 impl Pending {
-    fn commit(&self, tables: &mut [ConnTable], now: u64) -> Result<[Option<CtRef>; 2], DropReason> {
+    /// Whether the flow cache may remember the decision.
+    fn cacheable(&self, quote: Option<&Quoted>) -> bool {
+        quote.is_none() && !self.related && !self.uncacheable
+    }
+}
+
+impl Pending {
+    pub(crate) fn commit(
+        &self,
+        tables: &mut [ConnTable],
+        now: u64,
+    ) -> Result<[Option<CtRef>; 2], DropReason> {
         let mut out = self.existing;
         let mut done: [Option<(EniIdx, ConnRef)>; 2] = [None, None];
         for (i, n) in self.new.iter().enumerate() {
@@ -426,7 +481,7 @@ impl Pending {
 
 /// The security-group stage of ENI `e` for a packet leaving it (`egress`) or entering it.
 #[allow(clippy::too_many_arguments)]
-fn sg_stage<T: Tracer>(
+pub(crate) fn sg_stage<T: Tracer>(
     cx: &mut Context<'_>,
     e: EniIdx,
     egress: bool,
@@ -453,14 +508,19 @@ fn sg_stage<T: Tracer>(
     if quote.is_none() {
         if let Some((conn, origin)) = table.lookup(&key, cx.now) {
             let dir = conn_dir(origin, egress);
-            match table.touch(conn, dir, ip.tcp_flags, cx.now) {
-                Touch::Ok => {
-                    pending.existing[slot] = Some(CtRef { eni: e, conn, dir });
-                    tr.note(note(SgPass::Tracked));
-                    return Ok(());
+            // An echo request never answers an echo: it must find its own way in.
+            let echo_request = ip.proto == PROTO_ICMP && (ip.dst_port >> 8) == 8;
+            let answer_type_ok = !(echo_request && dir == ConnDir::Reply);
+            if answer_type_ok {
+                match table.touch(conn, dir, ip.tcp_flags, cx.now) {
+                    Touch::Ok => {
+                        pending.existing[slot] = Some(CtRef { eni: e, conn, dir });
+                        tr.note(note(SgPass::Tracked));
+                        return Ok(());
+                    }
+                    Touch::Invalid => return Err(DropReason::InvalidTcpState),
+                    Touch::Gone => {}
                 }
-                Touch::Invalid => return Err(DropReason::InvalidTcpState),
-                Touch::Gone => {}
             }
         }
     }
@@ -487,6 +547,11 @@ fn sg_stage<T: Tracer>(
     // creating state, so a flow whose tracking lapsed, or an untracked flow whose rule
     // went, cannot come back to life through the other direction's rules.
     let tcp_without_syn = ip.proto == PROTO_TCP && ip.tcp_flags & SYN == 0;
+    if tcp_without_syn && !prog.untracked(dir, rp) {
+        // Passes, but a later SYN of this 5-tuple must still open a connection: the
+        // flow cache must not remember this decision (its key has no TCP flags).
+        pending.uncacheable = true;
+    }
     if quote.is_some() || tcp_without_syn || prog.untracked(dir, rp) {
         tr.note(note(SgPass::Untracked(m)));
         return Ok(());
@@ -502,7 +567,7 @@ fn sg_stage<T: Tracer>(
 }
 
 /// The network-ACL stage: `Err` carries the drop action.
-fn nacl_stage<T: Tracer>(
+pub(crate) fn nacl_stage<T: Tracer>(
     t: &Tables,
     nacl: u32,
     dir: Direction,
@@ -535,3 +600,6 @@ mod tests;
 
 #[cfg(test)]
 mod firewall_tests;
+
+#[cfg(test)]
+mod igw_tests;

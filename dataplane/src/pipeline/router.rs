@@ -78,6 +78,33 @@ pub fn arp(t: &Tables, in_eni: EniIdx, frame: &mut [u8]) -> RouterAction {
     }
 }
 
+/// Answers an ARP request for `ip` with `mac` (an internet gateway's outside address);
+/// everything else is ignored. No source check: the other side is the internet.
+pub fn arp_for(mac: MacAddr, ip: Option<Ipv4Addr>, frame: &mut [u8]) -> RouterAction {
+    let Ok(req) = ArpRepr::parse(&frame[HEADER_LEN.min(frame.len())..]) else {
+        return RouterAction::Drop(DropReason::Malformed);
+    };
+    if req.op != ArpOp::Request || Some(req.target_ip) != ip || req.sender_ip == req.target_ip {
+        return RouterAction::Ignore;
+    }
+    let reply = ArpRepr {
+        op: ArpOp::Reply,
+        sender_mac: mac,
+        sender_ip: req.target_ip,
+        target_mac: req.sender_mac,
+        target_ip: req.sender_ip,
+    };
+    let Ok(mut eth) = EthernetFrame::new_checked(&mut frame[..]) else {
+        return RouterAction::Drop(DropReason::Malformed);
+    };
+    eth.set_dst(req.sender_mac);
+    eth.set_src(mac);
+    match reply.emit(&mut frame[HEADER_LEN..]) {
+        Ok(()) => RouterAction::Reply,
+        Err(_) => RouterAction::Drop(DropReason::Malformed),
+    }
+}
+
 /// Answers an ICMP echo request to one of the router's addresses; anything else sent to
 /// the router is dropped.
 pub fn icmp_echo(router_mac: MacAddr, frame: &mut [u8]) -> RouterAction {

@@ -56,13 +56,16 @@ pub fn write_error(
 }
 
 /// Splits the IPv4 packet `packet` (no DF, no GSO) into fragments of at most `mtu`
-/// bytes, calling `emit` with each fragment built in `scratch`. Fragments of an already
-/// fragmented packet keep their offsets and the original More-Fragments flag on the
-/// last piece. Returns the number of fragments.
+/// bytes, calling `emit` with each fragment built in `scratch` after `headroom` bytes
+/// that the caller has filled (for example a `virtio_net_hdr` and an Ethernet header);
+/// `emit` gets the headroom and the fragment. Fragments of an already fragmented packet
+/// keep their offsets and the original More-Fragments flag on the last piece. Returns
+/// the number of fragments.
 pub fn fragment(
     packet: &[u8],
     mtu: usize,
     scratch: &mut [u8],
+    headroom: usize,
     mut emit: impl FnMut(&[u8]),
 ) -> Result<usize, WireError> {
     if packet.len() < 20 {
@@ -87,7 +90,7 @@ pub fn fragment(
         let len = chunk.min(payload.len() - off);
         let last = off + len == payload.len();
         let out = scratch
-            .get_mut(..ihl + len)
+            .get_mut(headroom..headroom + ihl + len)
             .ok_or(WireError::Truncated("fragment buffer"))?;
         out[..ihl].copy_from_slice(&packet[..ihl]);
         out[ihl..].copy_from_slice(&payload[off..off + len]);
@@ -98,7 +101,7 @@ pub fn fragment(
         out[10..12].fill(0);
         let c = checksum(&out[..ihl]);
         out[10..12].copy_from_slice(&c.to_be_bytes());
-        emit(out);
+        emit(&scratch[..headroom + ihl + len]);
         n += 1;
         off += len;
     }
@@ -158,7 +161,7 @@ mod tests {
         let p = udp(4000);
         let mut scratch = vec![0u8; 2000];
         let mut frags: Vec<Vec<u8>> = Vec::new();
-        let n = fragment(&p, 1500, &mut scratch, |f| frags.push(f.to_vec())).unwrap();
+        let n = fragment(&p, 1500, &mut scratch, 0, |f| frags.push(f.to_vec())).unwrap();
         assert_eq!(n, 3);
         let mut data = Vec::new();
         for (i, f) in frags.iter().enumerate() {
@@ -170,6 +173,6 @@ mod tests {
             data.extend_from_slice(&f[20..]);
         }
         assert_eq!(data, &p[20..]);
-        assert!(fragment(&p, 20, &mut scratch, |_| {}).is_err());
+        assert!(fragment(&p, 20, &mut scratch, 0, |_| {}).is_err());
     }
 }

@@ -157,6 +157,39 @@ pub fn set_l4_id(ip: &mut [u8], end: End, new: u16, partial: bool) -> Result<u16
     Ok(old)
 }
 
+/// Rewrites an address of the packet quoted inside the ICMPv4 error at `ip` (the outer
+/// IPv4 header), keeping the quoted header's checksum and the ICMP checksum right, as a
+/// NAT must for errors about translated packets (RFC 5508). Returns the old address.
+pub fn set_quoted_ipv4_addr(ip: &mut [u8], end: End, new: Ipv4Addr) -> Result<Ipv4Addr, WireError> {
+    let ihl = usize::from(*ip.first().ok_or(WireError::Truncated("ipv4"))? & 0x0f) * 4;
+    let inner = ihl + 8;
+    let at = inner
+        + match end {
+            End::Src => 12,
+            End::Dst => 16,
+        };
+    let old_bytes: [u8; 4] = ip
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(WireError::Truncated("quoted ipv4"))?;
+    let old = Ipv4Addr::from(old_bytes);
+    let (o, n) = (u32::from(old), u32::from(new));
+    ip[at..at + 4].copy_from_slice(&new.octets());
+    let old_hc = get16(ip, inner + 10)?;
+    let new_hc = update_final(old_hc, o, n);
+    put16(ip, inner + 10, new_hc)?;
+    // The ICMP checksum covers the quoted bytes: both changes.
+    let c = get16(ip, ihl + 2)?;
+    let c = update_final(c, o, n);
+    let c = !fold(
+        u32::from(!c)
+            .wrapping_add(u32::from(!old_hc))
+            .wrapping_add(u32::from(new_hc)),
+    );
+    put16(ip, ihl + 2, c)?;
+    Ok(old)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +292,28 @@ mod tests {
         set_ipv4_addr(&mut p, End::Src, Ipv4Addr::new(198, 51, 100, 40), false).unwrap();
         assert_eq!(checksum(&p[20..]), 0, "ICMP checksum (no pseudo-header)");
         assert_eq!(checksum(&p[..20]), 0);
+    }
+
+    #[test]
+    fn quoted_address_rewrite_keeps_both_checksums() {
+        let offending = udp(b"query");
+        let mut err = vec![0u8; 600];
+        let n = crate::wire::icmp::write_error(
+            &mut err,
+            Ipv4Addr::new(203, 0, 113, 5),
+            Ipv4Addr::new(198, 51, 100, 40),
+            3,
+            3,
+            0,
+            &offending,
+        )
+        .unwrap();
+        err.truncate(n);
+        let old = set_quoted_ipv4_addr(&mut err, End::Src, Ipv4Addr::new(192, 168, 9, 9)).unwrap();
+        assert_eq!(old, Ipv4Addr::new(10, 0, 1, 10));
+        assert_eq!(checksum(&err[20..]), 0, "ICMP checksum");
+        assert_eq!(checksum(&err[28..48]), 0, "quoted header checksum");
+        assert_eq!(&err[40..44], &[192, 168, 9, 9]);
     }
 
     #[test]

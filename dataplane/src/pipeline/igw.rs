@@ -1,0 +1,210 @@
+//! Stage: the internet gateway — the VPC's edge, doing 1:1 NAT between public IPv4
+//! addresses (public IPs, Elastic IPs) and the private addresses they are associated
+//! with, and refusing what AWS's gateway refuses: egress from an address without a public
+//! IP, traffic to or from RFC 1918 / RFC 6598 space across the edge, ingress for an
+//! address that is no one's public IP. Security groups and the subnet's ACL see private
+//! addresses only. The 1500-byte hop is enforced at transmit (see the engine).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{
+    nacl::Direction, nacl_stage, router, rule_packet, sg_stage, srcdst, Action, Context, Note,
+    Pending, RouterAction, Tracer,
+};
+use crate::tables::Tables;
+use crate::verdict::{Delivery, DropReason, Nat, Verdict};
+use crate::wire::ethernet::HEADER_LEN;
+use crate::wire::rewrite::{set_quoted_ipv4_addr, End};
+use crate::wire::{icmp_error_quote, IpMeta, PacketMeta, Quoted, L3};
+
+/// RFC 1918 private and RFC 6598 shared (carrier-grade NAT) space.
+pub fn is_private(a: Ipv4Addr) -> bool {
+    let o = a.octets();
+    a.is_private() || (o[0] == 100 && (64..128).contains(&o[1]))
+}
+
+fn v4(a: IpAddr) -> Option<Ipv4Addr> {
+    match a {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    }
+}
+
+/// A packet leaving the VPC through gateway `g`: where it goes and how it is rewritten.
+pub(crate) fn egress<T: Tracer>(
+    t: &Tables,
+    g: u32,
+    vpc: u32,
+    ip: &IpMeta,
+    frame: &mut [u8],
+    quote: Option<&Quoted>,
+    tr: &mut T,
+) -> Result<Delivery, DropReason> {
+    let igw = t.igws.get(g as usize).ok_or(DropReason::Malformed)?;
+    if igw.vpc != vpc {
+        return Err(DropReason::NoRoute);
+    }
+    let (Some(src), Some(dst)) = (v4(ip.src), v4(ip.dst)) else {
+        return Err(DropReason::Ipv6NotForwarded);
+    };
+    if is_private(dst) {
+        return Err(DropReason::IgwPrivateDestination);
+    }
+    let Some(&public) = igw.outbound.get(&src) else {
+        return Err(DropReason::IgwNoPublicIp);
+    };
+    // An ICMP error about a packet that came in through the gateway quotes the private
+    // address; the internet knows the public one.
+    if let Some(q) = quote {
+        if q.dst == ip.src {
+            if let Some(ipb) = frame.get_mut(HEADER_LEN..) {
+                set_quoted_ipv4_addr(ipb, End::Dst, public).map_err(|_| DropReason::Malformed)?;
+            }
+        }
+    }
+    tr.note(Note::InternetGateway {
+        igw: g,
+        inbound: false,
+        from: src,
+        to: public,
+    });
+    Ok(Delivery {
+        port: igw.port,
+        src_mac: igw.mac,
+        dst_mac: igw.host_mac,
+        nat: Nat::Src(public),
+        mtu: igw.mtu,
+    })
+}
+
+/// A frame arriving from gateway `g`'s uplink (the internet).
+pub(crate) fn ingress<T: Tracer>(
+    cx: &mut Context<'_>,
+    g: u32,
+    frame: &mut [u8],
+    meta: &PacketMeta,
+    tr: &mut T,
+) -> Action {
+    let t = cx.tables;
+    let Some(igw) = t.igws.get(g as usize) else {
+        return Action::drop(DropReason::Malformed);
+    };
+    let ip = match meta.l3 {
+        L3::Arp => {
+            return match router::arp_for(igw.mac, igw.gateway_ip, frame) {
+                RouterAction::Reply => Action::Reply,
+                RouterAction::Ignore => Action::Consumed,
+                RouterAction::Drop(r) => Action::drop(r),
+            }
+        }
+        _ if meta.dst_mac.is_broadcast() => return Action::drop(DropReason::Broadcast),
+        _ if meta.dst_mac.is_multicast() => return Action::drop(DropReason::Multicast),
+        L3::Other => return Action::drop(DropReason::NonIp),
+        L3::Ip(ip) => ip,
+    };
+    if meta.dst_mac != igw.mac {
+        return Action::drop(DropReason::UnknownDestinationMac);
+    }
+    let (Some(src), Some(dst)) = (v4(ip.src), v4(ip.dst)) else {
+        return Action::drop(DropReason::Ipv6NotForwarded);
+    };
+    if Some(dst) == igw.gateway_ip {
+        return match router::icmp_echo(igw.mac, frame) {
+            RouterAction::Reply => Action::Reply,
+            RouterAction::Ignore => Action::Consumed,
+            RouterAction::Drop(r) => Action::drop(r),
+        };
+    }
+    if is_private(src) {
+        return Action::drop(DropReason::IgwPrivateSource);
+    }
+    let Some(&(e, private)) = igw.inbound.get(&dst) else {
+        return Action::drop(DropReason::IgwNoPublicMapping);
+    };
+    tr.note(Note::InternetGateway {
+        igw: g,
+        inbound: true,
+        from: dst,
+        to: private,
+    });
+    // From here on the packet is seen with its private destination.
+    let ip = IpMeta {
+        dst: IpAddr::V4(private),
+        ..ip
+    };
+    let rp = rule_packet(&ip);
+    let Some(eni) = t.enis.get(e as usize) else {
+        return Action::drop(DropReason::Malformed);
+    };
+    let subnet = &t.subnets[eni.subnet as usize];
+    if let Some(a) = subnet.network_acl {
+        if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rp, tr) {
+            return d;
+        }
+    }
+    if let Verdict::Drop(r) = srcdst::ingress(eni, ip.dst) {
+        return Action::drop(r);
+    }
+    // An ICMP error about a packet that left through the gateway quotes the public
+    // address: translate the quote, then match it against the ENI's connections.
+    let mut quote = icmp_error_quote(frame, &ip);
+    if let Some(q) = quote.as_mut() {
+        if q.src == IpAddr::V4(dst) {
+            q.src = IpAddr::V4(private);
+            if let Some(ipb) = frame.get_mut(HEADER_LEN..) {
+                if set_quoted_ipv4_addr(ipb, End::Src, private).is_err() {
+                    return Action::drop(DropReason::Malformed);
+                }
+            }
+        }
+    }
+    let mut pending = Pending::default();
+    if let Err(r) = sg_stage(cx, e, false, &ip, &rp, quote.as_ref(), &mut pending, tr) {
+        return Action::drop(r);
+    }
+    let ct = match pending.commit(cx.conntrack, cx.now) {
+        Ok(ct) => ct,
+        Err(r) => return Action::drop(r),
+    };
+    let t = cx.tables;
+    let eni = &t.enis[e as usize];
+    Action::Forward {
+        delivery: Delivery {
+            port: e,
+            src_mac: t.subnets[eni.subnet as usize].router_mac,
+            dst_mac: eni.mac,
+            nat: Nat::Dst(private),
+            mtu: 0,
+        },
+        ct,
+        cacheable: quote.is_none() && !pending.related,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_shared_space() {
+        for a in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+        ] {
+            assert!(is_private(a.parse().unwrap()), "{a}");
+        }
+        for a in [
+            "8.8.8.8",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.32.0.1",
+            "203.0.113.5",
+        ] {
+            assert!(!is_private(a.parse().unwrap()), "{a}");
+        }
+    }
+}
