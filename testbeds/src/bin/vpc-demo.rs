@@ -90,6 +90,20 @@ fn run() -> anyhow::Result<Report> {
         fmt_mac(mac_of("eni-app1")),
         lab.prefix().ns_name("app1")
     );
+    println!(
+        "    subnet-public 10.0.0.0/24 (router 10.0.0.1 {}), route 0.0.0.0/0 → igw-demo",
+        fmt_mac(router_mac("subnet-public"))
+    );
+    println!(
+        "      eni-pub1 {} {} in namespace {}, Elastic IP 198.51.100.40",
+        lab.ip("eni-pub1"),
+        fmt_mac(mac_of("eni-pub1")),
+        lab.prefix().ns_name("pub1")
+    );
+    println!(
+        "  igw-demo: the internet is namespace {} (host 203.0.113.5, gateway 203.0.113.1)",
+        lab.internet("igw-demo").name()
+    );
     println!();
 
     let mut r = Report {
@@ -234,6 +248,95 @@ fn run() -> anyhow::Result<Report> {
         format!("web1 → app1:23 denied by acl-app inbound rule 90, numbered before the wider allow ({rule90} SYN(s) counted)"),
     );
     drop(listeners);
+    println!();
+
+    println!("Internet gateway (1:1 NAT with an Elastic IP, the 1500-byte hop)");
+    let internet = lab.internet("igw-demo");
+    let http = |port: &str, body: &str| {
+        format!("TCP-LISTEN:{port},fork,reuseaddr SYSTEM:'echo HTTP/1.0 200 OK; echo; echo {body}'")
+    };
+    let serve =
+        |ns: &testbeds::Netns, port: &str, body: &str| -> anyhow::Result<testbeds::NsChild> {
+            let mut argv = vec!["sh", "-c"];
+            let cmd = format!("exec socat -d -d {}", http(port, body));
+            argv.push(&cmd);
+            let mut l = ns.spawn(&argv)?;
+            l.wait_for_line(
+                |_, line| line.contains("listening on"),
+                Duration::from_secs(5),
+            )?;
+            Ok(l)
+        };
+    let curl = |ns: &testbeds::Netns, url: &str| -> anyhow::Result<String> {
+        let out = ns.exec(&["curl", "-s", "-m", "3", url], Duration::from_secs(6))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let _pub_server = serve(lab.ns("eni-pub1"), "80", "hello-from-pub1")?;
+    let got = curl(internet, "http://198.51.100.40/")?;
+    r.check(
+        got == "hello-from-pub1",
+        format!("the internet host 203.0.113.5 fetches http://198.51.100.40/ (pub1's Elastic IP → 10.0.0.40): {got:?}"),
+    );
+    let mut inet_server = serve(internet, "8080", "hello-from-the-internet")?;
+    let got = curl(lab.ns("eni-pub1"), "http://203.0.113.5:8080/")?;
+    let peer = inet_server
+        .wait_for_line(
+            |_, line| line.contains("accepting connection from"),
+            Duration::from_secs(3),
+        )
+        .unwrap_or_default();
+    r.check(
+        got == "hello-from-the-internet" && peer.contains("198.51.100.40"),
+        "pub1 reaches the internet host, which sees the Elastic IP 198.51.100.40 as the client",
+    );
+    let before = lab.counters("eni-pub1")?;
+    let out = lab.ns("eni-pub1").exec(
+        &[
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            "-M",
+            "do",
+            "-s",
+            "3000",
+            "203.0.113.5",
+        ],
+        Duration::from_secs(5),
+    )?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = lab.ns("eni-pub1").exec(
+        &[
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            "-M",
+            "do",
+            "-s",
+            "3000",
+            "203.0.113.5",
+        ],
+        Duration::from_secs(5),
+    )?;
+    let text2 = format!(
+        "{}{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let after = lab.counters("eni-pub1")?;
+    let fn_count = after.drops[DropReason::FragmentationNeeded.index()]
+        - before.drops[DropReason::FragmentationNeeded.index()];
+    r.check(
+        fn_count >= 1 && (text + &text2).contains("1500"),
+        format!("a 3028-byte DF ping to the internet gets \"fragmentation needed, MTU 1500\" from the router (frag_needed +{fn_count})"),
+    );
     println!();
 
     println!("Drops, each counted by reason");
