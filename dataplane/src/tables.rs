@@ -48,6 +48,17 @@ pub enum TableError {
         /// Who has it already.
         other: String,
     },
+    /// Two resources share an id (ports and counters are matched by id across applies).
+    #[error("{0}: the id is used twice")]
+    DuplicateId(String),
+    /// A resource references one of another VPC.
+    #[error("{resource}.{field}: refers to another VPC")]
+    CrossVpc {
+        /// The resource.
+        resource: String,
+        /// The field.
+        field: &'static str,
+    },
     /// A rule references a security group that does not exist.
     #[error("{resource}: security group index {index} is out of range")]
     BadGroup {
@@ -197,6 +208,22 @@ impl Tables {
     /// Builds and cross-checks the tables; a malformed configuration is an error.
     pub fn build(config: DataplaneConfig) -> Result<Tables, TableError> {
         let c = &config;
+        let mut ids = std::collections::HashSet::new();
+        let all_ids = c
+            .vpcs
+            .iter()
+            .map(|v| &v.id)
+            .chain(c.subnets.iter().map(|s| &s.id))
+            .chain(c.route_tables.iter().map(|r| &r.id))
+            .chain(c.enis.iter().map(|e| &e.id))
+            .chain(c.network_acls.iter().map(|a| &a.id))
+            .chain(c.security_groups.iter().map(|g| &g.id))
+            .chain(c.internet_gateways.iter().map(|g| &g.id));
+        for id in all_ids {
+            if !ids.insert(id.as_str()) {
+                return Err(TableError::DuplicateId(id.clone()));
+            }
+        }
         let mut vpcs: Vec<VpcTable> = c
             .vpcs
             .iter()
@@ -246,6 +273,18 @@ impl Tables {
             check(c.route_tables.len(), s.route_table, &s.id, "route_table")?;
             if let Some(a) = s.network_acl {
                 check(c.network_acls.len(), a, &s.id, "network_acl")?;
+                if c.network_acls[a as usize].vpc != s.vpc {
+                    return Err(TableError::CrossVpc {
+                        resource: s.id.clone(),
+                        field: "network_acl",
+                    });
+                }
+            }
+            if c.route_tables[s.route_table as usize].vpc != s.vpc {
+                return Err(TableError::CrossVpc {
+                    resource: s.id.clone(),
+                    field: "route_table",
+                });
             }
             let cidr4 = s.ipv4_cidr.ok_or_else(|| TableError::NoIpv4Cidr {
                 resource: s.id.clone(),
@@ -385,5 +424,41 @@ impl Tables {
         let (target, len) = self.route_tables.get(rt as usize)?.lpm.lookup(dst)?;
         let net = IpNet::new(dst, len).ok()?.trunc();
         Some((*target, net))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_configs_are_errors_not_panics() {
+        let good = crate::fixtures::two_subnets_and_middlebox();
+        assert!(Tables::build(good.clone()).is_ok());
+        let mut dup = good.clone();
+        dup.enis[1].id = dup.enis[0].id.clone();
+        assert!(matches!(
+            Tables::build(dup),
+            Err(TableError::DuplicateId(_))
+        ));
+        let mut bad = good.clone();
+        bad.subnets[0].route_table = 99;
+        assert!(matches!(
+            Tables::build(bad),
+            Err(TableError::BadIndex { .. })
+        ));
+        let mut cross = good.clone();
+        cross.vpcs.push(crate::config::VpcConfig {
+            id: "vpc-2".into(),
+            cidrs: vec![],
+        });
+        cross.route_tables[0].vpc = 1;
+        assert!(matches!(
+            Tables::build(cross),
+            Err(TableError::CrossVpc { .. })
+        ));
+        let mut eni = good;
+        eni.enis[0].subnet = 42;
+        assert!(Tables::build(eni).is_err());
     }
 }

@@ -203,3 +203,33 @@ fn gateway_answers_arp_and_ping_on_its_outside_address() {
     assert_eq!(out.len(), 1);
     assert_eq!(&out[0][VNET_HDR_LEN + 22..VNET_HDR_LEN + 28], &IGW_MAC.0);
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Whatever bytes arrive on whichever port, the engine counts and moves on:
+        /// never a panic, and every frame is accounted for.
+        #[test]
+        fn arbitrary_frames_never_panic(
+            port in 0u32..6,
+            ethertype in prop_oneof![Just([0x08u8, 0x00]), Just([0x08, 0x06]), Just([0x86, 0xdd]), any::<[u8; 2]>()],
+            to_router in any::<bool>(),
+            vnet in any::<[u8; 10]>(),
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let mut dp = dp();
+            let mut f = vnet.to_vec();
+            let dst = if to_router { router_mac(0) } else { IGW_MAC };
+            f.extend_from_slice(&dst.0);
+            f.extend_from_slice(&eni_mac(A).0);
+            f.extend_from_slice(&ethertype);
+            f.extend_from_slice(&body);
+            dp.process(port, &mut f);
+            let c = dp.counters(port).unwrap();
+            prop_assert_eq!(c.rx_packets, 1);
+        }
+    }
+}
