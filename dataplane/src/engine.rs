@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::config::{DataplaneConfig, EniIdx};
 use crate::conntrack::{ConnTable, Touch};
 use crate::flow::{FlowAction, FlowCache, FlowKey};
+use crate::frag::{FragKey, FragTable};
 use crate::pipeline::nacl::Direction;
 use crate::pipeline::{self, Action, Context, CtRef, NoTrace};
 use crate::port::Port;
@@ -93,6 +94,8 @@ pub struct Dataplane<P: Port> {
     clock: Clock,
     /// A spare buffer for packets the engine builds (ICMP errors, fragments).
     scratch: Box<[u8]>,
+    /// Where the first fragments of recent datagrams went.
+    frags: FragTable,
 }
 
 /// How a packet fits a hop with an MTU.
@@ -176,6 +179,7 @@ impl<P: Port> Dataplane<P> {
             nacl_drops: Vec::new(),
             clock: Clock::Real(Instant::now(), 0),
             scratch: vec![0u8; BUF_SIZE].into_boxed_slice(),
+            frags: FragTable::new(4096),
             pool: Pool {
                 bufs: (0..BATCH)
                     .map(|_| vec![0u8; BUF_SIZE].into_boxed_slice())
@@ -261,6 +265,7 @@ impl<P: Port> Dataplane<P> {
         // Indices may have moved: entries of the old epoch are already misses; drop them
         // to keep the table small.
         self.flows.clear();
+        self.frags.clear();
         Installed {
             epoch: self.epoch,
             released,
@@ -394,7 +399,24 @@ impl<P: Port> Dataplane<P> {
                 return;
             }
         };
+        let mut first_fragment = None;
         let key = match meta.l3 {
+            L3::Ip(ip) if ip.later_fragment => {
+                // No ports: it follows its datagram's first fragment.
+                match self
+                    .frags
+                    .lookup(&FragKey::new(in_eni, &ip), self.clock.now())
+                {
+                    Some(d) => self.forward(in_eni, buf, d),
+                    None => self.drop_frame(in_eni, DropReason::FragmentUnmatched),
+                }
+                return;
+            }
+            L3::Ip(ip) if ip.fragment => {
+                // A first fragment: decided afresh each time, and remembered for the rest.
+                first_fragment = Some(FragKey::new(in_eni, &ip));
+                None
+            }
             L3::Ip(ip) => {
                 let key = FlowKey::new(in_eni, meta.src_mac, meta.dst_mac, &ip);
                 match self.flows.get(&key, self.epoch) {
@@ -451,6 +473,9 @@ impl<P: Port> Dataplane<P> {
                     .insert(key, self.epoch, FlowAction::Drop { reason, nacl_slot }),
                 _ => {}
             }
+        }
+        if let (Some(k), Action::Forward { delivery, .. }) = (first_fragment, action) {
+            self.frags.record(k, delivery, self.clock.now());
         }
         match action {
             Action::Forward { delivery, .. } => self.forward(in_eni, buf, delivery),

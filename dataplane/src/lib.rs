@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod engine;
 pub mod fixtures;
 pub mod flow;
+pub mod frag;
 pub mod lpm;
 pub mod pipeline;
 pub mod port;

@@ -67,11 +67,13 @@ pub enum DropReason {
     /// Too big for the next hop with Don't Fragment set; the router answered with ICMP
     /// "fragmentation needed".
     FragmentationNeeded,
+    /// A fragment after the first whose first fragment was not forwarded (or not seen).
+    FragmentUnmatched,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 26;
+    pub const COUNT: usize = 27;
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -101,6 +103,7 @@ impl DropReason {
         DropReason::IgwPrivateSource,
         DropReason::IgwNoPublicMapping,
         DropReason::FragmentationNeeded,
+        DropReason::FragmentUnmatched,
     ];
 
     /// The counter name, as `vpcctl show` prints it.
@@ -132,6 +135,7 @@ impl DropReason {
             DropReason::IgwPrivateSource => "igw_private_source",
             DropReason::IgwNoPublicMapping => "igw_no_public_mapping",
             DropReason::FragmentationNeeded => "frag_needed",
+            DropReason::FragmentUnmatched => "fragment_unmatched",
         }
     }
 

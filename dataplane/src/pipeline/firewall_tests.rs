@@ -549,3 +549,46 @@ fn routing_within_a_subnet_does_not_evaluate_its_acl() {
         "leaving it is denied"
     );
 }
+
+/// The IPv4 fragments (built by our own fragmenter) of a UDP datagram from `from` to `to`.
+fn udp_fragments(from: &Eni, to: &Eni, sport: u16, dport: u16, size: usize) -> Vec<Vec<u8>> {
+    let mut whole = frame(from, to, |b, v| {
+        b.udp(sport, dport).write(v, &vec![9u8; size]).unwrap()
+    });
+    let head = VNET_HDR_LEN + 14;
+    // Each datagram its own identification (the fragmenter refreshes the checksum).
+    whole[head + 4..head + 6].copy_from_slice(&sport.wrapping_add(dport).to_be_bytes());
+    let mut scratch = vec![0u8; 4000];
+    scratch[..head].copy_from_slice(&whole[..head]);
+    let mut out = Vec::new();
+    crate::wire::icmp::fragment(&whole[head..], 1500, &mut scratch, head, |f| {
+        out.push(f.to_vec())
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn later_fragments_follow_their_first_fragment() {
+    let mut c = firewalled();
+    c.security_groups[1]
+        .inbound
+        .push(sg_rule(UDP, Some((53, 53)), "10.0.0.0/16"));
+    let mut dp = dp_with(c);
+    // A's query is tracked; B's big answer comes back in three fragments, the later two
+    // without ports: they pass because the first one did.
+    assert!(pass(&mut dp, &EA, &EB, udp(&EA, &EB, 33000, 53)));
+    let frags = udp_fragments(&EB, &EA, 53, 33000, 3000);
+    assert_eq!(frags.len(), 3);
+    for f in frags {
+        assert!(pass(&mut dp, &EB, &EA, f));
+    }
+    // A datagram whose first fragment was refused: the rest are dropped too.
+    let frags = udp_fragments(&EB, &EA, 53, 34000, 3000);
+    let mut it = frags.into_iter();
+    assert!(!pass(&mut dp, &EB, &EA, it.next().unwrap()));
+    for f in it {
+        assert!(!pass(&mut dp, &EB, &EA, f));
+    }
+    assert_eq!(drops(&dp, &EB, DropReason::FragmentUnmatched), 2);
+}

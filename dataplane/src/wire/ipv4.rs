@@ -55,6 +55,11 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         ]))
     }
 
+    /// Identification.
+    pub fn ident(&self) -> u16 {
+        u16::from_be_bytes([self.buf.as_ref()[4], self.buf.as_ref()[5]])
+    }
+
     /// Time to live.
     pub fn ttl(&self) -> u8 {
         self.buf.as_ref()[8]

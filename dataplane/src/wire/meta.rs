@@ -49,6 +49,10 @@ pub struct IpMeta {
     pub dst_port: u16,
     /// A non-first fragment (no L4 header) or a first fragment with more to come.
     pub fragment: bool,
+    /// A fragment after the first (no L4 header: it follows the first one's fate).
+    pub later_fragment: bool,
+    /// The IPv4 identification (fragments of one datagram share it).
+    pub ip_id: u16,
     /// TCP flags (0 for other protocols).
     pub tcp_flags: u8,
 }
@@ -169,6 +173,8 @@ fn parse_ipv4(b: &[u8]) -> Result<IpMeta, WireError> {
         src_port,
         dst_port,
         fragment,
+        later_fragment: frag_off != 0,
+        ip_id: p.ident(),
         tcp_flags,
     })
 }
@@ -202,6 +208,8 @@ fn parse_ipv6(b: &[u8]) -> Result<IpMeta, WireError> {
         src_port,
         dst_port,
         fragment: proto == 44,
+        later_fragment: false,
+        ip_id: 0,
         tcp_flags,
     })
 }
