@@ -8,14 +8,14 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{
-    nacl::Direction, nacl_stage, router, rule_packet, sg_stage, srcdst, Action, Context, Note,
-    Pending, RouterAction, Tracer,
+    classify, nacl::Direction, nacl_stage, router, rule_packet, sg_stage, srcdst, Action, Context,
+    Note, Pending, Tracer,
 };
 use crate::tables::Tables;
 use crate::verdict::{Delivery, DropReason, Nat, Verdict};
 use crate::wire::ethernet::HEADER_LEN;
 use crate::wire::rewrite::{set_quoted_ipv4_addr, End};
-use crate::wire::{icmp_error_quote, IpMeta, PacketMeta, Quoted, L3};
+use crate::wire::{icmp_error_quote, IpMeta, PacketMeta, Quoted};
 
 /// RFC 1918 private and RFC 6598 shared (carrier-grade NAT) space.
 pub fn is_private(a: Ipv4Addr) -> bool {
@@ -89,18 +89,9 @@ pub(crate) fn ingress<T: Tracer>(
     let Some(igw) = t.igws.get(g as usize) else {
         return Action::drop(DropReason::Malformed);
     };
-    let ip = match meta.l3 {
-        L3::Arp => {
-            return match router::arp_for(igw.mac, igw.gateway_ip, frame) {
-                RouterAction::Reply => Action::Reply,
-                RouterAction::Ignore => Action::Consumed,
-                RouterAction::Drop(r) => Action::drop(r),
-            }
-        }
-        _ if meta.dst_mac.is_broadcast() => return Action::drop(DropReason::Broadcast),
-        _ if meta.dst_mac.is_multicast() => return Action::drop(DropReason::Multicast),
-        L3::Other => return Action::drop(DropReason::NonIp),
-        L3::Ip(ip) => ip,
+    let ip = match classify(meta, || router::arp_for(igw.mac, igw.gateway_ip, frame)) {
+        Ok(ip) => ip,
+        Err(a) => return a,
     };
     if meta.dst_mac != igw.mac {
         return Action::drop(DropReason::UnknownDestinationMac);
@@ -109,11 +100,7 @@ pub(crate) fn ingress<T: Tracer>(
         return Action::drop(DropReason::Ipv6NotForwarded);
     };
     if Some(dst) == igw.gateway_ip {
-        return match router::icmp_echo(igw.mac, frame) {
-            RouterAction::Reply => Action::Reply,
-            RouterAction::Ignore => Action::Consumed,
-            RouterAction::Drop(r) => Action::drop(r),
-        };
+        return router::icmp_echo(igw.mac, frame).into();
     }
     if is_private(src) {
         return Action::drop(DropReason::IgwPrivateSource);

@@ -161,6 +161,31 @@ pub enum Action {
     Consumed,
 }
 
+impl From<RouterAction> for Action {
+    fn from(a: RouterAction) -> Action {
+        match a {
+            RouterAction::Reply => Action::Reply,
+            RouterAction::Ignore => Action::Consumed,
+            RouterAction::Drop(r) => Action::drop(r),
+        }
+    }
+}
+
+/// The frames every port refuses before looking closer: broadcast, multicast, non-IP.
+/// ARP goes to `arp`.
+pub(crate) fn classify(
+    meta: &PacketMeta,
+    arp: impl FnOnce() -> RouterAction,
+) -> Result<IpMeta, Action> {
+    match meta.l3 {
+        L3::Arp => Err(arp().into()),
+        _ if meta.dst_mac.is_broadcast() => Err(Action::drop(DropReason::Broadcast)),
+        _ if meta.dst_mac.is_multicast() => Err(Action::drop(DropReason::Multicast)),
+        L3::Other => Err(Action::drop(DropReason::NonIp)),
+        L3::Ip(ip) => Ok(ip),
+    }
+}
+
 impl Action {
     pub(crate) fn drop(reason: DropReason) -> Action {
         Action::Drop {
@@ -221,18 +246,9 @@ fn decide<T: Tracer>(
     let Some(eni) = t.enis.get(in_eni as usize) else {
         return Action::drop(DropReason::Malformed);
     };
-    let ip = match meta.l3 {
-        L3::Arp => {
-            return match router::arp(t, in_eni, frame) {
-                RouterAction::Reply => Action::Reply,
-                RouterAction::Ignore => Action::Consumed,
-                RouterAction::Drop(r) => Action::drop(r),
-            }
-        }
-        _ if meta.dst_mac.is_broadcast() => return Action::drop(DropReason::Broadcast),
-        _ if meta.dst_mac.is_multicast() => return Action::drop(DropReason::Multicast),
-        L3::Other => return Action::drop(DropReason::NonIp),
-        L3::Ip(ip) => ip,
+    let ip = match classify(meta, || router::arp(t, in_eni, frame)) {
+        Ok(ip) => ip,
+        Err(a) => return a,
     };
     if ip.dst.is_ipv6() {
         return Action::drop(DropReason::Ipv6NotForwarded);
@@ -243,11 +259,7 @@ fn decide<T: Tracer>(
     let subnet = &t.subnets[eni.subnet as usize];
     if meta.dst_mac == subnet.router_mac && router::is_router_address(t, eni.vpc, ip.dst) {
         // The router's own services are not filtered by security groups or ACLs.
-        return match router::icmp_echo(subnet.router_mac, frame) {
-            RouterAction::Reply => Action::Reply,
-            RouterAction::Ignore => Action::Consumed,
-            RouterAction::Drop(r) => Action::drop(r),
-        };
+        return router::icmp_echo(subnet.router_mac, frame).into();
     }
     let quote = icmp_error_quote(frame, &ip);
     let rp = rule_packet(&ip);

@@ -60,22 +60,7 @@ pub fn arp(t: &Tables, in_eni: EniIdx, frame: &mut [u8]) -> RouterAction {
     let Some(mac) = answer else {
         return RouterAction::Ignore;
     };
-    let reply = ArpRepr {
-        op: ArpOp::Reply,
-        sender_mac: mac,
-        sender_ip: req.target_ip,
-        target_mac: req.sender_mac,
-        target_ip: req.sender_ip,
-    };
-    let Ok(mut eth) = EthernetFrame::new_checked(&mut frame[..]) else {
-        return RouterAction::Drop(DropReason::Malformed);
-    };
-    eth.set_dst(req.sender_mac);
-    eth.set_src(mac);
-    match reply.emit(&mut frame[HEADER_LEN..]) {
-        Ok(()) => RouterAction::Reply,
-        Err(_) => RouterAction::Drop(DropReason::Malformed),
-    }
+    answer_arp(frame, &req, mac)
 }
 
 /// Answers an ARP request for `ip` with `mac` (an internet gateway's outside address);
@@ -87,6 +72,11 @@ pub fn arp_for(mac: MacAddr, ip: Option<Ipv4Addr>, frame: &mut [u8]) -> RouterAc
     if req.op != ArpOp::Request || Some(req.target_ip) != ip || req.sender_ip == req.target_ip {
         return RouterAction::Ignore;
     }
+    answer_arp(frame, &req, mac)
+}
+
+/// Rewrites the request `req` in `frame` into the reply "`req.target_ip` is at `mac`".
+fn answer_arp(frame: &mut [u8], req: &ArpRepr, mac: MacAddr) -> RouterAction {
     let reply = ArpRepr {
         op: ArpOp::Reply,
         sender_mac: mac,
