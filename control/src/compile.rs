@@ -42,7 +42,7 @@ use crate::model::{
     DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, OTHER_TIMEOUT, PROTO_ICMPV6,
     TCP_TRANSITORY_TIMEOUT,
 };
-use crate::validate::{ValidationError, ValidationErrors};
+use crate::validate::{first_index, ValidationError, ValidationErrors};
 
 /// First octet of generated ENI MACs (locally administered, unicast).
 pub const ENI_MAC_OUI: u8 = 0x02;
@@ -250,6 +250,24 @@ fn allow_all_out(vpc: &Vpc) -> Vec<SgRule> {
         .collect()
 }
 
+/// The index of VPC `vpc`, or `None` after recording that `owner` names no such VPC.
+fn vpc_of(
+    vpc_idx: &HashMap<&str, usize>,
+    owner: &str,
+    vpc: &str,
+    errors: &mut Vec<ValidationError>,
+) -> Option<usize> {
+    let vi = vpc_idx.get(vpc).copied();
+    if vi.is_none() {
+        errors.push(ValidationError::new(
+            owner,
+            "vpc",
+            format!("no VPC with id `{vpc}`"),
+        ));
+    }
+    vi
+}
+
 fn idx(i: usize) -> u32 {
     // Validation bounds nothing here, but a file with 4 billion resources is not a file.
     u32::try_from(i).unwrap_or(u32::MAX)
@@ -260,34 +278,10 @@ fn idx(i: usize) -> u32 {
 /// panicking, so calling this on an unvalidated model is safe.
 pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
     let mut errors = Vec::new();
-    let vpc_idx: HashMap<&str, usize> = t
-        .vpcs
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v.id.as_str(), i))
-        .rev()
-        .collect();
-    let subnet_idx: HashMap<&str, usize> = t
-        .subnets
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .rev()
-        .collect();
-    let eni_idx: HashMap<&str, usize> = t
-        .enis
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.id.as_str(), i))
-        .rev()
-        .collect();
-    let igw_idx: HashMap<&str, usize> = t
-        .internet_gateways
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (g.id.as_str(), i))
-        .rev()
-        .collect();
+    let vpc_idx: HashMap<&str, usize> = first_index(&t.vpcs, |x| x.id.as_str());
+    let subnet_idx: HashMap<&str, usize> = first_index(&t.subnets, |x| x.id.as_str());
+    let eni_idx: HashMap<&str, usize> = first_index(&t.enis, |x| x.id.as_str());
+    let igw_idx: HashMap<&str, usize> = first_index(&t.internet_gateways, |x| x.id.as_str());
 
     let vpcs: Vec<VpcConfig> = t
         .vpcs
@@ -303,12 +297,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
     let mut rtb_idx: HashMap<&str, usize> = HashMap::new();
     let mut main_of: HashMap<usize, usize> = HashMap::new();
     for rt in &t.route_tables {
-        let Some(&vi) = vpc_idx.get(rt.vpc.as_str()) else {
-            errors.push(ValidationError::new(
-                &rt.id,
-                "vpc",
-                format!("no VPC with id `{}`", rt.vpc),
-            ));
+        let Some(vi) = vpc_of(&vpc_idx, &rt.id, &rt.vpc, &mut errors) else {
             continue;
         };
         rtb_idx.entry(rt.id.as_str()).or_insert(route_tables.len());
@@ -410,12 +399,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
     let mut nacl_of_subnet: HashMap<&str, usize> = HashMap::new();
     let mut default_nacl: HashMap<usize, usize> = HashMap::new();
     for n in &t.network_acls {
-        let Some(&vi) = vpc_idx.get(n.vpc.as_str()) else {
-            errors.push(ValidationError::new(
-                &n.id,
-                "vpc",
-                format!("no VPC with id `{}`", n.vpc),
-            ));
+        let Some(vi) = vpc_of(&vpc_idx, &n.id, &n.vpc, &mut errors) else {
             continue;
         };
         let ni = network_acls.len();
@@ -480,12 +464,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
     let mut default_sg: HashMap<usize, usize> = HashMap::new();
     let mut declared: Vec<(usize, usize)> = Vec::new(); // (model index, VPC index)
     for (gi, g) in t.security_groups.iter().enumerate() {
-        let Some(&vi) = vpc_idx.get(g.vpc.as_str()) else {
-            errors.push(ValidationError::new(
-                &g.id,
-                "vpc",
-                format!("no VPC with id `{}`", g.vpc),
-            ));
+        let Some(vi) = vpc_of(&vpc_idx, &g.id, &g.vpc, &mut errors) else {
             continue;
         };
         let si = declared.len();
@@ -506,13 +485,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             implicit_sgs.push(vi);
         }
     }
-    let pl_idx: HashMap<&str, usize> = t
-        .prefix_lists
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id.as_str(), i))
-        .rev()
-        .collect();
+    let pl_idx: HashMap<&str, usize> = first_index(&t.prefix_lists, |x| x.id.as_str());
     let mut security_groups = Vec::new();
     for &(gi, vi) in &declared {
         let g = &t.security_groups[gi];
@@ -598,12 +571,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
 
     let mut subnets = Vec::new();
     for s in &t.subnets {
-        let Some(&vi) = vpc_idx.get(s.vpc.as_str()) else {
-            errors.push(ValidationError::new(
-                &s.id,
-                "vpc",
-                format!("no VPC with id `{}`", s.vpc),
-            ));
+        let Some(vi) = vpc_of(&vpc_idx, &s.id, &s.vpc, &mut errors) else {
             continue;
         };
         let rt = match &s.route_table {
@@ -690,12 +658,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
     };
     let mut internet_gateways = Vec::new();
     for g in &t.internet_gateways {
-        let Some(&vi) = vpc_idx.get(g.vpc.as_str()) else {
-            errors.push(ValidationError::new(
-                &g.id,
-                "vpc",
-                format!("no VPC with id `{}`", g.vpc),
-            ));
+        let Some(vi) = vpc_of(&vpc_idx, &g.id, &g.vpc, &mut errors) else {
             continue;
         };
         let mut mappings = Vec::new();

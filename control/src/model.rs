@@ -544,14 +544,21 @@ impl std::fmt::Display for RuleProtocol {
     }
 }
 
+/// Serializes a type as its `Display` text.
+macro_rules! serialize_as_display {
+    ($ty:ty) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
+}
+
 const PROTOCOL_EXPECTED: &str =
     "tcp, udp, icmp, icmpv6, all, -1, or an IANA protocol number 0..=255";
 
-impl Serialize for RuleProtocol {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+serialize_as_display!(RuleProtocol);
 
 impl<'de> Deserialize<'de> for RuleProtocol {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -605,11 +612,7 @@ impl std::fmt::Display for PortSpec {
 
 const PORTS_EXPECTED: &str = "a port or an inclusive range: 80, \"80\" or \"1024-65535\"";
 
-impl Serialize for PortSpec {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+serialize_as_display!(PortSpec);
 
 impl<'de> Deserialize<'de> for PortSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -734,11 +737,7 @@ impl std::fmt::Display for RulePeer {
     }
 }
 
-impl Serialize for RulePeer {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+serialize_as_display!(RulePeer);
 
 impl<'de> Deserialize<'de> for RulePeer {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

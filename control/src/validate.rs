@@ -708,6 +708,21 @@ fn kind_name(kind: &str) -> &'static str {
     }
 }
 
+/// Position of each id in `items`, keyed by `&str` or `String`; the first occurrence wins.
+pub(crate) fn first_index<'a, T, K>(
+    items: &'a [T],
+    id: impl Fn(&'a T) -> &'a str,
+) -> HashMap<K, usize>
+where
+    K: From<&'a str> + Eq + std::hash::Hash,
+{
+    let mut out = HashMap::new();
+    for (i, x) in items.iter().enumerate() {
+        out.entry(K::from(id(x))).or_insert(i);
+    }
+    out
+}
+
 /// The name a resource goes by in messages: its id, or `kind[index]`.
 fn label_at(id: &str, kind: &str, index: usize) -> String {
     if id.is_empty() {
@@ -735,87 +750,39 @@ fn validate_inner(
     };
 
     // --- ids: prefixes and uniqueness across every resource -----------------------------
-    for (i, v) in t.vpcs.iter().enumerate() {
-        r.id(&v.id, VPC_PREFIX, "vpc", i);
-    }
-    for (i, s) in t.subnets.iter().enumerate() {
-        r.id(&s.id, SUBNET_PREFIX, "subnet", i);
-    }
-    for (i, rt) in t.route_tables.iter().enumerate() {
-        r.id(&rt.id, RTB_PREFIX, "route_table", i);
-    }
-    for (i, e) in t.enis.iter().enumerate() {
-        r.id(&e.id, ENI_PREFIX, "eni", i);
-    }
-    for (i, p) in t.prefix_lists.iter().enumerate() {
-        r.id(&p.id, PL_PREFIX, "prefix_list", i);
-    }
-    for (i, n) in t.network_acls.iter().enumerate() {
-        r.id(&n.id, NACL_PREFIX, "network_acl", i);
-    }
-    for (i, g) in t.security_groups.iter().enumerate() {
-        r.id(&g.id, SG_PREFIX, "security_group", i);
-    }
-    for (i, g) in t.internet_gateways.iter().enumerate() {
-        r.id(&g.id, IGW_PREFIX, "internet_gateway", i);
-    }
-    for (i, e) in t.elastic_ips.iter().enumerate() {
-        r.id(&e.id, EIP_PREFIX, "elastic_ip", i);
-    }
     {
-        let all = t
-            .vpcs
-            .iter()
-            .enumerate()
-            .map(|(i, x)| (x.id.as_str(), format!("vpc[{}]", r.origins.at("vpc", i))))
-            .chain(t.subnets.iter().enumerate().map(|(i, x)| {
-                (
-                    x.id.as_str(),
-                    format!("subnet[{}]", r.origins.at("subnet", i)),
-                )
-            }))
-            .chain(t.route_tables.iter().enumerate().map(|(i, x)| {
-                (
-                    x.id.as_str(),
-                    format!("route_table[{}]", r.origins.at("route_table", i)),
-                )
-            }))
-            .chain(
-                t.enis
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| (x.id.as_str(), format!("eni[{}]", r.origins.at("eni", i)))),
-            )
-            .chain(t.prefix_lists.iter().enumerate().map(|(i, x)| {
-                (
-                    x.id.as_str(),
-                    format!("prefix_list[{}]", r.origins.at("prefix_list", i)),
-                )
-            }))
-            .chain(t.network_acls.iter().enumerate().map(|(i, x)| {
-                (
-                    x.id.as_str(),
-                    format!("network_acl[{}]", r.origins.at("network_acl", i)),
-                )
-            }))
-            .chain(t.security_groups.iter().enumerate().map(|(i, x)| {
-                (
-                    x.id.as_str(),
-                    format!("security_group[{}]", r.origins.at("security_group", i)),
-                )
-            }))
-            .chain(t.internet_gateways.iter().enumerate().map(|(i, x)| {
-                (
-                    x.id.as_str(),
-                    format!("internet_gateway[{}]", r.origins.at("internet_gateway", i)),
-                )
-            }))
-            .chain(t.elastic_ips.iter().enumerate().map(|(i, x)| {
-                (
-                    x.id.as_str(),
-                    format!("elastic_ip[{}]", r.origins.at("elastic_ip", i)),
-                )
-            }));
+        // (kind, id prefix, ids) of every resource kind, in declaration order.
+        macro_rules! ids_by_kind {
+            ($($field:ident: $kind:literal, $prefix:expr;)*) => {
+                [$((
+                    $kind,
+                    $prefix,
+                    t.$field.iter().map(|x| x.id.as_str()).collect::<Vec<&str>>(),
+                )),*]
+            };
+        }
+        let kinds = ids_by_kind! {
+            vpcs: "vpc", VPC_PREFIX;
+            subnets: "subnet", SUBNET_PREFIX;
+            route_tables: "route_table", RTB_PREFIX;
+            enis: "eni", ENI_PREFIX;
+            prefix_lists: "prefix_list", PL_PREFIX;
+            network_acls: "network_acl", NACL_PREFIX;
+            security_groups: "security_group", SG_PREFIX;
+            internet_gateways: "internet_gateway", IGW_PREFIX;
+            elastic_ips: "elastic_ip", EIP_PREFIX;
+        };
+        for (kind, prefix, ids) in &kinds {
+            for (i, id) in ids.iter().enumerate() {
+                r.id(id, prefix, kind, i);
+            }
+        }
+        let all = kinds.iter().flat_map(|(kind, _, ids)| {
+            let r = &r;
+            ids.iter()
+                .enumerate()
+                .map(move |(i, id)| (*id, format!("{kind}[{}]", r.origins.at(kind, i))))
+        });
         let mut seen: HashMap<&str, String> = HashMap::new();
         let mut dups = Vec::new();
         for (id, slot) in all {
@@ -837,26 +804,11 @@ fn validate_inner(
     }
 
     // Lookup maps (first occurrence wins; duplicates are already reported).
-    let mut vpc_idx: HashMap<String, usize> = HashMap::new();
-    for (i, v) in t.vpcs.iter().enumerate() {
-        vpc_idx.entry(v.id.clone()).or_insert(i);
-    }
-    let mut subnet_idx: HashMap<String, usize> = HashMap::new();
-    for (i, s) in t.subnets.iter().enumerate() {
-        subnet_idx.entry(s.id.clone()).or_insert(i);
-    }
-    let mut rtb_idx: HashMap<String, usize> = HashMap::new();
-    for (i, rt) in t.route_tables.iter().enumerate() {
-        rtb_idx.entry(rt.id.clone()).or_insert(i);
-    }
-    let mut eni_idx: HashMap<String, usize> = HashMap::new();
-    for (i, e) in t.enis.iter().enumerate() {
-        eni_idx.entry(e.id.clone()).or_insert(i);
-    }
-    let mut igw_idx: HashMap<String, usize> = HashMap::new();
-    for (i, g) in t.internet_gateways.iter().enumerate() {
-        igw_idx.entry(g.id.clone()).or_insert(i);
-    }
+    let vpc_idx: HashMap<String, usize> = first_index(&t.vpcs, |x| x.id.as_str());
+    let subnet_idx: HashMap<String, usize> = first_index(&t.subnets, |x| x.id.as_str());
+    let rtb_idx: HashMap<String, usize> = first_index(&t.route_tables, |x| x.id.as_str());
+    let eni_idx: HashMap<String, usize> = first_index(&t.enis, |x| x.id.as_str());
+    let igw_idx: HashMap<String, usize> = first_index(&t.internet_gateways, |x| x.id.as_str());
 
     // --- VPCs ----------------------------------------------------------------------------
     for (i, v) in t.vpcs.iter_mut().enumerate() {
