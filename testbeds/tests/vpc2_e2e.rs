@@ -25,7 +25,7 @@ use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild, Scratch, SpawnOpts, Vpcctl};
 
 mod common;
-use common::{ping_unanswered, start, sysctl, CMD, COUNTER_WAIT};
+use common::{curl_url, ping_unanswered, start, sysctl, CMD, COUNTER_WAIT};
 
 // --- topology text -------------------------------------------------------------------------
 
@@ -192,31 +192,7 @@ fn http_server(lab: &Lab, eni: &str) -> Http {
 
 /// `curl http://IP/` from `ns` with an overall deadline of `secs`: the body, or curl's error.
 fn curl(ns: &Netns, dst: IpAddr, secs: u32) -> Result<String, String> {
-    let t = secs.to_string();
-    let url = format!("http://{dst}/");
-    let out = ns
-        .exec(
-            &[
-                "curl",
-                "-sS",
-                "--connect-timeout",
-                &t,
-                "--max-time",
-                &t,
-                &url,
-            ],
-            CMD + Duration::from_secs(u64::from(secs)),
-        )
-        .unwrap();
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    curl_url(ns, &format!("http://{dst}/"), secs)
 }
 
 /// A curl that must work and return ENI `to`'s page.
@@ -855,10 +831,13 @@ fn nacl_deny_added_mid_transfer_stops_it_at_once() {
         assert!(Instant::now() < deadline, "the transfer does not flow");
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Still flowing right before the deny (polled: a fixed window would race the pacing).
     let tx_before = lab.counters("eni-s1").unwrap().tx_packets;
+    lab.wait_counters("eni-s1", COUNTER_WAIT, |c| c.tx_packets > tx_before)
+        .expect("the transfer was flowing");
     lab.apply(&topo(&[deny, ACL_ALLOW_ALL])).unwrap();
+    // From the commit on, nothing more reaches eni-s1.
     let tx_at_apply = lab.counters("eni-s1").unwrap().tx_packets;
-    assert!(tx_at_apply > tx_before, "the transfer was flowing");
     let a_before = drops(&lab, "eni-a1", DropReason::NaclDeny);
     expect_drops(&lab, "eni-a1", DropReason::NaclDeny, a_before);
     // What the server's socket still held drains; after that nothing more arrives, while

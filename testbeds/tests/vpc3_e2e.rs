@@ -24,7 +24,7 @@ use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild, Scratch};
 
 mod common;
-use common::{ip, ping, ping_unanswered, start, sysctl, CMD, COUNTER_WAIT};
+use common::{curl_url, ip, ping, ping_unanswered, start, sysctl, CMD, COUNTER_WAIT};
 
 // --- topology text -------------------------------------------------------------------------
 
@@ -232,31 +232,7 @@ impl Http {
 
 /// `curl http://DST/PATH` from `ns` with an overall deadline of `secs`: the body, or curl's error.
 fn curl(ns: &Netns, dst: &str, path: &str, secs: u32) -> Result<String, String> {
-    let t = secs.to_string();
-    let url = format!("http://{dst}{path}");
-    let out = ns
-        .exec(
-            &[
-                "curl",
-                "-sS",
-                "--connect-timeout",
-                &t,
-                "--max-time",
-                &t,
-                &url,
-            ],
-            CMD + Duration::from_secs(u64::from(secs)),
-        )
-        .unwrap();
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    curl_url(ns, &format!("http://{dst}{path}"), secs)
 }
 
 /// A curl of `/` that must return the page of server `name`.

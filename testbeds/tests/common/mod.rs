@@ -53,3 +53,31 @@ pub fn ping_unanswered(ns: &Netns, dst: &str, count: u32, extra: &[&str]) -> Pin
 pub fn sysctl(ns: &Netns, setting: &str) {
     ns.exec_ok(&["sysctl", "-q", "-w", setting], CMD).unwrap();
 }
+
+/// `curl URL` from `ns` with an overall deadline of `secs`: the body, or curl's error.
+pub fn curl_url(ns: &Netns, url: &str, secs: u32) -> Result<String, String> {
+    let t = secs.to_string();
+    let out = ns
+        .exec(
+            &[
+                "curl",
+                "-sS",
+                "--connect-timeout",
+                &t,
+                "--max-time",
+                &t,
+                url,
+            ],
+            CMD + Duration::from_secs(u64::from(secs)),
+        )
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
