@@ -29,7 +29,7 @@ use std::collections::HashMap;
 
 use dataplane::config::{
     Attachment, ConntrackConfig, DataplaneConfig, EniConfig, IcmpMatch, InternetGatewayConfig,
-    NaclEntry, NetworkAclConfig, PortRange, Protocol, PublicMapping, RouteConfig, RouteTableConfig,
+    MappingTarget, NaclEntry, NetworkAclConfig, PortRange, Protocol, PublicMapping, RouteConfig, RouteTableConfig,
     RouteTarget, SecurityGroupConfig, SgPeer, SgRule, SubnetConfig, TrafficMatch, Uplink,
     VpcConfig,
 };
@@ -675,7 +675,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             if eni_vpc(ei) == Some(vi) {
                 mappings.push(PublicMapping {
                     public: e.public_ip,
-                    eni: idx(ei),
+                    target: MappingTarget::Eni(idx(ei)),
                     private: e.private_ip.unwrap_or(t.enis[ei].private_ip),
                     source: e.id.clone(),
                 });
@@ -685,7 +685,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             if let (Some(public), Some(true)) = (n.public_ip, eni_vpc(ei).map(|v| v == vi)) {
                 mappings.push(PublicMapping {
                     public,
-                    eni: idx(ei),
+                    target: MappingTarget::Eni(idx(ei)),
                     private: n.private_ip,
                     source: "public_ip".to_string(),
                 });

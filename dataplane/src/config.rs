@@ -31,6 +31,8 @@ pub type NaclIdx = u32;
 pub type SgIdx = u32;
 /// Index of an internet gateway in [`DataplaneConfig::internet_gateways`].
 pub type IgwIdx = u32;
+/// Index of a NAT gateway in [`DataplaneConfig::nat_gateways`].
+pub type NatIdx = u32;
 
 /// The whole compiled topology that one `vpcd` runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +54,52 @@ pub struct DataplaneConfig {
     /// Every internet gateway (at most one per VPC).
     #[serde(default)]
     pub internet_gateways: Vec<InternetGatewayConfig>,
+    /// Every NAT gateway.
+    #[serde(default)]
+    pub nat_gateways: Vec<NatGatewayConfig>,
+}
+
+/// A NAT gateway: a managed node in one subnet that translates the source address and
+/// port of connections its route-table users open (SNAT to one of its private
+/// addresses, with per-destination port allocation). For a public NAT gateway the
+/// internet gateway then maps that private address to its Elastic IP (through an
+/// ordinary [`PublicMapping`] whose target is the NAT gateway).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatGatewayConfig {
+    /// The AWS-style id (`nat-…`).
+    pub id: String,
+    /// The subnet it lives in (its ACL applies to traffic entering and leaving it).
+    pub subnet: SubnetIdx,
+    /// Its private IPv4 addresses, the primary first (AWS: up to 8).
+    pub addrs: Vec<Ipv4Addr>,
+    /// `true` for a public NAT gateway (its addresses have Elastic IPs), `false` for a
+    /// private one.
+    pub public: bool,
+    /// The source ports it allocates from (AWS: 1024–65535).
+    pub ports: PortRange,
+    /// Simultaneous connections per address to one destination (IP, port, protocol)
+    /// (AWS: 55,000).
+    pub max_per_destination: u32,
+    /// Idle timeout of a translation, all protocols (AWS: 350 s); a TCP packet from
+    /// inside that finds no translation is answered with a RST.
+    pub idle_timeout_ms: u64,
+    /// Bound of the translation table (memory); new connections beyond it are dropped
+    /// and counted as `ErrorPortAllocation`.
+    pub max_connections: u32,
+}
+
+impl NatGatewayConfig {
+    /// AWS's port range, 1024–65535.
+    pub const PORTS: PortRange = PortRange {
+        from: 1024,
+        to: 65535,
+    };
+    /// AWS's limit of simultaneous connections per address and destination.
+    pub const MAX_PER_DESTINATION: u32 = 55_000;
+    /// AWS's idle timeout, 350 s.
+    pub const IDLE_TIMEOUT_MS: u64 = 350_000;
+    /// Default bound of the translation table.
+    pub const MAX_CONNECTIONS: u32 = 1 << 20;
 }
 
 /// An internet gateway: the VPC's edge to the internet, doing 1:1 NAT between the
@@ -77,12 +125,22 @@ pub struct InternetGatewayConfig {
 pub struct PublicMapping {
     /// The public address.
     pub public: Ipv4Addr,
-    /// The ENI it is associated with.
-    pub eni: EniIdx,
-    /// The private address of that ENI it maps to.
+    /// What it is associated with (an ENI, or a NAT gateway).
+    pub target: MappingTarget,
+    /// The private address of that ENI or NAT gateway it maps to.
     pub private: Ipv4Addr,
     /// Where it comes from: an `eipalloc-…` id, or `public_ip` (an ENI's public IPv4).
     pub source: String,
+}
+
+/// What a public address is associated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "index", rename_all = "snake_case")]
+pub enum MappingTarget {
+    /// An ENI (its public IP or an Elastic IP on one of its private addresses).
+    Eni(EniIdx),
+    /// A public NAT gateway (the Elastic IP of one of its addresses).
+    NatGateway(NatIdx),
 }
 
 /// The outside of an internet gateway: a TAP whose kernel end sits in a namespace that
@@ -166,7 +224,9 @@ pub enum RouteTarget {
     Eni(EniIdx),
     /// Out through this internet gateway.
     InternetGateway(IgwIdx),
-    // Next: NatGateway(idx), Peering(idx).
+    /// Through this NAT gateway.
+    NatGateway(NatIdx),
+    // Next: Peering(idx).
 }
 
 /// One elastic network interface.

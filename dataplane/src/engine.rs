@@ -683,6 +683,7 @@ impl<P: Port> Dataplane<P> {
                 .collect(),
             engine: self.engine_counters(),
             nacl_denies: self.nacl_report(),
+            nat_gateways: Vec::new(),
             uplinks: self
                 .tables
                 .config

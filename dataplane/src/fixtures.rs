@@ -112,6 +112,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         network_acls: Vec::new(),
         security_groups: Vec::new(),
         internet_gateways: Vec::new(),
+        nat_gateways: Vec::new(),
     }
 }
 

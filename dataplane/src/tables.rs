@@ -9,7 +9,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use foldhash::fast::FixedState;
 use ipnet::IpNet;
 
-use crate::config::{DataplaneConfig, EniIdx, RouteTarget, SgPeer, SubnetIdx};
+use crate::config::{
+    DataplaneConfig, EniIdx, MappingTarget, NatIdx, RouteTarget, SgPeer, SubnetIdx,
+};
 use crate::lpm::IpLpm;
 use crate::pipeline::nacl::NaclTable;
 use crate::pipeline::sg::{Members, SgProgram};
@@ -82,6 +84,8 @@ pub struct VpcTable {
     pub owners: HashMap<IpAddr, EniIdx, FixedState>,
     /// The VPC router's address in each subnet (`.1`), with that subnet.
     pub router_ips: HashMap<IpAddr, SubnetIdx, FixedState>,
+    /// Which NAT gateway owns each of its private addresses.
+    pub nat_addrs: HashMap<IpAddr, NatIdx, FixedState>,
 }
 
 /// A subnet's runtime state.
@@ -156,6 +160,28 @@ pub struct Tables {
     pub sg_members: Members,
     /// Per internet gateway, by index.
     pub igws: Vec<IgwTable>,
+    /// Per NAT gateway, by index.
+    pub nats: Vec<NatTable>,
+}
+
+/// A NAT gateway's runtime settings (its translations live in the engine's
+/// [`crate::nat::NatState`]).
+#[derive(Debug, Clone)]
+pub struct NatTable {
+    /// The VPC.
+    pub vpc: u32,
+    /// The subnet it lives in.
+    pub subnet: SubnetIdx,
+    /// Its private addresses, primary first.
+    pub addrs: Vec<Ipv4Addr>,
+}
+
+impl NatTable {
+    /// Whether `a` is one of its addresses.
+    #[inline]
+    pub fn owns(&self, a: IpAddr) -> bool {
+        matches!(a, IpAddr::V4(a) if self.addrs.contains(&a))
+    }
 }
 
 /// An internet gateway's runtime state.
@@ -173,8 +199,8 @@ pub struct IgwTable {
     pub host_mac: MacAddr,
     /// The outside hop's MTU.
     pub mtu: u16,
-    /// Public → (ENI, private).
-    pub inbound: HashMap<Ipv4Addr, (EniIdx, Ipv4Addr), FixedState>,
+    /// Public → (ENI or NAT gateway, private).
+    pub inbound: HashMap<Ipv4Addr, (MappingTarget, Ipv4Addr), FixedState>,
     /// Private → public, within the gateway's VPC.
     pub outbound: HashMap<Ipv4Addr, Ipv4Addr, FixedState>,
 }
@@ -218,7 +244,8 @@ impl Tables {
             .chain(c.enis.iter().map(|e| &e.id))
             .chain(c.network_acls.iter().map(|a| &a.id))
             .chain(c.security_groups.iter().map(|g| &g.id))
-            .chain(c.internet_gateways.iter().map(|g| &g.id));
+            .chain(c.internet_gateways.iter().map(|g| &g.id))
+            .chain(c.nat_gateways.iter().map(|n| &n.id));
         for id in all_ids {
             if !ids.insert(id.as_str()) {
                 return Err(TableError::DuplicateId(id.clone()));
@@ -230,6 +257,7 @@ impl Tables {
             .map(|_| VpcTable {
                 owners: HashMap::default(),
                 router_ips: HashMap::default(),
+                nat_addrs: HashMap::default(),
             })
             .collect();
         let mut route_tables = Vec::with_capacity(c.route_tables.len());
@@ -379,8 +407,13 @@ impl Tables {
                 outbound: HashMap::default(),
             };
             for m in &g.mappings {
-                check(c.enis.len(), m.eni, &g.id, "mappings.eni")?;
-                t.inbound.insert(m.public, (m.eni, m.private));
+                match m.target {
+                    MappingTarget::Eni(e) => check(c.enis.len(), e, &g.id, "mappings.eni")?,
+                    MappingTarget::NatGateway(n) => {
+                        check(c.nat_gateways.len(), n, &g.id, "mappings.nat_gateway")?
+                    }
+                }
+                t.inbound.insert(m.public, (m.target, m.private));
                 t.outbound.insert(m.private, m.public);
             }
             if let Some(other) = macs.insert(g.mac, g.id.clone()) {
@@ -392,10 +425,56 @@ impl Tables {
             }
             igws.push(t);
         }
+        let mut nats = Vec::with_capacity(c.nat_gateways.len());
+        for n in &c.nat_gateways {
+            check(c.subnets.len(), n.subnet, &n.id, "subnet")?;
+            let vpc = c.subnets[n.subnet as usize].vpc;
+            if n.addrs.is_empty() {
+                return Err(TableError::BadIndex {
+                    resource: n.id.clone(),
+                    field: "addrs",
+                    index: 0,
+                });
+            }
+            for &a in &n.addrs {
+                let v = &mut vpcs[vpc as usize];
+                if let Some(&e) = v.owners.get(&IpAddr::V4(a)) {
+                    return Err(TableError::DuplicateAddress {
+                        resource: n.id.clone(),
+                        addr: IpAddr::V4(a),
+                        other: c.enis[e as usize].id.clone(),
+                    });
+                }
+                if let Some(other) = v.nat_addrs.insert(IpAddr::V4(a), nats.len() as u32) {
+                    return Err(TableError::DuplicateAddress {
+                        resource: n.id.clone(),
+                        addr: IpAddr::V4(a),
+                        other: c.nat_gateways[other as usize].id.clone(),
+                    });
+                }
+            }
+            nats.push(NatTable {
+                vpc,
+                subnet: n.subnet,
+                addrs: n.addrs.clone(),
+            });
+        }
         for rt in &c.route_tables {
             for r in &rt.routes {
-                if let RouteTarget::InternetGateway(g) = r.target {
-                    check(c.internet_gateways.len(), g, &rt.id, "routes.target")?;
+                match r.target {
+                    RouteTarget::InternetGateway(g) => {
+                        check(c.internet_gateways.len(), g, &rt.id, "routes.target")?
+                    }
+                    RouteTarget::NatGateway(n) => {
+                        check(c.nat_gateways.len(), n, &rt.id, "routes.target")?;
+                        if nats[n as usize].vpc != rt.vpc {
+                            return Err(TableError::CrossVpc {
+                                resource: rt.id.clone(),
+                                field: "routes.target",
+                            });
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -409,6 +488,7 @@ impl Tables {
             nacl_slots,
             sg_members,
             igws,
+            nats,
         })
     }
 

@@ -11,6 +11,7 @@ use super::{
     classify, nacl::Direction, nacl_stage, router, rule_packet, sg_stage, srcdst, Action, Context,
     Note, Pending, Tracer,
 };
+use crate::config::MappingTarget;
 use crate::tables::Tables;
 use crate::verdict::{Delivery, DropReason, Nat, Verdict};
 use crate::wire::ethernet::HEADER_LEN;
@@ -105,8 +106,12 @@ pub(crate) fn ingress<T: Tracer>(
     if is_private(src) {
         return Action::drop(DropReason::IgwPrivateSource);
     }
-    let Some(&(e, private)) = igw.inbound.get(&dst) else {
-        return Action::drop(DropReason::IgwNoPublicMapping);
+    let (e, private) = match igw.inbound.get(&dst) {
+        Some(&(MappingTarget::Eni(e), private)) => (e, private),
+        Some(&(MappingTarget::NatGateway(_n), _private)) => {
+            return Action::drop(DropReason::IgwNoPublicMapping);
+        }
+        None => return Action::drop(DropReason::IgwNoPublicMapping),
     };
     tr.note(Note::InternetGateway {
         igw: g,

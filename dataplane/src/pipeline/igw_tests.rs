@@ -6,7 +6,8 @@ use std::net::Ipv4Addr;
 use etherparse::PacketBuilder;
 
 use crate::config::{
-    Attachment, DataplaneConfig, InternetGatewayConfig, PublicMapping, RouteConfig, RouteTarget,
+    Attachment, DataplaneConfig, InternetGatewayConfig, MappingTarget, PublicMapping, RouteConfig,
+    RouteTarget,
     Uplink,
 };
 use crate::engine::Dataplane;
@@ -44,7 +45,7 @@ fn with_igw() -> DataplaneConfig {
         }),
         mappings: vec![PublicMapping {
             public: Ipv4Addr::from(EIP),
-            eni: A,
+            target: MappingTarget::Eni(A),
             private: Ipv4Addr::new(10, 0, 1, 10),
             source: "eipalloc-1".into(),
         }],

@@ -328,6 +328,7 @@ fn decide<T: Tracer>(
                     cacheable: pending.cacheable(quote.as_ref()),
                 };
             }
+            NextHop::NatGateway(_n) => return Action::drop(DropReason::Blackhole),
         }
     } else {
         // Layer 2 inside the subnet: no route table, no network ACL.

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::config::{EniIdx, IgwIdx, RouteTarget};
+use crate::config::{EniIdx, IgwIdx, NatIdx, RouteTarget};
 use crate::tables::Tables;
 use crate::verdict::DropReason;
 
@@ -14,6 +14,8 @@ pub enum NextHop {
     Eni(EniIdx),
     /// Out through this internet gateway.
     InternetGateway(IgwIdx),
+    /// Through this NAT gateway (a route to it, or one of its addresses as destination).
+    NatGateway(NatIdx),
 }
 
 /// Looks `dst` up in route table `rt` of VPC `vpc` and resolves the target.
@@ -23,12 +25,18 @@ pub fn lookup(t: &Tables, vpc: u32, rt: u32, dst: IpAddr) -> Result<NextHop, Dro
         return Err(DropReason::NoRoute);
     };
     match target {
-        RouteTarget::Local => t
-            .owner(vpc, dst)
-            .map(NextHop::Eni)
-            .ok_or(DropReason::NoEniForAddress),
+        RouteTarget::Local => match t.owner(vpc, dst) {
+            Some(e) => Ok(NextHop::Eni(e)),
+            None => t
+                .vpcs
+                .get(vpc as usize)
+                .and_then(|v| v.nat_addrs.get(&dst))
+                .map(|&n| NextHop::NatGateway(n))
+                .ok_or(DropReason::NoEniForAddress),
+        },
         RouteTarget::Blackhole => Err(DropReason::Blackhole),
         RouteTarget::Eni(e) => Ok(NextHop::Eni(e)),
         RouteTarget::InternetGateway(g) => Ok(NextHop::InternetGateway(g)),
+        RouteTarget::NatGateway(n) => Ok(NextHop::NatGateway(n)),
     }
 }
