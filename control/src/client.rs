@@ -257,6 +257,7 @@ mod tests {
             engine: Default::default(),
             nacl_denies: vec![],
             uplinks: vec![],
+            nat_gateways: vec![],
         };
         let answer = serde_json::to_string(&Response::State(Box::new(report))).unwrap() + "\n";
         let answer: &'static str = Box::leak(answer.into_boxed_str());

@@ -23,26 +23,37 @@
 //! Internet gateways in file order; each gets a generated MAC ([`igw_mac`], first octet
 //! `0a`), its outside namespace one too ([`igw_host_mac`], `0e`), and the 1:1 NAT table
 //! of its VPC: the associated Elastic IPs in file order (private address: the one named,
-//! else the ENI's primary), then the ENIs' `public_ip`s in ENI order (primary private IP).
+//! else the ENI's primary), then the ENIs' `public_ip`s in ENI order (primary private IP),
+//! then the Elastic IPs of the VPC's public NAT gateways (NAT gateway order; per gateway
+//! the primary address ↔ `allocation_id`, then secondary address `k` ↔
+//! `secondary_allocation_ids[k]`), each with target [`MappingTarget::NatGateway`].
+//!
+//! NAT gateways in file order, with their addresses from [`nat_gateway_addresses`] (the
+//! primary first), the port range and idle timeout of `[lab]` (`nat_gateway_ports`,
+//! default 1024–65535; `nat_gateway_idle_timeout`, default 350 s, not scaled by
+//! `conntrack_time_scale`), AWS's 55,000 connections per address and destination, and
+//! [`NatGatewayConfig::MAX_CONNECTIONS`] translations. A route to `nat-…` becomes
+//! [`RouteTarget::NatGateway`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
 
 use dataplane::config::{
     Attachment, ConntrackConfig, DataplaneConfig, EniConfig, IcmpMatch, InternetGatewayConfig,
-    MappingTarget, NaclEntry, NetworkAclConfig, PortRange, Protocol, PublicMapping, RouteConfig, RouteTableConfig,
-    RouteTarget, SecurityGroupConfig, SgPeer, SgRule, SubnetConfig, TrafficMatch, Uplink,
-    VpcConfig,
+    MappingTarget, NaclEntry, NatGatewayConfig, NetworkAclConfig, PortRange, Protocol,
+    PublicMapping, RouteConfig, RouteTableConfig, RouteTarget, SecurityGroupConfig, SgPeer, SgRule,
+    SubnetConfig, TrafficMatch, Uplink, VpcConfig,
 };
 use dataplane::wire::MacAddr;
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 
 use crate::model::{
-    ConntrackSettings, NaclAction, NaclRule, PortSpec, RouteTargetRef, RulePeer, RuleProtocol,
-    SgRuleSpec, Topology, Vpc, DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_TCP_ESTABLISHED_TIMEOUT,
-    DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, OTHER_TIMEOUT, PROTO_ICMPV6,
-    TCP_TRANSITORY_TIMEOUT,
+    ConntrackSettings, LabSettings, NaclAction, NaclRule, NatConnectivity, PortSpec,
+    RouteTargetRef, RulePeer, RuleProtocol, SgRuleSpec, Topology, Vpc,
+    DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_UDP_STREAM_TIMEOUT,
+    DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, OTHER_TIMEOUT, PROTO_ICMPV6, TCP_TRANSITORY_TIMEOUT,
 };
-use crate::validate::{first_index, ValidationError, ValidationErrors};
+use crate::validate::{first_index, reserved_ipv4_reason, ValidationError, ValidationErrors};
 
 /// First octet of generated ENI MACs (locally administered, unicast).
 pub const ENI_MAC_OUI: u8 = 0x02;
@@ -268,6 +279,87 @@ fn vpc_of(
     vi
 }
 
+/// The highest address of `subnet` that an ENI or a NAT gateway may hold (not one of the
+/// five reserved ones) and that `taken` does not hold, if any.
+pub fn highest_free_ipv4(subnet: Ipv4Net, taken: impl Fn(Ipv4Addr) -> bool) -> Option<Ipv4Addr> {
+    let net = subnet.trunc();
+    (u32::from(net.network())..=u32::from(net.broadcast()))
+        .rev()
+        .map(Ipv4Addr::from)
+        .find(|&a| reserved_ipv4_reason(net, a).is_none() && !taken(a))
+}
+
+/// The private IPv4 addresses of every NAT gateway of `t` (by model index), the primary
+/// first: `private_ip` when set, else the highest free assignable address of its subnet
+/// (see [`highest_free_ipv4`]), where "free" means not an address (primary or secondary)
+/// of an ENI of the same VPC, not an explicit address of any NAT gateway of that VPC, and
+/// not auto-assigned to an earlier NAT gateway (file order). `None` when the subnet does
+/// not resolve or it has no free address left.
+pub fn nat_gateway_addresses(t: &Topology) -> Vec<Option<Vec<Ipv4Addr>>> {
+    let subnet_idx: HashMap<&str, usize> = first_index(&t.subnets, |x| x.id.as_str());
+    let vpc_of = |subnet: &str| -> Option<&str> {
+        subnet_idx.get(subnet).map(|&si| t.subnets[si].vpc.as_str())
+    };
+    let mut taken: HashSet<(&str, Ipv4Addr)> = HashSet::new();
+    for e in &t.enis {
+        if let Some(v) = vpc_of(&e.subnet) {
+            taken.extend(e.ipv4_addrs().map(|a| (v, a)));
+        }
+    }
+    for n in &t.nat_gateways {
+        if let Some(v) = vpc_of(&n.subnet) {
+            taken.extend(
+                n.private_ip
+                    .iter()
+                    .chain(&n.secondary_private_ips)
+                    .map(|&a| (v, a)),
+            );
+        }
+    }
+    t.nat_gateways
+        .iter()
+        .map(|n| {
+            let s = &t.subnets[*subnet_idx.get(n.subnet.as_str())?];
+            let primary = match n.private_ip {
+                Some(p) => p,
+                None => {
+                    let vpc = s.vpc.as_str();
+                    let p = highest_free_ipv4(s.cidr, |a| taken.contains(&(vpc, a)))?;
+                    taken.insert((vpc, p));
+                    p
+                }
+            };
+            Some(
+                std::iter::once(primary)
+                    .chain(n.secondary_private_ips.iter().copied())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// `secs` seconds (a float) in whole milliseconds, rounded, at least 1 ms.
+pub fn secs_to_ms(secs: f64) -> u64 {
+    scaled_ms(1, secs)
+}
+
+/// The NAT gateways' port range of `[lab]`, or AWS's 1024–65535 when unset (or, in an
+/// unvalidated model, out of range).
+pub fn nat_gateway_ports(lab: Option<&LabSettings>) -> PortRange {
+    lab.and_then(|l| l.nat_gateway_ports)
+        .and_then(|[from, to]| {
+            let (from, to) = (u16::try_from(from).ok()?, u16::try_from(to).ok()?);
+            (from <= to).then_some(PortRange { from, to })
+        })
+        .unwrap_or(NatGatewayConfig::PORTS)
+}
+
+/// The NAT gateways' idle timeout of `[lab]` in milliseconds, or AWS's 350 s when unset.
+pub fn nat_gateway_idle_timeout_ms(lab: Option<&LabSettings>) -> u64 {
+    lab.and_then(|l| l.nat_gateway_idle_timeout)
+        .map_or(NatGatewayConfig::IDLE_TIMEOUT_MS, secs_to_ms)
+}
+
 fn idx(i: usize) -> u32 {
     // Validation bounds nothing here, but a file with 4 billion resources is not a file.
     u32::try_from(i).unwrap_or(u32::MAX)
@@ -282,6 +374,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
     let subnet_idx: HashMap<&str, usize> = first_index(&t.subnets, |x| x.id.as_str());
     let eni_idx: HashMap<&str, usize> = first_index(&t.enis, |x| x.id.as_str());
     let igw_idx: HashMap<&str, usize> = first_index(&t.internet_gateways, |x| x.id.as_str());
+    let nat_idx: HashMap<&str, usize> = first_index(&t.nat_gateways, |x| x.id.as_str());
 
     let vpcs: Vec<VpcConfig> = t
         .vpcs
@@ -330,6 +423,17 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
                             &rt.id,
                             format!("routes[{j}].target"),
                             format!("no internet gateway with id `{id}`"),
+                        ));
+                        return None;
+                    }
+                },
+                RouteTargetRef::NatGateway(id) => match nat_idx.get(id) {
+                    Some(&ni) => RouteTarget::NatGateway(idx(ni)),
+                    None => {
+                        errors.push(ValidationError::new(
+                            &rt.id,
+                            format!("routes[{j}].target"),
+                            format!("no NAT gateway with id `{id}`"),
                         ));
                         return None;
                     }
@@ -649,9 +753,53 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
         });
     }
 
+    // NAT gateways in file order (their index is their model index).
+    let nat_addrs = nat_gateway_addresses(t);
+    let ports = nat_gateway_ports(t.lab.as_ref());
+    let idle_timeout_ms = nat_gateway_idle_timeout_ms(t.lab.as_ref());
+    let mut nat_gateways = Vec::new();
+    // (VPC, NAT gateway index, addresses) of each public NAT gateway, for the mappings.
+    let mut public_nats: Vec<(usize, usize, &[Ipv4Addr])> = Vec::new();
+    for (ni, (n, addrs)) in t.nat_gateways.iter().zip(&nat_addrs).enumerate() {
+        let Some(&si) = subnet_idx.get(n.subnet.as_str()) else {
+            errors.push(ValidationError::new(
+                &n.id,
+                "subnet",
+                format!("no subnet with id `{}`", n.subnet),
+            ));
+            continue;
+        };
+        let Some(addrs) = addrs else {
+            errors.push(ValidationError::new(
+                &n.id,
+                "private_ip",
+                format!("{} has no free address to assign", n.subnet),
+            ));
+            continue;
+        };
+        let public = n.connectivity == NatConnectivity::Public;
+        if public {
+            if let Some(&vi) = vpc_idx.get(t.subnets[si].vpc.as_str()) {
+                public_nats.push((vi, ni, addrs));
+            }
+        }
+        nat_gateways.push(NatGatewayConfig {
+            id: n.id.clone(),
+            subnet: idx(si),
+            addrs: addrs.clone(),
+            public,
+            ports,
+            max_per_destination: NatGatewayConfig::MAX_PER_DESTINATION,
+            idle_timeout_ms,
+            max_connections: NatGatewayConfig::MAX_CONNECTIONS,
+        });
+    }
+    let eip_idx: HashMap<&str, usize> = first_index(&t.elastic_ips, |x| x.id.as_str());
+
     // Internet gateways in file order, each with the 1:1 NAT table of its VPC: the
-    // associated Elastic IPs (file order), then the ENIs' public IPs (ENI order). Public
-    // addresses of VPCs without a gateway are dropped (validation warns about them).
+    // associated Elastic IPs (file order), then the ENIs' public IPs (ENI order), then the
+    // Elastic IPs of its VPC's public NAT gateways. Public addresses of VPCs without a
+    // gateway are dropped (validation warns about ENIs' and rejects NAT gateways').
     let eni_vpc = |ei: usize| -> Option<usize> {
         let si = subnet_idx.get(t.enis[ei].subnet.as_str())?;
         vpc_idx.get(t.subnets[*si].vpc.as_str()).copied()
@@ -691,6 +839,30 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
                 });
             }
         }
+        for &(_, ni, addrs) in public_nats.iter().filter(|(v, _, _)| *v == vi) {
+            let n = &t.nat_gateways[ni];
+            let allocations = n.allocation_id.iter().chain(&n.secondary_allocation_ids);
+            for (k, (alloc, &private)) in allocations.zip(addrs).enumerate() {
+                let Some(&ei) = eip_idx.get(alloc.as_str()) else {
+                    let field = match k {
+                        0 => "allocation_id".to_string(),
+                        k => format!("secondary_allocation_ids[{}]", k - 1),
+                    };
+                    errors.push(ValidationError::new(
+                        &n.id,
+                        field,
+                        format!("no Elastic IP with id `{alloc}`"),
+                    ));
+                    continue;
+                };
+                mappings.push(PublicMapping {
+                    public: t.elastic_ips[ei].public_ip,
+                    target: MappingTarget::NatGateway(idx(ni)),
+                    private,
+                    source: alloc.clone(),
+                });
+            }
+        }
         internet_gateways.push(InternetGatewayConfig {
             id: g.id.clone(),
             vpc: idx(vi),
@@ -719,6 +891,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             network_acls,
             security_groups,
             internet_gateways,
+            nat_gateways,
         })
     } else {
         Err(ValidationErrors(errors))
@@ -1375,34 +1548,50 @@ mod tests {
     #[test]
     fn mappings_are_the_eips_then_the_public_ips_of_the_gateways_vpc() {
         let c = compile_str(GATEWAYS).unwrap().config;
-        let m: Vec<(String, u32, String, &str)> = c.internet_gateways[1]
+        let m: Vec<(String, MappingTarget, String, &str)> = c.internet_gateways[1]
             .mappings
             .iter()
             .map(|m| {
                 (
                     m.public.to_string(),
-                    m.eni,
+                    m.target,
                     m.private.to_string(),
                     m.source.as_str(),
                 )
             })
             .collect();
+        let eni = MappingTarget::Eni;
         assert_eq!(
             m,
             [
-                ("198.51.100.20".into(), 1, "10.0.1.20".into(), "eipalloc-2"),
-                ("198.51.100.11".into(), 0, "10.0.1.11".into(), "eipalloc-1"),
-                ("198.51.100.10".into(), 0, "10.0.1.10".into(), "public_ip"),
+                (
+                    "198.51.100.20".into(),
+                    eni(1),
+                    "10.0.1.20".into(),
+                    "eipalloc-2"
+                ),
+                (
+                    "198.51.100.11".into(),
+                    eni(0),
+                    "10.0.1.11".into(),
+                    "eipalloc-1"
+                ),
+                (
+                    "198.51.100.10".into(),
+                    eni(0),
+                    "10.0.1.10".into(),
+                    "public_ip"
+                ),
             ]
         );
         let b: Vec<_> = c.internet_gateways[0]
             .mappings
             .iter()
-            .map(|m| (m.public.to_string(), m.eni, m.source.clone()))
+            .map(|m| (m.public.to_string(), m.target, m.source.clone()))
             .collect();
         assert_eq!(
             b,
-            [("198.51.100.30".to_string(), 2, "public_ip".to_string())]
+            [("198.51.100.30".to_string(), eni(2), "public_ip".to_string())]
         );
     }
 
@@ -1419,7 +1608,7 @@ mod tests {
             .internet_gateways
             .iter()
             .flat_map(|g| &g.mappings)
-            .all(|m| m.eni != 2));
+            .all(|m| m.target != MappingTarget::Eni(2)));
         assert!(
             c.warnings.iter().any(|w| w.starts_with("eni-b1.public_ip:")
                 && w.contains("vpc-b has no internet gateway")),
@@ -1434,5 +1623,217 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, c);
+    }
+
+    /// A public subnet with a public NAT gateway (two addresses, two Elastic IPs) used by
+    /// a private subnet, and a private NAT gateway with an auto-assigned address.
+    const NAT: &str = r#"
+        [lab]
+        conntrack_time_scale = 0.01
+        nat_gateway_ports = [2000, 2009]
+        nat_gateway_idle_timeout = 0.5
+
+        [[vpc]]
+        id = "vpc-a"
+        cidr = "10.0.0.0/16"
+        [[subnet]]
+        id = "subnet-pub"
+        vpc = "vpc-a"
+        cidr = "10.0.0.0/24"
+        route_table = "rtb-pub"
+        [[subnet]]
+        id = "subnet-priv"
+        vpc = "vpc-a"
+        cidr = "10.0.4.0/24"
+        route_table = "rtb-priv"
+        [[route_table]]
+        id = "rtb-pub"
+        vpc = "vpc-a"
+        routes = [{ destination = "0.0.0.0/0", target = "igw-a" }]
+        [[route_table]]
+        id = "rtb-priv"
+        vpc = "vpc-a"
+        routes = [
+          { destination = "0.0.0.0/0", target = "nat-a" },
+          { destination = "192.168.0.0/16", target = "nat-p" },
+        ]
+        [[eni]]
+        id = "eni-pub1"
+        subnet = "subnet-pub"
+        private_ip = "10.0.0.40"
+        public_ip = "198.51.100.40"
+        [[eni]]
+        id = "eni-top"
+        subnet = "subnet-priv"
+        private_ip = "10.0.4.254"
+        [[internet_gateway]]
+        id = "igw-a"
+        vpc = "vpc-a"
+        [[nat_gateway]]
+        id = "nat-p"
+        subnet = "subnet-priv"
+        connectivity = "private"
+        [[nat_gateway]]
+        id = "nat-a"
+        subnet = "subnet-pub"
+        allocation_id = "eipalloc-nat"
+        private_ip = "10.0.0.220"
+        secondary_private_ips = ["10.0.0.221"]
+        secondary_allocation_ids = ["eipalloc-nat2"]
+        [[elastic_ip]]
+        id = "eipalloc-nat2"
+        public_ip = "198.51.100.8"
+        [[elastic_ip]]
+        id = "eipalloc-nat"
+        public_ip = "198.51.100.7"
+    "#;
+
+    fn nat() -> DataplaneConfig {
+        compile_str(NAT).unwrap().config
+    }
+
+    #[test]
+    fn nat_gateways_compile_in_file_order_with_their_addresses_and_lab_settings() {
+        let c = nat();
+        let ids: Vec<&str> = c.nat_gateways.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, ["nat-p", "nat-a"]);
+        let ports = PortRange {
+            from: 2000,
+            to: 2009,
+        };
+        assert_eq!(
+            c.nat_gateways[1],
+            NatGatewayConfig {
+                id: "nat-a".into(),
+                subnet: 0,
+                addrs: vec!["10.0.0.220".parse().unwrap(), "10.0.0.221".parse().unwrap()],
+                public: true,
+                ports,
+                max_per_destination: 55_000,
+                // 0.5 s, not scaled by conntrack_time_scale.
+                idle_timeout_ms: 500,
+                max_connections: NatGatewayConfig::MAX_CONNECTIONS,
+            }
+        );
+        // The private one: the highest free address of its subnet (.254 is an ENI's).
+        let p = &c.nat_gateways[0];
+        assert_eq!((p.subnet, p.public), (1, false));
+        assert_eq!(p.addrs, ["10.0.4.253".parse::<Ipv4Addr>().unwrap()]);
+        assert_eq!(p.ports, ports);
+    }
+
+    #[test]
+    fn nat_gateways_default_to_aws_settings() {
+        let src = NAT.replace(
+            "nat_gateway_ports = [2000, 2009]\n        nat_gateway_idle_timeout = 0.5\n",
+            "",
+        );
+        let c = compile_str(&src).unwrap().config;
+        for n in &c.nat_gateways {
+            assert_eq!(n.ports, NatGatewayConfig::PORTS);
+            assert_eq!(
+                n.ports,
+                PortRange {
+                    from: 1024,
+                    to: 65535
+                }
+            );
+            assert_eq!(n.idle_timeout_ms, 350_000);
+            assert_eq!(n.max_per_destination, NatGatewayConfig::MAX_PER_DESTINATION);
+        }
+        assert_eq!(nat_gateway_ports(None), NatGatewayConfig::PORTS);
+        assert_eq!(
+            nat_gateway_idle_timeout_ms(None),
+            NatGatewayConfig::IDLE_TIMEOUT_MS
+        );
+        assert_eq!(secs_to_ms(0.0001), 1);
+        assert_eq!(secs_to_ms(1.2345), 1235);
+    }
+
+    #[test]
+    fn routes_to_nat_gateways_compile_to_their_index() {
+        let c = nat();
+        let routes: Vec<(String, RouteTarget)> = rtb(&c, "rtb-priv")
+            .routes
+            .iter()
+            .map(|r| (r.destination.to_string(), r.target))
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("10.0.0.0/16".to_string(), RouteTarget::Local),
+                ("0.0.0.0/0".to_string(), RouteTarget::NatGateway(1)),
+                ("192.168.0.0/16".to_string(), RouteTarget::NatGateway(0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn public_nat_gateway_addresses_map_to_their_eips_at_the_internet_gateway() {
+        let c = nat();
+        let m: Vec<(String, MappingTarget, String, &str)> = c.internet_gateways[0]
+            .mappings
+            .iter()
+            .map(|m| {
+                (
+                    m.public.to_string(),
+                    m.target,
+                    m.private.to_string(),
+                    m.source.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            m,
+            [
+                (
+                    "198.51.100.40".into(),
+                    MappingTarget::Eni(0),
+                    "10.0.0.40".into(),
+                    "public_ip"
+                ),
+                (
+                    "198.51.100.7".into(),
+                    MappingTarget::NatGateway(1),
+                    "10.0.0.220".into(),
+                    "eipalloc-nat"
+                ),
+                (
+                    "198.51.100.8".into(),
+                    MappingTarget::NatGateway(1),
+                    "10.0.0.221".into(),
+                    "eipalloc-nat2"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn nat_gateways_survive_the_wire_and_the_data_plane_accepts_them() {
+        let c = nat();
+        let json = serde_json::to_string(&c).unwrap();
+        let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        dataplane::tables::Tables::build(c).unwrap();
+    }
+
+    #[test]
+    fn the_demo_compiles_without_warnings_and_the_data_plane_accepts_it() {
+        let c = compile_str(include_str!("../../examples/demo.toml")).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let n = &c.config.nat_gateways[0];
+        assert_eq!(n.id, "nat-demo");
+        assert_eq!(n.addrs, ["10.0.0.220".parse::<Ipv4Addr>().unwrap()]);
+        assert!(n.public);
+        assert!(c.config.internet_gateways[0].mappings.iter().any(|m| {
+            m.target == MappingTarget::NatGateway(0)
+                && m.public.to_string() == "198.51.100.7"
+                && m.private == n.addrs[0]
+        }));
+        assert!(rtb(&c.config, "rtb-private")
+            .routes
+            .iter()
+            .any(|r| r.target == RouteTarget::NatGateway(0)));
+        dataplane::tables::Tables::build(c.config).unwrap();
     }
 }

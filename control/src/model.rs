@@ -43,6 +43,29 @@
 //! Gateways (issue VPC-3): `[[internet_gateway]]` ([`InternetGateway`], with its optional
 //! `internet` side [`InternetSide`]), `[[elastic_ip]]` ([`ElasticIp`]), the ENI field
 //! `public_ip`, and the route target `igw-…`.
+//!
+//! NAT gateways: `[[nat_gateway]]` ([`NatGateway`]), the route target
+//! `nat-…`, and the `[lab]` knobs `nat_gateway_ports` and `nat_gateway_idle_timeout`
+//! ([`LabSettings`]):
+//!
+//! ```toml
+//! [[nat_gateway]]
+//! id = "nat-demo"
+//! subnet = "subnet-public"        # required; a public NAT gateway belongs in a public subnet
+//! connectivity = "public"         # "public" (default) or "private"
+//! allocation_id = "eipalloc-nat"  # required when public, forbidden when private
+//! private_ip = "10.0.0.220"       # optional, see below
+//! secondary_private_ips = ["10.0.0.221"]          # optional, at most 7
+//! secondary_allocation_ids = ["eipalloc-nat2"]    # public: one per secondary private IP
+//! ```
+//!
+//! Without `private_ip` the gateway gets the **highest free assignable address** of its
+//! subnet: the highest address that is not one of the five reserved ones, not an address
+//! (primary or secondary) of an ENI of the VPC and not an address of another NAT gateway
+//! (explicit addresses are taken first, then the gateways without `private_ip` are served
+//! in file order); see [`crate::compile::nat_gateway_addresses`]. A public gateway's
+//! primary address maps to the Elastic IP `allocation_id` and its `k`-th secondary address
+//! to `secondary_allocation_ids[k]`, at the VPC's internet gateway.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -98,11 +121,13 @@ pub struct Topology {
     /// `[[elastic_ip]]` tables.
     #[serde(default, rename = "elastic_ip", skip_serializing_if = "Vec::is_empty")]
     pub elastic_ips: Vec<ElasticIp>,
+    /// `[[nat_gateway]]` tables.
+    #[serde(default, rename = "nat_gateway", skip_serializing_if = "Vec::is_empty")]
+    pub nat_gateways: Vec<NatGateway>,
     /// The optional `[lab]` table: knobs for test labs, not AWS settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabSettings>,
     // Next resources (later issues), each as its own array of tables with its id prefix:
-    //   nat_gateway        `[[nat_gateway]]`        id "nat-…",  in a subnet, with an EIP; route target
     //   peering_connection `[[peering_connection]]` id "pcx-…",  between two VPCs; route target
     // When they arrive, add them here, to `TOP_LEVEL_KEYS` in `crate::validate`, and to
     // the target kinds of `RouteTargetRef`.
@@ -171,7 +196,8 @@ pub struct RouteTable {
 pub struct Route {
     /// The destination prefix (IPv4 or IPv6).
     pub destination: IpNet,
-    /// `"local"`, `"blackhole"`, an ENI id (`"eni-…"`) or an internet gateway id (`"igw-…"`).
+    /// `"local"`, `"blackhole"`, an ENI id (`"eni-…"`), an internet gateway id (`"igw-…"`)
+    /// or a NAT gateway id (`"nat-…"`).
     pub target: String,
 }
 
@@ -193,7 +219,9 @@ pub enum RouteTargetRef<'a> {
     Eni(&'a str),
     /// `"igw-…"`: an internet gateway of the route table's VPC.
     InternetGateway(&'a str),
-    /// A gateway kind that later issues add (`nat-`, `pcx-`, …); rejected for now.
+    /// `"nat-…"`: a NAT gateway of the route table's VPC.
+    NatGateway(&'a str),
+    /// A gateway kind that later issues add (`pcx-`, `eigw-`, …); rejected for now.
     Unsupported(&'a str),
     /// Anything else.
     Invalid(&'a str),
@@ -201,7 +229,7 @@ pub enum RouteTargetRef<'a> {
 
 /// Target id prefixes that AWS knows but this data plane does not implement yet.
 pub const UNSUPPORTED_TARGET_PREFIXES: &[&str] = &[
-    "eigw-", "nat-", "pcx-", "vgw-", "tgw-", "vpce-", "i-", "lgw-", "cagw-",
+    "eigw-", "pcx-", "vgw-", "tgw-", "vpce-", "i-", "lgw-", "cagw-",
 ];
 
 impl<'a> RouteTargetRef<'a> {
@@ -212,6 +240,7 @@ impl<'a> RouteTargetRef<'a> {
             "blackhole" => RouteTargetRef::Blackhole,
             _ if s.starts_with("eni-") => RouteTargetRef::Eni(s),
             _ if s.starts_with("igw-") => RouteTargetRef::InternetGateway(s),
+            _ if s.starts_with("nat-") => RouteTargetRef::NatGateway(s),
             _ if UNSUPPORTED_TARGET_PREFIXES.iter().any(|p| s.starts_with(p)) => {
                 RouteTargetRef::Unsupported(s)
             }
@@ -378,6 +407,68 @@ pub struct ElasticIp {
     pub private_ip: Option<Ipv4Addr>,
 }
 
+/// Whether a NAT gateway reaches the internet (AWS `ConnectivityType`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NatConnectivity {
+    /// `"public"` (the default): in a public subnet, each address with an Elastic IP; the
+    /// VPC's internet gateway maps the addresses to their Elastic IPs.
+    #[default]
+    Public,
+    /// `"private"`: no Elastic IP; it translates to its private addresses only (for
+    /// traffic to other networks; the internet gateway drops what it sends there).
+    Private,
+}
+
+impl NatConnectivity {
+    /// `"public"` or `"private"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatConnectivity::Public => "public",
+            NatConnectivity::Private => "private",
+        }
+    }
+}
+
+/// A NAT gateway: source NAT for the subnets whose route tables send traffic to it (route
+/// target `nat-…`), with per-destination port allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatGateway {
+    /// The id, `nat-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The subnet it lives in (a `subnet-…` id); that subnet's network ACL applies to the
+    /// traffic entering and leaving it, its route table to what it sends on.
+    #[serde(default)]
+    pub subnet: String,
+    /// `"public"` (default) or `"private"`.
+    #[serde(default, skip_serializing_if = "is_public")]
+    pub connectivity: NatConnectivity,
+    /// The Elastic IP of the primary address (`eipalloc-…`): required for a public gateway,
+    /// forbidden for a private one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation_id: Option<String>,
+    /// The primary private IPv4 address; absent means the highest free assignable address
+    /// of the subnet (see the module documentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip: Option<Ipv4Addr>,
+    /// Secondary private IPv4 addresses (at most 7: 8 addresses in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_private_ips: Vec<Ipv4Addr>,
+    /// The Elastic IPs of the secondary addresses, in the same order (public gateways: one
+    /// per secondary private IP; private gateways: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_allocation_ids: Vec<String>,
+}
+
+fn is_public(c: &NatConnectivity) -> bool {
+    *c == NatConnectivity::Public
+}
+
 /// The default connection-tracking table size of an ENI (entries).
 pub const DEFAULT_CONNTRACK_MAX_ENTRIES: u32 = 65_536;
 /// Default idle timeout of an established TCP connection, seconds (AWS `TcpEstablishedTimeout`).
@@ -414,20 +505,37 @@ pub struct ConntrackSettings {
     pub udp_stream_timeout: Option<i64>,
 }
 
+/// The default source ports of a NAT gateway, inclusive (AWS: 1024–65535).
+pub const DEFAULT_NAT_GATEWAY_PORTS: [i64; 2] = [1024, 65_535];
+/// The default idle timeout of a NAT gateway's translations, seconds (AWS: 350).
+pub const DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT: f64 = 350.0;
+
 /// The `[lab]` table: knobs of the lab that are not AWS settings.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabSettings {
-    /// Multiplies every connection-tracking timeout when compiling (so that a test can
-    /// see a 30 s UDP timeout expire after 300 ms with `0.01`); in (0, 1], default 1.
+    /// Multiplies every connection-tracking timeout of the ENIs when compiling (so that a
+    /// test can see a 30 s UDP timeout expire after 300 ms with `0.01`); in (0, 1],
+    /// default 1. It does **not** apply to NAT gateways: see `nat_gateway_idle_timeout`.
     #[serde(default = "default_scale")]
     pub conntrack_time_scale: f64,
+    /// The source ports every NAT gateway allocates from, `[from, to]` inclusive, within
+    /// 1024..=65535 and `from <= to`; absent means AWS's 1024–65535. A small range lets a
+    /// test exhaust the ports (`ErrorPortAllocation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_ports: Option<[i64; 2]>,
+    /// The idle timeout of every NAT gateway's translations, seconds (a number > 0,
+    /// fractions allowed); absent means AWS's 350. Not scaled by `conntrack_time_scale`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_idle_timeout: Option<f64>,
 }
 
 impl Default for LabSettings {
     fn default() -> Self {
         LabSettings {
             conntrack_time_scale: 1.0,
+            nat_gateway_ports: None,
+            nat_gateway_idle_timeout: None,
         }
     }
 }
@@ -437,6 +545,9 @@ impl Default for LabSettings {
 impl PartialEq for LabSettings {
     fn eq(&self, other: &Self) -> bool {
         self.conntrack_time_scale.to_bits() == other.conntrack_time_scale.to_bits()
+            && self.nat_gateway_ports == other.nat_gateway_ports
+            && self.nat_gateway_idle_timeout.map(f64::to_bits)
+                == other.nat_gateway_idle_timeout.map(f64::to_bits)
     }
 }
 
@@ -882,7 +993,11 @@ mod tests {
         );
         assert_eq!(
             RouteTargetRef::parse("nat-1"),
-            RouteTargetRef::Unsupported("nat-1")
+            RouteTargetRef::NatGateway("nat-1")
+        );
+        assert_eq!(
+            RouteTargetRef::parse("pcx-1"),
+            RouteTargetRef::Unsupported("pcx-1")
         );
         assert_eq!(RouteTargetRef::parse("foo"), RouteTargetRef::Invalid("foo"));
     }
@@ -1012,6 +1127,49 @@ mod tests {
             toml::from_str::<InternetGateway>("id = \"igw-a\"\nvpc = \"vpc-a\"\nnat = true\n")
                 .unwrap_err();
         assert!(err.message().contains("unknown field `nat`"), "{err}");
+    }
+
+    #[test]
+    fn nat_gateways_round_trip_through_toml() {
+        let src = r#"
+            [lab]
+            nat_gateway_ports = [2000, 2009]
+            nat_gateway_idle_timeout = 2.5
+
+            [[nat_gateway]]
+            id = "nat-a"
+            name = "a"
+            subnet = "subnet-a"
+            allocation_id = "eipalloc-a"
+            private_ip = "10.0.0.220"
+            secondary_private_ips = ["10.0.0.221"]
+            secondary_allocation_ids = ["eipalloc-b"]
+
+            [[nat_gateway]]
+            id = "nat-p"
+            subnet = "subnet-a"
+            connectivity = "private"
+        "#;
+        let t: Topology = toml::from_str(src).unwrap();
+        let a = &t.nat_gateways[0];
+        assert_eq!(a.connectivity, NatConnectivity::Public, "the default");
+        assert_eq!(a.private_ip, Some(Ipv4Addr::new(10, 0, 0, 220)));
+        assert_eq!(a.secondary_allocation_ids, ["eipalloc-b"]);
+        let p = &t.nat_gateways[1];
+        assert_eq!(p.connectivity, NatConnectivity::Private);
+        assert_eq!((p.allocation_id.as_ref(), p.private_ip), (None, None));
+        let lab = t.lab.unwrap();
+        assert_eq!(lab.nat_gateway_ports, Some([2000, 2009]));
+        assert_eq!(lab.nat_gateway_idle_timeout, Some(2.5));
+        assert_eq!(lab.conntrack_time_scale, 1.0);
+        let again: Topology = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
+        assert_eq!(t, again);
+        let err =
+            toml::from_str::<NatGateway>("id = \"nat-a\"\nconnectivity = \"both\"\n").unwrap_err();
+        assert!(
+            err.message().contains("expected `public` or `private`"),
+            "{err}"
+        );
     }
 
     #[test]

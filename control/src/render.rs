@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use dataplane::config::{
-    DataplaneConfig, NaclEntry, Protocol, RouteTarget, SgPeer, SgRule, TrafficMatch,
+    DataplaneConfig, MappingTarget, NaclEntry, Protocol, RouteTarget, SgPeer, SgRule, TrafficMatch,
 };
-use dataplane::stats::{StatsReport, UplinkReport};
+use dataplane::stats::{NatGatewayReport, StatsReport, UplinkReport};
 use dataplane::verdict::DropReason;
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -16,14 +16,18 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// `1 VPC, 2 subnets, 3 route tables, 3 ENIs, 2 network ACLs, 3 security groups` (the
 /// implicit main tables, default NACLs and default groups included), then
-/// `, 1 internet gateway` when there are any.
+/// `, 1 internet gateway` and `, 1 NAT gateway` when there are any.
 pub fn summary(config: &DataplaneConfig) -> String {
     let igws = match config.internet_gateways.len() {
         0 => String::new(),
         n => format!(", {}", plural(n, "internet gateway", "internet gateways")),
     };
+    let nats = match config.nat_gateways.len() {
+        0 => String::new(),
+        n => format!(", {}", plural(n, "NAT gateway", "NAT gateways")),
+    };
     format!(
-        "{}, {}, {}, {}, {}, {}{igws}",
+        "{}, {}, {}, {}, {}, {}{igws}{nats}",
         plural(config.vpcs.len(), "VPC", "VPCs"),
         plural(config.subnets.len(), "subnet", "subnets"),
         plural(config.route_tables.len(), "route table", "route tables"),
@@ -194,6 +198,26 @@ pub fn target_name(config: &DataplaneConfig, target: RouteTarget) -> String {
             .internet_gateways
             .get(i as usize)
             .map_or_else(|| format!("igw#{i}?"), |g| g.id.clone()),
+        RouteTarget::NatGateway(i) => nat_name(config, i),
+    }
+}
+
+/// The id of NAT gateway `i`.
+fn nat_name(config: &DataplaneConfig, i: u32) -> String {
+    config
+        .nat_gateways
+        .get(i as usize)
+        .map_or_else(|| format!("nat#{i}?"), |n| n.id.clone())
+}
+
+/// The name of what a public address maps to: an ENI id or a NAT gateway id.
+pub fn mapping_target_name(config: &DataplaneConfig, target: MappingTarget) -> String {
+    match target {
+        MappingTarget::Eni(i) => config
+            .enis
+            .get(i as usize)
+            .map_or_else(|| format!("eni#{i}?"), |e| e.id.clone()),
+        MappingTarget::NatGateway(i) => nat_name(config, i),
     }
 }
 
@@ -265,20 +289,144 @@ pub fn internet_gateways(c: &DataplaneConfig, uplinks: &[UplinkReport]) -> Strin
             .map(|m| {
                 vec![
                     m.public.to_string(),
-                    c.enis
-                        .get(m.eni as usize)
-                        .map_or_else(|| format!("eni#{}?", m.eni), |e| e.id.clone()),
+                    mapping_target_name(c, m.target),
                     m.private.to_string(),
                     m.source.clone(),
                 ]
             })
             .collect();
+        // `ENI` while only ENIs have public addresses, `TARGET` once a NAT gateway has one.
+        let target = if g
+            .mappings
+            .iter()
+            .all(|m| matches!(m.target, MappingTarget::Eni(_)))
+        {
+            "ENI"
+        } else {
+            "TARGET"
+        };
         out.push_str(&indent(
-            &table(&["PUBLIC", "ENI", "PRIVATE", "SOURCE"], &rows),
+            &table(&["PUBLIC", target, "PRIVATE", "SOURCE"], &rows),
             2,
         ));
     }
     out
+}
+
+/// The `NAT gateways` section of `vpcctl show`: each gateway with its subnet, kind, port
+/// range, idle timeout and limits, its addresses with their Elastic IPs (from the internet
+/// gateways' mappings), and its metrics from `reports` under their CloudWatch names
+/// (`AWS/NATGateway`). The traffic table reads as metric names: row `InFromSource`,
+/// column `PACKETS` is `PacketsInFromSource`.
+pub fn nat_gateways(c: &DataplaneConfig, reports: &[NatGatewayReport]) -> String {
+    let mut out = String::from(
+        "\nNAT gateways (source NAT to their private IPv4; a public one's addresses map to Elastic IPs at the internet gateway)\n",
+    );
+    if c.nat_gateways.is_empty() {
+        out.push_str("none\n");
+        return out;
+    }
+    for (i, n) in c.nat_gateways.iter().enumerate() {
+        let subnet = c.subnets.get(n.subnet as usize);
+        let vpc = subnet
+            .and_then(|s| c.vpcs.get(s.vpc as usize))
+            .map_or_else(|| "vpc?".to_string(), |v| v.id.clone());
+        let _ = writeln!(
+            out,
+            "{} ({vpc}), {}, subnet {}, ports {}-{}, idle timeout {}, {} per address and destination, up to {} translations",
+            n.id,
+            if n.public { "public" } else { "private" },
+            subnet.map_or_else(|| format!("subnet#{}?", n.subnet), |s| s.id.clone()),
+            n.ports.from,
+            n.ports.to,
+            duration_text(n.idle_timeout_ms),
+            n.max_per_destination,
+            n.max_connections,
+        );
+        let eips: Vec<_> = c
+            .internet_gateways
+            .iter()
+            .flat_map(|g| &g.mappings)
+            .filter(|m| m.target == MappingTarget::NatGateway(idx32(i)))
+            .collect();
+        let rows: Vec<Vec<String>> = n
+            .addrs
+            .iter()
+            .enumerate()
+            .map(|(k, a)| {
+                let eip = eips.iter().find(|m| m.private == *a);
+                vec![
+                    a.to_string(),
+                    if k == 0 { "primary" } else { "secondary" }.to_string(),
+                    eip.map_or_else(|| "-".to_string(), |m| m.public.to_string()),
+                    eip.map_or_else(|| "-".to_string(), |m| m.source.clone()),
+                ]
+            })
+            .collect();
+        out.push_str(&indent(
+            &table(&["PRIVATE", "ADDRESS", "ELASTIC IP", "ALLOCATION"], &rows),
+            2,
+        ));
+        let Some(r) = reports
+            .get(i)
+            .filter(|r| r.id == n.id)
+            .or_else(|| reports.iter().find(|r| r.id == n.id))
+        else {
+            out.push_str("  metrics: not reported\n");
+            continue;
+        };
+        let m = &r.metrics;
+        let _ = writeln!(
+            out,
+            "  ActiveConnectionCount {}, ConnectionAttemptCount {}, ConnectionEstablishedCount {}, ErrorPortAllocation {}, IdleTimeoutCount {}, PacketsDropCount {} (translations {}, resets sent {})",
+            m.active_connection_count,
+            m.connection_attempt_count,
+            m.connection_established_count,
+            m.error_port_allocation,
+            m.idle_timeout_count,
+            m.packets_drop_count,
+            m.translations,
+            m.resets_sent,
+        );
+        let rows: Vec<Vec<String>> = [
+            (
+                "InFromSource",
+                m.packets_in_from_source,
+                m.bytes_in_from_source,
+            ),
+            (
+                "OutToDestination",
+                m.packets_out_to_destination,
+                m.bytes_out_to_destination,
+            ),
+            (
+                "InFromDestination",
+                m.packets_in_from_destination,
+                m.bytes_in_from_destination,
+            ),
+            (
+                "OutToSource",
+                m.packets_out_to_source,
+                m.bytes_out_to_source,
+            ),
+        ]
+        .into_iter()
+        .map(|(name, p, b)| vec![name.to_string(), p.to_string(), b.to_string()])
+        .collect();
+        out.push_str(&indent(&table(&["TRAFFIC", "PACKETS", "BYTES"], &rows), 2));
+    }
+    out
+}
+
+/// A duration in milliseconds as `350s` or `1.5s` (whole seconds without a fraction).
+fn duration_text(ms: u64) -> String {
+    let (secs, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        format!("{secs}s")
+    } else {
+        let frac = format!("{frac:03}");
+        format!("{secs}.{}s", frac.trim_end_matches('0'))
+    }
 }
 
 /// The human-readable report of `vpcctl show`.
@@ -373,6 +521,7 @@ pub fn show(report: &StatsReport) -> String {
     }
 
     out.push_str(&internet_gateways(c, &report.uplinks));
+    out.push_str(&nat_gateways(c, &report.nat_gateways));
 
     out.push_str("\nNetwork ACLs (stateless; lowest rule number first, first match wins)\n");
     for (i, n) in c.network_acls.iter().enumerate() {
@@ -473,7 +622,7 @@ pub fn show(report: &StatsReport) -> String {
                 .internet_gateways
                 .iter()
                 .flat_map(|g| &g.mappings)
-                .filter(|m| m.eni == idx32(i))
+                .filter(|m| m.target == MappingTarget::Eni(idx32(i)))
                 .map(|m| m.public.to_string())
                 .collect();
             let groups = e.security_groups.as_ref().map_or_else(
@@ -608,6 +757,7 @@ mod tests {
             engine,
             nacl_denies: vec![],
             uplinks: vec![],
+            nat_gateways: vec![],
         };
         let text = show(&report);
         for needle in [
@@ -661,6 +811,7 @@ mod tests {
             engine: Default::default(),
             nacl_denies: vec![],
             uplinks: vec![],
+            nat_gateways: vec![],
         };
         let text = show(&report);
         for needle in [
@@ -685,6 +836,7 @@ mod tests {
             engine: Default::default(),
             nacl_denies: vec![],
             uplinks: vec![],
+            nat_gateways: vec![],
         });
         assert!(
             plain.contains("Internet gateways (1:1 NAT between public and private IPv4)\nnone\n")
@@ -763,6 +915,7 @@ mod tests {
                 },
             ],
             uplinks: vec![],
+            nat_gateways: vec![],
         };
         let text = show(&report);
         let pos = |needle: &str| {
@@ -796,5 +949,140 @@ mod tests {
         pos("    all       all    sg-web");
         pos("    all       all    sg-default-demo");
         pos("    all       all    0.0.0.0/0");
+    }
+
+    /// TOPO plus a public subnet with a public NAT gateway (two addresses) that subnet-a
+    /// uses, and a private NAT gateway.
+    fn nat_topology() -> String {
+        TOPO.replace(
+            "routes = [{ destination = \"0.0.0.0/0\", target = \"eni-a\" }]",
+            "routes = [{ destination = \"0.0.0.0/0\", target = \"nat-a\" }]",
+        ) + r#"
+        [lab]
+        nat_gateway_idle_timeout = 1.5
+        [[subnet]]
+        id = "subnet-pub"
+        vpc = "vpc-demo"
+        cidr = "10.0.0.0/24"
+        route_table = "rtb-pub"
+        [[route_table]]
+        id = "rtb-pub"
+        vpc = "vpc-demo"
+        routes = [{ destination = "0.0.0.0/0", target = "igw-a" }]
+        [[internet_gateway]]
+        id = "igw-a"
+        vpc = "vpc-demo"
+        [[eni]]
+        id = "eni-pub"
+        subnet = "subnet-pub"
+        private_ip = "10.0.0.40"
+        public_ip = "198.51.100.40"
+        [[nat_gateway]]
+        id = "nat-a"
+        subnet = "subnet-pub"
+        allocation_id = "eipalloc-nat"
+        private_ip = "10.0.0.220"
+        secondary_private_ips = ["10.0.0.221"]
+        secondary_allocation_ids = ["eipalloc-nat2"]
+        [[nat_gateway]]
+        id = "nat-p"
+        subnet = "subnet-a"
+        connectivity = "private"
+        [[elastic_ip]]
+        id = "eipalloc-nat"
+        public_ip = "198.51.100.7"
+        [[elastic_ip]]
+        id = "eipalloc-nat2"
+        public_ip = "198.51.100.8"
+        "#
+    }
+
+    #[test]
+    fn show_lists_nat_gateways_with_their_metrics() {
+        let c = crate::compile_str(&nat_topology()).unwrap();
+        assert!(
+            summary(&c.config).ends_with(", 1 internet gateway, 2 NAT gateways"),
+            "{}",
+            summary(&c.config)
+        );
+        let report = StatsReport {
+            epoch: 1,
+            config: c.config,
+            enis: vec![],
+            engine: Default::default(),
+            nacl_denies: vec![],
+            uplinks: vec![],
+            nat_gateways: vec![NatGatewayReport {
+                id: "nat-a".into(),
+                metrics: dataplane::stats::NatMetrics {
+                    active_connection_count: 3,
+                    translations: 5,
+                    connection_attempt_count: 10,
+                    connection_established_count: 9,
+                    error_port_allocation: 2,
+                    idle_timeout_count: 1,
+                    packets_drop_count: 4,
+                    resets_sent: 6,
+                    packets_in_from_source: 100,
+                    bytes_in_from_source: 8000,
+                    packets_out_to_destination: 99,
+                    bytes_out_to_destination: 7900,
+                    packets_in_from_destination: 80,
+                    bytes_in_from_destination: 120_000,
+                    packets_out_to_source: 79,
+                    bytes_out_to_source: 119_000,
+                },
+            }],
+        };
+        let text = show(&report);
+        for needle in [
+            "0.0.0.0/0    → nat-a",
+            // The internet gateway's table names the NAT gateway.
+            "  PUBLIC         TARGET   PRIVATE     SOURCE",
+            "  198.51.100.40  eni-pub  10.0.0.40   public_ip",
+            "  198.51.100.7   nat-a    10.0.0.220  eipalloc-nat",
+            "  198.51.100.8   nat-a    10.0.0.221  eipalloc-nat2",
+            "\nNAT gateways (",
+            "nat-a (vpc-demo), public, subnet subnet-pub, ports 1024-65535, idle timeout 1.5s, 55000 per address and destination, up to 1048576 translations\n",
+            "  PRIVATE     ADDRESS    ELASTIC IP    ALLOCATION\n",
+            "  10.0.0.220  primary    198.51.100.7  eipalloc-nat\n",
+            "  10.0.0.221  secondary  198.51.100.8  eipalloc-nat2\n",
+            "  ActiveConnectionCount 3, ConnectionAttemptCount 10, ConnectionEstablishedCount 9, ErrorPortAllocation 2, IdleTimeoutCount 1, PacketsDropCount 4 (translations 5, resets sent 6)\n",
+            "  TRAFFIC            PACKETS  BYTES\n",
+            "  InFromSource       100      8000\n",
+            "  OutToDestination   99       7900\n",
+            "  InFromDestination  80       120000\n",
+            "  OutToSource        79       119000\n",
+            "nat-p (vpc-demo), private, subnet subnet-a, ports 1024-65535, idle timeout 1.5s,",
+            "  10.0.1.254  primary  -           -\n",
+            "  metrics: not reported\n",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        // eni-pub's public address is listed, not the NAT gateway's.
+        assert!(text.contains("10.0.0.40  198.51.100.40  "), "{text}");
+        // Without NAT gateways the section says so.
+        let plain = show(&StatsReport {
+            epoch: 1,
+            config: crate::compile_str(TOPO).unwrap().config,
+            enis: vec![],
+            engine: Default::default(),
+            nacl_denies: vec![],
+            uplinks: vec![],
+            nat_gateways: vec![],
+        });
+        assert!(plain.contains("\nNAT gateways ("), "{plain}");
+        assert!(
+            plain.contains("Elastic IPs at the internet gateway)\nnone\n"),
+            "{plain}"
+        );
+    }
+
+    #[test]
+    fn durations_print_as_seconds() {
+        assert_eq!(duration_text(350_000), "350s");
+        assert_eq!(duration_text(1_500), "1.5s");
+        assert_eq!(duration_text(1), "0.001s");
+        assert_eq!(duration_text(0), "0s");
     }
 }

@@ -23,6 +23,19 @@
 //! is ignored with a warning. Quotas: NACL rules per direction over 20 warn, over 40 are an
 //! error; security-group rules per direction over 60 are an error, a prefix-list rule
 //! counting as the list's `max_entries`; at most 5 groups per ENI.
+//!
+//! **NAT gateways** follow `CreateNatGateway`: a public gateway needs an internet gateway
+//! in its VPC (else AWS's "Network vpc-… has no internet gateway attached") and an
+//! existing Elastic IP per address (`allocation_id`, then one `secondary_allocation_ids`
+//! entry per `secondary_private_ips` entry); a private one takes none. An Elastic IP is
+//! used once: by one NAT gateway address or by its own `eni` association. Addresses are
+//! assignable addresses of the gateway's subnet (the subnet always has an IPv4 CIDR in this
+//! model), at most 8, and unique in the VPC together with the ENIs' (a clash is reported
+//! on the NAT gateway). A `nat-…` route target is a NAT gateway of the table's VPC, for
+//! IPv4 destinations (NAT64 is not supported), and like an ENI it may take a subnet's
+//! CIDR or replace a local route. Warnings: a public gateway whose subnet has no route to
+//! the internet gateway, more than 2 Elastic IPs (AWS's default quota), and a route of the
+//! gateway's own subnet to the gateway itself.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -39,8 +52,8 @@ use crate::compile::{
     implicit_main_id, router_mac,
 };
 use crate::model::{
-    PortSpec, RouteTargetRef, RulePeer, RuleProtocol, SgRuleSpec, Topology, MAX_INTERNET_MTU,
-    MAX_MTU, MIN_INTERNET_MTU, MIN_MTU, PROTO_ICMPV6,
+    NatConnectivity, PortSpec, RouteTargetRef, RulePeer, RuleProtocol, SgRuleSpec, Topology,
+    MAX_INTERNET_MTU, MAX_MTU, MIN_INTERNET_MTU, MIN_MTU, PROTO_ICMPV6,
 };
 
 /// One problem of a topology file.
@@ -133,6 +146,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "security_group",
     "internet_gateway",
     "elastic_ip",
+    "nat_gateway",
     "lab",
 ];
 
@@ -154,6 +168,17 @@ pub const PL_PREFIX: &str = "pl-";
 pub const IGW_PREFIX: &str = "igw-";
 /// Id prefix of Elastic IPs (allocation ids).
 pub const EIP_PREFIX: &str = "eipalloc-";
+/// Id prefix of NAT gateways.
+pub const NAT_PREFIX: &str = "nat-";
+/// The most IPv4 addresses a NAT gateway has (1 primary + 7 secondary).
+pub const NAT_GATEWAY_MAX_ADDRESSES: usize = 8;
+/// Elastic IPs per public NAT gateway beyond which a warning is given (AWS's default
+/// quota, raisable to 8).
+pub const NAT_GATEWAY_EIPS_QUOTA: usize = 2;
+/// The lowest port a NAT gateway may allocate (`[lab] nat_gateway_ports`).
+pub const NAT_GATEWAY_MIN_PORT: i64 = 1024;
+/// The highest port a NAT gateway may allocate.
+pub const NAT_GATEWAY_MAX_PORT: i64 = 65_535;
 /// The shortest prefix of an internet gateway's outside segment (`/8`).
 pub const MIN_INTERNET_PREFIX: u8 = 8;
 /// The longest prefix of an internet gateway's outside segment (`/30`: a gateway and a host).
@@ -294,6 +319,12 @@ fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                 &mut topo.elastic_ips,
                 &mut origins.elastic_ip,
                 "elastic_ip",
+                value,
+            ),
+            "nat_gateway" => cx.collect(
+                &mut topo.nat_gateways,
+                &mut origins.nat_gateway,
+                "nat_gateway",
                 value,
             ),
             "lab" => cx.collect_table(&mut topo.lab, "lab", value),
@@ -591,6 +622,7 @@ struct Origins {
     security_group: Vec<usize>,
     internet_gateway: Vec<usize>,
     elastic_ip: Vec<usize>,
+    nat_gateway: Vec<usize>,
 }
 
 impl Origins {
@@ -605,6 +637,7 @@ impl Origins {
             "security_group" => &self.security_group,
             "internet_gateway" => &self.internet_gateway,
             "elastic_ip" => &self.elastic_ip,
+            "nat_gateway" => &self.nat_gateway,
             _ => &[],
         };
         v.get(i).copied().unwrap_or(i)
@@ -704,6 +737,7 @@ fn kind_name(kind: &str) -> &'static str {
         "security_group" => "a security group",
         "internet_gateway" => "an internet gateway",
         "elastic_ip" => "an Elastic IP allocation",
+        "nat_gateway" => "a NAT gateway",
         _ => "an ENI",
     }
 }
@@ -771,6 +805,7 @@ fn validate_inner(
             security_groups: "security_group", SG_PREFIX;
             internet_gateways: "internet_gateway", IGW_PREFIX;
             elastic_ips: "elastic_ip", EIP_PREFIX;
+            nat_gateways: "nat_gateway", NAT_PREFIX;
         };
         for (kind, prefix, ids) in &kinds {
             for (i, id) in ids.iter().enumerate() {
@@ -809,6 +844,7 @@ fn validate_inner(
     let rtb_idx: HashMap<String, usize> = first_index(&t.route_tables, |x| x.id.as_str());
     let eni_idx: HashMap<String, usize> = first_index(&t.enis, |x| x.id.as_str());
     let igw_idx: HashMap<String, usize> = first_index(&t.internet_gateways, |x| x.id.as_str());
+    let nat_idx: HashMap<String, usize> = first_index(&t.nat_gateways, |x| x.id.as_str());
 
     // --- VPCs ----------------------------------------------------------------------------
     for (i, v) in t.vpcs.iter_mut().enumerate() {
@@ -1190,6 +1226,16 @@ fn validate_inner(
     }
 
     // --- routes --------------------------------------------------------------------------
+    // VPC of each NAT gateway (by index), for route targets.
+    let nat_vpc: Vec<Option<usize>> = t
+        .nat_gateways
+        .iter()
+        .map(|n| {
+            subnet_idx
+                .get(&n.subnet)
+                .and_then(|&si| vpc_idx.get(&t.subnets[si].vpc).copied())
+        })
+        .collect();
     for (i, rt) in t.route_tables.iter_mut().enumerate() {
         let res = r.label(&rt.id, "route_table", i);
         let vpc = vpc_idx.get(&rt.vpc).copied();
@@ -1277,15 +1323,42 @@ fn validate_inner(
                         );
                     }
                 }
+                RouteTargetRef::NatGateway(id) => {
+                    match nat_idx.get(id) {
+                        None if broken.contains(id) => {}
+                        None => r.err(&res, &tfield, format!("no NAT gateway with id `{id}`")),
+                        Some(&ni) => {
+                            if let (Some(nv), Some(tv)) = (nat_vpc[ni], vpc) {
+                                if nv != tv {
+                                    r.err(
+                                        &res,
+                                        &tfield,
+                                        format!(
+                                            "{id} is in {}, but this route table belongs to {}; a route can only target a NAT gateway of its own VPC",
+                                            t.vpcs[nv].id, t.vpcs[tv].id
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    if dest.addr().is_ipv6() {
+                        r.err(
+                            &res,
+                            &dfield,
+                            format!("{dest}: IPv6 through a NAT gateway (NAT64) is not supported yet; route IPv4 destinations to {id}"),
+                        );
+                    }
+                }
                 RouteTargetRef::Unsupported(s) => r.err(
                     &res,
                     &tfield,
-                    format!("target `{s}`: this kind of target is not supported yet; use `local`, `blackhole`, an ENI id or an internet gateway id"),
+                    format!("target `{s}`: this kind of target is not supported yet; use `local`, `blackhole`, an ENI id, an internet gateway id or a NAT gateway id"),
                 ),
                 RouteTargetRef::Invalid(s) => r.err(
                     &res,
                     &tfield,
-                    format!("unknown target `{s}`; expected `local`, `blackhole`, an ENI id (`eni-…`) or an internet gateway id (`igw-…`)"),
+                    format!("unknown target `{s}`; expected `local`, `blackhole`, an ENI id (`eni-…`), an internet gateway id (`igw-…`) or a NAT gateway id (`nat-…`)"),
                 ),
             }
             let Some(vi) = vpc else { continue };
@@ -1296,7 +1369,7 @@ fn validate_inner(
                     r.err(
                         &res,
                         &tfield,
-                        format!("{dest} is a CIDR of {}: its local route can only be replaced with an ENI target (middlebox), not `blackhole`", v.id),
+                        format!("{dest} is a CIDR of {}: its local route can only be replaced with an ENI or a NAT gateway target (middlebox), not `blackhole`", v.id),
                     );
                 } else if let RouteTargetRef::InternetGateway(id) = target {
                     r.err(
@@ -1326,11 +1399,11 @@ fn validate_inner(
                         &dfield,
                         format!("{dest} is more specific than the local route {covering}; such a route must equal the entire CIDR of a subnet of {}", v.id),
                     ),
-                    RouteTargetRef::Eni(_) => {}
+                    RouteTargetRef::Eni(_) | RouteTargetRef::NatGateway(_) => {}
                     _ => r.err(
                         &res,
                         &tfield,
-                        format!("{dest} is more specific than the local route {covering}; such a route must target an ENI"),
+                        format!("{dest} is more specific than the local route {covering}; such a route must target an ENI or a NAT gateway"),
                     ),
                 }
             } else if target == RouteTargetRef::Local {
@@ -1362,6 +1435,19 @@ fn validate_inner(
             eni_vpc: &eni_vpc,
         },
         &eni_idx,
+    );
+
+    // --- NAT gateways ----------------------------------------------------------------------
+    nat_gateways(
+        &mut r,
+        t,
+        broken,
+        &Lookups {
+            vpc: &vpc_idx,
+            subnet: &subnet_idx,
+            eni_vpc: &eni_vpc,
+        },
+        &mut ips,
     );
 
     // --- firewalls: prefix lists, network ACLs, security groups, ENI groups, [lab] --------
@@ -1505,6 +1591,7 @@ fn firewalls(r: &mut Report, t: &mut Topology, broken: &HashSet<String>, l: &Loo
         .chain(t.security_groups.iter().map(|x| &x.id))
         .chain(t.internet_gateways.iter().map(|x| &x.id))
         .chain(t.elastic_ips.iter().map(|x| &x.id))
+        .chain(t.nat_gateways.iter().map(|x| &x.id))
         .filter(|id| !id.is_empty())
         .cloned()
         .collect();
@@ -1518,6 +1605,31 @@ fn firewalls(r: &mut Report, t: &mut Topology, broken: &HashSet<String>, l: &Loo
                 "conntrack_time_scale",
                 format!("{s} must be greater than 0 and at most 1 (it shortens conntrack timeouts for tests)"),
             );
+        }
+        if let Some([from, to]) = lab.nat_gateway_ports {
+            let ports = NAT_GATEWAY_MIN_PORT..=NAT_GATEWAY_MAX_PORT;
+            if !ports.contains(&from) || !ports.contains(&to) {
+                r.err(
+                    "lab",
+                    "nat_gateway_ports",
+                    format!("[{from}, {to}]: NAT gateway ports must be within {NAT_GATEWAY_MIN_PORT}..={NAT_GATEWAY_MAX_PORT} (AWS's range)"),
+                );
+            } else if from > to {
+                r.err(
+                    "lab",
+                    "nat_gateway_ports",
+                    format!("[{from}, {to}]: the range must go from the lower port to the higher"),
+                );
+            }
+        }
+        if let Some(secs) = lab.nat_gateway_idle_timeout {
+            if !(secs > 0.0 && secs.is_finite()) {
+                r.err(
+                    "lab",
+                    "nat_gateway_idle_timeout",
+                    format!("{secs} must be a number of seconds greater than 0 (AWS's is 350)"),
+                );
+            }
         }
     }
 
@@ -2248,6 +2360,242 @@ fn gateways(
     }
 }
 
+/// Validates NAT gateways: their subnet (which must exist and, for a public gateway, be in a
+/// VPC with an internet gateway), their Elastic IPs (required when public, forbidden when
+/// private, existing, one per address, each used once across NAT gateways and ENI
+/// associations) and their addresses (inside the subnet, not reserved, at most 8, not held
+/// by an ENI or another NAT gateway: claimed in `ips` after the ENIs). Warns when a public
+/// gateway's subnet has no route to an internet gateway, when it has more Elastic IPs than
+/// AWS's default quota, and when the gateway's own subnet routes to it.
+fn nat_gateways(
+    r: &mut Report,
+    t: &Topology,
+    broken: &HashSet<String>,
+    l: &Lookups<'_>,
+    ips: &mut HashMap<(usize, IpAddr), String>,
+) {
+    let addrs = crate::compile::nat_gateway_addresses(t);
+    let eip_idx: HashMap<&str, usize> = first_index(&t.elastic_ips, |x| x.id.as_str());
+    let rtb_idx: HashMap<&str, usize> = first_index(&t.route_tables, |x| x.id.as_str());
+    let mut igw_of_vpc: HashMap<usize, &str> = HashMap::new();
+    for g in &t.internet_gateways {
+        if let Some(&vi) = l.vpc.get(&g.vpc) {
+            igw_of_vpc.entry(vi).or_insert(g.id.as_str());
+        }
+    }
+    // Who holds each Elastic IP: the ENI association written on the EIP itself first.
+    let mut eip_user: HashMap<&str, String> = HashMap::new();
+    for (i, e) in t.elastic_ips.iter().enumerate() {
+        if let (Some(eni), false) = (&e.eni, e.id.is_empty()) {
+            eip_user
+                .entry(e.id.as_str())
+                .or_insert_with(|| format!("{eni} ({}.eni)", r.label(&e.id, "elastic_ip", i)));
+        }
+    }
+    for (i, n) in t.nat_gateways.iter().enumerate() {
+        let res = r.label(&n.id, "nat_gateway", i);
+        let public = n.connectivity == NatConnectivity::Public;
+
+        // Elastic IPs.
+        match (&n.allocation_id, public) {
+            (None, true) => r.err(
+                &res,
+                "allocation_id",
+                "a public NAT gateway needs an Elastic IP: set allocation_id = \"eipalloc-…\" (or connectivity = \"private\")",
+            ),
+            (Some(_), false) => r.err(
+                &res,
+                "allocation_id",
+                "a private NAT gateway has no Elastic IP; remove allocation_id or set connectivity = \"public\"",
+            ),
+            _ => {}
+        }
+        if !public && !n.secondary_allocation_ids.is_empty() {
+            r.err(
+                &res,
+                "secondary_allocation_ids",
+                "a private NAT gateway has no Elastic IPs; remove secondary_allocation_ids",
+            );
+        }
+        if public && n.secondary_allocation_ids.len() != n.secondary_private_ips.len() {
+            r.err(
+                &res,
+                "secondary_allocation_ids",
+                format!(
+                    "{} allocation ids for {} secondary_private_ips; each secondary address of a public NAT gateway has its own Elastic IP: give exactly one per secondary private IP, in the same order",
+                    n.secondary_allocation_ids.len(),
+                    n.secondary_private_ips.len()
+                ),
+            );
+        }
+        if public {
+            let allocations = n
+                .allocation_id
+                .iter()
+                .map(|a| ("allocation_id".to_string(), a))
+                .chain(
+                    n.secondary_allocation_ids
+                        .iter()
+                        .enumerate()
+                        .map(|(k, a)| (format!("secondary_allocation_ids[{k}]"), a)),
+                );
+            let mut count = 0;
+            for (field, alloc) in allocations {
+                count += 1;
+                if !eip_idx.contains_key(alloc.as_str()) {
+                    if !broken.contains(alloc) {
+                        r.err(&res, &field, format!("no Elastic IP with id `{alloc}`"));
+                    }
+                    continue;
+                }
+                match eip_user.get(alloc.as_str()) {
+                    Some(other) => r.err(
+                        &res,
+                        &field,
+                        format!("{alloc} is already associated with {other}; an Elastic IP is associated with one address at a time"),
+                    ),
+                    None => {
+                        eip_user.insert(alloc.as_str(), format!("{res}.{field}"));
+                    }
+                }
+            }
+            if count > NAT_GATEWAY_EIPS_QUOTA {
+                r.warnings.push(format!(
+                    "{res}.secondary_allocation_ids: {count} Elastic IPs is more than AWS's default quota of {NAT_GATEWAY_EIPS_QUOTA} per public NAT gateway (it can be raised to {NAT_GATEWAY_MAX_ADDRESSES})"
+                ));
+            }
+        }
+        if 1 + n.secondary_private_ips.len() > NAT_GATEWAY_MAX_ADDRESSES {
+            r.err(
+                &res,
+                "secondary_private_ips",
+                format!(
+                    "{} secondary addresses; a NAT gateway has at most {} ({NAT_GATEWAY_MAX_ADDRESSES} IPv4 addresses in all)",
+                    n.secondary_private_ips.len(),
+                    NAT_GATEWAY_MAX_ADDRESSES - 1
+                ),
+            );
+        }
+
+        // Subnet and its VPC's internet gateway.
+        if n.subnet.is_empty() {
+            r.err(
+                &res,
+                "subnet",
+                "missing subnet; name the `subnet-…` this NAT gateway lives in",
+            );
+            continue;
+        }
+        let Some(&si) = l.subnet.get(&n.subnet) else {
+            if !broken.contains(&n.subnet) {
+                r.err(&res, "subnet", format!("no subnet with id `{}`", n.subnet));
+            }
+            continue;
+        };
+        let s = &t.subnets[si];
+        let vpc = l.vpc.get(&s.vpc).copied();
+        let igw = vpc.and_then(|vi| igw_of_vpc.get(&vi).copied());
+        if let (true, Some(vi), None) = (public, vpc, igw) {
+            r.err(
+                &res,
+                "subnet",
+                format!(
+                    "Network {} has no internet gateway attached (a public NAT gateway needs one: attach an [[internet_gateway]] to {} or set connectivity = \"private\")",
+                    t.vpcs[vi].id, t.vpcs[vi].id
+                ),
+            );
+        }
+
+        // Addresses.
+        let written = n
+            .private_ip
+            .map(|a| ("private_ip".to_string(), a))
+            .into_iter()
+            .chain(
+                n.secondary_private_ips
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &a)| (format!("secondary_private_ips[{k}]"), a)),
+            );
+        for (field, ip) in written {
+            if !s.cidr.contains(&ip) {
+                r.err(
+                    &res,
+                    &field,
+                    format!("{ip} is outside {} ({})", s.id, s.cidr),
+                );
+            } else if let Some(why) = reserved_ipv4_reason(s.cidr, ip) {
+                r.err(
+                    &res,
+                    &field,
+                    format!("{ip} is {why}; it cannot be assigned to a NAT gateway"),
+                );
+            }
+            if let Some(vi) = vpc {
+                claim(r, ips, vi, IpAddr::V4(ip), &res, &field);
+            }
+        }
+        if n.private_ip.is_none() {
+            match addrs
+                .get(i)
+                .and_then(|a| a.as_ref())
+                .and_then(|a| a.first())
+            {
+                Some(&ip) => {
+                    if let Some(vi) = vpc {
+                        claim(r, ips, vi, IpAddr::V4(ip), &res, "private_ip");
+                    }
+                }
+                None => r.err(
+                    &res,
+                    "private_ip",
+                    format!(
+                        "{} ({}) has no free address left to assign; free one or set private_ip",
+                        s.id, s.cidr
+                    ),
+                ),
+            }
+        }
+
+        // The subnet's route table: a public NAT gateway needs a way to the internet, and
+        // a route of its own subnet to itself would send its traffic back to it.
+        let table = match &s.route_table {
+            Some(id) => rtb_idx.get(id.as_str()).copied(),
+            None => t
+                .route_tables
+                .iter()
+                .position(|rt| rt.main && rt.vpc == s.vpc),
+        };
+        let routes = table.map_or(&[][..], |ti| t.route_tables[ti].routes.as_slice());
+        let table_name = table.map_or_else(
+            || crate::compile::implicit_main_id(&s.vpc),
+            |ti| r.label(&t.route_tables[ti].id, "route_table", ti),
+        );
+        if let (true, Some(igw)) = (public, igw) {
+            let to_igw = routes.iter().any(|rt| {
+                rt.destination.addr().is_ipv4()
+                    && matches!(rt.target_ref(), RouteTargetRef::InternetGateway(_))
+            });
+            if !to_igw {
+                r.warnings.push(format!(
+                    "{res}.subnet: {}'s route table {table_name} has no route to {igw}, so this public NAT gateway cannot reach the internet (in AWS a public NAT gateway belongs in a public subnet)",
+                    s.id
+                ));
+            }
+        }
+        if !n.id.is_empty() {
+            for (k, rt) in routes.iter().enumerate() {
+                if rt.target_ref() == RouteTargetRef::NatGateway(n.id.as_str()) {
+                    r.warnings.push(format!(
+                        "{table_name}.routes[{k}].target: {} lives in {}, which uses this route table, so what it sends to {} comes back to it",
+                        n.id, s.id, rt.destination
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// Resolves a `vpc = "…"` reference, reporting it when missing or dangling.
 fn check_vpc_ref(
     r: &mut Report,
@@ -2889,7 +3237,7 @@ mod tests {
     #[test]
     fn unsupported_and_unknown_targets() {
         expect(
-            &rtb(r#"{ destination = "0.0.0.0/0", target = "nat-1" }"#),
+            &rtb(r#"{ destination = "0.0.0.0/0", target = "pcx-1" }"#),
             "rtb-x.routes[0].target:",
             "not supported yet",
         );
@@ -4184,5 +4532,532 @@ mod tests {
                 .any(|e| e.starts_with("igw-a.cidr:") && e.contains("missing field `cidr`")),
             "{e:?}"
         );
+    }
+
+    // --- NAT gateways --------------------------------------------------------------------
+
+    /// A NAT gateway in subnet-a (`extra`: more fields).
+    fn nat(id: &str, extra: &str) -> String {
+        format!("[[nat_gateway]]\nid = \"{id}\"\nsubnet = \"subnet-a\"\n{extra}")
+    }
+
+    /// subnet-a made public: an internet gateway and a main table routing 0.0.0.0/0 to it.
+    fn public_subnet() -> String {
+        format!(
+            "{}[[route_table]]\nid = \"rtb-pub\"\nvpc = \"vpc-demo\"\nmain = true\nroutes = [{{ destination = \"0.0.0.0/0\", target = \"igw-a\" }}]\n",
+            igw("igw-a", INET)
+        )
+    }
+
+    /// A public subnet, an Elastic IP `eipalloc-n` and a public NAT gateway `nat-a` using
+    /// it (`extra`: more fields of the gateway).
+    fn public_nat(extra: &str) -> String {
+        format!(
+            "{}{}{}",
+            public_subnet(),
+            eip("eipalloc-n", "198.51.100.50", ""),
+            nat("nat-a", &format!("allocation_id = \"eipalloc-n\"\n{extra}"))
+        )
+    }
+
+    #[test]
+    fn nat_gateways_accept_the_documented_schema() {
+        let (t, w) = ok(&format!(
+            "{}{}{}{}",
+            public_nat(
+                "name = \"demo\"\nprivate_ip = \"10.0.1.220\"\nsecondary_private_ips = [\"10.0.1.221\"]\nsecondary_allocation_ids = [\"eipalloc-n2\"]\n"
+            ),
+            eip("eipalloc-n2", "198.51.100.51", ""),
+            nat(
+                "nat-p",
+                "connectivity = \"private\"\nsecondary_private_ips = [\"10.0.1.230\"]\n"
+            ),
+            rtb(r#"{ destination = "0.0.0.0/0", target = "nat-a" }"#),
+        ));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(t.nat_gateways.len(), 2);
+        assert_eq!(t.nat_gateways[1].connectivity, NatConnectivity::Private);
+        assert_eq!(
+            t.route_tables[1].routes[0].target_ref(),
+            RouteTargetRef::NatGateway("nat-a")
+        );
+    }
+
+    #[test]
+    fn nat_gateway_ids_carry_their_prefix_and_are_unique() {
+        expect(
+            &nat("ngw-a", "connectivity = \"private\"\n"),
+            "ngw-a.id:",
+            "must start with `nat-`",
+        );
+        expect(
+            &format!(
+                "{}{}",
+                nat("nat-a", "connectivity = \"private\"\n"),
+                nat("nat-a", "connectivity = \"private\"\n")
+            ),
+            "nat-a.id:",
+            "nat_gateway[1] reuses the id of nat_gateway[0]",
+        );
+        let e = errors("[[nat_gateway]]\nsubnet = \"subnet-a\"\nconnectivity = \"private\"\n");
+        assert!(
+            e.iter().any(|e| e.starts_with("nat_gateway[0].id:")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn nat_gateway_fields_are_typed() {
+        expect(
+            &nat("nat-a", "connectivity = \"public-ish\"\n"),
+            "nat-a.connectivity:",
+            "unknown variant `public-ish`",
+        );
+        expect(
+            &nat("nat-a", "eip = \"eipalloc-n\"\n"),
+            "nat-a.eip:",
+            "unknown field",
+        );
+        expect(
+            &nat("nat-a", "private_ip = \"10.0.1.300\"\n"),
+            "nat-a.private_ip:",
+            "line ",
+        );
+    }
+
+    #[test]
+    fn nat_gateway_subnet_must_exist() {
+        expect(
+            "[[nat_gateway]]\nid = \"nat-a\"\nconnectivity = \"private\"\n",
+            "nat-a.subnet:",
+            "missing subnet",
+        );
+        expect(
+            "[[nat_gateway]]\nid = \"nat-a\"\nsubnet = \"subnet-nope\"\nconnectivity = \"private\"\n",
+            "nat-a.subnet:",
+            "no subnet with id `subnet-nope`",
+        );
+    }
+
+    #[test]
+    fn public_nat_gateway_needs_an_internet_gateway() {
+        expect(
+            &format!(
+                "{}{}",
+                eip("eipalloc-n", "198.51.100.50", ""),
+                nat("nat-a", "allocation_id = \"eipalloc-n\"\n")
+            ),
+            "nat-a.subnet:",
+            "Network vpc-demo has no internet gateway attached",
+        );
+        // A private one does not.
+        ok(&nat("nat-a", "connectivity = \"private\"\n"));
+    }
+
+    #[test]
+    fn public_nat_gateway_needs_an_allocation_id_and_a_private_one_has_none() {
+        expect(
+            &format!("{}{}", public_subnet(), nat("nat-a", "")),
+            "nat-a.allocation_id:",
+            "a public NAT gateway needs an Elastic IP",
+        );
+        expect(
+            &format!(
+                "{}{}",
+                eip("eipalloc-n", "198.51.100.50", ""),
+                nat(
+                    "nat-a",
+                    "connectivity = \"private\"\nallocation_id = \"eipalloc-n\"\n"
+                )
+            ),
+            "nat-a.allocation_id:",
+            "a private NAT gateway has no Elastic IP",
+        );
+    }
+
+    #[test]
+    fn nat_gateway_allocation_ids_must_exist() {
+        expect(
+            &format!(
+                "{}{}",
+                public_subnet(),
+                nat("nat-a", "allocation_id = \"eipalloc-nope\"\n")
+            ),
+            "nat-a.allocation_id:",
+            "no Elastic IP with id `eipalloc-nope`",
+        );
+        expect(
+            &public_nat(
+                "secondary_private_ips = [\"10.0.1.221\"]\nsecondary_allocation_ids = [\"eipalloc-nope\"]\n"
+            ),
+            "nat-a.secondary_allocation_ids[0]:",
+            "no Elastic IP with id `eipalloc-nope`",
+        );
+    }
+
+    #[test]
+    fn an_elastic_ip_is_used_once() {
+        // By two NAT gateways.
+        expect(
+            &format!(
+                "{}{}",
+                public_nat(""),
+                nat("nat-b", "allocation_id = \"eipalloc-n\"\n")
+            ),
+            "nat-b.allocation_id:",
+            "eipalloc-n is already associated with nat-a.allocation_id",
+        );
+        // By an ENI association and a NAT gateway.
+        expect(
+            &format!(
+                "{}{}{}{}",
+                public_subnet(),
+                eni("eni-a", "10.0.1.10"),
+                eip("eipalloc-e", "198.51.100.52", "eni = \"eni-a\"\n"),
+                nat("nat-a", "allocation_id = \"eipalloc-e\"\n")
+            ),
+            "nat-a.allocation_id:",
+            "eipalloc-e is already associated with eni-a (eipalloc-e.eni)",
+        );
+        // Twice within one NAT gateway.
+        expect(
+            &public_nat(
+                "secondary_private_ips = [\"10.0.1.221\"]\nsecondary_allocation_ids = [\"eipalloc-n\"]\n"
+            ),
+            "nat-a.secondary_allocation_ids[0]:",
+            "eipalloc-n is already associated with nat-a.allocation_id",
+        );
+    }
+
+    #[test]
+    fn nat_gateway_addresses_are_assignable_addresses_of_its_subnet() {
+        for (ip, needle) in [
+            ("10.0.2.10", "is outside subnet-a (10.0.1.0/24)"),
+            ("10.0.1.0", "the subnet's network address"),
+            ("10.0.1.1", "reserved for the VPC router"),
+            ("10.0.1.2", "reserved for the Amazon DNS server"),
+            ("10.0.1.3", "reserved by AWS for future use"),
+            ("10.0.1.255", "broadcast"),
+        ] {
+            expect(
+                &public_nat(&format!("private_ip = \"{ip}\"\n")),
+                "nat-a.private_ip:",
+                needle,
+            );
+            expect(
+                &nat(
+                    "nat-p",
+                    &format!("connectivity = \"private\"\nsecondary_private_ips = [\"{ip}\"]\n"),
+                ),
+                "nat-p.secondary_private_ips[0]:",
+                needle,
+            );
+        }
+    }
+
+    #[test]
+    fn nat_gateway_addresses_are_not_used_twice() {
+        // An ENI's primary or secondary address.
+        let src = format!(
+            "{}secondary_ips = [\"10.0.1.11\"]\n{}{}",
+            eni("eni-a", "10.0.1.10"),
+            nat("nat-p", "connectivity = \"private\"\nprivate_ip = \"10.0.1.10\"\n"),
+            nat(
+                "nat-q",
+                "connectivity = \"private\"\nprivate_ip = \"10.0.1.12\"\nsecondary_private_ips = [\"10.0.1.11\", \"10.0.1.12\"]\n"
+            ),
+        );
+        expect(
+            &src,
+            "nat-p.private_ip:",
+            "10.0.1.10 is already assigned to eni-a.private_ip",
+        );
+        expect(
+            &src,
+            "nat-q.secondary_private_ips[0]:",
+            "10.0.1.11 is already assigned to eni-a.secondary_ips[0]",
+        );
+        // Twice within one gateway.
+        expect(
+            &src,
+            "nat-q.secondary_private_ips[1]:",
+            "10.0.1.12 is already assigned to nat-q.private_ip",
+        );
+        // Another NAT gateway's.
+        expect(
+            &format!(
+                "{}{}",
+                nat(
+                    "nat-p",
+                    "connectivity = \"private\"\nprivate_ip = \"10.0.1.20\"\n"
+                ),
+                nat(
+                    "nat-q",
+                    "connectivity = \"private\"\nprivate_ip = \"10.0.1.20\"\n"
+                ),
+            ),
+            "nat-q.private_ip:",
+            "10.0.1.20 is already assigned to nat-p.private_ip",
+        );
+    }
+
+    #[test]
+    fn nat_gateway_has_at_most_8_addresses() {
+        let ips = |n: usize| {
+            (0..n)
+                .map(|k| format!("\"10.0.1.{}\"", 100 + k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        ok(&nat(
+            "nat-p",
+            &format!(
+                "connectivity = \"private\"\nsecondary_private_ips = [{}]\n",
+                ips(7)
+            ),
+        ));
+        expect(
+            &nat(
+                "nat-p",
+                &format!(
+                    "connectivity = \"private\"\nsecondary_private_ips = [{}]\n",
+                    ips(8)
+                ),
+            ),
+            "nat-p.secondary_private_ips:",
+            "8 secondary addresses; a NAT gateway has at most 7",
+        );
+    }
+
+    #[test]
+    fn public_nat_gateway_has_one_allocation_id_per_secondary_address() {
+        expect(
+            &public_nat("secondary_private_ips = [\"10.0.1.221\", \"10.0.1.222\"]\n"),
+            "nat-a.secondary_allocation_ids:",
+            "0 allocation ids for 2 secondary_private_ips",
+        );
+        expect(
+            &nat(
+                "nat-p",
+                "connectivity = \"private\"\nsecondary_private_ips = [\"10.0.1.221\"]\nsecondary_allocation_ids = [\"eipalloc-n\"]\n",
+            ),
+            "nat-p.secondary_allocation_ids:",
+            "a private NAT gateway has no Elastic IPs",
+        );
+    }
+
+    #[test]
+    fn public_nat_gateway_eips_beyond_the_default_quota_warn() {
+        warns(
+            &format!(
+                "{}{}{}",
+                public_nat(
+                    "secondary_private_ips = [\"10.0.1.221\", \"10.0.1.222\"]\nsecondary_allocation_ids = [\"eipalloc-n2\", \"eipalloc-n3\"]\n"
+                ),
+                eip("eipalloc-n2", "198.51.100.51", ""),
+                eip("eipalloc-n3", "198.51.100.52", ""),
+            ),
+            "nat-a.secondary_allocation_ids:",
+            "3 Elastic IPs is more than AWS's default quota of 2",
+        );
+    }
+
+    #[test]
+    fn nat_gateway_private_ip_defaults_to_the_highest_free_address() {
+        // .254 is an ENI's, .253 another gateway's explicit address: nat-a gets .252 and
+        // nat-b, later in the file, .251.
+        let src = format!(
+            "{}{}{}{}",
+            eni("eni-a", "10.0.1.254"),
+            nat("nat-a", "connectivity = \"private\"\n"),
+            nat("nat-b", "connectivity = \"private\"\n"),
+            nat(
+                "nat-c",
+                "connectivity = \"private\"\nprivate_ip = \"10.0.1.253\"\n"
+            ),
+        );
+        let (t, _) = ok(&src);
+        let addrs = crate::compile::nat_gateway_addresses(&t);
+        let primary = |i: usize| addrs[i].as_ref().map(|a| a[0].to_string());
+        assert_eq!(primary(0).as_deref(), Some("10.0.1.252"));
+        assert_eq!(primary(1).as_deref(), Some("10.0.1.251"));
+        assert_eq!(primary(2).as_deref(), Some("10.0.1.253"));
+        // ENIs' addresses count wherever the ENI is in the file: one written after the
+        // gateway still keeps .254, and the gateway takes the next one down.
+        let (t, _) = ok(&format!(
+            "{}{}",
+            nat("nat-a", "connectivity = \"private\"\n"),
+            eni("eni-z", "10.0.1.254")
+        ));
+        let addrs = crate::compile::nat_gateway_addresses(&t);
+        assert_eq!(
+            addrs[0].as_ref().map(|a| a[0].to_string()).as_deref(),
+            Some("10.0.1.253")
+        );
+    }
+
+    #[test]
+    fn nat_gateway_without_a_free_address_is_an_error() {
+        // A /28 has 11 assignable addresses (.4 to .14): three ENIs and an 8-address
+        // gateway take them all.
+        let src = "[[subnet]]\nid = \"subnet-s\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.9.0/28\"\n\
+            [[eni]]\nid = \"eni-1\"\nsubnet = \"subnet-s\"\nprivate_ip = \"10.0.9.4\"\nsecondary_ips = [\"10.0.9.5\", \"10.0.9.6\"]\n\
+            [[nat_gateway]]\nid = \"nat-full\"\nsubnet = \"subnet-s\"\nconnectivity = \"private\"\nprivate_ip = \"10.0.9.7\"\n\
+            secondary_private_ips = [\"10.0.9.8\", \"10.0.9.9\", \"10.0.9.10\", \"10.0.9.11\", \"10.0.9.12\", \"10.0.9.13\", \"10.0.9.14\"]\n\
+            [[nat_gateway]]\nid = \"nat-late\"\nsubnet = \"subnet-s\"\nconnectivity = \"private\"\n";
+        expect(
+            src,
+            "nat-late.private_ip:",
+            "subnet-s (10.0.9.0/28) has no free address left to assign",
+        );
+    }
+
+    #[test]
+    fn nat_route_target_must_exist_and_be_of_the_same_vpc() {
+        expect(
+            &rtb(r#"{ destination = "0.0.0.0/0", target = "nat-nope" }"#),
+            "rtb-x.routes[0].target:",
+            "no NAT gateway with id `nat-nope`",
+        );
+        expect(
+            &format!(
+                "{OTHER_VPC}[[nat_gateway]]\nid = \"nat-b\"\nsubnet = \"subnet-b\"\nconnectivity = \"private\"\n{}",
+                rtb(r#"{ destination = "0.0.0.0/0", target = "nat-b" }"#)
+            ),
+            "rtb-x.routes[0].target:",
+            "nat-b is in vpc-b, but this route table belongs to vpc-demo",
+        );
+    }
+
+    #[test]
+    fn nat_gateway_may_replace_the_local_route_or_take_a_subnet_cidr() {
+        let p = nat("nat-p", "connectivity = \"private\"\n");
+        for dest in ["10.0.0.0/16", "10.0.2.0/24"] {
+            ok(&format!(
+                "{p}{}",
+                rtb(&format!(
+                    "{{ destination = \"{dest}\", target = \"nat-p\" }}"
+                ))
+            ));
+        }
+        expect(
+            &format!(
+                "{p}{}",
+                rtb(r#"{ destination = "10.0.2.0/25", target = "nat-p" }"#)
+            ),
+            "rtb-x.routes[0].destination:",
+            "must equal the entire CIDR of a subnet",
+        );
+    }
+
+    #[test]
+    fn ipv6_routes_to_a_nat_gateway_are_not_supported_yet() {
+        expect(
+            &format!(
+                "{}{}",
+                nat("nat-p", "connectivity = \"private\"\n"),
+                rtb(r#"{ destination = "64:ff9b::/96", target = "nat-p" }"#)
+            ),
+            "rtb-x.routes[0].destination:",
+            "NAT64",
+        );
+    }
+
+    #[test]
+    fn public_nat_gateway_outside_a_public_subnet_warns() {
+        let src = format!(
+            "{}{}{}",
+            igw("igw-a", INET),
+            eip("eipalloc-n", "198.51.100.50", ""),
+            nat("nat-a", "allocation_id = \"eipalloc-n\"\n")
+        );
+        warns(
+            &src,
+            "nat-a.subnet:",
+            "subnet-a's route table rtb-main-demo has no route to igw-a",
+        );
+        let (_, w) = ok(&public_nat(""));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn a_route_of_the_gateways_own_subnet_to_it_warns() {
+        warns(
+            &public_nat("").replace(
+                "target = \"igw-a\" }]",
+                "target = \"igw-a\" }, { destination = \"198.51.100.0/24\", target = \"nat-a\" }]",
+            ),
+            "rtb-pub.routes[1].target:",
+            "nat-a lives in subnet-a, which uses this route table",
+        );
+    }
+
+    #[test]
+    fn lab_nat_gateway_ports_are_an_ordered_range_within_1024_to_65535() {
+        for (ports, error) in [
+            ("[1024, 65535]", None),
+            ("[2000, 2000]", None),
+            ("[1023, 2000]", Some("must be within 1024..=65535")),
+            ("[2000, 65536]", Some("must be within 1024..=65535")),
+            ("[3000, 2000]", Some("from the lower port to the higher")),
+        ] {
+            let src = format!("[lab]\nnat_gateway_ports = {ports}\n");
+            match error {
+                None => {
+                    ok(&src);
+                }
+                Some(needle) => expect(&src, "lab.nat_gateway_ports:", needle),
+            }
+        }
+        expect(
+            "[lab]\nnat_gateway_ports = [2000]\n",
+            "lab.nat_gateway_ports:",
+            "",
+        );
+    }
+
+    #[test]
+    fn lab_nat_gateway_idle_timeout_is_positive() {
+        for (secs, good) in [
+            ("0.0", false),
+            ("-1", false),
+            ("nan", false),
+            ("inf", false),
+            ("0.5", true),
+            ("350", true),
+        ] {
+            let src = format!("[lab]\nnat_gateway_idle_timeout = {secs}\n");
+            if good {
+                ok(&src);
+            } else {
+                expect(&src, "lab.nat_gateway_idle_timeout:", "greater than 0");
+            }
+        }
+    }
+
+    #[test]
+    fn nat_gateway_errors_are_reported_together() {
+        let src = format!(
+            "{}{}{}",
+            nat(
+                "nat-a",
+                "allocation_id = \"eipalloc-nope\"\nprivate_ip = \"10.0.1.1\"\n"
+            ),
+            nat(
+                "nat-b",
+                "connectivity = \"private\"\nsecondary_allocation_ids = [\"eipalloc-x\"]\n"
+            ),
+            rtb(r#"{ destination = "0.0.0.0/0", target = "nat-c" }"#),
+        );
+        let e = errors(&src);
+        for prefix in [
+            "nat-a.allocation_id:",
+            "nat-a.subnet:",
+            "nat-a.private_ip:",
+            "nat-b.secondary_allocation_ids:",
+            "rtb-x.routes[0].target:",
+        ] {
+            assert!(e.iter().any(|e| e.starts_with(prefix)), "{prefix}: {e:?}");
+        }
     }
 }

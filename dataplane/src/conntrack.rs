@@ -123,6 +123,22 @@ struct Conn {
     live: bool,
 }
 
+/// Something that happened to a connection, for owners that keep state beside it (a
+/// NAT gateway's port bindings and metrics). Only tables made with
+/// [`ConnTable::with_events`] record them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtEvent {
+    /// The connection ended; `idle` when its idle timeout ran out.
+    Ended {
+        /// Its key.
+        key: ConnKey,
+        /// Ended by the idle timeout (not by a RST, a replacement or a removal).
+        idle: bool,
+    },
+    /// A TCP connection completed its handshake.
+    Established,
+}
+
 /// The connection table of one ENI.
 #[derive(Debug)]
 pub struct ConnTable {
@@ -135,6 +151,10 @@ pub struct ConnTable {
     wheel: Vec<Vec<(u32, u32)>>,
     /// Next tick the wheel has to process.
     wheel_tick: u64,
+    /// Whether `wheel_tick` has been set (by the first insert or expiry).
+    wheel_started: bool,
+    /// Recorded events, when the owner asked for them.
+    events: Option<Vec<CtEvent>>,
 }
 
 /// The direction of a packet relative to the connection it belongs to.
@@ -158,7 +178,48 @@ impl ConnTable {
             free: Vec::new(),
             wheel: vec![Vec::new(); WHEEL_SLOTS],
             wheel_tick: 0,
+            wheel_started: false,
+            events: None,
         }
+    }
+
+    /// An empty table that records [`CtEvent`]s; the owner drains them with
+    /// [`ConnTable::take_events`].
+    pub fn with_events(cfg: ConntrackConfig) -> ConnTable {
+        ConnTable {
+            events: Some(Vec::new()),
+            ..ConnTable::new(cfg)
+        }
+    }
+
+    /// Moves the recorded events into `out` (oldest first).
+    pub fn take_events(&mut self, out: &mut Vec<CtEvent>) {
+        if let Some(e) = self.events.as_mut() {
+            out.append(e);
+        }
+    }
+
+    /// Whether `r` still names a live connection (idle expiry aside).
+    pub fn is_live(&self, r: ConnRef) -> bool {
+        self.conns
+            .get(r.slot as usize)
+            .is_some_and(|c| c.live && c.gen == r.gen)
+    }
+
+    /// Live TCP connections that are not closing (the NAT gateway's
+    /// `ActiveConnectionCount`).
+    pub fn open_tcp(&self) -> usize {
+        self.conns
+            .iter()
+            .filter(|c| {
+                c.live
+                    && c.key.proto == PROTO_TCP
+                    && matches!(
+                        c.state,
+                        State::SynSent | State::SynRecv | State::Established
+                    )
+            })
+            .count()
     }
 
     /// Changes the limits and timeouts (existing connections stay).
@@ -192,8 +253,9 @@ impl ConnTable {
         }
     }
 
-    /// Ends the connection in `slot` and frees the slot at once.
-    fn kill(&mut self, slot: u32) {
+    /// Ends the connection in `slot` (`idle`: by its idle timeout) and frees the slot at
+    /// once.
+    fn kill(&mut self, slot: u32, idle: bool) {
         let c = &mut self.conns[slot as usize];
         if c.live {
             c.live = false;
@@ -202,6 +264,9 @@ impl ConnTable {
                 self.map.remove(&key);
             }
             self.free.push(slot);
+            if let Some(e) = self.events.as_mut() {
+                e.push(CtEvent::Ended { key, idle });
+            }
         }
     }
 
@@ -210,7 +275,7 @@ impl ConnTable {
         let slot = *self.map.get(key)?;
         let c = &self.conns[slot as usize];
         if now.saturating_sub(c.last_seen) > self.timeout(c) {
-            self.kill(slot);
+            self.kill(slot, true);
             return None;
         }
         Some((ConnRef { slot, gen: c.gen }, c.origin))
@@ -238,10 +303,16 @@ impl ConnTable {
             _ => State::Other,
         };
         if let Some(&old) = self.map.get(&key) {
-            self.kill(old);
+            self.kill(old, false);
         }
         if self.map.len() >= self.cfg.max_entries as usize {
             return Err(InsertError::Full);
+        }
+        if !self.wheel_started {
+            // The wheel starts at the first connection's time, so that it is scheduled
+            // where the first `expire` will look.
+            self.wheel_tick = now / TICK_MS;
+            self.wheel_started = true;
         }
         let conn = Conn {
             key,
@@ -281,7 +352,7 @@ impl ConnTable {
             return Touch::Gone;
         }
         if now.saturating_sub(c.last_seen) > self.timeout(c) {
-            self.kill(r.slot);
+            self.kill(r.slot, true);
             return Touch::Gone;
         }
         let next = match c.state {
@@ -291,7 +362,7 @@ impl ConnTable {
             s @ (State::Udp { .. } | State::Icmp | State::Other) => s,
             _ if flags & RST != 0 => {
                 // The reset passes; the connection ends now.
-                self.kill(r.slot);
+                self.kill(r.slot, false);
                 return Touch::Ok;
             }
             State::Closing {
@@ -300,7 +371,7 @@ impl ConnTable {
             } if flags & SYN != 0 && flags & ACK == 0 => {
                 // A new connection on the 4-tuple of a closed one (TIME-WAIT reuse): the
                 // old one is over; the caller decides on the new one from the rules.
-                self.kill(r.slot);
+                self.kill(r.slot, false);
                 return Touch::Gone;
             }
             s if flags & (SYN | FIN) == 0 => match (s, dir) {
@@ -315,6 +386,11 @@ impl ConnTable {
         };
         let c = &mut self.conns[r.slot as usize];
         c.last_seen = now;
+        if next == State::Established && c.state != State::Established {
+            if let Some(e) = self.events.as_mut() {
+                e.push(CtEvent::Established);
+            }
+        }
         c.state = next;
         Touch::Ok
     }
@@ -326,7 +402,7 @@ impl ConnTable {
             .get(r.slot as usize)
             .is_some_and(|c| c.gen == r.gen)
         {
-            self.kill(r.slot);
+            self.kill(r.slot, false);
         }
     }
 
@@ -334,8 +410,9 @@ impl ConnTable {
     /// many idle connections expired. Work is bounded by the wheel size per call.
     pub fn expire(&mut self, now: u64) -> usize {
         let target = now / TICK_MS;
-        if self.wheel_tick == 0 {
+        if !self.wheel_started {
             self.wheel_tick = target;
+            self.wheel_started = true;
         }
         let mut expired = 0;
         let mut steps = 0;
@@ -351,7 +428,7 @@ impl ConnTable {
                 }
                 let due = c.last_seen.saturating_add(self.timeout(c));
                 if due <= now {
-                    self.kill(slot);
+                    self.kill(slot, true);
                     expired += 1;
                 } else {
                     self.schedule(slot, due);

@@ -82,7 +82,7 @@ pub enum DaemonError {
 
 enum Cmd {
     Install {
-        config: DataplaneConfig,
+        config: Box<DataplaneConfig>,
         plan: Vec<EniPlan<Tap>>,
         reply: mpsc::Sender<Result<u64, String>>,
     },
@@ -371,7 +371,7 @@ impl ControlState {
         // 3. Commit: the forwarding thread swaps tables and ports between two batches.
         let (tx, rx) = mpsc::channel();
         if !fwd.send(Cmd::Install {
-            config: config.clone(),
+            config: Box::new(config.clone()),
             plan,
             reply: tx,
         }) {
@@ -455,7 +455,7 @@ fn forwarding_loop(
                             reply,
                         } => {
                             let fds: Vec<_> = dp.ports().map(|(_, p)| p.fd()).collect();
-                            match dp.install(config, plan) {
+                            match dp.install(*config, plan) {
                                 Ok(crate::engine::Installed { epoch, released }) => {
                                     for fd in fds {
                                         let _ = epoll.delete(fd);

@@ -10,18 +10,20 @@ use crate::config::{DataplaneConfig, EniIdx};
 use crate::conntrack::{ConnTable, Touch};
 use crate::flow::{FlowAction, FlowCache, FlowKey};
 use crate::frag::{FragKey, FragTable};
+use crate::nat::NatState;
 use crate::pipeline::nacl::Direction;
 use crate::pipeline::{self, Action, Context, CtRef, NoTrace};
 use crate::port::Port;
 use crate::stats::{
-    EngineCounters, EniReport, NaclDenyReport, PortCounters, StatsReport, UplinkReport,
+    EngineCounters, EniReport, NaclDenyReport, NatGatewayReport, PortCounters, StatsReport,
+    UplinkReport,
 };
 use crate::tables::{TableError, Tables};
 use crate::verdict::{Delivery, DropReason, Nat};
 use crate::wire::ethernet::EthernetFrame;
 use crate::wire::ethernet::HEADER_LEN;
 use crate::wire::icmp;
-use crate::wire::rewrite::{set_ipv4_addr, End};
+use crate::wire::rewrite::{set_ipv4_addr, set_l4_id, End};
 use crate::wire::vnet::VNET_HDR_LEN;
 use crate::wire::vnet::{VnetHdr, F_NEEDS_CSUM};
 use crate::wire::{parse_frame, L3};
@@ -90,6 +92,8 @@ pub struct Dataplane<P: Port> {
     flows: FlowCache,
     pool: Pool,
     conntrack: Vec<ConnTable>,
+    /// NAT gateways' translations, by NAT gateway index.
+    nats: Vec<NatState>,
     nacl_drops: Vec<u64>,
     clock: Clock,
     /// A spare buffer for packets the engine builds (ICMP errors, fragments).
@@ -176,6 +180,7 @@ impl<P: Port> Dataplane<P> {
             engine: EngineCounters::default(),
             flows: FlowCache::new(flow_capacity),
             conntrack: Vec::new(),
+            nats: Vec::new(),
             nacl_drops: Vec::new(),
             clock: Clock::Real(Instant::now(), 0),
             scratch: vec![0u8; BUF_SIZE].into_boxed_slice(),
@@ -256,6 +261,28 @@ impl<P: Port> Dataplane<P> {
             }
         }
         released.extend(old_ports.into_iter().flatten());
+        // NAT gateways keep their translations and counters across applies when their
+        // addresses and port range stay the same.
+        let mut old_nats: std::collections::HashMap<String, NatState> = self
+            .tables
+            .config
+            .nat_gateways
+            .iter()
+            .map(|n| n.id.clone())
+            .zip(std::mem::take(&mut self.nats))
+            .collect();
+        self.nats = tables
+            .config
+            .nat_gateways
+            .iter()
+            .map(|c| match old_nats.remove(&c.id) {
+                Some(mut st) if st.compatible(c) => {
+                    st.reconfigure(c);
+                    st
+                }
+                _ => NatState::new(c),
+            })
+            .collect();
         self.nacl_drops = vec![0; tables.nacl_slots as usize];
         self.tables = tables;
         self.ports = ports;
@@ -339,7 +366,11 @@ impl<P: Port> Dataplane<P> {
     pub fn expire(&mut self) -> usize {
         self.update_clock();
         let now = self.clock.now();
-        self.conntrack.iter_mut().map(|t| t.expire(now)).sum()
+        self.conntrack
+            .iter_mut()
+            .map(|t| t.expire(now))
+            .sum::<usize>()
+            + self.nats.iter_mut().map(|n| n.expire(now)).sum::<usize>()
     }
 
     /// Connections tracked now, all ENIs together.
@@ -421,7 +452,8 @@ impl<P: Port> Dataplane<P> {
                 let key = FlowKey::new(in_eni, meta.src_mac, meta.dst_mac, &ip);
                 match self.flows.get(&key, self.epoch) {
                     Some(FlowAction::Forward { delivery, ct }) => {
-                        match self.touch(&ct, ip.tcp_flags) {
+                        let bytes = frame.len().saturating_sub(HEADER_LEN) as u64;
+                        match self.touch(&ct, ip.tcp_flags, bytes) {
                             Touch::Ok => {
                                 self.engine.flow_hits += 1;
                                 self.forward(in_eni, buf, delivery);
@@ -452,6 +484,7 @@ impl<P: Port> Dataplane<P> {
         let mut cx = Context {
             tables: &self.tables,
             conntrack: &mut self.conntrack,
+            nat: &mut self.nats,
             now: self.clock.now(),
         };
         let action = pipeline::slow_path(&mut cx, in_eni, frame, &meta, &mut NoTrace);
@@ -485,7 +518,10 @@ impl<P: Port> Dataplane<P> {
                 self.count_nacl(nacl_slot);
                 self.drop_frame(in_eni, reason)
             }
-            Action::Reply => self.reply(in_eni, buf),
+            Action::Reply { len } => {
+                let end = (VNET_HDR_LEN + len).min(buf.len());
+                self.reply(in_eni, &mut buf[..end])
+            }
             Action::Consumed => {
                 if let Some(c) = self.counters.get_mut(in_eni as usize) {
                     c.arp_ignored += 1;
@@ -494,17 +530,23 @@ impl<P: Port> Dataplane<P> {
         }
     }
 
-    /// Updates the tracked connections a cached flow relies on.
+    /// Updates the tracked connections (and NAT translations, with their counters) a
+    /// cached flow relies on; `bytes` is the packet's IP length.
     #[inline]
-    fn touch(&mut self, ct: &[Option<CtRef>; 2], flags: u8) -> Touch {
+    fn touch(&mut self, ct: &[Option<CtRef>; 3], flags: u8, bytes: u64) -> Touch {
         let now = self.clock.now();
         for c in ct.iter().flatten() {
-            let Some(t) = self.conntrack.get_mut(c.eni as usize) else {
+            let Some(t) = pipeline::ct_table(&mut self.conntrack, &mut self.nats, c.table) else {
                 return Touch::Gone;
             };
             match t.touch(c.conn, c.dir, flags, now) {
                 Touch::Ok => {}
                 other => return other,
+            }
+            if let Some(n) = (c.table as usize).checked_sub(self.conntrack.len()) {
+                if let Some(st) = self.nats.get_mut(n) {
+                    st.count(c.dir, bytes);
+                }
             }
         }
         Touch::Ok
@@ -541,10 +583,21 @@ impl<P: Port> Dataplane<P> {
         }
         let partial = buf[0] & F_NEEDS_CSUM != 0;
         let ip = &mut buf[VNET_HDR_LEN + HEADER_LEN..];
+        // A fragment after the first has no L4 header: only its addresses change.
+        let later_fragment = ip.len() >= 8 && (ip[6] & 0x1f != 0 || ip[7] != 0);
         let nat = match d.nat {
             Nat::None => Ok(()),
-            Nat::Src(a) => set_ipv4_addr(ip, End::Src, a, partial).map(|_| ()),
-            Nat::Dst(a) => set_ipv4_addr(ip, End::Dst, a, partial).map(|_| ()),
+            Nat::Src(a, p) | Nat::Dst(a, p) => {
+                let end = if matches!(d.nat, Nat::Src(..)) {
+                    End::Src
+                } else {
+                    End::Dst
+                };
+                set_ipv4_addr(ip, end, a, partial).and_then(|_| match p {
+                    Some(p) if !later_fragment => set_l4_id(ip, end, p, partial).map(|_| ()),
+                    _ => Ok(()),
+                })
+            }
         };
         if nat.is_err() {
             self.drop_frame(in_eni, DropReason::Malformed);
@@ -619,10 +672,22 @@ impl<P: Port> Dataplane<P> {
     fn reply(&mut self, in_eni: EniIdx, buf: &mut [u8]) {
         // The reply is complete (checksums computed): no offload state applies.
         buf[..VNET_HDR_LEN].fill(0);
-        if let Some(c) = self.counters.get_mut(in_eni as usize) {
-            match buf.get(VNET_HDR_LEN + 12..VNET_HDR_LEN + 14) {
-                Some([0x08, 0x06]) => c.arp_replies += 1,
-                _ => c.icmp_echo_replies += 1,
+        let ethertype = buf.get(VNET_HDR_LEN + 12..VNET_HDR_LEN + 14);
+        let proto = buf.get(VNET_HDR_LEN + HEADER_LEN + 9).copied();
+        match (ethertype, proto) {
+            (Some([0x08, 0x06]), _) => {
+                if let Some(c) = self.counters.get_mut(in_eni as usize) {
+                    c.arp_replies += 1;
+                }
+            }
+            // A NAT gateway's RST: the packet it answers is dropped.
+            (_, Some(crate::wire::ipv4::PROTO_TCP)) => {
+                self.drop_frame(in_eni, DropReason::NatReset)
+            }
+            _ => {
+                if let Some(c) = self.counters.get_mut(in_eni as usize) {
+                    c.icmp_echo_replies += 1;
+                }
             }
         }
         self.transmit(in_eni, in_eni, buf);
@@ -683,7 +748,17 @@ impl<P: Port> Dataplane<P> {
                 .collect(),
             engine: self.engine_counters(),
             nacl_denies: self.nacl_report(),
-            nat_gateways: Vec::new(),
+            nat_gateways: self
+                .tables
+                .config
+                .nat_gateways
+                .iter()
+                .zip(&self.nats)
+                .map(|(c, st)| NatGatewayReport {
+                    id: c.id.clone(),
+                    metrics: st.metrics(),
+                })
+                .collect(),
             uplinks: self
                 .tables
                 .config

@@ -1,9 +1,12 @@
 //! Small compiled topologies for unit tests and benches (the control crate compiles
 //! real topology files; these stand in where a test wants the data plane alone).
 
+use std::net::Ipv4Addr;
+
 use crate::config::{
-    Attachment, DataplaneConfig, EniConfig, RouteConfig, RouteTableConfig, RouteTarget,
-    SubnetConfig, VpcConfig,
+    Attachment, DataplaneConfig, EniConfig, InternetGatewayConfig, MappingTarget, NatGatewayConfig,
+    PortRange, PublicMapping, RouteConfig, RouteTableConfig, RouteTarget, SubnetConfig, Uplink,
+    VpcConfig,
 };
 use crate::wire::MacAddr;
 
@@ -144,4 +147,81 @@ pub fn mem_dataplane(
         .collect();
     dp.install(config, plan).map_err(|e| e.error)?;
     Ok(dp)
+}
+
+/// The internet gateway's MAC in [`behind_nat_gateway`].
+pub const IGW_MAC: MacAddr = MacAddr([0x0a, 0, 0, 0, 0, 1]);
+/// The internet namespace's MAC in [`behind_nat_gateway`].
+pub const INTERNET_HOST_MAC: MacAddr = MacAddr([0x0e, 0, 0, 0, 0, 1]);
+/// The NAT gateway's Elastic IP in [`behind_nat_gateway`].
+pub const NAT_EIP: [u8; 4] = [198, 51, 100, 7];
+/// The NAT gateway's private address in [`behind_nat_gateway`].
+pub const NAT_IP: [u8; 4] = [10, 0, 3, 220];
+/// An internet host in [`behind_nat_gateway`].
+pub const INTERNET_HOST: [u8; 4] = [203, 0, 113, 5];
+/// The internet gateway's uplink port in [`behind_nat_gateway`] (after the 5 ENIs).
+pub const UPLINK: u32 = 5;
+
+/// The fixture VPC with subnet 0 (A, A2) private behind NAT gateway `nat-1`, which lives
+/// in subnet 2 (10.0.3.0/24, whose main table sends 0.0.0.0/0 to the internet gateway)
+/// with 10.0.3.220 ↔ 198.51.100.7.
+pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
+    let mut c = two_subnets_and_middlebox();
+    c.internet_gateways = vec![InternetGatewayConfig {
+        id: "igw-1".into(),
+        vpc: 0,
+        mac: IGW_MAC,
+        uplink: Some(Uplink {
+            attachment: Attachment {
+                netns: "internet".into(),
+                ifname: "eth0".into(),
+            },
+            outside: "203.0.113.0/24".parse().unwrap_or_default(),
+            gateway_ip: Ipv4Addr::new(203, 0, 113, 1),
+            hosts: vec![Ipv4Addr::from(INTERNET_HOST)],
+            host_mac: INTERNET_HOST_MAC,
+            mtu: 1500,
+        }),
+        mappings: vec![PublicMapping {
+            public: Ipv4Addr::from(NAT_EIP),
+            target: MappingTarget::NatGateway(0),
+            private: Ipv4Addr::from(NAT_IP),
+            source: "eipalloc-nat".into(),
+        }],
+    }];
+    c.nat_gateways = vec![NatGatewayConfig {
+        id: "nat-1".into(),
+        subnet: 2,
+        addrs: vec![Ipv4Addr::from(NAT_IP)],
+        public: true,
+        ports: PortRange {
+            from: ports.0,
+            to: ports.1,
+        },
+        max_per_destination: NatGatewayConfig::MAX_PER_DESTINATION,
+        idle_timeout_ms: 10_000,
+        max_connections: NatGatewayConfig::MAX_CONNECTIONS,
+    }];
+    c.route_tables[0].routes.push(RouteConfig {
+        destination: "0.0.0.0/0"
+            .parse()
+            .unwrap_or(ipnet::IpNet::V4(Default::default())),
+        target: RouteTarget::InternetGateway(0),
+    });
+    let local = c.route_tables[0].routes[0].clone();
+    c.route_tables.push(RouteTableConfig {
+        id: "rtb-private".into(),
+        vpc: 0,
+        routes: vec![
+            local,
+            RouteConfig {
+                destination: "0.0.0.0/0"
+                    .parse()
+                    .unwrap_or(ipnet::IpNet::V4(Default::default())),
+                target: RouteTarget::NatGateway(0),
+            },
+        ],
+    });
+    c.subnets[0].route_table = 2;
+    c
 }

@@ -97,7 +97,7 @@ pub enum FlowAction {
         /// Port and MAC rewrite.
         delivery: Delivery,
         /// Tracked connections the flow belongs to.
-        ct: [Option<CtRef>; 2],
+        ct: [Option<CtRef>; 3],
     },
     /// Drop, counted under this reason (and network-ACL rule slot).
     Drop {

@@ -20,6 +20,7 @@ pub mod fixtures;
 pub mod flow;
 pub mod frag;
 pub mod lpm;
+pub mod nat;
 pub mod pipeline;
 pub mod port;
 pub mod proto;

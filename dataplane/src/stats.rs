@@ -30,6 +30,9 @@ pub struct PortCounters {
     /// ICMP echo requests to the router that it answered.
     pub icmp_echo_replies: u64,
     /// Frames dropped, by reason (charged to the ENI the frame came from or was going to).
+    /// Serialised as a list in [`DropReason::ALL`] order; a shorter list (an older peer)
+    /// reads as zeros for the missing reasons.
+    #[serde(with = "drops_serde")]
     pub drops: [u64; DropReason::COUNT],
     /// Connections tracked now (a gauge, filled in reports).
     #[serde(default)]
@@ -37,6 +40,26 @@ pub struct PortCounters {
     /// The ENI's connection-table size.
     #[serde(default)]
     pub conntrack_max: u64,
+}
+
+mod drops_serde {
+    use super::DropReason;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &[u64; DropReason::COUNT], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(d.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<[u64; DropReason::COUNT], D::Error> {
+        let v = Vec::<u64>::deserialize(d)?;
+        let mut out = [0; DropReason::COUNT];
+        for (o, n) in out.iter_mut().zip(v) {
+            *o = n;
+        }
+        Ok(out)
+    }
 }
 
 impl PortCounters {
@@ -70,6 +93,7 @@ pub struct EngineCounters {
     /// Batches read (one per ready port per loop turn).
     pub batches: u64,
     /// Drops by reason, all ENIs together.
+    #[serde(with = "drops_serde")]
     pub drops: [u64; DropReason::COUNT],
 }
 

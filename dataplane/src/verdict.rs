@@ -69,11 +69,25 @@ pub enum DropReason {
     FragmentationNeeded,
     /// A fragment after the first whose first fragment was not forwarded (or not seen).
     FragmentUnmatched,
+    /// A protocol a NAT gateway does not translate (only TCP, UDP and ICMP echo and
+    /// errors pass).
+    NatUnsupportedProtocol,
+    /// A TCP or ICMP fragment at a NAT gateway (only UDP fragments are forwarded).
+    NatFragment,
+    /// A packet for a NAT gateway's address that belongs to no translation: inbound
+    /// initiation, a ping to the gateway, a reply after the translation ended.
+    NatNoTranslation,
+    /// A new connection for which the NAT gateway has no free source port towards its
+    /// destination (`ErrorPortAllocation`).
+    NatPortAllocation,
+    /// A TCP packet from inside without a translation (idle-timed-out or unknown); the
+    /// NAT gateway answered it with a RST.
+    NatReset,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 27;
+    pub const COUNT: usize = 32;
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -104,6 +118,11 @@ impl DropReason {
         DropReason::IgwNoPublicMapping,
         DropReason::FragmentationNeeded,
         DropReason::FragmentUnmatched,
+        DropReason::NatUnsupportedProtocol,
+        DropReason::NatFragment,
+        DropReason::NatNoTranslation,
+        DropReason::NatPortAllocation,
+        DropReason::NatReset,
     ];
 
     /// The counter name, as `vpcctl show` prints it.
@@ -136,6 +155,11 @@ impl DropReason {
             DropReason::IgwNoPublicMapping => "igw_no_public_mapping",
             DropReason::FragmentationNeeded => "frag_needed",
             DropReason::FragmentUnmatched => "fragment_unmatched",
+            DropReason::NatUnsupportedProtocol => "nat_unsupported_protocol",
+            DropReason::NatFragment => "nat_fragment",
+            DropReason::NatNoTranslation => "nat_no_translation",
+            DropReason::NatPortAllocation => "nat_port_allocation",
+            DropReason::NatReset => "nat_reset",
         }
     }
 
@@ -166,21 +190,36 @@ pub struct Delivery {
     pub src_mac: MacAddr,
     /// New destination MAC.
     pub dst_mac: MacAddr,
-    /// An address rewrite (the internet gateway's 1:1 NAT).
+    /// An address (and port) rewrite: the internet gateway's 1:1 NAT, a NAT gateway's
+    /// translation, or both composed.
     pub nat: Nat,
     /// The hop's MTU when it is smaller than what instances may send (0: no limit).
     pub mtu: u16,
 }
 
-/// An IPv4 address rewrite.
+/// An IPv4 address rewrite, with the TCP/UDP port or ICMP echo identifier of the same
+/// end when `Some`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Nat {
     /// None.
     None,
-    /// Replace the source address.
-    Src(Ipv4Addr),
-    /// Replace the destination address.
-    Dst(Ipv4Addr),
+    /// Replace the source address (and port).
+    Src(Ipv4Addr, Option<u16>),
+    /// Replace the destination address (and port).
+    Dst(Ipv4Addr, Option<u16>),
+}
+
+impl Nat {
+    /// This rewrite followed by `later` on the same packet: a later rewrite of the same
+    /// end wins, keeping this one's port when it brings none.
+    pub fn then(self, later: Nat) -> Nat {
+        match (self, later) {
+            (n, Nat::None) => n,
+            (Nat::Src(_, p), Nat::Src(a, None)) => Nat::Src(a, p),
+            (Nat::Dst(_, p), Nat::Dst(a, None)) => Nat::Dst(a, p),
+            (_, l) => l,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -333,6 +333,9 @@ fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
         let code = lab::exit_code(status);
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
     }
+    if report.config.nat_gateways.iter().any(|n| n.id == eni) {
+        bail!("{eni} is a NAT gateway: it runs inside vpcd and has no namespace to run a command in; exec into an ENI behind it instead");
+    }
     let Some(e) = report.config.enis.iter().find(|e| e.id == eni) else {
         let known: Vec<&str> = report.config.enis.iter().map(|e| e.id.as_str()).collect();
         bail!(

@@ -8,8 +8,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{
-    classify, nacl::Direction, nacl_stage, router, rule_packet, sg_stage, srcdst, Action, Context,
-    Note, Pending, Tracer,
+    classify, nacl::Direction, nacl_stage, natgw, router, rule_packet, sg_stage, srcdst, Action,
+    Context, Note, Pending, Tracer,
 };
 use crate::config::MappingTarget;
 use crate::tables::Tables;
@@ -73,7 +73,7 @@ pub(crate) fn egress<T: Tracer>(
         port: igw.port,
         src_mac: igw.mac,
         dst_mac: igw.host_mac,
-        nat: Nat::Src(public),
+        nat: Nat::Src(public, None),
         mtu: igw.mtu,
     })
 }
@@ -106,12 +106,8 @@ pub(crate) fn ingress<T: Tracer>(
     if is_private(src) {
         return Action::drop(DropReason::IgwPrivateSource);
     }
-    let (e, private) = match igw.inbound.get(&dst) {
-        Some(&(MappingTarget::Eni(e), private)) => (e, private),
-        Some(&(MappingTarget::NatGateway(_n), _private)) => {
-            return Action::drop(DropReason::IgwNoPublicMapping);
-        }
-        None => return Action::drop(DropReason::IgwNoPublicMapping),
+    let Some(&(target, private)) = igw.inbound.get(&dst) else {
+        return Action::drop(DropReason::IgwNoPublicMapping);
     };
     tr.note(Note::InternetGateway {
         igw: g,
@@ -123,6 +119,25 @@ pub(crate) fn ingress<T: Tracer>(
     let ip = IpMeta {
         dst: IpAddr::V4(private),
         ..ip
+    };
+    // An ICMP error about a packet that left through the gateway quotes the public
+    // address: translate the quote.
+    let mut quote = icmp_error_quote(frame, &ip);
+    if let Some(q) = quote.as_mut() {
+        if q.src == IpAddr::V4(dst) {
+            q.src = IpAddr::V4(private);
+            if let Some(ipb) = frame.get_mut(HEADER_LEN..) {
+                if set_quoted_ipv4_addr(ipb, End::Src, private).is_err() {
+                    return Action::drop(DropReason::Malformed);
+                }
+            }
+        }
+    }
+    let e = match target {
+        MappingTarget::Eni(e) => e,
+        MappingTarget::NatGateway(n) => {
+            return to_nat_gateway(cx, n, private, &ip, frame, quote.as_ref(), tr)
+        }
     };
     let rp = rule_packet(&ip);
     let Some(eni) = t.enis.get(e as usize) else {
@@ -137,24 +152,11 @@ pub(crate) fn ingress<T: Tracer>(
     if let Verdict::Drop(r) = srcdst::ingress(eni, ip.dst) {
         return Action::drop(r);
     }
-    // An ICMP error about a packet that left through the gateway quotes the public
-    // address: translate the quote, then match it against the ENI's connections.
-    let mut quote = icmp_error_quote(frame, &ip);
-    if let Some(q) = quote.as_mut() {
-        if q.src == IpAddr::V4(dst) {
-            q.src = IpAddr::V4(private);
-            if let Some(ipb) = frame.get_mut(HEADER_LEN..) {
-                if set_quoted_ipv4_addr(ipb, End::Src, private).is_err() {
-                    return Action::drop(DropReason::Malformed);
-                }
-            }
-        }
-    }
     let mut pending = Pending::default();
     if let Err(r) = sg_stage(cx, e, false, &ip, &rp, quote.as_ref(), &mut pending, tr) {
         return Action::drop(r);
     }
-    let ct = match pending.commit(cx.conntrack, cx.now) {
+    let ct = match pending.commit(cx) {
         Ok(ct) => ct,
         Err(r) => return Action::drop(r),
     };
@@ -165,11 +167,60 @@ pub(crate) fn ingress<T: Tracer>(
             port: e,
             src_mac: t.subnets[eni.subnet as usize].router_mac,
             dst_mac: eni.mac,
-            nat: Nat::Dst(private),
+            nat: Nat::Dst(private, None),
             mtu: 0,
         },
         ct,
         cacheable: quote.is_none() && !pending.related,
+    }
+}
+
+/// Inbound traffic for a public NAT gateway's Elastic IP: the gateway's subnet ACL,
+/// then the gateway itself (which lets in only replies of its translations).
+fn to_nat_gateway<T: Tracer>(
+    cx: &mut Context<'_>,
+    n: u32,
+    private: Ipv4Addr,
+    ip: &IpMeta,
+    frame: &mut [u8],
+    quote: Option<&Quoted>,
+    tr: &mut T,
+) -> Action {
+    let t = cx.tables;
+    let Some(nt) = t.nats.get(n as usize) else {
+        return Action::drop(DropReason::Malformed);
+    };
+    if let Some(a) = t.subnets[nt.subnet as usize].network_acl {
+        if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rule_packet(ip), tr) {
+            return d;
+        }
+    }
+    let action = natgw::enter(
+        cx,
+        n,
+        natgw::Sender::Internet,
+        ip,
+        frame,
+        quote,
+        Pending::default(),
+        tr,
+    );
+    match action {
+        // The gateway's 1:1 rewrite (public → `private`) comes first; the NAT gateway's
+        // rewrite of the same end replaces it.
+        Action::Forward {
+            delivery,
+            ct,
+            cacheable,
+        } => Action::Forward {
+            delivery: Delivery {
+                nat: Nat::Dst(private, None).then(delivery.nat),
+                ..delivery
+            },
+            ct,
+            cacheable,
+        },
+        other => other,
     }
 }
 

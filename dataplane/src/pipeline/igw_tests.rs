@@ -7,8 +7,7 @@ use etherparse::PacketBuilder;
 
 use crate::config::{
     Attachment, DataplaneConfig, InternetGatewayConfig, MappingTarget, PublicMapping, RouteConfig,
-    RouteTarget,
-    Uplink,
+    RouteTarget, Uplink,
 };
 use crate::engine::Dataplane;
 use crate::fixtures::{self, eni_mac, router_mac, A, A2};

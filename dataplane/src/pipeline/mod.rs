@@ -6,6 +6,7 @@
 
 pub mod igw;
 pub mod nacl;
+pub mod natgw;
 pub mod route;
 pub mod router;
 pub mod sg;
@@ -18,6 +19,7 @@ use crate::conntrack::tcp_flags::SYN;
 use crate::conntrack::{
     conn_dir, ConnDir, ConnKey, ConnRef, ConnTable, InsertError, Origin, Touch,
 };
+use crate::nat::NatState;
 use crate::rules::RulePacket;
 use crate::tables::Tables;
 use crate::verdict::{Delivery, DropReason, Nat, Verdict};
@@ -98,6 +100,20 @@ pub enum Note {
         /// The address after.
         to: std::net::Ipv4Addr,
     },
+    /// NAT gateway `nat` translated the packet: the source (`inbound == false`, from an
+    /// inside host) or the destination (a reply, towards the inside host).
+    NatGateway {
+        /// The NAT gateway index.
+        nat: u32,
+        /// Towards the inside host (destination rewritten) or away from it.
+        inbound: bool,
+        /// The address and port (ICMP: identifier) before.
+        from: (std::net::IpAddr, u16),
+        /// The address and port after.
+        to: (std::net::IpAddr, u16),
+    },
+    /// A NAT gateway answered a TCP packet that belongs to no translation with a RST.
+    NatReset(u32),
     /// Dropped.
     Dropped(DropReason),
 }
@@ -125,8 +141,9 @@ impl Tracer for Vec<Note> {
 /// A tracked connection a forwarded flow depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CtRef {
-    /// Whose connection table.
-    pub eni: EniIdx,
+    /// Whose connection table: an ENI index, or the number of ENIs plus a NAT gateway
+    /// index (see [`Context::table`]).
+    pub table: u32,
     /// The connection.
     pub conn: ConnRef,
     /// The flow's direction in it.
@@ -140,9 +157,9 @@ pub enum Action {
     Forward {
         /// Port and MAC rewrite.
         delivery: Delivery,
-        /// The tracked connections (source egress, destination ingress) the flow uses;
-        /// each packet of the flow updates them.
-        ct: [Option<CtRef>; 2],
+        /// The tracked connections (source egress, destination ingress, NAT gateway
+        /// translation) the flow uses; each packet of the flow updates them.
+        ct: [Option<CtRef>; 3],
         /// Whether the flow cache may remember this decision.
         cacheable: bool,
     },
@@ -155,8 +172,11 @@ pub enum Action {
         /// Whether the flow cache may remember this decision.
         cacheable: bool,
     },
-    /// The buffer now holds a reply for the ingress port.
-    Reply,
+    /// The buffer now holds a reply of `len` bytes (Ethernet frame) for the ingress port.
+    Reply {
+        /// The reply's length.
+        len: usize,
+    },
     /// Consumed without an answer (ignored ARP).
     Consumed,
 }
@@ -164,7 +184,7 @@ pub enum Action {
 impl From<RouterAction> for Action {
     fn from(a: RouterAction) -> Action {
         match a {
-            RouterAction::Reply => Action::Reply,
+            RouterAction::Reply { len } => Action::Reply { len },
             RouterAction::Ignore => Action::Consumed,
             RouterAction::Drop(r) => Action::drop(r),
         }
@@ -201,14 +221,37 @@ impl Action {
     }
 }
 
-/// What the slow path works on: the tables, the ENIs' connection tables, the clock.
+/// What the slow path works on: the tables, the ENIs' connection tables, the NAT
+/// gateways' translations, the clock.
 pub struct Context<'a> {
     /// The running tables.
     pub tables: &'a Tables,
     /// Connection tables, by ENI index.
     pub conntrack: &'a mut [ConnTable],
+    /// NAT gateways' translations, by NAT gateway index.
+    pub nat: &'a mut [NatState],
     /// Now, in milliseconds of the engine's clock.
     pub now: u64,
+}
+
+/// The connection table that a [`CtRef::table`] names: ENIs first, then NAT gateways.
+pub fn ct_table<'t>(
+    conntrack: &'t mut [ConnTable],
+    nat: &'t mut [NatState],
+    table: u32,
+) -> Option<&'t mut ConnTable> {
+    let i = table as usize;
+    match i.checked_sub(conntrack.len()) {
+        None => conntrack.get_mut(i),
+        Some(n) => nat.get_mut(n).map(|s| &mut s.conns),
+    }
+}
+
+impl Context<'_> {
+    /// The [`CtRef::table`] of NAT gateway `n`.
+    pub fn nat_table(&self, n: u32) -> u32 {
+        self.conntrack.len() as u32 + n
+    }
 }
 
 /// Runs the slow path for `frame` (an Ethernet frame) that ENI `in_eni` sent.
@@ -226,7 +269,7 @@ pub fn slow_path<T: Tracer>(
     match action {
         Action::Drop { reason, .. } => tr.note(Note::Dropped(reason)),
         Action::Forward { delivery, .. } => tr.note(Note::Delivered(delivery.port)),
-        Action::Reply => tr.note(Note::RouterReply),
+        Action::Reply { .. } => tr.note(Note::RouterReply),
         Action::Consumed => tr.note(Note::RouterIgnored),
     }
     action
@@ -318,7 +361,7 @@ fn decide<T: Tracer>(
                     Err(r) => return Action::drop(r),
                 };
                 // Leaving the VPC: no destination ENI, no ingress group.
-                let ct = match pending.commit(cx.conntrack, cx.now) {
+                let ct = match pending.commit(cx) {
                     Ok(ct) => ct,
                     Err(r) => return Action::drop(r),
                 };
@@ -328,7 +371,28 @@ fn decide<T: Tracer>(
                     cacheable: pending.cacheable(quote.as_ref()),
                 };
             }
-            NextHop::NatGateway(_n) => return Action::drop(DropReason::Blackhole),
+            NextHop::NatGateway(n) => {
+                let Some(nt) = t.nats.get(n as usize) else {
+                    return Action::drop(DropReason::Malformed);
+                };
+                // The NAT gateway lives in its subnet: that subnet's ACL applies to what
+                // enters it, unless the sender is in the same subnet.
+                if nt.subnet != eni.subnet {
+                    if let Err(d) = leave_subnet(tr) {
+                        return d;
+                    }
+                    if let Some(a) = t.subnets[nt.subnet as usize].network_acl {
+                        if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rp, tr) {
+                            return d;
+                        }
+                    }
+                }
+                let from = natgw::Sender::Eni {
+                    router_mac: subnet.router_mac,
+                    mac: meta.src_mac,
+                };
+                return natgw::enter(cx, n, from, &ip, frame, quote.as_ref(), pending, tr);
+            }
         }
     } else {
         // Layer 2 inside the subnet: no route table, no network ACL.
@@ -359,7 +423,7 @@ fn decide<T: Tracer>(
     }
     let t = cx.tables;
     // Everything passed: commit the new connections, then forward.
-    let ct = match pending.commit(cx.conntrack, cx.now) {
+    let ct = match pending.commit(cx) {
         Ok(ct) => ct,
         Err(r) => return Action::drop(r),
     };
@@ -437,7 +501,10 @@ fn conn_key(proto: u8, src: IpAddr, dst: IpAddr, sport: u16, dport: u16, egress:
 #[derive(Default)]
 pub(crate) struct Pending {
     new: [Option<(EniIdx, ConnKey, Origin, u8)>; 2],
-    existing: [Option<CtRef>; 2],
+    /// Existing connections: source egress, destination ingress, NAT translation.
+    existing: [Option<CtRef>; 3],
+    /// A NAT gateway translation to open.
+    nat: Option<natgw::NewBinding>,
     related: bool,
     /// A decision that depends on more than the flow key (see `sg_stage`).
     uncacheable: bool,
@@ -451,11 +518,12 @@ impl Pending {
 }
 
 impl Pending {
-    pub(crate) fn commit(
-        &self,
-        tables: &mut [ConnTable],
-        now: u64,
-    ) -> Result<[Option<CtRef>; 2], DropReason> {
+    /// Creates the pending connections (and NAT translation); on failure nothing of
+    /// them stays.
+    pub(crate) fn commit(&self, cx: &mut Context<'_>) -> Result<[Option<CtRef>; 3], DropReason> {
+        let now = cx.now;
+        let nat_base = cx.conntrack.len() as u32;
+        let tables = &mut *cx.conntrack;
         let mut out = self.existing;
         let mut done: [Option<(EniIdx, ConnRef)>; 2] = [None, None];
         for (i, n) in self.new.iter().enumerate() {
@@ -469,7 +537,7 @@ impl Pending {
                 Ok(conn) => {
                     done[i] = Some((eni, conn));
                     out[i] = Some(CtRef {
-                        eni,
+                        table: eni,
                         conn,
                         dir: ConnDir::Orig,
                     });
@@ -484,6 +552,32 @@ impl Pending {
                     return Err(match e {
                         InsertError::Full => DropReason::ConntrackFull,
                         InsertError::InvalidTcp => DropReason::InvalidTcpState,
+                    });
+                }
+            }
+        }
+        if let Some(b) = self.nat {
+            let bound = cx
+                .nat
+                .get_mut(b.nat as usize)
+                .map(|st| st.bind(b.key, b.addr, b.port, b.flags, now));
+            match bound {
+                Some(Ok(conn)) => {
+                    out[2] = Some(CtRef {
+                        table: nat_base + b.nat,
+                        conn,
+                        dir: ConnDir::Orig,
+                    });
+                }
+                other => {
+                    for (eni, conn) in done.iter().flatten() {
+                        if let Some(t) = cx.conntrack.get_mut(*eni as usize) {
+                            t.remove(*conn);
+                        }
+                    }
+                    return Err(match other {
+                        Some(Err(InsertError::InvalidTcp)) => DropReason::InvalidTcpState,
+                        _ => DropReason::NatPortAllocation,
                     });
                 }
             }
@@ -527,7 +621,11 @@ pub(crate) fn sg_stage<T: Tracer>(
             if answer_type_ok {
                 match table.touch(conn, dir, ip.tcp_flags, cx.now) {
                     Touch::Ok => {
-                        pending.existing[slot] = Some(CtRef { eni: e, conn, dir });
+                        pending.existing[slot] = Some(CtRef {
+                            table: e,
+                            conn,
+                            dir,
+                        });
                         tr.note(note(SgPass::Tracked));
                         return Ok(());
                     }
@@ -616,3 +714,6 @@ mod firewall_tests;
 
 #[cfg(test)]
 mod igw_tests;
+
+#[cfg(test)]
+mod natgw_tests;

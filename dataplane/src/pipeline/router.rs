@@ -15,8 +15,11 @@ use crate::wire::{checksum, MacAddr};
 /// What the router did with a frame addressed to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouterAction {
-    /// The frame now holds a reply to send back out of the ingress port.
-    Reply,
+    /// The frame now holds a reply of `len` bytes to send back out of the ingress port.
+    Reply {
+        /// The reply's length (the request's).
+        len: usize,
+    },
     /// Nothing to answer (gratuitous ARP, a request for an unassigned address, …).
     Ignore,
     /// Dropped for this reason.
@@ -90,7 +93,7 @@ fn answer_arp(frame: &mut [u8], req: &ArpRepr, mac: MacAddr) -> RouterAction {
     eth.set_dst(req.sender_mac);
     eth.set_src(mac);
     match reply.emit(&mut frame[HEADER_LEN..]) {
-        Ok(()) => RouterAction::Reply,
+        Ok(()) => RouterAction::Reply { len: frame.len() },
         Err(_) => RouterAction::Drop(DropReason::Malformed),
     }
 }
@@ -125,7 +128,7 @@ pub fn icmp_echo(router_mac: MacAddr, frame: &mut [u8]) -> RouterAction {
     let requester = eth.src();
     eth.set_dst(requester);
     eth.set_src(router_mac);
-    RouterAction::Reply
+    RouterAction::Reply { len: frame.len() }
 }
 
 /// Whether `dst` is the router's own address in one of `vpc`'s subnets.

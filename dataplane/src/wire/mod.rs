@@ -10,6 +10,7 @@ pub mod ipv4;
 mod mac;
 mod meta;
 pub mod rewrite;
+pub mod tcp;
 pub mod vnet;
 
 pub use mac::{MacAddr, ParseMacError};

@@ -178,15 +178,84 @@ pub fn set_quoted_ipv4_addr(ip: &mut [u8], end: End, new: Ipv4Addr) -> Result<Ip
     let old_hc = get16(ip, inner + 10)?;
     let new_hc = update_final(old_hc, o, n);
     put16(ip, inner + 10, new_hc)?;
-    // The ICMP checksum covers the quoted bytes: both changes.
+    // The ICMP checksum covers the quoted bytes: every change.
     let c = get16(ip, ihl + 2)?;
     let c = update_final(c, o, n);
-    let c = !fold(
+    let mut c = !fold(
         u32::from(!c)
             .wrapping_add(u32::from(!old_hc))
             .wrapping_add(u32::from(new_hc)),
     );
+    // The quoted TCP/UDP checksum covers the address through the pseudo-header, when
+    // the quote holds it (UDP "no checksum" stays).
+    let inner_ihl = usize::from(ip[inner] & 0x0f) * 4;
+    let proto = ip[inner + 9];
+    if let Some(off) = pseudo_csum_offset(proto) {
+        let at = inner + inner_ihl + off;
+        if ip.len() >= at + 2 {
+            let qc = get16(ip, at)?;
+            if !(proto == PROTO_UDP && qc == 0) {
+                let nq = update_final(qc, o, n);
+                put16(ip, at, nq)?;
+                c = !fold(
+                    u32::from(!c)
+                        .wrapping_add(u32::from(!qc))
+                        .wrapping_add(u32::from(nq)),
+                );
+            }
+        }
+    }
     put16(ip, ihl + 2, c)?;
+    Ok(old)
+}
+
+/// Rewrites the TCP/UDP port (`end`) or the ICMP echo identifier of the packet quoted
+/// inside the ICMPv4 error at `ip`, keeping the quoted L4 checksum (when the quote holds
+/// it and it is not a UDP "no checksum") and the ICMP checksum right. Returns the old
+/// value.
+pub fn set_quoted_l4_id(ip: &mut [u8], end: End, new: u16) -> Result<u16, WireError> {
+    let ihl = usize::from(*ip.first().ok_or(WireError::Truncated("ipv4"))? & 0x0f) * 4;
+    let inner = ihl + 8;
+    let b0 = *ip.get(inner).ok_or(WireError::Truncated("quoted ipv4"))?;
+    let inner_l4 = inner + usize::from(b0 & 0x0f) * 4;
+    let proto = *ip
+        .get(inner + 9)
+        .ok_or(WireError::Truncated("quoted ipv4"))?;
+    let (field, csum) = match proto {
+        PROTO_TCP | PROTO_UDP => (
+            inner_l4 + if end == End::Src { 0 } else { 2 },
+            pseudo_csum_offset(proto).map(|o| inner_l4 + o),
+        ),
+        PROTO_ICMP => (inner_l4 + 4, Some(inner_l4 + 2)),
+        _ => return Err(WireError::Unsupported("quoted protocol without ports")),
+    };
+    let old = get16(ip, field)?;
+    put16(ip, field, new)?;
+    let icmp_csum = ihl + 2;
+    let mut c = get16(ip, icmp_csum)?;
+    c = !fold(
+        u32::from(!c)
+            .wrapping_add(u32::from(!old))
+            .wrapping_add(u32::from(new)),
+    );
+    // The quoted L4 checksum, when the quote holds it.
+    if let Some(at) = csum.filter(|&at| ip.len() >= at + 2) {
+        let qc = get16(ip, at)?;
+        if !(proto == PROTO_UDP && qc == 0) {
+            let nq = !fold(
+                u32::from(!qc)
+                    .wrapping_add(u32::from(!old))
+                    .wrapping_add(u32::from(new)),
+            );
+            put16(ip, at, nq)?;
+            c = !fold(
+                u32::from(!c)
+                    .wrapping_add(u32::from(!qc))
+                    .wrapping_add(u32::from(nq)),
+            );
+        }
+    }
+    put16(ip, icmp_csum, c)?;
     Ok(old)
 }
 
@@ -322,5 +391,35 @@ mod tests {
         let mut p = tcp();
         p.truncate(25);
         assert!(set_l4_id(&mut p, End::Src, 1, false).is_err());
+    }
+
+    #[test]
+    fn quoted_port_rewrite_keeps_icmp_and_quoted_checksums_valid() {
+        // A port unreachable from 203.0.113.5 about a UDP datagram 198.51.100.7:1024 → :53.
+        let mut quoted = Vec::new();
+        PacketBuilder::ipv4([198, 51, 100, 7], [203, 0, 113, 5], 64)
+            .udp(1024, 53)
+            .write(&mut quoted, b"query payload")
+            .unwrap();
+        let mut p = Vec::new();
+        PacketBuilder::ipv4([203, 0, 113, 5], [198, 51, 100, 7], 64)
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut p, &quoted)
+            .unwrap();
+        assert_eq!(checksum(&p[20..]), 0);
+        set_quoted_ipv4_addr(&mut p, End::Src, Ipv4Addr::new(10, 0, 0, 220)).unwrap();
+        let old = set_quoted_l4_id(&mut p, End::Src, 40000).unwrap();
+        assert_eq!(old, 1024);
+        assert_eq!(checksum(&p[20..]), 0, "ICMP checksum");
+        let inner = &p[28..];
+        assert_eq!(checksum(&inner[..20]), 0, "quoted IPv4 header checksum");
+        assert_eq!(
+            l4_verify(inner),
+            0,
+            "quoted UDP checksum (whole datagram quoted)"
+        );
+        assert_eq!(u16::from_be_bytes([inner[20], inner[21]]), 40000);
     }
 }

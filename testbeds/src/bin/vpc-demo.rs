@@ -1,7 +1,8 @@
 //! `vpc-demo`: the README's first command. Brings up the embedded demo topology
-//! (`examples/demo.toml`: one VPC, two subnets, three namespaces) on a private `vpcd`,
-//! proves ARP, ping and a TCP transfer across subnets plus the drops a VPC makes, prints
-//! a short report, and removes everything it made.
+//! (`examples/demo.toml`: one VPC, four subnets, five instance namespaces and an
+//! "internet" namespace) on a private `vpcd`, proves ARP, ping and a TCP transfer across
+//! subnets, the firewalls, the internet gateway and the NAT gateway, plus the drops a VPC
+//! makes, prints a short report, and removes everything it made.
 
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -318,6 +319,60 @@ fn run() -> anyhow::Result<Report> {
     r.check(
         fn_count >= 1 && text.contains("1500"),
         format!("a 3028-byte DF ping to the internet gets \"fragmentation needed, MTU 1500\" from the router (frag_needed +{fn_count})"),
+    );
+    println!();
+
+    println!("NAT gateway (private subnet out through nat-demo, nothing in)");
+    let got = curl(lab.ns("eni-priv1"), "http://203.0.113.5:8080/")?;
+    let peer = inet_server
+        .wait_for_line(
+            |_, line| line.contains("accepting connection from"),
+            Duration::from_secs(3),
+        )
+        .unwrap_or_default();
+    // socat: "accepting connection from AF=2 198.51.100.7:PORT on AF=2 203.0.113.5:8080".
+    let port = peer
+        .split("198.51.100.7:")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|p| p.parse::<u32>().ok())
+        })
+        .unwrap_or(0);
+    r.check(
+        got == "hello-from-the-internet"
+            && peer.contains("198.51.100.7:")
+            && (1024..=65535).contains(&port),
+        format!("priv1 (10.0.4.10, no public IP) fetches from the internet host, which sees the NAT gateway's Elastic IP 198.51.100.7 and source port {port}"),
+    );
+    let (rx, _) = quick_ping(lab.ns("eni-priv1"), &["203.0.113.5"])?;
+    r.check(
+        rx == 2,
+        format!("priv1 pings the internet host through the NAT gateway: {rx}/2 replies"),
+    );
+    let got = curl(internet, "http://198.51.100.7:8080/")?;
+    let (rx_eip, _) = quick_ping(internet, &["198.51.100.7"])?;
+    let nat = lab
+        .show()?
+        .nat_gateways
+        .into_iter()
+        .find(|n| n.id == "nat-demo")
+        .map(|n| n.metrics)
+        .unwrap_or_default();
+    r.check(
+        got.is_empty() && rx_eip == 0 && nat.packets_drop_count >= 2,
+        format!(
+            "the internet can neither connect to nor ping the NAT gateway's 198.51.100.7 (PacketsDropCount {})",
+            nat.packets_drop_count
+        ),
+    );
+    println!(
+        "  nat-demo: ActiveConnectionCount {}, ConnectionAttemptCount {}, PacketsInFromSource {}, PacketsOutToSource {}",
+        nat.active_connection_count,
+        nat.connection_attempt_count,
+        nat.packets_in_from_source,
+        nat.packets_out_to_source
     );
     println!();
 
