@@ -33,6 +33,8 @@ pub type SgIdx = u32;
 pub type IgwIdx = u32;
 /// Index of a NAT gateway in [`DataplaneConfig::nat_gateways`].
 pub type NatIdx = u32;
+/// Index of a VPC peering connection in [`DataplaneConfig::peerings`].
+pub type PeeringIdx = u32;
 
 /// The whole compiled topology that one `vpcd` runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +59,25 @@ pub struct DataplaneConfig {
     /// Every NAT gateway.
     #[serde(default)]
     pub nat_gateways: Vec<NatGatewayConfig>,
+    /// Every VPC peering connection (active or pending).
+    #[serde(default)]
+    pub peerings: Vec<PeeringConfig>,
+}
+
+/// A VPC peering connection: a private link between two VPCs whose CIDRs do not overlap.
+/// Traffic crosses it only when a route sends it there and its destination is inside
+/// the other VPC's CIDRs (and its source inside the sender's); it is never routed on
+/// from the other side (no transitive peering, no edge-to-edge routing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeeringConfig {
+    /// The AWS-style id (`pcx-…`).
+    pub id: String,
+    /// The requester VPC.
+    pub requester: VpcIdx,
+    /// The accepter VPC.
+    pub accepter: VpcIdx,
+    /// `true` once accepted; routes to a pending peering are blackholes.
+    pub active: bool,
 }
 
 /// A NAT gateway: a managed node in one subnet that translates the source address and
@@ -226,7 +247,8 @@ pub enum RouteTarget {
     InternetGateway(IgwIdx),
     /// Through this NAT gateway.
     NatGateway(NatIdx),
-    // Next: Peering(idx).
+    /// Over this VPC peering connection to the other VPC.
+    Peering(PeeringIdx),
 }
 
 /// One elastic network interface.

@@ -232,7 +232,7 @@ struct NewTap {
 impl ControlState {
     fn handle(&mut self, req: Request, fwd: &mut Forwarder) -> Response {
         match req {
-            Request::Apply { config } => self.apply(config, fwd),
+            Request::Apply { config } => self.apply(*config, fwd),
             Request::Show => {
                 let (tx, rx) = mpsc::channel();
                 if !fwd.send(Cmd::Report { reply: tx }) {

@@ -116,6 +116,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         security_groups: Vec::new(),
         internet_gateways: Vec::new(),
         nat_gateways: Vec::new(),
+        peerings: Vec::new(),
     }
 }
 

@@ -13,7 +13,7 @@ pub enum Request {
     /// Replace the running configuration atomically.
     Apply {
         /// The compiled topology.
-        config: DataplaneConfig,
+        config: Box<DataplaneConfig>,
     },
     /// Report the running configuration, ports and counters.
     Show,

@@ -12,7 +12,7 @@ use crate::config::DataplaneConfig;
 use crate::verdict::DropReason;
 
 /// Counters of one ENI port.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortCounters {
     /// Frames read from the instance.
     pub rx_packets: u64,
@@ -40,6 +40,36 @@ pub struct PortCounters {
     /// The ENI's connection-table size.
     #[serde(default)]
     pub conntrack_max: u64,
+}
+
+impl Default for PortCounters {
+    fn default() -> Self {
+        PortCounters {
+            rx_packets: 0,
+            rx_bytes: 0,
+            tx_packets: 0,
+            tx_bytes: 0,
+            arp_replies: 0,
+            arp_ignored: 0,
+            icmp_echo_replies: 0,
+            drops: [0; DropReason::COUNT],
+            conntrack_entries: 0,
+            conntrack_max: 0,
+        }
+    }
+}
+
+impl Default for EngineCounters {
+    fn default() -> Self {
+        EngineCounters {
+            flow_hits: 0,
+            flow_misses: 0,
+            flow_evictions: 0,
+            flows: 0,
+            batches: 0,
+            drops: [0; DropReason::COUNT],
+        }
+    }
 }
 
 mod drops_serde {
@@ -80,7 +110,7 @@ impl PortCounters {
 }
 
 /// Engine-wide counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineCounters {
     /// Frames processed from the flow cache.
     pub flow_hits: u64,

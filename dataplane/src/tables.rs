@@ -86,6 +86,25 @@ pub struct VpcTable {
     pub router_ips: HashMap<IpAddr, SubnetIdx, FixedState>,
     /// Which NAT gateway owns each of its private addresses.
     pub nat_addrs: HashMap<IpAddr, NatIdx, FixedState>,
+    /// The VPC's CIDR blocks (primary and secondary IPv4, IPv6).
+    pub cidrs: Vec<IpNet>,
+}
+
+impl VpcTable {
+    /// Whether `a` is inside one of the VPC's CIDR blocks.
+    #[inline]
+    pub fn contains(&self, a: IpAddr) -> bool {
+        self.cidrs.iter().any(|c| c.contains(&a))
+    }
+}
+
+/// A peering connection's runtime state.
+#[derive(Debug, Clone)]
+pub struct PeeringTable {
+    /// The two VPCs (requester, accepter).
+    pub vpcs: [u32; 2],
+    /// Accepted (routes to a pending one are blackholes).
+    pub active: bool,
 }
 
 /// A subnet's runtime state.
@@ -162,6 +181,8 @@ pub struct Tables {
     pub igws: Vec<IgwTable>,
     /// Per NAT gateway, by index.
     pub nats: Vec<NatTable>,
+    /// Per peering connection, by index.
+    pub peerings: Vec<PeeringTable>,
 }
 
 /// A NAT gateway's runtime settings (its translations live in the engine's
@@ -245,7 +266,8 @@ impl Tables {
             .chain(c.network_acls.iter().map(|a| &a.id))
             .chain(c.security_groups.iter().map(|g| &g.id))
             .chain(c.internet_gateways.iter().map(|g| &g.id))
-            .chain(c.nat_gateways.iter().map(|n| &n.id));
+            .chain(c.nat_gateways.iter().map(|n| &n.id))
+            .chain(c.peerings.iter().map(|p| &p.id));
         for id in all_ids {
             if !ids.insert(id.as_str()) {
                 return Err(TableError::DuplicateId(id.clone()));
@@ -254,10 +276,11 @@ impl Tables {
         let mut vpcs: Vec<VpcTable> = c
             .vpcs
             .iter()
-            .map(|_| VpcTable {
+            .map(|v| VpcTable {
                 owners: HashMap::default(),
                 router_ips: HashMap::default(),
                 nat_addrs: HashMap::default(),
+                cidrs: v.cidrs.clone(),
             })
             .collect();
         let mut route_tables = Vec::with_capacity(c.route_tables.len());
@@ -459,9 +482,27 @@ impl Tables {
                 addrs: n.addrs.clone(),
             });
         }
+        let mut peerings = Vec::with_capacity(c.peerings.len());
+        for p in &c.peerings {
+            check(c.vpcs.len(), p.requester, &p.id, "requester")?;
+            check(c.vpcs.len(), p.accepter, &p.id, "accepter")?;
+            peerings.push(PeeringTable {
+                vpcs: [p.requester, p.accepter],
+                active: p.active,
+            });
+        }
         for rt in &c.route_tables {
             for r in &rt.routes {
                 match r.target {
+                    RouteTarget::Peering(p) => {
+                        check(c.peerings.len(), p, &rt.id, "routes.target")?;
+                        if !peerings[p as usize].vpcs.contains(&rt.vpc) {
+                            return Err(TableError::CrossVpc {
+                                resource: rt.id.clone(),
+                                field: "routes.target",
+                            });
+                        }
+                    }
                     RouteTarget::InternetGateway(g) => {
                         check(c.internet_gateways.len(), g, &rt.id, "routes.target")?
                     }
@@ -489,6 +530,7 @@ impl Tables {
             sg_members,
             igws,
             nats,
+            peerings,
         })
     }
 
@@ -540,5 +582,66 @@ mod tests {
         let mut eni = good;
         eni.enis[0].subnet = 42;
         assert!(Tables::build(eni).is_err());
+    }
+
+    #[test]
+    fn peerings_and_nat_gateways_are_checked() {
+        use crate::config::{NatGatewayConfig, PeeringConfig, RouteConfig, VpcConfig};
+        let mut c = crate::fixtures::two_subnets_and_middlebox();
+        c.vpcs.push(VpcConfig {
+            id: "vpc-2".into(),
+            cidrs: vec!["10.1.0.0/16".parse().unwrap()],
+        });
+        c.vpcs.push(VpcConfig {
+            id: "vpc-3".into(),
+            cidrs: vec!["10.2.0.0/16".parse().unwrap()],
+        });
+        // A peering between vpc-2 and vpc-3 is not vpc-1's to route to.
+        c.peerings.push(PeeringConfig {
+            id: "pcx-1".into(),
+            requester: 1,
+            accepter: 2,
+            active: true,
+        });
+        let mut foreign = c.clone();
+        foreign.route_tables[0].routes.push(RouteConfig {
+            destination: "10.1.0.0/16".parse().unwrap(),
+            target: RouteTarget::Peering(0),
+        });
+        assert!(matches!(
+            Tables::build(foreign),
+            Err(TableError::CrossVpc { .. })
+        ));
+        let mut missing = c.clone();
+        missing.route_tables[0].routes.push(RouteConfig {
+            destination: "10.1.0.0/16".parse().unwrap(),
+            target: RouteTarget::Peering(7),
+        });
+        assert!(matches!(
+            Tables::build(missing),
+            Err(TableError::BadIndex { .. })
+        ));
+        let mut ok = c.clone();
+        ok.peerings[0].accepter = 0;
+        ok.route_tables[0].routes.push(RouteConfig {
+            destination: "10.1.0.0/16".parse().unwrap(),
+            target: RouteTarget::Peering(0),
+        });
+        let t = Tables::build(ok).unwrap();
+        assert!(t.vpcs[1].contains("10.1.2.3".parse().unwrap()));
+        assert!(!t.vpcs[1].contains("10.2.0.1".parse().unwrap()));
+        // A NAT gateway address that an ENI owns already.
+        let mut nat = crate::fixtures::behind_nat_gateway((1024, 65535));
+        nat.nat_gateways[0].addrs = vec!["10.0.3.30".parse().unwrap()];
+        assert!(matches!(
+            Tables::build(nat),
+            Err(TableError::DuplicateAddress { .. })
+        ));
+        let mut empty = crate::fixtures::behind_nat_gateway((1024, 65535));
+        empty.nat_gateways[0] = NatGatewayConfig {
+            addrs: vec![],
+            ..empty.nat_gateways[0].clone()
+        };
+        assert!(Tables::build(empty).is_err());
     }
 }

@@ -83,11 +83,15 @@ pub enum DropReason {
     /// A TCP packet from inside without a translation (idle-timed-out or unknown); the
     /// NAT gateway answered it with a RST.
     NatReset,
+    /// Routed to a peering connection with a destination outside the peer VPC's CIDRs or
+    /// a source outside the sender's (`PCX_REQUIRES_ADDRESS_IN_VPC_CIDR`): no transitive
+    /// peering, no edge-to-edge routing.
+    PcxAddressNotInVpcCidr,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 32;
+    pub const COUNT: usize = 33;
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -123,6 +127,7 @@ impl DropReason {
         DropReason::NatNoTranslation,
         DropReason::NatPortAllocation,
         DropReason::NatReset,
+        DropReason::PcxAddressNotInVpcCidr,
     ];
 
     /// The counter name, as `vpcctl show` prints it.
@@ -160,6 +165,7 @@ impl DropReason {
             DropReason::NatNoTranslation => "nat_no_translation",
             DropReason::NatPortAllocation => "nat_port_allocation",
             DropReason::NatReset => "nat_reset",
+            DropReason::PcxAddressNotInVpcCidr => "pcx_address_not_in_vpc_cidr",
         }
     }
 

@@ -211,11 +211,17 @@ impl Action {
         Action::Drop {
             reason,
             nacl_slot: None,
-            // Stateless drops hold for the epoch; security-group drops depend on
-            // connection state, which changes within an epoch.
+            // Stateless drops hold for the epoch; security-group and NAT gateway drops
+            // depend on connection or translation state, which changes within an epoch
+            // (and a NAT gateway counts every packet it drops).
             cacheable: !matches!(
                 reason,
-                DropReason::SgNoMatch | DropReason::ConntrackFull | DropReason::InvalidTcpState
+                DropReason::SgNoMatch
+                    | DropReason::ConntrackFull
+                    | DropReason::InvalidTcpState
+                    | DropReason::NatNoTranslation
+                    | DropReason::NatPortAllocation
+                    | DropReason::NatUnsupportedProtocol
             ),
         }
     }
@@ -370,6 +376,29 @@ fn decide<T: Tracer>(
                     ct,
                     cacheable: pending.cacheable(quote.as_ref()),
                 };
+            }
+            NextHop::Peering { peer, .. } => {
+                // Only between the two VPCs' own addresses (no transitive peering, no
+                // edge-to-edge routing through the peer's gateways).
+                let inside = |v: u32, a| t.vpcs.get(v as usize).is_some_and(|v| v.contains(a));
+                if !inside(eni.vpc, ip.src) || !inside(peer, ip.dst) {
+                    return Action::drop(DropReason::PcxAddressNotInVpcCidr);
+                }
+                if let Err(d) = leave_subnet(tr) {
+                    return d;
+                }
+                // In the peer VPC the packet goes to the owner of its destination.
+                let Some(e) = t.owner(peer, ip.dst) else {
+                    return Action::drop(DropReason::NoEniForAddress);
+                };
+                let d = &t.enis[e as usize];
+                let dst_subnet = &t.subnets[d.subnet as usize];
+                if let Some(a) = dst_subnet.network_acl {
+                    if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rp, tr) {
+                        return d;
+                    }
+                }
+                (e, dst_subnet.router_mac)
             }
             NextHop::NatGateway(n) => {
                 let Some(nt) = t.nats.get(n as usize) else {
@@ -717,3 +746,6 @@ mod igw_tests;
 
 #[cfg(test)]
 mod natgw_tests;
+
+#[cfg(test)]
+mod peering_tests;

@@ -428,6 +428,9 @@ fn leave<T: Tracer>(
     };
     let delivery = match next {
         NextHop::NatGateway(_) => return Action::drop(DropReason::HopLimit),
+        // A NAT gateway's traffic does not cross a peering (it would reach the peer
+        // from an address of another VPC: edge-to-edge).
+        NextHop::Peering { .. } => return Action::drop(DropReason::PcxAddressNotInVpcCidr),
         NextHop::InternetGateway(g) => {
             if let Err(d) = leave_subnet(tr) {
                 return d;

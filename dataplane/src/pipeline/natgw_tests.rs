@@ -567,3 +567,28 @@ fn a_middlebox_in_another_subnet_can_use_the_gateway_too() {
     dp.process(FW, &mut w);
     assert_eq!(drops(&dp, FW, DropReason::IgwNoPublicIp), 1);
 }
+
+#[test]
+fn a_refusal_is_not_cached_against_a_later_translation() {
+    // A stray datagram to the EIP's port 40000 is refused; then A opens a flow whose
+    // translation keeps port 40000 towards that very peer: its replies (the same
+    // 5-tuple as the stray one) must reach A, and every refusal is counted.
+    let mut dp = dp();
+    let stray = || {
+        let mut v = vec![0u8; VNET_HDR_LEN];
+        PacketBuilder::ethernet2(HOST_MAC.0, IGW_MAC.0)
+            .ipv4(HOST, NAT_EIP, 64)
+            .udp(5353, 40000)
+            .write(&mut v, b"stray")
+            .unwrap();
+        v
+    };
+    dp.process(UPLINK, &mut stray());
+    dp.process(UPLINK, &mut stray());
+    assert_eq!(drops(&dp, UPLINK, DropReason::NatNoTranslation), 2);
+    assert_eq!(metrics(&mut dp).packets_drop_count, 2);
+    dp.process(A, &mut udp_from_a(40000, 5353));
+    assert_eq!(ports(ip_of(&take(&mut dp, UPLINK)[0])).0, 40000);
+    dp.process(UPLINK, &mut stray());
+    assert_eq!(take(&mut dp, A).len(), 1, "the reply reaches A");
+}

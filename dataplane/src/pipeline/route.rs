@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::config::{EniIdx, IgwIdx, NatIdx, RouteTarget};
+use crate::config::{EniIdx, IgwIdx, NatIdx, PeeringIdx, RouteTarget};
 use crate::tables::Tables;
 use crate::verdict::DropReason;
 
@@ -16,6 +16,13 @@ pub enum NextHop {
     InternetGateway(IgwIdx),
     /// Through this NAT gateway (a route to it, or one of its addresses as destination).
     NatGateway(NatIdx),
+    /// Over this active peering connection, into the other VPC.
+    Peering {
+        /// The peering connection.
+        pcx: PeeringIdx,
+        /// The VPC on the other side.
+        peer: u32,
+    },
 }
 
 /// Looks `dst` up in route table `rt` of VPC `vpc` and resolves the target.
@@ -38,5 +45,18 @@ pub fn lookup(t: &Tables, vpc: u32, rt: u32, dst: IpAddr) -> Result<NextHop, Dro
         RouteTarget::Eni(e) => Ok(NextHop::Eni(e)),
         RouteTarget::InternetGateway(g) => Ok(NextHop::InternetGateway(g)),
         RouteTarget::NatGateway(n) => Ok(NextHop::NatGateway(n)),
+        RouteTarget::Peering(p) => {
+            let pc = t.peerings.get(p as usize).ok_or(DropReason::Malformed)?;
+            // A route to a pending peering is a blackhole until it is accepted.
+            if !pc.active {
+                return Err(DropReason::Blackhole);
+            }
+            let peer = match pc.vpcs {
+                [a, b] if a == vpc => b,
+                [a, b] if b == vpc => a,
+                _ => return Err(DropReason::NoRoute),
+            };
+            Ok(NextHop::Peering { pcx: p, peer })
+        }
     }
 }
