@@ -121,7 +121,7 @@ pub fn apply(socket: &Path, config: &DataplaneConfig) -> Result<Applied, ClientE
     match request(
         socket,
         &Request::Apply {
-            config: config.clone(),
+            config: Box::new(config.clone()),
         },
     )? {
         Response::Applied { epoch, warnings } => Ok(Applied { epoch, warnings }),

@@ -66,6 +66,29 @@
 //! in file order); see [`crate::compile::nat_gateway_addresses`]. A public gateway's
 //! primary address maps to the Elastic IP `allocation_id` and its `k`-th secondary address
 //! to `secondary_allocation_ids[k]`, at the VPC's internet gateway.
+//!
+//! VPC peering (issue VPC-4): `[[peering_connection]]` ([`PeeringConnection`]) and the
+//! route target `pcx-…`:
+//!
+//! ```toml
+//! [[peering_connection]]
+//! id = "pcx-demo"
+//! name = "demo-shared"            # optional
+//! requester_vpc = "vpc-demo"
+//! accepter_vpc = "vpc-shared"
+//! status = "active"               # "active" (default) or "pending-acceptance"
+//!
+//! [[route_table]]
+//! id = "rtb-main"
+//! vpc = "vpc-demo"
+//! main = true
+//! routes = [{ destination = "10.1.0.0/16", target = "pcx-demo" }]
+//! ```
+//!
+//! A route to a pending peering is a blackhole until it is accepted; a route to a `pcx-…`
+//! id that the file does not declare (a deleted peering) is accepted with a warning and
+//! compiled as a blackhole. Security-group rules may name a group of a VPC peered through
+//! an active peering connection; without one the rule is stale (it matches nothing).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -124,13 +147,18 @@ pub struct Topology {
     /// `[[nat_gateway]]` tables.
     #[serde(default, rename = "nat_gateway", skip_serializing_if = "Vec::is_empty")]
     pub nat_gateways: Vec<NatGateway>,
+    /// `[[peering_connection]]` tables.
+    #[serde(
+        default,
+        rename = "peering_connection",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub peering_connections: Vec<PeeringConnection>,
     /// The optional `[lab]` table: knobs for test labs, not AWS settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabSettings>,
-    // Next resources (later issues), each as its own array of tables with its id prefix:
-    //   peering_connection `[[peering_connection]]` id "pcx-…",  between two VPCs; route target
-    // When they arrive, add them here, to `TOP_LEVEL_KEYS` in `crate::validate`, and to
-    // the target kinds of `RouteTargetRef`.
+    // New resource kinds: add them here, to `TOP_LEVEL_KEYS` in `crate::validate`, and,
+    // when they are route targets, to the target kinds of `RouteTargetRef`.
 }
 
 /// A VPC: an isolated address space.
@@ -196,8 +224,8 @@ pub struct RouteTable {
 pub struct Route {
     /// The destination prefix (IPv4 or IPv6).
     pub destination: IpNet,
-    /// `"local"`, `"blackhole"`, an ENI id (`"eni-…"`), an internet gateway id (`"igw-…"`)
-    /// or a NAT gateway id (`"nat-…"`).
+    /// `"local"`, `"blackhole"`, an ENI id (`"eni-…"`), an internet gateway id (`"igw-…"`),
+    /// a NAT gateway id (`"nat-…"`) or a VPC peering connection id (`"pcx-…"`).
     pub target: String,
 }
 
@@ -221,16 +249,17 @@ pub enum RouteTargetRef<'a> {
     InternetGateway(&'a str),
     /// `"nat-…"`: a NAT gateway of the route table's VPC.
     NatGateway(&'a str),
-    /// A gateway kind that later issues add (`pcx-`, `eigw-`, …); rejected for now.
+    /// `"pcx-…"`: a VPC peering connection of the route table's VPC.
+    Peering(&'a str),
+    /// A gateway kind that later issues add (`eigw-`, `tgw-`, …); rejected for now.
     Unsupported(&'a str),
     /// Anything else.
     Invalid(&'a str),
 }
 
 /// Target id prefixes that AWS knows but this data plane does not implement yet.
-pub const UNSUPPORTED_TARGET_PREFIXES: &[&str] = &[
-    "eigw-", "pcx-", "vgw-", "tgw-", "vpce-", "i-", "lgw-", "cagw-",
-];
+pub const UNSUPPORTED_TARGET_PREFIXES: &[&str] =
+    &["eigw-", "vgw-", "tgw-", "vpce-", "i-", "lgw-", "cagw-"];
 
 impl<'a> RouteTargetRef<'a> {
     /// Classifies a target string.
@@ -241,6 +270,7 @@ impl<'a> RouteTargetRef<'a> {
             _ if s.starts_with("eni-") => RouteTargetRef::Eni(s),
             _ if s.starts_with("igw-") => RouteTargetRef::InternetGateway(s),
             _ if s.starts_with("nat-") => RouteTargetRef::NatGateway(s),
+            _ if s.starts_with("pcx-") => RouteTargetRef::Peering(s),
             _ if UNSUPPORTED_TARGET_PREFIXES.iter().any(|p| s.starts_with(p)) => {
                 RouteTargetRef::Unsupported(s)
             }
@@ -467,6 +497,63 @@ pub struct NatGateway {
 
 fn is_public(c: &NatConnectivity) -> bool {
     *c == NatConnectivity::Public
+}
+
+/// The state of a VPC peering connection (the two AWS states that matter to traffic).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PeeringStatus {
+    /// `"active"` (the default): accepted; routes to it carry traffic between the two VPCs.
+    #[default]
+    #[serde(rename = "active")]
+    Active,
+    /// `"pending-acceptance"`: requested but not accepted yet; routes to it are blackholes
+    /// and security-group rules cannot reference the peer's groups.
+    #[serde(rename = "pending-acceptance")]
+    PendingAcceptance,
+}
+
+impl PeeringStatus {
+    /// `"active"` or `"pending-acceptance"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeeringStatus::Active => "active",
+            PeeringStatus::PendingAcceptance => "pending-acceptance",
+        }
+    }
+}
+
+fn is_active(s: &PeeringStatus) -> bool {
+    *s == PeeringStatus::Active
+}
+
+/// A VPC peering connection: a private link between two VPCs whose CIDRs do not overlap
+/// (route target `pcx-…`). Traffic crosses it only between the two VPCs' own addresses:
+/// no transitive peering, no edge-to-edge routing through the peer's gateways.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeeringConnection {
+    /// The id, `pcx-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The VPC that requested the peering (a `vpc-…` id).
+    #[serde(default)]
+    pub requester_vpc: String,
+    /// The VPC that accepts it (a `vpc-…` id, not the requester).
+    #[serde(default)]
+    pub accepter_vpc: String,
+    /// `"active"` (default) or `"pending-acceptance"`.
+    #[serde(default, skip_serializing_if = "is_active")]
+    pub status: PeeringStatus,
+}
+
+impl PeeringConnection {
+    /// Whether the peering is active (accepted).
+    pub fn is_active(&self) -> bool {
+        self.status == PeeringStatus::Active
+    }
 }
 
 /// The default connection-tracking table size of an ENI (entries).
@@ -997,7 +1084,11 @@ mod tests {
         );
         assert_eq!(
             RouteTargetRef::parse("pcx-1"),
-            RouteTargetRef::Unsupported("pcx-1")
+            RouteTargetRef::Peering("pcx-1")
+        );
+        assert_eq!(
+            RouteTargetRef::parse("tgw-1"),
+            RouteTargetRef::Unsupported("tgw-1")
         );
         assert_eq!(RouteTargetRef::parse("foo"), RouteTargetRef::Invalid("foo"));
     }
@@ -1170,6 +1261,54 @@ mod tests {
             err.message().contains("expected `public` or `private`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn peerings_round_trip_through_toml() {
+        let src = r#"
+            [[peering_connection]]
+            id = "pcx-a"
+            name = "a-b"
+            requester_vpc = "vpc-a"
+            accepter_vpc = "vpc-b"
+
+            [[peering_connection]]
+            id = "pcx-p"
+            requester_vpc = "vpc-a"
+            accepter_vpc = "vpc-c"
+            status = "pending-acceptance"
+
+            [[route_table]]
+            id = "rtb-a"
+            vpc = "vpc-a"
+            routes = [{ destination = "10.1.0.0/16", target = "pcx-a" }]
+        "#;
+        let t: Topology = toml::from_str(src).unwrap();
+        let a = &t.peering_connections[0];
+        assert_eq!(a.status, PeeringStatus::Active, "the default");
+        assert!(a.is_active());
+        assert_eq!(a.name.as_deref(), Some("a-b"));
+        let p = &t.peering_connections[1];
+        assert_eq!(p.status, PeeringStatus::PendingAcceptance);
+        assert_eq!(p.status.as_str(), "pending-acceptance");
+        assert!(!p.is_active());
+        assert_eq!(
+            t.route_tables[0].routes[0].target_ref(),
+            RouteTargetRef::Peering("pcx-a")
+        );
+        let again: Topology = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
+        assert_eq!(t, again);
+        let err = toml::from_str::<PeeringConnection>(
+            "id = \"pcx-a\"\nrequester_vpc = \"vpc-a\"\naccepter_vpc = \"vpc-b\"\nstatus = \"pending\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.message().contains("`active`") && err.message().contains("`pending-acceptance`"),
+            "{err}"
+        );
+        let err =
+            toml::from_str::<PeeringConnection>("id = \"pcx-a\"\nvpc = \"vpc-a\"\n").unwrap_err();
+        assert!(err.message().contains("unknown field `vpc`"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// `1 VPC, 2 subnets, 3 route tables, 3 ENIs, 2 network ACLs, 3 security groups` (the
 /// implicit main tables, default NACLs and default groups included), then
-/// `, 1 internet gateway` and `, 1 NAT gateway` when there are any.
+/// `, 1 internet gateway`, `, 1 NAT gateway` and `, 1 peering connection` when there are
+/// any.
 pub fn summary(config: &DataplaneConfig) -> String {
     let igws = match config.internet_gateways.len() {
         0 => String::new(),
@@ -26,8 +27,15 @@ pub fn summary(config: &DataplaneConfig) -> String {
         0 => String::new(),
         n => format!(", {}", plural(n, "NAT gateway", "NAT gateways")),
     };
+    let pcxs = match config.peerings.len() {
+        0 => String::new(),
+        n => format!(
+            ", {}",
+            plural(n, "peering connection", "peering connections")
+        ),
+    };
     format!(
-        "{}, {}, {}, {}, {}, {}{igws}{nats}",
+        "{}, {}, {}, {}, {}, {}{igws}{nats}{pcxs}",
         plural(config.vpcs.len(), "VPC", "VPCs"),
         plural(config.subnets.len(), "subnet", "subnets"),
         plural(config.route_tables.len(), "route table", "route tables"),
@@ -131,15 +139,27 @@ fn nacl_rules(entries: &[NaclEntry], star_cidrs: &str, denied: &BTreeMap<&str, u
     )
 }
 
-/// A security-group direction as a table.
-fn sg_rules(config: &DataplaneConfig, rules: &[SgRule], peer: &str) -> String {
+/// A security-group direction of a group of VPC `vpc` as a table; a peer that is a group
+/// of another (peered) VPC is named with its VPC: `sg-web (vpc-demo)`.
+fn sg_rules(config: &DataplaneConfig, vpc: u32, rules: &[SgRule], peer: &str) -> String {
     let rows: Vec<Vec<String>> = rules
         .iter()
         .map(|r| {
+            let mut name = peer_name(config, &r.peer);
+            if let SgPeer::Group(i) = r.peer {
+                let other = config.security_groups.get(i as usize).map(|g| g.vpc);
+                if let Some(v) = other.filter(|&v| v != vpc) {
+                    let id = config
+                        .vpcs
+                        .get(v as usize)
+                        .map_or_else(|| format!("vpc#{v}?"), |x| x.id.clone());
+                    let _ = write!(name, " ({id})");
+                }
+            }
             vec![
                 protocol_name(r.traffic.protocol),
                 ports_text(&r.traffic),
-                peer_name(config, &r.peer),
+                name,
             ]
         })
         .collect();
@@ -199,6 +219,16 @@ pub fn target_name(config: &DataplaneConfig, target: RouteTarget) -> String {
             .get(i as usize)
             .map_or_else(|| format!("igw#{i}?"), |g| g.id.clone()),
         RouteTarget::NatGateway(i) => nat_name(config, i),
+        RouteTarget::Peering(i) => config.peerings.get(i as usize).map_or_else(
+            || format!("pcx#{i}?"),
+            |p| {
+                if p.active {
+                    p.id.clone()
+                } else {
+                    format!("{} (pending-acceptance: blackhole)", p.id)
+                }
+            },
+        ),
     }
 }
 
@@ -310,6 +340,48 @@ pub fn internet_gateways(c: &DataplaneConfig, uplinks: &[UplinkReport]) -> Strin
             2,
         ));
     }
+    out
+}
+
+/// `vpc-a (10.0.0.0/16, 10.50.0.0/16)`: a VPC's id and CIDRs.
+fn vpc_with_cidrs(c: &DataplaneConfig, vpc: u32) -> String {
+    c.vpcs.get(vpc as usize).map_or_else(
+        || format!("vpc#{vpc}?"),
+        |v| {
+            let cidrs: Vec<String> = v.cidrs.iter().map(|n| n.to_string()).collect();
+            format!("{} ({})", v.id, cidrs.join(", "))
+        },
+    )
+}
+
+/// The `Peering connections` section of `vpcctl show`: each connection with its requester
+/// and accepter VPCs (and their CIDRs) and its status.
+pub fn peering_connections(c: &DataplaneConfig) -> String {
+    let mut out = String::from(
+        "\nPeering connections (traffic crosses only between the two VPCs' own CIDRs: no transitive or edge-to-edge routing; routes to a pending one are blackholes)\n",
+    );
+    if c.peerings.is_empty() {
+        out.push_str("none\n");
+        return out;
+    }
+    let rows: Vec<Vec<String>> = c
+        .peerings
+        .iter()
+        .map(|p| {
+            vec![
+                p.id.clone(),
+                vpc_with_cidrs(c, p.requester),
+                vpc_with_cidrs(c, p.accepter),
+                if p.active {
+                    "active"
+                } else {
+                    "pending-acceptance"
+                }
+                .to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["ID", "REQUESTER", "ACCEPTER", "STATUS"], &rows));
     out
 }
 
@@ -522,6 +594,7 @@ pub fn show(report: &StatsReport) -> String {
 
     out.push_str(&internet_gateways(c, &report.uplinks));
     out.push_str(&nat_gateways(c, &report.nat_gateways));
+    out.push_str(&peering_connections(c));
 
     out.push_str("\nNetwork ACLs (stateless; lowest rule number first, first match wins)\n");
     for (i, n) in c.network_acls.iter().enumerate() {
@@ -582,7 +655,7 @@ pub fn show(report: &StatsReport) -> String {
                 let _ = writeln!(out, "  {dir}: no rules");
             } else {
                 let _ = writeln!(out, "  {dir}:");
-                out.push_str(&indent(&sg_rules(c, rules, peer), 4));
+                out.push_str(&indent(&sg_rules(c, g.vpc, rules, peer), 4));
             }
         }
     }
@@ -1075,6 +1148,145 @@ mod tests {
         assert!(
             plain.contains("Elastic IPs at the internet gateway)\nnone\n"),
             "{plain}"
+        );
+    }
+
+    /// Two peered VPCs (and a pending peering with a third), routes both ways, a group of
+    /// one VPC that references a group of the other, and a fourth VPC that overlaps the
+    /// second (not peered).
+    const PEERED: &str = r#"
+        [[vpc]]
+        id = "vpc-a"
+        cidr = "10.0.0.0/16"
+        secondary_cidrs = ["10.50.0.0/16"]
+        [[vpc]]
+        id = "vpc-b"
+        cidr = "10.1.0.0/16"
+        [[vpc]]
+        id = "vpc-c"
+        cidr = "10.2.0.0/16"
+        [[vpc]]
+        id = "vpc-d"
+        cidr = "10.1.0.0/16"
+        [[peering_connection]]
+        id = "pcx-ab"
+        requester_vpc = "vpc-a"
+        accepter_vpc = "vpc-b"
+        [[peering_connection]]
+        id = "pcx-ac"
+        requester_vpc = "vpc-a"
+        accepter_vpc = "vpc-c"
+        status = "pending-acceptance"
+        [[route_table]]
+        id = "rtb-a"
+        vpc = "vpc-a"
+        main = true
+        routes = [
+          { destination = "10.1.0.0/16", target = "pcx-ab" },
+          { destination = "10.2.0.0/16", target = "pcx-ac" },
+        ]
+        [[route_table]]
+        id = "rtb-b"
+        vpc = "vpc-b"
+        main = true
+        routes = [{ destination = "10.0.0.0/16", target = "pcx-ab" }]
+        [[subnet]]
+        id = "subnet-a"
+        vpc = "vpc-a"
+        cidr = "10.0.1.0/24"
+        [[subnet]]
+        id = "subnet-b"
+        vpc = "vpc-b"
+        cidr = "10.1.1.0/24"
+        [[subnet]]
+        id = "subnet-d"
+        vpc = "vpc-d"
+        cidr = "10.1.1.0/24"
+        [[security_group]]
+        id = "sg-b"
+        vpc = "vpc-b"
+        inbound = [{ protocol = "tcp", ports = 80, source = "sg-a" }]
+        [[security_group]]
+        id = "sg-a"
+        vpc = "vpc-a"
+        [[eni]]
+        id = "eni-a"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.10"
+        security_groups = ["sg-a"]
+        [[eni]]
+        id = "eni-b"
+        subnet = "subnet-b"
+        private_ip = "10.1.1.10"
+        security_groups = ["sg-b"]
+        [[eni]]
+        id = "eni-d"
+        subnet = "subnet-d"
+        private_ip = "10.1.1.10"
+    "#;
+
+    fn bare_report(config: DataplaneConfig) -> StatsReport {
+        StatsReport {
+            epoch: 1,
+            config,
+            enis: vec![],
+            engine: Default::default(),
+            nacl_denies: vec![],
+            uplinks: vec![],
+            nat_gateways: vec![],
+        }
+    }
+
+    #[test]
+    fn show_lists_peering_connections_and_several_vpcs() {
+        let c = crate::compile_str(PEERED).unwrap();
+        assert_eq!(
+            summary(&c.config),
+            "4 VPCs, 3 subnets, 4 route tables, 3 ENIs, 4 network ACLs, 6 security groups, 2 peering connections"
+        );
+        let text = show(&bare_report(c.config.clone()));
+        for needle in [
+            // Every VPC, the overlapping ones included.
+            "vpc-a  10.0.0.0/16, 10.50.0.0/16\n",
+            "vpc-b  10.1.0.0/16\n",
+            "vpc-d  10.1.0.0/16\n",
+            "subnet-b  vpc-b  10.1.1.0/24",
+            "subnet-d  vpc-d  10.1.1.0/24",
+            // Route targets name the peering; a pending one says what it does.
+            "rtb-a (vpc-a)\n",
+            "  10.1.0.0/16   → pcx-ab\n",
+            "  10.2.0.0/16   → pcx-ac (pending-acceptance: blackhole)\n",
+            "rtb-b (vpc-b)\n  10.1.0.0/16  → local\n  10.0.0.0/16  → pcx-ab\n",
+            // The section.
+            "\nPeering connections (traffic crosses only between the two VPCs' own CIDRs: no transitive or edge-to-edge routing; routes to a pending one are blackholes)\n",
+            "ID      REQUESTER                          ACCEPTER             STATUS\n",
+            "pcx-ab  vpc-a (10.0.0.0/16, 10.50.0.0/16)  vpc-b (10.1.0.0/16)  active\n",
+            "pcx-ac  vpc-a (10.0.0.0/16, 10.50.0.0/16)  vpc-c (10.2.0.0/16)  pending-acceptance\n",
+            // A group of vpc-b whose rule names a group of vpc-a.
+            "sg-b (vpc-b), members: eni-b\n",
+            // (a group of another VPC is named with its VPC).
+            "    tcp       80     sg-a (vpc-a)\n",
+            // The ENIs of the overlapping VPCs, told apart by their subnets.
+            "eni-b  subnet-b",
+            "eni-d  subnet-d",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        // The section comes after the NAT gateways and before the network ACLs.
+        let at = |n: &str| text.find(n).unwrap();
+        assert!(at("\nNAT gateways (") < at("\nPeering connections ("));
+        assert!(at("\nPeering connections (") < at("\nNetwork ACLs ("));
+        // JSON carries the peerings as the data plane has them.
+        let json = serde_json::to_value(bare_report(c.config)).unwrap();
+        assert_eq!(
+            json["config"]["peerings"][1],
+            serde_json::json!({ "id": "pcx-ac", "requester": 0, "accepter": 2, "active": false })
+        );
+        // Without peerings the section says so and the summary does not mention them.
+        let plain = crate::compile_str(TOPO).unwrap().config;
+        assert!(!summary(&plain).contains("peering"));
+        assert!(
+            show(&bare_report(plain)).contains("routes to a pending one are blackholes)\nnone\n")
         );
     }
 

@@ -36,6 +36,19 @@
 //! CIDR or replace a local route. Warnings: a public gateway whose subnet has no route to
 //! the internet gateway, more than 2 Elastic IPs (AWS's default quota), and a route of the
 //! gateway's own subnet to the gateway itself.
+//!
+//! **VPC peering** follows `CreateVpcPeeringConnection` and the peering guide: both VPCs
+//! exist and differ; their CIDRs do not overlap (every IPv4 block, primary or secondary,
+//! and the IPv6 block; the error names both CIDRs); at most one peering joins two VPCs, in
+//! either direction. VPCs that are not peered may overlap freely. A `pcx-…` route target
+//! is a peering of the table's own VPC, and not for a destination equal to or inside one of
+//! that VPC's CIDRs (routes more specific than local take NAT gateways and ENIs only).
+//! Warnings, not errors: a route to a `pending-acceptance` peering (a blackhole until it is
+//! accepted), a route to a `pcx-…` the file does not declare (a deleted peering: the route
+//! is a blackhole), and a route whose destination holds none of the peer VPC's addresses.
+//! A security-group rule may name a group of another VPC when an active peering joins the
+//! two; otherwise it is accepted with a warning and matches nothing (AWS's "stale" rules).
+//! An ENI's own groups still belong to its VPC.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -52,7 +65,7 @@ use crate::compile::{
     implicit_main_id, router_mac,
 };
 use crate::model::{
-    NatConnectivity, PortSpec, RouteTargetRef, RulePeer, RuleProtocol, SgRuleSpec, Topology,
+    NatConnectivity, PortSpec, RouteTargetRef, RulePeer, RuleProtocol, SgRuleSpec, Topology, Vpc,
     MAX_INTERNET_MTU, MAX_MTU, MIN_INTERNET_MTU, MIN_MTU, PROTO_ICMPV6,
 };
 
@@ -147,6 +160,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "internet_gateway",
     "elastic_ip",
     "nat_gateway",
+    "peering_connection",
     "lab",
 ];
 
@@ -170,6 +184,8 @@ pub const IGW_PREFIX: &str = "igw-";
 pub const EIP_PREFIX: &str = "eipalloc-";
 /// Id prefix of NAT gateways.
 pub const NAT_PREFIX: &str = "nat-";
+/// Id prefix of VPC peering connections.
+pub const PCX_PREFIX: &str = "pcx-";
 /// The most IPv4 addresses a NAT gateway has (1 primary + 7 secondary).
 pub const NAT_GATEWAY_MAX_ADDRESSES: usize = 8;
 /// Elastic IPs per public NAT gateway beyond which a warning is given (AWS's default
@@ -325,6 +341,12 @@ fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                 &mut topo.nat_gateways,
                 &mut origins.nat_gateway,
                 "nat_gateway",
+                value,
+            ),
+            "peering_connection" => cx.collect(
+                &mut topo.peering_connections,
+                &mut origins.peering_connection,
+                "peering_connection",
                 value,
             ),
             "lab" => cx.collect_table(&mut topo.lab, "lab", value),
@@ -623,6 +645,7 @@ struct Origins {
     internet_gateway: Vec<usize>,
     elastic_ip: Vec<usize>,
     nat_gateway: Vec<usize>,
+    peering_connection: Vec<usize>,
 }
 
 impl Origins {
@@ -638,6 +661,7 @@ impl Origins {
             "internet_gateway" => &self.internet_gateway,
             "elastic_ip" => &self.elastic_ip,
             "nat_gateway" => &self.nat_gateway,
+            "peering_connection" => &self.peering_connection,
             _ => &[],
         };
         v.get(i).copied().unwrap_or(i)
@@ -738,6 +762,7 @@ fn kind_name(kind: &str) -> &'static str {
         "internet_gateway" => "an internet gateway",
         "elastic_ip" => "an Elastic IP allocation",
         "nat_gateway" => "a NAT gateway",
+        "peering_connection" => "a VPC peering connection",
         _ => "an ENI",
     }
 }
@@ -806,6 +831,7 @@ fn validate_inner(
             internet_gateways: "internet_gateway", IGW_PREFIX;
             elastic_ips: "elastic_ip", EIP_PREFIX;
             nat_gateways: "nat_gateway", NAT_PREFIX;
+            peering_connections: "peering_connection", PCX_PREFIX;
         };
         for (kind, prefix, ids) in &kinds {
             for (i, id) in ids.iter().enumerate() {
@@ -905,6 +931,9 @@ fn validate_inner(
             }
         }
     }
+
+    // --- VPC peering connections ---------------------------------------------------------
+    let peerings = peering_connections(&mut r, t, broken, &vpc_idx);
 
     // --- route tables: vpc, main ---------------------------------------------------------
     let mut main_of: HashMap<usize, String> = HashMap::new();
@@ -1350,15 +1379,18 @@ fn validate_inner(
                         );
                     }
                 }
+                RouteTargetRef::Peering(id) => {
+                    peering_route(&mut r, &t.vpcs, &peerings, broken, vpc, (&res, &tfield), dest, id)
+                }
                 RouteTargetRef::Unsupported(s) => r.err(
                     &res,
                     &tfield,
-                    format!("target `{s}`: this kind of target is not supported yet; use `local`, `blackhole`, an ENI id, an internet gateway id or a NAT gateway id"),
+                    format!("target `{s}`: this kind of target is not supported yet; use `local`, `blackhole`, an ENI id, an internet gateway id, a NAT gateway id or a peering connection id"),
                 ),
                 RouteTargetRef::Invalid(s) => r.err(
                     &res,
                     &tfield,
-                    format!("unknown target `{s}`; expected `local`, `blackhole`, an ENI id (`eni-…`), an internet gateway id (`igw-…`) or a NAT gateway id (`nat-…`)"),
+                    format!("unknown target `{s}`; expected `local`, `blackhole`, an ENI id (`eni-…`), an internet gateway id (`igw-…`), a NAT gateway id (`nat-…`) or a peering connection id (`pcx-…`)"),
                 ),
             }
             let Some(vi) = vpc else { continue };
@@ -1377,6 +1409,12 @@ fn validate_inner(
                         &tfield,
                         format!("{dest} is a CIDR of {}: an internet gateway ({id}) is not a valid target for routes more specific than or equal to the local route", v.id),
                     );
+                } else if let RouteTargetRef::Peering(id) = target {
+                    r.err(
+                        &res,
+                        &tfield,
+                        format!("{dest} is a CIDR of {}: a peering connection ({id}) is not a valid target for routes more specific than or equal to the local route (route the peer VPC's CIDRs to it)", v.id),
+                    );
                 }
             } else if let Some(covering) = cidrs.iter().find(|c| c.contains(&dest)) {
                 let is_subnet = t.subnets.iter().any(|s| {
@@ -1393,6 +1431,11 @@ fn validate_inner(
                         &res,
                         &tfield,
                         format!("{dest} is more specific than the local route {covering}: an internet gateway ({id}) is not a valid target for routes more specific than or equal to the local route"),
+                    ),
+                    RouteTargetRef::Peering(id) => r.err(
+                        &res,
+                        &tfield,
+                        format!("{dest} is more specific than the local route {covering}: a peering connection ({id}) is not a valid target for routes more specific than or equal to the local route (route the peer VPC's CIDRs to it)"),
                     ),
                     _ if !is_subnet => r.err(
                         &res,
@@ -1433,6 +1476,7 @@ fn validate_inner(
             vpc: &vpc_idx,
             subnet: &subnet_idx,
             eni_vpc: &eni_vpc,
+            peerings: &peerings,
         },
         &eni_idx,
     );
@@ -1446,6 +1490,7 @@ fn validate_inner(
             vpc: &vpc_idx,
             subnet: &subnet_idx,
             eni_vpc: &eni_vpc,
+            peerings: &peerings,
         },
         &mut ips,
     );
@@ -1459,6 +1504,7 @@ fn validate_inner(
             vpc: &vpc_idx,
             subnet: &subnet_idx,
             eni_vpc: &eni_vpc,
+            peerings: &peerings,
         },
     );
 
@@ -1475,6 +1521,8 @@ struct Lookups<'a> {
     subnet: &'a HashMap<String, usize>,
     /// The VPC of each ENI (by model index), when its subnet and VPC resolve.
     eni_vpc: &'a [Option<usize>],
+    /// The declared peering connections.
+    peerings: &'a PeeringLookup,
 }
 
 /// The protocol, ports and ICMP fields of one rule, and the family of its CIDR when known.
@@ -1592,6 +1640,7 @@ fn firewalls(r: &mut Report, t: &mut Topology, broken: &HashSet<String>, l: &Loo
         .chain(t.internet_gateways.iter().map(|x| &x.id))
         .chain(t.elastic_ips.iter().map(|x| &x.id))
         .chain(t.nat_gateways.iter().map(|x| &x.id))
+        .chain(t.peering_connections.iter().map(|x| &x.id))
         .filter(|id| !id.is_empty())
         .cloned()
         .collect();
@@ -1915,15 +1964,24 @@ fn firewalls(r: &mut Report, t: &mut Topology, broken: &HashSet<String>, l: &Loo
                     RulePeer::Group(id) => match sg_vpc.get(id.as_str()) {
                         None if broken.contains(id.as_str()) => {}
                         None => r.err(&res, &pfield, format!("no security group with id `{id}`")),
-                        Some(&Some(ov)) if vpc.is_some_and(|vi| vi != ov) => r.err(
-                            &res,
-                            &pfield,
-                            format!(
-                                "{id} belongs to {}, but this group belongs to {}; references to groups of peered VPCs arrive with VPC-4",
-                                t.vpcs[ov].id, g.vpc
-                            ),
-                        ),
-                        Some(_) => {}
+                        Some(&Some(ov)) => {
+                            if let Some(vi) = vpc.filter(|&vi| vi != ov) {
+                                let (this, other) = (&t.vpcs[vi].id, &t.vpcs[ov].id);
+                                let why = match l.peerings.between(vi, ov) {
+                                    Some((_, true)) => None,
+                                    Some((pcx, false)) => Some(format!(
+                                        "{pcx} is pending-acceptance, and a reference needs an active peering"
+                                    )),
+                                    None => Some("no peering connection joins them".to_string()),
+                                };
+                                if let Some(why) = why {
+                                    r.warnings.push(format!(
+                                        "{res}.{pfield}: {res} references {id} of {other}, which is not peered with {this} ({why}): the rule matches nothing (stale)"
+                                    ));
+                                }
+                            }
+                        }
+                        Some(None) => {}
                     },
                     RulePeer::PrefixList(id) => {
                         if !pl_weight.contains_key(id.as_str()) && !broken.contains(id.as_str()) {
@@ -2596,6 +2654,162 @@ fn nat_gateways(
     }
 }
 
+/// What validation knows of the declared peering connections (first occurrence wins;
+/// duplicates are reported).
+#[derive(Debug, Default)]
+struct PeeringLookup {
+    /// By id: the requester and accepter VPCs (when they resolve) and whether it is active.
+    by_id: HashMap<String, ([Option<usize>; 2], bool)>,
+    /// By VPC pair (lower index first): the peering's id and whether it is active.
+    by_pair: HashMap<(usize, usize), (String, bool)>,
+}
+
+impl PeeringLookup {
+    /// The peering connection between VPCs `a` and `b` (either direction): its id and
+    /// whether it is active.
+    fn between(&self, a: usize, b: usize) -> Option<(&str, bool)> {
+        self.by_pair
+            .get(&(a.min(b), a.max(b)))
+            .map(|(id, active)| (id.as_str(), *active))
+    }
+}
+
+/// Validates VPC peering connections: both VPCs exist and differ, their CIDRs (every IPv4
+/// block, primary or secondary, and the IPv6 block) do not overlap, and at most one
+/// peering joins a pair of VPCs (in either direction). Runs after the VPCs' CIDRs are
+/// normalised.
+fn peering_connections(
+    r: &mut Report,
+    t: &Topology,
+    broken: &HashSet<String>,
+    vpc_idx: &HashMap<String, usize>,
+) -> PeeringLookup {
+    let mut out = PeeringLookup::default();
+    for (i, p) in t.peering_connections.iter().enumerate() {
+        let res = r.label(&p.id, "peering_connection", i);
+        let mut side = |field: &str, role: &str, vpc: &str| -> Option<usize> {
+            if vpc.is_empty() {
+                r.err(
+                    &res,
+                    field,
+                    format!("missing {field}; name the `vpc-…` that {role} the peering"),
+                );
+                return None;
+            }
+            let found = vpc_idx.get(vpc).copied();
+            if found.is_none() && !broken.contains(vpc) {
+                r.err(&res, field, format!("no VPC with id `{vpc}`"));
+            }
+            found
+        };
+        let requester = side("requester_vpc", "requests", &p.requester_vpc);
+        let accepter = side("accepter_vpc", "accepts", &p.accepter_vpc);
+        if !p.id.is_empty() {
+            out.by_id
+                .entry(p.id.clone())
+                .or_insert(([requester, accepter], p.is_active()));
+        }
+        let (Some(a), Some(b)) = (requester, accepter) else {
+            continue;
+        };
+        if a == b {
+            r.err(
+                &res,
+                "accepter_vpc",
+                format!(
+                    "{} is also the requester_vpc; a peering connection joins two different VPCs",
+                    p.accepter_vpc
+                ),
+            );
+            continue;
+        }
+        let (va, vb) = (&t.vpcs[a], &t.vpcs[b]);
+        for cb in vb.all_cidrs() {
+            for ca in va.all_cidrs() {
+                if overlaps(ca, cb) {
+                    r.err(
+                        &res,
+                        "accepter_vpc",
+                        format!(
+                            "{cb} of {} overlaps {ca} of {}; VPCs whose CIDRs overlap (any IPv4 block, primary or secondary, or the IPv6 block) cannot be peered",
+                            vb.id, va.id
+                        ),
+                    );
+                }
+            }
+        }
+        match out.by_pair.get(&(a.min(b), a.max(b))) {
+            Some((first, _)) => r.err(
+                &res,
+                "accepter_vpc",
+                format!(
+                    "{} and {} are already peered by {first}; only one peering connection may join two VPCs (in either direction)",
+                    va.id, vb.id
+                ),
+            ),
+            None => {
+                out.by_pair
+                    .insert((a.min(b), a.max(b)), (res.clone(), p.is_active()));
+            }
+        }
+    }
+    out
+}
+
+/// Checks a route whose target is peering connection `id` (`at` = resource and field of
+/// the target): the peering joins the table's VPC (`vpc`) to another. A `pcx-…` id that
+/// the file does not declare (a deleted peering) and a pending peering are accepted with a
+/// warning (the route is a blackhole); so is a destination that holds none of the peer
+/// VPC's addresses (the peering carries only traffic to the peer's own CIDRs).
+#[allow(clippy::too_many_arguments)]
+fn peering_route(
+    r: &mut Report,
+    vpcs: &[Vpc],
+    peerings: &PeeringLookup,
+    broken: &HashSet<String>,
+    vpc: Option<usize>,
+    at: (&str, &str),
+    dest: IpNet,
+    id: &str,
+) {
+    let (res, field) = at;
+    let Some(&(ends, active)) = peerings.by_id.get(id) else {
+        if !broken.contains(id) {
+            r.warnings.push(format!(
+                "{res}.{field}: {id} does not exist (deleted?): the route is a blackhole"
+            ));
+        }
+        return;
+    };
+    if let ([Some(a), Some(b)], Some(tv)) = (ends, vpc) {
+        if tv != a && tv != b {
+            r.err(
+                res,
+                field,
+                format!(
+                    "{id} joins {} and {}, but this route table belongs to {}; a route can only target a peering connection of its own VPC",
+                    vpcs[a].id, vpcs[b].id, vpcs[tv].id
+                ),
+            );
+        } else if a != b {
+            let peer = &vpcs[if tv == a { b } else { a }];
+            let cidrs = peer.all_cidrs();
+            if !cidrs.iter().any(|c| overlaps(*c, dest)) {
+                r.warnings.push(format!(
+                    "{res}.{field}: {dest} holds no address of {} ({}): {id} carries only traffic to the peer VPC's own CIDRs, so what this route catches is dropped",
+                    peer.id,
+                    cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    if !active {
+        r.warnings.push(format!(
+            "{res}.{field}: {id} is pending-acceptance: the route is a blackhole until it is accepted (status = \"active\")"
+        ));
+    }
+}
+
 /// Resolves a `vpc = "…"` reference, reporting it when missing or dangling.
 fn check_vpc_ref(
     r: &mut Report,
@@ -3237,7 +3451,7 @@ mod tests {
     #[test]
     fn unsupported_and_unknown_targets() {
         expect(
-            &rtb(r#"{ destination = "0.0.0.0/0", target = "pcx-1" }"#),
+            &rtb(r#"{ destination = "0.0.0.0/0", target = "tgw-1" }"#),
             "rtb-x.routes[0].target:",
             "not supported yet",
         );
@@ -3761,13 +3975,15 @@ mod tests {
             "sg-x.inbound[0].source:",
             "no prefix list with id `pl-nope`",
         );
-        expect(
+        // A group of another VPC: accepted, stale without an active peering (see
+        // `sg_references_to_groups_of_other_vpcs_need_an_active_peering`).
+        warns(
             &format!(
                 "{OTHER_VPC}{}",
                 sg("sg-x", "", "{ protocol = \"-1\", source = \"sg-b\" }")
             ),
             "sg-x.inbound[0].source:",
-            "arrive with VPC-4",
+            "not peered",
         );
         expect(
             &sg("sg-x", "", "{ protocol = \"-1\", source = \"10.0.0.0\" }"),
@@ -3869,6 +4085,16 @@ mod tests {
         );
         expect(
             &format!("{OTHER_VPC}{}", e("\"sg-b\"")),
+            "eni-a.security_groups[0]:",
+            "sg-b belongs to vpc-b, but this ENI is in vpc-demo",
+        );
+        // Even when the VPCs are peered.
+        expect(
+            &format!(
+                "{OTHER_VPC}{}{}",
+                pcx("pcx-a", "vpc-demo", "vpc-b", ""),
+                e("\"sg-b\"")
+            ),
             "eni-a.security_groups[0]:",
             "sg-b belongs to vpc-b, but this ENI is in vpc-demo",
         );
@@ -4173,6 +4399,26 @@ mod tests {
             &format!("{vpc}{}", eip("eipalloc-a", "198.51.100.40", "")),
             "eipalloc-a.public_ip:",
             "inside vpc-pub's CIDR 198.51.100.0/24",
+        );
+    }
+
+    #[test]
+    fn public_addresses_are_unique_across_vpcs() {
+        // Each VPC has its own internet gateway, but a public address is used once.
+        let other = "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/16\"\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.1.0/24\"\n[[internet_gateway]]\nid = \"igw-b\"\nvpc = \"vpc-b\"\n[[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-b\"\nprivate_ip = \"10.0.1.10\"\npublic_ip = \"198.51.100.40\"\n";
+        ok(&format!(
+            "{other}{}{}",
+            igw("igw-a", ""),
+            eni_pub("eni-a", "10.0.1.10", "198.51.100.41")
+        ));
+        expect(
+            &format!(
+                "{other}{}{}",
+                igw("igw-a", ""),
+                eni_pub("eni-a", "10.0.1.10", "198.51.100.40")
+            ),
+            "eni-a.public_ip:",
+            "already the public address of eni-b.public_ip",
         );
     }
 
@@ -4535,6 +4781,401 @@ mod tests {
     }
 
     // --- NAT gateways --------------------------------------------------------------------
+
+    // --- VPC peering ---------------------------------------------------------------------
+
+    /// A peering connection; `extra` adds fields (e.g. a status).
+    fn pcx(id: &str, requester: &str, accepter: &str, extra: &str) -> String {
+        format!(
+            "[[peering_connection]]\nid = \"{id}\"\nrequester_vpc = \"{requester}\"\naccepter_vpc = \"{accepter}\"\n{extra}"
+        )
+    }
+
+    /// A route table `id` of `vpc` with the given routes.
+    fn table(id: &str, vpc: &str, routes: &str) -> String {
+        format!("[[route_table]]\nid = \"{id}\"\nvpc = \"{vpc}\"\nroutes = [{routes}]\n")
+    }
+
+    /// vpc-c (10.2.0.0/16), a third VPC.
+    const THIRD_VPC: &str = "[[vpc]]\nid = \"vpc-c\"\ncidr = \"10.2.0.0/16\"\n";
+
+    #[test]
+    fn peerings_accept_the_documented_schema() {
+        let (t, w) = ok(&format!(
+            "{OTHER_VPC}{THIRD_VPC}{}{}{}{}",
+            pcx(
+                "pcx-ab",
+                "vpc-demo",
+                "vpc-b",
+                "name = \"demo-b\"\nstatus = \"active\"\n"
+            ),
+            pcx("pcx-ac", "vpc-demo", "vpc-c", ""),
+            table(
+                "rtb-x",
+                "vpc-demo",
+                r#"{ destination = "10.1.0.0/16", target = "pcx-ab" }, { destination = "10.2.0.0/16", target = "pcx-ac" }"#
+            ),
+            table(
+                "rtb-b",
+                "vpc-b",
+                r#"{ destination = "10.0.0.0/16", target = "pcx-ab" }"#
+            ),
+        ));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(t.peering_connections.len(), 2);
+        assert!(t.peering_connections.iter().all(|p| p.is_active()));
+        // A bad status is reported for its resource and field, with the other problems.
+        let errs = errors(&format!(
+            "{OTHER_VPC}{}{}",
+            pcx("pcx-ab", "vpc-demo", "vpc-b", "status = \"accepted\"\n"),
+            pcx("pcx-x", "vpc-demo", "vpc-nope", "")
+        ));
+        assert!(
+            errs.iter().any(|e| e.starts_with("pcx-ab.status:")
+                && e.contains("`active`")
+                && e.contains("`pending-acceptance`")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.starts_with("pcx-x.accepter_vpc:")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn peering_ids_carry_their_prefix_and_are_unique() {
+        expect(
+            &format!("{OTHER_VPC}{}", pcx("peer-1", "vpc-demo", "vpc-b", "")),
+            "peer-1.id:",
+            "must start with `pcx-` (the AWS id prefix of a VPC peering connection)",
+        );
+        expect(
+            &format!("{OTHER_VPC}{}", pcx("pcx-", "vpc-demo", "vpc-b", "")),
+            "pcx-.id:",
+            "followed by letters",
+        );
+        expect(
+            "[[peering_connection]]\nrequester_vpc = \"vpc-demo\"\n",
+            "peering_connection[0].id:",
+            "missing id",
+        );
+        expect(
+            &format!(
+                "{OTHER_VPC}{THIRD_VPC}{}{}",
+                pcx("pcx-1", "vpc-demo", "vpc-b", ""),
+                pcx("pcx-1", "vpc-demo", "vpc-c", "")
+            ),
+            "pcx-1.id:",
+            "duplicate id: peering_connection[1] reuses the id of peering_connection[0]",
+        );
+    }
+
+    #[test]
+    fn peering_vpcs_must_exist() {
+        expect(
+            &pcx("pcx-1", "vpc-nope", "vpc-demo", ""),
+            "pcx-1.requester_vpc:",
+            "no VPC with id `vpc-nope`",
+        );
+        expect(
+            &pcx("pcx-1", "vpc-demo", "vpc-nope", ""),
+            "pcx-1.accepter_vpc:",
+            "no VPC with id `vpc-nope`",
+        );
+        let errs = errors("[[peering_connection]]\nid = \"pcx-1\"\n");
+        for needle in [
+            "pcx-1.requester_vpc: missing requester_vpc",
+            "pcx-1.accepter_vpc: missing accepter_vpc",
+        ] {
+            assert!(errs.iter().any(|e| e.starts_with(needle)), "{errs:?}");
+        }
+    }
+
+    #[test]
+    fn peering_joins_two_different_vpcs() {
+        expect(
+            &pcx("pcx-1", "vpc-demo", "vpc-demo", ""),
+            "pcx-1.accepter_vpc:",
+            "vpc-demo is also the requester_vpc; a peering connection joins two different VPCs",
+        );
+    }
+
+    #[test]
+    fn peered_vpcs_must_not_overlap() {
+        // Primary against primary.
+        expect(
+            &format!(
+                "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.128.0/17\"\n{}",
+                pcx("pcx-1", "vpc-demo", "vpc-b", "")
+            ),
+            "pcx-1.accepter_vpc:",
+            "10.0.128.0/17 of vpc-b overlaps 10.0.0.0/16 of vpc-demo",
+        );
+        // A secondary block of either side.
+        expect(
+            &format!(
+                "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.1.0.0/16\"\nsecondary_cidrs = [\"10.0.5.0/24\"]\n{}",
+                pcx("pcx-1", "vpc-demo", "vpc-b", "")
+            ),
+            "pcx-1.accepter_vpc:",
+            "10.0.5.0/24 of vpc-b overlaps 10.0.0.0/16 of vpc-demo",
+        );
+        expect(
+            &format!(
+                "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.1.0.0/16\"\nsecondary_cidrs = [\"10.3.0.0/16\"]\n[[vpc]]\nid = \"vpc-c\"\ncidr = \"10.3.0.0/20\"\n{}",
+                pcx("pcx-1", "vpc-b", "vpc-c", "")
+            ),
+            "pcx-1.accepter_vpc:",
+            "10.3.0.0/20 of vpc-c overlaps 10.3.0.0/16 of vpc-b",
+        );
+        // IPv6 blocks.
+        expect(
+            &format!(
+                "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.1.0.0/16\"\nipv6_cidr = \"2600:1f18:aa00:100::/56\"\n[[vpc]]\nid = \"vpc-c\"\ncidr = \"10.2.0.0/16\"\nipv6_cidr = \"2600:1f18:aa00:100::/56\"\n{}",
+                pcx("pcx-1", "vpc-b", "vpc-c", "")
+            ),
+            "pcx-1.accepter_vpc:",
+            "2600:1f18:aa00:100::/56 of vpc-c overlaps 2600:1f18:aa00:100::/56 of vpc-b",
+        );
+        // A VPC may peer with two VPCs that overlap each other.
+        ok(&format!(
+            "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.1.0.0/16\"\n[[vpc]]\nid = \"vpc-c\"\ncidr = \"10.1.0.0/16\"\n{}{}",
+            pcx("pcx-1", "vpc-demo", "vpc-b", ""),
+            pcx("pcx-2", "vpc-demo", "vpc-c", "")
+        ));
+    }
+
+    #[test]
+    fn vpcs_that_are_not_peered_may_overlap() {
+        // Same CIDRs, same subnet, same ENI address: isolated VPCs do not interfere.
+        let (t, w) = ok(&format!(
+            "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/16\"\nsecondary_cidrs = [\"10.1.0.0/16\"]\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.1.0/24\"\n{}[[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-b\"\nprivate_ip = \"10.0.1.10\"\n",
+            eni("eni-a", "10.0.1.10")
+        ));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(t.vpcs.len(), 2);
+    }
+
+    #[test]
+    fn one_peering_per_pair_of_vpcs() {
+        expect(
+            &format!(
+                "{OTHER_VPC}{}{}",
+                pcx("pcx-1", "vpc-demo", "vpc-b", ""),
+                pcx(
+                    "pcx-2",
+                    "vpc-demo",
+                    "vpc-b",
+                    "status = \"pending-acceptance\"\n"
+                )
+            ),
+            "pcx-2.accepter_vpc:",
+            "vpc-demo and vpc-b are already peered by pcx-1",
+        );
+        // In the other direction too.
+        expect(
+            &format!(
+                "{OTHER_VPC}{}{}",
+                pcx("pcx-1", "vpc-demo", "vpc-b", ""),
+                pcx("pcx-2", "vpc-b", "vpc-demo", "")
+            ),
+            "pcx-2.accepter_vpc:",
+            "vpc-b and vpc-demo are already peered by pcx-1",
+        );
+    }
+
+    #[test]
+    fn peering_route_target_must_join_the_tables_vpc() {
+        // vpc-c's table cannot use the peering of vpc-demo and vpc-b (no transitive peering).
+        expect(
+            &format!(
+                "{OTHER_VPC}{THIRD_VPC}{}{}",
+                pcx("pcx-1", "vpc-demo", "vpc-b", ""),
+                table(
+                    "rtb-c",
+                    "vpc-c",
+                    r#"{ destination = "10.1.0.0/16", target = "pcx-1" }"#
+                )
+            ),
+            "rtb-c.routes[0].target:",
+            "pcx-1 joins vpc-demo and vpc-b, but this route table belongs to vpc-c",
+        );
+        // Both ends may route to it.
+        ok(&format!(
+            "{OTHER_VPC}{}{}{}",
+            pcx("pcx-1", "vpc-demo", "vpc-b", ""),
+            table(
+                "rtb-a",
+                "vpc-demo",
+                r#"{ destination = "10.1.0.0/16", target = "pcx-1" }"#
+            ),
+            table(
+                "rtb-b",
+                "vpc-b",
+                r#"{ destination = "10.0.0.0/16", target = "pcx-1" }"#
+            )
+        ));
+    }
+
+    #[test]
+    fn peering_is_not_a_target_inside_the_vpc() {
+        let routes = |d: &str| {
+            format!(
+                "{OTHER_VPC}{}{}",
+                pcx("pcx-1", "vpc-demo", "vpc-b", ""),
+                table(
+                    "rtb-x",
+                    "vpc-demo",
+                    &format!("{{ destination = \"{d}\", target = \"pcx-1\" }}")
+                )
+            )
+        };
+        // Equal to the VPC's CIDR (replacing the local route).
+        expect(
+            &routes("10.0.0.0/16"),
+            "rtb-x.routes[0].target:",
+            "10.0.0.0/16 is a CIDR of vpc-demo: a peering connection (pcx-1) is not a valid target",
+        );
+        // A subnet's CIDR, or any other range inside the VPC.
+        for d in ["10.0.1.0/24", "10.0.9.0/24", "10.0.1.10/32"] {
+            expect(
+                &routes(d),
+                "rtb-x.routes[0].target:",
+                "is more specific than the local route 10.0.0.0/16: a peering connection (pcx-1) is not a valid target",
+            );
+        }
+        // Inside a secondary CIDR too.
+        expect(
+            &format!(
+                "{OTHER_VPC}[[vpc]]\nid = \"vpc-s\"\ncidr = \"10.5.0.0/16\"\nsecondary_cidrs = [\"10.6.0.0/16\"]\n{}{}",
+                pcx("pcx-1", "vpc-s", "vpc-b", ""),
+                table("rtb-s", "vpc-s", r#"{ destination = "10.6.1.0/24", target = "pcx-1" }"#)
+            ),
+            "rtb-s.routes[0].target:",
+            "more specific than the local route 10.6.0.0/16",
+        );
+        // A wider range that covers the VPC is fine: the local route is more specific.
+        let (_, w) = ok(&routes("10.0.0.0/8"));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn route_to_an_undeclared_peering_is_a_blackhole_with_a_warning() {
+        warns(
+            &table(
+                "rtb-x",
+                "vpc-demo",
+                r#"{ destination = "10.1.0.0/16", target = "pcx-gone" }"#,
+            ),
+            "rtb-x.routes[0].target:",
+            "pcx-gone does not exist (deleted?): the route is a blackhole",
+        );
+        // A peering that failed to parse is reported as such, not as deleted.
+        let errs = errors(&format!(
+            "{OTHER_VPC}{}{}",
+            pcx("pcx-1", "vpc-demo", "vpc-b", "status = 1\n"),
+            table(
+                "rtb-x",
+                "vpc-demo",
+                r#"{ destination = "10.1.0.0/16", target = "pcx-1" }"#
+            )
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("pcx-1.status:"), "{errs:?}");
+    }
+
+    #[test]
+    fn route_to_a_pending_peering_warns_that_it_is_a_blackhole() {
+        warns(
+            &format!(
+                "{OTHER_VPC}{}{}",
+                pcx(
+                    "pcx-1",
+                    "vpc-demo",
+                    "vpc-b",
+                    "status = \"pending-acceptance\"\n"
+                ),
+                table(
+                    "rtb-x",
+                    "vpc-demo",
+                    r#"{ destination = "10.1.0.0/16", target = "pcx-1" }"#
+                )
+            ),
+            "rtb-x.routes[0].target:",
+            "pcx-1 is pending-acceptance: the route is a blackhole until it is accepted",
+        );
+    }
+
+    #[test]
+    fn route_to_a_peering_outside_the_peer_cidrs_warns() {
+        let src = |d: &str| {
+            format!(
+                "{OTHER_VPC}{}{}",
+                pcx("pcx-1", "vpc-demo", "vpc-b", ""),
+                table(
+                    "rtb-x",
+                    "vpc-demo",
+                    &format!("{{ destination = \"{d}\", target = \"pcx-1\" }}")
+                )
+            )
+        };
+        warns(
+            &src("192.168.0.0/16"),
+            "rtb-x.routes[0].target:",
+            "192.168.0.0/16 holds no address of vpc-b (10.1.0.0/16): pcx-1 carries only traffic to the peer VPC's own CIDRs",
+        );
+        // Part of the peer, or a range that holds it: no warning.
+        for d in ["10.1.1.0/24", "0.0.0.0/0"] {
+            let (_, w) = ok(&src(d));
+            assert!(w.is_empty(), "{d}: {w:?}");
+        }
+    }
+
+    #[test]
+    fn sg_references_to_groups_of_other_vpcs_need_an_active_peering() {
+        let rules = "{ protocol = \"tcp\", ports = 80, source = \"sg-b\" }";
+        let out = "outbound = [{ protocol = \"-1\", destination = \"sg-b\" }]\n";
+        // Active peering: a valid reference, no warning.
+        let (_, w) = ok(&format!(
+            "{OTHER_VPC}{}{}",
+            pcx("pcx-1", "vpc-b", "vpc-demo", ""),
+            sg("sg-x", out, rules)
+        ));
+        assert!(w.is_empty(), "{w:?}");
+        // No peering: stale, in both directions.
+        let src = format!("{OTHER_VPC}{}", sg("sg-x", out, rules));
+        warns(
+            &src,
+            "sg-x.inbound[0].source:",
+            "sg-x references sg-b of vpc-b, which is not peered with vpc-demo (no peering connection joins them): the rule matches nothing (stale)",
+        );
+        warns(
+            &src,
+            "sg-x.outbound[0].destination:",
+            "matches nothing (stale)",
+        );
+        // A pending peering does not make the reference valid.
+        warns(
+            &format!(
+                "{OTHER_VPC}{}{}",
+                pcx("pcx-1", "vpc-demo", "vpc-b", "status = \"pending-acceptance\"\n"),
+                sg("sg-x", "", rules)
+            ),
+            "sg-x.inbound[0].source:",
+            "(pcx-1 is pending-acceptance, and a reference needs an active peering): the rule matches nothing (stale)",
+        );
+        // The implicit default group of a peered VPC can be referenced too.
+        let (_, w) = ok(&format!(
+            "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.1.0.0/16\"\n{}{}",
+            pcx("pcx-1", "vpc-b", "vpc-demo", ""),
+            sg(
+                "sg-x",
+                "",
+                "{ protocol = \"-1\", source = \"sg-default-b\" }"
+            )
+        ));
+        assert!(w.is_empty(), "{w:?}");
+    }
 
     /// A NAT gateway in subnet-a (`extra`: more fields).
     fn nat(id: &str, extra: &str) -> String {

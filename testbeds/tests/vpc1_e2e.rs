@@ -729,7 +729,7 @@ fn vpcctl_up_exec_show_down() {
     let dir = Scratch::new(&format!("{prefix}-vpcctl"))
         .unwrap()
         .keep_on_panic(true);
-    let names: Vec<(String, String)> = ["web1", "web2", "app1", "pub1", "priv1"]
+    let names: Vec<(String, String)> = ["web1", "web2", "app1", "pub1", "priv1", "shared1"]
         .iter()
         .map(|n| (format!("eni-{n}"), prefix.ns_name(n)))
         .collect();

@@ -376,6 +376,32 @@ fn run() -> anyhow::Result<Report> {
     );
     println!();
 
+    println!("VPC peering (vpc-demo ⇄ vpc-shared over pcx-demo, a group referenced across it)");
+    let _shared_server = serve(lab.ns("eni-shared1"), "80", "hello-from-vpc-shared")?;
+    let got = curl(lab.ns("eni-web1"), "http://10.1.1.10/")?;
+    let (rx, _) = quick_ping(lab.ns("eni-web1"), &["10.1.1.10"])?;
+    r.check(
+        got == "hello-from-vpc-shared" && rx == 2,
+        format!(
+            "web1 (sg-web) reaches shared1 10.1.1.10 in the peered VPC: HTTP {got:?}, ping {rx}/2"
+        ),
+    );
+    let before = lab.drops("eni-app1", DropReason::SgNoMatch)?;
+    let got = curl(lab.ns("eni-app1"), "http://10.1.1.10/")?;
+    let refused = lab.drops("eni-app1", DropReason::SgNoMatch)? - before;
+    r.check(
+        got.is_empty() && refused >= 1,
+        format!("app1 (not in sg-web) is refused by sg-shared's cross-VPC rule (sg_no_match +{refused})"),
+    );
+    let before = lab.drops("eni-shared1", DropReason::PcxAddressNotInVpcCidr)?;
+    let (rx, _) = quick_ping(lab.ns("eni-shared1"), &["203.0.113.5"])?;
+    let edge = lab.drops("eni-shared1", DropReason::PcxAddressNotInVpcCidr)? - before;
+    r.check(
+        rx == 0 && edge >= 2,
+        format!("shared1's default route over the peering cannot use vpc-demo's internet gateway: 0/2 replies, pcx_address_not_in_vpc_cidr +{edge}"),
+    );
+    println!();
+
     println!("Drops, each counted by reason");
     let before = lab.counters("eni-web1")?;
     for dst in ["198.51.100.7", "203.0.113.9", "10.0.2.99"] {
