@@ -9,6 +9,7 @@ use std::time::Duration;
 use dataplane::config::DataplaneConfig;
 use dataplane::proto::{Request, Response};
 use dataplane::stats::StatsReport;
+use dataplane::trace::{TraceReport, TraceSpec};
 
 /// Where `vpcd` listens unless told otherwise (`--socket PATH` or env `VPCD_SOCKET`).
 pub const DEFAULT_SOCKET: &str = "/run/vpcd/vpcd.sock";
@@ -102,6 +103,7 @@ fn describe(resp: &Response) -> String {
         Response::Applied { epoch, .. } => format!("applied (epoch {epoch})"),
         Response::Rejected { .. } => "rejected".to_string(),
         Response::State(_) => "state".to_string(),
+        Response::Trace(_) => "trace".to_string(),
         Response::Ok => "ok".to_string(),
     }
 }
@@ -134,6 +136,15 @@ pub fn apply(socket: &Path, config: &DataplaneConfig) -> Result<Applied, ClientE
 pub fn show(socket: &Path) -> Result<StatsReport, ClientError> {
     match request(socket, &Request::Show)? {
         Response::State(report) => Ok(*report),
+        Response::Rejected { errors } => Err(ClientError::Rejected(errors)),
+        other => Err(ClientError::Unexpected(describe(&other))),
+    }
+}
+
+/// Traces a described packet through the running pipeline (nothing changes).
+pub fn trace(socket: &Path, spec: &TraceSpec) -> Result<TraceReport, ClientError> {
+    match request(socket, &Request::Trace { spec: spec.clone() })? {
+        Response::Trace(report) => Ok(*report),
         Response::Rejected { errors } => Err(ClientError::Rejected(errors)),
         other => Err(ClientError::Unexpected(describe(&other))),
     }

@@ -140,7 +140,7 @@ pub enum CtEvent {
 }
 
 /// The connection table of one ENI.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConnTable {
     cfg: ConntrackConfig,
     map: HashMap<ConnKey, u32, RandomState>,

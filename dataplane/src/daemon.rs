@@ -89,6 +89,11 @@ enum Cmd {
     Report {
         reply: mpsc::Sender<StatsReport>,
     },
+    /// Trace a packet on copies of the state.
+    Trace {
+        spec: crate::trace::TraceSpec,
+        reply: mpsc::Sender<Result<crate::trace::TraceReport, String>>,
+    },
     /// Which ENIs of the running configuration still have a port.
     Attached {
         reply: mpsc::Sender<Vec<bool>>,
@@ -242,6 +247,21 @@ impl ControlState {
                 }
                 match rx.recv() {
                     Ok(r) => Response::State(Box::new(r)),
+                    Err(_) => Response::Rejected {
+                        errors: vec![GONE.into()],
+                    },
+                }
+            }
+            Request::Trace { spec } => {
+                let (tx, rx) = mpsc::channel();
+                if !fwd.send(Cmd::Trace { spec, reply: tx }) {
+                    return Response::Rejected {
+                        errors: vec![GONE.into()],
+                    };
+                }
+                match rx.recv() {
+                    Ok(Ok(r)) => Response::Trace(Box::new(r)),
+                    Ok(Err(e)) => Response::Rejected { errors: vec![e] },
                     Err(_) => Response::Rejected {
                         errors: vec![GONE.into()],
                     },
@@ -444,6 +464,9 @@ fn forwarding_loop(
                         Cmd::Stop => return,
                         Cmd::Report { reply } => {
                             let _ = reply.send(dp.report(|t| Some(t.name().to_string())));
+                        }
+                        Cmd::Trace { spec, reply } => {
+                            let _ = reply.send(dp.trace(&spec));
                         }
                         Cmd::Attached { reply } => {
                             let n = dp.tables().port_count() as u32;

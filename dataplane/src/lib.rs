@@ -28,5 +28,6 @@ pub mod rules;
 pub mod stats;
 pub mod sys;
 pub mod tables;
+pub mod trace;
 pub mod verdict;
 pub mod wire;

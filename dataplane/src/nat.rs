@@ -69,7 +69,7 @@ pub enum AllocError {
 }
 
 /// The translations and counters of one NAT gateway.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NatState {
     /// The translations as connections, keyed by the inside view.
     pub conns: ConnTable,

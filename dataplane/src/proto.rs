@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DataplaneConfig;
 use crate::stats::StatsReport;
+use crate::trace::{TraceReport, TraceSpec};
 
 /// A request from `vpcctl` to `vpcd`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,6 +18,11 @@ pub enum Request {
     },
     /// Report the running configuration, ports and counters.
     Show,
+    /// Trace a described packet through the pipeline without disturbing anything.
+    Trace {
+        /// The packet.
+        spec: TraceSpec,
+    },
     /// Stop forwarding, remove every TAP and exit.
     Shutdown,
 }
@@ -41,6 +47,8 @@ pub enum Response {
     },
     /// The running state.
     State(Box<StatsReport>),
+    /// The answer to [`Request::Trace`].
+    Trace(Box<TraceReport>),
     /// Done (shutdown acknowledged).
     Ok,
 }

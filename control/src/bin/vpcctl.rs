@@ -76,6 +76,63 @@ enum Cmd {
     /// Stop vpcd and remove the namespaces that `vpcctl up` created (idempotent).
     #[command(after_help = "Example:\n  sudo vpcctl down")]
     Down,
+    /// Trace a packet through the running pipeline, hop by hop, without sending it:
+    /// every component it passes (ENI, security group rule, network ACL rule, route,
+    /// gateway, NAT rewrite, peering) and where it ends (delivered, or the blocking
+    /// component with an explanation code). Live traffic and connections are untouched.
+    #[command(
+        after_help = "Examples:\n  vpcctl trace eni-web1 10.0.2.20 --proto tcp --dport 5001\n  vpcctl trace eni-priv1 203.0.113.5 --dport 443 --return\n  vpcctl trace igw-demo 198.51.100.40 --dport 80 --json"
+    )]
+    Trace {
+        /// Where the packet starts: an ENI id, or an internet gateway id for a packet from
+        /// its internet side.
+        from: String,
+        /// The destination address.
+        dst: std::net::IpAddr,
+        /// tcp, udp or icmp.
+        #[arg(long, default_value = "tcp")]
+        proto: String,
+        /// The source address (default: the ENI's primary IPv4, or the internet host).
+        #[arg(long)]
+        src: Option<std::net::IpAddr>,
+        /// Source port (TCP/UDP) or ICMP echo identifier (default 40000).
+        #[arg(long)]
+        sport: Option<u16>,
+        /// Destination port (default 80 for TCP, 53 for UDP).
+        #[arg(long)]
+        dport: Option<u16>,
+        /// ICMP type (default 8, echo request).
+        #[arg(long)]
+        icmp_type: Option<u8>,
+        /// ICMP code (default 0).
+        #[arg(long)]
+        icmp_code: Option<u8>,
+        /// TCP flags, comma-separated (SYN, ACK, FIN, RST, PSH); default SYN.
+        #[arg(long)]
+        flags: Option<String>,
+        /// Also trace the reply to the delivered packet.
+        #[arg(long = "return")]
+        return_path: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses `SYN,ACK`-style TCP flags.
+fn parse_flags(s: &str) -> Result<u8> {
+    let mut f = 0;
+    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        f |= match name.to_ascii_uppercase().as_str() {
+            "FIN" => 0x01,
+            "SYN" => 0x02,
+            "RST" => 0x04,
+            "PSH" => 0x08,
+            "ACK" => 0x10,
+            other => anyhow::bail!("--flags: unknown TCP flag `{other}` (SYN, ACK, FIN, RST, PSH)"),
+        };
+    }
+    Ok(f)
 }
 
 fn main() -> ExitCode {
@@ -134,6 +191,54 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Up { file, vpcd } => up(socket, &file, vpcd),
         Cmd::Exec { eni, command } => exec(socket, &eni, &command),
         Cmd::Down => down(socket),
+        Cmd::Trace {
+            from,
+            dst,
+            proto,
+            src,
+            sport,
+            dport,
+            icmp_type,
+            icmp_code,
+            flags,
+            return_path,
+            json,
+        } => {
+            use dataplane::trace::{Outcome, TraceProtocol, TraceSpec};
+            let protocol = match proto.to_ascii_lowercase().as_str() {
+                "tcp" => TraceProtocol::Tcp,
+                "udp" => TraceProtocol::Udp,
+                "icmp" => TraceProtocol::Icmp,
+                other => anyhow::bail!("--proto: `{other}` is not tcp, udp or icmp"),
+            };
+            let spec = TraceSpec {
+                from,
+                src,
+                dst,
+                protocol,
+                src_port: sport,
+                dst_port: dport,
+                icmp_type,
+                icmp_code,
+                tcp_flags: flags.as_deref().map(parse_flags).transpose()?,
+                return_path,
+            };
+            let report = client::trace(socket, &spec)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            // Exit status 0 when delivered (both ways when the return path was asked).
+            let delivered = |o: &Outcome| matches!(o, Outcome::Delivered { .. });
+            let ok = delivered(&report.forward.outcome)
+                && (!return_path || report.reply.as_ref().is_some_and(|r| delivered(&r.outcome)));
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
     }
 }
 

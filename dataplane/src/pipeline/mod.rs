@@ -77,8 +77,23 @@ pub enum Note {
         /// Allowed?
         allow: bool,
     },
+    /// No security-group rule of `eni` allows the packet (and no tracked connection
+    /// covers it), leaving it (`egress`) or arriving.
+    SecurityGroupDenied {
+        /// The ENI.
+        eni: EniIdx,
+        /// Leaving the ENI (`true`) or arriving at it.
+        egress: bool,
+    },
     /// Delivered at layer 2 to a neighbour in the same subnet (no route table).
     Layer2(EniIdx),
+    /// Route table `table` is consulted for `dst`.
+    RouteLookup {
+        /// Route table index.
+        table: u32,
+        /// The destination looked up.
+        dst: IpAddr,
+    },
     /// Route table `table` sent the destination to this hop.
     Routed {
         /// Route table index.
@@ -329,6 +344,10 @@ fn decide<T: Tracer>(
         }
     };
     let (dst_eni, src_mac) = if meta.dst_mac == subnet.router_mac {
+        tr.note(Note::RouteLookup {
+            table: subnet.route_table,
+            dst: ip.dst,
+        });
         let next = match route::lookup(t, eni.vpc, subnet.route_table, ip.dst) {
             Err(r) => return Action::drop(r),
             Ok(next) => next,
@@ -680,6 +699,7 @@ pub(crate) fn sg_stage<T: Tracer>(
         Direction::Inbound
     };
     let Some(m) = prog.evaluate(dir, rp, &t.sg_members) else {
+        tr.note(Note::SecurityGroupDenied { eni: e, egress });
         return Err(DropReason::SgNoMatch);
     };
     // Only a SYN opens a tracked TCP connection (no mid-stream pick-up, like Linux with

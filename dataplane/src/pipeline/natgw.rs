@@ -414,6 +414,10 @@ fn leave<T: Tracer>(
     let nt = &t.nats[n as usize];
     let subnet = &t.subnets[nt.subnet as usize];
     let rp = rule_packet(&x.ip);
+    tr.note(Note::RouteLookup {
+        table: subnet.route_table,
+        dst: x.ip.dst,
+    });
     let next = match route::lookup(t, nt.vpc, subnet.route_table, x.ip.dst) {
         Ok(h) => h,
         Err(r) => return Action::drop(r),
