@@ -967,6 +967,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             internet_gateways,
             nat_gateways,
             peerings,
+            ..Default::default()
         })
     } else {
         Err(ValidationErrors(errors))

@@ -62,6 +62,118 @@ pub struct DataplaneConfig {
     /// Every VPC peering connection (active or pending).
     #[serde(default)]
     pub peerings: Vec<PeeringConfig>,
+    /// Flow logs (VPC Flow Logs): per-ENI aggregated flow records written to files.
+    #[serde(default)]
+    pub flow_logs: Vec<FlowLogConfig>,
+    /// Packet captures: per-ENI pcap files.
+    #[serde(default)]
+    pub captures: Vec<CaptureConfig>,
+    /// Traffic mirroring sessions: copies of an ENI's packets, VXLAN-encapsulated, to a
+    /// target ENI.
+    #[serde(default)]
+    pub mirror_sessions: Vec<MirrorSessionConfig>,
+}
+
+/// Which records a flow log keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FlowLogTraffic {
+    /// Accepted flows only.
+    Accept,
+    /// Rejected flows only.
+    Reject,
+    /// Both.
+    All,
+}
+
+/// A flow log (AWS VPC Flow Logs): for each of its ENIs, one record per flow (5-tuple,
+/// direction, action) and aggregation interval, written one per line to `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLogConfig {
+    /// The AWS-style id (`fl-…`).
+    pub id: String,
+    /// The ENIs it covers (an ENI, every ENI of a subnet, or of a VPC), resolved.
+    pub enis: Vec<EniIdx>,
+    /// Which records it keeps.
+    pub traffic: FlowLogTraffic,
+    /// The maximum aggregation interval (AWS: 60 s or 600 s), in milliseconds.
+    pub interval_ms: u64,
+    /// The file the records are appended to (on vpcd's host).
+    pub path: String,
+    /// The record fields in order (AWS field names, `version` … `traffic-path`); the
+    /// default format is the version 2 list.
+    pub fields: Vec<String>,
+}
+
+/// A packet capture on one ENI's port: what the instance sends and what it receives,
+/// written to a pcap file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureConfig {
+    /// The capture's id (`cap-…`).
+    pub id: String,
+    /// The ENI.
+    pub eni: EniIdx,
+    /// The pcap file (on vpcd's host); created (truncated) when the capture starts.
+    pub path: String,
+    /// Bytes kept of each frame.
+    pub snaplen: u32,
+    /// Which frames to keep (all when `None`).
+    pub filter: Option<CaptureFilter>,
+}
+
+/// A capture filter: every field that is set must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureFilter {
+    /// IP protocol number.
+    pub protocol: Option<u8>,
+    /// Source or destination address inside this prefix.
+    pub host: Option<IpNet>,
+    /// TCP/UDP source or destination port.
+    pub port: Option<u16>,
+}
+
+/// A traffic mirroring session (AWS Traffic Mirroring): packets of `source` that match
+/// the filter are copied, truncated to `packet_length`, VXLAN-encapsulated (UDP 4789,
+/// network identifier `vni`) and sent to the target ENI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorSessionConfig {
+    /// The AWS-style id (`tms-…`).
+    pub id: String,
+    /// The mirrored ENI.
+    pub source: EniIdx,
+    /// The ENI that receives the copies (the mirror target).
+    pub target: EniIdx,
+    /// Session number (1–32766): when several sessions match a packet, the lowest wins.
+    pub session_number: u16,
+    /// The VXLAN network identifier (24 bits).
+    pub vni: u32,
+    /// Bytes of each mirrored packet kept (`None`: the whole packet, within the target's
+    /// MTU).
+    pub packet_length: Option<u32>,
+    /// Rules for packets the source receives (inbound); none: nothing inbound is
+    /// mirrored.
+    pub inbound: Vec<MirrorRule>,
+    /// Rules for packets the source sends (outbound).
+    pub outbound: Vec<MirrorRule>,
+}
+
+/// One traffic-mirror filter rule: evaluated by ascending number, first match decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorRule {
+    /// 1–32766.
+    pub rule_number: u16,
+    /// Mirror (`true`, `accept`) or not (`reject`).
+    pub accept: bool,
+    /// The protocol (`All` for any).
+    pub protocol: Protocol,
+    /// Source prefix.
+    pub source: IpNet,
+    /// Destination prefix.
+    pub destination: IpNet,
+    /// Source port range (TCP/UDP), any when `None`.
+    pub source_ports: Option<PortRange>,
+    /// Destination port range (TCP/UDP), any when `None`.
+    pub destination_ports: Option<PortRange>,
 }
 
 /// A VPC peering connection: a private link between two VPCs whose CIDRs do not overlap.

@@ -117,6 +117,9 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         internet_gateways: Vec::new(),
         nat_gateways: Vec::new(),
         peerings: Vec::new(),
+        flow_logs: Vec::new(),
+        captures: Vec::new(),
+        mirror_sessions: Vec::new(),
     }
 }
 

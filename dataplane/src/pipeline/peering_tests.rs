@@ -162,6 +162,7 @@ fn three_vpcs() -> DataplaneConfig {
                 active: true,
             })
             .collect(),
+        ..Default::default()
     }
 }
 
