@@ -44,6 +44,30 @@ fn pipeline(c: &mut Criterion) {
         "every frame was forwarded"
     );
 
+    // The same hit path with a flow log on both ENIs (records counted per packet,
+    // written when the 600 s interval closes; the file is /dev/null).
+    let mut logged = fixtures::two_subnets_and_middlebox();
+    logged.flow_logs = vec![dataplane::config::FlowLogConfig {
+        id: "fl-bench".into(),
+        enis: vec![A, B],
+        traffic: dataplane::config::FlowLogTraffic::All,
+        interval_ms: 600_000,
+        path: "/dev/null".into(),
+        fields: dataplane::flowlog::DEFAULT_FIELDS
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
+    }];
+    let mut dp = benches::dataplane_with_sinks(logged, 65_536);
+    dp.set_now(1_000);
+    let mut buf = template.clone();
+    g.bench_function("flow_cache_hit_flow_logged", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&template);
+            dp.process(A, black_box(&mut buf));
+        })
+    });
+
     // A cache of 16 flows and a new source port each time: every frame misses.
     let mut dp = benches::dataplane_with_sinks(fixtures::two_subnets_and_middlebox(), 16);
     let mut port: u16 = 0;

@@ -269,6 +269,8 @@ mod tests {
             nacl_denies: vec![],
             uplinks: vec![],
             nat_gateways: vec![],
+            captures: vec![],
+            mirror_sessions: vec![],
         };
         let answer = serde_json::to_string(&Response::State(Box::new(report))).unwrap() + "\n";
         let answer: &'static str = Box::leak(answer.into_boxed_str());

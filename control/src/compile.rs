@@ -43,6 +43,17 @@
 //! group of another VPC is compiled only when an active peering joins the two VPCs (see
 //! [`active_peering_pairs`]); otherwise it is stale and left out (it matches nothing).
 //! Every VPC CIDR, secondary ones included, gets its local route.
+//!
+//! Flow logs in file order ([`FlowLogConfig`](dataplane::config::FlowLogConfig)): the ENIs
+//! of the scope in ENI order (the ENI itself, the subnet's ENIs, or the ENIs of every
+//! subnet of the VPC), the fields of `log_format` or the default version 2 fields
+//! ([`dataplane::flowlog::DEFAULT_FIELDS`]), and the interval of [`flow_log_interval_ms`]
+//! (`[lab] flow_log_interval` when set, else `max_aggregation_interval`).
+//!
+//! Packet captures and traffic mirror sessions in file order: a capture's snap length
+//! defaults to 262144 and a filter protocol of `all` is no condition; a session takes its
+//! target's ENI and its filter's rules (in file order; the data plane sorts them by
+//! number), and a VNI derived from its id when it sets none ([`default_vni`]).
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -63,6 +74,10 @@ use crate::model::{
     DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, OTHER_TIMEOUT, PROTO_ICMPV6, TCP_TRANSITORY_TIMEOUT,
 };
 use crate::validate::{first_index, reserved_ipv4_reason, ValidationError, ValidationErrors};
+
+mod taps;
+
+pub use taps::default_vni;
 
 /// First octet of generated ENI MACs (locally administered, unicast).
 pub const ENI_MAC_OUI: u8 = 0x02;
@@ -383,6 +398,97 @@ pub fn active_peering_pairs(t: &Topology) -> HashSet<(usize, usize)> {
             (a != b).then_some((a.min(b), a.max(b)))
         })
         .collect()
+}
+
+/// The interval of flow log `f` in milliseconds: `[lab] flow_log_interval` when set, else
+/// its `max_aggregation_interval`.
+pub fn flow_log_interval_ms(f: &crate::model::FlowLog, lab: Option<&LabSettings>) -> u64 {
+    match lab.and_then(|l| l.flow_log_interval) {
+        Some(secs) => secs_to_ms(secs),
+        None => u64::try_from(f.max_aggregation_interval)
+            .unwrap_or(1)
+            .saturating_mul(1000)
+            .max(1),
+    }
+}
+
+/// Flow logs in file order, each with the ENIs of its scope (by index in `enis`, in ENI
+/// order), its fields (`log_format`, else the default version 2 fields) and interval.
+fn flow_logs(
+    t: &Topology,
+    vpcs: &[VpcConfig],
+    subnets: &[SubnetConfig],
+    enis: &[EniConfig],
+    errors: &mut Vec<ValidationError>,
+) -> Vec<dataplane::config::FlowLogConfig> {
+    use crate::model::FlowLogScope;
+    let mut out = Vec::new();
+    for f in &t.flow_logs {
+        let mut fail = |field: &str, message: String| {
+            errors.push(ValidationError::new(&f.id, field, message));
+        };
+        let of_subnets = |keep: &dyn Fn(&SubnetConfig) -> bool| -> Vec<u32> {
+            (0..enis.len())
+                .filter(|&ei| subnets.get(enis[ei].subnet as usize).is_some_and(keep))
+                .map(idx)
+                .collect()
+        };
+        let covered = match f.scope() {
+            FlowLogScope::Eni(id) => enis.iter().position(|e| e.id == id).map(|ei| vec![idx(ei)]),
+            FlowLogScope::Subnet(id) => subnets
+                .iter()
+                .any(|s| s.id == id)
+                .then(|| of_subnets(&|s| s.id == id)),
+            FlowLogScope::Vpc(id) => vpcs
+                .iter()
+                .position(|v| v.id == id)
+                .map(|vi| of_subnets(&|s| s.vpc as usize == vi)),
+            FlowLogScope::Other(_) => None,
+        };
+        let Some(covered) = covered else {
+            fail(
+                "resource",
+                format!("no ENI, subnet or VPC with id `{}`", f.resource),
+            );
+            continue;
+        };
+        let Some(traffic) = f.traffic_type else {
+            fail("traffic_type", "missing traffic_type".to_string());
+            continue;
+        };
+        let fields: Vec<String> = match f.format_tokens() {
+            None => dataplane::flowlog::DEFAULT_FIELDS
+                .iter()
+                .map(|n| n.to_string())
+                .collect(),
+            Some(tokens) => {
+                let known = |n: &str| dataplane::flowlog::FIELDS.iter().any(|(k, _)| *k == n);
+                match tokens
+                    .iter()
+                    .map(|(_, name)| name.filter(|n| known(n)).map(str::to_string))
+                    .collect::<Option<Vec<String>>>()
+                {
+                    Some(v) if !v.is_empty() => v,
+                    _ => {
+                        fail(
+                            "log_format",
+                            "not a list of known `${field}` tokens".to_string(),
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
+        out.push(dataplane::config::FlowLogConfig {
+            id: f.id.clone(),
+            enis: covered,
+            traffic: traffic.to_config(),
+            interval_ms: flow_log_interval_ms(f, t.lab.as_ref()),
+            path: f.log_destination.clone(),
+            fields,
+        });
+    }
+    out
 }
 
 fn idx(i: usize) -> u32 {
@@ -956,6 +1062,11 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
         });
     }
 
+    let flow_logs = flow_logs(t, &vpcs, &subnets, &enis, &mut errors);
+
+    // Packet captures and traffic mirror sessions in file order.
+    let (captures, mirror_sessions) = taps::captures_and_mirrors(t, &eni_idx, &mut errors);
+
     if errors.is_empty() {
         Ok(DataplaneConfig {
             vpcs,
@@ -967,7 +1078,9 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             internet_gateways,
             nat_gateways,
             peerings,
-            ..Default::default()
+            flow_logs,
+            captures,
+            mirror_sessions,
         })
     } else {
         Err(ValidationErrors(errors))
@@ -2258,5 +2371,150 @@ mod tests {
         assert_eq!(eni.security_groups, Some(vec![idx(sg("sg-shared"))]));
         assert_eq!(eni.attachment.as_ref().unwrap().netns, "shared1");
         dataplane::tables::Tables::build(c.config).unwrap();
+    }
+
+    // --- flow logs -------------------------------------------------------------------------
+
+    /// Two VPCs: vpc-a with subnets a1 (eni-a1, eni-a3) and a2 (eni-a2), vpc-b with eni-b1
+    /// (listed between them), and flow logs on each kind of scope.
+    fn flow_log_topology(lab: &str) -> String {
+        let dir = std::env::temp_dir();
+        let dest = |n: &str| {
+            dir.join(format!("vpcctl-compile-{n}.log"))
+                .display()
+                .to_string()
+        };
+        format!(
+            r#"
+            [[vpc]]
+            id = "vpc-a"
+            cidr = "10.0.0.0/16"
+            [[vpc]]
+            id = "vpc-b"
+            cidr = "10.1.0.0/16"
+            [[subnet]]
+            id = "subnet-a1"
+            vpc = "vpc-a"
+            cidr = "10.0.1.0/24"
+            [[subnet]]
+            id = "subnet-b"
+            vpc = "vpc-b"
+            cidr = "10.1.1.0/24"
+            [[subnet]]
+            id = "subnet-a2"
+            vpc = "vpc-a"
+            cidr = "10.0.2.0/24"
+            [[eni]]
+            id = "eni-a1"
+            subnet = "subnet-a1"
+            private_ip = "10.0.1.10"
+            [[eni]]
+            id = "eni-b1"
+            subnet = "subnet-b"
+            private_ip = "10.1.1.10"
+            [[eni]]
+            id = "eni-a2"
+            subnet = "subnet-a2"
+            private_ip = "10.0.2.10"
+            [[eni]]
+            id = "eni-a3"
+            subnet = "subnet-a1"
+            private_ip = "10.0.1.30"
+            [[flow_log]]
+            id = "fl-vpc"
+            resource = "vpc-a"
+            traffic_type = "ALL"
+            log_destination = "{}"
+            [[flow_log]]
+            id = "fl-subnet"
+            resource = "subnet-a1"
+            traffic_type = "reject"
+            max_aggregation_interval = 60
+            log_destination = "{}"
+            log_format = "${{version}} ${{interface-id}} ${{tcp-flags}}  ${{flow-direction}}"
+            [[flow_log]]
+            id = "fl-eni"
+            resource = "eni-b1"
+            traffic_type = "Accept"
+            log_destination = "{}"
+            {lab}
+            "#,
+            dest("vpc"),
+            dest("subnet"),
+            dest("eni")
+        )
+    }
+
+    #[test]
+    fn flow_logs_compile_with_the_enis_of_their_scope_in_eni_order() {
+        let c = compile_str(&flow_log_topology("")).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let f = &c.config.flow_logs;
+        let ids: Vec<&str> = f.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["fl-vpc", "fl-subnet", "fl-eni"]);
+        let eni = |id: &str| idx(c.config.enis.iter().position(|e| e.id == id).unwrap());
+        assert_eq!(f[0].enis, [eni("eni-a1"), eni("eni-a2"), eni("eni-a3")]);
+        assert_eq!(f[1].enis, [eni("eni-a1"), eni("eni-a3")]);
+        assert_eq!(f[2].enis, [eni("eni-b1")]);
+        assert_eq!(
+            f.iter().map(|f| f.traffic).collect::<Vec<_>>(),
+            [
+                dataplane::config::FlowLogTraffic::All,
+                dataplane::config::FlowLogTraffic::Reject,
+                dataplane::config::FlowLogTraffic::Accept,
+            ]
+        );
+        assert!(
+            f[0].path.ends_with("vpcctl-compile-vpc.log"),
+            "{}",
+            f[0].path
+        );
+    }
+
+    #[test]
+    fn flow_log_fields_and_intervals_compile() {
+        let c = compile_str(&flow_log_topology("")).unwrap().config;
+        let f = &c.flow_logs;
+        assert_eq!(f[0].fields, dataplane::flowlog::DEFAULT_FIELDS);
+        assert_eq!(
+            f[1].fields,
+            ["version", "interface-id", "tcp-flags", "flow-direction"]
+        );
+        assert_eq!(dataplane::flowlog::format_version(&f[1].fields), 5);
+        assert_eq!(
+            f.iter().map(|f| f.interval_ms).collect::<Vec<_>>(),
+            [600_000, 60_000, 600_000]
+        );
+        // `[lab] flow_log_interval` replaces every interval.
+        let c = compile_str(&flow_log_topology("[lab]\nflow_log_interval = 0.25"))
+            .unwrap()
+            .config;
+        assert!(c.flow_logs.iter().all(|f| f.interval_ms == 250));
+        // The data plane takes them, and they survive the wire.
+        let json = serde_json::to_string(&c).unwrap();
+        let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        dataplane::tables::Tables::build(c).unwrap();
+    }
+
+    #[test]
+    fn an_unvalidated_flow_log_is_reported_instead_of_compiled() {
+        let mut t = compile_str(&flow_log_topology("")).unwrap().topology;
+        t.flow_logs[0].resource = "subnet-nope".into();
+        t.flow_logs[1].traffic_type = None;
+        t.flow_logs[2].log_format = Some("${version} ${nope}".into());
+        let e = compile(&t).unwrap_err();
+        let got: Vec<(&str, &str)> = e
+            .iter()
+            .map(|e| (e.resource.as_str(), e.field.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("fl-vpc", "resource"),
+                ("fl-subnet", "traffic_type"),
+                ("fl-eni", "log_format")
+            ]
+        );
     }
 }

@@ -315,6 +315,16 @@ pub fn log_tail_since(path: &Path, offset: u64, lines: usize) -> String {
 /// stdin null, stderr appended to `<socket dir>/vpcd.log`, and blocks until it prints
 /// its readiness line (a line starting with `ready`) on stdout.
 pub fn start_vpcd(binary: &Path, socket: &Path) -> Result<Child, LabError> {
+    start_vpcd_with(binary, socket, &[]).map(|(child, _)| child)
+}
+
+/// [`start_vpcd`] with `extra_args` after `--socket SOCKET` (for example
+/// `--metrics 127.0.0.1:9100`); returns the child and its readiness line.
+pub fn start_vpcd_with(
+    binary: &Path,
+    socket: &Path,
+    extra_args: &[std::ffi::OsString],
+) -> Result<(Child, String), LabError> {
     let dir = socket_dir(socket);
     create_private_dir(&dir)?;
     let log = log_path(socket);
@@ -328,6 +338,7 @@ pub fn start_vpcd(binary: &Path, socket: &Path) -> Result<Child, LabError> {
     let mut child = Command::new(binary)
         .arg("--socket")
         .arg(socket)
+        .args(extra_args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file))
@@ -345,17 +356,17 @@ pub fn start_vpcd(binary: &Path, socket: &Path) -> Result<Child, LabError> {
             loop {
                 line.clear();
                 match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => break false,
-                    Ok(_) if line.starts_with("ready") => break true,
+                    Ok(0) | Err(_) => break None,
+                    Ok(_) if line.starts_with("ready") => break Some(line.trim_end().to_string()),
                     Ok(_) => continue,
                 }
             }
             // The pipe's read end closes here; vpcd only prints the readiness line.
         }
-        None => false,
+        None => None,
     };
-    if ready {
-        Ok(child)
+    if let Some(line) = ready {
+        Ok((child, line))
     } else {
         let _ = child.kill();
         let _ = child.wait();
@@ -369,6 +380,15 @@ pub fn start_vpcd(binary: &Path, socket: &Path) -> Result<Child, LabError> {
             log,
         })
     }
+}
+
+/// The value of field `key` (`key=value`) of vpcd's readiness line, e.g. `metrics`.
+pub fn ready_field<'a>(ready_line: &'a str, key: &str) -> Option<&'a str> {
+    ready_line
+        .split_whitespace()
+        .filter_map(|f| f.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
 }
 
 /// Stops a vpcd that this process started: SIGTERM, wait up to `timeout`, then SIGKILL.
@@ -466,6 +486,23 @@ mod tests {
         }
         let mut child = start_vpcd(&good, &socket).unwrap();
         child.wait().unwrap();
+        // Extra arguments reach the daemon; the readiness line comes back.
+        let echo = dir.join("echo.sh");
+        fs::write(&echo, "#!/bin/sh\necho \"ready args=$*\"\n").unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&echo, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let (mut child, line) =
+            start_vpcd_with(&echo, &socket, &["--metrics".into(), "127.0.0.1:0".into()]).unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            line,
+            format!(
+                "ready args=--socket {} --metrics 127.0.0.1:0",
+                socket.display()
+            )
+        );
         match start_vpcd(&bad, &socket) {
             Err(LabError::NotReady { log_tail, .. }) => {
                 assert!(log_tail.contains("cannot open /dev/net/tun"), "{log_tail}");
@@ -473,6 +510,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn ready_line_fields() {
+        let l = "ready socket=/run/vpcd/vpcd.sock pid=7 metrics=http://127.0.0.1:9100/metrics";
+        assert_eq!(ready_field(l, "pid"), Some("7"));
+        assert_eq!(
+            ready_field(l, "metrics"),
+            Some("http://127.0.0.1:9100/metrics")
+        );
+        assert_eq!(ready_field("ready socket=/x pid=7", "metrics"), None);
     }
 
     #[test]

@@ -89,6 +89,55 @@
 //! id that the file does not declare (a deleted peering) is accepted with a warning and
 //! compiled as a blackhole. Security-group rules may name a group of a VPC peered through
 //! an active peering connection; without one the rule is stale (it matches nothing).
+//!
+//! Flow logs: `[[flow_log]]` ([`FlowLog`]) and the `[lab]` knob `flow_log_interval`:
+//!
+//! ```toml
+//! [[flow_log]]
+//! id = "fl-app"
+//! resource = "subnet-app"         # an eni-…, subnet-… (its ENIs) or vpc-… (all its ENIs)
+//! traffic_type = "ALL"            # ALL | ACCEPT | REJECT (any case)
+//! max_aggregation_interval = 60   # 60 or 600 (default) seconds
+//! log_destination = "/var/log/vpc/app-flow.log"   # a file on vpcd's host
+//! log_format = "${version} ${interface-id} ${srcaddr} ${dstaddr} ${tcp-flags} ${action}"
+//! ```
+//!
+//! Without `log_format` records have the default format (the version 2 fields); a custom
+//! format's `version` is the highest version among its fields.
+//!
+//! Packet capture and traffic mirroring (issue VPC-5): `[[packet_capture]]`
+//! ([`PacketCapture`]: a pcap file of an ENI's traffic, written by vpcd), and AWS Traffic
+//! Mirroring's `[[traffic_mirror_target]]` ([`TrafficMirrorTarget`]),
+//! `[[traffic_mirror_filter]]` ([`TrafficMirrorFilter`]) and `[[traffic_mirror_session]]`
+//! ([`TrafficMirrorSession`]):
+//!
+//! ```toml
+//! [[packet_capture]]
+//! id = "cap-web"
+//! eni = "eni-web1"
+//! file = "/var/tmp/web.pcap"      # absolute; its directory must exist (on vpcd's host)
+//! snaplen = 65535                 # optional, 1..=262144 (default 262144)
+//! filter = { protocol = "tcp", host = "10.0.2.0/24", port = 80 }   # optional, every field too
+//!
+//! [[traffic_mirror_target]]
+//! id = "tmt-ids"
+//! eni = "eni-ids"
+//!
+//! [[traffic_mirror_filter]]
+//! id = "tmf-https"
+//! inbound = [{ rule = 10, action = "accept", protocol = "tcp", source = "0.0.0.0/0",
+//!              destination = "0.0.0.0/0", destination_ports = "443" }]
+//! outbound = []                   # no rules: nothing outbound is mirrored
+//!
+//! [[traffic_mirror_session]]
+//! id = "tms-web"
+//! source_eni = "eni-web1"
+//! target = "tmt-ids"
+//! filter = "tmf-https"
+//! session_number = 1              # 1..=32766, unique per source ENI; lowest first
+//! vni = 42                        # optional (default derived from the id), < 2^24
+//! packet_length = 100             # optional, 1..=8500 (default: the whole packet)
+//! ```
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -154,6 +203,37 @@ pub struct Topology {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub peering_connections: Vec<PeeringConnection>,
+    /// `[[flow_log]]` tables.
+    #[serde(default, rename = "flow_log", skip_serializing_if = "Vec::is_empty")]
+    pub flow_logs: Vec<FlowLog>,
+    /// `[[packet_capture]]` tables.
+    #[serde(
+        default,
+        rename = "packet_capture",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub packet_captures: Vec<PacketCapture>,
+    /// `[[traffic_mirror_target]]` tables.
+    #[serde(
+        default,
+        rename = "traffic_mirror_target",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub traffic_mirror_targets: Vec<TrafficMirrorTarget>,
+    /// `[[traffic_mirror_filter]]` tables.
+    #[serde(
+        default,
+        rename = "traffic_mirror_filter",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub traffic_mirror_filters: Vec<TrafficMirrorFilter>,
+    /// `[[traffic_mirror_session]]` tables.
+    #[serde(
+        default,
+        rename = "traffic_mirror_session",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub traffic_mirror_sessions: Vec<TrafficMirrorSession>,
     /// The optional `[lab]` table: knobs for test labs, not AWS settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabSettings>,
@@ -556,6 +636,159 @@ impl PeeringConnection {
     }
 }
 
+/// Which traffic a flow log records (AWS `TrafficType`), written `"ALL"`, `"ACCEPT"` or
+/// `"REJECT"` (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowLogTrafficType {
+    /// `"ALL"`: accepted and rejected traffic.
+    All,
+    /// `"ACCEPT"`: accepted traffic only.
+    Accept,
+    /// `"REJECT"`: traffic refused by a security group or a network ACL only.
+    Reject,
+}
+
+impl FlowLogTrafficType {
+    /// `"ALL"`, `"ACCEPT"` or `"REJECT"` (AWS's spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowLogTrafficType::All => "ALL",
+            FlowLogTrafficType::Accept => "ACCEPT",
+            FlowLogTrafficType::Reject => "REJECT",
+        }
+    }
+
+    /// Parses `ALL`, `ACCEPT` or `REJECT`, in any case.
+    pub fn parse(s: &str) -> Option<FlowLogTrafficType> {
+        match s.to_ascii_uppercase().as_str() {
+            "ALL" => Some(FlowLogTrafficType::All),
+            "ACCEPT" => Some(FlowLogTrafficType::Accept),
+            "REJECT" => Some(FlowLogTrafficType::Reject),
+            _ => None,
+        }
+    }
+
+    /// The data plane's form.
+    pub fn to_config(self) -> dataplane::config::FlowLogTraffic {
+        match self {
+            FlowLogTrafficType::All => dataplane::config::FlowLogTraffic::All,
+            FlowLogTrafficType::Accept => dataplane::config::FlowLogTraffic::Accept,
+            FlowLogTrafficType::Reject => dataplane::config::FlowLogTraffic::Reject,
+        }
+    }
+}
+
+impl Serialize for FlowLogTrafficType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FlowLogTrafficType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        FlowLogTrafficType::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "traffic_type `{s}`: expected ALL, ACCEPT or REJECT (any case)"
+            ))
+        })
+    }
+}
+
+/// AWS's default maximum aggregation interval of a flow log, seconds.
+pub const DEFAULT_FLOW_LOG_INTERVAL: i64 = 600;
+
+fn default_flow_log_interval() -> i64 {
+    DEFAULT_FLOW_LOG_INTERVAL
+}
+
+/// What a flow log's `resource` names, classified by its id prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowLogScope<'a> {
+    /// `"eni-…"`: one ENI.
+    Eni(&'a str),
+    /// `"subnet-…"`: every ENI of the subnet.
+    Subnet(&'a str),
+    /// `"vpc-…"`: every ENI of the VPC's subnets.
+    Vpc(&'a str),
+    /// Anything else (flow logs attach to ENIs, subnets and VPCs only).
+    Other(&'a str),
+}
+
+impl<'a> FlowLogScope<'a> {
+    /// Classifies a `resource` string.
+    pub fn parse(s: &'a str) -> FlowLogScope<'a> {
+        if s.starts_with("eni-") {
+            FlowLogScope::Eni(s)
+        } else if s.starts_with("subnet-") {
+            FlowLogScope::Subnet(s)
+        } else if s.starts_with("vpc-") {
+            FlowLogScope::Vpc(s)
+        } else {
+            FlowLogScope::Other(s)
+        }
+    }
+}
+
+/// A flow log (AWS VPC Flow Logs): per ENI of its scope, one record per flow and
+/// aggregation interval, appended one per line to a file on vpcd's host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowLog {
+    /// The id, `fl-…`.
+    #[serde(default)]
+    pub id: String,
+    /// What it covers: an ENI (`eni-…`), every ENI of a subnet (`subnet-…`) or every ENI
+    /// of a VPC (`vpc-…`).
+    #[serde(default)]
+    pub resource: String,
+    /// `"ALL"`, `"ACCEPT"` or `"REJECT"` (any case); required, as in AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_type: Option<FlowLogTrafficType>,
+    /// The maximum aggregation interval, seconds: 60 or 600 (the default), as in AWS.
+    /// `[lab] flow_log_interval` overrides it.
+    #[serde(default = "default_flow_log_interval")]
+    pub max_aggregation_interval: i64,
+    /// The file the records are appended to: an absolute path on vpcd's host whose
+    /// directory exists.
+    #[serde(default)]
+    pub log_destination: String,
+    /// The record format in AWS syntax, `${field}` tokens separated by spaces (e.g.
+    /// `"${version} ${interface-id} ${srcaddr} ${dstaddr} ${action}"`); absent means the
+    /// default format (the version 2 fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+}
+
+impl FlowLog {
+    /// The scope, classified.
+    pub fn scope(&self) -> FlowLogScope<'_> {
+        FlowLogScope::parse(&self.resource)
+    }
+
+    /// The tokens of `log_format` (split on spaces), each with its field name when it has
+    /// the form `${field}`; `None` without a `log_format`.
+    pub fn format_tokens(&self) -> Option<Vec<(&str, Option<&str>)>> {
+        self.log_format.as_deref().map(log_format_tokens)
+    }
+}
+
+/// The tokens of a flow-log format (split on spaces), each with its field name when it
+/// has the form `${field}` (the name itself is not checked).
+pub fn log_format_tokens(format: &str) -> Vec<(&str, Option<&str>)> {
+    format
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let name = t
+                .strip_prefix("${")
+                .and_then(|r| r.strip_suffix('}'))
+                .filter(|n| !n.is_empty() && !n.contains(['$', '{', '}']));
+            (t, name)
+        })
+        .collect()
+}
+
 /// The default connection-tracking table size of an ENI (entries).
 pub const DEFAULT_CONNTRACK_MAX_ENTRIES: u32 = 65_536;
 /// Default idle timeout of an established TCP connection, seconds (AWS `TcpEstablishedTimeout`).
@@ -615,6 +848,11 @@ pub struct LabSettings {
     /// fractions allowed); absent means AWS's 350. Not scaled by `conntrack_time_scale`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nat_gateway_idle_timeout: Option<f64>,
+    /// The aggregation interval of every flow log, seconds (a number > 0, fractions
+    /// allowed), instead of its `max_aggregation_interval` (60 or 600 s), so that a test
+    /// sees records within a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_log_interval: Option<f64>,
 }
 
 impl Default for LabSettings {
@@ -623,6 +861,7 @@ impl Default for LabSettings {
             conntrack_time_scale: 1.0,
             nat_gateway_ports: None,
             nat_gateway_idle_timeout: None,
+            flow_log_interval: None,
         }
     }
 }
@@ -635,6 +874,7 @@ impl PartialEq for LabSettings {
             && self.nat_gateway_ports == other.nat_gateway_ports
             && self.nat_gateway_idle_timeout.map(f64::to_bits)
                 == other.nat_gateway_idle_timeout.map(f64::to_bits)
+            && self.flow_log_interval.map(f64::to_bits) == other.flow_log_interval.map(f64::to_bits)
     }
 }
 
@@ -1015,6 +1255,158 @@ pub struct SecurityGroup {
     pub outbound: Option<Vec<SgRuleSpec>>,
 }
 
+/// A packet capture as written (`[[packet_capture]]`): vpcd writes what ENI `eni` sends
+/// and receives, as seen on the instance's interface, to the pcap file `file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PacketCapture {
+    /// The id, `cap-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The captured ENI (an `eni-…` id).
+    #[serde(default)]
+    pub eni: String,
+    /// The pcap file on vpcd's host: an absolute path in an existing directory; created
+    /// (truncated) when the capture starts.
+    #[serde(default)]
+    pub file: String,
+    /// Bytes kept of each frame, 1..=262144 (default 262144, tcpdump's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snaplen: Option<i64>,
+    /// Which frames to keep (all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<CaptureFilterSpec>,
+}
+
+/// The default snap length of a packet capture (tcpdump's).
+pub const DEFAULT_SNAPLEN: i64 = 262_144;
+
+/// A capture filter as written: every field that is given must match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureFilterSpec {
+    /// The IP protocol (`tcp`, `udp`, `icmp`, a number; `all` is no condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<RuleProtocol>,
+    /// Source or destination inside this CIDR (`10.0.2.0/24`, `10.0.2.5/32`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<IpNet>,
+    /// TCP or UDP source or destination port, 0..=65535.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+}
+
+/// A traffic mirror target (`[[traffic_mirror_target]]`): the ENI mirror sessions send
+/// their VXLAN copies to (AWS also allows load balancers; this model has ENIs only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficMirrorTarget {
+    /// The id, `tmt-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The target ENI (an `eni-…` id).
+    #[serde(default)]
+    pub eni: String,
+}
+
+/// Accept (mirror) or reject (do not), for a traffic mirror filter rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MirrorAction {
+    /// Mirror the packet.
+    Accept,
+    /// Do not mirror it.
+    Reject,
+}
+
+/// One numbered rule of a traffic mirror filter (AWS `CreateTrafficMirrorFilterRule`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorFilterRule {
+    /// The rule number, 1..=32766, unique per direction; lowest first, first match wins.
+    pub rule: i64,
+    /// `accept` or `reject`.
+    pub action: MirrorAction,
+    /// The protocol (default: all).
+    #[serde(default = "all_protocols")]
+    pub protocol: RuleProtocol,
+    /// The source CIDR (same family as `destination`).
+    pub source: IpNet,
+    /// The destination CIDR.
+    pub destination: IpNet,
+    /// Source ports (TCP/UDP only): `80`, `"80"` or `"1024-65535"`; absent means all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ports: Option<PortSpec>,
+    /// Destination ports (TCP/UDP only); absent means all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_ports: Option<PortSpec>,
+    /// An optional description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn all_protocols() -> RuleProtocol {
+    RuleProtocol::All
+}
+
+/// A traffic mirror filter (`[[traffic_mirror_filter]]`): rules for inbound and outbound
+/// packets of a session's source; a direction without rules mirrors nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficMirrorFilter {
+    /// The id, `tmf-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Rules for packets the source receives.
+    #[serde(default)]
+    pub inbound: Vec<MirrorFilterRule>,
+    /// Rules for packets the source sends.
+    #[serde(default)]
+    pub outbound: Vec<MirrorFilterRule>,
+}
+
+/// A traffic mirror session (`[[traffic_mirror_session]]`): the packets of `source_eni`
+/// that `filter` accepts, VXLAN-encapsulated to `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficMirrorSession {
+    /// The id, `tms-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The mirrored ENI (an `eni-…` id).
+    #[serde(default)]
+    pub source_eni: String,
+    /// The target (a `tmt-…` id).
+    #[serde(default)]
+    pub target: String,
+    /// The filter (a `tmf-…` id).
+    #[serde(default)]
+    pub filter: String,
+    /// 1..=32766, unique per source ENI; when several sessions of one source would mirror
+    /// a packet, the lowest number does (and only it).
+    #[serde(default)]
+    pub session_number: i64,
+    /// The VXLAN network identifier, 0..=16777215 (default: derived from the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vni: Option<i64>,
+    /// Bytes of each packet to mirror (after the VXLAN header), 1..=8500; absent mirrors
+    /// whole packets (cut to fit the target's MTU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packet_length: Option<i64>,
+}
+
 fn default_true() -> bool {
     true
 }
@@ -1309,6 +1701,63 @@ mod tests {
         let err =
             toml::from_str::<PeeringConnection>("id = \"pcx-a\"\nvpc = \"vpc-a\"\n").unwrap_err();
         assert!(err.message().contains("unknown field `vpc`"), "{err}");
+    }
+
+    #[test]
+    fn flow_logs_round_trip_through_toml() {
+        let src = r#"
+            [lab]
+            flow_log_interval = 0.5
+
+            [[flow_log]]
+            id = "fl-a"
+            resource = "subnet-a"
+            traffic_type = "reject"
+            max_aggregation_interval = 60
+            log_destination = "/tmp/a.log"
+            log_format = "${version}  ${srcaddr} ${tcp-flags}"
+
+            [[flow_log]]
+            id = "fl-b"
+            resource = "eni-b"
+            traffic_type = "ALL"
+            log_destination = "/tmp/b.log"
+        "#;
+        let t: Topology = toml::from_str(src).unwrap();
+        let a = &t.flow_logs[0];
+        assert_eq!(a.traffic_type, Some(FlowLogTrafficType::Reject));
+        assert_eq!(a.scope(), FlowLogScope::Subnet("subnet-a"));
+        assert_eq!(
+            a.format_tokens().unwrap(),
+            [
+                ("${version}", Some("version")),
+                ("${srcaddr}", Some("srcaddr")),
+                ("${tcp-flags}", Some("tcp-flags"))
+            ]
+        );
+        let b = &t.flow_logs[1];
+        assert_eq!(b.max_aggregation_interval, DEFAULT_FLOW_LOG_INTERVAL);
+        assert_eq!(b.format_tokens(), None);
+        assert_eq!(b.scope(), FlowLogScope::Eni("eni-b"));
+        assert_eq!(t.lab.unwrap().flow_log_interval, Some(0.5));
+        let again: Topology = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
+        assert_eq!(t, again);
+        assert_eq!(
+            log_format_tokens("$version ${} ${a}x ${b}"),
+            [
+                ("$version", None),
+                ("${}", None),
+                ("${a}x", None),
+                ("${b}", Some("b"))
+            ]
+        );
+        assert_eq!(FlowLogScope::parse("igw-1"), FlowLogScope::Other("igw-1"));
+        let err =
+            toml::from_str::<FlowLog>("id = \"fl-a\"\ntraffic_type = \"some\"\n").unwrap_err();
+        assert!(
+            err.message().contains("expected ALL, ACCEPT or REJECT"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,14 +10,18 @@ use dataplane::config::{
 use dataplane::stats::{NatGatewayReport, StatsReport, UplinkReport};
 use dataplane::verdict::DropReason;
 
+mod taps;
+
+pub use taps::{capture_filter_text, mirror_sessions, packet_captures};
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `1 VPC, 2 subnets, 3 route tables, 3 ENIs, 2 network ACLs, 3 security groups` (the
 /// implicit main tables, default NACLs and default groups included), then
-/// `, 1 internet gateway`, `, 1 NAT gateway` and `, 1 peering connection` when there are
-/// any.
+/// `, 1 internet gateway`, `, 1 NAT gateway`, `, 1 peering connection`, `, 1 flow log`,
+/// `, 1 packet capture` and `, 1 mirror session` when there are any.
 pub fn summary(config: &DataplaneConfig) -> String {
     let igws = match config.internet_gateways.len() {
         0 => String::new(),
@@ -34,8 +38,20 @@ pub fn summary(config: &DataplaneConfig) -> String {
             plural(n, "peering connection", "peering connections")
         ),
     };
+    let fls = match config.flow_logs.len() {
+        0 => String::new(),
+        n => format!(", {}", plural(n, "flow log", "flow logs")),
+    };
+    let caps = match config.captures.len() {
+        0 => String::new(),
+        n => format!(", {}", plural(n, "packet capture", "packet captures")),
+    };
+    let tms = match config.mirror_sessions.len() {
+        0 => String::new(),
+        n => format!(", {}", plural(n, "mirror session", "mirror sessions")),
+    };
     format!(
-        "{}, {}, {}, {}, {}, {}{igws}{nats}{pcxs}",
+        "{}, {}, {}, {}, {}, {}{igws}{nats}{pcxs}{fls}{caps}{tms}",
         plural(config.vpcs.len(), "VPC", "VPCs"),
         plural(config.subnets.len(), "subnet", "subnets"),
         plural(config.route_tables.len(), "route table", "route tables"),
@@ -490,6 +506,103 @@ pub fn nat_gateways(c: &DataplaneConfig, reports: &[NatGatewayReport]) -> String
     out
 }
 
+/// The scope of a flow log as the running configuration shows it (it keeps the covered
+/// ENIs, not the resource named): the ENI when there is one, else the subnet or the VPC
+/// whose ENIs are exactly these, else their number.
+fn flow_log_scope(c: &DataplaneConfig, enis: &[u32]) -> String {
+    let covered = |keep: &dyn Fn(u32, &dataplane::config::SubnetConfig) -> bool| -> Vec<u32> {
+        c.enis
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                c.subnets
+                    .get(e.subnet as usize)
+                    .is_some_and(|s| keep(e.subnet, s))
+            })
+            .map(|(i, _)| idx32(i))
+            .collect()
+    };
+    if let [e] = enis {
+        if let Some(eni) = c.enis.get(*e as usize) {
+            return eni.id.clone();
+        }
+    }
+    if enis.is_empty() {
+        return "- (no ENIs)".to_string();
+    }
+    if let Some(s) = (0..c.subnets.len()).find(|&si| covered(&|i, _| i as usize == si) == enis) {
+        return c.subnets[s].id.clone();
+    }
+    if let Some(v) = (0..c.vpcs.len()).find(|&vi| covered(&|_, s| s.vpc as usize == vi) == enis) {
+        return c.vpcs[v].id.clone();
+    }
+    plural(enis.len(), "ENI", "ENIs")
+}
+
+/// The `Flow logs` section of `vpcctl show`: each flow log with its scope (see
+/// [`flow_log_scope`]), ENIs, traffic type, aggregation interval, destination file and
+/// record format (its version; `default` for the version 2 fields).
+pub fn flow_logs(c: &DataplaneConfig) -> String {
+    let mut out = String::from(
+        "\nFlow logs (one record per flow, ENI and aggregation interval, appended to a file on vpcd's host)\n",
+    );
+    if c.flow_logs.is_empty() {
+        out.push_str("none\n");
+        return out;
+    }
+    let rows: Vec<Vec<String>> = c
+        .flow_logs
+        .iter()
+        .map(|f| {
+            let enis: Vec<String> = f
+                .enis
+                .iter()
+                .map(|&e| {
+                    c.enis
+                        .get(e as usize)
+                        .map_or_else(|| format!("eni#{e}?"), |x| x.id.clone())
+                })
+                .collect();
+            let version = dataplane::flowlog::format_version(&f.fields);
+            let format = if f.fields == dataplane::flowlog::DEFAULT_FIELDS {
+                format!("v{version} default")
+            } else {
+                format!(
+                    "v{version} custom ({})",
+                    plural(f.fields.len(), "field", "fields")
+                )
+            };
+            vec![
+                f.id.clone(),
+                flow_log_scope(c, &f.enis),
+                ids_or_dash(enis).replace(", ", ","),
+                match f.traffic {
+                    dataplane::config::FlowLogTraffic::All => "ALL",
+                    dataplane::config::FlowLogTraffic::Accept => "ACCEPT",
+                    dataplane::config::FlowLogTraffic::Reject => "REJECT",
+                }
+                .to_string(),
+                duration_text(f.interval_ms),
+                f.path.clone(),
+                format,
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "ID",
+            "SCOPE",
+            "ENIS",
+            "TRAFFIC",
+            "INTERVAL",
+            "DESTINATION",
+            "FORMAT",
+        ],
+        &rows,
+    ));
+    out
+}
+
 /// A duration in milliseconds as `350s` or `1.5s` (whole seconds without a fraction).
 fn duration_text(ms: u64) -> String {
     let (secs, frac) = (ms / 1000, ms % 1000);
@@ -595,6 +708,9 @@ pub fn show(report: &StatsReport) -> String {
     out.push_str(&internet_gateways(c, &report.uplinks));
     out.push_str(&nat_gateways(c, &report.nat_gateways));
     out.push_str(&peering_connections(c));
+    out.push_str(&flow_logs(c));
+    out.push_str(&packet_captures(c, &report.captures));
+    out.push_str(&mirror_sessions(c, &report.mirror_sessions));
 
     out.push_str("\nNetwork ACLs (stateless; lowest rule number first, first match wins)\n");
     for (i, n) in c.network_acls.iter().enumerate() {
@@ -831,6 +947,8 @@ mod tests {
             nacl_denies: vec![],
             uplinks: vec![],
             nat_gateways: vec![],
+            captures: vec![],
+            mirror_sessions: vec![],
         };
         let text = show(&report);
         for needle in [
@@ -885,6 +1003,8 @@ mod tests {
             nacl_denies: vec![],
             uplinks: vec![],
             nat_gateways: vec![],
+            captures: vec![],
+            mirror_sessions: vec![],
         };
         let text = show(&report);
         for needle in [
@@ -910,6 +1030,8 @@ mod tests {
             nacl_denies: vec![],
             uplinks: vec![],
             nat_gateways: vec![],
+            captures: vec![],
+            mirror_sessions: vec![],
         });
         assert!(
             plain.contains("Internet gateways (1:1 NAT between public and private IPv4)\nnone\n")
@@ -989,6 +1111,8 @@ mod tests {
             ],
             uplinks: vec![],
             nat_gateways: vec![],
+            captures: vec![],
+            mirror_sessions: vec![],
         };
         let text = show(&report);
         let pos = |needle: &str| {
@@ -1106,6 +1230,8 @@ mod tests {
                     bytes_out_to_source: 119_000,
                 },
             }],
+            captures: vec![],
+            mirror_sessions: vec![],
         };
         let text = show(&report);
         for needle in [
@@ -1143,6 +1269,8 @@ mod tests {
             nacl_denies: vec![],
             uplinks: vec![],
             nat_gateways: vec![],
+            captures: vec![],
+            mirror_sessions: vec![],
         });
         assert!(plain.contains("\nNAT gateways ("), "{plain}");
         assert!(
@@ -1234,6 +1362,8 @@ mod tests {
             nacl_denies: vec![],
             uplinks: vec![],
             nat_gateways: vec![],
+            captures: vec![],
+            mirror_sessions: vec![],
         }
     }
 
@@ -1296,5 +1426,147 @@ mod tests {
         assert_eq!(duration_text(1_500), "1.5s");
         assert_eq!(duration_text(1), "0.001s");
         assert_eq!(duration_text(0), "0s");
+    }
+
+    #[test]
+    fn show_lists_flow_logs_with_scope_traffic_interval_destination_and_format() {
+        let dir = std::env::temp_dir();
+        let dest = |n: &str| {
+            dir.join(format!("vpcctl-render-{n}.log"))
+                .display()
+                .to_string()
+        };
+        let src = format!(
+            r#"
+            [[vpc]]
+            id = "vpc-a"
+            cidr = "10.0.0.0/16"
+            [[subnet]]
+            id = "subnet-a"
+            vpc = "vpc-a"
+            cidr = "10.0.1.0/24"
+            [[subnet]]
+            id = "subnet-b"
+            vpc = "vpc-a"
+            cidr = "10.0.2.0/24"
+            [[eni]]
+            id = "eni-a1"
+            subnet = "subnet-a"
+            private_ip = "10.0.1.10"
+            [[eni]]
+            id = "eni-a2"
+            subnet = "subnet-a"
+            private_ip = "10.0.1.20"
+            [[eni]]
+            id = "eni-b1"
+            subnet = "subnet-b"
+            private_ip = "10.0.2.10"
+            [[flow_log]]
+            id = "fl-vpc"
+            resource = "vpc-a"
+            traffic_type = "ALL"
+            log_destination = "{}"
+            [[flow_log]]
+            id = "fl-sub"
+            resource = "subnet-a"
+            traffic_type = "REJECT"
+            max_aggregation_interval = 60
+            log_destination = "{}"
+            log_format = "${{version}} ${{srcaddr}} ${{flow-direction}}"
+            [[flow_log]]
+            id = "fl-eni"
+            resource = "eni-b1"
+            traffic_type = "accept"
+            log_destination = "{}"
+            [lab]
+            flow_log_interval = 1.5
+            "#,
+            dest("vpc"),
+            dest("sub"),
+            dest("eni"),
+        );
+        let c = crate::compile_str(&src).unwrap().config;
+        assert!(summary(&c).ends_with(", 3 flow logs"), "{}", summary(&c));
+        let text = show(&bare_report(c.clone()));
+        let section = flow_logs(&c);
+        assert!(text.contains(&section), "{text}");
+        let lines: Vec<&str> = section.lines().collect();
+        assert!(
+            lines[1].starts_with("Flow logs (one record per flow, ENI and aggregation interval"),
+            "{section}"
+        );
+        let cells = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            cells(lines[2]),
+            [
+                "ID",
+                "SCOPE",
+                "ENIS",
+                "TRAFFIC",
+                "INTERVAL",
+                "DESTINATION",
+                "FORMAT"
+            ]
+        );
+        let row = |id: &str| {
+            cells(
+                lines
+                    .iter()
+                    .find(|l| l.starts_with(id))
+                    .unwrap_or_else(|| panic!("no {id} in\n{section}")),
+            )
+        };
+        assert_eq!(
+            row("fl-vpc"),
+            [
+                "fl-vpc",
+                "vpc-a",
+                "eni-a1,eni-a2,eni-b1",
+                "ALL",
+                "1.5s",
+                &dest("vpc"),
+                "v2",
+                "default"
+            ]
+        );
+        assert_eq!(
+            row("fl-sub"),
+            [
+                "fl-sub",
+                "subnet-a",
+                "eni-a1,eni-a2",
+                "REJECT",
+                "1.5s",
+                &dest("sub"),
+                "v5",
+                "custom",
+                "(3",
+                "fields)"
+            ]
+        );
+        assert_eq!(
+            row("fl-eni"),
+            [
+                "fl-eni",
+                "eni-b1",
+                "eni-b1",
+                "ACCEPT",
+                "1.5s",
+                &dest("eni"),
+                "v2",
+                "default"
+            ]
+        );
+        // Without flow logs the section says so and the summary does not mention them.
+        let plain = crate::compile_str(TOPO).unwrap().config;
+        assert!(!summary(&plain).contains("flow log"));
+        assert!(flow_logs(&plain).ends_with("file on vpcd's host)\nnone\n"));
+        // A subnet with one ENI shows as that ENI; ENIs matching no resource are counted.
+        let mut c = c;
+        c.flow_logs[0].enis = vec![0, 2];
+        c.flow_logs[1].enis = vec![];
+        assert_eq!(flow_log_scope(&c, &c.flow_logs[0].enis), "2 ENIs");
+        assert_eq!(flow_log_scope(&c, &[]), "- (no ENIs)");
+        assert_eq!(flow_log_scope(&c, &[2]), "eni-b1");
     }
 }

@@ -49,6 +49,27 @@
 //! A security-group rule may name a group of another VPC when an active peering joins the
 //! two; otherwise it is accepted with a warning and matches nothing (AWS's "stale" rules).
 //! An ENI's own groups still belong to its VPC.
+//!
+//! **Flow logs** follow `CreateFlowLogs`: `resource` is an existing ENI, subnet or VPC;
+//! `traffic_type` is ALL, ACCEPT or REJECT (any case); `max_aggregation_interval` is 60 or
+//! 600. `log_destination` is a file on vpcd's host: an absolute path, not a directory,
+//! whose directory exists (checked where `vpcctl` runs). `log_format` is `${field}` tokens
+//! separated by spaces, each a known field (`dataplane::flowlog::FIELDS`) at most once.
+//! Warnings: two flow logs writing the same file, and a subnet or VPC without ENIs.
+//! `[lab] flow_log_interval` (seconds, > 0) replaces every interval.
+//!
+//! **Packet captures** name an existing ENI and write `file`: an absolute path, not a
+//! directory, whose directory exists (checked where `vpcctl` runs), used by one capture
+//! only; `snaplen` is 1..=262144; a filter's `port` is 0..=65535 and only goes with tcp,
+//! udp or no protocol; a `host` CIDR with host bits set is normalised with a warning.
+//! **Traffic mirroring** follows the EC2 API: a target names an existing ENI; a filter
+//! has at most 10 rules, numbered 1..=32766 and unique per direction, whose source and
+//! destination CIDRs are of one family and whose ports go with tcp/udp only; a session
+//! names an existing source ENI, target and filter, has a session number 1..=32766
+//! unique per source ENI (at most 3 sessions per source), a VNI below 2^24 and a
+//! `packet_length` of 1..=8500; its target ENI is not the source and is in the source's
+//! VPC or one joined to it by an active peering connection. A session whose filter has
+//! no rules is accepted with a warning (it mirrors nothing).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -59,6 +80,13 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
+
+mod taps;
+
+pub use taps::{
+    MAX_SNAPLEN, MIRROR_FILTER_RULES_MAX, MIRROR_RULE_NUMBERS, PACKET_LENGTHS,
+    SESSIONS_PER_SOURCE_MAX, SESSION_NUMBERS, VNIS,
+};
 
 use crate::compile::{
     eni_mac, igw_host_mac, igw_mac, implicit_default_nacl_id, implicit_default_sg_id,
@@ -161,6 +189,11 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "elastic_ip",
     "nat_gateway",
     "peering_connection",
+    "flow_log",
+    "packet_capture",
+    "traffic_mirror_target",
+    "traffic_mirror_filter",
+    "traffic_mirror_session",
     "lab",
 ];
 
@@ -186,6 +219,16 @@ pub const EIP_PREFIX: &str = "eipalloc-";
 pub const NAT_PREFIX: &str = "nat-";
 /// Id prefix of VPC peering connections.
 pub const PCX_PREFIX: &str = "pcx-";
+/// Id prefix of flow logs.
+pub const FL_PREFIX: &str = "fl-";
+/// Id prefix of packet captures.
+pub const CAP_PREFIX: &str = "cap-";
+/// Id prefix of traffic mirror targets.
+pub const TMT_PREFIX: &str = "tmt-";
+/// Id prefix of traffic mirror filters.
+pub const TMF_PREFIX: &str = "tmf-";
+/// Id prefix of traffic mirror sessions.
+pub const TMS_PREFIX: &str = "tms-";
 /// The most IPv4 addresses a NAT gateway has (1 primary + 7 secondary).
 pub const NAT_GATEWAY_MAX_ADDRESSES: usize = 8;
 /// Elastic IPs per public NAT gateway beyond which a warning is given (AWS's default
@@ -347,6 +390,36 @@ fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                 &mut topo.peering_connections,
                 &mut origins.peering_connection,
                 "peering_connection",
+                value,
+            ),
+            "flow_log" => cx.collect(
+                &mut topo.flow_logs,
+                &mut origins.flow_log,
+                "flow_log",
+                value,
+            ),
+            "packet_capture" => cx.collect(
+                &mut topo.packet_captures,
+                &mut origins.packet_capture,
+                "packet_capture",
+                value,
+            ),
+            "traffic_mirror_target" => cx.collect(
+                &mut topo.traffic_mirror_targets,
+                &mut origins.traffic_mirror_target,
+                "traffic_mirror_target",
+                value,
+            ),
+            "traffic_mirror_filter" => cx.collect(
+                &mut topo.traffic_mirror_filters,
+                &mut origins.traffic_mirror_filter,
+                "traffic_mirror_filter",
+                value,
+            ),
+            "traffic_mirror_session" => cx.collect(
+                &mut topo.traffic_mirror_sessions,
+                &mut origins.traffic_mirror_session,
+                "traffic_mirror_session",
                 value,
             ),
             "lab" => cx.collect_table(&mut topo.lab, "lab", value),
@@ -646,6 +719,11 @@ struct Origins {
     elastic_ip: Vec<usize>,
     nat_gateway: Vec<usize>,
     peering_connection: Vec<usize>,
+    flow_log: Vec<usize>,
+    packet_capture: Vec<usize>,
+    traffic_mirror_target: Vec<usize>,
+    traffic_mirror_filter: Vec<usize>,
+    traffic_mirror_session: Vec<usize>,
 }
 
 impl Origins {
@@ -662,6 +740,11 @@ impl Origins {
             "elastic_ip" => &self.elastic_ip,
             "nat_gateway" => &self.nat_gateway,
             "peering_connection" => &self.peering_connection,
+            "flow_log" => &self.flow_log,
+            "packet_capture" => &self.packet_capture,
+            "traffic_mirror_target" => &self.traffic_mirror_target,
+            "traffic_mirror_filter" => &self.traffic_mirror_filter,
+            "traffic_mirror_session" => &self.traffic_mirror_session,
             _ => &[],
         };
         v.get(i).copied().unwrap_or(i)
@@ -763,6 +846,11 @@ fn kind_name(kind: &str) -> &'static str {
         "elastic_ip" => "an Elastic IP allocation",
         "nat_gateway" => "a NAT gateway",
         "peering_connection" => "a VPC peering connection",
+        "flow_log" => "a flow log",
+        "packet_capture" => "a packet capture",
+        "traffic_mirror_target" => "a traffic mirror target",
+        "traffic_mirror_filter" => "a traffic mirror filter",
+        "traffic_mirror_session" => "a traffic mirror session",
         _ => "an ENI",
     }
 }
@@ -832,6 +920,11 @@ fn validate_inner(
             elastic_ips: "elastic_ip", EIP_PREFIX;
             nat_gateways: "nat_gateway", NAT_PREFIX;
             peering_connections: "peering_connection", PCX_PREFIX;
+            flow_logs: "flow_log", FL_PREFIX;
+            packet_captures: "packet_capture", CAP_PREFIX;
+            traffic_mirror_targets: "traffic_mirror_target", TMT_PREFIX;
+            traffic_mirror_filters: "traffic_mirror_filter", TMF_PREFIX;
+            traffic_mirror_sessions: "traffic_mirror_session", TMS_PREFIX;
         };
         for (kind, prefix, ids) in &kinds {
             for (i, id) in ids.iter().enumerate() {
@@ -1508,6 +1601,34 @@ fn validate_inner(
         },
     );
 
+    // --- flow logs -------------------------------------------------------------------------
+    flow_logs(
+        &mut r,
+        t,
+        broken,
+        &Lookups {
+            vpc: &vpc_idx,
+            subnet: &subnet_idx,
+            eni_vpc: &eni_vpc,
+            peerings: &peerings,
+        },
+        &eni_idx,
+    );
+
+    // --- packet captures and traffic mirroring ---------------------------------------------
+    taps::captures_and_mirrors(
+        &mut r,
+        t,
+        broken,
+        &Lookups {
+            vpc: &vpc_idx,
+            subnet: &subnet_idx,
+            eni_vpc: &eni_vpc,
+            peerings: &peerings,
+        },
+        &eni_idx,
+    );
+
     if r.errors.is_empty() {
         Ok(r.warnings)
     } else {
@@ -1641,6 +1762,7 @@ fn firewalls(r: &mut Report, t: &mut Topology, broken: &HashSet<String>, l: &Loo
         .chain(t.elastic_ips.iter().map(|x| &x.id))
         .chain(t.nat_gateways.iter().map(|x| &x.id))
         .chain(t.peering_connections.iter().map(|x| &x.id))
+        .chain(t.flow_logs.iter().map(|x| &x.id))
         .filter(|id| !id.is_empty())
         .cloned()
         .collect();
@@ -2807,6 +2929,190 @@ fn peering_route(
         r.warnings.push(format!(
             "{res}.{field}: {id} is pending-acceptance: the route is a blackhole until it is accepted (status = \"active\")"
         ));
+    }
+}
+
+/// Validates flow logs (see the module documentation) and `[lab] flow_log_interval`.
+fn flow_logs(
+    r: &mut Report,
+    t: &Topology,
+    broken: &HashSet<String>,
+    l: &Lookups<'_>,
+    eni_idx: &HashMap<String, usize>,
+) {
+    use crate::model::FlowLogScope;
+    if let Some(secs) = t.lab.as_ref().and_then(|lab| lab.flow_log_interval) {
+        if !(secs > 0.0 && secs.is_finite()) {
+            r.err(
+                "lab",
+                "flow_log_interval",
+                format!("{secs} must be a number of seconds greater than 0 (it replaces every flow log's max_aggregation_interval)"),
+            );
+        }
+    }
+    // The first flow log writing each file (by path, compared component-wise).
+    let mut files: Vec<(&std::path::Path, String)> = Vec::new();
+    for (i, f) in t.flow_logs.iter().enumerate() {
+        let res = r.label(&f.id, "flow_log", i);
+        // --- resource: an ENI, a subnet or a VPC; a scope without ENIs logs nothing ----
+        let (kind, covered) = match f.scope() {
+            _ if f.resource.is_empty() => {
+                r.err(
+                    &res,
+                    "resource",
+                    "missing resource; name the `eni-…`, `subnet-…` or `vpc-…` whose traffic it logs",
+                );
+                ("", None)
+            }
+            FlowLogScope::Eni(id) => ("ENI", eni_idx.get(id).map(|_| 1)),
+            FlowLogScope::Subnet(id) => (
+                "subnet",
+                l.subnet
+                    .get(id)
+                    .map(|_| t.enis.iter().filter(|e| e.subnet == id).count()),
+            ),
+            FlowLogScope::Vpc(id) => (
+                "VPC",
+                l.vpc.get(id).map(|&vi| {
+                    t.enis
+                        .iter()
+                        .enumerate()
+                        .filter(|&(ei, _)| l.eni_vpc.get(ei).copied().flatten() == Some(vi))
+                        .count()
+                }),
+            ),
+            FlowLogScope::Other(id) => {
+                r.err(
+                    &res,
+                    "resource",
+                    format!("`{id}` is not an ENI, a subnet or a VPC; a flow log covers an ENI (`eni-…`), every ENI of a subnet (`subnet-…`) or every ENI of a VPC (`vpc-…`)"),
+                );
+                ("", None)
+            }
+        };
+        match covered {
+            None if !kind.is_empty() && !broken.contains(&f.resource) => r.err(
+                &res,
+                "resource",
+                format!("no {kind} with id `{}`", f.resource),
+            ),
+            Some(0) => r.warnings.push(format!(
+                "{res}.resource: {} has no ENIs: the flow log writes nothing",
+                f.resource
+            )),
+            _ => {}
+        }
+        // --- traffic type and interval -------------------------------------------------
+        if f.traffic_type.is_none() {
+            r.err(
+                &res,
+                "traffic_type",
+                "missing traffic_type; one of ALL, ACCEPT or REJECT",
+            );
+        }
+        if !matches!(f.max_aggregation_interval, 60 | 600) {
+            r.err(
+                &res,
+                "max_aggregation_interval",
+                format!(
+                    "{}: the maximum aggregation interval is 60 or 600 seconds (as in AWS); [lab] flow_log_interval sets a shorter one for tests",
+                    f.max_aggregation_interval
+                ),
+            );
+        }
+        // --- destination: an absolute path to a file in an existing directory ----------
+        let dest = std::path::Path::new(&f.log_destination);
+        if f.log_destination.is_empty() {
+            r.err(
+                &res,
+                "log_destination",
+                "missing log_destination; give the absolute path of the file to append the records to",
+            );
+        } else if !dest.is_absolute() {
+            r.err(
+                &res,
+                "log_destination",
+                format!(
+                    "`{}` is not an absolute path; vpcd writes the file, so give it in full (e.g. /var/log/vpc/flow.log)",
+                    f.log_destination
+                ),
+            );
+        } else if dest.is_dir() {
+            r.err(
+                &res,
+                "log_destination",
+                format!(
+                    "{} is a directory; give the path of a file in it",
+                    f.log_destination
+                ),
+            );
+        } else {
+            match dest.parent() {
+                Some(dir) if dir.is_dir() => {
+                    match files.iter().find(|(p, _)| *p == dest) {
+                        Some((_, first)) => r.warnings.push(format!(
+                            "{res}.log_destination: {} is also the destination of {first}: their records are interleaved in one file",
+                            f.log_destination
+                        )),
+                        None => files.push((dest, res.clone())),
+                    }
+                }
+                Some(dir) => r.err(
+                    &res,
+                    "log_destination",
+                    format!(
+                        "the directory {} does not exist (vpcd creates the file, not its directory)",
+                        dir.display()
+                    ),
+                ),
+                None => r.err(
+                    &res,
+                    "log_destination",
+                    format!("`{}` names no file", f.log_destination),
+                ),
+            }
+        }
+        // --- format: `${field}` tokens separated by spaces, known, each once -----------
+        if let Some(tokens) = f.format_tokens() {
+            if tokens.is_empty() {
+                r.err(
+                    &res,
+                    "log_format",
+                    "empty; leave log_format out for the default format (the version 2 fields)",
+                );
+            }
+            let mut seen: HashSet<&str> = HashSet::new();
+            for (k, (token, name)) in tokens.iter().enumerate() {
+                let Some(name) = name else {
+                    r.err(
+                        &res,
+                        "log_format",
+                        format!("token {k} `{token}` is not of the form `${{field}}`; write each field as `${{name}}`, separated by spaces"),
+                    );
+                    continue;
+                };
+                if !dataplane::flowlog::FIELDS.iter().any(|(n, _)| n == name) {
+                    r.err(
+                        &res,
+                        "log_format",
+                        format!(
+                            "unknown field `{name}`; the fields are {}",
+                            dataplane::flowlog::FIELDS
+                                .iter()
+                                .map(|(n, _)| *n)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                } else if !seen.insert(name) {
+                    r.err(
+                        &res,
+                        "log_format",
+                        format!("`${{{name}}}` appears more than once; give each field once"),
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -5697,6 +6003,322 @@ mod tests {
             "nat-a.private_ip:",
             "nat-b.secondary_allocation_ids:",
             "rtb-x.routes[0].target:",
+        ] {
+            assert!(e.iter().any(|e| e.starts_with(prefix)), "{prefix}: {e:?}");
+        }
+    }
+
+    // --- flow logs -------------------------------------------------------------------------
+
+    /// A path in the temporary directory (which exists) for a flow log file.
+    fn fl_path(name: &str) -> String {
+        std::env::temp_dir()
+            .join(format!("vpcctl-validate-{name}.log"))
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// A flow log `id` with the given body (TOML lines after the id).
+    fn fl(id: &str, body: &str) -> String {
+        format!("[[flow_log]]\nid = \"{id}\"\n{body}")
+    }
+
+    /// A valid flow log body on `resource` with `extra` lines, writing to its own file.
+    fn fl_on(name: &str, resource: &str, extra: &str) -> String {
+        format!(
+            "resource = \"{resource}\"\ntraffic_type = \"ALL\"\nlog_destination = \"{}\"\n{extra}",
+            fl_path(name)
+        )
+    }
+
+    #[test]
+    fn flow_logs_accept_the_documented_schema() {
+        let (t, w) = ok(&format!(
+            "{}{}{}{}[lab]\nflow_log_interval = 0.5\n",
+            eni("eni-a", "10.0.1.10"),
+            fl(
+                "fl-vpc",
+                &format!(
+                    "resource = \"vpc-demo\"\ntraffic_type = \"ALL\"\nmax_aggregation_interval = 60\nlog_destination = \"{}\"\n{}",
+                    fl_path("schema-vpc"),
+                    r#"log_format = "${version} ${vpc-id} ${srcaddr} ${dstaddr} ${tcp-flags} ${flow-direction} ${traffic-path}"
+"#
+                ),
+            ),
+            fl(
+                "fl-subnet",
+                &format!(
+                    "resource = \"subnet-a\"\ntraffic_type = \"reject\"\nlog_destination = \"{}\"\n",
+                    fl_path("schema-subnet")
+                ),
+            ),
+            fl(
+                "fl-eni",
+                &format!(
+                    "resource = \"eni-a\"\ntraffic_type = \"Accept\"\nlog_destination = \"{}\"\n",
+                    fl_path("schema-eni")
+                ),
+            ),
+        ));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(t.flow_logs.len(), 3);
+        assert_eq!(t.flow_logs[1].max_aggregation_interval, 600, "the default");
+        assert_eq!(t.lab.unwrap().flow_log_interval, Some(0.5));
+    }
+
+    #[test]
+    fn flow_log_ids_carry_their_prefix_and_are_unique() {
+        expect(
+            &fl("flow-1", &fl_on("id-1", "subnet-a", "")),
+            "flow-1.id:",
+            "must start with `fl-` (the AWS id prefix of a flow log)",
+        );
+        expect(
+            &fl("fl-", &fl_on("id-2", "subnet-a", "")),
+            "fl-.id:",
+            "followed by letters",
+        );
+        expect(
+            &format!("[[flow_log]]\n{}", fl_on("id-3", "subnet-a", "")),
+            "flow_log[0].id:",
+            "missing id",
+        );
+        expect(
+            &format!(
+                "{}{}",
+                fl("fl-1", &fl_on("id-4", "subnet-a", "")),
+                fl("fl-1", &fl_on("id-5", "vpc-demo", ""))
+            ),
+            "fl-1.id:",
+            "duplicate id: flow_log[1] reuses the id of flow_log[0]",
+        );
+    }
+
+    #[test]
+    fn flow_log_resource_is_an_existing_eni_subnet_or_vpc() {
+        for (resource, needle) in [
+            ("eni-nope", "no ENI with id `eni-nope`"),
+            ("subnet-nope", "no subnet with id `subnet-nope`"),
+            ("vpc-nope", "no VPC with id `vpc-nope`"),
+            ("igw-x", "`igw-x` is not an ENI, a subnet or a VPC"),
+            ("", "missing resource"),
+        ] {
+            expect(
+                &fl("fl-1", &fl_on("resource", resource, "")),
+                "fl-1.resource:",
+                needle,
+            );
+        }
+        // A resource that failed to parse is not reported again as missing.
+        let e = errors(&format!(
+            "[[eni]]\nid = \"eni-x\"\nsubnet = \"subnet-a\"\nprivate_ip = \"nope\"\n{}",
+            fl("fl-1", &fl_on("resource-broken", "eni-x", ""))
+        ));
+        assert!(e.iter().all(|e| !e.starts_with("fl-1.")), "{e:?}");
+    }
+
+    #[test]
+    fn flow_log_traffic_type_is_all_accept_or_reject() {
+        expect(
+            &fl(
+                "fl-1",
+                &fl_on("traffic", "subnet-a", "").replace("\"ALL\"", "\"DENY\""),
+            ),
+            "fl-1.traffic_type:",
+            "expected ALL, ACCEPT or REJECT",
+        );
+        expect(
+            &fl(
+                "fl-1",
+                &fl_on("traffic", "subnet-a", "").replace("traffic_type = \"ALL\"\n", ""),
+            ),
+            "fl-1.traffic_type:",
+            "missing traffic_type",
+        );
+        for v in ["all", "accept", "REJECT", "Reject"] {
+            ok(&fl(
+                "fl-1",
+                &fl_on("traffic", "subnet-a", "").replace("\"ALL\"", &format!("\"{v}\"")),
+            ));
+        }
+    }
+
+    #[test]
+    fn flow_log_interval_is_60_or_600() {
+        for (secs, good) in [
+            (60, true),
+            (600, true),
+            (0, false),
+            (1, false),
+            (300, false),
+        ] {
+            let src = fl(
+                "fl-1",
+                &fl_on(
+                    "interval",
+                    "subnet-a",
+                    &format!("max_aggregation_interval = {secs}\n"),
+                ),
+            );
+            if good {
+                ok(&src);
+            } else {
+                expect(&src, "fl-1.max_aggregation_interval:", "60 or 600 seconds");
+            }
+        }
+    }
+
+    #[test]
+    fn flow_log_destination_is_an_absolute_file_in_an_existing_directory() {
+        let with = |dest: &str| {
+            fl(
+                "fl-1",
+                &format!("resource = \"subnet-a\"\ntraffic_type = \"ALL\"\nlog_destination = \"{dest}\"\n"),
+            )
+        };
+        expect(
+            &with("flow.log"),
+            "fl-1.log_destination:",
+            "not an absolute path",
+        );
+        expect(
+            &with(&std::env::temp_dir().to_string_lossy()),
+            "fl-1.log_destination:",
+            "is a directory",
+        );
+        let missing = std::env::temp_dir().join("vpcctl-validate-no-such-dir/flow.log");
+        expect(
+            &with(&missing.to_string_lossy()),
+            "fl-1.log_destination:",
+            "does not exist",
+        );
+        expect(&with("/"), "fl-1.log_destination:", "is a directory");
+        expect(
+            &fl("fl-1", "resource = \"subnet-a\"\ntraffic_type = \"ALL\"\n"),
+            "fl-1.log_destination:",
+            "missing log_destination",
+        );
+    }
+
+    #[test]
+    fn flow_log_format_is_known_fields_separated_by_spaces_each_once() {
+        let with = |format: &str| {
+            fl(
+                "fl-1",
+                &fl_on("format", "subnet-a", &format!("log_format = '{format}'\n")),
+            )
+        };
+        ok(&with("${version}  ${srcaddr} ${traffic-path}"));
+        for (format, needle) in [
+            (
+                "${version},${srcaddr}",
+                "token 0 `${version},${srcaddr}` is not of the form",
+            ),
+            ("${version}\t${srcaddr}", "is not of the form `${field}`"),
+            ("${version} srcaddr", "token 1 `srcaddr` is not of the form"),
+            ("${version} $srcaddr", "token 1 `$srcaddr`"),
+            (
+                "${version} ${src-addr}",
+                "unknown field `src-addr`; the fields are version,",
+            ),
+            (
+                "${srcaddr} ${version} ${srcaddr}",
+                "`${srcaddr}` appears more than once",
+            ),
+            ("   ", "empty; leave log_format out"),
+        ] {
+            expect(&with(format), "fl-1.log_format:", needle);
+        }
+        // Every bad token is reported.
+        let e = errors(&with("a ${b} ${version} ${version}"));
+        assert_eq!(
+            e.iter()
+                .filter(|e| e.starts_with("fl-1.log_format:"))
+                .count(),
+            3,
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn flow_logs_writing_the_same_file_warn() {
+        let (_, w) = ok(&format!(
+            "{}{}",
+            fl("fl-1", &fl_on("same", "subnet-a", "")),
+            fl("fl-2", &fl_on("same", "vpc-demo", "")),
+        ));
+        assert!(
+            w.iter().any(|w| w.starts_with("fl-2.log_destination:")
+                && w.contains("also the destination of fl-1")),
+            "{w:?}"
+        );
+        // The same file written differently is still the same file.
+        let twice = fl_path("same").replace('/', "//");
+        warns(
+            &format!(
+                "{}{}",
+                fl("fl-1", &fl_on("same", "subnet-a", "")),
+                fl(
+                    "fl-2",
+                    &format!("resource = \"vpc-demo\"\ntraffic_type = \"ALL\"\nlog_destination = \"{twice}\"\n"),
+                ),
+            ),
+            "fl-2.log_destination:",
+            "also the destination of fl-1",
+        );
+    }
+
+    #[test]
+    fn flow_log_scope_without_enis_warns() {
+        warns(
+            &fl("fl-1", &fl_on("empty", "subnet-a", "")),
+            "fl-1.resource:",
+            "subnet-a has no ENIs",
+        );
+        let (_, w) = ok(&format!(
+            "{}{}",
+            eni("eni-a", "10.0.1.10"),
+            fl("fl-1", &fl_on("empty", "vpc-demo", ""))
+        ));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn lab_flow_log_interval_is_positive() {
+        for (secs, good) in [
+            ("0.05", true),
+            ("1", true),
+            ("0", false),
+            ("-1", false),
+            ("nan", false),
+        ] {
+            let src = format!("[lab]\nflow_log_interval = {secs}\n");
+            if good {
+                ok(&src);
+            } else {
+                expect(&src, "lab.flow_log_interval:", "greater than 0");
+            }
+        }
+    }
+
+    #[test]
+    fn flow_log_errors_are_reported_together() {
+        let src = format!(
+            "{}{}",
+            fl(
+                "fl-a",
+                "resource = \"subnet-nope\"\nmax_aggregation_interval = 5\nlog_destination = \"x.log\"\nlog_format = \"${nope}\"\n",
+            ),
+            fl("fl-b", &fl_on("together", "igw-1", "")),
+        );
+        let e = errors(&src);
+        for prefix in [
+            "fl-a.resource:",
+            "fl-a.traffic_type:",
+            "fl-a.max_aggregation_interval:",
+            "fl-a.log_destination:",
+            "fl-a.log_format:",
+            "fl-b.resource:",
         ] {
             assert!(e.iter().any(|e| e.starts_with(prefix)), "{prefix}: {e:?}");
         }

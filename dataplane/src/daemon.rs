@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -19,6 +20,7 @@ use std::thread;
 use crate::attach;
 use crate::config::DataplaneConfig;
 use crate::engine::{Dataplane, EniPlan, PortChange, DEFAULT_FLOWS};
+use crate::metrics_http::{MetricsError, MetricsServer};
 use crate::proto::{Request, Response};
 use crate::stats::StatsReport;
 use crate::sys::epoll::{Epoll, Events};
@@ -43,6 +45,26 @@ pub struct Options {
     pub flow_capacity: usize,
     /// TAP send buffer in bytes.
     pub sndbuf: i32,
+    /// Serve Prometheus metrics over HTTP on this address (off by default).
+    pub metrics: Option<MetricsOptions>,
+}
+
+/// The opt-in metrics endpoint (see [`crate::metrics_http`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsOptions {
+    /// Where to listen (port 0: any free port, reported on the ready line).
+    pub addr: SocketAddr,
+    /// Allow a non-loopback address (refused otherwise).
+    pub allow_remote: bool,
+}
+
+/// What the daemon tells its `ready` callback.
+#[derive(Debug, Clone, Copy)]
+pub struct Ready<'a> {
+    /// The control socket, listening.
+    pub socket: &'a Path,
+    /// The metrics endpoint's actual address, when enabled.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Options {
@@ -53,6 +75,7 @@ impl Options {
             tap_prefix: format!("vd{:x}", std::process::id()),
             flow_capacity: DEFAULT_FLOWS,
             sndbuf: i32::MAX,
+            metrics: None,
         }
     }
 }
@@ -78,6 +101,9 @@ pub enum DaemonError {
     /// Epoll or thread setup failed.
     #[error("forwarding thread setup: {0}")]
     Setup(#[source] std::io::Error),
+    /// The metrics endpoint could not start (or its address was refused).
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 enum Cmd {
@@ -110,15 +136,40 @@ struct Forwarder {
 
 impl Forwarder {
     fn send(&mut self, cmd: Cmd) -> bool {
-        if self.tx.send(cmd).is_err() {
-            return false;
-        }
-        self.wake.write_all(&[1]).is_ok()
+        send_cmd(&self.tx, &self.wake, cmd)
     }
+
+    /// A fresh report from the forwarding thread (`None`: it is gone).
+    fn report(&self) -> Option<StatsReport> {
+        fetch_report(&self.tx, &self.wake)
+    }
+}
+
+/// Queues `cmd` for the forwarding thread and wakes it.
+fn send_cmd(tx: &mpsc::Sender<Cmd>, mut wake: &UnixStream, cmd: Cmd) -> bool {
+    if tx.send(cmd).is_err() {
+        return false;
+    }
+    wake.write_all(&[1]).is_ok()
+}
+
+/// Asks the forwarding thread for a report, taken between two batches: what
+/// `vpcctl show` and the metrics endpoint serve.
+fn fetch_report(tx: &mpsc::Sender<Cmd>, wake: &UnixStream) -> Option<StatsReport> {
+    let (reply, rx) = mpsc::channel();
+    if !send_cmd(tx, wake, Cmd::Report { reply }) {
+        return None;
+    }
+    rx.recv().ok()
 }
 
 /// Runs the daemon until a shutdown request. `ready` is called once the socket listens.
 pub fn run(opts: Options, ready: impl FnOnce(&Path)) -> Result<(), DaemonError> {
+    run_with(opts, |r: &Ready<'_>| ready(r.socket))
+}
+
+/// [`run`], telling `ready` the metrics endpoint's address too.
+pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), DaemonError> {
     if opts.tap_prefix.is_empty()
         || opts.tap_prefix.len() > 8
         || !opts
@@ -128,9 +179,26 @@ pub fn run(opts: Options, ready: impl FnOnce(&Path)) -> Result<(), DaemonError> 
     {
         return Err(DaemonError::BadPrefix(opts.tap_prefix));
     }
+    if let Some(m) = opts.metrics {
+        crate::metrics_http::check_addr(m.addr, m.allow_remote)?;
+    }
     let listener = bind(&opts.socket)?;
     let (tx, rx) = mpsc::channel();
     let (wake_tx, wake_rx) = UnixStream::pair().map_err(DaemonError::Setup)?;
+    // Started before the forwarding thread: requests wait in the channel until it runs.
+    let metrics = match opts.metrics {
+        None => None,
+        Some(m) => {
+            let (tx, wake) = (tx.clone(), wake_tx.try_clone().map_err(DaemonError::Setup)?);
+            match MetricsServer::start(m.addr, m.allow_remote, move || fetch_report(&tx, &wake)) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&opts.socket);
+                    return Err(e.into());
+                }
+            }
+        }
+    };
     let epoll = Epoll::new().map_err(DaemonError::Setup)?;
     epoll
         .add(wake_rx.as_raw_fd(), WAKE_TOKEN)
@@ -145,7 +213,10 @@ pub fn run(opts: Options, ready: impl FnOnce(&Path)) -> Result<(), DaemonError> 
         wake: wake_tx,
         thread: Some(thread),
     };
-    ready(&opts.socket);
+    ready(&Ready {
+        socket: &opts.socket,
+        metrics: metrics.as_ref().map(MetricsServer::local_addr),
+    });
     let mut state = ControlState {
         opts: opts.clone(),
         running: DataplaneConfig::default(),
@@ -170,6 +241,10 @@ pub fn run(opts: Options, ready: impl FnOnce(&Path)) -> Result<(), DaemonError> 
         if stop {
             break;
         }
+    }
+    // The endpoint first: it asks the forwarding thread for reports.
+    if let Some(m) = metrics {
+        m.stop();
     }
     fwd.send(Cmd::Stop);
     if let Some(t) = fwd.thread.take() {
@@ -238,20 +313,12 @@ impl ControlState {
     fn handle(&mut self, req: Request, fwd: &mut Forwarder) -> Response {
         match req {
             Request::Apply { config } => self.apply(*config, fwd),
-            Request::Show => {
-                let (tx, rx) = mpsc::channel();
-                if !fwd.send(Cmd::Report { reply: tx }) {
-                    return Response::Rejected {
-                        errors: vec![GONE.into()],
-                    };
-                }
-                match rx.recv() {
-                    Ok(r) => Response::State(Box::new(r)),
-                    Err(_) => Response::Rejected {
-                        errors: vec![GONE.into()],
-                    },
-                }
-            }
+            Request::Show => match fwd.report() {
+                Some(r) => Response::State(Box::new(r)),
+                None => Response::Rejected {
+                    errors: vec![GONE.into()],
+                },
+            },
             Request::Trace { spec } => {
                 let (tx, rx) = mpsc::channel();
                 if !fwd.send(Cmd::Trace { spec, reply: tx }) {
@@ -461,7 +528,11 @@ fn forwarding_loop(
                 let _ = wake.read(&mut scratch);
                 while let Ok(cmd) = rx.try_recv() {
                     match cmd {
-                        Cmd::Stop => return,
+                        Cmd::Stop => {
+                            // The running flow-log intervals are written before exiting.
+                            dp.close_flow_logs();
+                            return;
+                        }
                         Cmd::Report { reply } => {
                             let _ = reply.send(dp.report(|t| Some(t.name().to_string())));
                         }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::config::{DataplaneConfig, EniIdx};
 use crate::conntrack::{ConnTable, Touch};
 use crate::flow::{FlowAction, FlowCache, FlowKey};
+use crate::flowlog::{FlowLogs, Path as FlowPath, RecordKey};
 use crate::frag::{FragKey, FragTable};
 use crate::nat::NatState;
 use crate::pipeline::nacl::Direction;
@@ -33,6 +34,8 @@ use crate::wire::vnet::VNET_HDR_LEN;
 use crate::wire::vnet::{VnetHdr, F_NEEDS_CSUM};
 use crate::wire::{parse_frame, L3};
 use std::net::IpAddr;
+
+mod taps;
 
 /// Size of one packet buffer: a `virtio_net_hdr`, a 64 KB IP super-frame and its
 /// Ethernet (and one VLAN) header.
@@ -106,6 +109,12 @@ pub struct Dataplane<P: Port> {
     scratch: Box<[u8]>,
     /// Where the first fragments of recent datagrams went.
     frags: FragTable,
+    /// Packet captures and traffic-mirroring sessions ([`taps`]).
+    taps: taps::Taps,
+    /// Flow logs and their current records.
+    flowlogs: FlowLogs,
+    /// Unix time (ms) of engine time 0, for flow-log timestamps.
+    wall_base_ms: u64,
 }
 
 /// How a packet fits a hop with an MTU.
@@ -169,6 +178,19 @@ pub(crate) fn rewrite(buf: &mut [u8], nat: Nat) -> Result<(), crate::wire::WireE
     }
 }
 
+/// How many packets the frame in `buf` stands for on the wire: the segments of an
+/// offloaded TCP super-frame, 1 otherwise.
+fn segments(buf: &[u8]) -> u64 {
+    let Ok(h) = VnetHdr::parse(buf) else { return 1 };
+    if !h.is_gso() || h.gso_size == 0 {
+        return 1;
+    }
+    let payload = buf
+        .len()
+        .saturating_sub(VNET_HDR_LEN + usize::from(h.hdr_len));
+    payload.div_ceil(usize::from(h.gso_size)).max(1) as u64
+}
+
 /// Completes a partial L4 checksum (`NEEDS_CSUM`) in software and clears the flag.
 fn complete_checksum(buf: &mut [u8]) {
     let Ok(h) = VnetHdr::parse(buf) else { return };
@@ -217,6 +239,11 @@ impl<P: Port> Dataplane<P> {
             clock: Clock::Real(Instant::now(), 0),
             scratch: vec![0u8; BUF_SIZE].into_boxed_slice(),
             frags: FragTable::new(4096),
+            taps: taps::Taps::default(),
+            flowlogs: FlowLogs::default(),
+            wall_base_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             pool: Pool {
                 bufs: (0..BATCH)
                     .map(|_| vec![0u8; BUF_SIZE].into_boxed_slice())
@@ -316,6 +343,13 @@ impl<P: Port> Dataplane<P> {
             })
             .collect();
         self.nacl_drops = vec![0; tables.nacl_slots as usize];
+        // Flow logs: close the running intervals of the old configuration, then start
+        // the new one's.
+        let now = self.clock.now();
+        self.flowlogs.flush_all(now, self.wall_base_ms);
+        let (logs, _warnings) = FlowLogs::new(&tables.config, now);
+        self.flowlogs = logs;
+        self.taps.rebuild(&tables);
         self.tables = tables;
         self.ports = ports;
         self.counters = counters;
@@ -380,6 +414,8 @@ impl<P: Port> Dataplane<P> {
     /// Sets the clock by hand (tests, benches); the engine stops reading the real clock.
     pub fn set_now(&mut self, ms: u64) {
         self.clock = Clock::Manual(ms);
+        // A hand-set clock is its own wall time (deterministic flow-log timestamps).
+        self.wall_base_ms = 0;
     }
 
     /// The engine's clock, in milliseconds.
@@ -393,11 +429,18 @@ impl<P: Port> Dataplane<P> {
         }
     }
 
-    /// Advances connection-tracking expiry to now; call it a few times a second.
+    /// Advances connection-tracking expiry to now (and writes buffered packet-capture
+    /// records to their files); call it a few times a second.
     /// Returns how many idle connections expired.
     pub fn expire(&mut self) -> usize {
         self.update_clock();
         let now = self.clock.now();
+        if self.taps.capturing {
+            self.taps.captures.flush();
+        }
+        if self.flowlogs.active() {
+            self.flowlogs.flush(now, self.wall_base_ms);
+        }
         self.conntrack
             .iter_mut()
             .map(|t| t.expire(now))
@@ -451,6 +494,9 @@ impl<P: Port> Dataplane<P> {
         };
         c.rx_packets += 1;
         c.rx_bytes += buf.len().saturating_sub(VNET_HDR_LEN) as u64;
+        if self.taps.capturing {
+            self.tap_sent(in_eni, buf);
+        }
         let Some(frame) = buf.get_mut(VNET_HDR_LEN..) else {
             self.drop_frame(in_eni, DropReason::Malformed);
             return;
@@ -488,6 +534,10 @@ impl<P: Port> Dataplane<P> {
                         match self.touch(&ct, ip.tcp_flags, bytes) {
                             Touch::Ok => {
                                 self.engine.flow_hits += 1;
+                                if self.flowlogs.active() {
+                                    let n = segments(buf);
+                                    self.log_forward(in_eni, &ip, &delivery, bytes, n);
+                                }
                                 self.forward(in_eni, buf, delivery);
                                 return;
                             }
@@ -500,8 +550,17 @@ impl<P: Port> Dataplane<P> {
                             Touch::Gone => {}
                         }
                     }
-                    Some(FlowAction::Drop { reason, nacl_slot }) => {
+                    Some(FlowAction::Drop {
+                        reason,
+                        nacl_slot,
+                        owner,
+                    }) => {
                         self.engine.flow_hits += 1;
+                        if self.flowlogs.active() {
+                            let len = frame.len();
+                            let n = segments(buf);
+                            self.log_reject(in_eni, owner, reason, &ip, len, n);
+                        }
                         self.count_nacl(nacl_slot);
                         self.drop_frame(in_eni, reason);
                         return;
@@ -518,8 +577,10 @@ impl<P: Port> Dataplane<P> {
             conntrack: &mut self.conntrack,
             nat: &mut self.nats,
             now: self.clock.now(),
+            owner: None,
         };
         let action = pipeline::slow_path(&mut cx, in_eni, frame, &meta, &mut NoTrace);
+        let owner = cx.owner;
         if let Some(key) = key {
             match action {
                 Action::Forward {
@@ -533,14 +594,35 @@ impl<P: Port> Dataplane<P> {
                     reason,
                     nacl_slot,
                     cacheable: true,
-                } => self
-                    .flows
-                    .insert(key, self.epoch, FlowAction::Drop { reason, nacl_slot }),
+                } => self.flows.insert(
+                    key,
+                    self.epoch,
+                    FlowAction::Drop {
+                        reason,
+                        nacl_slot,
+                        owner,
+                    },
+                ),
                 _ => {}
             }
         }
         if let (Some(k), Action::Forward { delivery, .. }) = (first_fragment, action) {
             self.frags.record(k, delivery, self.clock.now());
+        }
+        if self.flowlogs.active() {
+            if let L3::Ip(ip) = meta.l3 {
+                let len = buf.len().saturating_sub(VNET_HDR_LEN + HEADER_LEN);
+                let n = segments(buf);
+                match action {
+                    Action::Forward { delivery, .. } => {
+                        self.log_forward(in_eni, &ip, &delivery, len as u64, n)
+                    }
+                    Action::Drop { reason, .. } => {
+                        self.log_reject(in_eni, owner, reason, &ip, len + HEADER_LEN, n)
+                    }
+                    _ => {}
+                }
+            }
         }
         match action {
             Action::Forward { delivery, .. } => self.forward(in_eni, buf, delivery),
@@ -560,6 +642,151 @@ impl<P: Port> Dataplane<P> {
                 }
             }
         }
+    }
+
+    /// Writes the flow logs' running intervals now (before the data plane stops).
+    pub fn close_flow_logs(&mut self) {
+        self.update_clock();
+        let now = self.clock.now();
+        self.flowlogs.flush_all(now, self.wall_base_ms);
+    }
+
+    /// Counts a forwarded packet in the flow logs: egress on the sending ENI, ingress on
+    /// the receiving one (with the addresses it is delivered with).
+    fn log_forward(
+        &mut self,
+        in_port: u32,
+        ip: &crate::wire::IpMeta,
+        d: &Delivery,
+        bytes: u64,
+        packets: u64,
+    ) {
+        let now = self.clock.now();
+        let ports = matches!(ip.proto, 6 | 17);
+        let (sport, dport) = if ports {
+            (ip.src_port, ip.dst_port)
+        } else {
+            (0, 0)
+        };
+        let n_enis = self.tables.enis.len() as u32;
+        if in_port < n_enis && self.flowlogs.covers(in_port) {
+            let to_uplink = d.port >= n_enis;
+            let path = if to_uplink {
+                // Through a NAT gateway (port translated) the next hop is in the VPC.
+                match d.nat {
+                    Nat::Src(_, Some(_)) => FlowPath::SameVpc,
+                    _ => FlowPath::InternetGateway,
+                }
+            } else if self.tables.enis.get(d.port as usize).map(|e| e.vpc)
+                != self.tables.enis.get(in_port as usize).map(|e| e.vpc)
+            {
+                FlowPath::Peering
+            } else {
+                FlowPath::SameVpc
+            };
+            let k = RecordKey {
+                eni: in_port,
+                ingress: false,
+                accept: true,
+                proto: ip.proto,
+                src: ip.src,
+                dst: ip.dst,
+                sport,
+                dport,
+            };
+            self.flowlogs
+                .count(k, packets, bytes, ip.tcp_flags, Some(path), now);
+        }
+        if d.port < n_enis && self.flowlogs.covers(d.port) {
+            let (mut src, mut dst, mut sport, mut dport) = (ip.src, ip.dst, sport, dport);
+            match d.nat {
+                Nat::Src(a, p) => {
+                    src = IpAddr::V4(a);
+                    if let (Some(p), true) = (p, ports) {
+                        sport = p;
+                    }
+                }
+                Nat::Dst(a, p) => {
+                    dst = IpAddr::V4(a);
+                    if let (Some(p), true) = (p, ports) {
+                        dport = p;
+                    }
+                }
+                Nat::None => {}
+            }
+            let k = RecordKey {
+                eni: d.port,
+                ingress: true,
+                accept: true,
+                proto: ip.proto,
+                src,
+                dst,
+                sport,
+                dport,
+            };
+            self.flowlogs
+                .count(k, packets, bytes, ip.tcp_flags, None, now);
+        }
+    }
+
+    /// Counts a refused packet (by a security group or network ACL) in the flow logs of
+    /// the ENI it is charged to.
+    fn log_reject(
+        &mut self,
+        in_port: u32,
+        owner: Option<(u32, bool)>,
+        reason: DropReason,
+        ip: &crate::wire::IpMeta,
+        frame_len: usize,
+        packets: u64,
+    ) {
+        let Some((eni, ingress)) = owner else { return };
+        if !crate::flowlog::rejects(reason) {
+            return;
+        }
+        let ports = matches!(ip.proto, 6 | 17);
+        let n_enis = self.tables.enis.len() as u32;
+        if ingress && in_port < n_enis && in_port != eni && self.flowlogs.covers(in_port) {
+            // Refused at the receiver: it did leave the sender.
+            let k = RecordKey {
+                eni: in_port,
+                ingress: false,
+                accept: true,
+                proto: ip.proto,
+                src: ip.src,
+                dst: ip.dst,
+                sport: if ports { ip.src_port } else { 0 },
+                dport: if ports { ip.dst_port } else { 0 },
+            };
+            let bytes = frame_len.saturating_sub(HEADER_LEN) as u64;
+            let now = self.clock.now();
+            let path = if self.tables.enis.get(eni as usize).map(|e| e.vpc)
+                == self.tables.enis.get(in_port as usize).map(|e| e.vpc)
+            {
+                FlowPath::SameVpc
+            } else {
+                FlowPath::Peering
+            };
+            self.flowlogs
+                .count(k, packets, bytes, ip.tcp_flags, Some(path), now);
+        }
+        if !self.flowlogs.covers(eni) {
+            return;
+        }
+        let k = RecordKey {
+            eni,
+            ingress,
+            accept: false,
+            proto: ip.proto,
+            src: ip.src,
+            dst: ip.dst,
+            sport: if ports { ip.src_port } else { 0 },
+            dport: if ports { ip.dst_port } else { 0 },
+        };
+        let bytes = frame_len.saturating_sub(HEADER_LEN) as u64;
+        let now = self.clock.now();
+        self.flowlogs
+            .count(k, packets, bytes, ip.tcp_flags, None, now);
     }
 
     /// Updates the tracked connections (and NAT translations, with their counters) a
@@ -608,6 +835,10 @@ impl<P: Port> Dataplane<P> {
                 self.drop_frame(in_eni, DropReason::FragmentationNeeded);
                 return;
             }
+        }
+        // Outbound traffic mirroring sees the frame as its sender sent it.
+        if self.taps.mirroring {
+            self.tap_forwarded(in_eni, buf);
         }
         if let Ok(mut eth) = EthernetFrame::new_checked(&mut buf[VNET_HDR_LEN..]) {
             eth.set_src(d.src_mac);
@@ -719,6 +950,10 @@ impl<P: Port> Dataplane<P> {
                 if let Some(c) = self.counters.get_mut(out as usize) {
                     c.tx_packets += 1;
                     c.tx_bytes += (buf.len() - VNET_HDR_LEN) as u64;
+                }
+                // Captures of `out`, inbound mirroring (`taps`).
+                if self.taps.active {
+                    self.tap_delivered(in_eni, out, buf);
                 }
             }
             Err(_) => self.drop_frame(out, DropReason::TxFailed),
@@ -868,6 +1103,7 @@ impl<P: Port> Dataplane<P> {
             conntrack,
             nat: nats,
             now,
+            owner: None,
         };
         let action = pipeline::slow_path(&mut cx, port, frame, &meta, &mut notes);
         let (mut steps, blocking) = describe(&self.tables, header, &notes);
@@ -999,6 +1235,8 @@ impl<P: Port> Dataplane<P> {
                         .unwrap_or_default(),
                 })
                 .collect(),
+            captures: self.taps.captures.report(),
+            mirror_sessions: self.taps.mirrors.report(),
         }
     }
 

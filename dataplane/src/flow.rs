@@ -105,6 +105,8 @@ pub enum FlowAction {
         reason: DropReason,
         /// The ACL counter slot for `NaclDeny`.
         nacl_slot: Option<u32>,
+        /// The ENI a refusal is charged to in flow logs (ingress side when `true`).
+        owner: Option<(u32, bool)>,
     },
 }
 
@@ -199,13 +201,15 @@ mod tests {
             FlowAction::Drop {
                 reason: DropReason::NoRoute,
                 nacl_slot: None,
+                owner: None,
             },
         );
         assert_eq!(
             c.get(&key(1), 1),
             Some(FlowAction::Drop {
                 reason: DropReason::NoRoute,
-                nacl_slot: None
+                nacl_slot: None,
+                owner: None,
             })
         );
         assert_eq!(c.get(&key(1), 2), None);
@@ -223,6 +227,7 @@ mod tests {
                 FlowAction::Drop {
                     reason: DropReason::NoRoute,
                     nacl_slot: None,
+                    owner: None,
                 },
             );
             assert!(c.len() <= 16);

@@ -12,14 +12,19 @@
 //! (stages in brackets arrive with later issues.)
 
 pub mod attach;
+pub mod capture;
 pub mod config;
 pub mod conntrack;
 pub mod daemon;
 pub mod engine;
 pub mod fixtures;
 pub mod flow;
+pub mod flowlog;
 pub mod frag;
 pub mod lpm;
+pub mod metrics;
+pub mod metrics_http;
+pub mod mirror;
 pub mod nat;
 pub mod pipeline;
 pub mod port;

@@ -147,6 +147,12 @@ pub struct StatsReport {
     /// NAT gateways' metrics, in the order of `config.nat_gateways`.
     #[serde(default)]
     pub nat_gateways: Vec<NatGatewayReport>,
+    /// Packet captures, in the order of `config.captures`.
+    #[serde(default)]
+    pub captures: Vec<crate::capture::CaptureReport>,
+    /// Traffic mirroring sessions, in the order of `config.mirror_sessions`.
+    #[serde(default)]
+    pub mirror_sessions: Vec<crate::mirror::MirrorSessionReport>,
 }
 
 /// One NAT gateway's metrics.

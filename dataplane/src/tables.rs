@@ -491,6 +491,8 @@ impl Tables {
                 active: p.active,
             });
         }
+        crate::capture::check(c)?;
+        crate::mirror::check(c)?;
         for rt in &c.route_tables {
             for r in &rt.routes {
                 match r.target {

@@ -12,7 +12,7 @@ use dataplane::config::{DataplaneConfig, EniConfig};
 use dataplane::stats::{PortCounters, StatsReport};
 use dataplane::verdict::DropReason;
 
-use crate::{Error, MacAddr, Netns, Result, RunPrefix, Vpcd};
+use crate::{Error, MacAddr, Netns, Result, RunPrefix, Vpcd, VpcdOptions};
 
 /// A topology running on its own `vpcd` with its own namespaces.
 pub struct Lab {
@@ -29,8 +29,14 @@ pub struct Lab {
 impl Lab {
     /// Starts `vpcd`, creates the namespaces the topology names (prefixed), applies it.
     pub fn start(toml: &str) -> Result<Lab> {
+        Self::start_with(toml, VpcdOptions::default())
+    }
+
+    /// [`Lab::start`] with `vpcd` started with `opts` (e.g. extra arguments such as
+    /// `--metrics 127.0.0.1:0`).
+    pub fn start_with(toml: &str, opts: VpcdOptions) -> Result<Lab> {
         let prefix = RunPrefix::new()?;
-        let vpcd = Vpcd::start(&prefix)?;
+        let vpcd = Vpcd::start_with(&prefix, opts)?;
         let mut lab = Lab {
             vpcd,
             namespaces: BTreeMap::new(),

@@ -66,8 +66,15 @@ impl Vpcctl {
     /// Runs `vpcctl up FILE`; a non-zero exit is [`Error::Command`]. The returned guard runs
     /// `vpcctl down` when dropped (unless [`VpcctlUp::down`] already succeeded).
     pub fn up(&self, file: &Path) -> Result<VpcctlUp> {
+        self.up_with(file, &[])
+    }
+
+    /// [`Vpcctl::up`] with extra arguments after `up FILE` (e.g. `--metrics 127.0.0.1:0`).
+    pub fn up_with(&self, file: &Path, extra: &[&str]) -> Result<VpcctlUp> {
         let file_s = file.to_string_lossy();
-        let out = self.run(&["up", &file_s], VPCCTL_TIMEOUT)?;
+        let mut args = vec!["up", &file_s];
+        args.extend_from_slice(extra);
+        let out = self.run(&args, VPCCTL_TIMEOUT)?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() {
             return Err(Error::Command {

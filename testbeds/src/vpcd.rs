@@ -222,6 +222,12 @@ impl Vpcd {
         &self.ready_line
     }
 
+    /// The URL of the metrics endpoint (`metrics=URL` on the ready line), when vpcd was
+    /// started with `--metrics`.
+    pub fn metrics_url(&self) -> Option<&str> {
+        control::lab::ready_field(&self.ready_line, "metrics")
+    }
+
     /// The run prefix it was started with (its TAP names start with it).
     pub fn prefix(&self) -> &RunPrefix {
         &self.prefix

@@ -49,6 +49,20 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print every counter, one `name{labels} value` per line (the series of the
+    /// Prometheus endpoint `vpcd --metrics`): per ENI and drop reason, per internet
+    /// gateway uplink, per NAT gateway, flow cache, conntrack, network-ACL rules.
+    #[command(
+        after_help = "Examples:\n  vpcctl stats | grep drops_total | grep -v ' 0$'\n  vpcctl stats --eni eni-web1\n  vpcctl stats --json | jq .engine"
+    )]
+    Stats {
+        /// Print the report as JSON (with --eni: that ENI's entry).
+        #[arg(long)]
+        json: bool,
+        /// Only the counters of this ENI.
+        #[arg(long, value_name = "ID")]
+        eni: Option<String>,
+    },
     /// Start vpcd if needed, create the namespaces of the ENIs and of the internet
     /// gateways' internet sides, and apply the topology.
     #[command(
@@ -60,6 +74,10 @@ enum Cmd {
         /// The vpcd binary (default: `vpcd` next to vpcctl, else on PATH).
         #[arg(long)]
         vpcd: Option<PathBuf>,
+        /// Have the vpcd this starts serve Prometheus metrics at http://ADDR:PORT/metrics
+        /// (loopback only; ignored when vpcd is already running).
+        #[arg(long, value_name = "ADDR:PORT", value_parser = dataplane::metrics_http::parse_addr)]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// Run a command in the network namespace of an ENI (or of an internet gateway's
     /// internet side).
@@ -188,7 +206,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Up { file, vpcd } => up(socket, &file, vpcd),
+        Cmd::Stats { json, eni } => stats(socket, json, eni.as_deref()),
+        Cmd::Up {
+            file,
+            vpcd,
+            metrics,
+        } => up(socket, &file, vpcd, metrics),
         Cmd::Exec { eni, command } => exec(socket, &eni, &command),
         Cmd::Down => down(socket),
         Cmd::Trace {
@@ -314,8 +337,40 @@ fn vpcd_binary(explicit: Option<PathBuf>) -> PathBuf {
     PathBuf::from("vpcd")
 }
 
-fn up(socket: &Path, file: &Path, vpcd: Option<PathBuf>) -> Result<ExitCode> {
+/// `vpcctl stats`: every counter as `name{labels} value` lines, or JSON.
+fn stats(socket: &Path, json: bool, eni: Option<&str>) -> Result<ExitCode> {
+    let report = client::show(socket)?;
+    if let Some(id) = eni {
+        if !report.enis.iter().any(|e| e.id == id) {
+            let known: Vec<&str> = report.enis.iter().map(|e| e.id.as_str()).collect();
+            bail!(
+                "no ENI `{id}` in the running configuration; known ENIs: {}",
+                known.join(", ")
+            );
+        }
+    }
+    if json {
+        let value = match eni {
+            Some(id) => serde_json::to_value(report.enis.iter().find(|e| e.id == id))?,
+            None => serde_json::to_value(&report)?,
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", dataplane::metrics::render_samples(&report, eni));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn up(
+    socket: &Path,
+    file: &Path,
+    vpcd: Option<PathBuf>,
+    metrics: Option<std::net::SocketAddr>,
+) -> Result<ExitCode> {
     // Fail before touching anything.
+    if let Some(addr) = metrics {
+        dataplane::metrics_http::check_addr(addr, false)?;
+    }
     let Some(c) = load(file)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -327,15 +382,24 @@ fn up(socket: &Path, file: &Path, vpcd: Option<PathBuf>) -> Result<ExitCode> {
     let mut started = None;
     if client::is_listening(socket) {
         println!("vpcd already running on {}", socket.display());
+        if metrics.is_some() {
+            eprintln!("warning: --metrics ignored: vpcd is already running (restart it with `vpcctl down` first)");
+        }
     } else {
         let bin = vpcd_binary(vpcd);
-        let child =
-            lab::start_vpcd(&bin, socket).with_context(|| format!("starting {}", bin.display()))?;
+        let args: Vec<std::ffi::OsString> = metrics
+            .map(|a| vec!["--metrics".into(), a.to_string().into()])
+            .unwrap_or_default();
+        let (child, ready) = lab::start_vpcd_with(&bin, socket, &args)
+            .with_context(|| format!("starting {}", bin.display()))?;
         println!(
             "started vpcd (pid {}), log {}",
             child.id(),
             lab::log_path(socket).display()
         );
+        if let Some(url) = lab::ready_field(&ready, "metrics") {
+            println!("metrics at {url}");
+        }
         started = Some(child);
     }
 
@@ -533,6 +597,37 @@ mod tests {
     fn socket_is_global() {
         let cli = Cli::try_parse_from(["vpcctl", "show", "--socket", "/tmp/x.sock"]).unwrap();
         assert_eq!(cli.socket, Some(PathBuf::from("/tmp/x.sock")));
+    }
+
+    #[test]
+    fn stats_and_up_metrics_parse() {
+        let cli = Cli::try_parse_from(["vpcctl", "stats"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Cmd::Stats {
+                json: false,
+                eni: None
+            }
+        ));
+        let cli = Cli::try_parse_from(["vpcctl", "stats", "--json", "--eni", "eni-a"]).unwrap();
+        match cli.command {
+            Cmd::Stats { json, eni } => {
+                assert!(json);
+                assert_eq!(eni.as_deref(), Some("eni-a"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli =
+            Cli::try_parse_from(["vpcctl", "up", "t.toml", "--metrics", "127.0.0.1:9100"]).unwrap();
+        match cli.command {
+            Cmd::Up { metrics, .. } => {
+                assert_eq!(metrics, Some("127.0.0.1:9100".parse().unwrap()));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["vpcctl", "up", "t.toml"]).unwrap();
+        assert!(matches!(cli.command, Cmd::Up { metrics: None, .. }));
+        assert!(Cli::try_parse_from(["vpcctl", "up", "t.toml", "--metrics", "x"]).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! frame through the VPC pipeline. Configure it with `vpcctl apply` (or `vpcctl up`).
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -11,8 +12,9 @@ use clap::Parser;
 #[command(
     version,
     about = "The VPC data-plane daemon: forwards frames between TAP-attached ENIs",
-    after_help = "Prints one line `ready socket=PATH pid=PID` on stdout once the control socket listens.\n\
-                  Example: vpcd --socket /run/vpcd/vpcd.sock   (then: vpcctl apply topology.toml)"
+    after_help = "Prints one line `ready socket=PATH pid=PID [metrics=URL]` on stdout once the control socket listens.\n\
+                  Example: vpcd --socket /run/vpcd/vpcd.sock   (then: vpcctl apply topology.toml)\n\
+                  Metrics: vpcd --metrics 127.0.0.1:9100   (then: curl http://127.0.0.1:9100/metrics)"
 )]
 struct Args {
     /// Control socket (created with mode 0600).
@@ -27,6 +29,13 @@ struct Args {
     /// Log filter (tracing env-filter syntax), also read from RUST_LOG.
     #[arg(long, default_value = "info")]
     log: String,
+    /// Serve every counter as Prometheus text at http://ADDR:PORT/metrics (off by default;
+    /// loopback only unless --metrics-allow-remote; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR:PORT", value_parser = dataplane::metrics_http::parse_addr)]
+    metrics: Option<SocketAddr>,
+    /// Allow --metrics on a non-loopback address (exposes the counters to the network).
+    #[arg(long, requires = "metrics")]
+    metrics_allow_remote: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,16 +51,58 @@ fn main() -> anyhow::Result<()> {
         opts.tap_prefix = p;
     }
     opts.flow_capacity = args.flow_capacity;
-    dataplane::daemon::run(opts, |socket| {
+    opts.metrics = args.metrics.map(|addr| dataplane::daemon::MetricsOptions {
+        addr,
+        allow_remote: args.metrics_allow_remote,
+    });
+    dataplane::daemon::run_with(opts, |r| {
+        let socket = r.socket;
         let mut out = std::io::stdout().lock();
+        // Fields are appended at the end, so readers of `ready socket=… pid=…` keep working.
+        let metrics = r
+            .metrics
+            .map(|a| format!(" metrics=http://{a}/metrics"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "ready socket={} pid={}",
+            "ready socket={} pid={}{metrics}",
             socket.display(),
             std::process::id()
         );
         let _ = out.flush();
-        tracing::info!(socket = %socket.display(), "vpcd ready");
+        tracing::info!(socket = %socket.display(), metrics = ?r.metrics, "vpcd ready");
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn metrics_is_off_by_default_and_parses_addresses() {
+        let a = Args::try_parse_from(["vpcd"]).unwrap();
+        assert_eq!(a.metrics, None);
+        assert!(!a.metrics_allow_remote);
+        let a = Args::try_parse_from(["vpcd", "--metrics", "127.0.0.1:0"]).unwrap();
+        assert_eq!(a.metrics, Some("127.0.0.1:0".parse().unwrap()));
+        let a = Args::try_parse_from(["vpcd", "--metrics", "localhost:9100"]).unwrap();
+        assert_eq!(a.metrics, Some("127.0.0.1:9100".parse().unwrap()));
+        let a = Args::try_parse_from([
+            "vpcd",
+            "--metrics",
+            "0.0.0.0:9100",
+            "--metrics-allow-remote",
+        ])
+        .unwrap();
+        assert!(a.metrics_allow_remote);
+        assert!(Args::try_parse_from(["vpcd", "--metrics", "nowhere"]).is_err());
+        assert!(Args::try_parse_from(["vpcd", "--metrics-allow-remote"]).is_err());
+    }
 }

@@ -134,7 +134,10 @@ pub(crate) fn ingress<T: Tracer>(
         }
     }
     let e = match target {
-        MappingTarget::Eni(e) => e,
+        MappingTarget::Eni(e) => {
+            cx.owner = Some((e, true));
+            e
+        }
         MappingTarget::NatGateway(n) => {
             return to_nat_gateway(cx, n, private, &ip, frame, quote.as_ref(), tr)
         }
@@ -153,7 +156,18 @@ pub(crate) fn ingress<T: Tracer>(
         return Action::drop(r);
     }
     let mut pending = Pending::default();
-    if let Err(r) = sg_stage(cx, e, false, &ip, &rp, quote.as_ref(), &mut pending, tr) {
+    // From the internet: no group's member.
+    if let Err(r) = sg_stage(
+        cx,
+        e,
+        false,
+        &ip,
+        &rp,
+        quote.as_ref(),
+        &mut pending,
+        None,
+        tr,
+    ) {
         return Action::drop(r);
     }
     let ct = match pending.commit(cx) {

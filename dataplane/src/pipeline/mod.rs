@@ -253,6 +253,9 @@ pub struct Context<'a> {
     pub nat: &'a mut [NatState],
     /// Now, in milliseconds of the engine's clock.
     pub now: u64,
+    /// The ENI a refusal is charged to in flow logs, and whether on its ingress side:
+    /// the sender until the packet enters its destination's side, then the receiver.
+    pub owner: Option<(EniIdx, bool)>,
 }
 
 /// The connection table that a [`CtRef::table`] names: ENIs first, then NAT gateways.
@@ -310,6 +313,7 @@ fn decide<T: Tracer>(
     let Some(eni) = t.enis.get(in_eni as usize) else {
         return Action::drop(DropReason::Malformed);
     };
+    cx.owner = Some((in_eni, false));
     let ip = match classify(meta, || router::arp(t, in_eni, frame)) {
         Ok(ip) => ip,
         Err(a) => return a,
@@ -330,7 +334,28 @@ fn decide<T: Tracer>(
     let mut pending = Pending::default();
 
     // Security groups of the sender.
-    match sg_stage(cx, in_eni, true, &ip, &rp, quote.as_ref(), &mut pending, tr) {
+    // The VPC of the destination, for group references in outbound rules: decided by
+    // the route the packet will take (a peering leads into the peer VPC).
+    let dst_vpc = if meta.dst_mac == subnet.router_mac {
+        match route::lookup(t, eni.vpc, subnet.route_table, ip.dst) {
+            Ok(NextHop::Eni(_)) => Some(eni.vpc),
+            Ok(NextHop::Peering { peer, .. }) => Some(peer),
+            _ => None,
+        }
+    } else {
+        Some(eni.vpc)
+    };
+    match sg_stage(
+        cx,
+        in_eni,
+        true,
+        &ip,
+        &rp,
+        quote.as_ref(),
+        &mut pending,
+        dst_vpc,
+        tr,
+    ) {
         Ok(()) => {}
         Err(r) => return Action::drop(r),
     }
@@ -369,12 +394,14 @@ fn decide<T: Tracer>(
                     if let Err(d) = leave_subnet(tr) {
                         return d;
                     }
+                    cx.owner = Some((e, true));
                     if let Some(a) = dst_subnet.network_acl {
                         if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rp, tr) {
                             return d;
                         }
                     }
                 }
+                cx.owner = Some((e, true));
                 (e, dst_subnet.router_mac)
             }
             NextHop::InternetGateway(g) => {
@@ -410,6 +437,7 @@ fn decide<T: Tracer>(
                 let Some(e) = t.owner(peer, ip.dst) else {
                     return Action::drop(DropReason::NoEniForAddress);
                 };
+                cx.owner = Some((e, true));
                 let d = &t.enis[e as usize];
                 let dst_subnet = &t.subnets[d.subnet as usize];
                 if let Some(a) = dst_subnet.network_acl {
@@ -451,6 +479,7 @@ fn decide<T: Tracer>(
             return Action::drop(DropReason::HairpinLoop);
         }
         tr.note(Note::Layer2(n));
+        cx.owner = Some((n, true));
         (n, meta.src_mac)
     };
     if let Verdict::Drop(r) = srcdst::ingress(&t.enis[dst_eni as usize], ip.dst) {
@@ -465,6 +494,7 @@ fn decide<T: Tracer>(
         &rp,
         quote.as_ref(),
         &mut pending,
+        Some(eni.vpc),
         tr,
     ) {
         return Action::drop(r);
@@ -644,6 +674,7 @@ pub(crate) fn sg_stage<T: Tracer>(
     rp: &RulePacket,
     quote: Option<&Quoted>,
     pending: &mut Pending,
+    peer_vpc: Option<u32>,
     tr: &mut T,
 ) -> Result<(), DropReason> {
     let t = cx.tables;
@@ -698,7 +729,7 @@ pub(crate) fn sg_stage<T: Tracer>(
     } else {
         Direction::Inbound
     };
-    let Some(m) = prog.evaluate(dir, rp, &t.sg_members) else {
+    let Some(m) = prog.evaluate(dir, rp, &t.sg_members, peer_vpc) else {
         tr.note(Note::SecurityGroupDenied { eni: e, egress });
         return Err(DropReason::SgNoMatch);
     };

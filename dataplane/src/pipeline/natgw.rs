@@ -452,6 +452,7 @@ fn leave<T: Tracer>(
                 return Action::drop(DropReason::Malformed);
             };
             let dst_subnet = &t.subnets[d.subnet as usize];
+            cx.owner = Some((e, true));
             if d.subnet != nt.subnet {
                 if let Err(d) = leave_subnet(tr) {
                     return d;
@@ -465,7 +466,19 @@ fn leave<T: Tracer>(
             if let Verdict::Drop(r) = srcdst::ingress(d, x.ip.dst) {
                 return Action::drop(r);
             }
-            if let Err(r) = sg_stage(cx, e, false, &x.ip, &rp, x.quote.as_ref(), &mut pending, tr) {
+            // The other end is outside (a reply) or the gateway itself: no group's member.
+            let peer_vpc = x.dir.eq(&ConnDir::Orig).then_some(nt.vpc);
+            if let Err(r) = sg_stage(
+                cx,
+                e,
+                false,
+                &x.ip,
+                &rp,
+                x.quote.as_ref(),
+                &mut pending,
+                peer_vpc,
+                tr,
+            ) {
                 return Action::drop(r);
             }
             let t = cx.tables;

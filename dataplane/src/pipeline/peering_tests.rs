@@ -368,3 +368,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_peer_group_reference_matches_members_of_that_vpc_only() {
+    // vpc-a (172.16/16) peers with vpc-b and vpc-c, which overlap: both have 10.0.0.77.
+    // vpc-a's group admits UDP 53 from vpc-b's group "sg-b77" (whose member is vpc-b's
+    // .77); vpc-c's .77 has the same address but is no member.
+    let mut c = three_vpcs();
+    c.security_groups = vec![
+        SecurityGroupConfig {
+            id: "sg-a".into(),
+            vpc: 0,
+            inbound: vec![SgRule {
+                traffic: TrafficMatch {
+                    protocol: Protocol::Number(17),
+                    ports: Some(PortRange { from: 53, to: 53 }),
+                    icmp: None,
+                },
+                peer: SgPeer::Group(1),
+            }],
+            outbound: vec![],
+        },
+        SecurityGroupConfig {
+            id: "sg-b77".into(),
+            vpc: 1,
+            inbound: vec![],
+            outbound: vec![SgRule {
+                traffic: TrafficMatch {
+                    protocol: Protocol::All,
+                    ports: None,
+                    icmp: None,
+                },
+                peer: SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
+            }],
+        },
+    ];
+    c.enis[A as usize].security_groups = Some(vec![0]);
+    c.enis[B77 as usize].security_groups = Some(vec![1]);
+    let mut dp = dp_with(c);
+    // (vpc-c's first: the same 5-tuple from vpc-b would then ride on the tracked flow.)
+    assert!(send(&mut dp, C77, udp(C77, ip_of(A), 53)).is_empty());
+    assert_eq!(drops(&dp, C77, DropReason::SgNoMatch), 1);
+    assert_eq!(send(&mut dp, B77, udp(B77, ip_of(A), 53)), vec![A]);
+}

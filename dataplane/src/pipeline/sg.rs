@@ -28,7 +28,9 @@ pub struct SgMatch {
 #[derive(Debug, Clone)]
 enum Peer {
     Cidr(IpNet),
-    Members(SgIdx),
+    /// The members of this group, which belong to this VPC: a packet matches only when
+    /// its other end is in that VPC (two peers may use the same addresses).
+    Members(SgIdx, u32),
 }
 
 #[derive(Debug, Clone)]
@@ -95,7 +97,7 @@ fn dir_index(d: Direction) -> usize {
     }
 }
 
-fn compile(rules: &[SgRule], group: SgIdx, out: &mut Vec<Rule>) {
+fn compile(all: &[SecurityGroupConfig], rules: &[SgRule], group: SgIdx, out: &mut Vec<Rule>) {
     for (i, r) in rules.iter().enumerate() {
         let at = SgMatch {
             group,
@@ -109,7 +111,7 @@ fn compile(rules: &[SgRule], group: SgIdx, out: &mut Vec<Rule>) {
             }),
             SgPeer::Group(g) => out.push(Rule {
                 traffic: r.traffic,
-                peer: Peer::Members(*g),
+                peer: Peer::Members(*g, all.get(*g as usize).map_or(u32::MAX, |x| x.vpc)),
                 at,
             }),
             SgPeer::PrefixList { cidrs, .. } => out.extend(cidrs.iter().map(|n| Rule {
@@ -136,8 +138,8 @@ impl SgProgram {
             let Some(sg) = all.get(g as usize) else {
                 continue;
             };
-            compile(&sg.inbound, g, &mut p.inbound);
-            compile(&sg.outbound, g, &mut p.outbound);
+            compile(all, &sg.inbound, g, &mut p.inbound);
+            compile(all, &sg.outbound, g, &mut p.outbound);
         }
         p.index = [Index::build(&p.inbound), Index::build(&p.outbound)];
         for (d, rules) in [(0, &p.inbound), (1, &p.outbound)] {
@@ -158,8 +160,15 @@ impl SgProgram {
     }
 
     /// The first rule of `dir` that allows `p` (peer = source inbound, destination
-    /// outbound), if any.
-    pub fn evaluate(&self, dir: Direction, p: &RulePacket, members: &Members) -> Option<SgMatch> {
+    /// outbound), if any. `peer_vpc` is the VPC of the other end (`None`: outside any
+    /// VPC); a group reference matches only members of that VPC.
+    pub fn evaluate(
+        &self,
+        dir: Direction,
+        p: &RulePacket,
+        members: &Members,
+        peer_vpc: Option<u32>,
+    ) -> Option<SgMatch> {
         let (rules, peer) = match dir {
             Direction::Inbound => (&self.inbound, p.src),
             Direction::Outbound => (&self.outbound, p.dst),
@@ -171,8 +180,9 @@ impl SgProgram {
                 traffic_matches(&r.traffic, p)
                     && match &r.peer {
                         Peer::Cidr(n) => n.contains(&peer),
-                        Peer::Members(g) => {
-                            members.get(*g as usize).is_some_and(|m| m.contains(&peer))
+                        Peer::Members(g, vpc) => {
+                            peer_vpc == Some(*vpc)
+                                && members.get(*g as usize).is_some_and(|m| m.contains(&peer))
                         }
                     }
             })
@@ -285,19 +295,20 @@ mod tests {
         members[1].insert("10.0.1.11".parse().unwrap());
         let ssh = pkt(6, "203.0.113.1", "10.0.1.10", 22);
         assert_eq!(
-            p.evaluate(Direction::Inbound, &ssh, &members),
+            p.evaluate(Direction::Inbound, &ssh, &members, Some(0)),
             Some(SgMatch { group: 0, rule: 0 })
         );
         let member = pkt(17, "10.0.1.11", "10.0.1.10", 53);
         assert_eq!(
-            p.evaluate(Direction::Inbound, &member, &members),
+            p.evaluate(Direction::Inbound, &member, &members, Some(0)),
             Some(SgMatch { group: 1, rule: 0 })
         );
         assert_eq!(
             p.evaluate(
                 Direction::Inbound,
                 &pkt(17, "10.0.1.12", "10.0.1.10", 53),
-                &members
+                &members,
+                Some(0)
             ),
             None
         );
@@ -306,7 +317,8 @@ mod tests {
             p.evaluate(
                 Direction::Outbound,
                 &pkt(6, "10.0.1.10", "8.8.8.8", 443),
-                &members
+                &members,
+                Some(0)
             ),
             None
         );
@@ -365,9 +377,13 @@ mod tests {
         let p = SgProgram::build(&g, &[0]);
         let mut echo = pkt(1, "10.0.2.20", "10.0.1.10", 0);
         echo.icmp = Some((8, 0));
-        assert!(p.evaluate(Direction::Inbound, &echo, &Vec::new()).is_some());
+        assert!(p
+            .evaluate(Direction::Inbound, &echo, &Vec::new(), Some(0))
+            .is_some());
         echo.icmp = Some((13, 0));
-        assert!(p.evaluate(Direction::Inbound, &echo, &Vec::new()).is_none());
+        assert!(p
+            .evaluate(Direction::Inbound, &echo, &Vec::new(), Some(0))
+            .is_none());
     }
 
     /// The naive reference: any rule of any group of the ENI that matches.
@@ -422,7 +438,7 @@ mod tests {
             for (proto, src, port) in probes {
                 let src = ["10.1.2.3", "192.168.7.7", "8.8.8.8", "172.16.0.9", "1.2.3.4"][src as usize];
                 let p = pkt(proto, src, "10.0.0.5", port);
-                prop_assert_eq!(prog.evaluate(Direction::Inbound, &p, &members).is_some(), naive(&groups, &members, &p));
+                prop_assert_eq!(prog.evaluate(Direction::Inbound, &p, &members, Some(0)).is_some(), naive(&groups, &members, &p));
             }
         }
     }
