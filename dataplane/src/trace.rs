@@ -240,18 +240,19 @@ pub fn explanation_code(r: DropReason) -> &'static str {
 /// Names of components, from the running tables.
 pub(crate) struct Names<'a>(&'a Tables);
 
+/// The id of element `i` of `v`, or `kind#i` when out of range.
+fn id_of<T>(v: &[T], i: u32, kind: &str, id: impl Fn(&T) -> &str) -> String {
+    v.get(i as usize)
+        .map_or_else(|| format!("{kind}#{i}"), |x| id(x).to_string())
+}
+
 impl Names<'_> {
     /// The name of port `p`: an ENI id, or `igw-… (internet)`.
     pub(crate) fn port_name(t: &Tables, p: u32) -> String {
         Names(t).port(p)
     }
-
     fn eni(&self, e: u32) -> String {
-        self.0
-            .config
-            .enis
-            .get(e as usize)
-            .map_or_else(|| format!("eni#{e}"), |x| x.id.clone())
+        id_of(&self.0.config.enis, e, "eni", |x| &x.id)
     }
     fn port(&self, p: u32) -> String {
         match self.0.igw_of_port(p) {
@@ -260,46 +261,22 @@ impl Names<'_> {
         }
     }
     fn igw(&self, g: u32) -> String {
-        self.0
-            .config
-            .internet_gateways
-            .get(g as usize)
-            .map_or_else(|| format!("igw#{g}"), |x| x.id.clone())
+        id_of(&self.0.config.internet_gateways, g, "igw", |x| &x.id)
     }
     fn nat(&self, n: u32) -> String {
-        self.0
-            .config
-            .nat_gateways
-            .get(n as usize)
-            .map_or_else(|| format!("nat#{n}"), |x| x.id.clone())
+        id_of(&self.0.config.nat_gateways, n, "nat", |x| &x.id)
     }
     fn pcx(&self, p: u32) -> String {
-        self.0
-            .config
-            .peerings
-            .get(p as usize)
-            .map_or_else(|| format!("pcx#{p}"), |x| x.id.clone())
+        id_of(&self.0.config.peerings, p, "pcx", |x| &x.id)
     }
     fn rtb(&self, r: u32) -> String {
-        self.0
-            .config
-            .route_tables
-            .get(r as usize)
-            .map_or_else(|| format!("rtb#{r}"), |x| x.id.clone())
+        id_of(&self.0.config.route_tables, r, "rtb", |x| &x.id)
     }
     fn acl(&self, a: u32) -> String {
-        self.0
-            .config
-            .network_acls
-            .get(a as usize)
-            .map_or_else(|| format!("acl#{a}"), |x| x.id.clone())
+        id_of(&self.0.config.network_acls, a, "acl", |x| &x.id)
     }
     fn sg(&self, g: u32) -> String {
-        self.0
-            .config
-            .security_groups
-            .get(g as usize)
-            .map_or_else(|| format!("sg#{g}"), |x| x.id.clone())
+        id_of(&self.0.config.security_groups, g, "sg", |x| &x.id)
     }
     fn target(&self, t: RouteTarget) -> String {
         match t {
@@ -512,6 +489,10 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
                     n.nat(nat),
                     "no translation for this TCP packet: answers with a RST".into(),
                 ));
+            }
+            Note::NatRefused(nat) => {
+                blocking = n.nat(nat);
+                steps.push(step("nat-gateway", n.nat(nat), "refuses the packet".into()));
             }
             Note::Delivered(_) | Note::Dropped(_) => {}
         }
@@ -891,6 +872,21 @@ mod matrix {
         };
         assert_eq!(code, "ENI_SG_RULES_MISMATCH");
         assert_eq!(component, "sg-b of eni-2");
+        // A NAT gateway's refusal names the gateway, not the ACL that let the packet in.
+        let r = dp
+            .trace(&spec("igw-1", NAT_EIP, TraceProtocol::Tcp, 22))
+            .unwrap();
+        let Outcome::Dropped {
+            reason, component, ..
+        } = &r.forward.outcome
+        else {
+            panic!("{r}")
+        };
+        assert_eq!(
+            (reason.as_str(), component.as_str()),
+            ("nat_no_translation", "nat-1"),
+            "{r}"
+        );
         assert!(dp
             .trace(&spec("eni-9", [10, 0, 2, 20], TraceProtocol::Tcp, 80))
             .is_err());

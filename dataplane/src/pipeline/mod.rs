@@ -129,6 +129,9 @@ pub enum Note {
     },
     /// A NAT gateway answered a TCP packet that belongs to no translation with a RST.
     NatReset(u32),
+    /// NAT gateway `nat` refused the packet (no translation lets it in, no source port
+    /// is free, a protocol or fragment it does not pass): the drop that follows is its.
+    NatRefused(u32),
     /// Dropped.
     Dropped(DropReason),
 }

@@ -105,7 +105,12 @@ pub(crate) fn enter<T: Tracer>(
     };
     let bytes = frame.len().saturating_sub(HEADER_LEN) as u64;
     let towards_inside = nt.owns(ip.dst);
-    let result = if towards_inside {
+    // Only UDP fragments pass a NAT gateway; IPv4 only.
+    let result = if ip.fragment && ip.proto != PROTO_UDP {
+        Err(Stop::Drop(DropReason::NatFragment))
+    } else if v4(ip.src).is_none() || v4(ip.dst).is_none() {
+        Err(Stop::Drop(DropReason::Ipv6NotForwarded))
+    } else if towards_inside {
         to_inside(cx, n, ip, frame, quote, &mut pending)
     } else {
         from_inside(cx, n, ip, frame, quote, &mut pending)
@@ -120,7 +125,10 @@ pub(crate) fn enter<T: Tracer>(
                 }
             }
             return match stop {
-                Stop::Drop(r) => Action::drop(r),
+                Stop::Drop(r) => {
+                    tr.note(Note::NatRefused(n));
+                    Action::drop(r)
+                }
                 Stop::Reset => reset(n, from, frame, tr),
             };
         }
@@ -145,11 +153,15 @@ pub(crate) fn enter<T: Tracer>(
 /// The RST for a TCP packet from inside without a translation, written over the frame.
 fn reset<T: Tracer>(n: u32, from: Sender, frame: &mut [u8], tr: &mut T) -> Action {
     let Sender::Eni { router_mac, mac } = from else {
+        tr.note(Note::NatRefused(n));
         return Action::drop(DropReason::NatNoTranslation);
     };
     let len = match frame.get_mut(HEADER_LEN..).map(rewrite_as_rst) {
         Some(Ok(Some(len))) => len,
-        _ => return Action::drop(DropReason::NatNoTranslation),
+        _ => {
+            tr.note(Note::NatRefused(n));
+            return Action::drop(DropReason::NatNoTranslation);
+        }
     };
     let Ok(mut eth) = EthernetFrame::new_checked(&mut frame[..]) else {
         return Action::drop(DropReason::Malformed);
@@ -178,12 +190,6 @@ fn from_inside(
         .nat
         .get_mut(n as usize)
         .ok_or(Stop::Drop(DropReason::Malformed))?;
-    if ip.fragment && ip.proto != PROTO_UDP {
-        return Err(Stop::Drop(DropReason::NatFragment));
-    }
-    if v4(ip.src).is_none() || v4(ip.dst).is_none() {
-        return Err(Stop::Drop(DropReason::Ipv6NotForwarded));
-    }
     if ip.proto == PROTO_ICMP {
         if let Some(q) = quote {
             // An error about a packet that came in to the inside host: the quote's
@@ -311,9 +317,6 @@ fn to_inside(
         .nat
         .get_mut(n as usize)
         .ok_or(Stop::Drop(DropReason::Malformed))?;
-    if ip.fragment && ip.proto != PROTO_UDP {
-        return Err(Stop::Drop(DropReason::NatFragment));
-    }
     let dst = v4(ip.dst).ok_or(Stop::Drop(DropReason::Ipv6NotForwarded))?;
     let no = Stop::Drop(DropReason::NatNoTranslation);
     if ip.proto == PROTO_ICMP {
