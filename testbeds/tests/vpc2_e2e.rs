@@ -25,7 +25,10 @@ use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild, Scratch, SpawnOpts, Vpcctl};
 
 mod common;
-use common::{curl_url, ping_unanswered, start, sysctl, CMD, COUNTER_WAIT};
+use common::{
+    curl_url, drops, expect_drops, nacl_denied, ping_unanswered, python_ready, socat_listener,
+    start, sysctl, CMD, COUNTER_WAIT,
+};
 
 // --- topology text -------------------------------------------------------------------------
 
@@ -106,33 +109,6 @@ fn nacl(id: &str, subnets: &[&str], inbound: &[&str], outbound: &[&str]) -> Stri
 }
 
 // --- counters ------------------------------------------------------------------------------
-
-fn drops(lab: &Lab, eni: &str, r: DropReason) -> u64 {
-    lab.drops(eni, r).unwrap()
-}
-
-/// Waits for `eni`'s `r` counter to pass `before` and returns it (asserting it did).
-fn expect_drops(lab: &Lab, eni: &str, r: DropReason, before: u64) -> u64 {
-    let n = lab.wait_drops(eni, r, before + 1, COUNTER_WAIT).unwrap();
-    assert!(
-        n > before,
-        "{eni}: {} stayed at {before}; counters: {:?}",
-        r.name(),
-        lab.counters(eni).unwrap().drop_map()
-    );
-    n
-}
-
-/// The deny count of one ACL rule (`"*"` for the final deny) this epoch.
-fn nacl_denied(lab: &Lab, acl: &str, dir: &str, rule: &str) -> u64 {
-    lab.show()
-        .unwrap()
-        .nacl_denies
-        .iter()
-        .filter(|d| d.nacl == acl && d.direction == dir && d.rule == rule)
-        .map(|d| d.packets)
-        .sum()
-}
 
 fn nacl_report(lab: &Lab) -> Vec<NaclDenyReport> {
     lab.show().unwrap().nacl_denies
@@ -302,14 +278,7 @@ for step in sys.argv[4:]:
 /// Starts [`UDP_SERVER`] on IP:port of ENI `eni`.
 fn udp_server(lab: &Lab, eni: &str, port: u16) -> NsChild {
     let (addr, port) = (lab.ip(eni).to_string(), port.to_string());
-    let mut child = lab
-        .ns(eni)
-        .spawn(&["python3", "-c", UDP_SERVER, &addr, &port])
-        .unwrap();
-    child
-        .wait_for_line(|s, l| s == Stream::Stdout && l == "ready", CMD)
-        .unwrap();
-    child
+    python_ready(lab.ns(eni), UDP_SERVER, &[&addr, &port])
 }
 
 /// Runs [`UDP_CLIENT`] in `ns` and returns the outcome of each step.
@@ -407,17 +376,7 @@ fn send_q(ns: &Netns, peer: &str) -> u64 {
 /// lines arrive on stdout.
 fn line_server(lab: &Lab, eni: &str, port: u16) -> NsChild {
     let listen = format!("TCP4-LISTEN:{port},bind={},reuseaddr", lab.ip(eni));
-    let mut child = lab
-        .ns(eni)
-        .spawn(&["socat", "-d", "-d", "-u", &listen, "STDOUT"])
-        .unwrap();
-    child
-        .wait_for_line(
-            |s, l| s == Stream::Stderr && l.contains("listening on"),
-            CMD,
-        )
-        .unwrap();
-    child
+    socat_listener(lab.ns(eni), &listen)
 }
 
 /// socat client from ENI `from` to `to`:port, fed through its stdin pipe.
@@ -587,10 +546,7 @@ fn s17_nacl_protocol_and_icmp_type_code_semantics() {
         "echo requests fall through rule 100 to *: {:?}",
         nacl_report(&lab)
     );
-    let mut icmp_b = b1.spawn(&["python3", "-c", RECV_ICMP_MARKED]).unwrap();
-    icmp_b
-        .wait_for_line(|s, l| s == Stream::Stdout && l == "ready", CMD)
-        .unwrap();
+    let mut icmp_b = python_ready(&b1, RECV_ICMP_MARKED, &[]);
     let (a_ip, b_ip) = (lab.ip("eni-a1").to_string(), lab.ip("eni-b1").to_string());
     a1.exec_ok(&["python3", "-c", SEND_FRAG_NEEDED, &a_ip, &b_ip], CMD)
         .unwrap();
@@ -1173,12 +1129,7 @@ fn s27_udp_and_tcp_idle_timeouts() {
 
     // TCP established, 60 s -> 600 ms: an answer after 200 ms passes, after 1.5 s idle not.
     let (x1_s, port) = (x1_ip.to_string(), "7000".to_string());
-    let mut tcp = lab
-        .ns("eni-x1")
-        .spawn(&["python3", "-c", TCP_SERVER, &x1_s, &port])
-        .unwrap();
-    tcp.wait_for_line(|s, l| s == Stream::Stdout && l == "ready", CMD)
-        .unwrap();
+    let _tcp = python_ready(lab.ns("eni-x1"), TCP_SERVER, &[&x1_s, &port]);
     let before = drops(&lab, "eni-x1", DropReason::SgNoMatch);
     let out = b1
         .exec_ok(

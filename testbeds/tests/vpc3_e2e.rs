@@ -16,15 +16,16 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use dataplane::stats::PortCounters;
 use dataplane::verdict::DropReason;
-use testbeds::process::Stream;
-use testbeds::{Lab, Netns, NsChild, Scratch};
+use testbeds::{Netns, NsChild};
 
 mod common;
-use common::{curl_url, ip, ping, ping_unanswered, start, sysctl, CMD, COUNTER_WAIT};
+use common::{
+    curl_blocked, curl_ok, drops, expect_drops, expect_uplink_drops, http_server, ip, nacl_denied,
+    ping, ping_unanswered, python_ready, start, sysctl, uplink, CMD,
+};
 
 // --- topology text -------------------------------------------------------------------------
 
@@ -102,162 +103,7 @@ fn eip(id: &str, public: &str, eni: &str) -> String {
     format!("\n[[elastic_ip]]\nid = \"{id}\"\npublic_ip = \"{public}\"\neni = \"{eni}\"\n")
 }
 
-// --- counters ------------------------------------------------------------------------------
-
-fn drops(lab: &Lab, eni: &str, r: DropReason) -> u64 {
-    lab.drops(eni, r).unwrap()
-}
-
-/// Waits for `eni`'s `r` counter to pass `before` and returns it (asserting it did).
-fn expect_drops(lab: &Lab, eni: &str, r: DropReason, before: u64) -> u64 {
-    let n = lab.wait_drops(eni, r, before + 1, COUNTER_WAIT).unwrap();
-    assert!(
-        n > before,
-        "{eni}: {} stayed at {before}; counters: {:?}",
-        r.name(),
-        lab.counters(eni).unwrap().drop_map()
-    );
-    n
-}
-
-/// The counters of igw-t's uplink.
-fn uplink(lab: &Lab) -> PortCounters {
-    let r = lab.show().unwrap();
-    let u = r
-        .uplinks
-        .into_iter()
-        .find(|u| u.igw == IGW)
-        .unwrap_or_else(|| panic!("vpcd reports no uplink for {IGW}"));
-    assert!(u.tap.is_some(), "{IGW}: uplink not attached");
-    u.counters
-}
-
-/// Polls the uplink's counters until `done` holds or [`COUNTER_WAIT`] passes; returns the last.
-fn wait_uplink(lab: &Lab, mut done: impl FnMut(&PortCounters) -> bool) -> PortCounters {
-    let deadline = Instant::now() + COUNTER_WAIT;
-    let mut step = Duration::from_millis(2);
-    loop {
-        let c = uplink(lab);
-        if done(&c) || Instant::now() >= deadline {
-            return c;
-        }
-        std::thread::sleep(step);
-        step = (step * 2).min(Duration::from_millis(50));
-    }
-}
-
-/// Waits for the uplink's `r` counter to pass `before` (asserting it did).
-fn expect_uplink_drops(lab: &Lab, r: DropReason, before: u64) -> u64 {
-    let c = wait_uplink(lab, |c| c.drops[r.index()] > before);
-    let n = c.drops[r.index()];
-    assert!(
-        n > before,
-        "uplink: {} stayed at {before}; counters: {:?}",
-        r.name(),
-        c.drop_map()
-    );
-    n
-}
-
-/// The deny count of one ACL rule (`"*"` for the final deny) this epoch.
-fn nacl_denied(lab: &Lab, acl: &str, dir: &str, rule: &str) -> u64 {
-    lab.show()
-        .unwrap()
-        .nacl_denies
-        .iter()
-        .filter(|d| d.nacl == acl && d.direction == dir && d.rule == rule)
-        .map(|d| d.packets)
-        .sum()
-}
-
 // --- servers and clients -------------------------------------------------------------------
-
-/// An HTTP server: python's `http.server` handler without the reverse lookup of its own
-/// address that `HTTPServer.server_bind` does (`getfqdn`, which waits for an unreachable
-/// resolver in a namespace). Args: address, port, directory. Access log on stderr.
-const HTTP_SERVER: &str = r#"
-import functools, http.server, socketserver, sys
-class Server(http.server.ThreadingHTTPServer):
-    def server_bind(self):
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])
-server = Server((sys.argv[1], int(sys.argv[2])), handler)
-print("Serving HTTP on", sys.argv[1], flush=True)
-server.serve_forever()
-"#;
-
-/// An HTTP server on IP:80 serving `index.html` ("hello from NAME") and whatever the test
-/// puts in its directory; its access log (stderr) names each client's address.
-struct Http {
-    child: NsChild,
-    dir: Scratch,
-}
-
-fn http_server(ns: &Netns, bind: &str, name: &str) -> Http {
-    let dir = Scratch::new(&format!("{}-www", ns.name())).unwrap();
-    std::fs::write(dir.join("index.html"), format!("hello from {name}\n")).unwrap();
-    let d = dir.path().to_string_lossy().into_owned();
-    let mut child = ns
-        .spawn(&["python3", "-c", HTTP_SERVER, bind, "80", &d])
-        .unwrap();
-    child
-        .wait_for_line(|_, l| l.contains("Serving HTTP"), CMD)
-        .unwrap();
-    Http { child, dir }
-}
-
-impl Http {
-    /// The client address of the next logged request for `path` (waits for the log line).
-    fn next_client(&mut self, path: &str) -> String {
-        let needle = format!("\"GET {path} ");
-        let line = self
-            .child
-            .wait_for_line(
-                |s, l| s == Stream::Stderr && l.contains(&needle),
-                Duration::from_secs(5),
-            )
-            .unwrap();
-        line.split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    /// Every request line logged so far.
-    fn log(&self) -> String {
-        self.child.stderr_text()
-    }
-}
-
-/// `curl http://DST/PATH` from `ns` with an overall deadline of `secs`: the body, or curl's error.
-fn curl(ns: &Netns, dst: &str, path: &str, secs: u32) -> Result<String, String> {
-    curl_url(ns, &format!("http://{dst}{path}"), secs)
-}
-
-/// A curl of `/` that must return the page of server `name`.
-fn curl_ok(ns: &Netns, dst: &str, name: &str) {
-    let body =
-        curl(ns, dst, "/", 10).unwrap_or_else(|e| panic!("curl {} -> {dst}: {e}", ns.name()));
-    assert_eq!(
-        body,
-        format!("hello from {name}\n"),
-        "curl {} -> {dst}",
-        ns.name()
-    );
-}
-
-/// A curl that must fail by timing out (its packets dropped, not refused).
-fn curl_blocked(ns: &Netns, dst: &str) {
-    match curl(ns, dst, "/", 2) {
-        Ok(body) => panic!("curl {} -> {dst} got through: {body:?}", ns.name()),
-        Err(e) => assert!(
-            e.contains("timed out") || e.contains("Timeout"),
-            "curl {} -> {dst} failed, but not by a timeout: {e}",
-            ns.name()
-        ),
-    }
-}
 
 /// A ping that must be fully answered.
 fn ping_ok(ns: &Netns, dst: &str) {
@@ -329,20 +175,36 @@ fn eip_serves_the_internet_and_egress_leaves_with_the_eip() {
     // Inbound: internet → EIP → 10.0.1.10; the server sees the internet host itself.
     let mut srv1 = http_server(web1, "10.0.1.10", "web1");
     curl_ok(inet, "198.51.100.40", "web1");
-    assert_eq!(srv1.next_client("/"), HOST, "web1's access log");
+    assert_eq!(
+        srv1.next_client("/").ip().to_string(),
+        HOST,
+        "web1's access log"
+    );
     // An ENI's own public IP works the same way.
     let mut srv2 = http_server(lab.ns("eni-web2"), "10.0.1.11", "web2");
     curl_ok(inet, "198.51.100.60", "web2");
-    assert_eq!(srv2.next_client("/"), HOST, "web2's access log");
+    assert_eq!(
+        srv2.next_client("/").ip().to_string(),
+        HOST,
+        "web2's access log"
+    );
     // ICMP from anywhere is allowed by sg-web.
     ping_ok(inet, "198.51.100.40");
 
     // Outbound: web1 → internet host; the host sees the EIP, never the private address.
     let mut host = http_server(inet, HOST, "the internet");
     curl_ok(web1, HOST, "the internet");
-    assert_eq!(host.next_client("/"), "198.51.100.40", "host's access log");
+    assert_eq!(
+        host.next_client("/").ip().to_string(),
+        "198.51.100.40",
+        "host's access log"
+    );
     curl_ok(lab.ns("eni-web2"), HOST, "the internet");
-    assert_eq!(host.next_client("/"), "198.51.100.60", "host's access log");
+    assert_eq!(
+        host.next_client("/").ip().to_string(),
+        "198.51.100.60",
+        "host's access log"
+    );
     assert!(
         !host.log().contains("10.0.1."),
         "a private address reached the internet: {}",
@@ -357,7 +219,6 @@ fn eip_serves_the_internet_and_egress_leaves_with_the_eip() {
             "{e}: {m:?}"
         );
     }
-    let _ = (&srv1.dir, &srv2.dir, &host.dir);
 }
 
 // --- 2. scenario 36: no public IP ------------------------------------------------------------
@@ -384,7 +245,7 @@ fn s36_no_public_ip_is_dropped_at_the_gateway_until_an_eip_is_associated() {
     expect_drops(&lab, "eni-a1", DropReason::IgwNoPublicIp, before);
     let r = ping_unanswered(lab.ns("eni-a1"), HOST, 2, &[]);
     assert_eq!(r.received, 0, "ping without a public IP");
-    let c = uplink(&lab);
+    let c = uplink(&lab, IGW);
     assert_eq!(
         c.tx_packets,
         c.arp_replies + c.icmp_echo_replies,
@@ -395,8 +256,11 @@ fn s36_no_public_ip_is_dropped_at_the_gateway_until_an_eip_is_associated() {
     let with = format!("{without}{}", eip("eipalloc-a1", "198.51.100.41", "eni-a1"));
     lab.apply(&with).unwrap();
     curl_ok(lab.ns("eni-a1"), HOST, "the internet");
-    assert_eq!(host.next_client("/"), "198.51.100.41", "host's access log");
-    let _ = &host.dir;
+    assert_eq!(
+        host.next_client("/").ip().to_string(),
+        "198.51.100.41",
+        "host's access log"
+    );
 }
 
 // --- 3. what the internet cannot address ----------------------------------------------------
@@ -422,9 +286,9 @@ fn internet_cannot_address_unmapped_or_private_addresses() {
     let app = http_server(lab.ns("eni-app1"), "10.0.2.20", "app1");
 
     // A public address that is no one's.
-    let b = uplink(&lab).drops[DropReason::IgwNoPublicMapping.index()];
+    let b = uplink(&lab, IGW).drops[DropReason::IgwNoPublicMapping.index()];
     curl_blocked(inet, "198.51.100.99");
-    let b = expect_uplink_drops(&lab, DropReason::IgwNoPublicMapping, b);
+    let b = expect_uplink_drops(&lab, IGW, DropReason::IgwNoPublicMapping, b);
 
     // The private instance's private address: the internet's only way is its default route
     // to the gateway, which maps public addresses only.
@@ -432,7 +296,7 @@ fn internet_cannot_address_unmapped_or_private_addresses() {
     curl_blocked(inet, "10.0.2.20");
     let r = ping_unanswered(inet, "10.0.2.20", 2, &[]);
     assert_eq!(r.received, 0);
-    expect_uplink_drops(&lab, DropReason::IgwNoPublicMapping, b);
+    expect_uplink_drops(&lab, IGW, DropReason::IgwNoPublicMapping, b);
     let app_after = lab.counters("eni-app1").unwrap();
     assert_eq!(
         app_after.tx_packets, app_before.tx_packets,
@@ -445,17 +309,16 @@ fn internet_cannot_address_unmapped_or_private_addresses() {
     // A private (RFC 1918 / RFC 6598) source from the internet side.
     inet.ip(&["addr", "add", "100.64.7.7/32", "dev", "eth0"])
         .unwrap();
-    let b = uplink(&lab).drops[DropReason::IgwPrivateSource.index()];
+    let b = uplink(&lab, IGW).drops[DropReason::IgwPrivateSource.index()];
     let r = ping_unanswered(inet, "198.51.100.40", 2, &["-I", "100.64.7.7"]);
     assert_eq!(r.received, 0, "ping from a shared-space source");
-    expect_uplink_drops(&lab, DropReason::IgwPrivateSource, b);
+    expect_uplink_drops(&lab, IGW, DropReason::IgwPrivateSource, b);
 
     // A private destination routed to the gateway from inside.
     let b = drops(&lab, "eni-web1", DropReason::IgwPrivateDestination);
     let r = ping_unanswered(lab.ns("eni-web1"), "192.168.7.7", 2, &[]);
     assert_eq!(r.received, 0);
     expect_drops(&lab, "eni-web1", DropReason::IgwPrivateDestination, b);
-    let _ = &app.dir;
 }
 
 // --- 4. the gateway's outside address ---------------------------------------------------------
@@ -475,7 +338,7 @@ fn gateway_outside_address_answers_ping() {
     let (r, out) = ping(inet, &["-c", "3", "-i", "0.2", "-W", "2", GW_OUTSIDE]);
     assert!(r.all_received(), "ping {GW_OUTSIDE}: {out}");
     assert!(out.contains("ttl=64"), "gateway replies with TTL 64: {out}");
-    let c = uplink(&lab);
+    let c = uplink(&lab, IGW);
     assert!(c.icmp_echo_replies >= 3, "uplink counters: {c:?}");
     assert!(c.arp_replies >= 1, "the gateway answers ARP: {c:?}");
 }
@@ -509,7 +372,7 @@ fn mtu_1500_at_the_gateway_fragments_or_answers_frag_needed() {
 
     // DF clear, 3028 bytes: vpcd fragments, the host reassembles and answers.
     let reasm = ip_stat(inet, "ReasmOKs");
-    let tx = uplink(&lab).tx_packets;
+    let tx = uplink(&lab, IGW).tx_packets;
     let (r, out) = ping(
         web1,
         &[
@@ -522,7 +385,7 @@ fn mtu_1500_at_the_gateway_fragments_or_answers_frag_needed() {
         "the host reassembled the fragments vpcd sent"
     );
     assert!(
-        uplink(&lab).tx_packets >= tx + 6,
+        uplink(&lab, IGW).tx_packets >= tx + 6,
         "3028-byte packets leave in 3 fragments each"
     );
     assert_eq!(drops(&lab, "eni-web1", DropReason::FragmentationNeeded), 0);
@@ -563,7 +426,7 @@ fn mtu_1500_at_the_gateway_fragments_or_answers_frag_needed() {
     );
     // Nothing oversized reached the internet.
     assert_eq!(
-        uplink(&lab).drop_map().get("frag_needed"),
+        uplink(&lab, IGW).drop_map().get("frag_needed"),
         None,
         "frag_needed is charged to the sender"
     );
@@ -592,7 +455,7 @@ fn tcp_through_the_gateway_is_intact_with_path_mtu_discovery() {
     let data: Vec<u8> = (0..4u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    std::fs::write(host.dir.join("big.bin"), &data).unwrap();
+    std::fs::write(host.dir().join("big.bin"), &data).unwrap();
     let url = format!("http://{HOST}/big.bin");
     let out = web1
         .exec(
@@ -615,7 +478,10 @@ fn tcp_through_the_gateway_is_intact_with_path_mtu_discovery() {
         "download digest {got:?} (stderr {}), want {want}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(host.next_client("/big.bin"), "198.51.100.40");
+    assert_eq!(
+        host.next_client("/big.bin").ip().to_string(),
+        "198.51.100.40"
+    );
 
     // Upload: the host's side of the link takes jumbo frames, so it advertises MSS 8961 and
     // web1 sends 9001-byte segments with DF set until the router's ICMP teaches it 1500.
@@ -696,10 +562,18 @@ inbound = [{{ protocol = "-1", source = "10.0.0.0/16" }}]
     let app1 = &app1;
 
     curl_ok(app1, HOST, "the internet");
-    assert_eq!(host.next_client("/"), "198.51.100.50", "host's access log");
+    assert_eq!(
+        host.next_client("/").ip().to_string(),
+        "198.51.100.50",
+        "host's access log"
+    );
     // The NAT instance itself goes out with the same EIP.
     curl_ok(nat, HOST, "the internet");
-    assert_eq!(host.next_client("/"), "198.51.100.50", "host's access log");
+    assert_eq!(
+        host.next_client("/").ip().to_string(),
+        "198.51.100.50",
+        "host's access log"
+    );
 
     // Path-MTU discovery across the NAT: towards a host advertising a jumbo MSS, the
     // instance forwards app1's 9001-byte segments, the router answers it "fragmentation
@@ -738,7 +612,11 @@ inbound = [{{ protocol = "-1", source = "10.0.0.0/16" }}]
     // Off again: works at once.
     lab.apply(&topo(false)).unwrap();
     curl_ok(app1, HOST, "the internet");
-    assert_eq!(host.next_client("/"), "198.51.100.50", "host's access log");
+    assert_eq!(
+        host.next_client("/").ip().to_string(),
+        "198.51.100.50",
+        "host's access log"
+    );
 }
 
 // --- 7. a network ACL in front of an EIP ------------------------------------------------------
@@ -771,9 +649,9 @@ outbound = [{{ rule = 100, protocol = "-1", cidr = "0.0.0.0/0", action = "allow"
     let inet = lab.internet(IGW);
     let srv = http_server(lab.ns("eni-web1"), "10.0.1.10", "web1");
 
-    let before = uplink(&lab).drops[DropReason::NaclDeny.index()];
+    let before = uplink(&lab, IGW).drops[DropReason::NaclDeny.index()];
     curl_blocked(inet, "198.51.100.40");
-    expect_uplink_drops(&lab, DropReason::NaclDeny, before);
+    expect_uplink_drops(&lab, IGW, DropReason::NaclDeny, before);
     assert!(nacl_denied(&lab, "acl-pub", "inbound", "90") > 0);
     assert_eq!(drops(&lab, "eni-web1", DropReason::NaclDeny), 0);
     assert!(!srv.log().contains("GET"), "{}", srv.log());
@@ -781,9 +659,8 @@ outbound = [{{ rule = 100, protocol = "-1", cidr = "0.0.0.0/0", action = "allow"
     ping_ok(inet, "198.51.100.40");
     // Egress from the instance is unaffected (its replies come back on ephemeral ports,
     // allowed by rule 100).
-    let host = http_server(inet, HOST, "the internet");
+    let _host = http_server(inet, HOST, "the internet");
     curl_ok(lab.ns("eni-web1"), HOST, "the internet");
-    let _ = (&srv.dir, &host.dir);
 }
 
 // --- 8. UDP and ICMP errors across the NAT ----------------------------------------------------
@@ -817,11 +694,7 @@ except socket.timeout:
 
 fn udp_server(ns: &Netns, port: u16, reply: usize) -> NsChild {
     let (p, r) = (port.to_string(), reply.to_string());
-    let mut c = ns
-        .spawn(&["python3", "-c", UDP_SERVER, HOST, &p, &r])
-        .unwrap();
-    c.wait_for_line(|_, l| l == "ready", CMD).unwrap();
-    c
+    python_ready(ns, UDP_SERVER, &[HOST, &p, &r])
 }
 
 fn udp_ask(ns: &Netns, port: u16) -> String {
@@ -856,7 +729,7 @@ fn udp_replies_and_icmp_errors_come_back_through_the_nat() {
     srv.wait_for_line(|_, l| l == "from 198.51.100.41", CMD)
         .unwrap();
     assert_eq!(udp_ask(a1, 5354), "refused", "ICMP port unreachable");
-    let m = uplink(&lab).drop_map();
+    let m = uplink(&lab, IGW).drop_map();
     assert!(
         m.keys()
             .all(|k| k == "ipv6_not_forwarded" || k == "multicast"),
@@ -880,6 +753,6 @@ fn fragmented_reply_of_a_tracked_udp_flow_is_admitted() {
         got,
         "got 3000",
         "uplink drops: {:?}",
-        uplink(&lab).drop_map()
+        uplink(&lab, IGW).drop_map()
     );
 }

@@ -22,18 +22,20 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::ChildStdin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use dataplane::stats::{NatMetrics, PortCounters};
+use dataplane::stats::NatMetrics;
 use dataplane::verdict::DropReason;
 use testbeds::process::Stream;
-use testbeds::{Lab, Netns, NsChild, Scratch, SpawnOpts, Vpcctl};
+use testbeds::{Lab, Netns, NsChild};
 
 mod common;
-use common::{curl_url, ip, ping, ping_unanswered, start, CMD, COUNTER_WAIT};
+use common::{
+    curl_blocked, drops, expect_drops, expect_uplink_drops, hold, http_server, ip, nacl_denied,
+    ping_ok, ping_unanswered, poll, probe_server, python_ready, start, tcpdump, uplink,
+    vpcctl_apply, CMD, COUNTER_WAIT, PROBE,
+};
 
 // --- topology text -------------------------------------------------------------------------
 
@@ -48,9 +50,6 @@ const APP: &str = "eni-app1";
 const APP_IP: &str = "10.0.2.20";
 /// The internet host (the namespace of igw-t).
 const HOST: &str = "203.0.113.5";
-
-/// The `tcp-probe` helper binary of this crate.
-const PROBE: &str = env!("CARGO_BIN_EXE_tcp-probe");
 
 /// The VPC without its NAT gateway: tables, subnets, the internet gateway, and eni-app1 in
 /// subnet-priv (whose table sends `0.0.0.0/0` to nat-t) with `sg-open` (everything in, so
@@ -139,66 +138,6 @@ fn topology(lab: &str) -> String {
 
 // --- counters and metrics ------------------------------------------------------------------
 
-fn drops(lab: &Lab, eni: &str, r: DropReason) -> u64 {
-    lab.drops(eni, r).unwrap()
-}
-
-/// Waits for `eni`'s `r` counter to pass `before` and returns it (asserting it did).
-fn expect_drops(lab: &Lab, eni: &str, r: DropReason, before: u64) -> u64 {
-    let n = lab.wait_drops(eni, r, before + 1, COUNTER_WAIT).unwrap();
-    assert!(
-        n > before,
-        "{eni}: {} stayed at {before}; counters: {:?}",
-        r.name(),
-        lab.counters(eni).unwrap().drop_map()
-    );
-    n
-}
-
-/// Polls `read` until `done` holds for its value or `timeout` passes; returns the last value.
-fn poll<T>(timeout: Duration, mut read: impl FnMut() -> T, mut done: impl FnMut(&T) -> bool) -> T {
-    let deadline = Instant::now() + timeout;
-    let mut step = Duration::from_millis(2);
-    loop {
-        let v = read();
-        let now = Instant::now();
-        if done(&v) || now >= deadline {
-            return v;
-        }
-        std::thread::sleep(step.min(deadline - now));
-        step = (step * 2).min(Duration::from_millis(50));
-    }
-}
-
-/// The counters of igw-t's uplink.
-fn uplink(lab: &Lab) -> PortCounters {
-    let r = lab.show().unwrap();
-    let u = r
-        .uplinks
-        .into_iter()
-        .find(|u| u.igw == IGW)
-        .unwrap_or_else(|| panic!("vpcd reports no uplink for {IGW}"));
-    assert!(u.tap.is_some(), "{IGW}: uplink not attached");
-    u.counters
-}
-
-/// Waits for the uplink's `r` counter to pass `before` (asserting it did).
-fn expect_uplink_drops(lab: &Lab, r: DropReason, before: u64) -> u64 {
-    let c = poll(
-        COUNTER_WAIT,
-        || uplink(lab),
-        |c| c.drops[r.index()] > before,
-    );
-    let n = c.drops[r.index()];
-    assert!(
-        n > before,
-        "uplink: {} stayed at {before}; counters: {:?}",
-        r.name(),
-        c.drop_map()
-    );
-    n
-}
-
 /// nat-t's metrics as `vpcctl show --json` reports them.
 fn nat_metrics(lab: &Lab) -> NatMetrics {
     lab.show()
@@ -222,78 +161,7 @@ fn wait_nat(
     m
 }
 
-/// The deny count of one ACL rule (`"*"` for the final deny) this epoch.
-fn nacl_denied(lab: &Lab, acl: &str, dir: &str, rule: &str) -> u64 {
-    lab.show()
-        .unwrap()
-        .nacl_denies
-        .iter()
-        .filter(|d| d.nacl == acl && d.direction == dir && d.rule == rule)
-        .map(|d| d.packets)
-        .sum()
-}
-
 // --- HTTP ----------------------------------------------------------------------------------
-
-/// An HTTP server: python's `http.server` handler without the reverse lookup of its own
-/// address that `HTTPServer.server_bind` does, logging each client as `IP:PORT`.
-/// Args: address, port, directory. Access log on stderr.
-const HTTP_SERVER: &str = r#"
-import functools, http.server, socketserver, sys
-class Server(http.server.ThreadingHTTPServer):
-    def server_bind(self):
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-class Handler(http.server.SimpleHTTPRequestHandler):
-    def address_string(self):
-        return "%s:%d" % self.client_address[:2]
-handler = functools.partial(Handler, directory=sys.argv[3])
-server = Server((sys.argv[1], int(sys.argv[2])), handler)
-print("Serving HTTP on", sys.argv[1], flush=True)
-server.serve_forever()
-"#;
-
-/// An HTTP server on IP:80 serving `index.html` ("hello from NAME").
-struct Http {
-    child: NsChild,
-    _dir: Scratch,
-}
-
-fn http_server(ns: &Netns, bind: &str, name: &str) -> Http {
-    let dir = Scratch::new(&format!("{}-www", ns.name())).unwrap();
-    std::fs::write(dir.join("index.html"), format!("hello from {name}\n")).unwrap();
-    let d = dir.path().to_string_lossy().into_owned();
-    let mut child = ns
-        .spawn(&["python3", "-c", HTTP_SERVER, bind, "80", &d])
-        .unwrap();
-    child
-        .wait_for_line(|_, l| l.contains("Serving HTTP"), CMD)
-        .unwrap();
-    Http { child, _dir: dir }
-}
-
-impl Http {
-    /// The client (address and port) of the next logged request for `path`.
-    fn next_client(&mut self, path: &str) -> SocketAddr {
-        let needle = format!("\"GET {path} ");
-        let line = self
-            .child
-            .wait_for_line(
-                |s, l| s == Stream::Stderr && l.contains(&needle),
-                Duration::from_secs(5),
-            )
-            .unwrap();
-        let first = line.split_whitespace().next().unwrap_or_default();
-        first
-            .parse()
-            .unwrap_or_else(|_| panic!("no IP:PORT at the start of {line:?}"))
-    }
-
-    /// Every request line logged so far.
-    fn log(&self) -> String {
-        self.child.stderr_text()
-    }
-}
 
 /// A curl of `/` that must return the page of server `name`; returns curl's local port.
 fn curl_ok(ns: &Netns, dst: &str, name: &str) -> u16 {
@@ -331,44 +199,7 @@ fn curl_ok(ns: &Netns, dst: &str, name: &str) -> u16 {
         .unwrap_or_else(|_| panic!("curl's local port {port:?}"))
 }
 
-/// A curl that must fail by timing out (its packets dropped, not refused).
-fn curl_blocked(ns: &Netns, dst: &str) {
-    match curl_url(ns, &format!("http://{dst}/"), 2) {
-        Ok(body) => panic!("curl {} -> {dst} got through: {body:?}", ns.name()),
-        Err(e) => assert!(
-            e.contains("timed out") || e.contains("Timeout"),
-            "curl {} -> {dst} failed, but not by a timeout: {e}",
-            ns.name()
-        ),
-    }
-}
-
-/// A ping that must be fully answered.
-fn ping_ok(ns: &Netns, dst: &str) {
-    let (r, out) = ping(ns, &["-c", "2", "-i", "0.2", "-W", "2", dst]);
-    assert!(r.all_received(), "ping {} -> {dst}: {out}", ns.name());
-}
-
 // --- tcp-probe -----------------------------------------------------------------------------
-
-/// `tcp-probe listen ADDR PORTS…` in `ns`, ready.
-fn probe_server(ns: &Netns, addr: &str, ports: &[u16]) -> NsChild {
-    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-    let mut argv = vec![PROBE, "listen", addr];
-    argv.extend(ports.iter().map(String::as_str));
-    let mut c = ns
-        .spawn_with(
-            &argv,
-            SpawnOpts {
-                die_with_thread: true,
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
-    c.wait_for_line(|s, l| s == Stream::Stdout && l == "ready", CMD)
-        .unwrap();
-    c
-}
 
 /// The peer of the next `accepted PORT from IP:PORT` line of a probe server.
 fn next_accepted(server: &mut NsChild, port: u16) -> SocketAddr {
@@ -379,70 +210,6 @@ fn next_accepted(server: &mut NsChild, port: u16) -> SocketAddr {
     line[prefix.len()..]
         .parse()
         .unwrap_or_else(|_| panic!("bad peer in {line:?}"))
-}
-
-/// A TCP connection held open by `tcp-probe connect` in a namespace, driven by lines.
-struct Held {
-    child: NsChild,
-    stdin: ChildStdin,
-    /// The inside socket's address.
-    local: SocketAddr,
-}
-
-/// Connects from `ns` to `dst:port` and holds the connection (asserting it connected).
-fn hold(ns: &Netns, dst: &str, port: u16) -> Held {
-    let p = port.to_string();
-    let mut child = ns
-        .spawn_with(
-            &[PROBE, "connect", dst, &p, "5"],
-            SpawnOpts {
-                stdin_pipe: true,
-                die_with_thread: true,
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
-    let stdin = child.take_stdin().unwrap();
-    let line = child
-        .wait_for_line(
-            |s, l| {
-                s == Stream::Stdout
-                    && (l.starts_with("connected ") || l.starts_with("connect-error"))
-            },
-            CMD,
-        )
-        .unwrap();
-    let local = line
-        .strip_prefix("connected ")
-        .unwrap_or_else(|| panic!("tcp-probe {} -> {dst}:{port}: {line}", ns.name()))
-        .parse()
-        .unwrap();
-    Held {
-        child,
-        stdin,
-        local,
-    }
-}
-
-impl Held {
-    /// Sends `text` and returns the outcome line (`echo TEXT`, `reset`, `timeout`, …).
-    fn send(&mut self, text: &str) -> String {
-        writeln!(self.stdin, "send {text}").unwrap();
-        self.stdin.flush().unwrap();
-        self.child
-            .wait_for_line(
-                |s, l| {
-                    s == Stream::Stdout
-                        && (l.starts_with("echo ")
-                            || l == "reset"
-                            || l == "eof"
-                            || l == "timeout"
-                            || l.starts_with("error "))
-                },
-                CMD,
-            )
-            .unwrap()
-    }
 }
 
 /// A one-off `tcp-probe connect` that gives up after `secs`: its first output line.
@@ -524,13 +291,13 @@ fn private_subnet_reaches_the_internet_through_the_nat_gateway_and_not_back() {
 
     // Nothing comes in uninvited, though sg-open would admit it.
     let app_srv = http_server(app, APP_IP, "app1");
-    let up0 = uplink(&lab).drops[DropReason::NatNoTranslation.index()];
+    let up0 = uplink(&lab, IGW).drops[DropReason::NatNoTranslation.index()];
     let app0 = drops(&lab, APP, DropReason::NatNoTranslation);
     curl_blocked(inet, NAT_EIP);
-    let up1 = expect_uplink_drops(&lab, DropReason::NatNoTranslation, up0);
+    let up1 = expect_uplink_drops(&lab, IGW, DropReason::NatNoTranslation, up0);
     let r = ping_unanswered(inet, NAT_EIP, 2, &[]);
     assert_eq!(r.received, 0, "the NAT gateway's Elastic IP answered ping");
-    let up2 = expect_uplink_drops(&lab, DropReason::NatNoTranslation, up1);
+    let up2 = expect_uplink_drops(&lab, IGW, DropReason::NatNoTranslation, up1);
     let r = ping_unanswered(app, NAT_IP, 2, &[]);
     assert_eq!(
         r.received, 0,
@@ -566,7 +333,7 @@ fn port_range_exhaustion_is_per_destination() {
     let app = lab.ns(APP);
     let mut srv = probe_server(inet, HOST, &[8001, 8002]);
 
-    let mut held = [hold(app, HOST, 8001), hold(app, HOST, 8001)];
+    let mut held = [hold(app, HOST, 8001, 5), hold(app, HOST, 8001, 5)];
     let mut seen = Vec::new();
     for (i, h) in held.iter_mut().enumerate() {
         assert_eq!(h.send(&format!("held{i}")), format!("echo held{i}"));
@@ -610,7 +377,7 @@ fn port_range_exhaustion_is_per_destination() {
     assert!(m.packets_drop_count >= refused, "{m:#?}");
 
     // Another destination port is another destination.
-    let mut other = hold(app, HOST, 8002);
+    let mut other = hold(app, HOST, 8002, 5);
     assert_eq!(other.send("other"), "echo other");
     let peer = next_accepted(&mut srv, 8002);
     assert_eq!(peer.ip(), ip(NAT_EIP));
@@ -643,7 +410,7 @@ fn idle_translation_expires_and_the_next_segment_gets_a_reset() {
     let app = lab.ns(APP);
     let srv = probe_server(inet, HOST, &[8001]);
 
-    let mut conn = hold(app, HOST, 8001);
+    let mut conn = hold(app, HOST, 8001, 5);
     assert_eq!(conn.send("before"), "echo before");
     wait_nat(&lab, "one open TCP connection", COUNTER_WAIT, |m| {
         m.active_connection_count == 1 && m.translations == 1
@@ -678,7 +445,7 @@ fn idle_translation_expires_and_the_next_segment_gets_a_reset() {
         srv.stdout_text()
     );
 
-    let mut fresh = hold(app, HOST, 8001);
+    let mut fresh = hold(app, HOST, 8001, 5);
     assert_eq!(fresh.send("fresh"), "echo fresh");
 }
 
@@ -730,11 +497,7 @@ fn udp_ask(ns: &Netns, local_port: u16, port: u16) -> String {
 /// A UDP server on HOST:`port` answering 100 bytes, ready.
 fn udp_server(inet: &Netns, port: u16) -> NsChild {
     let p = port.to_string();
-    let mut srv = inet
-        .spawn(&["python3", "-c", UDP_SERVER, HOST, &p, "100"])
-        .unwrap();
-    srv.wait_for_line(|_, l| l == "ready", CMD).unwrap();
-    srv
+    python_ready(inet, UDP_SERVER, &[HOST, &p, "100"])
 }
 
 /// The source (address, port) of the next datagram the UDP server logs.
@@ -763,20 +526,7 @@ fn udp_and_its_icmp_port_unreachable_are_translated() {
     let lab = start(&topology(""));
     let inet = lab.internet(IGW);
     let app = lab.ns(APP);
-    let mut dump = inet
-        .spawn_with(
-            &["tcpdump", "-l", "-n", "-v", "-i", "eth0", "udp or icmp"],
-            SpawnOpts {
-                die_with_thread: true,
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
-    dump.wait_for_line(
-        |s, l| s == Stream::Stderr && l.contains("listening on"),
-        CMD,
-    )
-    .unwrap();
+    let mut dump = tcpdump(inet, &["-l", "-n", "-v", "-i", "eth0", "udp or icmp"]);
     let mut srv = udp_server(inet, 5353);
 
     assert_eq!(udp_ask(app, UDP_INSIDE_PORT, 5353), "got 100");
@@ -865,10 +615,10 @@ outbound = [{{ rule = 100, protocol = "-1", cidr = "0.0.0.0/0", action = "allow"
     let app = lab.ns(APP);
     let mut host = http_server(inet, HOST, "the internet");
 
-    let before = uplink(&lab).drops[DropReason::NaclDeny.index()];
+    let before = uplink(&lab, IGW).drops[DropReason::NaclDeny.index()];
     let opened = nat_metrics(&lab).connection_attempt_count;
     curl_blocked(app, HOST);
-    expect_uplink_drops(&lab, DropReason::NaclDeny, before);
+    expect_uplink_drops(&lab, IGW, DropReason::NaclDeny, before);
     assert!(
         nacl_denied(&lab, "acl-pub", "inbound", "*") > 0,
         "{:?}",
@@ -886,26 +636,15 @@ outbound = [{{ rule = 100, protocol = "-1", cidr = "0.0.0.0/0", action = "allow"
     assert!(!host.log().contains("GET"), "{}", host.log());
 
     // The real `vpcctl apply` of the fixed file, with this lab's namespace names.
-    let fixed = topo(true).replace(
-        "netns = \"",
-        &format!("netns = \"{}", lab.prefix().ns_name("")),
-    );
-    let dir = Scratch::new(&lab.prefix().ns_name("acl")).unwrap();
-    let file = dir.join("fixed.toml");
-    std::fs::write(&file, fixed).unwrap();
-    let ctl = Vpcctl::new(lab.vpcd().socket_path()).unwrap();
-    let out = ctl.run(&["apply", &file.to_string_lossy()], CMD).unwrap();
-    assert!(
-        out.status.success(),
-        "vpcctl apply: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    vpcctl_apply(&lab, &topo(true), "fixed");
 
-    let before = uplink(&lab).drops[DropReason::NaclDeny.index()];
+    let before = uplink(&lab, IGW).drops[DropReason::NaclDeny.index()];
     curl_ok(app, HOST, "the internet");
     assert_eq!(host.next_client("/").ip(), ip(NAT_EIP));
-    assert_eq!(uplink(&lab).drops[DropReason::NaclDeny.index()], before);
+    assert_eq!(
+        uplink(&lab, IGW).drops[DropReason::NaclDeny.index()],
+        before
+    );
 }
 
 // --- 6. a private NAT gateway behind an internet gateway -----------------------------------------
@@ -940,7 +679,7 @@ private_ip = "{NAT_IP}"
     let r = ping_unanswered(app, HOST, 2, &[]);
     assert_eq!(r.received, 0, "ping through a private NAT gateway");
     expect_drops(&lab, APP, DropReason::IgwNoPublicIp, before);
-    let c = uplink(&lab);
+    let c = uplink(&lab, IGW);
     assert_eq!(
         c.tx_packets,
         c.arp_replies + c.icmp_echo_replies,
@@ -972,20 +711,20 @@ fn an_earlier_refusal_does_not_block_a_later_translation() {
     let inet = lab.internet(IGW);
     let app = lab.ns(APP);
 
-    let b = uplink(&lab).drops[DropReason::NatNoTranslation.index()];
+    let b = uplink(&lab, IGW).drops[DropReason::NatNoTranslation.index()];
     inet.exec_ok(
         &["python3", "-c", UDP_STRAY, HOST, "5353", NAT_EIP, "40000"],
         CMD,
     )
     .unwrap();
-    expect_uplink_drops(&lab, DropReason::NatNoTranslation, b);
+    expect_uplink_drops(&lab, IGW, DropReason::NatNoTranslation, b);
 
     let mut srv = udp_server(inet, 5353);
     assert_eq!(
         udp_ask(app, 40000, 5353),
         "got 100",
         "the reply to {NAT_EIP}:40000; uplink drops {:?}",
-        uplink(&lab).drop_map()
+        uplink(&lab, IGW).drop_map()
     );
     assert_eq!(udp_next_from(&mut srv), sock(NAT_EIP, 40000));
 }

@@ -25,20 +25,17 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::net::SocketAddr;
-use std::process::ChildStdin;
 use std::time::Duration;
 
 use dataplane::verdict::DropReason;
 use testbeds::process::Stream;
-use testbeds::{Lab, Netns, NsChild, Scratch, SpawnOpts, Vpcctl};
+use testbeds::{Lab, Netns, NsChild};
 
 mod common;
-use common::{curl_url, ip, ping, ping_unanswered, start, CMD, COUNTER_WAIT};
-
-/// The `tcp-probe` helper binary of this crate.
-const PROBE: &str = env!("CARGO_BIN_EXE_tcp-probe");
+use common::{
+    curl_blocked, curl_ok, drops, hold, http_server, ip, nacl_denied, ping, ping_ok,
+    ping_unanswered, probe_server, python_ready, start, tcpdump, vpcctl_apply, CMD, COUNTER_WAIT,
+};
 
 // --- topology text -------------------------------------------------------------------------
 
@@ -115,10 +112,6 @@ fn pcx(id: &str, requester: &str, accepter: &str, status: &str) -> String {
 
 // --- counters ------------------------------------------------------------------------------
 
-fn drops(lab: &Lab, eni: &str, r: DropReason) -> u64 {
-    lab.drops(eni, r).unwrap()
-}
-
 /// Waits for `eni`'s `r` counter to reach `before + at_least` and returns it (asserting it did).
 fn expect_drops(lab: &Lab, eni: &str, r: DropReason, before: u64, at_least: u64) -> u64 {
     let n = lab
@@ -156,113 +149,12 @@ const PATH_DROPS: [DropReason; 7] = [
     DropReason::InvalidTcpState,
 ];
 
-/// The deny count of one ACL rule (`"*"` for the final deny) this epoch.
-fn nacl_denied(lab: &Lab, acl: &str, dir: &str, rule: &str) -> u64 {
-    lab.show()
-        .unwrap()
-        .nacl_denies
-        .iter()
-        .filter(|d| d.nacl == acl && d.direction == dir && d.rule == rule)
-        .map(|d| d.packets)
-        .sum()
-}
-
 // --- ping, HTTP ----------------------------------------------------------------------------
-
-/// A ping that must be fully answered.
-fn ping_ok(ns: &Netns, dst: &str) {
-    let (r, out) = ping(ns, &["-c", "2", "-i", "0.2", "-W", "2", dst]);
-    assert!(r.all_received(), "ping {} -> {dst}: {out}", ns.name());
-}
 
 /// Two pings that must go unanswered.
 fn ping_blocked(ns: &Netns, dst: &str) {
     let r = ping_unanswered(ns, dst, 2, &[]);
     assert_eq!(r.received, 0, "ping {} -> {dst} was answered", ns.name());
-}
-
-/// An HTTP server: python's `http.server` handler without the reverse lookup of its own
-/// address that `HTTPServer.server_bind` does, logging each client as `IP:PORT`.
-/// Args: address, port, directory. Access log on stderr.
-const HTTP_SERVER: &str = r#"
-import functools, http.server, socketserver, sys
-class Server(http.server.ThreadingHTTPServer):
-    def server_bind(self):
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-class Handler(http.server.SimpleHTTPRequestHandler):
-    def address_string(self):
-        return "%s:%d" % self.client_address[:2]
-handler = functools.partial(Handler, directory=sys.argv[3])
-server = Server((sys.argv[1], int(sys.argv[2])), handler)
-print("Serving HTTP on", sys.argv[1], flush=True)
-server.serve_forever()
-"#;
-
-/// An HTTP server on ADDR:80 serving `index.html` ("hello from NAME").
-struct Http {
-    child: NsChild,
-    _dir: Scratch,
-}
-
-fn http_server(ns: &Netns, bind: &str, name: &str) -> Http {
-    let dir = Scratch::new(&format!("{}-www", ns.name())).unwrap();
-    std::fs::write(dir.join("index.html"), format!("hello from {name}\n")).unwrap();
-    let d = dir.path().to_string_lossy().into_owned();
-    let mut child = ns
-        .spawn(&["python3", "-c", HTTP_SERVER, bind, "80", &d])
-        .unwrap();
-    child
-        .wait_for_line(|_, l| l.contains("Serving HTTP"), CMD)
-        .unwrap();
-    Http { child, _dir: dir }
-}
-
-impl Http {
-    /// The client of the next logged request.
-    fn next_client(&mut self) -> SocketAddr {
-        let line = self
-            .child
-            .wait_for_line(
-                |s, l| s == Stream::Stderr && l.contains("\"GET / "),
-                Duration::from_secs(5),
-            )
-            .unwrap();
-        let first = line.split_whitespace().next().unwrap_or_default();
-        first
-            .parse()
-            .unwrap_or_else(|_| panic!("no IP:PORT at the start of {line:?}"))
-    }
-
-    /// Every request line logged so far.
-    fn log(&self) -> String {
-        self.child.stderr_text()
-    }
-}
-
-/// A curl of `http://DST/` that must return the page of server `name`.
-fn curl_ok(ns: &Netns, dst: &str, name: &str) {
-    match curl_url(ns, &format!("http://{dst}/"), 10) {
-        Ok(body) => assert_eq!(
-            body,
-            format!("hello from {name}\n"),
-            "curl {} -> {dst}",
-            ns.name()
-        ),
-        Err(e) => panic!("curl {} -> {dst}: {e}", ns.name()),
-    }
-}
-
-/// A curl that must fail by timing out (its packets dropped, not refused).
-fn curl_blocked(ns: &Netns, dst: &str) {
-    match curl_url(ns, &format!("http://{dst}/"), 2) {
-        Ok(body) => panic!("curl {} -> {dst} got through: {body:?}", ns.name()),
-        Err(e) => assert!(
-            e.contains("timed out") || e.contains("Timeout"),
-            "curl {} -> {dst} failed, but not by a timeout: {e}",
-            ns.name()
-        ),
-    }
 }
 
 // --- UDP -----------------------------------------------------------------------------------
@@ -321,10 +213,7 @@ s.sendto(b"q", (sys.argv[3], int(sys.argv[4])))
 /// A python UDP script (`UDP_SERVER` or `UDP_LISTENER`) on ADDR:PORT in `ns`, ready.
 fn udp_spawn(ns: &Netns, script: &str, addr: &str, port: u16) -> NsChild {
     let p = port.to_string();
-    let mut c = ns.spawn(&["python3", "-c", script, addr, &p]).unwrap();
-    c.wait_for_line(|s, l| s == Stream::Stdout && l == "ready", CMD)
-        .unwrap();
-    c
+    python_ready(ns, script, &[addr, &p])
 }
 
 /// One UDP query from `local:lport` in `ns` to `host:port`: `got …`, `refused` or `timeout`.
@@ -347,31 +236,9 @@ fn udp_send(ns: &Netns, local: &str, lport: u16, host: &str, port: u16) {
 
 /// `tcpdump -e` (link-level headers: MAC addresses) on `eth0` of `ns`, ready.
 fn capture(ns: &Netns, filter: &[&str]) -> NsChild {
-    let mut argv = vec![
-        "tcpdump",
-        "-l",
-        "-n",
-        "-e",
-        "--immediate-mode",
-        "-i",
-        "eth0",
-    ];
-    argv.extend_from_slice(filter);
-    let mut c = ns
-        .spawn_with(
-            &argv,
-            SpawnOpts {
-                die_with_thread: true,
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
-    c.wait_for_line(
-        |s, l| s == Stream::Stderr && l.contains("listening on"),
-        CMD,
-    )
-    .unwrap();
-    c
+    let mut args = vec!["-l", "-n", "-e", "--immediate-mode", "-i", "eth0"];
+    args.extend_from_slice(filter);
+    tcpdump(ns, &args)
 }
 
 /// Every MAC address in a tcpdump `-e` text (lowercase `xx:xx:xx:xx:xx:xx` tokens).
@@ -429,100 +296,7 @@ fn ipv4_from(text: &str, src: &str) -> Vec<String> {
 
 // --- tcp-probe -----------------------------------------------------------------------------
 
-/// `tcp-probe listen ADDR PORT` in `ns`, ready.
-fn probe_server(ns: &Netns, addr: &str, port: u16) -> NsChild {
-    let p = port.to_string();
-    let mut c = ns
-        .spawn_with(
-            &[PROBE, "listen", addr, &p],
-            SpawnOpts {
-                die_with_thread: true,
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
-    c.wait_for_line(|s, l| s == Stream::Stdout && l == "ready", CMD)
-        .unwrap();
-    c
-}
-
-/// A TCP connection held open by `tcp-probe connect` (echo timeout `secs`), driven by lines.
-struct Held {
-    child: NsChild,
-    stdin: ChildStdin,
-}
-
-fn hold(ns: &Netns, dst: &str, port: u16, secs: u32) -> Held {
-    let (p, t) = (port.to_string(), secs.to_string());
-    let mut child = ns
-        .spawn_with(
-            &[PROBE, "connect", dst, &p, &t],
-            SpawnOpts {
-                stdin_pipe: true,
-                die_with_thread: true,
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
-    let stdin = child.take_stdin().unwrap();
-    let line = child
-        .wait_for_line(
-            |s, l| {
-                s == Stream::Stdout
-                    && (l.starts_with("connected ") || l.starts_with("connect-error"))
-            },
-            CMD,
-        )
-        .unwrap();
-    assert!(
-        line.starts_with("connected "),
-        "tcp-probe {} -> {dst}:{port}: {line}",
-        ns.name()
-    );
-    Held { child, stdin }
-}
-
-impl Held {
-    /// Sends `text` and returns the outcome line (`echo TEXT`, `reset`, `timeout`, …).
-    fn send(&mut self, text: &str) -> String {
-        writeln!(self.stdin, "send {text}").unwrap();
-        self.stdin.flush().unwrap();
-        self.child
-            .wait_for_line(
-                |s, l| {
-                    s == Stream::Stdout
-                        && (l.starts_with("echo ")
-                            || l == "reset"
-                            || l == "eof"
-                            || l == "timeout"
-                            || l.starts_with("error "))
-                },
-                CMD,
-            )
-            .unwrap()
-    }
-}
-
 // --- vpcctl --------------------------------------------------------------------------------
-
-/// `vpcctl apply` (the real binary) of `toml`, with this lab's namespace names; asserts success.
-fn vpcctl_apply(lab: &Lab, toml: &str, name: &str) {
-    let text = toml.replace(
-        "netns = \"",
-        &format!("netns = \"{}", lab.prefix().ns_name("")),
-    );
-    let dir = Scratch::new(&lab.prefix().ns_name(name)).unwrap();
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(&file, text).unwrap();
-    let ctl = Vpcctl::new(lab.vpcd().socket_path()).unwrap();
-    let out = ctl.run(&["apply", &file.to_string_lossy()], CMD).unwrap();
-    assert!(
-        out.status.success(),
-        "vpcctl apply: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 // --- 1. overlapping VPCs that are not peered ---------------------------------------------------
 
@@ -776,17 +550,17 @@ fn peered_vpcs_talk_both_ways() {
         ping_ok(from, to);
     }
     curl_ok(a1, "10.1.1.10", "b1");
-    assert_eq!(web_b1.next_client().ip(), ip("10.0.1.10"));
+    assert_eq!(web_b1.next_client("/").ip(), ip("10.0.1.10"));
     curl_ok(a2, "10.1.1.10", "b1");
-    assert_eq!(web_b1.next_client().ip(), ip("10.0.2.20"));
+    assert_eq!(web_b1.next_client("/").ip(), ip("10.0.2.20"));
     curl_ok(b1, "10.0.1.10", "a1");
-    assert_eq!(web_a1.next_client().ip(), ip("10.1.1.10"));
+    assert_eq!(web_a1.next_client("/").ip(), ip("10.1.1.10"));
     curl_ok(b1, "10.0.2.20", "a2");
-    assert_eq!(web_a2.next_client().ip(), ip("10.1.1.10"));
+    assert_eq!(web_a2.next_client("/").ip(), ip("10.1.1.10"));
     curl_ok(c1, "10.0.1.10", "a1");
-    assert_eq!(web_a1.next_client().ip(), ip("10.2.1.10"));
+    assert_eq!(web_a1.next_client("/").ip(), ip("10.2.1.10"));
     curl_ok(a2, "10.2.1.10", "c1");
-    assert_eq!(web_c1.next_client().ip(), ip("10.0.2.20"));
+    assert_eq!(web_c1.next_client("/").ip(), ip("10.0.2.20"));
 
     for e in ["eni-a1", "eni-a2", "eni-b1", "eni-c1"] {
         for r in PATH_DROPS {
@@ -863,9 +637,9 @@ fn peer_cannot_use_the_internet_gateway_or_the_nat_gateway() {
     let mut cap = capture(inet, &["ip"]);
 
     curl_ok(a1, HOST, "the internet");
-    assert_eq!(host.next_client().ip(), ip(A1_PUBLIC), "{}", host.log());
+    assert_eq!(host.next_client("/").ip(), ip(A1_PUBLIC), "{}", host.log());
     curl_ok(a2, HOST, "the internet");
-    assert_eq!(host.next_client().ip(), ip(NAT_EIP), "{}", host.log());
+    assert_eq!(host.next_client("/").ip(), ip(NAT_EIP), "{}", host.log());
     ping_ok(a2, HOST);
 
     let pcx = DropReason::PcxAddressNotInVpcCidr;
@@ -947,9 +721,9 @@ fn overlapping_peers_longest_prefix_and_replies_to_the_wrong_vpc() {
     ping_ok(a1, "10.0.0.5");
     ping_ok(a1, "10.0.0.77");
     curl_ok(a1, "10.0.0.5", "b5");
-    assert_eq!(web_b5.next_client().ip(), ip("172.16.1.10"));
+    assert_eq!(web_b5.next_client("/").ip(), ip("172.16.1.10"));
     curl_ok(a1, "10.0.0.77", "c77");
-    assert_eq!(web_c77.next_client().ip(), ip("172.16.1.10"));
+    assert_eq!(web_c77.next_client("/").ip(), ip("172.16.1.10"));
     assert!(!web_b77.log().contains("GET"), "{}", web_b77.log());
     // c77 and b5 answer from their own side too (their replies take their own tables).
     ping_ok(c77, "172.16.1.10");
@@ -1043,7 +817,7 @@ fn peer_security_group_reference_admits_members_only() {
     let mut web = http_server(b1, "10.1.1.10", "b1");
 
     curl_ok(a1, "10.1.1.10", "b1");
-    assert_eq!(web.next_client().ip(), ip("10.0.1.10"));
+    assert_eq!(web.next_client("/").ip(), ip("10.0.1.10"));
     ping_ok(a1, "10.1.1.10");
     no_drops(&lab, "eni-a1", DropReason::SgNoMatch);
 
@@ -1161,11 +935,11 @@ outbound = [{allow}]
     let lab = start(&pair_topology("", &acls));
     let (a1, a2, b1) = (lab.ns("eni-a1"), lab.ns("eni-a2"), lab.ns("eni-b1"));
     let mut web = http_server(b1, "10.1.1.10", "b1");
-    let srv = probe_server(b1, "10.1.1.10", 8080);
+    let srv = probe_server(b1, "10.1.1.10", &[8080]);
 
     ping_ok(a1, "10.1.1.10");
     curl_ok(a1, "10.1.1.10", "b1");
-    assert_eq!(web.next_client().ip(), ip("10.0.1.10"));
+    assert_eq!(web.next_client("/").ip(), ip("10.0.1.10"));
     let deny = DropReason::NaclDeny;
     let before = drops(&lab, "eni-a1", deny);
     curl_blocked(a1, "10.1.1.10:8080");
@@ -1264,7 +1038,7 @@ fn pending_peering_is_a_blackhole_until_accepted_and_again_once_deleted() {
     let (a1, b1) = (lab.ns("eni-a1"), lab.ns("eni-b1"));
     ping_ok(a1, "10.1.1.10");
     ping_ok(b1, "10.0.1.10");
-    let mut srv = probe_server(b1, "10.1.1.10", 8080);
+    let mut srv = probe_server(b1, "10.1.1.10", &[8080]);
     let mut conn = hold(a1, "10.1.1.10", 8080, 2);
     assert_eq!(conn.send("accepted"), "echo accepted");
     srv.wait_for_line(

@@ -35,10 +35,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use dataplane::mirror::MirrorSessionReport;
 use dataplane::verdict::DropReason;
 use testbeds::process::Stream;
-use testbeds::{Lab, Netns, NsChild, Scratch, SpawnOpts};
+use testbeds::{Lab, Netns, NsChild, Scratch};
 
 mod common;
-use common::{curl_url, ping, start, CMD, COUNTER_WAIT};
+use common::{
+    curl_url_blocked, curl_url_ok, http_server_on, ping_ok_with, spawn_tied, start, tcpdump, CMD,
+    COUNTER_WAIT,
+};
 
 // --- topology text -------------------------------------------------------------------------
 
@@ -140,78 +143,6 @@ session_number = 1
 
 // --- servers and clients -------------------------------------------------------------------
 
-/// An HTTP server (python's http.server without the reverse lookup of its own address).
-/// Args: address, port, directory.
-const HTTP_SERVER: &str = r#"
-import functools, http.server, socketserver, sys
-class Server(http.server.ThreadingHTTPServer):
-    def server_bind(self):
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])
-server = Server((sys.argv[1], int(sys.argv[2])), handler)
-print("Serving HTTP on", sys.argv[1], flush=True)
-server.serve_forever()
-"#;
-
-/// An HTTP server on `bind:port` in `ns` serving `index.html` ("hello from NAME").
-struct Http {
-    _child: NsChild,
-    _dir: Scratch,
-}
-
-fn http_server(ns: &Netns, bind: &str, port: u16, name: &str) -> Http {
-    let dir = Scratch::new(&format!("{}-www", ns.name())).unwrap();
-    std::fs::write(dir.join("index.html"), format!("hello from {name}\n")).unwrap();
-    let d = dir.path().to_string_lossy().into_owned();
-    let p = port.to_string();
-    let mut child = ns
-        .spawn_with(
-            &["python3", "-c", HTTP_SERVER, bind, &p, &d],
-            SpawnOpts {
-                die_with_thread: true,
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
-    child
-        .wait_for_line(|_, l| l.contains("Serving HTTP"), CMD)
-        .unwrap();
-    Http {
-        _child: child,
-        _dir: dir,
-    }
-}
-
-/// A curl that must return the page of server `name`.
-fn curl_ok(ns: &Netns, url: &str, name: &str) {
-    match curl_url(ns, url, 10) {
-        Ok(body) => assert_eq!(body, format!("hello from {name}\n"), "curl {url}"),
-        Err(e) => panic!("curl {} -> {url}: {e}", ns.name()),
-    }
-}
-
-/// A curl that must time out (its packets dropped).
-fn curl_blocked(ns: &Netns, url: &str) {
-    match curl_url(ns, url, 2) {
-        Ok(body) => panic!("curl {} -> {url} got through: {body:?}", ns.name()),
-        Err(e) => assert!(
-            e.contains("timed out") || e.contains("Timeout"),
-            "curl {} -> {url} failed, but not by a timeout: {e}",
-            ns.name()
-        ),
-    }
-}
-
-/// A ping that must be fully answered.
-fn ping_ok(ns: &Netns, args: &[&str], dst: &str) {
-    let mut a = vec!["-c", "2", "-i", "0.2", "-W", "2"];
-    a.extend_from_slice(args);
-    a.push(dst);
-    let (r, out) = ping(ns, &a);
-    assert!(r.all_received(), "ping {} -> {dst}: {out}", ns.name());
-}
-
 /// A UDP socket on 4789 in the mirror target's namespace (what a monitoring appliance
 /// runs), so that the copies are consumed rather than answered with ICMP.
 const VXLAN_SINK: &str = r#"
@@ -225,15 +156,7 @@ while True:
 "#;
 
 fn vxlan_sink(ns: &Netns) -> NsChild {
-    let mut c = ns
-        .spawn_with(
-            &["python3", "-c", VXLAN_SINK],
-            SpawnOpts {
-                die_with_thread: true,
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
+    let mut c = spawn_tied(ns, &["python3", "-c", VXLAN_SINK]);
     c.wait_for_line(|s, l| s == Stream::Stdout && l == "ready", CMD)
         .unwrap();
     c
@@ -242,35 +165,23 @@ fn vxlan_sink(ns: &Netns) -> NsChild {
 /// tcpdump writing what reaches eth0 of `ns` on UDP 4789 to `file`, packet by packet.
 fn capture_vxlan(ns: &Netns, file: &Path) -> NsChild {
     let f = file.to_string_lossy();
-    let mut c = ns
-        .spawn_with(
-            &[
-                "tcpdump",
-                "-n",
-                "-p",
-                "-Z",
-                "root",
-                "-U",
-                "-s",
-                "0",
-                "-i",
-                "eth0",
-                "-w",
-                &f,
-                "udp port 4789",
-            ],
-            SpawnOpts {
-                die_with_thread: true,
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
-    c.wait_for_line(
-        |s, l| s == Stream::Stderr && l.contains("listening on"),
-        CMD,
+    tcpdump(
+        ns,
+        &[
+            "-n",
+            "-p",
+            "-Z",
+            "root",
+            "-U",
+            "-s",
+            "0",
+            "-i",
+            "eth0",
+            "-w",
+            &f,
+            "udp port 4789",
+        ],
     )
-    .unwrap();
-    c
 }
 
 // --- reading pcap files --------------------------------------------------------------------
@@ -397,10 +308,10 @@ snaplen = 64
         small_file.display()
     )));
     let (web, client) = (lab.ns(WEB), lab.ns(CLIENT));
-    let _server = http_server(web, WEB_IP, 80, "web");
+    let _server = http_server_on(web, WEB_IP, 80, "web");
     let started = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    curl_ok(client, &format!("http://{WEB_IP}/"), "web");
-    ping_ok(client, &[], WEB_IP);
+    curl_url_ok(client, &format!("http://{WEB_IP}/"), "web");
+    ping_ok_with(client, &[], WEB_IP);
 
     // tshark: the HTTP request and its response, between the two addresses.
     let http = tshark_until(
@@ -564,25 +475,25 @@ fn scenario_44_the_target_gets_vxlan_copies_of_inbound_443_only() {
     let (web, client, other, ids) = (lab.ns(WEB), lab.ns(CLIENT), lab.ns(OTHER), lab.ns(IDS));
     let _sink = vxlan_sink(ids);
     let mut tcpdump = capture_vxlan(ids, &pcap);
-    let _https = http_server(web, WEB_IP, 443, "web");
-    let _http = http_server(web, WEB_IP, 80, "web");
-    let _client_https = http_server(client, CLIENT_IP, 443, "client");
+    let _https = http_server_on(web, WEB_IP, 443, "web");
+    let _http = http_server_on(web, WEB_IP, 80, "web");
+    let _client_https = http_server_on(client, CLIENT_IP, 443, "client");
 
-    curl_ok(client, &format!("http://{WEB_IP}:443/"), "web");
+    curl_url_ok(client, &format!("http://{WEB_IP}:443/"), "web");
     let one_connection = copies_arrived(&lab, "tms-web", &pcap, 4);
     // Not mirrored: another port, ICMP, eni-web's own connection to 443 (outbound, and
     // its replies come from 443), a 443 connection eni-web's group refuses.
-    curl_ok(client, &format!("http://{WEB_IP}/"), "web");
-    ping_ok(client, &[], WEB_IP);
-    curl_ok(web, &format!("http://{CLIENT_IP}:443/"), "client");
+    curl_url_ok(client, &format!("http://{WEB_IP}/"), "web");
+    ping_ok_with(client, &[], WEB_IP);
+    curl_url_ok(web, &format!("http://{CLIENT_IP}:443/"), "client");
     let refused = lab.drops(OTHER, DropReason::SgNoMatch).unwrap();
-    curl_blocked(other, &format!("http://{WEB_IP}:443/"));
+    curl_url_blocked(other, &format!("http://{WEB_IP}:443/"));
     let refused_now = lab
         .wait_drops(OTHER, DropReason::SgNoMatch, refused + 1, COUNTER_WAIT)
         .unwrap();
     assert!(refused_now > refused, "eni-web's group refused eni-other");
     // A second connection to 443 from the client: mirrored like the first.
-    curl_ok(client, &format!("http://{WEB_IP}:443/"), "web");
+    curl_url_ok(client, &format!("http://{WEB_IP}:443/"), "web");
     let total = copies_arrived(&lab, "tms-web", &pcap, one_connection + 4);
     tcpdump.terminate(Duration::from_secs(2));
 
@@ -655,11 +566,11 @@ fn a_filter_without_rules_mirrors_nothing_and_jumbo_packets_are_cut_to_the_targe
     let mut lab = start(&topology(&mirroring("", "vni = 7")));
     let _sink = vxlan_sink(lab.ns(IDS));
     let mut tcpdump = capture_vxlan(lab.ns(IDS), &pcap);
-    let _http = http_server(lab.ns(WEB), WEB_IP, 80, "web");
-    let _https = http_server(lab.ns(WEB), WEB_IP, 443, "web");
-    curl_ok(lab.ns(CLIENT), &format!("http://{WEB_IP}/"), "web");
-    curl_ok(lab.ns(CLIENT), &format!("http://{WEB_IP}:443/"), "web");
-    ping_ok(lab.ns(CLIENT), &[], WEB_IP);
+    let _http = http_server_on(lab.ns(WEB), WEB_IP, 80, "web");
+    let _https = http_server_on(lab.ns(WEB), WEB_IP, 443, "web");
+    curl_url_ok(lab.ns(CLIENT), &format!("http://{WEB_IP}/"), "web");
+    curl_url_ok(lab.ns(CLIENT), &format!("http://{WEB_IP}:443/"), "web");
+    ping_ok_with(lab.ns(CLIENT), &[], WEB_IP);
     assert_eq!(session(&lab, "tms-web").packets, 0);
 
     lab.apply(&topology(&mirroring(
@@ -667,8 +578,8 @@ fn a_filter_without_rules_mirrors_nothing_and_jumbo_packets_are_cut_to_the_targe
         "vni = 7",
     )))
     .unwrap();
-    ping_ok(lab.ns(CLIENT), &["-s", "1000"], WEB_IP);
-    ping_ok(lab.ns(CLIENT), &["-s", "8968", "-M", "do"], WEB_IP);
+    ping_ok_with(lab.ns(CLIENT), &["-s", "1000"], WEB_IP);
+    ping_ok_with(lab.ns(CLIENT), &["-s", "8968", "-M", "do"], WEB_IP);
     let total = copies_arrived(&lab, "tms-web", &pcap, 4);
     tcpdump.terminate(Duration::from_secs(2));
 

@@ -31,7 +31,7 @@ use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild, Scratch};
 
 mod common;
-use common::{start, CMD};
+use common::{socat_listener, start, CMD};
 
 const A: &str = "eni-a";
 const A_IP: &str = "10.0.1.10";
@@ -333,16 +333,7 @@ fn check_flow_records(
 /// stdout. Ready when socat says it is listening.
 fn server(ns: &Netns, ip: &str) -> NsChild {
     let listen = format!("TCP4-LISTEN:{PORT},bind={ip},reuseaddr,fork");
-    let mut child = ns
-        .spawn(&["socat", "-d", "-d", "-u", &listen, "STDOUT"])
-        .unwrap();
-    child
-        .wait_for_line(
-            |s, l| s == Stream::Stderr && l.contains("listening on"),
-            CMD,
-        )
-        .unwrap();
-    child
+    socat_listener(ns, &listen)
 }
 
 /// Sends the contents of `file` from `ns` to `dst:8080` from source port `sport` and
