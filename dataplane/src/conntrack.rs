@@ -153,6 +153,9 @@ pub struct ConnTable {
     wheel_tick: u64,
     /// Whether `wheel_tick` has been set (by the first insert or expiry).
     wheel_started: bool,
+    /// Entries in the wheel, stale ones included (a connection that ends early leaves
+    /// its entry until its tick); compacted when they outnumber live connections.
+    wheel_len: usize,
     /// Recorded events, when the owner asked for them.
     events: Option<Vec<CtEvent>>,
 }
@@ -179,6 +182,7 @@ impl ConnTable {
             wheel: vec![Vec::new(); WHEEL_SLOTS],
             wheel_tick: 0,
             wheel_started: false,
+            wheel_len: 0,
             events: None,
         }
     }
@@ -254,9 +258,15 @@ impl ConnTable {
     }
 
     /// Ends the connection in `slot` (`idle`: by its idle timeout) and frees the slot at
-    /// once.
+    /// once. An opening or closing TCP connection that times out is not counted as
+    /// idle (it never was, or no longer is, active).
     fn kill(&mut self, slot: u32, idle: bool) {
         let c = &mut self.conns[slot as usize];
+        let idle = idle
+            && !matches!(
+                c.state,
+                State::SynSent | State::SynRecv | State::Closing { .. }
+            );
         if c.live {
             c.live = false;
             let key = c.key;
@@ -419,6 +429,7 @@ impl ConnTable {
         while self.wheel_tick <= target && steps < WHEEL_SLOTS {
             let idx = (self.wheel_tick % WHEEL_SLOTS as u64) as usize;
             let mut bucket = std::mem::take(&mut self.wheel[idx]);
+            self.wheel_len = self.wheel_len.saturating_sub(bucket.len());
             for &(slot, gen) in &bucket {
                 let Some(c) = self.conns.get(slot as usize) else {
                     continue;
@@ -453,6 +464,28 @@ impl ConnTable {
         let idx = (tick % WHEEL_SLOTS as u64) as usize;
         let gen = self.conns[slot as usize].gen;
         self.wheel[idx].push((slot, gen));
+        self.wheel_len += 1;
+        // Connections that end early (RST, replaced) leave stale entries behind; under
+        // churn they would pile up for a whole timeout. Drop them once they outnumber
+        // the live connections (amortised: the wheel at least doubled since the last
+        // compaction).
+        if self.wheel_len > 4 * self.map.len() + 4 * WHEEL_SLOTS {
+            self.compact();
+        }
+    }
+
+    /// Removes the wheel entries of connections that ended.
+    fn compact(&mut self) {
+        let conns = &self.conns;
+        for b in &mut self.wheel {
+            b.retain(|&(s, g)| conns.get(s as usize).is_some_and(|c| c.live && c.gen == g));
+        }
+        self.wheel_len = self.wheel.iter().map(Vec::len).sum();
+    }
+
+    /// Entries held by the timer wheel (for tests and diagnostics).
+    pub fn wheel_entries(&self) -> usize {
+        self.wheel_len
     }
 }
 
@@ -467,7 +500,13 @@ fn tcp_transition(s: State, dir: ConnDir, flags: u8) -> Option<State> {
         State::SynRecv if syn && ack && dir == ConnDir::Reply => Some(State::SynRecv),
         State::SynRecv if syn && !ack && dir == ConnDir::Orig => Some(State::SynRecv),
         State::SynSent | State::SynRecv if syn => None,
-        // A SYN on an open connection is invalid (a new one needs the old one gone).
+        // A retransmitted SYN-ACK (our ACK was lost on the way) passes, as in Linux
+        // conntrack; the state stays.
+        State::Established | State::Closing { .. } if syn && ack && dir == ConnDir::Reply => {
+            Some(s)
+        }
+        // Any other SYN on an open connection is invalid (a new one needs the old one
+        // gone).
         State::Established | State::Closing { .. } if syn => None,
         _ if fin => {
             let (fo, fr) = match s {
@@ -637,5 +676,33 @@ mod tests {
             t.expire(now);
         }
         assert_eq!(t.touch(r3, ConnDir::Reply, 0, now), Touch::Ok);
+    }
+
+    #[test]
+    fn churn_of_short_connections_does_not_grow_the_wheel() {
+        let mut t = ConnTable::new(ConntrackConfig {
+            max_entries: 1000,
+            tcp_transitory_ms: 120_000,
+            ..cfg()
+        });
+        // SYN then RST on ever new ports: every connection ends at once, its wheel
+        // entry would otherwise stay for 120 s.
+        for p in 0..200_000u32 {
+            let k = ConnKey {
+                proto: PROTO_TCP,
+                local: "10.0.0.1".parse().unwrap(),
+                remote: "10.0.0.2".parse().unwrap(),
+                local_port: (p % 60_000) as u16,
+                remote_port: (p / 60_000) as u16 + 1,
+            };
+            let r = t.insert(k, Origin::Local, SYN, 1).unwrap();
+            assert_eq!(t.touch(r, ConnDir::Reply, RST, 1), Touch::Ok);
+        }
+        assert!(t.is_empty());
+        assert!(
+            t.wheel_entries() <= 4 * WHEEL_SLOTS + 1,
+            "{}",
+            t.wheel_entries()
+        );
     }
 }

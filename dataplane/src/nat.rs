@@ -20,8 +20,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use foldhash::fast::RandomState;
 
 use crate::config::{ConntrackConfig, NatGatewayConfig, PortRange};
+use crate::conntrack::tcp_flags::{ACK, RST, SYN};
 use crate::conntrack::{ConnDir, ConnKey, ConnRef, ConnTable, CtEvent, Origin, Touch};
 use crate::stats::NatMetrics;
+use crate::wire::ipv4::PROTO_TCP;
 
 /// The outside view of a translation: what the destination's replies carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -184,6 +186,14 @@ impl NatState {
         };
         let r = self.conns.touch(conn, ConnDir::Orig, flags, now);
         let b = self.binding_of(key, conn);
+        // A new SYN on the 4-tuple of an open translation (the inside host restarted
+        // or reused its port): the old translation is over, the SYN opens a new one.
+        let fresh_syn = flags & (SYN | ACK | RST) == SYN && key.proto == PROTO_TCP;
+        if r == Touch::Invalid && fresh_syn {
+            self.conns.remove(conn);
+            self.sync();
+            return Ok(None);
+        }
         self.sync();
         match r {
             Touch::Ok => Ok(b),
@@ -402,8 +412,8 @@ impl NatState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conntrack::tcp_flags::{ACK, RST, SYN};
-    use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
+    use crate::conntrack::tcp_flags::FIN;
+    use crate::wire::ipv4::PROTO_UDP;
 
     fn cfg(from: u16, to: u16, addrs: &[[u8; 4]]) -> NatGatewayConfig {
         NatGatewayConfig {
@@ -532,9 +542,18 @@ mod tests {
     fn lookup_after_the_timeout_finds_nothing_before_the_wheel_runs() {
         let mut n = NatState::new(&cfg(1024, 65535, &[[10, 0, 0, 220]]));
         let k = key(PROTO_TCP, 40000, [203, 0, 113, 5], 443);
-        open(&mut n, k).unwrap();
+        let (a, p) = open(&mut n, k).unwrap();
+        let o = OutsideKey {
+            proto: PROTO_TCP,
+            nat: a,
+            nat_port: p,
+            remote: k.remote,
+            remote_port: 443,
+        };
+        n.from_outside(&o, SYN | ACK, 10, false).unwrap().unwrap();
         assert!(n.from_inside(&k, ACK, 999).is_ok());
         assert_eq!(n.from_inside(&k, ACK, 2_100), Ok(None));
+        // An established connection that went quiet: an idle timeout.
         assert_eq!(n.metrics().idle_timeout_count, 1);
     }
 
@@ -561,5 +580,42 @@ mod tests {
         assert_eq!(n.metrics().active_connection_count, 0);
         assert_eq!(n.metrics().idle_timeout_count, 0);
         assert!(n.from_outside(&o, ACK, 4, false).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_graceful_close_is_no_idle_timeout_and_a_new_syn_replaces_a_stale_binding() {
+        let mut n = NatState::new(&cfg(1024, 65535, &[[10, 0, 0, 220]]));
+        let k = key(PROTO_TCP, 40000, [203, 0, 113, 5], 443);
+        let (a, p) = open(&mut n, k).unwrap();
+        let o = OutsideKey {
+            proto: PROTO_TCP,
+            nat: a,
+            nat_port: p,
+            remote: k.remote,
+            remote_port: 443,
+        };
+        n.from_outside(&o, SYN | ACK, 10, false).unwrap().unwrap();
+        n.from_inside(&k, ACK, 20).unwrap().unwrap();
+        // The server's SYN-ACK again (our ACK was lost upstream): it passes.
+        assert!(n.from_outside(&o, SYN | ACK, 25, false).unwrap().is_some());
+        n.from_inside(&k, FIN | ACK, 30).unwrap().unwrap();
+        n.from_outside(&o, FIN | ACK, 40, false).unwrap().unwrap();
+        n.from_inside(&k, ACK, 50).unwrap().unwrap();
+        n.expire(200_000);
+        assert_eq!(n.metrics().idle_timeout_count, 0);
+        assert_eq!(n.metrics().translations, 0);
+        // An established binding, then the inside host sends a fresh SYN on it.
+        let (a1, p1) = n.allocate(&k).unwrap();
+        n.bind(k, a1, p1, SYN, 200_005).unwrap();
+        let o1 = OutsideKey { nat_port: p1, ..o };
+        n.from_outside(&o1, SYN | ACK, 200_010, false)
+            .unwrap()
+            .unwrap();
+        n.from_inside(&k, ACK, 200_020).unwrap().unwrap();
+        assert_eq!(
+            n.from_inside(&k, SYN, 200_030),
+            Ok(None),
+            "a new SYN opens anew"
+        );
     }
 }

@@ -354,7 +354,7 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
                     SgPass::New(m) => (
                         format!("{} {dir}[{}]", n.sg(m.group), m.rule),
                         format!(
-                            "{dir} rule allows; a tracked connection opens on {}",
+                            "{dir} rule allows; the connection is tracked on {} once delivered",
                             n.eni(eni)
                         ),
                     ),

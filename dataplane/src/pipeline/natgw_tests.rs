@@ -592,3 +592,18 @@ fn a_refusal_is_not_cached_against_a_later_translation() {
     dp.process(UPLINK, &mut stray());
     assert_eq!(take(&mut dp, A).len(), 1, "the reply reaches A");
 }
+
+#[test]
+fn a_retransmitted_syn_ack_reaches_the_client() {
+    // A's ACK left through the gateway but was lost upstream: the server sends its
+    // SYN-ACK again, which must reach A (Linux conntrack lets it pass too).
+    let mut dp = dp();
+    let port = open(&mut dp, 40000, 443);
+    dp.process(UPLINK, &mut tcp_from_host(443, port, SYN | ACK));
+    assert_eq!(take(&mut dp, A).len(), 1);
+    dp.process(A, &mut tcp_from_a(40000, 443, ACK, b""));
+    assert_eq!(take(&mut dp, UPLINK).len(), 1);
+    dp.process(UPLINK, &mut tcp_from_host(443, port, SYN | ACK));
+    assert_eq!(take(&mut dp, A).len(), 1);
+    assert_eq!(drops(&dp, UPLINK, DropReason::InvalidTcpState), 0);
+}
