@@ -562,42 +562,28 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
         let mut used = vec![false; rt.routes.len()];
         let user_route = |j: usize, errors: &mut Vec<ValidationError>| -> Option<RouteConfig> {
             let route = &rt.routes[j];
+            // Resolves `id` in `map` (the kind named `what` in the error), or reports it.
+            let mut lookup = |map: &HashMap<&str, usize>, id: &str, what: &str| {
+                let found = map.get(id).map(|&i| idx(i));
+                if found.is_none() {
+                    errors.push(ValidationError::new(
+                        &rt.id,
+                        format!("routes[{j}].target"),
+                        format!("no {what} with id `{id}`"),
+                    ));
+                }
+                found
+            };
             let target = match route.target_ref() {
                 RouteTargetRef::Local => RouteTarget::Local,
                 RouteTargetRef::Blackhole => RouteTarget::Blackhole,
-                RouteTargetRef::Eni(id) => match eni_idx.get(id) {
-                    Some(&ei) => RouteTarget::Eni(idx(ei)),
-                    None => {
-                        errors.push(ValidationError::new(
-                            &rt.id,
-                            format!("routes[{j}].target"),
-                            format!("no ENI with id `{id}`"),
-                        ));
-                        return None;
-                    }
-                },
-                RouteTargetRef::InternetGateway(id) => match igw_idx.get(id) {
-                    Some(&gi) => RouteTarget::InternetGateway(idx(gi)),
-                    None => {
-                        errors.push(ValidationError::new(
-                            &rt.id,
-                            format!("routes[{j}].target"),
-                            format!("no internet gateway with id `{id}`"),
-                        ));
-                        return None;
-                    }
-                },
-                RouteTargetRef::NatGateway(id) => match nat_idx.get(id) {
-                    Some(&ni) => RouteTarget::NatGateway(idx(ni)),
-                    None => {
-                        errors.push(ValidationError::new(
-                            &rt.id,
-                            format!("routes[{j}].target"),
-                            format!("no NAT gateway with id `{id}`"),
-                        ));
-                        return None;
-                    }
-                },
+                RouteTargetRef::Eni(id) => RouteTarget::Eni(lookup(&eni_idx, id, "ENI")?),
+                RouteTargetRef::InternetGateway(id) => {
+                    RouteTarget::InternetGateway(lookup(&igw_idx, id, "internet gateway")?)
+                }
+                RouteTargetRef::NatGateway(id) => {
+                    RouteTarget::NatGateway(lookup(&nat_idx, id, "NAT gateway")?)
+                }
                 // A peering the file does not declare was deleted: its routes are
                 // blackholes (validation warns).
                 RouteTargetRef::Peering(id) => pcx_idx

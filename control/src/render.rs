@@ -190,6 +190,16 @@ fn ids_or_dash(ids: Vec<String>) -> String {
     }
 }
 
+/// A section of `vpcctl show`: its title line, then `rows` under `headers`, or `none`.
+pub(crate) fn section(title: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
+    let body = if rows.is_empty() {
+        "none\n".to_string()
+    } else {
+        table(headers, rows)
+    };
+    format!("\n{title}\n{body}")
+}
+
 /// Lays out rows under headers, columns padded to their widest cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -226,10 +236,7 @@ pub fn target_name(config: &DataplaneConfig, target: RouteTarget) -> String {
     match target {
         RouteTarget::Local => "local".to_string(),
         RouteTarget::Blackhole => "blackhole".to_string(),
-        RouteTarget::Eni(i) => config
-            .enis
-            .get(i as usize)
-            .map_or_else(|| format!("eni#{i}?"), |e| e.id.clone()),
+        RouteTarget::Eni(i) => eni_name(config, i),
         RouteTarget::InternetGateway(i) => config
             .internet_gateways
             .get(i as usize)
@@ -248,6 +255,14 @@ pub fn target_name(config: &DataplaneConfig, target: RouteTarget) -> String {
     }
 }
 
+/// The id of ENI `i`.
+pub(crate) fn eni_name(config: &DataplaneConfig, i: u32) -> String {
+    config
+        .enis
+        .get(i as usize)
+        .map_or_else(|| format!("eni#{i}?"), |e| e.id.clone())
+}
+
 /// The id of NAT gateway `i`.
 fn nat_name(config: &DataplaneConfig, i: u32) -> String {
     config
@@ -259,10 +274,7 @@ fn nat_name(config: &DataplaneConfig, i: u32) -> String {
 /// The name of what a public address maps to: an ENI id or a NAT gateway id.
 pub fn mapping_target_name(config: &DataplaneConfig, target: MappingTarget) -> String {
     match target {
-        MappingTarget::Eni(i) => config
-            .enis
-            .get(i as usize)
-            .map_or_else(|| format!("eni#{i}?"), |e| e.id.clone()),
+        MappingTarget::Eni(i) => eni_name(config, i),
         MappingTarget::NatGateway(i) => nat_name(config, i),
     }
 }
@@ -373,13 +385,6 @@ fn vpc_with_cidrs(c: &DataplaneConfig, vpc: u32) -> String {
 /// The `Peering connections` section of `vpcctl show`: each connection with its requester
 /// and accepter VPCs (and their CIDRs) and its status.
 pub fn peering_connections(c: &DataplaneConfig) -> String {
-    let mut out = String::from(
-        "\nPeering connections (traffic crosses only between the two VPCs' own CIDRs: no transitive or edge-to-edge routing; routes to a pending one are blackholes)\n",
-    );
-    if c.peerings.is_empty() {
-        out.push_str("none\n");
-        return out;
-    }
     let rows: Vec<Vec<String>> = c
         .peerings
         .iter()
@@ -397,8 +402,11 @@ pub fn peering_connections(c: &DataplaneConfig) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(&["ID", "REQUESTER", "ACCEPTER", "STATUS"], &rows));
-    out
+    section(
+        "Peering connections (traffic crosses only between the two VPCs' own CIDRs: no transitive or edge-to-edge routing; routes to a pending one are blackholes)",
+        &["ID", "REQUESTER", "ACCEPTER", "STATUS"],
+        &rows,
+    )
 }
 
 /// The `NAT gateways` section of `vpcctl show`: each gateway with its subnet, kind, port
@@ -543,26 +551,11 @@ fn flow_log_scope(c: &DataplaneConfig, enis: &[u32]) -> String {
 /// [`flow_log_scope`]), ENIs, traffic type, aggregation interval, destination file and
 /// record format (its version; `default` for the version 2 fields).
 pub fn flow_logs(c: &DataplaneConfig) -> String {
-    let mut out = String::from(
-        "\nFlow logs (one record per flow, ENI and aggregation interval, appended to a file on vpcd's host)\n",
-    );
-    if c.flow_logs.is_empty() {
-        out.push_str("none\n");
-        return out;
-    }
     let rows: Vec<Vec<String>> = c
         .flow_logs
         .iter()
         .map(|f| {
-            let enis: Vec<String> = f
-                .enis
-                .iter()
-                .map(|&e| {
-                    c.enis
-                        .get(e as usize)
-                        .map_or_else(|| format!("eni#{e}?"), |x| x.id.clone())
-                })
-                .collect();
+            let enis: Vec<String> = f.enis.iter().map(|&e| eni_name(c, e)).collect();
             let version = dataplane::flowlog::format_version(&f.fields);
             let format = if f.fields == dataplane::flowlog::DEFAULT_FIELDS {
                 format!("v{version} default")
@@ -588,7 +581,8 @@ pub fn flow_logs(c: &DataplaneConfig) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(
+    section(
+        "Flow logs (one record per flow, ENI and aggregation interval, appended to a file on vpcd's host)",
         &[
             "ID",
             "SCOPE",
@@ -599,8 +593,7 @@ pub fn flow_logs(c: &DataplaneConfig) -> String {
             "FORMAT",
         ],
         &rows,
-    ));
-    out
+    )
 }
 
 /// A duration in milliseconds as `350s` or `1.5s` (whole seconds without a fraction).

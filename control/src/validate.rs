@@ -1398,20 +1398,14 @@ fn validate_inner(
                 RouteTargetRef::Eni(id) => match eni_idx.get(id) {
                     None if broken.contains(id) => {}
                     None => r.err(&res, &tfield, format!("no ENI with id `{id}`")),
-                    Some(&ei) => {
-                        if let (Some(ev), Some(tv)) = (eni_vpc[ei], vpc) {
-                            if ev != tv {
-                                r.err(
-                                    &res,
-                                    &tfield,
-                                    format!(
-                                        "{id} is in {}, but this route table belongs to {}; a route can only target an ENI of its own VPC",
-                                        t.vpcs[ev].id, t.vpcs[tv].id
-                                    ),
-                                );
-                            }
-                        }
-                    }
+                    Some(&ei) => own_vpc_target(
+                        &mut r,
+                        &t.vpcs,
+                        (&res, &tfield),
+                        id,
+                        (eni_vpc[ei], vpc),
+                        ("is in", "an ENI"),
+                    ),
                 },
                 RouteTargetRef::InternetGateway(id) => {
                     match igw_idx.get(id) {
@@ -1421,21 +1415,14 @@ fn validate_inner(
                             &tfield,
                             format!("no internet gateway with id `{id}`"),
                         ),
-                        Some(&gi) => {
-                            let gv = vpc_idx.get(&t.internet_gateways[gi].vpc).copied();
-                            if let (Some(gv), Some(tv)) = (gv, vpc) {
-                                if gv != tv {
-                                    r.err(
-                                        &res,
-                                        &tfield,
-                                        format!(
-                                            "{id} is attached to {}, but this route table belongs to {}; a route can only target the internet gateway of its own VPC",
-                                            t.vpcs[gv].id, t.vpcs[tv].id
-                                        ),
-                                    );
-                                }
-                            }
-                        }
+                        Some(&gi) => own_vpc_target(
+                            &mut r,
+                            &t.vpcs,
+                            (&res, &tfield),
+                            id,
+                            (vpc_idx.get(&t.internet_gateways[gi].vpc).copied(), vpc),
+                            ("is attached to", "the internet gateway"),
+                        ),
                     }
                     if dest.addr().is_ipv6() {
                         r.err(
@@ -1449,20 +1436,14 @@ fn validate_inner(
                     match nat_idx.get(id) {
                         None if broken.contains(id) => {}
                         None => r.err(&res, &tfield, format!("no NAT gateway with id `{id}`")),
-                        Some(&ni) => {
-                            if let (Some(nv), Some(tv)) = (nat_vpc[ni], vpc) {
-                                if nv != tv {
-                                    r.err(
-                                        &res,
-                                        &tfield,
-                                        format!(
-                                            "{id} is in {}, but this route table belongs to {}; a route can only target a NAT gateway of its own VPC",
-                                            t.vpcs[nv].id, t.vpcs[tv].id
-                                        ),
-                                    );
-                                }
-                            }
-                        }
+                        Some(&ni) => own_vpc_target(
+                            &mut r,
+                            &t.vpcs,
+                            (&res, &tfield),
+                            id,
+                            (nat_vpc[ni], vpc),
+                            ("is in", "a NAT gateway"),
+                        ),
                     }
                     if dest.addr().is_ipv6() {
                         r.err(
@@ -2876,6 +2857,31 @@ fn peering_connections(
         }
     }
     out
+}
+
+/// Reports a route target `id` of another VPC than the route table's: `vpcs` = (the
+/// target's, the table's) indices, `words` = (how the target relates to its VPC, what it
+/// is) for the message.
+fn own_vpc_target(
+    r: &mut Report,
+    all: &[crate::model::Vpc],
+    (res, field): (&str, &str),
+    id: &str,
+    vpcs: (Option<usize>, Option<usize>),
+    (verb, what): (&str, &str),
+) {
+    if let (Some(v), Some(tv)) = vpcs {
+        if v != tv {
+            r.err(
+                res,
+                field,
+                format!(
+                    "{id} {verb} {}, but this route table belongs to {}; a route can only target {what} of its own VPC",
+                    all[v].id, all[tv].id
+                ),
+            );
+        }
+    }
 }
 
 /// Checks a route whose target is peering connection `id` (`at` = resource and field of

@@ -13,7 +13,6 @@ use crate::flowlog::{FlowLogs, Path as FlowPath, RecordKey};
 use crate::frag::{FragKey, FragTable};
 use crate::nat::NatState;
 use crate::pipeline::nacl::Direction;
-use crate::pipeline::Note;
 use crate::pipeline::{self, Action, Context, CtRef, NoTrace};
 use crate::port::Port;
 use crate::stats::{
@@ -557,7 +556,7 @@ impl<P: Port> Dataplane<P> {
                     }) => {
                         self.engine.flow_hits += 1;
                         if self.flowlogs.active() {
-                            let len = frame.len();
+                            let len = frame.len().saturating_sub(HEADER_LEN) as u64;
                             let n = segments(buf);
                             self.log_reject(in_eni, owner, reason, &ip, len, n);
                         }
@@ -618,7 +617,7 @@ impl<P: Port> Dataplane<P> {
                         self.log_forward(in_eni, &ip, &delivery, len as u64, n)
                     }
                     Action::Drop { reason, .. } => {
-                        self.log_reject(in_eni, owner, reason, &ip, len + HEADER_LEN, n)
+                        self.log_reject(in_eni, owner, reason, &ip, len as u64, n)
                     }
                     _ => {}
                 }
@@ -632,9 +631,9 @@ impl<P: Port> Dataplane<P> {
                 self.count_nacl(nacl_slot);
                 self.drop_frame(in_eni, reason)
             }
-            Action::Reply { len } => {
+            Action::Reply { len, drop } => {
                 let end = (VNET_HDR_LEN + len).min(buf.len());
-                self.reply(in_eni, &mut buf[..end])
+                self.reply(in_eni, &mut buf[..end], drop)
             }
             Action::Consumed => {
                 if let Some(c) = self.counters.get_mut(in_eni as usize) {
@@ -662,131 +661,65 @@ impl<P: Port> Dataplane<P> {
         packets: u64,
     ) {
         let now = self.clock.now();
-        let ports = matches!(ip.proto, 6 | 17);
-        let (sport, dport) = if ports {
-            (ip.src_port, ip.dst_port)
-        } else {
-            (0, 0)
-        };
         let n_enis = self.tables.enis.len() as u32;
         if in_port < n_enis && self.flowlogs.covers(in_port) {
-            let to_uplink = d.port >= n_enis;
-            let path = if to_uplink {
+            let path = match d.nat {
                 // Through a NAT gateway (port translated) the next hop is in the VPC.
-                match d.nat {
-                    Nat::Src(_, Some(_)) => FlowPath::SameVpc,
-                    _ => FlowPath::InternetGateway,
-                }
-            } else if self.tables.enis.get(d.port as usize).map(|e| e.vpc)
-                != self.tables.enis.get(in_port as usize).map(|e| e.vpc)
-            {
-                FlowPath::Peering
-            } else {
-                FlowPath::SameVpc
+                _ if d.port < n_enis => self.path_between(in_port, d.port),
+                Nat::Src(_, Some(_)) => FlowPath::SameVpc,
+                _ => FlowPath::InternetGateway,
             };
-            let k = RecordKey {
-                eni: in_port,
-                ingress: false,
-                accept: true,
-                proto: ip.proto,
-                src: ip.src,
-                dst: ip.dst,
-                sport,
-                dport,
-            };
+            let k = RecordKey::of(in_port, false, true, ip);
             self.flowlogs
                 .count(k, packets, bytes, ip.tcp_flags, Some(path), now);
         }
         if d.port < n_enis && self.flowlogs.covers(d.port) {
-            let (mut src, mut dst, mut sport, mut dport) = (ip.src, ip.dst, sport, dport);
-            match d.nat {
-                Nat::Src(a, p) => {
-                    src = IpAddr::V4(a);
-                    if let (Some(p), true) = (p, ports) {
-                        sport = p;
-                    }
-                }
-                Nat::Dst(a, p) => {
-                    dst = IpAddr::V4(a);
-                    if let (Some(p), true) = (p, ports) {
-                        dport = p;
-                    }
-                }
-                Nat::None => {}
-            }
-            let k = RecordKey {
-                eni: d.port,
-                ingress: true,
-                accept: true,
-                proto: ip.proto,
-                src,
-                dst,
-                sport,
-                dport,
-            };
+            // The receiver sees the packet as delivered (after any translation).
+            let k = RecordKey::of(d.port, true, true, ip).translated(d.nat);
             self.flowlogs
                 .count(k, packets, bytes, ip.tcp_flags, None, now);
         }
     }
 
+    /// `traffic-path` of a packet from ENI `from` to ENI `to`.
+    fn path_between(&self, from: u32, to: u32) -> FlowPath {
+        let vpc = |e: u32| self.tables.enis.get(e as usize).map(|e| e.vpc);
+        if vpc(from) == vpc(to) {
+            FlowPath::SameVpc
+        } else {
+            FlowPath::Peering
+        }
+    }
+
     /// Counts a refused packet (by a security group or network ACL) in the flow logs of
-    /// the ENI it is charged to.
+    /// the ENI it is charged to; `bytes` is its IP length.
     fn log_reject(
         &mut self,
         in_port: u32,
         owner: Option<(u32, bool)>,
         reason: DropReason,
         ip: &crate::wire::IpMeta,
-        frame_len: usize,
+        bytes: u64,
         packets: u64,
     ) {
         let Some((eni, ingress)) = owner else { return };
         if !crate::flowlog::rejects(reason) {
             return;
         }
-        let ports = matches!(ip.proto, 6 | 17);
+        let now = self.clock.now();
         let n_enis = self.tables.enis.len() as u32;
         if ingress && in_port < n_enis && in_port != eni && self.flowlogs.covers(in_port) {
             // Refused at the receiver: it did leave the sender.
-            let k = RecordKey {
-                eni: in_port,
-                ingress: false,
-                accept: true,
-                proto: ip.proto,
-                src: ip.src,
-                dst: ip.dst,
-                sport: if ports { ip.src_port } else { 0 },
-                dport: if ports { ip.dst_port } else { 0 },
-            };
-            let bytes = frame_len.saturating_sub(HEADER_LEN) as u64;
-            let now = self.clock.now();
-            let path = if self.tables.enis.get(eni as usize).map(|e| e.vpc)
-                == self.tables.enis.get(in_port as usize).map(|e| e.vpc)
-            {
-                FlowPath::SameVpc
-            } else {
-                FlowPath::Peering
-            };
+            let path = self.path_between(in_port, eni);
+            let k = RecordKey::of(in_port, false, true, ip);
             self.flowlogs
                 .count(k, packets, bytes, ip.tcp_flags, Some(path), now);
         }
-        if !self.flowlogs.covers(eni) {
-            return;
+        if self.flowlogs.covers(eni) {
+            let k = RecordKey::of(eni, ingress, false, ip);
+            self.flowlogs
+                .count(k, packets, bytes, ip.tcp_flags, None, now);
         }
-        let k = RecordKey {
-            eni,
-            ingress,
-            accept: false,
-            proto: ip.proto,
-            src: ip.src,
-            dst: ip.dst,
-            sport: if ports { ip.src_port } else { 0 },
-            dport: if ports { ip.dst_port } else { 0 },
-        };
-        let bytes = frame_len.saturating_sub(HEADER_LEN) as u64;
-        let now = self.clock.now();
-        self.flowlogs
-            .count(k, packets, bytes, ip.tcp_flags, None, now);
     }
 
     /// Updates the tracked connections (and NAT translations, with their counters) a
@@ -915,24 +848,21 @@ impl<P: Port> Dataplane<P> {
         self.scratch = out;
     }
 
-    fn reply(&mut self, in_eni: EniIdx, buf: &mut [u8]) {
+    /// Sends the reply in `buf` back out of `in_eni`; the packet it answers counts as
+    /// dropped for `drop` (a NAT gateway's RST) or as an ARP or echo answer.
+    fn reply(&mut self, in_eni: EniIdx, buf: &mut [u8], drop: Option<DropReason>) {
         // The reply is complete (checksums computed): no offload state applies.
         buf[..VNET_HDR_LEN].fill(0);
-        let ethertype = buf.get(VNET_HDR_LEN + 12..VNET_HDR_LEN + 14);
-        let proto = buf.get(VNET_HDR_LEN + HEADER_LEN + 9).copied();
-        match (ethertype, proto) {
-            (Some([0x08, 0x06]), _) => {
+        let arp = buf.get(VNET_HDR_LEN + 12..VNET_HDR_LEN + 14) == Some(&[0x08, 0x06]);
+        match drop {
+            Some(r) => self.drop_frame(in_eni, r),
+            None => {
                 if let Some(c) = self.counters.get_mut(in_eni as usize) {
-                    c.arp_replies += 1;
-                }
-            }
-            // A NAT gateway's RST: the packet it answers is dropped.
-            (_, Some(crate::wire::ipv4::PROTO_TCP)) => {
-                self.drop_frame(in_eni, DropReason::NatReset)
-            }
-            _ => {
-                if let Some(c) = self.counters.get_mut(in_eni as usize) {
-                    c.icmp_echo_replies += 1;
+                    if arp {
+                        c.arp_replies += 1;
+                    } else {
+                        c.icmp_echo_replies += 1;
+                    }
                 }
             }
         }
@@ -1143,14 +1073,13 @@ impl<P: Port> Dataplane<P> {
                 }
             }
             Action::Drop { reason, .. } => drop(reason, blocking),
-            Action::Reply { .. } => {
-                let by = if notes.iter().any(|n| matches!(n, Note::NatReset(_))) {
-                    "the NAT gateway (RST)"
-                } else {
-                    "the VPC router"
-                };
-                Outcome::Answered { by: by.into() }
-            }
+            Action::Reply { drop, .. } => Outcome::Answered {
+                by: match drop {
+                    Some(_) => "the NAT gateway (RST)",
+                    None => "the VPC router",
+                }
+                .into(),
+            },
             Action::Consumed => Outcome::Answered {
                 by: "the VPC router (ignored)".into(),
             },

@@ -125,6 +125,45 @@ pub struct RecordKey {
     pub dport: u16,
 }
 
+impl RecordKey {
+    /// The record of packet `ip` at ENI `eni` (ports only for TCP and UDP).
+    pub fn of(eni: EniIdx, ingress: bool, accept: bool, ip: &crate::wire::IpMeta) -> RecordKey {
+        let ports = matches!(ip.proto, 6 | 17);
+        RecordKey {
+            eni,
+            ingress,
+            accept,
+            proto: ip.proto,
+            src: ip.src,
+            dst: ip.dst,
+            sport: if ports { ip.src_port } else { 0 },
+            dport: if ports { ip.dst_port } else { 0 },
+        }
+    }
+
+    /// The same record with the packet's addresses (and ports) after `nat`.
+    pub fn translated(mut self, nat: crate::verdict::Nat) -> RecordKey {
+        use crate::verdict::Nat;
+        let ports = matches!(self.proto, 6 | 17);
+        match nat {
+            Nat::Src(a, p) => {
+                self.src = IpAddr::V4(a);
+                if let (Some(p), true) = (p, ports) {
+                    self.sport = p;
+                }
+            }
+            Nat::Dst(a, p) => {
+                self.dst = IpAddr::V4(a);
+                if let (Some(p), true) = (p, ports) {
+                    self.dport = p;
+                }
+            }
+            Nat::None => {}
+        }
+        self
+    }
+}
+
 impl std::hash::Hash for RecordKey {
     /// Five machine words (the derived hash feeds each field separately, which showed
     /// in profiles of the flow-cache key).

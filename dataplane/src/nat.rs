@@ -40,7 +40,30 @@ pub struct OutsideKey {
     pub remote_port: u16,
 }
 
-/// A destination of the per-destination limit.
+impl OutsideKey {
+    /// The outside view of inside connection `key` translated to `nat`:`nat_port`.
+    pub fn of(key: &ConnKey, nat: Ipv4Addr, nat_port: u16) -> OutsideKey {
+        OutsideKey {
+            proto: key.proto,
+            nat,
+            nat_port,
+            remote: key.remote,
+            remote_port: key.remote_port,
+        }
+    }
+
+    /// The destination (and gateway address) this translation counts against.
+    fn dest(&self) -> DestKey {
+        DestKey {
+            proto: self.proto,
+            nat: self.nat,
+            remote: self.remote,
+            remote_port: self.remote_port,
+        }
+    }
+}
+
+/// A destination of the per-destination limit: an [`OutsideKey`] without the port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct DestKey {
     proto: u8,
@@ -153,12 +176,7 @@ impl NatState {
                     }
                     if let Some(o) = self.inside.remove(&key) {
                         self.outside.remove(&o);
-                        let d = DestKey {
-                            proto: o.proto,
-                            nat: o.nat,
-                            remote: o.remote,
-                            remote_port: o.remote_port,
-                        };
+                        let d = o.dest();
                         if let Some(n) = self.per_dest.get_mut(&d) {
                             *n = n.saturating_sub(1);
                             if *n == 0 {
@@ -264,24 +282,12 @@ impl NatState {
         let cap = self.max_per_destination.min(span);
         for ai in 0..self.addrs.len() {
             let nat = self.addrs[ai];
-            let d = DestKey {
-                proto: key.proto,
-                nat,
-                remote: key.remote,
-                remote_port: key.remote_port,
-            };
-            if self.per_dest.get(&d).copied().unwrap_or(0) >= cap {
-                continue;
-            }
             // Keep the inside port when it is in range and free (as most NATs do),
             // otherwise probe from a random point of the range.
-            let mut o = OutsideKey {
-                proto: key.proto,
-                nat,
-                nat_port: key.local_port,
-                remote: key.remote,
-                remote_port: key.remote_port,
-            };
+            let mut o = OutsideKey::of(key, nat, key.local_port);
+            if self.per_dest.get(&o.dest()).copied().unwrap_or(0) >= cap {
+                continue;
+            }
             let in_range = (self.ports.from..=self.ports.to).contains(&key.local_port);
             if in_range && !self.outside.contains_key(&o) {
                 return Ok((nat, key.local_port));
@@ -328,13 +334,7 @@ impl NatState {
         let conn = self.conns.insert(key, Origin::Local, flags, now)?;
         // An insert may have replaced an older connection of the same key.
         self.sync();
-        let o = OutsideKey {
-            proto: key.proto,
-            nat,
-            nat_port,
-            remote: key.remote,
-            remote_port: key.remote_port,
-        };
+        let o = OutsideKey::of(&key, nat, nat_port);
         self.outside.insert(
             o,
             Binding {
@@ -345,15 +345,7 @@ impl NatState {
             },
         );
         self.inside.insert(key, o);
-        *self
-            .per_dest
-            .entry(DestKey {
-                proto: key.proto,
-                nat,
-                remote: key.remote,
-                remote_port: key.remote_port,
-            })
-            .or_insert(0) += 1;
+        *self.per_dest.entry(o.dest()).or_insert(0) += 1;
         self.metrics.connection_attempt_count += 1;
         Ok(conn)
     }
@@ -517,13 +509,7 @@ mod tests {
         let mut n = NatState::new(&cfg(1024, 1024, &[[10, 0, 0, 220]]));
         let k = key(PROTO_UDP, 5000, [203, 0, 113, 5], 53);
         let (a, p) = open(&mut n, k).unwrap();
-        let o = OutsideKey {
-            proto: PROTO_UDP,
-            nat: a,
-            nat_port: p,
-            remote: k.remote,
-            remote_port: 53,
-        };
+        let o = OutsideKey::of(&k, a, p);
         assert!(n.from_outside(&o, 0, 500, false).unwrap().is_some());
         // Busy: the only port is taken.
         assert!(n
@@ -543,13 +529,7 @@ mod tests {
         let mut n = NatState::new(&cfg(1024, 65535, &[[10, 0, 0, 220]]));
         let k = key(PROTO_TCP, 40000, [203, 0, 113, 5], 443);
         let (a, p) = open(&mut n, k).unwrap();
-        let o = OutsideKey {
-            proto: PROTO_TCP,
-            nat: a,
-            nat_port: p,
-            remote: k.remote,
-            remote_port: 443,
-        };
+        let o = OutsideKey::of(&k, a, p);
         n.from_outside(&o, SYN | ACK, 10, false).unwrap().unwrap();
         assert!(n.from_inside(&k, ACK, 999).is_ok());
         assert_eq!(n.from_inside(&k, ACK, 2_100), Ok(None));
@@ -562,13 +542,7 @@ mod tests {
         let mut n = NatState::new(&cfg(1024, 65535, &[[10, 0, 0, 220]]));
         let k = key(PROTO_TCP, 40000, [203, 0, 113, 5], 443);
         let (a, p) = open(&mut n, k).unwrap();
-        let o = OutsideKey {
-            proto: PROTO_TCP,
-            nat: a,
-            nat_port: p,
-            remote: k.remote,
-            remote_port: 443,
-        };
+        let o = OutsideKey::of(&k, a, p);
         n.from_outside(&o, SYN | ACK, 1, false).unwrap().unwrap();
         n.from_inside(&k, ACK, 2).unwrap().unwrap();
         let m = n.metrics();
@@ -587,13 +561,7 @@ mod tests {
         let mut n = NatState::new(&cfg(1024, 65535, &[[10, 0, 0, 220]]));
         let k = key(PROTO_TCP, 40000, [203, 0, 113, 5], 443);
         let (a, p) = open(&mut n, k).unwrap();
-        let o = OutsideKey {
-            proto: PROTO_TCP,
-            nat: a,
-            nat_port: p,
-            remote: k.remote,
-            remote_port: 443,
-        };
+        let o = OutsideKey::of(&k, a, p);
         n.from_outside(&o, SYN | ACK, 10, false).unwrap().unwrap();
         n.from_inside(&k, ACK, 20).unwrap().unwrap();
         // The server's SYN-ACK again (our ACK was lost upstream): it passes.

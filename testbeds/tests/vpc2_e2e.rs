@@ -909,6 +909,18 @@ fn s20_default_group_members_talk_others_are_refused() {
     ));
 }
 
+/// Scenario 22's lab: a1 in an open group, b1 in `sg-ssh` with these inbound rules.
+fn ssh_topology(inbound: &[&str]) -> String {
+    format!(
+        "{}{}{}{}{}",
+        vpc(None),
+        sg("sg-open", &[FROM_VPC], None),
+        sg("sg-ssh", inbound, None),
+        eni("eni-a1", "subnet-a", "10.0.1.10", &["sg-open"], ""),
+        eni("eni-b1", "subnet-b", "10.0.2.20", &["sg-ssh"], ""),
+    )
+}
+
 /// Scenario 22: a tracked session (inbound rule from a /32) survives the removal of its rule;
 /// a new connection is refused.
 #[test]
@@ -917,16 +929,7 @@ fn s22_tracked_session_survives_rule_removal() {
         return;
     }
     let ssh = r#"{ protocol = "tcp", ports = 22, source = "10.0.1.10/32" }"#;
-    let topo = |inb: &[&str]| {
-        format!(
-            "{}{}{}{}{}",
-            vpc(None),
-            sg("sg-open", &[FROM_VPC], None),
-            sg("sg-ssh", inb, None),
-            eni("eni-a1", "subnet-a", "10.0.1.10", &["sg-open"], ""),
-            eni("eni-b1", "subnet-b", "10.0.2.20", &["sg-ssh"], ""),
-        )
-    };
+    let topo = ssh_topology;
     let mut lab = start(&topo(&[ssh]));
     let mut server = line_server(&lab, "eni-b1", 22);
     let (_client, mut pipe) = line_client(&lab, "eni-a1", "eni-b1", 22);
@@ -957,16 +960,7 @@ fn s22_untracked_session_is_cut_when_its_rule_goes() {
         return;
     }
     let ssh = r#"{ protocol = "tcp", ports = 22, source = "0.0.0.0/0" }"#;
-    let topo = |inb: &[&str]| {
-        format!(
-            "{}{}{}{}{}",
-            vpc(None),
-            sg("sg-open", &[FROM_VPC], None),
-            sg("sg-ssh", inb, None),
-            eni("eni-a1", "subnet-a", "10.0.1.10", &["sg-open"], ""),
-            eni("eni-b1", "subnet-b", "10.0.2.20", &["sg-ssh"], ""),
-        )
-    };
+    let topo = ssh_topology;
     let mut lab = start(&topo(&[ssh]));
     let mut server = line_server(&lab, "eni-b1", 22);
     let (_client, mut pipe) = line_client(&lab, "eni-a1", "eni-b1", 22);

@@ -6,13 +6,7 @@ use dataplane::capture::CaptureReport;
 use dataplane::config::{CaptureFilter, DataplaneConfig, MirrorRule, PortRange, Protocol};
 use dataplane::mirror::MirrorSessionReport;
 
-use super::{indent, protocol_name, table};
-
-fn eni_name(c: &DataplaneConfig, i: u32) -> String {
-    c.enis
-        .get(i as usize)
-        .map_or_else(|| format!("eni#{i}?"), |e| e.id.clone())
-}
+use super::{eni_name, indent, protocol_name, section, table};
 
 /// A capture filter in tcpdump's words: `tcp and net 10.0.2.0/24 and port 80`; `-` for
 /// none.
@@ -44,13 +38,6 @@ pub fn capture_filter_text(f: Option<&CaptureFilter>) -> String {
 /// The `Packet captures` section: each capture with its ENI, file, snap length, filter and
 /// what it wrote (from `reports`), or why it stopped.
 pub fn packet_captures(c: &DataplaneConfig, reports: &[CaptureReport]) -> String {
-    let mut out = String::from(
-        "\nPacket captures (pcap files on vpcd's host: what the ENI sends and receives)\n",
-    );
-    if c.captures.is_empty() {
-        out.push_str("none\n");
-        return out;
-    }
     let rows: Vec<Vec<String>> = c
         .captures
         .iter()
@@ -82,13 +69,13 @@ pub fn packet_captures(c: &DataplaneConfig, reports: &[CaptureReport]) -> String
             ]
         })
         .collect();
-    out.push_str(&table(
+    section(
+        "Packet captures (pcap files on vpcd's host: what the ENI sends and receives)",
         &[
             "ID", "ENI", "FILE", "SNAPLEN", "FILTER", "PACKETS", "BYTES", "STATUS",
         ],
         &rows,
-    ));
-    out
+    )
 }
 
 fn ports(p: Option<PortRange>) -> String {

@@ -194,6 +194,9 @@ pub enum Action {
     Reply {
         /// The reply's length.
         len: usize,
+        /// The packet it answers counts as dropped for this reason (a NAT gateway's RST);
+        /// `None` for the router's own answers.
+        drop: Option<DropReason>,
     },
     /// Consumed without an answer (ignored ARP).
     Consumed,
@@ -202,7 +205,7 @@ pub enum Action {
 impl From<RouterAction> for Action {
     fn from(a: RouterAction) -> Action {
         match a {
-            RouterAction::Reply { len } => Action::Reply { len },
+            RouterAction::Reply { len } => Action::Reply { len, drop: None },
             RouterAction::Ignore => Action::Consumed,
             RouterAction::Drop(r) => Action::drop(r),
         }
@@ -339,14 +342,14 @@ fn decide<T: Tracer>(
     // Security groups of the sender.
     // The VPC of the destination, for group references in outbound rules: decided by
     // the route the packet will take (a peering leads into the peer VPC).
-    let dst_vpc = if meta.dst_mac == subnet.router_mac {
-        match route::lookup(t, eni.vpc, subnet.route_table, ip.dst) {
-            Ok(NextHop::Eni(_)) => Some(eni.vpc),
-            Ok(NextHop::Peering { peer, .. }) => Some(peer),
-            _ => None,
-        }
-    } else {
-        Some(eni.vpc)
+    // The route is looked up once, here; its verdict is applied after the sender's group.
+    let routed = (meta.dst_mac == subnet.router_mac)
+        .then(|| route::lookup(t, eni.vpc, subnet.route_table, ip.dst));
+    let dst_vpc = match routed {
+        None => Some(eni.vpc),
+        Some(Ok(NextHop::Eni(_))) => Some(eni.vpc),
+        Some(Ok(NextHop::Peering { peer, .. })) => Some(peer),
+        Some(_) => None,
     };
     match sg_stage(
         cx,
@@ -371,12 +374,12 @@ fn decide<T: Tracer>(
             None => Ok(()),
         }
     };
-    let (dst_eni, src_mac) = if meta.dst_mac == subnet.router_mac {
+    let (dst_eni, src_mac) = if let Some(routed) = routed {
         tr.note(Note::RouteLookup {
             table: subnet.route_table,
             dst: ip.dst,
         });
-        let next = match route::lookup(t, eni.vpc, subnet.route_table, ip.dst) {
+        let next = match routed {
             Err(r) => return Action::drop(r),
             Ok(next) => next,
         };

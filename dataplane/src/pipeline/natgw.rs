@@ -171,6 +171,7 @@ fn reset<T: Tracer>(n: u32, from: Sender, frame: &mut [u8], tr: &mut T) -> Actio
     tr.note(Note::NatReset(n));
     Action::Reply {
         len: HEADER_LEN + len,
+        drop: Some(DropReason::NatReset),
     }
 }
 
