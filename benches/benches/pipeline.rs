@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dataplane::fixtures::{self, eni_mac, router_mac, A, B};
-use dataplane::lpm::IpLpm;
+use dataplane::vpc::lpm::IpLpm;
 use dataplane::wire::vnet::VNET_HDR_LEN;
 
 /// A 64-byte Ethernet frame (UDP, 18 bytes of payload) A → B through the router.
@@ -47,13 +47,13 @@ fn pipeline(c: &mut Criterion) {
     // The same hit path with a flow log on both ENIs (records counted per packet,
     // written when the 600 s interval closes; the file is /dev/null).
     let mut logged = fixtures::two_subnets_and_middlebox();
-    logged.flow_logs = vec![dataplane::config::FlowLogConfig {
+    logged.flow_logs = vec![dataplane::vpc::config::FlowLogConfig {
         id: "fl-bench".into(),
         enis: vec![A, B],
-        traffic: dataplane::config::FlowLogTraffic::All,
+        traffic: dataplane::vpc::config::FlowLogTraffic::All,
         interval_ms: 600_000,
         path: "/dev/null".into(),
-        fields: dataplane::flowlog::DEFAULT_FIELDS
+        fields: dataplane::observe::flowlog::DEFAULT_FIELDS
             .iter()
             .map(|f| f.to_string())
             .collect(),

@@ -1,9 +1,9 @@
 //! Shared setup for the criterion benches and the end-to-end bench scripts in
 //! `benches/scripts/`.
 
-use dataplane::config::DataplaneConfig;
-use dataplane::engine::Dataplane;
-use dataplane::port::MemPort;
+use dataplane::datapath::Dataplane;
+use dataplane::engine::port::MemPort;
+use dataplane::vpc::config::DataplaneConfig;
 
 /// A data plane over `config` whose attached ENIs have counting-only in-memory ports.
 pub fn dataplane_with_sinks(config: DataplaneConfig, flow_capacity: usize) -> Dataplane<MemPort> {
@@ -13,7 +13,7 @@ pub fn dataplane_with_sinks(config: DataplaneConfig, flow_capacity: usize) -> Da
     }
 }
 
-use dataplane::config::{
+use dataplane::vpc::config::{
     ConntrackConfig, NaclEntry, NetworkAclConfig, PortRange, Protocol, SecurityGroupConfig, SgPeer,
     SgRule, TrafficMatch,
 };
@@ -30,7 +30,7 @@ fn tm(protocol: Protocol, from: u16, to: u16) -> TrafficMatch {
 /// network ACL of 20 entries per direction (19 that do not match the bench traffic, then
 /// the allow that does), and every ENI in 5 security groups of 60 inbound and 60
 /// outbound rules each, the matching rule last. Connection tables of `conntrack_max`.
-pub fn realistic_firewall(conntrack_max: u32) -> dataplane::config::DataplaneConfig {
+pub fn realistic_firewall(conntrack_max: u32) -> dataplane::vpc::config::DataplaneConfig {
     let mut c = dataplane::fixtures::two_subnets_and_middlebox();
     let nacl_dir = || {
         let mut v: Vec<NaclEntry> = (0..19u16)

@@ -1,15 +1,15 @@
 //! A client for `vpcd`'s control socket: one JSON line request, one JSON line response
-//! per connection (see [`dataplane::proto`]).
+//! per connection (see [`dataplane::daemon::proto`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dataplane::config::DataplaneConfig;
-use dataplane::proto::{Request, Response};
-use dataplane::stats::StatsReport;
-use dataplane::trace::{TraceReport, TraceSpec};
+use dataplane::daemon::proto::{Request, Response};
+use dataplane::observe::stats::StatsReport;
+use dataplane::observe::trace::{TraceReport, TraceSpec};
+use dataplane::vpc::config::DataplaneConfig;
 
 /// Where `vpcd` listens unless told otherwise (`--socket PATH` or env `VPCD_SOCKET`).
 pub const DEFAULT_SOCKET: &str = "/run/vpcd/vpcd.sock";

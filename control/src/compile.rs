@@ -44,10 +44,10 @@
 //! [`active_peering_pairs`]); otherwise it is stale and left out (it matches nothing).
 //! Every VPC CIDR, secondary ones included, gets its local route.
 //!
-//! Flow logs in file order ([`FlowLogConfig`](dataplane::config::FlowLogConfig)): the ENIs
+//! Flow logs in file order ([`FlowLogConfig`](dataplane::vpc::config::FlowLogConfig)): the ENIs
 //! of the scope in ENI order (the ENI itself, the subnet's ENIs, or the ENIs of every
 //! subnet of the VPC), the fields of `log_format` or the default version 2 fields
-//! ([`dataplane::flowlog::DEFAULT_FIELDS`]), and the interval of [`flow_log_interval_ms`]
+//! ([`dataplane::observe::flowlog::DEFAULT_FIELDS`]), and the interval of [`flow_log_interval_ms`]
 //! (`[lab] flow_log_interval` when set, else `max_aggregation_interval`).
 //!
 //! Packet captures and traffic mirror sessions in file order: a capture's snap length
@@ -58,7 +58,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
-use dataplane::config::{
+use dataplane::vpc::config::{
     Attachment, ConntrackConfig, DataplaneConfig, EniConfig, IcmpMatch, InternetGatewayConfig,
     MappingTarget, NaclEntry, NatGatewayConfig, NetworkAclConfig, PeeringConfig, PortRange,
     Protocol, PublicMapping, RouteConfig, RouteTableConfig, RouteTarget, SecurityGroupConfig,
@@ -420,7 +420,7 @@ fn flow_logs(
     subnets: &[SubnetConfig],
     enis: &[EniConfig],
     errors: &mut Vec<ValidationError>,
-) -> Vec<dataplane::config::FlowLogConfig> {
+) -> Vec<dataplane::vpc::config::FlowLogConfig> {
     use crate::model::FlowLogScope;
     let mut out = Vec::new();
     for f in &t.flow_logs {
@@ -457,12 +457,16 @@ fn flow_logs(
             continue;
         };
         let fields: Vec<String> = match f.format_tokens() {
-            None => dataplane::flowlog::DEFAULT_FIELDS
+            None => dataplane::observe::flowlog::DEFAULT_FIELDS
                 .iter()
                 .map(|n| n.to_string())
                 .collect(),
             Some(tokens) => {
-                let known = |n: &str| dataplane::flowlog::FIELDS.iter().any(|(k, _)| *k == n);
+                let known = |n: &str| {
+                    dataplane::observe::flowlog::FIELDS
+                        .iter()
+                        .any(|(k, _)| *k == n)
+                };
                 match tokens
                     .iter()
                     .map(|(_, name)| name.filter(|n| known(n)).map(str::to_string))
@@ -479,7 +483,7 @@ fn flow_logs(
                 }
             }
         };
-        out.push(dataplane::config::FlowLogConfig {
+        out.push(dataplane::vpc::config::FlowLogConfig {
             id: f.id.clone(),
             enis: covered,
             traffic: traffic.to_config(),
@@ -1077,7 +1081,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
 mod tests {
     use super::*;
     use crate::compile_str;
-    use dataplane::config::Attachment;
+    use dataplane::vpc::config::Attachment;
 
     /// The example of the schema: three subnets, a middlebox route, an implicit main.
     const DEMO: &str = r#"
@@ -1989,7 +1993,7 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, c);
-        dataplane::tables::Tables::build(c).unwrap();
+        dataplane::vpc::tables::Tables::build(c).unwrap();
     }
 
     /// Three VPCs: vpc-a peers with vpc-b (active) and with vpc-c (pending); vpc-d is not
@@ -2221,7 +2225,7 @@ mod tests {
     #[test]
     fn secondary_cidrs_get_local_routes_that_reach_their_subnets() {
         let c = peering().config;
-        let t = dataplane::tables::Tables::build(c.clone()).unwrap();
+        let t = dataplane::vpc::tables::Tables::build(c.clone()).unwrap();
         let a2: std::net::IpAddr = "10.50.1.10".parse().unwrap();
         // From the primary CIDR's subnet (and the other way round): the local route of
         // the secondary CIDR, and the ENI that owns the address.
@@ -2270,7 +2274,7 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, c);
-        dataplane::tables::Tables::build(c).unwrap();
+        dataplane::vpc::tables::Tables::build(c).unwrap();
     }
 
     #[test]
@@ -2356,7 +2360,7 @@ mod tests {
             .unwrap();
         assert_eq!(eni.security_groups, Some(vec![idx(sg("sg-shared"))]));
         assert_eq!(eni.attachment.as_ref().unwrap().netns, "shared1");
-        dataplane::tables::Tables::build(c.config).unwrap();
+        dataplane::vpc::tables::Tables::build(c.config).unwrap();
     }
 
     // --- flow logs -------------------------------------------------------------------------
@@ -2445,9 +2449,9 @@ mod tests {
         assert_eq!(
             f.iter().map(|f| f.traffic).collect::<Vec<_>>(),
             [
-                dataplane::config::FlowLogTraffic::All,
-                dataplane::config::FlowLogTraffic::Reject,
-                dataplane::config::FlowLogTraffic::Accept,
+                dataplane::vpc::config::FlowLogTraffic::All,
+                dataplane::vpc::config::FlowLogTraffic::Reject,
+                dataplane::vpc::config::FlowLogTraffic::Accept,
             ]
         );
         assert!(
@@ -2461,12 +2465,12 @@ mod tests {
     fn flow_log_fields_and_intervals_compile() {
         let c = compile_str(&flow_log_topology("")).unwrap().config;
         let f = &c.flow_logs;
-        assert_eq!(f[0].fields, dataplane::flowlog::DEFAULT_FIELDS);
+        assert_eq!(f[0].fields, dataplane::observe::flowlog::DEFAULT_FIELDS);
         assert_eq!(
             f[1].fields,
             ["version", "interface-id", "tcp-flags", "flow-direction"]
         );
-        assert_eq!(dataplane::flowlog::format_version(&f[1].fields), 5);
+        assert_eq!(dataplane::observe::flowlog::format_version(&f[1].fields), 5);
         assert_eq!(
             f.iter().map(|f| f.interval_ms).collect::<Vec<_>>(),
             [600_000, 60_000, 600_000]
@@ -2480,7 +2484,7 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, c);
-        dataplane::tables::Tables::build(c).unwrap();
+        dataplane::vpc::tables::Tables::build(c).unwrap();
     }
 
     #[test]

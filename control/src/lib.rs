@@ -28,7 +28,7 @@ pub struct Compiled {
     /// The model, normalised (CIDR host bits cleared).
     pub topology: model::Topology,
     /// What `vpcd` runs.
-    pub config: dataplane::config::DataplaneConfig,
+    pub config: dataplane::vpc::config::DataplaneConfig,
     /// Things that were accepted but deserve a look (for example normalised CIDRs).
     pub warnings: Vec<String>,
 }

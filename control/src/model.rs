@@ -669,11 +669,11 @@ impl FlowLogTrafficType {
     }
 
     /// The data plane's form.
-    pub fn to_config(self) -> dataplane::config::FlowLogTraffic {
+    pub fn to_config(self) -> dataplane::vpc::config::FlowLogTraffic {
         match self {
-            FlowLogTrafficType::All => dataplane::config::FlowLogTraffic::All,
-            FlowLogTrafficType::Accept => dataplane::config::FlowLogTraffic::Accept,
-            FlowLogTrafficType::Reject => dataplane::config::FlowLogTraffic::Reject,
+            FlowLogTrafficType::All => dataplane::vpc::config::FlowLogTraffic::All,
+            FlowLogTrafficType::Accept => dataplane::vpc::config::FlowLogTraffic::Accept,
+            FlowLogTrafficType::Reject => dataplane::vpc::config::FlowLogTraffic::Reject,
         }
     }
 }
@@ -961,10 +961,10 @@ impl RuleProtocol {
     }
 
     /// The data plane's form.
-    pub fn to_config(self) -> dataplane::config::Protocol {
+    pub fn to_config(self) -> dataplane::vpc::config::Protocol {
         match self {
-            RuleProtocol::All => dataplane::config::Protocol::All,
-            RuleProtocol::Number(n) => dataplane::config::Protocol::Number(n),
+            RuleProtocol::All => dataplane::vpc::config::Protocol::All,
+            RuleProtocol::Number(n) => dataplane::vpc::config::Protocol::Number(n),
         }
     }
 }

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use dataplane::config::{
+use dataplane::observe::stats::{NatGatewayReport, StatsReport, UplinkReport};
+use dataplane::vpc::config::{
     DataplaneConfig, MappingTarget, NaclEntry, Protocol, RouteTarget, SgPeer, SgRule, TrafficMatch,
 };
-use dataplane::stats::{NatGatewayReport, StatsReport, UplinkReport};
-use dataplane::verdict::DropReason;
+use dataplane::vpc::verdict::DropReason;
 
 mod taps;
 
@@ -518,7 +518,7 @@ pub fn nat_gateways(c: &DataplaneConfig, reports: &[NatGatewayReport]) -> String
 /// ENIs, not the resource named): the ENI when there is one, else the subnet or the VPC
 /// whose ENIs are exactly these, else their number.
 fn flow_log_scope(c: &DataplaneConfig, enis: &[u32]) -> String {
-    let covered = |keep: &dyn Fn(u32, &dataplane::config::SubnetConfig) -> bool| -> Vec<u32> {
+    let covered = |keep: &dyn Fn(u32, &dataplane::vpc::config::SubnetConfig) -> bool| -> Vec<u32> {
         c.enis
             .iter()
             .enumerate()
@@ -556,8 +556,8 @@ pub fn flow_logs(c: &DataplaneConfig) -> String {
         .iter()
         .map(|f| {
             let enis: Vec<String> = f.enis.iter().map(|&e| eni_name(c, e)).collect();
-            let version = dataplane::flowlog::format_version(&f.fields);
-            let format = if f.fields == dataplane::flowlog::DEFAULT_FIELDS {
+            let version = dataplane::observe::flowlog::format_version(&f.fields);
+            let format = if f.fields == dataplane::observe::flowlog::DEFAULT_FIELDS {
                 format!("v{version} default")
             } else {
                 format!(
@@ -570,9 +570,9 @@ pub fn flow_logs(c: &DataplaneConfig) -> String {
                 flow_log_scope(c, &f.enis),
                 ids_or_dash(enis).replace(", ", ","),
                 match f.traffic {
-                    dataplane::config::FlowLogTraffic::All => "ALL",
-                    dataplane::config::FlowLogTraffic::Accept => "ACCEPT",
-                    dataplane::config::FlowLogTraffic::Reject => "REJECT",
+                    dataplane::vpc::config::FlowLogTraffic::All => "ALL",
+                    dataplane::vpc::config::FlowLogTraffic::Accept => "ACCEPT",
+                    dataplane::vpc::config::FlowLogTraffic::Reject => "REJECT",
                 }
                 .to_string(),
                 duration_text(f.interval_ms),
@@ -883,7 +883,7 @@ pub fn show(report: &StatsReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataplane::stats::{EniReport, NaclDenyReport, PortCounters};
+    use dataplane::observe::stats::{EniReport, NaclDenyReport, PortCounters};
 
     const TOPO: &str = r#"
         [[vpc]]
@@ -923,7 +923,7 @@ mod tests {
             ..Default::default()
         };
         counters.drops[DropReason::NoRoute as usize] = 2;
-        let mut engine = dataplane::stats::EngineCounters {
+        let mut engine = dataplane::observe::stats::EngineCounters {
             flow_hits: 11,
             ..Default::default()
         };
@@ -1204,7 +1204,7 @@ mod tests {
             uplinks: vec![],
             nat_gateways: vec![NatGatewayReport {
                 id: "nat-a".into(),
-                metrics: dataplane::stats::NatMetrics {
+                metrics: dataplane::observe::stats::NatMetrics {
                     active_connection_count: 3,
                     translations: 5,
                     connection_attempt_count: 10,

@@ -54,7 +54,7 @@
 //! `traffic_type` is ALL, ACCEPT or REJECT (any case); `max_aggregation_interval` is 60 or
 //! 600. `log_destination` is a file on vpcd's host: an absolute path, not a directory,
 //! whose directory exists (checked where `vpcctl` runs). `log_format` is `${field}` tokens
-//! separated by spaces, each a known field (`dataplane::flowlog::FIELDS`) at most once.
+//! separated by spaces, each a known field (`dataplane::observe::flowlog::FIELDS`) at most once.
 //! Warnings: two flow logs writing the same file, and a subnet or VPC without ENIs.
 //! `[lab] flow_log_interval` (seconds, > 0) replaces every interval.
 //!
@@ -3097,13 +3097,16 @@ fn flow_logs(
                     );
                     continue;
                 };
-                if !dataplane::flowlog::FIELDS.iter().any(|(n, _)| n == name) {
+                if !dataplane::observe::flowlog::FIELDS
+                    .iter()
+                    .any(|(n, _)| n == name)
+                {
                     r.err(
                         &res,
                         "log_format",
                         format!(
                             "unknown field `{name}`; the fields are {}",
-                            dataplane::flowlog::FIELDS
+                            dataplane::observe::flowlog::FIELDS
                                 .iter()
                                 .map(|(n, _)| *n)
                                 .collect::<Vec<_>>()

@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::config::{
+use crate::vpc::config::{
     Attachment, DataplaneConfig, EniConfig, InternetGatewayConfig, MappingTarget, NatGatewayConfig,
     PortRange, PublicMapping, RouteConfig, RouteTableConfig, RouteTarget, SubnetConfig, Uplink,
     VpcConfig,
@@ -130,9 +130,10 @@ pub fn mem_dataplane(
     config: DataplaneConfig,
     flow_capacity: usize,
     keep_tx: bool,
-) -> Result<crate::engine::Dataplane<crate::port::MemPort>, crate::tables::TableError> {
-    use crate::engine::{Dataplane, EniPlan, PortChange};
-    use crate::port::MemPort;
+) -> Result<crate::datapath::Dataplane<crate::engine::port::MemPort>, crate::vpc::tables::TableError>
+{
+    use crate::datapath::{Dataplane, EniPlan, PortChange};
+    use crate::engine::port::MemPort;
     let mut dp = Dataplane::new(flow_capacity);
     let attached = config
         .enis

@@ -1,38 +1,31 @@
-//! The VPC forwarding engine.
+//! The VPC forwarding engine, in layers (each imports only the ones above it here):
 //!
-//! A frame's way through the engine (see `README.md` and `../shared/design.md`):
+//! - [`wire`]: checked views and rewrites over packet bytes; depends on nothing.
+//! - [`sys`]: the host's system calls (TAP ioctls, epoll, `ip(8)`), the crate's only unsafe code.
+//! - [`engine`]: the generic core: ports and their I/O backends, buffers, the flow cache.
+//!   It knows packets and ports, not VPC words.
+//! - [`vpc`]: the policy: the compiled tables, connection tracking, NAT, and the
+//!   elements a packet walks (ENI, subnet, router, gateways, peering) in one hop loop.
+//! - [`observe`]: trace, flow logs, capture, mirroring, counters and metrics.
+//! - [`datapath`]: one data plane: the per-frame work (parse, flow cache, slow path,
+//!   rewrite, transmit) tying the engine, the policy and the observers together.
+//! - [`daemon`]: `vpcd`: the control socket, apply, threads, the metrics endpoint.
+//!
+//! A frame's way (see `README.md`, "How it works"):
 //!
 //! ```text
 //! port rx ─► parse (checked views) ─► flow cache ─┬─ hit: apply cached action ─► port tx
 //!                                                 └─ miss: slow path ─► install flow ─► port tx
-//! slow path: router services (ARP, ICMP echo to the router) │ source/destination check
-//!            │ [SG egress] │ [NACL egress] │ route lookup (LPM) │ hop: local ENI / middlebox ENI
-//!            │ [NACL ingress] │ [SG ingress] │ destination check
+//! slow path (hop loop): ENI (router services, source/destination check, SG egress)
+//!            │ subnet (NACL outbound) │ router (LPM) │ next element: ENI / internet gateway
+//!            │ NAT gateway / peering │ subnet (NACL inbound) │ ENI (destination check, SG ingress)
 //! ```
-//! (stages in brackets arrive with later issues.)
 
-pub mod attach;
-pub mod capture;
-pub mod config;
-pub mod conntrack;
 pub mod daemon;
+pub mod datapath;
 pub mod engine;
 pub mod fixtures;
-pub mod flow;
-pub mod flowlog;
-pub mod frag;
-pub mod lpm;
-pub mod metrics;
-pub mod metrics_http;
-pub mod mirror;
-pub mod nat;
-pub mod pipeline;
-pub mod port;
-pub mod proto;
-pub mod rules;
-pub mod stats;
+pub mod observe;
 pub mod sys;
-pub mod tables;
-pub mod trace;
-pub mod verdict;
+pub mod vpc;
 pub mod wire;

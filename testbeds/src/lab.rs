@@ -8,9 +8,9 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use control::model::Topology;
-use dataplane::config::{DataplaneConfig, EniConfig};
-use dataplane::stats::{PortCounters, StatsReport};
-use dataplane::verdict::DropReason;
+use dataplane::observe::stats::{PortCounters, StatsReport};
+use dataplane::vpc::config::{DataplaneConfig, EniConfig};
+use dataplane::vpc::verdict::DropReason;
 
 use crate::{Error, MacAddr, Netns, Result, RunPrefix, Vpcd, VpcdOptions};
 

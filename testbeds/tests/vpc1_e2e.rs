@@ -11,8 +11,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dataplane::stats::StatsReport;
-use dataplane::verdict::DropReason;
+use dataplane::observe::stats::StatsReport;
+use dataplane::vpc::verdict::DropReason;
 use testbeds::netns::parse_ping_summary;
 use testbeds::process::Stream;
 use testbeds::{Lab, MacAddr, Netns, NsChild, RunPrefix, Scratch, Vpcctl};

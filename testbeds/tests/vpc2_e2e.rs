@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dataplane::stats::NaclDenyReport;
-use dataplane::verdict::DropReason;
+use dataplane::observe::stats::NaclDenyReport;
+use dataplane::vpc::verdict::DropReason;
 use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild, Scratch, SpawnOpts, Vpcctl};
 

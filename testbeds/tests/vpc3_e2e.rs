@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use dataplane::verdict::DropReason;
+use dataplane::vpc::verdict::DropReason;
 use testbeds::{Netns, NsChild};
 
 mod common;

@@ -25,8 +25,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dataplane::stats::NatMetrics;
-use dataplane::verdict::DropReason;
+use dataplane::observe::stats::NatMetrics;
+use dataplane::vpc::verdict::DropReason;
 use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild};
 

@@ -27,7 +27,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use dataplane::verdict::DropReason;
+use dataplane::vpc::verdict::DropReason;
 use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild};
 

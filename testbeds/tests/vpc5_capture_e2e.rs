@@ -32,8 +32,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dataplane::mirror::MirrorSessionReport;
-use dataplane::verdict::DropReason;
+use dataplane::observe::mirror::MirrorSessionReport;
+use dataplane::vpc::verdict::DropReason;
 use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild, Scratch};
 

@@ -530,7 +530,7 @@ fn flow_logs_record_accepted_rejected_and_idle_traffic_field_by_field() {
     // (d) fl-rej (subnet-b, REJECT, default format): b's refused replies and nothing that
     // was accepted, though b accepted and sent plenty; intervals without a REJECT are
     // NODATA (or nothing, when everything was accepted).
-    let default: Vec<&'static str> = dataplane::flowlog::DEFAULT_FIELDS.to_vec();
+    let default: Vec<&'static str> = dataplane::observe::flowlog::DEFAULT_FIELDS.to_vec();
     let rejected = wait_records(&reject_log, &default, RECORDS_WAIT, |r| {
         r.iter().any(|x| x.get("action") == "REJECT")
     });

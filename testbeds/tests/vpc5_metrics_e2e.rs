@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use dataplane::stats::StatsReport;
-use dataplane::verdict::DropReason;
+use dataplane::observe::stats::StatsReport;
+use dataplane::vpc::verdict::DropReason;
 use testbeds::{Error, Lab, RunPrefix, Scratch, Vpcctl, Vpcd, VpcdOptions};
 
 mod common;

@@ -40,9 +40,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ChildStdin;
 use std::time::{Duration, Instant};
 
-use dataplane::stats::{NatMetrics, PortCounters, StatsReport};
-use dataplane::trace::{Header, Outcome, TraceLeg, TraceReport, TraceStep};
-use dataplane::verdict::DropReason;
+use dataplane::observe::stats::{NatMetrics, PortCounters, StatsReport};
+use dataplane::observe::trace::{Header, Outcome, TraceLeg, TraceReport, TraceStep};
+use dataplane::vpc::verdict::DropReason;
 use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild, SpawnOpts, Vpcctl};
 

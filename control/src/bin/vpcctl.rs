@@ -76,7 +76,7 @@ enum Cmd {
         vpcd: Option<PathBuf>,
         /// Have the vpcd this starts serve Prometheus metrics at http://ADDR:PORT/metrics
         /// (loopback only; ignored when vpcd is already running).
-        #[arg(long, value_name = "ADDR:PORT", value_parser = dataplane::metrics_http::parse_addr)]
+        #[arg(long, value_name = "ADDR:PORT", value_parser = dataplane::daemon::metrics_http::parse_addr)]
         metrics: Option<std::net::SocketAddr>,
     },
     /// Run a command in the network namespace of an ENI (or of an internet gateway's
@@ -227,7 +227,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return_path,
             json,
         } => {
-            use dataplane::trace::{Outcome, TraceProtocol, TraceSpec};
+            use dataplane::observe::trace::{Outcome, TraceProtocol, TraceSpec};
             let protocol = match proto.to_ascii_lowercase().as_str() {
                 "tcp" => TraceProtocol::Tcp,
                 "udp" => TraceProtocol::Udp,
@@ -356,7 +356,10 @@ fn stats(socket: &Path, json: bool, eni: Option<&str>) -> Result<ExitCode> {
         };
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", dataplane::metrics::render_samples(&report, eni));
+        print!(
+            "{}",
+            dataplane::observe::metrics::render_samples(&report, eni)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -369,7 +372,7 @@ fn up(
 ) -> Result<ExitCode> {
     // Fail before touching anything.
     if let Some(addr) = metrics {
-        dataplane::metrics_http::check_addr(addr, false)?;
+        dataplane::daemon::metrics_http::check_addr(addr, false)?;
     }
     let Some(c) = load(file)? else {
         return Ok(ExitCode::FAILURE);

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use dataplane::config::{CaptureConfig, CaptureFilter, MirrorRule, MirrorSessionConfig, PortRange};
+use dataplane::vpc::config::{
+    CaptureConfig, CaptureFilter, MirrorRule, MirrorSessionConfig, PortRange,
+};
 
 use super::{fnv1a64, idx, mix64};
 use crate::model::{
@@ -15,7 +17,7 @@ use crate::validate::ValidationError;
 /// across applies and, in practice, different per session (AWS picks a random one that is
 /// unique in the account).
 pub fn default_vni(session_id: &str) -> u32 {
-    (mix64(fnv1a64(session_id.as_bytes())) & u64::from(dataplane::mirror::MAX_VNI)) as u32
+    (mix64(fnv1a64(session_id.as_bytes())) & u64::from(dataplane::observe::mirror::MAX_VNI)) as u32
 }
 
 fn port_range(p: PortSpec) -> PortRange {
@@ -131,7 +133,7 @@ pub(super) fn captures_and_mirrors(
 
 #[cfg(test)]
 mod tests {
-    use dataplane::config::{PortRange, Protocol};
+    use dataplane::vpc::config::{PortRange, Protocol};
 
     use crate::compile_str;
 
@@ -248,10 +250,10 @@ session_number = 6
         );
         let s2 = &d.mirror_sessions[1];
         assert_eq!(s2.vni, super::default_vni("tms-web2"));
-        assert!(s2.vni <= dataplane::mirror::MAX_VNI);
+        assert!(s2.vni <= dataplane::observe::mirror::MAX_VNI);
         assert_ne!(s2.vni, super::default_vni("tms-web"));
         assert_eq!(s2.packet_length, None);
         // The data plane takes it.
-        assert!(dataplane::tables::Tables::build(c.config.clone()).is_ok());
+        assert!(dataplane::vpc::tables::Tables::build(c.config.clone()).is_ok());
     }
 }

@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
-use dataplane::capture::CaptureReport;
-use dataplane::config::{CaptureFilter, DataplaneConfig, MirrorRule, PortRange, Protocol};
-use dataplane::mirror::MirrorSessionReport;
+use dataplane::observe::capture::CaptureReport;
+use dataplane::observe::mirror::MirrorSessionReport;
+use dataplane::vpc::config::{CaptureFilter, DataplaneConfig, MirrorRule, PortRange, Protocol};
 
 use super::{eni_name, indent, protocol_name, section, table};
 

@@ -10,13 +10,13 @@ use super::{Lookups, Report};
 use crate::model::{PortSpec, RuleProtocol, Topology, DEFAULT_SNAPLEN};
 
 /// The largest snap length of a packet capture (libpcap's).
-pub const MAX_SNAPLEN: i64 = dataplane::capture::MAX_SNAPLEN as i64;
+pub const MAX_SNAPLEN: i64 = dataplane::observe::capture::MAX_SNAPLEN as i64;
 /// Bounds of a traffic mirror session number (AWS).
 pub const SESSION_NUMBERS: std::ops::RangeInclusive<i64> = 1..=32_766;
 /// Bounds of a traffic mirror filter rule number (AWS).
 pub const MIRROR_RULE_NUMBERS: std::ops::RangeInclusive<i64> = 1..=32_766;
 /// Bounds of a VXLAN network identifier (24 bits).
-pub const VNIS: std::ops::RangeInclusive<i64> = 0..=dataplane::mirror::MAX_VNI as i64;
+pub const VNIS: std::ops::RangeInclusive<i64> = 0..=dataplane::observe::mirror::MAX_VNI as i64;
 /// Bounds of a session's packet length (AWS `PacketLength`: 1-8500).
 pub const PACKET_LENGTHS: std::ops::RangeInclusive<i64> = 1..=8_500;
 /// Sessions per source ENI (AWS quota, not adjustable).

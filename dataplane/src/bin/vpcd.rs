@@ -24,14 +24,14 @@ struct Args {
     #[arg(long)]
     tap_prefix: Option<String>,
     /// Flow-cache capacity (flows).
-    #[arg(long, default_value_t = dataplane::engine::DEFAULT_FLOWS)]
+    #[arg(long, default_value_t = dataplane::datapath::DEFAULT_FLOWS)]
     flow_capacity: usize,
     /// Log filter (tracing env-filter syntax), also read from RUST_LOG.
     #[arg(long, default_value = "info")]
     log: String,
     /// Serve every counter as Prometheus text at http://ADDR:PORT/metrics (off by default;
     /// loopback only unless --metrics-allow-remote; port 0 picks a free port).
-    #[arg(long, value_name = "ADDR:PORT", value_parser = dataplane::metrics_http::parse_addr)]
+    #[arg(long, value_name = "ADDR:PORT", value_parser = dataplane::daemon::metrics_http::parse_addr)]
     metrics: Option<SocketAddr>,
     /// Allow --metrics on a non-loopback address (exposes the counters to the network).
     #[arg(long, requires = "metrics")]

@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
-use crate::port::Port;
+use crate::engine::port::Port;
 use crate::wire::vnet::VNET_HDR_LEN;
 
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;

@@ -4,7 +4,7 @@
 use super::checksum::{fold, sum};
 use super::ipv4::PROTO_TCP;
 use super::WireError;
-use crate::conntrack::tcp_flags::{ACK, FIN, RST, SYN};
+use crate::vpc::conntrack::tcp_flags::{ACK, FIN, RST, SYN};
 
 /// Length of the IPv4 + TCP headers of a RST.
 pub const RST_LEN: usize = 40;

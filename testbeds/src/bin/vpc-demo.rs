@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use dataplane::verdict::DropReason;
+use dataplane::vpc::verdict::DropReason;
 use testbeds::Lab;
 
 const TOPOLOGY: &str = include_str!("../../../examples/demo.toml");

@@ -10,8 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ChildStdin;
 use std::time::{Duration, Instant};
 
-use dataplane::stats::PortCounters;
-use dataplane::verdict::DropReason;
+use dataplane::observe::stats::PortCounters;
+use dataplane::vpc::verdict::DropReason;
 use testbeds::netns::parse_ping_summary;
 use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild, PingResult, Scratch, SpawnOpts, Vpcctl};

@@ -1,0 +1,196 @@
+//! Attaching an ENI's TAP to its instance: the kernel end goes into the ENI's network
+//! namespace and gets the ENI's MAC, MTU, addresses and a default route via the subnet
+//! router (until DHCP arrives). Done with `ip(8)`: this is control-plane work, run at
+//! apply time, never on the forwarding path.
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+
+use crate::vpc::config::{Attachment, DataplaneConfig};
+use crate::wire::MacAddr;
+
+/// Why an attachment step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// The namespace named by the ENI does not exist.
+    #[error("{eni}: network namespace `{netns}` does not exist (create it with `ip netns add {netns}`, or use `vpcctl up`)")]
+    NoNamespace {
+        /// The ENI id.
+        eni: String,
+        /// The namespace.
+        netns: String,
+    },
+    /// `ip` could not be run.
+    #[error("cannot run `ip`: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// `ip` failed.
+    #[error("{eni}: `ip {args}` failed: {stderr}")]
+    Ip {
+        /// The ENI id.
+        eni: String,
+        /// The arguments.
+        args: String,
+        /// What `ip` said.
+        stderr: String,
+    },
+}
+
+fn ip(eni: &str, args: &[&str]) -> Result<(), AttachError> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(AttachError::Spawn)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(AttachError::Ip {
+            eni: eni.to_string(),
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// Whether network namespace `name` exists.
+pub fn netns_exists(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains('/')
+        && std::path::Path::new("/run/netns").join(name).exists()
+}
+
+/// Everything about a port's kernel side. When it is unchanged across an apply (and
+/// the port is healthy), the TAP is kept as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The resource behind the port (`eni-…`, or `igw-…` for an uplink).
+    pub id: String,
+    /// Where the kernel end goes; `None` = no port.
+    pub attachment: Option<Attachment>,
+    /// The MAC of the kernel end.
+    pub mac: MacAddr,
+    /// Its MTU.
+    pub mtu: u32,
+    /// Its IPv4 addresses.
+    pub addrs: Vec<Ipv4Addr>,
+    /// Their prefix length.
+    pub prefix_len: u8,
+    /// The default route's next hop (the subnet router, or the internet gateway).
+    pub gateway: Ipv4Addr,
+    /// IPv6 addresses (part of the signature; not configured yet).
+    pub ipv6: Vec<std::net::Ipv6Addr>,
+}
+
+/// The port specs of a configuration: every ENI in order, then every internet gateway's
+/// uplink (the engine's port order).
+pub fn port_specs(c: &DataplaneConfig) -> Vec<PortSpec> {
+    let enis = c.enis.iter().map(|e| {
+        let cidr = c.subnets.get(e.subnet as usize).and_then(|s| s.ipv4_cidr);
+        PortSpec {
+            id: e.id.clone(),
+            attachment: e.attachment.clone(),
+            mac: e.mac,
+            mtu: e.mtu,
+            addrs: e.ipv4.clone(),
+            prefix_len: cidr.map_or(32, |n| n.prefix_len()),
+            gateway: cidr.map_or(Ipv4Addr::UNSPECIFIED, |n| {
+                Ipv4Addr::from(u32::from(n.network()).wrapping_add(1))
+            }),
+            ipv6: e.ipv6.clone(),
+        }
+    });
+    let uplinks = c.internet_gateways.iter().map(|g| match &g.uplink {
+        Some(u) => PortSpec {
+            id: g.id.clone(),
+            attachment: Some(u.attachment.clone()),
+            mac: u.host_mac,
+            mtu: u.mtu,
+            addrs: u.hosts.clone(),
+            prefix_len: u.outside.prefix_len(),
+            gateway: u.gateway_ip,
+            ipv6: Vec::new(),
+        },
+        None => PortSpec {
+            id: g.id.clone(),
+            attachment: None,
+            mac: g.mac,
+            mtu: 1500,
+            addrs: Vec::new(),
+            prefix_len: 32,
+            gateway: Ipv4Addr::UNSPECIFIED,
+            ipv6: Vec::new(),
+        },
+    });
+    enis.chain(uplinks).collect()
+}
+
+/// Step 1, before commit: set the TAP's MAC and MTU and move it into the namespace under
+/// its unique TAP name (so it cannot clash with an interface the port still has there).
+pub fn prepare(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), AttachError> {
+    if !netns_exists(&att.netns) {
+        return Err(AttachError::NoNamespace {
+            eni: spec.id.clone(),
+            netns: att.netns.clone(),
+        });
+    }
+    let mac = spec.mac.to_string();
+    let mtu = spec.mtu.to_string();
+    ip(
+        &spec.id,
+        &["link", "set", "dev", tap, "address", &mac, "mtu", &mtu],
+    )?;
+    ip(&spec.id, &["link", "set", "dev", tap, "netns", &att.netns])?;
+    Ok(())
+}
+
+/// Step 2, after commit (the port's previous TAP, if any, is gone): rename to the final
+/// interface name, add the addresses, bring it up, and route via the gateway.
+pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), AttachError> {
+    let ns = att.netns.as_str();
+    let id = spec.id.as_str();
+    ip(
+        id,
+        &["-n", ns, "link", "set", "dev", tap, "name", &att.ifname],
+    )?;
+    for a in &spec.addrs {
+        let cidr = format!("{a}/{}", spec.prefix_len);
+        ip(id, &["-n", ns, "addr", "add", &cidr, "dev", &att.ifname])?;
+    }
+    ip(id, &["-n", ns, "link", "set", "dev", "lo", "up"])?;
+    ip(id, &["-n", ns, "link", "set", "dev", &att.ifname, "up"])?;
+    let gw = spec.gateway.to_string();
+    ip(
+        id,
+        &[
+            "-n",
+            ns,
+            "route",
+            "replace",
+            "default",
+            "via",
+            &gw,
+            "dev",
+            &att.ifname,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Whether interface `ifname` exists in namespace `netns`.
+pub fn ifname_in_use(netns: &str, ifname: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", netns, "link", "show", "dev", ifname])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The unique name of the `n`-th TAP this daemon creates.
+pub fn tap_name(prefix: &str, n: u64) -> String {
+    format!("{prefix}-{n}")
+}
+
+/// Whether `mac` could be set on a Linux interface (unicast).
+pub fn usable_mac(mac: MacAddr) -> bool {
+    !mac.is_multicast() && mac.0 != [0; 6]
+}

@@ -1,0 +1,588 @@
+//! `vpcd`: the control socket, the apply procedure, and the forwarding thread.
+//!
+//! Two threads. The forwarding thread owns the [`Dataplane`] over TAP ports and runs a
+//! run-to-completion loop: epoll over the TAP fds, each ready port drained in batches.
+//! The control thread serves the Unix socket; for an apply it does the slow work (build
+//! and check tables, create TAPs, move them into namespaces) without stopping
+//! forwarding, then hands the result to the forwarding thread, which swaps it in between
+//! two batches. A rejected apply never reaches the forwarding thread.
+
+pub mod attach;
+pub mod metrics_http;
+pub mod proto;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+
+use crate::daemon::metrics_http::{MetricsError, MetricsServer};
+use crate::daemon::proto::{Request, Response};
+use crate::datapath::{Dataplane, EniPlan, PortChange, DEFAULT_FLOWS};
+use crate::observe::stats::StatsReport;
+use crate::sys::epoll::{Epoll, Events};
+use crate::sys::tap::Tap;
+use crate::vpc::config::DataplaneConfig;
+use crate::vpc::tables::Tables;
+
+/// Largest request accepted on the socket.
+const MAX_REQUEST: u64 = 64 << 20;
+/// How often connection tracking expires idle connections.
+const EXPIRY_INTERVAL_MS: i32 = 50;
+/// Epoll token of the control wake-up socket (ENI indices are below it).
+const WAKE_TOKEN: u64 = u64::MAX;
+
+/// How to run the daemon.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The control socket path (created with mode 0600).
+    pub socket: PathBuf,
+    /// Prefix of the TAP names this daemon creates (at most 8 bytes).
+    pub tap_prefix: String,
+    /// Flow-cache capacity.
+    pub flow_capacity: usize,
+    /// TAP send buffer in bytes.
+    pub sndbuf: i32,
+    /// Serve Prometheus metrics over HTTP on this address (off by default).
+    pub metrics: Option<MetricsOptions>,
+}
+
+/// The opt-in metrics endpoint (see [`crate::daemon::metrics_http`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsOptions {
+    /// Where to listen (port 0: any free port, reported on the ready line).
+    pub addr: SocketAddr,
+    /// Allow a non-loopback address (refused otherwise).
+    pub allow_remote: bool,
+}
+
+/// What the daemon tells its `ready` callback.
+#[derive(Debug, Clone, Copy)]
+pub struct Ready<'a> {
+    /// The control socket, listening.
+    pub socket: &'a Path,
+    /// The metrics endpoint's actual address, when enabled.
+    pub metrics: Option<SocketAddr>,
+}
+
+impl Options {
+    /// Defaults for `socket`, with a TAP prefix derived from our PID.
+    pub fn new(socket: PathBuf) -> Options {
+        Options {
+            socket,
+            tap_prefix: format!("vd{:x}", std::process::id()),
+            flow_capacity: DEFAULT_FLOWS,
+            sndbuf: i32::MAX,
+            metrics: None,
+        }
+    }
+}
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The TAP prefix is too long or has odd characters.
+    #[error("tap prefix `{0}` must be 1 to 8 characters of [a-z0-9]")]
+    BadPrefix(String),
+    /// Another vpcd answers on the socket.
+    #[error("another vpcd is already listening on {0}; stop it with `vpcctl --socket {0} down`")]
+    AlreadyRunning(PathBuf),
+    /// Socket setup failed.
+    #[error("control socket {path}: {source}")]
+    Socket {
+        /// The socket path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Epoll or thread setup failed.
+    #[error("forwarding thread setup: {0}")]
+    Setup(#[source] std::io::Error),
+    /// The metrics endpoint could not start (or its address was refused).
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+}
+
+enum Cmd {
+    Install {
+        config: Box<DataplaneConfig>,
+        plan: Vec<EniPlan<Tap>>,
+        reply: mpsc::Sender<Result<u64, String>>,
+    },
+    Report {
+        reply: mpsc::Sender<StatsReport>,
+    },
+    /// Trace a packet on copies of the state.
+    Trace {
+        spec: crate::observe::trace::TraceSpec,
+        reply: mpsc::Sender<Result<crate::observe::trace::TraceReport, String>>,
+    },
+    /// Which ENIs of the running configuration still have a port.
+    Attached {
+        reply: mpsc::Sender<Vec<bool>>,
+    },
+    Stop,
+}
+
+/// Handle to the forwarding thread.
+struct Forwarder {
+    tx: mpsc::Sender<Cmd>,
+    wake: UnixStream,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Forwarder {
+    fn send(&mut self, cmd: Cmd) -> bool {
+        send_cmd(&self.tx, &self.wake, cmd)
+    }
+
+    /// A fresh report from the forwarding thread (`None`: it is gone).
+    fn report(&self) -> Option<StatsReport> {
+        fetch_report(&self.tx, &self.wake)
+    }
+}
+
+/// Queues `cmd` for the forwarding thread and wakes it.
+fn send_cmd(tx: &mpsc::Sender<Cmd>, mut wake: &UnixStream, cmd: Cmd) -> bool {
+    if tx.send(cmd).is_err() {
+        return false;
+    }
+    wake.write_all(&[1]).is_ok()
+}
+
+/// Asks the forwarding thread for a report, taken between two batches: what
+/// `vpcctl show` and the metrics endpoint serve.
+fn fetch_report(tx: &mpsc::Sender<Cmd>, wake: &UnixStream) -> Option<StatsReport> {
+    let (reply, rx) = mpsc::channel();
+    if !send_cmd(tx, wake, Cmd::Report { reply }) {
+        return None;
+    }
+    rx.recv().ok()
+}
+
+/// Runs the daemon until a shutdown request. `ready` is called once the socket listens.
+pub fn run(opts: Options, ready: impl FnOnce(&Path)) -> Result<(), DaemonError> {
+    run_with(opts, |r: &Ready<'_>| ready(r.socket))
+}
+
+/// [`run`], telling `ready` the metrics endpoint's address too.
+pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), DaemonError> {
+    if opts.tap_prefix.is_empty()
+        || opts.tap_prefix.len() > 8
+        || !opts
+            .tap_prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Err(DaemonError::BadPrefix(opts.tap_prefix));
+    }
+    if let Some(m) = opts.metrics {
+        crate::daemon::metrics_http::check_addr(m.addr, m.allow_remote)?;
+    }
+    let listener = bind(&opts.socket)?;
+    let (tx, rx) = mpsc::channel();
+    let (wake_tx, wake_rx) = UnixStream::pair().map_err(DaemonError::Setup)?;
+    // Started before the forwarding thread: requests wait in the channel until it runs.
+    let metrics = match opts.metrics {
+        None => None,
+        Some(m) => {
+            let (tx, wake) = (tx.clone(), wake_tx.try_clone().map_err(DaemonError::Setup)?);
+            match MetricsServer::start(m.addr, m.allow_remote, move || fetch_report(&tx, &wake)) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&opts.socket);
+                    return Err(e.into());
+                }
+            }
+        }
+    };
+    let epoll = Epoll::new().map_err(DaemonError::Setup)?;
+    epoll
+        .add(wake_rx.as_raw_fd(), WAKE_TOKEN)
+        .map_err(DaemonError::Setup)?;
+    let flows = opts.flow_capacity;
+    let thread = thread::Builder::new()
+        .name("forwarding".into())
+        .spawn(move || forwarding_loop(Dataplane::new(flows), epoll, wake_rx, rx))
+        .map_err(DaemonError::Setup)?;
+    let mut fwd = Forwarder {
+        tx,
+        wake: wake_tx,
+        thread: Some(thread),
+    };
+    ready(&Ready {
+        socket: &opts.socket,
+        metrics: metrics.as_ref().map(MetricsServer::local_addr),
+    });
+    let mut state = ControlState {
+        opts: opts.clone(),
+        running: DataplaneConfig::default(),
+        finished: HashSet::new(),
+        next_tap: 0,
+    };
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        // One client at a time: a client that never finishes its request must not block
+        // every later one.
+        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let req = match read_request(&mut conn) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = write_response(&mut conn, &Response::Rejected { errors: vec![e] });
+                continue;
+            }
+        };
+        let stop = matches!(req, Request::Shutdown);
+        let resp = state.handle(req, &mut fwd);
+        let _ = write_response(&mut conn, &resp);
+        if stop {
+            break;
+        }
+    }
+    // The endpoint first: it asks the forwarding thread for reports.
+    if let Some(m) = metrics {
+        m.stop();
+    }
+    fwd.send(Cmd::Stop);
+    if let Some(t) = fwd.thread.take() {
+        let _ = t.join();
+    }
+    let _ = std::fs::remove_file(&opts.socket);
+    tracing::info!("vpcd stopped");
+    Ok(())
+}
+
+fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
+    let err = |source| DaemonError::Socket {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(DaemonError::AlreadyRunning(path.to_path_buf()));
+        }
+        // A stale socket of a vpcd that died.
+        std::fs::remove_file(path).map_err(err)?;
+    }
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+        }
+    }
+    let l = UnixListener::bind(path).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    Ok(l)
+}
+
+fn read_request(conn: &mut UnixStream) -> Result<Request, String> {
+    let mut line = String::new();
+    BufReader::new(Read::by_ref(conn).take(MAX_REQUEST))
+        .read_line(&mut line)
+        .map_err(|e| format!("reading request: {e}"))?;
+    serde_json::from_str(&line).map_err(|e| format!("malformed request: {e}"))
+}
+
+fn write_response(conn: &mut UnixStream, r: &Response) -> std::io::Result<()> {
+    let mut s = serde_json::to_string(r).map_err(std::io::Error::other)?;
+    s.push('\n');
+    conn.write_all(s.as_bytes())
+}
+
+/// What the control thread knows of the running configuration.
+struct ControlState {
+    opts: Options,
+    running: DataplaneConfig,
+    /// ENIs (by id) whose attachment was completed (renamed, addressed, routed).
+    finished: HashSet<String>,
+    next_tap: u64,
+}
+
+const GONE: &str = "the forwarding thread is gone; restart vpcd";
+
+/// A TAP created for an apply and still to be finished after commit.
+struct NewTap {
+    port: usize,
+    name: String,
+}
+
+impl ControlState {
+    fn handle(&mut self, req: Request, fwd: &mut Forwarder) -> Response {
+        match req {
+            Request::Apply { config } => self.apply(*config, fwd),
+            Request::Show => match fwd.report() {
+                Some(r) => Response::State(Box::new(r)),
+                None => Response::Rejected {
+                    errors: vec![GONE.into()],
+                },
+            },
+            Request::Trace { spec } => {
+                let (tx, rx) = mpsc::channel();
+                if !fwd.send(Cmd::Trace { spec, reply: tx }) {
+                    return Response::Rejected {
+                        errors: vec![GONE.into()],
+                    };
+                }
+                match rx.recv() {
+                    Ok(Ok(r)) => Response::Trace(Box::new(r)),
+                    Ok(Err(e)) => Response::Rejected { errors: vec![e] },
+                    Err(_) => Response::Rejected {
+                        errors: vec![GONE.into()],
+                    },
+                }
+            }
+            Request::Shutdown => Response::Ok,
+        }
+    }
+
+    fn apply(&mut self, config: DataplaneConfig, fwd: &mut Forwarder) -> Response {
+        // 1. Pure checks: tables build, namespaces exist. Nothing is touched yet.
+        if let Err(e) = Tables::build(config.clone()) {
+            return Response::Rejected {
+                errors: vec![e.to_string()],
+            };
+        }
+        let mut errors = Vec::new();
+        for p in attach::port_specs(&config) {
+            if let Some(a) = &p.attachment {
+                if !attach::netns_exists(&a.netns) {
+                    errors.push(
+                        attach::AttachError::NoNamespace {
+                            eni: p.id.clone(),
+                            netns: a.netns.clone(),
+                        }
+                        .to_string(),
+                    );
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Response::Rejected { errors };
+        }
+        // 2. Plan: keep the TAPs of unchanged, healthy attachments; create the others
+        //    (moved into their namespace under a unique name). Any failure drops the new
+        //    TAPs: nothing changed.
+        let (tx, rx) = mpsc::channel();
+        if !fwd.send(Cmd::Attached { reply: tx }) {
+            return Response::Rejected {
+                errors: vec![GONE.into()],
+            };
+        }
+        let Ok(has_port) = rx.recv() else {
+            return Response::Rejected {
+                errors: vec![GONE.into()],
+            };
+        };
+        let specs = attach::port_specs(&config);
+        let running = attach::port_specs(&self.running);
+        let previous: Vec<Option<usize>> = specs
+            .iter()
+            .map(|p| running.iter().position(|o| o.id == p.id))
+            .collect();
+        let keep: Vec<bool> = specs
+            .iter()
+            .zip(&previous)
+            .map(|(p, prev)| {
+                prev.is_some_and(|i| {
+                    let old = &running[i];
+                    old == p
+                        && (old.attachment.is_none()
+                            || (has_port.get(i).copied().unwrap_or(false)
+                                && self.finished.contains(&old.id)))
+                })
+            })
+            .collect();
+        // Interface names in namespaces that this apply frees (TAPs not kept).
+        let kept: HashSet<&str> = specs
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(p, _)| p.id.as_str())
+            .collect();
+        let freed: HashSet<(&str, &str)> = running
+            .iter()
+            .filter(|o| !kept.contains(o.id.as_str()))
+            .filter_map(|o| o.attachment.as_ref())
+            .map(|a| (a.netns.as_str(), a.ifname.as_str()))
+            .collect();
+        for (p, k) in specs.iter().zip(&keep) {
+            if let (Some(a), false) = (&p.attachment, k) {
+                if !freed.contains(&(a.netns.as_str(), a.ifname.as_str()))
+                    && attach::ifname_in_use(&a.netns, &a.ifname)
+                {
+                    errors.push(format!(
+                        "{}: namespace `{}` already has an interface `{}` that vpcd does not own; \
+                         delete it or choose another ifname",
+                        p.id, a.netns, a.ifname
+                    ));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Response::Rejected { errors };
+        }
+        let mut plan = Vec::with_capacity(specs.len());
+        let mut new_taps = Vec::new();
+        for (i, p) in specs.iter().enumerate() {
+            let port = match (&p.attachment, keep[i]) {
+                (_, true) => PortChange::Keep,
+                (None, false) => PortChange::Remove,
+                (Some(att), false) => {
+                    let name = attach::tap_name(&self.opts.tap_prefix, self.next_tap);
+                    self.next_tap += 1;
+                    let tap = match Tap::create(&name, self.opts.sndbuf) {
+                        Ok(t) => t,
+                        Err(err) => {
+                            return Response::Rejected {
+                                errors: vec![format!("{}: {err}", p.id)],
+                            }
+                        }
+                    };
+                    if let Err(err) = attach::prepare(&name, p, att) {
+                        return Response::Rejected {
+                            errors: vec![err.to_string()],
+                        };
+                    }
+                    new_taps.push(NewTap { port: i, name });
+                    PortChange::Replace(tap)
+                }
+            };
+            plan.push(EniPlan {
+                previous: previous[i].map(|p| p as u32),
+                port,
+            });
+        }
+        // 3. Commit: the forwarding thread swaps tables and ports between two batches.
+        let (tx, rx) = mpsc::channel();
+        if !fwd.send(Cmd::Install {
+            config: Box::new(config.clone()),
+            plan,
+            reply: tx,
+        }) {
+            return Response::Rejected {
+                errors: vec![GONE.into()],
+            };
+        }
+        let epoch = match rx.recv() {
+            Ok(Ok(epoch)) => epoch,
+            Ok(Err(e)) => return Response::Rejected { errors: vec![e] },
+            Err(_) => {
+                return Response::Rejected {
+                    errors: vec![GONE.into()],
+                }
+            }
+        };
+        self.running = config;
+        let ids: HashSet<&str> = specs.iter().map(|p| p.id.as_str()).collect();
+        self.finished.retain(|id| ids.contains(id.as_str()));
+        // 4. Finish the new attachments (old TAPs are gone now, so names are free).
+        let mut warnings = Vec::new();
+        for t in &new_taps {
+            let p = &specs[t.port];
+            let Some(att) = &p.attachment else { continue };
+            match attach::finish(&t.name, p, att) {
+                Ok(()) => {
+                    self.finished.insert(p.id.clone());
+                }
+                Err(err) => {
+                    // The next apply replaces this TAP (it is not in `finished`).
+                    self.finished.remove(&p.id);
+                    tracing::warn!(%err, "attachment incomplete");
+                    warnings.push(err.to_string());
+                }
+            }
+        }
+        tracing::info!(epoch, enis = self.running.enis.len(), "applied");
+        Response::Applied { epoch, warnings }
+    }
+}
+
+fn forwarding_loop(
+    mut dp: Dataplane<Tap>,
+    epoll: Epoll,
+    mut wake: UnixStream,
+    rx: mpsc::Receiver<Cmd>,
+) {
+    let mut events = Events::with_capacity(64);
+    let mut scratch = [0u8; 64];
+    let mut last_expiry = std::time::Instant::now();
+    loop {
+        if let Err(e) = epoll.wait(&mut events, EXPIRY_INTERVAL_MS) {
+            tracing::error!(%e, "epoll_wait failed; forwarding stops");
+            return;
+        }
+        // Connection-tracking expiry: a bounded step of the timer wheel, a few times a
+        // second, never per packet.
+        if last_expiry.elapsed().as_millis() >= EXPIRY_INTERVAL_MS as u128 {
+            dp.expire();
+            last_expiry = std::time::Instant::now();
+        }
+        for i in 0..events.len() {
+            let Some(token) = events.token(i) else {
+                continue;
+            };
+            if token == WAKE_TOKEN {
+                let _ = wake.read(&mut scratch);
+                while let Ok(cmd) = rx.try_recv() {
+                    match cmd {
+                        Cmd::Stop => {
+                            // The running flow-log intervals are written before exiting.
+                            dp.close_flow_logs();
+                            return;
+                        }
+                        Cmd::Report { reply } => {
+                            let _ = reply.send(dp.report(|t| Some(t.name().to_string())));
+                        }
+                        Cmd::Trace { spec, reply } => {
+                            let _ = reply.send(dp.trace(&spec));
+                        }
+                        Cmd::Attached { reply } => {
+                            let n = dp.tables().port_count() as u32;
+                            let _ = reply.send((0..n).map(|i| dp.port(i).is_some()).collect());
+                        }
+                        Cmd::Install {
+                            config,
+                            plan,
+                            reply,
+                        } => {
+                            let fds: Vec<_> = dp.ports().map(|(_, p)| p.fd()).collect();
+                            match dp.install(*config, plan) {
+                                Ok(crate::datapath::Installed { epoch, released }) => {
+                                    for fd in fds {
+                                        let _ = epoll.delete(fd);
+                                    }
+                                    drop(released);
+                                    for (eni, p) in dp.ports() {
+                                        if let Err(e) = epoll.add(p.fd(), u64::from(eni)) {
+                                            tracing::error!(%e, eni, "cannot watch TAP");
+                                        }
+                                    }
+                                    let _ = reply.send(Ok(epoch));
+                                }
+                                Err(e) => {
+                                    let _ = reply.send(Err(e.error.to_string()));
+                                }
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            let eni = token as u32;
+            if let Err(e) = dp.poll(eni) {
+                // The device is gone (its namespace was deleted) or broken: stop
+                // watching it rather than spin on the error.
+                if let Some(p) = dp.detach(eni) {
+                    let _ = epoll.delete(p.fd());
+                    tracing::warn!(eni, tap = p.name(), %e, "TAP failed; port detached");
+                }
+            }
+        }
+    }
+}

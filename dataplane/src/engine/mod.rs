@@ -1,0 +1,6 @@
+//! The generic engine core: ports and their I/O backends, packet buffers and the flow
+//! cache. It knows frames, ports and flows, not VPC words; the policy in [`crate::vpc`]
+//! decides, the engine moves bytes.
+
+pub mod flow;
+pub mod port;

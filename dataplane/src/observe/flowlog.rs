@@ -1,0 +1,812 @@
+//! Flow logs, as AWS VPC Flow Logs: per ENI, one record per flow (5-tuple, direction,
+//! action) and aggregation interval, with packets, bytes, TCP flags OR-ed over the
+//! interval and the first and last packet's time, written one per line in the default
+//! (version 2) format or a custom field list, plus `NODATA` records for ENIs that saw
+//! nothing in an interval.
+//!
+//! The fast path only updates a counter record (one hash-map entry per ENI and flow);
+//! records are formatted and written when an interval closes, from
+//! [`crate::datapath::Dataplane::expire`] (every 50 ms in vpcd). Not logged, as in AWS:
+//! DHCP, DNS to the VPC's resolver (`.2`), the metadata and time-sync addresses, and the
+//! router's own address (its answers never reach the pipeline's forward path).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::{IpAddr, Ipv4Addr};
+
+use foldhash::fast::RandomState;
+
+use crate::vpc::config::{DataplaneConfig, EniIdx, FlowLogConfig, FlowLogTraffic};
+use crate::vpc::verdict::DropReason;
+
+/// The account id written in records (a lab has no AWS account).
+pub const ACCOUNT_ID: &str = "000000000000";
+
+/// The fields of the default format (version 2), in order.
+pub const DEFAULT_FIELDS: [&str; 14] = [
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+];
+
+/// Every field a custom format may use, with the format version that introduced it.
+pub const FIELDS: [(&str, u8); 29] = [
+    ("version", 2),
+    ("account-id", 2),
+    ("interface-id", 2),
+    ("srcaddr", 2),
+    ("dstaddr", 2),
+    ("srcport", 2),
+    ("dstport", 2),
+    ("protocol", 2),
+    ("packets", 2),
+    ("bytes", 2),
+    ("start", 2),
+    ("end", 2),
+    ("action", 2),
+    ("log-status", 2),
+    ("vpc-id", 3),
+    ("subnet-id", 3),
+    ("instance-id", 3),
+    ("tcp-flags", 3),
+    ("type", 3),
+    ("pkt-srcaddr", 3),
+    ("pkt-dstaddr", 3),
+    ("region", 4),
+    ("az-id", 4),
+    ("sublocation-type", 4),
+    ("sublocation-id", 4),
+    ("pkt-src-aws-service", 5),
+    ("pkt-dst-aws-service", 5),
+    ("flow-direction", 5),
+    ("traffic-path", 5),
+];
+
+/// The version of a format: the highest version among its fields.
+pub fn format_version(fields: &[String]) -> u8 {
+    fields
+        .iter()
+        .filter_map(|f| FIELDS.iter().find(|(n, _)| n == f).map(|&(_, v)| v))
+        .max()
+        .unwrap_or(2)
+}
+
+/// Where a packet went after leaving an ENI (the `traffic-path` field, egress only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Path {
+    /// Another resource of the same VPC (1).
+    SameVpc,
+    /// The internet gateway (8: on Nitro, AWS reports 8 for the IGW).
+    InternetGateway,
+    /// An intra-Region peering connection (4).
+    Peering,
+}
+
+impl Path {
+    fn code(self) -> u8 {
+        match self {
+            Path::SameVpc => 1,
+            Path::InternetGateway => 8,
+            Path::Peering => 4,
+        }
+    }
+}
+
+/// One flow of one ENI: the record's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordKey {
+    /// The ENI.
+    pub eni: EniIdx,
+    /// Arriving at the ENI (`true`) or leaving it.
+    pub ingress: bool,
+    /// Accepted or rejected.
+    pub accept: bool,
+    /// IP protocol.
+    pub proto: u8,
+    /// The packet's source as seen at the ENI.
+    pub src: IpAddr,
+    /// The packet's destination as seen at the ENI.
+    pub dst: IpAddr,
+    /// TCP/UDP source port (0 otherwise).
+    pub sport: u16,
+    /// TCP/UDP destination port (0 otherwise).
+    pub dport: u16,
+}
+
+impl RecordKey {
+    /// The record of packet `ip` at ENI `eni` (ports only for TCP and UDP).
+    pub fn of(eni: EniIdx, ingress: bool, accept: bool, ip: &crate::wire::IpMeta) -> RecordKey {
+        let ports = matches!(ip.proto, 6 | 17);
+        RecordKey {
+            eni,
+            ingress,
+            accept,
+            proto: ip.proto,
+            src: ip.src,
+            dst: ip.dst,
+            sport: if ports { ip.src_port } else { 0 },
+            dport: if ports { ip.dst_port } else { 0 },
+        }
+    }
+
+    /// The same record with the packet's addresses (and ports) after `nat`.
+    pub fn translated(mut self, nat: crate::vpc::verdict::Nat) -> RecordKey {
+        use crate::vpc::verdict::Nat;
+        let ports = matches!(self.proto, 6 | 17);
+        match nat {
+            Nat::Src(a, p) => {
+                self.src = IpAddr::V4(a);
+                if let (Some(p), true) = (p, ports) {
+                    self.sport = p;
+                }
+            }
+            Nat::Dst(a, p) => {
+                self.dst = IpAddr::V4(a);
+                if let (Some(p), true) = (p, ports) {
+                    self.dport = p;
+                }
+            }
+            Nat::None => {}
+        }
+        self
+    }
+}
+
+impl std::hash::Hash for RecordKey {
+    /// Five machine words (the derived hash feeds each field separately, which showed
+    /// in profiles of the flow-cache key).
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let addr = |a: IpAddr| match a {
+            IpAddr::V4(v) => u128::from(u32::from(v)),
+            IpAddr::V6(v) => u128::from(v) ^ (1 << 127),
+        };
+        let (s, d) = (addr(self.src), addr(self.dst));
+        h.write_u64(
+            u64::from(self.eni)
+                | u64::from(self.ingress) << 32
+                | u64::from(self.accept) << 33
+                | u64::from(self.proto) << 40
+                | u64::from(self.sport) << 48,
+        );
+        h.write_u64(s as u64 ^ u64::from(self.dport) << 48);
+        h.write_u64(d as u64);
+        h.write_u64((s >> 64) as u64);
+        h.write_u64((d >> 64) as u64);
+    }
+}
+
+/// The counts of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RecordVal {
+    packets: u64,
+    bytes: u64,
+    flags: u8,
+    first_ms: u64,
+    last_ms: u64,
+    path: Option<Path>,
+}
+
+/// A flow log: its settings, output, current interval and records.
+#[derive(Debug)]
+struct Sink {
+    cfg: FlowLogConfig,
+    out: Option<BufWriter<File>>,
+    /// The current interval's start (engine ms).
+    window: u64,
+    /// Records written so far.
+    written: u64,
+    /// The current interval's records.
+    records: HashMap<RecordKey, RecordVal, RandomState>,
+    /// Packets not counted because the record table was full (`SKIPDATA`).
+    skipped: u64,
+}
+
+/// Every flow log of a data plane and the records of their current intervals.
+#[derive(Debug, Default)]
+pub struct FlowLogs {
+    /// The flow logs covering each ENI (by index).
+    logged: Vec<Vec<u16>>,
+    sinks: Vec<Sink>,
+    /// Per ENI, what its records say about it.
+    enis: Vec<EniInfo>,
+}
+
+/// What records say about an ENI.
+#[derive(Debug, Clone)]
+struct EniInfo {
+    id: String,
+    primary: Option<Ipv4Addr>,
+    vpc: String,
+    subnet: String,
+    /// The VPC's DNS resolver (its base address + 2), whose traffic is not logged.
+    resolver: Option<Ipv4Addr>,
+}
+
+/// Most records held at once (bounded memory); beyond, packets are counted as skipped
+/// and the interval's records say `SKIPDATA`.
+const MAX_RECORDS: usize = 1 << 20;
+
+/// The TCP flags flow logs keep, as AWS documents them: FIN 1, SYN 2, RST 4, and ACK
+/// only with SYN (SYN-ACK 18); a packet with only ACK counts as 0.
+fn logged_flags(flags: u8) -> u8 {
+    let mut f = flags & 0x07;
+    if flags & 0x02 != 0 && flags & 0x10 != 0 {
+        f |= 0x10;
+    }
+    f
+}
+
+impl FlowLogs {
+    /// Flow logs for `config`, opening (appending to) their files. A file that cannot
+    /// be opened is reported in the returned warnings and its log writes nothing.
+    pub fn new(config: &DataplaneConfig, now: u64) -> (FlowLogs, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut logged = vec![Vec::new(); config.enis.len()];
+        let sinks = config
+            .flow_logs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                for &e in &f.enis {
+                    if let Some(l) = logged.get_mut(e as usize) {
+                        l.push(i as u16);
+                    }
+                }
+                let out = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&f.path)
+                    .map(BufWriter::new)
+                    .map_err(|e| {
+                        tracing::warn!(flow_log = %f.id, path = %f.path, error = %e, "cannot open the flow log file");
+                        warnings.push(format!("{}: cannot open {}: {e}", f.id, f.path));
+                    })
+                    .ok();
+                Sink {
+                    cfg: f.clone(),
+                    out,
+                    window: now,
+                    written: 0,
+                    records: HashMap::default(),
+                    skipped: 0,
+                }
+            })
+            .collect();
+        let enis = config
+            .enis
+            .iter()
+            .map(|e| {
+                let subnet = config.subnets.get(e.subnet as usize);
+                let vpc = subnet.and_then(|s| config.vpcs.get(s.vpc as usize));
+                let resolver = vpc.and_then(|v| {
+                    v.cidrs.iter().find_map(|c| match c {
+                        ipnet::IpNet::V4(n) => {
+                            Some(Ipv4Addr::from(u32::from(n.network()).wrapping_add(2)))
+                        }
+                        ipnet::IpNet::V6(_) => None,
+                    })
+                });
+                EniInfo {
+                    id: e.id.clone(),
+                    primary: e.ipv4.first().copied(),
+                    vpc: vpc.map_or_else(|| "-".to_string(), |v| v.id.clone()),
+                    subnet: subnet.map_or_else(|| "-".to_string(), |s| s.id.clone()),
+                    resolver,
+                }
+            })
+            .collect();
+        (
+            FlowLogs {
+                logged,
+                sinks,
+                enis,
+            },
+            warnings,
+        )
+    }
+
+    /// Whether any flow log is configured (the fast path checks this first).
+    #[inline]
+    pub fn active(&self) -> bool {
+        !self.sinks.is_empty()
+    }
+
+    /// Whether ENI `eni` is covered.
+    #[inline]
+    pub fn covers(&self, eni: u32) -> bool {
+        self.logged.get(eni as usize).is_some_and(|l| !l.is_empty())
+    }
+
+    /// Traffic that flow logs never record (DHCP, the VPC resolver, metadata).
+    fn excluded(&self, k: &RecordKey) -> bool {
+        let meta = |a: IpAddr| {
+            matches!(a, IpAddr::V4(v) if v == Ipv4Addr::new(169, 254, 169, 254)
+                || v == Ipv4Addr::new(169, 254, 169, 123))
+        };
+        let dhcp = k.proto == 17 && matches!(k.dport, 67 | 68);
+        let resolver = self
+            .enis
+            .get(k.eni as usize)
+            .and_then(|e| e.resolver)
+            .is_some_and(|r| {
+                (k.dst == IpAddr::V4(r) && k.dport == 53)
+                    || (k.src == IpAddr::V4(r) && k.sport == 53)
+            });
+        dhcp || resolver || meta(k.src) || meta(k.dst)
+    }
+
+    /// Counts `packets` packets (more than one for an offloaded super-frame: its
+    /// segments) of `bytes` (IP length) with TCP `flags` in the record `k`; `path` is
+    /// where an egress packet went.
+    #[inline]
+    pub fn count(
+        &mut self,
+        k: RecordKey,
+        packets: u64,
+        bytes: u64,
+        flags: u8,
+        path: Option<Path>,
+        now: u64,
+    ) {
+        if !self.covers(k.eni) || self.excluded(&k) {
+            return;
+        }
+        let Some(logs) = self.logged.get(k.eni as usize) else {
+            return;
+        };
+        let flags = logged_flags(flags);
+        for &i in logs {
+            let Some(sink) = self.sinks.get_mut(usize::from(i)) else {
+                continue;
+            };
+            let full = sink.records.len() >= MAX_RECORDS;
+            match sink.records.get_mut(&k) {
+                Some(v) => {
+                    v.packets += packets;
+                    v.bytes += bytes;
+                    v.flags |= flags;
+                    v.last_ms = now;
+                }
+                None if full => sink.skipped += 1,
+                None => {
+                    sink.records.insert(
+                        k,
+                        RecordVal {
+                            packets,
+                            bytes,
+                            flags,
+                            first_ms: now,
+                            last_ms: now,
+                            path,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Closes every interval that ended by `now`: writes its records (and `NODATA` for
+    /// covered ENIs without any) to the log files. `wall_ms` maps engine time to Unix
+    /// time (ms). Returns the records written.
+    pub fn flush(&mut self, now: u64, wall_ms: u64) -> usize {
+        let secs = |ms: u64| (wall_ms + ms) / 1000;
+        let mut written = 0;
+        for sink in &mut self.sinks {
+            if now < sink.window + sink.cfg.interval_ms.max(1) {
+                continue;
+            }
+            let window = std::mem::replace(&mut sink.window, now);
+            let skipdata = std::mem::take(&mut sink.skipped) > 0;
+            let mut lines = Vec::new();
+            let mut seen = vec![false; self.enis.len()];
+            for (k, v) in sink.records.drain() {
+                if let Some(s) = seen.get_mut(k.eni as usize) {
+                    *s = true;
+                }
+                let keep = match sink.cfg.traffic {
+                    FlowLogTraffic::All => true,
+                    FlowLogTraffic::Accept => k.accept,
+                    FlowLogTraffic::Reject => !k.accept,
+                };
+                if keep {
+                    let (first, last) = (secs(v.first_ms), secs(v.last_ms));
+                    lines.push(line(
+                        &sink.cfg.fields,
+                        &self.enis,
+                        Some((&k, &v)),
+                        k.eni,
+                        first,
+                        last,
+                        skipdata,
+                    ));
+                }
+            }
+            for &e in &sink.cfg.enis {
+                if !seen.get(e as usize).copied().unwrap_or(true) {
+                    lines.push(line(
+                        &sink.cfg.fields,
+                        &self.enis,
+                        None,
+                        e,
+                        secs(window),
+                        secs(now),
+                        false,
+                    ));
+                }
+            }
+            lines.sort();
+            if let Some(out) = sink.out.as_mut() {
+                let mut ok = true;
+                for l in &lines {
+                    ok &= writeln!(out, "{l}").is_ok();
+                }
+                ok &= out.flush().is_ok();
+                if !ok {
+                    tracing::warn!(flow_log = %sink.cfg.id, "writing the flow log failed");
+                }
+            }
+            sink.written += lines.len() as u64;
+            written += lines.len();
+        }
+        written
+    }
+
+    /// Closes every running interval now (before a new configuration replaces these
+    /// flow logs).
+    pub fn flush_all(&mut self, now: u64, wall_ms: u64) -> usize {
+        for s in &mut self.sinks {
+            s.window = now.saturating_sub(s.cfg.interval_ms.max(1));
+        }
+        self.flush(now, wall_ms)
+    }
+
+    /// Records written per flow log so far, by position in the configuration.
+    pub fn written(&self) -> Vec<u64> {
+        self.sinks.iter().map(|s| s.written).collect()
+    }
+}
+
+/// Whether a drop reason makes a `REJECT` record (refused by a security group or a
+/// network ACL, or a packet after its connection closed).
+pub fn rejects(r: DropReason) -> bool {
+    matches!(
+        r,
+        DropReason::NaclDeny
+            | DropReason::SgNoMatch
+            | DropReason::InvalidTcpState
+            | DropReason::ConntrackFull
+    )
+}
+
+/// One record line (`None`: a `NODATA` record for `eni` over `start..end`).
+#[allow(clippy::too_many_arguments)]
+fn line(
+    fields: &[String],
+    enis: &[EniInfo],
+    rec: Option<(&RecordKey, &RecordVal)>,
+    eni: EniIdx,
+    start: u64,
+    end: u64,
+    skipdata: bool,
+) -> String {
+    let (id, primary, vpc, subnet) = enis.get(eni as usize).map_or(("-", None, "-", "-"), |e| {
+        (e.id.as_str(), e.primary, e.vpc.as_str(), e.subnet.as_str())
+    });
+    let primary = primary.map_or_else(|| "-".to_string(), |a| a.to_string());
+    let version = format_version(fields);
+    let dash = || "-".to_string();
+    fields
+        .iter()
+        .map(|f| match (f.as_str(), rec) {
+            ("version", _) => version.to_string(),
+            ("account-id", _) => ACCOUNT_ID.into(),
+            ("interface-id", _) => id.into(),
+            ("vpc-id", _) => vpc.into(),
+            ("subnet-id", _) => subnet.into(),
+            ("instance-id", _) => dash(),
+            ("start", _) => start.to_string(),
+            ("end", _) => end.to_string(),
+            ("log-status", None) => "NODATA".into(),
+            ("log-status", Some(_)) => if skipdata { "SKIPDATA" } else { "OK" }.into(),
+            ("region", _) => "lab".into(),
+            (_, None) => dash(),
+            (f, Some((k, v))) => match f {
+                // The ENI's side always shows its primary private IPv4.
+                "srcaddr" if !k.ingress => primary.clone(),
+                "srcaddr" => k.src.to_string(),
+                "dstaddr" if k.ingress => primary.clone(),
+                "dstaddr" => k.dst.to_string(),
+                "pkt-srcaddr" => k.src.to_string(),
+                "pkt-dstaddr" => k.dst.to_string(),
+                "srcport" => k.sport.to_string(),
+                "dstport" => k.dport.to_string(),
+                "protocol" => k.proto.to_string(),
+                "packets" => v.packets.to_string(),
+                "bytes" => v.bytes.to_string(),
+                "action" => if k.accept { "ACCEPT" } else { "REJECT" }.into(),
+                "tcp-flags" => v.flags.to_string(),
+                "type" => match k.src {
+                    IpAddr::V4(_) => "IPv4",
+                    IpAddr::V6(_) => "IPv6",
+                }
+                .into(),
+                "flow-direction" => if k.ingress { "ingress" } else { "egress" }.into(),
+                "traffic-path" => match (k.ingress, v.path) {
+                    (false, Some(p)) => p.code().to_string(),
+                    _ => dash(),
+                },
+                _ => dash(),
+            },
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datapath::Dataplane;
+    use crate::engine::port::MemPort;
+    use crate::fixtures::{self, eni_mac, router_mac, A, B, FW, INTERNET_HOST};
+    use crate::vpc::config::{
+        FlowLogConfig, MappingTarget, NaclEntry, NetworkAclConfig, PortRange, Protocol,
+        PublicMapping, SecurityGroupConfig, SgPeer, SgRule, TrafficMatch,
+    };
+    use crate::vpc::conntrack::tcp_flags::{ACK, FIN, SYN};
+    use crate::wire::vnet::VNET_HDR_LEN;
+    use etherparse::PacketBuilder;
+
+    fn tm(proto: Protocol, ports: Option<(u16, u16)>) -> TrafficMatch {
+        TrafficMatch {
+            protocol: proto,
+            ports: ports.map(|(from, to)| PortRange { from, to }),
+            icmp: None,
+        }
+    }
+
+    /// The NAT fixture; flow log `fl-1` (ALL, 60 s, default format unless `fields`)
+    /// on A, B and FW; B's group admits TCP 22 only; FW has the public IP
+    /// 198.51.100.30; subnet 1 (B) behind an ACL whose outbound rules are given.
+    fn setup(path: &str, fields: &[&str], b_outbound: Vec<NaclEntry>) -> Dataplane<MemPort> {
+        let mut c = fixtures::behind_nat_gateway((1024, 65535));
+        let all = tm(Protocol::All, None);
+        c.security_groups = vec![SecurityGroupConfig {
+            id: "sg-b".into(),
+            vpc: 0,
+            inbound: vec![SgRule {
+                traffic: tm(Protocol::Number(6), Some((22, 22))),
+                peer: SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
+            }],
+            outbound: vec![SgRule {
+                traffic: all,
+                peer: SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
+            }],
+        }];
+        c.enis[B as usize].security_groups = Some(vec![0]);
+        c.network_acls = vec![NetworkAclConfig {
+            id: "acl-b".into(),
+            vpc: 0,
+            inbound: vec![NaclEntry {
+                rule_number: 100,
+                traffic: all,
+                cidr: "0.0.0.0/0".parse().unwrap(),
+                allow: true,
+            }],
+            outbound: b_outbound,
+        }];
+        c.subnets[1].network_acl = Some(0);
+        // B's table sends 10.0.1.0/24 to FW (a middlebox) in the fixture: route it
+        // locally here.
+        c.route_tables[1]
+            .routes
+            .retain(|r| r.target != crate::vpc::config::RouteTarget::Eni(FW));
+        c.internet_gateways[0].mappings.push(PublicMapping {
+            public: "198.51.100.30".parse().unwrap(),
+            target: MappingTarget::Eni(FW),
+            private: "10.0.3.30".parse().unwrap(),
+            source: "eipalloc-fw".into(),
+        });
+        c.flow_logs = vec![FlowLogConfig {
+            id: "fl-1".into(),
+            enis: vec![A, B, FW],
+            traffic: FlowLogTraffic::All,
+            interval_ms: 60_000,
+            path: path.into(),
+            fields: if fields.is_empty() {
+                DEFAULT_FIELDS.iter().map(|f| f.to_string()).collect()
+            } else {
+                fields.iter().map(|f| f.to_string()).collect()
+            },
+        }];
+        let mut dp = fixtures::mem_dataplane(c, 1024, true).unwrap();
+        dp.set_now(1_000);
+        dp
+    }
+
+    fn allow_all_out() -> Vec<NaclEntry> {
+        vec![NaclEntry {
+            rule_number: 100,
+            traffic: tm(Protocol::All, None),
+            cidr: "0.0.0.0/0".parse().unwrap(),
+            allow: true,
+        }]
+    }
+
+    fn tcp(from: u32, to: [u8; 4], from_ip: [u8; 4], sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+        let subnet = [0u8, 0, 1, 2, 1][from as usize];
+        let mut v = vec![0u8; VNET_HDR_LEN];
+        let b = PacketBuilder::ethernet2(eni_mac(from).0, router_mac(subnet).0)
+            .ipv4(from_ip, to, 64)
+            .tcp(sport, dport, 1, 64000);
+        let b = if flags & SYN != 0 { b.syn() } else { b };
+        let b = if flags & ACK != 0 { b.ack(1) } else { b };
+        let b = if flags & FIN != 0 { b.fin() } else { b };
+        b.write(&mut v, b"").unwrap();
+        v
+    }
+
+    const A_IP: [u8; 4] = [10, 0, 1, 10];
+    const B_IP: [u8; 4] = [10, 0, 2, 20];
+
+    fn path(name: &str) -> String {
+        let p = std::env::temp_dir().join(format!("vpcd-fl-{}-{name}.log", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        p.to_string_lossy().into_owned()
+    }
+
+    fn lines(path: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let _ = std::fs::remove_file(path);
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// A short TCP connection A → B:22 (handshake, FINs both ways).
+    fn short_connection(dp: &mut Dataplane<MemPort>) {
+        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, SYN));
+        dp.process(B, &mut tcp(B, A_IP, B_IP, 22, 40000, SYN | ACK));
+        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, ACK));
+        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, FIN | ACK));
+        dp.process(B, &mut tcp(B, A_IP, B_IP, 22, 40000, FIN | ACK));
+        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, ACK));
+    }
+
+    #[test]
+    fn default_format_records_field_by_field_with_nodata_for_the_idle_eni() {
+        let p = path("default");
+        let mut dp = setup(&p, &[], allow_all_out());
+        short_connection(&mut dp);
+        dp.set_now(61_000);
+        dp.expire();
+        let got = lines(&p);
+        // 40 bytes per segment (IPv4 + TCP headers, no payload).
+        let expect = [
+            "2 000000000000 eni-0 10.0.1.10 10.0.2.20 40000 22 6 4 160 1 1 ACCEPT OK",
+            "2 000000000000 eni-0 10.0.2.20 10.0.1.10 22 40000 6 2 80 1 1 ACCEPT OK",
+            "2 000000000000 eni-2 10.0.1.10 10.0.2.20 40000 22 6 4 160 1 1 ACCEPT OK",
+            "2 000000000000 eni-2 10.0.2.20 10.0.1.10 22 40000 6 2 80 1 1 ACCEPT OK",
+            "2 000000000000 eni-3 - - - - - - - 0 61 - NODATA",
+        ];
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn tcp_flags_are_or_ed_and_a_v5_field_makes_version_5() {
+        let p = path("flags");
+        let fields = [
+            "version",
+            "interface-id",
+            "srcaddr",
+            "dstaddr",
+            "tcp-flags",
+            "flow-direction",
+            "traffic-path",
+            "pkt-dstaddr",
+        ];
+        let mut dp = setup(&p, &fields, allow_all_out());
+        short_connection(&mut dp);
+        // FW (public IP 198.51.100.30) to the internet: traffic path 8 (IGW).
+        dp.process(
+            FW,
+            &mut tcp(FW, INTERNET_HOST, [10, 0, 3, 30], 50000, 443, SYN),
+        );
+        dp.set_now(61_000);
+        dp.expire();
+        let got = lines(&p);
+        assert_eq!(
+            got,
+            [
+                "5 eni-0 10.0.1.10 10.0.2.20 3 egress 1 10.0.2.20",
+                "5 eni-0 10.0.2.20 10.0.1.10 19 ingress - 10.0.1.10",
+                "5 eni-2 10.0.1.10 10.0.2.20 3 ingress - 10.0.2.20",
+                "5 eni-2 10.0.2.20 10.0.1.10 19 egress 1 10.0.1.10",
+                "5 eni-3 10.0.3.30 203.0.113.5 2 egress 8 203.0.113.5",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_nacl_reject_on_the_return_path_and_an_sg_reject_inbound() {
+        // B's subnet lets nothing out: the SYN-ACK is refused there (B egress REJECT),
+        // after the SYN was accepted at both ends.
+        let p = path("reject");
+        let mut dp = setup(&p, &[], vec![]);
+        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, SYN));
+        dp.process(B, &mut tcp(B, A_IP, B_IP, 22, 40000, SYN | ACK));
+        dp.process(B, &mut tcp(B, A_IP, B_IP, 22, 40000, SYN | ACK));
+        // B's group refuses port 80: one REJECT, on B's ingress; A's egress accepted.
+        dp.process(A, &mut tcp(A, B_IP, A_IP, 40001, 80, SYN));
+        dp.set_now(61_000);
+        dp.expire();
+        let got = lines(&p);
+        assert_eq!(
+            got,
+            [
+                "2 000000000000 eni-0 10.0.1.10 10.0.2.20 40000 22 6 1 40 1 1 ACCEPT OK",
+                "2 000000000000 eni-0 10.0.1.10 10.0.2.20 40001 80 6 1 40 1 1 ACCEPT OK",
+                "2 000000000000 eni-2 10.0.1.10 10.0.2.20 40000 22 6 1 40 1 1 ACCEPT OK",
+                "2 000000000000 eni-2 10.0.1.10 10.0.2.20 40001 80 6 1 40 1 1 REJECT OK",
+                "2 000000000000 eni-2 10.0.2.20 10.0.1.10 22 40000 6 2 80 1 1 REJECT OK",
+                "2 000000000000 eni-3 - - - - - - - 0 61 - NODATA",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_chosen_traffic_is_kept_and_intervals_restart() {
+        let p = path("accept-only");
+        let mut dp = setup(&p, &[], vec![]);
+        {
+            // Make the log ACCEPT-only through a fresh install.
+            let mut c = dp.tables().config.clone();
+            c.flow_logs[0].traffic = FlowLogTraffic::Accept;
+            let plan = (0..6)
+                .map(|i| crate::datapath::EniPlan {
+                    previous: Some(i),
+                    port: crate::datapath::PortChange::Keep,
+                })
+                .collect();
+            dp.install(c, plan).unwrap();
+        }
+        dp.process(A, &mut tcp(A, B_IP, A_IP, 40001, 80, SYN));
+        dp.set_now(61_000);
+        dp.expire();
+        dp.set_now(121_000);
+        dp.expire();
+        let got = lines(&p);
+        assert!(got.iter().all(|l| !l.contains("REJECT")), "{got:?}");
+        assert!(got
+            .iter()
+            .any(|l| l.contains("eni-0") && l.contains("ACCEPT")));
+        // The second interval is idle: NODATA for every covered ENI.
+        assert_eq!(
+            got.iter()
+                .filter(|l| l.ends_with("61 121 - NODATA"))
+                .count(),
+            3
+        );
+    }
+
+    #[test]
+    fn format_versions_follow_the_newest_field() {
+        let f = |v: &[&str]| format_version(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(f(&DEFAULT_FIELDS), 2);
+        assert_eq!(f(&["version", "vpc-id"]), 3);
+        assert_eq!(f(&["az-id"]), 4);
+        assert_eq!(f(&["srcaddr", "traffic-path"]), 5);
+        assert_eq!(logged_flags(ACK), 0);
+        assert_eq!(logged_flags(SYN | ACK), 18);
+        assert_eq!(logged_flags(FIN | ACK), 1);
+    }
+}

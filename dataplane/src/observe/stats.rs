@@ -1,0 +1,240 @@
+//! Counters: per ENI and per drop reason, plus engine-wide figures, and the report
+//! `vpcd` sends to `vpcctl show`.
+//!
+//! The data-plane thread owns the counters and bumps plain integers; a report is a copy
+//! taken between batches, so the fast path never formats or logs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::vpc::config::DataplaneConfig;
+use crate::vpc::verdict::DropReason;
+
+/// Counters of one ENI port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortCounters {
+    /// Frames read from the instance.
+    pub rx_packets: u64,
+    /// Bytes read from the instance (Ethernet frames, super-frames counted whole).
+    pub rx_bytes: u64,
+    /// Frames written to the instance.
+    pub tx_packets: u64,
+    /// Bytes written to the instance.
+    pub tx_bytes: u64,
+    /// ARP requests the VPC router answered for this ENI.
+    pub arp_replies: u64,
+    /// ARP frames the router ignored (gratuitous ARP, replies, requests for unassigned
+    /// or foreign addresses).
+    pub arp_ignored: u64,
+    /// ICMP echo requests to the router that it answered.
+    pub icmp_echo_replies: u64,
+    /// Frames dropped, by reason (charged to the ENI the frame came from or was going to).
+    /// Serialised as a list in [`DropReason::ALL`] order; a shorter list (an older peer)
+    /// reads as zeros for the missing reasons.
+    #[serde(with = "drops_serde")]
+    pub drops: [u64; DropReason::COUNT],
+    /// Connections tracked now (a gauge, filled in reports).
+    #[serde(default)]
+    pub conntrack_entries: u64,
+    /// The ENI's connection-table size.
+    #[serde(default)]
+    pub conntrack_max: u64,
+}
+
+impl Default for PortCounters {
+    fn default() -> Self {
+        PortCounters {
+            rx_packets: 0,
+            rx_bytes: 0,
+            tx_packets: 0,
+            tx_bytes: 0,
+            arp_replies: 0,
+            arp_ignored: 0,
+            icmp_echo_replies: 0,
+            drops: [0; DropReason::COUNT],
+            conntrack_entries: 0,
+            conntrack_max: 0,
+        }
+    }
+}
+
+impl Default for EngineCounters {
+    fn default() -> Self {
+        EngineCounters {
+            flow_hits: 0,
+            flow_misses: 0,
+            flow_evictions: 0,
+            flows: 0,
+            batches: 0,
+            drops: [0; DropReason::COUNT],
+        }
+    }
+}
+
+mod drops_serde {
+    use super::DropReason;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &[u64; DropReason::COUNT], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(d.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<[u64; DropReason::COUNT], D::Error> {
+        let v = Vec::<u64>::deserialize(d)?;
+        let mut out = [0; DropReason::COUNT];
+        for (o, n) in out.iter_mut().zip(v) {
+            *o = n;
+        }
+        Ok(out)
+    }
+}
+
+impl PortCounters {
+    /// The drops as a map from reason name to count, without zero entries.
+    pub fn drop_map(&self) -> BTreeMap<String, u64> {
+        DropReason::ALL
+            .iter()
+            .zip(self.drops.iter())
+            .filter(|(_, &n)| n > 0)
+            .map(|(r, &n)| (r.name().to_string(), n))
+            .collect()
+    }
+
+    /// The total of all drops.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+/// Engine-wide counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineCounters {
+    /// Frames processed from the flow cache.
+    pub flow_hits: u64,
+    /// Frames that took the slow path.
+    pub flow_misses: u64,
+    /// Times the flow cache was full and was flushed.
+    pub flow_evictions: u64,
+    /// Flows currently cached.
+    pub flows: u64,
+    /// Batches read (one per ready port per loop turn).
+    pub batches: u64,
+    /// Drops by reason, all ENIs together.
+    #[serde(with = "drops_serde")]
+    pub drops: [u64; DropReason::COUNT],
+}
+
+/// The report for `vpcctl show`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatsReport {
+    /// The running configuration epoch.
+    pub epoch: u64,
+    /// The running configuration.
+    pub config: DataplaneConfig,
+    /// Per-ENI state, in the order of `config.enis`.
+    pub enis: Vec<EniReport>,
+    /// Engine-wide counters.
+    pub engine: EngineCounters,
+    /// Packets denied per network-ACL rule (non-zero only), this epoch.
+    #[serde(default)]
+    pub nacl_denies: Vec<NaclDenyReport>,
+    /// Internet gateways' uplinks, in the order of `config.internet_gateways`.
+    #[serde(default)]
+    pub uplinks: Vec<UplinkReport>,
+    /// NAT gateways' metrics, in the order of `config.nat_gateways`.
+    #[serde(default)]
+    pub nat_gateways: Vec<NatGatewayReport>,
+    /// Packet captures, in the order of `config.captures`.
+    #[serde(default)]
+    pub captures: Vec<crate::observe::capture::CaptureReport>,
+    /// Traffic mirroring sessions, in the order of `config.mirror_sessions`.
+    #[serde(default)]
+    pub mirror_sessions: Vec<crate::observe::mirror::MirrorSessionReport>,
+}
+
+/// One NAT gateway's metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatGatewayReport {
+    /// The NAT gateway id.
+    pub id: String,
+    /// Its counters.
+    pub metrics: NatMetrics,
+}
+
+/// A NAT gateway's counters, named after the CloudWatch metrics of `AWS/NATGateway`
+/// (totals since the gateway appeared, except the gauges).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatMetrics {
+    /// Gauge: TCP translations that are open now (`ActiveConnectionCount`).
+    pub active_connection_count: u64,
+    /// Gauge: translations of every protocol held now.
+    pub translations: u64,
+    /// New translations opened from inside (`ConnectionAttemptCount`).
+    pub connection_attempt_count: u64,
+    /// TCP translations that saw the destination's SYN-ACK
+    /// (`ConnectionEstablishedCount`).
+    pub connection_established_count: u64,
+    /// New connections refused because no source port was free for their
+    /// destination (`ErrorPortAllocation`).
+    pub error_port_allocation: u64,
+    /// Translations that ended idle (`IdleTimeoutCount`).
+    pub idle_timeout_count: u64,
+    /// Packets the gateway dropped (`PacketsDropCount`).
+    pub packets_drop_count: u64,
+    /// TCP packets from inside without a translation, answered with a RST.
+    pub resets_sent: u64,
+    /// Packets from the inside hosts (`PacketsInFromSource`).
+    pub packets_in_from_source: u64,
+    /// Bytes from the inside hosts (`BytesInFromSource`).
+    pub bytes_in_from_source: u64,
+    /// Packets sent on towards destinations (`PacketsOutToDestination`).
+    pub packets_out_to_destination: u64,
+    /// Bytes sent on towards destinations (`BytesOutToDestination`).
+    pub bytes_out_to_destination: u64,
+    /// Packets from destinations (`PacketsInFromDestination`).
+    pub packets_in_from_destination: u64,
+    /// Bytes from destinations (`BytesInFromDestination`).
+    pub bytes_in_from_destination: u64,
+    /// Packets sent back to the inside hosts (`PacketsOutToSource`).
+    pub packets_out_to_source: u64,
+    /// Bytes sent back to the inside hosts (`BytesOutToSource`).
+    pub bytes_out_to_source: u64,
+}
+
+/// Denies of one network-ACL rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NaclDenyReport {
+    /// The ACL id.
+    pub nacl: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The rule number, or `*` for the final deny.
+    pub rule: String,
+    /// Packets denied.
+    pub packets: u64,
+}
+
+/// An internet gateway's uplink port and counters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UplinkReport {
+    /// The internet gateway id.
+    pub igw: String,
+    /// The TAP name in vpcd's namespace, when attached.
+    pub tap: Option<String>,
+    /// Its counters (rx: from the internet; tx: to it; drops of frames it brought in).
+    pub counters: PortCounters,
+}
+
+/// One ENI's port and counters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EniReport {
+    /// The ENI id.
+    pub id: String,
+    /// The TAP name in vpcd's namespace, when attached.
+    pub tap: Option<String>,
+    /// Its counters.
+    pub counters: PortCounters,
+}

@@ -1,0 +1,894 @@
+//! `vpcctl trace`: a described packet sent through the real pipeline (the same
+//! [`crate::vpc::pipeline::slow_path`] that forwards), on copies of the connection and NAT
+//! state, so live traffic and connection state are not disturbed. The pipeline's
+//! [`Note`]s become hop-by-hop steps naming each component (ENI, security group and rule,
+//! network ACL and rule number, route table entry, gateway, NAT rewrite with the headers
+//! before and after, peering) and the outcome: delivered to a port, answered, or dropped
+//! by the first blocking component with a reason code in the style of AWS Reachability
+//! Analyzer's explanation codes. The return path is the reply to the delivered packet,
+//! traced from the receiver after the forward packet's connections were committed (on
+//! the copies).
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::vpc::config::RouteTarget;
+use crate::vpc::pipeline::nacl::Direction;
+use crate::vpc::pipeline::route::NextHop;
+use crate::vpc::pipeline::{Note, SgPass};
+use crate::vpc::tables::Tables;
+use crate::vpc::verdict::DropReason;
+
+/// The protocol of a traced packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceProtocol {
+    /// TCP (with `tcp_flags`, default SYN).
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP (with type and code, default echo request).
+    Icmp,
+}
+
+/// What to trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceSpec {
+    /// Where the packet starts: an ENI id (`eni-…`), or an internet gateway id (`igw-…`)
+    /// for a packet from the internet side of that gateway.
+    pub from: String,
+    /// The source address; default the ENI's primary IPv4, or the gateway's first
+    /// internet host.
+    pub src: Option<IpAddr>,
+    /// The destination address.
+    pub dst: IpAddr,
+    /// The protocol.
+    pub protocol: TraceProtocol,
+    /// TCP/UDP source port (default 40000) or ICMP echo identifier.
+    pub src_port: Option<u16>,
+    /// TCP/UDP destination port (default 80 for TCP, 53 for UDP).
+    pub dst_port: Option<u16>,
+    /// ICMP type (default 8, echo request).
+    pub icmp_type: Option<u8>,
+    /// ICMP code (default 0).
+    pub icmp_code: Option<u8>,
+    /// TCP flags as a bit set (FIN 1, SYN 2, RST 4, PSH 8, ACK 16); default SYN.
+    pub tcp_flags: Option<u8>,
+    /// Also trace the reply to the delivered packet.
+    pub return_path: bool,
+}
+
+/// A packet's IP and L4 header, as shown in a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// IP protocol number.
+    pub protocol: u8,
+    /// TCP/UDP source port, ICMP echo identifier (0 otherwise).
+    pub src_port: u16,
+    /// TCP/UDP destination port, or ICMP `type << 8 | code`.
+    pub dst_port: u16,
+}
+
+impl fmt::Display for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.protocol {
+            6 | 17 => write!(
+                f,
+                "{} {}:{} → {}:{}",
+                if self.protocol == 6 { "tcp" } else { "udp" },
+                self.src,
+                self.src_port,
+                self.dst,
+                self.dst_port
+            ),
+            1 => write!(
+                f,
+                "icmp {} → {} type {} code {} id {}",
+                self.src,
+                self.dst,
+                self.dst_port >> 8,
+                self.dst_port & 0xff,
+                self.src_port
+            ),
+            p => write!(f, "proto {p} {} → {}", self.src, self.dst),
+        }
+    }
+}
+
+/// One hop of a trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceStep {
+    /// The kind of component (`eni`, `security-group`, `network-acl`, `route-table`,
+    /// `internet-gateway`, `nat-gateway`, `peering`, `router`).
+    pub kind: String,
+    /// The component's id (with the rule, when one decided).
+    pub component: String,
+    /// What it did.
+    pub detail: String,
+    /// For a translation: the header before and after.
+    #[serde(default)]
+    pub rewrite: Option<(Header, Header)>,
+}
+
+/// How a traced packet ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Sent out of a port.
+    Delivered {
+        /// The ENI (or `igw-… (internet)`) it reached.
+        to: String,
+        /// The header as delivered.
+        header: Header,
+    },
+    /// Answered by the data plane itself (the VPC router, a NAT gateway's RST).
+    Answered {
+        /// Who answered.
+        by: String,
+    },
+    /// Dropped.
+    Dropped {
+        /// The drop counter's name.
+        reason: String,
+        /// The explanation code (Reachability Analyzer's, where one fits).
+        code: String,
+        /// The blocking component.
+        component: String,
+    },
+}
+
+/// One direction of a trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceLeg {
+    /// Where the packet was injected.
+    pub from: String,
+    /// The packet as injected.
+    pub header: Header,
+    /// Each component it passed.
+    pub steps: Vec<TraceStep>,
+    /// The result.
+    pub outcome: Outcome,
+}
+
+/// The answer to a trace request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceReport {
+    /// The described packet.
+    pub forward: TraceLeg,
+    /// Its reply, when asked for and the forward packet was delivered.
+    pub reply: Option<TraceLeg>,
+}
+
+impl fmt::Display for TraceLeg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} from {}", self.header, self.from)?;
+        for (i, s) in self.steps.iter().enumerate() {
+            write!(
+                f,
+                "  {:>2}. {:<16} {:<28} {}",
+                i + 1,
+                s.kind,
+                s.component,
+                s.detail
+            )?;
+            if let Some((a, b)) = &s.rewrite {
+                write!(f, "\n      {:<16} {a}\n      {:<16} {b}", "before", "after")?;
+            }
+            writeln!(f)?;
+        }
+        match &self.outcome {
+            Outcome::Delivered { to, header } => writeln!(f, "  => DELIVERED to {to} as {header}"),
+            Outcome::Answered { by } => writeln!(f, "  => ANSWERED by {by}"),
+            Outcome::Dropped {
+                reason,
+                code,
+                component,
+            } => writeln!(f, "  => DROPPED at {component}: {code} ({reason})"),
+        }
+    }
+}
+
+impl fmt::Display for TraceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "forward path:")?;
+        write!(f, "{}", self.forward)?;
+        if let Some(r) = &self.reply {
+            writeln!(f, "return path:")?;
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The explanation code for a drop reason (Reachability Analyzer's where one exists).
+pub fn explanation_code(r: DropReason) -> &'static str {
+    use DropReason as D;
+    match r {
+        D::NaclDeny => "SUBNET_ACL_RESTRICTION",
+        D::SgNoMatch => "ENI_SG_RULES_MISMATCH",
+        D::NoRoute => "NO_ROUTE_TO_DESTINATION",
+        D::Blackhole => "BAD_STATE_ROUTE",
+        D::NoEniForAddress => "NO_POSSIBLE_DESTINATION",
+        D::SourceMacSpoofed | D::SourceIpSpoofed | D::DestinationNotOwned => {
+            "ENI_SOURCE_DEST_CHECK_RESTRICTION"
+        }
+        D::IgwNoPublicIp => "IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS",
+        D::IgwNoPublicMapping => "IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS",
+        D::IgwPrivateSource => "IGW_SOURCE_ADDRESS_NOT_IN_RFC1918_INGRESS",
+        D::IgwPrivateDestination => "IGW_DESTINATION_ADDRESS_NOT_IN_RFC1918_EGRESS",
+        D::PcxAddressNotInVpcCidr => "PCX_REQUIRES_ADDRESS_IN_VPC_CIDR",
+        D::NatUnsupportedProtocol | D::NatFragment => "PROTOCOL_RESTRICTION",
+        D::NatNoTranslation => "NGW_NO_INBOUND_INITIATION",
+        D::NatPortAllocation => "NGW_ERROR_PORT_ALLOCATION",
+        D::NatReset => "NGW_IDLE_TIMEOUT",
+        D::ConntrackFull => "CONNTRACK_ALLOWANCE_EXCEEDED",
+        D::InvalidTcpState => "INVALID_TCP_STATE",
+        D::EniNotAttached => "BAD_STATE_ATTACHMENT",
+        D::FragmentationNeeded => "MTU_EXCEEDED",
+        D::HopLimit | D::HairpinLoop => "CANNOT_ROUTE",
+        D::UnknownDestinationMac => "NO_POSSIBLE_DESTINATION",
+        _ => "PACKET_NOT_FORWARDED",
+    }
+}
+
+/// Names of components, from the running tables.
+pub(crate) struct Names<'a>(&'a Tables);
+
+/// The id of element `i` of `v`, or `kind#i` when out of range.
+fn id_of<T>(v: &[T], i: u32, kind: &str, id: impl Fn(&T) -> &str) -> String {
+    v.get(i as usize)
+        .map_or_else(|| format!("{kind}#{i}"), |x| id(x).to_string())
+}
+
+impl Names<'_> {
+    /// The name of port `p`: an ENI id, or `igw-… (internet)`.
+    pub(crate) fn port_name(t: &Tables, p: u32) -> String {
+        Names(t).port(p)
+    }
+    fn eni(&self, e: u32) -> String {
+        id_of(&self.0.config.enis, e, "eni", |x| &x.id)
+    }
+    fn port(&self, p: u32) -> String {
+        match self.0.igw_of_port(p) {
+            Some((g, _)) => format!("{} (internet)", self.igw(g)),
+            None => self.eni(p),
+        }
+    }
+    fn igw(&self, g: u32) -> String {
+        id_of(&self.0.config.internet_gateways, g, "igw", |x| &x.id)
+    }
+    fn nat(&self, n: u32) -> String {
+        id_of(&self.0.config.nat_gateways, n, "nat", |x| &x.id)
+    }
+    fn pcx(&self, p: u32) -> String {
+        id_of(&self.0.config.peerings, p, "pcx", |x| &x.id)
+    }
+    fn rtb(&self, r: u32) -> String {
+        id_of(&self.0.config.route_tables, r, "rtb", |x| &x.id)
+    }
+    fn acl(&self, a: u32) -> String {
+        id_of(&self.0.config.network_acls, a, "acl", |x| &x.id)
+    }
+    fn sg(&self, g: u32) -> String {
+        id_of(&self.0.config.security_groups, g, "sg", |x| &x.id)
+    }
+    fn target(&self, t: RouteTarget) -> String {
+        match t {
+            RouteTarget::Local => "local".into(),
+            RouteTarget::Blackhole => "blackhole".into(),
+            RouteTarget::Eni(e) => self.eni(e),
+            RouteTarget::InternetGateway(g) => self.igw(g),
+            RouteTarget::NatGateway(n) => self.nat(n),
+            RouteTarget::Peering(p) => self.pcx(p),
+        }
+    }
+    fn groups_of(&self, e: u32) -> String {
+        self.0
+            .config
+            .enis
+            .get(e as usize)
+            .and_then(|x| x.security_groups.as_ref())
+            .map(|g| g.iter().map(|&i| self.sg(i)).collect::<Vec<_>>().join(","))
+            .unwrap_or_default()
+    }
+}
+
+fn step(kind: &str, component: String, detail: String) -> TraceStep {
+    TraceStep {
+        kind: kind.into(),
+        component,
+        detail,
+        rewrite: None,
+    }
+}
+
+/// Turns the pipeline's notes into steps, and names the component that blocked a
+/// dropped packet (the last one that looked at it).
+pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<TraceStep>, String) {
+    let n = Names(t);
+    let mut steps = Vec::new();
+    let mut cur = header;
+    let mut blocking = String::new();
+    for note in notes {
+        match *note {
+            Note::FromEni(p) => {
+                blocking = n.port(p);
+                let detail = match t.igw_of_port(p) {
+                    Some(_) => "arrives from the internet".to_string(),
+                    None => {
+                        let e = &t.config.enis[p as usize];
+                        let s = &t.config.subnets[e.subnet as usize];
+                        format!(
+                            "leaves the instance (subnet {}, {}; source/destination check {})",
+                            s.id,
+                            t.config.vpcs[s.vpc as usize].id,
+                            if e.source_dest_check { "on" } else { "off" }
+                        )
+                    }
+                };
+                steps.push(step("eni", n.port(p), detail));
+            }
+            Note::RouterReply => {
+                steps.push(step("router", "VPC router".into(), "answers".into()));
+            }
+            Note::RouterIgnored => {
+                steps.push(step("router", "VPC router".into(), "ignores".into()));
+            }
+            Note::SecurityGroup { eni, egress, pass } => {
+                let dir = if egress { "outbound" } else { "inbound" };
+                let (component, detail) = match pass {
+                    SgPass::Tracked => (
+                        n.groups_of(eni),
+                        format!("{dir}: part of a tracked connection of {}", n.eni(eni)),
+                    ),
+                    SgPass::Related => (
+                        n.groups_of(eni),
+                        format!("{dir}: ICMP error about a tracked connection"),
+                    ),
+                    SgPass::New(m) => (
+                        format!("{} {dir}[{}]", n.sg(m.group), m.rule),
+                        format!(
+                            "{dir} rule allows; the connection is tracked on {} once delivered",
+                            n.eni(eni)
+                        ),
+                    ),
+                    SgPass::Untracked(m) => (
+                        format!("{} {dir}[{}]", n.sg(m.group), m.rule),
+                        format!("{dir} rule allows (untracked: open both ways)"),
+                    ),
+                };
+                blocking = component.clone();
+                steps.push(step("security-group", component, detail));
+            }
+            Note::SecurityGroupDenied { eni, egress } => {
+                let dir = if egress { "outbound" } else { "inbound" };
+                blocking = format!("{} of {}", n.groups_of(eni), n.eni(eni));
+                steps.push(step(
+                    "security-group",
+                    blocking.clone(),
+                    format!("no {dir} rule allows it and no tracked connection covers it"),
+                ));
+            }
+            Note::NetworkAcl {
+                nacl,
+                direction,
+                rule,
+                allow,
+            } => {
+                let dir = match direction {
+                    Direction::Inbound => "inbound",
+                    Direction::Outbound => "outbound",
+                };
+                let rule = rule.map_or_else(|| "*".to_string(), |r| r.to_string());
+                let component = format!("{} {dir} rule {rule}", n.acl(nacl));
+                blocking = component.clone();
+                steps.push(step(
+                    "network-acl",
+                    component,
+                    if allow { "allow" } else { "deny" }.into(),
+                ));
+            }
+            Note::Layer2(e) => {
+                steps.push(step(
+                    "eni",
+                    n.eni(e),
+                    "neighbour in the same subnet: delivered at layer 2".into(),
+                ));
+            }
+            Note::RouteLookup { table, dst } => {
+                blocking = n.rtb(table);
+                let detail = match t.route(table, dst) {
+                    Some((target, prefix)) => format!("{dst}: {prefix} → {}", n.target(target)),
+                    None => format!("{dst}: no route"),
+                };
+                steps.push(step("route-table", n.rtb(table), detail));
+            }
+            Note::Routed { next, .. } => {
+                if let NextHop::Peering { pcx, peer } = next {
+                    blocking = n.pcx(pcx);
+                    steps.push(step(
+                        "peering",
+                        n.pcx(pcx),
+                        format!("into {}", t.config.vpcs[peer as usize].id),
+                    ));
+                }
+            }
+            Note::InternetGateway {
+                igw,
+                inbound,
+                from,
+                to,
+            } => {
+                let before = cur;
+                if inbound {
+                    cur.dst = IpAddr::V4(to);
+                } else {
+                    cur.src = IpAddr::V4(to);
+                }
+                blocking = n.igw(igw);
+                steps.push(TraceStep {
+                    rewrite: Some((before, cur)),
+                    ..step(
+                        "internet-gateway",
+                        n.igw(igw),
+                        format!(
+                            "1:1 NAT {} {from} → {to}",
+                            if inbound { "destination" } else { "source" }
+                        ),
+                    )
+                });
+            }
+            Note::NatGateway {
+                nat,
+                inbound,
+                from,
+                to,
+            } => {
+                let before = cur;
+                if inbound {
+                    cur.dst = to.0;
+                    if matches!(cur.protocol, 6 | 17) {
+                        cur.dst_port = to.1;
+                    } else {
+                        cur.src_port = to.1;
+                    }
+                } else {
+                    cur.src = to.0;
+                    cur.src_port = to.1;
+                }
+                blocking = n.nat(nat);
+                steps.push(TraceStep {
+                    rewrite: Some((before, cur)),
+                    ..step(
+                        "nat-gateway",
+                        n.nat(nat),
+                        format!(
+                            "{} {}:{} → {}:{}",
+                            if inbound {
+                                "reply: destination"
+                            } else {
+                                "source"
+                            },
+                            from.0,
+                            from.1,
+                            to.0,
+                            to.1
+                        ),
+                    )
+                });
+            }
+            Note::NatReset(nat) => {
+                steps.push(step(
+                    "nat-gateway",
+                    n.nat(nat),
+                    "no translation for this TCP packet: answers with a RST".into(),
+                ));
+            }
+            Note::NatRefused(nat) => {
+                blocking = n.nat(nat);
+                steps.push(step("nat-gateway", n.nat(nat), "refuses the packet".into()));
+            }
+            Note::Delivered(_) | Note::Dropped(_) => {}
+        }
+    }
+    (steps, blocking)
+}
+
+/// The header of the frame `frame` (an Ethernet frame).
+pub(crate) fn header_of(frame: &[u8]) -> Option<Header> {
+    let m = crate::wire::parse_frame(frame).ok()?;
+    match m.l3 {
+        crate::wire::L3::Ip(ip) => Some(Header {
+            src: ip.src,
+            dst: ip.dst,
+            protocol: ip.proto,
+            src_port: ip.src_port,
+            dst_port: ip.dst_port,
+        }),
+        _ => None,
+    }
+}
+
+/// Builds the Ethernet frame (after `vnet` bytes of zeroed `virtio_net_hdr`) of a
+/// packet from `src_mac` to `dst_mac` with header `h` and TCP `flags`.
+pub(crate) fn build_frame(
+    vnet: usize,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    h: &Header,
+    flags: u8,
+) -> Result<Vec<u8>, String> {
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (h.src, h.dst) else {
+        return Err("only IPv4 packets can be traced".into());
+    };
+    let b =
+        etherparse::PacketBuilder::ethernet2(src_mac, dst_mac).ipv4(src.octets(), dst.octets(), 64);
+    let mut v = vec![0u8; vnet];
+    let payload = b"vpcctl trace";
+    let r = match h.protocol {
+        6 => {
+            let mut t = b.tcp(h.src_port, h.dst_port, 1000, 64240);
+            if flags & 0x02 != 0 {
+                t = t.syn();
+            }
+            if flags & 0x10 != 0 {
+                t = t.ack(2000);
+            }
+            if flags & 0x01 != 0 {
+                t = t.fin();
+            }
+            if flags & 0x04 != 0 {
+                t = t.rst();
+            }
+            if flags & 0x08 != 0 {
+                t = t.psh();
+            }
+            t.write(&mut v, payload)
+        }
+        17 => b.udp(h.src_port, h.dst_port).write(&mut v, payload),
+        1 => {
+            let ty = (h.dst_port >> 8) as u8;
+            let code = h.dst_port as u8;
+            let icmp = match ty {
+                8 => etherparse::Icmpv4Type::EchoRequest(etherparse::IcmpEchoHeader {
+                    id: h.src_port,
+                    seq: 1,
+                }),
+                0 => etherparse::Icmpv4Type::EchoReply(etherparse::IcmpEchoHeader {
+                    id: h.src_port,
+                    seq: 1,
+                }),
+                _ => etherparse::Icmpv4Type::Unknown {
+                    type_u8: ty,
+                    code_u8: code,
+                    bytes5to8: [0; 4],
+                },
+            };
+            b.icmpv4(icmp).write(&mut v, payload)
+        }
+        p => return Err(format!("protocol {p} cannot be traced (tcp, udp, icmp)")),
+    };
+    r.map_err(|e| format!("building the packet: {e}"))?;
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_print_like_tcpdump_would_summarise_them() {
+        let h = Header {
+            src: "10.0.1.10".parse().unwrap(),
+            dst: "203.0.113.5".parse().unwrap(),
+            protocol: 6,
+            src_port: 40000,
+            dst_port: 443,
+        };
+        assert_eq!(h.to_string(), "tcp 10.0.1.10:40000 → 203.0.113.5:443");
+        let i = Header {
+            protocol: 1,
+            src_port: 7,
+            dst_port: 8 << 8,
+            ..h
+        };
+        assert_eq!(
+            i.to_string(),
+            "icmp 10.0.1.10 → 203.0.113.5 type 8 code 0 id 7"
+        );
+    }
+
+    #[test]
+    fn every_drop_reason_has_a_code() {
+        for r in DropReason::ALL {
+            assert!(!explanation_code(r).is_empty());
+        }
+        assert_eq!(
+            explanation_code(DropReason::NaclDeny),
+            "SUBNET_ACL_RESTRICTION"
+        );
+    }
+}
+
+#[cfg(test)]
+mod matrix {
+    //! Trace verdicts against what the same packets really do, on one data plane.
+    use super::*;
+    use crate::datapath::Dataplane;
+    use crate::engine::port::MemPort;
+    use crate::fixtures::{self, behind_nat_gateway, INTERNET_HOST, NAT_EIP, UPLINK};
+    use crate::vpc::config::{
+        NetworkAclConfig, PortRange, Protocol, SecurityGroupConfig, SgPeer, SgRule, TrafficMatch,
+    };
+    use crate::wire::vnet::VNET_HDR_LEN;
+
+    /// The NAT fixture, plus: B (10.0.2.20) in a group admitting TCP 22 from the VPC,
+    /// and subnet 1 (B's) behind an ACL that denies UDP.
+    fn config() -> crate::vpc::config::DataplaneConfig {
+        let mut c = behind_nat_gateway((1024, 65535));
+        let all = TrafficMatch {
+            protocol: Protocol::All,
+            ports: None,
+            icmp: None,
+        };
+        c.security_groups = vec![SecurityGroupConfig {
+            id: "sg-b".into(),
+            vpc: 0,
+            inbound: vec![SgRule {
+                traffic: TrafficMatch {
+                    protocol: Protocol::Number(6),
+                    ports: Some(PortRange { from: 22, to: 22 }),
+                    icmp: None,
+                },
+                peer: SgPeer::Cidr("10.0.0.0/16".parse().unwrap()),
+            }],
+            outbound: vec![SgRule {
+                traffic: all,
+                peer: SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
+            }],
+        }];
+        c.enis[fixtures::B as usize].security_groups = Some(vec![0]);
+        let entry = |n, proto, allow| crate::vpc::config::NaclEntry {
+            rule_number: n,
+            traffic: TrafficMatch {
+                protocol: proto,
+                ports: None,
+                icmp: None,
+            },
+            cidr: "0.0.0.0/0".parse().unwrap(),
+            allow,
+        };
+        c.network_acls = vec![NetworkAclConfig {
+            id: "acl-b".into(),
+            vpc: 0,
+            inbound: vec![
+                entry(90, Protocol::Number(17), false),
+                entry(100, Protocol::All, true),
+            ],
+            outbound: vec![entry(100, Protocol::All, true)],
+        }];
+        c.subnets[1].network_acl = Some(0);
+        c
+    }
+
+    fn spec(from: &str, dst: [u8; 4], protocol: TraceProtocol, dport: u16) -> TraceSpec {
+        TraceSpec {
+            from: from.into(),
+            src: None,
+            dst: IpAddr::from(dst),
+            protocol,
+            src_port: None,
+            dst_port: Some(dport),
+            icmp_type: None,
+            icmp_code: None,
+            tcp_flags: None,
+            return_path: false,
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Delivered(String),
+        Dropped(String),
+        Answered,
+    }
+
+    fn from_trace(o: &Outcome) -> Seen {
+        match o {
+            Outcome::Delivered { to, .. } => Seen::Delivered(to.clone()),
+            Outcome::Dropped { reason, .. } => Seen::Dropped(reason.clone()),
+            Outcome::Answered { .. } => Seen::Answered,
+        }
+    }
+
+    /// Sends the traced packet for real and reports what happened to it.
+    fn for_real(dp: &mut Dataplane<MemPort>, s: &TraceSpec) -> Seen {
+        let report = dp.trace(s).unwrap();
+        let port = if s.from.starts_with("igw-") {
+            UPLINK
+        } else {
+            dp.tables()
+                .config
+                .enis
+                .iter()
+                .position(|e| e.id == s.from)
+                .unwrap() as u32
+        };
+        // The trace's own injected frame, rebuilt from its header and the same MACs.
+        let t = dp.tables();
+        let (src_mac, dst_mac) = if port == UPLINK {
+            (t.igws[0].host_mac, t.igws[0].mac)
+        } else {
+            let e = &t.enis[port as usize];
+            (e.mac, t.subnets[e.subnet as usize].router_mac)
+        };
+        let mut f = build_frame(
+            VNET_HDR_LEN,
+            src_mac.0,
+            dst_mac.0,
+            &report.forward.header,
+            0x02,
+        )
+        .unwrap();
+        let before = dp.engine_counters().drops;
+        dp.process(port, &mut f);
+        let after = dp.engine_counters().drops;
+        let ports: Vec<u32> = dp.ports().map(|(i, _)| i).collect();
+        let mut seen = None;
+        for p in ports {
+            if !std::mem::take(&mut dp.port_mut(p).unwrap().tx).is_empty() {
+                seen = Some(if p == port {
+                    Seen::Answered
+                } else {
+                    Seen::Delivered(Names::port_name(dp.tables(), p))
+                });
+            }
+        }
+        seen.unwrap_or_else(|| {
+            let r = DropReason::ALL
+                .iter()
+                .find(|r| after[r.index()] > before[r.index()])
+                .expect("neither forwarded nor counted as a drop");
+            Seen::Dropped(r.name().into())
+        })
+    }
+
+    #[test]
+    fn trace_verdicts_agree_with_real_traffic() {
+        use TraceProtocol::{Icmp, Tcp, Udp};
+        let mut dp = crate::fixtures::mem_dataplane(config(), 1024, true).unwrap();
+        dp.set_now(1);
+        let matrix = [
+            (spec("eni-0", INTERNET_HOST, Tcp, 443), "delivered"),
+            (spec("eni-0", [10, 0, 2, 20], Tcp, 22), "delivered"),
+            (spec("eni-0", [10, 0, 2, 20], Tcp, 80), "sg_no_match"),
+            (spec("eni-0", [10, 0, 2, 20], Udp, 53), "nacl_deny"),
+            (spec("eni-2", [10, 0, 1, 10], Tcp, 80), "delivered"),
+            (spec("eni-2", INTERNET_HOST, Tcp, 80), "blackhole"),
+            (spec("eni-0", [10, 0, 1, 1], Icmp, 0), "answered"),
+            (spec("eni-0", [10, 0, 2, 99], Tcp, 80), "no_eni_for_address"),
+            (spec("eni-0", [10, 0, 2, 40], Tcp, 22), "eni_not_attached"),
+            (spec("eni-3", INTERNET_HOST, Tcp, 80), "igw_no_public_ip"),
+            (
+                spec("eni-0", [10, 0, 3, 220], Icmp, 0),
+                "nat_no_translation",
+            ),
+            (spec("igw-1", NAT_EIP, Tcp, 22), "nat_no_translation"),
+            (
+                spec("igw-1", [198, 51, 100, 99], Tcp, 22),
+                "igw_no_public_mapping",
+            ),
+            (spec("eni-0", INTERNET_HOST, Icmp, 0), "delivered"),
+        ];
+        for (s, expect) in matrix {
+            let traced = from_trace(&dp.trace(&s).unwrap().forward.outcome);
+            let real = for_real(&mut dp, &s);
+            assert_eq!(traced, real, "{s:?}");
+            let kind = match &traced {
+                Seen::Delivered(_) => "delivered",
+                Seen::Answered => "answered",
+                Seen::Dropped(r) => r.as_str(),
+            };
+            assert_eq!(kind, expect, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_trace_changes_nothing_and_explains_the_nat_path_both_ways() {
+        let mut dp = crate::fixtures::mem_dataplane(config(), 1024, true).unwrap();
+        dp.set_now(1);
+        let mut s = spec("eni-0", INTERNET_HOST, TraceProtocol::Tcp, 443);
+        s.return_path = true;
+        let r = dp.trace(&s).unwrap();
+        let Outcome::Delivered { to, header } = &r.forward.outcome else {
+            panic!("{r}")
+        };
+        assert_eq!(to, "igw-1 (internet)");
+        assert_eq!(header.src, IpAddr::from(NAT_EIP));
+        let kinds: Vec<&str> = r.forward.steps.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "eni",
+                "route-table",
+                "nat-gateway",
+                "route-table",
+                "internet-gateway",
+                "eni"
+            ]
+        );
+        assert!(r.forward.steps[2].rewrite.is_some());
+        // The reply comes back through both gateways to A's own port.
+        let reply = r.reply.as_ref().unwrap();
+        let Outcome::Delivered { to, header } = &reply.outcome else {
+            panic!("{r}")
+        };
+        assert_eq!(to, "eni-0");
+        assert_eq!(
+            (header.dst, header.dst_port),
+            ("10.0.1.10".parse().unwrap(), 40000)
+        );
+        // Nothing was left behind: no translation, no connection, no counter.
+        let m = dp.report(|_| None);
+        assert_eq!(m.nat_gateways[0].metrics.translations, 0);
+        assert_eq!(m.nat_gateways[0].metrics.connection_attempt_count, 0);
+        assert_eq!(dp.tracked_connections(), 0);
+        assert_eq!(dp.engine_counters().flow_misses, 0);
+        // The text form names each component and the outcome.
+        let text = r.to_string();
+        assert!(text.contains("nat-1"), "{text}");
+        assert!(text.contains("DELIVERED to eni-0"), "{text}");
+    }
+
+    #[test]
+    fn a_drop_names_the_rule_and_the_code() {
+        let mut dp = crate::fixtures::mem_dataplane(config(), 1024, true).unwrap();
+        dp.set_now(1);
+        let r = dp
+            .trace(&spec("eni-0", [10, 0, 2, 20], TraceProtocol::Udp, 53))
+            .unwrap();
+        assert_eq!(
+            r.forward.outcome,
+            Outcome::Dropped {
+                reason: "nacl_deny".into(),
+                code: "SUBNET_ACL_RESTRICTION".into(),
+                component: "acl-b inbound rule 90".into(),
+            }
+        );
+        let r = dp
+            .trace(&spec("eni-0", [10, 0, 2, 20], TraceProtocol::Tcp, 80))
+            .unwrap();
+        let Outcome::Dropped {
+            code, component, ..
+        } = &r.forward.outcome
+        else {
+            panic!("{r}")
+        };
+        assert_eq!(code, "ENI_SG_RULES_MISMATCH");
+        assert_eq!(component, "sg-b of eni-2");
+        // A NAT gateway's refusal names the gateway, not the ACL that let the packet in.
+        let r = dp
+            .trace(&spec("igw-1", NAT_EIP, TraceProtocol::Tcp, 22))
+            .unwrap();
+        let Outcome::Dropped {
+            reason, component, ..
+        } = &r.forward.outcome
+        else {
+            panic!("{r}")
+        };
+        assert_eq!(
+            (reason.as_str(), component.as_str()),
+            ("nat_no_translation", "nat-1"),
+            "{r}"
+        );
+        assert!(dp
+            .trace(&spec("eni-9", [10, 0, 2, 20], TraceProtocol::Tcp, 80))
+            .is_err());
+    }
+}

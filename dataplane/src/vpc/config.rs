@@ -1,0 +1,543 @@
+//! The compiled configuration: what `vpcctl` (the control crate's compiler) sends to `vpcd`.
+//!
+//! This is the contract between the control plane and the data plane. It is already
+//! validated and resolved: every cross-reference is an index into one of the vectors of
+//! [`DataplaneConfig`], the implicit local routes are explicit, MACs are assigned. The
+//! data plane still re-checks every index when it builds its runtime tables
+//! ([`crate::vpc::tables::Tables::build`]), so a malformed message is an error, never a panic.
+//!
+//! The schema covers IPv4 and IPv6 alike; resources that arrive with later issues
+//! (network ACLs, security groups, gateways, peering) get their own vectors here and
+//! their own [`RouteTarget`] variants.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::wire::MacAddr;
+
+/// Index of a VPC in [`DataplaneConfig::vpcs`].
+pub type VpcIdx = u32;
+/// Index of a subnet in [`DataplaneConfig::subnets`].
+pub type SubnetIdx = u32;
+/// Index of a route table in [`DataplaneConfig::route_tables`].
+pub type RouteTableIdx = u32;
+/// Index of an ENI in [`DataplaneConfig::enis`].
+pub type EniIdx = u32;
+/// Index of a network ACL in [`DataplaneConfig::network_acls`].
+pub type NaclIdx = u32;
+/// Index of a security group in [`DataplaneConfig::security_groups`].
+pub type SgIdx = u32;
+/// Index of an internet gateway in [`DataplaneConfig::internet_gateways`].
+pub type IgwIdx = u32;
+/// Index of a NAT gateway in [`DataplaneConfig::nat_gateways`].
+pub type NatIdx = u32;
+/// Index of a VPC peering connection in [`DataplaneConfig::peerings`].
+pub type PeeringIdx = u32;
+
+/// The whole compiled topology that one `vpcd` runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataplaneConfig {
+    /// Every VPC.
+    pub vpcs: Vec<VpcConfig>,
+    /// Every subnet of every VPC.
+    pub subnets: Vec<SubnetConfig>,
+    /// Every route table of every VPC.
+    pub route_tables: Vec<RouteTableConfig>,
+    /// Every ENI (attached or not).
+    pub enis: Vec<EniConfig>,
+    /// Every network ACL (the VPCs' default ones included).
+    #[serde(default)]
+    pub network_acls: Vec<NetworkAclConfig>,
+    /// Every security group (the VPCs' default ones included).
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroupConfig>,
+    /// Every internet gateway (at most one per VPC).
+    #[serde(default)]
+    pub internet_gateways: Vec<InternetGatewayConfig>,
+    /// Every NAT gateway.
+    #[serde(default)]
+    pub nat_gateways: Vec<NatGatewayConfig>,
+    /// Every VPC peering connection (active or pending).
+    #[serde(default)]
+    pub peerings: Vec<PeeringConfig>,
+    /// Flow logs (VPC Flow Logs): per-ENI aggregated flow records written to files.
+    #[serde(default)]
+    pub flow_logs: Vec<FlowLogConfig>,
+    /// Packet captures: per-ENI pcap files.
+    #[serde(default)]
+    pub captures: Vec<CaptureConfig>,
+    /// Traffic mirroring sessions: copies of an ENI's packets, VXLAN-encapsulated, to a
+    /// target ENI.
+    #[serde(default)]
+    pub mirror_sessions: Vec<MirrorSessionConfig>,
+}
+
+/// Which records a flow log keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FlowLogTraffic {
+    /// Accepted flows only.
+    Accept,
+    /// Rejected flows only.
+    Reject,
+    /// Both.
+    All,
+}
+
+/// A flow log (AWS VPC Flow Logs): for each of its ENIs, one record per flow (5-tuple,
+/// direction, action) and aggregation interval, written one per line to `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLogConfig {
+    /// The AWS-style id (`fl-…`).
+    pub id: String,
+    /// The ENIs it covers (an ENI, every ENI of a subnet, or of a VPC), resolved.
+    pub enis: Vec<EniIdx>,
+    /// Which records it keeps.
+    pub traffic: FlowLogTraffic,
+    /// The maximum aggregation interval (AWS: 60 s or 600 s), in milliseconds.
+    pub interval_ms: u64,
+    /// The file the records are appended to (on vpcd's host).
+    pub path: String,
+    /// The record fields in order (AWS field names, `version` … `traffic-path`); the
+    /// default format is the version 2 list.
+    pub fields: Vec<String>,
+}
+
+/// A packet capture on one ENI's port: what the instance sends and what it receives,
+/// written to a pcap file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureConfig {
+    /// The capture's id (`cap-…`).
+    pub id: String,
+    /// The ENI.
+    pub eni: EniIdx,
+    /// The pcap file (on vpcd's host); created (truncated) when the capture starts.
+    pub path: String,
+    /// Bytes kept of each frame.
+    pub snaplen: u32,
+    /// Which frames to keep (all when `None`).
+    pub filter: Option<CaptureFilter>,
+}
+
+/// A capture filter: every field that is set must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureFilter {
+    /// IP protocol number.
+    pub protocol: Option<u8>,
+    /// Source or destination address inside this prefix.
+    pub host: Option<IpNet>,
+    /// TCP/UDP source or destination port.
+    pub port: Option<u16>,
+}
+
+/// A traffic mirroring session (AWS Traffic Mirroring): packets of `source` that match
+/// the filter are copied, truncated to `packet_length`, VXLAN-encapsulated (UDP 4789,
+/// network identifier `vni`) and sent to the target ENI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorSessionConfig {
+    /// The AWS-style id (`tms-…`).
+    pub id: String,
+    /// The mirrored ENI.
+    pub source: EniIdx,
+    /// The ENI that receives the copies (the mirror target).
+    pub target: EniIdx,
+    /// Session number (1–32766): when several sessions match a packet, the lowest wins.
+    pub session_number: u16,
+    /// The VXLAN network identifier (24 bits).
+    pub vni: u32,
+    /// Bytes of each mirrored packet kept (`None`: the whole packet, within the target's
+    /// MTU).
+    pub packet_length: Option<u32>,
+    /// Rules for packets the source receives (inbound); none: nothing inbound is
+    /// mirrored.
+    pub inbound: Vec<MirrorRule>,
+    /// Rules for packets the source sends (outbound).
+    pub outbound: Vec<MirrorRule>,
+}
+
+/// One traffic-mirror filter rule: evaluated by ascending number, first match decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorRule {
+    /// 1–32766.
+    pub rule_number: u16,
+    /// Mirror (`true`, `accept`) or not (`reject`).
+    pub accept: bool,
+    /// The protocol (`All` for any).
+    pub protocol: Protocol,
+    /// Source prefix.
+    pub source: IpNet,
+    /// Destination prefix.
+    pub destination: IpNet,
+    /// Source port range (TCP/UDP), any when `None`.
+    pub source_ports: Option<PortRange>,
+    /// Destination port range (TCP/UDP), any when `None`.
+    pub destination_ports: Option<PortRange>,
+}
+
+/// A VPC peering connection: a private link between two VPCs whose CIDRs do not overlap.
+/// Traffic crosses it only when a route sends it there and its destination is inside
+/// the other VPC's CIDRs (and its source inside the sender's); it is never routed on
+/// from the other side (no transitive peering, no edge-to-edge routing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeeringConfig {
+    /// The AWS-style id (`pcx-…`).
+    pub id: String,
+    /// The requester VPC.
+    pub requester: VpcIdx,
+    /// The accepter VPC.
+    pub accepter: VpcIdx,
+    /// `true` once accepted; routes to a pending peering are blackholes.
+    pub active: bool,
+}
+
+/// A NAT gateway: a managed node in one subnet that translates the source address and
+/// port of connections its route-table users open (SNAT to one of its private
+/// addresses, with per-destination port allocation). For a public NAT gateway the
+/// internet gateway then maps that private address to its Elastic IP (through an
+/// ordinary [`PublicMapping`] whose target is the NAT gateway).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatGatewayConfig {
+    /// The AWS-style id (`nat-…`).
+    pub id: String,
+    /// The subnet it lives in (its ACL applies to traffic entering and leaving it).
+    pub subnet: SubnetIdx,
+    /// Its private IPv4 addresses, the primary first (AWS: up to 8).
+    pub addrs: Vec<Ipv4Addr>,
+    /// `true` for a public NAT gateway (its addresses have Elastic IPs), `false` for a
+    /// private one.
+    pub public: bool,
+    /// The source ports it allocates from (AWS: 1024–65535).
+    pub ports: PortRange,
+    /// Simultaneous connections per address to one destination (IP, port, protocol)
+    /// (AWS: 55,000).
+    pub max_per_destination: u32,
+    /// Idle timeout of a translation, all protocols (AWS: 350 s); a TCP packet from
+    /// inside that finds no translation is answered with a RST.
+    pub idle_timeout_ms: u64,
+    /// Bound of the translation table (memory); new connections beyond it are dropped
+    /// and counted as `ErrorPortAllocation`.
+    pub max_connections: u32,
+}
+
+impl NatGatewayConfig {
+    /// AWS's port range, 1024–65535.
+    pub const PORTS: PortRange = PortRange {
+        from: 1024,
+        to: 65535,
+    };
+    /// AWS's limit of simultaneous connections per address and destination.
+    pub const MAX_PER_DESTINATION: u32 = 55_000;
+    /// AWS's idle timeout, 350 s.
+    pub const IDLE_TIMEOUT_MS: u64 = 350_000;
+    /// Default bound of the translation table.
+    pub const MAX_CONNECTIONS: u32 = 1 << 20;
+}
+
+/// An internet gateway: the VPC's edge to the internet, doing 1:1 NAT between the
+/// public IPv4 addresses (public IPs and Elastic IPs) and the private addresses they are
+/// associated with. Its outside is a port like any other (the uplink).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InternetGatewayConfig {
+    /// The AWS-style id (`igw-…`).
+    pub id: String,
+    /// The VPC it is attached to.
+    pub vpc: VpcIdx,
+    /// Its MAC address on the uplink.
+    pub mac: MacAddr,
+    /// The outside port; `None` leaves the gateway without a port (egress is dropped
+    /// as `eni_not_attached`).
+    pub uplink: Option<Uplink>,
+    /// The 1:1 NAT table: public address → ENI and private address.
+    pub mappings: Vec<PublicMapping>,
+}
+
+/// One public IPv4 address and the private address it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicMapping {
+    /// The public address.
+    pub public: Ipv4Addr,
+    /// What it is associated with (an ENI, or a NAT gateway).
+    pub target: MappingTarget,
+    /// The private address of that ENI or NAT gateway it maps to.
+    pub private: Ipv4Addr,
+    /// Where it comes from: an `eipalloc-…` id, or `public_ip` (an ENI's public IPv4).
+    pub source: String,
+}
+
+/// What a public address is associated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "index", rename_all = "snake_case")]
+pub enum MappingTarget {
+    /// An ENI (its public IP or an Elastic IP on one of its private addresses).
+    Eni(EniIdx),
+    /// A public NAT gateway (the Elastic IP of one of its addresses).
+    NatGateway(NatIdx),
+}
+
+/// The outside of an internet gateway: a TAP whose kernel end sits in a namespace that
+/// plays the internet (never one of the host's own interfaces).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uplink {
+    /// The namespace and interface name of the outside.
+    pub attachment: Attachment,
+    /// The outside segment (for example 203.0.113.0/24).
+    pub outside: ipnet::Ipv4Net,
+    /// The gateway's own address on that segment (vpcd answers ARP for it); the
+    /// namespace's default route points to it.
+    pub gateway_ip: Ipv4Addr,
+    /// Addresses configured on the namespace side (the internet hosts).
+    pub hosts: Vec<Ipv4Addr>,
+    /// The MAC of the namespace side.
+    pub host_mac: MacAddr,
+    /// The MTU of the hop (1500: the internet gateway forwards packets up to 1500 bytes).
+    pub mtu: u32,
+}
+
+/// One VPC: an isolated address space with its own implicit router.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpcConfig {
+    /// The AWS-style id (`vpc-…`), for display and counters.
+    pub id: String,
+    /// The VPC's CIDR blocks (IPv4 primary first, then secondary IPv4, then IPv6).
+    pub cidrs: Vec<IpNet>,
+}
+
+/// One subnet: a slice of a VPC's address space bound to one route table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetConfig {
+    /// The AWS-style id (`subnet-…`).
+    pub id: String,
+    /// The VPC it belongs to.
+    pub vpc: VpcIdx,
+    /// The IPv4 CIDR (host bits clear).
+    pub ipv4_cidr: Option<ipnet::Ipv4Net>,
+    /// The IPv6 CIDR (host bits clear), when the subnet is dual-stack.
+    pub ipv6_cidr: Option<ipnet::Ipv6Net>,
+    /// The route table that applies to traffic leaving this subnet (explicit or main).
+    pub route_table: RouteTableIdx,
+    /// The MAC address of the VPC router's interface in this subnet (answers ARP for `.1`).
+    pub router_mac: MacAddr,
+    /// The network ACL at the subnet boundary (explicit association or the VPC's default).
+    /// `None` disables the stage (the compiler always sets it; bare fixtures may not).
+    #[serde(default)]
+    pub network_acl: Option<NaclIdx>,
+}
+
+/// One route table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteTableConfig {
+    /// The AWS-style id (`rtb-…`).
+    pub id: String,
+    /// The VPC it belongs to.
+    pub vpc: VpcIdx,
+    /// Every route, the implicit local routes included.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// One route: a destination prefix and where matching packets go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteConfig {
+    /// The destination prefix (host bits clear).
+    pub destination: IpNet,
+    /// The target.
+    pub target: RouteTarget,
+}
+
+/// Where a route sends a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "index", rename_all = "snake_case")]
+pub enum RouteTarget {
+    /// The VPC's local route: deliver to the ENI that owns the destination address.
+    Local,
+    /// Drop silently (an explicit blackhole, or a route whose target is unavailable).
+    Blackhole,
+    /// Deliver to this ENI (middlebox / NAT instance pattern).
+    Eni(EniIdx),
+    /// Out through this internet gateway.
+    InternetGateway(IgwIdx),
+    /// Through this NAT gateway.
+    NatGateway(NatIdx),
+    /// Over this VPC peering connection to the other VPC.
+    Peering(PeeringIdx),
+}
+
+/// One elastic network interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EniConfig {
+    /// The AWS-style id (`eni-…`).
+    pub id: String,
+    /// The subnet it lives in.
+    pub subnet: SubnetIdx,
+    /// Its MAC address.
+    pub mac: MacAddr,
+    /// Its private IPv4 addresses; the primary first.
+    pub ipv4: Vec<Ipv4Addr>,
+    /// Its IPv6 addresses.
+    pub ipv6: Vec<Ipv6Addr>,
+    /// Whether the source/destination check is on (the default).
+    pub source_dest_check: bool,
+    /// The MTU configured on the instance side.
+    pub mtu: u32,
+    /// Where its TAP's kernel end goes; `None` keeps the ENI in the tables without a port.
+    pub attachment: Option<Attachment>,
+    /// Its security groups (at most 5). `None` disables the stage (the compiler always
+    /// sets it, to the VPC's default group when the file names none).
+    #[serde(default)]
+    pub security_groups: Option<Vec<SgIdx>>,
+    /// Its connection-tracking table size and idle timeouts.
+    #[serde(default)]
+    pub conntrack: ConntrackConfig,
+}
+
+/// Connection tracking of one ENI: table size and idle timeouts, in milliseconds so that
+/// tests can scale AWS's seconds down (`[lab] conntrack_time_scale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConntrackConfig {
+    /// Maximum tracked connections; new ones beyond it are dropped and counted.
+    pub max_entries: u32,
+    /// Idle timeout of an established TCP connection (AWS `TcpEstablishedTimeout`).
+    pub tcp_established_ms: u64,
+    /// Idle timeout of a TCP connection that is opening or closing (not configurable in
+    /// AWS; undocumented there).
+    pub tcp_transitory_ms: u64,
+    /// Idle timeout of a UDP flow that saw a single exchange (AWS `UdpTimeout`).
+    pub udp_ms: u64,
+    /// Idle timeout of a UDP stream (more than one exchange; AWS `UdpStreamTimeout`).
+    pub udp_stream_ms: u64,
+    /// Idle timeout of ICMP echo tracking.
+    pub icmp_ms: u64,
+    /// Idle timeout of other protocols (tracked by addresses and protocol, 600 s in AWS).
+    pub other_ms: u64,
+}
+
+impl Default for ConntrackConfig {
+    fn default() -> Self {
+        ConntrackConfig {
+            max_entries: 65_536,
+            tcp_established_ms: 432_000_000,
+            tcp_transitory_ms: 120_000,
+            udp_ms: 30_000,
+            udp_stream_ms: 180_000,
+            icmp_ms: 30_000,
+            other_ms: 600_000,
+        }
+    }
+}
+
+/// An IP protocol selector of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Every protocol (`-1`).
+    All,
+    /// This IANA protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, …).
+    Number(u8),
+}
+
+/// An inclusive port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PortRange {
+    /// First port.
+    pub from: u16,
+    /// Last port (inclusive).
+    pub to: u16,
+}
+
+/// An ICMP type/code selector; `None` matches any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct IcmpMatch {
+    /// The ICMP type, or any.
+    pub icmp_type: Option<u8>,
+    /// The ICMP code, or any.
+    pub code: Option<u8>,
+}
+
+/// What a rule matches besides addresses. Ports apply only to TCP and UDP and ICMP
+/// type/code only to ICMP/ICMPv6; for any other protocol they are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TrafficMatch {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The port range (TCP/UDP); `None` means all ports.
+    pub ports: Option<PortRange>,
+    /// ICMP type/code (ICMP/ICMPv6); `None` means all.
+    pub icmp: Option<IcmpMatch>,
+}
+
+/// A network ACL: numbered, stateless allow/deny rules at a subnet boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAclConfig {
+    /// The AWS-style id (`acl-…`).
+    pub id: String,
+    /// The VPC it belongs to.
+    pub vpc: VpcIdx,
+    /// Rules for traffic entering the subnet (CIDR = source), any order; evaluated by
+    /// ascending rule number, first match wins, then the implicit final deny.
+    pub inbound: Vec<NaclEntry>,
+    /// Rules for traffic leaving the subnet (CIDR = destination).
+    pub outbound: Vec<NaclEntry>,
+}
+
+/// One numbered network ACL rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NaclEntry {
+    /// 1..=32766.
+    pub rule_number: u16,
+    /// Protocol, ports, ICMP type/code.
+    pub traffic: TrafficMatch,
+    /// Source (inbound) or destination (outbound) prefix; IPv4 rules never match IPv6.
+    pub cidr: IpNet,
+    /// Allow (`true`) or deny.
+    pub allow: bool,
+}
+
+/// A security group: allow-only rules, applied statefully per ENI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupConfig {
+    /// The AWS-style id (`sg-…`).
+    pub id: String,
+    /// The VPC it belongs to.
+    pub vpc: VpcIdx,
+    /// Inbound rules (peer = source).
+    pub inbound: Vec<SgRule>,
+    /// Outbound rules (peer = destination).
+    pub outbound: Vec<SgRule>,
+}
+
+/// One security-group rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SgRule {
+    /// Protocol, ports, ICMP type/code.
+    pub traffic: TrafficMatch,
+    /// The other end.
+    pub peer: SgPeer,
+}
+
+/// The other end of a security-group rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SgPeer {
+    /// A CIDR block.
+    Cidr(IpNet),
+    /// The private addresses of the members of this group.
+    Group(SgIdx),
+    /// The entries of a prefix list.
+    PrefixList {
+        /// The prefix list id (`pl-…`), for display.
+        id: String,
+        /// Its entries.
+        cidrs: Vec<IpNet>,
+    },
+}
+
+/// Where an ENI's TAP device is attached.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The network namespace that receives the kernel end of the TAP (must exist).
+    pub netns: String,
+    /// The interface name inside that namespace (for example `eth0`).
+    pub ifname: String,
+}
