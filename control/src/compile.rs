@@ -64,8 +64,8 @@ use dataplane::vpc::config::{
     Protocol, PublicMapping, RouteConfig, RouteTableConfig, RouteTarget, SecurityGroupConfig,
     SgPeer, SgRule, SubnetConfig, TrafficMatch, Uplink, VpcConfig,
 };
-use dataplane::wire::MacAddr;
-use ipnet::{IpNet, Ipv4Net};
+
+use ipnet::IpNet;
 
 use crate::model::{
     ConntrackSettings, LabSettings, NaclAction, NaclRule, NatConnectivity, PortSpec,
@@ -73,95 +73,17 @@ use crate::model::{
     DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_UDP_STREAM_TIMEOUT,
     DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, OTHER_TIMEOUT, PROTO_ICMPV6, TCP_TRANSITORY_TIMEOUT,
 };
-use crate::validate::{first_index, reserved_ipv4_reason, ValidationError, ValidationErrors};
+use crate::names::first_index;
+pub use crate::names::{
+    eni_mac, fnv1a64, highest_free_ipv4, igw_host_mac, igw_mac, implicit_default_nacl_id,
+    implicit_default_sg_id, implicit_main_id, mix64, nat_gateway_addresses, router_mac,
+    ENI_MAC_OUI, IGW_HOST_MAC_OUI, IGW_MAC_OUI, ROUTER_MAC_OUI,
+};
+use crate::report::{ValidationError, ValidationErrors};
 
 mod taps;
 
 pub use taps::default_vni;
-
-/// First octet of generated ENI MACs (locally administered, unicast).
-pub const ENI_MAC_OUI: u8 = 0x02;
-/// First octet of generated router MACs (locally administered, unicast; never equal to
-/// a generated ENI MAC because the first octet differs).
-pub const ROUTER_MAC_OUI: u8 = 0x06;
-
-/// First octet of generated internet gateway MACs (locally administered, unicast).
-pub const IGW_MAC_OUI: u8 = 0x0a;
-/// First octet of the generated MAC of an internet gateway's outside namespace.
-pub const IGW_HOST_MAC_OUI: u8 = 0x0e;
-
-/// 64-bit FNV-1a over `bytes` (stable, unlike `std`'s randomised hasher).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-/// The 64-bit finaliser of MurmurHash3: spreads FNV-1a's weak avalanche on the last
-/// bytes, so ids that differ in one character get MACs that differ everywhere.
-pub fn mix64(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
-
-/// The five MAC bytes after the first octet for an id: `mix64(fnv1a64(id))`, big-endian.
-fn mac_from(first: u8, id: &str) -> MacAddr {
-    let h = mix64(fnv1a64(id.as_bytes())).to_be_bytes();
-    MacAddr([first, h[0], h[1], h[2], h[3], h[4]])
-}
-
-/// The MAC an ENI gets when its `mac` is not set: `02:` + 5 bytes of the id's hash
-/// (FNV-1a, then [`mix64`]).
-pub fn eni_mac(id: &str) -> MacAddr {
-    mac_from(ENI_MAC_OUI, id)
-}
-
-/// The MAC of the VPC router's interface in a subnet: `06:` + 5 bytes of the subnet id's
-/// hash (FNV-1a, then [`mix64`]).
-pub fn router_mac(subnet_id: &str) -> MacAddr {
-    mac_from(ROUTER_MAC_OUI, subnet_id)
-}
-
-/// The MAC of an internet gateway on its uplink: `0a:` + 5 bytes of the id's hash.
-pub fn igw_mac(igw_id: &str) -> MacAddr {
-    mac_from(IGW_MAC_OUI, igw_id)
-}
-
-/// The MAC of the namespace side of an internet gateway's uplink (the internet hosts):
-/// `0e:` + 5 bytes of the hash of `<igw id>:internet`.
-pub fn igw_host_mac(igw_id: &str) -> MacAddr {
-    mac_from(IGW_HOST_MAC_OUI, &format!("{igw_id}:internet"))
-}
-
-/// The id of the implicit main route table of a VPC that declares none:
-/// `rtb-main-<vpc id without "vpc-">`.
-pub fn implicit_main_id(vpc_id: &str) -> String {
-    format!("rtb-main-{}", vpc_id.strip_prefix("vpc-").unwrap_or(vpc_id))
-}
-
-/// The id of the implicit default network ACL of a VPC that declares none:
-/// `acl-default-<vpc id without "vpc-">`.
-pub fn implicit_default_nacl_id(vpc_id: &str) -> String {
-    format!(
-        "acl-default-{}",
-        vpc_id.strip_prefix("vpc-").unwrap_or(vpc_id)
-    )
-}
-
-/// The id of the implicit default security group of a VPC that declares none:
-/// `sg-default-<vpc id without "vpc-">`.
-pub fn implicit_default_sg_id(vpc_id: &str) -> String {
-    format!(
-        "sg-default-{}",
-        vpc_id.strip_prefix("vpc-").unwrap_or(vpc_id)
-    )
-}
 
 /// The "all traffic" destinations of a VPC: `0.0.0.0/0`, plus `::/0` when it has an IPv6
 /// CIDR (the outbound rule of a new security group, the rules of a default NACL).
@@ -301,65 +223,6 @@ fn vpc_of(
         ));
     }
     vi
-}
-
-/// The highest address of `subnet` that an ENI or a NAT gateway may hold (not one of the
-/// five reserved ones) and that `taken` does not hold, if any.
-pub fn highest_free_ipv4(subnet: Ipv4Net, taken: impl Fn(Ipv4Addr) -> bool) -> Option<Ipv4Addr> {
-    let net = subnet.trunc();
-    (u32::from(net.network())..=u32::from(net.broadcast()))
-        .rev()
-        .map(Ipv4Addr::from)
-        .find(|&a| reserved_ipv4_reason(net, a).is_none() && !taken(a))
-}
-
-/// The private IPv4 addresses of every NAT gateway of `t` (by model index), the primary
-/// first: `private_ip` when set, else the highest free assignable address of its subnet
-/// (see [`highest_free_ipv4`]), where "free" means not an address (primary or secondary)
-/// of an ENI of the same VPC, not an explicit address of any NAT gateway of that VPC, and
-/// not auto-assigned to an earlier NAT gateway (file order). `None` when the subnet does
-/// not resolve or it has no free address left.
-pub fn nat_gateway_addresses(t: &Topology) -> Vec<Option<Vec<Ipv4Addr>>> {
-    let subnet_idx: HashMap<&str, usize> = first_index(&t.subnets, |x| x.id.as_str());
-    let vpc_of = |subnet: &str| -> Option<&str> {
-        subnet_idx.get(subnet).map(|&si| t.subnets[si].vpc.as_str())
-    };
-    let mut taken: HashSet<(&str, Ipv4Addr)> = HashSet::new();
-    for e in &t.enis {
-        if let Some(v) = vpc_of(&e.subnet) {
-            taken.extend(e.ipv4_addrs().map(|a| (v, a)));
-        }
-    }
-    for n in &t.nat_gateways {
-        if let Some(v) = vpc_of(&n.subnet) {
-            taken.extend(
-                n.private_ip
-                    .iter()
-                    .chain(&n.secondary_private_ips)
-                    .map(|&a| (v, a)),
-            );
-        }
-    }
-    t.nat_gateways
-        .iter()
-        .map(|n| {
-            let s = &t.subnets[*subnet_idx.get(n.subnet.as_str())?];
-            let primary = match n.private_ip {
-                Some(p) => p,
-                None => {
-                    let vpc = s.vpc.as_str();
-                    let p = highest_free_ipv4(s.cidr, |a| taken.contains(&(vpc, a)))?;
-                    taken.insert((vpc, p));
-                    p
-                }
-            };
-            Some(
-                std::iter::once(primary)
-                    .chain(n.secondary_private_ips.iter().copied())
-                    .collect(),
-            )
-        })
-        .collect()
 }
 
 /// `secs` seconds (a float) in whole milliseconds, rounded, at least 1 ms.

@@ -16,7 +16,9 @@ pub mod client;
 pub mod compile;
 pub mod lab;
 pub mod model;
+pub mod names;
 pub mod render;
+pub mod report;
 pub mod validate;
 
 pub use client::DEFAULT_SOCKET;

@@ -72,7 +72,6 @@
 //! no rules is accepted with a warning (it mirrors nothing).
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use dataplane::wire::MacAddr;
@@ -88,93 +87,16 @@ pub use taps::{
     SESSIONS_PER_SOURCE_MAX, SESSION_NUMBERS, VNIS,
 };
 
-use crate::compile::{
-    eni_mac, igw_host_mac, igw_mac, implicit_default_nacl_id, implicit_default_sg_id,
-    implicit_main_id, router_mac,
-};
 use crate::model::{
     NatConnectivity, PortSpec, RouteTargetRef, RulePeer, RuleProtocol, SgRuleSpec, Topology, Vpc,
     MAX_INTERNET_MTU, MAX_MTU, MIN_INTERNET_MTU, MIN_MTU, PROTO_ICMPV6,
 };
-
-/// One problem of a topology file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidationError {
-    /// The resource: its id, or `kind[index]` (e.g. `vpc[2]`) when it has none, or `file`.
-    pub resource: String,
-    /// The field, e.g. `cidr` or `routes[1].destination`; empty when the whole resource is meant.
-    pub field: String,
-    /// What is wrong, and where possible what to do instead.
-    pub message: String,
-}
-
-impl ValidationError {
-    /// Builds an error.
-    pub fn new(
-        resource: impl Into<String>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        ValidationError {
-            resource: resource.into(),
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            write!(f, "{}: {}", self.resource, self.message)
-        } else {
-            write!(f, "{}.{}: {}", self.resource, self.field, self.message)
-        }
-    }
-}
-
-impl std::error::Error for ValidationError {}
-
-/// Every problem of a topology file; displayed one per line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ValidationErrors(pub Vec<ValidationError>);
-
-impl ValidationErrors {
-    /// Whether there is no error at all.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How many errors there are.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Iterates over the errors.
-    pub fn iter(&self) -> std::slice::Iter<'_, ValidationError> {
-        self.0.iter()
-    }
-}
-
-impl fmt::Display for ValidationErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ValidationErrors {}
-
-impl From<ValidationError> for ValidationErrors {
-    fn from(e: ValidationError) -> Self {
-        ValidationErrors(vec![e])
-    }
-}
+use crate::names::{
+    eni_mac, first_index, igw_host_mac, igw_mac, implicit_default_nacl_id, implicit_default_sg_id,
+    implicit_main_id, router_mac,
+};
+pub use crate::names::{reserved_ipv4_reason, reserved_ipv6_reason};
+pub use crate::report::{ValidationError, ValidationErrors};
 
 /// The resource kinds a file may contain (top-level keys).
 pub const TOP_LEVEL_KEYS: &[&str] = &[
@@ -625,41 +547,6 @@ fn located(src: &str, e: &toml::de::Error) -> String {
 // Pass 2: whole-model checks
 // ---------------------------------------------------------------------------------------
 
-/// Why an IPv4 address cannot be assigned to an ENI in `subnet`, if it is reserved.
-///
-/// AWS reserves the first four addresses of every subnet (network, VPC router, Amazon
-/// DNS, future use) and the last (broadcast).
-pub fn reserved_ipv4_reason(subnet: Ipv4Net, ip: Ipv4Addr) -> Option<&'static str> {
-    let net = subnet.trunc();
-    let offset = u32::from(ip).wrapping_sub(u32::from(net.network()));
-    if ip == net.broadcast() {
-        return Some("the subnet's broadcast address (broadcast is not supported in a VPC)");
-    }
-    match offset {
-        0 => Some("the subnet's network address"),
-        1 => Some("reserved for the VPC router (the subnet's .1)"),
-        2 => Some("reserved for the Amazon DNS server (the subnet's .2)"),
-        3 => Some("reserved by AWS for future use (the subnet's .3)"),
-        _ => None,
-    }
-}
-
-/// Why an IPv6 address cannot be assigned to an ENI in `subnet`, if it is reserved (the
-/// first four addresses and the last one of the subnet).
-pub fn reserved_ipv6_reason(subnet: Ipv6Net, ip: Ipv6Addr) -> Option<&'static str> {
-    let net = subnet.trunc();
-    let offset = u128::from(ip).wrapping_sub(u128::from(net.network()));
-    if ip == net.broadcast() {
-        return Some("the subnet's last address, reserved by AWS");
-    }
-    match offset {
-        0 => Some("the subnet's network address"),
-        1 => Some("reserved for the VPC router (the subnet's ::1)"),
-        2 | 3 => Some("reserved by AWS (the first four addresses of a subnet are reserved)"),
-        _ => None,
-    }
-}
-
 /// The addresses of `subnet` that an ENI may use (all but the five reserved ones).
 pub fn assignable_ipv4(subnet: Ipv4Net) -> impl Iterator<Item = Ipv4Addr> {
     subnet
@@ -853,21 +740,6 @@ fn kind_name(kind: &str) -> &'static str {
         "traffic_mirror_session" => "a traffic mirror session",
         _ => "an ENI",
     }
-}
-
-/// Position of each id in `items`, keyed by `&str` or `String`; the first occurrence wins.
-pub(crate) fn first_index<'a, T, K>(
-    items: &'a [T],
-    id: impl Fn(&'a T) -> &'a str,
-) -> HashMap<K, usize>
-where
-    K: From<&'a str> + Eq + std::hash::Hash,
-{
-    let mut out = HashMap::new();
-    for (i, x) in items.iter().enumerate() {
-        out.entry(K::from(id(x))).or_insert(i);
-    }
-    out
 }
 
 /// The name a resource goes by in messages: its id, or `kind[index]`.
@@ -2535,7 +2407,7 @@ fn nat_gateways(
     l: &Lookups<'_>,
     ips: &mut HashMap<(usize, IpAddr), String>,
 ) {
-    let addrs = crate::compile::nat_gateway_addresses(t);
+    let addrs = crate::names::nat_gateway_addresses(t);
     let eip_idx: HashMap<&str, usize> = first_index(&t.elastic_ips, |x| x.id.as_str());
     let rtb_idx: HashMap<&str, usize> = first_index(&t.route_tables, |x| x.id.as_str());
     let mut igw_of_vpc: HashMap<usize, &str> = HashMap::new();
@@ -2729,7 +2601,7 @@ fn nat_gateways(
         };
         let routes = table.map_or(&[][..], |ti| t.route_tables[ti].routes.as_slice());
         let table_name = table.map_or_else(
-            || crate::compile::implicit_main_id(&s.vpc),
+            || crate::names::implicit_main_id(&s.vpc),
             |ti| r.label(&t.route_tables[ti].id, "route_table", ti),
         );
         if let (true, Some(igw)) = (public, igw) {
@@ -3554,7 +3426,7 @@ mod tests {
         let b = format!("{}mac = \"02:00:00:00:00:01\"\n", eni("eni-b", "10.0.1.11"));
         expect(&format!("{a}{b}"), "eni-b.mac:", "already used by eni-a");
         // An explicit MAC equal to another ENI's generated one.
-        let generated = crate::compile::eni_mac("eni-a");
+        let generated = crate::names::eni_mac("eni-a");
         let b = format!("{}mac = \"{generated}\"\n", eni("eni-b", "10.0.1.11"));
         expect(
             &format!("{}{b}", eni("eni-a", "10.0.1.10")),
@@ -3562,7 +3434,7 @@ mod tests {
             "already used by eni-a",
         );
         // An explicit MAC equal to a subnet router's.
-        let router = crate::compile::router_mac("subnet-a");
+        let router = crate::names::router_mac("subnet-a");
         let b = format!("{}mac = \"{router}\"\n", eni("eni-b", "10.0.1.11"));
         expect(&b, "eni-b.mac:", "router of subnet-a");
     }
@@ -5043,7 +4915,7 @@ mod tests {
 
     #[test]
     fn generated_gateway_macs_are_claimed() {
-        let m = crate::compile::igw_mac("igw-a");
+        let m = crate::names::igw_mac("igw-a");
         expect(
             &format!(
                 "{}{}mac = \"{m}\"\n",
@@ -5833,7 +5705,7 @@ mod tests {
             ),
         );
         let (t, _) = ok(&src);
-        let addrs = crate::compile::nat_gateway_addresses(&t);
+        let addrs = crate::names::nat_gateway_addresses(&t);
         let primary = |i: usize| addrs[i].as_ref().map(|a| a[0].to_string());
         assert_eq!(primary(0).as_deref(), Some("10.0.1.252"));
         assert_eq!(primary(1).as_deref(), Some("10.0.1.251"));
@@ -5845,7 +5717,7 @@ mod tests {
             nat("nat-a", "connectivity = \"private\"\n"),
             eni("eni-z", "10.0.1.254")
         ));
-        let addrs = crate::compile::nat_gateway_addresses(&t);
+        let addrs = crate::names::nat_gateway_addresses(&t);
         assert_eq!(
             addrs[0].as_ref().map(|a| a[0].to_string()).as_deref(),
             Some("10.0.1.253")

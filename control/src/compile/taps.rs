@@ -11,7 +11,7 @@ use super::{fnv1a64, idx, mix64};
 use crate::model::{
     MirrorAction, MirrorFilterRule, PortSpec, RuleProtocol, Topology, DEFAULT_SNAPLEN,
 };
-use crate::validate::ValidationError;
+use crate::report::ValidationError;
 
 /// The VNI of a session that sets none: derived from its id (24 bits), so it is stable
 /// across applies and, in practice, different per session (AWS picks a random one that is
