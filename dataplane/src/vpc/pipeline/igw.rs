@@ -1,4 +1,4 @@
-//! Stage: the internet gateway — the VPC's edge, doing 1:1 NAT between public IPv4
+//! Element: the internet gateway — the VPC's edge, doing 1:1 NAT between public IPv4
 //! addresses (public IPs, Elastic IPs) and the private addresses they are associated
 //! with, and refusing what AWS's gateway refuses: egress from an address without a public
 //! IP, traffic to or from RFC 1918 / RFC 6598 space across the edge, ingress for an
@@ -7,13 +7,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{
-    classify, nacl::Direction, nacl_stage, natgw, router, rule_packet, sg_stage, srcdst, Action,
-    Context, Note, Pending, Tracer,
-};
-use crate::vpc::config::MappingTarget;
+use super::walk::{Node, Origin, Step, Walk};
+use super::{classify, router, Action, Context, Note, Tracer};
+use crate::vpc::config::{IgwIdx, MappingTarget};
 use crate::vpc::tables::Tables;
-use crate::vpc::verdict::{Delivery, DropReason, Nat, Verdict};
+use crate::vpc::verdict::{Delivery, DropReason, Nat};
 use crate::wire::ethernet::HEADER_LEN;
 use crate::wire::rewrite::{set_quoted_ipv4_addr, End};
 use crate::wire::{icmp_error_quote, IpMeta, PacketMeta, Quoted};
@@ -31,8 +29,111 @@ fn v4(a: IpAddr) -> Option<Ipv4Addr> {
     }
 }
 
-/// A packet leaving the VPC through gateway `g`: where it goes and how it is rewritten.
-pub(crate) fn egress<T: Tracer>(
+/// An internet gateway, as an element of the walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InternetGateway(pub IgwIdx);
+
+impl InternetGateway {
+    /// A packet routed to the gateway from inside the VPC: it leaves through the uplink,
+    /// its source translated to its public address.
+    pub(crate) fn enter<T: Tracer>(
+        self,
+        cx: &mut Context<'_>,
+        w: &mut Walk<'_>,
+        tr: &mut T,
+    ) -> Step {
+        match egress(
+            cx.tables,
+            self.0,
+            w.vpc,
+            &w.ip,
+            w.frame,
+            w.quote.as_ref(),
+            tr,
+        ) {
+            Ok(d) => Step::Out(Delivery {
+                nat: w.nat.then(d.nat),
+                ..d
+            }),
+            Err(r) => r.into(),
+        }
+    }
+
+    /// A frame arriving from the gateway's uplink (the internet): the first element of
+    /// its walk. Gateway services (ARP, ping of the gateway address), the edge's filters,
+    /// then the 1:1 translation of the destination to the private address it maps to.
+    pub(crate) fn inbound<'f, T: Tracer>(
+        self,
+        cx: &mut Context<'_>,
+        frame: &'f mut [u8],
+        meta: &PacketMeta,
+        tr: &mut T,
+    ) -> Result<(Walk<'f>, Step), Action> {
+        let g = self.0;
+        let t = cx.tables;
+        let drop = |r| Err(Action::drop(r));
+        let Some(igw) = t.igws.get(g as usize) else {
+            return drop(DropReason::Malformed);
+        };
+        let ip = classify(meta, || router::arp_for(igw.mac, igw.gateway_ip, frame))?;
+        if meta.dst_mac != igw.mac {
+            return drop(DropReason::UnknownDestinationMac);
+        }
+        let (Some(src), Some(dst)) = (v4(ip.src), v4(ip.dst)) else {
+            return drop(DropReason::Ipv6NotForwarded);
+        };
+        if Some(dst) == igw.gateway_ip {
+            return Err(router::icmp_echo(igw.mac, frame).into());
+        }
+        if is_private(src) {
+            return drop(DropReason::IgwPrivateSource);
+        }
+        let Some(&(target, private)) = igw.inbound.get(&dst) else {
+            return drop(DropReason::IgwNoPublicMapping);
+        };
+        tr.note(Note::InternetGateway {
+            igw: g,
+            inbound: true,
+            from: dst,
+            to: private,
+        });
+        // From here on the packet is seen with its private destination.
+        let ip = IpMeta {
+            dst: IpAddr::V4(private),
+            ..ip
+        };
+        // An ICMP error about a packet that left through the gateway quotes the public
+        // address: translate the quote.
+        let mut quote = icmp_error_quote(frame, &ip);
+        if let Some(q) = quote.as_mut() {
+            if q.src == IpAddr::V4(dst) {
+                q.src = IpAddr::V4(private);
+                if let Some(ipb) = frame.get_mut(HEADER_LEN..) {
+                    if set_quoted_ipv4_addr(ipb, End::Src, private).is_err() {
+                        return drop(DropReason::Malformed);
+                    }
+                }
+            }
+        }
+        let mut w = Walk::new(frame, Origin::Uplink(g), meta, ip);
+        w.quote = quote;
+        w.vpc = igw.vpc;
+        // From the internet: no group's member.
+        w.peer_vpc = None;
+        w.nat = Nat::Dst(private, None);
+        let next = match target {
+            MappingTarget::Eni(e) => Node::Eni(e),
+            // A public NAT gateway's Elastic IP: the gateway lets in only replies of its
+            // translations (and rewrites the destination again).
+            MappingTarget::NatGateway(n) => Node::NatGateway(n),
+        };
+        Ok((w, Step::Next(next)))
+    }
+}
+
+/// A packet leaving the VPC of `vpc` through gateway `g`: where it goes and how it is
+/// rewritten.
+fn egress<T: Tracer>(
     t: &Tables,
     g: u32,
     vpc: u32,
@@ -76,166 +177,6 @@ pub(crate) fn egress<T: Tracer>(
         nat: Nat::Src(public, None),
         mtu: igw.mtu,
     })
-}
-
-/// A frame arriving from gateway `g`'s uplink (the internet).
-pub(crate) fn ingress<T: Tracer>(
-    cx: &mut Context<'_>,
-    g: u32,
-    frame: &mut [u8],
-    meta: &PacketMeta,
-    tr: &mut T,
-) -> Action {
-    let t = cx.tables;
-    let Some(igw) = t.igws.get(g as usize) else {
-        return Action::drop(DropReason::Malformed);
-    };
-    let ip = match classify(meta, || router::arp_for(igw.mac, igw.gateway_ip, frame)) {
-        Ok(ip) => ip,
-        Err(a) => return a,
-    };
-    if meta.dst_mac != igw.mac {
-        return Action::drop(DropReason::UnknownDestinationMac);
-    }
-    let (Some(src), Some(dst)) = (v4(ip.src), v4(ip.dst)) else {
-        return Action::drop(DropReason::Ipv6NotForwarded);
-    };
-    if Some(dst) == igw.gateway_ip {
-        return router::icmp_echo(igw.mac, frame).into();
-    }
-    if is_private(src) {
-        return Action::drop(DropReason::IgwPrivateSource);
-    }
-    let Some(&(target, private)) = igw.inbound.get(&dst) else {
-        return Action::drop(DropReason::IgwNoPublicMapping);
-    };
-    tr.note(Note::InternetGateway {
-        igw: g,
-        inbound: true,
-        from: dst,
-        to: private,
-    });
-    // From here on the packet is seen with its private destination.
-    let ip = IpMeta {
-        dst: IpAddr::V4(private),
-        ..ip
-    };
-    // An ICMP error about a packet that left through the gateway quotes the public
-    // address: translate the quote.
-    let mut quote = icmp_error_quote(frame, &ip);
-    if let Some(q) = quote.as_mut() {
-        if q.src == IpAddr::V4(dst) {
-            q.src = IpAddr::V4(private);
-            if let Some(ipb) = frame.get_mut(HEADER_LEN..) {
-                if set_quoted_ipv4_addr(ipb, End::Src, private).is_err() {
-                    return Action::drop(DropReason::Malformed);
-                }
-            }
-        }
-    }
-    let e = match target {
-        MappingTarget::Eni(e) => {
-            cx.owner = Some((e, true));
-            e
-        }
-        MappingTarget::NatGateway(n) => {
-            return to_nat_gateway(cx, n, private, &ip, frame, quote.as_ref(), tr)
-        }
-    };
-    let rp = rule_packet(&ip);
-    let Some(eni) = t.enis.get(e as usize) else {
-        return Action::drop(DropReason::Malformed);
-    };
-    let subnet = &t.subnets[eni.subnet as usize];
-    if let Some(a) = subnet.network_acl {
-        if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rp, tr) {
-            return d;
-        }
-    }
-    if let Verdict::Drop(r) = srcdst::ingress(eni, ip.dst) {
-        return Action::drop(r);
-    }
-    let mut pending = Pending::default();
-    // From the internet: no group's member.
-    if let Err(r) = sg_stage(
-        cx,
-        e,
-        false,
-        &ip,
-        &rp,
-        quote.as_ref(),
-        &mut pending,
-        None,
-        tr,
-    ) {
-        return Action::drop(r);
-    }
-    let ct = match pending.commit(cx) {
-        Ok(ct) => ct,
-        Err(r) => return Action::drop(r),
-    };
-    let t = cx.tables;
-    let eni = &t.enis[e as usize];
-    Action::Forward {
-        delivery: Delivery {
-            port: e,
-            src_mac: t.subnets[eni.subnet as usize].router_mac,
-            dst_mac: eni.mac,
-            nat: Nat::Dst(private, None),
-            mtu: 0,
-        },
-        ct,
-        cacheable: quote.is_none() && !pending.related,
-    }
-}
-
-/// Inbound traffic for a public NAT gateway's Elastic IP: the gateway's subnet ACL,
-/// then the gateway itself (which lets in only replies of its translations).
-fn to_nat_gateway<T: Tracer>(
-    cx: &mut Context<'_>,
-    n: u32,
-    private: Ipv4Addr,
-    ip: &IpMeta,
-    frame: &mut [u8],
-    quote: Option<&Quoted>,
-    tr: &mut T,
-) -> Action {
-    let t = cx.tables;
-    let Some(nt) = t.nats.get(n as usize) else {
-        return Action::drop(DropReason::Malformed);
-    };
-    if let Some(a) = t.subnets[nt.subnet as usize].network_acl {
-        if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rule_packet(ip), tr) {
-            return d;
-        }
-    }
-    let action = natgw::enter(
-        cx,
-        n,
-        natgw::Sender::Internet,
-        ip,
-        frame,
-        quote,
-        Pending::default(),
-        tr,
-    );
-    match action {
-        // The gateway's 1:1 rewrite (public → `private`) comes first; the NAT gateway's
-        // rewrite of the same end replaces it.
-        Action::Forward {
-            delivery,
-            ct,
-            cacheable,
-        } => Action::Forward {
-            delivery: Delivery {
-                nat: Nat::Dst(private, None).then(delivery.nat),
-                ..delivery
-            },
-            ct,
-            cacheable,
-        },
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,11 @@
 //! and when it enters another (inbound rules of the destination subnet's ACL), never for
 //! traffic that stays inside one subnet.
 
+use super::{Action, Note, Tracer};
 use crate::vpc::config::{NaclEntry, NetworkAclConfig};
 use crate::vpc::rules::{traffic_matches, RulePacket};
+use crate::vpc::tables::Tables;
+use crate::vpc::verdict::DropReason;
 
 /// Which rule list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,6 +106,35 @@ impl NaclTable {
         } else {
             None
         }
+    }
+}
+
+/// The network-ACL stage: `Err` carries the drop action.
+pub(crate) fn stage<T: Tracer>(
+    t: &Tables,
+    nacl: u32,
+    dir: Direction,
+    rp: &RulePacket,
+    tr: &mut T,
+) -> Result<(), Action> {
+    let Some(table) = t.nacls.get(nacl as usize) else {
+        return Err(Action::drop(DropReason::Malformed));
+    };
+    let v = table.evaluate(dir, rp);
+    tr.note(Note::NetworkAcl {
+        nacl,
+        direction: dir,
+        rule: v.rule_number,
+        allow: v.allow,
+    });
+    if v.allow {
+        Ok(())
+    } else {
+        Err(Action::Drop {
+            reason: DropReason::NaclDeny,
+            nacl_slot: Some(v.slot),
+            cacheable: true,
+        })
     }
 }
 

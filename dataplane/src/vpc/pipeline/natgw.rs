@@ -1,4 +1,4 @@
-//! Stage: the NAT gateway — a node in its subnet that translates the source address and
+//! Element: the NAT gateway — a node in its subnet that translates the source address and
 //! port of connections opened from inside (SNAT to one of its private addresses; for a
 //! public gateway the internet gateway then maps that address to its Elastic IP), and
 //! translates the replies back. It forwards TCP, UDP and ICMP echo, translates ICMP
@@ -12,14 +12,14 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{
-    nacl::Direction, nacl_stage, route, route::NextHop, rule_packet, sg_stage, srcdst, Action,
-    Context, CtRef, Note, Pending, Tracer,
-};
+use super::pending::Pending;
+use super::walk::{Node, Origin, Step, Walk};
+use super::{Action, Context, CtRef, Note, Tracer};
+use crate::vpc::config::NatIdx;
 use crate::vpc::conntrack::tcp_flags::{ACK, RST, SYN};
 use crate::vpc::conntrack::{ConnDir, ConnKey};
 use crate::vpc::nat::{AllocError, OutsideKey};
-use crate::vpc::verdict::{Delivery, DropReason, Nat, Verdict};
+use crate::vpc::verdict::{DropReason, Nat};
 use crate::wire::ethernet::{EthernetFrame, HEADER_LEN};
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::rewrite::{set_quoted_ipv4_addr, set_quoted_l4_id, End};
@@ -86,68 +86,92 @@ fn has_ports(proto: u8) -> bool {
     matches!(proto, PROTO_TCP | PROTO_UDP)
 }
 
-/// A packet arrives at NAT gateway `n` (the ACL of its subnet was applied by the
-/// caller): translate it, then send it on from the gateway's subnet.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn enter<T: Tracer>(
-    cx: &mut Context<'_>,
-    n: u32,
-    from: Sender,
-    ip: &IpMeta,
-    frame: &mut [u8],
-    quote: Option<&Quoted>,
-    mut pending: Pending,
-    tr: &mut T,
-) -> Action {
-    let t = cx.tables;
-    let Some(nt) = t.nats.get(n as usize) else {
-        return Action::drop(DropReason::Malformed);
-    };
-    let bytes = frame.len().saturating_sub(HEADER_LEN) as u64;
-    let towards_inside = nt.owns(ip.dst);
-    // Only UDP fragments pass a NAT gateway; IPv4 only.
-    let result = if ip.fragment && ip.proto != PROTO_UDP {
-        Err(Stop::Drop(DropReason::NatFragment))
-    } else if v4(ip.src).is_none() || v4(ip.dst).is_none() {
-        Err(Stop::Drop(DropReason::Ipv6NotForwarded))
-    } else if towards_inside {
-        to_inside(cx, n, ip, frame, quote, &mut pending)
-    } else {
-        from_inside(cx, n, ip, frame, quote, &mut pending)
-    };
-    let x = match result {
-        Ok(x) => x,
-        Err(stop) => {
-            if let Some(st) = cx.nat.get_mut(n as usize) {
-                st.count_drop(!towards_inside, bytes);
-                if matches!(stop, Stop::Reset) {
-                    st.metrics.resets_sent += 1;
+/// A NAT gateway, as an element of the walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatGateway(pub NatIdx);
+
+impl NatGateway {
+    /// A packet arrives at the gateway (its subnet's ACL was applied on the way in):
+    /// translate it, then route it on from the gateway's subnet.
+    pub(crate) fn enter<T: Tracer>(
+        self,
+        cx: &mut Context<'_>,
+        w: &mut Walk<'_>,
+        tr: &mut T,
+    ) -> Step {
+        let n = self.0;
+        let t = cx.tables;
+        let Some(nt) = t.nats.get(n as usize) else {
+            return DropReason::Malformed.into();
+        };
+        let from = match w.origin {
+            Origin::Eni(e) => match t
+                .enis
+                .get(e as usize)
+                .and_then(|e| t.subnets.get(e.subnet as usize))
+            {
+                Some(s) => Sender::Eni {
+                    router_mac: s.router_mac,
+                    mac: w.src_mac,
+                },
+                None => return DropReason::Malformed.into(),
+            },
+            Origin::Uplink(_) => Sender::Internet,
+        };
+        let ip = w.ip;
+        let quote = w.quote;
+        let bytes = w.frame.len().saturating_sub(HEADER_LEN) as u64;
+        let towards_inside = nt.owns(ip.dst);
+        // Only UDP fragments pass a NAT gateway; IPv4 only.
+        let result = if ip.fragment && ip.proto != PROTO_UDP {
+            Err(Stop::Drop(DropReason::NatFragment))
+        } else if v4(ip.src).is_none() || v4(ip.dst).is_none() {
+            Err(Stop::Drop(DropReason::Ipv6NotForwarded))
+        } else if towards_inside {
+            to_inside(cx, n, &ip, w.frame, quote.as_ref(), &mut w.pending)
+        } else {
+            from_inside(cx, n, &ip, w.frame, quote.as_ref(), &mut w.pending)
+        };
+        let x = match result {
+            Ok(x) => x,
+            Err(stop) => {
+                if let Some(st) = cx.nat.get_mut(n as usize) {
+                    st.count_drop(!towards_inside, bytes);
+                    if matches!(stop, Stop::Reset) {
+                        st.metrics.resets_sent += 1;
+                    }
                 }
+                return Step::Stop(match stop {
+                    Stop::Drop(r) => {
+                        tr.note(Note::NatRefused(n));
+                        Action::drop(r)
+                    }
+                    Stop::Reset => reset(n, from, w.frame, tr),
+                });
             }
-            return match stop {
-                Stop::Drop(r) => {
-                    tr.note(Note::NatRefused(n));
-                    Action::drop(r)
-                }
-                Stop::Reset => reset(n, from, frame, tr),
-            };
+        };
+        if let Some(st) = cx.nat.get_mut(n as usize) {
+            st.count(x.dir, bytes);
         }
-    };
-    if let Some(st) = cx.nat.get_mut(n as usize) {
-        st.count(x.dir, bytes);
+        let (before, after) = if towards_inside {
+            ((ip.dst, ip.dst_port), (x.ip.dst, x.ip.dst_port))
+        } else {
+            ((ip.src, ip.src_port), (x.ip.src, x.ip.src_port))
+        };
+        tr.note(Note::NatGateway {
+            nat: n,
+            inbound: towards_inside,
+            from: before,
+            to: after,
+        });
+        w.ip = x.ip;
+        w.quote = x.quote;
+        w.nat = w.nat.then(x.nat);
+        w.via_nat = Some(n);
+        // The other end is outside (a reply) or the gateway itself: no group's member.
+        w.peer_vpc = (x.dir == ConnDir::Orig).then_some(nt.vpc);
+        Step::Next(Node::Router(nt.subnet))
     }
-    let (before, after) = if towards_inside {
-        ((ip.dst, ip.dst_port), (x.ip.dst, x.ip.dst_port))
-    } else {
-        ((ip.src, ip.src_port), (x.ip.src, x.ip.src_port))
-    };
-    tr.note(Note::NatGateway {
-        nat: n,
-        inbound: towards_inside,
-        from: before,
-        to: after,
-    });
-    leave(cx, n, x, frame, pending, tr)
 }
 
 /// The RST for a TCP packet from inside without a translation, written over the frame.
@@ -402,113 +426,4 @@ fn to_inside(
         quote: None,
         dir: ConnDir::Reply,
     })
-}
-
-/// The translated packet leaves the gateway: its subnet's route table decides where to,
-/// its subnet's ACL applies when it leaves the subnet.
-fn leave<T: Tracer>(
-    cx: &mut Context<'_>,
-    n: u32,
-    x: Translated,
-    frame: &mut [u8],
-    mut pending: Pending,
-    tr: &mut T,
-) -> Action {
-    let t = cx.tables;
-    let nt = &t.nats[n as usize];
-    let subnet = &t.subnets[nt.subnet as usize];
-    let rp = rule_packet(&x.ip);
-    tr.note(Note::RouteLookup {
-        table: subnet.route_table,
-        dst: x.ip.dst,
-    });
-    let next = match route::lookup(t, nt.vpc, subnet.route_table, x.ip.dst) {
-        Ok(h) => h,
-        Err(r) => return Action::drop(r),
-    };
-    tr.note(Note::Routed {
-        table: subnet.route_table,
-        next,
-    });
-    let leave_subnet = |tr: &mut T| match subnet.network_acl {
-        Some(a) => nacl_stage(t, a, Direction::Outbound, &rp, tr),
-        None => Ok(()),
-    };
-    let delivery = match next {
-        NextHop::NatGateway(_) => return Action::drop(DropReason::HopLimit),
-        // A NAT gateway's traffic does not cross a peering (it would reach the peer
-        // from an address of another VPC: edge-to-edge).
-        NextHop::Peering { .. } => return Action::drop(DropReason::PcxAddressNotInVpcCidr),
-        NextHop::InternetGateway(g) => {
-            if let Err(d) = leave_subnet(tr) {
-                return d;
-            }
-            match super::igw::egress(t, g, nt.vpc, &x.ip, frame, x.quote.as_ref(), tr) {
-                Ok(d) => Delivery {
-                    nat: x.nat.then(d.nat),
-                    ..d
-                },
-                Err(r) => return Action::drop(r),
-            }
-        }
-        NextHop::Eni(e) => {
-            let Some(d) = t.enis.get(e as usize) else {
-                return Action::drop(DropReason::Malformed);
-            };
-            let dst_subnet = &t.subnets[d.subnet as usize];
-            cx.owner = Some((e, true));
-            if d.subnet != nt.subnet {
-                if let Err(d) = leave_subnet(tr) {
-                    return d;
-                }
-                if let Some(a) = dst_subnet.network_acl {
-                    if let Err(d) = nacl_stage(t, a, Direction::Inbound, &rp, tr) {
-                        return d;
-                    }
-                }
-            }
-            if let Verdict::Drop(r) = srcdst::ingress(d, x.ip.dst) {
-                return Action::drop(r);
-            }
-            // The other end is outside (a reply) or the gateway itself: no group's member.
-            let peer_vpc = x.dir.eq(&ConnDir::Orig).then_some(nt.vpc);
-            if let Err(r) = sg_stage(
-                cx,
-                e,
-                false,
-                &x.ip,
-                &rp,
-                x.quote.as_ref(),
-                &mut pending,
-                peer_vpc,
-                tr,
-            ) {
-                return Action::drop(r);
-            }
-            let t = cx.tables;
-            Delivery {
-                port: e,
-                src_mac: dst_subnet.router_mac,
-                dst_mac: t.enis[e as usize].mac,
-                nat: x.nat,
-                mtu: 0,
-            }
-        }
-    };
-    let ct = match pending.commit(cx) {
-        Ok(ct) => ct,
-        Err(r) => {
-            if r == DropReason::NatPortAllocation {
-                if let Some(st) = cx.nat.get_mut(n as usize) {
-                    st.metrics.error_port_allocation += 1;
-                }
-            }
-            return Action::drop(r);
-        }
-    };
-    Action::Forward {
-        delivery,
-        ct,
-        cacheable: pending.cacheable(x.quote.as_ref()),
-    }
 }

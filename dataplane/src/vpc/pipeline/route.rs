@@ -1,9 +1,14 @@
-//! Stage: route lookup (longest prefix match in the subnet's route table) and resolution
-//! of the target to the next logical hop.
+//! Element: the VPC router in a subnet. It looks the destination up in the subnet's route
+//! table (longest prefix match), resolves the target to the next element, and refuses
+//! what AWS's router refuses on the way (a hairpin to the sender, a peering for
+//! addresses outside the two VPCs, a NAT gateway's traffic into a peering or another NAT
+//! gateway).
 
 use std::net::IpAddr;
 
-use crate::vpc::config::{EniIdx, IgwIdx, NatIdx, PeeringIdx, RouteTarget};
+use super::walk::{Node, Origin, Step, Walk};
+use super::{Context, Note, Tracer};
+use crate::vpc::config::{EniIdx, IgwIdx, NatIdx, PeeringIdx, RouteTarget, SubnetIdx};
 use crate::vpc::tables::Tables;
 use crate::vpc::verdict::DropReason;
 
@@ -57,6 +62,63 @@ pub fn lookup(t: &Tables, vpc: u32, rt: u32, dst: IpAddr) -> Result<NextHop, Dro
                 _ => return Err(DropReason::NoRoute),
             };
             Ok(NextHop::Peering { pcx: p, peer })
+        }
+    }
+}
+
+/// The VPC router of a subnet, as an element of the walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Router(pub SubnetIdx);
+
+impl Router {
+    /// Routes the packet by the subnet's route table and names the next element.
+    pub(crate) fn enter<T: Tracer>(
+        self,
+        cx: &mut Context<'_>,
+        w: &mut Walk<'_>,
+        tr: &mut T,
+    ) -> Step {
+        let t = cx.tables;
+        let Some(s) = t.subnets.get(self.0 as usize) else {
+            return DropReason::Malformed.into();
+        };
+        let table = s.route_table;
+        tr.note(Note::RouteLookup {
+            table,
+            dst: w.ip.dst,
+        });
+        let routed = w
+            .routed
+            .take()
+            .unwrap_or_else(|| lookup(t, s.vpc, table, w.ip.dst));
+        let next = match routed {
+            Ok(next) => next,
+            Err(r) => return r.into(),
+        };
+        tr.note(Note::Routed { table, next });
+        w.vpc = s.vpc;
+        let after_nat = w.via_nat.is_some();
+        match next {
+            NextHop::Eni(e) if !after_nat && w.origin == Origin::Eni(e) => {
+                DropReason::HairpinLoop.into()
+            }
+            NextHop::Eni(e) => Step::Next(Node::Eni(e)),
+            NextHop::InternetGateway(g) => Step::Next(Node::InternetGateway(g)),
+            NextHop::NatGateway(_) if after_nat => DropReason::HopLimit.into(),
+            NextHop::NatGateway(n) => Step::Next(Node::NatGateway(n)),
+            // A NAT gateway's traffic does not cross a peering (it would reach the peer
+            // from an address of another VPC: edge-to-edge).
+            NextHop::Peering { .. } if after_nat => DropReason::PcxAddressNotInVpcCidr.into(),
+            NextHop::Peering { pcx, peer } => {
+                // Only between the two VPCs' own addresses (no transitive peering, no
+                // edge-to-edge routing through the peer's gateways).
+                let inside = |v: u32, a| t.vpcs.get(v as usize).is_some_and(|v| v.contains(a));
+                if inside(s.vpc, w.ip.src) && inside(peer, w.ip.dst) {
+                    Step::Next(Node::Peering { pcx, peer })
+                } else {
+                    DropReason::PcxAddressNotInVpcCidr.into()
+                }
+            }
         }
     }
 }

@@ -8,10 +8,18 @@ use std::net::IpAddr;
 use foldhash::fast::FixedState;
 use ipnet::IpNet;
 
+use super::pending::{conn_key, Pending};
+use super::{Context, CtRef, Note, SgPass, Tracer};
+use crate::vpc::config::EniIdx;
 use crate::vpc::config::{Protocol, SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch};
+use crate::vpc::conntrack::tcp_flags::SYN;
+use crate::vpc::conntrack::{conn_dir, ConnDir, Origin, Touch};
 use crate::vpc::pipeline::nacl::Direction;
 use crate::vpc::rules::{is_all_addresses, traffic_matches, RulePacket};
+use crate::vpc::verdict::DropReason;
+use crate::wire::ipv4::PROTO_ICMP;
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
+use crate::wire::{IpMeta, Quoted};
 
 /// Private addresses of the members of each security group, by group index.
 pub type Members = Vec<HashSet<IpAddr, FixedState>>;
@@ -234,6 +242,99 @@ impl SgProgram {
             matches!(&r.peer, Peer::Cidr(n) if n.contains(&peer)) && traffic_matches(&r.traffic, p)
         })
     }
+}
+
+/// The security-group stage of ENI `e` for a packet leaving it (`egress`) or entering it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn stage<T: Tracer>(
+    cx: &mut Context<'_>,
+    e: EniIdx,
+    egress: bool,
+    ip: &IpMeta,
+    rp: &RulePacket,
+    quote: Option<&Quoted>,
+    pending: &mut Pending,
+    peer_vpc: Option<u32>,
+    tr: &mut T,
+) -> Result<(), DropReason> {
+    let t = cx.tables;
+    let Some(prog) = t.enis.get(e as usize).and_then(|x| x.sg.as_ref()) else {
+        return Ok(());
+    };
+    let Some(table) = cx.conntrack.get_mut(e as usize) else {
+        return Ok(());
+    };
+    let slot = usize::from(!egress);
+    let note = |pass| Note::SecurityGroup {
+        eni: e,
+        egress,
+        pass,
+    };
+    let key = conn_key(ip.proto, ip.src, ip.dst, ip.src_port, ip.dst_port, egress);
+    if quote.is_none() {
+        if let Some((conn, origin)) = table.lookup(&key, cx.now) {
+            let dir = conn_dir(origin, egress);
+            // An echo request never answers an echo: it must find its own way in.
+            let echo_request = ip.proto == PROTO_ICMP && (ip.dst_port >> 8) == 8;
+            let answer_type_ok = !(echo_request && dir == ConnDir::Reply);
+            if answer_type_ok {
+                match table.touch(conn, dir, ip.tcp_flags, cx.now) {
+                    Touch::Ok => {
+                        pending.existing[slot] = Some(CtRef {
+                            table: e,
+                            conn,
+                            dir,
+                        });
+                        tr.note(note(SgPass::Tracked));
+                        return Ok(());
+                    }
+                    Touch::Invalid => return Err(DropReason::InvalidTcpState),
+                    Touch::Gone => {}
+                }
+            }
+        }
+    }
+    if let Some(q) = quote {
+        // An ICMP error about a packet of a tracked connection is related traffic: the
+        // quoted packet travelled the other way, so egress here means it came in.
+        let k = conn_key(q.proto, q.src, q.dst, q.src_port, q.dst_port, !egress);
+        if table.lookup(&k, cx.now).is_some() {
+            pending.related = true;
+            tr.note(note(SgPass::Related));
+            return Ok(());
+        }
+    }
+    let dir = if egress {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    };
+    let Some(m) = prog.evaluate(dir, rp, &t.sg_members, peer_vpc) else {
+        tr.note(Note::SecurityGroupDenied { eni: e, egress });
+        return Err(DropReason::SgNoMatch);
+    };
+    // Only a SYN opens a tracked TCP connection (no mid-stream pick-up, like Linux with
+    // `nf_conntrack_tcp_loose=0`): other TCP packets that the rules allow pass without
+    // creating state, so a flow whose tracking lapsed, or an untracked flow whose rule
+    // went, cannot come back to life through the other direction's rules.
+    let tcp_without_syn = ip.proto == PROTO_TCP && ip.tcp_flags & SYN == 0;
+    if tcp_without_syn && !prog.untracked(dir, rp) {
+        // Passes, but a later SYN of this 5-tuple must still open a connection: the
+        // flow cache must not remember this decision (its key has no TCP flags).
+        pending.uncacheable = true;
+    }
+    if quote.is_some() || tcp_without_syn || prog.untracked(dir, rp) {
+        tr.note(note(SgPass::Untracked(m)));
+        return Ok(());
+    }
+    let origin = if egress {
+        Origin::Local
+    } else {
+        Origin::Remote
+    };
+    pending.new[slot] = Some((e, key, origin, ip.tcp_flags));
+    tr.note(note(SgPass::New(m)));
+    Ok(())
 }
 
 #[cfg(test)]

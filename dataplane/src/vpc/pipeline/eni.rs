@@ -1,0 +1,140 @@
+//! Element: an ENI. A frame starts its walk by leaving an ENI (router services, the
+//! source check, the ENI's security groups outbound) and ends it by entering one (the
+//! destination check, the security groups inbound, delivery to its port).
+
+use super::pending::Pending;
+use super::route::{self, NextHop};
+use super::walk::{Node, Origin, Step, Walk};
+use super::{classify, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
+use crate::vpc::config::EniIdx;
+use crate::vpc::verdict::{Delivery, DropReason, Verdict};
+use crate::wire::{icmp_error_quote, PacketMeta};
+
+/// The ENI with this index, as an element of the walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Eni(pub EniIdx);
+
+impl Eni {
+    /// A frame the ENI sent: the first element of its walk. Returns the walk and where
+    /// it goes next, or the final action (a router answer, a drop).
+    pub(crate) fn leave<'f, T: Tracer>(
+        self,
+        cx: &mut Context<'_>,
+        frame: &'f mut [u8],
+        meta: &PacketMeta,
+        tr: &mut T,
+    ) -> Result<(Walk<'f>, Step), Action> {
+        let t = cx.tables;
+        let in_eni = self.0;
+        let Some(eni) = t.enis.get(in_eni as usize) else {
+            return Err(Action::drop(DropReason::Malformed));
+        };
+        let Some(subnet) = t.subnets.get(eni.subnet as usize) else {
+            return Err(Action::drop(DropReason::Malformed));
+        };
+        cx.owner = Some((in_eni, false));
+        let ip = classify(meta, || router::arp(t, in_eni, frame))?;
+        if ip.dst.is_ipv6() {
+            return Err(Action::drop(DropReason::Ipv6NotForwarded));
+        }
+        if let Verdict::Drop(r) = srcdst::egress(eni, meta.src_mac, Some(ip.src)) {
+            return Err(Action::drop(r));
+        }
+        let to_router = meta.dst_mac == subnet.router_mac;
+        if to_router && router::is_router_address(t, eni.vpc, ip.dst) {
+            // The router's own services are not filtered by security groups or ACLs.
+            return Err(router::icmp_echo(subnet.router_mac, frame).into());
+        }
+        let quote = icmp_error_quote(frame, &ip);
+        let mut w = Walk::new(frame, Origin::Eni(in_eni), meta, ip);
+        w.quote = quote;
+        w.vpc = eni.vpc;
+        w.peer_vpc = Some(eni.vpc);
+        // Group references in outbound rules match members of the VPC the packet goes
+        // to, which the route decides (a peering leads into the peer VPC): the route is
+        // looked up once, here, and the router applies its verdict after the group.
+        if to_router {
+            w.routed = Some(route::lookup(t, eni.vpc, subnet.route_table, ip.dst));
+        }
+        let dst_vpc = match w.routed {
+            None | Some(Ok(NextHop::Eni(_))) => Some(eni.vpc),
+            Some(Ok(NextHop::Peering { peer, .. })) => Some(peer),
+            Some(_) => None,
+        };
+        let rp = rule_packet(&ip);
+        let q = w.quote;
+        if let Err(r) = sg::stage(
+            cx,
+            in_eni,
+            true,
+            &ip,
+            &rp,
+            q.as_ref(),
+            &mut w.pending,
+            dst_vpc,
+            tr,
+        ) {
+            return Err(Action::drop(r));
+        }
+        if to_router {
+            return Ok((w, Step::Next(Node::Router(eni.subnet))));
+        }
+        // Layer 2 inside the subnet: no route table, no network ACL.
+        let step = match subnet.macs.get(&meta.dst_mac) {
+            None => DropReason::UnknownDestinationMac.into(),
+            Some(&n) if n == in_eni => DropReason::HairpinLoop.into(),
+            Some(&n) => {
+                tr.note(Note::Layer2(n));
+                w.layer2 = true;
+                Step::Next(Node::Eni(n))
+            }
+        };
+        Ok((w, step))
+    }
+
+    /// A packet arrives at the ENI: the destination check and its security groups
+    /// inbound, then delivery to its port.
+    pub(crate) fn enter<T: Tracer>(
+        self,
+        cx: &mut Context<'_>,
+        w: &mut Walk<'_>,
+        tr: &mut T,
+    ) -> Step {
+        let t = cx.tables;
+        let e = self.0;
+        let Some(d) = t.enis.get(e as usize) else {
+            return DropReason::Malformed.into();
+        };
+        if let Verdict::Drop(r) = srcdst::ingress(d, w.ip.dst) {
+            return r.into();
+        }
+        let (ip, quote) = (w.ip, w.quote);
+        let rp = rule_packet(&ip);
+        let pending: &mut Pending = &mut w.pending;
+        if let Err(r) = sg::stage(
+            cx,
+            e,
+            false,
+            &ip,
+            &rp,
+            quote.as_ref(),
+            pending,
+            w.peer_vpc,
+            tr,
+        ) {
+            return r.into();
+        }
+        let src_mac = match t.subnets.get(d.subnet as usize) {
+            _ if w.layer2 => w.src_mac,
+            Some(s) => s.router_mac,
+            None => return DropReason::Malformed.into(),
+        };
+        Step::Out(Delivery {
+            port: e,
+            src_mac,
+            dst_mac: d.mac,
+            nat: w.nat,
+            mtu: 0,
+        })
+    }
+}
