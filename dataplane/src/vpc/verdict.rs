@@ -175,17 +175,6 @@ impl DropReason {
     }
 }
 
-/// The decision of one pipeline stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Go on with the next stage.
-    Continue,
-    /// Drop the packet and count it.
-    Drop(DropReason),
-    /// Send the packet out of this ENI's port with these Ethernet addresses.
-    Deliver(Delivery),
-}
-
 /// The rewrite and output port of a delivered packet: header transformations as data,
 /// applied the same way on the slow path and on every flow-cache hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

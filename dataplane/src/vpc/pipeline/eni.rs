@@ -7,7 +7,7 @@ use super::route::{self, NextHop};
 use super::walk::{Node, Origin, Step, Walk};
 use super::{classify, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
 use crate::vpc::config::EniIdx;
-use crate::vpc::verdict::{Delivery, DropReason, Verdict};
+use crate::vpc::verdict::{Delivery, DropReason};
 use crate::wire::{icmp_error_quote, PacketMeta};
 
 /// The ENI with this index, as an element of the walk.
@@ -37,9 +37,7 @@ impl Eni {
         if ip.dst.is_ipv6() {
             return Err(Action::drop(DropReason::Ipv6NotForwarded));
         }
-        if let Verdict::Drop(r) = srcdst::egress(eni, meta.src_mac, Some(ip.src)) {
-            return Err(Action::drop(r));
-        }
+        srcdst::egress(eni, meta.src_mac, Some(ip.src))?;
         let to_router = meta.dst_mac == subnet.router_mac;
         if to_router && router::is_router_address(t, eni.vpc, ip.dst) {
             // The router's own services are not filtered by security groups or ACLs.
@@ -63,7 +61,7 @@ impl Eni {
         };
         let rp = rule_packet(&ip);
         let q = w.quote;
-        if let Err(r) = sg::stage(
+        sg::stage(
             cx,
             in_eni,
             true,
@@ -73,9 +71,7 @@ impl Eni {
             &mut w.pending,
             dst_vpc,
             tr,
-        ) {
-            return Err(Action::drop(r));
-        }
+        )?;
         if to_router {
             return Ok((w, Step::Next(Node::Router(eni.subnet))));
         }
@@ -105,8 +101,8 @@ impl Eni {
         let Some(d) = t.enis.get(e as usize) else {
             return DropReason::Malformed.into();
         };
-        if let Verdict::Drop(r) = srcdst::ingress(d, w.ip.dst) {
-            return r.into();
+        if let Err(a) = srcdst::ingress(d, w.ip.dst) {
+            return Step::Stop(a);
         }
         let (ip, quote) = (w.ip, w.quote);
         let rp = rule_packet(&ip);

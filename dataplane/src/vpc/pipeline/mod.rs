@@ -40,6 +40,10 @@ use sg::SgMatch;
 use walk::Origin;
 pub use walk::{Node, Step, HOP_BUDGET};
 
+/// What every stage (security groups, network ACLs, the source/destination check)
+/// returns: go on, or stop with this action (a drop, with its counter slot).
+pub type StageResult = Result<(), Action>;
+
 /// How a security group let a packet through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SgPass {

@@ -5,7 +5,7 @@
 //! and when it enters another (inbound rules of the destination subnet's ACL), never for
 //! traffic that stays inside one subnet.
 
-use super::{Action, Note, Tracer};
+use super::{Action, Note, StageResult, Tracer};
 use crate::vpc::config::{NaclEntry, NetworkAclConfig};
 use crate::vpc::rules::{traffic_matches, RulePacket};
 use crate::vpc::tables::Tables;
@@ -116,7 +116,7 @@ pub(crate) fn stage<T: Tracer>(
     dir: Direction,
     rp: &RulePacket,
     tr: &mut T,
-) -> Result<(), Action> {
+) -> StageResult {
     let Some(table) = t.nacls.get(nacl as usize) else {
         return Err(Action::drop(DropReason::Malformed));
     };

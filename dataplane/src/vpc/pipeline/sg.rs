@@ -9,7 +9,7 @@ use foldhash::fast::FixedState;
 use ipnet::IpNet;
 
 use super::pending::{conn_key, Pending};
-use super::{Context, CtRef, Note, SgPass, Tracer};
+use super::{Action, Context, CtRef, Note, SgPass, StageResult, Tracer};
 use crate::vpc::config::EniIdx;
 use crate::vpc::config::{Protocol, SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch};
 use crate::vpc::conntrack::tcp_flags::SYN;
@@ -256,7 +256,7 @@ pub(crate) fn stage<T: Tracer>(
     pending: &mut Pending,
     peer_vpc: Option<u32>,
     tr: &mut T,
-) -> Result<(), DropReason> {
+) -> StageResult {
     let t = cx.tables;
     let Some(prog) = t.enis.get(e as usize).and_then(|x| x.sg.as_ref()) else {
         return Ok(());
@@ -288,7 +288,7 @@ pub(crate) fn stage<T: Tracer>(
                         tr.note(note(SgPass::Tracked));
                         return Ok(());
                     }
-                    Touch::Invalid => return Err(DropReason::InvalidTcpState),
+                    Touch::Invalid => return Err(Action::drop(DropReason::InvalidTcpState)),
                     Touch::Gone => {}
                 }
             }
@@ -311,7 +311,7 @@ pub(crate) fn stage<T: Tracer>(
     };
     let Some(m) = prog.evaluate(dir, rp, &t.sg_members, peer_vpc) else {
         tr.note(Note::SecurityGroupDenied { eni: e, egress });
-        return Err(DropReason::SgNoMatch);
+        return Err(Action::drop(DropReason::SgNoMatch));
     };
     // Only a SYN opens a tracked TCP connection (no mid-stream pick-up, like Linux with
     // `nf_conntrack_tcp_loose=0`): other TCP packets that the rules allow pass without

@@ -6,32 +6,33 @@
 
 use std::net::IpAddr;
 
+use super::{Action, StageResult};
 use crate::vpc::tables::EniTable;
-use crate::vpc::verdict::{DropReason, Verdict};
+use crate::vpc::verdict::DropReason;
 use crate::wire::MacAddr;
 
 /// Checks a frame an ENI sends: its source MAC and source IP must be the ENI's own.
 #[inline]
-pub fn egress(eni: &EniTable, src_mac: MacAddr, src_ip: Option<IpAddr>) -> Verdict {
+pub fn egress(eni: &EniTable, src_mac: MacAddr, src_ip: Option<IpAddr>) -> StageResult {
     if !eni.source_dest_check {
-        return Verdict::Continue;
+        return Ok(());
     }
     if src_mac != eni.mac {
-        return Verdict::Drop(DropReason::SourceMacSpoofed);
+        return Err(Action::drop(DropReason::SourceMacSpoofed));
     }
     match src_ip {
-        Some(ip) if !eni.owns(ip) => Verdict::Drop(DropReason::SourceIpSpoofed),
-        _ => Verdict::Continue,
+        Some(ip) if !eni.owns(ip) => Err(Action::drop(DropReason::SourceIpSpoofed)),
+        _ => Ok(()),
     }
 }
 
 /// Checks a packet about to be delivered to an ENI: its destination must be the ENI's.
 #[inline]
-pub fn ingress(eni: &EniTable, dst_ip: IpAddr) -> Verdict {
+pub fn ingress(eni: &EniTable, dst_ip: IpAddr) -> StageResult {
     if eni.source_dest_check && !eni.owns(dst_ip) {
-        Verdict::Drop(DropReason::DestinationNotOwned)
+        Err(Action::drop(DropReason::DestinationNotOwned))
     } else {
-        Verdict::Continue
+        Ok(())
     }
 }
 
@@ -54,14 +55,14 @@ mod tests {
     fn egress_checks_mac_and_ip() {
         let e = eni(true);
         let own = Some("10.0.1.11".parse().unwrap());
-        assert_eq!(egress(&e, e.mac, own), Verdict::Continue);
+        assert_eq!(egress(&e, e.mac, own), Ok(()));
         assert_eq!(
             egress(&e, MacAddr([2, 0, 0, 0, 0, 9]), own),
-            Verdict::Drop(DropReason::SourceMacSpoofed)
+            Err(Action::drop(DropReason::SourceMacSpoofed))
         );
         assert_eq!(
             egress(&e, e.mac, Some("10.0.1.99".parse().unwrap())),
-            Verdict::Drop(DropReason::SourceIpSpoofed)
+            Err(Action::drop(DropReason::SourceIpSpoofed))
         );
         let off = eni(false);
         assert_eq!(
@@ -70,23 +71,17 @@ mod tests {
                 MacAddr([2, 0, 0, 0, 0, 9]),
                 Some("8.8.8.8".parse().unwrap())
             ),
-            Verdict::Continue
+            Ok(())
         );
     }
 
     #[test]
     fn ingress_checks_destination() {
-        assert_eq!(
-            ingress(&eni(true), "10.0.1.10".parse().unwrap()),
-            Verdict::Continue
-        );
+        assert_eq!(ingress(&eni(true), "10.0.1.10".parse().unwrap()), Ok(()));
         assert_eq!(
             ingress(&eni(true), "10.0.2.5".parse().unwrap()),
-            Verdict::Drop(DropReason::DestinationNotOwned)
+            Err(Action::drop(DropReason::DestinationNotOwned))
         );
-        assert_eq!(
-            ingress(&eni(false), "10.0.2.5".parse().unwrap()),
-            Verdict::Continue
-        );
+        assert_eq!(ingress(&eni(false), "10.0.2.5".parse().unwrap()), Ok(()));
     }
 }

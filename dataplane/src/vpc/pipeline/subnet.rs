@@ -4,7 +4,7 @@
 //! within a subnet sees no ACL.
 
 use super::nacl::{self, Direction};
-use super::{Action, Tracer};
+use super::{StageResult, Tracer};
 use crate::vpc::config::SubnetIdx;
 use crate::vpc::rules::RulePacket;
 use crate::vpc::tables::Tables;
@@ -15,7 +15,7 @@ fn boundary<T: Tracer>(
     dir: Direction,
     rp: &RulePacket,
     tr: &mut T,
-) -> Result<(), Action> {
+) -> StageResult {
     match t.subnets.get(s as usize).and_then(|s| s.network_acl) {
         Some(a) => nacl::stage(t, a, dir, rp, tr),
         None => Ok(()),
@@ -28,7 +28,7 @@ pub(crate) fn leave<T: Tracer>(
     s: SubnetIdx,
     rp: &RulePacket,
     tr: &mut T,
-) -> Result<(), Action> {
+) -> StageResult {
     boundary(t, s, Direction::Outbound, rp, tr)
 }
 
@@ -38,6 +38,6 @@ pub(crate) fn enter<T: Tracer>(
     s: SubnetIdx,
     rp: &RulePacket,
     tr: &mut T,
-) -> Result<(), Action> {
+) -> StageResult {
     boundary(t, s, Direction::Inbound, rp, tr)
 }

@@ -85,6 +85,12 @@ pub enum Step {
     Stop(Action),
 }
 
+impl From<Action> for Step {
+    fn from(a: Action) -> Step {
+        Step::Stop(a)
+    }
+}
+
 impl From<DropReason> for Step {
     fn from(r: DropReason) -> Step {
         Step::Stop(Action::drop(r))
