@@ -2,5 +2,8 @@
 //! cache. It knows frames, ports and flows, not VPC words; the policy in [`crate::vpc`]
 //! decides, the engine moves bytes.
 
+pub mod buf;
+pub mod clock;
 pub mod flow;
 pub mod port;
+pub mod tx;

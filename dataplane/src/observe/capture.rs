@@ -23,7 +23,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::vpc::config::{CaptureConfig, CaptureFilter, DataplaneConfig, EniIdx};
-use crate::vpc::tables::TableError;
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 use crate::wire::{parse_frame, L3};
 
@@ -102,24 +101,6 @@ pub fn filter_matches(filter: Option<&CaptureFilter>, frame: &[u8]) -> bool {
         }
     }
     true
-}
-
-/// Checks the captures' references and ids (a malformed message is an error).
-pub(crate) fn check(c: &DataplaneConfig) -> Result<(), TableError> {
-    let mut ids = std::collections::HashSet::new();
-    for cap in &c.captures {
-        if !ids.insert(cap.id.as_str()) {
-            return Err(TableError::DuplicateId(cap.id.clone()));
-        }
-        if cap.eni as usize >= c.enis.len() {
-            return Err(TableError::BadIndex {
-                resource: cap.id.clone(),
-                field: "eni",
-                index: cap.eni,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// What `vpcctl show` reports of one capture.

@@ -36,8 +36,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::vpc::config::{DataplaneConfig, EniIdx, MirrorRule, Protocol};
-use crate::vpc::tables::{TableError, Tables};
+use crate::vpc::config::{EniIdx, MirrorRule, Protocol};
+use crate::vpc::tables::Tables;
 use crate::wire::checksum::checksum;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
@@ -211,26 +211,6 @@ pub fn encapsulate(
     Some((total, truncated))
 }
 
-/// Checks the sessions' references and ids (a malformed message is an error).
-pub(crate) fn check(c: &DataplaneConfig) -> Result<(), TableError> {
-    let mut ids = std::collections::HashSet::new();
-    for s in &c.mirror_sessions {
-        if !ids.insert(s.id.as_str()) {
-            return Err(TableError::DuplicateId(s.id.clone()));
-        }
-        for (field, i) in [("source", s.source), ("target", s.target)] {
-            if i as usize >= c.enis.len() {
-                return Err(TableError::BadIndex {
-                    resource: s.id.clone(),
-                    field,
-                    index: i,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
 /// What `vpcctl show` reports of one mirror session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MirrorSessionReport {
@@ -302,7 +282,7 @@ impl Mirrors {
             buf: if c.mirror_sessions.is_empty() {
                 Box::default()
             } else if old.buf.is_empty() {
-                vec![0u8; crate::datapath::BUF_SIZE + ENCAP_LEN].into_boxed_slice()
+                vec![0u8; crate::engine::buf::BUF_SIZE + ENCAP_LEN].into_boxed_slice()
             } else {
                 old.buf
             },

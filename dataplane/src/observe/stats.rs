@@ -164,45 +164,7 @@ pub struct NatGatewayReport {
     pub metrics: NatMetrics,
 }
 
-/// A NAT gateway's counters, named after the CloudWatch metrics of `AWS/NATGateway`
-/// (totals since the gateway appeared, except the gauges).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NatMetrics {
-    /// Gauge: TCP translations that are open now (`ActiveConnectionCount`).
-    pub active_connection_count: u64,
-    /// Gauge: translations of every protocol held now.
-    pub translations: u64,
-    /// New translations opened from inside (`ConnectionAttemptCount`).
-    pub connection_attempt_count: u64,
-    /// TCP translations that saw the destination's SYN-ACK
-    /// (`ConnectionEstablishedCount`).
-    pub connection_established_count: u64,
-    /// New connections refused because no source port was free for their
-    /// destination (`ErrorPortAllocation`).
-    pub error_port_allocation: u64,
-    /// Translations that ended idle (`IdleTimeoutCount`).
-    pub idle_timeout_count: u64,
-    /// Packets the gateway dropped (`PacketsDropCount`).
-    pub packets_drop_count: u64,
-    /// TCP packets from inside without a translation, answered with a RST.
-    pub resets_sent: u64,
-    /// Packets from the inside hosts (`PacketsInFromSource`).
-    pub packets_in_from_source: u64,
-    /// Bytes from the inside hosts (`BytesInFromSource`).
-    pub bytes_in_from_source: u64,
-    /// Packets sent on towards destinations (`PacketsOutToDestination`).
-    pub packets_out_to_destination: u64,
-    /// Bytes sent on towards destinations (`BytesOutToDestination`).
-    pub bytes_out_to_destination: u64,
-    /// Packets from destinations (`PacketsInFromDestination`).
-    pub packets_in_from_destination: u64,
-    /// Bytes from destinations (`BytesInFromDestination`).
-    pub bytes_in_from_destination: u64,
-    /// Packets sent back to the inside hosts (`PacketsOutToSource`).
-    pub packets_out_to_source: u64,
-    /// Bytes sent back to the inside hosts (`BytesOutToSource`).
-    pub bytes_out_to_source: u64,
-}
+pub use crate::vpc::nat::NatMetrics;
 
 /// Denies of one network-ACL rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,16 +18,7 @@ use crate::vpc::config::ConntrackConfig;
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 
 /// TCP flag bits.
-pub mod tcp_flags {
-    /// FIN.
-    pub const FIN: u8 = 0x01;
-    /// SYN.
-    pub const SYN: u8 = 0x02;
-    /// RST.
-    pub const RST: u8 = 0x04;
-    /// ACK.
-    pub const ACK: u8 = 0x10;
-}
+pub use crate::wire::tcp::flags as tcp_flags;
 use tcp_flags::{ACK, FIN, RST, SYN};
 
 /// Wheel granularity.

@@ -6,6 +6,7 @@ pub mod conntrack;
 pub mod frag;
 pub mod lpm;
 pub mod nat;
+pub mod observed;
 pub mod pipeline;
 pub mod rules;
 pub mod tables;

@@ -491,8 +491,8 @@ impl Tables {
                 active: p.active,
             });
         }
-        crate::observe::capture::check(c)?;
-        crate::observe::mirror::check(c)?;
+        crate::vpc::observed::captures(c)?;
+        crate::vpc::observed::mirror_sessions(c)?;
         for rt in &c.route_tables {
             for r in &rt.routes {
                 match r.target {

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::net::Ipv4Addr;
-
 use crate::wire::MacAddr;
 
 /// Why a frame was dropped. Counted per ENI and engine-wide; never logged per packet.
@@ -192,30 +190,7 @@ pub struct Delivery {
     pub mtu: u16,
 }
 
-/// An IPv4 address rewrite, with the TCP/UDP port or ICMP echo identifier of the same
-/// end when `Some`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Nat {
-    /// None.
-    None,
-    /// Replace the source address (and port).
-    Src(Ipv4Addr, Option<u16>),
-    /// Replace the destination address (and port).
-    Dst(Ipv4Addr, Option<u16>),
-}
-
-impl Nat {
-    /// This rewrite followed by `later` on the same packet: a later rewrite of the same
-    /// end wins, keeping this one's port when it brings none.
-    pub fn then(self, later: Nat) -> Nat {
-        match (self, later) {
-            (n, Nat::None) => n,
-            (Nat::Src(_, p), Nat::Src(a, None)) => Nat::Src(a, p),
-            (Nat::Dst(_, p), Nat::Dst(a, None)) => Nat::Dst(a, p),
-            (_, l) => l,
-        }
-    }
-}
+pub use crate::engine::tx::Nat;
 
 #[cfg(test)]
 mod tests {

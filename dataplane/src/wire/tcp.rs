@@ -1,10 +1,22 @@
 //! TCP segments the data plane emits itself: the RST a NAT gateway answers with when a
 //! packet from inside belongs to no translation (for example after the idle timeout).
 
+use self::flags::{ACK, FIN, RST, SYN};
 use super::checksum::{fold, sum};
 use super::ipv4::PROTO_TCP;
 use super::WireError;
-use crate::vpc::conntrack::tcp_flags::{ACK, FIN, RST, SYN};
+
+/// TCP flag bits.
+pub mod flags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+}
 
 /// Length of the IPv4 + TCP headers of a RST.
 pub const RST_LEN: usize = 40;

@@ -1,0 +1,84 @@
+//! Flow-log hooks: what the forwarding path reports to [`crate::observe::flowlog`].
+
+use super::*;
+
+impl<P: Port> Dataplane<P> {
+    /// Writes the flow logs' running intervals now (before the data plane stops).
+    pub fn close_flow_logs(&mut self) {
+        self.update_clock();
+        let now = self.clock.now();
+        self.flowlogs.flush_all(now, self.wall_base_ms);
+    }
+
+    /// Counts a forwarded packet in the flow logs: egress on the sending ENI, ingress on
+    /// the receiving one (with the addresses it is delivered with).
+    pub(super) fn log_forward(
+        &mut self,
+        in_port: u32,
+        ip: &crate::wire::IpMeta,
+        d: &Delivery,
+        bytes: u64,
+        packets: u64,
+    ) {
+        let now = self.clock.now();
+        let n_enis = self.tables.enis.len() as u32;
+        if in_port < n_enis && self.flowlogs.covers(in_port) {
+            let path = match d.nat {
+                // Through a NAT gateway (port translated) the next hop is in the VPC.
+                _ if d.port < n_enis => self.path_between(in_port, d.port),
+                Nat::Src(_, Some(_)) => FlowPath::SameVpc,
+                _ => FlowPath::InternetGateway,
+            };
+            let k = RecordKey::of(in_port, false, true, ip);
+            self.flowlogs
+                .count(k, packets, bytes, ip.tcp_flags, Some(path), now);
+        }
+        if d.port < n_enis && self.flowlogs.covers(d.port) {
+            // The receiver sees the packet as delivered (after any translation).
+            let k = RecordKey::of(d.port, true, true, ip).translated(d.nat);
+            self.flowlogs
+                .count(k, packets, bytes, ip.tcp_flags, None, now);
+        }
+    }
+
+    /// `traffic-path` of a packet from ENI `from` to ENI `to`.
+    pub(super) fn path_between(&self, from: u32, to: u32) -> FlowPath {
+        let vpc = |e: u32| self.tables.enis.get(e as usize).map(|e| e.vpc);
+        if vpc(from) == vpc(to) {
+            FlowPath::SameVpc
+        } else {
+            FlowPath::Peering
+        }
+    }
+
+    /// Counts a refused packet (by a security group or network ACL) in the flow logs of
+    /// the ENI it is charged to; `bytes` is its IP length.
+    pub(super) fn log_reject(
+        &mut self,
+        in_port: u32,
+        owner: Option<(u32, bool)>,
+        reason: DropReason,
+        ip: &crate::wire::IpMeta,
+        bytes: u64,
+        packets: u64,
+    ) {
+        let Some((eni, ingress)) = owner else { return };
+        if !crate::observe::flowlog::rejects(reason) {
+            return;
+        }
+        let now = self.clock.now();
+        let n_enis = self.tables.enis.len() as u32;
+        if ingress && in_port < n_enis && in_port != eni && self.flowlogs.covers(in_port) {
+            // Refused at the receiver: it did leave the sender.
+            let path = self.path_between(in_port, eni);
+            let k = RecordKey::of(in_port, false, true, ip);
+            self.flowlogs
+                .count(k, packets, bytes, ip.tcp_flags, Some(path), now);
+        }
+        if self.flowlogs.covers(eni) {
+            let k = RecordKey::of(eni, ingress, false, ip);
+            self.flowlogs
+                .count(k, packets, bytes, ip.tcp_flags, None, now);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The per-frame work: read a batch from a port, parse, look the flow cache up, run the
+//! slow path on a miss, remember its decision, and act on it.
+
+use super::*;
+
+impl<P: Port> Dataplane<P> {
+    /// Reads up to [`BATCH`] frames from ENI `eni`'s port and processes them.
+    /// Returns how many were read; an I/O error of the port is returned as is.
+    pub fn poll(&mut self, eni: EniIdx) -> std::io::Result<usize> {
+        let mut pool = std::mem::take(&mut self.pool);
+        let mut n = 0;
+        let mut result = Ok(());
+        if let Some(Some(port)) = self.ports.get_mut(eni as usize) {
+            while n < pool.bufs.len() {
+                match port.recv(&mut pool.bufs[n]) {
+                    Ok(Some(len)) => {
+                        pool.lens[n] = len;
+                        n += 1;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if n > 0 {
+            self.engine.batches += 1;
+            self.update_clock();
+        }
+        for i in 0..n {
+            let len = pool.lens[i];
+            self.process(eni, &mut pool.bufs[i][..len]);
+        }
+        self.pool = pool;
+        result.map(|()| n)
+    }
+
+    /// Processes one frame (with its `virtio_net_hdr`) that ENI `in_eni` sent.
+    #[inline]
+    pub fn process(&mut self, in_eni: EniIdx, buf: &mut [u8]) {
+        let Some(c) = self.counters.get_mut(in_eni as usize) else {
+            return;
+        };
+        c.rx_packets += 1;
+        c.rx_bytes += buf.len().saturating_sub(VNET_HDR_LEN) as u64;
+        if self.taps.capturing {
+            self.tap_sent(in_eni, buf);
+        }
+        let Some(frame) = buf.get_mut(VNET_HDR_LEN..) else {
+            self.drop_frame(in_eni, DropReason::Malformed);
+            return;
+        };
+        let meta = match parse_frame(frame) {
+            Ok(m) => m,
+            Err(_) => {
+                self.drop_frame(in_eni, DropReason::Malformed);
+                return;
+            }
+        };
+        let mut first_fragment = None;
+        let key = match meta.l3 {
+            L3::Ip(ip) if ip.later_fragment => {
+                // No ports: it follows its datagram's first fragment.
+                match self
+                    .frags
+                    .lookup(&FragKey::new(in_eni, &ip), self.clock.now())
+                {
+                    Some(d) => self.forward(in_eni, buf, d),
+                    None => self.drop_frame(in_eni, DropReason::FragmentUnmatched),
+                }
+                return;
+            }
+            L3::Ip(ip) if ip.fragment => {
+                // A first fragment: decided afresh each time, and remembered for the rest.
+                first_fragment = Some(FragKey::new(in_eni, &ip));
+                None
+            }
+            L3::Ip(ip) => {
+                let key = FlowKey::new(in_eni, meta.src_mac, meta.dst_mac, &ip);
+                match self.flows.get(&key, self.epoch) {
+                    Some(FlowAction::Forward { delivery, ct }) => {
+                        let bytes = frame.len().saturating_sub(HEADER_LEN) as u64;
+                        match self.touch(&ct, ip.tcp_flags, bytes) {
+                            Touch::Ok => {
+                                self.engine.flow_hits += 1;
+                                if self.flowlogs.active() {
+                                    let n = segments(buf);
+                                    self.log_forward(in_eni, &ip, &delivery, bytes, n);
+                                }
+                                self.forward(in_eni, buf, delivery);
+                                return;
+                            }
+                            Touch::Invalid => {
+                                self.engine.flow_hits += 1;
+                                self.drop_frame(in_eni, DropReason::InvalidTcpState);
+                                return;
+                            }
+                            // A connection the flow relied on is gone: decide anew.
+                            Touch::Gone => {}
+                        }
+                    }
+                    Some(FlowAction::Drop {
+                        reason,
+                        nacl_slot,
+                        owner,
+                    }) => {
+                        self.engine.flow_hits += 1;
+                        if self.flowlogs.active() {
+                            let len = frame.len().saturating_sub(HEADER_LEN) as u64;
+                            let n = segments(buf);
+                            self.log_reject(in_eni, owner, reason, &ip, len, n);
+                        }
+                        self.count_nacl(nacl_slot);
+                        self.drop_frame(in_eni, reason);
+                        return;
+                    }
+                    None => {}
+                }
+                self.engine.flow_misses += 1;
+                Some(key)
+            }
+            _ => None,
+        };
+        let mut cx = Context {
+            tables: &self.tables,
+            conntrack: &mut self.conntrack,
+            nat: &mut self.nats,
+            now: self.clock.now(),
+            owner: None,
+        };
+        let action = pipeline::slow_path(&mut cx, in_eni, frame, &meta, &mut NoTrace);
+        let owner = cx.owner;
+        if let Some(key) = key {
+            match action {
+                Action::Forward {
+                    delivery,
+                    ct,
+                    cacheable: true,
+                } => self
+                    .flows
+                    .insert(key, self.epoch, FlowAction::Forward { delivery, ct }),
+                Action::Drop {
+                    reason,
+                    nacl_slot,
+                    cacheable: true,
+                } => self.flows.insert(
+                    key,
+                    self.epoch,
+                    FlowAction::Drop {
+                        reason,
+                        nacl_slot,
+                        owner,
+                    },
+                ),
+                _ => {}
+            }
+        }
+        if let (Some(k), Action::Forward { delivery, .. }) = (first_fragment, action) {
+            self.frags.record(k, delivery, self.clock.now());
+        }
+        if self.flowlogs.active() {
+            if let L3::Ip(ip) = meta.l3 {
+                let len = buf.len().saturating_sub(VNET_HDR_LEN + HEADER_LEN);
+                let n = segments(buf);
+                match action {
+                    Action::Forward { delivery, .. } => {
+                        self.log_forward(in_eni, &ip, &delivery, len as u64, n)
+                    }
+                    Action::Drop { reason, .. } => {
+                        self.log_reject(in_eni, owner, reason, &ip, len as u64, n)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        match action {
+            Action::Forward { delivery, .. } => self.forward(in_eni, buf, delivery),
+            Action::Drop {
+                reason, nacl_slot, ..
+            } => {
+                self.count_nacl(nacl_slot);
+                self.drop_frame(in_eni, reason)
+            }
+            Action::Reply { len, drop } => {
+                let end = (VNET_HDR_LEN + len).min(buf.len());
+                self.reply(in_eni, &mut buf[..end], drop)
+            }
+            Action::Consumed => {
+                if let Some(c) = self.counters.get_mut(in_eni as usize) {
+                    c.arp_ignored += 1;
+                }
+            }
+        }
+    }
+
+    /// Updates the tracked connections (and NAT translations, with their counters) a
+    /// cached flow relies on; `bytes` is the packet's IP length.
+    #[inline]
+    pub(super) fn touch(&mut self, ct: &[Option<CtRef>; 3], flags: u8, bytes: u64) -> Touch {
+        let now = self.clock.now();
+        for c in ct.iter().flatten() {
+            let Some(t) = pipeline::ct_table(&mut self.conntrack, &mut self.nats, c.table) else {
+                return Touch::Gone;
+            };
+            match t.touch(c.conn, c.dir, flags, now) {
+                Touch::Ok => {}
+                other => return other,
+            }
+            if let Some(n) = (c.table as usize).checked_sub(self.conntrack.len()) {
+                if let Some(st) = self.nats.get_mut(n) {
+                    st.count(c.dir, bytes);
+                }
+            }
+        }
+        Touch::Ok
+    }
+
+    #[inline]
+    pub(super) fn count_nacl(&mut self, slot: Option<u32>) {
+        if let Some(n) = slot.and_then(|s| self.nacl_drops.get_mut(s as usize)) {
+            *n += 1;
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `vpcctl trace` on a running data plane: a described packet through the same slow path
+//! that forwards, on an overlay of the connection and NAT state, so nothing changes.
+
+use super::*;
+
+impl<P: Port> Dataplane<P> {
+    /// Traces the packet `spec` describes through the pipeline (and its reply, when
+    /// asked), on copies of the connection and NAT state: nothing of the running state,
+    /// counters or flow cache changes. See [`crate::observe::trace`].
+    pub fn trace(&self, spec: &TraceSpec) -> Result<TraceReport, String> {
+        let t = &self.tables;
+        let c = &t.config;
+        let (port, src_mac, dst_mac, default_src, from) =
+            if let Some(g) = c.internet_gateways.iter().position(|g| g.id == spec.from) {
+                let igw = &t.igws[g];
+                let host = c.internet_gateways[g]
+                    .uplink
+                    .as_ref()
+                    .and_then(|u| u.hosts.first().copied())
+                    .map(IpAddr::V4);
+                (
+                    igw.port,
+                    igw.host_mac,
+                    igw.mac,
+                    host,
+                    format!("{} (internet)", spec.from),
+                )
+            } else if let Some(e) = c.enis.iter().position(|e| e.id == spec.from) {
+                let eni = &t.enis[e];
+                let subnet = &t.subnets[eni.subnet as usize];
+                // Like the instance's kernel: a neighbour's MAC inside the subnet, the
+                // router's otherwise.
+                let neighbour = match spec.dst {
+                    IpAddr::V4(d) if subnet.cidr4.contains(&d) => t
+                        .owner(eni.vpc, spec.dst)
+                        .filter(|&o| t.enis[o as usize].subnet == eni.subnet)
+                        .map(|o| t.enis[o as usize].mac),
+                    _ => None,
+                };
+                (
+                    e as u32,
+                    eni.mac,
+                    neighbour.unwrap_or(subnet.router_mac),
+                    eni.addrs.first().copied(),
+                    spec.from.clone(),
+                )
+            } else {
+                return Err(format!(
+                    "{}: no ENI or internet gateway with this id",
+                    spec.from
+                ));
+            };
+        let src = spec
+            .src
+            .or(default_src)
+            .ok_or_else(|| format!("{}: give the source address (--src)", spec.from))?;
+        let protocol = match spec.protocol {
+            TraceProtocol::Tcp => 6,
+            TraceProtocol::Udp => 17,
+            TraceProtocol::Icmp => 1,
+        };
+        let header = Header {
+            src,
+            dst: spec.dst,
+            protocol,
+            src_port: spec.src_port.unwrap_or(40000),
+            dst_port: match spec.protocol {
+                TraceProtocol::Tcp => spec.dst_port.unwrap_or(80),
+                TraceProtocol::Udp => spec.dst_port.unwrap_or(53),
+                TraceProtocol::Icmp => {
+                    u16::from(spec.icmp_type.unwrap_or(8)) << 8
+                        | u16::from(spec.icmp_code.unwrap_or(0))
+                }
+            },
+        };
+        let flags = spec
+            .tcp_flags
+            .unwrap_or(crate::vpc::conntrack::tcp_flags::SYN);
+        let mut conntrack = self.conntrack.clone();
+        let mut nats = self.nats.clone();
+        let now = self.clock.now();
+        let buf = build_frame(VNET_HDR_LEN, src_mac.0, dst_mac.0, &header, flags)?;
+        let (forward, delivered) =
+            self.trace_leg(&mut conntrack, &mut nats, now, port, buf, header, from)?;
+        let reply = match delivered {
+            Some((d, h)) if spec.return_path => {
+                let back = Header {
+                    src: h.dst,
+                    dst: h.src,
+                    protocol: h.protocol,
+                    src_port: if protocol == 1 {
+                        h.src_port
+                    } else {
+                        h.dst_port
+                    },
+                    dst_port: if protocol == 1 {
+                        // An echo request is answered by an echo reply.
+                        if h.dst_port >> 8 == 8 {
+                            0
+                        } else {
+                            h.dst_port
+                        }
+                    } else {
+                        h.src_port
+                    },
+                };
+                use crate::vpc::conntrack::tcp_flags::{ACK, SYN};
+                let rflags = if flags & SYN != 0 && flags & ACK == 0 {
+                    SYN | ACK
+                } else {
+                    ACK
+                };
+                let buf = build_frame(VNET_HDR_LEN, d.dst_mac.0, d.src_mac.0, &back, rflags)?;
+                let name = Names::port_name(t, d.port);
+                Some(
+                    self.trace_leg(&mut conntrack, &mut nats, now, d.port, buf, back, name)?
+                        .0,
+                )
+            }
+            _ => None,
+        };
+        Ok(TraceReport { forward, reply })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn trace_leg(
+        &self,
+        conntrack: &mut [ConnTable],
+        nats: &mut [NatState],
+        now: u64,
+        port: u32,
+        mut buf: Vec<u8>,
+        header: Header,
+        from: String,
+    ) -> Result<(TraceLeg, Option<(Delivery, Header)>), String> {
+        let frame = &mut buf[VNET_HDR_LEN..];
+        let meta = parse_frame(frame).map_err(|e| format!("parsing the traced packet: {e}"))?;
+        let mut notes = Vec::new();
+        let mut cx = Context {
+            tables: &self.tables,
+            conntrack,
+            nat: nats,
+            now,
+            owner: None,
+        };
+        let action = pipeline::slow_path(&mut cx, port, frame, &meta, &mut notes);
+        let (mut steps, blocking) = describe(&self.tables, header, &notes);
+        let drop = |r: DropReason, component: String| Outcome::Dropped {
+            reason: r.name().into(),
+            code: explanation_code(r).into(),
+            component,
+        };
+        let mut delivered = None;
+        let outcome = match action {
+            Action::Forward { delivery, .. } => {
+                let fit = if delivery.mtu == 0 {
+                    Fit::Fits
+                } else {
+                    mtu_fit(&buf, delivery.mtu)
+                };
+                if fit == Fit::NeedsFragNeeded || fit == Fit::Drop {
+                    drop(
+                        DropReason::FragmentationNeeded,
+                        format!("{}-byte hop", delivery.mtu),
+                    )
+                } else if self.port(delivery.port).is_none() {
+                    drop(
+                        DropReason::EniNotAttached,
+                        Names::port_name(&self.tables, delivery.port),
+                    )
+                } else {
+                    rewrite(&mut buf, delivery.nat)
+                        .map_err(|e| format!("rewriting the traced packet: {e}"))?;
+                    let h = header_of(&buf[VNET_HDR_LEN..])
+                        .ok_or_else(|| "the rewritten packet does not parse".to_string())?;
+                    delivered = Some((delivery, h));
+                    Outcome::Delivered {
+                        to: Names::port_name(&self.tables, delivery.port),
+                        header: h,
+                    }
+                }
+            }
+            Action::Drop { reason, .. } => drop(reason, blocking),
+            Action::Reply { drop, .. } => Outcome::Answered {
+                by: match drop {
+                    Some(_) => "the NAT gateway (RST)",
+                    None => "the VPC router",
+                }
+                .into(),
+            },
+            Action::Consumed => Outcome::Answered {
+                by: "the VPC router (ignored)".into(),
+            },
+        };
+        if let Outcome::Delivered { to, .. } = &outcome {
+            steps.push(TraceStep {
+                kind: "eni".into(),
+                component: to.clone(),
+                detail: "out of its port".into(),
+                rewrite: None,
+            });
+        }
+        Ok((
+            TraceLeg {
+                from,
+                header,
+                steps,
+                outcome,
+            },
+            delivered,
+        ))
+    }
+}

@@ -1,0 +1,153 @@
+//! The way out: MAC and address rewrites, the hop's MTU (fragmentation or "fragmentation
+//! needed"), replies, the port write, and counting drops.
+
+use super::*;
+
+impl<P: Port> Dataplane<P> {
+    #[inline]
+    pub(super) fn forward(&mut self, in_eni: EniIdx, buf: &mut [u8], d: Delivery) {
+        let fit = if d.mtu == 0 {
+            Fit::Fits
+        } else {
+            mtu_fit(buf, d.mtu)
+        };
+        match fit {
+            Fit::Fits | Fit::Fragment => {}
+            Fit::NeedsFragNeeded => {
+                self.frag_needed(in_eni, buf, d.mtu);
+                return;
+            }
+            Fit::Drop => {
+                self.drop_frame(in_eni, DropReason::FragmentationNeeded);
+                return;
+            }
+        }
+        // Outbound traffic mirroring sees the frame as its sender sent it.
+        if self.taps.mirroring {
+            self.tap_forwarded(in_eni, buf);
+        }
+        if let Ok(mut eth) = EthernetFrame::new_checked(&mut buf[VNET_HDR_LEN..]) {
+            eth.set_src(d.src_mac);
+            eth.set_dst(d.dst_mac);
+        }
+        let nat = rewrite(buf, d.nat);
+        if nat.is_err() {
+            self.drop_frame(in_eni, DropReason::Malformed);
+            return;
+        }
+        if fit == Fit::Fragment {
+            self.fragment_out(in_eni, buf, d);
+        } else {
+            self.transmit(in_eni, d.port, buf);
+        }
+    }
+
+    /// Answers a too-big packet with DF set: ICMP "fragmentation needed" (with the hop's
+    /// MTU) from the sender's subnet router, back to the sender.
+    pub(super) fn frag_needed(&mut self, in_eni: EniIdx, buf: &[u8], mtu: u16) {
+        self.drop_frame(in_eni, DropReason::FragmentationNeeded);
+        let Some(eni) = self.tables.enis.get(in_eni as usize) else {
+            return;
+        };
+        let subnet = &self.tables.subnets[eni.subnet as usize];
+        let (router_ip, router_mac) = (subnet.router_ip4, subnet.router_mac);
+        let Ok(orig) = EthernetFrame::new_checked(&buf[VNET_HDR_LEN..]) else {
+            return;
+        };
+        let sender_mac = orig.src();
+        let ip = &buf[VNET_HDR_LEN + HEADER_LEN..];
+        let Some(src) = ip
+            .get(12..16)
+            .map(|b| std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        else {
+            return;
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        out[..VNET_HDR_LEN].fill(0);
+        out[VNET_HDR_LEN..VNET_HDR_LEN + 6].copy_from_slice(&sender_mac.0);
+        out[VNET_HDR_LEN + 6..VNET_HDR_LEN + 12].copy_from_slice(&router_mac.0);
+        out[VNET_HDR_LEN + 12..VNET_HDR_LEN + 14].copy_from_slice(&[0x08, 0x00]);
+        let start = VNET_HDR_LEN + HEADER_LEN;
+        if let Ok(n) = icmp::write_error(
+            &mut out[start..],
+            router_ip,
+            src,
+            icmp::DEST_UNREACHABLE,
+            icmp::CODE_FRAG_NEEDED,
+            u32::from(mtu),
+            ip,
+        ) {
+            self.transmit(in_eni, in_eni, &out[..start + n]);
+        }
+        self.scratch = out;
+    }
+
+    /// Sends a too-big packet without DF as IPv4 fragments (its checksum completed first
+    /// when it was left partial).
+    pub(super) fn fragment_out(&mut self, in_eni: EniIdx, buf: &mut [u8], d: Delivery) {
+        if buf[0] & F_NEEDS_CSUM != 0 {
+            complete_checksum(buf);
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        out[..VNET_HDR_LEN].fill(0);
+        let head = VNET_HDR_LEN + HEADER_LEN;
+        out[VNET_HDR_LEN..head].copy_from_slice(&buf[VNET_HDR_LEN..head]);
+        let result = icmp::fragment(&buf[head..], usize::from(d.mtu), &mut out, head, |f| {
+            self.transmit(in_eni, d.port, f);
+        });
+        if result.is_err() {
+            self.drop_frame(in_eni, DropReason::Malformed);
+        }
+        self.scratch = out;
+    }
+
+    /// Sends the reply in `buf` back out of `in_eni`; the packet it answers counts as
+    /// dropped for `drop` (a NAT gateway's RST) or as an ARP or echo answer.
+    pub(super) fn reply(&mut self, in_eni: EniIdx, buf: &mut [u8], drop: Option<DropReason>) {
+        // The reply is complete (checksums computed): no offload state applies.
+        buf[..VNET_HDR_LEN].fill(0);
+        let arp = buf.get(VNET_HDR_LEN + 12..VNET_HDR_LEN + 14) == Some(&[0x08, 0x06]);
+        match drop {
+            Some(r) => self.drop_frame(in_eni, r),
+            None => {
+                if let Some(c) = self.counters.get_mut(in_eni as usize) {
+                    if arp {
+                        c.arp_replies += 1;
+                    } else {
+                        c.icmp_echo_replies += 1;
+                    }
+                }
+            }
+        }
+        self.transmit(in_eni, in_eni, buf);
+    }
+
+    #[inline]
+    pub(super) fn transmit(&mut self, in_eni: EniIdx, out: EniIdx, buf: &[u8]) {
+        let Some(Some(port)) = self.ports.get_mut(out as usize) else {
+            self.drop_frame(in_eni, DropReason::EniNotAttached);
+            return;
+        };
+        match port.send(buf) {
+            Ok(()) => {
+                if let Some(c) = self.counters.get_mut(out as usize) {
+                    c.tx_packets += 1;
+                    c.tx_bytes += (buf.len() - VNET_HDR_LEN) as u64;
+                }
+                // Captures of `out`, inbound mirroring (`taps`).
+                if self.taps.active {
+                    self.tap_delivered(in_eni, out, buf);
+                }
+            }
+            Err(_) => self.drop_frame(out, DropReason::TxFailed),
+        }
+    }
+
+    #[inline]
+    pub(super) fn drop_frame(&mut self, eni: EniIdx, r: DropReason) {
+        if let Some(c) = self.counters.get_mut(eni as usize) {
+            c.drops[r.index()] += 1;
+        }
+        self.engine.drops[r.index()] += 1;
+    }
+}

@@ -1,0 +1,44 @@
+//! Index checks of the resources that observers read from a configuration (packet
+//! captures, traffic-mirroring sessions): part of [`crate::vpc::tables::Tables::build`],
+//! so a malformed message is an error before any observer sees it.
+
+use crate::vpc::config::DataplaneConfig;
+use crate::vpc::tables::TableError;
+
+/// Captures: Checks the captures' references and ids (a malformed message is an error).
+pub(crate) fn captures(c: &DataplaneConfig) -> Result<(), TableError> {
+    let mut ids = std::collections::HashSet::new();
+    for cap in &c.captures {
+        if !ids.insert(cap.id.as_str()) {
+            return Err(TableError::DuplicateId(cap.id.clone()));
+        }
+        if cap.eni as usize >= c.enis.len() {
+            return Err(TableError::BadIndex {
+                resource: cap.id.clone(),
+                field: "eni",
+                index: cap.eni,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks the sessions' references and ids (a malformed message is an error).
+pub(crate) fn mirror_sessions(c: &DataplaneConfig) -> Result<(), TableError> {
+    let mut ids = std::collections::HashSet::new();
+    for s in &c.mirror_sessions {
+        if !ids.insert(s.id.as_str()) {
+            return Err(TableError::DuplicateId(s.id.clone()));
+        }
+        for (field, i) in [("source", s.source), ("target", s.target)] {
+            if i as usize >= c.enis.len() {
+                return Err(TableError::BadIndex {
+                    resource: s.id.clone(),
+                    field,
+                    index: i,
+                });
+            }
+        }
+    }
+    Ok(())
+}
