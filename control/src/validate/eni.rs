@@ -1,0 +1,351 @@
+//! ENIs: a unicast MAC unique in the file (a generated one must not collide either), an
+//! MTU and a Linux interface name within bounds, a namespace/interface pair used once, an
+//! existing subnet, addresses inside it that are not reserved and are used once per VPC;
+//! then, with the firewalls, 1 to 5 distinct security groups of the ENI's VPC and
+//! conntrack settings within AWS's bounds.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+use dataplane::wire::MacAddr;
+
+use super::context::{claim, is_valid_ifname, is_valid_netns_name, Lookups, Report};
+use crate::model::{Eni, Topology, MAX_MTU, MIN_MTU};
+use crate::names::{
+    eni_mac, igw_host_mac, igw_mac, reserved_ipv4_reason, reserved_ipv6_reason, router_mac,
+};
+
+/// Security groups per ENI (AWS default quota).
+pub const SGS_PER_ENI_MAX: usize = 5;
+/// Bounds of `conntrack.max_entries`.
+pub const CONNTRACK_ENTRIES: std::ops::RangeInclusive<i64> = 1..=1_000_000;
+/// Bounds of `conntrack.tcp_established_timeout`, seconds (AWS).
+pub const TCP_ESTABLISHED_TIMEOUT: std::ops::RangeInclusive<i64> = 60..=432_000;
+/// Bounds of `conntrack.udp_timeout`, seconds (AWS).
+pub const UDP_TIMEOUT: std::ops::RangeInclusive<i64> = 30..=60;
+/// Bounds of `conntrack.udp_stream_timeout`, seconds (AWS).
+pub const UDP_STREAM_TIMEOUT: std::ops::RangeInclusive<i64> = 60..=180;
+
+/// The MACs that ENIs must not take, with their holders: the routers of the subnets and
+/// both sides of the internet gateways.
+fn reserved_macs(t: &Topology) -> HashMap<MacAddr, String> {
+    let mut macs: HashMap<MacAddr, String> = HashMap::new();
+    for s in &t.subnets {
+        if !s.id.is_empty() {
+            macs.entry(router_mac(&s.id))
+                .or_insert_with(|| format!("the router of {}", s.id));
+        }
+    }
+    for g in &t.internet_gateways {
+        if !g.id.is_empty() {
+            macs.entry(igw_mac(&g.id))
+                .or_insert_with(|| format!("internet gateway {}", g.id));
+            macs.entry(igw_host_mac(&g.id))
+                .or_insert_with(|| format!("the internet side of {}", g.id));
+        }
+    }
+    macs
+}
+
+/// Checks every ENI's MAC, interface, subnet and addresses. Returns the addresses claimed,
+/// per VPC (the NAT gateways claim theirs next).
+pub(super) fn enis(
+    r: &mut Report,
+    t: &Topology,
+    broken: &HashSet<String>,
+    l: &Lookups<'_>,
+) -> HashMap<(usize, IpAddr), String> {
+    let mut macs = reserved_macs(t);
+    let mut ips: HashMap<(usize, IpAddr), String> = HashMap::new();
+    let mut ifaces: HashMap<(String, String), String> = HashMap::new();
+    for (i, e) in t.enis.iter().enumerate() {
+        let res = r.label(&e.id, "eni", i);
+        check_mac(r, e, &res, &mut macs);
+        check_interface(r, e, &res, &mut ifaces);
+        check_addresses(r, t, broken, l, (e, &res), &mut ips);
+    }
+    ips
+}
+
+/// Checks an ENI's MAC: unicast, not all zeros, and not already used (a generated MAC of
+/// an ENI without an id is not claimed).
+fn check_mac(r: &mut Report, e: &Eni, res: &str, macs: &mut HashMap<MacAddr, String>) {
+    let (mac, generated) = match e.mac {
+        Some(m) => (m, false),
+        None => (eni_mac(&e.id), true),
+    };
+    if !generated {
+        if mac.is_broadcast() {
+            r.err(
+                res,
+                "mac",
+                format!("{mac} is the broadcast address; an ENI needs a unicast MAC"),
+            );
+        } else if mac.is_multicast() {
+            r.err(
+                res,
+                "mac",
+                format!("{mac} is a multicast address (group bit set); an ENI needs a unicast MAC"),
+            );
+        } else if mac.0 == [0; 6] {
+            r.err(res, "mac", "00:00:00:00:00:00 is not a usable MAC address");
+        }
+    }
+    if !e.id.is_empty() || !generated {
+        match macs.get(&mac) {
+            Some(other) if generated => r.err(
+                res,
+                "mac",
+                format!("the generated MAC {mac} collides with {other}; set `mac` explicitly"),
+            ),
+            Some(other) => r.err(res, "mac", format!("{mac} is already used by {other}")),
+            None => {
+                macs.insert(mac, res.to_string());
+            }
+        }
+    }
+}
+
+/// Checks an ENI's MTU, interface name and namespace (each namespace/interface pair is
+/// used once).
+fn check_interface(
+    r: &mut Report,
+    e: &Eni,
+    res: &str,
+    ifaces: &mut HashMap<(String, String), String>,
+) {
+    if !(MIN_MTU..=MAX_MTU).contains(&e.mtu) {
+        r.err(
+            res,
+            "mtu",
+            format!(
+                "{} is outside the allowed range {MIN_MTU}..={MAX_MTU}",
+                e.mtu
+            ),
+        );
+    }
+    if !is_valid_ifname(&e.ifname) {
+        r.err(
+            res,
+            "ifname",
+            format!(
+                "`{}` is not a valid Linux interface name (1 to 15 characters, no `/`, `:` or whitespace, not `.` or `..`)",
+                e.ifname
+            ),
+        );
+    }
+    if let Some(ns) = &e.netns {
+        if !is_valid_netns_name(ns) {
+            r.err(
+                res,
+                "netns",
+                format!("`{ns}` is not a usable namespace name (1 to 64 of letters, digits, `-`, `_`, `.`; not `.` or `..`)"),
+            );
+        } else {
+            let key = (ns.clone(), e.ifname.clone());
+            if let Some(other) = ifaces.get(&key) {
+                r.err(
+                    res,
+                    "ifname",
+                    format!("{} in netns {ns} is already used by {other}", e.ifname),
+                );
+            } else {
+                ifaces.insert(key, res.to_string());
+            }
+        }
+    }
+}
+
+/// Checks an ENI's subnet and its addresses (inside the subnet, not reserved, claimed in
+/// `ips` once per VPC).
+fn check_addresses(
+    r: &mut Report,
+    t: &Topology,
+    broken: &HashSet<String>,
+    l: &Lookups<'_>,
+    (e, res): (&Eni, &str),
+    ips: &mut HashMap<(usize, IpAddr), String>,
+) {
+    if e.subnet.is_empty() {
+        r.err(
+            res,
+            "subnet",
+            "missing subnet; name the `subnet-…` this ENI lives in",
+        );
+        return;
+    }
+    let Some(&si) = l.subnet.get(&e.subnet) else {
+        if !broken.contains(&e.subnet) {
+            r.err(res, "subnet", format!("no subnet with id `{}`", e.subnet));
+        }
+        return;
+    };
+    let s = &t.subnets[si];
+    let vpc = l.vpc.get(&s.vpc).copied();
+    let v4: Vec<(String, Ipv4Addr)> = std::iter::once(("private_ip".to_string(), e.private_ip))
+        .chain(
+            e.secondary_ips
+                .iter()
+                .enumerate()
+                .map(|(k, ip)| (format!("secondary_ips[{k}]"), *ip)),
+        )
+        .collect();
+    for (field, ip) in v4 {
+        if !s.cidr.contains(&ip) {
+            r.err(
+                res,
+                &field,
+                format!("{ip} is outside {} ({})", s.id, s.cidr),
+            );
+        } else if let Some(why) = reserved_ipv4_reason(s.cidr, ip) {
+            r.err(
+                res,
+                &field,
+                format!("{ip} is {why}; it cannot be assigned to an ENI"),
+            );
+        }
+        if let Some(vi) = vpc {
+            claim(r, ips, vi, IpAddr::V4(ip), res, &field);
+        }
+    }
+    for (k, ip) in e.ipv6_ips.iter().enumerate() {
+        let field = format!("ipv6_ips[{k}]");
+        match s.ipv6_cidr {
+            None => r.err(
+                res,
+                &field,
+                format!(
+                    "{} has no ipv6_cidr, so its ENIs cannot have IPv6 addresses",
+                    s.id
+                ),
+            ),
+            Some(c) if !c.contains(ip) => {
+                r.err(res, &field, format!("{ip} is outside {} ({c})", s.id))
+            }
+            Some(c) => {
+                if let Some(why) = reserved_ipv6_reason(c, *ip) {
+                    r.err(
+                        res,
+                        &field,
+                        format!("{ip} is {why}; it cannot be assigned to an ENI"),
+                    );
+                }
+            }
+        }
+        if let Some(vi) = vpc {
+            claim(r, ips, vi, IpAddr::V6(*ip), res, &field);
+        }
+    }
+}
+
+/// Checks the security groups and conntrack settings of every ENI. `sg_vpc` holds every
+/// group id an ENI may name, with its VPC.
+pub(super) fn groups_and_conntrack(
+    r: &mut Report,
+    t: &Topology,
+    broken: &HashSet<String>,
+    l: &Lookups<'_>,
+    sg_vpc: &HashMap<String, Option<usize>>,
+) {
+    for (i, e) in t.enis.iter().enumerate() {
+        let res = r.label(&e.id, "eni", i);
+        let eni_vpc = l.eni_vpc.get(i).copied().flatten();
+        security_groups(r, t, broken, (e, &res, eni_vpc), sg_vpc);
+        conntrack(r, e, &res);
+    }
+}
+
+/// Checks an ENI's `security_groups`: 1 to 5 distinct existing groups of its VPC.
+fn security_groups(
+    r: &mut Report,
+    t: &Topology,
+    broken: &HashSet<String>,
+    (e, res, eni_vpc): (&Eni, &str, Option<usize>),
+    sg_vpc: &HashMap<String, Option<usize>>,
+) {
+    if let Some(groups) = &e.security_groups {
+        if groups.is_empty() {
+            r.err(
+                res,
+                "security_groups",
+                "an ENI always has at least one security group; leave `security_groups` out to use the VPC's default group",
+            );
+        } else if groups.len() > SGS_PER_ENI_MAX {
+            r.err(
+                res,
+                "security_groups",
+                format!(
+                    "{} groups; an ENI has at most {SGS_PER_ENI_MAX} (AWS's default quota)",
+                    groups.len()
+                ),
+            );
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (k, gid) in groups.iter().enumerate() {
+            let field = format!("security_groups[{k}]");
+            if let Some(first) = seen.get(gid.as_str()) {
+                r.err(
+                    res,
+                    &field,
+                    format!("{gid} is already listed at security_groups[{first}]"),
+                );
+                continue;
+            }
+            seen.insert(gid, k);
+            match sg_vpc.get(gid) {
+                None if broken.contains(gid) => {}
+                None => r.err(res, &field, format!("no security group with id `{gid}`")),
+                Some(&Some(gv)) if eni_vpc.is_some_and(|ev| ev != gv) => r.err(
+                    res,
+                    &field,
+                    format!(
+                        "{gid} belongs to {}, but this ENI is in {}; an ENI's groups belong to its VPC",
+                        t.vpcs[gv].id,
+                        eni_vpc.map_or("", |ev| t.vpcs[ev].id.as_str())
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// Checks an ENI's conntrack settings against AWS's bounds.
+fn conntrack(r: &mut Report, e: &Eni, res: &str) {
+    if let Some(ct) = &e.conntrack {
+        let checks = [
+            ("conntrack.max_entries", ct.max_entries, &CONNTRACK_ENTRIES),
+            (
+                "conntrack.tcp_established_timeout",
+                ct.tcp_established_timeout,
+                &TCP_ESTABLISHED_TIMEOUT,
+            ),
+            ("conntrack.udp_timeout", ct.udp_timeout, &UDP_TIMEOUT),
+            (
+                "conntrack.udp_stream_timeout",
+                ct.udp_stream_timeout,
+                &UDP_STREAM_TIMEOUT,
+            ),
+        ];
+        for (field, value, range) in checks {
+            if let Some(v) = value {
+                if !range.contains(&v) {
+                    let unit = if field.ends_with("max_entries") {
+                        ""
+                    } else {
+                        " seconds"
+                    };
+                    r.err(
+                        res,
+                        field,
+                        format!(
+                            "{v} is outside the allowed range {}..={}{unit}",
+                            range.start(),
+                            range.end()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! ENIs: addresses, reserved addresses, MACs, interfaces, MTU, security groups, conntrack.
+
+use super::*;
+
+#[test]
+fn eni_ip_outside_subnet() {
+    expect(
+        &eni("eni-a", "10.0.2.10"),
+        "eni-a.private_ip:",
+        "outside subnet-a",
+    );
+    let src = format!(
+        "{}secondary_ips = [\"10.0.1.11\", \"10.0.9.9\"]\n",
+        eni("eni-a", "10.0.1.10")
+    );
+    expect(&src, "eni-a.secondary_ips[1]:", "outside subnet-a");
+}
+
+#[test]
+fn scenario_1_reserved_addresses() {
+    for (ip, why) in [
+        ("10.0.1.0", "network address"),
+        ("10.0.1.1", "VPC router"),
+        ("10.0.1.2", "Amazon DNS"),
+        ("10.0.1.3", "future use"),
+        ("10.0.1.255", "broadcast"),
+    ] {
+        expect(&eni("eni-a", ip), "eni-a.private_ip:", why);
+    }
+    ok(&format!(
+        "{}{}",
+        eni("eni-a", "10.0.1.4"),
+        eni("eni-b", "10.0.1.254")
+    ));
+    // A /28 has exactly 11 assignable addresses.
+    let net: Ipv4Net = "10.0.2.16/28".parse().unwrap();
+    assert_eq!(assignable_ipv4(net).count(), 11);
+    // …and the validator agrees: 16 ENIs, one per address, give 5 errors.
+    let mut src = String::from(
+        "[[subnet]]\nid = \"subnet-s\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.2.16/28\"\n",
+    );
+    for (i, ip) in net
+        .hosts()
+        .chain([net.network(), net.broadcast()])
+        .enumerate()
+    {
+        src.push_str(&format!(
+            "[[eni]]\nid = \"eni-{i}\"\nsubnet = \"subnet-s\"\nprivate_ip = \"{ip}\"\n"
+        ));
+    }
+    assert_eq!(errors(&src).len(), 5, "{:?}", errors(&src));
+}
+
+#[test]
+fn ipv6_reserved_addresses() {
+    let net: Ipv6Net = "2600:1f18:aa00:101::/64".parse().unwrap();
+    for ip in [
+        "2600:1f18:aa00:101::",
+        "2600:1f18:aa00:101::1",
+        "2600:1f18:aa00:101::3",
+        "2600:1f18:aa00:101:ffff:ffff:ffff:ffff",
+    ] {
+        assert!(
+            reserved_ipv6_reason(net, ip.parse().unwrap()).is_some(),
+            "{ip}"
+        );
+    }
+    assert!(reserved_ipv6_reason(net, "2600:1f18:aa00:101::4".parse().unwrap()).is_none());
+    let src = "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\nipv6_cidr = \"2600:1f18:aa00:100::/56\"\n[[subnet]]\nid = \"subnet-x\"\nvpc = \"vpc-x\"\ncidr = \"10.0.0.0/24\"\nipv6_cidr = \"2600:1f18:aa00:101::/64\"\n[[eni]]\nid = \"eni-x\"\nsubnet = \"subnet-x\"\nprivate_ip = \"10.0.0.10\"\nipv6_ips = [\"2600:1f18:aa00:101::1\", \"2600:1f18:aa00:101::10\", \"2600:1f18:aa00:102::10\"]\n";
+    let e = check_str(src).unwrap_err();
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("eni-x.ipv6_ips[0]:") && e.contains("router")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("eni-x.ipv6_ips[2]:") && e.contains("outside")),
+        "{e:?}"
+    );
+    assert_eq!(e.len(), 2, "{e:?}");
+}
+
+#[test]
+fn duplicate_ips_within_a_vpc() {
+    expect(
+        &format!("{}{}", eni("eni-a", "10.0.1.10"), eni("eni-b", "10.0.1.10")),
+        "eni-b.private_ip:",
+        "already assigned to eni-a.private_ip",
+    );
+    expect(
+        &format!(
+            "{}secondary_ips = [\"10.0.1.10\"]\n",
+            eni("eni-a", "10.0.1.10")
+        ),
+        "eni-a.secondary_ips[0]:",
+        "already assigned to eni-a.private_ip",
+    );
+    // The same address in another VPC is fine.
+    ok(&format!(
+        "{}[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/16\"\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.1.0/24\"\n[[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-b\"\nprivate_ip = \"10.0.1.10\"\n",
+        eni("eni-a", "10.0.1.10")
+    ));
+}
+
+#[test]
+fn duplicate_macs_across_the_file() {
+    let a = format!("{}mac = \"02:00:00:00:00:01\"\n", eni("eni-a", "10.0.1.10"));
+    let b = format!("{}mac = \"02:00:00:00:00:01\"\n", eni("eni-b", "10.0.1.11"));
+    expect(&format!("{a}{b}"), "eni-b.mac:", "already used by eni-a");
+    // An explicit MAC equal to another ENI's generated one.
+    let generated = crate::names::eni_mac("eni-a");
+    let b = format!("{}mac = \"{generated}\"\n", eni("eni-b", "10.0.1.11"));
+    expect(
+        &format!("{}{b}", eni("eni-a", "10.0.1.10")),
+        "eni-b.mac:",
+        "already used by eni-a",
+    );
+    // An explicit MAC equal to a subnet router's.
+    let router = crate::names::router_mac("subnet-a");
+    let b = format!("{}mac = \"{router}\"\n", eni("eni-b", "10.0.1.11"));
+    expect(&b, "eni-b.mac:", "router of subnet-a");
+}
+
+#[test]
+fn group_macs_are_rejected() {
+    expect(
+        &format!("{}mac = \"01:00:5e:00:00:01\"\n", eni("eni-a", "10.0.1.10")),
+        "eni-a.mac:",
+        "multicast",
+    );
+    expect(
+        &format!("{}mac = \"ff:ff:ff:ff:ff:ff\"\n", eni("eni-a", "10.0.1.10")),
+        "eni-a.mac:",
+        "broadcast",
+    );
+}
+
+#[test]
+fn netns_ifname_pairs_are_unique() {
+    let a = format!("{}netns = \"ns-1\"\n", eni("eni-a", "10.0.1.10"));
+    let b = format!("{}netns = \"ns-1\"\n", eni("eni-b", "10.0.1.11"));
+    expect(&format!("{a}{b}"), "eni-b.ifname:", "already used by eni-a");
+    let c = format!(
+        "{}netns = \"ns-1\"\nifname = \"eth1\"\n",
+        eni("eni-c", "10.0.1.12")
+    );
+    ok(&format!("{a}{c}"));
+    // Unattached ENIs never clash.
+    ok(&format!(
+        "{}{}",
+        eni("eni-a", "10.0.1.10"),
+        eni("eni-b", "10.0.1.11")
+    ));
+    expect(
+        &format!("{}netns = \"../etc\"\n", eni("eni-a", "10.0.1.10")),
+        "eni-a.netns:",
+        "namespace name",
+    );
+}
+
+#[test]
+fn mtu_bounds() {
+    for (mtu, good) in [
+        (575, false),
+        (576, true),
+        (1500, true),
+        (9001, true),
+        (9002, false),
+    ] {
+        let src = format!("{}mtu = {mtu}\n", eni("eni-a", "10.0.1.10"));
+        if good {
+            ok(&src);
+        } else {
+            expect(&src, "eni-a.mtu:", "576..=9001");
+        }
+    }
+}
+
+#[test]
+fn ifname_must_be_a_linux_name() {
+    for bad in ["", "sixteen-chars-xx", "a b", "a/b", "a:b", ".", ".."] {
+        assert!(!is_valid_ifname(bad), "{bad:?}");
+        expect(
+            &format!("{}ifname = \"{bad}\"\n", eni("eni-a", "10.0.1.10")),
+            "eni-a.ifname:",
+            "not a valid Linux interface name",
+        );
+    }
+    assert!(is_valid_ifname("eth0") && is_valid_ifname("fifteen-chars-x"));
+}
+
+#[test]
+fn eni_security_groups_are_1_to_5_distinct_of_its_vpc() {
+    let e = |groups: &str| {
+        format!(
+            "{}security_groups = [{groups}]\n",
+            eni("eni-a", "10.0.1.10")
+        )
+    };
+    let groups: String = (1..=6).map(|i| sg(&format!("sg-{i}"), "", "")).collect();
+    expect(
+        &e(""),
+        "eni-a.security_groups:",
+        "at least one security group",
+    );
+    expect(
+        &format!(
+            "{groups}{}",
+            e("\"sg-1\", \"sg-2\", \"sg-3\", \"sg-4\", \"sg-5\", \"sg-6\"")
+        ),
+        "eni-a.security_groups:",
+        "at most 5",
+    );
+    ok(&format!(
+        "{groups}{}",
+        e("\"sg-1\", \"sg-2\", \"sg-3\", \"sg-4\", \"sg-5\"")
+    ));
+    expect(
+        &format!("{groups}{}", e("\"sg-1\", \"sg-1\"")),
+        "eni-a.security_groups[1]:",
+        "already listed",
+    );
+    expect(
+        &e("\"sg-nope\""),
+        "eni-a.security_groups[0]:",
+        "no security group",
+    );
+    expect(
+        &format!("{OTHER_VPC}{}", e("\"sg-b\"")),
+        "eni-a.security_groups[0]:",
+        "sg-b belongs to vpc-b, but this ENI is in vpc-demo",
+    );
+    // Even when the VPCs are peered.
+    expect(
+        &format!(
+            "{OTHER_VPC}{}{}",
+            pcx("pcx-a", "vpc-demo", "vpc-b", ""),
+            e("\"sg-b\"")
+        ),
+        "eni-a.security_groups[0]:",
+        "sg-b belongs to vpc-b, but this ENI is in vpc-demo",
+    );
+    ok(&e("\"sg-default-demo\""));
+}
+
+#[test]
+fn scenario_27_conntrack_bounds() {
+    let e = |ct: &str| format!("{}conntrack = {{ {ct} }}\n", eni("eni-a", "10.0.1.10"));
+    for (ct, good) in [
+        ("tcp_established_timeout = 59", false),
+        ("tcp_established_timeout = 60", true),
+        ("tcp_established_timeout = 432000", true),
+        ("tcp_established_timeout = 432001", false),
+        ("udp_timeout = 29", false),
+        ("udp_timeout = 30", true),
+        ("udp_timeout = 60", true),
+        ("udp_timeout = 61", false),
+        ("udp_stream_timeout = 59", false),
+        ("udp_stream_timeout = 60", true),
+        ("udp_stream_timeout = 180", true),
+        ("udp_stream_timeout = 181", false),
+        ("max_entries = 0", false),
+        ("max_entries = 1", true),
+        ("max_entries = 1000000", true),
+        ("max_entries = 1000001", false),
+    ] {
+        if good {
+            ok(&e(ct));
+        } else {
+            let field = ct.split(' ').next().unwrap_or_default();
+            expect(
+                &e(ct),
+                &format!("eni-a.conntrack.{field}:"),
+                "outside the allowed range",
+            );
+        }
+    }
+    expect(&e("idle = 5"), "eni-a.idle:", "unknown field");
+}

@@ -1,0 +1,111 @@
+//! Route tables and routes: destinations, local routes, targets, main tables.
+
+use super::*;
+
+#[test]
+fn duplicate_destinations_in_one_table() {
+    expect(
+        "[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\nroutes = [{ destination = \"0.0.0.0/0\", target = \"blackhole\" }, { destination = \"0.0.0.1/0\", target = \"blackhole\" }]\n",
+        "rtb-x.routes[1].destination:",
+        "already the destination of routes[0]",
+    );
+}
+
+#[test]
+fn scenario_10_routes_more_specific_than_local() {
+    ok(&rtb(
+        r#"{ destination = "10.0.2.0/24", target = "eni-fw" }"#,
+    ));
+    expect(
+        &rtb(r#"{ destination = "10.0.2.0/25", target = "eni-fw" }"#),
+        "rtb-x.routes[0].destination:",
+        "must equal the entire CIDR of a subnet",
+    );
+    expect(
+        &rtb(r#"{ destination = "10.0.2.0/24", target = "blackhole" }"#),
+        "rtb-x.routes[0].target:",
+        "must target an ENI",
+    );
+}
+
+#[test]
+fn vpc_cidr_route_replaces_local_with_an_eni_only() {
+    ok(&rtb(
+        r#"{ destination = "10.0.0.0/16", target = "eni-fw" }"#,
+    ));
+    ok(&rtb(r#"{ destination = "10.0.0.0/16", target = "local" }"#));
+    expect(
+        &rtb(r#"{ destination = "10.0.0.0/16", target = "blackhole" }"#),
+        "rtb-x.routes[0].target:",
+        "only be replaced with an ENI",
+    );
+}
+
+#[test]
+fn local_target_only_for_a_vpc_cidr() {
+    expect(
+        &rtb(r#"{ destination = "0.0.0.0/0", target = "local" }"#),
+        "rtb-x.routes[0].target:",
+        "`local` is only allowed",
+    );
+    expect(
+        &rtb(r#"{ destination = "10.0.2.0/24", target = "local" }"#),
+        "rtb-x.routes[0].target:",
+        "`local` is only allowed",
+    );
+}
+
+#[test]
+fn link_local_service_routes_are_rejected() {
+    for d in ["169.254.168.0/22", "169.254.169.0/24", "fd00:ec2::/40"] {
+        expect(
+            &rtb(&format!(
+                "{{ destination = \"{d}\", target = \"blackhole\" }}"
+            )),
+            "rtb-x.routes[0].destination:",
+            "reserved for AWS services",
+        );
+    }
+    // A larger overlapping route is allowed.
+    ok(&rtb(
+        r#"{ destination = "169.254.0.0/16", target = "blackhole" }"#,
+    ));
+}
+
+#[test]
+fn ipv6_route_in_ipv4_only_vpc_is_accepted() {
+    let (_, w) = ok(&rtb(r#"{ destination = "::/0", target = "eni-fw" }"#));
+    assert!(w.is_empty());
+}
+
+#[test]
+fn unsupported_and_unknown_targets() {
+    expect(
+        &rtb(r#"{ destination = "0.0.0.0/0", target = "tgw-1" }"#),
+        "rtb-x.routes[0].target:",
+        "not supported yet",
+    );
+    expect(
+        &rtb(r#"{ destination = "0.0.0.0/0", target = "router" }"#),
+        "rtb-x.routes[0].target:",
+        "unknown target",
+    );
+}
+
+#[test]
+fn one_main_table_per_vpc() {
+    expect(
+        "[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\nmain = true\n[[route_table]]\nid = \"rtb-y\"\nvpc = \"vpc-demo\"\nmain = true\n",
+        "rtb-y.main:",
+        "already has a main route table (rtb-x)",
+    );
+}
+
+#[test]
+fn implicit_main_id_must_be_free() {
+    expect(
+        "[[route_table]]\nid = \"rtb-main-demo\"\nvpc = \"vpc-demo\"\n",
+        "vpc-demo:",
+        "is taken",
+    );
+}
