@@ -18,12 +18,13 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use crate::daemon::metrics_http::{MetricsError, MetricsServer};
 use crate::daemon::proto::{Request, Response};
 use crate::datapath::{Dataplane, EniPlan, PortChange, DEFAULT_FLOWS};
+use crate::observe::report::{assemble, CounterSnapshot};
 use crate::observe::stats::StatsReport;
 use crate::sys::epoll::{Epoll, Events};
 use crate::sys::tap::Tap;
@@ -111,12 +112,14 @@ pub enum DaemonError {
 
 enum Cmd {
     Install {
-        config: Box<DataplaneConfig>,
+        tables: Arc<Tables>,
         plan: Vec<EniPlan<Tap>>,
         reply: mpsc::Sender<Result<u64, String>>,
     },
+    /// The counters now, with the tables they belong to: the report is assembled by the
+    /// asking thread, not the forwarding one.
     Report {
-        reply: mpsc::Sender<StatsReport>,
+        reply: mpsc::Sender<(Arc<Tables>, CounterSnapshot)>,
     },
     /// Trace a packet on copies of the state.
     Trace {
@@ -156,14 +159,16 @@ fn send_cmd(tx: &mpsc::Sender<Cmd>, mut wake: &UnixStream, cmd: Cmd) -> bool {
     wake.write_all(&[1]).is_ok()
 }
 
-/// Asks the forwarding thread for a report, taken between two batches: what
-/// `vpcctl show` and the metrics endpoint serve.
+/// Asks the forwarding thread for its counters, taken between two batches, and
+/// assembles the report (what `vpcctl show` and the metrics endpoint serve) on the
+/// calling thread: the forwarding thread only copies counters.
 fn fetch_report(tx: &mpsc::Sender<Cmd>, wake: &UnixStream) -> Option<StatsReport> {
     let (reply, rx) = mpsc::channel();
     if !send_cmd(tx, wake, Cmd::Report { reply }) {
         return None;
     }
-    rx.recv().ok()
+    let (tables, snapshot) = rx.recv().ok()?;
+    Some(assemble(&tables, snapshot))
 }
 
 /// Runs the daemon until a shutdown request. `ready` is called once the socket listens.
@@ -342,12 +347,16 @@ impl ControlState {
     }
 
     fn apply(&mut self, config: DataplaneConfig, fwd: &mut Forwarder) -> Response {
-        // 1. Pure checks: tables build, namespaces exist. Nothing is touched yet.
-        if let Err(e) = Tables::build(config.clone()) {
-            return Response::Rejected {
-                errors: vec![e.to_string()],
-            };
-        }
+        // 1. Pure checks: tables build, namespaces exist. Nothing is touched yet. The
+        //    tables are built once, here, off the forwarding thread.
+        let tables = match Tables::build(config.clone()) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                return Response::Rejected {
+                    errors: vec![e.to_string()],
+                }
+            }
+        };
         let mut errors = Vec::new();
         for p in attach::port_specs(&config) {
             if let Some(a) = &p.attachment {
@@ -461,7 +470,7 @@ impl ControlState {
         // 3. Commit: the forwarding thread swaps tables and ports between two batches.
         let (tx, rx) = mpsc::channel();
         if !fwd.send(Cmd::Install {
-            config: Box::new(config.clone()),
+            tables,
             plan,
             reply: tx,
         }) {
@@ -537,7 +546,8 @@ fn forwarding_loop(
                             return;
                         }
                         Cmd::Report { reply } => {
-                            let _ = reply.send(dp.report(|t| Some(t.name().to_string())));
+                            let snap = dp.snapshot(|t| Some(t.name().to_string()));
+                            let _ = reply.send((dp.shared_tables(), snap));
                         }
                         Cmd::Trace { spec, reply } => {
                             let _ = reply.send(dp.trace(&spec));
@@ -547,12 +557,12 @@ fn forwarding_loop(
                             let _ = reply.send((0..n).map(|i| dp.port(i).is_some()).collect());
                         }
                         Cmd::Install {
-                            config,
+                            tables,
                             plan,
                             reply,
                         } => {
                             let fds: Vec<_> = dp.ports().map(|(_, p)| p.fd()).collect();
-                            match dp.install(*config, plan) {
+                            match dp.install_tables(tables, plan) {
                                 Ok(crate::datapath::Installed { epoch, released }) => {
                                     for fd in fds {
                                         let _ = epoll.delete(fd);

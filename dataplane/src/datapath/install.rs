@@ -12,7 +12,20 @@ impl<P: Port> Dataplane<P> {
         config: DataplaneConfig,
         plan: Vec<EniPlan<P>>,
     ) -> Result<Installed<P>, InstallError<P>> {
-        if plan.len() != config.enis.len() + config.internet_gateways.len() {
+        match Tables::build(config) {
+            Ok(t) => self.install_tables(Arc::new(t), plan),
+            Err(error) => Err(InstallError { error, plan }),
+        }
+    }
+
+    /// Installs tables built already (the daemon builds them once, on its control
+    /// thread, and keeps a reference for reports). See [`Dataplane::install`].
+    pub fn install_tables(
+        &mut self,
+        tables: Arc<Tables>,
+        plan: Vec<EniPlan<P>>,
+    ) -> Result<Installed<P>, InstallError<P>> {
+        if plan.len() != tables.port_count() {
             let error = TableError::BadIndex {
                 resource: "plan".into(),
                 field: "enis",
@@ -20,14 +33,10 @@ impl<P: Port> Dataplane<P> {
             };
             return Err(InstallError { error, plan });
         }
-        let tables = match Tables::build(config) {
-            Ok(t) => t,
-            Err(error) => return Err(InstallError { error, plan }),
-        };
         Ok(self.swap(tables, plan))
     }
 
-    pub(super) fn swap(&mut self, tables: Tables, plan: Vec<EniPlan<P>>) -> Installed<P> {
+    fn swap(&mut self, tables: Arc<Tables>, plan: Vec<EniPlan<P>>) -> Installed<P> {
         let mut old_ports: Vec<Option<P>> = std::mem::take(&mut self.ports);
         let old_counters = std::mem::take(&mut self.counters);
         let mut old_ct: Vec<Option<ConnTable>> = std::mem::take(&mut self.conntrack)

@@ -9,10 +9,7 @@ use std::time::Instant;
 use crate::engine::flow::{FlowAction, FlowCache, FlowKey};
 use crate::engine::port::Port;
 use crate::observe::flowlog::{FlowLogs, Path as FlowPath, RecordKey};
-use crate::observe::stats::{
-    EngineCounters, EniReport, NaclDenyReport, NatGatewayReport, PortCounters, StatsReport,
-    UplinkReport,
-};
+use crate::observe::stats::{EngineCounters, PortCounters, StatsReport};
 use crate::observe::trace::{
     build_frame, describe, explanation_code, header_of, Header, Names, Outcome, TraceLeg,
     TraceProtocol, TraceReport, TraceSpec, TraceStep,
@@ -21,8 +18,9 @@ use crate::vpc::config::{DataplaneConfig, EniIdx};
 use crate::vpc::conntrack::{ConnTable, Touch};
 use crate::vpc::frag::{FragKey, FragTable};
 use crate::vpc::nat::NatState;
-use crate::vpc::pipeline::nacl::Direction;
 use crate::vpc::pipeline::{self, Action, Context, CtRef, NoTrace};
+use std::sync::Arc;
+
 use crate::vpc::tables::{TableError, Tables};
 use crate::vpc::verdict::{Delivery, DropReason, Nat};
 use crate::wire::ethernet::EthernetFrame;
@@ -92,7 +90,7 @@ pub struct Installed<P> {
 
 /// One data plane: the running tables, the ports, the flow cache and the counters.
 pub struct Dataplane<P: Port> {
-    tables: Tables,
+    tables: Arc<Tables>,
     epoch: u64,
     ports: Vec<Option<P>>,
     counters: Vec<PortCounters>,
@@ -122,7 +120,7 @@ impl<P: Port> Dataplane<P> {
         #[allow(clippy::expect_used)]
         let tables = Tables::build(DataplaneConfig::default()).expect("empty config is valid");
         Dataplane {
-            tables,
+            tables: Arc::new(tables),
             epoch: 0,
             ports: Vec::new(),
             counters: Vec::new(),
@@ -151,6 +149,12 @@ impl<P: Port> Dataplane<P> {
     /// The running tables.
     pub fn tables(&self) -> &Tables {
         &self.tables
+    }
+
+    /// The running tables, shared (a reader assembles reports with them off the
+    /// forwarding thread).
+    pub fn shared_tables(&self) -> Arc<Tables> {
+        Arc::clone(&self.tables)
     }
 
     /// The port of ENI `eni`, if attached.

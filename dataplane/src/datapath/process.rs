@@ -2,6 +2,7 @@
 //! slow path on a miss, remember its decision, and act on it.
 
 use super::*;
+use crate::vpc::pipeline::Live;
 
 impl<P: Port> Dataplane<P> {
     /// Reads up to [`BATCH`] frames from ENI `eni`'s port and processes them.
@@ -123,10 +124,13 @@ impl<P: Port> Dataplane<P> {
             }
             _ => None,
         };
+        let mut state = Live {
+            conntrack: &mut self.conntrack,
+            nats: &mut self.nats,
+        };
         let mut cx = Context {
             tables: &self.tables,
-            conntrack: &mut self.conntrack,
-            nat: &mut self.nats,
+            state: &mut state,
             now: self.clock.now(),
             owner: None,
         };

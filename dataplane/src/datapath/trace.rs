@@ -2,6 +2,7 @@
 //! that forwards, on an overlay of the connection and NAT state, so nothing changes.
 
 use super::*;
+use crate::vpc::pipeline::Overlay;
 
 impl<P: Port> Dataplane<P> {
     /// Traces the packet `spec` describes through the pipeline (and its reply, when
@@ -76,12 +77,12 @@ impl<P: Port> Dataplane<P> {
         let flags = spec
             .tcp_flags
             .unwrap_or(crate::vpc::conntrack::tcp_flags::SYN);
-        let mut conntrack = self.conntrack.clone();
-        let mut nats = self.nats.clone();
+        // Both legs see what the first one changed, and nothing of it reaches the
+        // running state: only the tables the packet touches are copied.
+        let mut overlay = Overlay::new(&self.conntrack, &self.nats);
         let now = self.clock.now();
         let buf = build_frame(VNET_HDR_LEN, src_mac.0, dst_mac.0, &header, flags)?;
-        let (forward, delivered) =
-            self.trace_leg(&mut conntrack, &mut nats, now, port, buf, header, from)?;
+        let (forward, delivered) = self.trace_leg(&mut overlay, now, port, buf, header, from)?;
         let reply = match delivered {
             Some((d, h)) if spec.return_path => {
                 let back = Header {
@@ -113,7 +114,7 @@ impl<P: Port> Dataplane<P> {
                 let buf = build_frame(VNET_HDR_LEN, d.dst_mac.0, d.src_mac.0, &back, rflags)?;
                 let name = Names::port_name(t, d.port);
                 Some(
-                    self.trace_leg(&mut conntrack, &mut nats, now, d.port, buf, back, name)?
+                    self.trace_leg(&mut overlay, now, d.port, buf, back, name)?
                         .0,
                 )
             }
@@ -125,8 +126,7 @@ impl<P: Port> Dataplane<P> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn trace_leg(
         &self,
-        conntrack: &mut [ConnTable],
-        nats: &mut [NatState],
+        state: &mut Overlay<'_>,
         now: u64,
         port: u32,
         mut buf: Vec<u8>,
@@ -138,8 +138,7 @@ impl<P: Port> Dataplane<P> {
         let mut notes = Vec::new();
         let mut cx = Context {
             tables: &self.tables,
-            conntrack,
-            nat: nats,
+            state,
             now,
             owner: None,
         };

@@ -5,5 +5,6 @@ pub mod capture;
 pub mod flowlog;
 pub mod metrics;
 pub mod mirror;
+pub mod report;
 pub mod stats;
 pub mod trace;

@@ -18,6 +18,7 @@ pub mod route;
 pub mod router;
 pub mod sg;
 pub mod srcdst;
+pub mod state;
 pub mod subnet;
 pub mod walk;
 
@@ -37,6 +38,7 @@ use route::NextHop;
 use router::RouterAction;
 use sg::SgMatch;
 
+pub use state::{FlowState, Live, Overlay};
 use walk::Origin;
 pub use walk::{Node, Step, HOP_BUDGET};
 
@@ -263,10 +265,8 @@ impl Action {
 pub struct Context<'a> {
     /// The running tables.
     pub tables: &'a Tables,
-    /// Connection tables, by ENI index.
-    pub conntrack: &'a mut [ConnTable],
-    /// NAT gateways' translations, by NAT gateway index.
-    pub nat: &'a mut [NatState],
+    /// The connection tables and NAT translations (the running ones, or an overlay).
+    pub state: &'a mut dyn FlowState,
     /// Now, in milliseconds of the engine's clock.
     pub now: u64,
     /// The ENI a refusal is charged to in flow logs, and whether on its ingress side:
@@ -290,7 +290,7 @@ pub fn ct_table<'t>(
 impl Context<'_> {
     /// The [`CtRef::table`] of NAT gateway `n`.
     pub fn nat_table(&self, n: u32) -> u32 {
-        self.conntrack.len() as u32 + n
+        self.state.enis() as u32 + n
     }
 }
 

@@ -135,7 +135,7 @@ impl NatGateway {
         let x = match result {
             Ok(x) => x,
             Err(stop) => {
-                if let Some(st) = cx.nat.get_mut(n as usize) {
+                if let Some(st) = cx.state.nat(n) {
                     st.count_drop(!towards_inside, bytes);
                     if matches!(stop, Stop::Reset) {
                         st.metrics.resets_sent += 1;
@@ -150,7 +150,7 @@ impl NatGateway {
                 });
             }
         };
-        if let Some(st) = cx.nat.get_mut(n as usize) {
+        if let Some(st) = cx.state.nat(n) {
             st.count(x.dir, bytes);
         }
         let (before, after) = if towards_inside {
@@ -211,10 +211,7 @@ fn from_inside(
 ) -> Result<Translated, Stop> {
     let now = cx.now;
     let nat_table = cx.nat_table(n);
-    let st = cx
-        .nat
-        .get_mut(n as usize)
-        .ok_or(Stop::Drop(DropReason::Malformed))?;
+    let st = cx.state.nat(n).ok_or(Stop::Drop(DropReason::Malformed))?;
     if ip.proto == PROTO_ICMP {
         if let Some(q) = quote {
             // An error about a packet that came in to the inside host: the quote's
@@ -338,10 +335,7 @@ fn to_inside(
 ) -> Result<Translated, Stop> {
     let now = cx.now;
     let nat_table = cx.nat_table(n);
-    let st = cx
-        .nat
-        .get_mut(n as usize)
-        .ok_or(Stop::Drop(DropReason::Malformed))?;
+    let st = cx.state.nat(n).ok_or(Stop::Drop(DropReason::Malformed))?;
     let dst = v4(ip.dst).ok_or(Stop::Drop(DropReason::Ipv6NotForwarded))?;
     let no = Stop::Drop(DropReason::NatNoTranslation);
     if ip.proto == PROTO_ICMP {

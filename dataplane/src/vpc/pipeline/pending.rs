@@ -79,15 +79,14 @@ impl Pending {
     /// them stays.
     pub(crate) fn commit(&self, cx: &mut Context<'_>) -> Result<[Option<CtRef>; 3], DropReason> {
         let now = cx.now;
-        let nat_base = cx.conntrack.len() as u32;
-        let tables = &mut *cx.conntrack;
+        let nat_base = cx.state.enis() as u32;
         let mut out = self.existing;
         let mut done: [Option<(EniIdx, ConnRef)>; 2] = [None, None];
         for (i, n) in self.new.iter().enumerate() {
             let Some((eni, key, origin, flags)) = *n else {
                 continue;
             };
-            let Some(table) = tables.get_mut(eni as usize) else {
+            let Some(table) = cx.state.conntrack(eni) else {
                 continue;
             };
             match table.insert(key, origin, flags, now) {
@@ -102,7 +101,7 @@ impl Pending {
                 Err(e) => {
                     // Undo what this packet created already.
                     for (eni, conn) in done.iter().flatten() {
-                        if let Some(t) = tables.get_mut(*eni as usize) {
+                        if let Some(t) = cx.state.conntrack(*eni) {
                             t.remove(*conn);
                         }
                     }
@@ -115,8 +114,8 @@ impl Pending {
         }
         if let Some(b) = self.nat {
             let bound = cx
-                .nat
-                .get_mut(b.nat as usize)
+                .state
+                .nat(b.nat)
                 .map(|st| st.bind(b.key, b.addr, b.port, b.flags, now));
             match bound {
                 Some(Ok(conn)) => {
@@ -128,7 +127,7 @@ impl Pending {
                 }
                 other => {
                     for (eni, conn) in done.iter().flatten() {
-                        if let Some(t) = cx.conntrack.get_mut(*eni as usize) {
+                        if let Some(t) = cx.state.conntrack(*eni) {
                             t.remove(*conn);
                         }
                     }

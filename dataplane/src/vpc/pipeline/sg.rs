@@ -261,7 +261,7 @@ pub(crate) fn stage<T: Tracer>(
     let Some(prog) = t.enis.get(e as usize).and_then(|x| x.sg.as_ref()) else {
         return Ok(());
     };
-    let Some(table) = cx.conntrack.get_mut(e as usize) else {
+    let Some(table) = cx.state.conntrack(e) else {
         return Ok(());
     };
     let slot = usize::from(!egress);

@@ -239,7 +239,7 @@ fn finish(cx: &mut Context<'_>, w: &Walk<'_>, delivery: Delivery) -> Action {
         },
         Err(r) => {
             if let (DropReason::NatPortAllocation, Some(n)) = (r, w.via_nat) {
-                if let Some(st) = cx.nat.get_mut(n as usize) {
+                if let Some(st) = cx.state.nat(n) {
                     st.metrics.error_port_allocation += 1;
                 }
             }
