@@ -1,0 +1,332 @@
+//! Tests of the compiler as a whole: indices in file order, VPCs, route tables, subnets,
+//! ENIs, MACs, the wire format, unvalidated models and the demo topology.
+
+use std::net::Ipv4Addr;
+
+use dataplane::vpc::config::{
+    Attachment, MappingTarget, PeeringConfig, RouteTableConfig, RouteTarget, SgPeer,
+};
+
+use super::units::idx;
+use super::*;
+use crate::compile_str;
+
+/// The example of the schema: three subnets, a middlebox route, an implicit main.
+const DEMO: &str = r#"
+        [[vpc]]
+        id = "vpc-demo"
+        cidr = "10.0.0.0/16"
+        secondary_cidrs = ["10.1.0.0/16"]
+        ipv6_cidr = "2600:1f18:aa00:100::/56"
+
+        [[vpc]]
+        id = "vpc-other"
+        cidr = "10.0.0.0/16"
+
+        [[route_table]]
+        id = "rtb-fw"
+        vpc = "vpc-demo"
+        routes = [
+          { destination = "0.0.0.0/0", target = "blackhole" },
+          { destination = "10.0.0.0/16", target = "eni-fw" },
+          { destination = "10.0.2.0/24", target = "eni-fw" },
+        ]
+
+        [[subnet]]
+        id = "subnet-a"
+        vpc = "vpc-demo"
+        cidr = "10.0.1.0/24"
+        route_table = "rtb-fw"
+
+        [[subnet]]
+        id = "subnet-b"
+        vpc = "vpc-demo"
+        cidr = "10.0.2.0/24"
+        ipv6_cidr = "2600:1f18:aa00:102::/64"
+
+        [[subnet]]
+        id = "subnet-fw"
+        vpc = "vpc-demo"
+        cidr = "10.1.3.0/24"
+
+        [[subnet]]
+        id = "subnet-o"
+        vpc = "vpc-other"
+        cidr = "10.0.1.0/24"
+
+        [[eni]]
+        id = "eni-a1"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.10"
+        secondary_ips = ["10.0.1.11", "10.0.1.12"]
+        netns = "ns-a1"
+
+        [[eni]]
+        id = "eni-fw"
+        subnet = "subnet-fw"
+        private_ip = "10.1.3.10"
+        source_dest_check = false
+        mtu = 1500
+        mac = "02:aa:bb:cc:dd:ee"
+        netns = "ns-fw"
+        ifname = "fw0"
+
+        [[eni]]
+        id = "eni-b1"
+        subnet = "subnet-b"
+        private_ip = "10.0.2.10"
+        ipv6_ips = ["2600:1f18:aa00:102::10"]
+    "#;
+
+pub(super) fn demo() -> DataplaneConfig {
+    compile_str(DEMO).unwrap().config
+}
+
+pub(super) fn rtb<'a>(c: &'a DataplaneConfig, id: &str) -> &'a RouteTableConfig {
+    c.route_tables.iter().find(|r| r.id == id).unwrap()
+}
+
+#[test]
+fn fnv1a_test_vectors() {
+    assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+}
+
+#[test]
+fn generated_macs_are_stable_local_unicast_and_distinct() {
+    let e = eni_mac("eni-a1");
+    let r = router_mac("subnet-a");
+    assert_eq!(e, eni_mac("eni-a1"));
+    assert!(e.is_local_unicast() && r.is_local_unicast());
+    assert_eq!(e.0[0], 0x02);
+    assert_eq!(r.0[0], 0x06);
+    assert_ne!(eni_mac("eni-a1"), eni_mac("eni-a2"));
+    // Pinned so that a change of the derivation is a deliberate one.
+    let h = mix64(fnv1a64(b"eni-a1")).to_be_bytes();
+    assert_eq!(e.0[1..], h[..5]);
+}
+
+#[test]
+fn indices_follow_file_order_with_implicit_mains_last() {
+    let c = demo();
+    let vpcs: Vec<&str> = c.vpcs.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(vpcs, ["vpc-demo", "vpc-other"]);
+    let rts: Vec<&str> = c.route_tables.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(rts, ["rtb-fw", "rtb-main-demo", "rtb-main-other"]);
+    let subnets: Vec<&str> = c.subnets.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(subnets, ["subnet-a", "subnet-b", "subnet-fw", "subnet-o"]);
+    let enis: Vec<&str> = c.enis.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(enis, ["eni-a1", "eni-fw", "eni-b1"]);
+    assert_eq!(c.subnets[3].vpc, 1);
+    assert_eq!(c.enis[1].subnet, 2);
+    assert_eq!(c.route_tables[2].vpc, 1);
+}
+
+#[test]
+fn vpc_cidrs_primary_secondary_ipv6() {
+    let c = demo();
+    let cidrs: Vec<String> = c.vpcs[0].cidrs.iter().map(|n| n.to_string()).collect();
+    assert_eq!(
+        cidrs,
+        ["10.0.0.0/16", "10.1.0.0/16", "2600:1f18:aa00:100::/56"]
+    );
+}
+
+#[test]
+fn local_routes_first_unless_replaced() {
+    let c = demo();
+    let fw = rtb(&c, "rtb-fw");
+    let routes: Vec<(String, RouteTarget)> = fw
+        .routes
+        .iter()
+        .map(|r| (r.destination.to_string(), r.target))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("10.0.0.0/16".to_string(), RouteTarget::Eni(1)),
+            ("10.1.0.0/16".to_string(), RouteTarget::Local),
+            ("2600:1f18:aa00:100::/56".to_string(), RouteTarget::Local),
+            ("0.0.0.0/0".to_string(), RouteTarget::Blackhole),
+            ("10.0.2.0/24".to_string(), RouteTarget::Eni(1)),
+        ]
+    );
+    let main = rtb(&c, "rtb-main-demo");
+    assert_eq!(main.routes.len(), 3);
+    assert!(main.routes.iter().all(|r| r.target == RouteTarget::Local));
+}
+
+#[test]
+fn explicit_local_route_is_not_duplicated() {
+    let c = compile_str(
+        "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\n[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-x\"\nmain = true\nroutes = [{ destination = \"10.0.0.0/16\", target = \"local\" }]\n",
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.route_tables.len(), 1);
+    assert_eq!(c.route_tables[0].routes.len(), 1);
+    assert_eq!(c.route_tables[0].routes[0].target, RouteTarget::Local);
+}
+
+#[test]
+fn scenario_12_main_vs_explicit_association() {
+    let c = demo();
+    // subnet-a is explicitly on rtb-fw; subnet-b and subnet-fw follow the main.
+    assert_eq!(c.subnets[0].route_table, 0);
+    assert_eq!(c.subnets[1].route_table, 1);
+    assert_eq!(c.subnets[2].route_table, 1);
+    assert_eq!(c.subnets[3].route_table, 2);
+    // Making rtb-fw the main: implicit subnets follow it, no implicit main is made.
+    let c = compile_str(&DEMO.replace(
+        "id = \"rtb-fw\"\n        vpc = \"vpc-demo\"",
+        "id = \"rtb-fw\"\n        vpc = \"vpc-demo\"\n        main = true",
+    ))
+    .unwrap()
+    .config;
+    assert!(!c.route_tables.iter().any(|r| r.id == "rtb-main-demo"));
+    assert_eq!(c.subnets[1].route_table, 0);
+}
+
+#[test]
+fn scenario_9_blackhole_compiles() {
+    let c = demo();
+    assert!(rtb(&c, "rtb-fw")
+        .routes
+        .iter()
+        .any(|r| r.target == RouteTarget::Blackhole));
+}
+
+#[test]
+fn subnets_carry_cidrs_and_router_macs() {
+    let c = demo();
+    assert_eq!(c.subnets[0].ipv4_cidr.unwrap().to_string(), "10.0.1.0/24");
+    assert_eq!(c.subnets[0].ipv6_cidr, None);
+    assert_eq!(
+        c.subnets[1].ipv6_cidr.unwrap().to_string(),
+        "2600:1f18:aa00:102::/64"
+    );
+    assert_eq!(c.subnets[0].router_mac, router_mac("subnet-a"));
+    let macs: std::collections::HashSet<_> = c
+        .subnets
+        .iter()
+        .map(|s| s.router_mac)
+        .chain(c.enis.iter().map(|e| e.mac))
+        .collect();
+    assert_eq!(macs.len(), c.subnets.len() + c.enis.len());
+}
+
+#[test]
+fn enis_carry_addresses_mac_and_attachment() {
+    let c = demo();
+    let a = &c.enis[0];
+    let ips: Vec<String> = a.ipv4.iter().map(|i| i.to_string()).collect();
+    assert_eq!(ips, ["10.0.1.10", "10.0.1.11", "10.0.1.12"]);
+    assert_eq!(a.mac, eni_mac("eni-a1"));
+    assert!(a.source_dest_check);
+    assert_eq!(a.mtu, 9001);
+    assert_eq!(
+        a.attachment,
+        Some(Attachment {
+            netns: "ns-a1".into(),
+            ifname: "eth0".into()
+        })
+    );
+    let fw = &c.enis[1];
+    assert_eq!(fw.mac.to_string(), "02:aa:bb:cc:dd:ee");
+    assert!(!fw.source_dest_check);
+    assert_eq!(fw.mtu, 1500);
+    assert_eq!(fw.attachment.as_ref().unwrap().ifname, "fw0");
+    let b = &c.enis[2];
+    assert_eq!(b.attachment, None);
+    assert_eq!(b.ipv6.len(), 1);
+}
+
+#[test]
+fn config_survives_the_wire() {
+    let c = demo();
+    let json = serde_json::to_string(&c).unwrap();
+    let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, c);
+}
+
+#[test]
+fn compile_of_unvalidated_model_reports_instead_of_panicking() {
+    let mut t = crate::validate::parse(
+        "[[eni]]\nid = \"eni-a\"\nsubnet = \"subnet-x\"\nprivate_ip = \"10.0.0.10\"\n",
+    )
+    .unwrap();
+    t.vpcs.clear();
+    let e = compile(&t).unwrap_err();
+    assert_eq!(e.0[0].resource, "eni-a");
+}
+
+#[test]
+fn the_demo_compiles_without_warnings_and_the_data_plane_accepts_it() {
+    let c = compile_str(include_str!("../../../examples/demo.toml")).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let n = &c.config.nat_gateways[0];
+    assert_eq!(n.id, "nat-demo");
+    assert_eq!(n.addrs, ["10.0.0.220".parse::<Ipv4Addr>().unwrap()]);
+    assert!(n.public);
+    assert!(c.config.internet_gateways[0].mappings.iter().any(|m| {
+        m.target == MappingTarget::NatGateway(0)
+            && m.public.to_string() == "198.51.100.7"
+            && m.private == n.addrs[0]
+    }));
+    assert!(rtb(&c.config, "rtb-private")
+        .routes
+        .iter()
+        .any(|r| r.target == RouteTarget::NatGateway(0)));
+    // vpc-shared, peered with vpc-demo through pcx-demo, with routes both ways and a
+    // group that admits vpc-demo's sg-web.
+    let vpcs: Vec<&str> = c.config.vpcs.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(vpcs, ["vpc-demo", "vpc-shared"]);
+    assert_eq!(
+        c.config.peerings,
+        [PeeringConfig {
+            id: "pcx-demo".into(),
+            requester: 0,
+            accepter: 1,
+            active: true,
+        }]
+    );
+    let route = |table: &str, dest: &str| {
+        rtb(&c.config, table)
+            .routes
+            .iter()
+            .find(|r| r.destination.to_string() == dest)
+            .map(|r| r.target)
+    };
+    assert_eq!(
+        route("rtb-main", "10.1.0.0/16"),
+        Some(RouteTarget::Peering(0))
+    );
+    assert_eq!(
+        route("rtb-shared-main", "10.0.0.0/16"),
+        Some(RouteTarget::Peering(0))
+    );
+    let sg = |id: &str| {
+        c.config
+            .security_groups
+            .iter()
+            .position(|g| g.id == id)
+            .unwrap()
+    };
+    let shared = &c.config.security_groups[sg("sg-shared")];
+    assert_eq!(shared.vpc, 1);
+    assert_eq!(shared.inbound.len(), 2);
+    assert!(shared
+        .inbound
+        .iter()
+        .all(|r| r.peer == SgPeer::Group(idx(sg("sg-web")))));
+    let eni = c
+        .config
+        .enis
+        .iter()
+        .find(|e| e.id == "eni-shared1")
+        .unwrap();
+    assert_eq!(eni.security_groups, Some(vec![idx(sg("sg-shared"))]));
+    assert_eq!(eni.attachment.as_ref().unwrap().netns, "shared1");
+    dataplane::vpc::tables::Tables::build(c.config).unwrap();
+}

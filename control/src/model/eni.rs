@@ -1,0 +1,126 @@
+//! `[[eni]]`: elastic network interfaces, their MTU and interface-name defaults, and their
+//! connection-tracking settings.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use dataplane::wire::MacAddr;
+use serde::{Deserialize, Serialize};
+
+/// The default MTU of an ENI (jumbo frames, like current-generation EC2 instances).
+pub const DEFAULT_MTU: u32 = 9001;
+/// The smallest MTU an ENI may be configured with.
+pub const MIN_MTU: u32 = 576;
+/// The largest MTU an ENI may be configured with.
+pub const MAX_MTU: u32 = 9001;
+/// The default interface name of an ENI inside its namespace.
+pub const DEFAULT_IFNAME: &str = "eth0";
+
+/// An elastic network interface: one virtual NIC, a TAP device in the data plane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eni {
+    /// The id, `eni-…`.
+    #[serde(default)]
+    pub id: String,
+    /// An optional display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The subnet it lives in (a `subnet-…` id).
+    #[serde(default)]
+    pub subnet: String,
+    /// The primary private IPv4 address.
+    pub private_ip: Ipv4Addr,
+    /// Secondary private IPv4 addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_ips: Vec<Ipv4Addr>,
+    /// IPv6 addresses (inside the subnet's IPv6 CIDR).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_ips: Vec<Ipv6Addr>,
+    /// The MAC address; generated stably from the id when absent
+    /// (see [`crate::compile::eni_mac`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+    /// Whether the source/destination check is on (default `true`).
+    #[serde(default = "default_true")]
+    pub source_dest_check: bool,
+    /// The instance-side MTU (default 9001, allowed 576..=9001).
+    #[serde(default = "default_mtu")]
+    pub mtu: u32,
+    /// The network namespace the TAP's kernel end goes into; none leaves the ENI unattached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// The interface name inside the namespace (default `eth0`).
+    #[serde(default = "default_ifname")]
+    pub ifname: String,
+    /// Its security groups (`sg-…` ids of its VPC, 1 to 5); absent means the VPC's default
+    /// group. An empty list is an error: an ENI always has at least one group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Vec<String>>,
+    /// Connection-tracking table size and idle timeouts; absent fields keep AWS's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack: Option<ConntrackSettings>,
+    /// An auto-assigned public IPv4 address, mapped 1:1 to the primary private IP by the
+    /// VPC's internet gateway (an Elastic IP on the primary private IP is an error instead:
+    /// in AWS the EIP replaces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<Ipv4Addr>,
+}
+
+impl Eni {
+    /// Every private IPv4 address: the primary first, then the secondaries.
+    pub fn ipv4_addrs(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        std::iter::once(self.private_ip).chain(self.secondary_ips.iter().copied())
+    }
+}
+
+/// The default connection-tracking table size of an ENI (entries).
+pub const DEFAULT_CONNTRACK_MAX_ENTRIES: u32 = 65_536;
+/// Default idle timeout of an established TCP connection, seconds (AWS `TcpEstablishedTimeout`).
+pub const DEFAULT_TCP_ESTABLISHED_TIMEOUT: u64 = 432_000;
+/// Default idle timeout of a single-exchange UDP flow, seconds (AWS `UdpTimeout`).
+pub const DEFAULT_UDP_TIMEOUT: u64 = 30;
+/// Default idle timeout of a UDP stream, seconds (AWS `UdpStreamTimeout`).
+pub const DEFAULT_UDP_STREAM_TIMEOUT: u64 = 180;
+/// Idle timeout of an opening or closing TCP connection, seconds (not configurable).
+pub const TCP_TRANSITORY_TIMEOUT: u64 = 120;
+/// Idle timeout of ICMP tracking, seconds (not configurable).
+pub const ICMP_TIMEOUT: u64 = 30;
+/// Idle timeout of other protocols' tracking, seconds (AWS: 600 s, not configurable).
+pub const OTHER_TIMEOUT: u64 = 600;
+
+/// Per-ENI connection-tracking settings as written (`conntrack = { … }` on an `[[eni]]`).
+/// Timeouts are in seconds; every field is optional. Bounds (AWS's) are checked by
+/// [`crate::validate::validate`]: `max_entries` 1..=1000000, `tcp_established_timeout`
+/// 60..=432000, `udp_timeout` 30..=60, `udp_stream_timeout` 60..=180.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConntrackSettings {
+    /// Maximum tracked connections (default 65536).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_entries: Option<i64>,
+    /// Idle timeout of an established TCP connection, seconds (default 432000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_established_timeout: Option<i64>,
+    /// Idle timeout of a UDP flow with one exchange, seconds (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_timeout: Option<i64>,
+    /// Idle timeout of a UDP stream, seconds (default 180).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_stream_timeout: Option<i64>,
+}
+
+/// `true`: the default of `source_dest_check`.
+fn default_true() -> bool {
+    true
+}
+
+/// [`DEFAULT_MTU`]: the default of an ENI's `mtu`.
+fn default_mtu() -> u32 {
+    DEFAULT_MTU
+}
+
+/// [`DEFAULT_IFNAME`]: the default `ifname` of an ENI and of an internet gateway's
+/// outside.
+pub(super) fn default_ifname() -> String {
+    DEFAULT_IFNAME.to_string()
+}

@@ -1,0 +1,63 @@
+//! The `[lab]` table: knobs of the lab that are not AWS settings.
+
+use serde::{Deserialize, Serialize};
+
+/// The default source ports of a NAT gateway, inclusive (AWS: 1024–65535).
+pub const DEFAULT_NAT_GATEWAY_PORTS: [i64; 2] = [1024, 65_535];
+/// The default idle timeout of a NAT gateway's translations, seconds (AWS: 350).
+pub const DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT: f64 = 350.0;
+
+/// The `[lab]` table: knobs of the lab that are not AWS settings.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabSettings {
+    /// Multiplies every connection-tracking timeout of the ENIs when compiling (so that a
+    /// test can see a 30 s UDP timeout expire after 300 ms with `0.01`); in (0, 1],
+    /// default 1. It does **not** apply to NAT gateways: see `nat_gateway_idle_timeout`.
+    #[serde(default = "default_scale")]
+    pub conntrack_time_scale: f64,
+    /// The source ports every NAT gateway allocates from, `[from, to]` inclusive, within
+    /// 1024..=65535 and `from <= to`; absent means AWS's 1024–65535. A small range lets a
+    /// test exhaust the ports (`ErrorPortAllocation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_ports: Option<[i64; 2]>,
+    /// The idle timeout of every NAT gateway's translations, seconds (a number > 0,
+    /// fractions allowed); absent means AWS's 350. Not scaled by `conntrack_time_scale`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_idle_timeout: Option<f64>,
+    /// The aggregation interval of every flow log, seconds (a number > 0, fractions
+    /// allowed), instead of its `max_aggregation_interval` (60 or 600 s), so that a test
+    /// sees records within a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_log_interval: Option<f64>,
+}
+
+impl Default for LabSettings {
+    fn default() -> Self {
+        LabSettings {
+            conntrack_time_scale: 1.0,
+            nat_gateway_ports: None,
+            nat_gateway_idle_timeout: None,
+            flow_log_interval: None,
+        }
+    }
+}
+
+// Compared bit for bit, so that equality is reflexive even for NaN (which validation
+// rejects anyway) and the model can stay `Eq`.
+impl PartialEq for LabSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.conntrack_time_scale.to_bits() == other.conntrack_time_scale.to_bits()
+            && self.nat_gateway_ports == other.nat_gateway_ports
+            && self.nat_gateway_idle_timeout.map(f64::to_bits)
+                == other.nat_gateway_idle_timeout.map(f64::to_bits)
+            && self.flow_log_interval.map(f64::to_bits) == other.flow_log_interval.map(f64::to_bits)
+    }
+}
+
+impl Eq for LabSettings {}
+
+/// `1.0`: the default `conntrack_time_scale` (real time).
+fn default_scale() -> f64 {
+    1.0
+}

@@ -1,0 +1,96 @@
+//! The whole topology file: one list per resource kind, and the `[lab]` table.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ElasticIp, Eni, FlowLog, InternetGateway, LabSettings, NatGateway, NetworkAcl, PacketCapture,
+    PeeringConnection, PrefixList, RouteTable, SecurityGroup, Subnet, TrafficMirrorFilter,
+    TrafficMirrorSession, TrafficMirrorTarget, Vpc,
+};
+
+/// A whole topology file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// `[[vpc]]` tables.
+    #[serde(default, rename = "vpc")]
+    pub vpcs: Vec<Vpc>,
+    /// `[[subnet]]` tables.
+    #[serde(default, rename = "subnet")]
+    pub subnets: Vec<Subnet>,
+    /// `[[route_table]]` tables.
+    #[serde(default, rename = "route_table")]
+    pub route_tables: Vec<RouteTable>,
+    /// `[[eni]]` tables.
+    #[serde(default, rename = "eni")]
+    pub enis: Vec<Eni>,
+    /// `[[prefix_list]]` tables.
+    #[serde(default, rename = "prefix_list", skip_serializing_if = "Vec::is_empty")]
+    pub prefix_lists: Vec<PrefixList>,
+    /// `[[network_acl]]` tables.
+    #[serde(default, rename = "network_acl", skip_serializing_if = "Vec::is_empty")]
+    pub network_acls: Vec<NetworkAcl>,
+    /// `[[security_group]]` tables.
+    #[serde(
+        default,
+        rename = "security_group",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub security_groups: Vec<SecurityGroup>,
+    /// `[[internet_gateway]]` tables.
+    #[serde(
+        default,
+        rename = "internet_gateway",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub internet_gateways: Vec<InternetGateway>,
+    /// `[[elastic_ip]]` tables.
+    #[serde(default, rename = "elastic_ip", skip_serializing_if = "Vec::is_empty")]
+    pub elastic_ips: Vec<ElasticIp>,
+    /// `[[nat_gateway]]` tables.
+    #[serde(default, rename = "nat_gateway", skip_serializing_if = "Vec::is_empty")]
+    pub nat_gateways: Vec<NatGateway>,
+    /// `[[peering_connection]]` tables.
+    #[serde(
+        default,
+        rename = "peering_connection",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub peering_connections: Vec<PeeringConnection>,
+    /// `[[flow_log]]` tables.
+    #[serde(default, rename = "flow_log", skip_serializing_if = "Vec::is_empty")]
+    pub flow_logs: Vec<FlowLog>,
+    /// `[[packet_capture]]` tables.
+    #[serde(
+        default,
+        rename = "packet_capture",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub packet_captures: Vec<PacketCapture>,
+    /// `[[traffic_mirror_target]]` tables.
+    #[serde(
+        default,
+        rename = "traffic_mirror_target",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub traffic_mirror_targets: Vec<TrafficMirrorTarget>,
+    /// `[[traffic_mirror_filter]]` tables.
+    #[serde(
+        default,
+        rename = "traffic_mirror_filter",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub traffic_mirror_filters: Vec<TrafficMirrorFilter>,
+    /// `[[traffic_mirror_session]]` tables.
+    #[serde(
+        default,
+        rename = "traffic_mirror_session",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub traffic_mirror_sessions: Vec<TrafficMirrorSession>,
+    /// The optional `[lab]` table: knobs for test labs, not AWS settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab: Option<LabSettings>,
+    // New resource kinds: add them here, to `TOP_LEVEL_KEYS` in `crate::validate`, and,
+    // when they are route targets, to the target kinds of `RouteTargetRef`.
+}

@@ -1,0 +1,102 @@
+//! The `ENIs` section of `vpcctl show`.
+
+use dataplane::observe::stats::StatsReport;
+use dataplane::vpc::config::{DataplaneConfig, MappingTarget};
+
+use super::text::{drops_text, ids_or_dash, idx32, table};
+
+/// The `ENIs` section of `vpcctl show`: each ENI with its subnet, groups, addresses, public
+/// IPs, MAC, attachment, and its port and counters from `report`, when reported.
+pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
+    let mut out = String::from("\nENIs\n");
+    let rows: Vec<Vec<String>> = c
+        .enis
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let port = report
+                .enis
+                .get(i)
+                .filter(|p| p.id == e.id)
+                .or_else(|| report.enis.iter().find(|p| p.id == e.id));
+            let ips = e
+                .ipv4
+                .iter()
+                .map(|a| a.to_string())
+                .chain(e.ipv6.iter().map(|a| a.to_string()))
+                .collect::<Vec<_>>()
+                .join(",");
+            let (tap, rx, tx, conns, drops) = match port {
+                Some(p) => (
+                    p.tap.clone().unwrap_or_else(|| "-".to_string()),
+                    format!("{}/{}", p.counters.rx_packets, p.counters.rx_bytes),
+                    format!("{}/{}", p.counters.tx_packets, p.counters.tx_bytes),
+                    format!(
+                        "{}/{}",
+                        p.counters.conntrack_entries, p.counters.conntrack_max
+                    ),
+                    drops_text(&p.counters.drop_map()),
+                ),
+                None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
+            };
+            let public: Vec<String> = c
+                .internet_gateways
+                .iter()
+                .flat_map(|g| &g.mappings)
+                .filter(|m| m.target == MappingTarget::Eni(idx32(i)))
+                .map(|m| m.public.to_string())
+                .collect();
+            let groups = e.security_groups.as_ref().map_or_else(
+                || "-".to_string(),
+                |gs| {
+                    gs.iter()
+                        .map(|&g| {
+                            c.security_groups
+                                .get(g as usize)
+                                .map_or_else(|| format!("sg#{g}?"), |s| s.id.clone())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+            );
+            vec![
+                e.id.clone(),
+                c.subnets
+                    .get(e.subnet as usize)
+                    .map_or_else(|| format!("subnet#{}?", e.subnet), |s| s.id.clone()),
+                groups,
+                ips,
+                ids_or_dash(public).replace(", ", ","),
+                e.mac.to_string(),
+                if e.source_dest_check { "on" } else { "off" }.to_string(),
+                e.attachment
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), |a| format!("{}/{}", a.netns, a.ifname)),
+                tap,
+                rx,
+                tx,
+                conns,
+                drops,
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "ID",
+            "SUBNET",
+            "SECURITY GROUPS",
+            "IPS",
+            "PUBLIC IP",
+            "MAC",
+            "SRC/DST CHECK",
+            "NETNS/IFNAME",
+            "TAP",
+            "RX PKTS/BYTES",
+            "TX PKTS/BYTES",
+            "CONNTRACK",
+            "DROPS",
+        ],
+        &rows,
+    ));
+    out
+}

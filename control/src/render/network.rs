@@ -1,0 +1,101 @@
+//! The `VPCs`, `Subnets` and `Route tables` sections of `vpcctl show`.
+
+use std::fmt::Write as _;
+
+use dataplane::vpc::config::DataplaneConfig;
+
+use super::names::{target_name, vpc_id};
+use super::text::table;
+
+/// The `VPCs` section of `vpcctl show`: each VPC with its CIDRs.
+pub(super) fn vpcs(c: &DataplaneConfig) -> String {
+    let mut out = String::from("VPCs\n");
+    let rows: Vec<Vec<String>> = c
+        .vpcs
+        .iter()
+        .map(|v| {
+            vec![
+                v.id.clone(),
+                v.cidrs
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["ID", "CIDRS"], &rows));
+    out
+}
+
+/// The `Subnets` section of `vpcctl show`: each subnet with its VPC, CIDRs, route table,
+/// network ACL and router MAC.
+pub(super) fn subnets(c: &DataplaneConfig) -> String {
+    let mut out = String::from("\nSubnets\n");
+    let rows: Vec<Vec<String>> = c
+        .subnets
+        .iter()
+        .map(|s| {
+            let cidr = [
+                s.ipv4_cidr.map(|n| n.to_string()),
+                s.ipv6_cidr.map(|n| n.to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+            vec![
+                s.id.clone(),
+                vpc_id(c, s.vpc),
+                cidr,
+                c.route_tables
+                    .get(s.route_table as usize)
+                    .map_or_else(|| format!("rtb#{}?", s.route_table), |r| r.id.clone()),
+                s.network_acl.map_or_else(
+                    || "-".to_string(),
+                    |n| {
+                        c.network_acls
+                            .get(n as usize)
+                            .map_or_else(|| format!("acl#{n}?"), |a| a.id.clone())
+                    },
+                ),
+                s.router_mac.to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "ID",
+            "VPC",
+            "CIDR",
+            "ROUTE TABLE",
+            "NETWORK ACL",
+            "ROUTER MAC",
+        ],
+        &rows,
+    ));
+    out
+}
+
+/// The `Route tables` section of `vpcctl show`: each table with its VPC and routes.
+pub(super) fn route_tables(c: &DataplaneConfig) -> String {
+    let mut out = String::from("\nRoute tables\n");
+    for rt in &c.route_tables {
+        let _ = writeln!(out, "{} ({})", rt.id, vpc_id(c, rt.vpc));
+        let w = rt
+            .routes
+            .iter()
+            .map(|r| r.destination.to_string().len())
+            .max()
+            .unwrap_or(0);
+        for r in &rt.routes {
+            let _ = writeln!(
+                out,
+                "  {:<w$}  → {}",
+                r.destination.to_string(),
+                target_name(c, r.target)
+            );
+        }
+    }
+    out
+}
