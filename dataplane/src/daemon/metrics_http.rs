@@ -4,6 +4,11 @@
 //! path. One request per connection, served one connection at a time, each with a read
 //! and write deadline; the thread stops (and is joined) when the server is dropped.
 //!
+//! Requests are parsed by `httparse` (hyper's parser). The connection handling stays
+//! here: a crate server such as `tiny_http` keeps HTTP/1.1 connections alive (it drops a
+//! `Connection: close` response header), has no read deadline nor head-size limit, and
+//! does not close its listener when stopped, all of which this endpoint promises.
+//!
 //! Loopback only unless explicitly allowed ([`check_addr`]): the counters describe the
 //! whole topology and are nobody else's business by default.
 
@@ -21,6 +26,8 @@ use crate::sys::epoll::{Epoll, Events};
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest request head accepted.
 const MAX_HEAD: usize = 8 * 1024;
+/// Most header lines accepted.
+const MAX_HEADERS: usize = 64;
 
 const LISTEN_TOKEN: u64 = 0;
 const STOP_TOKEN: u64 = 1;
@@ -190,10 +197,48 @@ enum Served {
     Stop,
 }
 
+/// A request head, as far as the endpoint cares.
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    /// A well-formed HTTP/1.x request line and headers.
+    Request {
+        /// The method.
+        method: String,
+        /// The target without its query.
+        path: String,
+    },
+    /// Not HTTP/1.x.
+    Bad,
+    /// Over [`MAX_HEAD`] bytes or [`MAX_HEADERS`] headers.
+    TooLarge,
+}
+
+/// Parses what was read so far (`None`: the head is not complete yet).
+fn parse_head(buf: &[u8]) -> Option<Head> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(_)) => {
+            let (Some(method), Some(target)) = (req.method, req.path) else {
+                return Some(Head::Bad);
+            };
+            let path = target.split('?').next().unwrap_or(target);
+            Some(Head::Request {
+                method: method.to_string(),
+                path: path.to_string(),
+            })
+        }
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => Some(Head::TooLarge),
+        Ok(httparse::Status::Partial) => None,
+        Err(httparse::Error::TooManyHeaders) => Some(Head::TooLarge),
+        Err(_) => Some(Head::Bad),
+    }
+}
+
 /// Reads the request head of a non-blocking `conn` (registered in `epoll` as
-/// [`CONN_TOKEN`]): up to the blank line, [`MAX_HEAD`] bytes and [`IO_TIMEOUT`]. `None`
-/// when the server is told to stop meanwhile.
-fn read_head(conn: &mut TcpStream, epoll: &Epoll) -> io::Result<Option<Vec<u8>>> {
+/// [`CONN_TOKEN`]) until it parses, within [`IO_TIMEOUT`]. `None` when the server is told
+/// to stop meanwhile.
+fn read_head(conn: &mut TcpStream, epoll: &Epoll) -> io::Result<Option<Head>> {
     let deadline = Instant::now() + IO_TIMEOUT;
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
@@ -218,40 +263,24 @@ fn read_head(conn: &mut TcpStream, epoll: &Epoll) -> io::Result<Option<Vec<u8>>>
             Err(e) => return Err(e),
         };
         head.extend_from_slice(&buf[..n]);
-        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
-            return Ok(Some(head));
-        }
-        if head.len() > MAX_HEAD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too large",
-            ));
+        if let Some(h) = parse_head(&head) {
+            return Ok(Some(h));
         }
     }
 }
 
 /// What to answer: status, body, and whether to send the body (not for `HEAD`).
-fn respond(head: &[u8], report: &impl Fn() -> Option<StatsReport>) -> (&'static str, String, bool) {
+fn respond(head: Head, report: &impl Fn() -> Option<StatsReport>) -> (&'static str, String, bool) {
     let text = |status, body: &str| (status, format!("{body}\n"), true);
-    let line = head
-        .split(|&b| b == b'\n')
-        .next()
-        .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
-        .unwrap_or_default();
-    let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return text("400 Bad Request", "bad request");
+    let (method, path) = match head {
+        Head::Request { method, path } => (method, path),
+        Head::Bad => return text("400 Bad Request", "bad request"),
+        Head::TooLarge => return text("431 Request Header Fields Too Large", "too large"),
     };
-    if !version.starts_with("HTTP/1.") {
-        return text("400 Bad Request", "bad request");
-    }
-    let path = target.split('?').next().unwrap_or(target);
     if path != "/metrics" {
         return text("404 Not Found", "not found; the metrics are at /metrics");
     }
-    let head_only = match method {
+    let head_only = match method.as_str() {
         "GET" => false,
         "HEAD" => true,
         _ => return text("405 Method Not Allowed", "only GET and HEAD"),
@@ -275,13 +304,8 @@ fn handle(
     let head = read_head(&mut conn, epoll);
     let _ = epoll.delete(conn.as_raw_fd());
     let (status, body, send_body) = match head {
-        Ok(Some(head)) => respond(&head, report),
+        Ok(Some(head)) => respond(head, report),
         Ok(None) => return Ok(Served::Stop),
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => (
-            "431 Request Header Fields Too Large",
-            "too large\n".into(),
-            true,
-        ),
         Err(e) => return Err(e),
     };
     conn.set_nonblocking(false)?;
@@ -445,6 +469,37 @@ mod tests {
             MetricsServer::start("0.0.0.0:0".parse().unwrap(), false, || None),
             Err(MetricsError::NotLoopback(_))
         ));
+    }
+
+    #[test]
+    fn heads_parse_with_httparse() {
+        let req = |m: &str, p: &str| {
+            Some(Head::Request {
+                method: m.into(),
+                path: p.into(),
+            })
+        };
+        assert_eq!(
+            parse_head(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+            req("GET", "/metrics")
+        );
+        assert_eq!(
+            parse_head(b"HEAD /metrics?x=1 HTTP/1.0\n\n"),
+            req("HEAD", "/metrics")
+        );
+        assert_eq!(parse_head(b"GET /metrics HTTP/1.1\r\nHost: x\r\n"), None);
+        assert_eq!(
+            parse_head(b"GET /metrics HTTP/2.0\r\n\r\n"),
+            Some(Head::Bad)
+        );
+        assert_eq!(parse_head(b"nonsense\r\n\r\n"), Some(Head::Bad));
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: y\r\n")).collect();
+        assert_eq!(
+            parse_head(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()),
+            Some(Head::TooLarge)
+        );
+        let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(MAX_HEAD));
+        assert_eq!(parse_head(long.as_bytes()), Some(Head::TooLarge));
     }
 
     #[test]

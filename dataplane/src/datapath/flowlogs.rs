@@ -3,11 +3,19 @@
 use super::*;
 
 impl<P: Port> Dataplane<P> {
-    /// Writes the flow logs' running intervals now (before the data plane stops).
+    /// Writes the flow logs' running intervals now (before the data plane stops), and
+    /// waits until the writer thread has written them.
     pub fn close_flow_logs(&mut self) {
         self.update_clock();
         let now = self.clock.now();
         self.flowlogs.flush_all(now, self.wall_base_ms);
+        self.writer.sync();
+    }
+
+    /// Waits until the writer thread has written every flow-log and capture record
+    /// handed to it so far (after [`Dataplane::expire`], say).
+    pub fn sync_writes(&self) {
+        self.writer.sync();
     }
 
     /// Counts a forwarded packet in the flow logs: egress on the sending ENI, ingress on

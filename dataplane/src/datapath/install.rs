@@ -107,9 +107,9 @@ impl<P: Port> Dataplane<P> {
         // the new one's.
         let now = self.clock.now();
         self.flowlogs.flush_all(now, self.wall_base_ms);
-        let (logs, _warnings) = FlowLogs::new(&tables.config, now);
+        let (logs, _warnings) = FlowLogs::new(&tables.config, now, &self.writer);
         self.flowlogs = logs;
-        self.taps.rebuild(&tables);
+        self.taps.rebuild(&tables, &self.writer);
         self.tables = tables;
         self.ports = ports;
         self.counters = counters;

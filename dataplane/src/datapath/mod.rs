@@ -14,6 +14,7 @@ use crate::observe::trace::{
     build_frame, describe, explanation_code, header_of, Header, Names, Outcome, TraceLeg,
     TraceProtocol, TraceReport, TraceSpec, TraceStep,
 };
+use crate::observe::writer::Writer;
 use crate::vpc::config::{DataplaneConfig, EniIdx};
 use crate::vpc::conntrack::{ConnTable, Touch};
 use crate::vpc::frag::{FragKey, FragTable};
@@ -112,6 +113,9 @@ pub struct Dataplane<P: Port> {
     flowlogs: FlowLogs,
     /// Unix time (ms) of engine time 0, for flow-log timestamps.
     wall_base_ms: u64,
+    /// The thread that writes flow-log and capture files (started with the first file;
+    /// dropped last, after the files are closed, it writes what it holds and stops).
+    writer: Writer,
 }
 
 impl<P: Port> Dataplane<P> {
@@ -137,6 +141,7 @@ impl<P: Port> Dataplane<P> {
             wall_base_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
+            writer: Writer::default(),
             pool: Pool::new(),
         }
     }
@@ -190,6 +195,9 @@ impl<P: Port> Dataplane<P> {
         let mut e = self.engine.clone();
         e.flows = self.flows.len() as u64;
         e.flow_evictions = self.flows.flushes();
+        let o = self.writer.overflows();
+        e.flow_log_records_dropped = o.flow_log_records;
+        e.capture_packets_dropped = o.capture_packets;
         e
     }
 
@@ -211,8 +219,9 @@ impl<P: Port> Dataplane<P> {
         }
     }
 
-    /// Advances connection-tracking expiry to now (and writes buffered packet-capture
-    /// records to their files); call it a few times a second.
+    /// Advances connection-tracking expiry to now (and hands the flow logs' closed
+    /// intervals and the captures' records to the writer thread); call it a few times a
+    /// second.
     /// Returns how many idle connections expired.
     pub fn expire(&mut self) -> usize {
         self.update_clock();

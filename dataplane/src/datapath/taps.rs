@@ -20,6 +20,7 @@ use super::Dataplane;
 use crate::engine::port::Port;
 use crate::observe::capture::Captures;
 use crate::observe::mirror::{Direction, Mirrors};
+use crate::observe::writer::Writer;
 use crate::vpc::config::EniIdx;
 use crate::vpc::tables::Tables;
 use crate::wire::vnet::VNET_HDR_LEN;
@@ -39,10 +40,10 @@ pub(super) struct Taps {
 
 impl Taps {
     /// Rebuilds from `tables`' configuration (captures that go on keep their files,
-    /// sessions keep their counters).
-    pub(super) fn rebuild(&mut self, tables: &Tables) {
+    /// sessions keep their counters); `writer` writes the capture files.
+    pub(super) fn rebuild(&mut self, tables: &Tables, writer: &Writer) {
         let old = std::mem::take(self);
-        self.captures = Captures::rebuild(old.captures, &tables.config);
+        self.captures = Captures::rebuild(old.captures, &tables.config, writer);
         self.mirrors = Mirrors::rebuild(old.mirrors, tables);
         self.capturing = !self.captures.is_empty();
         self.mirroring = !self.mirrors.is_empty();

@@ -313,6 +313,7 @@ fn captures_write_pcap_with_filter_and_snap_length() {
     send(&mut dp, A, arp.clone());
     let arp_reply = take(&mut dp, A).pop().unwrap();
     dp.expire();
+    dp.sync_writes();
 
     let (snap, link, recs) = read_pcap(&std::fs::read(dir.file("a2.pcap")).unwrap());
     assert_eq!((snap, link), (60, LINKTYPE_ETHERNET));
@@ -375,6 +376,7 @@ fn captures_survive_applies_unless_their_file_or_snap_length_change() {
     send(&mut dp, A, a_to_a2(80, 2)); // filtered out now
     send(&mut dp, A, udp((A, A_IP), (eni_mac(A2), A2_IP), 53));
     dp.expire();
+    dp.sync_writes();
     let (_, _, recs) = read_pcap(&std::fs::read(dir.file("a.pcap")).unwrap());
     assert_eq!(recs.len(), 2);
     assert_eq!(dp.taps.captures.report()[0].packets, 2);
@@ -629,6 +631,7 @@ fn a_target_that_is_also_a_source_never_loops() {
     assert_eq!(report(&dp, "tms-fw").packets, 1);
     // The copy FW received shows in its capture (as the instance would see it).
     dp.expire();
+    dp.sync_writes();
     let (_, _, recs) = read_pcap(&std::fs::read(dir.file("fw.pcap")).unwrap());
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].data, copies[0][VNET_HDR_LEN..]);

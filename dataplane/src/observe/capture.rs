@@ -10,18 +10,26 @@
 //! so its IP length is the super-frame's and its L4 checksum may be the partial one the
 //! kernel left for offload (as `tcpdump` shows on a host with offloads on).
 //!
-//! Records go through a [`BufWriter`] that holds whole records; the engine flushes it from
-//! [`crate::datapath::Dataplane::expire`] (every 50 ms in `vpcd`), when a configuration
-//! replaces or removes the capture, and when the engine is dropped. A file that cannot be
-//! opened or written is reported (`tracing::warn!` once, and in `vpcctl show`) and the
-//! capture stops writing; forwarding never fails because of a capture.
+//! Records collect in memory, whole; the engine hands them to the [`Writer`] thread, which
+//! owns the file, from [`crate::datapath::Dataplane::expire`] (every 50 ms in `vpcd`) and
+//! whenever a capture holds about half a megabyte. When the writer's queue is full the
+//! batch is dropped and counted (the stats report's `capture_packets_dropped`; the
+//! capture's own counters leave it out). When a configuration replaces or removes a
+//! capture, or the engine is dropped, its last records wait for room in the queue, and an
+//! apply that closes a capture returns once its file is complete. The file is created (and
+//! its header written) when the capture starts, so that an apply reports a file that
+//! cannot be opened at once. A file that cannot be opened or written is reported
+//! (`tracing::warn!` once, and in `vpcctl show`) and the capture stops writing;
+//! forwarding never fails because of a capture.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::observe::writer::{Delivery, FileId, FileStatus, Kind, Writer};
 use crate::vpc::config::{CaptureConfig, CaptureFilter, DataplaneConfig, EniIdx};
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 use crate::wire::{parse_frame, L3};
@@ -38,9 +46,9 @@ pub const FILE_HEADER_LEN: usize = 24;
 pub const RECORD_HEADER_LEN: usize = 16;
 /// The largest snap length (libpcap's `MAXIMUM_SNAPLEN`, also the default).
 pub const MAX_SNAPLEN: u32 = 262_144;
-/// Buffer size of a capture file's writer: twice the largest record, so that a record
-/// always goes to the file whole, in one write (a reader of the growing file never sees
-/// half a record, except in the middle of that write).
+/// Most bytes of records a capture holds before handing them to the writer thread: twice
+/// the largest record. Records go to the file whole, a batch in one write (a reader of
+/// the growing file never sees half a record, except in the middle of that write).
 const WRITE_BUFFER: usize = 2 * (RECORD_HEADER_LEN + MAX_SNAPLEN as usize);
 
 /// The pcap file header for `snaplen`.
@@ -112,7 +120,8 @@ pub struct CaptureReport {
     pub eni: String,
     /// The pcap file.
     pub path: String,
-    /// Packets written.
+    /// Packets written (handed to the writer thread; not those it dropped because its
+    /// queue was full).
     pub packets: u64,
     /// Frame bytes written (after the snap length).
     pub bytes: u64,
@@ -129,34 +138,54 @@ struct Capture {
     config: CaptureConfig,
     /// The ENI's id, to recognise the same capture in a new configuration.
     eni_id: String,
-    out: Option<BufWriter<File>>,
-    error: Option<String>,
-    errors: u64,
+    /// The file, owned by the writer thread (`None`: it could not be opened).
+    out: Option<FileId>,
+    /// Failures opening or writing the file (the writer thread records its own).
+    status: Arc<FileStatus>,
+    writer: Writer,
+    /// Records not yet handed to the writer thread, with their packets and frame bytes.
+    pending: Vec<u8>,
+    pending_packets: u64,
+    pending_bytes: u64,
     packets: u64,
     bytes: u64,
 }
 
 impl Capture {
-    fn open(config: CaptureConfig, eni_id: String) -> Capture {
+    /// Creates (truncates) the file, writes its header and hands it to `writer`.
+    fn open(config: CaptureConfig, eni_id: String, writer: &Writer) -> Capture {
         let mut c = Capture {
             config,
             eni_id,
             out: None,
-            error: None,
-            errors: 0,
+            status: Arc::new(FileStatus::default()),
+            writer: writer.clone(),
+            pending: Vec::new(),
+            pending_packets: 0,
+            pending_bytes: 0,
             packets: 0,
             bytes: 0,
         };
         let snaplen = c.snaplen();
-        let opened = File::create(&c.config.path).and_then(|f| {
-            let mut w = BufWriter::with_capacity(WRITE_BUFFER, f);
-            w.write_all(&file_header(snaplen))?;
-            w.flush()?;
-            Ok(w)
-        });
+        let opened = File::create(&c.config.path)
+            .and_then(|mut f| {
+                f.write_all(&file_header(snaplen))?;
+                Ok(f)
+            })
+            .and_then(|f| {
+                writer
+                    .open(
+                        f,
+                        Kind::Capture,
+                        &c.config.id,
+                        &c.config.path,
+                        Some(c.status.clone()),
+                    )
+                    .map_err(io::Error::other)
+            });
         match opened {
-            Ok(w) => c.out = Some(w),
-            Err(e) => c.fail("opening", &e),
+            Ok(id) => c.out = Some(id),
+            Err(e) => c.fail_to_open(&e),
         }
         c
     }
@@ -168,43 +197,59 @@ impl Capture {
         }
     }
 
-    fn fail(&mut self, what: &str, e: &io::Error) {
+    fn fail_to_open(&mut self, e: &io::Error) {
         tracing::warn!(
             capture = %self.config.id,
             path = %self.config.path,
             error = %e,
-            "packet capture stopped: {what} the file failed"
+            "packet capture stopped: opening the file failed"
         );
-        self.error = Some(format!("{what} {}: {e}", self.config.path));
-        self.errors += 1;
-        self.out = None;
+        self.status
+            .fail(format!("opening {}: {e}", self.config.path));
+    }
+
+    /// Whether frames are recorded: the file is open and no write failed.
+    #[inline]
+    fn writing(&self) -> bool {
+        self.out.is_some() && !self.status.failed()
     }
 
     fn write(&mut self, ts_us: u64, frame: &[u8]) {
         let snaplen = self.snaplen();
-        let Some(w) = self.out.as_mut() else { return };
         let need = RECORD_HEADER_LEN + frame.len().min(snaplen as usize);
-        if w.capacity() - w.buffer().len() < need {
-            if let Err(e) = w.flush() {
-                self.fail("writing", &e);
-                return;
-            }
+        if self.pending.len() + need > WRITE_BUFFER {
+            self.hand_over(Delivery::DropIfFull);
         }
-        match write_record(w, ts_us, frame, snaplen) {
-            Ok(n) => {
-                self.packets += 1;
-                self.bytes += n as u64;
-            }
-            Err(e) => self.fail("writing", &e),
+        // Writing to a Vec cannot fail.
+        if let Ok(n) = write_record(&mut self.pending, ts_us, frame, snaplen) {
+            self.packets += 1;
+            self.bytes += n as u64;
+            self.pending_packets += 1;
+            self.pending_bytes += n as u64;
+        }
+    }
+
+    /// Hands the pending records to the writer thread; dropped ones leave the counters.
+    fn hand_over(&mut self, how: Delivery) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let bytes = std::mem::take(&mut self.pending);
+        let (packets, frame_bytes) = (self.pending_packets, self.pending_bytes);
+        self.pending_packets = 0;
+        self.pending_bytes = 0;
+        let queued = match self.out {
+            Some(id) if !self.status.failed() => self.writer.pcap_bytes(id, bytes, packets, how),
+            _ => false,
+        };
+        if !queued {
+            self.packets -= packets;
+            self.bytes -= frame_bytes;
         }
     }
 
     fn flush(&mut self) {
-        if let Some(w) = self.out.as_mut() {
-            if let Err(e) = w.flush() {
-                self.fail("writing", &e);
-            }
-        }
+        self.hand_over(Delivery::DropIfFull);
     }
 
     /// Whether `new` (for ENI `eni_id`) can keep writing this capture's file: same
@@ -213,7 +258,17 @@ impl Capture {
         self.config.path == new.path
             && self.config.snaplen == new.snaplen
             && self.eni_id == eni_id
-            && self.out.is_some()
+            && self.writing()
+    }
+}
+
+impl Drop for Capture {
+    /// Hands the last records over (waiting for room in the queue) and closes the file.
+    fn drop(&mut self) {
+        self.hand_over(Delivery::Wait);
+        if let Some(id) = self.out.take() {
+            self.writer.close(id);
+        }
     }
 }
 
@@ -226,11 +281,12 @@ pub struct Captures {
 }
 
 impl Captures {
-    /// The captures of `config`. A capture of `old` with the same id, ENI, file and snap
-    /// length goes on writing its file with its counters (a new filter applies from
-    /// now); every other capture of `old` is flushed and closed, and new ones create
-    /// (truncate) their files. Indices must have been checked (`Tables::build` does).
-    pub fn rebuild(mut old: Captures, config: &DataplaneConfig) -> Captures {
+    /// The captures of `config`, written by `writer`'s thread. A capture of `old` with the
+    /// same id, ENI, file and snap length goes on writing its file with its counters (a
+    /// new filter applies from now); every other capture of `old` is closed, its file
+    /// complete when this returns, and new ones create (truncate) their files. Indices
+    /// must have been checked (`Tables::build` does).
+    pub fn rebuild(mut old: Captures, config: &DataplaneConfig, writer: &Writer) -> Captures {
         let eni_id = |i: EniIdx| {
             config
                 .enis
@@ -254,15 +310,22 @@ impl Captures {
                     // Close an old capture of the same file first (a changed snap length
                     // or ENI): its buffered records land before the file is truncated.
                     if let Some(i) = old.list.iter().position(|o| o.config.path == c.path) {
-                        let mut o = old.list.swap_remove(i);
-                        o.flush();
+                        let o = old.list.swap_remove(i);
+                        let w = o.writer.clone();
+                        drop(o);
+                        w.sync();
                     }
-                    Capture::open(c.clone(), id)
+                    Capture::open(c.clone(), id, writer)
                 }
             });
         }
-        for o in &mut old.list {
-            o.flush();
+        // The rest is closed: complete files when the apply returns.
+        if !old.list.is_empty() {
+            let writers: Vec<Writer> = old.list.iter().map(|o| o.writer.clone()).collect();
+            old.list.clear();
+            for w in writers {
+                w.sync();
+            }
         }
         let mut by_eni = vec![Vec::new(); config.enis.len()];
         for (i, c) in list.iter().enumerate() {
@@ -292,7 +355,7 @@ impl Captures {
             let Some(c) = self.list.get_mut(i as usize) else {
                 continue;
             };
-            if c.out.is_none() || !filter_matches(c.config.filter.as_ref(), frame) {
+            if !c.writing() || !filter_matches(c.config.filter.as_ref(), frame) {
                 continue;
             }
             let ts = *ts_us.get_or_insert_with(|| {
@@ -304,7 +367,8 @@ impl Captures {
         }
     }
 
-    /// Writes buffered records to the files.
+    /// Hands the records collected so far to the writer thread (never waits: what does
+    /// not fit in its queue is dropped and counted).
     pub fn flush(&mut self) {
         for c in &mut self.list {
             c.flush();
@@ -321,8 +385,8 @@ impl Captures {
                 path: c.config.path.clone(),
                 packets: c.packets,
                 bytes: c.bytes,
-                errors: c.errors,
-                error: c.error.clone(),
+                errors: c.status.errors(),
+                error: c.status.error(),
             })
             .collect()
     }
@@ -483,7 +547,7 @@ pub(crate) mod tests {
             snaplen: 100,
             filter: None,
         });
-        let mut caps = Captures::rebuild(Captures::default(), &c);
+        let mut caps = Captures::rebuild(Captures::default(), &c, &Writer::default());
         caps.frame(0, &udp_frame([10, 0, 1, 10], [10, 0, 2, 20], 1, 2, 3));
         let r = caps.report();
         assert_eq!(r.len(), 1);

@@ -5,18 +5,21 @@
 //! nothing in an interval.
 //!
 //! The fast path only updates a counter record (one hash-map entry per ENI and flow);
-//! records are formatted and written when an interval closes, from
-//! [`crate::datapath::Dataplane::expire`] (every 50 ms in vpcd). Not logged, as in AWS:
+//! records are formatted when an interval closes, from
+//! [`crate::datapath::Dataplane::expire`] (every 50 ms in vpcd), and handed to the
+//! [`Writer`] thread, which appends them to the file (an interval's records in one write).
+//! When its queue is full the interval's records are dropped and counted (the stats
+//! report's `flow_log_records_dropped`); the records of intervals that an apply or a stop
+//! closes wait for room instead. Not logged, as in AWS:
 //! DHCP, DNS to the VPC's resolver (`.2`), the metadata and time-sync addresses, and the
 //! router's own address (its answers never reach the pipeline's forward path).
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr};
 
 use foldhash::fast::RandomState;
 
+use crate::observe::writer::{Delivery, FileId, Kind, Writer};
 use crate::vpc::config::{DataplaneConfig, EniIdx, FlowLogConfig, FlowLogTraffic};
 use crate::vpc::verdict::DropReason;
 
@@ -202,7 +205,8 @@ struct RecordVal {
 #[derive(Debug)]
 struct Sink {
     cfg: FlowLogConfig,
-    out: Option<BufWriter<File>>,
+    /// The log file, owned by the writer thread (`None`: it could not be opened).
+    out: Option<FileId>,
     /// The current interval's start (engine ms).
     window: u64,
     /// Records written so far.
@@ -221,6 +225,19 @@ pub struct FlowLogs {
     sinks: Vec<Sink>,
     /// Per ENI, what its records say about it.
     enis: Vec<EniInfo>,
+    /// The thread that writes the files.
+    writer: Writer,
+}
+
+impl Drop for FlowLogs {
+    /// Closes the files (after the records queued before).
+    fn drop(&mut self) {
+        for s in &self.sinks {
+            if let Some(id) = s.out {
+                self.writer.close(id);
+            }
+        }
+    }
 }
 
 /// What records say about an ENI.
@@ -249,9 +266,10 @@ fn logged_flags(flags: u8) -> u8 {
 }
 
 impl FlowLogs {
-    /// Flow logs for `config`, opening (appending to) their files. A file that cannot
-    /// be opened is reported in the returned warnings and its log writes nothing.
-    pub fn new(config: &DataplaneConfig, now: u64) -> (FlowLogs, Vec<String>) {
+    /// Flow logs for `config`, opening (appending to) their files, which `writer`'s
+    /// thread then writes. A file that cannot be opened is reported in the returned
+    /// warnings and its log writes nothing.
+    pub fn new(config: &DataplaneConfig, now: u64, writer: &Writer) -> (FlowLogs, Vec<String>) {
         let mut warnings = Vec::new();
         let mut logged = vec![Vec::new(); config.enis.len()];
         let sinks = config
@@ -268,7 +286,12 @@ impl FlowLogs {
                     .create(true)
                     .append(true)
                     .open(&f.path)
-                    .map(BufWriter::new)
+                    .map_err(|e| e.to_string())
+                    .and_then(|file| {
+                        writer
+                            .open(file, Kind::FlowLog, &f.id, &f.path, None)
+                            .map_err(|e| e.to_string())
+                    })
                     .map_err(|e| {
                         tracing::warn!(flow_log = %f.id, path = %f.path, error = %e, "cannot open the flow log file");
                         warnings.push(format!("{}: cannot open {}: {e}", f.id, f.path));
@@ -312,6 +335,7 @@ impl FlowLogs {
                 logged,
                 sinks,
                 enis,
+                writer: writer.clone(),
             },
             warnings,
         )
@@ -397,10 +421,15 @@ impl FlowLogs {
         }
     }
 
-    /// Closes every interval that ended by `now`: writes its records (and `NODATA` for
-    /// covered ENIs without any) to the log files. `wall_ms` maps engine time to Unix
-    /// time (ms). Returns the records written.
+    /// Closes every interval that ended by `now`: queues its records (and `NODATA` for
+    /// covered ENIs without any) for the log files, never waiting (records that do not
+    /// fit in the writer's queue are dropped and counted). `wall_ms` maps engine time to
+    /// Unix time (ms). Returns the records queued.
     pub fn flush(&mut self, now: u64, wall_ms: u64) -> usize {
+        self.close_intervals(now, wall_ms, Delivery::DropIfFull)
+    }
+
+    fn close_intervals(&mut self, now: u64, wall_ms: u64, how: Delivery) -> usize {
         let secs = |ms: u64| (wall_ms + ms) / 1000;
         let mut written = 0;
         for sink in &mut self.sinks {
@@ -447,32 +476,34 @@ impl FlowLogs {
                 }
             }
             lines.sort();
-            if let Some(out) = sink.out.as_mut() {
-                let mut ok = true;
-                for l in &lines {
-                    ok &= writeln!(out, "{l}").is_ok();
+            let n = lines.len();
+            let queued = match sink.out {
+                Some(id) if n > 0 => {
+                    let mut text = lines.join("\n");
+                    text.push('\n');
+                    self.writer.flow_log_lines(id, text, n as u64, how)
                 }
-                ok &= out.flush().is_ok();
-                if !ok {
-                    tracing::warn!(flow_log = %sink.cfg.id, "writing the flow log failed");
-                }
+                _ => true,
+            };
+            if queued {
+                sink.written += n as u64;
+                written += n;
             }
-            sink.written += lines.len() as u64;
-            written += lines.len();
         }
         written
     }
 
     /// Closes every running interval now (before a new configuration replaces these
-    /// flow logs).
+    /// flow logs, or the data plane stops); these records wait for room in the writer's
+    /// queue rather than be dropped.
     pub fn flush_all(&mut self, now: u64, wall_ms: u64) -> usize {
         for s in &mut self.sinks {
             s.window = now.saturating_sub(s.cfg.interval_ms.max(1));
         }
-        self.flush(now, wall_ms)
+        self.close_intervals(now, wall_ms, Delivery::Wait)
     }
 
-    /// Records written per flow log so far, by position in the configuration.
+    /// Records queued for writing per flow log so far, by position in the configuration.
     pub fn written(&self) -> Vec<u64> {
         self.sinks.iter().map(|s| s.written).collect()
     }
@@ -555,258 +586,5 @@ fn line(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::datapath::Dataplane;
-    use crate::engine::port::MemPort;
-    use crate::fixtures::{self, eni_mac, router_mac, A, B, FW, INTERNET_HOST};
-    use crate::vpc::config::{
-        FlowLogConfig, MappingTarget, NaclEntry, NetworkAclConfig, PortRange, Protocol,
-        PublicMapping, SecurityGroupConfig, SgPeer, SgRule, TrafficMatch,
-    };
-    use crate::vpc::conntrack::tcp_flags::{ACK, FIN, SYN};
-    use crate::wire::vnet::VNET_HDR_LEN;
-    use etherparse::PacketBuilder;
-
-    fn tm(proto: Protocol, ports: Option<(u16, u16)>) -> TrafficMatch {
-        TrafficMatch {
-            protocol: proto,
-            ports: ports.map(|(from, to)| PortRange { from, to }),
-            icmp: None,
-        }
-    }
-
-    /// The NAT fixture; flow log `fl-1` (ALL, 60 s, default format unless `fields`)
-    /// on A, B and FW; B's group admits TCP 22 only; FW has the public IP
-    /// 198.51.100.30; subnet 1 (B) behind an ACL whose outbound rules are given.
-    fn setup(path: &str, fields: &[&str], b_outbound: Vec<NaclEntry>) -> Dataplane<MemPort> {
-        let mut c = fixtures::behind_nat_gateway((1024, 65535));
-        let all = tm(Protocol::All, None);
-        c.security_groups = vec![SecurityGroupConfig {
-            id: "sg-b".into(),
-            vpc: 0,
-            inbound: vec![SgRule {
-                traffic: tm(Protocol::Number(6), Some((22, 22))),
-                peer: SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
-            }],
-            outbound: vec![SgRule {
-                traffic: all,
-                peer: SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
-            }],
-        }];
-        c.enis[B as usize].security_groups = Some(vec![0]);
-        c.network_acls = vec![NetworkAclConfig {
-            id: "acl-b".into(),
-            vpc: 0,
-            inbound: vec![NaclEntry {
-                rule_number: 100,
-                traffic: all,
-                cidr: "0.0.0.0/0".parse().unwrap(),
-                allow: true,
-            }],
-            outbound: b_outbound,
-        }];
-        c.subnets[1].network_acl = Some(0);
-        // B's table sends 10.0.1.0/24 to FW (a middlebox) in the fixture: route it
-        // locally here.
-        c.route_tables[1]
-            .routes
-            .retain(|r| r.target != crate::vpc::config::RouteTarget::Eni(FW));
-        c.internet_gateways[0].mappings.push(PublicMapping {
-            public: "198.51.100.30".parse().unwrap(),
-            target: MappingTarget::Eni(FW),
-            private: "10.0.3.30".parse().unwrap(),
-            source: "eipalloc-fw".into(),
-        });
-        c.flow_logs = vec![FlowLogConfig {
-            id: "fl-1".into(),
-            enis: vec![A, B, FW],
-            traffic: FlowLogTraffic::All,
-            interval_ms: 60_000,
-            path: path.into(),
-            fields: if fields.is_empty() {
-                DEFAULT_FIELDS.iter().map(|f| f.to_string()).collect()
-            } else {
-                fields.iter().map(|f| f.to_string()).collect()
-            },
-        }];
-        let mut dp = fixtures::mem_dataplane(c, 1024, true).unwrap();
-        dp.set_now(1_000);
-        dp
-    }
-
-    fn allow_all_out() -> Vec<NaclEntry> {
-        vec![NaclEntry {
-            rule_number: 100,
-            traffic: tm(Protocol::All, None),
-            cidr: "0.0.0.0/0".parse().unwrap(),
-            allow: true,
-        }]
-    }
-
-    fn tcp(from: u32, to: [u8; 4], from_ip: [u8; 4], sport: u16, dport: u16, flags: u8) -> Vec<u8> {
-        let subnet = [0u8, 0, 1, 2, 1][from as usize];
-        let mut v = vec![0u8; VNET_HDR_LEN];
-        let b = PacketBuilder::ethernet2(eni_mac(from).0, router_mac(subnet).0)
-            .ipv4(from_ip, to, 64)
-            .tcp(sport, dport, 1, 64000);
-        let b = if flags & SYN != 0 { b.syn() } else { b };
-        let b = if flags & ACK != 0 { b.ack(1) } else { b };
-        let b = if flags & FIN != 0 { b.fin() } else { b };
-        b.write(&mut v, b"").unwrap();
-        v
-    }
-
-    const A_IP: [u8; 4] = [10, 0, 1, 10];
-    const B_IP: [u8; 4] = [10, 0, 2, 20];
-
-    fn path(name: &str) -> String {
-        let p = std::env::temp_dir().join(format!("vpcd-fl-{}-{name}.log", std::process::id()));
-        let _ = std::fs::remove_file(&p);
-        p.to_string_lossy().into_owned()
-    }
-
-    fn lines(path: &str) -> Vec<String> {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let _ = std::fs::remove_file(path);
-        text.lines().map(str::to_string).collect()
-    }
-
-    /// A short TCP connection A → B:22 (handshake, FINs both ways).
-    fn short_connection(dp: &mut Dataplane<MemPort>) {
-        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, SYN));
-        dp.process(B, &mut tcp(B, A_IP, B_IP, 22, 40000, SYN | ACK));
-        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, ACK));
-        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, FIN | ACK));
-        dp.process(B, &mut tcp(B, A_IP, B_IP, 22, 40000, FIN | ACK));
-        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, ACK));
-    }
-
-    #[test]
-    fn default_format_records_field_by_field_with_nodata_for_the_idle_eni() {
-        let p = path("default");
-        let mut dp = setup(&p, &[], allow_all_out());
-        short_connection(&mut dp);
-        dp.set_now(61_000);
-        dp.expire();
-        let got = lines(&p);
-        // 40 bytes per segment (IPv4 + TCP headers, no payload).
-        let expect = [
-            "2 000000000000 eni-0 10.0.1.10 10.0.2.20 40000 22 6 4 160 1 1 ACCEPT OK",
-            "2 000000000000 eni-0 10.0.2.20 10.0.1.10 22 40000 6 2 80 1 1 ACCEPT OK",
-            "2 000000000000 eni-2 10.0.1.10 10.0.2.20 40000 22 6 4 160 1 1 ACCEPT OK",
-            "2 000000000000 eni-2 10.0.2.20 10.0.1.10 22 40000 6 2 80 1 1 ACCEPT OK",
-            "2 000000000000 eni-3 - - - - - - - 0 61 - NODATA",
-        ];
-        assert_eq!(got, expect);
-    }
-
-    #[test]
-    fn tcp_flags_are_or_ed_and_a_v5_field_makes_version_5() {
-        let p = path("flags");
-        let fields = [
-            "version",
-            "interface-id",
-            "srcaddr",
-            "dstaddr",
-            "tcp-flags",
-            "flow-direction",
-            "traffic-path",
-            "pkt-dstaddr",
-        ];
-        let mut dp = setup(&p, &fields, allow_all_out());
-        short_connection(&mut dp);
-        // FW (public IP 198.51.100.30) to the internet: traffic path 8 (IGW).
-        dp.process(
-            FW,
-            &mut tcp(FW, INTERNET_HOST, [10, 0, 3, 30], 50000, 443, SYN),
-        );
-        dp.set_now(61_000);
-        dp.expire();
-        let got = lines(&p);
-        assert_eq!(
-            got,
-            [
-                "5 eni-0 10.0.1.10 10.0.2.20 3 egress 1 10.0.2.20",
-                "5 eni-0 10.0.2.20 10.0.1.10 19 ingress - 10.0.1.10",
-                "5 eni-2 10.0.1.10 10.0.2.20 3 ingress - 10.0.2.20",
-                "5 eni-2 10.0.2.20 10.0.1.10 19 egress 1 10.0.1.10",
-                "5 eni-3 10.0.3.30 203.0.113.5 2 egress 8 203.0.113.5",
-            ]
-        );
-    }
-
-    #[test]
-    fn a_nacl_reject_on_the_return_path_and_an_sg_reject_inbound() {
-        // B's subnet lets nothing out: the SYN-ACK is refused there (B egress REJECT),
-        // after the SYN was accepted at both ends.
-        let p = path("reject");
-        let mut dp = setup(&p, &[], vec![]);
-        dp.process(A, &mut tcp(A, B_IP, A_IP, 40000, 22, SYN));
-        dp.process(B, &mut tcp(B, A_IP, B_IP, 22, 40000, SYN | ACK));
-        dp.process(B, &mut tcp(B, A_IP, B_IP, 22, 40000, SYN | ACK));
-        // B's group refuses port 80: one REJECT, on B's ingress; A's egress accepted.
-        dp.process(A, &mut tcp(A, B_IP, A_IP, 40001, 80, SYN));
-        dp.set_now(61_000);
-        dp.expire();
-        let got = lines(&p);
-        assert_eq!(
-            got,
-            [
-                "2 000000000000 eni-0 10.0.1.10 10.0.2.20 40000 22 6 1 40 1 1 ACCEPT OK",
-                "2 000000000000 eni-0 10.0.1.10 10.0.2.20 40001 80 6 1 40 1 1 ACCEPT OK",
-                "2 000000000000 eni-2 10.0.1.10 10.0.2.20 40000 22 6 1 40 1 1 ACCEPT OK",
-                "2 000000000000 eni-2 10.0.1.10 10.0.2.20 40001 80 6 1 40 1 1 REJECT OK",
-                "2 000000000000 eni-2 10.0.2.20 10.0.1.10 22 40000 6 2 80 1 1 REJECT OK",
-                "2 000000000000 eni-3 - - - - - - - 0 61 - NODATA",
-            ]
-        );
-    }
-
-    #[test]
-    fn only_the_chosen_traffic_is_kept_and_intervals_restart() {
-        let p = path("accept-only");
-        let mut dp = setup(&p, &[], vec![]);
-        {
-            // Make the log ACCEPT-only through a fresh install.
-            let mut c = dp.tables().config.clone();
-            c.flow_logs[0].traffic = FlowLogTraffic::Accept;
-            let plan = (0..6)
-                .map(|i| crate::datapath::EniPlan {
-                    previous: Some(i),
-                    port: crate::datapath::PortChange::Keep,
-                })
-                .collect();
-            dp.install(c, plan).unwrap();
-        }
-        dp.process(A, &mut tcp(A, B_IP, A_IP, 40001, 80, SYN));
-        dp.set_now(61_000);
-        dp.expire();
-        dp.set_now(121_000);
-        dp.expire();
-        let got = lines(&p);
-        assert!(got.iter().all(|l| !l.contains("REJECT")), "{got:?}");
-        assert!(got
-            .iter()
-            .any(|l| l.contains("eni-0") && l.contains("ACCEPT")));
-        // The second interval is idle: NODATA for every covered ENI.
-        assert_eq!(
-            got.iter()
-                .filter(|l| l.ends_with("61 121 - NODATA"))
-                .count(),
-            3
-        );
-    }
-
-    #[test]
-    fn format_versions_follow_the_newest_field() {
-        let f = |v: &[&str]| format_version(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(f(&DEFAULT_FIELDS), 2);
-        assert_eq!(f(&["version", "vpc-id"]), 3);
-        assert_eq!(f(&["az-id"]), 4);
-        assert_eq!(f(&["srcaddr", "traffic-path"]), 5);
-        assert_eq!(logged_flags(ACK), 0);
-        assert_eq!(logged_flags(SYN | ACK), 18);
-        assert_eq!(logged_flags(FIN | ACK), 1);
-    }
-}
+#[path = "flowlog_tests.rs"]
+mod tests;

@@ -17,6 +17,7 @@
 //! vpcd_nat_gateway_…{nat_gateway}                         the AWS/NATGateway metrics
 //! vpcd_flow_cache_{hits,misses,evictions}_total, vpcd_flow_cache_flows
 //! vpcd_batches_total, vpcd_drops_total{reason}            engine-wide
+//! vpcd_{flow_log_records,capture_packets}_dropped_total   the file writer's queue was full
 //! vpcd_nacl_rule_denies_total{nacl,direction,rule}        rules that denied, this epoch
 //! ```
 
@@ -411,6 +412,8 @@ fn engine_families(out: &mut Vec<Family>, e: &EngineCounters) {
         flows,
         batches,
         drops,
+        flow_log_records_dropped,
+        capture_packets_dropped,
     } = e;
     let single = |name: &str, kind, help: &str, v: u64| {
         let mut f = Family::new(name, kind, help);
@@ -456,6 +459,18 @@ fn engine_families(out: &mut Vec<Family>, e: &EngineCounters) {
         f.push(vec![("reason", r.name().to_string())], drops[r.index()]);
     }
     out.push(f);
+    out.push(single(
+        "vpcd_flow_log_records_dropped_total",
+        Kind::Counter,
+        "Flow-log records dropped because the file writer's queue was full.",
+        *flow_log_records_dropped,
+    ));
+    out.push(single(
+        "vpcd_capture_packets_dropped_total",
+        Kind::Counter,
+        "Captured packets dropped because the file writer's queue was full.",
+        *capture_packets_dropped,
+    ));
 }
 
 /// Escapes a label value: backslash, double quote and line feed.
@@ -747,6 +762,9 @@ mod tests {
         assert!(report.engine.flow_hits >= 1 && report.engine.flow_misses >= 1);
         assert_eq!(get(&s, "vpcd_flow_cache_flows{}"), report.engine.flows);
         assert_eq!(get(&s, "vpcd_config_epoch{}"), report.epoch);
+        assert_eq!(get(&s, "vpcd_flow_log_records_dropped_total{}"), 0);
+        assert_eq!(get(&s, "vpcd_capture_packets_dropped_total{}"), 0);
+        assert!(text.contains("# TYPE vpcd_capture_packets_dropped_total counter\n"));
         assert_eq!(
             get(&s, r#"vpcd_eni_conntrack_max{eni="eni-0"}"#),
             a.counters.conntrack_max

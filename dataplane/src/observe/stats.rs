@@ -68,6 +68,8 @@ impl Default for EngineCounters {
             flows: 0,
             batches: 0,
             drops: [0; DropReason::COUNT],
+            flow_log_records_dropped: 0,
+            capture_packets_dropped: 0,
         }
     }
 }
@@ -125,6 +127,12 @@ pub struct EngineCounters {
     /// Drops by reason, all ENIs together.
     #[serde(with = "drops_serde")]
     pub drops: [u64; DropReason::COUNT],
+    /// Flow-log records dropped because the writer thread's queue was full.
+    #[serde(default)]
+    pub flow_log_records_dropped: u64,
+    /// Captured packets dropped because the writer thread's queue was full.
+    #[serde(default)]
+    pub capture_packets_dropped: u64,
 }
 
 /// The report for `vpcctl show`.

@@ -9,17 +9,15 @@ use std::os::unix::fs::OpenOptionsExt;
 use crate::engine::port::Port;
 use crate::wire::vnet::VNET_HDR_LEN;
 
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
-const TUNSETSNDBUF: libc::c_ulong = 0x4004_54d4;
-const TUNSETVNETHDRSZ: libc::c_ulong = 0x4004_54d8;
-const IFF_TAP: libc::c_short = 0x0002;
-const IFF_NO_PI: libc::c_short = 0x1000;
-const IFF_VNET_HDR: libc::c_short = 0x4000;
-const TUN_F_CSUM: libc::c_uint = 0x01;
-const TUN_F_TSO4: libc::c_uint = 0x02;
-const TUN_F_TSO6: libc::c_uint = 0x04;
-const TUN_F_TSO_ECN: libc::c_uint = 0x08;
+// The ioctl numbers and flags of `linux/if_tun.h` all come from `libc` (none is written
+// out here). The `ifr_flags` field is a C `short`; libc declares the flags as `c_int`.
+use libc::{
+    IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETSNDBUF, TUNSETVNETHDRSZ,
+    TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN,
+};
+
+/// The `ifr_flags` of `TUNSETIFF`: a TAP, without packet information, with vnet headers.
+const TAP_FLAGS: libc::c_short = (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) as libc::c_short;
 
 /// Why a TAP device could not be opened or configured.
 #[derive(Debug, thiserror::Error)]
@@ -58,10 +56,10 @@ pub struct Tap {
     name: String,
 }
 
-fn ioctl_ptr<T>(fd: RawFd, req: libc::c_ulong, arg: *mut T) -> io::Result<()> {
+fn ioctl_ptr<T>(fd: RawFd, req: libc::Ioctl, arg: *mut T) -> io::Result<()> {
     // SAFETY: `fd` is an open descriptor we own and `arg` points to a live, properly
     // sized and aligned value of the type this request expects (checked by callers).
-    let r = unsafe { libc::ioctl(fd, req as _, arg) };
+    let r = unsafe { libc::ioctl(fd, req, arg) };
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -69,10 +67,10 @@ fn ioctl_ptr<T>(fd: RawFd, req: libc::c_ulong, arg: *mut T) -> io::Result<()> {
     }
 }
 
-fn ioctl_val(fd: RawFd, req: libc::c_ulong, arg: libc::c_ulong) -> io::Result<()> {
+fn ioctl_val(fd: RawFd, req: libc::Ioctl, arg: libc::c_ulong) -> io::Result<()> {
     // SAFETY: requests used with this helper take their argument by value; no memory
     // is passed to the kernel.
-    let r = unsafe { libc::ioctl(fd, req as _, arg) };
+    let r = unsafe { libc::ioctl(fd, req, arg) };
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -103,7 +101,7 @@ impl Tap {
         };
         let mut req = IfReqFlags {
             name: [0; libc::IFNAMSIZ],
-            flags: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
+            flags: TAP_FLAGS,
             _pad: [0; 22],
         };
         req.name[..name.len()].copy_from_slice(name.as_bytes());
