@@ -1,6 +1,7 @@
 //! Flow-log hooks: what the forwarding path reports to [`crate::observe::flowlog`].
 
 use super::*;
+use crate::vpc::verdict::OutPort;
 
 impl<P: Port> Dataplane<P> {
     /// Writes the flow logs' running intervals now (before the data plane stops), and
@@ -31,19 +32,19 @@ impl<P: Port> Dataplane<P> {
         let now = self.clock.now();
         let n_enis = self.tables.enis.len() as u32;
         if in_port < n_enis && self.flowlogs.covers(in_port) {
-            let path = match d.nat {
+            let path = match (d.to, d.nat) {
+                (OutPort::Eni(to), _) => self.path_between(in_port, to),
                 // Through a NAT gateway (port translated) the next hop is in the VPC.
-                _ if d.port < n_enis => self.path_between(in_port, d.port),
-                Nat::Src(_, Some(_)) => FlowPath::SameVpc,
-                _ => FlowPath::InternetGateway,
+                (OutPort::Uplink(_), Nat::Src(_, Some(_))) => FlowPath::SameVpc,
+                (OutPort::Uplink(_), _) => FlowPath::InternetGateway,
             };
             let k = RecordKey::of(in_port, false, true, ip);
             self.flowlogs
                 .count(k, packets, bytes, ip.tcp_flags, Some(path), now);
         }
-        if d.port < n_enis && self.flowlogs.covers(d.port) {
+        if let Some(to) = d.to.eni().filter(|&e| self.flowlogs.covers(e)) {
             // The receiver sees the packet as delivered (after any translation).
-            let k = RecordKey::of(d.port, true, true, ip).translated(d.nat);
+            let k = RecordKey::of(to, true, true, ip).translated(d.nat);
             self.flowlogs
                 .count(k, packets, bytes, ip.tcp_flags, None, now);
         }

@@ -112,9 +112,9 @@ impl<P: Port> Dataplane<P> {
                     ACK
                 };
                 let buf = build_frame(VNET_HDR_LEN, d.dst_mac.0, d.src_mac.0, &back, rflags)?;
-                let name = Names::port_name(t, d.port);
+                let name = Names::port_name(t, d.to.index(t.enis.len()));
                 Some(
-                    self.trace_leg(&mut overlay, now, d.port, buf, back, name)?
+                    self.trace_leg(&mut overlay, now, d.to.index(t.enis.len()), buf, back, name)?
                         .0,
                 )
             }
@@ -162,10 +162,13 @@ impl<P: Port> Dataplane<P> {
                         DropReason::FragmentationNeeded,
                         format!("{}-byte hop", delivery.mtu),
                     )
-                } else if self.port(delivery.port).is_none() {
+                } else if self
+                    .port(delivery.to.index(self.tables.enis.len()))
+                    .is_none()
+                {
                     drop(
                         DropReason::EniNotAttached,
-                        Names::port_name(&self.tables, delivery.port),
+                        Names::port_name(&self.tables, delivery.to.index(self.tables.enis.len())),
                     )
                 } else {
                     rewrite(&mut buf, delivery.nat)
@@ -174,7 +177,10 @@ impl<P: Port> Dataplane<P> {
                         .ok_or_else(|| "the rewritten packet does not parse".to_string())?;
                     delivered = Some((delivery, h));
                     Outcome::Delivered {
-                        to: Names::port_name(&self.tables, delivery.port),
+                        to: Names::port_name(
+                            &self.tables,
+                            delivery.to.index(self.tables.enis.len()),
+                        ),
                         header: h,
                     }
                 }

@@ -38,7 +38,7 @@ impl<P: Port> Dataplane<P> {
         if fit == Fit::Fragment {
             self.fragment_out(in_eni, buf, d);
         } else {
-            self.transmit(in_eni, d.port, buf);
+            self.transmit(in_eni, d.to.index(self.tables.enis.len()), buf);
         }
     }
 
@@ -88,12 +88,13 @@ impl<P: Port> Dataplane<P> {
         if buf[0] & F_NEEDS_CSUM != 0 {
             complete_checksum(buf);
         }
+        let port = d.to.index(self.tables.enis.len());
         let mut out = std::mem::take(&mut self.scratch);
         out[..VNET_HDR_LEN].fill(0);
         let head = VNET_HDR_LEN + HEADER_LEN;
         out[VNET_HDR_LEN..head].copy_from_slice(&buf[VNET_HDR_LEN..head]);
         let result = icmp::fragment(&buf[head..], usize::from(d.mtu), &mut out, head, |f| {
-            self.transmit(in_eni, d.port, f);
+            self.transmit(in_eni, port, f);
         });
         if result.is_err() {
             self.drop_frame(in_eni, DropReason::Malformed);

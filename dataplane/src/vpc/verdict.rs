@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::vpc::config::{EniIdx, IgwIdx};
 use crate::wire::MacAddr;
 
 /// Why a frame was dropped. Counted per ENI and engine-wide; never logged per packet.
@@ -177,8 +178,8 @@ impl DropReason {
 /// applied the same way on the slow path and on every flow-cache hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Delivery {
-    /// The output port: an ENI index, or an internet gateway's uplink (after the ENIs).
-    pub port: u32,
+    /// Where it leaves: an ENI's port or an internet gateway's uplink.
+    pub to: OutPort,
     /// New source MAC (the router's, when routed; unchanged at layer 2).
     pub src_mac: MacAddr,
     /// New destination MAC.
@@ -191,6 +192,36 @@ pub struct Delivery {
 }
 
 pub use crate::engine::tx::Nat;
+
+/// Where a delivered packet leaves the data plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutPort {
+    /// The port of this ENI.
+    Eni(EniIdx),
+    /// The uplink of this internet gateway.
+    Uplink(IgwIdx),
+}
+
+impl OutPort {
+    /// The engine's port number, given how many ENIs there are: ENIs first, then one
+    /// uplink per internet gateway.
+    #[inline]
+    pub fn index(self, enis: usize) -> u32 {
+        match self {
+            OutPort::Eni(e) => e,
+            OutPort::Uplink(g) => enis as u32 + g,
+        }
+    }
+
+    /// The ENI, when the port is one.
+    #[inline]
+    pub fn eni(self) -> Option<EniIdx> {
+        match self {
+            OutPort::Eni(e) => Some(e),
+            OutPort::Uplink(_) => None,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use super::route::{self, NextHop};
 use super::walk::{Node, Origin, Step, Walk};
 use super::{classify, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
 use crate::vpc::config::EniIdx;
-use crate::vpc::verdict::{Delivery, DropReason};
+use crate::vpc::verdict::{Delivery, DropReason, OutPort};
 use crate::wire::{icmp_error_quote, PacketMeta};
 
 /// The ENI with this index, as an element of the walk.
@@ -126,7 +126,7 @@ impl Eni {
             None => return DropReason::Malformed.into(),
         };
         Step::Out(Delivery {
-            port: e,
+            to: OutPort::Eni(e),
             src_mac,
             dst_mac: d.mac,
             nat: w.nat,

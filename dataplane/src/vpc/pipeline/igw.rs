@@ -11,7 +11,7 @@ use super::walk::{Node, Origin, Step, Walk};
 use super::{classify, router, Action, Context, Note, Tracer};
 use crate::vpc::config::{IgwIdx, MappingTarget};
 use crate::vpc::tables::Tables;
-use crate::vpc::verdict::{Delivery, DropReason, Nat};
+use crate::vpc::verdict::{Delivery, DropReason, Nat, OutPort};
 use crate::wire::ethernet::HEADER_LEN;
 use crate::wire::rewrite::{set_quoted_ipv4_addr, End};
 use crate::wire::{icmp_error_quote, IpMeta, PacketMeta, Quoted};
@@ -171,7 +171,7 @@ fn egress<T: Tracer>(
         to: public,
     });
     Ok(Delivery {
-        port: igw.port,
+        to: OutPort::Uplink(g),
         src_mac: igw.mac,
         dst_mac: igw.host_mac,
         nat: Nat::Src(public, None),

@@ -29,7 +29,7 @@ use crate::vpc::conntrack::{ConnDir, ConnRef, ConnTable};
 use crate::vpc::nat::NatState;
 use crate::vpc::rules::RulePacket;
 use crate::vpc::tables::Tables;
-use crate::vpc::verdict::{Delivery, DropReason};
+use crate::vpc::verdict::{Delivery, DropReason, OutPort};
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 use crate::wire::{IpMeta, PacketMeta, L3};
 
@@ -114,7 +114,7 @@ pub enum Note {
         next: NextHop,
     },
     /// Delivered to this port (an ENI, or an internet gateway's uplink).
-    Delivered(u32),
+    Delivered(OutPort),
     /// Internet gateway `igw` translated `from` into `to` (1:1 NAT), on the way in
     /// (`inbound`) or out.
     InternetGateway {
@@ -314,7 +314,7 @@ pub fn slow_path<T: Tracer>(
     let action = walk::walk(cx, origin, frame, meta, tr);
     match action {
         Action::Drop { reason, .. } => tr.note(Note::Dropped(reason)),
-        Action::Forward { delivery, .. } => tr.note(Note::Delivered(delivery.port)),
+        Action::Forward { delivery, .. } => tr.note(Note::Delivered(delivery.to)),
         Action::Reply { .. } => tr.note(Note::RouterReply),
         Action::Consumed => tr.note(Note::RouterIgnored),
     }
