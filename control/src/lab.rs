@@ -1,6 +1,6 @@
-//! Helpers for `vpcctl up`, `exec` and `down`: network namespaces (through `ip netns`),
-//! the vpcd process, and the state file that records what `up` created so that `down`
-//! removes exactly that.
+//! Helpers for `vpcctl up`, `exec` and `down`: the vpcd process, and the state file that
+//! records what `up` created so that `down` removes exactly that. Network namespaces are
+//! handled with [`dataplane::sys::ip`].
 
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-/// Where `ip netns` keeps named namespaces.
-pub const NETNS_DIR: &str = "/run/netns";
 /// The state file's name, in the socket's directory.
 pub const STATE_FILE: &str = "vpcctl-up.json";
 /// vpcd's log file's name, in the socket's directory.
@@ -87,11 +85,7 @@ fn run(program: &str, args: &[&str]) -> Result<(), LabError> {
         .map_err(|source| LabError::Spawn {
             program: program.to_string(),
             source,
-            hint: if program == "ip" {
-                " (install iproute2)"
-            } else {
-                ""
-            },
+            hint: "",
         })?;
     if out.status.success() {
         Ok(())
@@ -105,39 +99,6 @@ fn run(program: &str, args: &[&str]) -> Result<(), LabError> {
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         })
     }
-}
-
-/// Whether a named network namespace exists (`/run/netns/NAME`).
-pub fn netns_exists(name: &str) -> bool {
-    Path::new(NETNS_DIR).join(name).exists()
-}
-
-/// Creates a named network namespace (`ip netns add NAME`) and brings its loopback up.
-pub fn netns_add(name: &str) -> Result<(), LabError> {
-    run("ip", &["netns", "add", name])?;
-    run("ip", &["-n", name, "link", "set", "lo", "up"])
-}
-
-/// Deletes a named network namespace (`ip netns delete NAME`); a missing one is fine.
-pub fn netns_delete(name: &str) -> Result<(), LabError> {
-    if !netns_exists(name) {
-        return Ok(());
-    }
-    run("ip", &["netns", "delete", name])
-}
-
-/// Runs `argv` inside a namespace (`ip netns exec NS argv…`) with inherited stdio and
-/// returns its exit status.
-pub fn run_in_netns(ns: &str, argv: &[String]) -> Result<ExitStatus, LabError> {
-    Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(argv)
-        .status()
-        .map_err(|source| LabError::Spawn {
-            program: "ip".to_string(),
-            source,
-            hint: " (install iproute2)",
-        })
 }
 
 /// The exit code a shell would report for `status`: the code, or 128 + the signal.

@@ -35,6 +35,9 @@ pub enum Error {
         /// Its stderr, trimmed.
         stderr: String,
     },
+    /// An `ip(8)` invocation could not be started or failed (its command line and stderr).
+    #[error(transparent)]
+    Ip(#[from] dataplane::sys::ip::IpError),
     /// Some other I/O operation failed.
     #[error("{context}: {source}")]
     Io {

@@ -8,12 +8,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use dataplane::sys::ip::{self, Ip};
+
 use crate::error::{Error, Result};
-use crate::process::{run_command, DEFAULT_TIMEOUT};
+use crate::process::run_ip;
 
 /// The leading characters shared by every name this harness creates.
 pub const FAMILY: &str = "vt";
@@ -30,9 +31,6 @@ pub const SLOTS: usize = 36;
 const PID_DIGITS: usize = 5;
 const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
-/// Where `ip netns` keeps its named namespaces.
-const NETNS_DIR: &str = "/run/netns";
-
 /// Interface kinds the stale cleanup may delete (never physical or other host devices).
 const CLEANABLE_KINDS: &[&str] = &["veth", "tun", "dummy", "bridge"];
 
@@ -41,6 +39,8 @@ static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 /// A unique name prefix for one harness instance (cheap to clone; the slot is released when the
 /// last clone, including those held by [`crate::Netns`] guards, is dropped).
+///
+/// [`RunPrefix::netns`] (creating the namespace `{prefix}-{name}`) lives with [`crate::Netns`].
 #[derive(Clone, Debug)]
 pub struct RunPrefix {
     inner: Arc<PrefixInner>,
@@ -107,12 +107,6 @@ impl RunPrefix {
         let name = format!("{}{}", self.inner.text, suffix);
         check_ifname(&name)?;
         Ok(name)
-    }
-
-    /// Creates the namespace `{prefix}-{name}` (see [`crate::Netns::create`]); the guard keeps this
-    /// prefix's slot reserved while it lives.
-    pub fn netns(&self, name: &str) -> Result<crate::Netns> {
-        crate::Netns::create_with_prefix(&self.ns_name(name), Some(self.clone()))
     }
 }
 
@@ -208,7 +202,7 @@ pub fn pid_alive(pid: u32) -> bool {
 /// Names currently present in `/run/netns` and the host's `/sys/class/net` (readable unprivileged).
 fn existing_names() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for dir in [NETNS_DIR, "/sys/class/net"] {
+    for dir in [ip::NETNS_DIR, "/sys/class/net"] {
         if let Ok(rd) = std::fs::read_dir(dir) {
             out.extend(
                 rd.flatten()
@@ -221,13 +215,7 @@ fn existing_names() -> BTreeSet<String> {
 
 /// Names of all `ip netns` namespaces.
 pub fn list_netns() -> Vec<String> {
-    match std::fs::read_dir(NETNS_DIR) {
-        Ok(rd) => rd
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    ip::netns_list()
 }
 
 /// Deletes every namespace of the `vt` family whose pid is dead, and every host-namespace
@@ -244,15 +232,10 @@ pub fn cleanup_stale() -> Result<Vec<String>> {
         if pid_alive(pid) {
             continue;
         }
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "del", &name]);
-        match run_command(cmd, &format!("ip netns del {name}"), DEFAULT_TIMEOUT) {
-            Ok(out) if out.status.success() => {
+        match run_ip(&Ip::netns_delete(&name)) {
+            Ok(_) => {
                 tracing::info!(netns = %name, pid, "deleted stale namespace");
                 removed.push(name);
-            }
-            Ok(out) => {
-                tracing::warn!(netns = %name, stderr = %String::from_utf8_lossy(&out.stderr), "stale netns delete failed")
             }
             Err(e) => tracing::warn!(netns = %name, %e, "stale netns delete failed"),
         }
@@ -266,15 +249,7 @@ pub fn cleanup_stale() -> Result<Vec<String>> {
 /// Exposed so tests can exercise the interface cleanup inside a namespace of their own instead of
 /// the host's.
 pub fn cleanup_stale_links(netns: Option<&str>) -> Result<Vec<String>> {
-    let mut base = vec!["ip".to_owned()];
-    if let Some(ns) = netns {
-        base.extend(["-n".to_owned(), ns.to_owned()]);
-    }
-    let mut list = Command::new(&base[0]);
-    list.args(&base[1..]).args(["-j", "-d", "link", "show"]);
-    let desc = format!("{} -j -d link show", base.join(" "));
-    let out = run_command(list, &desc, DEFAULT_TIMEOUT)?;
-    let text = crate::process::check_output(&desc, out)?;
+    let text = run_ip(&Ip::link_list_json(netns))?;
     let mut removed = Vec::new();
     for (name, kind) in parse_link_kinds(&text)? {
         let Some(pid) = decode_pid(&name) else {
@@ -283,16 +258,14 @@ pub fn cleanup_stale_links(netns: Option<&str>) -> Result<Vec<String>> {
         if pid_alive(pid) || !CLEANABLE_KINDS.contains(&kind.as_str()) {
             continue;
         }
-        let mut del = Command::new(&base[0]);
-        del.args(&base[1..]).args(["link", "del", "dev", &name]);
-        match run_command(del, &format!("ip link del dev {name}"), DEFAULT_TIMEOUT) {
-            Ok(out) if out.status.success() => {
+        match run_ip(&Ip::link_delete(netns, &name)) {
+            Ok(_) => {
                 tracing::info!(ifname = %name, kind = %kind, pid, "deleted stale interface");
                 removed.push(name);
             }
             // A veth peer disappears with its partner: not worth a warning.
-            Ok(out) => {
-                tracing::debug!(ifname = %name, stderr = %String::from_utf8_lossy(&out.stderr), "stale link delete failed")
+            Err(e @ Error::Ip(ip::IpError::Failed { .. })) => {
+                tracing::debug!(ifname = %name, %e, "stale link delete failed")
             }
             Err(e) => tracing::warn!(ifname = %name, %e, "stale link delete failed"),
         }

@@ -5,11 +5,12 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
+use dataplane::sys::ip::Ip;
 use ipnet::IpNet;
 
 use crate::error::{Error, Result};
 use crate::names::{check_ifname, RunPrefix};
-use crate::process::{check_output, describe, run_command, NsChild, SpawnOpts, DEFAULT_TIMEOUT};
+use crate::process::{check_output, describe, run_command, run_ip, NsChild, SpawnOpts};
 
 /// A named network namespace (`ip netns add`), deleted (`ip netns del`) when the last clone drops.
 ///
@@ -29,13 +30,18 @@ struct NetnsInner {
 
 impl Drop for NetnsInner {
     fn drop(&mut self) {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "del", &self.name]);
-        let desc = format!("ip netns del {}", self.name);
-        match run_command(cmd, &desc, DEFAULT_TIMEOUT).and_then(|o| check_output(&desc, o)) {
+        match run_ip(&Ip::netns_delete(&self.name)) {
             Ok(_) => tracing::debug!(netns = %self.name, "deleted namespace"),
             Err(e) => tracing::warn!(netns = %self.name, %e, "deleting namespace failed"),
         }
+    }
+}
+
+impl RunPrefix {
+    /// Creates the namespace `{prefix}-{name}` (see [`Netns::create`]); the guard keeps this
+    /// prefix's slot reserved while it lives.
+    pub fn netns(&self, name: &str) -> Result<Netns> {
+        Netns::create_with_prefix(&self.ns_name(name), Some(self.clone()))
     }
 }
 
@@ -56,7 +62,7 @@ impl Netns {
                     .into(),
             });
         }
-        crate::process::run_ok(&["ip", "netns", "add", name], DEFAULT_TIMEOUT)?;
+        run_ip(&Ip::netns_add(name))?;
         // From here on the guard exists, so any later failure deletes the namespace again.
         let ns = Netns {
             inner: Arc::new(NetnsInner {
@@ -64,7 +70,7 @@ impl Netns {
                 _prefix: prefix,
             }),
         };
-        ns.ip(&["link", "set", "dev", "lo", "up"])?;
+        ns.run_ip(Ip::link_up(None, "lo"))?;
         tracing::debug!(netns = %name, "created namespace");
         Ok(ns)
     }
@@ -78,9 +84,7 @@ impl Netns {
     ///
     /// `ip netns exec` execs the program directly, so the child's PID is the program's PID.
     pub fn command(&self, argv: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.inner.name]).args(argv);
-        cmd
+        Ip::netns_exec(&self.inner.name, argv).command()
     }
 
     fn desc(&self, argv: &[&str]) -> String {
@@ -111,35 +115,35 @@ impl Netns {
         NsChild::spawn(
             self.command(argv),
             self.desc(argv),
-            Some(self.clone()),
+            Some(Box::new(self.clone())),
             opts,
         )
     }
 
     /// Runs `ip -n NAME args…` (default deadline) and returns stdout; failure is an error.
     pub fn ip(&self, args: &[&str]) -> Result<String> {
-        let mut cmd = Command::new("ip");
-        cmd.args(["-n", &self.inner.name]).args(args);
-        let desc = format!("ip -n {} {}", self.inner.name, describe(args));
-        let out = run_command(cmd, &desc, DEFAULT_TIMEOUT)?;
-        check_output(&desc, out)
+        self.run_ip(Ip::new(args.iter().copied()))
+    }
+
+    /// Runs an `ip` invocation inside this namespace (`ip -n NAME …`, default deadline).
+    fn run_ip(&self, ip: Ip) -> Result<String> {
+        run_ip(&ip.within(Some(&self.inner.name)))
     }
 
     /// Sets an interface up.
     pub fn link_up(&self, ifname: &str) -> Result<()> {
-        self.ip(&["link", "set", "dev", ifname, "up"]).map(drop)
+        self.run_ip(Ip::link_up(None, ifname)).map(drop)
     }
 
     /// Adds an address (`10.0.0.1/24`) to an interface.
     pub fn add_addr(&self, ifname: &str, addr: IpNet) -> Result<()> {
-        self.ip(&["addr", "add", &addr.to_string(), "dev", ifname])
+        self.run_ip(Ip::addr_add(None, ifname, addr.addr(), addr.prefix_len()))
             .map(drop)
     }
 
     /// Adds a route `dst` (`default` or a CIDR) via `gw`.
     pub fn add_route(&self, dst: &str, gw: IpAddr) -> Result<()> {
-        self.ip(&["route", "add", dst, "via", &gw.to_string()])
-            .map(drop)
+        self.run_ip(Ip::route_add(None, dst, gw)).map(drop)
     }
 
     /// Pings `dst` from inside the namespace: up to `count` echo requests 0.2 s apart, stopping
@@ -189,19 +193,7 @@ impl Netns {
 pub fn veth_pair(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
     check_ifname(a_if)?;
     check_ifname(b_if)?;
-    a.ip(&[
-        "link",
-        "add",
-        "name",
-        a_if,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b_if,
-        "netns",
-        b.name(),
-    ])?;
+    a.run_ip(Ip::veth_add(None, a_if, b_if, b.name()))?;
     a.link_up(a_if)?;
     b.link_up(b_if)
 }

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use dataplane::sys::ip::Ip;
+
 use crate::error::{Error, Result};
-use crate::netns::Netns;
 
 /// Default deadline for short administrative commands (`ip …`, `ss …`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -210,6 +211,13 @@ pub(crate) fn check_output(desc: &str, out: Output) -> Result<String> {
     }
 }
 
+/// Runs one `ip(8)` invocation with the default deadline (killed by PID on timeout) and
+/// returns stdout; a non-zero exit is [`Error::Ip`] naming the command line and ip's stderr.
+pub fn run_ip(ip: &Ip) -> Result<String> {
+    let out = run_command(ip.command(), &ip.to_string(), DEFAULT_TIMEOUT)?;
+    Ok(ip.check(&out)?)
+}
+
 /// Runs `argv` (no namespace) with a deadline and returns stdout; non-zero exit is an error.
 pub fn run_ok(argv: &[&str], timeout: Duration) -> Result<String> {
     let (prog, args) = argv
@@ -229,7 +237,7 @@ pub enum Stream {
     Stderr,
 }
 
-/// How [`Netns::spawn_with`] wires the child's stdio.
+/// How [`crate::Netns::spawn_with`] wires the child's stdio.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpawnOpts {
     /// Give the child a stdin pipe (take it with [`NsChild::take_stdin`]); otherwise `/dev/null`.
@@ -246,9 +254,9 @@ pub struct SpawnOpts {
 /// A background process (usually inside a namespace), killed by its PID and reaped on Drop.
 ///
 /// stdout (unless raw) and stderr are read by background threads: lines are queued for
-/// [`NsChild::wait_for_line`] and the tail is kept for error messages. The guard keeps the
-/// namespace it runs in alive (it holds a clone of the [`Netns`]), so the namespace is never
-/// deleted under a running process.
+/// [`NsChild::wait_for_line`] and the tail is kept for error messages. The guard can hold
+/// something that must outlive the process: [`crate::Netns::spawn`] gives it a clone of the
+/// namespace, so the namespace is never deleted under a running process.
 pub struct NsChild {
     child: Child,
     desc: String,
@@ -258,7 +266,7 @@ pub struct NsChild {
     readers: Vec<JoinHandle<()>>,
     exited: Option<ExitStatus>,
     // Dropped after the child is killed (fields drop after `Drop::drop` runs).
-    _ns: Option<Netns>,
+    _keep_alive: Option<Box<dyn Send + Sync>>,
 }
 
 impl std::fmt::Debug for NsChild {
@@ -272,10 +280,13 @@ impl std::fmt::Debug for NsChild {
 
 impl NsChild {
     /// Spawns a prepared command as a guarded background process.
+    ///
+    /// `keep_alive` is dropped only after the child has been killed and reaped (for a process
+    /// inside a namespace: the [`crate::Netns`] guard, so the namespace outlives the process).
     pub fn spawn(
         mut cmd: Command,
         desc: String,
-        ns: Option<Netns>,
+        keep_alive: Option<Box<dyn Send + Sync>>,
         opts: SpawnOpts,
     ) -> Result<NsChild> {
         tracing::debug!(cmd = %desc, "spawn");
@@ -324,7 +335,7 @@ impl NsChild {
             stderr_tail,
             readers,
             exited: None,
-            _ns: ns,
+            _keep_alive: keep_alive,
         })
     }
 

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use control::client::{self, ClientError, SOCKET_ENV};
 use control::lab::{self, UpState};
 use control::{compile_file, render, Compiled, LoadError, DEFAULT_SOCKET};
+use dataplane::sys::ip::{self, Ip};
 
 /// Control tool of the userspace virtual VPC data plane.
 #[derive(Debug, Parser)]
@@ -424,10 +425,11 @@ fn up(
     namespaces.dedup();
     let mut failure: Option<anyhow::Error> = None;
     for ns in namespaces {
-        if lab::netns_exists(ns) {
+        if ip::netns_exists(ns) {
             continue;
         }
-        match lab::netns_add(ns) {
+        // A fresh namespace's loopback is down; bring it up like a host's.
+        match ip::netns_add(ns).and_then(|()| Ip::link_up(Some(ns), "lo").run().map(drop)) {
             Ok(()) => created.push(ns.to_string()),
             Err(e) => {
                 failure = Some(anyhow::Error::new(e).context(format!("creating namespace {ns}")));
@@ -478,7 +480,7 @@ fn up(
 
     // Undo what this call did, and only that.
     for ns in &created {
-        if let Err(e) = lab::netns_delete(ns) {
+        if let Err(e) = ip::netns_delete_if_exists(ns) {
             eprintln!("warning: could not delete namespace {ns}: {e}");
         }
     }
@@ -501,7 +503,7 @@ fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
                 "{eni} has no internet side; set `internet` on it in the topology and apply again"
             );
         };
-        let status = lab::run_in_netns(&up.attachment.netns, command)?;
+        let status = Ip::netns_exec(&up.attachment.netns, command).status()?;
         let code = lab::exit_code(status);
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
     }
@@ -522,7 +524,7 @@ fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
     let Some(att) = &e.attachment else {
         bail!("{eni} is not attached to a namespace; set `netns` on it in the topology and apply again");
     };
-    let status = lab::run_in_netns(&att.netns, command)?;
+    let status = Ip::netns_exec(&att.netns, command).status()?;
     let code = lab::exit_code(status);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
@@ -549,7 +551,7 @@ fn down(socket: &Path) -> Result<ExitCode> {
     }
     let mut failed = Vec::new();
     for ns in &state.namespaces_created {
-        match lab::netns_delete(ns) {
+        match ip::netns_delete_if_exists(ns) {
             Ok(()) => println!("deleted namespace {ns}"),
             Err(e) => {
                 eprintln!("warning: {e}");

@@ -4,8 +4,8 @@
 //! apply time, never on the forwarding path.
 
 use std::net::Ipv4Addr;
-use std::process::Command;
 
+use crate::sys::ip::{self, Ip, IpError, LinkAttr};
 use crate::vpc::config::{Attachment, DataplaneConfig};
 use crate::wire::MacAddr;
 
@@ -20,42 +20,28 @@ pub enum AttachError {
         /// The namespace.
         netns: String,
     },
-    /// `ip` could not be run.
-    #[error("cannot run `ip`: {0}")]
-    Spawn(#[source] std::io::Error),
-    /// `ip` failed.
-    #[error("{eni}: `ip {args}` failed: {stderr}")]
+    /// `ip` could not be run, or failed.
+    #[error("{eni}: {source}")]
     Ip {
         /// The ENI id.
         eni: String,
-        /// The arguments.
-        args: String,
-        /// What `ip` said.
-        stderr: String,
+        /// The invocation, and what `ip` said.
+        #[source]
+        source: IpError,
     },
 }
 
-fn ip(eni: &str, args: &[&str]) -> Result<(), AttachError> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(AttachError::Spawn)?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(AttachError::Ip {
-            eni: eni.to_string(),
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
+/// Runs one `ip` invocation for the port `eni`.
+fn run(eni: &str, ip: Ip) -> Result<(), AttachError> {
+    ip.run().map(drop).map_err(|source| AttachError::Ip {
+        eni: eni.to_string(),
+        source,
+    })
 }
 
 /// Whether network namespace `name` exists.
 pub fn netns_exists(name: &str) -> bool {
-    !name.is_empty()
-        && !name.contains('/')
-        && std::path::Path::new("/run/netns").join(name).exists()
+    ip::netns_exists(name)
 }
 
 /// Everything about a port's kernel side. When it is unchanged across an apply (and
@@ -132,57 +118,45 @@ pub fn prepare(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attac
             netns: att.netns.clone(),
         });
     }
-    let mac = spec.mac.to_string();
-    let mtu = spec.mtu.to_string();
-    ip(
+    run(
         &spec.id,
-        &["link", "set", "dev", tap, "address", &mac, "mtu", &mtu],
+        Ip::link_set(
+            None,
+            tap,
+            &[LinkAttr::Address(spec.mac.0), LinkAttr::Mtu(spec.mtu)],
+        ),
     )?;
-    ip(&spec.id, &["link", "set", "dev", tap, "netns", &att.netns])?;
+    run(
+        &spec.id,
+        Ip::link_set(None, tap, &[LinkAttr::Netns(&att.netns)]),
+    )?;
     Ok(())
 }
 
 /// Step 2, after commit (the port's previous TAP, if any, is gone): rename to the final
 /// interface name, add the addresses, bring it up, and route via the gateway.
 pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), AttachError> {
-    let ns = att.netns.as_str();
+    let ns = Some(att.netns.as_str());
     let id = spec.id.as_str();
-    ip(
-        id,
-        &["-n", ns, "link", "set", "dev", tap, "name", &att.ifname],
-    )?;
+    run(id, Ip::link_set(ns, tap, &[LinkAttr::Name(&att.ifname)]))?;
     for a in &spec.addrs {
-        let cidr = format!("{a}/{}", spec.prefix_len);
-        ip(id, &["-n", ns, "addr", "add", &cidr, "dev", &att.ifname])?;
+        run(
+            id,
+            Ip::addr_add(ns, &att.ifname, (*a).into(), spec.prefix_len),
+        )?;
     }
-    ip(id, &["-n", ns, "link", "set", "dev", "lo", "up"])?;
-    ip(id, &["-n", ns, "link", "set", "dev", &att.ifname, "up"])?;
-    let gw = spec.gateway.to_string();
-    ip(
+    run(id, Ip::link_up(ns, "lo"))?;
+    run(id, Ip::link_up(ns, &att.ifname))?;
+    run(
         id,
-        &[
-            "-n",
-            ns,
-            "route",
-            "replace",
-            "default",
-            "via",
-            &gw,
-            "dev",
-            &att.ifname,
-        ],
+        Ip::route_replace_default(ns, spec.gateway.into(), &att.ifname),
     )?;
     Ok(())
 }
 
 /// Whether interface `ifname` exists in namespace `netns`.
 pub fn ifname_in_use(netns: &str, ifname: &str) -> bool {
-    Command::new("ip")
-        .args(["-n", netns, "link", "show", "dev", ifname])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    ip::link_exists(Some(netns), ifname)
 }
 
 /// The unique name of the `n`-th TAP this daemon creates.
