@@ -39,7 +39,7 @@ pub(super) fn flow_log_scope(c: &DataplaneConfig, enis: &[u32]) -> String {
 }
 
 /// The `Flow logs` section of `vpcctl show`: each flow log with its scope (see
-/// [`flow_log_scope`]), ENIs, traffic type, aggregation interval, destination file and
+/// `flow_log_scope`), ENIs, traffic type, aggregation interval, destination file and
 /// record format (its version; `default` for the version 2 fields).
 pub fn flow_logs(c: &DataplaneConfig) -> String {
     let rows: Vec<Vec<String>> = c

@@ -5,7 +5,7 @@ use super::*;
 use crate::vpc::pipeline::Live;
 
 impl<P: Port> Dataplane<P> {
-    /// Reads up to [`BATCH`] frames from ENI `eni`'s port and processes them.
+    /// Reads up to [`crate::engine::buf::BATCH`] frames from ENI `eni`'s port and processes them.
     /// Returns how many were read; an I/O error of the port is returned as is.
     pub fn poll(&mut self, eni: EniIdx) -> std::io::Result<usize> {
         let mut pool = std::mem::take(&mut self.pool);

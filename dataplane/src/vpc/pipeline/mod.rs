@@ -172,7 +172,7 @@ impl Tracer for Vec<Note> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CtRef {
     /// Whose connection table: an ENI index, or the number of ENIs plus a NAT gateway
-    /// index (see [`Context::table`]).
+    /// index (see [`Context::nat_table`]).
     pub table: u32,
     /// The connection.
     pub conn: ConnRef,

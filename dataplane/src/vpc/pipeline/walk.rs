@@ -11,7 +11,7 @@
 //!
 //! Each element ([`Node`]) is a type with one `enter` returning a [`Step`]; the loop knows
 //! nothing about what an element does. The boundary between subnets is crossed in one
-//! place ([`cross`]), so "leave a subnet" and "enter a subnet" exist once. A new gateway
+//! place (`cross`), so "leave a subnet" and "enter a subnet" exist once. A new gateway
 //! kind is a new [`Node`] variant and its element, not a change to the loop.
 
 use super::eni::Eni;
