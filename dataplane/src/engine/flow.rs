@@ -15,7 +15,7 @@ use foldhash::fast::RandomState;
 use crate::vpc::config::EniIdx;
 use crate::vpc::pipeline::CtRef;
 use crate::vpc::verdict::{Delivery, DropReason};
-use crate::wire::{IpMeta, MacAddr};
+use crate::wire::{IcmpType, IpMeta, MacAddr};
 
 /// What identifies a flow: everything the slow path's decision depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,9 @@ impl FlowKey {
             dst: ip.dst,
             proto: ip.proto,
             src_port: ip.src_port,
-            dst_port: ip.dst_port,
+            // ICMP: type and code in the port's place (echo requests and replies of one
+            // identifier are different flows).
+            dst_port: ip.icmp.map_or(ip.dst_port, IcmpType::word),
         }
     }
 }

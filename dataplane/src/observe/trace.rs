@@ -20,6 +20,7 @@ use crate::vpc::pipeline::route::NextHop;
 use crate::vpc::pipeline::{Note, SgPass};
 use crate::vpc::tables::Tables;
 use crate::vpc::verdict::DropReason;
+use crate::wire::IcmpType;
 
 /// The protocol of a traced packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -509,7 +510,7 @@ pub(crate) fn header_of(frame: &[u8]) -> Option<Header> {
             dst: ip.dst,
             protocol: ip.proto,
             src_port: ip.src_port,
-            dst_port: ip.dst_port,
+            dst_port: ip.icmp.map_or(ip.dst_port, IcmpType::word),
         }),
         _ => None,
     }

@@ -43,10 +43,14 @@ pub struct IpMeta {
     pub ttl: u8,
     /// Offset of the L4 header from the start of the Ethernet frame.
     pub l4_offset: u16,
-    /// TCP/UDP source port; ICMP echo identifier; 0 otherwise.
+    /// TCP/UDP source port; ICMP echo identifier (it plays the port's part in connection
+    /// tracking and NAT); 0 otherwise.
     pub src_port: u16,
-    /// TCP/UDP destination port; ICMP `type << 8 | code`; 0 otherwise.
+    /// TCP/UDP destination port; 0 otherwise.
     pub dst_port: u16,
+    /// ICMP (or ICMPv6) type and code; `None` for other protocols and for fragments after
+    /// the first.
+    pub icmp: Option<IcmpType>,
     /// A non-first fragment (no L4 header) or a first fragment with more to come.
     pub fragment: bool,
     /// A fragment after the first (no L4 header: it follows the first one's fate).
@@ -55,6 +59,23 @@ pub struct IpMeta {
     pub ip_id: u16,
     /// TCP flags (0 for other protocols).
     pub tcp_flags: u8,
+}
+
+/// An ICMP message's type and code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IcmpType {
+    /// The type (8: echo request, 0: echo reply, 3: destination unreachable, …).
+    pub ty: u8,
+    /// The code.
+    pub code: u8,
+}
+
+impl IcmpType {
+    /// Type and code as one word, `type << 8 | code` (flow keys and trace headers).
+    #[inline]
+    pub fn word(self) -> u16 {
+        u16::from(self.ty) << 8 | u16::from(self.code)
+    }
 }
 
 /// The IP and L4 identifiers quoted inside an ICMP error (the packet that caused it).
@@ -80,7 +101,8 @@ pub fn is_icmp_error(icmp_type: u8) -> bool {
 /// The packet quoted by an ICMPv4 error in `frame` (an Ethernet frame), if it is one
 /// and the quote holds at least the IP header and 8 bytes of L4 header.
 pub fn icmp_error_quote(frame: &[u8], ip: &IpMeta) -> Option<Quoted> {
-    if ip.proto != ipv4::PROTO_ICMP || ip.fragment || !is_icmp_error((ip.dst_port >> 8) as u8) {
+    let error = ip.icmp.is_some_and(|t| is_icmp_error(t.ty));
+    if ip.proto != ipv4::PROTO_ICMP || ip.fragment || !error {
         return None;
     }
     let inner = frame.get(usize::from(ip.l4_offset) + 8..)?;
@@ -159,10 +181,10 @@ fn parse_ipv4(b: &[u8]) -> Result<IpMeta, WireError> {
     let frag_off = p.frag_offset();
     let fragment = frag_off != 0 || p.more_fragments();
     let hl = p.header_len();
-    let (src_port, dst_port, tcp_flags) = if frag_off == 0 {
+    let (src_port, dst_port, tcp_flags, icmp) = if frag_off == 0 {
         l4_ids(p.protocol(), p.payload())?
     } else {
-        (0, 0, 0)
+        (0, 0, 0, None)
     };
     Ok(IpMeta {
         src: IpAddr::V4(p.src()),
@@ -172,6 +194,7 @@ fn parse_ipv4(b: &[u8]) -> Result<IpMeta, WireError> {
         l4_offset: (ethernet::HEADER_LEN + hl) as u16,
         src_port,
         dst_port,
+        icmp,
         fragment,
         later_fragment: frag_off != 0,
         ip_id: p.ident(),
@@ -198,7 +221,8 @@ fn parse_ipv6(b: &[u8]) -> Result<IpMeta, WireError> {
         Ipv6Addr::from(a)
     };
     let proto = b[6];
-    let (src_port, dst_port, tcp_flags) = l4_ids(proto, &b[40..end]).unwrap_or((0, 0, 0));
+    let (src_port, dst_port, tcp_flags, icmp) =
+        l4_ids(proto, &b[40..end]).unwrap_or((0, 0, 0, None));
     Ok(IpMeta {
         src: IpAddr::V6(addr(8)),
         dst: IpAddr::V6(addr(24)),
@@ -207,6 +231,7 @@ fn parse_ipv6(b: &[u8]) -> Result<IpMeta, WireError> {
         l4_offset: (ethernet::HEADER_LEN + 40) as u16,
         src_port,
         dst_port,
+        icmp,
         fragment: proto == 44,
         later_fragment: false,
         ip_id: 0,
@@ -214,9 +239,12 @@ fn parse_ipv6(b: &[u8]) -> Result<IpMeta, WireError> {
     })
 }
 
-/// Ports (TCP/UDP) or echo identifier and type/code (ICMP) of an L4 header, and the
-/// TCP flags.
-fn l4_ids(proto: u8, l4: &[u8]) -> Result<(u16, u16, u8), WireError> {
+/// The L4 identifiers: ports (TCP/UDP) or the echo identifier (ICMP), the TCP flags, and
+/// the ICMP type and code.
+type L4Ids = (u16, u16, u8, Option<IcmpType>);
+
+/// The [`L4Ids`] of an L4 header.
+fn l4_ids(proto: u8, l4: &[u8]) -> Result<L4Ids, WireError> {
     match proto {
         ipv4::PROTO_TCP | ipv4::PROTO_UDP => {
             let min = if proto == ipv4::PROTO_TCP { 20 } else { 8 };
@@ -227,6 +255,7 @@ fn l4_ids(proto: u8, l4: &[u8]) -> Result<(u16, u16, u8), WireError> {
                 u16::from_be_bytes([l4[0], l4[1]]),
                 u16::from_be_bytes([l4[2], l4[3]]),
                 if proto == ipv4::PROTO_TCP { l4[13] } else { 0 },
+                None,
             ))
         }
         ipv4::PROTO_ICMP | ipv4::PROTO_ICMPV6 => {
@@ -241,9 +270,13 @@ fn l4_ids(proto: u8, l4: &[u8]) -> Result<(u16, u16, u8), WireError> {
                 }
                 _ => 0,
             };
-            Ok((id, u16::from_be_bytes([typ, l4[1]]), 0))
+            let icmp = IcmpType {
+                ty: typ,
+                code: l4[1],
+            };
+            Ok((id, 0, 0, Some(icmp)))
         }
-        _ => Ok((0, 0, 0)),
+        _ => Ok((0, 0, 0, None)),
     }
 }
 
@@ -300,7 +333,9 @@ mod tests {
         let L3::Ip(ip) = parse_frame(&f).unwrap().l3 else {
             panic!()
         };
-        assert_eq!((ip.proto, ip.src_port, ip.dst_port), (1, 0x77, 0x0800));
+        assert_eq!((ip.proto, ip.src_port, ip.dst_port), (1, 0x77, 0));
+        assert_eq!(ip.icmp, Some(IcmpType { ty: 8, code: 0 }));
+        assert_eq!(ip.icmp.map(IcmpType::word), Some(0x0800));
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub mod tcp;
 pub mod vnet;
 
 pub use mac::{MacAddr, ParseMacError};
-pub use meta::{icmp_error_quote, is_icmp_error, parse_frame, IpMeta, PacketMeta, Quoted, L3};
+pub use meta::{
+    icmp_error_quote, is_icmp_error, parse_frame, IcmpType, IpMeta, PacketMeta, Quoted, L3,
+};
 
 /// Why bytes could not be parsed as the expected header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

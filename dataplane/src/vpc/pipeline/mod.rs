@@ -338,7 +338,7 @@ pub(crate) fn rule_packet(ip: &IpMeta) -> RulePacket {
         } else {
             0
         },
-        icmp: icmp.then_some(((ip.dst_port >> 8) as u8, ip.dst_port as u8)),
+        icmp: ip.icmp.filter(|_| icmp).map(|t| (t.ty, t.code)),
     }
 }
 

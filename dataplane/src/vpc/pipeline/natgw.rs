@@ -259,7 +259,7 @@ fn from_inside(
                 dir: ConnDir::Orig,
             });
         }
-        if ip.dst_port >> 8 != 8 {
+        if ip.icmp.map(|t| t.ty) != Some(8) {
             // Only echo requests open translations; other ICMP from inside has none.
             return Err(Stop::Drop(DropReason::NatUnsupportedProtocol));
         }
@@ -376,7 +376,7 @@ fn to_inside(
                 dir: ConnDir::Reply,
             });
         }
-        if ip.dst_port >> 8 != 0 {
+        if ip.icmp.map(|t| t.ty) != Some(0) {
             // Echo requests to the gateway (it does not answer ping) and anything else.
             return Err(no);
         }

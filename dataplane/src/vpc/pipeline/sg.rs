@@ -275,7 +275,7 @@ pub(crate) fn stage<T: Tracer>(
         if let Some((conn, origin)) = table.lookup(&key, cx.now) {
             let dir = conn_dir(origin, egress);
             // An echo request never answers an echo: it must find its own way in.
-            let echo_request = ip.proto == PROTO_ICMP && (ip.dst_port >> 8) == 8;
+            let echo_request = ip.proto == PROTO_ICMP && ip.icmp.is_some_and(|t| t.ty == 8);
             let answer_type_ok = !(echo_request && dir == ConnDir::Reply);
             if answer_type_ok {
                 match table.touch(conn, dir, ip.tcp_flags, cx.now) {
