@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use crate::engine::flow::{FlowAction, FlowCache, FlowKey};
+use crate::engine::flow::{FlowCache, FlowKey};
 use crate::engine::port::Port;
 use crate::observe::flowlog::{FlowLogs, Path as FlowPath, RecordKey};
 use crate::observe::stats::{
@@ -34,7 +34,12 @@ use crate::wire::vnet::{VnetHdr, F_NEEDS_CSUM};
 use crate::wire::{parse_frame, L3};
 use std::net::IpAddr;
 
+mod flow_action;
+#[cfg(test)]
+mod flow_scan_tests;
 mod taps;
+
+pub use flow_action::FlowAction;
 
 /// Size of one packet buffer: a `virtio_net_hdr`, a 64 KB IP super-frame and its
 /// Ethernet (and one VLAN) header.
@@ -97,7 +102,7 @@ pub struct Dataplane<P: Port> {
     ports: Vec<Option<P>>,
     counters: Vec<PortCounters>,
     engine: EngineCounters,
-    flows: FlowCache,
+    flows: FlowCache<FlowAction>,
     pool: Pool,
     conntrack: Vec<ConnTable>,
     /// NAT gateways' translations, by NAT gateway index.
@@ -406,7 +411,8 @@ impl<P: Port> Dataplane<P> {
     pub fn engine_counters(&self) -> EngineCounters {
         let mut e = self.engine.clone();
         e.flows = self.flows.len() as u64;
-        e.flow_evictions = self.flows.flushes();
+        e.flow_evicted = self.flows.evictions();
+        e.flow_stale_reclaimed = self.flows.stale_reclaimed();
         e
     }
 
