@@ -1,10 +1,12 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 //! The pipeline on in-memory ports: ns per 64-byte frame on a flow-cache hit (the fast
-//! path) and a miss (parse, slow path, flow install), plus the parser and LPM alone.
+//! path) and a miss (parse, slow path, flow install), the flow cache alone and under a
+//! scan, plus the parser and LPM alone.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use dataplane::engine::flow::{FlowCache, FlowKey};
 use dataplane::fixtures::{self, eni_mac, router_mac, A, B};
 use dataplane::vpc::lpm::IpLpm;
 use dataplane::wire::vnet::VNET_HDR_LEN;
@@ -194,6 +196,76 @@ fn pipeline(c: &mut Criterion) {
     g.finish();
 }
 
+/// The flow cache alone (65,536 flows) and under a scan in the pipeline.
+fn flow_cache(c: &mut Criterion) {
+    let mut g = c.benchmark_group("flow_cache");
+    g.throughput(Throughput::Elements(1));
+    let key = |i: u32| FlowKey {
+        in_port: i % 4,
+        src_mac: eni_mac(A),
+        dst_mac: router_mac(0),
+        src: std::net::Ipv4Addr::from(0x0a00_0000 | (i >> 8)).into(),
+        dst: [10, 0, 2, 20].into(),
+        proto: 17,
+        src_port: i as u16,
+        dst_port: 5001,
+    };
+    const N: u32 = 65_536;
+    let mut cache = FlowCache::<u64>::new(N as usize);
+    for i in 0..N {
+        cache.insert(key(i), 1, u64::from(i));
+    }
+    // Hits spread over the whole table (a large working set, not one hot line).
+    let probes: Vec<FlowKey> = (0..4096u32)
+        .map(|i| key(i.wrapping_mul(2_654_435_761) % N))
+        .collect();
+    let mut i = 0usize;
+    g.bench_function("hit_65536", |b| {
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            black_box(cache.get(black_box(&probes[i]), 1))
+        })
+    });
+    // Every insert a new flow into the full table: one CLOCK eviction each.
+    let mut n = N;
+    g.bench_function("insert_evict_65536", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            cache.insert(black_box(key(n)), 1, u64::from(n));
+        })
+    });
+    assert_eq!(cache.len(), N as usize);
+
+    // The pipeline with a cache of 1,024 flows: per iteration one frame of a new flow
+    // (a scan, one new destination port each time) and one of four established flows.
+    let mut dp = benches::dataplane_with_sinks(fixtures::two_subnets_and_middlebox(), 1024);
+    let hot: Vec<Vec<u8>> = (0..4).map(|f| frame64(50_000 + f)).collect();
+    let scan = frame64(40_000);
+    let mut buf = scan.clone();
+    let (mut n, mut hot_sent) = (0u32, 0u64);
+    g.throughput(Throughput::Elements(2));
+    g.bench_function("scan_with_hot_flows", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            buf.copy_from_slice(&scan);
+            buf[VNET_HDR_LEN + 34..VNET_HDR_LEN + 36].copy_from_slice(&(n as u16).to_be_bytes());
+            buf[VNET_HDR_LEN + 36..VNET_HDR_LEN + 38]
+                .copy_from_slice(&(1 + (n >> 16) as u16).to_be_bytes());
+            dp.process(A, black_box(&mut buf));
+            buf.copy_from_slice(&hot[(n & 3) as usize]);
+            dp.process(A, black_box(&mut buf));
+            hot_sent += 1;
+        })
+    });
+    let e = dp.engine_counters();
+    assert!(
+        e.flow_hits * 10 >= hot_sent * 9,
+        "the established flows stay cached under the scan: {} hits of {hot_sent}",
+        e.flow_hits
+    );
+    g.finish();
+}
+
 fn stages(c: &mut Criterion) {
     let f = frame64(40_000);
     c.bench_function("parse_frame_64B", |b| {
@@ -227,5 +299,5 @@ fn stages(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, pipeline, stages);
+criterion_group!(benches, pipeline, flow_cache, stages);
 criterion_main!(benches);

@@ -130,7 +130,11 @@ fn expected(r: &StatsReport) -> BTreeMap<String, u64> {
     for (name, v) in [
         ("vpcd_flow_cache_hits_total", g.flow_hits),
         ("vpcd_flow_cache_misses_total", g.flow_misses),
-        ("vpcd_flow_cache_evictions_total", g.flow_evictions),
+        ("vpcd_flow_cache_evictions_total", g.flow_evicted),
+        (
+            "vpcd_flow_cache_stale_reclaimed_total",
+            g.flow_stale_reclaimed,
+        ),
         ("vpcd_flow_cache_flows", g.flows),
         ("vpcd_batches_total", g.batches),
     ] {

@@ -21,10 +21,11 @@ pub(super) fn engine(report: &StatsReport) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "\nEngine\nflow hits {}, misses {}, evictions {}, cached flows {}, batches {}\ndrops: {}",
+        "\nEngine\nflow hits {}, misses {}, evicted {}, stale reclaimed {}, cached flows {}, batches {}\ndrops: {}",
         e.flow_hits,
         e.flow_misses,
-        e.flow_evictions,
+        e.flow_evicted,
+        e.flow_stale_reclaimed,
         e.flows,
         e.batches,
         drops_text(&engine_drops)

@@ -115,9 +115,9 @@ impl<P: Port> Dataplane<P> {
         self.counters = counters;
         self.conntrack = conntrack;
         self.epoch += 1;
-        // Indices may have moved: entries of the old epoch are already misses; drop them
-        // to keep the table small.
-        self.flows.clear();
+        // Indices may have moved: entries of the old epoch are misses from now on, and the
+        // flow cache reclaims them as they are probed or as the clock hand passes (no
+        // pause to clear a full table here).
         self.frags.clear();
         Installed {
             epoch: self.epoch,

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use crate::engine::flow::{FlowAction, FlowCache, FlowKey};
+use crate::engine::flow::{FlowCache, FlowKey};
 use crate::engine::port::Port;
 use crate::observe::flowlog::{FlowLogs, Path as FlowPath, RecordKey};
 use crate::observe::stats::{EngineCounters, PortCounters, StatsReport};
@@ -38,7 +38,11 @@ use crate::engine::clock::Clock;
 use crate::engine::tx::{complete_checksum, mtu_fit, rewrite, segments, Fit};
 
 pub use crate::engine::buf::BUF_SIZE;
+pub use flow_action::FlowAction;
 
+mod flow_action;
+#[cfg(test)]
+mod flow_scan_tests;
 mod flowlogs;
 mod install;
 mod process;
@@ -96,7 +100,7 @@ pub struct Dataplane<P: Port> {
     ports: Vec<Option<P>>,
     counters: Vec<PortCounters>,
     engine: EngineCounters,
-    flows: FlowCache,
+    flows: FlowCache<FlowAction>,
     pool: Pool,
     conntrack: Vec<ConnTable>,
     /// NAT gateways' translations, by NAT gateway index.
@@ -194,7 +198,8 @@ impl<P: Port> Dataplane<P> {
     pub fn engine_counters(&self) -> EngineCounters {
         let mut e = self.engine.clone();
         e.flows = self.flows.len() as u64;
-        e.flow_evictions = self.flows.flushes();
+        e.flow_evicted = self.flows.evictions();
+        e.flow_stale_reclaimed = self.flows.stale_reclaimed();
         let o = self.writer.overflows();
         e.flow_log_records_dropped = o.flow_log_records;
         e.capture_packets_dropped = o.capture_packets;

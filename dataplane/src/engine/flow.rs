@@ -1,27 +1,48 @@
 //! The flow cache: the composite result of the slow path per flow, so that every packet
 //! after the first is one hash lookup.
 //!
-//! An entry remembers the configuration epoch it was computed under; after an apply,
-//! entries of older epochs are misses and re-run the slow path, so a configuration change
-//! applies to the next packet of every flow. The table is sized at start and never grows:
-//! when it is full it is flushed whole (counted), which keeps the fast path free of
-//! eviction bookkeeping.
+//! The cache is generic over the cached action `A` (the policy layer decides what a flow's
+//! result is; the engine only stores it). An entry remembers the configuration epoch it
+//! was computed under; after an apply, entries of older epochs are misses and re-run the
+//! slow path, so a configuration change applies to the next packet of every flow.
+//!
+//! The table is sized at start and never grows. When it is full, one entry makes room
+//! for the new one, chosen by a CLOCK (second-chance) sweep:
+//!
+//! - every entry has a *referenced* bit, set by each hit (the hit path stays one hash
+//!   lookup and one store: no allocation, no reordering);
+//! - every entry owns a slot of a ring; on an insert into a full table a hand walks the
+//!   ring: an entry of an older epoch is taken at once; otherwise a referenced entry
+//!   loses its bit and is passed, and the first unreferenced one is evicted. While any
+//!   entry of an older epoch remains, the hand takes only those (current entries keep
+//!   their bits), so a full table of stale entries admits new flows without evicting
+//!   current ones.
+//!
+//! A sweep takes at most two turns of the ring (one when stale entries remain), and
+//! amortised O(1) steps per insert: a step either evicts, or clears a bit a hit set, or
+//! passes a current entry on the way to the stale ones (at most one turn in all per
+//! epoch, since no entry turns stale until the next). So a scan of many one-packet flows
+//! cycles through the unreferenced entries while the flows that keep sending keep their
+//! place.
+//!
+//! An entry found with an older epoch is removed on lookup, and the hand reclaims the
+//! others first, so old entries do not stay after an apply. Counters: [`FlowCache::evictions`]
+//! (current entries evicted to make room) and [`FlowCache::stale_reclaimed`] (old-epoch
+//! entries dropped). Epochs only grow.
 
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
 
-use crate::vpc::config::EniIdx;
-use crate::vpc::pipeline::CtRef;
-use crate::vpc::verdict::{Delivery, DropReason};
 use crate::wire::{IcmpType, IpMeta, MacAddr};
 
 /// What identifies a flow: everything the slow path's decision depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    /// The ENI the frame came from.
-    pub in_eni: EniIdx,
+    /// The index of the port the frame came in on.
+    pub in_port: u32,
     /// Ethernet source (spoofing check).
     pub src_mac: MacAddr,
     /// Ethernet destination (router or neighbour).
@@ -60,7 +81,7 @@ impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let (s, d) = (addr_bits(self.src), addr_bits(self.dst));
         h.write_u64(
-            u64::from(self.in_eni) | u64::from(self.proto) << 32 | u64::from(self.src_port) << 40,
+            u64::from(self.in_port) | u64::from(self.proto) << 32 | u64::from(self.src_port) << 40,
         );
         h.write_u64(mac_bits(self.src_mac) | u64::from(self.dst_port) << 48);
         h.write_u64(mac_bits(self.dst_mac));
@@ -72,11 +93,11 @@ impl std::hash::Hash for FlowKey {
 }
 
 impl FlowKey {
-    /// The key of a parsed IP frame.
+    /// The key of a parsed IP frame that came in on port `in_port`.
     #[inline]
-    pub fn new(in_eni: EniIdx, src_mac: MacAddr, dst_mac: MacAddr, ip: &IpMeta) -> FlowKey {
+    pub fn new(in_port: u32, src_mac: MacAddr, dst_mac: MacAddr, ip: &IpMeta) -> FlowKey {
         FlowKey {
-            in_eni,
+            in_port,
             src_mac,
             dst_mac,
             src: ip.src,
@@ -90,75 +111,218 @@ impl FlowKey {
     }
 }
 
-/// The cached decision for a flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowAction {
-    /// Rewrite MACs and send out of the ENI's port; every packet updates the tracked
-    /// connections in `ct` (and falls back to the slow path if one is gone).
-    Forward {
-        /// Port and MAC rewrite.
-        delivery: Delivery,
-        /// Tracked connections the flow belongs to.
-        ct: [Option<CtRef>; 3],
-    },
-    /// Drop, counted under this reason (and network-ACL rule slot).
-    Drop {
-        /// Why.
-        reason: DropReason,
-        /// The ACL counter slot for `NaclDeny`.
-        nacl_slot: Option<u32>,
-        /// The ENI a refusal is charged to in flow logs (ingress side when `true`).
-        owner: Option<(u32, bool)>,
-    },
-}
-
+/// A cached flow: the action, its epoch, its ring slot and the CLOCK bit.
 #[derive(Debug, Clone, Copy)]
-struct FlowEntry {
+struct Entry<A> {
+    action: A,
     epoch: u64,
-    action: FlowAction,
+    slot: u32,
+    referenced: bool,
 }
 
-/// A bounded exact-match flow table.
+/// A bounded exact-match flow table with CLOCK eviction, caching an action `A` per flow.
 #[derive(Debug)]
-pub struct FlowCache {
-    map: HashMap<FlowKey, FlowEntry, RandomState>,
+pub struct FlowCache<A> {
+    map: HashMap<FlowKey, Entry<A>, RandomState>,
+    /// The key owning each slot; slots listed in `free` own nothing.
+    ring: Vec<FlowKey>,
+    /// Slots given back by removals, reused before the ring grows or the hand sweeps.
+    free: Vec<u32>,
+    /// The next slot the clock hand looks at.
+    hand: usize,
     capacity: usize,
-    flushes: u64,
+    /// The newest epoch seen.
+    epoch: u64,
+    /// Entries of `epoch` (the others are stale).
+    current: usize,
+    evictions: u64,
+    stale_reclaimed: u64,
 }
 
-impl FlowCache {
-    /// A cache holding at most `capacity` flows, allocated now.
-    pub fn new(capacity: usize) -> FlowCache {
-        let capacity = capacity.max(16);
+impl<A: Copy> FlowCache<A> {
+    /// A cache holding at most `capacity` flows (at least 16), allocated now.
+    pub fn new(capacity: usize) -> FlowCache<A> {
+        let capacity = capacity.clamp(16, u32::MAX as usize);
         FlowCache {
-            map: HashMap::with_capacity_and_hasher(capacity, RandomState::default()),
+            // Room for twice the flows: evictions leave tombstones in the map, which it
+            // clears by rehashing in place while at most half its room is in use, and by
+            // growing otherwise (a 65,536-flow cache takes 262,144 buckets either way).
+            map: HashMap::with_capacity_and_hasher(
+                capacity.saturating_mul(2),
+                RandomState::default(),
+            ),
+            ring: Vec::with_capacity(capacity),
+            free: Vec::with_capacity(capacity),
+            hand: 0,
             capacity,
-            flushes: 0,
+            epoch: 0,
+            current: 0,
+            evictions: 0,
+            stale_reclaimed: 0,
         }
     }
 
-    /// The cached action for `key`, if it was computed under `epoch`.
+    /// The cached action for `key`, if it was computed under `epoch` (which marks it
+    /// referenced). An entry of another epoch is removed.
     #[inline]
-    pub fn get(&self, key: &FlowKey, epoch: u64) -> Option<FlowAction> {
-        match self.map.get(key) {
-            Some(e) if e.epoch == epoch => Some(e.action),
-            _ => None,
+    pub fn get(&mut self, key: &FlowKey, epoch: u64) -> Option<A> {
+        let e = self.map.get_mut(key)?;
+        if e.epoch == epoch {
+            e.referenced = true;
+            return Some(e.action);
+        }
+        self.reclaim_stale(key, epoch);
+        None
+    }
+
+    /// Removes the entry of `key`, found stale by a lookup under `epoch`.
+    #[cold]
+    fn reclaim_stale(&mut self, key: &FlowKey, epoch: u64) {
+        self.advance(epoch);
+        if let Some(e) = self.map.remove(key) {
+            self.release(&e);
+            self.free.push(e.slot);
+            self.stale_reclaimed += 1;
         }
     }
 
-    /// Remembers `action` for `key` under `epoch`.
+    /// Remembers `action` for `key` under `epoch`, making room if the cache is full.
     #[inline]
-    pub fn insert(&mut self, key: FlowKey, epoch: u64, action: FlowAction) {
-        if self.map.len() >= self.capacity && !self.map.contains_key(&key) {
-            self.map.clear();
-            self.flushes += 1;
+    pub fn insert(&mut self, key: FlowKey, epoch: u64, action: A) {
+        self.advance(epoch);
+        // The slot first (the sweep may remove entries), then one probe for the key. A
+        // key already cached (decided again because a connection it relied on was gone)
+        // gives the slot back; if the cache was full, that cost an eviction (rare).
+        let slot = self.place(key);
+        match self.map.entry(key) {
+            MapEntry::Vacant(v) => {
+                v.insert(Entry {
+                    action,
+                    epoch,
+                    slot,
+                    referenced: false,
+                });
+                if epoch == self.epoch {
+                    self.current += 1;
+                }
+            }
+            MapEntry::Occupied(mut o) => {
+                let e = o.get_mut();
+                let was_current = e.epoch == self.epoch;
+                e.action = action;
+                e.epoch = epoch;
+                e.referenced = true;
+                match (was_current, epoch == self.epoch) {
+                    (false, true) => {
+                        self.current += 1;
+                        self.stale_reclaimed += 1;
+                    }
+                    (true, false) => self.current -= 1,
+                    _ => {}
+                }
+                self.free.push(slot);
+            }
         }
-        self.map.insert(key, FlowEntry { epoch, action });
     }
 
-    /// Drops every entry (for example when ports are renumbered).
+    /// Notes `epoch` as the newest if it is: every entry then is stale.
+    #[inline]
+    fn advance(&mut self, epoch: u64) {
+        if epoch > self.epoch {
+            self.epoch = epoch;
+            self.current = 0;
+        }
+    }
+
+    /// Accounts for the removal of entry `e` from the map.
+    #[inline]
+    fn release(&mut self, e: &Entry<A>) {
+        if e.epoch == self.epoch {
+            self.current -= 1;
+        }
+    }
+
+    /// A slot for `key`: a free one, a new one, or one the clock hand empties.
+    #[inline]
+    fn place(&mut self, key: FlowKey) -> u32 {
+        if let Some(s) = self.free.pop() {
+            if let Some(k) = self.ring.get_mut(s as usize) {
+                *k = key;
+                return s;
+            }
+        }
+        if self.ring.len() < self.capacity {
+            self.ring.push(key);
+            return (self.ring.len() - 1) as u32;
+        }
+        let s = self.sweep();
+        self.ring[s] = key;
+        s as u32
+    }
+
+    /// Empties one slot of the full ring and returns it: the first stale entry after the
+    /// hand if there is one, else the first entry the hand finds unreferenced (clearing
+    /// the bits it passes).
+    #[cold]
+    fn sweep(&mut self) -> usize {
+        let n = self.ring.len();
+        let stale_left = self.current < self.map.len();
+        // One turn finds a stale entry if there is one; otherwise the first turn clears
+        // every bit, so the second finds an unreferenced entry at its first step.
+        for _ in 0..2 * n {
+            let s = self.hand;
+            self.hand = if s + 1 >= n { 0 } else { s + 1 };
+            let MapEntry::Occupied(mut o) = self.map.entry(self.ring[s]) else {
+                // Not reached: every slot of a full ring holds a cached key.
+                return s;
+            };
+            let e = o.get_mut();
+            let stale = e.epoch != self.epoch;
+            if !stale {
+                if stale_left {
+                    continue;
+                }
+                if e.referenced {
+                    e.referenced = false;
+                    continue;
+                }
+            }
+            let e = o.remove();
+            self.release(&e);
+            if stale {
+                self.stale_reclaimed += 1;
+            } else {
+                self.evictions += 1;
+            }
+            return s;
+        }
+        // Not reached (see above); take the slot under the hand regardless.
+        let s = self.hand;
+        self.hand = if s + 1 >= n { 0 } else { s + 1 };
+        self.remove_slot_owner(s, false);
+        s
+    }
+
+    /// Removes the entry owning slot `s`, counted as a stale reclaim or an eviction.
+    fn remove_slot_owner(&mut self, s: usize, stale: bool) {
+        let Some(e) = self.ring.get(s).and_then(|k| self.map.remove(k)) else {
+            return;
+        };
+        self.release(&e);
+        if stale {
+            self.stale_reclaimed += 1;
+        } else {
+            self.evictions += 1;
+        }
+    }
+
+    /// Drops every entry (for example when ports are renumbered); counters are kept.
     pub fn clear(&mut self) {
         self.map.clear();
+        self.ring.clear();
+        self.free.clear();
+        self.hand = 0;
+        self.current = 0;
     }
 
     /// Flows cached now.
@@ -171,9 +335,19 @@ impl FlowCache {
         self.map.is_empty()
     }
 
-    /// Times the cache was full and flushed.
-    pub fn flushes(&self) -> u64 {
-        self.flushes
+    /// The most flows the cache holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Entries of the newest epoch evicted to make room for new flows.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// Entries of an older epoch dropped (on lookup, or taken by the clock hand).
+    pub fn stale_reclaimed(&self) -> u64 {
+        self.stale_reclaimed
     }
 }
 
@@ -183,7 +357,7 @@ mod tests {
 
     fn key(port: u16) -> FlowKey {
         FlowKey {
-            in_eni: 0,
+            in_port: 0,
             src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
             dst_mac: MacAddr([6, 0, 0, 0, 0, 1]),
             src: "10.0.1.10".parse().unwrap(),
@@ -194,47 +368,179 @@ mod tests {
         }
     }
 
-    #[test]
-    fn epoch_mismatch_is_a_miss() {
-        let mut c = FlowCache::new(16);
-        c.insert(
-            key(1),
-            1,
-            FlowAction::Drop {
-                reason: DropReason::NoRoute,
-                nacl_slot: None,
-                owner: None,
-            },
-        );
-        assert_eq!(
-            c.get(&key(1), 1),
-            Some(FlowAction::Drop {
-                reason: DropReason::NoRoute,
-                nacl_slot: None,
-                owner: None,
-            })
-        );
-        assert_eq!(c.get(&key(1), 2), None);
-        assert_eq!(c.get(&key(2), 1), None);
+    /// Keys beyond one port range: `i` spread over source and destination ports.
+    fn wide_key(i: u32) -> FlowKey {
+        FlowKey {
+            dst_port: (i >> 16) as u16,
+            ..key(i as u16)
+        }
+    }
+
+    /// Checks the internal invariants: every cached key owns its slot, free slots own
+    /// nothing, `current` counts the newest epoch's entries.
+    fn check(c: &FlowCache<u32>) {
+        assert!(c.len() <= c.capacity());
+        assert!(c.ring.len() <= c.capacity());
+        assert_eq!(c.len() + c.free.len(), c.ring.len());
+        for (k, e) in &c.map {
+            assert_eq!(&c.ring[e.slot as usize], k, "the slot's owner");
+            assert!(!c.free.contains(&e.slot));
+        }
+        let current = c.map.values().filter(|e| e.epoch == c.epoch).count();
+        assert_eq!(c.current, current);
     }
 
     #[test]
-    fn bounded_and_flushes_when_full() {
+    fn epoch_mismatch_is_a_miss() {
         let mut c = FlowCache::new(16);
-        let cap_before = c.map.capacity();
-        for p in 0..100 {
-            c.insert(
-                key(p),
-                1,
-                FlowAction::Drop {
-                    reason: DropReason::NoRoute,
-                    nacl_slot: None,
-                    owner: None,
-                },
-            );
+        c.insert(key(1), 1, 7u32);
+        assert_eq!(c.get(&key(1), 1), Some(7));
+        assert_eq!(c.get(&key(2), 1), None);
+        assert_eq!(c.get(&key(1), 2), None);
+        assert_eq!(c.get(&key(1), 1), None, "removed when found stale");
+        check(&c);
+    }
+
+    #[test]
+    fn capacity_bound_holds_without_growth() {
+        let mut c = FlowCache::new(16);
+        let room = c.map.capacity();
+        for i in 0..10_000u32 {
+            c.insert(wide_key(i), 1, i);
             assert!(c.len() <= 16);
+            if i % 3 == 0 {
+                // Hits set bits the hand must clear.
+                let _ = c.get(&wide_key(i), 1);
+            }
         }
-        assert!(c.flushes() >= 5);
-        assert_eq!(c.map.capacity(), cap_before, "no growth");
+        check(&c);
+        assert_eq!(c.len(), 16);
+        assert_eq!(c.evictions(), 10_000 - 16);
+        assert_eq!(c.stale_reclaimed(), 0);
+        assert_eq!(c.map.capacity(), room, "no growth");
+        assert_eq!(c.ring.capacity(), 16, "no growth");
+    }
+
+    #[test]
+    fn a_hot_entry_survives_a_scan() {
+        let cap = 64;
+        let mut c = FlowCache::new(cap);
+        let hot = key(0);
+        c.insert(hot, 1, 0u32);
+        for i in 1..=(10 * cap as u32) {
+            assert_eq!(c.get(&hot, 1), Some(0), "hot key lost before scan key {i}");
+            c.insert(wide_key(1_000 + i), 1, i);
+        }
+        assert_eq!(c.get(&hot, 1), Some(0));
+        assert!(c.evictions() >= 9 * cap as u64);
+        check(&c);
+    }
+
+    #[test]
+    fn unreferenced_entries_go_first() {
+        let mut c = FlowCache::new(16);
+        for i in 0..16u16 {
+            c.insert(key(i), 1, u32::from(i));
+        }
+        for i in 0..8u16 {
+            assert!(c.get(&key(i), 1).is_some());
+        }
+        // Eight new flows take the eight unreferenced slots; the referenced ones stay.
+        for i in 100..108u16 {
+            c.insert(key(i), 1, u32::from(i));
+        }
+        for i in 0..8u16 {
+            assert!(c.get(&key(i), 1).is_some(), "referenced {i} kept");
+        }
+        for i in 8..16u16 {
+            assert!(c.get(&key(i), 1).is_none(), "unreferenced {i} evicted");
+        }
+        assert_eq!(c.evictions(), 8);
+        check(&c);
+    }
+
+    #[test]
+    fn stale_entries_are_reclaimed_on_lookup() {
+        let mut c = FlowCache::new(16);
+        for i in 0..10u16 {
+            c.insert(key(i), 1, 1u32);
+        }
+        for i in 0..10u16 {
+            assert_eq!(c.get(&key(i), 2), None);
+        }
+        assert!(c.is_empty(), "every stale entry dropped when looked up");
+        assert_eq!(c.stale_reclaimed(), 10);
+        assert_eq!(c.evictions(), 0);
+        check(&c);
+        // Their slots are reused.
+        for i in 0..16u16 {
+            c.insert(key(100 + i), 2, 2);
+        }
+        assert_eq!(c.len(), 16);
+        assert_eq!(c.ring.len(), 16);
+        assert_eq!(c.evictions(), 0);
+        check(&c);
+    }
+
+    #[test]
+    fn a_full_table_of_stale_entries_admits_new_ones_without_evicting_current_ones() {
+        let cap = 32;
+        let mut c = FlowCache::new(cap);
+        for i in 0..cap as u16 {
+            c.insert(key(i), 1, 1u32);
+            // Referenced: the bit must not protect a stale entry.
+            let _ = c.get(&key(i), 1);
+        }
+        // A new epoch: each new flow takes a stale slot, never a current entry, even
+        // unreferenced ones.
+        for i in 0..cap as u16 {
+            c.insert(key(1_000 + i), 2, 2);
+            check(&c);
+        }
+        assert_eq!(c.evictions(), 0);
+        assert_eq!(c.stale_reclaimed(), cap as u64);
+        for i in 0..cap as u16 {
+            assert_eq!(c.get(&key(1_000 + i), 2), Some(2));
+        }
+        // Mixed: half stale (epoch 2), half current (epoch 3): the stale half goes first.
+        for i in 0..(cap / 2) as u16 {
+            c.insert(key(2_000 + i), 3, 3);
+        }
+        assert_eq!(c.evictions(), 0);
+        assert_eq!(c.stale_reclaimed(), cap as u64 + cap as u64 / 2);
+        for i in 0..(cap / 2) as u16 {
+            assert_eq!(c.get(&key(2_000 + i), 3), Some(3));
+        }
+        check(&c);
+    }
+
+    #[test]
+    fn reinsert_updates_in_place() {
+        let mut c = FlowCache::new(16);
+        c.insert(key(1), 1, 1u32);
+        c.insert(key(1), 1, 2);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.get(&key(1), 1), Some(2));
+        // An older epoch's entry replaced under the new one counts as reclaimed.
+        c.insert(key(1), 2, 3);
+        assert_eq!(c.get(&key(1), 2), Some(3));
+        assert_eq!(c.stale_reclaimed(), 1);
+        check(&c);
+    }
+
+    #[test]
+    fn clear_empties_and_keeps_the_bound() {
+        let mut c = FlowCache::new(16);
+        for i in 0..40u16 {
+            c.insert(key(i), 1, 0u32);
+        }
+        c.clear();
+        assert!(c.is_empty());
+        check(&c);
+        for i in 0..40u16 {
+            c.insert(key(i), 1, 0);
+        }
+        assert_eq!(c.len(), 16);
+        check(&c);
     }
 }

@@ -15,7 +15,7 @@
 //! vpcd_eni_attached{eni}                                  1 when the ENI has a port
 //! vpcd_uplink_…{igw}                                      the same for internet gateways' uplinks
 //! vpcd_nat_gateway_…{nat_gateway}                         the AWS/NATGateway metrics
-//! vpcd_flow_cache_{hits,misses,evictions}_total, vpcd_flow_cache_flows
+//! vpcd_flow_cache_{hits,misses,evictions,stale_reclaimed}_total, vpcd_flow_cache_flows
 //! vpcd_batches_total, vpcd_drops_total{reason}            engine-wide
 //! vpcd_{flow_log_records,capture_packets}_dropped_total   the file writer's queue was full
 //! vpcd_nacl_rule_denies_total{nacl,direction,rule}        rules that denied, this epoch
@@ -408,7 +408,8 @@ fn engine_families(out: &mut Vec<Family>, e: &EngineCounters) {
     let EngineCounters {
         flow_hits,
         flow_misses,
-        flow_evictions,
+        flow_evicted,
+        flow_stale_reclaimed,
         flows,
         batches,
         drops,
@@ -435,8 +436,14 @@ fn engine_families(out: &mut Vec<Family>, e: &EngineCounters) {
     out.push(single(
         "vpcd_flow_cache_evictions_total",
         Kind::Counter,
-        "Times the flow cache was full and was flushed.",
-        *flow_evictions,
+        "Flow-cache entries evicted to make room for a new flow (the cache was full).",
+        *flow_evicted,
+    ));
+    out.push(single(
+        "vpcd_flow_cache_stale_reclaimed_total",
+        Kind::Counter,
+        "Flow-cache entries of an older configuration epoch dropped.",
+        *flow_stale_reclaimed,
     ));
     out.push(single(
         "vpcd_flow_cache_flows",
@@ -760,6 +767,14 @@ mod tests {
             report.engine.flow_misses
         );
         assert!(report.engine.flow_hits >= 1 && report.engine.flow_misses >= 1);
+        assert_eq!(
+            get(&s, "vpcd_flow_cache_evictions_total{}"),
+            report.engine.flow_evicted
+        );
+        assert_eq!(
+            get(&s, "vpcd_flow_cache_stale_reclaimed_total{}"),
+            report.engine.flow_stale_reclaimed
+        );
         assert_eq!(get(&s, "vpcd_flow_cache_flows{}"), report.engine.flows);
         assert_eq!(get(&s, "vpcd_config_epoch{}"), report.epoch);
         assert_eq!(get(&s, "vpcd_flow_log_records_dropped_total{}"), 0);

@@ -64,7 +64,8 @@ impl Default for EngineCounters {
         EngineCounters {
             flow_hits: 0,
             flow_misses: 0,
-            flow_evictions: 0,
+            flow_evicted: 0,
+            flow_stale_reclaimed: 0,
             flows: 0,
             batches: 0,
             drops: [0; DropReason::COUNT],
@@ -118,8 +119,13 @@ pub struct EngineCounters {
     pub flow_hits: u64,
     /// Frames that took the slow path.
     pub flow_misses: u64,
-    /// Times the flow cache was full and was flushed.
-    pub flow_evictions: u64,
+    /// Flow-cache entries evicted to make room for a new flow (the cache was full).
+    #[serde(default)]
+    pub flow_evicted: u64,
+    /// Flow-cache entries of an older configuration epoch dropped (found on lookup, or
+    /// taken first when the cache was full).
+    #[serde(default)]
+    pub flow_stale_reclaimed: u64,
     /// Flows currently cached.
     pub flows: u64,
     /// Batches read (one per ready port per loop turn).
