@@ -111,13 +111,20 @@ impl FlowKey {
     }
 }
 
-/// A cached flow: the action, its epoch, its ring slot and the CLOCK bit.
+/// A cached flow: the action, its epoch and its ring slot.
 #[derive(Debug, Clone, Copy)]
 struct Entry<A> {
     action: A,
     epoch: u64,
     slot: u32,
-    referenced: bool,
+}
+
+/// One slot of the clock ring: the key that owns it and that entry's epoch, so the hand
+/// decides without a hash lookup.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: FlowKey,
+    epoch: u64,
 }
 
 /// A bounded exact-match flow table with CLOCK eviction, caching an action `A` per flow.
@@ -125,7 +132,11 @@ struct Entry<A> {
 pub struct FlowCache<A> {
     map: HashMap<FlowKey, Entry<A>, RandomState>,
     /// The key owning each slot; slots listed in `free` own nothing.
-    ring: Vec<FlowKey>,
+    ring: Vec<Slot>,
+    /// The CLOCK bits, one per slot: set on a hit, cleared by the passing hand (a
+    /// bitmap of a few KB that stays in cache, so a hit writes no further cache line
+    /// than its entry's and the sweep tests bits, not hash entries).
+    refs: Vec<u64>,
     /// Slots given back by removals, reused before the ring grows or the hand sweeps.
     free: Vec<u32>,
     /// The next slot the clock hand looks at.
@@ -152,6 +163,7 @@ impl<A: Copy> FlowCache<A> {
                 RandomState::default(),
             ),
             ring: Vec::with_capacity(capacity),
+            refs: vec![0; capacity.div_ceil(64)],
             free: Vec::with_capacity(capacity),
             hand: 0,
             capacity,
@@ -166,10 +178,13 @@ impl<A: Copy> FlowCache<A> {
     /// referenced). An entry of another epoch is removed.
     #[inline]
     pub fn get(&mut self, key: &FlowKey, epoch: u64) -> Option<A> {
-        let e = self.map.get_mut(key)?;
+        let e = self.map.get(key)?;
         if e.epoch == epoch {
-            e.referenced = true;
-            return Some(e.action);
+            let (action, slot) = (e.action, e.slot as usize);
+            if let Some(w) = self.refs.get_mut(slot / 64) {
+                *w |= 1 << (slot % 64);
+            }
+            return Some(action);
         }
         self.reclaim_stale(key, epoch);
         None
@@ -200,8 +215,8 @@ impl<A: Copy> FlowCache<A> {
                     action,
                     epoch,
                     slot,
-                    referenced: false,
                 });
+                self.set_slot(slot, epoch, false);
                 if epoch == self.epoch {
                     self.current += 1;
                 }
@@ -211,7 +226,8 @@ impl<A: Copy> FlowCache<A> {
                 let was_current = e.epoch == self.epoch;
                 e.action = action;
                 e.epoch = epoch;
-                e.referenced = true;
+                let own = e.slot;
+                self.set_slot(own, epoch, true);
                 match (was_current, epoch == self.epoch) {
                     (false, true) => {
                         self.current += 1;
@@ -222,6 +238,19 @@ impl<A: Copy> FlowCache<A> {
                 }
                 self.free.push(slot);
             }
+        }
+    }
+
+    /// Records slot `s`'s epoch and CLOCK bit.
+    #[inline]
+    fn set_slot(&mut self, s: u32, epoch: u64, referenced: bool) {
+        let s = s as usize;
+        if let Some(slot) = self.ring.get_mut(s) {
+            slot.epoch = epoch;
+        }
+        if let Some(w) = self.refs.get_mut(s / 64) {
+            let bit = 1u64 << (s % 64);
+            *w = if referenced { *w | bit } else { *w & !bit };
         }
     }
 
@@ -247,22 +276,22 @@ impl<A: Copy> FlowCache<A> {
     fn place(&mut self, key: FlowKey) -> u32 {
         if let Some(s) = self.free.pop() {
             if let Some(k) = self.ring.get_mut(s as usize) {
-                *k = key;
+                k.key = key;
                 return s;
             }
         }
         if self.ring.len() < self.capacity {
-            self.ring.push(key);
+            self.ring.push(Slot { key, epoch: 0 });
             return (self.ring.len() - 1) as u32;
         }
         let s = self.sweep();
-        self.ring[s] = key;
+        self.ring[s].key = key;
         s as u32
     }
 
     /// Empties one slot of the full ring and returns it: the first stale entry after the
     /// hand if there is one, else the first entry the hand finds unreferenced (clearing
-    /// the bits it passes).
+    /// the bits it passes). Only the chosen entry is looked up in the map.
     #[cold]
     fn sweep(&mut self) -> usize {
         let n = self.ring.len();
@@ -272,28 +301,18 @@ impl<A: Copy> FlowCache<A> {
         for _ in 0..2 * n {
             let s = self.hand;
             self.hand = if s + 1 >= n { 0 } else { s + 1 };
-            let MapEntry::Occupied(mut o) = self.map.entry(self.ring[s]) else {
-                // Not reached: every slot of a full ring holds a cached key.
-                return s;
-            };
-            let e = o.get_mut();
-            let stale = e.epoch != self.epoch;
+            let stale = self.ring[s].epoch != self.epoch;
             if !stale {
                 if stale_left {
                     continue;
                 }
-                if e.referenced {
-                    e.referenced = false;
+                let (w, bit) = (s / 64, 1u64 << (s % 64));
+                if self.refs[w] & bit != 0 {
+                    self.refs[w] &= !bit;
                     continue;
                 }
             }
-            let e = o.remove();
-            self.release(&e);
-            if stale {
-                self.stale_reclaimed += 1;
-            } else {
-                self.evictions += 1;
-            }
+            self.remove_slot_owner(s, stale);
             return s;
         }
         // Not reached (see above); take the slot under the hand regardless.
@@ -305,7 +324,7 @@ impl<A: Copy> FlowCache<A> {
 
     /// Removes the entry owning slot `s`, counted as a stale reclaim or an eviction.
     fn remove_slot_owner(&mut self, s: usize, stale: bool) {
-        let Some(e) = self.ring.get(s).and_then(|k| self.map.remove(k)) else {
+        let Some(e) = self.ring.get(s).and_then(|k| self.map.remove(&k.key)) else {
             return;
         };
         self.release(&e);
@@ -320,6 +339,7 @@ impl<A: Copy> FlowCache<A> {
     pub fn clear(&mut self) {
         self.map.clear();
         self.ring.clear();
+        self.refs.fill(0);
         self.free.clear();
         self.hand = 0;
         self.current = 0;
@@ -383,7 +403,8 @@ mod tests {
         assert!(c.ring.len() <= c.capacity());
         assert_eq!(c.len() + c.free.len(), c.ring.len());
         for (k, e) in &c.map {
-            assert_eq!(&c.ring[e.slot as usize], k, "the slot's owner");
+            assert_eq!(&c.ring[e.slot as usize].key, k, "the slot's owner");
+            assert_eq!(c.ring[e.slot as usize].epoch, e.epoch, "the slot's epoch");
             assert!(!c.free.contains(&e.slot));
         }
         let current = c.map.values().filter(|e| e.epoch == c.epoch).count();

@@ -134,6 +134,23 @@ fn conntrack_config(c: &NatGatewayConfig) -> ConntrackConfig {
 }
 
 impl NatState {
+    /// A copy for a trace (see [`ConnTable::fork`]): the translations and port
+    /// bookkeeping as they are, the connection table copied by what it holds.
+    pub fn fork(&self) -> NatState {
+        NatState {
+            conns: self.conns.fork(),
+            addrs: self.addrs.clone(),
+            ports: self.ports,
+            max_per_destination: self.max_per_destination,
+            outside: self.outside.clone(),
+            inside: self.inside.clone(),
+            per_dest: self.per_dest.clone(),
+            rng: self.rng,
+            events: Vec::new(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
     /// Empty state for gateway `c`.
     pub fn new(c: &NatGatewayConfig) -> NatState {
         NatState {

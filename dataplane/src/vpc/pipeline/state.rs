@@ -41,8 +41,9 @@ impl FlowState for Live<'_> {
     }
 }
 
-/// A copy-on-write view of the running state: a table is copied the first time the
-/// packet asks to change it, and every change stays in the copy. The running state is
+/// A copy-on-write view of the running state: a table is copied ([`ConnTable::fork`],
+/// [`NatState::fork`]: by what it holds, not by its capacity) the first time the packet
+/// asks for it, and every change stays in the copy. The running state is
 /// never written.
 pub struct Overlay<'a> {
     base_ct: &'a [ConnTable],
@@ -75,12 +76,12 @@ impl FlowState for Overlay<'_> {
 
     fn conntrack(&mut self, e: EniIdx) -> Option<&mut ConnTable> {
         let base = self.base_ct.get(e as usize)?;
-        Some(self.ct.entry(e).or_insert_with(|| base.clone()))
+        Some(self.ct.entry(e).or_insert_with(|| base.fork()))
     }
 
     fn nat(&mut self, n: NatIdx) -> Option<&mut NatState> {
         let base = self.base_nat.get(n as usize)?;
-        Some(self.nat.entry(n).or_insert_with(|| base.clone()))
+        Some(self.nat.entry(n).or_insert_with(|| base.fork()))
     }
 }
 
