@@ -4,7 +4,7 @@
 
 use super::pending::Pending;
 use super::route::{self, NextHop};
-use super::walk::{Node, Origin, Step, Walk};
+use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{classify, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
 use crate::vpc::config::EniIdx;
 use crate::vpc::verdict::{Delivery, DropReason, OutPort};
@@ -87,15 +87,12 @@ impl Eni {
         };
         Ok((w, step))
     }
+}
 
+impl Element for Eni {
     /// A packet arrives at the ENI: the destination check and its security groups
     /// inbound, then delivery to its port.
-    pub(crate) fn enter<T: Tracer>(
-        self,
-        cx: &mut Context<'_>,
-        w: &mut Walk<'_>,
-        tr: &mut T,
-    ) -> Step {
+    fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, tr: &mut T) -> Step {
         let t = cx.tables;
         let e = self.0;
         let Some(d) = t.enis.get(e as usize) else {

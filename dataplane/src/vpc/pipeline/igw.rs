@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::walk::{Node, Origin, Step, Walk};
+use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{classify, router, Action, Context, Note, Tracer};
 use crate::vpc::config::{IgwIdx, MappingTarget};
 use crate::vpc::tables::Tables;
@@ -33,15 +33,10 @@ fn v4(a: IpAddr) -> Option<Ipv4Addr> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InternetGateway(pub IgwIdx);
 
-impl InternetGateway {
+impl Element for InternetGateway {
     /// A packet routed to the gateway from inside the VPC: it leaves through the uplink,
     /// its source translated to its public address.
-    pub(crate) fn enter<T: Tracer>(
-        self,
-        cx: &mut Context<'_>,
-        w: &mut Walk<'_>,
-        tr: &mut T,
-    ) -> Step {
+    fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, tr: &mut T) -> Step {
         match egress(
             cx.tables,
             self.0,
@@ -58,7 +53,9 @@ impl InternetGateway {
             Err(r) => r.into(),
         }
     }
+}
 
+impl InternetGateway {
     /// A frame arriving from the gateway's uplink (the internet): the first element of
     /// its walk. Gateway services (ARP, ping of the gateway address), the edge's filters,
     /// then the 1:1 translation of the destination to the private address it maps to.

@@ -13,7 +13,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::pending::Pending;
-use super::walk::{Node, Origin, Step, Walk};
+use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{Action, Context, CtRef, Note, Tracer};
 use crate::vpc::config::NatIdx;
 use crate::vpc::conntrack::tcp_flags::{ACK, RST, SYN};
@@ -90,15 +90,10 @@ fn has_ports(proto: u8) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NatGateway(pub NatIdx);
 
-impl NatGateway {
+impl Element for NatGateway {
     /// A packet arrives at the gateway (its subnet's ACL was applied on the way in):
     /// translate it, then route it on from the gateway's subnet.
-    pub(crate) fn enter<T: Tracer>(
-        self,
-        cx: &mut Context<'_>,
-        w: &mut Walk<'_>,
-        tr: &mut T,
-    ) -> Step {
+    fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, tr: &mut T) -> Step {
         let n = self.0;
         let t = cx.tables;
         let Some(nt) = t.nats.get(n as usize) else {

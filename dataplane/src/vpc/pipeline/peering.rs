@@ -2,7 +2,7 @@
 //! destination in the peer VPC (no transitive peering: the router lets only the two
 //! VPCs' own addresses over, and nothing that came through a NAT gateway).
 
-use super::walk::{Node, Step, Walk};
+use super::walk::{Element, Node, Step, Walk};
 use super::{Context, Tracer};
 use crate::vpc::config::PeeringIdx;
 use crate::vpc::verdict::DropReason;
@@ -16,14 +16,9 @@ pub struct Peering {
     pub peer: u32,
 }
 
-impl Peering {
+impl Element for Peering {
     /// The packet crosses into the peer VPC, to the ENI that owns its destination.
-    pub(crate) fn enter<T: Tracer>(
-        self,
-        cx: &mut Context<'_>,
-        w: &mut Walk<'_>,
-        _tr: &mut T,
-    ) -> Step {
+    fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, _tr: &mut T) -> Step {
         match cx.tables.owner(self.peer, w.ip.dst) {
             Some(e) => {
                 w.vpc = self.peer;

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use super::walk::{Node, Origin, Step, Walk};
+use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{Context, Note, Tracer};
 use crate::vpc::config::{EniIdx, IgwIdx, NatIdx, PeeringIdx, RouteTarget, SubnetIdx};
 use crate::vpc::tables::Tables;
@@ -70,14 +70,9 @@ pub fn lookup(t: &Tables, vpc: u32, rt: u32, dst: IpAddr) -> Result<NextHop, Dro
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Router(pub SubnetIdx);
 
-impl Router {
+impl Element for Router {
     /// Routes the packet by the subnet's route table and names the next element.
-    pub(crate) fn enter<T: Tracer>(
-        self,
-        cx: &mut Context<'_>,
-        w: &mut Walk<'_>,
-        tr: &mut T,
-    ) -> Step {
+    fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, tr: &mut T) -> Step {
         let t = cx.tables;
         let Some(s) = t.subnets.get(self.0 as usize) else {
             return DropReason::Malformed.into();

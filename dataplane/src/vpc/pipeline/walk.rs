@@ -74,6 +74,14 @@ impl Node {
     }
 }
 
+/// The one interface of every element of the walk: a packet enters it, and it says what
+/// comes next. An element that is also where a frame can start (an ENI, an internet
+/// gateway's uplink) has a `leave`/`inbound` constructor of the walk besides.
+pub(crate) trait Element {
+    /// The packet of `w` arrives at this element.
+    fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, tr: &mut T) -> Step;
+}
+
 /// What an element decided for the packet: the one verdict type of every element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
