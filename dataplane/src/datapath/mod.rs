@@ -1,5 +1,16 @@
-//! The engine: tables, ports, flow cache and counters of one data plane, and the
-//! per-frame work (parse → flow cache → slow path on a miss → rewrite → transmit).
+//! One data plane: the engine's pieces (ports, buffers, flow cache, clock), the VPC
+//! policy's state (tables, connection tables, NAT translations) and the observers' hooks,
+//! tied together by the per-frame work:
+//!
+//! ```text
+//! process.rs   port rx ─► parse ─► flow cache ─┬─ hit: touch its connections ─┐
+//!                                              └─ miss: vpc::pipeline::slow_path (the hop
+//!                                                 loop) ─► remember the decision ─┤
+//! transmit.rs  rewrite (MACs, NAT) ─► MTU fit (fragment / frag-needed) ─► port tx ◄┘
+//! flowlogs.rs, taps.rs   flow-log records, captures, mirror copies on the way
+//! install.rs   the epoch swap between two batches     report.rs  counter snapshots
+//! trace.rs     `vpcctl trace` on a copy-on-write overlay of the state
+//! ```
 //!
 //! It is generic over [`Port`], so unit tests and benches run the exact forwarding code
 //! on in-memory ports, and `vpcd` runs it on TAPs (see [`crate::daemon`]).
