@@ -8,8 +8,9 @@ use dataplane::vpc::verdict::DropReason;
 
 use super::text::drops_text;
 
-/// The `Engine` section of `vpcctl show`: flow cache hits, misses, evictions, cached
-/// flows, batches, and the drops by reason (those that happened).
+/// The `Engine` section of `vpcctl show`: flow cache hits, misses, evictions, stale
+/// reclaims, cached flows, batches, the drops by reason (those that happened), and what
+/// the file writer had to drop, if anything.
 pub(super) fn engine(report: &StatsReport) -> String {
     let mut out = String::new();
     let e = &report.engine;
@@ -30,5 +31,13 @@ pub(super) fn engine(report: &StatsReport) -> String {
         e.batches,
         drops_text(&engine_drops)
     );
+    // The file writer fell behind: say so (nothing is printed while it keeps up).
+    if e.flow_log_records_dropped > 0 || e.capture_packets_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "file writer behind: flow-log records dropped {}, capture packets dropped {}",
+            e.flow_log_records_dropped, e.capture_packets_dropped
+        );
+    }
     out
 }

@@ -86,6 +86,30 @@ fn show_lists_everything() {
 }
 
 #[test]
+fn show_says_when_the_file_writer_fell_behind_and_only_then() {
+    let c = crate::compile_str(TOPO).unwrap();
+    let mut report = StatsReport {
+        epoch: 1,
+        config: c.config,
+        enis: vec![],
+        engine: Default::default(),
+        nacl_denies: vec![],
+        uplinks: vec![],
+        nat_gateways: vec![],
+        captures: vec![],
+        mirror_sessions: vec![],
+    };
+    assert!(!show(&report).contains("file writer behind"));
+    report.engine.flow_log_records_dropped = 3;
+    report.engine.capture_packets_dropped = 7;
+    let text = show(&report);
+    assert!(
+        text.contains("file writer behind: flow-log records dropped 3, capture packets dropped 7"),
+        "{text}"
+    );
+}
+
+#[test]
 fn show_lists_internet_gateways_and_public_ips() {
     let topo = format!(
         "{TOPO}
