@@ -7,6 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use dataplane::engine::flow::{FlowCache, FlowKey};
+use dataplane::engine::port::PortIdx;
 use dataplane::fixtures::{self, eni_mac, router_mac, A, B};
 use dataplane::vpc::lpm::IpLpm;
 use dataplane::wire::vnet::VNET_HDR_LEN;
@@ -201,7 +202,7 @@ fn flow_cache(c: &mut Criterion) {
     let mut g = c.benchmark_group("flow_cache");
     g.throughput(Throughput::Elements(1));
     let key = |i: u32| FlowKey {
-        in_port: i % 4,
+        in_port: PortIdx(i % 4),
         src_mac: eni_mac(A),
         dst_mac: router_mac(0),
         src: std::net::Ipv4Addr::from(0x0a00_0000 | (i >> 8)).into(),

@@ -3,7 +3,6 @@
 
 use dataplane::datapath::Dataplane;
 use dataplane::engine::port::MemPort;
-use dataplane::vpc::config::DataplaneConfig;
 
 /// A data plane over `config` whose attached ENIs have counting-only in-memory ports.
 pub fn dataplane_with_sinks(config: DataplaneConfig, flow_capacity: usize) -> Dataplane<MemPort> {
@@ -14,8 +13,8 @@ pub fn dataplane_with_sinks(config: DataplaneConfig, flow_capacity: usize) -> Da
 }
 
 use dataplane::vpc::config::{
-    ConntrackConfig, NaclEntry, NetworkAclConfig, PortRange, Protocol, SecurityGroupConfig, SgPeer,
-    SgRule, TrafficMatch,
+    ConntrackConfig, DataplaneConfig, NaclEntry, NaclIdx, NetworkAclConfig, PortRange, Protocol,
+    SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch, VpcIdx,
 };
 
 fn tm(protocol: Protocol, from: u16, to: u16) -> TrafficMatch {
@@ -55,7 +54,7 @@ pub fn realistic_firewall(conntrack_max: u32) -> dataplane::vpc::config::Datapla
     };
     c.network_acls = vec![NetworkAclConfig {
         id: "acl-bench".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         inbound: nacl_dir(),
         outbound: nacl_dir(),
     }];
@@ -76,16 +75,16 @@ pub fn realistic_firewall(conntrack_max: u32) -> dataplane::vpc::config::Datapla
     c.security_groups = (0..5)
         .map(|g| SecurityGroupConfig {
             id: format!("sg-bench{g}"),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound: rules(udp_from_vpc.clone()),
             outbound: rules(udp_from_vpc.clone()),
         })
         .collect();
     for s in &mut c.subnets {
-        s.network_acl = Some(0);
+        s.network_acl = Some(NaclIdx(0));
     }
     for e in &mut c.enis {
-        e.security_groups = Some((0..5).collect());
+        e.security_groups = Some((0..5).map(SgIdx).collect());
         e.conntrack = ConntrackConfig {
             max_entries: conntrack_max,
             ..ConntrackConfig::default()

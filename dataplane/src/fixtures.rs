@@ -3,23 +3,24 @@
 
 use std::net::Ipv4Addr;
 
+use crate::engine::port::PortIdx;
 use crate::vpc::config::{
-    Attachment, DataplaneConfig, EniConfig, InternetGatewayConfig, MappingTarget, NatGatewayConfig,
-    PortRange, PublicMapping, RouteConfig, RouteTableConfig, RouteTarget, SubnetConfig, Uplink,
-    VpcConfig,
+    Attachment, DataplaneConfig, EniConfig, EniIdx, IgwIdx, InternetGatewayConfig, MappingTarget,
+    NatGatewayConfig, NatIdx, PortRange, PublicMapping, RouteConfig, RouteTableConfig,
+    RouteTableIdx, RouteTarget, SubnetConfig, SubnetIdx, Uplink, VpcConfig, VpcIdx,
 };
 use crate::wire::MacAddr;
 
 /// ENI index of A (10.0.1.10, subnet A).
-pub const A: u32 = 0;
+pub const A: EniIdx = EniIdx(0);
 /// ENI index of A2 (10.0.1.11 and secondary 10.0.1.12, subnet A).
-pub const A2: u32 = 1;
+pub const A2: EniIdx = EniIdx(1);
 /// ENI index of B (10.0.2.20, subnet B).
-pub const B: u32 = 2;
+pub const B: EniIdx = EniIdx(2);
 /// ENI index of FW (10.0.3.30, subnet C, source/destination check off).
-pub const FW: u32 = 3;
+pub const FW: EniIdx = EniIdx(3);
 /// ENI index of D (10.0.2.40, subnet B, never attached).
-pub const D: u32 = 4;
+pub const D: EniIdx = EniIdx(4);
 
 /// The router MAC of subnet `i` (0 = A, 1 = B, 2 = C).
 pub fn router_mac(i: u8) -> MacAddr {
@@ -27,8 +28,8 @@ pub fn router_mac(i: u8) -> MacAddr {
 }
 
 /// The MAC of ENI `i`.
-pub fn eni_mac(i: u32) -> MacAddr {
-    MacAddr([0x02, 0, 0, 0, 0, i as u8 + 1])
+pub fn eni_mac(i: EniIdx) -> MacAddr {
+    MacAddr([0x02, 0, 0, 0, 0, i.0 as u8 + 1])
 }
 
 /// One VPC 10.0.0.0/16 with subnets A 10.0.1.0/24 and C 10.0.3.0/24 on the main table
@@ -43,18 +44,19 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
             ifname: "eth0".into(),
         })
     };
-    let eni = |i: u32, subnet: u32, ips: &[&str], check: bool, a: Option<Attachment>| EniConfig {
-        id: format!("eni-{i}"),
-        subnet,
-        mac: eni_mac(i),
-        ipv4: ips.iter().filter_map(|s| s.parse().ok()).collect(),
-        ipv6: vec![],
-        source_dest_check: check,
-        mtu: 9001,
-        attachment: a,
-        security_groups: None,
-        conntrack: Default::default(),
-    };
+    let eni =
+        |i: EniIdx, subnet: u32, ips: &[&str], check: bool, a: Option<Attachment>| EniConfig {
+            id: format!("eni-{i}"),
+            subnet: SubnetIdx(subnet),
+            mac: eni_mac(i),
+            ipv4: ips.iter().filter_map(|s| s.parse().ok()).collect(),
+            ipv6: vec![],
+            source_dest_check: check,
+            mtu: 9001,
+            attachment: a,
+            security_groups: None,
+            conntrack: Default::default(),
+        };
     let local = RouteConfig {
         destination: "10.0.0.0/16"
             .parse()
@@ -71,10 +73,10 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
             .enumerate()
             .map(|(i, c)| SubnetConfig {
                 id: format!("subnet-{i}"),
-                vpc: 0,
+                vpc: VpcIdx(0),
                 ipv4_cidr: net(c),
                 ipv6_cidr: None,
-                route_table: u32::from(i == 1),
+                route_table: RouteTableIdx(u32::from(i == 1)),
                 router_mac: router_mac(i as u8),
                 network_acl: None,
             })
@@ -82,12 +84,12 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         route_tables: vec![
             RouteTableConfig {
                 id: "rtb-main".into(),
-                vpc: 0,
+                vpc: VpcIdx(0),
                 routes: vec![local.clone()],
             },
             RouteTableConfig {
                 id: "rtb-b".into(),
-                vpc: 0,
+                vpc: VpcIdx(0),
                 routes: vec![
                     local,
                     RouteConfig {
@@ -165,7 +167,7 @@ pub const NAT_IP: [u8; 4] = [10, 0, 3, 220];
 /// An internet host in [`behind_nat_gateway`].
 pub const INTERNET_HOST: [u8; 4] = [203, 0, 113, 5];
 /// The internet gateway's uplink port in [`behind_nat_gateway`] (after the 5 ENIs).
-pub const UPLINK: u32 = 5;
+pub const UPLINK: PortIdx = PortIdx(5);
 
 /// The fixture VPC with subnet 0 (A, A2) private behind NAT gateway `nat-1`, which lives
 /// in subnet 2 (10.0.3.0/24, whose main table sends 0.0.0.0/0 to the internet gateway)
@@ -174,7 +176,7 @@ pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
     let mut c = two_subnets_and_middlebox();
     c.internet_gateways = vec![InternetGatewayConfig {
         id: "igw-1".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         mac: IGW_MAC,
         uplink: Some(Uplink {
             attachment: Attachment {
@@ -189,14 +191,14 @@ pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
         }),
         mappings: vec![PublicMapping {
             public: Ipv4Addr::from(NAT_EIP),
-            target: MappingTarget::NatGateway(0),
+            target: MappingTarget::NatGateway(NatIdx(0)),
             private: Ipv4Addr::from(NAT_IP),
             source: "eipalloc-nat".into(),
         }],
     }];
     c.nat_gateways = vec![NatGatewayConfig {
         id: "nat-1".into(),
-        subnet: 2,
+        subnet: SubnetIdx(2),
         addrs: vec![Ipv4Addr::from(NAT_IP)],
         public: true,
         ports: PortRange {
@@ -211,22 +213,22 @@ pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
         destination: "0.0.0.0/0"
             .parse()
             .unwrap_or(ipnet::IpNet::V4(Default::default())),
-        target: RouteTarget::InternetGateway(0),
+        target: RouteTarget::InternetGateway(IgwIdx(0)),
     });
     let local = c.route_tables[0].routes[0].clone();
     c.route_tables.push(RouteTableConfig {
         id: "rtb-private".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         routes: vec![
             local,
             RouteConfig {
                 destination: "0.0.0.0/0"
                     .parse()
                     .unwrap_or(ipnet::IpNet::V4(Default::default())),
-                target: RouteTarget::NatGateway(0),
+                target: RouteTarget::NatGateway(NatIdx(0)),
             },
         ],
     });
-    c.subnets[0].route_table = 2;
+    c.subnets[0].route_table = RouteTableIdx(2);
     c
 }

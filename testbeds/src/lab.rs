@@ -215,7 +215,7 @@ impl Lab {
     pub fn router_mac(&self, eni: &str) -> Result<MacAddr> {
         let r = self.show()?;
         let e = find_eni(&r, eni)?;
-        let s = r.config.subnets.get(e.subnet as usize).ok_or_else(|| {
+        let s = r.config.subnets.get(e.subnet.idx()).ok_or_else(|| {
             Error::Control(format!("{eni}: subnet index {} out of range", e.subnet))
         })?;
         Ok(MacAddr(s.router_mac.0))

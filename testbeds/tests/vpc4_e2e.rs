@@ -27,6 +27,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use dataplane::vpc::config::VpcIdx;
 use dataplane::vpc::verdict::DropReason;
 use testbeds::process::Stream;
 use testbeds::{Lab, Netns, NsChild};
@@ -265,7 +266,8 @@ fn vpc_macs(lab: &Lab, vpc: &str) -> BTreeSet<String> {
         .vpcs
         .iter()
         .position(|v| v.id == vpc)
-        .unwrap_or_else(|| panic!("vpcd runs no {vpc}")) as u32;
+        .map(|i| VpcIdx(i as u32))
+        .unwrap_or_else(|| panic!("vpcd runs no {vpc}"));
     let subnets: Vec<usize> = (0..c.subnets.len())
         .filter(|&i| c.subnets[i].vpc == v)
         .collect();
@@ -273,7 +275,7 @@ fn vpc_macs(lab: &Lab, vpc: &str) -> BTreeSet<String> {
     let enis = c
         .enis
         .iter()
-        .filter(|e| subnets.contains(&(e.subnet as usize)))
+        .filter(|e| subnets.contains(&e.subnet.idx()))
         .map(|e| e.mac.to_string());
     routers.chain(enis).collect()
 }

@@ -2,7 +2,7 @@
 //! conntrack settings.
 
 use dataplane::vpc::config::{
-    ConntrackConfig, IcmpMatch, PortRange, Protocol, SgPeer, SgRule, TrafficMatch,
+    ConntrackConfig, IcmpMatch, NaclIdx, PortRange, Protocol, SgIdx, SgPeer, SgRule, TrafficMatch,
 };
 
 use super::tests::demo;
@@ -119,8 +119,8 @@ fn scenario_16_custom_nacl_without_rules_has_no_entries() {
 #[test]
 fn subnets_get_their_nacl_or_the_default() {
     let c = firewalls();
-    assert_eq!(c.subnets[0].network_acl, Some(2));
-    assert_eq!(c.subnets[1].network_acl, Some(0));
+    assert_eq!(c.subnets[0].network_acl, Some(NaclIdx(2)));
+    assert_eq!(c.subnets[1].network_acl, Some(NaclIdx(0)));
     // A declared default replaces the implicit one and is used as written.
     let src = FIREWALLS.replace(
         "id = \"acl-empty\"\n        vpc = \"vpc-x\"",
@@ -128,7 +128,7 @@ fn subnets_get_their_nacl_or_the_default() {
     );
     let c = compile_str(&src).unwrap().config;
     assert_eq!(c.network_acls.len(), 2);
-    assert_eq!(c.subnets[0].network_acl, Some(1));
+    assert_eq!(c.subnets[0].network_acl, Some(NaclIdx(1)));
     assert!(c.network_acls[1].inbound.is_empty());
 }
 
@@ -219,7 +219,7 @@ fn security_groups_compile_peers_and_outbound_defaults() {
         peers,
         [
             &SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
-            &SgPeer::Group(0),
+            &SgPeer::Group(SgIdx(0)),
             &SgPeer::PrefixList {
                 id: "pl-admins".into(),
                 cidrs: vec![
@@ -228,7 +228,7 @@ fn security_groups_compile_peers_and_outbound_defaults() {
                 ],
             },
             &SgPeer::Cidr("10.0.0.0/16".parse().unwrap()),
-            &SgPeer::Group(1),
+            &SgPeer::Group(SgIdx(1)),
         ]
     );
     assert_eq!(web.inbound[4].traffic.ports, None, "0-65535 is all ports");
@@ -255,13 +255,13 @@ fn scenario_20_implicit_default_group_admits_itself() {
         d.inbound,
         [SgRule {
             traffic: ALL_TRAFFIC,
-            peer: SgPeer::Group(2)
+            peer: SgPeer::Group(SgIdx(2))
         }]
     );
     assert_eq!(d.outbound.len(), 2);
     // ENIs without groups get it; others get theirs, in order.
-    assert_eq!(c.enis[0].security_groups, Some(vec![0, 1]));
-    assert_eq!(c.enis[1].security_groups, Some(vec![2]));
+    assert_eq!(c.enis[0].security_groups, Some(vec![SgIdx(0), SgIdx(1)]));
+    assert_eq!(c.enis[1].security_groups, Some(vec![SgIdx(2)]));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! or the default version 2 fields ([`dataplane::observe::flowlog::DEFAULT_FIELDS`]), and
 //! the interval of [`flow_log_interval_ms`].
 
-use dataplane::vpc::config::{EniConfig, FlowLogConfig, SubnetConfig, VpcConfig};
+use dataplane::vpc::config::{EniConfig, EniIdx, FlowLogConfig, SubnetConfig, VpcConfig};
 
 use super::units::{idx, secs_to_ms};
 use crate::model::{FlowLog, FlowLogScope, LabSettings, Topology};
@@ -35,9 +35,9 @@ pub(super) fn flow_logs(
         let mut fail = |field: &str, message: String| {
             errors.push(ValidationError::new(&f.id, field, message));
         };
-        let of_subnets = |keep: &dyn Fn(&SubnetConfig) -> bool| -> Vec<u32> {
+        let of_subnets = |keep: &dyn Fn(&SubnetConfig) -> bool| -> Vec<EniIdx> {
             (0..enis.len())
-                .filter(|&ei| subnets.get(enis[ei].subnet as usize).is_some_and(keep))
+                .filter(|&ei| subnets.get(enis[ei].subnet.idx()).is_some_and(keep))
                 .map(idx)
                 .collect()
         };
@@ -50,7 +50,7 @@ pub(super) fn flow_logs(
             FlowLogScope::Vpc(id) => vpcs
                 .iter()
                 .position(|v| v.id == id)
-                .map(|vi| of_subnets(&|s| s.vpc as usize == vi)),
+                .map(|vi| of_subnets(&|s| s.vpc.idx() == vi)),
             FlowLogScope::Other(_) => None,
         };
         let Some(covered) = covered else {

@@ -3,7 +3,10 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane::vpc::config::{Attachment, MappingTarget, NatGatewayConfig, PortRange, RouteTarget};
+use dataplane::vpc::config::{
+    Attachment, EniIdx, IgwIdx, MappingTarget, NatGatewayConfig, NatIdx, PortRange, RouteTarget,
+    SubnetIdx, VpcIdx,
+};
 
 use super::tests::rtb;
 use super::*;
@@ -71,9 +74,9 @@ fn internet_gateways_compile_in_file_order_with_uplink_and_macs() {
     let ids: Vec<&str> = c.internet_gateways.iter().map(|g| g.id.as_str()).collect();
     assert_eq!(ids, ["igw-bare", "igw-a"]);
     let bare = &c.internet_gateways[0];
-    assert_eq!((bare.vpc, bare.uplink.is_none()), (1, true));
+    assert_eq!((bare.vpc, bare.uplink.is_none()), (VpcIdx(1), true));
     let g = &c.internet_gateways[1];
-    assert_eq!(g.vpc, 0);
+    assert_eq!(g.vpc, VpcIdx(0));
     assert_eq!(g.mac, igw_mac("igw-a"));
     assert_eq!(g.mac.0[0], IGW_MAC_OUI);
     let u = g.uplink.as_ref().unwrap();
@@ -95,7 +98,7 @@ fn internet_gateways_compile_in_file_order_with_uplink_and_macs() {
     assert_eq!(u.mtu, 1400);
     assert_eq!(
         rtb(&c, "rtb-pub").routes[1].target,
-        RouteTarget::InternetGateway(1)
+        RouteTarget::InternetGateway(IgwIdx(1))
     );
 }
 
@@ -135,19 +138,19 @@ fn mappings_are_the_eips_then_the_public_ips_of_the_gateways_vpc() {
         [
             (
                 "198.51.100.20".into(),
-                eni(1),
+                eni(EniIdx(1)),
                 "10.0.1.20".into(),
                 "eipalloc-2"
             ),
             (
                 "198.51.100.11".into(),
-                eni(0),
+                eni(EniIdx(0)),
                 "10.0.1.11".into(),
                 "eipalloc-1"
             ),
             (
                 "198.51.100.10".into(),
-                eni(0),
+                eni(EniIdx(0)),
                 "10.0.1.10".into(),
                 "public_ip"
             ),
@@ -160,7 +163,11 @@ fn mappings_are_the_eips_then_the_public_ips_of_the_gateways_vpc() {
         .collect();
     assert_eq!(
         b,
-        [("198.51.100.30".to_string(), eni(2), "public_ip".to_string())]
+        [(
+            "198.51.100.30".to_string(),
+            eni(EniIdx(2)),
+            "public_ip".to_string()
+        )]
     );
 }
 
@@ -177,7 +184,7 @@ fn public_addresses_of_a_vpc_without_gateway_are_dropped_with_a_warning() {
         .internet_gateways
         .iter()
         .flat_map(|g| &g.mappings)
-        .all(|m| m.target != MappingTarget::Eni(2)));
+        .all(|m| m.target != MappingTarget::Eni(EniIdx(2))));
     assert!(
         c.warnings
             .iter()
@@ -276,7 +283,7 @@ fn nat_gateways_compile_in_file_order_with_their_addresses_and_lab_settings() {
         c.nat_gateways[1],
         NatGatewayConfig {
             id: "nat-a".into(),
-            subnet: 0,
+            subnet: SubnetIdx(0),
             addrs: vec!["10.0.0.220".parse().unwrap(), "10.0.0.221".parse().unwrap()],
             public: true,
             ports,
@@ -288,7 +295,7 @@ fn nat_gateways_compile_in_file_order_with_their_addresses_and_lab_settings() {
     );
     // The private one: the highest free address of its subnet (.254 is an ENI's).
     let p = &c.nat_gateways[0];
-    assert_eq!((p.subnet, p.public), (1, false));
+    assert_eq!((p.subnet, p.public), (SubnetIdx(1), false));
     assert_eq!(p.addrs, ["10.0.4.253".parse::<Ipv4Addr>().unwrap()]);
     assert_eq!(p.ports, ports);
 }
@@ -333,8 +340,11 @@ fn routes_to_nat_gateways_compile_to_their_index() {
         routes,
         [
             ("10.0.0.0/16".to_string(), RouteTarget::Local),
-            ("0.0.0.0/0".to_string(), RouteTarget::NatGateway(1)),
-            ("192.168.0.0/16".to_string(), RouteTarget::NatGateway(0)),
+            ("0.0.0.0/0".to_string(), RouteTarget::NatGateway(NatIdx(1))),
+            (
+                "192.168.0.0/16".to_string(),
+                RouteTarget::NatGateway(NatIdx(0))
+            ),
         ]
     );
 }
@@ -359,19 +369,19 @@ fn public_nat_gateway_addresses_map_to_their_eips_at_the_internet_gateway() {
         [
             (
                 "198.51.100.40".into(),
-                MappingTarget::Eni(0),
+                MappingTarget::Eni(EniIdx(0)),
                 "10.0.0.40".into(),
                 "public_ip"
             ),
             (
                 "198.51.100.7".into(),
-                MappingTarget::NatGateway(1),
+                MappingTarget::NatGateway(NatIdx(1)),
                 "10.0.0.220".into(),
                 "eipalloc-nat"
             ),
             (
                 "198.51.100.8".into(),
-                MappingTarget::NatGateway(1),
+                MappingTarget::NatGateway(NatIdx(1)),
                 "10.0.0.221".into(),
                 "eipalloc-nat2"
             ),

@@ -1,7 +1,7 @@
 //! Tests of VPC peering's compilation: peerings, routes to them, security-group
 //! references across them, secondary CIDRs and overlapping VPCs.
 
-use dataplane::vpc::config::{PeeringConfig, PortRange, RouteTarget, SgPeer};
+use dataplane::vpc::config::{PeeringConfig, PeeringIdx, PortRange, RouteTarget, SgPeer, VpcIdx};
 
 use super::tests::rtb;
 use super::units::idx;
@@ -141,14 +141,14 @@ fn peerings_compile_in_file_order_with_their_vpcs_and_status() {
         [
             PeeringConfig {
                 id: "pcx-ab".into(),
-                requester: 0,
-                accepter: 1,
+                requester: VpcIdx(0),
+                accepter: VpcIdx(1),
                 active: true,
             },
             PeeringConfig {
                 id: "pcx-ca".into(),
-                requester: 2,
-                accepter: 0,
+                requester: VpcIdx(2),
+                accepter: VpcIdx(0),
                 active: false,
             },
         ]
@@ -168,16 +168,22 @@ fn routes_to_peerings_compile_to_their_index_and_deleted_ones_to_blackholes() {
         [
             ("10.0.0.0/16".to_string(), RouteTarget::Local),
             ("10.50.0.0/16".to_string(), RouteTarget::Local),
-            ("10.1.0.0/16".to_string(), RouteTarget::Peering(0)),
+            (
+                "10.1.0.0/16".to_string(),
+                RouteTarget::Peering(PeeringIdx(0))
+            ),
             // Pending: the data plane drops what it catches as `blackhole`.
-            ("10.2.0.0/16".to_string(), RouteTarget::Peering(1)),
+            (
+                "10.2.0.0/16".to_string(),
+                RouteTarget::Peering(PeeringIdx(1))
+            ),
             // Not declared (deleted): a blackhole.
             ("10.9.0.0/16".to_string(), RouteTarget::Blackhole),
         ]
     );
     assert_eq!(
         rtb(&c.config, "rtb-b").routes[1].target,
-        RouteTarget::Peering(0)
+        RouteTarget::Peering(PeeringIdx(0))
     );
     // Validation said so.
     for needle in [
@@ -250,8 +256,8 @@ fn secondary_cidrs_get_local_routes_that_reach_their_subnets() {
         t.route(c.subnets[1].route_table, "10.0.1.10".parse().unwrap()),
         Some((RouteTarget::Local, "10.0.0.0/16".parse().unwrap()))
     );
-    let owner = t.owner(0, a2).unwrap();
-    assert_eq!(c.enis[owner as usize].id, "eni-a2");
+    let owner = t.owner(VpcIdx(0), a2).unwrap();
+    assert_eq!(c.enis[owner.idx()].id, "eni-a2");
     // The implicit main table of a VPC with a secondary CIDR has both local routes.
     let c = compile_str(
         "[[vpc]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\nsecondary_cidrs = [\"100.64.0.0/16\"]\n",
@@ -273,10 +279,7 @@ fn overlapping_vpcs_compile_side_by_side() {
     let d = &c.enis[3];
     assert_eq!((b.id.as_str(), d.id.as_str()), ("eni-b", "eni-d"));
     assert_eq!(b.ipv4, d.ipv4);
-    assert_ne!(
-        c.subnets[b.subnet as usize].vpc,
-        c.subnets[d.subnet as usize].vpc
-    );
+    assert_ne!(c.subnets[b.subnet.idx()].vpc, c.subnets[d.subnet.idx()].vpc);
     assert_eq!(c.vpcs[1].cidrs, c.vpcs[3].cidrs);
 }
 

@@ -122,7 +122,7 @@ fn user_route(
     let route = &rt.routes[j];
     // Resolves `id` in `map` (the kind named `what` in the error), or reports it.
     let mut lookup = |map: &HashMap<&str, usize>, id: &str, what: &str| {
-        let found = map.get(id).map(|&i| idx(i));
+        let found = map.get(id).copied();
         if found.is_none() {
             errors.push(ValidationError::new(
                 &rt.id,
@@ -135,12 +135,12 @@ fn user_route(
     let target = match route.target_ref() {
         RouteTargetRef::Local => RouteTarget::Local,
         RouteTargetRef::Blackhole => RouteTarget::Blackhole,
-        RouteTargetRef::Eni(id) => RouteTarget::Eni(lookup(&ix.eni, id, "ENI")?),
+        RouteTargetRef::Eni(id) => RouteTarget::Eni(idx(lookup(&ix.eni, id, "ENI")?)),
         RouteTargetRef::InternetGateway(id) => {
-            RouteTarget::InternetGateway(lookup(&ix.igw, id, "internet gateway")?)
+            RouteTarget::InternetGateway(idx(lookup(&ix.igw, id, "internet gateway")?))
         }
         RouteTargetRef::NatGateway(id) => {
-            RouteTarget::NatGateway(lookup(&ix.nat, id, "NAT gateway")?)
+            RouteTarget::NatGateway(idx(lookup(&ix.nat, id, "NAT gateway")?))
         }
         // A peering the file does not declare was deleted: its routes are
         // blackholes (validation warns).

@@ -1,6 +1,6 @@
 //! Tests of the compilation of packet captures and traffic mirror sessions.
 
-use dataplane::vpc::config::{PortRange, Protocol};
+use dataplane::vpc::config::{EniIdx, PortRange, Protocol};
 
 use crate::compile_str;
 
@@ -78,13 +78,13 @@ session_number = 6
     let web = &d.captures[0];
     assert_eq!(
         (web.id.as_str(), web.eni, web.snaplen),
-        ("cap-web", 0, 262_144)
+        ("cap-web", EniIdx(0), 262_144)
     );
     assert_eq!(web.path, format!("{dir}/web.pcap"));
     let f = web.filter.unwrap();
     assert_eq!((f.protocol, f.host, f.port), (Some(6), None, Some(80)));
     let ids = &d.captures[1];
-    assert_eq!((ids.eni, ids.snaplen), (1, 128));
+    assert_eq!((ids.eni, ids.snaplen), (EniIdx(1), 128));
     let f = ids.filter.unwrap();
     assert_eq!(f.protocol, None, "all is no condition");
     assert_eq!(f.host.unwrap().to_string(), "10.0.1.0/24");
@@ -93,7 +93,7 @@ session_number = 6
     let s = &d.mirror_sessions[0];
     assert_eq!(
         (s.source, s.target, s.session_number, s.vni, s.packet_length),
-        (0, 1, 5, 42, Some(100))
+        (EniIdx(0), EniIdx(1), 5, 42, Some(100))
     );
     assert!(s.outbound.is_empty());
     assert_eq!(s.inbound.len(), 2);

@@ -4,7 +4,8 @@
 use std::net::Ipv4Addr;
 
 use dataplane::vpc::config::{
-    Attachment, MappingTarget, PeeringConfig, RouteTableConfig, RouteTarget, SgPeer,
+    Attachment, EniIdx, MappingTarget, NatIdx, PeeringConfig, PeeringIdx, RouteTableConfig,
+    RouteTableIdx, RouteTarget, SgPeer, SubnetIdx, VpcIdx,
 };
 
 use super::units::idx;
@@ -118,9 +119,9 @@ fn indices_follow_file_order_with_implicit_mains_last() {
     assert_eq!(subnets, ["subnet-a", "subnet-b", "subnet-fw", "subnet-o"]);
     let enis: Vec<&str> = c.enis.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(enis, ["eni-a1", "eni-fw", "eni-b1"]);
-    assert_eq!(c.subnets[3].vpc, 1);
-    assert_eq!(c.enis[1].subnet, 2);
-    assert_eq!(c.route_tables[2].vpc, 1);
+    assert_eq!(c.subnets[3].vpc, VpcIdx(1));
+    assert_eq!(c.enis[1].subnet, SubnetIdx(2));
+    assert_eq!(c.route_tables[2].vpc, VpcIdx(1));
 }
 
 #[test]
@@ -145,11 +146,11 @@ fn local_routes_first_unless_replaced() {
     assert_eq!(
         routes,
         [
-            ("10.0.0.0/16".to_string(), RouteTarget::Eni(1)),
+            ("10.0.0.0/16".to_string(), RouteTarget::Eni(EniIdx(1))),
             ("10.1.0.0/16".to_string(), RouteTarget::Local),
             ("2600:1f18:aa00:100::/56".to_string(), RouteTarget::Local),
             ("0.0.0.0/0".to_string(), RouteTarget::Blackhole),
-            ("10.0.2.0/24".to_string(), RouteTarget::Eni(1)),
+            ("10.0.2.0/24".to_string(), RouteTarget::Eni(EniIdx(1))),
         ]
     );
     let main = rtb(&c, "rtb-main-demo");
@@ -173,10 +174,10 @@ fn explicit_local_route_is_not_duplicated() {
 fn scenario_12_main_vs_explicit_association() {
     let c = demo();
     // subnet-a is explicitly on rtb-fw; subnet-b and subnet-fw follow the main.
-    assert_eq!(c.subnets[0].route_table, 0);
-    assert_eq!(c.subnets[1].route_table, 1);
-    assert_eq!(c.subnets[2].route_table, 1);
-    assert_eq!(c.subnets[3].route_table, 2);
+    assert_eq!(c.subnets[0].route_table, RouteTableIdx(0));
+    assert_eq!(c.subnets[1].route_table, RouteTableIdx(1));
+    assert_eq!(c.subnets[2].route_table, RouteTableIdx(1));
+    assert_eq!(c.subnets[3].route_table, RouteTableIdx(2));
     // Making rtb-fw the main: implicit subnets follow it, no implicit main is made.
     let c = compile_str(&DEMO.replace(
         "id = \"rtb-fw\"\n        vpc = \"vpc-demo\"",
@@ -185,7 +186,7 @@ fn scenario_12_main_vs_explicit_association() {
     .unwrap()
     .config;
     assert!(!c.route_tables.iter().any(|r| r.id == "rtb-main-demo"));
-    assert_eq!(c.subnets[1].route_table, 0);
+    assert_eq!(c.subnets[1].route_table, RouteTableIdx(0));
 }
 
 #[test]
@@ -270,14 +271,14 @@ fn the_demo_compiles_without_warnings_and_the_data_plane_accepts_it() {
     assert_eq!(n.addrs, ["10.0.0.220".parse::<Ipv4Addr>().unwrap()]);
     assert!(n.public);
     assert!(c.config.internet_gateways[0].mappings.iter().any(|m| {
-        m.target == MappingTarget::NatGateway(0)
+        m.target == MappingTarget::NatGateway(NatIdx(0))
             && m.public.to_string() == "198.51.100.7"
             && m.private == n.addrs[0]
     }));
     assert!(rtb(&c.config, "rtb-private")
         .routes
         .iter()
-        .any(|r| r.target == RouteTarget::NatGateway(0)));
+        .any(|r| r.target == RouteTarget::NatGateway(NatIdx(0))));
     // vpc-shared, peered with vpc-demo through pcx-demo, with routes both ways and a
     // group that admits vpc-demo's sg-web.
     let vpcs: Vec<&str> = c.config.vpcs.iter().map(|v| v.id.as_str()).collect();
@@ -286,8 +287,8 @@ fn the_demo_compiles_without_warnings_and_the_data_plane_accepts_it() {
         c.config.peerings,
         [PeeringConfig {
             id: "pcx-demo".into(),
-            requester: 0,
-            accepter: 1,
+            requester: VpcIdx(0),
+            accepter: VpcIdx(1),
             active: true,
         }]
     );
@@ -300,11 +301,11 @@ fn the_demo_compiles_without_warnings_and_the_data_plane_accepts_it() {
     };
     assert_eq!(
         route("rtb-main", "10.1.0.0/16"),
-        Some(RouteTarget::Peering(0))
+        Some(RouteTarget::Peering(PeeringIdx(0)))
     );
     assert_eq!(
         route("rtb-shared-main", "10.0.0.0/16"),
-        Some(RouteTarget::Peering(0))
+        Some(RouteTarget::Peering(PeeringIdx(0)))
     );
     let sg = |id: &str| {
         c.config
@@ -314,7 +315,7 @@ fn the_demo_compiles_without_warnings_and_the_data_plane_accepts_it() {
             .unwrap()
     };
     let shared = &c.config.security_groups[sg("sg-shared")];
-    assert_eq!(shared.vpc, 1);
+    assert_eq!(shared.vpc, VpcIdx(1));
     assert_eq!(shared.inbound.len(), 2);
     assert!(shared
         .inbound

@@ -1,10 +1,11 @@
-//! Unit conversions of the compiler: model indices to the data plane's `u32`, seconds to
-//! milliseconds.
+//! Unit conversions of the compiler: model indices to the data plane's index types,
+//! seconds to milliseconds.
 
-/// Index `i` as the data plane's `u32` (saturating).
-pub(super) fn idx(i: usize) -> u32 {
+/// Position `i` as one of the data plane's index types (`EniIdx`, `SubnetIdx`, …), from
+/// a saturated `u32`.
+pub(super) fn idx<T: From<u32>>(i: usize) -> T {
     // Validation bounds nothing here, but a file with 4 billion resources is not a file.
-    u32::try_from(i).unwrap_or(u32::MAX)
+    T::from(u32::try_from(i).unwrap_or(u32::MAX))
 }
 
 /// `secs` seconds in milliseconds, times `scale`, rounded, at least 1 ms.

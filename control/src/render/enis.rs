@@ -52,7 +52,7 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
                     gs.iter()
                         .map(|&g| {
                             c.security_groups
-                                .get(g as usize)
+                                .get(g.idx())
                                 .map_or_else(|| format!("sg#{g}?"), |s| s.id.clone())
                         })
                         .collect::<Vec<_>>()
@@ -62,7 +62,7 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
             vec![
                 e.id.clone(),
                 c.subnets
-                    .get(e.subnet as usize)
+                    .get(e.subnet.idx())
                     .map_or_else(|| format!("subnet#{}?", e.subnet), |s| s.id.clone()),
                 groups,
                 ips,

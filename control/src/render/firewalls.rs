@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use dataplane::observe::stats::StatsReport;
-use dataplane::vpc::config::{DataplaneConfig, NaclEntry, SgPeer, SgRule};
+use dataplane::vpc::config::{DataplaneConfig, NaclEntry, SgPeer, SgRule, VpcIdx};
 
 use super::names::{peer_name, ports_text, protocol_name, vpc_id};
 use super::text::{ids_or_dash, idx32, indent, table};
@@ -49,17 +49,17 @@ fn nacl_rules(entries: &[NaclEntry], star_cidrs: &str, denied: &BTreeMap<&str, u
 
 /// A security-group direction of a group of VPC `vpc` as a table; a peer that is a group
 /// of another (peered) VPC is named with its VPC: `sg-web (vpc-demo)`.
-fn sg_rules(config: &DataplaneConfig, vpc: u32, rules: &[SgRule], peer: &str) -> String {
+fn sg_rules(config: &DataplaneConfig, vpc: VpcIdx, rules: &[SgRule], peer: &str) -> String {
     let rows: Vec<Vec<String>> = rules
         .iter()
         .map(|r| {
             let mut name = peer_name(config, &r.peer);
             if let SgPeer::Group(i) = r.peer {
-                let other = config.security_groups.get(i as usize).map(|g| g.vpc);
+                let other = config.security_groups.get(i.idx()).map(|g| g.vpc);
                 if let Some(v) = other.filter(|&v| v != vpc) {
                     let id = config
                         .vpcs
-                        .get(v as usize)
+                        .get(v.idx())
                         .map_or_else(|| format!("vpc#{v}?"), |x| x.id.clone());
                     let _ = write!(name, " ({id})");
                 }
@@ -95,7 +95,7 @@ pub(super) fn network_acls(c: &DataplaneConfig, report: &StatsReport) -> String 
         );
         let dual = c
             .vpcs
-            .get(n.vpc as usize)
+            .get(n.vpc.idx())
             .is_some_and(|v| v.cidrs.iter().any(|x| matches!(x, ipnet::IpNet::V6(_))));
         let star = if dual { "0.0.0.0/0, ::/0" } else { "0.0.0.0/0" };
         for (dir, entries) in [("inbound", &n.inbound), ("outbound", &n.outbound)] {

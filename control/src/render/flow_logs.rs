@@ -1,6 +1,6 @@
 //! The `Flow logs` section of `vpcctl show`.
 
-use dataplane::vpc::config::DataplaneConfig;
+use dataplane::vpc::config::{DataplaneConfig, EniIdx, SubnetIdx};
 
 use super::names::eni_name;
 use super::text::{duration_text, ids_or_dash, idx32, plural, section};
@@ -8,31 +8,32 @@ use super::text::{duration_text, ids_or_dash, idx32, plural, section};
 /// The scope of a flow log as the running configuration shows it (it keeps the covered
 /// ENIs, not the resource named): the ENI when there is one, else the subnet or the VPC
 /// whose ENIs are exactly these, else their number.
-pub(super) fn flow_log_scope(c: &DataplaneConfig, enis: &[u32]) -> String {
-    let covered = |keep: &dyn Fn(u32, &dataplane::vpc::config::SubnetConfig) -> bool| -> Vec<u32> {
-        c.enis
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| {
-                c.subnets
-                    .get(e.subnet as usize)
-                    .is_some_and(|s| keep(e.subnet, s))
-            })
-            .map(|(i, _)| idx32(i))
-            .collect()
-    };
+pub(super) fn flow_log_scope(c: &DataplaneConfig, enis: &[EniIdx]) -> String {
+    let covered =
+        |keep: &dyn Fn(SubnetIdx, &dataplane::vpc::config::SubnetConfig) -> bool| -> Vec<EniIdx> {
+            c.enis
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| {
+                    c.subnets
+                        .get(e.subnet.idx())
+                        .is_some_and(|s| keep(e.subnet, s))
+                })
+                .map(|(i, _)| idx32(i))
+                .collect()
+        };
     if let [e] = enis {
-        if let Some(eni) = c.enis.get(*e as usize) {
+        if let Some(eni) = c.enis.get(e.idx()) {
             return eni.id.clone();
         }
     }
     if enis.is_empty() {
         return "- (no ENIs)".to_string();
     }
-    if let Some(s) = (0..c.subnets.len()).find(|&si| covered(&|i, _| i as usize == si) == enis) {
+    if let Some(s) = (0..c.subnets.len()).find(|&si| covered(&|i, _| i.idx() == si) == enis) {
         return c.subnets[s].id.clone();
     }
-    if let Some(v) = (0..c.vpcs.len()).find(|&vi| covered(&|_, s| s.vpc as usize == vi) == enis) {
+    if let Some(v) = (0..c.vpcs.len()).find(|&vi| covered(&|_, s| s.vpc.idx() == vi) == enis) {
         return c.vpcs[v].id.clone();
     }
     plural(enis.len(), "ENI", "ENIs")

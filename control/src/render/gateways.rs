@@ -19,7 +19,7 @@ pub fn internet_gateways(c: &DataplaneConfig, uplinks: &[UplinkReport]) -> Strin
     for g in &c.internet_gateways {
         let vpc = c
             .vpcs
-            .get(g.vpc as usize)
+            .get(g.vpc.idx())
             .map_or_else(|| format!("vpc#{}?", g.vpc), |v| v.id.clone());
         let _ = writeln!(out, "{} ({vpc}), mac {}", g.id, g.mac);
         match &g.uplink {
@@ -99,9 +99,9 @@ pub fn nat_gateways(c: &DataplaneConfig, reports: &[NatGatewayReport]) -> String
         return out;
     }
     for (i, n) in c.nat_gateways.iter().enumerate() {
-        let subnet = c.subnets.get(n.subnet as usize);
+        let subnet = c.subnets.get(n.subnet.idx());
         let vpc = subnet
-            .and_then(|s| c.vpcs.get(s.vpc as usize))
+            .and_then(|s| c.vpcs.get(s.vpc.idx()))
             .map_or_else(|| "vpc?".to_string(), |v| v.id.clone());
         let _ = writeln!(
             out,

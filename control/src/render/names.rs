@@ -2,7 +2,8 @@
 //! rule peers, route and mapping targets, ENIs, NAT gateways and VPCs.
 
 use dataplane::vpc::config::{
-    DataplaneConfig, MappingTarget, Protocol, RouteTarget, SgPeer, TrafficMatch,
+    DataplaneConfig, EniIdx, MappingTarget, NatIdx, Protocol, RouteTarget, SgPeer, TrafficMatch,
+    VpcIdx,
 };
 
 use super::text::plural;
@@ -46,7 +47,7 @@ pub fn peer_name(config: &DataplaneConfig, peer: &SgPeer) -> String {
         SgPeer::Cidr(n) => n.to_string(),
         SgPeer::Group(i) => config
             .security_groups
-            .get(*i as usize)
+            .get(i.idx())
             .map_or_else(|| format!("sg#{i}?"), |g| g.id.clone()),
         SgPeer::PrefixList { id, cidrs } => {
             format!("{id} ({})", plural(cidrs.len(), "entry", "entries"))
@@ -62,10 +63,10 @@ pub fn target_name(config: &DataplaneConfig, target: RouteTarget) -> String {
         RouteTarget::Eni(i) => eni_name(config, i),
         RouteTarget::InternetGateway(i) => config
             .internet_gateways
-            .get(i as usize)
+            .get(i.idx())
             .map_or_else(|| format!("igw#{i}?"), |g| g.id.clone()),
         RouteTarget::NatGateway(i) => nat_name(config, i),
-        RouteTarget::Peering(i) => config.peerings.get(i as usize).map_or_else(
+        RouteTarget::Peering(i) => config.peerings.get(i.idx()).map_or_else(
             || format!("pcx#{i}?"),
             |p| {
                 if p.active {
@@ -79,18 +80,18 @@ pub fn target_name(config: &DataplaneConfig, target: RouteTarget) -> String {
 }
 
 /// The id of ENI `i`.
-pub(crate) fn eni_name(config: &DataplaneConfig, i: u32) -> String {
+pub(crate) fn eni_name(config: &DataplaneConfig, i: EniIdx) -> String {
     config
         .enis
-        .get(i as usize)
+        .get(i.idx())
         .map_or_else(|| format!("eni#{i}?"), |e| e.id.clone())
 }
 
 /// The id of NAT gateway `i`.
-pub(super) fn nat_name(config: &DataplaneConfig, i: u32) -> String {
+pub(super) fn nat_name(config: &DataplaneConfig, i: NatIdx) -> String {
     config
         .nat_gateways
-        .get(i as usize)
+        .get(i.idx())
         .map_or_else(|| format!("nat#{i}?"), |n| n.id.clone())
 }
 
@@ -103,15 +104,15 @@ pub fn mapping_target_name(config: &DataplaneConfig, target: MappingTarget) -> S
 }
 
 /// The id of VPC `i`.
-pub(super) fn vpc_id(c: &DataplaneConfig, i: u32) -> String {
+pub(super) fn vpc_id(c: &DataplaneConfig, i: VpcIdx) -> String {
     c.vpcs
-        .get(i as usize)
+        .get(i.idx())
         .map_or_else(|| format!("vpc#{i}?"), |v| v.id.clone())
 }
 
 /// `vpc-a (10.0.0.0/16, 10.50.0.0/16)`: a VPC's id and CIDRs.
-pub(super) fn vpc_with_cidrs(c: &DataplaneConfig, vpc: u32) -> String {
-    c.vpcs.get(vpc as usize).map_or_else(
+pub(super) fn vpc_with_cidrs(c: &DataplaneConfig, vpc: VpcIdx) -> String {
+    c.vpcs.get(vpc.idx()).map_or_else(
         || format!("vpc#{vpc}?"),
         |v| {
             let cidrs: Vec<String> = v.cidrs.iter().map(|n| n.to_string()).collect();

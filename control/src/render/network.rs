@@ -49,13 +49,13 @@ pub(super) fn subnets(c: &DataplaneConfig) -> String {
                 vpc_id(c, s.vpc),
                 cidr,
                 c.route_tables
-                    .get(s.route_table as usize)
+                    .get(s.route_table.idx())
                     .map_or_else(|| format!("rtb#{}?", s.route_table), |r| r.id.clone()),
                 s.network_acl.map_or_else(
                     || "-".to_string(),
                     |n| {
                         c.network_acls
-                            .get(n as usize)
+                            .get(n.idx())
                             .map_or_else(|| format!("acl#{n}?"), |a| a.id.clone())
                     },
                 ),

@@ -2,7 +2,7 @@
 //! and durations.
 
 use dataplane::observe::stats::{EniReport, NaclDenyReport, NatGatewayReport, PortCounters};
-use dataplane::vpc::config::DataplaneConfig;
+use dataplane::vpc::config::{DataplaneConfig, EniIdx};
 use dataplane::vpc::verdict::DropReason;
 
 use super::flow_logs::flow_log_scope;
@@ -700,9 +700,9 @@ fn show_lists_flow_logs_with_scope_traffic_interval_destination_and_format() {
     assert!(flow_logs(&plain).ends_with("file on vpcd's host)\nnone\n"));
     // A subnet with one ENI shows as that ENI; ENIs matching no resource are counted.
     let mut c = c;
-    c.flow_logs[0].enis = vec![0, 2];
+    c.flow_logs[0].enis = vec![EniIdx(0), EniIdx(2)];
     c.flow_logs[1].enis = vec![];
     assert_eq!(flow_log_scope(&c, &c.flow_logs[0].enis), "2 ENIs");
     assert_eq!(flow_log_scope(&c, &[]), "- (no ENIs)");
-    assert_eq!(flow_log_scope(&c, &[2]), "eni-b1");
+    assert_eq!(flow_log_scope(&c, &[EniIdx(2)]), "eni-b1");
 }

@@ -64,9 +64,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Index `i` as the data plane's `u32` (saturating).
-pub(super) fn idx32(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
+/// Position `i` as one of the data plane's index types (`EniIdx`, `NaclIdx`, …), from a
+/// saturated `u32`.
+pub(super) fn idx32<T: From<u32>>(i: usize) -> T {
+    T::from(u32::try_from(i).unwrap_or(u32::MAX))
 }
 
 /// Drop counters as `reason=count` pairs separated by spaces, or `-` when there are none.

@@ -70,7 +70,7 @@ pub struct PortSpec {
 /// uplink (the engine's port order).
 pub fn port_specs(c: &DataplaneConfig) -> Vec<PortSpec> {
     let enis = c.enis.iter().map(|e| {
-        let cidr = c.subnets.get(e.subnet as usize).and_then(|s| s.ipv4_cidr);
+        let cidr = c.subnets.get(e.subnet.idx()).and_then(|s| s.ipv4_cidr);
         PortSpec {
             id: e.id.clone(),
             attachment: e.attachment.clone(),

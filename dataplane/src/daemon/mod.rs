@@ -24,6 +24,7 @@ use std::thread;
 use crate::daemon::metrics_http::{MetricsError, MetricsServer};
 use crate::daemon::proto::{Request, Response};
 use crate::datapath::{Dataplane, EniPlan, PortChange, DEFAULT_FLOWS};
+use crate::engine::port::PortIdx;
 use crate::observe::report::{assemble, CounterSnapshot};
 use crate::observe::stats::StatsReport;
 use crate::sys::epoll::{Epoll, Events};
@@ -463,7 +464,7 @@ impl ControlState {
                 }
             };
             plan.push(EniPlan {
-                previous: previous[i].map(|p| p as u32),
+                previous: previous[i].map(|p| PortIdx(p as u32)),
                 port,
             });
         }
@@ -554,7 +555,8 @@ fn forwarding_loop(
                         }
                         Cmd::Attached { reply } => {
                             let n = dp.tables().port_count() as u32;
-                            let _ = reply.send((0..n).map(|i| dp.port(i).is_some()).collect());
+                            let _ =
+                                reply.send((0..n).map(|i| dp.port(PortIdx(i)).is_some()).collect());
                         }
                         Cmd::Install {
                             tables,
@@ -568,9 +570,9 @@ fn forwarding_loop(
                                         let _ = epoll.delete(fd);
                                     }
                                     drop(released);
-                                    for (eni, p) in dp.ports() {
-                                        if let Err(e) = epoll.add(p.fd(), u64::from(eni)) {
-                                            tracing::error!(%e, eni, "cannot watch TAP");
+                                    for (port, p) in dp.ports() {
+                                        if let Err(e) = epoll.add(p.fd(), u64::from(port.0)) {
+                                            tracing::error!(%e, eni = port.0, "cannot watch TAP");
                                         }
                                     }
                                     let _ = reply.send(Ok(epoch));
@@ -584,13 +586,13 @@ fn forwarding_loop(
                 }
                 continue;
             }
-            let eni = token as u32;
-            if let Err(e) = dp.poll(eni) {
+            let port = PortIdx(token as u32);
+            if let Err(e) = dp.poll(port) {
                 // The device is gone (its namespace was deleted) or broken: stop
                 // watching it rather than spin on the error.
-                if let Some(p) = dp.detach(eni) {
+                if let Some(p) = dp.detach(port) {
                     let _ = epoll.delete(p.fd());
-                    tracing::warn!(eni, tap = p.name(), %e, "TAP failed; port detached");
+                    tracing::warn!(eni = port.0, tap = p.name(), %e, "TAP failed; port detached");
                 }
             }
         }

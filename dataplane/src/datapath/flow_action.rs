@@ -2,6 +2,7 @@
 //! in the VPC's words (the engine's [`FlowCache`](crate::engine::flow::FlowCache) stores
 //! it without looking inside).
 
+use crate::vpc::config::EniIdx;
 use crate::vpc::pipeline::CtRef;
 use crate::vpc::verdict::{Delivery, DropReason};
 
@@ -23,6 +24,6 @@ pub enum FlowAction {
         /// The ACL counter slot for `NaclDeny`.
         nacl_slot: Option<u32>,
         /// The ENI a refusal is charged to in flow logs (ingress side when `true`).
-        owner: Option<(u32, bool)>,
+        owner: Option<(EniIdx, bool)>,
     },
 }

@@ -5,7 +5,7 @@
 use etherparse::PacketBuilder;
 
 use crate::datapath::Dataplane;
-use crate::engine::port::MemPort;
+use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, B};
 use crate::wire::vnet::VNET_HDR_LEN;
 
@@ -95,7 +95,7 @@ fn an_apply_leaves_old_entries_to_be_reclaimed_not_cleared() {
     // The same configuration again: a new epoch, every port kept.
     let plan = (0..dp.tables().port_count())
         .map(|i| crate::datapath::EniPlan {
-            previous: Some(i as u32),
+            previous: Some(PortIdx(i as u32)),
             port: crate::datapath::PortChange::Keep,
         })
         .collect();

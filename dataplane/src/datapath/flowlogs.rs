@@ -23,22 +23,22 @@ impl<P: Port> Dataplane<P> {
     /// the receiving one (with the addresses it is delivered with).
     pub(super) fn log_forward(
         &mut self,
-        in_port: u32,
+        in_port: PortIdx,
         ip: &crate::wire::IpMeta,
         d: &Delivery,
         bytes: u64,
         packets: u64,
     ) {
         let now = self.clock.now();
-        let n_enis = self.tables.enis.len() as u32;
-        if in_port < n_enis && self.flowlogs.covers(in_port) {
+        let from = self.tables.eni_of_port(in_port);
+        if let Some(from) = from.filter(|&e| self.flowlogs.covers(e)) {
             let path = match (d.to, d.nat) {
-                (OutPort::Eni(to), _) => self.path_between(in_port, to),
+                (OutPort::Eni(to), _) => self.path_between(from, to),
                 // Through a NAT gateway (port translated) the next hop is in the VPC.
                 (OutPort::Uplink(_), Nat::Src(_, Some(_))) => FlowPath::SameVpc,
                 (OutPort::Uplink(_), _) => FlowPath::InternetGateway,
             };
-            let k = RecordKey::of(in_port, false, true, ip);
+            let k = RecordKey::of(from, false, true, ip);
             self.flowlogs
                 .count(k, packets, bytes, ip.tcp_flags, Some(path), now);
         }
@@ -51,8 +51,8 @@ impl<P: Port> Dataplane<P> {
     }
 
     /// `traffic-path` of a packet from ENI `from` to ENI `to`.
-    pub(super) fn path_between(&self, from: u32, to: u32) -> FlowPath {
-        let vpc = |e: u32| self.tables.enis.get(e as usize).map(|e| e.vpc);
+    pub(super) fn path_between(&self, from: EniIdx, to: EniIdx) -> FlowPath {
+        let vpc = |e: EniIdx| self.tables.enis.get(e.idx()).map(|e| e.vpc);
         if vpc(from) == vpc(to) {
             FlowPath::SameVpc
         } else {
@@ -64,8 +64,8 @@ impl<P: Port> Dataplane<P> {
     /// the ENI it is charged to; `bytes` is its IP length.
     pub(super) fn log_reject(
         &mut self,
-        in_port: u32,
-        owner: Option<(u32, bool)>,
+        in_port: PortIdx,
+        owner: Option<(EniIdx, bool)>,
         reason: DropReason,
         ip: &crate::wire::IpMeta,
         bytes: u64,
@@ -76,11 +76,11 @@ impl<P: Port> Dataplane<P> {
             return;
         }
         let now = self.clock.now();
-        let n_enis = self.tables.enis.len() as u32;
-        if ingress && in_port < n_enis && in_port != eni && self.flowlogs.covers(in_port) {
+        let from = self.tables.eni_of_port(in_port);
+        if let Some(from) = from.filter(|&f| ingress && f != eni && self.flowlogs.covers(f)) {
             // Refused at the receiver: it did leave the sender.
-            let path = self.path_between(in_port, eni);
-            let k = RecordKey::of(in_port, false, true, ip);
+            let path = self.path_between(from, eni);
+            let k = RecordKey::of(from, false, true, ip);
             self.flowlogs
                 .count(k, packets, bytes, ip.tcp_flags, Some(path), now);
         }

@@ -48,10 +48,7 @@ impl<P: Port> Dataplane<P> {
         let mut counters = Vec::with_capacity(plan.len());
         let mut conntrack = Vec::with_capacity(plan.len());
         for (i, p) in plan.into_iter().enumerate() {
-            let prev = p
-                .previous
-                .map(|i| i as usize)
-                .filter(|&i| i < old_ports.len());
+            let prev = p.previous.map(|i| i.idx()).filter(|&i| i < old_ports.len());
             counters.push(
                 prev.and_then(|i| old_counters.get(i).cloned())
                     .unwrap_or_default(),

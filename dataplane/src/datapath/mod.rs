@@ -18,7 +18,7 @@
 use std::time::Instant;
 
 use crate::engine::flow::{FlowCache, FlowKey};
-use crate::engine::port::Port;
+use crate::engine::port::{Port, PortIdx};
 use crate::observe::flowlog::{FlowLogs, Path as FlowPath, RecordKey};
 use crate::observe::stats::{EngineCounters, PortCounters, StatsReport};
 use crate::observe::trace::{
@@ -76,12 +76,13 @@ pub enum PortChange<P> {
     Remove,
 }
 
-/// How one ENI of a new configuration relates to the running one.
+/// How one port of a new configuration (an ENI's, or an internet gateway's uplink)
+/// relates to the running one.
 #[derive(Debug)]
 pub struct EniPlan<P> {
-    /// The ENI's index in the running configuration, if it existed there (same id);
-    /// its counters carry over.
-    pub previous: Option<EniIdx>,
+    /// The port's number in the running configuration, if its ENI or gateway existed
+    /// there (same id); its counters (and an ENI's tracked connections) carry over.
+    pub previous: Option<PortIdx>,
     /// What happens to its port.
     pub port: PortChange<P>,
 }
@@ -177,32 +178,32 @@ impl<P: Port> Dataplane<P> {
         Arc::clone(&self.tables)
     }
 
-    /// The port of ENI `eni`, if attached.
-    pub fn port(&self, eni: EniIdx) -> Option<&P> {
-        self.ports.get(eni as usize)?.as_ref()
+    /// Port `port` (an ENI's: `EniIdx` converts, or an uplink), if attached.
+    pub fn port(&self, port: impl Into<PortIdx>) -> Option<&P> {
+        self.ports.get(port.into().idx())?.as_ref()
     }
 
-    /// Mutable access to the port of ENI `eni` (tests inject and collect frames here).
-    pub fn port_mut(&mut self, eni: EniIdx) -> Option<&mut P> {
-        self.ports.get_mut(eni as usize)?.as_mut()
+    /// Mutable access to port `port` (tests inject and collect frames here).
+    pub fn port_mut(&mut self, port: impl Into<PortIdx>) -> Option<&mut P> {
+        self.ports.get_mut(port.into().idx())?.as_mut()
     }
 
-    /// Every attached port with its ENI index.
-    pub fn ports(&self) -> impl Iterator<Item = (EniIdx, &P)> {
+    /// Every attached port with its number (ENIs' ports first, then the uplinks).
+    pub fn ports(&self) -> impl Iterator<Item = (PortIdx, &P)> {
         self.ports
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| p.as_ref().map(|p| (i as EniIdx, p)))
+            .filter_map(|(i, p)| p.as_ref().map(|p| (PortIdx(i as u32), p)))
     }
 
-    /// Detaches the port of `eni` (for example after a fatal I/O error) and returns it.
-    pub fn detach(&mut self, eni: EniIdx) -> Option<P> {
-        self.ports.get_mut(eni as usize)?.take()
+    /// Detaches port `port` (for example after a fatal I/O error) and returns it.
+    pub fn detach(&mut self, port: impl Into<PortIdx>) -> Option<P> {
+        self.ports.get_mut(port.into().idx())?.take()
     }
 
-    /// The counters of ENI `eni`.
-    pub fn counters(&self, eni: EniIdx) -> Option<&PortCounters> {
-        self.counters.get(eni as usize)
+    /// The counters of port `port`.
+    pub fn counters(&self, port: impl Into<PortIdx>) -> Option<&PortCounters> {
+        self.counters.get(port.into().idx())
     }
 
     /// Engine-wide counters.

@@ -5,13 +5,15 @@ use super::*;
 use crate::vpc::pipeline::Live;
 
 impl<P: Port> Dataplane<P> {
-    /// Reads up to [`crate::engine::buf::BATCH`] frames from ENI `eni`'s port and processes them.
+    /// Reads up to [`crate::engine::buf::BATCH`] frames from port `port` (an ENI's, or an
+    /// uplink) and processes them.
     /// Returns how many were read; an I/O error of the port is returned as is.
-    pub fn poll(&mut self, eni: EniIdx) -> std::io::Result<usize> {
+    pub fn poll(&mut self, port: impl Into<PortIdx>) -> std::io::Result<usize> {
+        let in_port = port.into();
         let mut pool = std::mem::take(&mut self.pool);
         let mut n = 0;
         let mut result = Ok(());
-        if let Some(Some(port)) = self.ports.get_mut(eni as usize) {
+        if let Some(Some(port)) = self.ports.get_mut(in_port.idx()) {
             while n < pool.bufs.len() {
                 match port.recv(&mut pool.bufs[n]) {
                     Ok(Some(len)) => {
@@ -32,31 +34,33 @@ impl<P: Port> Dataplane<P> {
         }
         for i in 0..n {
             let len = pool.lens[i];
-            self.process(eni, &mut pool.bufs[i][..len]);
+            self.process(in_port, &mut pool.bufs[i][..len]);
         }
         self.pool = pool;
         result.map(|()| n)
     }
 
-    /// Processes one frame (with its `virtio_net_hdr`) that ENI `in_eni` sent.
+    /// Processes one frame (with its `virtio_net_hdr`) that came in on port `in_port`
+    /// (sent by an ENI, or arriving on an uplink).
     #[inline]
-    pub fn process(&mut self, in_eni: EniIdx, buf: &mut [u8]) {
-        let Some(c) = self.counters.get_mut(in_eni as usize) else {
+    pub fn process(&mut self, in_port: impl Into<PortIdx>, buf: &mut [u8]) {
+        let in_port = in_port.into();
+        let Some(c) = self.counters.get_mut(in_port.idx()) else {
             return;
         };
         c.rx_packets += 1;
         c.rx_bytes += buf.len().saturating_sub(VNET_HDR_LEN) as u64;
         if self.taps.capturing {
-            self.tap_sent(in_eni, buf);
+            self.tap_sent(in_port, buf);
         }
         let Some(frame) = buf.get_mut(VNET_HDR_LEN..) else {
-            self.drop_frame(in_eni, DropReason::Malformed);
+            self.drop_frame(in_port, DropReason::Malformed);
             return;
         };
         let meta = match parse_frame(frame) {
             Ok(m) => m,
             Err(_) => {
-                self.drop_frame(in_eni, DropReason::Malformed);
+                self.drop_frame(in_port, DropReason::Malformed);
                 return;
             }
         };
@@ -66,20 +70,20 @@ impl<P: Port> Dataplane<P> {
                 // No ports: it follows its datagram's first fragment.
                 match self
                     .frags
-                    .lookup(&FragKey::new(in_eni, &ip), self.clock.now())
+                    .lookup(&FragKey::new(in_port, &ip), self.clock.now())
                 {
-                    Some(d) => self.forward(in_eni, buf, d),
-                    None => self.drop_frame(in_eni, DropReason::FragmentUnmatched),
+                    Some(d) => self.forward(in_port, buf, d),
+                    None => self.drop_frame(in_port, DropReason::FragmentUnmatched),
                 }
                 return;
             }
             L3::Ip(ip) if ip.fragment => {
                 // A first fragment: decided afresh each time, and remembered for the rest.
-                first_fragment = Some(FragKey::new(in_eni, &ip));
+                first_fragment = Some(FragKey::new(in_port, &ip));
                 None
             }
             L3::Ip(ip) => {
-                let key = FlowKey::new(in_eni, meta.src_mac, meta.dst_mac, &ip);
+                let key = FlowKey::new(in_port, meta.src_mac, meta.dst_mac, &ip);
                 match self.flows.get(&key, self.epoch) {
                     Some(FlowAction::Forward { delivery, ct }) => {
                         let bytes = frame.len().saturating_sub(HEADER_LEN) as u64;
@@ -88,14 +92,14 @@ impl<P: Port> Dataplane<P> {
                                 self.engine.flow_hits += 1;
                                 if self.flowlogs.active() {
                                     let n = segments(buf);
-                                    self.log_forward(in_eni, &ip, &delivery, bytes, n);
+                                    self.log_forward(in_port, &ip, &delivery, bytes, n);
                                 }
-                                self.forward(in_eni, buf, delivery);
+                                self.forward(in_port, buf, delivery);
                                 return;
                             }
                             Touch::Invalid => {
                                 self.engine.flow_hits += 1;
-                                self.drop_frame(in_eni, DropReason::InvalidTcpState);
+                                self.drop_frame(in_port, DropReason::InvalidTcpState);
                                 return;
                             }
                             // A connection the flow relied on is gone: decide anew.
@@ -111,10 +115,10 @@ impl<P: Port> Dataplane<P> {
                         if self.flowlogs.active() {
                             let len = frame.len().saturating_sub(HEADER_LEN) as u64;
                             let n = segments(buf);
-                            self.log_reject(in_eni, owner, reason, &ip, len, n);
+                            self.log_reject(in_port, owner, reason, &ip, len, n);
                         }
                         self.count_nacl(nacl_slot);
-                        self.drop_frame(in_eni, reason);
+                        self.drop_frame(in_port, reason);
                         return;
                     }
                     None => {}
@@ -134,7 +138,7 @@ impl<P: Port> Dataplane<P> {
             now: self.clock.now(),
             owner: None,
         };
-        let action = pipeline::slow_path(&mut cx, in_eni, frame, &meta, &mut NoTrace);
+        let action = pipeline::slow_path(&mut cx, in_port, frame, &meta, &mut NoTrace);
         let owner = cx.owner;
         if let Some(key) = key {
             match action {
@@ -170,29 +174,29 @@ impl<P: Port> Dataplane<P> {
                 let n = segments(buf);
                 match action {
                     Action::Forward { delivery, .. } => {
-                        self.log_forward(in_eni, &ip, &delivery, len as u64, n)
+                        self.log_forward(in_port, &ip, &delivery, len as u64, n)
                     }
                     Action::Drop { reason, .. } => {
-                        self.log_reject(in_eni, owner, reason, &ip, len as u64, n)
+                        self.log_reject(in_port, owner, reason, &ip, len as u64, n)
                     }
                     _ => {}
                 }
             }
         }
         match action {
-            Action::Forward { delivery, .. } => self.forward(in_eni, buf, delivery),
+            Action::Forward { delivery, .. } => self.forward(in_port, buf, delivery),
             Action::Drop {
                 reason, nacl_slot, ..
             } => {
                 self.count_nacl(nacl_slot);
-                self.drop_frame(in_eni, reason)
+                self.drop_frame(in_port, reason)
             }
             Action::Reply { len, drop } => {
                 let end = (VNET_HDR_LEN + len).min(buf.len());
-                self.reply(in_eni, &mut buf[..end], drop)
+                self.reply(in_port, &mut buf[..end], drop)
             }
             Action::Consumed => {
-                if let Some(c) = self.counters.get_mut(in_eni as usize) {
+                if let Some(c) = self.counters.get_mut(in_port.idx()) {
                     c.arp_ignored += 1;
                 }
             }
@@ -212,7 +216,7 @@ impl<P: Port> Dataplane<P> {
                 Touch::Ok => {}
                 other => return other,
             }
-            if let Some(n) = (c.table as usize).checked_sub(self.conntrack.len()) {
+            if let Some(n) = c.table.idx().checked_sub(self.conntrack.len()) {
                 if let Some(st) = self.nats.get_mut(n) {
                     st.count(c.dir, bytes);
                 }

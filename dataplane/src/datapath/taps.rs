@@ -17,7 +17,7 @@
 //! counted and captured on the target, never mirrored again.
 
 use super::Dataplane;
-use crate::engine::port::Port;
+use crate::engine::port::{Port, PortIdx};
 use crate::observe::capture::Captures;
 use crate::observe::mirror::{Direction, Mirrors};
 use crate::observe::writer::Writer;
@@ -52,9 +52,13 @@ impl Taps {
 }
 
 impl<P: Port> Dataplane<P> {
-    /// A frame (with its `virtio_net_hdr`) that ENI `eni` sent, as read from its port.
+    /// A frame (with its `virtio_net_hdr`) that came in on port `port`, as read from it
+    /// (captures are on ENIs' ports only).
     #[inline(never)]
-    pub(super) fn tap_sent(&mut self, eni: EniIdx, buf: &[u8]) {
+    pub(super) fn tap_sent(&mut self, port: PortIdx, buf: &[u8]) {
+        let Some(eni) = self.tables.eni_of_port(port) else {
+            return;
+        };
         if let Some(frame) = buf.get(VNET_HDR_LEN..) {
             self.taps.captures.frame(eni, frame);
         }
@@ -62,21 +66,29 @@ impl<P: Port> Dataplane<P> {
 
     /// A frame that `transmit` delivered to port `out`; `from` is the port it came in on.
     #[inline(never)]
-    pub(super) fn tap_delivered(&mut self, from: u32, out: u32, buf: &[u8]) {
+    pub(super) fn tap_delivered(&mut self, from: PortIdx, out: PortIdx, buf: &[u8]) {
+        // Captures and mirror sessions are on ENIs' ports only.
+        let Some(eni) = self.tables.eni_of_port(out) else {
+            return;
+        };
         if self.taps.capturing {
             if let Some(frame) = buf.get(VNET_HDR_LEN..) {
-                self.taps.captures.frame(out, frame);
+                self.taps.captures.frame(eni, frame);
             }
         }
-        if self.taps.mirroring && from != out && self.taps.mirrors.mirrors(out, Direction::Inbound)
+        if self.taps.mirroring && from != out && self.taps.mirrors.mirrors(eni, Direction::Inbound)
         {
-            self.mirror(out, Direction::Inbound, buf);
+            self.mirror(eni, Direction::Inbound, buf);
         }
     }
 
-    /// A frame that ENI `from` sent and the pipeline forwards, before any rewrite.
+    /// A frame that came in on port `from` and the pipeline forwards, before any rewrite
+    /// (mirrored when `from` is a mirror source ENI's port).
     #[inline(never)]
-    pub(super) fn tap_forwarded(&mut self, from: u32, buf: &[u8]) {
+    pub(super) fn tap_forwarded(&mut self, from: PortIdx, buf: &[u8]) {
+        let Some(from) = self.tables.eni_of_port(from) else {
+            return;
+        };
         if self.taps.mirrors.mirrors(from, Direction::Outbound) {
             self.mirror(from, Direction::Outbound, buf);
         }
@@ -95,12 +107,13 @@ impl<P: Port> Dataplane<P> {
             return;
         };
         let copy = self.taps.mirrors.frame(len);
-        let sent = match self.ports.get_mut(target as usize) {
+        let port = PortIdx::from(target);
+        let sent = match self.ports.get_mut(port.idx()) {
             Some(Some(port)) => port.send(copy).is_ok(),
             _ => false,
         };
         if sent {
-            if let Some(c) = self.counters.get_mut(target as usize) {
+            if let Some(c) = self.counters.get_mut(port.idx()) {
                 c.tx_packets += 1;
                 c.tx_bytes += len.saturating_sub(VNET_HDR_LEN) as u64;
             }

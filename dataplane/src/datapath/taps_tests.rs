@@ -10,14 +10,14 @@ use std::path::PathBuf;
 use etherparse::PacketBuilder;
 
 use crate::datapath::{Dataplane, EniPlan, PortChange};
-use crate::engine::port::MemPort;
+use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, A2, B, FW};
 use crate::observe::capture::tests::read_pcap;
 use crate::observe::capture::LINKTYPE_ETHERNET;
 use crate::observe::mirror::{ENCAP_LEN, VXLAN_PORT};
 use crate::vpc::config::{
-    CaptureConfig, CaptureFilter, DataplaneConfig, MirrorRule, MirrorSessionConfig, PortRange,
-    Protocol, SecurityGroupConfig, SgPeer, SgRule, TrafficMatch,
+    CaptureConfig, CaptureFilter, DataplaneConfig, EniIdx, MirrorRule, MirrorSessionConfig,
+    PortRange, Protocol, SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch, VpcIdx,
 };
 use crate::vpc::verdict::DropReason;
 use crate::wire::checksum::{checksum, fold, sum};
@@ -74,13 +74,13 @@ fn vpc() -> DataplaneConfig {
     c.security_groups = vec![
         SecurityGroupConfig {
             id: "sg-open".into(),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound: vec![allow(Protocol::All, None)],
             outbound: vec![allow(Protocol::All, None)],
         },
         SecurityGroupConfig {
             id: "sg-web".into(),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound: vec![
                 allow(TCP, Some((80, 80))),
                 allow(TCP, Some((443, 443))),
@@ -90,7 +90,7 @@ fn vpc() -> DataplaneConfig {
         },
     ];
     for (i, e) in c.enis.iter_mut().enumerate() {
-        e.security_groups = Some(vec![u32::from(i as u32 == A2)]);
+        e.security_groups = Some(vec![SgIdx(u32::from(EniIdx(i as u32) == A2))]);
     }
     c
 }
@@ -109,8 +109,8 @@ fn rule(n: u16, accept: bool, protocol: Protocol, dports: Option<(u16, u16)>) ->
 
 fn session(
     id: &str,
-    source: u32,
-    target: u32,
+    source: EniIdx,
+    target: EniIdx,
     number: u16,
     inbound: Vec<MirrorRule>,
     outbound: Vec<MirrorRule>,
@@ -154,18 +154,18 @@ fn dp_with(c: DataplaneConfig) -> Dataplane<MemPort> {
 fn reapply(dp: &mut Dataplane<MemPort>, config: DataplaneConfig) {
     let plan = (0..config.enis.len() as u32)
         .map(|i| EniPlan {
-            previous: Some(i),
+            previous: Some(PortIdx(i)),
             port: PortChange::Keep,
         })
         .collect();
     dp.install(config, plan).map_err(|e| e.error).unwrap();
 }
 
-fn send(dp: &mut Dataplane<MemPort>, from: u32, mut frame: Vec<u8>) {
+fn send(dp: &mut Dataplane<MemPort>, from: EniIdx, mut frame: Vec<u8>) {
     dp.process(from, &mut frame);
 }
 
-fn take(dp: &mut Dataplane<MemPort>, eni: u32) -> Vec<Vec<u8>> {
+fn take(dp: &mut Dataplane<MemPort>, eni: EniIdx) -> Vec<Vec<u8>> {
     std::mem::take(&mut dp.port_mut(eni).unwrap().tx)
 }
 
@@ -173,7 +173,7 @@ fn take(dp: &mut Dataplane<MemPort>, eni: u32) -> Vec<Vec<u8>> {
 /// `virtio_net_hdr`.
 #[allow(clippy::too_many_arguments)]
 fn tcp(
-    src: (u32, [u8; 4]),
+    src: (EniIdx, [u8; 4]),
     dst: (MacAddr, [u8; 4]),
     sport: u16,
     dport: u16,
@@ -193,7 +193,7 @@ fn a_to_a2(dport: u16, payload: usize) -> Vec<u8> {
     tcp((A, A_IP), (eni_mac(A2), A2_IP), 40000, dport, true, payload)
 }
 
-fn udp(src: (u32, [u8; 4]), dst: (MacAddr, [u8; 4]), dport: u16) -> Vec<u8> {
+fn udp(src: (EniIdx, [u8; 4]), dst: (MacAddr, [u8; 4]), dport: u16) -> Vec<u8> {
     let mut v = vec![0u8; VNET_HDR_LEN];
     PacketBuilder::ethernet2(eni_mac(src.0).0, dst.0 .0)
         .ipv4(src.1, dst.1, 64)
@@ -203,7 +203,7 @@ fn udp(src: (u32, [u8; 4]), dst: (MacAddr, [u8; 4]), dport: u16) -> Vec<u8> {
     v
 }
 
-fn ping(src: (u32, [u8; 4]), dst: (MacAddr, [u8; 4])) -> Vec<u8> {
+fn ping(src: (EniIdx, [u8; 4]), dst: (MacAddr, [u8; 4])) -> Vec<u8> {
     let mut v = vec![0u8; VNET_HDR_LEN];
     PacketBuilder::ethernet2(eni_mac(src.0).0, dst.0 .0)
         .ipv4(src.1, dst.1, 64)
@@ -213,7 +213,7 @@ fn ping(src: (u32, [u8; 4]), dst: (MacAddr, [u8; 4])) -> Vec<u8> {
     v
 }
 
-fn arp_request(from: u32, spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+fn arp_request(from: EniIdx, spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
     let mut v = vec![0u8; VNET_HDR_LEN];
     v.extend_from_slice(&[0xff; 6]);
     v.extend_from_slice(&eni_mac(from).0);
@@ -399,7 +399,7 @@ fn bad_capture_and_session_references_are_refused() {
     let mut c = vpc();
     c.captures.push(CaptureConfig {
         id: "cap-x".into(),
-        eni: 42,
+        eni: EniIdx(42),
         path: "/tmp/x.pcap".into(),
         snaplen: 100,
         filter: None,
@@ -407,7 +407,7 @@ fn bad_capture_and_session_references_are_refused() {
     assert!(fixtures::mem_dataplane(c, 16, true).is_err());
     let mut c = vpc();
     c.mirror_sessions
-        .push(session("tms-x", A2, 99, 1, vec![], vec![]));
+        .push(session("tms-x", A2, EniIdx(99), 1, vec![], vec![]));
     assert!(fixtures::mem_dataplane(c, 16, true).is_err());
     let mut c = vpc();
     c.mirror_sessions
@@ -640,7 +640,7 @@ fn a_target_that_is_also_a_source_never_loops() {
 #[test]
 fn copies_fit_the_target_mtu_and_whole_packets_get_their_checksum() {
     let mut c = vpc();
-    c.enis[FW as usize].mtu = 1500;
+    c.enis[FW.idx()].mtu = 1500;
     c.mirror_sessions = vec![session(
         "tms-mtu",
         A2,

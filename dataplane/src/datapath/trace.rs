@@ -28,18 +28,18 @@ impl<P: Port> Dataplane<P> {
                 )
             } else if let Some(e) = c.enis.iter().position(|e| e.id == spec.from) {
                 let eni = &t.enis[e];
-                let subnet = &t.subnets[eni.subnet as usize];
+                let subnet = &t.subnets[eni.subnet.idx()];
                 // Like the instance's kernel: a neighbour's MAC inside the subnet, the
                 // router's otherwise.
                 let neighbour = match spec.dst {
                     IpAddr::V4(d) if subnet.cidr4.contains(&d) => t
                         .owner(eni.vpc, spec.dst)
-                        .filter(|&o| t.enis[o as usize].subnet == eni.subnet)
-                        .map(|o| t.enis[o as usize].mac),
+                        .filter(|&o| t.enis[o.idx()].subnet == eni.subnet)
+                        .map(|o| t.enis[o.idx()].mac),
                     _ => None,
                 };
                 (
-                    e as u32,
+                    PortIdx::from(EniIdx(e as u32)),
                     eni.mac,
                     neighbour.unwrap_or(subnet.router_mac),
                     eni.addrs.first().copied(),
@@ -128,7 +128,7 @@ impl<P: Port> Dataplane<P> {
         &self,
         state: &mut Overlay<'_>,
         now: u64,
-        port: u32,
+        port: PortIdx,
         mut buf: Vec<u8>,
         header: Header,
         from: String,

@@ -5,7 +5,7 @@ use super::*;
 
 impl<P: Port> Dataplane<P> {
     #[inline]
-    pub(super) fn forward(&mut self, in_eni: EniIdx, buf: &mut [u8], d: Delivery) {
+    pub(super) fn forward(&mut self, in_port: PortIdx, buf: &mut [u8], d: Delivery) {
         let fit = if d.mtu == 0 {
             Fit::Fits
         } else {
@@ -14,17 +14,17 @@ impl<P: Port> Dataplane<P> {
         match fit {
             Fit::Fits | Fit::Fragment => {}
             Fit::NeedsFragNeeded => {
-                self.frag_needed(in_eni, buf, d.mtu);
+                self.frag_needed(in_port, buf, d.mtu);
                 return;
             }
             Fit::Drop => {
-                self.drop_frame(in_eni, DropReason::FragmentationNeeded);
+                self.drop_frame(in_port, DropReason::FragmentationNeeded);
                 return;
             }
         }
         // Outbound traffic mirroring sees the frame as its sender sent it.
         if self.taps.mirroring {
-            self.tap_forwarded(in_eni, buf);
+            self.tap_forwarded(in_port, buf);
         }
         if let Ok(mut eth) = EthernetFrame::new_checked(&mut buf[VNET_HDR_LEN..]) {
             eth.set_src(d.src_mac);
@@ -32,24 +32,29 @@ impl<P: Port> Dataplane<P> {
         }
         let nat = rewrite(buf, d.nat);
         if nat.is_err() {
-            self.drop_frame(in_eni, DropReason::Malformed);
+            self.drop_frame(in_port, DropReason::Malformed);
             return;
         }
         if fit == Fit::Fragment {
-            self.fragment_out(in_eni, buf, d);
+            self.fragment_out(in_port, buf, d);
         } else {
-            self.transmit(in_eni, d.to.index(self.tables.enis.len()), buf);
+            self.transmit(in_port, d.to.index(self.tables.enis.len()), buf);
         }
     }
 
     /// Answers a too-big packet with DF set: ICMP "fragmentation needed" (with the hop's
     /// MTU) from the sender's subnet router, back to the sender.
-    pub(super) fn frag_needed(&mut self, in_eni: EniIdx, buf: &[u8], mtu: u16) {
-        self.drop_frame(in_eni, DropReason::FragmentationNeeded);
-        let Some(eni) = self.tables.enis.get(in_eni as usize) else {
+    pub(super) fn frag_needed(&mut self, in_port: PortIdx, buf: &[u8], mtu: u16) {
+        self.drop_frame(in_port, DropReason::FragmentationNeeded);
+        // Only an ENI's port has a subnet router to answer from.
+        let Some(eni) = self
+            .tables
+            .eni_of_port(in_port)
+            .and_then(|e| self.tables.enis.get(e.idx()))
+        else {
             return;
         };
-        let subnet = &self.tables.subnets[eni.subnet as usize];
+        let subnet = &self.tables.subnets[eni.subnet.idx()];
         let (router_ip, router_mac) = (subnet.router_ip4, subnet.router_mac);
         let Ok(orig) = EthernetFrame::new_checked(&buf[VNET_HDR_LEN..]) else {
             return;
@@ -77,14 +82,14 @@ impl<P: Port> Dataplane<P> {
             u32::from(mtu),
             ip,
         ) {
-            self.transmit(in_eni, in_eni, &out[..start + n]);
+            self.transmit(in_port, in_port, &out[..start + n]);
         }
         self.scratch = out;
     }
 
     /// Sends a too-big packet without DF as IPv4 fragments (its checksum completed first
     /// when it was left partial).
-    pub(super) fn fragment_out(&mut self, in_eni: EniIdx, buf: &mut [u8], d: Delivery) {
+    pub(super) fn fragment_out(&mut self, in_port: PortIdx, buf: &mut [u8], d: Delivery) {
         if buf[0] & F_NEEDS_CSUM != 0 {
             complete_checksum(buf);
         }
@@ -94,24 +99,24 @@ impl<P: Port> Dataplane<P> {
         let head = VNET_HDR_LEN + HEADER_LEN;
         out[VNET_HDR_LEN..head].copy_from_slice(&buf[VNET_HDR_LEN..head]);
         let result = icmp::fragment(&buf[head..], usize::from(d.mtu), &mut out, head, |f| {
-            self.transmit(in_eni, port, f);
+            self.transmit(in_port, port, f);
         });
         if result.is_err() {
-            self.drop_frame(in_eni, DropReason::Malformed);
+            self.drop_frame(in_port, DropReason::Malformed);
         }
         self.scratch = out;
     }
 
-    /// Sends the reply in `buf` back out of `in_eni`; the packet it answers counts as
+    /// Sends the reply in `buf` back out of `in_port`; the packet it answers counts as
     /// dropped for `drop` (a NAT gateway's RST) or as an ARP or echo answer.
-    pub(super) fn reply(&mut self, in_eni: EniIdx, buf: &mut [u8], drop: Option<DropReason>) {
+    pub(super) fn reply(&mut self, in_port: PortIdx, buf: &mut [u8], drop: Option<DropReason>) {
         // The reply is complete (checksums computed): no offload state applies.
         buf[..VNET_HDR_LEN].fill(0);
         let arp = buf.get(VNET_HDR_LEN + 12..VNET_HDR_LEN + 14) == Some(&[0x08, 0x06]);
         match drop {
-            Some(r) => self.drop_frame(in_eni, r),
+            Some(r) => self.drop_frame(in_port, r),
             None => {
-                if let Some(c) = self.counters.get_mut(in_eni as usize) {
+                if let Some(c) = self.counters.get_mut(in_port.idx()) {
                     if arp {
                         c.arp_replies += 1;
                     } else {
@@ -120,24 +125,24 @@ impl<P: Port> Dataplane<P> {
                 }
             }
         }
-        self.transmit(in_eni, in_eni, buf);
+        self.transmit(in_port, in_port, buf);
     }
 
     #[inline]
-    pub(super) fn transmit(&mut self, in_eni: EniIdx, out: EniIdx, buf: &[u8]) {
-        let Some(Some(port)) = self.ports.get_mut(out as usize) else {
-            self.drop_frame(in_eni, DropReason::EniNotAttached);
+    pub(super) fn transmit(&mut self, in_port: PortIdx, out: PortIdx, buf: &[u8]) {
+        let Some(Some(port)) = self.ports.get_mut(out.idx()) else {
+            self.drop_frame(in_port, DropReason::EniNotAttached);
             return;
         };
         match port.send(buf) {
             Ok(()) => {
-                if let Some(c) = self.counters.get_mut(out as usize) {
+                if let Some(c) = self.counters.get_mut(out.idx()) {
                     c.tx_packets += 1;
                     c.tx_bytes += (buf.len() - VNET_HDR_LEN) as u64;
                 }
                 // Captures of `out`, inbound mirroring (`taps`).
                 if self.taps.active {
-                    self.tap_delivered(in_eni, out, buf);
+                    self.tap_delivered(in_port, out, buf);
                 }
             }
             Err(_) => self.drop_frame(out, DropReason::TxFailed),
@@ -145,8 +150,8 @@ impl<P: Port> Dataplane<P> {
     }
 
     #[inline]
-    pub(super) fn drop_frame(&mut self, eni: EniIdx, r: DropReason) {
-        if let Some(c) = self.counters.get_mut(eni as usize) {
+    pub(super) fn drop_frame(&mut self, port: PortIdx, r: DropReason) {
+        if let Some(c) = self.counters.get_mut(port.idx()) {
             c.drops[r.index()] += 1;
         }
         self.engine.drops[r.index()] += 1;

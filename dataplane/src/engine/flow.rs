@@ -36,13 +36,14 @@ use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
 
+use crate::engine::port::PortIdx;
 use crate::wire::{IcmpType, IpMeta, MacAddr};
 
 /// What identifies a flow: everything the slow path's decision depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
     /// The index of the port the frame came in on.
-    pub in_port: u32,
+    pub in_port: PortIdx,
     /// Ethernet source (spoofing check).
     pub src_mac: MacAddr,
     /// Ethernet destination (router or neighbour).
@@ -81,7 +82,9 @@ impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let (s, d) = (addr_bits(self.src), addr_bits(self.dst));
         h.write_u64(
-            u64::from(self.in_port) | u64::from(self.proto) << 32 | u64::from(self.src_port) << 40,
+            u64::from(self.in_port.0)
+                | u64::from(self.proto) << 32
+                | u64::from(self.src_port) << 40,
         );
         h.write_u64(mac_bits(self.src_mac) | u64::from(self.dst_port) << 48);
         h.write_u64(mac_bits(self.dst_mac));
@@ -95,7 +98,7 @@ impl std::hash::Hash for FlowKey {
 impl FlowKey {
     /// The key of a parsed IP frame that came in on port `in_port`.
     #[inline]
-    pub fn new(in_port: u32, src_mac: MacAddr, dst_mac: MacAddr, ip: &IpMeta) -> FlowKey {
+    pub fn new(in_port: PortIdx, src_mac: MacAddr, dst_mac: MacAddr, ip: &IpMeta) -> FlowKey {
         FlowKey {
             in_port,
             src_mac,
@@ -377,7 +380,7 @@ mod tests {
 
     fn key(port: u16) -> FlowKey {
         FlowKey {
-            in_port: 0,
+            in_port: PortIdx(0),
             src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
             dst_mac: MacAddr([6, 0, 0, 0, 0, 1]),
             src: "10.0.1.10".parse().unwrap(),

@@ -5,7 +5,34 @@
 //! ([`crate::wire::vnet::VNET_HDR_LEN`] bytes), then the Ethernet frame.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::io;
+
+use serde::{Deserialize, Serialize};
+
+/// The number of one of the engine's ports. The engine only numbers its ports; the
+/// layer above decides what each is (the VPC layer: ENIs first, then one uplink per
+/// internet gateway).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct PortIdx(pub u32);
+
+impl PortIdx {
+    /// The number as a `usize`, for indexing per-port vectors (`v.get(p.idx())`).
+    #[inline]
+    pub fn idx(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Prints the bare number.
+impl fmt::Display for PortIdx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// A source and sink of frames (each prefixed by a `virtio_net_hdr`).
 pub trait Port {

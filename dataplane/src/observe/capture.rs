@@ -290,7 +290,7 @@ impl Captures {
         let eni_id = |i: EniIdx| {
             config
                 .enis
-                .get(i as usize)
+                .get(i.idx())
                 .map_or_else(String::new, |e| e.id.clone())
         };
         let mut list = Vec::with_capacity(config.captures.len());
@@ -329,7 +329,7 @@ impl Captures {
         }
         let mut by_eni = vec![Vec::new(); config.enis.len()];
         for (i, c) in list.iter().enumerate() {
-            if let Some(v) = by_eni.get_mut(c.config.eni as usize) {
+            if let Some(v) = by_eni.get_mut(c.config.eni.idx()) {
                 v.push(i as u32);
             }
         }
@@ -342,9 +342,9 @@ impl Captures {
     }
 
     /// Records `frame` (an Ethernet frame, without the `virtio_net_hdr`) in the captures
-    /// of port `eni` whose filter it passes.
-    pub fn frame(&mut self, eni: u32, frame: &[u8]) {
-        let Some(caps) = self.by_eni.get(eni as usize) else {
+    /// of ENI `eni` whose filter it passes.
+    pub fn frame(&mut self, eni: EniIdx, frame: &[u8]) {
+        let Some(caps) = self.by_eni.get(eni.idx()) else {
             return;
         };
         if caps.is_empty() {
@@ -542,13 +542,16 @@ pub(crate) mod tests {
         let mut c = crate::fixtures::two_subnets_and_middlebox();
         c.captures.push(CaptureConfig {
             id: "cap-x".into(),
-            eni: 0,
+            eni: EniIdx(0),
             path: "/nonexistent-dir-for-vpcd-tests/x.pcap".into(),
             snaplen: 100,
             filter: None,
         });
         let mut caps = Captures::rebuild(Captures::default(), &c, &Writer::default());
-        caps.frame(0, &udp_frame([10, 0, 1, 10], [10, 0, 2, 20], 1, 2, 3));
+        caps.frame(
+            EniIdx(0),
+            &udp_frame([10, 0, 1, 10], [10, 0, 2, 20], 1, 2, 3),
+        );
         let r = caps.report();
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].packets, r[0].errors), (0, 1));

@@ -177,7 +177,7 @@ impl std::hash::Hash for RecordKey {
         };
         let (s, d) = (addr(self.src), addr(self.dst));
         h.write_u64(
-            u64::from(self.eni)
+            u64::from(self.eni.0)
                 | u64::from(self.ingress) << 32
                 | u64::from(self.accept) << 33
                 | u64::from(self.proto) << 40
@@ -278,7 +278,7 @@ impl FlowLogs {
             .enumerate()
             .map(|(i, f)| {
                 for &e in &f.enis {
-                    if let Some(l) = logged.get_mut(e as usize) {
+                    if let Some(l) = logged.get_mut(e.idx()) {
                         l.push(i as u16);
                     }
                 }
@@ -311,8 +311,8 @@ impl FlowLogs {
             .enis
             .iter()
             .map(|e| {
-                let subnet = config.subnets.get(e.subnet as usize);
-                let vpc = subnet.and_then(|s| config.vpcs.get(s.vpc as usize));
+                let subnet = config.subnets.get(e.subnet.idx());
+                let vpc = subnet.and_then(|s| config.vpcs.get(s.vpc.idx()));
                 let resolver = vpc.and_then(|v| {
                     v.cidrs.iter().find_map(|c| match c {
                         ipnet::IpNet::V4(n) => {
@@ -349,8 +349,8 @@ impl FlowLogs {
 
     /// Whether ENI `eni` is covered.
     #[inline]
-    pub fn covers(&self, eni: u32) -> bool {
-        self.logged.get(eni as usize).is_some_and(|l| !l.is_empty())
+    pub fn covers(&self, eni: EniIdx) -> bool {
+        self.logged.get(eni.idx()).is_some_and(|l| !l.is_empty())
     }
 
     /// Traffic that flow logs never record (DHCP, the VPC resolver, metadata).
@@ -362,7 +362,7 @@ impl FlowLogs {
         let dhcp = k.proto == 17 && matches!(k.dport, 67 | 68);
         let resolver = self
             .enis
-            .get(k.eni as usize)
+            .get(k.eni.idx())
             .and_then(|e| e.resolver)
             .is_some_and(|r| {
                 (k.dst == IpAddr::V4(r) && k.dport == 53)
@@ -387,7 +387,7 @@ impl FlowLogs {
         if !self.covers(k.eni) || self.excluded(&k) {
             return;
         }
-        let Some(logs) = self.logged.get(k.eni as usize) else {
+        let Some(logs) = self.logged.get(k.eni.idx()) else {
             return;
         };
         let flags = logged_flags(flags);
@@ -441,7 +441,7 @@ impl FlowLogs {
             let mut lines = Vec::new();
             let mut seen = vec![false; self.enis.len()];
             for (k, v) in sink.records.drain() {
-                if let Some(s) = seen.get_mut(k.eni as usize) {
+                if let Some(s) = seen.get_mut(k.eni.idx()) {
                     *s = true;
                 }
                 let keep = match sink.cfg.traffic {
@@ -463,7 +463,7 @@ impl FlowLogs {
                 }
             }
             for &e in &sink.cfg.enis {
-                if !seen.get(e as usize).copied().unwrap_or(true) {
+                if !seen.get(e.idx()).copied().unwrap_or(true) {
                     lines.push(line(
                         &sink.cfg.fields,
                         &self.enis,
@@ -532,7 +532,7 @@ fn line(
     end: u64,
     skipdata: bool,
 ) -> String {
-    let (id, primary, vpc, subnet) = enis.get(eni as usize).map_or(("-", None, "-", "-"), |e| {
+    let (id, primary, vpc, subnet) = enis.get(eni.idx()).map_or(("-", None, "-", "-"), |e| {
         (e.id.as_str(), e.primary, e.vpc.as_str(), e.subnet.as_str())
     });
     let primary = primary.map_or_else(|| "-".to_string(), |a| a.to_string());

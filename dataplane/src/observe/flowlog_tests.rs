@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::datapath::Dataplane;
-use crate::engine::port::MemPort;
+use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, B, FW, INTERNET_HOST};
 use crate::vpc::config::{
-    FlowLogConfig, MappingTarget, NaclEntry, NetworkAclConfig, PortRange, Protocol, PublicMapping,
-    SecurityGroupConfig, SgPeer, SgRule, TrafficMatch,
+    FlowLogConfig, MappingTarget, NaclEntry, NaclIdx, NetworkAclConfig, PortRange, Protocol,
+    PublicMapping, SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch, VpcIdx,
 };
 use crate::vpc::conntrack::tcp_flags::{ACK, FIN, SYN};
 use crate::wire::vnet::VNET_HDR_LEN;
@@ -28,7 +28,7 @@ fn setup(path: &str, fields: &[&str], b_outbound: Vec<NaclEntry>) -> Dataplane<M
     let all = tm(Protocol::All, None);
     c.security_groups = vec![SecurityGroupConfig {
         id: "sg-b".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         inbound: vec![SgRule {
             traffic: tm(Protocol::Number(6), Some((22, 22))),
             peer: SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
@@ -38,10 +38,10 @@ fn setup(path: &str, fields: &[&str], b_outbound: Vec<NaclEntry>) -> Dataplane<M
             peer: SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
         }],
     }];
-    c.enis[B as usize].security_groups = Some(vec![0]);
+    c.enis[B.idx()].security_groups = Some(vec![SgIdx(0)]);
     c.network_acls = vec![NetworkAclConfig {
         id: "acl-b".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         inbound: vec![NaclEntry {
             rule_number: 100,
             traffic: all,
@@ -50,7 +50,7 @@ fn setup(path: &str, fields: &[&str], b_outbound: Vec<NaclEntry>) -> Dataplane<M
         }],
         outbound: b_outbound,
     }];
-    c.subnets[1].network_acl = Some(0);
+    c.subnets[1].network_acl = Some(NaclIdx(0));
     // B's table sends 10.0.1.0/24 to FW (a middlebox) in the fixture: route it
     // locally here.
     c.route_tables[1]
@@ -88,8 +88,8 @@ fn allow_all_out() -> Vec<NaclEntry> {
     }]
 }
 
-fn tcp(from: u32, to: [u8; 4], from_ip: [u8; 4], sport: u16, dport: u16, flags: u8) -> Vec<u8> {
-    let subnet = [0u8, 0, 1, 2, 1][from as usize];
+fn tcp(from: EniIdx, to: [u8; 4], from_ip: [u8; 4], sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+    let subnet = [0u8, 0, 1, 2, 1][from.idx()];
     let mut v = vec![0u8; VNET_HDR_LEN];
     let b = PacketBuilder::ethernet2(eni_mac(from).0, router_mac(subnet).0)
         .ipv4(from_ip, to, 64)
@@ -220,7 +220,7 @@ fn only_the_chosen_traffic_is_kept_and_intervals_restart() {
         c.flow_logs[0].traffic = FlowLogTraffic::Accept;
         let plan = (0..6)
             .map(|i| crate::datapath::EniPlan {
-                previous: Some(i),
+                previous: Some(PortIdx(i)),
                 port: crate::datapath::PortChange::Keep,
             })
             .collect();

@@ -179,8 +179,8 @@ fn report_of_a_running_data_plane_renders_valid_text_with_its_counters() {
     let text = render(&report);
     let s = validate(&text);
 
-    let a = &report.enis[A as usize];
-    let b = &report.enis[B as usize];
+    let a = &report.enis[A.idx()];
+    let b = &report.enis[B.idx()];
     assert_eq!(a.counters.rx_packets, 3);
     assert_eq!(get(&s, r#"vpcd_eni_rx_packets_total{eni="eni-0"}"#), 3);
     assert_eq!(
@@ -298,7 +298,7 @@ fn nat_gateway_and_uplink_families() {
     );
     let up = &report.uplinks[0].counters;
     assert_eq!(up.tx_packets, 1, "the SYN left through the uplink");
-    assert_eq!(UPLINK as usize, report.enis.len());
+    assert_eq!(UPLINK.idx(), report.enis.len());
     assert_eq!(get(&s, r#"vpcd_uplink_tx_packets_total{igw="igw-1"}"#), 1);
     assert_eq!(
         s.keys()

@@ -289,7 +289,7 @@ impl Mirrors {
             ip_id: old.ip_id,
         };
         let primary4 = |e: EniIdx| {
-            tables.enis.get(e as usize).and_then(|t| {
+            tables.enis.get(e.idx()).and_then(|t| {
                 t.addrs.iter().find_map(|a| match a {
                     IpAddr::V4(a) => Some(*a),
                     IpAddr::V6(_) => None,
@@ -302,17 +302,17 @@ impl Mirrors {
                 v.sort_by_key(|r| r.rule_number);
                 v
             };
-            let target = tables.enis.get(s.target as usize);
+            let target = tables.enis.get(s.target.idx());
             let encap = match (primary4(s.source), primary4(s.target), target) {
                 (Some(src_ip), Some(dst_ip), Some(t)) => Some(Encap {
-                    src_mac: tables.subnets[t.subnet as usize].router_mac,
+                    src_mac: tables.subnets[t.subnet.idx()].router_mac,
                     dst_mac: t.mac,
                     src_ip,
                     dst_ip,
                     vni: s.vni & MAX_VNI,
                     max_inner: Encap::max_inner(
                         s.packet_length,
-                        c.enis.get(s.target as usize).map_or(1500, |e| e.mtu),
+                        c.enis.get(s.target.idx()).map_or(1500, |e| e.mtu),
                     ),
                 }),
                 _ => None,
@@ -325,7 +325,7 @@ impl Mirrors {
                 .unwrap_or_default();
             let name = |e: EniIdx| {
                 c.enis
-                    .get(e as usize)
+                    .get(e.idx())
                     .map_or_else(String::new, |e| e.id.clone())
             };
             m.sessions.push(Session {
@@ -343,7 +343,7 @@ impl Mirrors {
         order.sort_by_key(|&i| (c.mirror_sessions[i].session_number, i));
         for i in order {
             let s = &c.mirror_sessions[i];
-            let src = s.source as usize;
+            let src = s.source.idx();
             if src >= n {
                 continue;
             }
@@ -365,20 +365,20 @@ impl Mirrors {
 
     /// Whether ENI `eni` has a session for `dir`.
     #[inline]
-    pub fn mirrors(&self, eni: u32, dir: Direction) -> bool {
+    pub fn mirrors(&self, eni: EniIdx, dir: Direction) -> bool {
         let lists = match dir {
             Direction::Inbound => &self.inbound,
             Direction::Outbound => &self.outbound,
         };
-        lists.get(eni as usize).is_some_and(|v| !v.is_empty())
+        lists.get(eni.idx()).is_some_and(|v| !v.is_empty())
     }
 
     /// The session that mirrors `frame` (an Ethernet frame) of ENI `eni` in `dir`: the
     /// lowest-numbered one whose filter accepts it; with the packet's metadata.
-    pub fn select(&self, eni: u32, dir: Direction, frame: &[u8]) -> Option<(u32, IpMeta)> {
+    pub fn select(&self, eni: EniIdx, dir: Direction, frame: &[u8]) -> Option<(u32, IpMeta)> {
         let list = match dir {
-            Direction::Inbound => self.inbound.get(eni as usize)?,
-            Direction::Outbound => self.outbound.get(eni as usize)?,
+            Direction::Inbound => self.inbound.get(eni.idx())?,
+            Direction::Outbound => self.outbound.get(eni.idx())?,
         };
         if list.is_empty() {
             return None;

@@ -76,7 +76,7 @@ pub fn assemble(tables: &Tables, snap: CounterSnapshot) -> StatsReport {
             .iter()
             .zip(&tables.igws)
             .map(|(g, t)| {
-                let (tap, counters) = port(t.port as usize);
+                let (tap, counters) = port(t.port.idx());
                 UplinkReport {
                     igw: g.id.clone(),
                     tap,

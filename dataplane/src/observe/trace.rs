@@ -14,7 +14,10 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::vpc::config::RouteTarget;
+use crate::engine::port::PortIdx;
+use crate::vpc::config::{
+    EniIdx, IgwIdx, NaclIdx, NatIdx, PeeringIdx, RouteTableIdx, RouteTarget, SgIdx,
+};
 use crate::vpc::pipeline::nacl::Direction;
 use crate::vpc::pipeline::route::NextHop;
 use crate::vpc::pipeline::{Note, SgPass};
@@ -242,42 +245,43 @@ pub fn explanation_code(r: DropReason) -> &'static str {
 pub(crate) struct Names<'a>(&'a Tables);
 
 /// The id of element `i` of `v`, or `kind#i` when out of range.
-fn id_of<T>(v: &[T], i: u32, kind: &str, id: impl Fn(&T) -> &str) -> String {
-    v.get(i as usize)
+fn id_of<T>(v: &[T], i: usize, kind: &str, id: impl Fn(&T) -> &str) -> String {
+    v.get(i)
         .map_or_else(|| format!("{kind}#{i}"), |x| id(x).to_string())
 }
 
 impl Names<'_> {
     /// The name of port `p`: an ENI id, or `igw-… (internet)`.
-    pub(crate) fn port_name(t: &Tables, p: u32) -> String {
+    pub(crate) fn port_name(t: &Tables, p: PortIdx) -> String {
         Names(t).port(p)
     }
-    fn eni(&self, e: u32) -> String {
-        id_of(&self.0.config.enis, e, "eni", |x| &x.id)
+    fn eni(&self, e: EniIdx) -> String {
+        id_of(&self.0.config.enis, e.idx(), "eni", |x| &x.id)
     }
-    fn port(&self, p: u32) -> String {
+    fn port(&self, p: PortIdx) -> String {
         match self.0.igw_of_port(p) {
             Some((g, _)) => format!("{} (internet)", self.igw(g)),
-            None => self.eni(p),
+            // Port `i` below the uplinks is ENI `i`'s (`eni#i` when out of range).
+            None => id_of(&self.0.config.enis, p.idx(), "eni", |x| &x.id),
         }
     }
-    fn igw(&self, g: u32) -> String {
-        id_of(&self.0.config.internet_gateways, g, "igw", |x| &x.id)
+    fn igw(&self, g: IgwIdx) -> String {
+        id_of(&self.0.config.internet_gateways, g.idx(), "igw", |x| &x.id)
     }
-    fn nat(&self, n: u32) -> String {
-        id_of(&self.0.config.nat_gateways, n, "nat", |x| &x.id)
+    fn nat(&self, n: NatIdx) -> String {
+        id_of(&self.0.config.nat_gateways, n.idx(), "nat", |x| &x.id)
     }
-    fn pcx(&self, p: u32) -> String {
-        id_of(&self.0.config.peerings, p, "pcx", |x| &x.id)
+    fn pcx(&self, p: PeeringIdx) -> String {
+        id_of(&self.0.config.peerings, p.idx(), "pcx", |x| &x.id)
     }
-    fn rtb(&self, r: u32) -> String {
-        id_of(&self.0.config.route_tables, r, "rtb", |x| &x.id)
+    fn rtb(&self, r: RouteTableIdx) -> String {
+        id_of(&self.0.config.route_tables, r.idx(), "rtb", |x| &x.id)
     }
-    fn acl(&self, a: u32) -> String {
-        id_of(&self.0.config.network_acls, a, "acl", |x| &x.id)
+    fn acl(&self, a: NaclIdx) -> String {
+        id_of(&self.0.config.network_acls, a.idx(), "acl", |x| &x.id)
     }
-    fn sg(&self, g: u32) -> String {
-        id_of(&self.0.config.security_groups, g, "sg", |x| &x.id)
+    fn sg(&self, g: SgIdx) -> String {
+        id_of(&self.0.config.security_groups, g.idx(), "sg", |x| &x.id)
     }
     fn target(&self, t: RouteTarget) -> String {
         match t {
@@ -289,11 +293,11 @@ impl Names<'_> {
             RouteTarget::Peering(p) => self.pcx(p),
         }
     }
-    fn groups_of(&self, e: u32) -> String {
+    fn groups_of(&self, e: EniIdx) -> String {
         self.0
             .config
             .enis
-            .get(e as usize)
+            .get(e.idx())
             .and_then(|x| x.security_groups.as_ref())
             .map(|g| g.iter().map(|&i| self.sg(i)).collect::<Vec<_>>().join(","))
             .unwrap_or_default()
@@ -318,17 +322,18 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
     let mut blocking = String::new();
     for note in notes {
         match *note {
-            Note::FromEni(p) => {
+            Note::FromPort(p) => {
                 blocking = n.port(p);
                 let detail = match t.igw_of_port(p) {
                     Some(_) => "arrives from the internet".to_string(),
                     None => {
-                        let e = &t.config.enis[p as usize];
-                        let s = &t.config.subnets[e.subnet as usize];
+                        // Below the uplinks, port `i` is ENI `i`'s.
+                        let e = &t.config.enis[p.idx()];
+                        let s = &t.config.subnets[e.subnet.idx()];
                         format!(
                             "leaves the instance (subnet {}, {}; source/destination check {})",
                             s.id,
-                            t.config.vpcs[s.vpc as usize].id,
+                            t.config.vpcs[s.vpc.idx()].id,
                             if e.source_dest_check { "on" } else { "off" }
                         )
                     }
@@ -416,7 +421,7 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
                     steps.push(step(
                         "peering",
                         n.pcx(pcx),
-                        format!("into {}", t.config.vpcs[peer as usize].id),
+                        format!("into {}", t.config.vpcs[peer.idx()].id),
                     ));
                 }
             }

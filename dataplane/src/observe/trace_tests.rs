@@ -46,6 +46,7 @@ mod matrix {
     use crate::observe::trace::*;
     use crate::vpc::config::{
         NetworkAclConfig, PortRange, Protocol, SecurityGroupConfig, SgPeer, SgRule, TrafficMatch,
+        VpcIdx,
     };
     use crate::wire::vnet::VNET_HDR_LEN;
 
@@ -60,7 +61,7 @@ mod matrix {
         };
         c.security_groups = vec![SecurityGroupConfig {
             id: "sg-b".into(),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound: vec![SgRule {
                 traffic: TrafficMatch {
                     protocol: Protocol::Number(6),
@@ -74,7 +75,7 @@ mod matrix {
                 peer: SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
             }],
         }];
-        c.enis[fixtures::B as usize].security_groups = Some(vec![0]);
+        c.enis[fixtures::B.idx()].security_groups = Some(vec![SgIdx(0)]);
         let entry = |n, proto, allow| crate::vpc::config::NaclEntry {
             rule_number: n,
             traffic: TrafficMatch {
@@ -87,14 +88,14 @@ mod matrix {
         };
         c.network_acls = vec![NetworkAclConfig {
             id: "acl-b".into(),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound: vec![
                 entry(90, Protocol::Number(17), false),
                 entry(100, Protocol::All, true),
             ],
             outbound: vec![entry(100, Protocol::All, true)],
         }];
-        c.subnets[1].network_acl = Some(0);
+        c.subnets[1].network_acl = Some(NaclIdx(0));
         c
     }
 
@@ -139,15 +140,16 @@ mod matrix {
                 .enis
                 .iter()
                 .position(|e| e.id == s.from)
-                .unwrap() as u32
+                .map(|i| PortIdx::from(EniIdx(i as u32)))
+                .unwrap()
         };
         // The trace's own injected frame, rebuilt from its header and the same MACs.
         let t = dp.tables();
         let (src_mac, dst_mac) = if port == UPLINK {
             (t.igws[0].host_mac, t.igws[0].mac)
         } else {
-            let e = &t.enis[port as usize];
-            (e.mac, t.subnets[e.subnet as usize].router_mac)
+            let e = &t.enis[port.idx()];
+            (e.mac, t.subnets[e.subnet.idx()].router_mac)
         };
         let mut f = build_frame(
             VNET_HDR_LEN,
@@ -160,7 +162,7 @@ mod matrix {
         let before = dp.engine_counters().drops;
         dp.process(port, &mut f);
         let after = dp.engine_counters().drops;
-        let ports: Vec<u32> = dp.ports().map(|(i, _)| i).collect();
+        let ports: Vec<PortIdx> = dp.ports().map(|(i, _)| i).collect();
         let mut seen = None;
         for p in ports {
             if !std::mem::take(&mut dp.port_mut(p).unwrap().tx).is_empty() {

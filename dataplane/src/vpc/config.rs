@@ -10,31 +10,98 @@
 //! (network ACLs, security groups, gateways, peering) get their own vectors here and
 //! their own [`RouteTarget`] variants.
 
+use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::port::PortIdx;
 use crate::wire::MacAddr;
 
-/// Index of a VPC in [`DataplaneConfig::vpcs`].
-pub type VpcIdx = u32;
-/// Index of a subnet in [`DataplaneConfig::subnets`].
-pub type SubnetIdx = u32;
-/// Index of a route table in [`DataplaneConfig::route_tables`].
-pub type RouteTableIdx = u32;
-/// Index of an ENI in [`DataplaneConfig::enis`].
-pub type EniIdx = u32;
-/// Index of a network ACL in [`DataplaneConfig::network_acls`].
-pub type NaclIdx = u32;
-/// Index of a security group in [`DataplaneConfig::security_groups`].
-pub type SgIdx = u32;
-/// Index of an internet gateway in [`DataplaneConfig::internet_gateways`].
-pub type IgwIdx = u32;
-/// Index of a NAT gateway in [`DataplaneConfig::nat_gateways`].
-pub type NatIdx = u32;
-/// Index of a VPC peering connection in [`DataplaneConfig::peerings`].
-pub type PeeringIdx = u32;
+/// Declares an index newtype: a `u32` that serializes as a plain JSON number
+/// (`#[serde(transparent)]`), so the wire format is that of a bare integer while the
+/// compiler keeps an ENI index from being used as a subnet index or a port number.
+macro_rules! index_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            /// The index as a `usize`, for indexing its vector (`v.get(i.idx())`).
+            #[inline]
+            pub fn idx(self) -> usize {
+                self.0 as usize
+            }
+        }
+
+        impl From<u32> for $name {
+            #[inline]
+            fn from(i: u32) -> $name {
+                $name(i)
+            }
+        }
+
+        /// Prints the bare number.
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+index_type!(
+    /// Index of a VPC in [`DataplaneConfig::vpcs`].
+    VpcIdx
+);
+index_type!(
+    /// Index of a subnet in [`DataplaneConfig::subnets`].
+    SubnetIdx
+);
+index_type!(
+    /// Index of a route table in [`DataplaneConfig::route_tables`].
+    RouteTableIdx
+);
+index_type!(
+    /// Index of an ENI in [`DataplaneConfig::enis`]. ENI `i`'s engine port is port `i`
+    /// (see the `From<EniIdx> for PortIdx` conversion below).
+    EniIdx
+);
+index_type!(
+    /// Index of a network ACL in [`DataplaneConfig::network_acls`].
+    NaclIdx
+);
+index_type!(
+    /// Index of a security group in [`DataplaneConfig::security_groups`].
+    SgIdx
+);
+index_type!(
+    /// Index of an internet gateway in [`DataplaneConfig::internet_gateways`]. Its uplink
+    /// is engine port `enis.len() + g` ([`crate::vpc::verdict::OutPort::index`]).
+    IgwIdx
+);
+index_type!(
+    /// Index of a NAT gateway in [`DataplaneConfig::nat_gateways`].
+    NatIdx
+);
+index_type!(
+    /// Index of a VPC peering connection in [`DataplaneConfig::peerings`].
+    PeeringIdx
+);
+
+/// ENI `i`'s port is port `i`: the engine numbers the ENIs' ports first, in
+/// [`DataplaneConfig::enis`] order, then one uplink per internet gateway.
+impl From<EniIdx> for PortIdx {
+    #[inline]
+    fn from(e: EniIdx) -> PortIdx {
+        PortIdx(e.0)
+    }
+}
 
 /// The whole compiled topology that one `vpcd` runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -540,4 +607,60 @@ pub struct Attachment {
     pub netns: String,
     /// The interface name inside that namespace (for example `eth0`).
     pub ifname: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index types are `#[serde(transparent)]`: on the wire every index is a plain
+    /// JSON number, exactly as when they were bare `u32`s, and the message round-trips.
+    #[test]
+    fn indices_are_plain_json_numbers_and_round_trip() {
+        let mut c = crate::fixtures::behind_nat_gateway((1024, 65535));
+        c.enis[0].security_groups = Some(vec![SgIdx(0)]);
+        c.subnets[0].network_acl = Some(NaclIdx(0));
+        c.peerings.push(PeeringConfig {
+            id: "pcx-1".into(),
+            requester: VpcIdx(0),
+            accepter: VpcIdx(0),
+            active: false,
+        });
+        c.route_tables[0].routes.push(RouteConfig {
+            destination: "10.9.0.0/16".parse().unwrap(),
+            target: RouteTarget::Peering(PeeringIdx(0)),
+        });
+        c.captures.push(CaptureConfig {
+            id: "cap-1".into(),
+            eni: EniIdx(2),
+            path: "/tmp/cap.pcap".into(),
+            snaplen: 128,
+            filter: None,
+        });
+        let json = serde_json::to_string(&c).unwrap();
+        for needle in [
+            r#""subnet":0,"#,
+            r#""subnet":2,"#,
+            r#""vpc":0,"#,
+            r#""route_table":1,"#,
+            r#""route_table":2,"#,
+            r#""network_acl":0}"#,
+            r#""security_groups":[0]"#,
+            r#""target":{"kind":"eni","index":3}"#,
+            r#""target":{"kind":"internet_gateway","index":0}"#,
+            r#""target":{"kind":"nat_gateway","index":0}"#,
+            r#""target":{"kind":"peering","index":0}"#,
+            r#""requester":0,"accepter":0"#,
+            r#""eni":2,"#,
+        ] {
+            assert!(json.contains(needle), "{needle} not in {json}");
+        }
+        let back: DataplaneConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        // A message written with bare numbers (as the control plane always sent it) reads.
+        assert_eq!(serde_json::from_str::<EniIdx>("7").unwrap(), EniIdx(7));
+        assert_eq!(serde_json::to_string(&PortIdx(5)).unwrap(), "5");
+        assert_eq!(EniIdx(7).to_string(), "7");
+        assert_eq!(VpcIdx::from(3).idx(), 3);
+    }
 }

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
 
+use crate::engine::port::PortIdx;
 use crate::vpc::verdict::Delivery;
 use crate::wire::IpMeta;
 
@@ -19,7 +20,7 @@ pub const FRAGMENT_TIMEOUT_MS: u64 = 30_000;
 /// Identifies the fragments of one datagram as seen on one ingress port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FragKey {
-    port: u32,
+    port: PortIdx,
     src: IpAddr,
     dst: IpAddr,
     proto: u8,
@@ -28,7 +29,7 @@ pub struct FragKey {
 
 impl FragKey {
     /// The key of a fragment that arrived on `port`.
-    pub fn new(port: u32, ip: &IpMeta) -> FragKey {
+    pub fn new(port: PortIdx, ip: &IpMeta) -> FragKey {
         FragKey {
             port,
             src: ip.src,

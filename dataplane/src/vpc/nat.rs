@@ -461,13 +461,14 @@ pub struct NatMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vpc::config::SubnetIdx;
     use crate::vpc::conntrack::tcp_flags::FIN;
     use crate::wire::ipv4::PROTO_UDP;
 
     fn cfg(from: u16, to: u16, addrs: &[[u8; 4]]) -> NatGatewayConfig {
         NatGatewayConfig {
             id: "nat-1".into(),
-            subnet: 0,
+            subnet: SubnetIdx(0),
             addrs: addrs.iter().map(|a| Ipv4Addr::from(*a)).collect(),
             public: true,
             ports: PortRange { from, to },

@@ -12,11 +12,11 @@ pub(crate) fn captures(c: &DataplaneConfig) -> Result<(), TableError> {
         if !ids.insert(cap.id.as_str()) {
             return Err(TableError::DuplicateId(cap.id.clone()));
         }
-        if cap.eni as usize >= c.enis.len() {
+        if cap.eni.idx() >= c.enis.len() {
             return Err(TableError::BadIndex {
                 resource: cap.id.clone(),
                 field: "eni",
-                index: cap.eni,
+                index: cap.eni.0,
             });
         }
     }
@@ -31,11 +31,11 @@ pub(crate) fn mirror_sessions(c: &DataplaneConfig) -> Result<(), TableError> {
             return Err(TableError::DuplicateId(s.id.clone()));
         }
         for (field, i) in [("source", s.source), ("target", s.target)] {
-            if i as usize >= c.enis.len() {
+            if i.idx() >= c.enis.len() {
                 return Err(TableError::BadIndex {
                     resource: s.id.clone(),
                     field,
-                    index: i,
+                    index: i.0,
                 });
             }
         }

@@ -9,8 +9,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use foldhash::fast::FixedState;
 use ipnet::IpNet;
 
+use crate::engine::port::PortIdx;
 use crate::vpc::config::{
-    DataplaneConfig, EniIdx, MappingTarget, NatIdx, RouteTarget, SgPeer, SubnetIdx,
+    DataplaneConfig, EniIdx, IgwIdx, MappingTarget, NaclIdx, NatIdx, RouteTableIdx, RouteTarget,
+    SgPeer, SubnetIdx, VpcIdx,
 };
 use crate::vpc::lpm::IpLpm;
 use crate::vpc::pipeline::nacl::NaclTable;
@@ -102,7 +104,7 @@ impl VpcTable {
 #[derive(Debug, Clone)]
 pub struct PeeringTable {
     /// The two VPCs (requester, accepter).
-    pub vpcs: [u32; 2],
+    pub vpcs: [VpcIdx; 2],
     /// Accepted (routes to a pending one are blackholes).
     pub active: bool,
 }
@@ -111,7 +113,7 @@ pub struct PeeringTable {
 #[derive(Debug, Clone)]
 pub struct SubnetTable {
     /// The VPC.
-    pub vpc: u32,
+    pub vpc: VpcIdx,
     /// The IPv4 CIDR.
     pub cidr4: ipnet::Ipv4Net,
     /// The router's address (`.1`).
@@ -119,11 +121,11 @@ pub struct SubnetTable {
     /// The router's MAC in this subnet.
     pub router_mac: MacAddr,
     /// The route table for traffic leaving the subnet.
-    pub route_table: u32,
+    pub route_table: RouteTableIdx,
     /// Neighbour ENIs by MAC, for layer-2 delivery inside the subnet.
     pub macs: HashMap<MacAddr, EniIdx, FixedState>,
     /// The network ACL at its boundary (`None`: no ACL stage).
-    pub network_acl: Option<u32>,
+    pub network_acl: Option<NaclIdx>,
 }
 
 /// A route table's LPM.
@@ -139,7 +141,7 @@ pub struct EniTable {
     /// The subnet.
     pub subnet: SubnetIdx,
     /// The VPC.
-    pub vpc: u32,
+    pub vpc: VpcIdx,
     /// The MAC.
     pub mac: MacAddr,
     /// Every private address (IPv4 and IPv6), primary IPv4 first.
@@ -190,7 +192,7 @@ pub struct Tables {
 #[derive(Debug, Clone)]
 pub struct NatTable {
     /// The VPC.
-    pub vpc: u32,
+    pub vpc: VpcIdx,
     /// The subnet it lives in.
     pub subnet: SubnetIdx,
     /// Its private addresses, primary first.
@@ -209,9 +211,9 @@ impl NatTable {
 #[derive(Debug, Clone)]
 pub struct IgwTable {
     /// The VPC it is attached to.
-    pub vpc: u32,
-    /// Its port index (after the ENIs).
-    pub port: u32,
+    pub vpc: VpcIdx,
+    /// Its port (after the ENIs' ports).
+    pub port: PortIdx,
     /// Its MAC on the uplink.
     pub mac: MacAddr,
     /// Its address on the outside segment (answers ARP and ping).
@@ -232,10 +234,16 @@ impl Tables {
         self.enis.len() + self.igws.len()
     }
 
+    /// The ENI whose port is port `port`, if it is one (ENI `i`'s port is port `i`).
+    #[inline]
+    pub fn eni_of_port(&self, port: PortIdx) -> Option<EniIdx> {
+        (port.idx() < self.enis.len()).then_some(EniIdx(port.0))
+    }
+
     /// The internet gateway whose uplink is port `port`, if it is one.
-    pub fn igw_of_port(&self, port: u32) -> Option<(u32, &IgwTable)> {
-        let i = (port as usize).checked_sub(self.enis.len())?;
-        self.igws.get(i).map(|g| (i as u32, g))
+    pub fn igw_of_port(&self, port: PortIdx) -> Option<(IgwIdx, &IgwTable)> {
+        let i = port.idx().checked_sub(self.enis.len())?;
+        self.igws.get(i).map(|g| (IgwIdx(i as u32), g))
     }
 }
 
@@ -285,11 +293,11 @@ impl Tables {
             .collect();
         let mut route_tables = Vec::with_capacity(c.route_tables.len());
         for rt in &c.route_tables {
-            check(c.vpcs.len(), rt.vpc, &rt.id, "vpc")?;
+            check(c.vpcs.len(), rt.vpc.0, &rt.id, "vpc")?;
             let mut t = RouteTable::default();
             for r in &rt.routes {
                 if let RouteTarget::Eni(e) = r.target {
-                    check(c.enis.len(), e, &rt.id, "routes.target")?;
+                    check(c.enis.len(), e.0, &rt.id, "routes.target")?;
                 }
                 t.lpm.insert(r.destination.trunc(), r.target);
             }
@@ -298,19 +306,19 @@ impl Tables {
         let mut nacls = Vec::with_capacity(c.network_acls.len());
         let mut nacl_slots = 0u32;
         for a in &c.network_acls {
-            check(c.vpcs.len(), a.vpc, &a.id, "vpc")?;
+            check(c.vpcs.len(), a.vpc.0, &a.id, "vpc")?;
             let t = NaclTable::build(a, nacl_slots);
             nacl_slots += t.slots();
             nacls.push(t);
         }
         for g in &c.security_groups {
-            check(c.vpcs.len(), g.vpc, &g.id, "vpc")?;
+            check(c.vpcs.len(), g.vpc.0, &g.id, "vpc")?;
             for r in g.inbound.iter().chain(&g.outbound) {
                 if let SgPeer::Group(i) = r.peer {
-                    if i as usize >= c.security_groups.len() {
+                    if i.idx() >= c.security_groups.len() {
                         return Err(TableError::BadGroup {
                             resource: g.id.clone(),
-                            index: i,
+                            index: i.0,
                         });
                     }
                 }
@@ -320,18 +328,18 @@ impl Tables {
         let mut macs: HashMap<MacAddr, String> = HashMap::new();
         let mut subnets = Vec::with_capacity(c.subnets.len());
         for (i, s) in c.subnets.iter().enumerate() {
-            check(c.vpcs.len(), s.vpc, &s.id, "vpc")?;
-            check(c.route_tables.len(), s.route_table, &s.id, "route_table")?;
+            check(c.vpcs.len(), s.vpc.0, &s.id, "vpc")?;
+            check(c.route_tables.len(), s.route_table.0, &s.id, "route_table")?;
             if let Some(a) = s.network_acl {
-                check(c.network_acls.len(), a, &s.id, "network_acl")?;
-                if c.network_acls[a as usize].vpc != s.vpc {
+                check(c.network_acls.len(), a.0, &s.id, "network_acl")?;
+                if c.network_acls[a.idx()].vpc != s.vpc {
                     return Err(TableError::CrossVpc {
                         resource: s.id.clone(),
                         field: "network_acl",
                     });
                 }
             }
-            if c.route_tables[s.route_table as usize].vpc != s.vpc {
+            if c.route_tables[s.route_table.idx()].vpc != s.vpc {
                 return Err(TableError::CrossVpc {
                     resource: s.id.clone(),
                     field: "route_table",
@@ -348,9 +356,9 @@ impl Tables {
                     other,
                 });
             }
-            vpcs[s.vpc as usize]
+            vpcs[s.vpc.idx()]
                 .router_ips
-                .insert(IpAddr::V4(router_ip4), i as u32);
+                .insert(IpAddr::V4(router_ip4), SubnetIdx(i as u32));
             subnets.push(SubnetTable {
                 vpc: s.vpc,
                 cidr4,
@@ -363,7 +371,7 @@ impl Tables {
         }
         let mut enis = Vec::with_capacity(c.enis.len());
         for (i, e) in c.enis.iter().enumerate() {
-            check(c.subnets.len(), e.subnet, &e.id, "subnet")?;
+            check(c.subnets.len(), e.subnet.0, &e.id, "subnet")?;
             if let Some(other) = macs.insert(e.mac, e.id.clone()) {
                 return Err(TableError::DuplicateMac {
                     resource: e.id.clone(),
@@ -371,8 +379,8 @@ impl Tables {
                     other,
                 });
             }
-            let subnet = &mut subnets[e.subnet as usize];
-            subnet.macs.insert(e.mac, i as u32);
+            let subnet = &mut subnets[e.subnet.idx()];
+            subnet.macs.insert(e.mac, EniIdx(i as u32));
             let vpc = subnet.vpc;
             let addrs: Vec<IpAddr> = e
                 .ipv4
@@ -381,11 +389,11 @@ impl Tables {
                 .chain(e.ipv6.iter().map(|a| IpAddr::V6(*a)))
                 .collect();
             for a in &addrs {
-                if let Some(other) = vpcs[vpc as usize].owners.insert(*a, i as u32) {
+                if let Some(other) = vpcs[vpc.idx()].owners.insert(*a, EniIdx(i as u32)) {
                     return Err(TableError::DuplicateAddress {
                         resource: e.id.clone(),
                         addr: *a,
-                        other: c.enis[other as usize].id.clone(),
+                        other: c.enis[other.idx()].id.clone(),
                     });
                 }
             }
@@ -393,10 +401,10 @@ impl Tables {
                 None => None,
                 Some(groups) => {
                     for &g in groups {
-                        let Some(m) = sg_members.get_mut(g as usize) else {
+                        let Some(m) = sg_members.get_mut(g.idx()) else {
                             return Err(TableError::BadGroup {
                                 resource: e.id.clone(),
-                                index: g,
+                                index: g.0,
                             });
                         };
                         m.extend(addrs.iter().copied());
@@ -415,10 +423,10 @@ impl Tables {
         }
         let mut igws = Vec::with_capacity(c.internet_gateways.len());
         for (i, g) in c.internet_gateways.iter().enumerate() {
-            check(c.vpcs.len(), g.vpc, &g.id, "vpc")?;
+            check(c.vpcs.len(), g.vpc.0, &g.id, "vpc")?;
             let mut t = IgwTable {
                 vpc: g.vpc,
-                port: (enis.len() + i) as u32,
+                port: PortIdx((enis.len() + i) as u32),
                 mac: g.mac,
                 gateway_ip: g.uplink.as_ref().map(|u| u.gateway_ip),
                 host_mac: g.uplink.as_ref().map_or(g.mac, |u| u.host_mac),
@@ -431,9 +439,9 @@ impl Tables {
             };
             for m in &g.mappings {
                 match m.target {
-                    MappingTarget::Eni(e) => check(c.enis.len(), e, &g.id, "mappings.eni")?,
+                    MappingTarget::Eni(e) => check(c.enis.len(), e.0, &g.id, "mappings.eni")?,
                     MappingTarget::NatGateway(n) => {
-                        check(c.nat_gateways.len(), n, &g.id, "mappings.nat_gateway")?
+                        check(c.nat_gateways.len(), n.0, &g.id, "mappings.nat_gateway")?
                     }
                 }
                 t.inbound.insert(m.public, (m.target, m.private));
@@ -450,8 +458,8 @@ impl Tables {
         }
         let mut nats = Vec::with_capacity(c.nat_gateways.len());
         for n in &c.nat_gateways {
-            check(c.subnets.len(), n.subnet, &n.id, "subnet")?;
-            let vpc = c.subnets[n.subnet as usize].vpc;
+            check(c.subnets.len(), n.subnet.0, &n.id, "subnet")?;
+            let vpc = c.subnets[n.subnet.idx()].vpc;
             if n.addrs.is_empty() {
                 return Err(TableError::BadIndex {
                     resource: n.id.clone(),
@@ -460,19 +468,19 @@ impl Tables {
                 });
             }
             for &a in &n.addrs {
-                let v = &mut vpcs[vpc as usize];
+                let v = &mut vpcs[vpc.idx()];
                 if let Some(&e) = v.owners.get(&IpAddr::V4(a)) {
                     return Err(TableError::DuplicateAddress {
                         resource: n.id.clone(),
                         addr: IpAddr::V4(a),
-                        other: c.enis[e as usize].id.clone(),
+                        other: c.enis[e.idx()].id.clone(),
                     });
                 }
-                if let Some(other) = v.nat_addrs.insert(IpAddr::V4(a), nats.len() as u32) {
+                if let Some(other) = v.nat_addrs.insert(IpAddr::V4(a), NatIdx(nats.len() as u32)) {
                     return Err(TableError::DuplicateAddress {
                         resource: n.id.clone(),
                         addr: IpAddr::V4(a),
-                        other: c.nat_gateways[other as usize].id.clone(),
+                        other: c.nat_gateways[other.idx()].id.clone(),
                     });
                 }
             }
@@ -484,8 +492,8 @@ impl Tables {
         }
         let mut peerings = Vec::with_capacity(c.peerings.len());
         for p in &c.peerings {
-            check(c.vpcs.len(), p.requester, &p.id, "requester")?;
-            check(c.vpcs.len(), p.accepter, &p.id, "accepter")?;
+            check(c.vpcs.len(), p.requester.0, &p.id, "requester")?;
+            check(c.vpcs.len(), p.accepter.0, &p.id, "accepter")?;
             peerings.push(PeeringTable {
                 vpcs: [p.requester, p.accepter],
                 active: p.active,
@@ -497,8 +505,8 @@ impl Tables {
             for r in &rt.routes {
                 match r.target {
                     RouteTarget::Peering(p) => {
-                        check(c.peerings.len(), p, &rt.id, "routes.target")?;
-                        if !peerings[p as usize].vpcs.contains(&rt.vpc) {
+                        check(c.peerings.len(), p.0, &rt.id, "routes.target")?;
+                        if !peerings[p.idx()].vpcs.contains(&rt.vpc) {
                             return Err(TableError::CrossVpc {
                                 resource: rt.id.clone(),
                                 field: "routes.target",
@@ -506,11 +514,11 @@ impl Tables {
                         }
                     }
                     RouteTarget::InternetGateway(g) => {
-                        check(c.internet_gateways.len(), g, &rt.id, "routes.target")?
+                        check(c.internet_gateways.len(), g.0, &rt.id, "routes.target")?
                     }
                     RouteTarget::NatGateway(n) => {
-                        check(c.nat_gateways.len(), n, &rt.id, "routes.target")?;
-                        if nats[n as usize].vpc != rt.vpc {
+                        check(c.nat_gateways.len(), n.0, &rt.id, "routes.target")?;
+                        if nats[n.idx()].vpc != rt.vpc {
                             return Err(TableError::CrossVpc {
                                 resource: rt.id.clone(),
                                 field: "routes.target",
@@ -538,14 +546,14 @@ impl Tables {
 
     /// The ENI of `vpc` that owns `addr`.
     #[inline]
-    pub fn owner(&self, vpc: u32, addr: IpAddr) -> Option<EniIdx> {
-        self.vpcs.get(vpc as usize)?.owners.get(&addr).copied()
+    pub fn owner(&self, vpc: VpcIdx, addr: IpAddr) -> Option<EniIdx> {
+        self.vpcs.get(vpc.idx())?.owners.get(&addr).copied()
     }
 
     /// The route for `dst` in route table `rt`.
     #[inline]
-    pub fn route(&self, rt: u32, dst: IpAddr) -> Option<(RouteTarget, IpNet)> {
-        let (target, len) = self.route_tables.get(rt as usize)?.lpm.lookup(dst)?;
+    pub fn route(&self, rt: RouteTableIdx, dst: IpAddr) -> Option<(RouteTarget, IpNet)> {
+        let (target, len) = self.route_tables.get(rt.idx())?.lpm.lookup(dst)?;
         let net = IpNet::new(dst, len).ok()?.trunc();
         Some((*target, net))
     }
@@ -566,7 +574,7 @@ mod tests {
             Err(TableError::DuplicateId(_))
         ));
         let mut bad = good.clone();
-        bad.subnets[0].route_table = 99;
+        bad.subnets[0].route_table = RouteTableIdx(99);
         assert!(matches!(
             Tables::build(bad),
             Err(TableError::BadIndex { .. })
@@ -576,19 +584,21 @@ mod tests {
             id: "vpc-2".into(),
             cidrs: vec![],
         });
-        cross.route_tables[0].vpc = 1;
+        cross.route_tables[0].vpc = VpcIdx(1);
         assert!(matches!(
             Tables::build(cross),
             Err(TableError::CrossVpc { .. })
         ));
         let mut eni = good;
-        eni.enis[0].subnet = 42;
+        eni.enis[0].subnet = SubnetIdx(42);
         assert!(Tables::build(eni).is_err());
     }
 
     #[test]
     fn peerings_and_nat_gateways_are_checked() {
-        use crate::vpc::config::{NatGatewayConfig, PeeringConfig, RouteConfig, VpcConfig};
+        use crate::vpc::config::{
+            NatGatewayConfig, PeeringConfig, PeeringIdx, RouteConfig, VpcConfig,
+        };
         let mut c = crate::fixtures::two_subnets_and_middlebox();
         c.vpcs.push(VpcConfig {
             id: "vpc-2".into(),
@@ -601,14 +611,14 @@ mod tests {
         // A peering between vpc-2 and vpc-3 is not vpc-1's to route to.
         c.peerings.push(PeeringConfig {
             id: "pcx-1".into(),
-            requester: 1,
-            accepter: 2,
+            requester: VpcIdx(1),
+            accepter: VpcIdx(2),
             active: true,
         });
         let mut foreign = c.clone();
         foreign.route_tables[0].routes.push(RouteConfig {
             destination: "10.1.0.0/16".parse().unwrap(),
-            target: RouteTarget::Peering(0),
+            target: RouteTarget::Peering(PeeringIdx(0)),
         });
         assert!(matches!(
             Tables::build(foreign),
@@ -617,17 +627,17 @@ mod tests {
         let mut missing = c.clone();
         missing.route_tables[0].routes.push(RouteConfig {
             destination: "10.1.0.0/16".parse().unwrap(),
-            target: RouteTarget::Peering(7),
+            target: RouteTarget::Peering(PeeringIdx(7)),
         });
         assert!(matches!(
             Tables::build(missing),
             Err(TableError::BadIndex { .. })
         ));
         let mut ok = c.clone();
-        ok.peerings[0].accepter = 0;
+        ok.peerings[0].accepter = VpcIdx(0);
         ok.route_tables[0].routes.push(RouteConfig {
             destination: "10.1.0.0/16".parse().unwrap(),
-            target: RouteTarget::Peering(0),
+            target: RouteTarget::Peering(PeeringIdx(0)),
         });
         let t = Tables::build(ok).unwrap();
         assert!(t.vpcs[1].contains("10.1.2.3".parse().unwrap()));

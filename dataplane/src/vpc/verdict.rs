@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::port::PortIdx;
 use crate::vpc::config::{EniIdx, IgwIdx};
 use crate::wire::MacAddr;
 
@@ -206,10 +207,10 @@ impl OutPort {
     /// The engine's port number, given how many ENIs there are: ENIs first, then one
     /// uplink per internet gateway.
     #[inline]
-    pub fn index(self, enis: usize) -> u32 {
+    pub fn index(self, enis: usize) -> PortIdx {
         match self {
-            OutPort::Eni(e) => e,
-            OutPort::Uplink(g) => enis as u32 + g,
+            OutPort::Eni(e) => PortIdx::from(e),
+            OutPort::Uplink(g) => PortIdx(enis as u32 + g.0),
         }
     }
 

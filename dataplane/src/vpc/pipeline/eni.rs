@@ -26,10 +26,10 @@ impl Eni {
     ) -> Result<(Walk<'f>, Step), Action> {
         let t = cx.tables;
         let in_eni = self.0;
-        let Some(eni) = t.enis.get(in_eni as usize) else {
+        let Some(eni) = t.enis.get(in_eni.idx()) else {
             return Err(Action::drop(DropReason::Malformed));
         };
-        let Some(subnet) = t.subnets.get(eni.subnet as usize) else {
+        let Some(subnet) = t.subnets.get(eni.subnet.idx()) else {
             return Err(Action::drop(DropReason::Malformed));
         };
         cx.owner = Some((in_eni, false));
@@ -95,7 +95,7 @@ impl Element for Eni {
     fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, tr: &mut T) -> Step {
         let t = cx.tables;
         let e = self.0;
-        let Some(d) = t.enis.get(e as usize) else {
+        let Some(d) = t.enis.get(e.idx()) else {
             return DropReason::Malformed.into();
         };
         if let Err(a) = srcdst::ingress(d, w.ip.dst) {
@@ -117,7 +117,7 @@ impl Element for Eni {
         ) {
             return r.into();
         }
-        let src_mac = match t.subnets.get(d.subnet as usize) {
+        let src_mac = match t.subnets.get(d.subnet.idx()) {
             _ if w.layer2 => w.src_mac,
             Some(s) => s.router_mac,
             None => return DropReason::Malformed.into(),

@@ -4,11 +4,11 @@
 use etherparse::PacketBuilder;
 
 use crate::datapath::{Dataplane, EniPlan, PortChange};
-use crate::engine::port::MemPort;
+use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, A2, B};
 use crate::vpc::config::{
-    ConntrackConfig, DataplaneConfig, IcmpMatch, NaclEntry, NetworkAclConfig, PortRange, Protocol,
-    SecurityGroupConfig, SgPeer, SgRule, TrafficMatch,
+    ConntrackConfig, DataplaneConfig, EniIdx, IcmpMatch, NaclEntry, NaclIdx, NetworkAclConfig,
+    PortRange, Protocol, SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch, VpcIdx,
 };
 use crate::vpc::verdict::DropReason;
 use crate::wire::vnet::VNET_HDR_LEN;
@@ -55,19 +55,19 @@ fn firewalled() -> DataplaneConfig {
     c.security_groups = vec![
         SecurityGroupConfig {
             id: "sg-web".into(),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound: vec![
                 sg_rule(TCP, Some((80, 80)), "0.0.0.0/0"),
                 SgRule {
                     traffic: traffic(ALL, None),
-                    peer: SgPeer::Group(0),
+                    peer: SgPeer::Group(SgIdx(0)),
                 },
             ],
             outbound: vec![sg_rule(ALL, None, "0.0.0.0/0")],
         },
         SecurityGroupConfig {
             id: "sg-app".into(),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound: vec![
                 sg_rule(TCP, Some((22, 22)), "10.0.1.0/24"),
                 sg_rule(ICMP, None, "10.0.0.0/16"),
@@ -77,15 +77,19 @@ fn firewalled() -> DataplaneConfig {
     ];
     c.network_acls = vec![NetworkAclConfig {
         id: "acl-default".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         inbound: vec![nacl(100, ALL, None, "0.0.0.0/0", true)],
         outbound: vec![nacl(100, ALL, None, "0.0.0.0/0", true)],
     }];
     for s in &mut c.subnets {
-        s.network_acl = Some(0);
+        s.network_acl = Some(NaclIdx(0));
     }
     for (i, e) in c.enis.iter_mut().enumerate() {
-        e.security_groups = Some(if i as u32 == B { vec![1] } else { vec![0] });
+        e.security_groups = Some(if EniIdx(i as u32) == B {
+            vec![SgIdx(1)]
+        } else {
+            vec![SgIdx(0)]
+        });
         e.conntrack = ConntrackConfig {
             max_entries: 8,
             ..ConntrackConfig::default()
@@ -108,7 +112,7 @@ fn dp_with(config: DataplaneConfig) -> Dataplane<MemPort> {
 fn reapply(dp: &mut Dataplane<MemPort>, config: DataplaneConfig) {
     let plan = (0..config.enis.len() as u32)
         .map(|i| EniPlan {
-            previous: Some(i),
+            previous: Some(PortIdx(i)),
             port: PortChange::Keep,
         })
         .collect();
@@ -120,7 +124,7 @@ fn ip(s: &str) -> [u8; 4] {
 }
 
 struct Eni {
-    idx: u32,
+    idx: EniIdx,
     ip: &'static str,
     subnet: u8,
 }
@@ -359,7 +363,7 @@ fn scenario_28_conntrack_exhaustion_drops_new_only() {
         "established keep working"
     );
     let r = dp.report(|_| None);
-    assert_eq!(r.enis[A as usize].counters.conntrack_entries, 8);
+    assert_eq!(r.enis[A.idx()].counters.conntrack_entries, 8);
 }
 
 #[test]
@@ -383,11 +387,11 @@ fn nacl_applies_at_subnet_boundary_only_and_is_stateless() {
     // A custom ACL on subnet A: allow inbound TCP 80 from anywhere, nothing else.
     c.network_acls.push(NetworkAclConfig {
         id: "acl-web".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         inbound: vec![nacl(100, TCP, Some((80, 80)), "0.0.0.0/0", true)],
         outbound: vec![],
     });
-    c.subnets[0].network_acl = Some(1);
+    c.subnets[0].network_acl = Some(NaclIdx(1));
     let mut dp = dp_with(c.clone());
     // B → A:80 enters subnet A (allowed), but A's answer leaves subnet A: no outbound
     // rule, the final deny drops it (stateless: the SG state does not help).
@@ -470,7 +474,7 @@ fn scenario_17_protocol_and_icmp_semantics_in_the_pipeline() {
     let mut c = firewalled();
     c.network_acls.push(NetworkAclConfig {
         id: "acl-app".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         inbound: vec![NaclEntry {
             rule_number: 100,
             traffic: TrafficMatch {
@@ -486,7 +490,7 @@ fn scenario_17_protocol_and_icmp_semantics_in_the_pipeline() {
         }],
         outbound: vec![nacl(100, ALL, None, "0.0.0.0/0", true)],
     });
-    c.subnets[1].network_acl = Some(1);
+    c.subnets[1].network_acl = Some(NaclIdx(1));
     let mut dp = dp_with(c);
     // Echo request into subnet B: only type 3 code 4 is allowed → denied by `*`.
     assert!(!pass(&mut dp, &EA, &EB, echo(&EA, &EB, false)));
@@ -534,11 +538,11 @@ fn routing_within_a_subnet_does_not_evaluate_its_acl() {
     let mut c = firewalled();
     c.network_acls.push(NetworkAclConfig {
         id: "acl-deny-all".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         inbound: vec![],
         outbound: vec![],
     });
-    c.subnets[0].network_acl = Some(1);
+    c.subnets[0].network_acl = Some(NaclIdx(1));
     let mut dp = dp_with(c);
     // A → A2 addressed to the router MAC: routed, but it never leaves subnet A.
     let mut f = udp(&EA, &EA2, 5000, 9999);

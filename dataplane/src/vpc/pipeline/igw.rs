@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{classify, router, Action, Context, Note, Tracer};
-use crate::vpc::config::{IgwIdx, MappingTarget};
+use crate::vpc::config::{IgwIdx, MappingTarget, VpcIdx};
 use crate::vpc::tables::Tables;
 use crate::vpc::verdict::{Delivery, DropReason, Nat, OutPort};
 use crate::wire::ethernet::HEADER_LEN;
@@ -69,7 +69,7 @@ impl InternetGateway {
         let g = self.0;
         let t = cx.tables;
         let drop = |r| Err(Action::drop(r));
-        let Some(igw) = t.igws.get(g as usize) else {
+        let Some(igw) = t.igws.get(g.idx()) else {
             return drop(DropReason::Malformed);
         };
         let ip = classify(meta, || router::arp_for(igw.mac, igw.gateway_ip, frame))?;
@@ -132,14 +132,14 @@ impl InternetGateway {
 /// rewritten.
 fn egress<T: Tracer>(
     t: &Tables,
-    g: u32,
-    vpc: u32,
+    g: IgwIdx,
+    vpc: VpcIdx,
     ip: &IpMeta,
     frame: &mut [u8],
     quote: Option<&Quoted>,
     tr: &mut T,
 ) -> Result<Delivery, DropReason> {
-    let igw = t.igws.get(g as usize).ok_or(DropReason::Malformed)?;
+    let igw = t.igws.get(g.idx()).ok_or(DropReason::Malformed)?;
     if igw.vpc != vpc {
         return Err(DropReason::NoRoute);
     }

@@ -6,11 +6,11 @@ use std::net::Ipv4Addr;
 use etherparse::PacketBuilder;
 
 use crate::datapath::Dataplane;
-use crate::engine::port::MemPort;
+use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, A2};
 use crate::vpc::config::{
-    Attachment, DataplaneConfig, InternetGatewayConfig, MappingTarget, PublicMapping, RouteConfig,
-    RouteTarget, Uplink,
+    Attachment, DataplaneConfig, IgwIdx, InternetGatewayConfig, MappingTarget, PublicMapping,
+    RouteConfig, RouteTarget, Uplink, VpcIdx,
 };
 use crate::vpc::verdict::DropReason;
 use crate::wire::checksum::checksum;
@@ -29,7 +29,7 @@ fn with_igw() -> DataplaneConfig {
     let mut c = fixtures::two_subnets_and_middlebox();
     c.internet_gateways = vec![InternetGatewayConfig {
         id: "igw-1".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         mac: IGW_MAC,
         uplink: Some(Uplink {
             attachment: Attachment {
@@ -51,18 +51,18 @@ fn with_igw() -> DataplaneConfig {
     }];
     c.route_tables[0].routes.push(RouteConfig {
         destination: "0.0.0.0/0".parse().unwrap(),
-        target: RouteTarget::InternetGateway(0),
+        target: RouteTarget::InternetGateway(IgwIdx(0)),
     });
     c
 }
 
-const UPLINK: u32 = 5;
+const UPLINK: PortIdx = PortIdx(5);
 
 fn dp() -> Dataplane<MemPort> {
     fixtures::mem_dataplane(with_igw(), 1024, true).unwrap()
 }
 
-fn take(dp: &mut Dataplane<MemPort>, port: u32) -> Vec<Vec<u8>> {
+fn take(dp: &mut Dataplane<MemPort>, port: impl Into<PortIdx>) -> Vec<Vec<u8>> {
     std::mem::take(&mut dp.port_mut(port).unwrap().tx)
 }
 
@@ -220,6 +220,7 @@ mod robustness {
             vnet in any::<[u8; 10]>(),
             body in proptest::collection::vec(any::<u8>(), 0..300),
         ) {
+            let port = PortIdx(port);
             let mut dp = dp();
             let mut f = vnet.to_vec();
             let dst = if to_router { router_mac(0) } else { IGW_MAC };

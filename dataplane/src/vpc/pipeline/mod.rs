@@ -24,7 +24,8 @@ pub mod walk;
 
 use std::net::IpAddr;
 
-use crate::vpc::config::EniIdx;
+use crate::engine::port::PortIdx;
+use crate::vpc::config::{EniIdx, IgwIdx, NaclIdx, NatIdx, RouteTableIdx};
 use crate::vpc::conntrack::{ConnDir, ConnRef, ConnTable};
 use crate::vpc::nat::NatState;
 use crate::vpc::rules::RulePacket;
@@ -62,8 +63,9 @@ pub enum SgPass {
 /// One decision of one stage, for the tracer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Note {
-    /// The frame left this ENI.
-    FromEni(EniIdx),
+    /// The frame arrived on this port: it left an ENI (port `i` is ENI `i`'s), or came
+    /// in on an internet gateway's uplink.
+    FromPort(PortIdx),
     /// The VPC router answered (ARP or ICMP echo).
     RouterReply,
     /// The VPC router ignored an ARP frame.
@@ -81,7 +83,7 @@ pub enum Note {
     /// (`None` = the final `*` deny).
     NetworkAcl {
         /// The ACL index.
-        nacl: u32,
+        nacl: NaclIdx,
         /// Which rule list.
         direction: Direction,
         /// The deciding rule number.
@@ -102,14 +104,14 @@ pub enum Note {
     /// Route table `table` is consulted for `dst`.
     RouteLookup {
         /// Route table index.
-        table: u32,
+        table: RouteTableIdx,
         /// The destination looked up.
         dst: IpAddr,
     },
     /// Route table `table` sent the destination to this hop.
     Routed {
         /// Route table index.
-        table: u32,
+        table: RouteTableIdx,
         /// The resolved next hop.
         next: NextHop,
     },
@@ -119,7 +121,7 @@ pub enum Note {
     /// (`inbound`) or out.
     InternetGateway {
         /// The gateway index.
-        igw: u32,
+        igw: IgwIdx,
         /// Inbound (public → private) or outbound.
         inbound: bool,
         /// The address before.
@@ -131,7 +133,7 @@ pub enum Note {
     /// inside host) or the destination (a reply, towards the inside host).
     NatGateway {
         /// The NAT gateway index.
-        nat: u32,
+        nat: NatIdx,
         /// Towards the inside host (destination rewritten) or away from it.
         inbound: bool,
         /// The address and port (ICMP: identifier) before.
@@ -140,10 +142,10 @@ pub enum Note {
         to: (std::net::IpAddr, u16),
     },
     /// A NAT gateway answered a TCP packet that belongs to no translation with a RST.
-    NatReset(u32),
+    NatReset(NatIdx),
     /// NAT gateway `nat` refused the packet (no translation lets it in, no source port
     /// is free, a protocol or fragment it does not pass): the drop that follows is its.
-    NatRefused(u32),
+    NatRefused(NatIdx),
     /// Dropped.
     Dropped(DropReason),
 }
@@ -171,13 +173,38 @@ impl Tracer for Vec<Note> {
 /// A tracked connection a forwarded flow depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CtRef {
-    /// Whose connection table: an ENI index, or the number of ENIs plus a NAT gateway
-    /// index (see [`Context::nat_table`]).
-    pub table: u32,
+    /// Whose connection table: an ENI's, or a NAT gateway's.
+    pub table: CtTable,
     /// The connection.
     pub conn: ConnRef,
     /// The flow's direction in it.
     pub dir: ConnDir,
+}
+
+/// The number of a connection table, in its own numbering: ENIs first (ENI `i`'s table
+/// is table `i`), then NAT gateways (NAT gateway `n`'s is the number of ENIs plus `n`).
+/// It is neither an ENI index nor a port number, though ENIs come first in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CtTable(pub u32);
+
+impl CtTable {
+    /// ENI `e`'s connection table.
+    #[inline]
+    pub fn eni(e: EniIdx) -> CtTable {
+        CtTable(e.0)
+    }
+
+    /// NAT gateway `n`'s connection table, given how many ENIs there are.
+    #[inline]
+    pub fn nat(enis: usize, n: NatIdx) -> CtTable {
+        CtTable(enis as u32 + n.0)
+    }
+
+    /// The number as a `usize`.
+    #[inline]
+    pub fn idx(self) -> usize {
+        self.0 as usize
+    }
 }
 
 /// What the slow path decided for a frame.
@@ -278,9 +305,9 @@ pub struct Context<'a> {
 pub fn ct_table<'t>(
     conntrack: &'t mut [ConnTable],
     nat: &'t mut [NatState],
-    table: u32,
+    table: CtTable,
 ) -> Option<&'t mut ConnTable> {
-    let i = table as usize;
+    let i = table.idx();
     match i.checked_sub(conntrack.len()) {
         None => conntrack.get_mut(i),
         Some(n) => nat.get_mut(n).map(|s| &mut s.conns),
@@ -289,8 +316,8 @@ pub fn ct_table<'t>(
 
 impl Context<'_> {
     /// The [`CtRef::table`] of NAT gateway `n`.
-    pub fn nat_table(&self, n: u32) -> u32 {
-        self.state.enis() as u32 + n
+    pub fn nat_table(&self, n: NatIdx) -> CtTable {
+        CtTable::nat(self.state.enis(), n)
     }
 }
 
@@ -301,15 +328,16 @@ impl Context<'_> {
 /// `frame` may be rewritten in place (router replies). `meta` is its parse.
 pub fn slow_path<T: Tracer>(
     cx: &mut Context<'_>,
-    port: u32,
+    port: PortIdx,
     frame: &mut [u8],
     meta: &PacketMeta,
     tr: &mut T,
 ) -> Action {
-    tr.note(Note::FromEni(port));
+    tr.note(Note::FromPort(port));
     let origin = match cx.tables.igw_of_port(port) {
         Some((g, _)) => Origin::Uplink(g),
-        None => Origin::Eni(port),
+        // Below the uplinks, port `i` is ENI `i`'s.
+        None => Origin::Eni(EniIdx(port.0)),
     };
     let action = walk::walk(cx, origin, frame, meta, tr);
     match action {

@@ -6,7 +6,7 @@
 //! traffic that stays inside one subnet.
 
 use super::{Action, Note, StageResult, Tracer};
-use crate::vpc::config::{NaclEntry, NetworkAclConfig};
+use crate::vpc::config::{NaclEntry, NaclIdx, NetworkAclConfig};
 use crate::vpc::rules::{traffic_matches, RulePacket};
 use crate::vpc::tables::Tables;
 use crate::vpc::verdict::DropReason;
@@ -112,12 +112,12 @@ impl NaclTable {
 /// The network-ACL stage: `Err` carries the drop action.
 pub(crate) fn stage<T: Tracer>(
     t: &Tables,
-    nacl: u32,
+    nacl: NaclIdx,
     dir: Direction,
     rp: &RulePacket,
     tr: &mut T,
 ) -> StageResult {
-    let Some(table) = t.nacls.get(nacl as usize) else {
+    let Some(table) = t.nacls.get(nacl.idx()) else {
         return Err(Action::drop(DropReason::Malformed));
     };
     let v = table.evaluate(dir, rp);
@@ -141,7 +141,7 @@ pub(crate) fn stage<T: Tracer>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vpc::config::{PortRange, Protocol, TrafficMatch};
+    use crate::vpc::config::{PortRange, Protocol, TrafficMatch, VpcIdx};
     use proptest::prelude::*;
 
     fn entry(
@@ -178,7 +178,7 @@ mod tests {
         NaclTable::build(
             &NetworkAclConfig {
                 id: "acl-1".into(),
-                vpc: 0,
+                vpc: VpcIdx(0),
                 inbound,
                 outbound,
             },

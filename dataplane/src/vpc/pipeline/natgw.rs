@@ -44,7 +44,7 @@ pub enum Sender {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NewBinding {
     /// The NAT gateway.
-    pub nat: u32,
+    pub nat: NatIdx,
     /// The inside connection.
     pub key: ConnKey,
     /// The gateway address chosen.
@@ -96,14 +96,14 @@ impl Element for NatGateway {
     fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, tr: &mut T) -> Step {
         let n = self.0;
         let t = cx.tables;
-        let Some(nt) = t.nats.get(n as usize) else {
+        let Some(nt) = t.nats.get(n.idx()) else {
             return DropReason::Malformed.into();
         };
         let from = match w.origin {
             Origin::Eni(e) => match t
                 .enis
-                .get(e as usize)
-                .and_then(|e| t.subnets.get(e.subnet as usize))
+                .get(e.idx())
+                .and_then(|e| t.subnets.get(e.subnet.idx()))
             {
                 Some(s) => Sender::Eni {
                     router_mac: s.router_mac,
@@ -170,7 +170,7 @@ impl Element for NatGateway {
 }
 
 /// The RST for a TCP packet from inside without a translation, written over the frame.
-fn reset<T: Tracer>(n: u32, from: Sender, frame: &mut [u8], tr: &mut T) -> Action {
+fn reset<T: Tracer>(n: NatIdx, from: Sender, frame: &mut [u8], tr: &mut T) -> Action {
     let Sender::Eni { router_mac, mac } = from else {
         tr.note(Note::NatRefused(n));
         return Action::drop(DropReason::NatNoTranslation);
@@ -198,7 +198,7 @@ fn reset<T: Tracer>(n: u32, from: Sender, frame: &mut [u8], tr: &mut T) -> Actio
 /// translation and rewrite the source.
 fn from_inside(
     cx: &mut Context<'_>,
-    n: u32,
+    n: NatIdx,
     ip: &IpMeta,
     frame: &mut [u8],
     quote: Option<&Quoted>,
@@ -322,7 +322,7 @@ fn from_inside(
 /// an ICMP error about one), or nothing the gateway lets in.
 fn to_inside(
     cx: &mut Context<'_>,
-    n: u32,
+    n: NatIdx,
     ip: &IpMeta,
     frame: &mut [u8],
     quote: Option<&Quoted>,

@@ -9,11 +9,11 @@ use std::net::Ipv4Addr;
 use etherparse::{IcmpEchoHeader, Icmpv4Type, PacketBuilder, SlicedPacket, TransportSlice};
 
 use crate::datapath::Dataplane;
-use crate::engine::port::MemPort;
+use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, A2, FW};
 use crate::vpc::config::{
-    DataplaneConfig, MappingTarget, NaclEntry, NetworkAclConfig, PortRange, Protocol,
-    PublicMapping, TrafficMatch,
+    DataplaneConfig, MappingTarget, NaclEntry, NaclIdx, NatIdx, NetworkAclConfig, PortRange,
+    Protocol, PublicMapping, TrafficMatch, VpcIdx,
 };
 use crate::vpc::conntrack::tcp_flags::{ACK, RST, SYN};
 use crate::vpc::verdict::DropReason;
@@ -38,7 +38,7 @@ fn dp() -> Dataplane<MemPort> {
     dp_with(with_nat((1024, 65535)))
 }
 
-fn take(dp: &mut Dataplane<MemPort>, port: u32) -> Vec<Vec<u8>> {
+fn take(dp: &mut Dataplane<MemPort>, port: impl Into<PortIdx>) -> Vec<Vec<u8>> {
     std::mem::take(&mut dp.port_mut(port).unwrap().tx)
 }
 
@@ -93,7 +93,7 @@ fn ports(ip: &[u8]) -> (u16, u16) {
     )
 }
 
-fn drops(dp: &Dataplane<MemPort>, port: u32, r: DropReason) -> u64 {
+fn drops(dp: &Dataplane<MemPort>, port: impl Into<PortIdx>, r: DropReason) -> u64 {
     dp.counters(port).unwrap().drops[r.index()]
 }
 
@@ -454,7 +454,7 @@ fn offloaded_super_frames_keep_a_correct_partial_checksum() {
 fn acl(inbound: Vec<NaclEntry>, outbound: Vec<NaclEntry>) -> NetworkAclConfig {
     NetworkAclConfig {
         id: "acl-public".into(),
-        vpc: 0,
+        vpc: VpcIdx(0),
         inbound,
         outbound,
     }
@@ -486,7 +486,7 @@ fn the_gateway_subnet_acl_applies_both_ways_and_the_return_rule_matters() {
         ],
     );
     c.network_acls = vec![without.clone()];
-    c.subnets[2].network_acl = Some(0);
+    c.subnets[2].network_acl = Some(NaclIdx(0));
     let mut dp = dp_with(c.clone());
     let p = open(&mut dp, 40000, 443);
     dp.process(UPLINK, &mut tcp_from_host(443, p, SYN | ACK));
@@ -499,7 +499,7 @@ fn the_gateway_subnet_acl_applies_both_ways_and_the_return_rule_matters() {
     c.network_acls = vec![with];
     let plan = (0..6)
         .map(|i| crate::datapath::EniPlan {
-            previous: Some(i),
+            previous: Some(PortIdx(i)),
             port: crate::datapath::PortChange::Keep,
         })
         .collect();
@@ -528,7 +528,7 @@ fn a_second_address_takes_over_when_the_first_is_full() {
     c.nat_gateways[0].addrs.push(Ipv4Addr::new(10, 0, 3, 221));
     c.internet_gateways[0].mappings.push(PublicMapping {
         public: Ipv4Addr::new(198, 51, 100, 8),
-        target: MappingTarget::NatGateway(0),
+        target: MappingTarget::NatGateway(NatIdx(0)),
         private: Ipv4Addr::new(10, 0, 3, 221),
         source: "eipalloc-nat2".into(),
     });

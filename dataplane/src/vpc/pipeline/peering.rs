@@ -4,7 +4,7 @@
 
 use super::walk::{Element, Node, Step, Walk};
 use super::{Context, Tracer};
-use crate::vpc::config::PeeringIdx;
+use crate::vpc::config::{PeeringIdx, VpcIdx};
 use crate::vpc::verdict::DropReason;
 
 /// A peering connection, entered towards VPC `peer`.
@@ -13,7 +13,7 @@ pub struct Peering {
     /// The connection.
     pub pcx: PeeringIdx,
     /// The VPC on the other side.
-    pub peer: u32,
+    pub peer: VpcIdx,
 }
 
 impl Element for Peering {

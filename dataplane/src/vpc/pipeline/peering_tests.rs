@@ -13,21 +13,22 @@ use proptest::prelude::*;
 use crate::datapath::Dataplane;
 use crate::engine::port::MemPort;
 use crate::vpc::config::{
-    Attachment, DataplaneConfig, EniConfig, PeeringConfig, PortRange, Protocol, RouteConfig,
-    RouteTableConfig, RouteTarget, SecurityGroupConfig, SgPeer, SgRule, SubnetConfig, TrafficMatch,
-    VpcConfig,
+    Attachment, DataplaneConfig, EniConfig, EniIdx, NaclIdx, PeeringConfig, PeeringIdx, PortRange,
+    Protocol, RouteConfig, RouteTableConfig, RouteTableIdx, RouteTarget, SecurityGroupConfig,
+    SgIdx, SgPeer, SgRule, SubnetConfig, SubnetIdx, TrafficMatch, VpcConfig, VpcIdx,
 };
 use crate::vpc::verdict::DropReason;
 use crate::wire::vnet::VNET_HDR_LEN;
 use crate::wire::MacAddr;
 
 /// ENI indices of [`three_vpcs`].
-const A: u32 = 0; // vpc-a 172.16.1.10
-const B5: u32 = 1; // vpc-b 10.0.0.5
-const B77: u32 = 2; // vpc-b 10.0.0.77
-const C77: u32 = 3; // vpc-c 10.0.0.77
-const D: u32 = 4; // vpc-d 192.168.1.10
-const ENIS: [(u32, u32, [u8; 4]); 5] = [
+const A: EniIdx = EniIdx(0); // vpc-a 172.16.1.10
+const B5: EniIdx = EniIdx(1); // vpc-b 10.0.0.5
+const B77: EniIdx = EniIdx(2); // vpc-b 10.0.0.77
+const C77: EniIdx = EniIdx(3); // vpc-c 10.0.0.77
+const D: EniIdx = EniIdx(4); // vpc-d 192.168.1.10
+/// ENI, subnet (subnet `i` is VPC `i`'s only one), address.
+const ENIS: [(EniIdx, u32, [u8; 4]); 5] = [
     (A, 0, [172, 16, 1, 10]),
     (B5, 1, [10, 0, 0, 5]),
     (B77, 1, [10, 0, 0, 77]),
@@ -39,8 +40,8 @@ fn router_mac(vpc: u32) -> MacAddr {
     MacAddr([0x06, 0, 0, 0, vpc as u8 + 1, 1])
 }
 
-fn eni_mac(i: u32) -> MacAddr {
-    MacAddr([0x02, 0, 0, 1, 0, i as u8 + 1])
+fn eni_mac(i: EniIdx) -> MacAddr {
+    MacAddr([0x02, 0, 0, 1, 0, i.0 as u8 + 1])
 }
 
 fn route(dst: &str, target: RouteTarget) -> RouteConfig {
@@ -87,10 +88,10 @@ fn three_vpcs() -> DataplaneConfig {
             .enumerate()
             .map(|(i, c)| SubnetConfig {
                 id: format!("subnet-{}", (b'a' + i as u8) as char),
-                vpc: i as u32,
+                vpc: VpcIdx(i as u32),
                 ipv4_cidr: c.parse().ok(),
                 ipv6_cidr: None,
-                route_table: i as u32,
+                route_table: RouteTableIdx(i as u32),
                 router_mac: router_mac(i as u32),
                 network_acl: None,
             })
@@ -98,35 +99,38 @@ fn three_vpcs() -> DataplaneConfig {
         route_tables: vec![
             RouteTableConfig {
                 id: "rtb-a".into(),
-                vpc: 0,
+                vpc: VpcIdx(0),
                 routes: vec![
                     local(0),
-                    route("10.0.0.0/16", RouteTarget::Peering(0)),
-                    route("10.0.0.77/32", RouteTarget::Peering(1)),
+                    route("10.0.0.0/16", RouteTarget::Peering(PeeringIdx(0))),
+                    route("10.0.0.77/32", RouteTarget::Peering(PeeringIdx(1))),
                 ],
             },
             RouteTableConfig {
                 id: "rtb-b".into(),
-                vpc: 1,
+                vpc: VpcIdx(1),
                 routes: vec![
                     local(1),
-                    route("172.16.0.0/16", RouteTarget::Peering(0)),
-                    route("192.168.0.0/16", RouteTarget::Peering(2)),
-                    route("0.0.0.0/0", RouteTarget::Peering(0)),
+                    route("172.16.0.0/16", RouteTarget::Peering(PeeringIdx(0))),
+                    route("192.168.0.0/16", RouteTarget::Peering(PeeringIdx(2))),
+                    route("0.0.0.0/0", RouteTarget::Peering(PeeringIdx(0))),
                 ],
             },
             RouteTableConfig {
                 id: "rtb-c".into(),
-                vpc: 2,
-                routes: vec![local(2), route("172.16.0.0/16", RouteTarget::Peering(1))],
+                vpc: VpcIdx(2),
+                routes: vec![
+                    local(2),
+                    route("172.16.0.0/16", RouteTarget::Peering(PeeringIdx(1))),
+                ],
             },
             RouteTableConfig {
                 id: "rtb-d".into(),
-                vpc: 3,
+                vpc: VpcIdx(3),
                 routes: vec![
                     local(3),
-                    route("172.16.0.0/16", RouteTarget::Peering(2)),
-                    route("10.0.0.0/16", RouteTarget::Peering(2)),
+                    route("172.16.0.0/16", RouteTarget::Peering(PeeringIdx(2))),
+                    route("10.0.0.0/16", RouteTarget::Peering(PeeringIdx(2))),
                 ],
             },
         ],
@@ -134,7 +138,7 @@ fn three_vpcs() -> DataplaneConfig {
             .iter()
             .map(|&(i, subnet, ip)| EniConfig {
                 id: format!("eni-{i}"),
-                subnet,
+                subnet: SubnetIdx(subnet),
                 mac: eni_mac(i),
                 ipv4: vec![Ipv4Addr::from(ip)],
                 ipv6: vec![],
@@ -157,8 +161,8 @@ fn three_vpcs() -> DataplaneConfig {
             .enumerate()
             .map(|(i, &(r, a))| PeeringConfig {
                 id: format!("pcx-{i}"),
-                requester: r,
-                accepter: a,
+                requester: VpcIdx(r),
+                accepter: VpcIdx(a),
                 active: true,
             })
             .collect(),
@@ -172,12 +176,12 @@ fn dp_with(c: DataplaneConfig) -> Dataplane<MemPort> {
     dp
 }
 
-fn ip_of(eni: u32) -> [u8; 4] {
-    ENIS[eni as usize].2
+fn ip_of(eni: EniIdx) -> [u8; 4] {
+    ENIS[eni.idx()].2
 }
 
-fn udp(from: u32, dst: [u8; 4], dport: u16) -> Vec<u8> {
-    let vpc = ENIS[from as usize].1;
+fn udp(from: EniIdx, dst: [u8; 4], dport: u16) -> Vec<u8> {
+    let vpc = ENIS[from.idx()].1;
     let mut v = vec![0u8; VNET_HDR_LEN];
     PacketBuilder::ethernet2(eni_mac(from).0, router_mac(vpc).0)
         .ipv4(ip_of(from), dst, 64)
@@ -188,14 +192,15 @@ fn udp(from: u32, dst: [u8; 4], dport: u16) -> Vec<u8> {
 }
 
 /// Sends `frame` from `from`; returns the ENIs that received something.
-fn send(dp: &mut Dataplane<MemPort>, from: u32, mut frame: Vec<u8>) -> Vec<u32> {
+fn send(dp: &mut Dataplane<MemPort>, from: EniIdx, mut frame: Vec<u8>) -> Vec<EniIdx> {
     dp.process(from, &mut frame);
     (0..ENIS.len() as u32)
+        .map(EniIdx)
         .filter(|&e| !std::mem::take(&mut dp.port_mut(e).unwrap().tx).is_empty())
         .collect()
 }
 
-fn drops(dp: &Dataplane<MemPort>, eni: u32, r: DropReason) -> u64 {
+fn drops(dp: &Dataplane<MemPort>, eni: EniIdx, r: DropReason) -> u64 {
     dp.counters(eni).unwrap().drops[r.index()]
 }
 
@@ -227,7 +232,7 @@ fn overlapping_vpcs_are_isolated() {
     // vpc-c has no route to vpc-b at all (10.0.0.5 is local there, and unassigned).
     assert_eq!(
         send(&mut dp, C77, udp(C77, [10, 0, 0, 5], 53)),
-        Vec::<u32>::new()
+        Vec::<EniIdx>::new()
     );
     assert_eq!(drops(&dp, C77, DropReason::NoEniForAddress), 1);
 }
@@ -270,7 +275,7 @@ fn acls_of_both_subnets_and_the_receivers_groups_apply() {
     c.security_groups = vec![
         SecurityGroupConfig {
             id: "sg-a".into(),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound: vec![],
             outbound: vec![SgRule {
                 traffic: TrafficMatch {
@@ -283,16 +288,16 @@ fn acls_of_both_subnets_and_the_receivers_groups_apply() {
         },
         SecurityGroupConfig {
             id: "sg-b".into(),
-            vpc: 1,
+            vpc: VpcIdx(1),
             inbound: vec![SgRule {
                 traffic: tm(53, 53),
-                peer: SgPeer::Group(0),
+                peer: SgPeer::Group(SgIdx(0)),
             }],
             outbound: vec![],
         },
     ];
-    c.enis[A as usize].security_groups = Some(vec![0]);
-    c.enis[B5 as usize].security_groups = Some(vec![1]);
+    c.enis[A.idx()].security_groups = Some(vec![SgIdx(0)]);
+    c.enis[B5.idx()].security_groups = Some(vec![SgIdx(1)]);
     let mut dp = dp_with(c.clone());
     assert_eq!(send(&mut dp, A, udp(A, [10, 0, 0, 5], 53)), vec![B5]);
     // vpc-d (not in sg-a) is refused by the same group.
@@ -301,11 +306,11 @@ fn acls_of_both_subnets_and_the_receivers_groups_apply() {
     // The receiving subnet's ACL applies to traffic from the peer.
     c.network_acls = vec![crate::vpc::config::NetworkAclConfig {
         id: "acl-b".into(),
-        vpc: 1,
+        vpc: VpcIdx(1),
         inbound: vec![],
         outbound: vec![],
     }];
-    c.subnets[1].network_acl = Some(0);
+    c.subnets[1].network_acl = Some(NaclIdx(0));
     let mut dp = dp_with(c);
     assert!(send(&mut dp, A, udp(A, [10, 0, 0, 5], 53)).is_empty());
     assert_eq!(drops(&dp, A, DropReason::NaclDeny), 1);
@@ -332,7 +337,7 @@ proptest! {
             .peerings
             .iter()
             .filter(|p| p.active)
-            .map(|p| (p.requester, p.accepter))
+            .map(|p| (p.requester.0, p.accepter.0))
             .collect();
         let mut dp = dp_with(c);
         let dsts: [[u8; 4]; 8] = [
@@ -346,11 +351,12 @@ proptest! {
             [10, 0, 0, 1],
         ];
         let dst = dsts[dst_pick];
-        let vpc = ENIS[from as usize].1;
+        let from = EniIdx(from);
+        let vpc = ENIS[from.idx()].1;
         let dst_mac = if dst_mac_router {
             router_mac(vpc)
         } else {
-            eni_mac((from + 1) % 5)
+            eni_mac(EniIdx((from.0 + 1) % 5))
         };
         let mut f = vec![0u8; VNET_HDR_LEN];
         PacketBuilder::ethernet2(eni_mac(from).0, dst_mac.0)
@@ -359,7 +365,7 @@ proptest! {
             .write(&mut f, b"x")
             .unwrap();
         for to in send(&mut dp, from, f) {
-            let to_vpc = ENIS[to as usize].1;
+            let to_vpc = ENIS[to.idx()].1;
             let peered = active
                 .iter()
                 .any(|&(r, a)| (r, a) == (vpc, to_vpc) || (a, r) == (vpc, to_vpc));
@@ -378,20 +384,20 @@ fn a_peer_group_reference_matches_members_of_that_vpc_only() {
     c.security_groups = vec![
         SecurityGroupConfig {
             id: "sg-a".into(),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound: vec![SgRule {
                 traffic: TrafficMatch {
                     protocol: Protocol::Number(17),
                     ports: Some(PortRange { from: 53, to: 53 }),
                     icmp: None,
                 },
-                peer: SgPeer::Group(1),
+                peer: SgPeer::Group(SgIdx(1)),
             }],
             outbound: vec![],
         },
         SecurityGroupConfig {
             id: "sg-b77".into(),
-            vpc: 1,
+            vpc: VpcIdx(1),
             inbound: vec![],
             outbound: vec![SgRule {
                 traffic: TrafficMatch {
@@ -403,8 +409,8 @@ fn a_peer_group_reference_matches_members_of_that_vpc_only() {
             }],
         },
     ];
-    c.enis[A as usize].security_groups = Some(vec![0]);
-    c.enis[B77 as usize].security_groups = Some(vec![1]);
+    c.enis[A.idx()].security_groups = Some(vec![SgIdx(0)]);
+    c.enis[B77.idx()].security_groups = Some(vec![SgIdx(1)]);
     let mut dp = dp_with(c);
     // (vpc-c's first: the same 5-tuple from vpc-b would then ride on the tracked flow.)
     assert!(send(&mut dp, C77, udp(C77, ip_of(A), 53)).is_empty());

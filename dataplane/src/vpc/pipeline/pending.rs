@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::{natgw, Context, CtRef};
+use super::{natgw, Context, CtRef, CtTable};
 use crate::vpc::config::EniIdx;
 use crate::vpc::conntrack::{ConnDir, ConnKey, ConnRef, InsertError, Origin};
 use crate::vpc::verdict::DropReason;
@@ -79,7 +79,7 @@ impl Pending {
     /// them stays.
     pub(crate) fn commit(&self, cx: &mut Context<'_>) -> Result<[Option<CtRef>; 3], DropReason> {
         let now = cx.now;
-        let nat_base = cx.state.enis() as u32;
+        let enis = cx.state.enis();
         let mut out = self.existing;
         let mut done: [Option<(EniIdx, ConnRef)>; 2] = [None, None];
         for (i, n) in self.new.iter().enumerate() {
@@ -93,7 +93,7 @@ impl Pending {
                 Ok(conn) => {
                     done[i] = Some((eni, conn));
                     out[i] = Some(CtRef {
-                        table: eni,
+                        table: CtTable::eni(eni),
                         conn,
                         dir: ConnDir::Orig,
                     });
@@ -120,7 +120,7 @@ impl Pending {
             match bound {
                 Some(Ok(conn)) => {
                     out[2] = Some(CtRef {
-                        table: nat_base + b.nat,
+                        table: CtTable::nat(enis, b.nat),
                         conn,
                         dir: ConnDir::Orig,
                     });

@@ -8,7 +8,9 @@ use std::net::IpAddr;
 
 use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{Context, Note, Tracer};
-use crate::vpc::config::{EniIdx, IgwIdx, NatIdx, PeeringIdx, RouteTarget, SubnetIdx};
+use crate::vpc::config::{
+    EniIdx, IgwIdx, NatIdx, PeeringIdx, RouteTableIdx, RouteTarget, SubnetIdx, VpcIdx,
+};
 use crate::vpc::tables::Tables;
 use crate::vpc::verdict::DropReason;
 
@@ -26,13 +28,18 @@ pub enum NextHop {
         /// The peering connection.
         pcx: PeeringIdx,
         /// The VPC on the other side.
-        peer: u32,
+        peer: VpcIdx,
     },
 }
 
 /// Looks `dst` up in route table `rt` of VPC `vpc` and resolves the target.
 #[inline]
-pub fn lookup(t: &Tables, vpc: u32, rt: u32, dst: IpAddr) -> Result<NextHop, DropReason> {
+pub fn lookup(
+    t: &Tables,
+    vpc: VpcIdx,
+    rt: RouteTableIdx,
+    dst: IpAddr,
+) -> Result<NextHop, DropReason> {
     let Some((target, _prefix)) = t.route(rt, dst) else {
         return Err(DropReason::NoRoute);
     };
@@ -41,7 +48,7 @@ pub fn lookup(t: &Tables, vpc: u32, rt: u32, dst: IpAddr) -> Result<NextHop, Dro
             Some(e) => Ok(NextHop::Eni(e)),
             None => t
                 .vpcs
-                .get(vpc as usize)
+                .get(vpc.idx())
                 .and_then(|v| v.nat_addrs.get(&dst))
                 .map(|&n| NextHop::NatGateway(n))
                 .ok_or(DropReason::NoEniForAddress),
@@ -51,7 +58,7 @@ pub fn lookup(t: &Tables, vpc: u32, rt: u32, dst: IpAddr) -> Result<NextHop, Dro
         RouteTarget::InternetGateway(g) => Ok(NextHop::InternetGateway(g)),
         RouteTarget::NatGateway(n) => Ok(NextHop::NatGateway(n)),
         RouteTarget::Peering(p) => {
-            let pc = t.peerings.get(p as usize).ok_or(DropReason::Malformed)?;
+            let pc = t.peerings.get(p.idx()).ok_or(DropReason::Malformed)?;
             // A route to a pending peering is a blackhole until it is accepted.
             if !pc.active {
                 return Err(DropReason::Blackhole);
@@ -74,7 +81,7 @@ impl Element for Router {
     /// Routes the packet by the subnet's route table and names the next element.
     fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, tr: &mut T) -> Step {
         let t = cx.tables;
-        let Some(s) = t.subnets.get(self.0 as usize) else {
+        let Some(s) = t.subnets.get(self.0.idx()) else {
             return DropReason::Malformed.into();
         };
         let table = s.route_table;
@@ -107,7 +114,7 @@ impl Element for Router {
             NextHop::Peering { pcx, peer } => {
                 // Only between the two VPCs' own addresses (no transitive peering, no
                 // edge-to-edge routing through the peer's gateways).
-                let inside = |v: u32, a| t.vpcs.get(v as usize).is_some_and(|v| v.contains(a));
+                let inside = |v: VpcIdx, a| t.vpcs.get(v.idx()).is_some_and(|v| v.contains(a));
                 if inside(s.vpc, w.ip.src) && inside(peer, w.ip.dst) {
                     Step::Next(Node::Peering { pcx, peer })
                 } else {

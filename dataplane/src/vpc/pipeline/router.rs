@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::vpc::config::EniIdx;
+use crate::vpc::config::{EniIdx, VpcIdx};
 use crate::vpc::tables::Tables;
 use crate::vpc::verdict::DropReason;
 use crate::wire::arp::{ArpOp, ArpRepr};
@@ -31,7 +31,7 @@ pub enum RouterAction {
 /// MAC, anything else gets no answer. Replies and gratuitous ARP are ignored, so they
 /// can never move an address.
 pub fn arp(t: &Tables, in_eni: EniIdx, frame: &mut [u8]) -> RouterAction {
-    let Some(eni) = t.enis.get(in_eni as usize) else {
+    let Some(eni) = t.enis.get(in_eni.idx()) else {
         return RouterAction::Drop(DropReason::Malformed);
     };
     let Ok(req) = ArpRepr::parse(&frame[HEADER_LEN.min(frame.len())..]) else {
@@ -51,12 +51,12 @@ pub fn arp(t: &Tables, in_eni: EniIdx, frame: &mut [u8]) -> RouterAction {
     {
         return RouterAction::Ignore;
     }
-    let subnet = &t.subnets[eni.subnet as usize];
+    let subnet = &t.subnets[eni.subnet.idx()];
     let answer: Option<MacAddr> = if req.target_ip == subnet.router_ip4 {
         Some(subnet.router_mac)
     } else {
         t.owner(eni.vpc, IpAddr::V4(req.target_ip))
-            .map(|o| &t.enis[o as usize])
+            .map(|o| &t.enis[o.idx()])
             .filter(|o| o.subnet == eni.subnet)
             .map(|o| o.mac)
     };
@@ -133,9 +133,9 @@ pub fn icmp_echo(router_mac: MacAddr, frame: &mut [u8]) -> RouterAction {
 
 /// Whether `dst` is the router's own address in one of `vpc`'s subnets.
 #[inline]
-pub fn is_router_address(t: &Tables, vpc: u32, dst: IpAddr) -> bool {
+pub fn is_router_address(t: &Tables, vpc: VpcIdx, dst: IpAddr) -> bool {
     t.vpcs
-        .get(vpc as usize)
+        .get(vpc.idx())
         .is_some_and(|v| v.router_ips.contains_key(&dst))
 }
 

@@ -9,9 +9,10 @@ use foldhash::fast::FixedState;
 use ipnet::IpNet;
 
 use super::pending::{conn_key, Pending};
-use super::{Action, Context, CtRef, Note, SgPass, StageResult, Tracer};
-use crate::vpc::config::EniIdx;
-use crate::vpc::config::{Protocol, SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch};
+use super::{Action, Context, CtRef, CtTable, Note, SgPass, StageResult, Tracer};
+use crate::vpc::config::{
+    EniIdx, Protocol, SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch, VpcIdx,
+};
 use crate::vpc::conntrack::tcp_flags::SYN;
 use crate::vpc::conntrack::{conn_dir, ConnDir, Origin, Touch};
 use crate::vpc::pipeline::nacl::Direction;
@@ -38,7 +39,7 @@ enum Peer {
     Cidr(IpNet),
     /// The members of this group, which belong to this VPC: a packet matches only when
     /// its other end is in that VPC (two peers may use the same addresses).
-    Members(SgIdx, u32),
+    Members(SgIdx, VpcIdx),
 }
 
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ fn compile(all: &[SecurityGroupConfig], rules: &[SgRule], group: SgIdx, out: &mu
             }),
             SgPeer::Group(g) => out.push(Rule {
                 traffic: r.traffic,
-                peer: Peer::Members(*g, all.get(*g as usize).map_or(u32::MAX, |x| x.vpc)),
+                peer: Peer::Members(*g, all.get(g.idx()).map_or(VpcIdx(u32::MAX), |x| x.vpc)),
                 at,
             }),
             SgPeer::PrefixList { cidrs, .. } => out.extend(cidrs.iter().map(|n| Rule {
@@ -143,7 +144,7 @@ impl SgProgram {
     pub fn build(all: &[SecurityGroupConfig], groups: &[SgIdx]) -> SgProgram {
         let mut p = SgProgram::default();
         for &g in groups {
-            let Some(sg) = all.get(g as usize) else {
+            let Some(sg) = all.get(g.idx()) else {
                 continue;
             };
             compile(all, &sg.inbound, g, &mut p.inbound);
@@ -175,7 +176,7 @@ impl SgProgram {
         dir: Direction,
         p: &RulePacket,
         members: &Members,
-        peer_vpc: Option<u32>,
+        peer_vpc: Option<VpcIdx>,
     ) -> Option<SgMatch> {
         let (rules, peer) = match dir {
             Direction::Inbound => (&self.inbound, p.src),
@@ -190,7 +191,7 @@ impl SgProgram {
                         Peer::Cidr(n) => n.contains(&peer),
                         Peer::Members(g, vpc) => {
                             peer_vpc == Some(*vpc)
-                                && members.get(*g as usize).is_some_and(|m| m.contains(&peer))
+                                && members.get(g.idx()).is_some_and(|m| m.contains(&peer))
                         }
                     }
             })
@@ -254,11 +255,11 @@ pub(crate) fn stage<T: Tracer>(
     rp: &RulePacket,
     quote: Option<&Quoted>,
     pending: &mut Pending,
-    peer_vpc: Option<u32>,
+    peer_vpc: Option<VpcIdx>,
     tr: &mut T,
 ) -> StageResult {
     let t = cx.tables;
-    let Some(prog) = t.enis.get(e as usize).and_then(|x| x.sg.as_ref()) else {
+    let Some(prog) = t.enis.get(e.idx()).and_then(|x| x.sg.as_ref()) else {
         return Ok(());
     };
     let Some(table) = cx.state.conntrack(e) else {
@@ -281,7 +282,7 @@ pub(crate) fn stage<T: Tracer>(
                 match table.touch(conn, dir, ip.tcp_flags, cx.now) {
                     Touch::Ok => {
                         pending.existing[slot] = Some(CtRef {
-                            table: e,
+                            table: CtTable::eni(e),
                             conn,
                             dir,
                         });
@@ -361,7 +362,7 @@ mod tests {
     fn sg(inbound: Vec<SgRule>, outbound: Vec<SgRule>) -> SecurityGroupConfig {
         SecurityGroupConfig {
             id: "sg-x".into(),
-            vpc: 0,
+            vpc: VpcIdx(0),
             inbound,
             outbound,
         }
@@ -389,27 +390,36 @@ mod tests {
                 )],
                 vec![],
             ),
-            sg(vec![rule(Protocol::All, None, SgPeer::Group(1))], vec![]),
+            sg(
+                vec![rule(Protocol::All, None, SgPeer::Group(SgIdx(1)))],
+                vec![],
+            ),
         ];
-        let p = SgProgram::build(&groups, &[0, 1]);
+        let p = SgProgram::build(&groups, &[SgIdx(0), SgIdx(1)]);
         let mut members: Members = vec![HashSet::default(), HashSet::default()];
         members[1].insert("10.0.1.11".parse().unwrap());
         let ssh = pkt(6, "203.0.113.1", "10.0.1.10", 22);
         assert_eq!(
-            p.evaluate(Direction::Inbound, &ssh, &members, Some(0)),
-            Some(SgMatch { group: 0, rule: 0 })
+            p.evaluate(Direction::Inbound, &ssh, &members, Some(VpcIdx(0))),
+            Some(SgMatch {
+                group: SgIdx(0),
+                rule: 0
+            })
         );
         let member = pkt(17, "10.0.1.11", "10.0.1.10", 53);
         assert_eq!(
-            p.evaluate(Direction::Inbound, &member, &members, Some(0)),
-            Some(SgMatch { group: 1, rule: 0 })
+            p.evaluate(Direction::Inbound, &member, &members, Some(VpcIdx(0))),
+            Some(SgMatch {
+                group: SgIdx(1),
+                rule: 0
+            })
         );
         assert_eq!(
             p.evaluate(
                 Direction::Inbound,
                 &pkt(17, "10.0.1.12", "10.0.1.10", 53),
                 &members,
-                Some(0)
+                Some(VpcIdx(0))
             ),
             None
         );
@@ -419,7 +429,7 @@ mod tests {
                 Direction::Outbound,
                 &pkt(6, "10.0.1.10", "8.8.8.8", 443),
                 &members,
-                Some(0)
+                Some(VpcIdx(0))
             ),
             None
         );
@@ -435,7 +445,7 @@ mod tests {
             ],
             vec![rule(Protocol::All, None, cidr("0.0.0.0/0"))],
         )];
-        let p = SgProgram::build(&g, &[0]);
+        let p = SgProgram::build(&g, &[SgIdx(0)]);
         assert!(!p.untracked(Direction::Inbound, &pkt(6, "203.0.113.1", "10.0.1.10", 22)));
         assert!(p.untracked(Direction::Inbound, &pkt(6, "198.51.100.9", "10.0.1.10", 80)));
         // The answer of an untracked flow is untracked too (allowed by the outbound rule).
@@ -444,14 +454,14 @@ mod tests {
         assert!(p.untracked(Direction::Outbound, &answer));
         // Without the outbound all-rule, everything is tracked.
         let g = vec![sg(g[0].inbound.clone(), vec![])];
-        let p = SgProgram::build(&g, &[0]);
+        let p = SgProgram::build(&g, &[SgIdx(0)]);
         assert!(!p.untracked(Direction::Inbound, &pkt(6, "198.51.100.9", "10.0.1.10", 80)));
         // ICMP is always tracked.
         let g = vec![sg(
             vec![rule(Protocol::All, None, cidr("0.0.0.0/0"))],
             vec![rule(Protocol::All, None, cidr("0.0.0.0/0"))],
         )];
-        let p = SgProgram::build(&g, &[0]);
+        let p = SgProgram::build(&g, &[SgIdx(0)]);
         assert!(!p.untracked(Direction::Inbound, &pkt(1, "198.51.100.9", "10.0.1.10", 0)));
         assert!(p.untracked(
             Direction::Outbound,
@@ -475,15 +485,15 @@ mod tests {
             }],
             vec![],
         )];
-        let p = SgProgram::build(&g, &[0]);
+        let p = SgProgram::build(&g, &[SgIdx(0)]);
         let mut echo = pkt(1, "10.0.2.20", "10.0.1.10", 0);
         echo.icmp = Some((8, 0));
         assert!(p
-            .evaluate(Direction::Inbound, &echo, &Vec::new(), Some(0))
+            .evaluate(Direction::Inbound, &echo, &Vec::new(), Some(VpcIdx(0)))
             .is_some());
         echo.icmp = Some((13, 0));
         assert!(p
-            .evaluate(Direction::Inbound, &echo, &Vec::new(), Some(0))
+            .evaluate(Direction::Inbound, &echo, &Vec::new(), Some(VpcIdx(0)))
             .is_none());
     }
 
@@ -503,7 +513,7 @@ mod tests {
                 };
                 let peer = match &r.peer {
                     SgPeer::Cidr(n) => n.contains(&p.src),
-                    SgPeer::Group(g) => members[*g as usize].contains(&p.src),
+                    SgPeer::Group(g) => members[g.idx()].contains(&p.src),
                     SgPeer::PrefixList { cidrs, .. } => cidrs.iter().any(|n| n.contains(&p.src)),
                 };
                 proto && ports && peer
@@ -525,7 +535,7 @@ mod tests {
                     let ports = ports.map(|(a, b)| (a.min(b), a.max(b)));
                     let peer = match peer {
                         0..=3 => cidr(nets[*peer as usize]),
-                        4 => SgPeer::Group(0),
+                        4 => SgPeer::Group(SgIdx(0)),
                         _ => SgPeer::PrefixList { id: "pl-1".into(), cidrs: vec!["192.168.0.0/16".parse().unwrap(), "8.8.8.0/24".parse().unwrap()] },
                     };
                     rule(*proto, ports, peer)
@@ -534,12 +544,12 @@ mod tests {
             )).collect();
             let mut members: Members = vec![HashSet::default(); groups.len()];
             members[0].insert("172.16.0.9".parse().unwrap());
-            let idx: Vec<SgIdx> = (0..groups.len() as u32).collect();
+            let idx: Vec<SgIdx> = (0..groups.len() as u32).map(SgIdx).collect();
             let prog = SgProgram::build(&groups, &idx);
             for (proto, src, port) in probes {
                 let src = ["10.1.2.3", "192.168.7.7", "8.8.8.8", "172.16.0.9", "1.2.3.4"][src as usize];
                 let p = pkt(proto, src, "10.0.0.5", port);
-                prop_assert_eq!(prog.evaluate(Direction::Inbound, &p, &members, Some(0)).is_some(), naive(&groups, &members, &p));
+                prop_assert_eq!(prog.evaluate(Direction::Inbound, &p, &members, Some(VpcIdx(0))).is_some(), naive(&groups, &members, &p));
             }
         }
     }

@@ -39,11 +39,12 @@ pub fn ingress(eni: &EniTable, dst_ip: IpAddr) -> StageResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vpc::config::{SubnetIdx, VpcIdx};
 
     fn eni(check: bool) -> EniTable {
         EniTable {
-            subnet: 0,
-            vpc: 0,
+            subnet: SubnetIdx(0),
+            vpc: VpcIdx(0),
             mac: MacAddr([2, 0, 0, 0, 0, 1]),
             addrs: vec!["10.0.1.10".parse().unwrap(), "10.0.1.11".parse().unwrap()],
             source_dest_check: check,

@@ -33,11 +33,11 @@ impl FlowState for Live<'_> {
     }
 
     fn conntrack(&mut self, e: EniIdx) -> Option<&mut ConnTable> {
-        self.conntrack.get_mut(e as usize)
+        self.conntrack.get_mut(e.idx())
     }
 
     fn nat(&mut self, n: NatIdx) -> Option<&mut NatState> {
-        self.nats.get_mut(n as usize)
+        self.nats.get_mut(n.idx())
     }
 }
 
@@ -75,12 +75,12 @@ impl FlowState for Overlay<'_> {
     }
 
     fn conntrack(&mut self, e: EniIdx) -> Option<&mut ConnTable> {
-        let base = self.base_ct.get(e as usize)?;
+        let base = self.base_ct.get(e.idx())?;
         Some(self.ct.entry(e).or_insert_with(|| base.fork()))
     }
 
     fn nat(&mut self, n: NatIdx) -> Option<&mut NatState> {
-        let base = self.base_nat.get(n as usize)?;
+        let base = self.base_nat.get(n.idx())?;
         Some(self.nat.entry(n).or_insert_with(|| base.fork()))
     }
 }
@@ -105,11 +105,11 @@ mod tests {
             local_port: 4000,
             remote_port: 53,
         };
-        let t = overlay.conntrack(1).unwrap();
+        let t = overlay.conntrack(EniIdx(1)).unwrap();
         t.insert(key, Origin::Local, 0, 0).unwrap();
-        assert_eq!(overlay.conntrack(1).unwrap().len(), 1);
-        assert!(overlay.conntrack(7).is_none());
-        assert!(overlay.nat(0).is_none());
+        assert_eq!(overlay.conntrack(EniIdx(1)).unwrap().len(), 1);
+        assert!(overlay.conntrack(EniIdx(7)).is_none());
+        assert!(overlay.nat(NatIdx(0)).is_none());
         assert_eq!(overlay.copied(), (1, 0));
         assert!(base.iter().all(ConnTable::is_empty));
         assert_eq!(overlay.enis(), 3);

@@ -16,7 +16,7 @@ fn boundary<T: Tracer>(
     rp: &RulePacket,
     tr: &mut T,
 ) -> StageResult {
-    match t.subnets.get(s as usize).and_then(|s| s.network_acl) {
+    match t.subnets.get(s.idx()).and_then(|s| s.network_acl) {
         Some(a) => nacl::stage(t, a, dir, rp, tr),
         None => Ok(()),
     }

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use etherparse::PacketBuilder;
 
 use crate::datapath::{Dataplane, EniPlan, PortChange};
-use crate::engine::port::MemPort;
+use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, A2, B, D, FW};
 use crate::vpc::config::DataplaneConfig;
 use crate::vpc::verdict::DropReason;
@@ -36,15 +36,15 @@ fn udp(src_mac: MacAddr, dst_mac: MacAddr, src: &str, dst: &str) -> Vec<u8> {
     v
 }
 
-fn send(dp: &mut Dataplane<MemPort>, from: u32, mut frame: Vec<u8>) {
+fn send(dp: &mut Dataplane<MemPort>, from: impl Into<PortIdx>, mut frame: Vec<u8>) {
     dp.process(from, &mut frame);
 }
 
-fn take_tx(dp: &mut Dataplane<MemPort>, eni: u32) -> Vec<Vec<u8>> {
+fn take_tx(dp: &mut Dataplane<MemPort>, eni: impl Into<PortIdx>) -> Vec<Vec<u8>> {
     std::mem::take(&mut dp.port_mut(eni).unwrap().tx)
 }
 
-fn drops(dp: &Dataplane<MemPort>, eni: u32, r: DropReason) -> u64 {
+fn drops(dp: &Dataplane<MemPort>, eni: impl Into<PortIdx>, r: DropReason) -> u64 {
     dp.counters(eni).unwrap().drops[r.index()]
 }
 
@@ -152,7 +152,7 @@ fn more_specific_route_goes_through_the_middlebox() {
 #[test]
 fn middlebox_with_check_on_drops_foreign_destination() {
     let mut c = fixtures::two_subnets_and_middlebox();
-    c.enis[FW as usize].source_dest_check = true;
+    c.enis[FW.idx()].source_dest_check = true;
     let mut dp = dp_with(c);
     send(
         &mut dp,
@@ -449,14 +449,14 @@ fn flow_cache_hits_and_epoch_bump_reevaluates() {
     assert_eq!((e.flow_misses, e.flow_hits), (1, 1));
     // New config: main table's local route becomes... B's address now unowned (B removed).
     let mut c = fixtures::two_subnets_and_middlebox();
-    c.enis.remove(B as usize);
+    c.enis.remove(B.idx());
     let plan = (0..c.enis.len())
         .map(|i| EniPlan {
-            previous: Some(if i as u32 >= B {
+            previous: Some(PortIdx(if i as u32 >= B.0 {
                 i as u32 + 1
             } else {
                 i as u32
-            }),
+            })),
             port: PortChange::Keep,
         })
         .collect();

@@ -21,7 +21,7 @@ use super::peering::Peering;
 use super::pending::Pending;
 use super::route::{NextHop, Router};
 use super::{subnet, Action, Context, Tracer};
-use crate::vpc::config::{EniIdx, IgwIdx, NatIdx, PeeringIdx, SubnetIdx};
+use crate::vpc::config::{EniIdx, IgwIdx, NatIdx, PeeringIdx, SubnetIdx, VpcIdx};
 use crate::vpc::tables::Tables;
 use crate::vpc::verdict::{Delivery, DropReason, Nat};
 use crate::wire::{IpMeta, MacAddr, PacketMeta, Quoted};
@@ -46,7 +46,7 @@ pub enum Node {
         /// The connection.
         pcx: PeeringIdx,
         /// The VPC on the other side.
-        peer: u32,
+        peer: VpcIdx,
     },
 }
 
@@ -55,9 +55,9 @@ impl Node {
     /// (gateways to the internet, peering connections).
     pub fn subnet(self, t: &Tables) -> Option<SubnetIdx> {
         match self {
-            Node::Eni(e) => t.enis.get(e as usize).map(|e| e.subnet),
+            Node::Eni(e) => t.enis.get(e.idx()).map(|e| e.subnet),
             Node::Router(s) => Some(s),
-            Node::NatGateway(n) => t.nats.get(n as usize).map(|n| n.subnet),
+            Node::NatGateway(n) => t.nats.get(n.idx()).map(|n| n.subnet),
             Node::InternetGateway(_) | Node::Peering { .. } => None,
         }
     }
@@ -130,9 +130,9 @@ pub(crate) struct Walk<'f> {
     /// The address rewrite so far, applied at transmit.
     pub nat: Nat,
     /// The VPC the packet is in now (the sender's, or the one whose router sent it on).
-    pub vpc: u32,
+    pub vpc: VpcIdx,
     /// The VPC whose security-group members the source may be (`None`: from outside).
-    pub peer_vpc: Option<u32>,
+    pub peer_vpc: Option<VpcIdx>,
     /// Delivered at layer 2 inside a subnet: the Ethernet source stays the sender's.
     pub layer2: bool,
     /// The route the sender's security group already looked up (reused by the router).
@@ -153,7 +153,7 @@ impl<'f> Walk<'f> {
             ip,
             quote: None,
             nat: Nat::None,
-            vpc: 0,
+            vpc: VpcIdx(0),
             peer_vpc: None,
             layer2: false,
             routed: None,
