@@ -1,7 +1,7 @@
 //! `vpcd`: the control socket, the apply procedure, and the forwarding thread.
 //!
 //! Two threads. The forwarding thread owns the [`Dataplane`] over TAP ports and runs a
-//! run-to-completion loop: epoll over the TAP fds, each ready port drained in batches.
+//! run-to-completion loop ([`crate::engine::run`]): epoll over the TAP fds, each ready port drained in batches.
 //! The control thread serves the Unix socket; for an apply it does the slow work (build
 //! and check tables, create TAPs, move them into namespaces) without stopping
 //! forwarding, then hands the result to the forwarding thread, which swaps it in between
@@ -14,7 +14,6 @@ pub mod proto;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -25,9 +24,9 @@ use crate::daemon::metrics_http::{MetricsError, MetricsServer};
 use crate::daemon::proto::{Request, Response};
 use crate::datapath::{Dataplane, EniPlan, PortChange, DEFAULT_FLOWS};
 use crate::engine::port::PortIdx;
+use crate::engine::run::{Next, RunLoop};
 use crate::observe::report::{assemble, CounterSnapshot};
 use crate::observe::stats::StatsReport;
-use crate::sys::epoll::{Epoll, Events};
 use crate::sys::tap::Tap;
 use crate::vpc::config::DataplaneConfig;
 use crate::vpc::tables::Tables;
@@ -36,8 +35,6 @@ use crate::vpc::tables::Tables;
 const MAX_REQUEST: u64 = 64 << 20;
 /// How often connection tracking expires idle connections.
 const EXPIRY_INTERVAL_MS: i32 = 50;
-/// Epoll token of the control wake-up socket (ENI indices are below it).
-const WAKE_TOKEN: u64 = u64::MAX;
 
 /// How to run the daemon.
 #[derive(Debug, Clone)]
@@ -208,14 +205,11 @@ pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), Dae
             }
         }
     };
-    let epoll = Epoll::new().map_err(DaemonError::Setup)?;
-    epoll
-        .add(wake_rx.as_raw_fd(), WAKE_TOKEN)
-        .map_err(DaemonError::Setup)?;
+    let run = RunLoop::new(wake_rx, EXPIRY_INTERVAL_MS).map_err(DaemonError::Setup)?;
     let flows = opts.flow_capacity;
     let thread = thread::Builder::new()
         .name("forwarding".into())
-        .spawn(move || forwarding_loop(Dataplane::new(flows), epoll, wake_rx, rx))
+        .spawn(move || forwarding_loop(Dataplane::new(flows), run, rx))
         .map_err(DaemonError::Setup)?;
     let mut fwd = Forwarder {
         tx,
@@ -513,88 +507,44 @@ impl ControlState {
     }
 }
 
-fn forwarding_loop(
-    mut dp: Dataplane<Tap>,
-    epoll: Epoll,
-    mut wake: UnixStream,
-    rx: mpsc::Receiver<Cmd>,
-) {
-    let mut events = Events::with_capacity(64);
-    let mut scratch = [0u8; 64];
-    let mut last_expiry = std::time::Instant::now();
-    loop {
-        if let Err(e) = epoll.wait(&mut events, EXPIRY_INTERVAL_MS) {
-            tracing::error!(%e, "epoll_wait failed; forwarding stops");
-            return;
-        }
-        // Connection-tracking expiry: a bounded step of the timer wheel, a few times a
-        // second, never per packet.
-        if last_expiry.elapsed().as_millis() >= EXPIRY_INTERVAL_MS as u128 {
-            dp.expire();
-            last_expiry = std::time::Instant::now();
-        }
-        for i in 0..events.len() {
-            let Some(token) = events.token(i) else {
-                continue;
-            };
-            if token == WAKE_TOKEN {
-                let _ = wake.read(&mut scratch);
-                while let Ok(cmd) = rx.try_recv() {
-                    match cmd {
-                        Cmd::Stop => {
-                            // The running flow-log intervals are written before exiting.
-                            dp.close_flow_logs();
-                            return;
-                        }
-                        Cmd::Report { reply } => {
-                            let snap = dp.snapshot(|t| Some(t.name().to_string()));
-                            let _ = reply.send((dp.shared_tables(), snap));
-                        }
-                        Cmd::Trace { spec, reply } => {
-                            let _ = reply.send(dp.trace(&spec));
-                        }
-                        Cmd::Attached { reply } => {
-                            let n = dp.tables().port_count() as u32;
-                            let _ =
-                                reply.send((0..n).map(|i| dp.port(PortIdx(i)).is_some()).collect());
-                        }
-                        Cmd::Install {
-                            tables,
-                            plan,
-                            reply,
-                        } => {
-                            let fds: Vec<_> = dp.ports().map(|(_, p)| p.fd()).collect();
-                            match dp.install_tables(tables, plan) {
-                                Ok(crate::datapath::Installed { epoch, released }) => {
-                                    for fd in fds {
-                                        let _ = epoll.delete(fd);
-                                    }
-                                    drop(released);
-                                    for (port, p) in dp.ports() {
-                                        if let Err(e) = epoll.add(p.fd(), u64::from(port.0)) {
-                                            tracing::error!(%e, eni = port.0, "cannot watch TAP");
-                                        }
-                                    }
-                                    let _ = reply.send(Ok(epoch));
-                                }
-                                Err(e) => {
-                                    let _ = reply.send(Err(e.error.to_string()));
-                                }
-                            }
-                        }
+/// The forwarding thread: the engine's run loop over the data plane, taking the control
+/// thread's commands between two batches.
+fn forwarding_loop(mut dp: Dataplane<Tap>, mut run: RunLoop, rx: mpsc::Receiver<Cmd>) {
+    run.run(&mut dp, |dp, watched| {
+        while let Ok(cmd) = rx.try_recv() {
+            match cmd {
+                Cmd::Stop => {
+                    // The running flow-log intervals are written before exiting.
+                    dp.close_flow_logs();
+                    return Next::Stop;
+                }
+                Cmd::Report { reply } => {
+                    let snap = dp.snapshot(|t| Some(t.name().to_string()));
+                    let _ = reply.send((dp.shared_tables(), snap));
+                }
+                Cmd::Trace { spec, reply } => {
+                    let _ = reply.send(dp.trace(&spec));
+                }
+                Cmd::Attached { reply } => {
+                    let n = dp.tables().port_count() as u32;
+                    let _ = reply.send((0..n).map(|i| dp.port(PortIdx(i)).is_some()).collect());
+                }
+                Cmd::Install {
+                    tables,
+                    plan,
+                    reply,
+                } => match dp.install_tables(tables, plan) {
+                    Ok(crate::datapath::Installed { epoch, released }) => {
+                        drop(released);
+                        watched.sync(dp);
+                        let _ = reply.send(Ok(epoch));
                     }
-                }
-                continue;
-            }
-            let port = PortIdx(token as u32);
-            if let Err(e) = dp.poll(port) {
-                // The device is gone (its namespace was deleted) or broken: stop
-                // watching it rather than spin on the error.
-                if let Some(p) = dp.detach(port) {
-                    let _ = epoll.delete(p.fd());
-                    tracing::warn!(eni = port.0, tap = p.name(), %e, "TAP failed; port detached");
-                }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.error.to_string()));
+                    }
+                },
             }
         }
-    }
+        Next::Continue
+    });
 }

@@ -51,6 +51,7 @@ use crate::engine::tx::{complete_checksum, mtu_fit, rewrite, segments, Fit};
 pub use crate::engine::buf::BUF_SIZE;
 pub use flow_action::FlowAction;
 
+mod driven;
 mod flow_action;
 #[cfg(test)]
 mod flow_scan_tests;

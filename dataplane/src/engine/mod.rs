@@ -1,9 +1,10 @@
-//! The generic engine core: ports and their I/O backends, packet buffers and the flow
-//! cache. It knows frames, ports and flows, not VPC words; the policy in [`crate::vpc`]
+//! The generic engine core: ports and their I/O backends, packet buffers, the flow
+//! cache, and the run loop. It knows frames, ports and flows, not VPC words; the policy in [`crate::vpc`]
 //! decides, the engine moves bytes.
 
 pub mod buf;
 pub mod clock;
 pub mod flow;
 pub mod port;
+pub mod run;
 pub mod tx;

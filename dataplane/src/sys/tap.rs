@@ -130,6 +130,12 @@ impl Tap {
     }
 }
 
+impl AsRawFd for Tap {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd()
+    }
+}
+
 impl Port for Tap {
     #[inline]
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {

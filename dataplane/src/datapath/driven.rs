@@ -1,0 +1,27 @@
+//! The data plane as what the engine's run loop drives: its ports' descriptors, a batch
+//! per ready port, and its timers.
+
+use std::os::fd::{AsRawFd, RawFd};
+
+use super::*;
+use crate::engine::run::Driven;
+
+impl<P: Port + AsRawFd> Driven for Dataplane<P> {
+    type Port = P;
+
+    fn poll(&mut self, port: PortIdx) -> std::io::Result<usize> {
+        Dataplane::poll(self, port)
+    }
+
+    fn housekeeping(&mut self) {
+        self.expire();
+    }
+
+    fn port_fds(&self) -> Vec<(PortIdx, RawFd)> {
+        self.ports().map(|(i, p)| (i, p.as_raw_fd())).collect()
+    }
+
+    fn detach(&mut self, port: PortIdx) -> Option<P> {
+        Dataplane::detach(self, port)
+    }
+}

@@ -1,0 +1,225 @@
+//! The run loop: epoll over the ports' file descriptors, each ready port drained in
+//! bounded batches (run to completion), periodic housekeeping (timers) a few times a
+//! second, and a wake-up descriptor through which another thread hands work in between
+//! two batches. Generic over what it drives ([`Driven`]): it knows ports and file
+//! descriptors, not what the data plane does with a frame.
+
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+use crate::engine::port::PortIdx;
+use crate::sys::epoll::{Epoll, Events};
+
+/// Epoll token of the wake-up descriptor (port numbers are below it).
+const WAKE_TOKEN: u64 = u64::MAX;
+
+/// What the run loop drives: ports that can be polled, and timers.
+pub trait Driven {
+    /// Reads and processes up to one batch from `port`; an I/O error of the port is
+    /// returned as is (the loop then detaches the port).
+    fn poll(&mut self, port: PortIdx) -> io::Result<usize>;
+    /// Periodic work (connection expiry, flushing observers' buffers).
+    fn housekeeping(&mut self);
+    /// The port type.
+    type Port: AsRawFd;
+    /// The file descriptor of every attached port, with its number.
+    fn port_fds(&self) -> Vec<(PortIdx, RawFd)>;
+    /// Detaches a port that failed and hands it over (it closes when dropped).
+    fn detach(&mut self, port: PortIdx) -> Option<Self::Port>;
+}
+
+/// What the wake-up handler asks of the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Go on.
+    Continue,
+    /// Return.
+    Stop,
+}
+
+/// The ports the loop watches: the wake-up handler resynchronises it after it changed
+/// the driven ports (an install).
+pub struct Watched {
+    epoll: Epoll,
+    fds: Vec<RawFd>,
+}
+
+impl Watched {
+    /// Watches exactly the ports `d` has now.
+    pub fn sync<D: Driven>(&mut self, d: &D) {
+        for fd in self.fds.drain(..) {
+            // A port that was released is closed already (and gone from the set).
+            let _ = self.epoll.delete(fd);
+        }
+        for (port, fd) in d.port_fds() {
+            match self.epoll.add(fd, u64::from(port.0)) {
+                Ok(()) => self.fds.push(fd),
+                Err(e) => tracing::error!(%e, port = port.0, "cannot watch port"),
+            }
+        }
+    }
+}
+
+/// The loop's epoll set, its wake-up descriptor and the housekeeping interval.
+pub struct RunLoop {
+    watched: Watched,
+    wake: UnixStream,
+    interval_ms: i32,
+}
+
+impl RunLoop {
+    /// A loop woken through `wake` (the other end of a socket pair another thread
+    /// writes a byte to), doing housekeeping every `interval_ms`.
+    pub fn new(wake: UnixStream, interval_ms: i32) -> io::Result<RunLoop> {
+        let epoll = Epoll::new()?;
+        epoll.add(wake.as_raw_fd(), WAKE_TOKEN)?;
+        Ok(RunLoop {
+            watched: Watched {
+                epoll,
+                fds: Vec::new(),
+            },
+            wake,
+            interval_ms,
+        })
+    }
+
+    /// Runs until `on_wake` says [`Next::Stop`] or epoll fails. `on_wake` is called
+    /// after a wake-up, between two batches, to take the work handed in; when it changes
+    /// the ports it calls [`Watched::sync`].
+    pub fn run<D: Driven>(
+        &mut self,
+        d: &mut D,
+        mut on_wake: impl FnMut(&mut D, &mut Watched) -> Next,
+    ) {
+        self.watched.sync(d);
+        let mut events = Events::with_capacity(64);
+        let mut scratch = [0u8; 64];
+        let mut last = Instant::now();
+        loop {
+            if let Err(e) = self.watched.epoll.wait(&mut events, self.interval_ms) {
+                tracing::error!(%e, "epoll_wait failed; the run loop stops");
+                return;
+            }
+            // Timers: a bounded step a few times a second, never per packet.
+            if last.elapsed().as_millis() >= self.interval_ms as u128 {
+                d.housekeeping();
+                last = Instant::now();
+            }
+            for i in 0..events.len() {
+                let Some(token) = events.token(i) else {
+                    continue;
+                };
+                if token == WAKE_TOKEN {
+                    let _ = self.wake.read(&mut scratch);
+                    if on_wake(d, &mut self.watched) == Next::Stop {
+                        return;
+                    }
+                    continue;
+                }
+                let port = PortIdx(token as u32);
+                if let Err(e) = d.poll(port) {
+                    // The device is gone (its namespace was deleted) or broken: stop
+                    // watching it rather than spin on the error.
+                    if let Some(p) = d.detach(port) {
+                        let fd = p.as_raw_fd();
+                        let _ = self.watched.epoll.delete(fd);
+                        self.watched.fds.retain(|&w| w != fd);
+                        tracing::warn!(port = port.0, %e, "port failed; detached");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// Two socket "ports": port 0 reads what arrives, port 1 always fails.
+    struct Fake {
+        ports: Vec<Option<UnixStream>>,
+        read: Vec<u8>,
+        polled: mpsc::Sender<PortIdx>,
+        housekeeping: u32,
+    }
+
+    impl Driven for Fake {
+        type Port = UnixStream;
+
+        fn poll(&mut self, port: PortIdx) -> io::Result<usize> {
+            let _ = self.polled.send(port);
+            if port.0 == 1 {
+                return Err(io::Error::other("broken"));
+            }
+            let mut buf = [0u8; 16];
+            match self.ports.get_mut(port.idx()).and_then(Option::as_mut) {
+                Some(s) => {
+                    let n = s.read(&mut buf)?;
+                    self.read.extend_from_slice(&buf[..n]);
+                    Ok(n)
+                }
+                None => Ok(0),
+            }
+        }
+
+        fn housekeeping(&mut self) {
+            self.housekeeping += 1;
+        }
+
+        fn port_fds(&self) -> Vec<(PortIdx, RawFd)> {
+            self.ports
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.as_ref().map(|p| (PortIdx(i as u32), p.as_raw_fd())))
+                .collect()
+        }
+
+        fn detach(&mut self, port: PortIdx) -> Option<UnixStream> {
+            self.ports.get_mut(port.idx())?.take()
+        }
+    }
+
+    #[test]
+    fn ready_ports_are_polled_failed_ones_detached_and_a_wake_up_stops_it() {
+        let (p0, mut p0_peer) = UnixStream::pair().unwrap();
+        let (p1, mut p1_peer) = UnixStream::pair().unwrap();
+        let (wake, mut waker) = UnixStream::pair().unwrap();
+        let (polled_tx, polled) = mpsc::channel();
+        let mut fake = Fake {
+            ports: vec![Some(p0), Some(p1)],
+            read: Vec::new(),
+            polled: polled_tx,
+            housekeeping: 0,
+        };
+        let mut run = RunLoop::new(wake, 5).unwrap();
+        let feeder = std::thread::spawn(move || {
+            p0_peer.write_all(b"frame").unwrap();
+            p1_peer.write_all(b"x").unwrap();
+            // Both ports were polled (readiness, not time): now stop the loop.
+            let mut seen = [false; 2];
+            while !(seen[0] && seen[1]) {
+                let p = polled.recv().unwrap();
+                seen[p.idx()] = true;
+            }
+            waker.write_all(&[1]).unwrap();
+            (p0_peer, p1_peer)
+        });
+        let mut wakes = 0;
+        run.run(&mut fake, |_, _| {
+            wakes += 1;
+            Next::Stop
+        });
+        let _peers = feeder.join().unwrap();
+        assert_eq!(fake.read, b"frame");
+        assert!(fake.ports[1].is_none(), "the failed port was detached");
+        assert!(fake.ports[0].is_some());
+        assert_eq!(wakes, 1);
+        assert_eq!(run.watched.fds.len(), 1, "only the healthy port is watched");
+    }
+}
