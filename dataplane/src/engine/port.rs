@@ -94,3 +94,26 @@ impl Port for MemPort {
         Ok(())
     }
 }
+
+/// A TAP device ([`crate::sys::tap`]) as a port: one frame per read or write, its
+/// `virtio_net_hdr` first; an empty queue is `None`, not an error.
+impl Port for crate::sys::tap::Tap {
+    #[inline]
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self.read_frame(buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[inline]
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        let n = self.write_frame(frame)?;
+        if n != frame.len() {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "short TAP write"));
+        }
+        Ok(())
+    }
+}
