@@ -262,273 +262,24 @@ fn check(len: usize, index: u32, resource: &str, field: &'static str) -> Result<
 impl Tables {
     /// Builds and cross-checks the tables; a malformed configuration is an error.
     pub fn build(config: DataplaneConfig) -> Result<Tables, TableError> {
+        // Every check in the order the errors were always reported: ids, then each
+        // resource kind, then the references that need more than one kind.
         let c = &config;
-        let mut ids = std::collections::HashSet::new();
-        let all_ids = c
-            .vpcs
-            .iter()
-            .map(|v| &v.id)
-            .chain(c.subnets.iter().map(|s| &s.id))
-            .chain(c.route_tables.iter().map(|r| &r.id))
-            .chain(c.enis.iter().map(|e| &e.id))
-            .chain(c.network_acls.iter().map(|a| &a.id))
-            .chain(c.security_groups.iter().map(|g| &g.id))
-            .chain(c.internet_gateways.iter().map(|g| &g.id))
-            .chain(c.nat_gateways.iter().map(|n| &n.id))
-            .chain(c.peerings.iter().map(|p| &p.id));
-        for id in all_ids {
-            if !ids.insert(id.as_str()) {
-                return Err(TableError::DuplicateId(id.clone()));
-            }
-        }
-        let mut vpcs: Vec<VpcTable> = c
-            .vpcs
-            .iter()
-            .map(|v| VpcTable {
-                owners: HashMap::default(),
-                router_ips: HashMap::default(),
-                nat_addrs: HashMap::default(),
-                cidrs: v.cidrs.clone(),
-            })
-            .collect();
-        let mut route_tables = Vec::with_capacity(c.route_tables.len());
-        for rt in &c.route_tables {
-            check(c.vpcs.len(), rt.vpc.0, &rt.id, "vpc")?;
-            let mut t = RouteTable::default();
-            for r in &rt.routes {
-                if let RouteTarget::Eni(e) = r.target {
-                    check(c.enis.len(), e.0, &rt.id, "routes.target")?;
-                }
-                t.lpm.insert(r.destination.trunc(), r.target);
-            }
-            route_tables.push(t);
-        }
-        let mut nacls = Vec::with_capacity(c.network_acls.len());
-        let mut nacl_slots = 0u32;
-        for a in &c.network_acls {
-            check(c.vpcs.len(), a.vpc.0, &a.id, "vpc")?;
-            let t = NaclTable::build(a, nacl_slots);
-            nacl_slots += t.slots();
-            nacls.push(t);
-        }
-        for g in &c.security_groups {
-            check(c.vpcs.len(), g.vpc.0, &g.id, "vpc")?;
-            for r in g.inbound.iter().chain(&g.outbound) {
-                if let SgPeer::Group(i) = r.peer {
-                    if i.idx() >= c.security_groups.len() {
-                        return Err(TableError::BadGroup {
-                            resource: g.id.clone(),
-                            index: i.0,
-                        });
-                    }
-                }
-            }
-        }
+        unique_ids(c)?;
+        let mut vpcs = vpc_tables(c);
+        let route_tables = route_tables(c)?;
+        let (nacls, nacl_slots) = nacl_tables(c)?;
+        check_group_references(c)?;
         let mut sg_members: Members = vec![Default::default(); c.security_groups.len()];
         let mut macs: HashMap<MacAddr, String> = HashMap::new();
-        let mut subnets = Vec::with_capacity(c.subnets.len());
-        for (i, s) in c.subnets.iter().enumerate() {
-            check(c.vpcs.len(), s.vpc.0, &s.id, "vpc")?;
-            check(c.route_tables.len(), s.route_table.0, &s.id, "route_table")?;
-            if let Some(a) = s.network_acl {
-                check(c.network_acls.len(), a.0, &s.id, "network_acl")?;
-                if c.network_acls[a.idx()].vpc != s.vpc {
-                    return Err(TableError::CrossVpc {
-                        resource: s.id.clone(),
-                        field: "network_acl",
-                    });
-                }
-            }
-            if c.route_tables[s.route_table.idx()].vpc != s.vpc {
-                return Err(TableError::CrossVpc {
-                    resource: s.id.clone(),
-                    field: "route_table",
-                });
-            }
-            let cidr4 = s.ipv4_cidr.ok_or_else(|| TableError::NoIpv4Cidr {
-                resource: s.id.clone(),
-            })?;
-            let router_ip4 = Ipv4Addr::from(u32::from(cidr4.network()).wrapping_add(1));
-            if let Some(other) = macs.insert(s.router_mac, s.id.clone()) {
-                return Err(TableError::DuplicateMac {
-                    resource: s.id.clone(),
-                    mac: s.router_mac,
-                    other,
-                });
-            }
-            vpcs[s.vpc.idx()]
-                .router_ips
-                .insert(IpAddr::V4(router_ip4), SubnetIdx(i as u32));
-            subnets.push(SubnetTable {
-                vpc: s.vpc,
-                cidr4,
-                router_ip4,
-                router_mac: s.router_mac,
-                route_table: s.route_table,
-                macs: HashMap::default(),
-                network_acl: s.network_acl,
-            });
-        }
-        let mut enis = Vec::with_capacity(c.enis.len());
-        for (i, e) in c.enis.iter().enumerate() {
-            check(c.subnets.len(), e.subnet.0, &e.id, "subnet")?;
-            if let Some(other) = macs.insert(e.mac, e.id.clone()) {
-                return Err(TableError::DuplicateMac {
-                    resource: e.id.clone(),
-                    mac: e.mac,
-                    other,
-                });
-            }
-            let subnet = &mut subnets[e.subnet.idx()];
-            subnet.macs.insert(e.mac, EniIdx(i as u32));
-            let vpc = subnet.vpc;
-            let addrs: Vec<IpAddr> = e
-                .ipv4
-                .iter()
-                .map(|a| IpAddr::V4(*a))
-                .chain(e.ipv6.iter().map(|a| IpAddr::V6(*a)))
-                .collect();
-            for a in &addrs {
-                if let Some(other) = vpcs[vpc.idx()].owners.insert(*a, EniIdx(i as u32)) {
-                    return Err(TableError::DuplicateAddress {
-                        resource: e.id.clone(),
-                        addr: *a,
-                        other: c.enis[other.idx()].id.clone(),
-                    });
-                }
-            }
-            let sg = match &e.security_groups {
-                None => None,
-                Some(groups) => {
-                    for &g in groups {
-                        let Some(m) = sg_members.get_mut(g.idx()) else {
-                            return Err(TableError::BadGroup {
-                                resource: e.id.clone(),
-                                index: g.0,
-                            });
-                        };
-                        m.extend(addrs.iter().copied());
-                    }
-                    Some(SgProgram::build(&c.security_groups, groups))
-                }
-            };
-            enis.push(EniTable {
-                subnet: e.subnet,
-                vpc,
-                mac: e.mac,
-                addrs,
-                source_dest_check: e.source_dest_check,
-                sg,
-            });
-        }
-        let mut igws = Vec::with_capacity(c.internet_gateways.len());
-        for (i, g) in c.internet_gateways.iter().enumerate() {
-            check(c.vpcs.len(), g.vpc.0, &g.id, "vpc")?;
-            let mut t = IgwTable {
-                vpc: g.vpc,
-                port: PortIdx((enis.len() + i) as u32),
-                mac: g.mac,
-                gateway_ip: g.uplink.as_ref().map(|u| u.gateway_ip),
-                host_mac: g.uplink.as_ref().map_or(g.mac, |u| u.host_mac),
-                mtu: g
-                    .uplink
-                    .as_ref()
-                    .map_or(1500, |u| u16::try_from(u.mtu).unwrap_or(1500)),
-                inbound: HashMap::default(),
-                outbound: HashMap::default(),
-            };
-            for m in &g.mappings {
-                match m.target {
-                    MappingTarget::Eni(e) => check(c.enis.len(), e.0, &g.id, "mappings.eni")?,
-                    MappingTarget::NatGateway(n) => {
-                        check(c.nat_gateways.len(), n.0, &g.id, "mappings.nat_gateway")?
-                    }
-                }
-                t.inbound.insert(m.public, (m.target, m.private));
-                t.outbound.insert(m.private, m.public);
-            }
-            if let Some(other) = macs.insert(g.mac, g.id.clone()) {
-                return Err(TableError::DuplicateMac {
-                    resource: g.id.clone(),
-                    mac: g.mac,
-                    other,
-                });
-            }
-            igws.push(t);
-        }
-        let mut nats = Vec::with_capacity(c.nat_gateways.len());
-        for n in &c.nat_gateways {
-            check(c.subnets.len(), n.subnet.0, &n.id, "subnet")?;
-            let vpc = c.subnets[n.subnet.idx()].vpc;
-            if n.addrs.is_empty() {
-                return Err(TableError::BadIndex {
-                    resource: n.id.clone(),
-                    field: "addrs",
-                    index: 0,
-                });
-            }
-            for &a in &n.addrs {
-                let v = &mut vpcs[vpc.idx()];
-                if let Some(&e) = v.owners.get(&IpAddr::V4(a)) {
-                    return Err(TableError::DuplicateAddress {
-                        resource: n.id.clone(),
-                        addr: IpAddr::V4(a),
-                        other: c.enis[e.idx()].id.clone(),
-                    });
-                }
-                if let Some(other) = v.nat_addrs.insert(IpAddr::V4(a), NatIdx(nats.len() as u32)) {
-                    return Err(TableError::DuplicateAddress {
-                        resource: n.id.clone(),
-                        addr: IpAddr::V4(a),
-                        other: c.nat_gateways[other.idx()].id.clone(),
-                    });
-                }
-            }
-            nats.push(NatTable {
-                vpc,
-                subnet: n.subnet,
-                addrs: n.addrs.clone(),
-            });
-        }
-        let mut peerings = Vec::with_capacity(c.peerings.len());
-        for p in &c.peerings {
-            check(c.vpcs.len(), p.requester.0, &p.id, "requester")?;
-            check(c.vpcs.len(), p.accepter.0, &p.id, "accepter")?;
-            peerings.push(PeeringTable {
-                vpcs: [p.requester, p.accepter],
-                active: p.active,
-            });
-        }
+        let mut subnets = subnet_tables(c, &mut vpcs, &mut macs)?;
+        let enis = eni_tables(c, &mut vpcs, &mut subnets, &mut macs, &mut sg_members)?;
+        let igws = igw_tables(c, enis.len(), &mut macs)?;
+        let nats = nat_tables(c, &mut vpcs)?;
+        let peerings = peering_tables(c)?;
         crate::vpc::observed::captures(c)?;
         crate::vpc::observed::mirror_sessions(c)?;
-        for rt in &c.route_tables {
-            for r in &rt.routes {
-                match r.target {
-                    RouteTarget::Peering(p) => {
-                        check(c.peerings.len(), p.0, &rt.id, "routes.target")?;
-                        if !peerings[p.idx()].vpcs.contains(&rt.vpc) {
-                            return Err(TableError::CrossVpc {
-                                resource: rt.id.clone(),
-                                field: "routes.target",
-                            });
-                        }
-                    }
-                    RouteTarget::InternetGateway(g) => {
-                        check(c.internet_gateways.len(), g.0, &rt.id, "routes.target")?
-                    }
-                    RouteTarget::NatGateway(n) => {
-                        check(c.nat_gateways.len(), n.0, &rt.id, "routes.target")?;
-                        if nats[n.idx()].vpc != rt.vpc {
-                            return Err(TableError::CrossVpc {
-                                resource: rt.id.clone(),
-                                field: "routes.target",
-                            });
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
+        check_route_targets(c, &peerings, &nats)?;
         Ok(Tables {
             config,
             vpcs,
@@ -557,6 +308,340 @@ impl Tables {
         let net = IpNet::new(dst, len).ok()?.trunc();
         Some((*target, net))
     }
+}
+
+/// Every resource id appears once.
+fn unique_ids(c: &DataplaneConfig) -> Result<(), TableError> {
+    let mut ids = std::collections::HashSet::new();
+    let all_ids = c
+        .vpcs
+        .iter()
+        .map(|v| &v.id)
+        .chain(c.subnets.iter().map(|s| &s.id))
+        .chain(c.route_tables.iter().map(|r| &r.id))
+        .chain(c.enis.iter().map(|e| &e.id))
+        .chain(c.network_acls.iter().map(|a| &a.id))
+        .chain(c.security_groups.iter().map(|g| &g.id))
+        .chain(c.internet_gateways.iter().map(|g| &g.id))
+        .chain(c.nat_gateways.iter().map(|n| &n.id))
+        .chain(c.peerings.iter().map(|p| &p.id));
+    for id in all_ids {
+        if !ids.insert(id.as_str()) {
+            return Err(TableError::DuplicateId(id.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// One empty table per VPC (filled by the subnets, ENIs and NAT gateways).
+fn vpc_tables(c: &DataplaneConfig) -> Vec<VpcTable> {
+    c.vpcs
+        .iter()
+        .map(|v| VpcTable {
+            owners: HashMap::default(),
+            router_ips: HashMap::default(),
+            nat_addrs: HashMap::default(),
+            cidrs: v.cidrs.clone(),
+        })
+        .collect()
+}
+
+/// The route tables' LPMs.
+fn route_tables(c: &DataplaneConfig) -> Result<Vec<RouteTable>, TableError> {
+    let mut route_tables = Vec::with_capacity(c.route_tables.len());
+    for rt in &c.route_tables {
+        check(c.vpcs.len(), rt.vpc.0, &rt.id, "vpc")?;
+        let mut t = RouteTable::default();
+        for r in &rt.routes {
+            if let RouteTarget::Eni(e) = r.target {
+                check(c.enis.len(), e.0, &rt.id, "routes.target")?;
+            }
+            t.lpm.insert(r.destination.trunc(), r.target);
+        }
+        route_tables.push(t);
+    }
+    Ok(route_tables)
+}
+
+/// The network ACLs' programs and the number of deny-counter slots they use.
+fn nacl_tables(c: &DataplaneConfig) -> Result<(Vec<NaclTable>, u32), TableError> {
+    let mut nacls = Vec::with_capacity(c.network_acls.len());
+    let mut nacl_slots = 0u32;
+    for a in &c.network_acls {
+        check(c.vpcs.len(), a.vpc.0, &a.id, "vpc")?;
+        let t = NaclTable::build(a, nacl_slots);
+        nacl_slots += t.slots();
+        nacls.push(t);
+    }
+    Ok((nacls, nacl_slots))
+}
+
+/// Security groups belong to a VPC and reference existing groups.
+fn check_group_references(c: &DataplaneConfig) -> Result<(), TableError> {
+    for g in &c.security_groups {
+        check(c.vpcs.len(), g.vpc.0, &g.id, "vpc")?;
+        for r in g.inbound.iter().chain(&g.outbound) {
+            if let SgPeer::Group(i) = r.peer {
+                if i.idx() >= c.security_groups.len() {
+                    return Err(TableError::BadGroup {
+                        resource: g.id.clone(),
+                        index: i.0,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The subnets (router addresses and MACs registered in their VPC).
+fn subnet_tables(
+    c: &DataplaneConfig,
+    vpcs: &mut [VpcTable],
+    macs: &mut HashMap<MacAddr, String>,
+) -> Result<Vec<SubnetTable>, TableError> {
+    let mut subnets = Vec::with_capacity(c.subnets.len());
+    for (i, s) in c.subnets.iter().enumerate() {
+        check(c.vpcs.len(), s.vpc.0, &s.id, "vpc")?;
+        check(c.route_tables.len(), s.route_table.0, &s.id, "route_table")?;
+        if let Some(a) = s.network_acl {
+            check(c.network_acls.len(), a.0, &s.id, "network_acl")?;
+            if c.network_acls[a.idx()].vpc != s.vpc {
+                return Err(TableError::CrossVpc {
+                    resource: s.id.clone(),
+                    field: "network_acl",
+                });
+            }
+        }
+        if c.route_tables[s.route_table.idx()].vpc != s.vpc {
+            return Err(TableError::CrossVpc {
+                resource: s.id.clone(),
+                field: "route_table",
+            });
+        }
+        let cidr4 = s.ipv4_cidr.ok_or_else(|| TableError::NoIpv4Cidr {
+            resource: s.id.clone(),
+        })?;
+        let router_ip4 = Ipv4Addr::from(u32::from(cidr4.network()).wrapping_add(1));
+        if let Some(other) = macs.insert(s.router_mac, s.id.clone()) {
+            return Err(TableError::DuplicateMac {
+                resource: s.id.clone(),
+                mac: s.router_mac,
+                other,
+            });
+        }
+        vpcs[s.vpc.idx()]
+            .router_ips
+            .insert(IpAddr::V4(router_ip4), SubnetIdx(i as u32));
+        subnets.push(SubnetTable {
+            vpc: s.vpc,
+            cidr4,
+            router_ip4,
+            router_mac: s.router_mac,
+            route_table: s.route_table,
+            macs: HashMap::default(),
+            network_acl: s.network_acl,
+        });
+    }
+    Ok(subnets)
+}
+
+/// The ENIs (addresses owned in their VPC, MACs in their subnet, group members).
+fn eni_tables(
+    c: &DataplaneConfig,
+    vpcs: &mut [VpcTable],
+    subnets: &mut [SubnetTable],
+    macs: &mut HashMap<MacAddr, String>,
+    sg_members: &mut Members,
+) -> Result<Vec<EniTable>, TableError> {
+    let mut enis = Vec::with_capacity(c.enis.len());
+    for (i, e) in c.enis.iter().enumerate() {
+        check(c.subnets.len(), e.subnet.0, &e.id, "subnet")?;
+        if let Some(other) = macs.insert(e.mac, e.id.clone()) {
+            return Err(TableError::DuplicateMac {
+                resource: e.id.clone(),
+                mac: e.mac,
+                other,
+            });
+        }
+        let subnet = &mut subnets[e.subnet.idx()];
+        subnet.macs.insert(e.mac, EniIdx(i as u32));
+        let vpc = subnet.vpc;
+        let addrs: Vec<IpAddr> = e
+            .ipv4
+            .iter()
+            .map(|a| IpAddr::V4(*a))
+            .chain(e.ipv6.iter().map(|a| IpAddr::V6(*a)))
+            .collect();
+        for a in &addrs {
+            if let Some(other) = vpcs[vpc.idx()].owners.insert(*a, EniIdx(i as u32)) {
+                return Err(TableError::DuplicateAddress {
+                    resource: e.id.clone(),
+                    addr: *a,
+                    other: c.enis[other.idx()].id.clone(),
+                });
+            }
+        }
+        let sg = match &e.security_groups {
+            None => None,
+            Some(groups) => {
+                for &g in groups {
+                    let Some(m) = sg_members.get_mut(g.idx()) else {
+                        return Err(TableError::BadGroup {
+                            resource: e.id.clone(),
+                            index: g.0,
+                        });
+                    };
+                    m.extend(addrs.iter().copied());
+                }
+                Some(SgProgram::build(&c.security_groups, groups))
+            }
+        };
+        enis.push(EniTable {
+            subnet: e.subnet,
+            vpc,
+            mac: e.mac,
+            addrs,
+            source_dest_check: e.source_dest_check,
+            sg,
+        });
+    }
+    Ok(enis)
+}
+
+/// The internet gateways (ports after the `n_enis` ENIs, 1:1 mappings).
+fn igw_tables(
+    c: &DataplaneConfig,
+    n_enis: usize,
+    macs: &mut HashMap<MacAddr, String>,
+) -> Result<Vec<IgwTable>, TableError> {
+    let mut igws = Vec::with_capacity(c.internet_gateways.len());
+    for (i, g) in c.internet_gateways.iter().enumerate() {
+        check(c.vpcs.len(), g.vpc.0, &g.id, "vpc")?;
+        let mut t = IgwTable {
+            vpc: g.vpc,
+            port: PortIdx((n_enis + i) as u32),
+            mac: g.mac,
+            gateway_ip: g.uplink.as_ref().map(|u| u.gateway_ip),
+            host_mac: g.uplink.as_ref().map_or(g.mac, |u| u.host_mac),
+            mtu: g
+                .uplink
+                .as_ref()
+                .map_or(1500, |u| u16::try_from(u.mtu).unwrap_or(1500)),
+            inbound: HashMap::default(),
+            outbound: HashMap::default(),
+        };
+        for m in &g.mappings {
+            match m.target {
+                MappingTarget::Eni(e) => check(c.enis.len(), e.0, &g.id, "mappings.eni")?,
+                MappingTarget::NatGateway(n) => {
+                    check(c.nat_gateways.len(), n.0, &g.id, "mappings.nat_gateway")?
+                }
+            }
+            t.inbound.insert(m.public, (m.target, m.private));
+            t.outbound.insert(m.private, m.public);
+        }
+        if let Some(other) = macs.insert(g.mac, g.id.clone()) {
+            return Err(TableError::DuplicateMac {
+                resource: g.id.clone(),
+                mac: g.mac,
+                other,
+            });
+        }
+        igws.push(t);
+    }
+    Ok(igws)
+}
+
+/// The NAT gateways (their addresses registered in their VPC).
+fn nat_tables(c: &DataplaneConfig, vpcs: &mut [VpcTable]) -> Result<Vec<NatTable>, TableError> {
+    let mut nats = Vec::with_capacity(c.nat_gateways.len());
+    for n in &c.nat_gateways {
+        check(c.subnets.len(), n.subnet.0, &n.id, "subnet")?;
+        let vpc = c.subnets[n.subnet.idx()].vpc;
+        if n.addrs.is_empty() {
+            return Err(TableError::BadIndex {
+                resource: n.id.clone(),
+                field: "addrs",
+                index: 0,
+            });
+        }
+        for &a in &n.addrs {
+            let v = &mut vpcs[vpc.idx()];
+            if let Some(&e) = v.owners.get(&IpAddr::V4(a)) {
+                return Err(TableError::DuplicateAddress {
+                    resource: n.id.clone(),
+                    addr: IpAddr::V4(a),
+                    other: c.enis[e.idx()].id.clone(),
+                });
+            }
+            if let Some(other) = v.nat_addrs.insert(IpAddr::V4(a), NatIdx(nats.len() as u32)) {
+                return Err(TableError::DuplicateAddress {
+                    resource: n.id.clone(),
+                    addr: IpAddr::V4(a),
+                    other: c.nat_gateways[other.idx()].id.clone(),
+                });
+            }
+        }
+        nats.push(NatTable {
+            vpc,
+            subnet: n.subnet,
+            addrs: n.addrs.clone(),
+        });
+    }
+    Ok(nats)
+}
+
+/// The peering connections.
+fn peering_tables(c: &DataplaneConfig) -> Result<Vec<PeeringTable>, TableError> {
+    let mut peerings = Vec::with_capacity(c.peerings.len());
+    for p in &c.peerings {
+        check(c.vpcs.len(), p.requester.0, &p.id, "requester")?;
+        check(c.vpcs.len(), p.accepter.0, &p.id, "accepter")?;
+        peerings.push(PeeringTable {
+            vpcs: [p.requester, p.accepter],
+            active: p.active,
+        });
+    }
+    Ok(peerings)
+}
+
+/// Route targets that need the other kinds built: peerings of the route table's VPC,
+/// internet and NAT gateways that exist (NAT gateways of the same VPC).
+fn check_route_targets(
+    c: &DataplaneConfig,
+    peerings: &[PeeringTable],
+    nats: &[NatTable],
+) -> Result<(), TableError> {
+    for rt in &c.route_tables {
+        for r in &rt.routes {
+            match r.target {
+                RouteTarget::Peering(p) => {
+                    check(c.peerings.len(), p.0, &rt.id, "routes.target")?;
+                    if !peerings[p.idx()].vpcs.contains(&rt.vpc) {
+                        return Err(TableError::CrossVpc {
+                            resource: rt.id.clone(),
+                            field: "routes.target",
+                        });
+                    }
+                }
+                RouteTarget::InternetGateway(g) => {
+                    check(c.internet_gateways.len(), g.0, &rt.id, "routes.target")?
+                }
+                RouteTarget::NatGateway(n) => {
+                    check(c.nat_gateways.len(), n.0, &rt.id, "routes.target")?;
+                    if nats[n.idx()].vpc != rt.vpc {
+                        return Err(TableError::CrossVpc {
+                            resource: rt.id.clone(),
+                            field: "routes.target",
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
