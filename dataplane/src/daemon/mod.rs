@@ -342,33 +342,12 @@ impl ControlState {
     }
 
     fn apply(&mut self, config: DataplaneConfig, fwd: &mut Forwarder) -> Response {
-        // 1. Pure checks: tables build, namespaces exist. Nothing is touched yet. The
-        //    tables are built once, here, off the forwarding thread.
-        let tables = match Tables::build(config.clone()) {
-            Ok(t) => Arc::new(t),
-            Err(e) => {
-                return Response::Rejected {
-                    errors: vec![e.to_string()],
-                }
-            }
+        // 1. Pure checks: tables build, namespaces exist. Nothing is touched yet.
+        let tables = match check(&config) {
+            Ok(t) => t,
+            Err(errors) => return Response::Rejected { errors },
         };
         let mut errors = Vec::new();
-        for p in attach::port_specs(&config) {
-            if let Some(a) = &p.attachment {
-                if !attach::netns_exists(&a.netns) {
-                    errors.push(
-                        attach::AttachError::NoNamespace {
-                            eni: p.id.clone(),
-                            netns: a.netns.clone(),
-                        }
-                        .to_string(),
-                    );
-                }
-            }
-        }
-        if !errors.is_empty() {
-            return Response::Rejected { errors };
-        }
         // 2. Plan: keep the TAPs of unchanged, healthy attachments; create the others
         //    (moved into their namespace under a unique name). Any failure drops the new
         //    TAPs: nothing changed.
@@ -486,8 +465,16 @@ impl ControlState {
         let ids: HashSet<&str> = specs.iter().map(|p| p.id.as_str()).collect();
         self.finished.retain(|id| ids.contains(id.as_str()));
         // 4. Finish the new attachments (old TAPs are gone now, so names are free).
+        let warnings = self.finish(&specs, &new_taps);
+        tracing::info!(epoch, enis = self.running.enis.len(), "applied");
+        Response::Applied { epoch, warnings }
+    }
+
+    /// Finishes the attachments of the new TAPs (rename, address, routes in their
+    /// namespace); returns a warning per attachment that could not be finished.
+    fn finish(&mut self, specs: &[attach::PortSpec], new_taps: &[NewTap]) -> Vec<String> {
         let mut warnings = Vec::new();
-        for t in &new_taps {
+        for t in new_taps {
             let p = &specs[t.port];
             let Some(att) = &p.attachment else { continue };
             match attach::finish(&t.name, p, att) {
@@ -502,8 +489,31 @@ impl ControlState {
                 }
             }
         }
-        tracing::info!(epoch, enis = self.running.enis.len(), "applied");
-        Response::Applied { epoch, warnings }
+        warnings
+    }
+}
+
+/// The checks of an apply that touch nothing: the tables build (once, here, off the
+/// forwarding thread) and every attachment's namespace exists.
+fn check(config: &DataplaneConfig) -> Result<Arc<Tables>, Vec<String>> {
+    let tables = Tables::build(config.clone()).map_err(|e| vec![e.to_string()])?;
+    let errors: Vec<String> = attach::port_specs(config)
+        .into_iter()
+        .filter_map(|p| {
+            let a = p.attachment.as_ref()?;
+            (!attach::netns_exists(&a.netns)).then(|| {
+                attach::AttachError::NoNamespace {
+                    eni: p.id.clone(),
+                    netns: a.netns.clone(),
+                }
+                .to_string()
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(Arc::new(tables))
+    } else {
+        Err(errors)
     }
 }
 
