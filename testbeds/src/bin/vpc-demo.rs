@@ -48,6 +48,9 @@ fn main() -> ExitCode {
     }
 }
 
+// Longer than the usual ~150 lines on purpose: the demo is a script read top to bottom,
+// one printed section after the other, and the servers and namespaces it starts early
+// stay up (held in locals here) for every later section.
 fn run() -> anyhow::Result<Report> {
     if let Err(why) = testbeds::privileges::check_privileges() {
         anyhow::bail!("{why}\nThe demo creates network namespaces and TAP devices: run it as root (sudo scripts/demo).");
