@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::vpc::pipeline::Live;
-use crate::wire::{IpMeta, PacketMeta};
 
 impl<P: Port> Dataplane<P> {
     /// Reads up to [`crate::engine::buf::BATCH`] frames from port `port` (an ENI's, or an
@@ -54,9 +53,16 @@ impl<P: Port> Dataplane<P> {
         if self.taps.capturing {
             self.tap_sent(in_port, buf);
         }
-        let Some(meta) = buf.get(VNET_HDR_LEN..).and_then(|f| parse_frame(f).ok()) else {
+        let Some(frame) = buf.get_mut(VNET_HDR_LEN..) else {
             self.drop_frame(in_port, DropReason::Malformed);
             return;
+        };
+        let meta = match parse_frame(frame) {
+            Ok(m) => m,
+            Err(_) => {
+                self.drop_frame(in_port, DropReason::Malformed);
+                return;
+            }
         };
         let mut first_fragment = None;
         let key = match meta.l3 {
@@ -78,74 +84,49 @@ impl<P: Port> Dataplane<P> {
             }
             L3::Ip(ip) => {
                 let key = FlowKey::new(in_port, meta.src_mac, meta.dst_mac, &ip);
-                if self.cached(in_port, buf, &key, &ip) {
-                    return;
+                match self.flows.get(&key, self.epoch) {
+                    Some(FlowAction::Forward { delivery, ct }) => {
+                        let bytes = frame.len().saturating_sub(HEADER_LEN) as u64;
+                        match self.touch(&ct, ip.tcp_flags, bytes) {
+                            Touch::Ok => {
+                                self.engine.flow_hits += 1;
+                                if self.flowlogs.active() {
+                                    let n = segments(buf);
+                                    self.log_forward(in_port, &ip, &delivery, bytes, n);
+                                }
+                                self.forward(in_port, buf, delivery);
+                                return;
+                            }
+                            Touch::Invalid => {
+                                self.engine.flow_hits += 1;
+                                self.drop_frame(in_port, DropReason::InvalidTcpState);
+                                return;
+                            }
+                            // A connection the flow relied on is gone: decide anew.
+                            Touch::Gone => {}
+                        }
+                    }
+                    Some(FlowAction::Drop {
+                        reason,
+                        nacl_slot,
+                        owner,
+                    }) => {
+                        self.engine.flow_hits += 1;
+                        if self.flowlogs.active() {
+                            let len = frame.len().saturating_sub(HEADER_LEN) as u64;
+                            let n = segments(buf);
+                            self.log_reject(in_port, owner, reason, &ip, len, n);
+                        }
+                        self.count_nacl(nacl_slot);
+                        self.drop_frame(in_port, reason);
+                        return;
+                    }
+                    None => {}
                 }
                 self.engine.flow_misses += 1;
                 Some(key)
             }
             _ => None,
-        };
-        self.slow(in_port, buf, &meta, key, first_fragment);
-    }
-
-    /// Acts on the flow cache's live decision for `key`, if there is one (counting the
-    /// hit); `false` on a miss, or when a connection the decision relied on is gone.
-    #[inline]
-    fn cached(&mut self, in_port: PortIdx, buf: &mut [u8], key: &FlowKey, ip: &IpMeta) -> bool {
-        let bytes = buf.len().saturating_sub(VNET_HDR_LEN + HEADER_LEN) as u64;
-        match self.flows.get(key, self.epoch) {
-            Some(FlowAction::Forward { delivery, ct }) => {
-                match self.touch(&ct, ip.tcp_flags, bytes) {
-                    Touch::Ok => {
-                        self.engine.flow_hits += 1;
-                        if self.flowlogs.active() {
-                            let n = segments(buf);
-                            self.log_forward(in_port, ip, &delivery, bytes, n);
-                        }
-                        self.forward(in_port, buf, delivery);
-                        true
-                    }
-                    Touch::Invalid => {
-                        self.engine.flow_hits += 1;
-                        self.drop_frame(in_port, DropReason::InvalidTcpState);
-                        true
-                    }
-                    // A connection the flow relied on is gone: decide anew.
-                    Touch::Gone => false,
-                }
-            }
-            Some(FlowAction::Drop {
-                reason,
-                nacl_slot,
-                owner,
-            }) => {
-                self.engine.flow_hits += 1;
-                if self.flowlogs.active() {
-                    let n = segments(buf);
-                    self.log_reject(in_port, owner, reason, ip, bytes, n);
-                }
-                self.count_nacl(nacl_slot);
-                self.drop_frame(in_port, reason);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The slow path for a frame the cache had no answer for: the hop loop, then the
-    /// decision remembered (per flow, or for the rest of a fragmented datagram), logged
-    /// and carried out.
-    fn slow(
-        &mut self,
-        in_port: PortIdx,
-        buf: &mut [u8],
-        meta: &PacketMeta,
-        key: Option<FlowKey>,
-        first_fragment: Option<FragKey>,
-    ) {
-        let Some(frame) = buf.get_mut(VNET_HDR_LEN..) else {
-            return;
         };
         let mut state = Live {
             conntrack: &mut self.conntrack,
@@ -157,7 +138,7 @@ impl<P: Port> Dataplane<P> {
             now: self.clock.now(),
             owner: None,
         };
-        let action = pipeline::slow_path(&mut cx, in_port, frame, meta, &mut NoTrace);
+        let action = pipeline::slow_path(&mut cx, in_port, frame, &meta, &mut NoTrace);
         let owner = cx.owner;
         if let Some(key) = key {
             match action {
