@@ -42,6 +42,9 @@ impl<P: Port> Dataplane<P> {
 
     /// Processes one frame (with its `virtio_net_hdr`) that came in on port `in_port`
     /// (sent by an ENI, or arriving on an uplink).
+    // One function on purpose (~160 lines): split into a hit function and a slow-path
+    // function, the pipeline bench measured +2–3 ns per flow-cache hit and +20 ns per
+    // miss (2026-12-06), on the path every packet takes.
     #[inline]
     pub fn process(&mut self, in_port: impl Into<PortIdx>, buf: &mut [u8]) {
         let in_port = in_port.into();
