@@ -53,21 +53,15 @@ pub fn rewrite(buf: &mut [u8], nat: Nat) -> Result<(), crate::wire::WireError> {
         return Err(crate::wire::WireError::Truncated("frame"));
     };
     let later_fragment = ip.len() >= 8 && (ip[6] & 0x1f != 0 || ip[7] != 0);
-    match nat {
-        Nat::None => Ok(()),
-        Nat::Src(a, p) | Nat::Dst(a, p) => {
-            let end = if matches!(nat, Nat::Src(..)) {
-                End::Src
-            } else {
-                End::Dst
-            };
-            set_ipv4_addr(ip, end, a, partial)?;
-            match p {
-                Some(p) if !later_fragment => set_l4_id(ip, end, p, partial).map(|_| ()),
-                _ => Ok(()),
-            }
+    let (src, dst) = nat.ends();
+    for (end, rewrite) in [(End::Src, src), (End::Dst, dst)] {
+        let Some((a, p)) = rewrite else { continue };
+        set_ipv4_addr(ip, end, a, partial)?;
+        if let (Some(p), false) = (p, later_fragment) {
+            set_l4_id(ip, end, p, partial)?;
         }
     }
+    Ok(())
 }
 
 /// How many packets the frame in `buf` stands for on the wire: the segments of an
@@ -106,17 +100,50 @@ pub enum Nat {
     Src(Ipv4Addr, Option<u16>),
     /// Replace the destination address (and port).
     Dst(Ipv4Addr, Option<u16>),
+    /// Replace both ends (a packet that leaves and comes back in through a 1:1 NAT: the
+    /// internet gateway's hairpin).
+    Both {
+        /// The new source address (and port).
+        src: (Ipv4Addr, Option<u16>),
+        /// The new destination address (and port).
+        dst: (Ipv4Addr, Option<u16>),
+    },
 }
 
+/// One end's rewrite: the address, and the port when it changes too.
+type EndRewrite = (Ipv4Addr, Option<u16>);
+
 impl Nat {
-    /// This rewrite followed by `later` on the same packet: a later rewrite of the same
-    /// end wins, keeping this one's port when it brings none.
-    pub fn then(self, later: Nat) -> Nat {
-        match (self, later) {
-            (n, Nat::None) => n,
-            (Nat::Src(_, p), Nat::Src(a, None)) => Nat::Src(a, p),
-            (Nat::Dst(_, p), Nat::Dst(a, None)) => Nat::Dst(a, p),
-            (_, l) => l,
+    /// The rewrite of each end (source, destination).
+    #[inline]
+    pub fn ends(self) -> (Option<EndRewrite>, Option<EndRewrite>) {
+        match self {
+            Nat::None => (None, None),
+            Nat::Src(a, p) => (Some((a, p)), None),
+            Nat::Dst(a, p) => (None, Some((a, p))),
+            Nat::Both { src, dst } => (Some(src), Some(dst)),
         }
+    }
+
+    /// The rewrite of these ends.
+    fn of_ends(src: Option<EndRewrite>, dst: Option<EndRewrite>) -> Nat {
+        match (src, dst) {
+            (None, None) => Nat::None,
+            (Some((a, p)), None) => Nat::Src(a, p),
+            (None, Some((a, p))) => Nat::Dst(a, p),
+            (Some(src), Some(dst)) => Nat::Both { src, dst },
+        }
+    }
+
+    /// This rewrite followed by `later` on the same packet: per end, a later rewrite wins,
+    /// keeping this one's port when it brings none.
+    pub fn then(self, later: Nat) -> Nat {
+        let end = |a: Option<EndRewrite>, b: Option<EndRewrite>| match (a, b) {
+            (x, None) => x,
+            (Some((_, p)), Some((addr, None))) => Some((addr, p)),
+            (_, y) => y,
+        };
+        let ((s1, d1), (s2, d2)) = (self.ends(), later.ends());
+        Nat::of_ends(end(s1, s2), end(d1, d2))
     }
 }

@@ -146,22 +146,19 @@ impl RecordKey {
 
     /// The same record with the packet's addresses (and ports) after `nat`.
     pub fn translated(mut self, nat: crate::vpc::verdict::Nat) -> RecordKey {
-        use crate::vpc::verdict::Nat;
         let ports = matches!(self.proto, 6 | 17);
-        match nat {
-            Nat::Src(a, p) => {
-                self.src = IpAddr::V4(a);
-                if let (Some(p), true) = (p, ports) {
-                    self.sport = p;
-                }
+        let (src, dst) = nat.ends();
+        if let Some((a, p)) = src {
+            self.src = IpAddr::V4(a);
+            if let (Some(p), true) = (p, ports) {
+                self.sport = p;
             }
-            Nat::Dst(a, p) => {
-                self.dst = IpAddr::V4(a);
-                if let (Some(p), true) = (p, ports) {
-                    self.dport = p;
-                }
+        }
+        if let Some((a, p)) = dst {
+            self.dst = IpAddr::V4(a);
+            if let (Some(p), true) = (p, ports) {
+                self.dport = p;
             }
-            Nat::None => {}
         }
         self
     }

@@ -51,9 +51,18 @@ mod matrix {
     use crate::wire::vnet::VNET_HDR_LEN;
 
     /// The NAT fixture, plus: B (10.0.2.20) in a group admitting TCP 22 from the VPC,
-    /// and subnet 1 (B's) behind an ACL that denies UDP.
+    /// subnet 1 (B's) behind an ACL that denies UDP, and A2 (10.0.1.11) with the Elastic
+    /// IP 198.51.100.41 (a hairpin target).
     fn config() -> crate::vpc::config::DataplaneConfig {
         let mut c = behind_nat_gateway((1024, 65535));
+        c.internet_gateways[0]
+            .mappings
+            .push(crate::vpc::config::PublicMapping {
+                public: std::net::Ipv4Addr::new(198, 51, 100, 41),
+                target: crate::vpc::config::MappingTarget::Eni(fixtures::A2),
+                private: std::net::Ipv4Addr::new(10, 0, 1, 11),
+                source: "eipalloc-a2".into(),
+            });
         let all = TrafficMatch {
             protocol: Protocol::All,
             ports: None,
@@ -208,6 +217,13 @@ mod matrix {
                 "igw_no_public_mapping",
             ),
             (spec("eni-0", INTERNET_HOST, Icmp, 0), "delivered"),
+            // Hairpins: through the NAT gateway and back in at A2's Elastic IP; from an
+            // instance without a public address, dropped at the gateway.
+            (spec("eni-0", [198, 51, 100, 41], Tcp, 80), "delivered"),
+            (
+                spec("eni-3", [198, 51, 100, 41], Tcp, 80),
+                "igw_no_public_ip",
+            ),
         ];
         for (s, expect) in matrix {
             let traced = from_trace(&dp.trace(&s).unwrap().forward.outcome);

@@ -34,28 +34,78 @@ fn v4(a: IpAddr) -> Option<Ipv4Addr> {
 pub struct InternetGateway(pub IgwIdx);
 
 impl Element for InternetGateway {
-    /// A packet routed to the gateway from inside the VPC: it leaves through the uplink,
-    /// its source translated to its public address.
+    /// A packet routed to the gateway from inside the VPC: its source is translated to
+    /// its public address, and it leaves through the uplink, or, when its destination is
+    /// a public address of this gateway (another instance's, or a NAT gateway's Elastic
+    /// IP), turns back in translated to the private address (the hairpin, as AWS does:
+    /// the receiver's subnet ACL and security groups see the sender's public address).
     fn enter<T: Tracer>(self, cx: &mut Context<'_>, w: &mut Walk<'_>, tr: &mut T) -> Step {
-        match egress(
-            cx.tables,
-            self.0,
-            w.vpc,
-            &w.ip,
-            w.frame,
-            w.quote.as_ref(),
-            tr,
-        ) {
-            Ok(d) => Step::Out(Delivery {
+        let t = cx.tables;
+        let d = match egress(t, self.0, w.vpc, &w.ip, w.frame, w.quote.as_ref(), tr) {
+            Ok(d) => d,
+            Err(r) => return r.into(),
+        };
+        let mapped = t
+            .igws
+            .get(self.0.idx())
+            .zip(w.ip.dst_v4())
+            .and_then(|(igw, dst)| igw.inbound.get(&dst).map(|&m| (dst, m)));
+        match (mapped, d.nat) {
+            (Some((public_dst, mapping)), Nat::Src(public_src, _)) => {
+                self.hairpin(w, public_src, public_dst, mapping, tr)
+            }
+            _ => Step::Out(Delivery {
                 nat: w.nat.then(d.nat),
                 ..d
             }),
-            Err(r) => r.into(),
         }
     }
 }
 
 impl InternetGateway {
+    /// Turns a packet from `public_src` to `public_dst` back in to `target` at `private`.
+    fn hairpin<T: Tracer>(
+        self,
+        w: &mut Walk<'_>,
+        public_src: Ipv4Addr,
+        public_dst: Ipv4Addr,
+        (target, private): (MappingTarget, Ipv4Addr),
+        tr: &mut T,
+    ) -> Step {
+        tr.note(Note::InternetGateway {
+            igw: self.0,
+            inbound: true,
+            from: public_dst,
+            to: private,
+        });
+        w.ip = IpMeta {
+            src: IpAddr::V4(public_src),
+            dst: IpAddr::V4(private),
+            ..w.ip
+        };
+        // An ICMP error about a packet sent to `public_dst` quotes it: translate the
+        // quote as the way in from the internet does.
+        if let Some(q) = w.quote.as_mut() {
+            if q.src == IpAddr::V4(public_dst) {
+                q.src = IpAddr::V4(private);
+                let quoted = w.frame.get_mut(HEADER_LEN..);
+                if quoted.is_some_and(|b| set_quoted_ipv4_addr(b, End::Src, private).is_err()) {
+                    return DropReason::Malformed.into();
+                }
+            }
+        }
+        w.nat = w
+            .nat
+            .then(Nat::Src(public_src, None))
+            .then(Nat::Dst(private, None));
+        // From a public address: no group's member.
+        w.peer_vpc = None;
+        Step::Next(match target {
+            MappingTarget::Eni(e) => Node::Eni(e),
+            MappingTarget::NatGateway(n) => Node::NatGateway(n),
+        })
+    }
+
     /// A frame arriving from the gateway's uplink (the internet): the first element of
     /// its walk. Gateway services (ARP, ping of the gateway address), the edge's filters,
     /// then the 1:1 translation of the destination to the private address it maps to.

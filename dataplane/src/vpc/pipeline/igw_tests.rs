@@ -234,3 +234,140 @@ mod robustness {
         }
     }
 }
+
+/// FW's Elastic IP in [`with_hairpin`].
+const FW_EIP: [u8; 4] = [198, 51, 100, 41];
+
+/// [`with_igw`] plus an Elastic IP for FW (10.0.3.30, subnet 2, also routed to the
+/// gateway by the main table).
+fn with_hairpin() -> DataplaneConfig {
+    let mut c = with_igw();
+    c.internet_gateways[0].mappings.push(PublicMapping {
+        public: Ipv4Addr::from(FW_EIP),
+        target: MappingTarget::Eni(crate::fixtures::FW),
+        private: Ipv4Addr::new(10, 0, 3, 30),
+        source: "eipalloc-2".into(),
+    });
+    c
+}
+
+fn tcp(
+    from: MacAddr,
+    to: MacAddr,
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    syn_ack: bool,
+) -> Vec<u8> {
+    let mut v = vec![0u8; VNET_HDR_LEN];
+    let b = PacketBuilder::ethernet2(from.0, to.0)
+        .ipv4(src, dst, 64)
+        .tcp(ports.0, ports.1, 1, 64000)
+        .syn();
+    let b = if syn_ack { b.ack(2) } else { b };
+    b.write(&mut v, b"hello").unwrap();
+    v
+}
+
+#[test]
+fn a_packet_to_another_instances_elastic_ip_turns_back_in_at_the_gateway() {
+    use crate::fixtures::FW;
+    let mut dp = fixtures::mem_dataplane(with_hairpin(), 1024, true).unwrap();
+    // A → FW's Elastic IP: out through the gateway and straight back in.
+    for _ in 0..2 {
+        let mut f = tcp(
+            eni_mac(A),
+            router_mac(0),
+            [10, 0, 1, 10],
+            FW_EIP,
+            (40000, 80),
+            false,
+        );
+        dp.process(A, &mut f);
+    }
+    assert!(
+        take(&mut dp, UPLINK).is_empty(),
+        "nothing reaches the internet"
+    );
+    let got = take(&mut dp, FW);
+    assert_eq!(got.len(), 2, "delivered (the second from the flow cache)");
+    for g in &got {
+        let eth = etherparse::Ethernet2Header::from_slice(&g[VNET_HDR_LEN..])
+            .unwrap()
+            .0;
+        assert_eq!(MacAddr(eth.destination), eni_mac(FW));
+        assert_eq!(MacAddr(eth.source), router_mac(2));
+        let ip = &g[VNET_HDR_LEN + 14..];
+        assert_eq!(
+            &ip[12..16],
+            &EIP,
+            "the receiver sees the sender's Elastic IP"
+        );
+        assert_eq!(&ip[16..20], &[10, 0, 3, 30], "at its own private address");
+        assert_eq!(checksum(&ip[..20]), 0);
+        assert!(verify_l4(ip));
+    }
+    // The reply to A's Elastic IP turns back in the same way.
+    let mut f = tcp(
+        eni_mac(FW),
+        router_mac(2),
+        [10, 0, 3, 30],
+        EIP,
+        (80, 40000),
+        true,
+    );
+    dp.process(FW, &mut f);
+    let back = take(&mut dp, A);
+    assert_eq!(back.len(), 1);
+    let ip = &back[0][VNET_HDR_LEN + 14..];
+    assert_eq!(&ip[12..16], &FW_EIP);
+    assert_eq!(&ip[16..20], &[10, 0, 1, 10]);
+    assert!(verify_l4(ip));
+    assert!(take(&mut dp, UPLINK).is_empty());
+}
+
+#[test]
+fn a_hairpin_from_an_instance_without_a_public_address_is_dropped_at_the_gateway() {
+    use crate::fixtures::FW;
+    let mut dp = fixtures::mem_dataplane(with_hairpin(), 1024, true).unwrap();
+    let mut f = tcp(
+        eni_mac(A2),
+        router_mac(0),
+        [10, 0, 1, 11],
+        FW_EIP,
+        (40000, 80),
+        false,
+    );
+    dp.process(A2, &mut f);
+    assert!(take(&mut dp, FW).is_empty());
+    assert!(take(&mut dp, UPLINK).is_empty());
+    assert_eq!(
+        dp.counters(A2).unwrap().drops[DropReason::IgwNoPublicIp.index()],
+        1
+    );
+}
+
+#[test]
+fn rewrites_of_both_ends_compose_per_end() {
+    use crate::vpc::verdict::Nat;
+    let a = Ipv4Addr::new(10, 0, 3, 220);
+    let eip = Ipv4Addr::new(198, 51, 100, 7);
+    let private = Ipv4Addr::new(10, 0, 3, 30);
+    // A NAT gateway's port survives the internet gateway's address; the hairpin adds
+    // the destination.
+    let n = Nat::Src(a, Some(1024))
+        .then(Nat::Src(eip, None))
+        .then(Nat::Dst(private, None));
+    assert_eq!(
+        n,
+        Nat::Both {
+            src: (eip, Some(1024)),
+            dst: (private, None)
+        }
+    );
+    assert_eq!(n.then(Nat::None), n);
+    assert_eq!(
+        Nat::Dst(private, None).then(Nat::Dst(a, Some(7))),
+        Nat::Dst(a, Some(7))
+    );
+}
