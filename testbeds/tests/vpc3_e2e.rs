@@ -221,6 +221,50 @@ fn eip_serves_the_internet_and_egress_leaves_with_the_eip() {
     }
 }
 
+// --- 1b. hairpin through the internet gateway --------------------------------------------------
+
+/// web1 reaches web2 by web2's Elastic IP: the packet turns around in the gateway (the
+/// internet namespace forwards nothing: its kernel's `ip_forward` is off), web2's server
+/// sees web1's Elastic IP, and nothing of it leaves on the uplink. web3, without a public
+/// address, is dropped at the gateway (`igw_no_public_ip`).
+#[test]
+fn hairpin_through_the_gateway_between_elastic_ips() {
+    if !testbeds::require_root_or_skip() {
+        return;
+    }
+    let topo = format!(
+        "{}{}{}{}{}{}",
+        base(None),
+        eni("eni-web1", "subnet-pub", "10.0.1.10", &["sg-web"], ""),
+        eni("eni-web2", "subnet-pub", "10.0.1.11", &["sg-web"], ""),
+        eni("eni-web3", "subnet-pub", "10.0.1.12", &["sg-web"], ""),
+        eip("eipalloc-web1", "198.51.100.40", "eni-web1"),
+        eip("eipalloc-web2", "198.51.100.41", "eni-web2"),
+    );
+    let lab = start(&topo);
+    let inet = lab.internet(IGW);
+    let forwarding = inet
+        .exec_ok(&["cat", "/proc/sys/net/ipv4/ip_forward"], CMD)
+        .unwrap();
+    assert_eq!(forwarding.trim(), "0", "the internet does not route");
+    let mut srv = http_server(lab.ns("eni-web2"), "10.0.1.11", "web2");
+    let sent_out = uplink(&lab, IGW).tx_packets;
+    curl_ok(lab.ns("eni-web1"), "198.51.100.41", "web2");
+    assert_eq!(
+        srv.next_client("/").ip().to_string(),
+        "198.51.100.40",
+        "web2 sees web1's Elastic IP"
+    );
+    assert_eq!(
+        uplink(&lab, IGW).tx_packets,
+        sent_out,
+        "nothing of the hairpin left on the uplink"
+    );
+    let before = drops(&lab, "eni-web3", DropReason::IgwNoPublicIp);
+    curl_blocked(lab.ns("eni-web3"), "198.51.100.41");
+    expect_drops(&lab, "eni-web3", DropReason::IgwNoPublicIp, before);
+}
+
 // --- 2. scenario 36: no public IP ------------------------------------------------------------
 
 /// A1 in the public subnet without a public IP: its packets die at the gateway
