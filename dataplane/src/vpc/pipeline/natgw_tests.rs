@@ -607,3 +607,58 @@ fn a_retransmitted_syn_ack_reaches_the_client() {
     assert_eq!(take(&mut dp, A).len(), 1);
     assert_eq!(drops(&dp, UPLINK, DropReason::InvalidTcpState), 0);
 }
+
+/// A private instance reaches another instance's Elastic IP through its NAT gateway:
+/// the internet gateway turns the packet around (the receiver sees the NAT gateway's
+/// Elastic IP), and the reply, sent to that Elastic IP, turns around too and goes back
+/// through the gateway's translation. Nothing leaves on the uplink.
+#[test]
+fn a_hairpin_through_the_nat_gateway_and_back() {
+    const FW_EIP: [u8; 4] = [198, 51, 100, 41];
+    let mut c = with_nat((1024, 65535));
+    c.internet_gateways[0].mappings.push(PublicMapping {
+        public: Ipv4Addr::from(FW_EIP),
+        target: MappingTarget::Eni(FW),
+        private: Ipv4Addr::new(10, 0, 3, 30),
+        source: "eipalloc-fw".into(),
+    });
+    let mut dp = dp_with(c);
+    let mut syn = vec![0u8; VNET_HDR_LEN];
+    PacketBuilder::ethernet2(eni_mac(A).0, router_mac(0).0)
+        .ipv4(A_IP, FW_EIP, 64)
+        .tcp(40000, 80, 1000, 64000)
+        .syn()
+        .write(&mut syn, b"")
+        .unwrap();
+    dp.process(A, &mut syn);
+    let got = take(&mut dp, FW);
+    assert_eq!(got.len(), 1, "delivered to FW");
+    let ip = ip_of(&got[0]);
+    assert_eq!(
+        &ip[12..16],
+        &NAT_EIP,
+        "FW sees the NAT gateway's Elastic IP"
+    );
+    assert_eq!(&ip[16..20], &[10, 0, 3, 30]);
+    assert!(l4_ok(ip));
+    let (public_port, dport) = ports(ip);
+    assert_eq!(dport, 80);
+    // FW answers the address it saw.
+    let mut reply = vec![0u8; VNET_HDR_LEN];
+    PacketBuilder::ethernet2(eni_mac(FW).0, router_mac(2).0)
+        .ipv4([10, 0, 3, 30], NAT_EIP, 64)
+        .tcp(80, public_port, 500, 64000)
+        .syn()
+        .ack(1001)
+        .write(&mut reply, b"")
+        .unwrap();
+    dp.process(FW, &mut reply);
+    let back = take(&mut dp, A);
+    assert_eq!(back.len(), 1, "the reply reached A through the NAT gateway");
+    let ip = ip_of(&back[0]);
+    assert_eq!(&ip[12..16], &FW_EIP, "A sees FW's Elastic IP");
+    assert_eq!(&ip[16..20], &A_IP);
+    assert_eq!(ports(ip), (80, 40000));
+    assert!(l4_ok(ip));
+    assert!(take(&mut dp, UPLINK).is_empty(), "nothing on the uplink");
+}
