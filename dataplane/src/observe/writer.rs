@@ -65,13 +65,6 @@ pub struct FileStatus {
 }
 
 impl FileStatus {
-    /// A status that records `error` (the file could not be opened, say).
-    pub fn failed_with(error: String) -> FileStatus {
-        let s = FileStatus::default();
-        s.fail(error);
-        s
-    }
-
     /// Records a failure.
     pub fn fail(&self, error: String) {
         self.failed.store(true, Ordering::Relaxed);

@@ -83,16 +83,8 @@ impl InternetGateway {
             dst: IpAddr::V4(private),
             ..w.ip
         };
-        // An ICMP error about a packet sent to `public_dst` quotes it: translate the
-        // quote as the way in from the internet does.
-        if let Some(q) = w.quote.as_mut() {
-            if q.src == IpAddr::V4(public_dst) {
-                q.src = IpAddr::V4(private);
-                let quoted = w.frame.get_mut(HEADER_LEN..);
-                if quoted.is_some_and(|b| set_quoted_ipv4_addr(b, End::Src, private).is_err()) {
-                    return DropReason::Malformed.into();
-                }
-            }
+        if let Err(r) = translate_quote(w.quote.as_mut(), w.frame, public_dst, private) {
+            return r.into();
         }
         w.nat = w
             .nat
@@ -149,18 +141,9 @@ impl InternetGateway {
             dst: IpAddr::V4(private),
             ..ip
         };
-        // An ICMP error about a packet that left through the gateway quotes the public
-        // address: translate the quote.
         let mut quote = icmp_error_quote(frame, &ip);
-        if let Some(q) = quote.as_mut() {
-            if q.src == IpAddr::V4(dst) {
-                q.src = IpAddr::V4(private);
-                if let Some(ipb) = frame.get_mut(HEADER_LEN..) {
-                    if set_quoted_ipv4_addr(ipb, End::Src, private).is_err() {
-                        return drop(DropReason::Malformed);
-                    }
-                }
-            }
+        if let Err(r) = translate_quote(quote.as_mut(), frame, dst, private) {
+            return drop(r);
         }
         let mut w = Walk::new(frame, Origin::Uplink(g), meta, ip);
         w.quote = quote;
@@ -175,6 +158,27 @@ impl InternetGateway {
             MappingTarget::NatGateway(n) => Node::NatGateway(n),
         };
         Ok((w, Step::Next(next)))
+    }
+}
+
+/// An ICMP error coming in (from the internet, or turned around in the gateway) about a
+/// packet that left with source `public`: the quote, and the frame's quoted header, show
+/// the `private` address the packet really came from.
+fn translate_quote(
+    quote: Option<&mut Quoted>,
+    frame: &mut [u8],
+    public: Ipv4Addr,
+    private: Ipv4Addr,
+) -> Result<(), DropReason> {
+    let Some(q) = quote.filter(|q| q.src == IpAddr::V4(public)) else {
+        return Ok(());
+    };
+    q.src = IpAddr::V4(private);
+    match frame.get_mut(HEADER_LEN..) {
+        Some(ipb) => set_quoted_ipv4_addr(ipb, End::Src, private)
+            .map(|_| ())
+            .map_err(|_| DropReason::Malformed),
+        None => Ok(()),
     }
 }
 
