@@ -59,9 +59,11 @@ pub enum LabError {
         #[source]
         source: serde_json::Error,
     },
-    /// vpcd exited (or closed stdout) before saying `ready`.
-    #[error("vpcd exited before it was ready; last lines of {}:\n{log_tail}", log.display())]
+    /// vpcd (or a host service) exited, or closed stdout, before saying `ready`.
+    #[error("{program} exited before it was ready; last lines of {}:\n{log_tail}", log.display())]
     NotReady {
+        /// What did not get ready.
+        program: String,
         /// Its log file.
         log: PathBuf,
         /// The end of that log.
@@ -181,6 +183,78 @@ pub struct UpState {
     /// Namespaces that `up` created (existing ones are never recorded, so never deleted).
     #[serde(default)]
     pub namespaces_created: Vec<String>,
+    /// The internet hosts `up` built: id → namespace (for `vpcctl exec HOST`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub internet_hosts: std::collections::BTreeMap<String, String>,
+    /// The host services `up` started (stopped by `down`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceProcess>,
+}
+
+/// A host service process that `vpcctl up` started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceProcess {
+    /// The internet host it serves.
+    pub host: String,
+    /// Its PID.
+    pub pid: u32,
+    /// Its start time ([`pid_start_time`]), so a reused PID is never signalled.
+    pub start_time: Option<u64>,
+}
+
+impl ServiceProcess {
+    /// Whether the PID is still this process.
+    pub fn is_alive(&self) -> bool {
+        pid_alive(self.pid) && pid_start_time(self.pid) == self.start_time
+    }
+}
+
+/// Starts `binary ARGS…` in namespace `netns` (`ip netns exec`, which execs, so the PID
+/// is the service's) in its own process group, stdin null, stderr appended to `log`,
+/// and blocks until it prints a line starting with `ready` on stdout.
+pub fn start_in_netns(
+    binary: &Path,
+    netns: &str,
+    args: &[String],
+    log: &Path,
+) -> Result<Child, LabError> {
+    let log_file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(log)
+        .map_err(io_err(log))?;
+    let log_start = log_file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", netns])
+        .arg(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .process_group(0)
+        .spawn()
+        .map_err(|source| LabError::Spawn {
+            program: "ip".to_string(),
+            source,
+            hint: " (install iproute2)",
+        })?;
+    let ready = child.stdout.take().is_some_and(|out| {
+        BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("ready"))
+    });
+    if ready {
+        Ok(child)
+    } else {
+        stop_child(&mut child, Duration::from_secs(2));
+        Err(LabError::NotReady {
+            program: format!("service in namespace {netns}"),
+            log: log.to_path_buf(),
+            log_tail: log_tail_since(log, log_start, 20),
+        })
+    }
 }
 
 /// The state file for a socket: `<socket dir>/vpcctl-up.json`.
@@ -333,6 +407,7 @@ pub fn start_vpcd_with(
         let _ = child.wait();
         let tail = log_tail_since(&log, log_start, 20);
         Err(LabError::NotReady {
+            program: "vpcd".to_string(),
             log_tail: if tail.is_empty() {
                 "(vpcd wrote nothing)".to_string()
             } else {
@@ -370,6 +445,23 @@ pub fn stop_child(child: &mut Child, timeout: Duration) {
 mod tests {
     use super::*;
 
+    /// Retries `f` while exec fails with "text file busy": a script just written can
+    /// still be open for writing in a child that another test thread forked at that
+    /// moment, until that child execs.
+    fn retry_busy<T>(mut f: impl FnMut() -> Result<T, LabError>) -> Result<T, LabError> {
+        for _ in 0..50 {
+            match f() {
+                Err(LabError::Spawn { source, .. })
+                    if source.kind() == std::io::ErrorKind::ExecutableFileBusy =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+        f()
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("vpcctl-lab-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -386,6 +478,12 @@ mod tests {
             vpcd_pid: Some(42),
             vpcd_start_time: Some(7),
             namespaces_created: vec!["ns-a".into()],
+            internet_hosts: [("client".to_string(), "ns-client".to_string())].into(),
+            services: vec![ServiceProcess {
+                host: "client".into(),
+                pid: 43,
+                start_time: Some(8),
+            }],
         };
         st.save(&path).unwrap();
         assert_eq!(UpState::load(&path).unwrap(), st);
@@ -445,7 +543,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(f, fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let mut child = start_vpcd(&good, &socket).unwrap();
+        let mut child = retry_busy(|| start_vpcd(&good, &socket)).unwrap();
         child.wait().unwrap();
         // Extra arguments reach the daemon; the readiness line comes back.
         let echo = dir.join("echo.sh");
@@ -454,8 +552,10 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&echo, fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let (mut child, line) =
-            start_vpcd_with(&echo, &socket, &["--metrics".into(), "127.0.0.1:0".into()]).unwrap();
+        let (mut child, line) = retry_busy(|| {
+            start_vpcd_with(&echo, &socket, &["--metrics".into(), "127.0.0.1:0".into()])
+        })
+        .unwrap();
         child.wait().unwrap();
         assert_eq!(
             line,
@@ -464,7 +564,7 @@ mod tests {
                 socket.display()
             )
         );
-        match start_vpcd(&bad, &socket) {
+        match retry_busy(|| start_vpcd(&bad, &socket)) {
             Err(LabError::NotReady { log_tail, .. }) => {
                 assert!(log_tail.contains("cannot open /dev/net/tun"), "{log_tail}");
                 assert!(!log_tail.contains("starting"), "{log_tail}");
@@ -492,7 +592,7 @@ mod tests {
         let state = UpState {
             vpcd_pid: Some(me),
             vpcd_start_time: Some(t),
-            namespaces_created: vec![],
+            ..UpState::default()
         };
         assert!(is_recorded_vpcd(&state, me));
         let reused = UpState {

@@ -19,6 +19,8 @@ pub mod model;
 pub mod names;
 pub mod render;
 pub mod report;
+pub mod segment;
+pub mod serve;
 pub mod validate;
 
 pub use client::DEFAULT_SOCKET;

@@ -21,6 +21,9 @@ pub const IGW_MAC_OUI: u8 = 0x0a;
 /// First octet of the generated MAC of an internet gateway's outside namespace.
 pub const IGW_HOST_MAC_OUI: u8 = 0x0e;
 
+/// First octet of generated internet host MACs (locally administered, unicast).
+pub const INTERNET_HOST_MAC_OUI: u8 = 0x16;
+
 /// 64-bit FNV-1a over `bytes` (stable, unlike `std`'s randomised hasher).
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -68,6 +71,23 @@ pub fn igw_mac(igw_id: &str) -> MacAddr {
 /// `0e:` + 5 bytes of the hash of `<igw id>:internet`.
 pub fn igw_host_mac(igw_id: &str) -> MacAddr {
     mac_from(IGW_HOST_MAC_OUI, &format!("{igw_id}:internet"))
+}
+
+/// The MAC of internet host `host_id` on the internet segment.
+pub fn internet_host_mac(host_id: &str) -> MacAddr {
+    mac_from(INTERNET_HOST_MAC_OUI, host_id)
+}
+
+/// The interface name of internet gateway `igw_id`'s uplink in the internet segment's
+/// namespace (`up-` and 8 hex digits: unique per id, at most 15 characters).
+pub fn segment_uplink_ifname(igw_id: &str) -> String {
+    format!("up-{:08x}", mix64(fnv1a64(igw_id.as_bytes())) as u32)
+}
+
+/// The interface name of internet host `host_id`'s link in the internet segment's
+/// namespace (`h-` and 8 hex digits).
+pub fn segment_host_ifname(host_id: &str) -> String {
+    format!("h-{:08x}", mix64(fnv1a64(host_id.as_bytes())) as u32)
 }
 
 /// The id of the implicit main route table of a VPC that declares none:

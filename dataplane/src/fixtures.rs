@@ -7,7 +7,7 @@ use crate::engine::port::PortIdx;
 use crate::vpc::config::{
     Attachment, DataplaneConfig, EniConfig, EniIdx, IgwIdx, InternetGatewayConfig, MappingTarget,
     NatGatewayConfig, NatIdx, PortRange, PublicMapping, RouteConfig, RouteTableConfig,
-    RouteTableIdx, RouteTarget, SubnetConfig, SubnetIdx, Uplink, VpcConfig, VpcIdx,
+    Outside, RouteTableIdx, RouteTarget, SubnetConfig, SubnetIdx, Uplink, VpcConfig, VpcIdx,
 };
 use crate::wire::MacAddr;
 
@@ -183,11 +183,13 @@ pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
                 netns: "internet".into(),
                 ifname: "eth0".into(),
             },
-            outside: "203.0.113.0/24".parse().unwrap_or_default(),
-            gateway_ip: Ipv4Addr::new(203, 0, 113, 1),
-            hosts: vec![Ipv4Addr::from(INTERNET_HOST)],
             host_mac: INTERNET_HOST_MAC,
             mtu: 1500,
+            outside: Outside::Namespace {
+                cidr: "203.0.113.0/24".parse().unwrap_or_default(),
+                gateway_ip: Ipv4Addr::new(203, 0, 113, 1),
+                hosts: vec![Ipv4Addr::from(INTERNET_HOST)],
+            },
         }),
         mappings: vec![PublicMapping {
             public: Ipv4Addr::from(NAT_EIP),

@@ -12,15 +12,21 @@ use dataplane::observe::stats::{PortCounters, StatsReport};
 use dataplane::vpc::config::{DataplaneConfig, EniConfig};
 use dataplane::vpc::verdict::DropReason;
 
-use crate::{Error, MacAddr, Netns, Result, RunPrefix, Vpcd, VpcdOptions};
+use control::segment::SegmentPlan;
+
+use crate::{Error, MacAddr, Netns, NsChild, Result, RunPrefix, Vpcctl, Vpcd, VpcdOptions};
 
 /// A topology running on its own `vpcd` with its own namespaces.
 pub struct Lab {
-    // Field order is drop order: vpcd first (TAPs go), then the namespaces.
+    // Field order is drop order: vpcd first (TAPs go), then the namespaces (the host
+    // services are stopped in `Drop` before any field goes).
     vpcd: Vpcd,
     namespaces: BTreeMap<String, Netns>,
     eni_netns: BTreeMap<String, String>,
     igw_netns: BTreeMap<String, String>,
+    host_netns: BTreeMap<String, String>,
+    // Host services: stopped before the namespaces go.
+    services: BTreeMap<String, NsChild>,
     prefix: RunPrefix,
     /// The topology as applied (namespace names prefixed).
     pub topology: Topology,
@@ -42,6 +48,8 @@ impl Lab {
             namespaces: BTreeMap::new(),
             eni_netns: BTreeMap::new(),
             igw_netns: BTreeMap::new(),
+            host_netns: BTreeMap::new(),
+            services: BTreeMap::new(),
             prefix,
             topology: Topology::default(),
         };
@@ -73,9 +81,40 @@ impl Lab {
                 self.igw_netns.insert(igw.id.clone(), ns.to_string());
             }
         }
+        if let Some(seg) = SegmentPlan::of(&topo) {
+            self.build_segment(&seg).map_err(|e| vec![e.to_string()])?;
+        }
         let epoch = self.apply_config(&config)?;
         self.topology = topo;
         Ok(epoch)
+    }
+
+    /// Creates the internet segment's namespaces, builds it, and starts the hosts'
+    /// services (waiting for each to say `ready`).
+    fn build_segment(&mut self, seg: &SegmentPlan) -> Result<()> {
+        for ns in seg.namespaces() {
+            if !self.namespaces.contains_key(ns) {
+                let n = Netns::create(ns)?;
+                self.namespaces.insert(ns.to_string(), n);
+            }
+        }
+        seg.build().map_err(|e| Error::Control(e.to_string()))?;
+        for h in &seg.hosts {
+            self.host_netns.insert(h.id.clone(), h.netns.clone());
+            let args = control::segment::serve_args(h);
+            if args.is_empty() || self.services.contains_key(&h.id) {
+                continue;
+            }
+            let bin = Vpcctl::binary_path()?;
+            let bin = bin.to_string_lossy();
+            let argv: Vec<&str> = std::iter::once(bin.as_ref())
+                .chain(args.iter().map(String::as_str))
+                .collect();
+            let mut child = self.namespaces[&h.netns].spawn(&argv)?;
+            child.wait_for_line(|_, l| l.starts_with("ready"), Duration::from_secs(10))?;
+            self.services.insert(h.id.clone(), child);
+        }
+        Ok(())
     }
 
     /// Parses `toml`, prefixes its namespace names, validates and compiles it, without
@@ -97,6 +136,17 @@ impl Lab {
             if let Some(inet) = &mut igw.internet {
                 inet.netns = self.prefix.ns_name(&inet.netns);
             }
+        }
+        let uses_segment = topo.internet.is_some()
+            || !topo.internet_hosts.is_empty()
+            || topo.internet_gateways.iter().any(|g| g.internet.is_none());
+        if uses_segment {
+            let mut seg = topo.internet.clone().unwrap_or_default();
+            seg.netns = self.prefix.ns_name(&seg.netns);
+            topo.internet = Some(seg);
+        }
+        for h in &mut topo.internet_hosts {
+            h.netns = Some(self.prefix.ns_name(h.netns()));
         }
         control::validate::validate(&mut topo).map_err(texts)?;
         let config = control::compile::compile(&topo).map_err(texts)?;
@@ -136,6 +186,23 @@ impl Lab {
             .get(igw)
             .and_then(|ns| self.namespaces.get(ns))
             .unwrap_or_else(|| panic!("lab has no internet namespace for {igw}"))
+    }
+
+    /// The namespace of internet host `host` (its id).
+    pub fn host(&self, host: &str) -> &Netns {
+        self.host_netns
+            .get(host)
+            .and_then(|ns| self.namespaces.get(ns))
+            .unwrap_or_else(|| panic!("lab has no internet host {host}"))
+    }
+
+    /// The namespace of the shared internet segment (where `inet0` is).
+    pub fn segment(&self) -> &Netns {
+        self.topology
+            .internet
+            .as_ref()
+            .and_then(|s| self.namespaces.get(&s.netns))
+            .unwrap_or_else(|| panic!("lab has no internet segment"))
     }
 
     /// The primary private IPv4 of ENI `eni`.
@@ -256,4 +323,12 @@ fn find_eni<'a>(r: &'a StatsReport, eni: &str) -> Result<&'a EniConfig> {
         .iter()
         .find(|e| e.id == eni)
         .ok_or_else(|| Error::Control(format!("vpcd runs no ENI {eni}")))
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for (_, mut s) in std::mem::take(&mut self.services) {
+            s.terminate(Duration::from_secs(2));
+        }
+    }
 }

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use control::client::{self, ClientError, SOCKET_ENV};
 use control::lab::{self, UpState};
+use control::segment::SegmentPlan;
 use control::{compile_file, render, Compiled, LoadError, DEFAULT_SOCKET};
 use dataplane::sys::ip::{self, Ip};
 
@@ -65,9 +66,10 @@ enum Cmd {
         eni: Option<String>,
     },
     /// Start vpcd if needed, create the namespaces of the ENIs and of the internet
-    /// gateways' internet sides, and apply the topology.
+    /// gateways' internet sides, build the internet segment and its hosts (and start
+    /// their services), and apply the topology.
     #[command(
-        after_help = "Example:\n  sudo vpcctl up examples/demo.toml\n  sudo vpcctl exec eni-web1 -- ping -c1 10.0.2.20\n  sudo vpcctl down"
+        after_help = "Example:\n  sudo vpcctl up examples/demo.toml\n  sudo vpcctl exec eni-web1 -- ping -c1 10.0.2.20\n  sudo vpcctl exec client -- curl -s http://198.51.100.40/\n  sudo vpcctl down"
     )]
     Up {
         /// The topology file (TOML).
@@ -80,17 +82,31 @@ enum Cmd {
         #[arg(long, value_name = "ADDR:PORT", value_parser = dataplane::daemon::metrics_http::parse_addr)]
         metrics: Option<std::net::SocketAddr>,
     },
-    /// Run a command in the network namespace of an ENI (or of an internet gateway's
-    /// internet side).
+    /// Run a command in the network namespace of an ENI, an internet host, or an
+    /// internet gateway's outside (its own namespace, or the internet segment's).
     #[command(
-        after_help = "Examples:\n  sudo vpcctl exec eni-web1 -- ip addr show eth0\n  sudo vpcctl exec igw-demo -- ping -c1 198.51.100.40"
+        after_help = "Examples:\n  sudo vpcctl exec eni-web1 -- ip addr show eth0\n  sudo vpcctl exec client -- ping -c1 198.51.100.40\n  sudo vpcctl exec igw-demo -- tcpdump -ni inet0"
     )]
     Exec {
-        /// The ENI id, or an internet gateway id (`igw-…`) for its internet namespace.
+        /// An ENI id, an internet host id, or an internet gateway id (`igw-…`) for the
+        /// namespace of its outside.
         eni: String,
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// Run an internet host's test services in the current namespace until killed
+    /// (`vpcctl up` runs this in each host's namespace; prints `ready` once listening).
+    #[command(
+        after_help = "Example:\n  sudo ip netns exec client vpcctl serve --name client --service http:tcp:80 --service echo:udp:7"
+    )]
+    Serve {
+        /// The host's name, shown in HTTP answers.
+        #[arg(long)]
+        name: String,
+        /// A service, KIND:PROTOCOL:PORT (http:tcp:80, echo:tcp:7, echo:udp:7); repeatable.
+        #[arg(long = "service", required = true)]
+        services: Vec<control::serve::ServiceSpec>,
     },
     /// Stop vpcd and remove the namespaces that `vpcctl up` created (idempotent).
     #[command(after_help = "Example:\n  sudo vpcctl down")]
@@ -100,11 +116,11 @@ enum Cmd {
     /// gateway, NAT rewrite, peering) and where it ends (delivered, or the blocking
     /// component with an explanation code). Live traffic and connections are untouched.
     #[command(
-        after_help = "Examples:\n  vpcctl trace eni-web1 10.0.2.20 --proto tcp --dport 5001\n  vpcctl trace eni-priv1 203.0.113.5 --dport 443 --return\n  vpcctl trace igw-demo 198.51.100.40 --dport 80 --json"
+        after_help = "Examples:\n  vpcctl trace eni-web1 10.0.2.20 --proto tcp --dport 5001\n  vpcctl trace eni-priv1 203.0.113.5 --dport 443 --return\n  vpcctl trace client 198.51.100.40 --dport 80 --json"
     )]
     Trace {
-        /// Where the packet starts: an ENI id, or an internet gateway id for a packet from
-        /// its internet side.
+        /// Where the packet starts: an ENI id, an internet host id, or an internet gateway
+        /// id for a packet from its internet side.
         from: String,
         /// The destination address.
         dst: std::net::IpAddr,
@@ -215,6 +231,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => up(socket, &file, vpcd, metrics),
         Cmd::Exec { eni, command } => exec(socket, &eni, &command),
         Cmd::Down => down(socket),
+        Cmd::Serve { name, services } => {
+            control::serve::run(&name, &services, || println!("ready"))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Trace {
             from,
             dst,
@@ -407,6 +427,7 @@ fn up(
         started = Some(child);
     }
 
+    let segment = SegmentPlan::of(&c.topology);
     let mut created = Vec::new();
     let mut namespaces: Vec<&str> = c
         .config
@@ -420,6 +441,7 @@ fn up(
                 .filter_map(|g| g.uplink.as_ref().map(|u| &u.attachment)),
         )
         .map(|a| a.netns.as_str())
+        .chain(segment.iter().flat_map(SegmentPlan::namespaces))
         .collect();
     namespaces.sort_unstable();
     namespaces.dedup();
@@ -438,7 +460,21 @@ fn up(
         }
     }
 
+    let mut services = Vec::new();
+    if let (None, Some(seg)) = (&failure, &segment) {
+        match build_segment(seg, socket) {
+            Ok(started) => services = started,
+            Err(e) => failure = Some(e),
+        }
+    }
+
     let mut state = previous.clone();
+    if let Some(seg) = &segment {
+        for h in &seg.hosts {
+            state.internet_hosts.insert(h.id.clone(), h.netns.clone());
+        }
+    }
+    state.services.extend(services.iter().cloned());
     if let Some(child) = &started {
         state.vpcd_pid = Some(child.id());
         state.vpcd_start_time = lab::pid_start_time(child.id());
@@ -479,6 +515,7 @@ fn up(
     };
 
     // Undo what this call did, and only that.
+    stop_services(&services);
     for ns in &created {
         if let Err(e) = ip::netns_delete_if_exists(ns) {
             eprintln!("warning: could not delete namespace {ns}: {e}");
@@ -495,7 +532,55 @@ fn up(
     outcome.context("vpcctl up failed; what this call created has been removed")
 }
 
+/// Builds the internet segment and its hosts, and starts the hosts' services that are
+/// not running yet (those a previous `up` started and that still run are kept).
+fn build_segment(seg: &SegmentPlan, socket: &Path) -> Result<Vec<lab::ServiceProcess>> {
+    seg.build()?;
+    let running = UpState::load(&lab::state_path(socket))?.services;
+    let me = std::env::current_exe().context("finding the vpcctl binary for host services")?;
+    let log = lab::socket_dir(socket).join("services.log");
+    let mut started = Vec::new();
+    for h in &seg.hosts {
+        let args = control::segment::serve_args(h);
+        if args.is_empty() || running.iter().any(|p| p.host == h.id && p.is_alive()) {
+            continue;
+        }
+        match lab::start_in_netns(&me, &h.netns, &args, &log) {
+            Ok(child) => started.push(lab::ServiceProcess {
+                host: h.id.clone(),
+                pid: child.id(),
+                start_time: lab::pid_start_time(child.id()),
+            }),
+            Err(e) => {
+                stop_services(&started);
+                return Err(anyhow::Error::new(e).context(format!("starting the services of {}", h.id)));
+            }
+        }
+    }
+    Ok(started)
+}
+
+/// Stops host services by PID (only while each PID is still that process).
+fn stop_services(services: &[lab::ServiceProcess]) {
+    for p in services.iter().filter(|p| p.is_alive()) {
+        if let Err(e) = lab::terminate(p.pid) {
+            eprintln!("warning: could not stop the services of {} (pid {}): {e}", p.host, p.pid);
+        } else if !lab::wait_for_exit(p.pid, Duration::from_secs(5)) {
+            eprintln!("warning: the services of {} (pid {}) did not exit", p.host, p.pid);
+        }
+    }
+}
+
 fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
+    let run_in = |netns: &str| -> Result<ExitCode> {
+        let status = Ip::netns_exec(netns, command).status()?;
+        let code = lab::exit_code(status);
+        Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    };
+    let up = UpState::load(&lab::state_path(socket))?;
+    if let Some(ns) = up.internet_hosts.get(eni) {
+        return run_in(ns);
+    }
     let report = client::show(socket)?;
     if let Some(g) = report.config.internet_gateways.iter().find(|g| g.id == eni) {
         let Some(up) = &g.uplink else {
@@ -511,9 +596,15 @@ fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
         bail!("{eni} is a NAT gateway: it runs inside vpcd and has no namespace to run a command in; exec into an ENI behind it instead");
     }
     let Some(e) = report.config.enis.iter().find(|e| e.id == eni) else {
-        let known: Vec<&str> = report.config.enis.iter().map(|e| e.id.as_str()).collect();
+        let known: Vec<&str> = report
+            .config
+            .enis
+            .iter()
+            .map(|e| e.id.as_str())
+            .chain(up.internet_hosts.keys().map(String::as_str))
+            .collect();
         bail!(
-            "no ENI `{eni}` in the running configuration; known ENIs: {}",
+            "no ENI or internet host `{eni}` in the running lab; known: {}",
             if known.is_empty() {
                 "(none)".to_string()
             } else {
@@ -549,6 +640,7 @@ fn down(socket: &Path) -> Result<ExitCode> {
             }
         }
     }
+    stop_services(&state.services);
     let mut failed = Vec::new();
     for ns in &state.namespaces_created {
         match ip::netns_delete_if_exists(ns) {
@@ -565,9 +657,8 @@ fn down(socket: &Path) -> Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else {
         UpState {
-            vpcd_pid: None,
-            vpcd_start_time: None,
             namespaces_created: failed,
+            ..UpState::default()
         }
         .save(&state_path)?;
         bail!("some namespaces could not be deleted; fix the cause and run `vpcctl down` again")

@@ -4,13 +4,15 @@
 use std::net::Ipv4Addr;
 
 use dataplane::vpc::config::{
-    Attachment, EniIdx, IgwIdx, MappingTarget, NatGatewayConfig, NatIdx, PortRange, RouteTarget,
+    Attachment, EniIdx, IgwIdx, MappingTarget, NatGatewayConfig, NatIdx, Outside, PortRange,
+    RouteTarget,
     SubnetIdx, VpcIdx,
 };
 
 use super::tests::rtb;
 use super::*;
 use crate::compile_str;
+use crate::names::segment_uplink_ifname;
 
 const GATEWAYS: &str = r#"
         [[vpc]]
@@ -74,7 +76,18 @@ fn internet_gateways_compile_in_file_order_with_uplink_and_macs() {
     let ids: Vec<&str> = c.internet_gateways.iter().map(|g| g.id.as_str()).collect();
     assert_eq!(ids, ["igw-bare", "igw-a"]);
     let bare = &c.internet_gateways[0];
-    assert_eq!((bare.vpc, bare.uplink.is_none()), (VpcIdx(1), true));
+    assert_eq!(bare.vpc, VpcIdx(1));
+    // Without an `internet` table of its own: on the shared segment, with no hosts.
+    let seg = bare.uplink.as_ref().unwrap();
+    assert_eq!(seg.attachment.netns, "internet");
+    assert_eq!(seg.attachment.ifname, segment_uplink_ifname("igw-bare"));
+    assert_eq!(
+        seg.outside,
+        Outside::Segment {
+            bridge: "inet0".into(),
+            neighbours: vec![]
+        }
+    );
     let g = &c.internet_gateways[1];
     assert_eq!(g.vpc, VpcIdx(0));
     assert_eq!(g.mac, igw_mac("igw-a"));
@@ -87,12 +100,20 @@ fn internet_gateways_compile_in_file_order_with_uplink_and_macs() {
             ifname: "up0".into()
         }
     );
-    assert_eq!(u.outside, "203.0.113.0/24".parse().unwrap());
+    let Outside::Namespace {
+        cidr,
+        gateway_ip,
+        hosts,
+    } = &u.outside
+    else {
+        panic!("{:?}", u.outside)
+    };
+    assert_eq!(*cidr, "203.0.113.0/24".parse::<ipnet::Ipv4Net>().unwrap());
     assert_eq!(
-        u.gateway_ip,
+        *gateway_ip,
         "203.0.113.1".parse::<std::net::Ipv4Addr>().unwrap()
     );
-    assert_eq!(u.hosts.len(), 2);
+    assert_eq!(hosts.len(), 2);
     assert_eq!(u.host_mac, igw_host_mac("igw-a"));
     assert_eq!(u.host_mac.0[0], IGW_HOST_MAC_OUI);
     assert_eq!(u.mtu, 1400);

@@ -1,20 +1,28 @@
 //! Internet gateways: in file order, each with a generated MAC
-//! ([`igw_mac`]), its outside namespace's one ([`igw_host_mac`]) and the 1:1 NAT table of
+//! ([`igw_mac`]), its uplink's kernel end's one ([`igw_host_mac`]) — on an outside
+//! namespace of its own (`internet = {…}`) or on the shared internet segment, with the
+//! internet hosts behind it and the other gateways' public addresses as neighbours — and
+//! the 1:1 NAT table of
 //! its VPC: the associated Elastic IPs in file order, then the ENIs' `public_ip`s in ENI
 //! order, then the Elastic IPs of the VPC's public NAT gateways. Public addresses of VPCs
 //! without a gateway are dropped (validation warns about ENIs' and rejects NAT gateways').
 
 use std::collections::HashMap;
 
+use std::net::Ipv4Addr;
+
 use dataplane::vpc::config::{
-    Attachment, InternetGatewayConfig, MappingTarget, PublicMapping, Uplink,
+    Attachment, InternetGatewayConfig, MappingTarget, Neighbour, Outside, PublicMapping, Uplink,
 };
+use dataplane::wire::MacAddr;
 
 use super::index::Index;
 use super::nat_gateway::PublicNat;
 use super::units::idx;
-use crate::model::{InternetSide, Topology};
-use crate::names::{first_index, igw_host_mac, igw_mac};
+use crate::model::{InternetSide, Topology, SEGMENT_BRIDGE};
+use crate::names::{
+    first_index, igw_host_mac, igw_mac, internet_host_mac, segment_uplink_ifname,
+};
 use crate::report::ValidationError;
 
 /// The internet gateways of `t` in file order, each with the 1:1 NAT table of its VPC
@@ -40,25 +48,99 @@ pub(super) fn internet_gateways(
             id: g.id.clone(),
             vpc: idx(vi),
             mac: igw_mac(&g.id),
-            uplink: g.internet.as_ref().map(|inet| uplink(&g.id, inet)),
+            uplink: Some(match &g.internet {
+                Some(inet) => own_namespace(&g.id, inet),
+                None => on_segment(t, &g.id),
+            }),
             mappings,
         });
+    }
+    // On the shared segment, each gateway also knows where the others' public addresses
+    // are: the internet routes between VPCs.
+    let others: Vec<(String, MacAddr, Vec<Ipv4Addr>)> = internet_gateways
+        .iter()
+        .filter(|g| is_on_segment(g))
+        .map(|g| {
+            let publics = g.mappings.iter().map(|m| m.public).collect();
+            (g.id.clone(), g.mac, publics)
+        })
+        .collect();
+    for g in &mut internet_gateways {
+        let id = g.id.clone();
+        let Some(Uplink {
+            outside: Outside::Segment { neighbours, .. },
+            ..
+        }) = g.uplink.as_mut()
+        else {
+            continue;
+        };
+        for (other, mac, publics) in others.iter().filter(|(o, _, _)| *o != id) {
+            neighbours.extend(publics.iter().map(|&ip| Neighbour {
+                ip,
+                mac: *mac,
+                holder: other.clone(),
+            }));
+        }
     }
     internet_gateways
 }
 
-/// The uplink of gateway `igw_id` to its outside namespace.
-fn uplink(igw_id: &str, inet: &InternetSide) -> Uplink {
+/// Whether gateway `g` sits on the shared internet segment.
+fn is_on_segment(g: &InternetGatewayConfig) -> bool {
+    matches!(
+        g.uplink,
+        Some(Uplink {
+            outside: Outside::Segment { .. },
+            ..
+        })
+    )
+}
+
+/// The uplink of gateway `igw_id` to an outside namespace of its own.
+fn own_namespace(igw_id: &str, inet: &InternetSide) -> Uplink {
     Uplink {
         attachment: Attachment {
             netns: inet.netns.clone(),
             ifname: inet.ifname.clone(),
         },
-        outside: inet.cidr,
-        gateway_ip: inet.gateway,
-        hosts: inet.hosts.clone(),
         host_mac: igw_host_mac(igw_id),
         mtu: inet.mtu,
+        outside: Outside::Namespace {
+            cidr: inet.cidr,
+            gateway_ip: inet.gateway,
+            hosts: inet.hosts.clone(),
+        },
+    }
+}
+
+/// The uplink of gateway `igw_id` on the shared internet segment, with the internet
+/// hosts behind it (those that list it, or list none) as neighbours.
+fn on_segment(t: &Topology, igw_id: &str) -> Uplink {
+    let seg = t.internet.clone().unwrap_or_default();
+    let neighbours = t
+        .internet_hosts
+        .iter()
+        .filter(|h| h.internet_gateways.is_empty() || h.internet_gateways.iter().any(|g| g == igw_id))
+        .flat_map(|h| {
+            let mac = internet_host_mac(&h.id);
+            h.addresses.iter().map(move |&ip| Neighbour {
+                ip,
+                mac,
+                holder: h.id.clone(),
+            })
+        })
+        .collect();
+    Uplink {
+        attachment: Attachment {
+            netns: seg.netns,
+            ifname: segment_uplink_ifname(igw_id),
+        },
+        host_mac: igw_host_mac(igw_id),
+        mtu: seg.mtu,
+        outside: Outside::Segment {
+            bridge: SEGMENT_BRIDGE.to_string(),
+            neighbours,
+        },
     }
 }
 

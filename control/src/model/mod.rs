@@ -44,6 +44,21 @@
 //! `internet` side [`InternetSide`]), `[[elastic_ip]]` ([`ElasticIp`]), the ENI field
 //! `public_ip`, and the route target `igw-…`.
 //!
+//! The internet as a test fixture (issue VPC-7): `[internet]` ([`InternetSegment`]) and
+//! `[[internet_host]]` ([`InternetHost`]). Gateways without an `internet = {…}` namespace
+//! of their own share one internet segment; each host is a namespace on it:
+//!
+//! ```toml
+//! [internet]                      # optional
+//! netns = "internet"              # the segment's namespace (default "internet")
+//!
+//! [[internet_host]]
+//! id = "client"                   # `vpcctl exec client -- curl …`
+//! addresses = ["198.51.100.10", "203.0.113.77"]   # any unicast IPv4, first = source
+//! internet_gateways = ["igw-demo"]                # optional: default every gateway
+//! services = [{ kind = "http", port = 80 }, { kind = "echo", protocol = "udp", port = 7 }]
+//! ```
+//!
 //! NAT gateways: `[[nat_gateway]]` ([`NatGateway`]), the route target
 //! `nat-…`, and the `[lab]` knobs `nat_gateway_ports` and `nat_gateway_idle_timeout`
 //! ([`LabSettings`]):
@@ -156,6 +171,7 @@ macro_rules! serialize_as_display {
 mod eni;
 mod flow_log;
 mod gateways;
+mod internet;
 mod lab;
 mod network_acl;
 mod peering;
@@ -182,6 +198,10 @@ pub use flow_log::{
 pub use gateways::{
     ElasticIp, InternetGateway, InternetSide, NatConnectivity, NatGateway, DEFAULT_INTERNET_MTU,
     MAX_INTERNET_MTU, MIN_INTERNET_MTU,
+};
+pub use internet::{
+    HostService, InternetHost, InternetSegment, ServiceKind, ServiceProtocol, DEFAULT_SEGMENT_NETNS,
+    SEGMENT_BRIDGE,
 };
 pub use lab::{LabSettings, DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT, DEFAULT_NAT_GATEWAY_PORTS};
 pub use network_acl::{NaclAction, NaclRule, NetworkAcl};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ElasticIp, Eni, FlowLog, InternetGateway, LabSettings, NatGateway, NetworkAcl, PacketCapture,
+    ElasticIp, Eni, FlowLog, InternetGateway, InternetHost, InternetSegment, LabSettings, NatGateway, NetworkAcl, PacketCapture,
     PeeringConnection, PrefixList, RouteTable, SecurityGroup, Subnet, TrafficMirrorFilter,
     TrafficMirrorSession, TrafficMirrorTarget, Vpc,
 };
@@ -44,6 +44,16 @@ pub struct Topology {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub internet_gateways: Vec<InternetGateway>,
+    /// `[[internet_host]]` tables.
+    #[serde(
+        default,
+        rename = "internet_host",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub internet_hosts: Vec<InternetHost>,
+    /// The optional `[internet]` table: the shared internet segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet: Option<InternetSegment>,
     /// `[[elastic_ip]]` tables.
     #[serde(default, rename = "elastic_ip", skip_serializing_if = "Vec::is_empty")]
     pub elastic_ips: Vec<ElasticIp>,

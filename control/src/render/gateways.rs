@@ -3,10 +3,29 @@
 use std::fmt::Write as _;
 
 use dataplane::observe::stats::{NatGatewayReport, UplinkReport};
-use dataplane::vpc::config::{DataplaneConfig, MappingTarget};
+use dataplane::vpc::config::{DataplaneConfig, MappingTarget, Neighbour, Outside};
 
 use super::names::mapping_target_name;
 use super::text::{drops_text, duration_text, ids_or_dash, idx32, indent, table};
+
+/// The internet hosts (and other gateways) on the segment as seen by one gateway: one
+/// line per holder with its addresses and MAC.
+fn internet_hosts(neighbours: &[Neighbour]) -> String {
+    if neighbours.is_empty() {
+        return "  internet hosts: none (what it sends leaves on the segment and is lost)\n"
+            .to_string();
+    }
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for n in neighbours {
+        match rows.iter_mut().find(|r| r[0] == n.holder) {
+            Some(r) => r[1] = format!("{}, {}", r[1], n.ip),
+            None => rows.push(vec![n.holder.clone(), n.ip.to_string(), n.mac.to_string()]),
+        }
+    }
+    let mut out = String::from("  on the segment:\n");
+    out.push_str(&indent(&table(&["HOST", "ADDRESSES", "MAC"], &rows), 4));
+    out
+}
 
 /// The `Internet gateways` section of `vpcctl show`: each gateway with its uplink (and the
 /// uplink's port and counters from `uplinks`, when reported) and its 1:1 NAT table.
@@ -23,20 +42,32 @@ pub fn internet_gateways(c: &DataplaneConfig, uplinks: &[UplinkReport]) -> Strin
             .map_or_else(|| format!("vpc#{}?", g.vpc), |v| v.id.clone());
         let _ = writeln!(out, "{} ({vpc}), mac {}", g.id, g.mac);
         match &g.uplink {
-            Some(u) => {
-                let hosts: Vec<String> = u.hosts.iter().map(|h| h.to_string()).collect();
-                let _ = writeln!(
-                    out,
-                    "  uplink: {}/{}, outside {}, gateway {}, hosts {}, host mac {}, mtu {}",
-                    u.attachment.netns,
-                    u.attachment.ifname,
-                    u.outside,
-                    u.gateway_ip,
-                    ids_or_dash(hosts),
-                    u.host_mac,
-                    u.mtu
-                );
-            }
+            Some(u) => match &u.outside {
+                Outside::Namespace {
+                    cidr,
+                    gateway_ip,
+                    hosts,
+                } => {
+                    let hosts: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+                    let _ = writeln!(
+                        out,
+                        "  uplink: {}/{}, outside {cidr}, gateway {gateway_ip}, hosts {}, host mac {}, mtu {}",
+                        u.attachment.netns,
+                        u.attachment.ifname,
+                        ids_or_dash(hosts),
+                        u.host_mac,
+                        u.mtu
+                    );
+                }
+                Outside::Segment { bridge, neighbours } => {
+                    let _ = writeln!(
+                        out,
+                        "  uplink: internet segment {}/{} (bridge {bridge}), mtu {}",
+                        u.attachment.netns, u.attachment.ifname, u.mtu
+                    );
+                    out.push_str(&internet_hosts(neighbours));
+                }
+            },
             None => out.push_str("  uplink: none (traffic routed here is dropped)\n"),
         }
         if let Some(p) = uplinks.iter().find(|p| p.igw == g.id) {

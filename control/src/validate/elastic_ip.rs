@@ -46,6 +46,11 @@ pub(super) struct PublicSpace {
 }
 
 impl PublicSpace {
+    /// Who holds public address `ip` (`eipalloc-x.public_ip`), if it is taken.
+    pub(super) fn holder(&self, ip: Ipv4Addr) -> Option<&str> {
+        self.taken.get(&ip).map(String::as_str)
+    }
+
     /// The public space of `t`, before the internet gateways add their segments.
     pub(super) fn new(t: &Topology) -> Self {
         PublicSpace {

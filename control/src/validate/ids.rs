@@ -60,6 +60,7 @@ pub(super) fn ids(r: &mut Report, t: &Topology) {
         network_acls: "network_acl", NACL_PREFIX;
         security_groups: "security_group", SG_PREFIX;
         internet_gateways: "internet_gateway", IGW_PREFIX;
+        internet_hosts: "internet_host", "";
         elastic_ips: "elastic_ip", EIP_PREFIX;
         nat_gateways: "nat_gateway", NAT_PREFIX;
         peering_connections: "peering_connection", PCX_PREFIX;

@@ -58,6 +58,14 @@
 //! Warnings: two flow logs writing the same file, and a subnet or VPC without ENIs.
 //! `[lab] flow_log_interval` (seconds, > 0) replaces every interval.
 //!
+//! **The internet segment and its hosts**: `[internet] netns` is a usable namespace of its
+//! own and `mtu` is 576..=1500; an internet host has at least one unicast address (any
+//! range, private space included: the gateways refuse what AWS refuses), not another
+//! host's and not a public address of the VPCs; `internet_gateways` name gateways on the
+//! segment (without an `internet` table of their own); its namespace (default: its id)
+//! is its own; its services use distinct ports, HTTP over TCP only. Hosts with no gateway
+//! on the segment are a warning.
+//!
 //! **Packet captures** name an existing ENI and write `file`: an absolute path, not a
 //! directory, whose directory exists (checked where `vpcctl` runs), used by one capture
 //! only; `snaplen` is 1..=262144; a filter's `port` is 0..=65535 and only goes with tcp,
@@ -92,6 +100,7 @@ mod eni;
 mod flow_log;
 mod ids;
 mod internet_gateway;
+mod internet_host;
 mod lab;
 mod nat_gateway;
 mod network_acl;
@@ -233,6 +242,7 @@ fn validate_inner(
     let mut space = PublicSpace::new(t);
     let igw_of_vpc = internet_gateway::internet_gateways(&mut r, t, broken, &l, &mut space);
     elastic_ip::elastic_ips(&mut r, t, broken, &l, &mut space, &igw_of_vpc);
+    internet_host::internet_hosts(&mut r, t, broken, &l, &space);
 
     // NAT gateways claim their addresses after the ENIs.
     nat_gateway::nat_gateways(&mut r, t, broken, &l, &mut ips);

@@ -24,6 +24,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "network_acl",
     "security_group",
     "internet_gateway",
+    "internet_host",
+    "internet",
     "elastic_ip",
     "nat_gateway",
     "peering_connection",
@@ -98,6 +100,13 @@ pub(super) fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                 "internet_gateway",
                 value,
             ),
+            "internet_host" => cx.collect(
+                &mut topo.internet_hosts,
+                &mut origins.internet_host,
+                "internet_host",
+                value,
+            ),
+            "internet" => cx.collect_table(&mut topo.internet, "internet", value),
             "elastic_ip" => cx.collect(
                 &mut topo.elastic_ips,
                 &mut origins.elastic_ip,
@@ -157,7 +166,7 @@ pub(super) fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                         position_prefix(src, key.span().start),
                         TOP_LEVEL_KEYS
                             .iter()
-                            .map(|&k| if k == "lab" {
+                            .map(|&k| if k == "lab" || k == "internet" {
                                 format!("[{k}]")
                             } else {
                                 format!("[[{k}]]")

@@ -6,7 +6,7 @@
 use std::net::Ipv4Addr;
 
 use crate::sys::ip::{self, Ip, IpError, LinkAttr};
-use crate::vpc::config::{Attachment, DataplaneConfig};
+use crate::vpc::config::{Attachment, DataplaneConfig, Outside};
 use crate::wire::MacAddr;
 
 /// Why an attachment step failed.
@@ -19,6 +19,16 @@ pub enum AttachError {
         eni: String,
         /// The namespace.
         netns: String,
+    },
+    /// The internet segment's bridge is missing from its namespace.
+    #[error("{eni}: the internet segment's bridge `{bridge}` does not exist in namespace `{netns}` (`vpcctl up` builds the segment)")]
+    NoBridge {
+        /// The internet gateway id.
+        eni: String,
+        /// The namespace.
+        netns: String,
+        /// The bridge.
+        bridge: String,
     },
     /// `ip` could not be run, or failed.
     #[error("{eni}: {source}")]
@@ -60,8 +70,12 @@ pub struct PortSpec {
     pub addrs: Vec<Ipv4Addr>,
     /// Their prefix length.
     pub prefix_len: u8,
-    /// The default route's next hop (the subnet router, or the internet gateway).
+    /// The default route's next hop (the subnet router, or the internet gateway);
+    /// unspecified = no route.
     pub gateway: Ipv4Addr,
+    /// The bridge the kernel end joins (an uplink on the shared internet segment): no
+    /// addresses, no route.
+    pub master: Option<String>,
     /// IPv6 addresses (part of the signature; not configured yet).
     pub ipv6: Vec<std::net::Ipv6Addr>,
 }
@@ -82,19 +96,39 @@ pub fn port_specs(c: &DataplaneConfig) -> Vec<PortSpec> {
                 Ipv4Addr::from(u32::from(n.network()).wrapping_add(1))
             }),
             ipv6: e.ipv6.clone(),
+            master: None,
         }
     });
     let uplinks = c.internet_gateways.iter().map(|g| match &g.uplink {
-        Some(u) => PortSpec {
-            id: g.id.clone(),
-            attachment: Some(u.attachment.clone()),
-            mac: u.host_mac,
-            mtu: u.mtu,
-            addrs: u.hosts.clone(),
-            prefix_len: u.outside.prefix_len(),
-            gateway: u.gateway_ip,
-            ipv6: Vec::new(),
-        },
+        Some(u) => {
+            let base = PortSpec {
+                id: g.id.clone(),
+                attachment: Some(u.attachment.clone()),
+                mac: u.host_mac,
+                mtu: u.mtu,
+                addrs: Vec::new(),
+                prefix_len: 32,
+                gateway: Ipv4Addr::UNSPECIFIED,
+                ipv6: Vec::new(),
+                master: None,
+            };
+            match &u.outside {
+                Outside::Namespace {
+                    cidr,
+                    gateway_ip,
+                    hosts,
+                } => PortSpec {
+                    addrs: hosts.clone(),
+                    prefix_len: cidr.prefix_len(),
+                    gateway: *gateway_ip,
+                    ..base
+                },
+                Outside::Segment { bridge, .. } => PortSpec {
+                    master: Some(bridge.clone()),
+                    ..base
+                },
+            }
+        }
         None => PortSpec {
             id: g.id.clone(),
             attachment: None,
@@ -104,6 +138,7 @@ pub fn port_specs(c: &DataplaneConfig) -> Vec<PortSpec> {
             prefix_len: 32,
             gateway: Ipv4Addr::UNSPECIFIED,
             ipv6: Vec::new(),
+            master: None,
         },
     });
     enis.chain(uplinks).collect()
@@ -117,6 +152,15 @@ pub fn prepare(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attac
             eni: spec.id.clone(),
             netns: att.netns.clone(),
         });
+    }
+    if let Some(bridge) = &spec.master {
+        if !ip::link_exists(Some(&att.netns), bridge) {
+            return Err(AttachError::NoBridge {
+                eni: spec.id.clone(),
+                netns: att.netns.clone(),
+                bridge: bridge.clone(),
+            });
+        }
     }
     run(
         &spec.id,
@@ -145,12 +189,20 @@ pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attach
             Ip::addr_add(ns, &att.ifname, (*a).into(), spec.prefix_len),
         )?;
     }
+    if let Some(bridge) = &spec.master {
+        run(
+            id,
+            Ip::link_set(ns, &att.ifname, &[LinkAttr::Master(bridge)]),
+        )?;
+    }
     run(id, Ip::link_up(ns, "lo"))?;
     run(id, Ip::link_up(ns, &att.ifname))?;
-    run(
-        id,
-        Ip::route_replace_default(ns, spec.gateway.into(), &att.ifname),
-    )?;
+    if !spec.gateway.is_unspecified() {
+        run(
+            id,
+            Ip::route_replace_default(ns, spec.gateway.into(), &att.ifname),
+        )?;
+    }
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! that forwards, on an overlay of the connection and NAT state, so nothing changes.
 
 use super::*;
+use crate::vpc::config::{Neighbour, Outside};
 use crate::vpc::pipeline::Overlay;
 
 impl<P: Port> Dataplane<P> {
@@ -17,7 +18,10 @@ impl<P: Port> Dataplane<P> {
                 let host = c.internet_gateways[g]
                     .uplink
                     .as_ref()
-                    .and_then(|u| u.hosts.first().copied())
+                    .and_then(|u| match &u.outside {
+                        Outside::Namespace { hosts, .. } => hosts.first().copied(),
+                        Outside::Segment { neighbours, .. } => neighbours.first().map(|n| n.ip),
+                    })
                     .map(IpAddr::V4);
                 (
                     igw.port,
@@ -25,6 +29,15 @@ impl<P: Port> Dataplane<P> {
                     igw.mac,
                     host,
                     format!("{} (internet)", spec.from),
+                )
+            } else if let Some((g, host)) = internet_host(c, &spec.from, spec.dst) {
+                let igw = &t.igws[g];
+                (
+                    igw.port,
+                    host.mac,
+                    igw.mac,
+                    Some(IpAddr::V4(host.ip)),
+                    format!("{} (internet host, via {})", spec.from, c.internet_gateways[g].id),
                 )
             } else if let Some(e) = c.enis.iter().position(|e| e.id == spec.from) {
                 let eni = &t.enis[e];
@@ -47,7 +60,7 @@ impl<P: Port> Dataplane<P> {
                 )
             } else {
                 return Err(format!(
-                    "{}: no ENI or internet gateway with this id",
+                    "{}: no ENI, internet gateway or internet host with this id",
                     spec.from
                 ));
             };
@@ -215,4 +228,32 @@ impl<P: Port> Dataplane<P> {
             delivered,
         ))
     }
+}
+
+/// Internet host `id` on the shared segment: the gateway it sends to `dst` through (the
+/// one owning `dst` among those it sits behind, else the first of those) and its first
+/// address there.
+fn internet_host<'c>(
+    c: &'c DataplaneConfig,
+    id: &str,
+    dst: IpAddr,
+) -> Option<(usize, &'c Neighbour)> {
+    let behind = c.internet_gateways.iter().enumerate().filter_map(|(g, igw)| {
+        match &igw.uplink.as_ref()?.outside {
+            Outside::Segment { neighbours, .. } => {
+                let n = neighbours.iter().find(|n| n.holder == id)?;
+                let owns = igw.mappings.iter().any(|m| IpAddr::V4(m.public) == dst);
+                Some((g, n, owns))
+            }
+            Outside::Namespace { .. } => None,
+        }
+    });
+    let mut first = None;
+    for (g, n, owns) in behind {
+        if owns {
+            return Some((g, n));
+        }
+        first = first.or(Some((g, n)));
+    }
+    first
 }

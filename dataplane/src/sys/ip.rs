@@ -52,6 +52,8 @@ pub enum LinkAttr<'a> {
     Name(&'a str),
     /// `up`.
     Up,
+    /// `master BRIDGE`: make the interface a port of a bridge.
+    Master(&'a str),
 }
 
 /// One `ip(8)` invocation: `ip [-n NETNS] ARGS…`.
@@ -165,6 +167,7 @@ impl Ip {
                 LinkAttr::Netns(ns) => args.extend(["netns".to_owned(), ns.to_owned()]),
                 LinkAttr::Name(name) => args.extend(["name".to_owned(), name.to_owned()]),
                 LinkAttr::Up => args.push("up".to_owned()),
+                LinkAttr::Master(br) => args.extend(["master".to_owned(), br.to_owned()]),
             }
         }
         Ip::new(args).within(netns)
@@ -173,6 +176,25 @@ impl Ip {
     /// `ip [-n NETNS] link set dev IF up`.
     pub fn link_up(netns: Option<&str>, ifname: &str) -> Ip {
         Ip::link_set(netns, ifname, &[LinkAttr::Up])
+    }
+
+    /// `ip [-n NETNS] link add name IF type bridge`: a bridge (created down).
+    pub fn bridge_add(netns: Option<&str>, ifname: &str) -> Ip {
+        Ip::new(["link", "add", "name", ifname, "type", "bridge"]).within(netns)
+    }
+
+    /// `ip [-n NETNS] route replace default dev IF src SRC`: every destination on-link.
+    pub fn route_replace_default_onlink(netns: Option<&str>, dev: &str, src: IpAddr) -> Ip {
+        Ip::new([
+            "route".to_owned(),
+            "replace".to_owned(),
+            "default".to_owned(),
+            "dev".to_owned(),
+            dev.to_owned(),
+            "src".to_owned(),
+            src.to_string(),
+        ])
+        .within(netns)
     }
 
     /// `ip [-n NETNS] link add name IF type veth peer name PEER netns PEER_NS`: a veth pair

@@ -347,19 +347,55 @@ pub enum MappingTarget {
 /// plays the internet (never one of the host's own interfaces).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Uplink {
-    /// The namespace and interface name of the outside.
+    /// The namespace and interface name of the kernel end.
     pub attachment: Attachment,
-    /// The outside segment (for example 203.0.113.0/24).
-    pub outside: ipnet::Ipv4Net,
-    /// The gateway's own address on that segment (vpcd answers ARP for it); the
-    /// namespace's default route points to it.
-    pub gateway_ip: Ipv4Addr,
-    /// Addresses configured on the namespace side (the internet hosts).
-    pub hosts: Vec<Ipv4Addr>,
-    /// The MAC of the namespace side.
+    /// The MAC of the kernel end. On a namespace of its own, every outbound frame goes
+    /// to it; on the shared segment, a frame for an address no neighbour holds goes to
+    /// it, and the segment's bridge takes it in and drops it (the internet loses it).
     pub host_mac: MacAddr,
     /// The MTU of the hop (1500: the internet gateway forwards packets up to 1500 bytes).
     pub mtu: u32,
+    /// How the kernel end is set up.
+    pub outside: Outside,
+}
+
+/// What is on the other side of an internet gateway's uplink.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outside {
+    /// A namespace of its own (the `internet = {…}` form): the kernel end holds the
+    /// internet hosts' addresses and routes everything else to the gateway's address.
+    Namespace {
+        /// The outside segment (for example 203.0.113.0/24).
+        cidr: ipnet::Ipv4Net,
+        /// The gateway's own address on that segment (vpcd answers ARP and ping for
+        /// it); the namespace's default route points to it.
+        gateway_ip: Ipv4Addr,
+        /// Addresses configured on the kernel end (the internet hosts).
+        hosts: Vec<Ipv4Addr>,
+    },
+    /// A port of the shared internet segment: the kernel end joins bridge `bridge` in
+    /// the namespace, where the internet hosts (and the other gateways) are on-link.
+    /// vpcd answers ARP from a neighbour for the gateway's public addresses, and sends
+    /// to a neighbour's MAC.
+    Segment {
+        /// The bridge in the namespace.
+        bridge: String,
+        /// Who is on the segment for this gateway: the internet hosts behind it, and the
+        /// public addresses of the other gateways on the segment.
+        neighbours: Vec<Neighbour>,
+    },
+}
+
+/// An address on the internet segment and the MAC that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Neighbour {
+    /// The address.
+    pub ip: Ipv4Addr,
+    /// Its MAC on the segment.
+    pub mac: MacAddr,
+    /// Who holds it (an internet host's id, or an `igw-…`), for display.
+    pub holder: String,
 }
 
 /// One VPC: an isolated address space with its own implicit router.

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use crate::engine::port::PortIdx;
 use crate::vpc::config::{
     DataplaneConfig, EniIdx, IgwIdx, MappingTarget, NaclIdx, NatIdx, RouteTableIdx, RouteTarget,
-    SgPeer, SubnetIdx, VpcIdx,
+    Outside, SgPeer, SubnetIdx, VpcIdx,
 };
 use crate::vpc::lpm::IpLpm;
 use crate::vpc::pipeline::nacl::NaclTable;
@@ -218,14 +218,41 @@ pub struct IgwTable {
     pub mac: MacAddr,
     /// Its address on the outside segment (answers ARP and ping).
     pub gateway_ip: Option<Ipv4Addr>,
-    /// The MAC of the outside namespace (where every outbound frame goes).
+    /// The MAC of the uplink's kernel end: where an outbound frame goes when no
+    /// neighbour holds its destination.
     pub host_mac: MacAddr,
+    /// On the shared internet segment: who holds which address there (the internet
+    /// hosts behind the gateway, the other gateways' public addresses). `None` on a
+    /// namespace of its own.
+    pub neighbours: Option<HashMap<Ipv4Addr, MacAddr, FixedState>>,
     /// The outside hop's MTU.
     pub mtu: u16,
     /// Public → (ENI or NAT gateway, private).
     pub inbound: HashMap<Ipv4Addr, (MappingTarget, Ipv4Addr), FixedState>,
     /// Private → public, within the gateway's VPC.
     pub outbound: HashMap<Ipv4Addr, Ipv4Addr, FixedState>,
+}
+
+impl IgwTable {
+    /// Whether the gateway answers an ARP request from `sender` for `target`: its own
+    /// address on a namespace of its own; on the shared segment, one of its public
+    /// addresses asked for by one of its neighbours (an internet host behind it).
+    pub fn answers_arp(&self, sender: Ipv4Addr, target: Ipv4Addr) -> bool {
+        match &self.neighbours {
+            None => Some(target) == self.gateway_ip,
+            Some(n) => n.contains_key(&sender) && self.inbound.contains_key(&target),
+        }
+    }
+
+    /// The MAC an outbound packet to `dst` goes to: the neighbour holding `dst`, else the
+    /// uplink's kernel end.
+    #[inline]
+    pub fn next_hop_mac(&self, dst: Ipv4Addr) -> MacAddr {
+        self.neighbours
+            .as_ref()
+            .and_then(|n| n.get(&dst).copied())
+            .unwrap_or(self.host_mac)
+    }
 }
 
 impl Tables {
@@ -522,8 +549,17 @@ fn igw_tables(
             vpc: g.vpc,
             port: PortIdx((n_enis + i) as u32),
             mac: g.mac,
-            gateway_ip: g.uplink.as_ref().map(|u| u.gateway_ip),
+            gateway_ip: g.uplink.as_ref().and_then(|u| match u.outside {
+                Outside::Namespace { gateway_ip, .. } => Some(gateway_ip),
+                Outside::Segment { .. } => None,
+            }),
             host_mac: g.uplink.as_ref().map_or(g.mac, |u| u.host_mac),
+            neighbours: g.uplink.as_ref().and_then(|u| match &u.outside {
+                Outside::Namespace { .. } => None,
+                Outside::Segment { neighbours, .. } => {
+                    Some(neighbours.iter().map(|n| (n.ip, n.mac)).collect())
+                }
+            }),
             mtu: g
                 .uplink
                 .as_ref()

@@ -114,7 +114,11 @@ impl InternetGateway {
         let Some(igw) = t.igws.get(g.idx()) else {
             return drop(DropReason::Malformed);
         };
-        let ip = classify(meta, || router::arp_for(igw.mac, igw.gateway_ip, frame))?;
+        let ip = classify(meta, || {
+            router::arp_for(igw.mac, frame, |sender, target| {
+                igw.answers_arp(sender, target)
+            })
+        })?;
         if meta.dst_mac != igw.mac {
             return drop(DropReason::UnknownDestinationMac);
         }
@@ -224,7 +228,7 @@ fn egress<T: Tracer>(
     Ok(Delivery {
         to: OutPort::Uplink(g),
         src_mac: igw.mac,
-        dst_mac: igw.host_mac,
+        dst_mac: igw.next_hop_mac(dst),
         nat: Nat::Src(public, None),
         mtu: igw.mtu,
     })

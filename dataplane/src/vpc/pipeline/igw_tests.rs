@@ -10,7 +10,7 @@ use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, A2};
 use crate::vpc::config::{
     Attachment, DataplaneConfig, IgwIdx, InternetGatewayConfig, MappingTarget, PublicMapping,
-    RouteConfig, RouteTarget, Uplink, VpcIdx,
+    Outside, RouteConfig, RouteTarget, Uplink, VpcIdx,
 };
 use crate::vpc::verdict::DropReason;
 use crate::wire::checksum::checksum;
@@ -36,11 +36,13 @@ fn with_igw() -> DataplaneConfig {
                 netns: "internet".into(),
                 ifname: "eth0".into(),
             },
-            outside: "203.0.113.0/24".parse().unwrap(),
-            gateway_ip: Ipv4Addr::new(203, 0, 113, 1),
-            hosts: vec![Ipv4Addr::from(HOST)],
             host_mac: HOST_MAC,
             mtu: 1500,
+            outside: Outside::Namespace {
+                cidr: "203.0.113.0/24".parse().unwrap(),
+                gateway_ip: Ipv4Addr::new(203, 0, 113, 1),
+                hosts: vec![Ipv4Addr::from(HOST)],
+            },
         }),
         mappings: vec![PublicMapping {
             public: Ipv4Addr::from(EIP),

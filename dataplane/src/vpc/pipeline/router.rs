@@ -66,13 +66,21 @@ pub fn arp(t: &Tables, in_eni: EniIdx, frame: &mut [u8]) -> RouterAction {
     answer_arp(frame, &req, mac)
 }
 
-/// Answers an ARP request for `ip` with `mac` (an internet gateway's outside address);
-/// everything else is ignored. No source check: the other side is the internet.
-pub fn arp_for(mac: MacAddr, ip: Option<Ipv4Addr>, frame: &mut [u8]) -> RouterAction {
+/// Answers with `mac` an ARP request whose (sender, target) addresses `answers` accepts
+/// (an internet gateway's outside addresses); everything else, and gratuitous ARP, is
+/// ignored.
+pub fn arp_for(
+    mac: MacAddr,
+    frame: &mut [u8],
+    answers: impl FnOnce(Ipv4Addr, Ipv4Addr) -> bool,
+) -> RouterAction {
     let Ok(req) = ArpRepr::parse(&frame[HEADER_LEN.min(frame.len())..]) else {
         return RouterAction::Drop(DropReason::Malformed);
     };
-    if req.op != ArpOp::Request || Some(req.target_ip) != ip || req.sender_ip == req.target_ip {
+    if req.op != ArpOp::Request
+        || req.sender_ip == req.target_ip
+        || !answers(req.sender_ip, req.target_ip)
+    {
         return RouterAction::Ignore;
     }
     answer_arp(frame, &req, mac)
