@@ -117,19 +117,37 @@ impl SegmentPlan {
     pub fn build(&self) -> Result<(), SegmentError> {
         let seg = Some(self.netns.as_str());
         let what = || format!("internet segment ({})", self.netns);
-        let run = |what: String, ip: Ip| ip.run().map(drop).map_err(|source| SegmentError::Ip { what, source });
+        let run = |what: String, ip: Ip| {
+            ip.run()
+                .map(drop)
+                .map_err(|source| SegmentError::Ip { what, source })
+        };
         if !ip::netns_exists(&self.netns) {
             return Err(SegmentError::NoNamespace {
                 what: what(),
                 netns: self.netns.clone(),
             });
         }
+        // No IPv6 on the segment: the bridge and the uplinks' kernel ends (which take the
+        // namespace's defaults when vpcd moves them in) send no router or listener
+        // reports that the gateways would count as dropped multicast.
+        for key in ["default", "all"] {
+            let setting = format!("net.ipv6.conf.{key}.disable_ipv6=1");
+            run(
+                what(),
+                Ip::netns_exec(&self.netns, &["sysctl", "-q", "-w", setting.as_str()]),
+            )?;
+        }
         if !ip::link_exists(seg, SEGMENT_BRIDGE) {
             run(what(), Ip::bridge_add(seg, SEGMENT_BRIDGE))?;
         }
         run(
             what(),
-            Ip::link_set(seg, SEGMENT_BRIDGE, &[LinkAttr::Mtu(self.mtu), LinkAttr::Up]),
+            Ip::link_set(
+                seg,
+                SEGMENT_BRIDGE,
+                &[LinkAttr::Mtu(self.mtu), LinkAttr::Up],
+            ),
         )?;
         run(what(), Ip::link_up(seg, "lo"))?;
         for h in &self.hosts {

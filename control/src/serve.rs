@@ -174,7 +174,10 @@ fn http(mut s: TcpStream, name: &str) {
         }
     };
     let (status, body) = if complete {
-        ("200 OK", format!("{name} saw {}:{}\n", peer.ip(), peer.port()))
+        (
+            "200 OK",
+            format!("{name} saw {}:{}\n", peer.ip(), peer.port()),
+        )
     } else {
         ("400 Bad Request", "bad request\n".to_string())
     };
@@ -214,7 +217,15 @@ mod tests {
         for s in ["http:tcp:80", "echo:tcp:7", "echo:udp:5353"] {
             assert_eq!(s.parse::<ServiceSpec>().unwrap().to_string(), s);
         }
-        for s in ["http:udp:80", "ftp:tcp:21", "echo:tcp:0", "echo:tcp", "echo:tcp:7:1", "echo:sctp:7", "echo:tcp:70000"] {
+        for s in [
+            "http:udp:80",
+            "ftp:tcp:21",
+            "echo:tcp:0",
+            "echo:tcp",
+            "echo:tcp:7:1",
+            "echo:sctp:7",
+            "echo:tcp:70000",
+        ] {
             assert!(s.parse::<ServiceSpec>().is_err(), "{s}");
         }
     }
@@ -230,7 +241,10 @@ mod tests {
         let mut out = String::new();
         c.read_to_string(&mut out).unwrap();
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
-        assert!(out.ends_with(&format!("\r\n\r\nserver saw 127.0.0.1:{}\n", me.port())), "{out}");
+        assert!(
+            out.ends_with(&format!("\r\n\r\nserver saw 127.0.0.1:{}\n", me.port())),
+            "{out}"
+        );
 
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
         c.write_all(b"\x00\x01 nonsense\r\n\r\n").unwrap();

@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 use crate::engine::port::PortIdx;
 use crate::vpc::config::{
     Attachment, DataplaneConfig, EniConfig, EniIdx, IgwIdx, InternetGatewayConfig, MappingTarget,
-    NatGatewayConfig, NatIdx, PortRange, PublicMapping, RouteConfig, RouteTableConfig,
-    Outside, RouteTableIdx, RouteTarget, SubnetConfig, SubnetIdx, Uplink, VpcConfig, VpcIdx,
+    NatGatewayConfig, NatIdx, Outside, PortRange, PublicMapping, RouteConfig, RouteTableConfig,
+    RouteTableIdx, RouteTarget, SubnetConfig, SubnetIdx, Uplink, VpcConfig, VpcIdx,
 };
 use crate::wire::MacAddr;
 

@@ -553,7 +553,9 @@ fn build_segment(seg: &SegmentPlan, socket: &Path) -> Result<Vec<lab::ServicePro
             }),
             Err(e) => {
                 stop_services(&started);
-                return Err(anyhow::Error::new(e).context(format!("starting the services of {}", h.id)));
+                return Err(
+                    anyhow::Error::new(e).context(format!("starting the services of {}", h.id))
+                );
             }
         }
     }
@@ -564,9 +566,15 @@ fn build_segment(seg: &SegmentPlan, socket: &Path) -> Result<Vec<lab::ServicePro
 fn stop_services(services: &[lab::ServiceProcess]) {
     for p in services.iter().filter(|p| p.is_alive()) {
         if let Err(e) = lab::terminate(p.pid) {
-            eprintln!("warning: could not stop the services of {} (pid {}): {e}", p.host, p.pid);
+            eprintln!(
+                "warning: could not stop the services of {} (pid {}): {e}",
+                p.host, p.pid
+            );
         } else if !lab::wait_for_exit(p.pid, Duration::from_secs(5)) {
-            eprintln!("warning: the services of {} (pid {}) did not exit", p.host, p.pid);
+            eprintln!(
+                "warning: the services of {} (pid {}) did not exit",
+                p.host, p.pid
+            );
         }
     }
 }

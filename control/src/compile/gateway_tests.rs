@@ -5,8 +5,7 @@ use std::net::Ipv4Addr;
 
 use dataplane::vpc::config::{
     Attachment, EniIdx, IgwIdx, MappingTarget, NatGatewayConfig, NatIdx, Outside, PortRange,
-    RouteTarget,
-    SubnetIdx, VpcIdx,
+    RouteTarget, SubnetIdx, VpcIdx,
 };
 
 use super::tests::rtb;

@@ -20,9 +20,7 @@ use super::index::Index;
 use super::nat_gateway::PublicNat;
 use super::units::idx;
 use crate::model::{InternetSide, Topology, SEGMENT_BRIDGE};
-use crate::names::{
-    first_index, igw_host_mac, igw_mac, internet_host_mac, segment_uplink_ifname,
-};
+use crate::names::{first_index, igw_host_mac, igw_mac, internet_host_mac, segment_uplink_ifname};
 use crate::report::ValidationError;
 
 /// The internet gateways of `t` in file order, each with the 1:1 NAT table of its VPC
@@ -120,7 +118,9 @@ fn on_segment(t: &Topology, igw_id: &str) -> Uplink {
     let neighbours = t
         .internet_hosts
         .iter()
-        .filter(|h| h.internet_gateways.is_empty() || h.internet_gateways.iter().any(|g| g == igw_id))
+        .filter(|h| {
+            h.internet_gateways.is_empty() || h.internet_gateways.iter().any(|g| g == igw_id)
+        })
         .flat_map(|h| {
             let mac = internet_host_mac(&h.id);
             h.addresses.iter().map(move |&ip| Neighbour {

@@ -200,8 +200,8 @@ pub use gateways::{
     MAX_INTERNET_MTU, MIN_INTERNET_MTU,
 };
 pub use internet::{
-    HostService, InternetHost, InternetSegment, ServiceKind, ServiceProtocol, DEFAULT_SEGMENT_NETNS,
-    SEGMENT_BRIDGE,
+    HostService, InternetHost, InternetSegment, ServiceKind, ServiceProtocol,
+    DEFAULT_SEGMENT_NETNS, SEGMENT_BRIDGE,
 };
 pub use lab::{LabSettings, DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT, DEFAULT_NAT_GATEWAY_PORTS};
 pub use network_acl::{NaclAction, NaclRule, NetworkAcl};

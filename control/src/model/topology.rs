@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ElasticIp, Eni, FlowLog, InternetGateway, InternetHost, InternetSegment, LabSettings, NatGateway, NetworkAcl, PacketCapture,
-    PeeringConnection, PrefixList, RouteTable, SecurityGroup, Subnet, TrafficMirrorFilter,
-    TrafficMirrorSession, TrafficMirrorTarget, Vpc,
+    ElasticIp, Eni, FlowLog, InternetGateway, InternetHost, InternetSegment, LabSettings,
+    NatGateway, NetworkAcl, PacketCapture, PeeringConnection, PrefixList, RouteTable,
+    SecurityGroup, Subnet, TrafficMirrorFilter, TrafficMirrorSession, TrafficMirrorTarget, Vpc,
 };
 
 /// A whole topology file.

@@ -115,7 +115,11 @@ pub(super) fn internet_hosts(
         for (k, &a) in h.addresses.iter().enumerate() {
             let field = format!("addresses[{k}]");
             if let Some(why) = non_unicast_reason(a) {
-                r.err(&res, &field, format!("{a} is {why}; an internet host needs a unicast address"));
+                r.err(
+                    &res,
+                    &field,
+                    format!("{a} is {why}; an internet host needs a unicast address"),
+                );
             } else if let Some(holder) = space.holder(a) {
                 r.err(
                     &res,
@@ -156,7 +160,9 @@ pub(super) fn internet_hosts(
             r.err(
                 &res,
                 "netns",
-                format!("`{ns}` is already the namespace of {owner}; each internet host needs its own"),
+                format!(
+                    "`{ns}` is already the namespace of {owner}; each internet host needs its own"
+                ),
             );
         } else {
             taken.insert(ns, res.clone());
@@ -165,16 +171,28 @@ pub(super) fn internet_hosts(
         for (k, s) in h.services.iter().enumerate() {
             let field = format!("services[{k}]");
             if s.port == 0 {
-                r.err(&res, format!("{field}.port"), "0 is not a port; use 1..=65535");
+                r.err(
+                    &res,
+                    format!("{field}.port"),
+                    "0 is not a port; use 1..=65535",
+                );
             }
             if s.kind == ServiceKind::Http && s.protocol != ServiceProtocol::Tcp {
-                r.err(&res, format!("{field}.protocol"), "an HTTP service runs over tcp");
+                r.err(
+                    &res,
+                    format!("{field}.protocol"),
+                    "an HTTP service runs over tcp",
+                );
             }
             if let Some(j) = ports.insert((s.protocol, s.port), k) {
                 r.err(
                     &res,
                     format!("{field}.port"),
-                    format!("{}/{} is already services[{j}]", s.protocol.as_str(), s.port),
+                    format!(
+                        "{}/{} is already services[{j}]",
+                        s.protocol.as_str(),
+                        s.port
+                    ),
                 );
             }
         }

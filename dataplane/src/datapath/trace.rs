@@ -37,7 +37,10 @@ impl<P: Port> Dataplane<P> {
                     host.mac,
                     igw.mac,
                     Some(IpAddr::V4(host.ip)),
-                    format!("{} (internet host, via {})", spec.from, c.internet_gateways[g].id),
+                    format!(
+                        "{} (internet host, via {})",
+                        spec.from, c.internet_gateways[g].id
+                    ),
                 )
             } else if let Some(e) = c.enis.iter().position(|e| e.id == spec.from) {
                 let eni = &t.enis[e];
@@ -238,16 +241,18 @@ fn internet_host<'c>(
     id: &str,
     dst: IpAddr,
 ) -> Option<(usize, &'c Neighbour)> {
-    let behind = c.internet_gateways.iter().enumerate().filter_map(|(g, igw)| {
-        match &igw.uplink.as_ref()?.outside {
+    let behind = c
+        .internet_gateways
+        .iter()
+        .enumerate()
+        .filter_map(|(g, igw)| match &igw.uplink.as_ref()?.outside {
             Outside::Segment { neighbours, .. } => {
                 let n = neighbours.iter().find(|n| n.holder == id)?;
                 let owns = igw.mappings.iter().any(|m| IpAddr::V4(m.public) == dst);
                 Some((g, n, owns))
             }
             Outside::Namespace { .. } => None,
-        }
-    });
+        });
     let mut first = None;
     for (g, n, owns) in behind {
         if owns {

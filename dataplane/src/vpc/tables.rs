@@ -11,8 +11,8 @@ use ipnet::IpNet;
 
 use crate::engine::port::PortIdx;
 use crate::vpc::config::{
-    DataplaneConfig, EniIdx, IgwIdx, MappingTarget, NaclIdx, NatIdx, RouteTableIdx, RouteTarget,
-    Outside, SgPeer, SubnetIdx, VpcIdx,
+    DataplaneConfig, EniIdx, IgwIdx, MappingTarget, NaclIdx, NatIdx, Outside, RouteTableIdx,
+    RouteTarget, SgPeer, SubnetIdx, VpcIdx,
 };
 use crate::vpc::lpm::IpLpm;
 use crate::vpc::pipeline::nacl::NaclTable;

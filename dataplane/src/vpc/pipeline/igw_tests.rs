@@ -9,8 +9,8 @@ use crate::datapath::Dataplane;
 use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, A2};
 use crate::vpc::config::{
-    Attachment, DataplaneConfig, IgwIdx, InternetGatewayConfig, MappingTarget, PublicMapping,
-    Outside, RouteConfig, RouteTarget, Uplink, VpcIdx,
+    Attachment, DataplaneConfig, IgwIdx, InternetGatewayConfig, MappingTarget, Outside,
+    PublicMapping, RouteConfig, RouteTarget, Uplink, VpcIdx,
 };
 use crate::vpc::verdict::DropReason;
 use crate::wire::checksum::checksum;
