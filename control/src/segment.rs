@@ -141,6 +141,11 @@ impl SegmentPlan {
         if !ip::link_exists(seg, SEGMENT_BRIDGE) {
             run(what(), Ip::bridge_add(seg, SEGMENT_BRIDGE))?;
         }
+        // The bridge itself holds no address and joins no group: no IGMP reports.
+        run(
+            what(),
+            Ip::new(["link", "set", "dev", SEGMENT_BRIDGE, "multicast", "off"]).within(seg),
+        )?;
         run(
             what(),
             Ip::link_set(

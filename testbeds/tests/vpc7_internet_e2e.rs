@@ -145,7 +145,7 @@ fn named_hosts_in_two_public_ranges_and_a_private_one() {
         "host to host stays on the segment; the gateway saw {seen}: {before_c:?} -> {after:?}"
     );
     assert_eq!(
-        after.drops[DropReason::Multicast.index()],
+        after.drops[DropReason::Ipv6NotForwarded.index()],
         0,
         "no IPv6 chatter on the segment: {after:?}"
     );

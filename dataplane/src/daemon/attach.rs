@@ -194,6 +194,19 @@ pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attach
             id,
             Ip::link_set(ns, &att.ifname, &[LinkAttr::Master(bridge)]),
         )?;
+        // A bridge port has no address of its own: no IGMP reports from it either.
+        run(
+            id,
+            Ip::new([
+                "link",
+                "set",
+                "dev",
+                att.ifname.as_str(),
+                "multicast",
+                "off",
+            ])
+            .within(ns),
+        )?;
     }
     run(id, Ip::link_up(ns, "lo"))?;
     run(id, Ip::link_up(ns, &att.ifname))?;
