@@ -417,3 +417,85 @@ fn nat_gateways_survive_the_wire_and_the_data_plane_accepts_them() {
     assert_eq!(back, c);
     dataplane::vpc::tables::Tables::build(c).unwrap();
 }
+
+#[test]
+fn gateways_on_the_segment_know_the_hosts_behind_them_and_each_others_addresses() {
+    let c = compile_str(
+        r#"
+        [[vpc]]
+        id = "vpc-a"
+        cidr = "10.0.0.0/16"
+        [[subnet]]
+        id = "subnet-a"
+        vpc = "vpc-a"
+        cidr = "10.0.1.0/24"
+        [[eni]]
+        id = "eni-a"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.10"
+        public_ip = "198.51.100.40"
+        [[internet_gateway]]
+        id = "igw-a"
+        vpc = "vpc-a"
+        [[vpc]]
+        id = "vpc-b"
+        cidr = "10.1.0.0/16"
+        [[subnet]]
+        id = "subnet-b"
+        vpc = "vpc-b"
+        cidr = "10.1.1.0/24"
+        [[eni]]
+        id = "eni-b"
+        subnet = "subnet-b"
+        private_ip = "10.1.1.10"
+        public_ip = "203.0.113.50"
+        [[internet_gateway]]
+        id = "igw-b"
+        vpc = "vpc-b"
+        [internet]
+        netns = "inet"
+        mtu = 1400
+        [[internet_host]]
+        id = "everywhere"
+        addresses = ["192.0.2.1", "192.0.2.2"]
+        [[internet_host]]
+        id = "only-b"
+        addresses = ["192.0.2.9"]
+        internet_gateways = ["igw-b"]
+        "#,
+    )
+    .unwrap()
+    .config;
+    let neighbours = |g: usize| -> Vec<(String, String, dataplane::wire::MacAddr)> {
+        let u = c.internet_gateways[g].uplink.as_ref().unwrap();
+        assert_eq!((u.attachment.netns.as_str(), u.mtu), ("inet", 1400));
+        match &u.outside {
+            Outside::Segment { bridge, neighbours } => {
+                assert_eq!(bridge, "inet0");
+                neighbours
+                    .iter()
+                    .map(|n| (n.holder.clone(), n.ip.to_string(), n.mac))
+                    .collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let host = crate::names::internet_host_mac;
+    assert_eq!(
+        neighbours(0),
+        [
+            ("everywhere".into(), "192.0.2.1".into(), host("everywhere")),
+            ("everywhere".into(), "192.0.2.2".into(), host("everywhere")),
+            ("igw-b".into(), "203.0.113.50".into(), igw_mac("igw-b")),
+        ]
+    );
+    assert_eq!(
+        neighbours(1),
+        [
+            ("everywhere".into(), "192.0.2.1".into(), host("everywhere")),
+            ("everywhere".into(), "192.0.2.2".into(), host("everywhere")),
+            ("only-b".into(), "192.0.2.9".into(), host("only-b")),
+            ("igw-a".into(), "198.51.100.40".into(), igw_mac("igw-a")),
+        ]
+    );
+}

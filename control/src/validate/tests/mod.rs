@@ -14,6 +14,7 @@ mod eni;
 mod flow_log;
 mod ids;
 mod internet_gateway;
+mod internet_host;
 mod lab;
 mod nat_gateway;
 mod network_acl;

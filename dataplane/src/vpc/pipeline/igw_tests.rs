@@ -8,6 +8,7 @@ use etherparse::PacketBuilder;
 use crate::datapath::Dataplane;
 use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, A2};
+use crate::vpc::config::Neighbour;
 use crate::vpc::config::{
     Attachment, DataplaneConfig, IgwIdx, InternetGatewayConfig, MappingTarget, Outside,
     PublicMapping, RouteConfig, RouteTarget, Uplink, VpcIdx,
@@ -204,6 +205,94 @@ fn gateway_answers_arp_and_ping_on_its_outside_address() {
     let out = take(&mut dp, UPLINK);
     assert_eq!(out.len(), 1);
     assert_eq!(&out[0][VNET_HDR_LEN + 22..VNET_HDR_LEN + 28], &IGW_MAC.0);
+}
+
+/// An ARP request from `sender` (at `mac`) for `target`, as it arrives on the uplink.
+fn arp_request(mac: MacAddr, sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
+    let mut arp = vec![0u8; VNET_HDR_LEN];
+    arp.extend_from_slice(&[0xff; 6]);
+    arp.extend_from_slice(&mac.0);
+    arp.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&mac.0);
+    arp.extend_from_slice(&sender);
+    arp.extend_from_slice(&[0; 6]);
+    arp.extend_from_slice(&target);
+    arp
+}
+
+/// [`with_igw`] with the gateway on the shared internet segment: the host 203.0.113.5
+/// and, for another gateway, 192.0.2.50 are its neighbours.
+fn on_segment() -> Dataplane<MemPort> {
+    const OTHER_IGW: MacAddr = MacAddr([0x0a, 0, 0, 0, 0, 2]);
+    let mut c = with_igw();
+    if let Some(u) = c.internet_gateways[0].uplink.as_mut() {
+        u.outside = Outside::Segment {
+            bridge: "inet0".into(),
+            neighbours: vec![
+                Neighbour {
+                    ip: Ipv4Addr::from(HOST),
+                    mac: SEG_HOST_MAC,
+                    holder: "client".into(),
+                },
+                Neighbour {
+                    ip: Ipv4Addr::new(192, 0, 2, 50),
+                    mac: OTHER_IGW,
+                    holder: "igw-2".into(),
+                },
+            ],
+        };
+    }
+    fixtures::mem_dataplane(c, 1024, true).unwrap()
+}
+
+const SEG_HOST_MAC: MacAddr = MacAddr([0x16, 0, 0, 0, 0, 5]);
+
+#[test]
+fn on_the_segment_the_gateway_answers_its_hosts_for_its_public_addresses_only() {
+    let mut dp = on_segment();
+    // A neighbour asks for the Elastic IP: answered with the gateway's MAC.
+    dp.process(UPLINK, &mut arp_request(SEG_HOST_MAC, HOST, EIP));
+    let out = take(&mut dp, UPLINK);
+    assert_eq!(out.len(), 1);
+    assert_eq!(&out[0][VNET_HDR_LEN + 22..VNET_HDR_LEN + 28], &IGW_MAC.0);
+    assert_eq!(&out[0][VNET_HDR_LEN..VNET_HDR_LEN + 6], &SEG_HOST_MAC.0);
+    // Not for an address it does not map, not for a host that is not behind it, and
+    // there is no gateway address on the segment.
+    for (sender, target) in [
+        (HOST, [198, 51, 100, 99]),
+        ([198, 51, 100, 7], EIP),
+        (HOST, [203, 0, 113, 1]),
+    ] {
+        dp.process(UPLINK, &mut arp_request(SEG_HOST_MAC, sender, target));
+        assert!(
+            take(&mut dp, UPLINK).is_empty(),
+            "{sender:?} asks for {target:?}"
+        );
+    }
+}
+
+#[test]
+fn on_the_segment_egress_goes_to_the_neighbour_holding_the_destination() {
+    let mut dp = on_segment();
+    let dst_mac = |dp: &mut Dataplane<MemPort>, dst: [u8; 4]| {
+        let mut v = vec![0u8; VNET_HDR_LEN];
+        PacketBuilder::ethernet2(eni_mac(A).0, router_mac(0).0)
+            .ipv4([10, 0, 1, 10], dst, 64)
+            .udp(4000, 53)
+            .write(&mut v, b"q")
+            .unwrap();
+        dp.process(A, &mut v);
+        let out = take(dp, UPLINK);
+        assert_eq!(out.len(), 1, "{dst:?}");
+        MacAddr(out[0][VNET_HDR_LEN..VNET_HDR_LEN + 6].try_into().unwrap())
+    };
+    assert_eq!(dst_mac(&mut dp, HOST), SEG_HOST_MAC);
+    assert_eq!(
+        dst_mac(&mut dp, [192, 0, 2, 50]),
+        MacAddr([0x0a, 0, 0, 0, 0, 2])
+    );
+    // Nobody holds it: to the uplink's kernel end, where the segment drops it.
+    assert_eq!(dst_mac(&mut dp, [192, 0, 2, 99]), HOST_MAC);
 }
 
 mod robustness {
