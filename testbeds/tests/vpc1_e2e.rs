@@ -740,10 +740,17 @@ fn vpcctl_up_exec_show_down() {
         assert_eq!(topo.matches(&from).count(), 1, "{from}");
         topo = topo.replace(&from, &format!("netns = \"{ns}\""));
     }
-    // The internet gateway's namespace too: nothing global.
+    // The internet segment's and the internet hosts' namespaces too: nothing global.
     let internet = prefix.ns_name("internet");
-    assert_eq!(topo.matches("netns = \"internet\"").count(), 1);
-    topo = topo.replace("netns = \"internet\"", &format!("netns = \"{internet}\""));
+    topo.push_str(&format!("\n[internet]\nnetns = \"{internet}\"\n"));
+    let mut hosts = vec![internet.clone()];
+    for host in ["client", "far", "bogon"] {
+        let from = format!("[[internet_host]]\nid = \"{host}\"\n");
+        assert_eq!(topo.matches(&from).count(), 1, "{from}");
+        let ns = prefix.ns_name(host);
+        topo = topo.replace(&from, &format!("{from}netns = \"{ns}\"\n"));
+        hosts.push(ns);
+    }
     let file = dir.join("topology.toml");
     std::fs::write(&file, &topo).unwrap();
     let socket = dir.join("run").join("vpcd.sock");
@@ -793,7 +800,35 @@ fn vpcctl_up_exec_show_down() {
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     let out = ctl.run(&["exec", "eni-nope", "--", "true"], CMD).unwrap();
     assert!(!out.status.success());
-    assert!(text(&out).contains("no ENI `eni-nope`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no ENI or internet host `eni-nope`"),
+        "{}",
+        text(&out)
+    );
+    // An internet host by name: its HTTP service names the client it saw.
+    for ns in &hosts {
+        assert!(netns_exists(ns), "{ns}");
+    }
+    let out = ctl
+        .run(
+            &[
+                "exec",
+                "client",
+                "--",
+                "curl",
+                "-sS",
+                "-m",
+                "5",
+                "http://127.0.0.1/",
+            ],
+            CMD,
+        )
+        .unwrap();
+    assert!(
+        out.status.success() && text(&out).starts_with("client saw 127.0.0.1:"),
+        "{}",
+        text(&out)
+    );
 
     // show: ENIs, namespaces and counters, as text and as JSON.
     let out = ctl.run(&["show"], CMD).unwrap();
@@ -838,7 +873,7 @@ fn vpcctl_up_exec_show_down() {
     // down: vpcd exits, its socket and the namespaces `up` created are gone.
     let out = up.down().unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    for (_, ns) in &names {
+    for ns in names.iter().map(|(_, ns)| ns).chain(&hosts) {
         assert!(!netns_exists(ns), "{ns} still exists");
         assert!(
             text(&out).contains(&format!("deleted namespace {ns}")),

@@ -1,6 +1,6 @@
 //! `vpc-demo`: the README's first command. Brings up the embedded demo topology
-//! (`examples/demo.toml`: one VPC, four subnets, five instance namespaces and an
-//! "internet" namespace) on a private `vpcd`, proves ARP, ping and a TCP transfer across
+//! (`examples/demo.toml`: one VPC, four subnets, five instance namespaces and three named
+//! internet hosts on the internet segment) on a private `vpcd`, proves ARP, ping and a TCP transfer across
 //! subnets, the firewalls, the internet gateway and the NAT gateway, plus the drops a VPC
 //! makes, prints a short report, and removes everything it made.
 
@@ -105,8 +105,11 @@ fn run() -> anyhow::Result<Report> {
         lab.prefix().ns_name("pub1")
     );
     println!(
-        "  igw-demo: the internet is namespace {} (host 203.0.113.5, gateway 203.0.113.1)",
-        lab.internet("igw-demo").name()
+        "  igw-demo on the internet segment (namespace {}), internet hosts: client 203.0.113.5 in {}, far 198.51.100.200 in {}, bogon 192.168.50.5 in {}",
+        lab.segment().name(),
+        lab.host("client").name(),
+        lab.host("far").name(),
+        lab.host("bogon").name()
     );
     println!();
 
@@ -254,8 +257,10 @@ fn run() -> anyhow::Result<Report> {
     drop(listeners);
     println!();
 
-    println!("Internet gateway (1:1 NAT with an Elastic IP, the 1500-byte hop)");
-    let internet = lab.internet("igw-demo");
+    println!(
+        "Internet gateway (1:1 NAT with an Elastic IP, named internet hosts, the 1500-byte hop)"
+    );
+    let internet = lab.host("client");
     let http = |port: &str, body: &str| {
         format!("TCP-LISTEN:{port},fork,reuseaddr SYSTEM:'echo HTTP/1.0 200 OK; echo; echo {body}'")
     };
@@ -280,6 +285,31 @@ fn run() -> anyhow::Result<Report> {
     r.check(
         got == "hello-from-pub1",
         format!("the internet host 203.0.113.5 fetches http://198.51.100.40/ (pub1's Elastic IP → 10.0.0.40): {got:?}"),
+    );
+    let got = curl(lab.ns("eni-pub1"), "http://203.0.113.5/")?;
+    r.check(
+        got.starts_with("client saw 198.51.100.40:"),
+        format!("pub1 fetches from the internet host client's HTTP service, which names the Elastic IP: {got:?}"),
+    );
+    let (rx, _) = quick_ping(lab.ns("eni-pub1"), &["198.51.100.200"])?;
+    r.check(
+        rx == 2,
+        format!("pub1 pings the internet host far at 198.51.100.200, in the Elastic IPs' own /24: {rx}/2 replies"),
+    );
+    let up = |c: &dataplane::observe::stats::StatsReport| {
+        c.uplinks
+            .iter()
+            .find(|u| u.igw == "igw-demo")
+            .map_or(0, |u| {
+                u.counters.drops[DropReason::IgwPrivateSource.index()]
+            })
+    };
+    let before = up(&lab.show()?);
+    let (rx, _) = quick_ping(lab.host("bogon"), &["198.51.100.40"])?;
+    let refused = up(&lab.show()?) - before;
+    r.check(
+        rx == 0 && refused >= 1,
+        format!("the internet host bogon, claiming private 192.168.50.5, is refused at the gateway: {rx}/2 replies, igw_private_source +{refused}"),
     );
     let mut inet_server = serve(internet, "8080", "hello-from-the-internet")?;
     let got = curl(lab.ns("eni-pub1"), "http://203.0.113.5:8080/")?;
