@@ -520,7 +520,7 @@ fn show_lists_peering_connections_and_several_vpcs() {
         // Route targets name the peering; a pending one says what it does.
         "rtb-a (vpc-a)\n",
         "  10.1.0.0/16   → pcx-ab\n",
-        "  10.2.0.0/16   → pcx-ac (pending-acceptance: blackhole)\n",
+        "  10.2.0.0/16   → pcx-ac (blackhole: pending-acceptance)\n",
         "rtb-b (vpc-b)\n  10.1.0.0/16  → local\n  10.0.0.0/16  → pcx-ab\n",
         // The section.
         "\nPeering connections (traffic crosses only between the two VPCs' own CIDRs: no transitive or edge-to-edge routing; routes to a pending one are blackholes)\n",

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::*;
-use crate::model::{NatConnectivity, RouteTargetRef};
+use crate::model::{NatConnectivity, RouteState, RouteTargetRef};
 
 mod elastic_ip;
 mod eni;
