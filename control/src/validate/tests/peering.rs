@@ -152,7 +152,7 @@ fn peered_vpcs_must_not_overlap() {
 fn vpcs_that_are_not_peered_may_overlap() {
     // Same CIDRs, same subnet, same ENI address: isolated VPCs do not interfere.
     let (t, w) = ok(&format!(
-        "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/16\"\nsecondary_cidrs = [\"10.1.0.0/16\"]\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.1.0/24\"\n{}[[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-b\"\nprivate_ip = \"10.0.1.10\"\n",
+        "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/16\"\nsecondary_cidrs = [\"10.1.0.0/16\"]\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.1.0/24\"\n{}[[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-b\"\nprivate_ip = \"10.0.1.10\"\nnetns = \"b\"\n",
         eni("eni-a", "10.0.1.10")
     ));
     assert!(w.is_empty(), "{w:?}");
