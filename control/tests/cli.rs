@@ -97,6 +97,36 @@ fn validate_lists_every_error_and_exits_1() {
     }
 }
 
+/// VPC-7: a route to a target the file does not declare is an error naming the file, the
+/// table, the route's field and the fix; with `state = "blackhole"` the file is valid. ENIs
+/// without `netns` are warned about (they are left unattached).
+#[test]
+fn validate_names_deleted_route_targets_and_unattached_enis() {
+    let missing = GOOD.replace(r#"target = "eni-fw""#, r#"target = "eni-gone""#);
+    let f = write("deleted.toml", &missing);
+    let out = vpcctl().arg("validate").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        format!("{}: 1 problem (nothing was changed):", f.display()),
+        "  rtb-mid.routes[0].target: no ENI with id `eni-gone`; if it was deleted, keep the route as AWS does by writing `state = \"blackhole\"` on it".to_string(),
+    ] {
+        assert!(stderr.contains(&needle), "missing {needle}:\n{stderr}");
+    }
+    let kept = GOOD.replace(
+        r#"target = "eni-fw" }"#,
+        r#"target = "eni-gone", state = "blackhole" }"#,
+    );
+    let f = write("kept.toml", &kept);
+    let out = vpcctl().arg("validate").arg(&f).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for eni in ["eni-a1", "eni-b1", "eni-fw"] {
+        let needle = format!("warning: {eni}.netns: not set, so the ENI is not attached");
+        assert!(stderr.contains(&needle), "missing {needle}:\n{stderr}");
+    }
+}
+
 #[test]
 fn show_without_vpcd_says_what_to_do() {
     let out = vpcctl()

@@ -62,6 +62,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
             .parse()
             .unwrap_or(ipnet::IpNet::V4(Default::default())),
         target: RouteTarget::Local,
+        deleted_target: None,
     };
     DataplaneConfig {
         vpcs: vec![VpcConfig {
@@ -97,12 +98,14 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
                             .parse()
                             .unwrap_or(ipnet::IpNet::V4(Default::default())),
                         target: RouteTarget::Eni(FW),
+                        deleted_target: None,
                     },
                     RouteConfig {
                         destination: "0.0.0.0/0"
                             .parse()
                             .unwrap_or(ipnet::IpNet::V4(Default::default())),
                         target: RouteTarget::Blackhole,
+                        deleted_target: None,
                     },
                 ],
             },
@@ -216,6 +219,7 @@ pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
             .parse()
             .unwrap_or(ipnet::IpNet::V4(Default::default())),
         target: RouteTarget::InternetGateway(IgwIdx(0)),
+        deleted_target: None,
     });
     let local = c.route_tables[0].routes[0].clone();
     c.route_tables.push(RouteTableConfig {
@@ -228,6 +232,7 @@ pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
                     .parse()
                     .unwrap_or(ipnet::IpNet::V4(Default::default())),
                 target: RouteTarget::NatGateway(NatIdx(0)),
+                deleted_target: None,
             },
         ],
     });

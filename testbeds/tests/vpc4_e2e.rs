@@ -1013,11 +1013,24 @@ fn lifecycle_topology(peering: &str) -> String {
     t + peering
 }
 
+/// [`lifecycle_topology`] after pcx-ab was deleted: the routes to it stay, and (VPC-7) say
+/// so with `state = "blackhole"`, as AWS shows them; without it the file is invalid.
+fn deleted_peering_topology() -> String {
+    let t = lifecycle_topology("");
+    let kept = t.replace(
+        r#"target = "pcx-ab" }"#,
+        r#"target = "pcx-ab", state = "blackhole" }"#,
+    );
+    assert_eq!(kept.matches(r#"state = "blackhole""#).count(), 2, "{kept}");
+    kept
+}
+
 /// Criterion 5. While pcx-ab is pending, the routes to it are blackholes in both VPCs
 /// (`blackhole` on the sender). `vpcctl apply` of the same file with the peering active
 /// makes ping and TCP flow (a connection is held open); deleting the peering from the
 /// file (routes kept) makes the routes blackholes again at once: new pings and the held
-/// connection's next segment are dropped as `blackhole`.
+/// connection's next segment are dropped as `blackhole`. (Since VPC-7 the kept routes say
+/// `state = "blackhole"`; the same file without it is rejected and changes nothing.)
 #[test]
 fn pending_peering_is_a_blackhole_until_accepted_and_again_once_deleted() {
     if !testbeds::require_root_or_skip() {
@@ -1050,8 +1063,17 @@ fn pending_peering_is_a_blackhole_until_accepted_and_again_once_deleted() {
     .unwrap();
     let blackholed = drops(&lab, "eni-a1", bh);
 
-    // Deleted from the file; the routes stay.
-    lab.apply(&lifecycle_topology("")).unwrap();
+    // Deleted from the file; the routes stay, in state blackhole (VPC-7: a route to an
+    // undeclared peering that does not say so is rejected, and nothing changes).
+    let rejected = lab.apply(&lifecycle_topology("")).unwrap_err();
+    assert!(
+        rejected
+            .iter()
+            .any(|e| e.contains("no peering connection with id `pcx-ab`")),
+        "{rejected:?}"
+    );
+    ping_ok(lab.ns("eni-a1"), "10.1.1.10");
+    lab.apply(&deleted_peering_topology()).unwrap();
     let (a1, b1) = (lab.ns("eni-a1"), lab.ns("eni-b1"));
     ping_blocked(a1, "10.1.1.10");
     let before = expect_drops(&lab, "eni-a1", bh, blackholed, 2);

@@ -37,18 +37,22 @@ fn flow_log_topology(lab: &str) -> String {
             id = "eni-a1"
             subnet = "subnet-a1"
             private_ip = "10.0.1.10"
+            netns = "a1"
             [[eni]]
             id = "eni-b1"
             subnet = "subnet-b"
             private_ip = "10.1.1.10"
+            netns = "b1"
             [[eni]]
             id = "eni-a2"
             subnet = "subnet-a2"
             private_ip = "10.0.2.10"
+            netns = "a2"
             [[eni]]
             id = "eni-a3"
             subnet = "subnet-a1"
             private_ip = "10.0.1.30"
+            netns = "a3"
             [[flow_log]]
             id = "fl-vpc"
             resource = "vpc-a"

@@ -1,7 +1,9 @@
 //! Route tables: the declared ones in file order, then one implicit main table (local
 //! routes only) per VPC that declares none. Each table starts with the VPC's local routes
 //! (one per CIDR) unless the user replaced one, in which case the user's route takes that
-//! place; the table's other routes follow in file order.
+//! place; the table's other routes follow in file order. A route in state `blackhole`
+//! whose target the file does not declare (a deleted target) is a blackhole that keeps
+//! the target's id for `vpcctl show` and `vpcctl trace`.
 
 use std::collections::HashMap;
 
@@ -9,7 +11,7 @@ use dataplane::vpc::config::{RouteConfig, RouteTableConfig, RouteTarget};
 
 use super::index::Index;
 use super::units::idx;
-use crate::model::{RouteTable, RouteTargetRef, Topology, Vpc};
+use crate::model::{RouteState, RouteTable, RouteTargetRef, Topology, Vpc};
 use crate::names::implicit_main_id;
 use crate::report::ValidationError;
 
@@ -60,10 +62,7 @@ pub(super) fn route_tables<'a>(
             routes: v
                 .all_cidrs()
                 .into_iter()
-                .map(|destination| RouteConfig {
-                    destination,
-                    target: RouteTarget::Local,
-                })
+                .map(|destination| RouteConfig::new(destination, RouteTarget::Local))
                 .collect(),
         });
     }
@@ -94,10 +93,7 @@ fn routes(
                     routes.push(rc);
                 }
             }
-            None => routes.push(RouteConfig {
-                destination: cidr,
-                target: RouteTarget::Local,
-            }),
+            None => routes.push(RouteConfig::new(cidr, RouteTarget::Local)),
         }
     }
     for (j, done) in used.iter().enumerate() {
@@ -111,7 +107,10 @@ fn routes(
 }
 
 /// Route `j` of table `rt`, compiled, or `None` after reporting a target that does not
-/// resolve.
+/// resolve. A target the file does not declare, on a route that says `state =
+/// "blackhole"`, compiles to [`RouteTarget::Blackhole`] remembering the target's id
+/// (validation rejects `state = "blackhole"` on a route whose target exists; here a target
+/// that resolves always wins, as AWS derives the state from the target).
 fn user_route(
     rt: &RouteTable,
     j: usize,
@@ -120,33 +119,43 @@ fn user_route(
     errors: &mut Vec<ValidationError>,
 ) -> Option<RouteConfig> {
     let route = &rt.routes[j];
-    // Resolves `id` in `map` (the kind named `what` in the error), or reports it.
-    let mut lookup = |map: &HashMap<&str, usize>, id: &str, what: &str| {
-        let found = map.get(id).copied();
-        if found.is_none() {
-            errors.push(ValidationError::new(
-                &rt.id,
-                format!("routes[{j}].target"),
-                format!("no {what} with id `{id}`"),
-            ));
+    let deleted = route.state == RouteState::Blackhole;
+    let mut deleted_target = None;
+    // Resolves `id` in `map` (the kind named `what` in the error) to `make(index)`; a
+    // missing id is a blackhole when the route says so, else reported.
+    let mut lookup = |map: &HashMap<&str, usize>,
+                      id: &str,
+                      what: &str,
+                      make: fn(usize) -> RouteTarget| {
+        match map.get(id) {
+            Some(&i) => Some(make(i)),
+            None if deleted => {
+                deleted_target = Some(id.to_string());
+                Some(RouteTarget::Blackhole)
+            }
+            None => {
+                errors.push(ValidationError::new(
+                    &rt.id,
+                    format!("routes[{j}].target"),
+                    format!("no {what} with id `{id}`"),
+                ));
+                None
+            }
         }
-        found
     };
     let target = match route.target_ref() {
         RouteTargetRef::Local => RouteTarget::Local,
         RouteTargetRef::Blackhole => RouteTarget::Blackhole,
-        RouteTargetRef::Eni(id) => RouteTarget::Eni(idx(lookup(&ix.eni, id, "ENI")?)),
-        RouteTargetRef::InternetGateway(id) => {
-            RouteTarget::InternetGateway(idx(lookup(&ix.igw, id, "internet gateway")?))
-        }
-        RouteTargetRef::NatGateway(id) => {
-            RouteTarget::NatGateway(idx(lookup(&ix.nat, id, "NAT gateway")?))
-        }
-        // A peering the file does not declare was deleted: its routes are
-        // blackholes (validation warns).
-        RouteTargetRef::Peering(id) => pcx_idx
-            .get(id)
-            .map_or(RouteTarget::Blackhole, |&pi| RouteTarget::Peering(idx(pi))),
+        RouteTargetRef::Eni(id) => lookup(&ix.eni, id, "ENI", |i| RouteTarget::Eni(idx(i)))?,
+        RouteTargetRef::InternetGateway(id) => lookup(&ix.igw, id, "internet gateway", |i| {
+            RouteTarget::InternetGateway(idx(i))
+        })?,
+        RouteTargetRef::NatGateway(id) => lookup(&ix.nat, id, "NAT gateway", |i| {
+            RouteTarget::NatGateway(idx(i))
+        })?,
+        RouteTargetRef::Peering(id) => lookup(pcx_idx, id, "peering connection", |i| {
+            RouteTarget::Peering(idx(i))
+        })?,
         RouteTargetRef::Unsupported(s) | RouteTargetRef::Invalid(s) => {
             errors.push(ValidationError::new(
                 &rt.id,
@@ -159,5 +168,6 @@ fn user_route(
     Some(RouteConfig {
         destination: route.destination,
         target,
+        deleted_target,
     })
 }

@@ -198,6 +198,69 @@ fn scenario_9_blackhole_compiles() {
         .any(|r| r.target == RouteTarget::Blackhole));
 }
 
+/// VPC-7: a route whose target the file no longer declares, in state `blackhole`,
+/// compiles to a blackhole that keeps the target's id (for show and trace), and the data
+/// plane accepts it; an explicit `blackhole` target keeps none. Compiling an unvalidated
+/// model where such a route does not say `state = "blackhole"` reports it.
+#[test]
+fn routes_to_deleted_targets_compile_to_blackholes_that_name_them() {
+    const SRC: &str = r#"
+        [[vpc]]
+        id = "vpc-x"
+        cidr = "10.0.0.0/16"
+        [[route_table]]
+        id = "rtb-x"
+        vpc = "vpc-x"
+        main = true
+        routes = [
+          { destination = "0.0.0.0/0", target = "nat-gone", state = "blackhole" },
+          { destination = "10.9.0.0/16", target = "eni-gone", state = "blackhole" },
+          { destination = "10.8.0.0/16", target = "blackhole" },
+        ]
+        [[subnet]]
+        id = "subnet-x"
+        vpc = "vpc-x"
+        cidr = "10.0.1.0/24"
+    "#;
+    let c = compile_str(SRC).unwrap();
+    let routes: Vec<(String, RouteTarget, Option<&str>)> = rtb(&c.config, "rtb-x")
+        .routes
+        .iter()
+        .map(|r| {
+            (
+                r.destination.to_string(),
+                r.target,
+                r.deleted_target.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("10.0.0.0/16".to_string(), RouteTarget::Local, None),
+            (
+                "0.0.0.0/0".to_string(),
+                RouteTarget::Blackhole,
+                Some("nat-gone")
+            ),
+            (
+                "10.9.0.0/16".to_string(),
+                RouteTarget::Blackhole,
+                Some("eni-gone")
+            ),
+            ("10.8.0.0/16".to_string(), RouteTarget::Blackhole, None),
+        ]
+    );
+    assert!(dataplane::vpc::tables::Tables::build(c.config).is_ok());
+    let mut t = crate::validate::parse(SRC).unwrap();
+    t.route_tables[0].routes[0].state = crate::model::RouteState::Active;
+    let e = compile(&t).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "rtb-x.routes[0].target: no NAT gateway with id `nat-gone`"
+    );
+}
+
 #[test]
 fn subnets_carry_cidrs_and_router_macs() {
     let c = demo();

@@ -100,9 +100,10 @@
 //! routes = [{ destination = "10.1.0.0/16", target = "pcx-demo" }]
 //! ```
 //!
-//! A route to a pending peering is a blackhole until it is accepted; a route to a `pcx-…`
-//! id that the file does not declare (a deleted peering) is accepted with a warning and
-//! compiled as a blackhole. Security-group rules may name a group of a VPC peered through
+//! A route to a pending peering is a blackhole until it is accepted. A route to a `pcx-…`
+//! id that the file does not declare (a deleted peering) follows the rule of every deleted
+//! target (see [`RouteState`]): it is accepted, as a blackhole, when it says
+//! `state = "blackhole"`, and is an error otherwise. Security-group rules may name a group of a VPC peered through
 //! an active peering connection; without one the rule is stale (it matches nothing).
 //!
 //! Flow logs: `[[flow_log]]` ([`FlowLog`]) and the `[lab]` knob `flow_log_interval`:
@@ -207,7 +208,7 @@ pub use lab::{LabSettings, DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT, DEFAULT_NAT_GATEWAY
 pub use network_acl::{NaclAction, NaclRule, NetworkAcl};
 pub use peering::{PeeringConnection, PeeringStatus};
 pub use prefix_list::PrefixList;
-pub use route_table::{Route, RouteTable, RouteTargetRef, UNSUPPORTED_TARGET_PREFIXES};
+pub use route_table::{Route, RouteState, RouteTable, RouteTargetRef, UNSUPPORTED_TARGET_PREFIXES};
 pub use rules::{PortSpec, RuleProtocol, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 pub use security_group::{RulePeer, SecurityGroup, SgRuleSpec};
 pub use subnet::Subnet;

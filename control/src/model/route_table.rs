@@ -33,12 +33,57 @@ pub struct Route {
     /// `"local"`, `"blackhole"`, an ENI id (`"eni-…"`), an internet gateway id (`"igw-…"`),
     /// a NAT gateway id (`"nat-…"`) or a VPC peering connection id (`"pcx-…"`).
     pub target: String,
+    /// `"active"` (the default) or `"blackhole"`: AWS's `RouteState`. Write `"blackhole"`
+    /// on a route whose target was deleted from the file: the route stays, as in AWS, and
+    /// drops what it catches. See [`RouteState`].
+    #[serde(default, skip_serializing_if = "RouteState::is_active")]
+    pub state: RouteState,
 }
 
 impl Route {
     /// The target, classified.
     pub fn target_ref(&self) -> RouteTargetRef<'_> {
         RouteTargetRef::parse(&self.target)
+    }
+}
+
+/// The state of a route as AWS shows it (`RouteState`).
+///
+/// AWS derives it from the target: a route whose target was deleted (a NAT gateway, an
+/// ENI, an internet gateway, a peering connection) stays in the table in state
+/// `blackhole` and drops what it catches. A topology file cannot delete a route's target
+/// without saying so, so the rule is one for every kind of target:
+///
+/// - the target id exists in the file: the route is active (a route to a peering that is
+///   still `pending-acceptance` is a blackhole, as in AWS);
+/// - the target id does not exist and the route says `state = "blackhole"`: accepted, a
+///   blackhole (`vpcctl show` and `vpcctl trace` name the deleted target);
+/// - the target id does not exist and the route does not say so: an error (a typo, or a
+///   deletion the file should state);
+/// - `state = "blackhole"` on a route whose target exists and is available: an error,
+///   because AWS would show that route active; the file says what the data plane does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteState {
+    /// `"active"` (the default): the target exists.
+    #[default]
+    Active,
+    /// `"blackhole"`: the target was deleted; the route drops what it catches.
+    Blackhole,
+}
+
+impl RouteState {
+    /// `"active"` or `"blackhole"`, as AWS writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteState::Active => "active",
+            RouteState::Blackhole => "blackhole",
+        }
+    }
+
+    /// Whether this is the default state (`active`), which is not written back.
+    pub fn is_active(&self) -> bool {
+        *self == RouteState::Active
     }
 }
 

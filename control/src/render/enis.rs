@@ -6,7 +6,9 @@ use dataplane::vpc::config::{DataplaneConfig, MappingTarget};
 use super::text::{drops_text, ids_or_dash, idx32, table};
 
 /// The `ENIs` section of `vpcctl show`: each ENI with its subnet, groups, addresses, public
-/// IPs, MAC, attachment, and its port and counters from `report`, when reported.
+/// IPs, MAC, attachment (`(unattached)` for an ENI without a namespace: what is sent to it
+/// is dropped as `eni_not_attached`), and its port and counters from `report`, when
+/// reported.
 pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
     let mut out = String::from("\nENIs\n");
     let rows: Vec<Vec<String>> = c
@@ -69,9 +71,10 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
                 ids_or_dash(public).replace(", ", ","),
                 e.mac.to_string(),
                 if e.source_dest_check { "on" } else { "off" }.to_string(),
-                e.attachment
-                    .as_ref()
-                    .map_or_else(|| "-".to_string(), |a| format!("{}/{}", a.netns, a.ifname)),
+                e.attachment.as_ref().map_or_else(
+                    || "(unattached)".to_string(),
+                    |a| format!("{}/{}", a.netns, a.ifname),
+                ),
                 tap,
                 rx,
                 tx,

@@ -72,7 +72,7 @@ pub fn target_name(config: &DataplaneConfig, target: RouteTarget) -> String {
                 if p.active {
                     p.id.clone()
                 } else {
-                    format!("{} (pending-acceptance: blackhole)", p.id)
+                    format!("{} (blackhole: pending-acceptance)", p.id)
                 }
             },
         ),

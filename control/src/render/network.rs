@@ -77,7 +77,9 @@ pub(super) fn subnets(c: &DataplaneConfig) -> String {
     out
 }
 
-/// The `Route tables` section of `vpcctl show`: each table with its VPC and routes.
+/// The `Route tables` section of `vpcctl show`: each table with its VPC and routes; a
+/// route in state `blackhole` for want of its target says so after the target's id
+/// (`nat-x (blackhole: target deleted)`, `pcx-x (blackhole: pending-acceptance)`).
 pub(super) fn route_tables(c: &DataplaneConfig) -> String {
     let mut out = String::from("\nRoute tables\n");
     for rt in &c.route_tables {
@@ -89,12 +91,12 @@ pub(super) fn route_tables(c: &DataplaneConfig) -> String {
             .max()
             .unwrap_or(0);
         for r in &rt.routes {
-            let _ = writeln!(
-                out,
-                "  {:<w$}  → {}",
-                r.destination.to_string(),
-                target_name(c, r.target)
-            );
+            // A route whose target was deleted names it, with its state, as AWS shows it.
+            let target = match &r.deleted_target {
+                Some(id) => format!("{id} (blackhole: target deleted)"),
+                None => target_name(c, r.target),
+            };
+            let _ = writeln!(out, "  {:<w$}  → {target}", r.destination.to_string());
         }
     }
     out

@@ -173,6 +173,50 @@ fn show_lists_internet_gateways_and_public_ips() {
     assert!(plain.contains("Internet gateways (1:1 NAT between public and private IPv4)\nnone\n"));
 }
 
+/// VPC-7: a route whose target was deleted shows the id it names and its state, as AWS
+/// shows it; an ENI without a namespace is marked unattached.
+#[test]
+fn show_marks_deleted_route_targets_and_unattached_enis() {
+    let topo = format!(
+        "{TOPO}
+        [[route_table]]
+        id = \"rtb-gone\"
+        vpc = \"vpc-demo\"
+        routes = [
+          {{ destination = \"0.0.0.0/0\", target = \"nat-gone\", state = \"blackhole\" }},
+          {{ destination = \"192.0.2.0/24\", target = \"blackhole\" }},
+        ]
+        [[eni]]
+        id = \"eni-loose\"
+        subnet = \"subnet-a\"
+        private_ip = \"10.0.1.20\"
+        "
+    );
+    let c = crate::compile_str(&topo).unwrap();
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.starts_with("eni-loose.netns: not set, so the ENI is not attached")),
+        "{:?}",
+        c.warnings
+    );
+    let text = show(&quiet_report(c.config));
+    assert!(
+        text.contains(
+            "rtb-gone (vpc-demo)\n  10.0.0.0/16   → local\n  0.0.0.0/0     → nat-gone (blackhole: target deleted)\n  192.0.2.0/24  → blackhole\n"
+        ),
+        "{text}"
+    );
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no row for {id} in\n{text}"))
+            .to_string()
+    };
+    assert!(row("eni-loose").contains(" (unattached) "), "{text}");
+    assert!(row("eni-a").contains(" ns-a/eth0 "), "{text}");
+}
+
 #[test]
 fn table_pads_columns() {
     let t = table(&["A", "B"], &[vec!["long".into(), "x".into()]]);
@@ -520,7 +564,7 @@ fn show_lists_peering_connections_and_several_vpcs() {
         // Route targets name the peering; a pending one says what it does.
         "rtb-a (vpc-a)\n",
         "  10.1.0.0/16   → pcx-ab\n",
-        "  10.2.0.0/16   → pcx-ac (pending-acceptance: blackhole)\n",
+        "  10.2.0.0/16   → pcx-ac (blackhole: pending-acceptance)\n",
         "rtb-b (vpc-b)\n  10.1.0.0/16  → local\n  10.0.0.0/16  → pcx-ab\n",
         // The section.
         "\nPeering connections (traffic crosses only between the two VPCs' own CIDRs: no transitive or edge-to-edge routing; routes to a pending one are blackholes)\n",

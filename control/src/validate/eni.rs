@@ -1,6 +1,6 @@
 //! ENIs: a unicast MAC unique in the file (a generated one must not collide either), an
-//! MTU and a Linux interface name within bounds, a namespace/interface pair used once, an
-//! existing subnet, addresses inside it that are not reserved and are used once per VPC;
+//! MTU and a Linux interface name within bounds, a namespace/interface pair used once (no
+//! namespace at all is a warning: the ENI is left unattached), an existing subnet, addresses inside it that are not reserved and are used once per VPC;
 //! then, with the firewalls, 1 to 5 distinct security groups of the ENI's VPC and
 //! conntrack settings within AWS's bounds.
 
@@ -107,7 +107,7 @@ fn check_mac(r: &mut Report, e: &Eni, res: &str, macs: &mut HashMap<MacAddr, Str
 }
 
 /// Checks an ENI's MTU, interface name and namespace (each namespace/interface pair is
-/// used once).
+/// used once; none is a warning).
 fn check_interface(
     r: &mut Report,
     e: &Eni,
@@ -153,7 +153,18 @@ fn check_interface(
                 ifaces.insert(key, res.to_string());
             }
         }
+    } else {
+        r.warnings.push(unattached_warning(res));
     }
+}
+
+/// The warning for ENI `res` without `netns`: valid (it keeps its addresses, MAC and
+/// groups, as a detached ENI does in AWS), but it has no port, so what is sent to it is
+/// dropped.
+pub(super) fn unattached_warning(res: &str) -> String {
+    format!(
+        "{res}.netns: not set, so the ENI is not attached: it has no port, and traffic to it is dropped (`eni_not_attached`); set `netns = \"NAME\"` to attach it to a network namespace (`vpcctl up` creates it)"
+    )
 }
 
 /// Checks an ENI's subnet and its addresses (inside the subnet, not reserved, claimed in

@@ -44,8 +44,21 @@
 //! is a peering of the table's own VPC, and not for a destination equal to or inside one of
 //! that VPC's CIDRs (routes more specific than local take NAT gateways and ENIs only).
 //! Warnings, not errors: a route to a `pending-acceptance` peering (a blackhole until it is
-//! accepted), a route to a `pcx-…` the file does not declare (a deleted peering: the route
-//! is a blackhole), and a route whose destination holds none of the peer VPC's addresses.
+//! accepted; no warning when the route says `state = "blackhole"`) and a route whose
+//! destination holds none of the peer VPC's addresses.
+//!
+//! **Deleted route targets** (AWS's route state `blackhole`), one rule for every kind of
+//! target (ENI, internet gateway, NAT gateway, peering): a target id that the file does
+//! not declare is an error, unless the route says `state = "blackhole"`, in which case it
+//! is accepted and compiled as a blackhole that remembers the target's id (for `vpcctl
+//! show` and `vpcctl trace`). `state = "blackhole"` on a route whose target exists and is
+//! available is an error: AWS derives a route's state from its target, so that route
+//! would be active (the message names both fixes: drop the marker, or write `target =
+//! "blackhole"`). On a route to a pending peering it is accepted (that is AWS's state too).
+//!
+//! **Unattached ENIs**: an ENI without `netns` has no port; it is valid (its addresses
+//! are still owned, ARP still answers for them) but traffic to it is dropped as
+//! `eni_not_attached`, so it is a warning that says how to attach it.
 //! A security-group rule may name a group of another VPC when an active peering joins the
 //! two; otherwise it is accepted with a warning and matches nothing (AWS's "stale" rules).
 //! An ENI's own groups still belong to its VPC.

@@ -1,7 +1,8 @@
 //! VPC peering connections (`CreateVpcPeeringConnection`): both VPCs exist and differ,
 //! their CIDRs do not overlap, at most one peering joins two VPCs; and the routes that
-//! target a peering (`pcx-…`), which must join the route table's own VPC (a pending or
-//! undeclared peering, or a destination outside the peer's CIDRs, is a warning).
+//! target a peering (`pcx-…`), which must join the route table's own VPC (a destination
+//! outside the peer's CIDRs is a warning; pending and deleted peerings are route states,
+//! checked in `route_table.rs`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -92,31 +93,22 @@ pub(super) fn peering_connections(
     out
 }
 
-/// Checks a route whose target is peering connection `id` (`at` = resource and field of
-/// the target): the peering joins the table's VPC (`vpc`) to another. A `pcx-…` id that
-/// the file does not declare (a deleted peering) and a pending peering are accepted with a
-/// warning (the route is a blackhole); so is a destination that holds none of the peer
-/// VPC's addresses (the peering carries only traffic to the peer's own CIDRs).
-#[allow(clippy::too_many_arguments)]
+/// Checks a route whose target is the declared peering connection `id`, joining the VPCs
+/// `ends` (when they resolve; `at` = resource and field of the target): the peering joins
+/// the table's VPC (`vpc`) to another, and a destination that holds none of the peer VPC's
+/// addresses is a warning (the peering carries only traffic to the peer's own CIDRs). The
+/// route's state (a missing or pending peering) is checked with every other target's, in
+/// `route_table.rs`.
 pub(super) fn peering_route(
     r: &mut Report,
     vpcs: &[Vpc],
-    peerings: &PeeringLookup,
-    broken: &HashSet<String>,
+    ends: [Option<usize>; 2],
     vpc: Option<usize>,
     at: (&str, &str),
     dest: IpNet,
     id: &str,
 ) {
     let (res, field) = at;
-    let Some(&(ends, active)) = peerings.by_id.get(id) else {
-        if !broken.contains(id) {
-            r.warnings.push(format!(
-                "{res}.{field}: {id} does not exist (deleted?): the route is a blackhole"
-            ));
-        }
-        return;
-    };
     if let ([Some(a), Some(b)], Some(tv)) = (ends, vpc) {
         if tv != a && tv != b {
             r.err(
@@ -138,10 +130,5 @@ pub(super) fn peering_route(
                 ));
             }
         }
-    }
-    if !active {
-        r.warnings.push(format!(
-            "{res}.{field}: {id} is pending-acceptance: the route is a blackhole until it is accepted (status = \"active\")"
-        ));
     }
 }

@@ -4,6 +4,14 @@
 //! that exists in the table's own VPC and suits the destination (only ENIs and NAT
 //! gateways may take a subnet's CIDR or replace a local route; `local` only for a CIDR of
 //! the VPC; internet and NAT gateways for IPv4 only).
+//!
+//! A route's `state` follows one rule for every kind of target (see
+//! [`RouteState`](crate::model::RouteState)): a target id the file does not declare is
+//! accepted only on a route that says `state = "blackhole"` (its target was deleted; AWS
+//! keeps such routes in state `blackhole`), and is an error otherwise; `state =
+//! "blackhole"` on a route whose target exists and is available is an error too (AWS
+//! would show it active). A route to a declared peering that is `pending-acceptance` is a
+//! blackhole either way, with a warning unless it says `state = "blackhole"`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -12,7 +20,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::context::{check_vpc_ref, Lookups, Report};
 use super::peering::peering_route;
-use crate::model::{InternetGateway, RouteTargetRef, Subnet, Topology, Vpc};
+use crate::model::{InternetGateway, RouteState, RouteTargetRef, Subnet, Topology, Vpc};
 use crate::names::implicit_main_id;
 
 /// Link-local addresses of AWS services (IPv4); no route may point there.
@@ -75,6 +83,10 @@ struct RouteAt<'a> {
     dfield: &'a str,
     /// `routes[j].target`.
     tfield: &'a str,
+    /// `routes[j].state`.
+    sfield: &'a str,
+    /// The route's state as written.
+    state: RouteState,
     /// The destination, normalised.
     dest: IpNet,
     /// The route table's VPC, when it resolves.
@@ -91,6 +103,7 @@ pub(super) fn routes(r: &mut Report, t: &mut Topology, broken: &HashSet<String>,
         for j in 0..rt.routes.len() {
             let dfield = format!("routes[{j}].destination");
             let tfield = format!("routes[{j}].target");
+            let sfield = format!("routes[{j}].state");
             r.normalise(&mut rt.routes[j].destination, &res, &dfield);
             let route = &rt.routes[j];
             let dest = route.destination;
@@ -123,6 +136,8 @@ pub(super) fn routes(r: &mut Report, t: &mut Topology, broken: &HashSet<String>,
                 res: &res,
                 dfield: &dfield,
                 tfield: &tfield,
+                sfield: &sfield,
+                state: route.state,
                 dest,
                 vpc,
             };
@@ -133,8 +148,8 @@ pub(super) fn routes(r: &mut Report, t: &mut Topology, broken: &HashSet<String>,
     }
 }
 
-/// Checks that a route's target exists, belongs to the table's VPC and suits the
-/// destination's family.
+/// Checks that a route's target exists (or that the route says it was deleted: see the
+/// module documentation), belongs to the table's VPC and suits the destination's family.
 fn check_target(
     r: &mut Report,
     (vpcs, igws): (&[Vpc], &[InternetGateway]),
@@ -149,37 +164,41 @@ fn check_target(
         tfield,
         dest,
         vpc,
+        ..
     } = at;
     match target {
-        RouteTargetRef::Local | RouteTargetRef::Blackhole => {}
+        RouteTargetRef::Local => available_target(r, at, "`local` (the VPC's own address space)"),
+        RouteTargetRef::Blackhole => {}
         RouteTargetRef::Eni(id) => match l.eni.get(id) {
             None if broken.contains(id) => {}
-            None => r.err(res, tfield, format!("no ENI with id `{id}`")),
-            Some(&ei) => own_vpc_target(
-                r,
-                vpcs,
-                (res, tfield),
-                id,
-                (l.eni_vpc[ei], vpc),
-                ("is in", "an ENI"),
-            ),
-        },
-        RouteTargetRef::InternetGateway(id) => {
-            match l.igw.get(id) {
-                None if broken.contains(id) => {}
-                None => r.err(
-                    res,
-                    tfield,
-                    format!("no internet gateway with id `{id}`"),
-                ),
-                Some(&gi) => own_vpc_target(
+            None => missing_target(r, at, "ENI", id),
+            Some(&ei) => {
+                available_target(r, at, id);
+                own_vpc_target(
                     r,
                     vpcs,
                     (res, tfield),
                     id,
-                    (l.vpc.get(&igws[gi].vpc).copied(), vpc),
-                    ("is attached to", "the internet gateway"),
-                ),
+                    (l.eni_vpc[ei], vpc),
+                    ("is in", "an ENI"),
+                );
+            }
+        },
+        RouteTargetRef::InternetGateway(id) => {
+            match l.igw.get(id) {
+                None if broken.contains(id) => {}
+                None => missing_target(r, at, "internet gateway", id),
+                Some(&gi) => {
+                    available_target(r, at, id);
+                    own_vpc_target(
+                        r,
+                        vpcs,
+                        (res, tfield),
+                        id,
+                        (l.vpc.get(&igws[gi].vpc).copied(), vpc),
+                        ("is attached to", "the internet gateway"),
+                    );
+                }
             }
             if dest.addr().is_ipv6() {
                 r.err(
@@ -192,15 +211,18 @@ fn check_target(
         RouteTargetRef::NatGateway(id) => {
             match l.nat.get(id) {
                 None if broken.contains(id) => {}
-                None => r.err(res, tfield, format!("no NAT gateway with id `{id}`")),
-                Some(&ni) => own_vpc_target(
-                    r,
-                    vpcs,
-                    (res, tfield),
-                    id,
-                    (l.nat_vpc[ni], vpc),
-                    ("is in", "a NAT gateway"),
-                ),
+                None => missing_target(r, at, "NAT gateway", id),
+                Some(&ni) => {
+                    available_target(r, at, id);
+                    own_vpc_target(
+                        r,
+                        vpcs,
+                        (res, tfield),
+                        id,
+                        (l.nat_vpc[ni], vpc),
+                        ("is in", "a NAT gateway"),
+                    );
+                }
             }
             if dest.addr().is_ipv6() {
                 r.err(
@@ -210,9 +232,22 @@ fn check_target(
                 );
             }
         }
-        RouteTargetRef::Peering(id) => {
-            peering_route(r, vpcs, l.peerings, broken, vpc, (res, tfield), dest, id)
-        }
+        RouteTargetRef::Peering(id) => match l.peerings.by_id.get(id) {
+            None if broken.contains(id) => {}
+            None => missing_target(r, at, "peering connection", id),
+            Some(&(ends, active)) => {
+                peering_route(r, vpcs, ends, vpc, (res, tfield), dest, id);
+                match (active, at.state) {
+                    (true, _) => available_target(r, at, id),
+                    // Pending: a blackhole whatever the route says, as in AWS; the file
+                    // that says so needs no warning.
+                    (false, RouteState::Blackhole) => {}
+                    (false, RouteState::Active) => r.warnings.push(format!(
+                        "{res}.{tfield}: {id} is pending-acceptance: the route is a blackhole until it is accepted (status = \"active\")"
+                    )),
+                }
+            }
+        },
         RouteTargetRef::Unsupported(s) => r.err(
             res,
             tfield,
@@ -224,6 +259,39 @@ fn check_target(
             format!("unknown target `{s}`; expected `local`, `blackhole`, an ENI id (`eni-…`), an internet gateway id (`igw-…`), a NAT gateway id (`nat-…`) or a peering connection id (`pcx-…`)"),
         ),
     }
+}
+
+/// A target id (`what` names its kind) that the file does not declare: accepted on a
+/// route in state `blackhole` (a deleted target, kept as AWS keeps it), an error otherwise.
+fn missing_target(r: &mut Report, at: RouteAt<'_>, what: &str, id: &str) {
+    if at.state == RouteState::Blackhole {
+        return;
+    }
+    r.err(
+        at.res,
+        at.tfield,
+        format!(
+            "no {what} with id `{id}`; if it was deleted, keep the route as AWS does by writing `state = \"blackhole\"` on it (it then drops what it catches), or remove the route"
+        ),
+    );
+}
+
+/// A target that exists and is available (`what` names it): the route is active, so
+/// `state = "blackhole"` on it is an error. AWS derives a route's state from its target
+/// and never lets it be set; a file that said `blackhole` while the route forwards would
+/// mislead its reader (a marker left behind after the target came back, or an attempt to
+/// drop traffic, which is `target = "blackhole"`), so both fixes are named.
+fn available_target(r: &mut Report, at: RouteAt<'_>, what: &str) {
+    if at.state != RouteState::Blackhole {
+        return;
+    }
+    r.err(
+        at.res,
+        at.sfield,
+        format!(
+            "{what} exists, so this route is active (AWS derives a route's state from its target): remove `state = \"blackhole\"`, or write `target = \"blackhole\"` to drop what this route catches"
+        ),
+    );
 }
 
 /// Checks a route against the CIDRs of the table's VPC `v`: a destination equal to one of

@@ -12,6 +12,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::port::PortIdx;
@@ -283,13 +285,38 @@ impl Names<'_> {
     fn sg(&self, g: SgIdx) -> String {
         id_of(&self.0.config.security_groups, g.idx(), "sg", |x| &x.id)
     }
-    fn target(&self, t: RouteTarget) -> String {
+    /// The target of route `prefix` of table `rt`, with the route's state when it is a
+    /// blackhole for want of its target, as AWS shows it: `nat-x (blackhole: target
+    /// deleted)` (the id the configuration kept, see
+    /// [`RouteConfig::deleted_target`](crate::vpc::config::RouteConfig::deleted_target)),
+    /// `pcx-x (blackhole: pending-acceptance)`.
+    fn target(&self, rt: RouteTableIdx, prefix: IpNet, t: RouteTarget) -> String {
         match t {
             RouteTarget::Local => "local".into(),
-            RouteTarget::Blackhole => "blackhole".into(),
+            RouteTarget::Blackhole => {
+                let deleted = self
+                    .0
+                    .config
+                    .route_tables
+                    .get(rt.idx())
+                    .and_then(|table| {
+                        table
+                            .routes
+                            .iter()
+                            .find(|r| r.destination.trunc() == prefix)
+                    })
+                    .and_then(|r| r.deleted_target.as_deref());
+                match deleted {
+                    Some(id) => format!("{id} (blackhole: target deleted)"),
+                    None => "blackhole".into(),
+                }
+            }
             RouteTarget::Eni(e) => self.eni(e),
             RouteTarget::InternetGateway(g) => self.igw(g),
             RouteTarget::NatGateway(n) => self.nat(n),
+            RouteTarget::Peering(p) if self.0.peerings.get(p.idx()).is_some_and(|x| !x.active) => {
+                format!("{} (blackhole: pending-acceptance)", self.pcx(p))
+            }
             RouteTarget::Peering(p) => self.pcx(p),
         }
     }
@@ -412,7 +439,9 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
             Note::RouteLookup { table, dst } => {
                 blocking = n.rtb(table);
                 let detail = match t.route(table, dst) {
-                    Some((target, prefix)) => format!("{dst}: {prefix} → {}", n.target(target)),
+                    Some((target, prefix)) => {
+                        format!("{dst}: {prefix} → {}", n.target(table, prefix, target))
+                    }
                     None => format!("{dst}: no route"),
                 };
                 steps.push(step("route-table", n.rtb(table), detail));

@@ -330,4 +330,50 @@ mod matrix {
             .trace(&spec("eni-9", [10, 0, 2, 20], TraceProtocol::Tcp, 80))
             .is_err());
     }
+
+    #[test]
+    fn a_route_to_a_deleted_target_is_a_blackhole_that_names_it() {
+        use crate::vpc::config::RouteTarget;
+        let mut c = config();
+        // rtb-private's default route, whose NAT gateway was deleted (state blackhole).
+        let route = &mut c.route_tables[2].routes[1];
+        assert_eq!(
+            route.target,
+            RouteTarget::NatGateway(crate::vpc::config::NatIdx(0))
+        );
+        route.target = RouteTarget::Blackhole;
+        route.deleted_target = Some("nat-gone".into());
+        let mut dp = crate::fixtures::mem_dataplane(c, 1024, true).unwrap();
+        dp.set_now(1);
+        let s = spec("eni-0", INTERNET_HOST, TraceProtocol::Tcp, 443);
+        let r = dp.trace(&s).unwrap();
+        assert_eq!(
+            r.forward.outcome,
+            Outcome::Dropped {
+                reason: "blackhole".into(),
+                code: "BAD_STATE_ROUTE".into(),
+                component: "rtb-private".into(),
+            },
+            "{r}"
+        );
+        let route_step = r.forward.steps.iter().find(|s| s.kind == "route-table");
+        assert_eq!(
+            route_step.map(|s| s.detail.as_str()),
+            Some("203.0.113.5: 0.0.0.0/0 → nat-gone (blackhole: target deleted)"),
+            "{r}"
+        );
+        // The real packet agrees.
+        assert_eq!(for_real(&mut dp, &s), Seen::Dropped("blackhole".into()));
+        // An explicit blackhole route (rtb-b's default) stays `blackhole`.
+        let r = dp
+            .trace(&spec("eni-2", INTERNET_HOST, TraceProtocol::Tcp, 80))
+            .unwrap();
+        assert!(
+            r.forward
+                .steps
+                .iter()
+                .any(|s| s.detail == "203.0.113.5: 0.0.0.0/0 → blackhole"),
+            "{r}"
+        );
+    }
 }

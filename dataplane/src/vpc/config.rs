@@ -446,6 +446,23 @@ pub struct RouteConfig {
     pub destination: IpNet,
     /// The target.
     pub target: RouteTarget,
+    /// For a route in AWS's state `blackhole` because its target was deleted: the id of
+    /// that target as the topology wrote it (`nat-…`, `eni-…`, …), so that `vpcctl show`
+    /// and `vpcctl trace` can name it; `target` is then [`RouteTarget::Blackhole`].
+    /// `None` for every other route. Only a name: forwarding never reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_target: Option<String>,
+}
+
+impl RouteConfig {
+    /// A route to `target` (not a deleted one).
+    pub fn new(destination: IpNet, target: RouteTarget) -> Self {
+        RouteConfig {
+            destination,
+            target,
+            deleted_target: None,
+        }
+    }
 }
 
 /// Where a route sends a packet.
@@ -665,6 +682,7 @@ mod tests {
         c.route_tables[0].routes.push(RouteConfig {
             destination: "10.9.0.0/16".parse().unwrap(),
             target: RouteTarget::Peering(PeeringIdx(0)),
+            deleted_target: None,
         });
         c.captures.push(CaptureConfig {
             id: "cap-1".into(),
@@ -698,5 +716,25 @@ mod tests {
         assert_eq!(serde_json::to_string(&PortIdx(5)).unwrap(), "5");
         assert_eq!(EniIdx(7).to_string(), "7");
         assert_eq!(VpcIdx::from(3).idx(), 3);
+    }
+
+    /// A route's deleted target travels only when there is one: a message without the
+    /// field (an older control plane) reads as `None`, and the name round-trips.
+    #[test]
+    fn a_deleted_route_target_is_optional_on_the_wire() {
+        let plain = RouteConfig::new("0.0.0.0/0".parse().unwrap(), RouteTarget::Blackhole);
+        let json = serde_json::to_string(&plain).unwrap();
+        assert_eq!(
+            json,
+            r#"{"destination":"0.0.0.0/0","target":{"kind":"blackhole"}}"#
+        );
+        assert_eq!(serde_json::from_str::<RouteConfig>(&json).unwrap(), plain);
+        let deleted = RouteConfig {
+            deleted_target: Some("nat-gone".into()),
+            ..plain
+        };
+        let json = serde_json::to_string(&deleted).unwrap();
+        assert!(json.contains(r#""deleted_target":"nat-gone""#), "{json}");
+        assert_eq!(serde_json::from_str::<RouteConfig>(&json).unwrap(), deleted);
     }
 }

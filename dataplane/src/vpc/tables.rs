@@ -740,6 +740,7 @@ mod tests {
         foreign.route_tables[0].routes.push(RouteConfig {
             destination: "10.1.0.0/16".parse().unwrap(),
             target: RouteTarget::Peering(PeeringIdx(0)),
+            deleted_target: None,
         });
         assert!(matches!(
             Tables::build(foreign),
@@ -749,6 +750,7 @@ mod tests {
         missing.route_tables[0].routes.push(RouteConfig {
             destination: "10.1.0.0/16".parse().unwrap(),
             target: RouteTarget::Peering(PeeringIdx(7)),
+            deleted_target: None,
         });
         assert!(matches!(
             Tables::build(missing),
@@ -759,6 +761,7 @@ mod tests {
         ok.route_tables[0].routes.push(RouteConfig {
             destination: "10.1.0.0/16".parse().unwrap(),
             target: RouteTarget::Peering(PeeringIdx(0)),
+            deleted_target: None,
         });
         let t = Tables::build(ok).unwrap();
         assert!(t.vpcs[1].contains("10.1.2.3".parse().unwrap()));

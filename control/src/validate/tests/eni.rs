@@ -138,22 +138,25 @@ fn group_macs_are_rejected() {
 
 #[test]
 fn netns_ifname_pairs_are_unique() {
-    let a = format!("{}netns = \"ns-1\"\n", eni("eni-a", "10.0.1.10"));
-    let b = format!("{}netns = \"ns-1\"\n", eni("eni-b", "10.0.1.11"));
+    let a = format!("{}netns = \"ns-1\"\n", eni_unattached("eni-a", "10.0.1.10"));
+    let b = format!("{}netns = \"ns-1\"\n", eni_unattached("eni-b", "10.0.1.11"));
     expect(&format!("{a}{b}"), "eni-b.ifname:", "already used by eni-a");
     let c = format!(
         "{}netns = \"ns-1\"\nifname = \"eth1\"\n",
-        eni("eni-c", "10.0.1.12")
+        eni_unattached("eni-c", "10.0.1.12")
     );
     ok(&format!("{a}{c}"));
     // Unattached ENIs never clash.
     ok(&format!(
         "{}{}",
-        eni("eni-a", "10.0.1.10"),
-        eni("eni-b", "10.0.1.11")
+        eni_unattached("eni-a", "10.0.1.10"),
+        eni_unattached("eni-b", "10.0.1.11")
     ));
     expect(
-        &format!("{}netns = \"../etc\"\n", eni("eni-a", "10.0.1.10")),
+        &format!(
+            "{}netns = \"../etc\"\n",
+            eni_unattached("eni-a", "10.0.1.10")
+        ),
         "eni-a.netns:",
         "namespace name",
     );
@@ -277,4 +280,20 @@ fn scenario_27_conntrack_bounds() {
         }
     }
     expect(&e("idle = 5"), "eni-a.idle:", "unknown field");
+}
+
+/// VPC-7: an ENI without `netns` is valid but unattached: a warning naming it, what
+/// happens to its traffic (the drop reason) and how to attach it. An attached one is quiet.
+#[test]
+fn an_eni_without_netns_is_unattached_with_a_warning() {
+    let (t, w) = ok(&format!(
+        "{}{}",
+        eni_unattached("eni-a", "10.0.1.10"),
+        eni("eni-b", "10.0.1.11")
+    ));
+    assert_eq!(t.enis[0].netns, None);
+    assert_eq!(
+        w,
+        ["eni-a.netns: not set, so the ENI is not attached: it has no port, and traffic to it is dropped (`eni_not_attached`); set `netns = \"NAME\"` to attach it to a network namespace (`vpcctl up` creates it)"]
+    );
 }

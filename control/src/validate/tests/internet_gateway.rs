@@ -284,7 +284,7 @@ fn internet_netns_is_its_own() {
     expect(
         &format!(
             "{}netns = \"internet\"\n{}",
-            eni("eni-a", "10.0.1.10"),
+            eni_unattached("eni-a", "10.0.1.10"),
             igw("igw-a", INET)
         ),
         "igw-a.internet.netns:",

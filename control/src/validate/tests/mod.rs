@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::*;
-use crate::model::{NatConnectivity, RouteTargetRef};
+use crate::model::{NatConnectivity, RouteState, RouteTargetRef};
 
 mod elastic_ip;
 mod eni;
@@ -69,11 +69,19 @@ fn expect(extra: &str, prefix: &str, needle: &str) {
     );
 }
 
+/// An ENI in subnet-a, attached to a namespace named after it (`eni-a` → `a`), as an
+/// instance of a real topology is.
 fn eni(id: &str, ip: &str) -> String {
+    let ns = id.trim_start_matches("eni-");
+    format!("{}netns = \"{ns}\"\n", eni_unattached(id, ip))
+}
+
+/// An ENI in subnet-a without `netns` (unattached: a warning).
+fn eni_unattached(id: &str, ip: &str) -> String {
     format!("[[eni]]\nid = \"{id}\"\nsubnet = \"subnet-a\"\nprivate_ip = \"{ip}\"\n")
 }
 
-const FW: &str = "[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.2.0/24\"\n[[subnet]]\nid = \"subnet-fw\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.3.0/24\"\n[[eni]]\nid = \"eni-fw\"\nsubnet = \"subnet-fw\"\nprivate_ip = \"10.0.3.10\"\nsource_dest_check = false\n";
+const FW: &str = "[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.2.0/24\"\n[[subnet]]\nid = \"subnet-fw\"\nvpc = \"vpc-demo\"\ncidr = \"10.0.3.0/24\"\n[[eni]]\nid = \"eni-fw\"\nsubnet = \"subnet-fw\"\nprivate_ip = \"10.0.3.10\"\nsource_dest_check = false\nnetns = \"fw\"\n";
 
 fn rtb(routes: &str) -> String {
     format!("{FW}[[route_table]]\nid = \"rtb-x\"\nvpc = \"vpc-demo\"\nroutes = [{routes}]\n")

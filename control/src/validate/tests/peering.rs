@@ -152,7 +152,7 @@ fn peered_vpcs_must_not_overlap() {
 fn vpcs_that_are_not_peered_may_overlap() {
     // Same CIDRs, same subnet, same ENI address: isolated VPCs do not interfere.
     let (t, w) = ok(&format!(
-        "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/16\"\nsecondary_cidrs = [\"10.1.0.0/16\"]\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.1.0/24\"\n{}[[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-b\"\nprivate_ip = \"10.0.1.10\"\n",
+        "[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.0.0.0/16\"\nsecondary_cidrs = [\"10.1.0.0/16\"]\n[[subnet]]\nid = \"subnet-b\"\nvpc = \"vpc-b\"\ncidr = \"10.0.1.0/24\"\n{}[[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-b\"\nprivate_ip = \"10.0.1.10\"\nnetns = \"b\"\n",
         eni("eni-a", "10.0.1.10")
     ));
     assert!(w.is_empty(), "{w:?}");
@@ -262,17 +262,25 @@ fn peering_is_not_a_target_inside_the_vpc() {
     assert!(w.is_empty(), "{w:?}");
 }
 
+/// VPC-7: a deleted peering follows the rule of every deleted target (it used to be a
+/// warning on its own): an error unless the route says `state = "blackhole"`.
 #[test]
-fn route_to_an_undeclared_peering_is_a_blackhole_with_a_warning() {
-    warns(
-        &table(
+fn route_to_an_undeclared_peering_needs_state_blackhole() {
+    let route = |state: &str| {
+        table(
             "rtb-x",
             "vpc-demo",
-            r#"{ destination = "10.1.0.0/16", target = "pcx-gone" }"#,
-        ),
+            &format!("{{ destination = \"10.1.0.0/16\", target = \"pcx-gone\"{state} }}"),
+        )
+    };
+    expect(
+        &route(""),
         "rtb-x.routes[0].target:",
-        "pcx-gone does not exist (deleted?): the route is a blackhole",
+        "no peering connection with id `pcx-gone`; if it was deleted, keep the route as AWS does by writing `state = \"blackhole\"`",
     );
+    let (t, w) = ok(&route(", state = \"blackhole\""));
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(t.route_tables[0].routes[0].state, RouteState::Blackhole);
     // A peering that failed to parse is reported as such, not as deleted.
     let errs = errors(&format!(
         "{OTHER_VPC}{}{}",
@@ -289,8 +297,8 @@ fn route_to_an_undeclared_peering_is_a_blackhole_with_a_warning() {
 
 #[test]
 fn route_to_a_pending_peering_warns_that_it_is_a_blackhole() {
-    warns(
-        &format!(
+    let src = |state: &str| {
+        format!(
             "{OTHER_VPC}{}{}",
             pcx(
                 "pcx-1",
@@ -301,12 +309,18 @@ fn route_to_a_pending_peering_warns_that_it_is_a_blackhole() {
             table(
                 "rtb-x",
                 "vpc-demo",
-                r#"{ destination = "10.1.0.0/16", target = "pcx-1" }"#
+                &format!("{{ destination = \"10.1.0.0/16\", target = \"pcx-1\"{state} }}")
             )
-        ),
+        )
+    };
+    warns(
+        &src(""),
         "rtb-x.routes[0].target:",
         "pcx-1 is pending-acceptance: the route is a blackhole until it is accepted",
     );
+    // The route that says so is what AWS shows: no warning.
+    let (_, w) = ok(&src(", state = \"blackhole\""));
+    assert!(w.is_empty(), "{w:?}");
 }
 
 #[test]

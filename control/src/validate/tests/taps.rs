@@ -43,26 +43,31 @@ cidr = "10.2.1.0/24"
 id = "eni-web"
 subnet = "subnet-a"
 private_ip = "10.0.1.10"
+netns = "web"
 
 [[eni]]
 id = "eni-db"
 subnet = "subnet-a"
 private_ip = "10.0.1.20"
+netns = "db"
 
 [[eni]]
 id = "eni-ids"
 subnet = "subnet-a"
 private_ip = "10.0.1.30"
+netns = "ids"
 
 [[eni]]
 id = "eni-peer"
 subnet = "subnet-b"
 private_ip = "10.1.1.10"
+netns = "peer"
 
 [[eni]]
 id = "eni-far"
 subnet = "subnet-c"
 private_ip = "10.2.1.10"
+netns = "far"
 
 [[traffic_mirror_target]]
 id = "tmt-ids"

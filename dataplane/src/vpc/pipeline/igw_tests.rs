@@ -55,6 +55,7 @@ fn with_igw() -> DataplaneConfig {
     c.route_tables[0].routes.push(RouteConfig {
         destination: "0.0.0.0/0".parse().unwrap(),
         target: RouteTarget::InternetGateway(IgwIdx(0)),
+        deleted_target: None,
     });
     c
 }

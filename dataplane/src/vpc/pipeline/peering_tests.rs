@@ -48,6 +48,7 @@ fn route(dst: &str, target: RouteTarget) -> RouteConfig {
     RouteConfig {
         destination: dst.parse().unwrap(),
         target,
+        deleted_target: None,
     }
 }
 
@@ -258,6 +259,25 @@ fn a_pending_peering_is_a_blackhole_and_an_accepted_one_forwards() {
     let mut dp = dp_with(c.clone());
     assert!(send(&mut dp, A, udp(A, [10, 0, 0, 5], 53)).is_empty());
     assert_eq!(drops(&dp, A, DropReason::Blackhole), 1);
+    // The trace names the peering and the route's state, as AWS shows it.
+    let spec = crate::observe::trace::TraceSpec {
+        from: c.enis[A.idx()].id.clone(),
+        src: None,
+        dst: Ipv4Addr::new(10, 0, 0, 5).into(),
+        protocol: crate::observe::trace::TraceProtocol::Udp,
+        src_port: None,
+        dst_port: Some(53),
+        icmp_type: None,
+        icmp_code: None,
+        tcp_flags: None,
+        return_path: false,
+    };
+    let text = dp.trace(&spec).unwrap().to_string();
+    assert!(
+        text.contains("10.0.0.0/16 → pcx-0 (blackhole: pending-acceptance)"),
+        "{text}"
+    );
+    assert!(text.contains("BAD_STATE_ROUTE (blackhole)"), "{text}");
     c.peerings[0].active = true;
     let mut dp = dp_with(c);
     assert_eq!(send(&mut dp, A, udp(A, [10, 0, 0, 5], 53)), vec![B5]);
