@@ -52,7 +52,7 @@ fn pipeline(c: &mut Criterion) {
     let mut logged = fixtures::two_subnets_and_middlebox();
     logged.flow_logs = vec![dataplane::vpc::config::FlowLogConfig {
         id: "fl-bench".into(),
-        enis: vec![A, B],
+        interfaces: vec![A.into(), B.into()],
         traffic: dataplane::vpc::config::FlowLogTraffic::All,
         interval_ms: 600_000,
         path: "/dev/null".into(),

@@ -94,6 +94,12 @@ pub fn implicit_default_sg_id(vpc_id: &str) -> String {
     )
 }
 
+/// The id of a NAT gateway's network interface when the file does not give one
+/// (`network_interface_id`): `eni-` + the gateway's id (`nat-demo` → `eni-nat-demo`).
+pub fn nat_gateway_interface_id(nat_id: &str) -> String {
+    format!("eni-{nat_id}")
+}
+
 /// Why an IPv4 address cannot be assigned to an ENI in `subnet`, if it is reserved.
 ///
 /// AWS reserves the first four addresses of every subnet (network, VPC router, Amazon

@@ -3,7 +3,9 @@
 //! or the default version 2 fields ([`dataplane::observe::flowlog::DEFAULT_FIELDS`]), and
 //! the interval of [`flow_log_interval_ms`].
 
-use dataplane::vpc::config::{EniConfig, EniIdx, FlowLogConfig, SubnetConfig, VpcConfig};
+use dataplane::vpc::config::{
+    EniConfig, EniIdx, FlowLogConfig, Interface, SubnetConfig, VpcConfig,
+};
 
 use super::units::{idx, secs_to_ms};
 use crate::model::{FlowLog, FlowLogScope, LabSettings, Topology};
@@ -93,7 +95,7 @@ pub(super) fn flow_logs(
         };
         out.push(FlowLogConfig {
             id: f.id.clone(),
-            enis: covered,
+            interfaces: covered.into_iter().map(Interface::Eni).collect(),
             traffic: traffic.to_config(),
             interval_ms: flow_log_interval_ms(f, t.lab.as_ref()),
             path: f.log_destination.clone(),

@@ -81,10 +81,20 @@ fn flow_logs_compile_with_the_enis_of_their_scope_in_eni_order() {
     let f = &c.config.flow_logs;
     let ids: Vec<&str> = f.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(ids, ["fl-vpc", "fl-subnet", "fl-eni"]);
-    let eni = |id: &str| idx(c.config.enis.iter().position(|e| e.id == id).unwrap());
-    assert_eq!(f[0].enis, [eni("eni-a1"), eni("eni-a2"), eni("eni-a3")]);
-    assert_eq!(f[1].enis, [eni("eni-a1"), eni("eni-a3")]);
-    assert_eq!(f[2].enis, [eni("eni-b1")]);
+    let eni = |id: &str| {
+        dataplane::vpc::config::Interface::Eni(idx(c
+            .config
+            .enis
+            .iter()
+            .position(|e| e.id == id)
+            .unwrap()))
+    };
+    assert_eq!(
+        f[0].interfaces,
+        [eni("eni-a1"), eni("eni-a2"), eni("eni-a3")]
+    );
+    assert_eq!(f[1].interfaces, [eni("eni-a1"), eni("eni-a3")]);
+    assert_eq!(f[2].interfaces, [eni("eni-b1")]);
     assert_eq!(
         f.iter().map(|f| f.traffic).collect::<Vec<_>>(),
         [

@@ -283,6 +283,7 @@ fn nat_gateways_compile_in_file_order_with_their_addresses_and_lab_settings() {
         c.nat_gateways[1],
         NatGatewayConfig {
             id: "nat-a".into(),
+            interface_id: "eni-nat-a".into(),
             subnet: SubnetIdx(0),
             addrs: vec!["10.0.0.220".parse().unwrap(), "10.0.0.221".parse().unwrap()],
             public: true,

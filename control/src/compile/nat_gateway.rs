@@ -74,6 +74,7 @@ pub(super) fn nat_gateways<'a>(
         }
         nat_gateways.push(NatGatewayConfig {
             id: n.id.clone(),
+            interface_id: crate::names::nat_gateway_interface_id(&n.id),
             subnet: idx(si),
             addrs: addrs.clone(),
             public,

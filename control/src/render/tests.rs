@@ -696,9 +696,9 @@ fn show_lists_flow_logs_with_scope_traffic_interval_destination_and_format() {
     assert!(flow_logs(&plain).ends_with("file on vpcd's host)\nnone\n"));
     // A subnet with one ENI shows as that ENI; ENIs matching no resource are counted.
     let mut c = c;
-    c.flow_logs[0].enis = vec![EniIdx(0), EniIdx(2)];
-    c.flow_logs[1].enis = vec![];
-    assert_eq!(flow_log_scope(&c, &c.flow_logs[0].enis), "2 ENIs");
+    c.flow_logs[0].interfaces = vec![EniIdx(0).into(), EniIdx(2).into()];
+    c.flow_logs[1].interfaces = vec![];
+    assert_eq!(flow_log_scope(&c, &c.flow_logs[0].interfaces), "2 ENIs");
     assert_eq!(flow_log_scope(&c, &[]), "- (no ENIs)");
-    assert_eq!(flow_log_scope(&c, &[EniIdx(2)]), "eni-b1");
+    assert_eq!(flow_log_scope(&c, &[EniIdx(2).into()]), "eni-b1");
 }
