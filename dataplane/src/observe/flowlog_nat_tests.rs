@@ -207,3 +207,52 @@ fn an_idle_nat_gateway_interface_gets_a_nodata_record() {
         ["eni-nat-1 - vpc-1 subnet-2 - - - - - - - - - - - -"]
     );
 }
+
+#[test]
+fn a_reply_refused_at_the_instance_passed_the_gateway_interface_both_ways() {
+    // The instance's subnet refuses the reply (TCP to port 40000 inbound): the gateway's
+    // interface accepted it in and out; the instance's ingress REJECT shows the packet as
+    // it arrived there (translated back to the instance's address and port).
+    let p = path("reject-at-a");
+    let mut c = fixtures::behind_nat_gateway((1024, 65535));
+    let all = TrafficMatch {
+        protocol: Protocol::All,
+        ports: None,
+        icmp: None,
+    };
+    c.network_acls = vec![NetworkAclConfig {
+        id: "acl-a".into(),
+        vpc: VpcIdx(0),
+        inbound: vec![rule(10, tm(40000), false), rule(100, all, true)],
+        outbound: vec![rule(100, all, true)],
+    }];
+    c.subnets[0].network_acl = Some(NaclIdx(0));
+    c.flow_logs = vec![FlowLogConfig {
+        id: "fl-nat".into(),
+        interfaces: vec![A.into(), Interface::NatGateway(NatIdx(0))],
+        traffic: FlowLogTraffic::All,
+        interval_ms: 60_000,
+        path: p.clone(),
+        fields: FIELDS.iter().map(|f| f.to_string()).collect(),
+    }];
+    let mut dp = fixtures::mem_dataplane(c, 1024, true).unwrap();
+    dp.set_now(1_000);
+    dp.process(A, &mut tcp_from_a(80, SYN));
+    dp.process(UPLINK, &mut tcp_from_host(40000, SYN | ACK));
+    assert!(
+        dp.port_mut(A).unwrap().tx.is_empty(),
+        "the reply was refused"
+    );
+    close(&mut dp);
+    assert_eq!(
+        lines(&p),
+        [
+            "eni-0 - vpc-1 subnet-0 10.0.1.10 203.0.113.5 40000 80 10.0.1.10 203.0.113.5 6 1 40 ACCEPT egress 1",
+            "eni-0 - vpc-1 subnet-0 203.0.113.5 10.0.1.10 80 40000 203.0.113.5 10.0.1.10 6 1 40 REJECT ingress -",
+            "eni-nat-1 - vpc-1 subnet-2 10.0.1.10 10.0.3.220 40000 80 10.0.1.10 203.0.113.5 6 1 40 ACCEPT ingress -",
+            "eni-nat-1 - vpc-1 subnet-2 10.0.3.220 10.0.1.10 80 40000 203.0.113.5 10.0.1.10 6 1 40 ACCEPT egress 1",
+            "eni-nat-1 - vpc-1 subnet-2 10.0.3.220 203.0.113.5 40000 80 10.0.3.220 203.0.113.5 6 1 40 ACCEPT egress 8",
+            "eni-nat-1 - vpc-1 subnet-2 203.0.113.5 10.0.3.220 80 40000 203.0.113.5 10.0.3.220 6 1 40 ACCEPT ingress -",
+        ]
+    );
+}
