@@ -28,7 +28,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use foldhash::fast::RandomState;
 
 use crate::observe::writer::{Delivery, FileId, Kind, Writer};
-use crate::vpc::config::{DataplaneConfig, FlowLogConfig, FlowLogTraffic, Interface};
+use crate::vpc::config::{
+    DataplaneConfig, EniIdx, FlowLogConfig, FlowLogTraffic, Interface, NatIdx,
+};
 use crate::vpc::verdict::DropReason;
 
 /// The account id written in records (a lab has no AWS account).
@@ -117,10 +119,14 @@ impl Path {
 }
 
 /// One flow of one interface: the record's identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct RecordKey {
-    /// The interface (an ENI, or a NAT gateway's).
-    pub iface: Interface,
+    /// The interface's index: an ENI's, or a NAT gateway's when `nat` (two plain fields
+    /// rather than an [`Interface`], which kept the record-table lookup from inlining on
+    /// the fast path); see [`RecordKey::iface`].
+    index: u32,
+    /// Whether `index` is a NAT gateway's.
+    nat: bool,
     /// Arriving at the interface (`true`) or leaving it.
     pub ingress: bool,
     /// Accepted or rejected.
@@ -146,8 +152,13 @@ impl RecordKey {
         ip: &crate::wire::IpMeta,
     ) -> RecordKey {
         let ports = matches!(ip.proto, 6 | 17);
+        let (index, nat) = match iface.into() {
+            Interface::Eni(e) => (e.0, false),
+            Interface::NatGateway(n) => (n.0, true),
+        };
         RecordKey {
-            iface: iface.into(),
+            index,
+            nat,
             ingress,
             accept,
             proto: ip.proto,
@@ -155,6 +166,16 @@ impl RecordKey {
             dst: ip.dst,
             sport: if ports { ip.src_port } else { 0 },
             dport: if ports { ip.dst_port } else { 0 },
+        }
+    }
+
+    /// The interface (an ENI, or a NAT gateway's).
+    #[inline]
+    pub fn iface(&self) -> Interface {
+        if self.nat {
+            Interface::NatGateway(NatIdx(self.index))
+        } else {
+            Interface::Eni(EniIdx(self.index))
         }
     }
 
@@ -178,28 +199,51 @@ impl RecordKey {
     }
 }
 
+impl RecordKey {
+    /// The key as three words, one to one: the interface, direction, action, protocol,
+    /// the addresses' families and the ports, then each address as 128 bits.
+    #[inline]
+    fn words(&self) -> (u128, u128, u128) {
+        let addr = |a: IpAddr| match a {
+            IpAddr::V4(v) => (u128::from(u32::from(v)), 0),
+            IpAddr::V6(v) => (u128::from(v), 1),
+        };
+        let ((s, s6), (d, d6)) = (addr(self.src), addr(self.dst));
+        (
+            u128::from(self.index)
+                | u128::from(self.ingress) << 32
+                | u128::from(self.accept) << 33
+                | u128::from(self.nat) << 34
+                | s6 << 35
+                | d6 << 36
+                | u128::from(self.proto) << 40
+                | u128::from(self.sport) << 48
+                | u128::from(self.dport) << 64,
+            s,
+            d,
+        )
+    }
+}
+
+/// Compared as words (the derived field-by-field comparison kept the record-table
+/// lookup from inlining on the fast path).
+impl PartialEq for RecordKey {
+    #[inline]
+    fn eq(&self, other: &RecordKey) -> bool {
+        self.words() == other.words()
+    }
+}
+
+impl Eq for RecordKey {}
+
 impl std::hash::Hash for RecordKey {
     /// Five machine words (the derived hash feeds each field separately, which showed
     /// in profiles of the flow-cache key).
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let addr = |a: IpAddr| match a {
-            IpAddr::V4(v) => u128::from(u32::from(v)),
-            IpAddr::V6(v) => u128::from(v) ^ (1 << 127),
-        };
-        let (s, d) = (addr(self.src), addr(self.dst));
-        let (iface, nat) = match self.iface {
-            Interface::Eni(e) => (e.0, false),
-            Interface::NatGateway(n) => (n.0, true),
-        };
-        h.write_u64(
-            u64::from(iface)
-                | u64::from(nat) << 34
-                | u64::from(self.ingress) << 32
-                | u64::from(self.accept) << 33
-                | u64::from(self.proto) << 40
-                | u64::from(self.sport) << 48,
-        );
-        h.write_u64(s as u64 ^ u64::from(self.dport) << 48);
+        let (head, s, d) = self.words();
+        h.write_u64(head as u64);
+        h.write_u64(s as u64 ^ ((head >> 64) as u64) << 48);
         h.write_u64(d as u64);
         h.write_u64((s >> 64) as u64);
         h.write_u64((d >> 64) as u64);
@@ -411,8 +455,10 @@ impl FlowLogs {
             .is_some_and(|l| !l.is_empty())
     }
 
-    /// Traffic that flow logs never record (DHCP, the VPC resolver, metadata).
-    fn excluded(&self, k: &RecordKey) -> bool {
+    /// Traffic that flow logs never record (DHCP, the VPC resolver, metadata); `slot` is
+    /// the record's interface's.
+    #[inline]
+    fn excluded(&self, k: &RecordKey, slot: usize) -> bool {
         let meta = |a: IpAddr| {
             matches!(a, IpAddr::V4(v) if v == Ipv4Addr::new(169, 254, 169, 254)
                 || v == Ipv4Addr::new(169, 254, 169, 123))
@@ -420,7 +466,7 @@ impl FlowLogs {
         let dhcp = k.proto == 17 && matches!(k.dport, 67 | 68);
         let resolver = self
             .ifaces
-            .get(self.slots.of(k.iface))
+            .get(slot)
             .and_then(|e| e.resolver)
             .is_some_and(|r| {
                 (k.dst == IpAddr::V4(r) && k.dport == 53)
@@ -442,12 +488,13 @@ impl FlowLogs {
         path: Option<Path>,
         now: u64,
     ) {
-        if !self.covers(k.iface) || self.excluded(&k) {
-            return;
-        }
-        let Some(logs) = self.logged.get(self.slots.of(k.iface)) else {
+        let slot = self.slots.of(k.iface());
+        let Some(logs) = self.logged.get(slot).filter(|l| !l.is_empty()) else {
             return;
         };
+        if self.excluded(&k, slot) {
+            return;
+        }
         let flags = logged_flags(flags);
         for &i in logs {
             let Some(sink) = self.sinks.get_mut(usize::from(i)) else {
@@ -499,7 +546,7 @@ impl FlowLogs {
             let mut lines = Vec::new();
             let mut seen = vec![false; self.ifaces.len()];
             for (k, v) in sink.records.drain() {
-                if let Some(s) = seen.get_mut(self.slots.of(k.iface)) {
+                if let Some(s) = seen.get_mut(self.slots.of(k.iface())) {
                     *s = true;
                 }
                 let keep = match sink.cfg.traffic {
@@ -511,7 +558,7 @@ impl FlowLogs {
                     let (first, last) = (secs(v.first_ms), secs(v.last_ms));
                     lines.push(line(
                         &sink.cfg.fields,
-                        self.ifaces.get(self.slots.of(k.iface)),
+                        self.ifaces.get(self.slots.of(k.iface())),
                         Some((&k, &v)),
                         first,
                         last,
