@@ -256,3 +256,77 @@ fn a_reply_refused_at_the_instance_passed_the_gateway_interface_both_ways() {
         ]
     );
 }
+
+#[test]
+fn a_hairpin_through_the_nat_gateway_shows_the_public_addresses_it_saw() {
+    // A reaches FW's Elastic IP through the NAT gateway; the internet gateway turns both
+    // ways around. The gateway's interface sees FW's Elastic IP on both legs of the
+    // reply (the internet gateway rewrote its source before it arrived).
+    const FW_EIP: [u8; 4] = [198, 51, 100, 41];
+    let p = path("hairpin");
+    let mut c = fixtures::behind_nat_gateway((1024, 65535));
+    c.internet_gateways[0]
+        .mappings
+        .push(crate::vpc::config::PublicMapping {
+            public: FW_EIP.into(),
+            target: crate::vpc::config::MappingTarget::Eni(fixtures::FW),
+            private: [10, 0, 3, 30].into(),
+            source: "eipalloc-fw".into(),
+        });
+    c.flow_logs = vec![FlowLogConfig {
+        id: "fl-nat".into(),
+        interfaces: vec![A.into(), fixtures::FW.into(), NatIdx(0).into()],
+        traffic: FlowLogTraffic::All,
+        interval_ms: 60_000,
+        path: p.clone(),
+        fields: FIELDS.iter().map(|f| f.to_string()).collect(),
+    }];
+    let mut dp = fixtures::mem_dataplane(c, 1024, true).unwrap();
+    dp.set_now(1_000);
+    let frame = |from: crate::vpc::config::EniIdx,
+                 subnet: u8,
+                 (src, sport): ([u8; 4], u16),
+                 (dst, dport): ([u8; 4], u16),
+                 flags: u8| {
+        let mut v = vec![0u8; VNET_HDR_LEN];
+        let b = PacketBuilder::ethernet2(eni_mac(from).0, router_mac(subnet).0)
+            .ipv4(src, dst, 64)
+            .tcp(sport, dport, 1000, 64000);
+        let b = if flags & SYN != 0 { b.syn() } else { b };
+        let b = if flags & ACK != 0 { b.ack(1) } else { b };
+        b.write(&mut v, b"").unwrap();
+        v
+    };
+    for flags in [SYN, ACK] {
+        dp.process(A, &mut frame(A, 0, (A_IP, 40000), (FW_EIP, 80), flags));
+        dp.process(
+            fixtures::FW,
+            &mut frame(
+                fixtures::FW,
+                2,
+                ([10, 0, 3, 30], 80),
+                (NAT_EIP, 40000),
+                flags | ACK,
+            ),
+        );
+    }
+    assert_eq!(
+        dp.port_mut(A).unwrap().tx.len(),
+        2,
+        "both replies reached A"
+    );
+    close(&mut dp);
+    assert_eq!(
+        lines(&p),
+        [
+            "eni-0 - vpc-1 subnet-0 10.0.1.10 198.51.100.41 40000 80 10.0.1.10 198.51.100.41 6 2 80 ACCEPT egress 1",
+            "eni-0 - vpc-1 subnet-0 198.51.100.41 10.0.1.10 80 40000 198.51.100.41 10.0.1.10 6 2 80 ACCEPT ingress -",
+            "eni-3 - vpc-1 subnet-2 10.0.3.30 198.51.100.7 80 40000 10.0.3.30 198.51.100.7 6 2 80 ACCEPT egress 1",
+            "eni-3 - vpc-1 subnet-2 198.51.100.7 10.0.3.30 40000 80 198.51.100.7 10.0.3.30 6 2 80 ACCEPT ingress -",
+            "eni-nat-1 - vpc-1 subnet-2 10.0.1.10 10.0.3.220 40000 80 10.0.1.10 198.51.100.41 6 2 80 ACCEPT ingress -",
+            "eni-nat-1 - vpc-1 subnet-2 10.0.3.220 10.0.1.10 80 40000 198.51.100.41 10.0.1.10 6 2 80 ACCEPT egress 1",
+            "eni-nat-1 - vpc-1 subnet-2 10.0.3.220 198.51.100.41 40000 80 10.0.3.220 198.51.100.41 6 2 80 ACCEPT egress 1",
+            "eni-nat-1 - vpc-1 subnet-2 198.51.100.41 10.0.3.220 80 40000 198.51.100.41 10.0.3.220 6 2 80 ACCEPT ingress -",
+        ]
+    );
+}
