@@ -52,7 +52,7 @@ fn pipeline(c: &mut Criterion) {
     let mut logged = fixtures::two_subnets_and_middlebox();
     logged.flow_logs = vec![dataplane::vpc::config::FlowLogConfig {
         id: "fl-bench".into(),
-        enis: vec![A, B],
+        interfaces: vec![A.into(), B.into()],
         traffic: dataplane::vpc::config::FlowLogTraffic::All,
         interval_ms: 600_000,
         path: "/dev/null".into(),
@@ -157,6 +157,36 @@ fn pipeline(c: &mut Criterion) {
     let template = nat_frame(40_000, 53);
     let mut buf = template.clone();
     g.bench_function("nat_gateway_flow_cache_hit", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&template);
+            dp.process(A, black_box(&mut buf));
+        })
+    });
+    assert_eq!(
+        dp.port(fixtures::UPLINK).map(|p| p.sent),
+        dp.counters(A).map(|c| c.rx_packets),
+        "every frame was forwarded"
+    );
+    // The same hit with a flow log on the instance and the NAT gateway's interface (four
+    // records per packet: the instance's egress, the gateway's ingress and egress).
+    let mut logged = fixtures::behind_nat_gateway((1024, 65535));
+    logged.flow_logs = vec![dataplane::vpc::config::FlowLogConfig {
+        id: "fl-bench".into(),
+        interfaces: vec![
+            A.into(),
+            dataplane::vpc::config::Interface::NatGateway(dataplane::vpc::config::NatIdx(0)),
+        ],
+        traffic: dataplane::vpc::config::FlowLogTraffic::All,
+        interval_ms: 600_000,
+        path: "/dev/null".into(),
+        fields: dataplane::observe::flowlog::DEFAULT_FIELDS
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
+    }];
+    let mut dp = benches::dataplane_with_sinks(logged, 65_536);
+    dp.set_now(1_000);
+    g.bench_function("nat_gateway_flow_cache_hit_flow_logged", |b| {
         b.iter(|| {
             buf.copy_from_slice(&template);
             dp.process(A, black_box(&mut buf));

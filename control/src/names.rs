@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use dataplane::wire::MacAddr;
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use crate::model::Topology;
+use crate::model::{NatGateway, Topology};
 
 /// First octet of generated ENI MACs (locally administered, unicast).
 pub const ENI_MAC_OUI: u8 = 0x02;
@@ -112,6 +112,14 @@ pub fn implicit_default_sg_id(vpc_id: &str) -> String {
         "sg-default-{}",
         vpc_id.strip_prefix("vpc-").unwrap_or(vpc_id)
     )
+}
+
+/// The id of a NAT gateway's network interface: its `network_interface_id`, else `eni-`
+/// + the gateway's id (`nat-demo` → `eni-nat-demo`).
+pub fn nat_gateway_interface_id(n: &NatGateway) -> String {
+    n.network_interface_id
+        .clone()
+        .unwrap_or_else(|| format!("eni-{}", n.id))
 }
 
 /// Why an IPv4 address cannot be assigned to an ENI in `subnet`, if it is reserved.

@@ -167,6 +167,8 @@ pub const INTERNET_HOST_MAC: MacAddr = MacAddr([0x0e, 0, 0, 0, 0, 1]);
 pub const NAT_EIP: [u8; 4] = [198, 51, 100, 7];
 /// The NAT gateway's private address in [`behind_nat_gateway`].
 pub const NAT_IP: [u8; 4] = [10, 0, 3, 220];
+/// The id of the NAT gateway's network interface in [`behind_nat_gateway`].
+pub const NAT_ENI: &str = "eni-nat-1";
 /// An internet host in [`behind_nat_gateway`].
 pub const INTERNET_HOST: [u8; 4] = [203, 0, 113, 5];
 /// The internet gateway's uplink port in [`behind_nat_gateway`] (after the 5 ENIs).
@@ -203,6 +205,7 @@ pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
     }];
     c.nat_gateways = vec![NatGatewayConfig {
         id: "nat-1".into(),
+        interface_id: NAT_ENI.into(),
         subnet: SubnetIdx(2),
         addrs: vec![Ipv4Addr::from(NAT_IP)],
         public: true,

@@ -214,7 +214,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print_warnings(&c);
             // `apply` pushes the configuration only; the internet segment is built by `up`.
             if let Some(seg) = SegmentPlan::of(&c.topology) {
-                for ns in seg.namespaces().into_iter().filter(|ns| !ip::netns_exists(ns)) {
+                for ns in seg
+                    .namespaces()
+                    .into_iter()
+                    .filter(|ns| !ip::netns_exists(ns))
+                {
                     eprintln!("warning: namespace {ns} of the internet segment does not exist; `vpcctl up FILE` builds the segment and its hosts");
                 }
             }

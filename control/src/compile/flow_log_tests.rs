@@ -85,10 +85,20 @@ fn flow_logs_compile_with_the_enis_of_their_scope_in_eni_order() {
     let f = &c.config.flow_logs;
     let ids: Vec<&str> = f.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(ids, ["fl-vpc", "fl-subnet", "fl-eni"]);
-    let eni = |id: &str| idx(c.config.enis.iter().position(|e| e.id == id).unwrap());
-    assert_eq!(f[0].enis, [eni("eni-a1"), eni("eni-a2"), eni("eni-a3")]);
-    assert_eq!(f[1].enis, [eni("eni-a1"), eni("eni-a3")]);
-    assert_eq!(f[2].enis, [eni("eni-b1")]);
+    let eni = |id: &str| {
+        dataplane::vpc::config::Interface::Eni(idx(c
+            .config
+            .enis
+            .iter()
+            .position(|e| e.id == id)
+            .unwrap()))
+    };
+    assert_eq!(
+        f[0].interfaces,
+        [eni("eni-a1"), eni("eni-a2"), eni("eni-a3")]
+    );
+    assert_eq!(f[1].interfaces, [eni("eni-a1"), eni("eni-a3")]);
+    assert_eq!(f[2].interfaces, [eni("eni-b1")]);
     assert_eq!(
         f.iter().map(|f| f.traffic).collect::<Vec<_>>(),
         [
@@ -149,4 +159,49 @@ fn an_unvalidated_flow_log_is_reported_instead_of_compiled() {
             ("fl-eni", "log_format")
         ]
     );
+}
+
+#[test]
+fn nat_gateway_interfaces_are_logged_by_id_and_with_their_subnet_and_vpc() {
+    use dataplane::vpc::config::{Interface, NatIdx};
+    let dest = std::env::temp_dir().join("vpcctl-compile-nat.log");
+    let extra = format!(
+        r#"
+            [[nat_gateway]]
+            id = "nat-x"
+            subnet = "subnet-a1"
+            connectivity = "private"
+            [[flow_log]]
+            id = "fl-nat"
+            resource = "eni-nat-x"
+            traffic_type = "ALL"
+            log_destination = "{}"
+            lab_interval = 0.1
+            [lab]
+            flow_log_interval = 0.25
+        "#,
+        dest.display()
+    );
+    let c = compile_str(&flow_log_topology(&extra)).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let c = c.config;
+    let eni = |id: &str| Interface::Eni(idx(c.enis.iter().position(|e| e.id == id).unwrap()));
+    let nat = Interface::NatGateway(NatIdx(0));
+    let f = &c.flow_logs;
+    assert_eq!(c.nat_gateways[0].interface_id, "eni-nat-x");
+    // The VPC's and the subnet's flow logs include the gateway's interface (after the
+    // ENIs); a flow log on its id covers it alone.
+    assert_eq!(
+        f[0].interfaces,
+        [eni("eni-a1"), eni("eni-a2"), eni("eni-a3"), nat]
+    );
+    assert_eq!(f[1].interfaces, [eni("eni-a1"), eni("eni-a3"), nat]);
+    assert_eq!(f[2].interfaces, [eni("eni-b1")]);
+    assert_eq!(f[3].interfaces, [nat]);
+    // A flow log's own lab_interval wins over [lab] flow_log_interval.
+    assert_eq!(
+        f.iter().map(|f| f.interval_ms).collect::<Vec<_>>(),
+        [250, 250, 250, 100]
+    );
+    dataplane::vpc::tables::Tables::build(c).unwrap();
 }

@@ -303,6 +303,7 @@ fn nat_gateways_compile_in_file_order_with_their_addresses_and_lab_settings() {
         c.nat_gateways[1],
         NatGatewayConfig {
             id: "nat-a".into(),
+            interface_id: "eni-nat-a".into(),
             subnet: SubnetIdx(0),
             addrs: vec!["10.0.0.220".parse().unwrap(), "10.0.0.221".parse().unwrap()],
             public: true,
@@ -340,12 +341,46 @@ fn nat_gateways_default_to_aws_settings() {
         assert_eq!(n.max_per_destination, NatGatewayConfig::MAX_PER_DESTINATION);
     }
     assert_eq!(nat_gateway_ports(None), NatGatewayConfig::PORTS);
+    let t = crate::validate::parse(&src).unwrap();
     assert_eq!(
-        nat_gateway_idle_timeout_ms(None),
+        nat_gateway_idle_timeout_ms(&t.nat_gateways[0], None),
         NatGatewayConfig::IDLE_TIMEOUT_MS
     );
     assert_eq!(secs_to_ms(0.0001), 1);
     assert_eq!(secs_to_ms(1.2345), 1235);
+}
+
+#[test]
+fn nat_gateways_get_their_interface_id_and_their_own_idle_timeout() {
+    // nat-p: derived interface id, its own idle timeout (over [lab]'s 0.5 s); nat-a: the
+    // interface id written, [lab]'s idle timeout.
+    let src = NAT
+        .replace(
+            "connectivity = \"private\"\n",
+            "connectivity = \"private\"\n        idle_timeout = 2.25\n",
+        )
+        .replace(
+            "allocation_id = \"eipalloc-nat\"\n",
+            "allocation_id = \"eipalloc-nat\"\n        network_interface_id = \"eni-0natgw\"\n",
+        );
+    let c = compile_str(&src).unwrap().config;
+    let got: Vec<(&str, &str, u64)> = c
+        .nat_gateways
+        .iter()
+        .map(|n| (n.id.as_str(), n.interface_id.as_str(), n.idle_timeout_ms))
+        .collect();
+    assert_eq!(
+        got,
+        [("nat-p", "eni-nat-p", 2250), ("nat-a", "eni-0natgw", 500)]
+    );
+    // Without [lab]: the gateway's own, else AWS's 350 s.
+    let t = crate::validate::parse(&src.replace("nat_gateway_idle_timeout = 0.5\n", "")).unwrap();
+    let ms: Vec<u64> = t
+        .nat_gateways
+        .iter()
+        .map(|n| nat_gateway_idle_timeout_ms(n, t.lab.as_ref()))
+        .collect();
+    assert_eq!(ms, [2250, 350_000]);
 }
 
 #[test]

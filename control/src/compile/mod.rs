@@ -28,10 +28,12 @@
 //! the primary address ↔ `allocation_id`, then secondary address `k` ↔
 //! `secondary_allocation_ids[k]`), each with target [`MappingTarget::NatGateway`].
 //!
-//! NAT gateways in file order, with their addresses from [`nat_gateway_addresses`] (the
-//! primary first), the port range and idle timeout of `[lab]` (`nat_gateway_ports`,
-//! default 1024–65535; `nat_gateway_idle_timeout`, default 350 s, not scaled by
-//! `conntrack_time_scale`), AWS's 55,000 connections per address and destination, and
+//! NAT gateways in file order, with their network interface's id (`network_interface_id`,
+//! else `eni-<nat id>`), their addresses from [`nat_gateway_addresses`] (the primary
+//! first), the port range of `[lab]` (`nat_gateway_ports`, default 1024–65535), the idle
+//! timeout of [`nat_gateway_idle_timeout_ms`] (the gateway's `idle_timeout`, else `[lab]
+//! nat_gateway_idle_timeout`, else 350 s; not scaled by `conntrack_time_scale`), AWS's
+//! 55,000 connections per address and destination, and
 //! [`NatGatewayConfig::MAX_CONNECTIONS`] translations. A route to `nat-…` becomes
 //! [`RouteTarget::NatGateway`].
 //!
@@ -44,11 +46,13 @@
 //! [`active_peering_pairs`]); otherwise it is stale and left out (it matches nothing).
 //! Every VPC CIDR, secondary ones included, gets its local route.
 //!
-//! Flow logs in file order ([`FlowLogConfig`](dataplane::vpc::config::FlowLogConfig)): the ENIs
-//! of the scope in ENI order (the ENI itself, the subnet's ENIs, or the ENIs of every
-//! subnet of the VPC), the fields of `log_format` or the default version 2 fields
-//! ([`dataplane::observe::flowlog::DEFAULT_FIELDS`]), and the interval of [`flow_log_interval_ms`]
-//! (`[lab] flow_log_interval` when set, else `max_aggregation_interval`).
+//! Flow logs in file order ([`FlowLogConfig`](dataplane::vpc::config::FlowLogConfig)): the
+//! interfaces of the scope (the ENI or NAT gateway interface itself, or those of the
+//! subnet, or of every subnet of the VPC: ENIs in ENI order, then NAT gateways'
+//! interfaces in NAT gateway order), the fields of `log_format` or the default version 2
+//! fields ([`dataplane::observe::flowlog::DEFAULT_FIELDS`]), and the interval of
+//! [`flow_log_interval_ms`] (the flow log's `lab_interval`, else `[lab]
+//! flow_log_interval`, else `max_aggregation_interval`).
 //!
 //! Packet captures and traffic mirror sessions in file order: a capture's snap length
 //! defaults to 262144 and a filter protocol of `all` is no condition; a session takes its
@@ -72,8 +76,9 @@ use dataplane::vpc::config::DataplaneConfig;
 use crate::model::Topology;
 pub use crate::names::{
     eni_mac, fnv1a64, highest_free_ipv4, igw_host_mac, igw_mac, implicit_default_nacl_id,
-    implicit_default_sg_id, implicit_main_id, mix64, nat_gateway_addresses, router_mac,
-    ENI_MAC_OUI, IGW_HOST_MAC_OUI, IGW_MAC_OUI, ROUTER_MAC_OUI,
+    implicit_default_sg_id, implicit_main_id, mix64, nat_gateway_addresses,
+    nat_gateway_interface_id, router_mac, ENI_MAC_OUI, IGW_HOST_MAC_OUI, IGW_MAC_OUI,
+    ROUTER_MAC_OUI,
 };
 use crate::report::ValidationErrors;
 
@@ -131,7 +136,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
     let nat_addrs = nat_gateway_addresses(t);
     let (nat_gateways, public_nats) = nat_gateway::nat_gateways(t, &ix, &nat_addrs, &mut errors);
     let internet_gateways = internet_gateway::internet_gateways(t, &ix, &public_nats, &mut errors);
-    let flow_logs = flow_log::flow_logs(t, &vpcs, &subnets, &enis, &mut errors);
+    let flow_logs = flow_log::flow_logs(t, &vpcs, &subnets, (&enis, &nat_gateways), &mut errors);
     let (captures, mirror_sessions) = taps::captures_and_mirrors(t, &ix.eni, &mut errors);
 
     if errors.is_empty() {

@@ -1,7 +1,8 @@
-//! NAT gateways: in file order, with their addresses from
+//! NAT gateways: in file order, with their network interface's id
+//! ([`nat_gateway_interface_id`](crate::names::nat_gateway_interface_id)), their addresses from
 //! [`nat_gateway_addresses`](crate::names::nat_gateway_addresses) (the primary first), the
-//! port range and idle timeout of `[lab]` (not scaled by `conntrack_time_scale`), AWS's
-//! 55,000 connections per address and destination, and
+//! port range of `[lab]`, the idle timeout of [`nat_gateway_idle_timeout_ms`] (not scaled
+//! by `conntrack_time_scale`), AWS's 55,000 connections per address and destination, and
 //! [`NatGatewayConfig::MAX_CONNECTIONS`] translations.
 
 use std::net::Ipv4Addr;
@@ -10,7 +11,7 @@ use dataplane::vpc::config::{NatGatewayConfig, PortRange};
 
 use super::index::Index;
 use super::units::{idx, secs_to_ms};
-use crate::model::{LabSettings, NatConnectivity, Topology};
+use crate::model::{LabSettings, NatConnectivity, NatGateway, Topology};
 use crate::report::ValidationError;
 
 /// The NAT gateways' port range of `[lab]`, or AWS's 1024–65535 when unset (or, in an
@@ -24,10 +25,15 @@ pub fn nat_gateway_ports(lab: Option<&LabSettings>) -> PortRange {
         .unwrap_or(NatGatewayConfig::PORTS)
 }
 
-/// The NAT gateways' idle timeout of `[lab]` in milliseconds, or AWS's 350 s when unset.
-pub fn nat_gateway_idle_timeout_ms(lab: Option<&LabSettings>) -> u64 {
-    lab.and_then(|l| l.nat_gateway_idle_timeout)
-        .map_or(NatGatewayConfig::IDLE_TIMEOUT_MS, secs_to_ms)
+/// The idle timeout of NAT gateway `n` in milliseconds: its own `idle_timeout` when set,
+/// else `[lab] nat_gateway_idle_timeout`, else AWS's 350 s.
+pub fn nat_gateway_idle_timeout_ms(n: &NatGateway, lab: Option<&LabSettings>) -> u64 {
+    match n.idle_timeout {
+        Some(secs) => secs_to_ms(secs.0),
+        None => lab
+            .and_then(|l| l.nat_gateway_idle_timeout)
+            .map_or(NatGatewayConfig::IDLE_TIMEOUT_MS, secs_to_ms),
+    }
 }
 
 /// A public NAT gateway, for the 1:1 NAT table of its VPC's internet gateway: its VPC
@@ -45,7 +51,6 @@ pub(super) fn nat_gateways<'a>(
     errors: &mut Vec<ValidationError>,
 ) -> (Vec<NatGatewayConfig>, Vec<PublicNat<'a>>) {
     let ports = nat_gateway_ports(t.lab.as_ref());
-    let idle_timeout_ms = nat_gateway_idle_timeout_ms(t.lab.as_ref());
     let mut nat_gateways = Vec::new();
     // (VPC, NAT gateway index, addresses) of each public NAT gateway, for the mappings.
     let mut public_nats: Vec<PublicNat<'a>> = Vec::new();
@@ -74,12 +79,13 @@ pub(super) fn nat_gateways<'a>(
         }
         nat_gateways.push(NatGatewayConfig {
             id: n.id.clone(),
+            interface_id: crate::names::nat_gateway_interface_id(n),
             subnet: idx(si),
             addrs: addrs.clone(),
             public,
             ports,
             max_per_destination: NatGatewayConfig::MAX_PER_DESTINATION,
-            idle_timeout_ms,
+            idle_timeout_ms: nat_gateway_idle_timeout_ms(n, t.lab.as_ref()),
             max_connections: NatGatewayConfig::MAX_CONNECTIONS,
         });
     }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lab::Seconds;
+
 /// Which traffic a flow log records (AWS `TrafficType`), written `"ALL"`, `"ACCEPT"` or
 /// `"REJECT"` (any case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,7 +74,7 @@ fn default_flow_log_interval() -> i64 {
 /// What a flow log's `resource` names, classified by its id prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowLogScope<'a> {
-    /// `"eni-…"`: one ENI.
+    /// `"eni-…"`: one ENI (or a NAT gateway's network interface).
     Eni(&'a str),
     /// `"subnet-…"`: every ENI of the subnet.
     Subnet(&'a str),
@@ -105,17 +107,23 @@ pub struct FlowLog {
     /// The id, `fl-…`.
     #[serde(default)]
     pub id: String,
-    /// What it covers: an ENI (`eni-…`), every ENI of a subnet (`subnet-…`) or every ENI
-    /// of a VPC (`vpc-…`).
+    /// What it covers: an ENI (`eni-…`, a NAT gateway's network interface included), every
+    /// ENI of a subnet (`subnet-…`) or every ENI of a VPC (`vpc-…`), NAT gateways'
+    /// interfaces included.
     #[serde(default)]
     pub resource: String,
     /// `"ALL"`, `"ACCEPT"` or `"REJECT"` (any case); required, as in AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic_type: Option<FlowLogTrafficType>,
     /// The maximum aggregation interval, seconds: 60 or 600 (the default), as in AWS.
-    /// `[lab] flow_log_interval` overrides it.
+    /// `lab_interval` or `[lab] flow_log_interval` overrides it.
     #[serde(default = "default_flow_log_interval")]
     pub max_aggregation_interval: i64,
+    /// A lab knob (not an AWS setting): this flow log's aggregation interval, seconds (a
+    /// number > 0, fractions allowed), over `[lab] flow_log_interval` and
+    /// `max_aggregation_interval`, so that a test sees its records within a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab_interval: Option<Seconds>,
     /// The file the records are appended to: an absolute path on vpcd's host whose
     /// directory exists.
     #[serde(default)]

@@ -5,6 +5,8 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+use super::lab::Seconds;
+
 /// The default MTU of an internet gateway's outside hop (the gateway forwards packets of
 /// up to 1500 bytes).
 pub const DEFAULT_INTERNET_MTU: u32 = 1500;
@@ -138,6 +140,18 @@ pub struct NatGateway {
     /// per secondary private IP; private gateways: none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secondary_allocation_ids: Vec<String>,
+    /// The id of the gateway's network interface (AWS/Terraform `network_interface_id`):
+    /// a requester-managed ENI of interface type `nat_gateway` in its subnet, holding its
+    /// private addresses, which flow logs can name. Starts with `eni-`, unique among the
+    /// ENIs and the other NAT gateways' interfaces; absent means `eni-` + the gateway's
+    /// id (see `crate::names::nat_gateway_interface_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_interface_id: Option<String>,
+    /// A lab knob: the idle timeout of this gateway's translations, seconds (a number
+    /// greater than 0, fractions allowed), over `[lab] nat_gateway_idle_timeout`. AWS's
+    /// is a fixed 350 s; not scaled by `conntrack_time_scale`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<Seconds>,
 }
 
 /// Whether `connectivity` is the default (`public`), which is not written back.

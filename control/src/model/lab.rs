@@ -23,11 +23,12 @@ pub struct LabSettings {
     pub nat_gateway_ports: Option<[i64; 2]>,
     /// The idle timeout of every NAT gateway's translations, seconds (a number > 0,
     /// fractions allowed); absent means AWS's 350. Not scaled by `conntrack_time_scale`.
+    /// A NAT gateway's own `idle_timeout` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nat_gateway_idle_timeout: Option<f64>,
     /// The aggregation interval of every flow log, seconds (a number > 0, fractions
     /// allowed), instead of its `max_aggregation_interval` (60 or 600 s), so that a test
-    /// sees records within a second.
+    /// sees records within a second. A flow log's own `lab_interval` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_log_interval: Option<f64>,
 }
@@ -56,6 +57,28 @@ impl PartialEq for LabSettings {
 }
 
 impl Eq for LabSettings {}
+
+/// A number of seconds as written in the file (a TOML integer or float; a lab knob of a
+/// resource, such as a NAT gateway's `idle_timeout`), compared bit for bit so that the
+/// model can stay `Eq` (validation rejects NaN anyway).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Seconds(pub f64);
+
+impl PartialEq for Seconds {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Seconds {}
+
+impl Seconds {
+    /// Whether it is a usable duration: finite and greater than 0.
+    pub fn is_positive(self) -> bool {
+        self.0 > 0.0 && self.0.is_finite()
+    }
+}
 
 /// `1.0`: the default `conntrack_time_scale` (real time).
 fn default_scale() -> f64 {

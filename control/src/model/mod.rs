@@ -72,7 +72,17 @@
 //! private_ip = "10.0.0.220"       # optional, see below
 //! secondary_private_ips = ["10.0.0.221"]          # optional, at most 7
 //! secondary_allocation_ids = ["eipalloc-nat2"]    # public: one per secondary private IP
+//! network_interface_id = "eni-nat-demo"           # optional (default: eni-<id>)
+//! idle_timeout = 2.5              # lab knob, seconds > 0 (AWS: a fixed 350 s)
 //! ```
+//!
+//! The gateway's network interface (AWS: a requester-managed ENI of interface type
+//! `nat_gateway` in its subnet) holds its private addresses; flow logs can name it as
+//! their `resource`, and subnet and VPC flow logs include it. Its id is
+//! `network_interface_id` (starting with `eni-`, unique among ENIs and the other NAT
+//! gateways' interfaces), else `eni-` + the gateway's id (see
+//! [`crate::compile::nat_gateway_interface_id`]). `idle_timeout` overrides
+//! `[lab] nat_gateway_idle_timeout` for this gateway.
 //!
 //! Without `private_ip` the gateway gets the **highest free assignable address** of its
 //! subnet: the highest address that is not one of the five reserved ones, not an address
@@ -119,7 +129,10 @@
 //! ```
 //!
 //! Without `log_format` records have the default format (the version 2 fields); a custom
-//! format's `version` is the highest version among its fields.
+//! format's `version` is the highest version among its fields. `lab_interval = <seconds>`
+//! (a lab knob, > 0, fractions allowed) sets this flow log's aggregation interval for
+//! tests, over `[lab] flow_log_interval` and `max_aggregation_interval`. `resource` may
+//! also name a NAT gateway's network interface (`eni-…`).
 //!
 //! Packet capture and traffic mirroring (issue VPC-5): `[[packet_capture]]`
 //! ([`PacketCapture`]: a pcap file of an ENI's traffic, written by vpcd), and AWS Traffic
@@ -204,7 +217,7 @@ pub use internet::{
     HostService, InternetHost, InternetSegment, ServiceKind, ServiceProtocol,
     DEFAULT_SEGMENT_NETNS, SEGMENT_BRIDGE,
 };
-pub use lab::{LabSettings, DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT, DEFAULT_NAT_GATEWAY_PORTS};
+pub use lab::{LabSettings, Seconds, DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT, DEFAULT_NAT_GATEWAY_PORTS};
 pub use network_acl::{NaclAction, NaclRule, NetworkAcl};
 pub use peering::{PeeringConnection, PeeringStatus};
 pub use prefix_list::PrefixList;

@@ -1,4 +1,4 @@
-//! The `ENIs` section of `vpcctl show`.
+//! The `ENIs` section of `vpcctl show`, the NAT gateways' network interfaces included.
 
 use dataplane::observe::stats::StatsReport;
 use dataplane::vpc::config::{DataplaneConfig, MappingTarget};
@@ -8,7 +8,7 @@ use super::text::{drops_text, ids_or_dash, idx32, table};
 /// The `ENIs` section of `vpcctl show`: each ENI with its subnet, groups, addresses, public
 /// IPs, MAC, attachment (`(unattached)` for an ENI without a namespace: what is sent to it
 /// is dropped as `eni_not_attached`), and its port and counters from `report`, when
-/// reported.
+/// reported; then the NAT gateways' network interfaces.
 pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
     let mut out = String::from("\nENIs\n");
     let rows: Vec<Vec<String>> = c
@@ -101,5 +101,54 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
         ],
         &rows,
     ));
+    out.push_str(&nat_interfaces(c));
     out
+}
+
+/// The NAT gateways' network interfaces (requester-managed, interface type
+/// `nat_gateway`), listed after the ENIs: each with its subnet, private addresses (the
+/// primary first), Elastic IPs and gateway; empty without NAT gateways.
+fn nat_interfaces(c: &DataplaneConfig) -> String {
+    if c.nat_gateways.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = c
+        .nat_gateways
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let public: Vec<String> = c
+                .internet_gateways
+                .iter()
+                .flat_map(|g| &g.mappings)
+                .filter(|m| m.target == MappingTarget::NatGateway(idx32(i)))
+                .map(|m| m.public.to_string())
+                .collect();
+            vec![
+                if n.interface_id.is_empty() {
+                    "-".to_string()
+                } else {
+                    n.interface_id.clone()
+                },
+                "nat_gateway".to_string(),
+                c.subnets
+                    .get(n.subnet.idx())
+                    .map_or_else(|| format!("subnet#{}?", n.subnet), |s| s.id.clone()),
+                n.addrs
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                ids_or_dash(public).replace(", ", ","),
+                n.id.clone(),
+            ]
+        })
+        .collect();
+    format!(
+        "\nNAT gateway network interfaces (requester-managed)\n{}",
+        table(
+            &["ID", "TYPE", "SUBNET", "IPS", "PUBLIC IP", "NAT GATEWAY"],
+            &rows
+        )
+    )
 }

@@ -1,53 +1,60 @@
 //! The `Flow logs` section of `vpcctl show`.
 
-use dataplane::vpc::config::{DataplaneConfig, EniIdx, SubnetIdx};
+use dataplane::vpc::config::{DataplaneConfig, Interface, SubnetIdx};
 
-use super::names::eni_name;
+use super::names::interface_name;
 use super::text::{duration_text, ids_or_dash, idx32, plural, section};
 
 /// The scope of a flow log as the running configuration shows it (it keeps the covered
-/// ENIs, not the resource named): the ENI when there is one, else the subnet or the VPC
-/// whose ENIs are exactly these, else their number.
-pub(super) fn flow_log_scope(c: &DataplaneConfig, enis: &[EniIdx]) -> String {
-    let covered =
-        |keep: &dyn Fn(SubnetIdx, &dataplane::vpc::config::SubnetConfig) -> bool| -> Vec<EniIdx> {
-            c.enis
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| {
-                    c.subnets
-                        .get(e.subnet.idx())
-                        .is_some_and(|s| keep(e.subnet, s))
-                })
-                .map(|(i, _)| idx32(i))
-                .collect()
-        };
-    if let [e] = enis {
-        if let Some(eni) = c.enis.get(e.idx()) {
-            return eni.id.clone();
+/// interfaces, not the resource named): the interface (an ENI, or a NAT gateway's) when
+/// there is one, else the subnet or the VPC whose interfaces are exactly these, else
+/// their number.
+pub(super) fn flow_log_scope(c: &DataplaneConfig, ifaces: &[Interface]) -> String {
+    let covered = |keep: &dyn Fn(SubnetIdx, &dataplane::vpc::config::SubnetConfig) -> bool| {
+        let kept = |s: SubnetIdx| c.subnets.get(s.idx()).is_some_and(|sc| keep(s, sc));
+        c.enis
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| kept(e.subnet))
+            .map(|(i, _)| Interface::Eni(idx32(i)))
+            .chain(
+                c.nat_gateways
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| kept(n.subnet))
+                    .map(|(i, _)| Interface::NatGateway(idx32(i))),
+            )
+            .collect::<Vec<Interface>>()
+    };
+    if let [i] = ifaces {
+        if let Some(name) = match *i {
+            Interface::Eni(e) => c.enis.get(e.idx()).map(|e| e.id.clone()),
+            Interface::NatGateway(n) => c.nat_gateways.get(n.idx()).map(|n| n.interface_id.clone()),
+        } {
+            return name;
         }
     }
-    if enis.is_empty() {
+    if ifaces.is_empty() {
         return "- (no ENIs)".to_string();
     }
-    if let Some(s) = (0..c.subnets.len()).find(|&si| covered(&|i, _| i.idx() == si) == enis) {
+    if let Some(s) = (0..c.subnets.len()).find(|&si| covered(&|i, _| i.idx() == si) == ifaces) {
         return c.subnets[s].id.clone();
     }
-    if let Some(v) = (0..c.vpcs.len()).find(|&vi| covered(&|_, s| s.vpc.idx() == vi) == enis) {
+    if let Some(v) = (0..c.vpcs.len()).find(|&vi| covered(&|_, s| s.vpc.idx() == vi) == ifaces) {
         return c.vpcs[v].id.clone();
     }
-    plural(enis.len(), "ENI", "ENIs")
+    plural(ifaces.len(), "ENI", "ENIs")
 }
 
 /// The `Flow logs` section of `vpcctl show`: each flow log with its scope (see
-/// `flow_log_scope`), ENIs, traffic type, aggregation interval, destination file and
+/// `flow_log_scope`), interfaces (ENIs, NAT gateways' interfaces), traffic type, aggregation interval, destination file and
 /// record format (its version; `default` for the version 2 fields).
 pub fn flow_logs(c: &DataplaneConfig) -> String {
     let rows: Vec<Vec<String>> = c
         .flow_logs
         .iter()
         .map(|f| {
-            let enis: Vec<String> = f.enis.iter().map(|&e| eni_name(c, e)).collect();
+            let enis: Vec<String> = f.interfaces.iter().map(|&i| interface_name(c, i)).collect();
             let version = dataplane::observe::flowlog::format_version(&f.fields);
             let format = if f.fields == dataplane::observe::flowlog::DEFAULT_FIELDS {
                 format!("v{version} default")
@@ -59,7 +66,7 @@ pub fn flow_logs(c: &DataplaneConfig) -> String {
             };
             vec![
                 f.id.clone(),
-                flow_log_scope(c, &f.enis),
+                flow_log_scope(c, &f.interfaces),
                 ids_or_dash(enis).replace(", ", ","),
                 match f.traffic {
                     dataplane::vpc::config::FlowLogTraffic::All => "ALL",

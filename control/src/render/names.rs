@@ -2,8 +2,8 @@
 //! rule peers, route and mapping targets, ENIs, NAT gateways and VPCs.
 
 use dataplane::vpc::config::{
-    DataplaneConfig, EniIdx, MappingTarget, NatIdx, Protocol, RouteTarget, SgPeer, TrafficMatch,
-    VpcIdx,
+    DataplaneConfig, EniIdx, Interface, MappingTarget, NatIdx, Protocol, RouteTarget, SgPeer,
+    TrafficMatch, VpcIdx,
 };
 
 use super::text::plural;
@@ -85,6 +85,17 @@ pub(crate) fn eni_name(config: &DataplaneConfig, i: EniIdx) -> String {
         .enis
         .get(i.idx())
         .map_or_else(|| format!("eni#{i}?"), |e| e.id.clone())
+}
+
+/// The id of interface `i`: an ENI's, or a NAT gateway's network interface.
+pub(crate) fn interface_name(config: &DataplaneConfig, i: Interface) -> String {
+    match i {
+        Interface::Eni(e) => eni_name(config, e),
+        Interface::NatGateway(n) => config
+            .nat_gateways
+            .get(n.idx())
+            .map_or_else(|| format!("nat#{n}?"), |n| n.interface_id.clone()),
+    }
 }
 
 /// The id of NAT gateway `i`.

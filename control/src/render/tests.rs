@@ -458,6 +458,53 @@ fn show_lists_nat_gateways_with_their_metrics() {
     );
 }
 
+#[test]
+fn show_lists_nat_gateway_interfaces_with_their_subnet_and_addresses() {
+    // nat-p: a given interface id and its own idle timeout; a flow log on nat-a's
+    // derived interface id and one on subnet-a (an ENI and nat-p's interface).
+    let dir = std::env::temp_dir();
+    let src = nat_topology().replace(
+        "connectivity = \"private\"\n",
+        "connectivity = \"private\"\n        network_interface_id = \"eni-0natp\"\n        idle_timeout = 0.25\n",
+    ) + &format!(
+        r#"
+        [[flow_log]]
+        id = "fl-nat"
+        resource = "eni-nat-a"
+        traffic_type = "ALL"
+        log_destination = "{}"
+        lab_interval = 0.5
+        [[flow_log]]
+        id = "fl-sub"
+        resource = "subnet-a"
+        traffic_type = "ALL"
+        log_destination = "{}"
+        "#,
+        dir.join("vpcctl-render-nat.log").display(),
+        dir.join("vpcctl-render-sub.log").display(),
+    );
+    let c = crate::compile_str(&src).unwrap();
+    let text = show(&bare_report(c.config));
+    for needle in [
+        "\nNAT gateway network interfaces (requester-managed)\n",
+        "ID         TYPE         SUBNET      IPS                    PUBLIC IP                  NAT GATEWAY\n",
+        "eni-nat-a  nat_gateway  subnet-pub  10.0.0.220,10.0.0.221  198.51.100.7,198.51.100.8  nat-a\n",
+        "eni-0natp  nat_gateway  subnet-a    10.0.1.254             -                          nat-p\n",
+        "nat-p (vpc-demo), private, subnet subnet-a, ports 1024-65535, idle timeout 0.25s,",
+        "nat-a (vpc-demo), public, subnet subnet-pub, ports 1024-65535, idle timeout 1.5s,",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .map(|l| l.split_whitespace().take(5).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert_eq!(row("fl-nat"), "fl-nat eni-nat-a eni-nat-a ALL 0.5s");
+    assert_eq!(row("fl-sub"), "fl-sub subnet-a eni-a,eni-0natp ALL 600s");
+}
+
 /// Two peered VPCs (and a pending peering with a third), routes both ways, a group of
 /// one VPC that references a group of the other, and a fourth VPC that overlaps the
 /// second (not peered).
@@ -740,9 +787,9 @@ fn show_lists_flow_logs_with_scope_traffic_interval_destination_and_format() {
     assert!(flow_logs(&plain).ends_with("file on vpcd's host)\nnone\n"));
     // A subnet with one ENI shows as that ENI; ENIs matching no resource are counted.
     let mut c = c;
-    c.flow_logs[0].enis = vec![EniIdx(0), EniIdx(2)];
-    c.flow_logs[1].enis = vec![];
-    assert_eq!(flow_log_scope(&c, &c.flow_logs[0].enis), "2 ENIs");
+    c.flow_logs[0].interfaces = vec![EniIdx(0).into(), EniIdx(2).into()];
+    c.flow_logs[1].interfaces = vec![];
+    assert_eq!(flow_log_scope(&c, &c.flow_logs[0].interfaces), "2 ENIs");
     assert_eq!(flow_log_scope(&c, &[]), "- (no ENIs)");
-    assert_eq!(flow_log_scope(&c, &[EniIdx(2)]), "eni-b1");
+    assert_eq!(flow_log_scope(&c, &[EniIdx(2).into()]), "eni-b1");
 }

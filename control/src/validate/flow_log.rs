@@ -1,9 +1,10 @@
-//! Flow logs (`CreateFlowLogs`): `resource` is an existing ENI, subnet or VPC (one without
-//! ENIs warns: nothing is written); `traffic_type` is given; `max_aggregation_interval` is
-//! 60 or 600; `log_destination` is an absolute path of a file in an existing directory
-//! (checked where `vpcctl` runs; two flow logs writing one file warn); `log_format` is
-//! `${field}` tokens, each a known field at most once. Also `[lab] flow_log_interval`
-//! (> 0).
+//! Flow logs (`CreateFlowLogs`): `resource` is an existing ENI (a NAT gateway's network
+//! interface included), subnet or VPC (one without ENIs or NAT gateways warns: nothing is
+//! written); `traffic_type` is given; `max_aggregation_interval` is 60 or 600;
+//! `log_destination` is an absolute path of a file in an existing directory (checked where
+//! `vpcctl` runs; two flow logs writing one file warn); `log_format` is `${field}` tokens,
+//! each a known field at most once. Also the lab knobs `[lab] flow_log_interval` and a
+//! flow log's `lab_interval` (> 0).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -27,6 +28,13 @@ pub(super) fn flow_logs(r: &mut Report, t: &Topology, broken: &HashSet<String>, 
     for (i, f) in t.flow_logs.iter().enumerate() {
         let res = r.label(&f.id, "flow_log", i);
         scope(r, t, broken, l, (f, &res));
+        if let Some(secs) = f.lab_interval.filter(|s| !s.is_positive()) {
+            r.err(
+                &res,
+                "lab_interval",
+                format!("{}: the lab's aggregation interval is a number of seconds greater than 0 (it replaces this flow log's max_aggregation_interval for tests)", secs.0),
+            );
+        }
         if f.traffic_type.is_none() {
             r.err(
                 &res,
@@ -49,8 +57,8 @@ pub(super) fn flow_logs(r: &mut Report, t: &Topology, broken: &HashSet<String>, 
     }
 }
 
-/// Checks a flow log's `resource`: an existing ENI, subnet or VPC; warns when it covers no
-/// ENI.
+/// Checks a flow log's `resource`: an existing ENI (or NAT gateway interface), subnet or
+/// VPC; warns when it covers no interface.
 fn scope(
     r: &mut Report,
     t: &Topology,
@@ -67,21 +75,27 @@ fn scope(
             );
             ("", None)
         }
-        FlowLogScope::Eni(id) => ("ENI", l.eni.get(id).map(|_| 1)),
+        FlowLogScope::Eni(id) => (
+            "ENI",
+            l.eni.get(id).map(|_| 1).or_else(|| {
+                t.nat_gateways
+                    .iter()
+                    .any(|n| crate::names::nat_gateway_interface_id(n) == id)
+                    .then_some(1)
+            }),
+        ),
         FlowLogScope::Subnet(id) => (
             "subnet",
-            l.subnet
-                .get(id)
-                .map(|_| t.enis.iter().filter(|e| e.subnet == id).count()),
+            l.subnet.get(id).map(|_| {
+                t.enis.iter().filter(|e| e.subnet == id).count()
+                    + t.nat_gateways.iter().filter(|n| n.subnet == id).count()
+            }),
         ),
         FlowLogScope::Vpc(id) => (
             "VPC",
             l.vpc.get(id).map(|&vi| {
-                t.enis
-                    .iter()
-                    .enumerate()
-                    .filter(|&(ei, _)| l.eni_vpc.get(ei).copied().flatten() == Some(vi))
-                    .count()
+                let of_vpc = |v: &[Option<usize>]| v.iter().filter(|&&x| x == Some(vi)).count();
+                of_vpc(l.eni_vpc) + of_vpc(l.nat_vpc)
             }),
         ),
         FlowLogScope::Other(id) => {
@@ -100,7 +114,7 @@ fn scope(
             format!("no {kind} with id `{}`", f.resource),
         ),
         Some(0) => r.warnings.push(format!(
-            "{res}.resource: {} has no ENIs: the flow log writes nothing",
+            "{res}.resource: {} has no ENIs (nor NAT gateways): the flow log writes nothing",
             f.resource
         )),
         _ => {}

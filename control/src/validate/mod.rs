@@ -35,7 +35,9 @@
 //! IPv4 destinations (NAT64 is not supported), and like an ENI it may take a subnet's
 //! CIDR or replace a local route. Warnings: a public gateway whose subnet has no route to
 //! the internet gateway, more than 2 Elastic IPs (AWS's default quota), and a route of the
-//! gateway's own subnet to the gateway itself.
+//! gateway's own subnet to the gateway itself. The gateway's network interface id
+//! (`network_interface_id`, else `eni-<nat id>`) is an `eni-…` id no ENI and no other
+//! gateway's interface has; the lab knob `idle_timeout` is a number of seconds > 0.
 //!
 //! **VPC peering** follows `CreateVpcPeeringConnection` and the peering guide: both VPCs
 //! exist and differ; their CIDRs do not overlap (every IPv4 block, primary or secondary,
@@ -63,13 +65,15 @@
 //! two; otherwise it is accepted with a warning and matches nothing (AWS's "stale" rules).
 //! An ENI's own groups still belong to its VPC.
 //!
-//! **Flow logs** follow `CreateFlowLogs`: `resource` is an existing ENI, subnet or VPC;
+//! **Flow logs** follow `CreateFlowLogs`: `resource` is an existing ENI (a NAT gateway's
+//! network interface included), subnet or VPC;
 //! `traffic_type` is ALL, ACCEPT or REJECT (any case); `max_aggregation_interval` is 60 or
 //! 600. `log_destination` is a file on vpcd's host: an absolute path, not a directory,
 //! whose directory exists (checked where `vpcctl` runs). `log_format` is `${field}` tokens
 //! separated by spaces, each a known field (`dataplane::observe::flowlog::FIELDS`) at most once.
 //! Warnings: two flow logs writing the same file, and a subnet or VPC without ENIs.
-//! `[lab] flow_log_interval` (seconds, > 0) replaces every interval.
+//! `[lab] flow_log_interval` (seconds, > 0) replaces every interval, and a flow log's own
+//! `lab_interval` (seconds, > 0) replaces its own.
 //!
 //! **The internet segment and its hosts**: `[internet] netns` is a usable namespace of its
 //! own and `mtu` is 576..=1500; an internet host has at least one unicast address (any

@@ -2,7 +2,9 @@
 //! gateway when public; Elastic IPs required when public (one per address), forbidden when
 //! private, existing, each used once across NAT gateways and ENI associations; at most 8
 //! addresses, assignable addresses of the subnet, not held by an ENI or another NAT
-//! gateway. Warnings: a public gateway whose subnet has no route to the internet gateway,
+//! gateway. Its network interface's id (`network_interface_id`, or the one derived from
+//! the gateway's id) is an `eni-…` id that no ENI and no other NAT gateway's interface
+//! has. The lab knob `idle_timeout` is a number of seconds > 0. Warnings: a public gateway whose subnet has no route to the internet gateway,
 //! more Elastic IPs than AWS's default quota, and a route of the gateway's own subnet to
 //! the gateway.
 
@@ -51,9 +53,28 @@ pub(super) fn nat_gateways(
                 .or_insert_with(|| format!("{eni} ({}.eni)", r.label(&e.id, "elastic_ip", i)));
         }
     }
+    // The first holder of each interface id: the ENIs, then the NAT gateways in order.
+    let mut iface_user: HashMap<String, String> = t
+        .enis
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.id.is_empty())
+        .map(|(k, e)| (e.id.clone(), format!("ENI {}", r.label(&e.id, "eni", k))))
+        .collect();
     for (i, n) in t.nat_gateways.iter().enumerate() {
         let res = r.label(&n.id, "nat_gateway", i);
         let public = n.connectivity == NatConnectivity::Public;
+        interface(r, (n, &res), &mut iface_user);
+        if let Some(secs) = n.idle_timeout.filter(|s| !s.is_positive()) {
+            r.err(
+                &res,
+                "idle_timeout",
+                format!(
+                    "{}: the idle timeout is a number of seconds greater than 0 (a lab knob; AWS's is a fixed 350)",
+                    secs.0
+                ),
+            );
+        }
         allocations(r, (n, &res, public), broken, &eip_idx, &mut eip_user);
         if 1 + n.secondary_private_ips.len() > NAT_GATEWAY_MAX_ADDRESSES {
             r.err(
@@ -97,6 +118,48 @@ pub(super) fn nat_gateways(
         }
         addresses(r, (n, i, &res), s, vpc, &addrs, ips);
         route_warnings(r, t, (n, &res), s, (public, igw), &rtb_idx);
+    }
+}
+
+/// Checks the id of a NAT gateway's network interface: `network_interface_id` is `eni-`
+/// followed by letters, digits, `-` or `_`; it (or the id derived from the gateway's)
+/// is no ENI's and no earlier NAT gateway's interface's (`users`: who holds each id).
+fn interface(r: &mut Report, (n, res): (&NatGateway, &str), users: &mut HashMap<String, String>) {
+    let prefix = super::ids::ENI_PREFIX;
+    if let Some(id) = &n.network_interface_id {
+        let rest = id.strip_prefix(prefix);
+        let ok = rest.is_some_and(|r| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+        if !ok {
+            r.err(
+                res,
+                "network_interface_id",
+                format!("`{id}` must be `{prefix}` followed by letters, digits, `-` or `_` (a NAT gateway's network interface is an ENI)"),
+            );
+            return;
+        }
+    } else if n.id.is_empty() {
+        // No id to derive one from (the id check reports it).
+        return;
+    }
+    let id = crate::names::nat_gateway_interface_id(n);
+    let how = if n.network_interface_id.is_some() {
+        ""
+    } else {
+        " (derived from the gateway's id)"
+    };
+    match users.get(&id) {
+        Some(other) => r.err(
+            res,
+            "network_interface_id",
+            format!("`{id}`{how} is already the id of {other}; give this NAT gateway's interface another id with network_interface_id = \"eni-…\""),
+        ),
+        None => {
+            users.insert(id, format!("NAT gateway {res}'s network interface"));
+        }
     }
 }
 

@@ -2,9 +2,8 @@
 //! in the VPC's words (the engine's [`FlowCache`](crate::engine::flow::FlowCache) stores
 //! it without looking inside).
 
-use crate::vpc::config::EniIdx;
 use crate::vpc::pipeline::CtRef;
-use crate::vpc::verdict::{Delivery, DropReason};
+use crate::vpc::verdict::{Charge, Delivery, DropReason, NatHop};
 
 /// The cached decision for a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +15,9 @@ pub enum FlowAction {
         delivery: Delivery,
         /// Tracked connections the flow belongs to.
         ct: [Option<CtRef>; 3],
+        /// The NAT gateway the flow goes through, and what its interface sees (for its
+        /// flow logs).
+        via: Option<NatHop>,
     },
     /// Drop, counted under this reason (and network-ACL rule slot).
     Drop {
@@ -23,7 +25,9 @@ pub enum FlowAction {
         reason: DropReason,
         /// The ACL counter slot for `NaclDeny`.
         nacl_slot: Option<u32>,
-        /// The ENI a refusal is charged to in flow logs (ingress side when `true`).
-        owner: Option<(EniIdx, bool)>,
+        /// The interface a refusal is charged to in flow logs.
+        owner: Option<Charge>,
+        /// The NAT gateway the packet went through before it was refused, if any.
+        via: Option<NatHop>,
     },
 }

@@ -34,7 +34,7 @@ use crate::vpc::pipeline::{self, Action, Context, CtRef, NoTrace};
 use std::sync::Arc;
 
 use crate::vpc::tables::{TableError, Tables};
-use crate::vpc::verdict::{Delivery, DropReason, Nat};
+use crate::vpc::verdict::{Delivery, DropReason};
 use crate::wire::ethernet::EthernetFrame;
 use crate::wire::ethernet::HEADER_LEN;
 use crate::wire::icmp;

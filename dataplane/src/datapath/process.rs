@@ -88,14 +88,14 @@ impl<P: Port> Dataplane<P> {
             L3::Ip(ip) => {
                 let key = FlowKey::new(in_port, meta.src_mac, meta.dst_mac, &ip);
                 match self.flows.get(&key, self.epoch) {
-                    Some(FlowAction::Forward { delivery, ct }) => {
+                    Some(FlowAction::Forward { delivery, ct, via }) => {
                         let bytes = frame.len().saturating_sub(HEADER_LEN) as u64;
                         match self.touch(&ct, ip.tcp_flags, bytes) {
                             Touch::Ok => {
                                 self.engine.flow_hits += 1;
                                 if self.flowlogs.active() {
                                     let n = segments(buf);
-                                    self.log_forward(in_port, &ip, &delivery, bytes, n);
+                                    self.log_forward(in_port, &ip, &delivery, via, bytes, n);
                                 }
                                 self.forward(in_port, buf, delivery);
                                 return;
@@ -113,12 +113,13 @@ impl<P: Port> Dataplane<P> {
                         reason,
                         nacl_slot,
                         owner,
+                        via,
                     }) => {
                         self.engine.flow_hits += 1;
                         if self.flowlogs.active() {
                             let len = frame.len().saturating_sub(HEADER_LEN) as u64;
                             let n = segments(buf);
-                            self.log_reject(in_port, owner, reason, &ip, len, n);
+                            self.log_reject(in_port, (owner, via), reason, &ip, len, n);
                         }
                         self.count_nacl(nacl_slot);
                         self.drop_frame(in_port, reason);
@@ -140,9 +141,10 @@ impl<P: Port> Dataplane<P> {
             state: &mut state,
             now: self.clock.now(),
             owner: None,
+            via_nat: None,
         };
         let action = pipeline::slow_path(&mut cx, in_port, frame, &meta, &mut NoTrace);
-        let owner = cx.owner;
+        let (owner, via) = (cx.owner, cx.via_nat);
         if let Some(key) = key {
             match action {
                 Action::Forward {
@@ -151,7 +153,7 @@ impl<P: Port> Dataplane<P> {
                     cacheable: true,
                 } => self
                     .flows
-                    .insert(key, self.epoch, FlowAction::Forward { delivery, ct }),
+                    .insert(key, self.epoch, FlowAction::Forward { delivery, ct, via }),
                 Action::Drop {
                     reason,
                     nacl_slot,
@@ -163,6 +165,7 @@ impl<P: Port> Dataplane<P> {
                         reason,
                         nacl_slot,
                         owner,
+                        via,
                     },
                 ),
                 _ => {}
@@ -177,10 +180,10 @@ impl<P: Port> Dataplane<P> {
                 let n = segments(buf);
                 match action {
                     Action::Forward { delivery, .. } => {
-                        self.log_forward(in_port, &ip, &delivery, len as u64, n)
+                        self.log_forward(in_port, &ip, &delivery, via, len as u64, n)
                     }
                     Action::Drop { reason, .. } => {
-                        self.log_reject(in_port, owner, reason, &ip, len as u64, n)
+                        self.log_reject(in_port, (owner, via), reason, &ip, len as u64, n)
                     }
                     _ => {}
                 }

@@ -157,6 +157,7 @@ impl<P: Port> Dataplane<P> {
             state,
             now,
             owner: None,
+            via_nat: None,
         };
         let action = pipeline::slow_path(&mut cx, port, frame, &meta, &mut notes);
         let (mut steps, blocking) = describe(&self.tables, header, &notes);

@@ -1,10 +1,18 @@
-//! Flow logs, as AWS VPC Flow Logs: per ENI, one record per flow (5-tuple, direction,
-//! action) and aggregation interval, with packets, bytes, TCP flags OR-ed over the
-//! interval and the first and last packet's time, written one per line in the default
-//! (version 2) format or a custom field list, plus `NODATA` records for ENIs that saw
-//! nothing in an interval.
+//! Flow logs, as AWS VPC Flow Logs: per network interface (an ENI, or a NAT gateway's
+//! requester-managed interface), one record per flow (5-tuple, direction, action) and
+//! aggregation interval, with packets, bytes, TCP flags OR-ed over the interval and the
+//! first and last packet's time, written one per line in the default (version 2) format
+//! or a custom field list, plus `NODATA` records for interfaces that saw nothing in an
+//! interval.
 //!
-//! The fast path only updates a counter record (one hash-map entry per ENI and flow);
+//! A NAT gateway's interface records, as in AWS's "traffic through a NAT gateway"
+//! example, the packet from the inside host as it arrives (`srcaddr` the host, `dstaddr`
+//! the gateway's primary private address, `pkt-dstaddr` the final destination), the
+//! translated packet as it leaves, the reply as it arrives (at the gateway's address) and
+//! the reply as it leaves for the inside host (`srcaddr` the gateway, `pkt-srcaddr` the
+//! outside host); `instance-id` is `-` (a requester-managed interface).
+//!
+//! The fast path only updates a counter record (one hash-map entry per interface and flow);
 //! records are formatted when an interval closes, from
 //! [`crate::datapath::Dataplane::expire`] (every 50 ms in vpcd), and handed to the
 //! [`Writer`] thread, which appends them to the file (an interval's records in one write).
@@ -20,7 +28,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use foldhash::fast::RandomState;
 
 use crate::observe::writer::{Delivery, FileId, Kind, Writer};
-use crate::vpc::config::{DataplaneConfig, EniIdx, FlowLogConfig, FlowLogTraffic};
+use crate::vpc::config::{
+    DataplaneConfig, EniIdx, FlowLogConfig, FlowLogTraffic, Interface, NatIdx,
+};
 use crate::vpc::verdict::DropReason;
 
 /// The account id written in records (a lab has no AWS account).
@@ -86,7 +96,8 @@ pub fn format_version(fields: &[String]) -> u8 {
         .unwrap_or(2)
 }
 
-/// Where a packet went after leaving an ENI (the `traffic-path` field, egress only).
+/// Where a packet went after leaving an interface (the `traffic-path` field, egress
+/// only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Path {
     /// Another resource of the same VPC (1).
@@ -107,20 +118,24 @@ impl Path {
     }
 }
 
-/// One flow of one ENI: the record's identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One flow of one interface: the record's identity.
+#[derive(Debug, Clone, Copy)]
 pub struct RecordKey {
-    /// The ENI.
-    pub eni: EniIdx,
-    /// Arriving at the ENI (`true`) or leaving it.
+    /// The interface's index: an ENI's, or a NAT gateway's when `nat` (two plain fields
+    /// rather than an [`Interface`], which kept the record-table lookup from inlining on
+    /// the fast path); see [`RecordKey::iface`].
+    index: u32,
+    /// Whether `index` is a NAT gateway's.
+    nat: bool,
+    /// Arriving at the interface (`true`) or leaving it.
     pub ingress: bool,
     /// Accepted or rejected.
     pub accept: bool,
     /// IP protocol.
     pub proto: u8,
-    /// The packet's source as seen at the ENI.
+    /// The packet's source as seen at the interface.
     pub src: IpAddr,
-    /// The packet's destination as seen at the ENI.
+    /// The packet's destination as seen at the interface.
     pub dst: IpAddr,
     /// TCP/UDP source port (0 otherwise).
     pub sport: u16,
@@ -129,11 +144,21 @@ pub struct RecordKey {
 }
 
 impl RecordKey {
-    /// The record of packet `ip` at ENI `eni` (ports only for TCP and UDP).
-    pub fn of(eni: EniIdx, ingress: bool, accept: bool, ip: &crate::wire::IpMeta) -> RecordKey {
+    /// The record of packet `ip` at interface `iface` (ports only for TCP and UDP).
+    pub fn of(
+        iface: impl Into<Interface>,
+        ingress: bool,
+        accept: bool,
+        ip: &crate::wire::IpMeta,
+    ) -> RecordKey {
         let ports = matches!(ip.proto, 6 | 17);
+        let (index, nat) = match iface.into() {
+            Interface::Eni(e) => (e.0, false),
+            Interface::NatGateway(n) => (n.0, true),
+        };
         RecordKey {
-            eni,
+            index,
+            nat,
             ingress,
             accept,
             proto: ip.proto,
@@ -141,6 +166,16 @@ impl RecordKey {
             dst: ip.dst,
             sport: if ports { ip.src_port } else { 0 },
             dport: if ports { ip.dst_port } else { 0 },
+        }
+    }
+
+    /// The interface (an ENI, or a NAT gateway's).
+    #[inline]
+    pub fn iface(&self) -> Interface {
+        if self.nat {
+            Interface::NatGateway(NatIdx(self.index))
+        } else {
+            Interface::Eni(EniIdx(self.index))
         }
     }
 
@@ -164,23 +199,51 @@ impl RecordKey {
     }
 }
 
+impl RecordKey {
+    /// The key as three words, one to one: the interface, direction, action, protocol,
+    /// the addresses' families and the ports, then each address as 128 bits.
+    #[inline]
+    fn words(&self) -> (u128, u128, u128) {
+        let addr = |a: IpAddr| match a {
+            IpAddr::V4(v) => (u128::from(u32::from(v)), 0),
+            IpAddr::V6(v) => (u128::from(v), 1),
+        };
+        let ((s, s6), (d, d6)) = (addr(self.src), addr(self.dst));
+        (
+            u128::from(self.index)
+                | u128::from(self.ingress) << 32
+                | u128::from(self.accept) << 33
+                | u128::from(self.nat) << 34
+                | s6 << 35
+                | d6 << 36
+                | u128::from(self.proto) << 40
+                | u128::from(self.sport) << 48
+                | u128::from(self.dport) << 64,
+            s,
+            d,
+        )
+    }
+}
+
+/// Compared as words (the derived field-by-field comparison kept the record-table
+/// lookup from inlining on the fast path).
+impl PartialEq for RecordKey {
+    #[inline]
+    fn eq(&self, other: &RecordKey) -> bool {
+        self.words() == other.words()
+    }
+}
+
+impl Eq for RecordKey {}
+
 impl std::hash::Hash for RecordKey {
     /// Five machine words (the derived hash feeds each field separately, which showed
     /// in profiles of the flow-cache key).
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let addr = |a: IpAddr| match a {
-            IpAddr::V4(v) => u128::from(u32::from(v)),
-            IpAddr::V6(v) => u128::from(v) ^ (1 << 127),
-        };
-        let (s, d) = (addr(self.src), addr(self.dst));
-        h.write_u64(
-            u64::from(self.eni.0)
-                | u64::from(self.ingress) << 32
-                | u64::from(self.accept) << 33
-                | u64::from(self.proto) << 40
-                | u64::from(self.sport) << 48,
-        );
-        h.write_u64(s as u64 ^ u64::from(self.dport) << 48);
+        let (head, s, d) = self.words();
+        h.write_u64(head as u64);
+        h.write_u64(s as u64 ^ ((head >> 64) as u64) << 48);
         h.write_u64(d as u64);
         h.write_u64((s >> 64) as u64);
         h.write_u64((d >> 64) as u64);
@@ -217,11 +280,13 @@ struct Sink {
 /// Every flow log of a data plane and the records of their current intervals.
 #[derive(Debug, Default)]
 pub struct FlowLogs {
-    /// The flow logs covering each ENI (by index).
+    /// The flow logs covering each interface, by slot (see [`Slots`]).
     logged: Vec<Vec<u16>>,
     sinks: Vec<Sink>,
-    /// Per ENI, what its records say about it.
-    enis: Vec<EniInfo>,
+    /// Per interface, by slot, what its records say about it.
+    ifaces: Vec<IfaceInfo>,
+    /// How interfaces are numbered here.
+    slots: Slots,
     /// The thread that writes the files.
     writer: Writer,
 }
@@ -237,9 +302,35 @@ impl Drop for FlowLogs {
     }
 }
 
-/// What records say about an ENI.
+/// The numbering of interfaces in [`FlowLogs`]: ENIs first (ENI `i` is slot `i`), then
+/// the NAT gateways' interfaces.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slots {
+    enis: usize,
+    nats: usize,
+}
+
+impl Slots {
+    /// The slot of `i` (`usize::MAX`, which no table holds, when its index is out of
+    /// range).
+    #[inline]
+    fn of(self, i: Interface) -> usize {
+        match i {
+            Interface::Eni(e) if e.idx() < self.enis => e.idx(),
+            Interface::NatGateway(n) if n.idx() < self.nats => self.enis + n.idx(),
+            _ => usize::MAX,
+        }
+    }
+
+    /// How many slots there are.
+    fn len(self) -> usize {
+        self.enis + self.nats
+    }
+}
+
+/// What records say about an interface.
 #[derive(Debug, Clone)]
-struct EniInfo {
+struct IfaceInfo {
     id: String,
     primary: Option<Ipv4Addr>,
     vpc: String,
@@ -268,14 +359,18 @@ impl FlowLogs {
     /// warnings and its log writes nothing.
     pub fn new(config: &DataplaneConfig, now: u64, writer: &Writer) -> (FlowLogs, Vec<String>) {
         let mut warnings = Vec::new();
-        let mut logged = vec![Vec::new(); config.enis.len()];
+        let slots = Slots {
+            enis: config.enis.len(),
+            nats: config.nat_gateways.len(),
+        };
+        let mut logged = vec![Vec::new(); slots.len()];
         let sinks = config
             .flow_logs
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                for &e in &f.enis {
-                    if let Some(l) = logged.get_mut(e.idx()) {
+                for &e in &f.interfaces {
+                    if let Some(l) = logged.get_mut(slots.of(e)) {
                         l.push(i as u16);
                     }
                 }
@@ -304,34 +399,42 @@ impl FlowLogs {
                 }
             })
             .collect();
-        let enis = config
+        let info = |id: &str, primary: Option<Ipv4Addr>, subnet: crate::vpc::config::SubnetIdx| {
+            let subnet = config.subnets.get(subnet.idx());
+            let vpc = subnet.and_then(|s| config.vpcs.get(s.vpc.idx()));
+            let resolver = vpc.and_then(|v| {
+                v.cidrs.iter().find_map(|c| match c {
+                    ipnet::IpNet::V4(n) => {
+                        Some(Ipv4Addr::from(u32::from(n.network()).wrapping_add(2)))
+                    }
+                    ipnet::IpNet::V6(_) => None,
+                })
+            });
+            IfaceInfo {
+                id: if id.is_empty() { "-" } else { id }.to_string(),
+                primary,
+                vpc: vpc.map_or_else(|| "-".to_string(), |v| v.id.clone()),
+                subnet: subnet.map_or_else(|| "-".to_string(), |s| s.id.clone()),
+                resolver,
+            }
+        };
+        let ifaces = config
             .enis
             .iter()
-            .map(|e| {
-                let subnet = config.subnets.get(e.subnet.idx());
-                let vpc = subnet.and_then(|s| config.vpcs.get(s.vpc.idx()));
-                let resolver = vpc.and_then(|v| {
-                    v.cidrs.iter().find_map(|c| match c {
-                        ipnet::IpNet::V4(n) => {
-                            Some(Ipv4Addr::from(u32::from(n.network()).wrapping_add(2)))
-                        }
-                        ipnet::IpNet::V6(_) => None,
-                    })
-                });
-                EniInfo {
-                    id: e.id.clone(),
-                    primary: e.ipv4.first().copied(),
-                    vpc: vpc.map_or_else(|| "-".to_string(), |v| v.id.clone()),
-                    subnet: subnet.map_or_else(|| "-".to_string(), |s| s.id.clone()),
-                    resolver,
-                }
-            })
+            .map(|e| info(&e.id, e.ipv4.first().copied(), e.subnet))
+            .chain(
+                config
+                    .nat_gateways
+                    .iter()
+                    .map(|n| info(&n.interface_id, n.addrs.first().copied(), n.subnet)),
+            )
             .collect();
         (
             FlowLogs {
                 logged,
                 sinks,
-                enis,
+                ifaces,
+                slots,
                 writer: writer.clone(),
             },
             warnings,
@@ -344,22 +447,26 @@ impl FlowLogs {
         !self.sinks.is_empty()
     }
 
-    /// Whether ENI `eni` is covered.
+    /// Whether interface `i` (an ENI, or a NAT gateway's) is covered.
     #[inline]
-    pub fn covers(&self, eni: EniIdx) -> bool {
-        self.logged.get(eni.idx()).is_some_and(|l| !l.is_empty())
+    pub fn covers(&self, i: impl Into<Interface>) -> bool {
+        self.logged
+            .get(self.slots.of(i.into()))
+            .is_some_and(|l| !l.is_empty())
     }
 
-    /// Traffic that flow logs never record (DHCP, the VPC resolver, metadata).
-    fn excluded(&self, k: &RecordKey) -> bool {
+    /// Traffic that flow logs never record (DHCP, the VPC resolver, metadata); `slot` is
+    /// the record's interface's.
+    #[inline]
+    fn excluded(&self, k: &RecordKey, slot: usize) -> bool {
         let meta = |a: IpAddr| {
             matches!(a, IpAddr::V4(v) if v == Ipv4Addr::new(169, 254, 169, 254)
                 || v == Ipv4Addr::new(169, 254, 169, 123))
         };
         let dhcp = k.proto == 17 && matches!(k.dport, 67 | 68);
         let resolver = self
-            .enis
-            .get(k.eni.idx())
+            .ifaces
+            .get(slot)
             .and_then(|e| e.resolver)
             .is_some_and(|r| {
                 (k.dst == IpAddr::V4(r) && k.dport == 53)
@@ -381,12 +488,13 @@ impl FlowLogs {
         path: Option<Path>,
         now: u64,
     ) {
-        if !self.covers(k.eni) || self.excluded(&k) {
-            return;
-        }
-        let Some(logs) = self.logged.get(k.eni.idx()) else {
+        let slot = self.slots.of(k.iface());
+        let Some(logs) = self.logged.get(slot).filter(|l| !l.is_empty()) else {
             return;
         };
+        if self.excluded(&k, slot) {
+            return;
+        }
         let flags = logged_flags(flags);
         for &i in logs {
             let Some(sink) = self.sinks.get_mut(usize::from(i)) else {
@@ -436,9 +544,9 @@ impl FlowLogs {
             let window = std::mem::replace(&mut sink.window, now);
             let skipdata = std::mem::take(&mut sink.skipped) > 0;
             let mut lines = Vec::new();
-            let mut seen = vec![false; self.enis.len()];
+            let mut seen = vec![false; self.ifaces.len()];
             for (k, v) in sink.records.drain() {
-                if let Some(s) = seen.get_mut(k.eni.idx()) {
+                if let Some(s) = seen.get_mut(self.slots.of(k.iface())) {
                     *s = true;
                 }
                 let keep = match sink.cfg.traffic {
@@ -450,22 +558,21 @@ impl FlowLogs {
                     let (first, last) = (secs(v.first_ms), secs(v.last_ms));
                     lines.push(line(
                         &sink.cfg.fields,
-                        &self.enis,
+                        self.ifaces.get(self.slots.of(k.iface())),
                         Some((&k, &v)),
-                        k.eni,
                         first,
                         last,
                         skipdata,
                     ));
                 }
             }
-            for &e in &sink.cfg.enis {
-                if !seen.get(e.idx()).copied().unwrap_or(true) {
+            for &e in &sink.cfg.interfaces {
+                let slot = self.slots.of(e);
+                if !seen.get(slot).copied().unwrap_or(true) {
                     lines.push(line(
                         &sink.cfg.fields,
-                        &self.enis,
+                        self.ifaces.get(slot),
                         None,
-                        e,
                         secs(window),
                         secs(now),
                         false,
@@ -518,18 +625,17 @@ pub fn rejects(r: DropReason) -> bool {
     )
 }
 
-/// One record line (`None`: a `NODATA` record for `eni` over `start..end`).
-#[allow(clippy::too_many_arguments)]
+/// One record line of the interface `info` says about (`None`: a `NODATA` record over
+/// `start..end`).
 fn line(
     fields: &[String],
-    enis: &[EniInfo],
+    info: Option<&IfaceInfo>,
     rec: Option<(&RecordKey, &RecordVal)>,
-    eni: EniIdx,
     start: u64,
     end: u64,
     skipdata: bool,
 ) -> String {
-    let (id, primary, vpc, subnet) = enis.get(eni.idx()).map_or(("-", None, "-", "-"), |e| {
+    let (id, primary, vpc, subnet) = info.map_or(("-", None, "-", "-"), |e| {
         (e.id.as_str(), e.primary, e.vpc.as_str(), e.subnet.as_str())
     });
     let primary = primary.map_or_else(|| "-".to_string(), |a| a.to_string());
@@ -585,3 +691,7 @@ fn line(
 #[cfg(test)]
 #[path = "flowlog_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "flowlog_nat_tests.rs"]
+mod nat_tests;

@@ -5,8 +5,8 @@ use crate::datapath::Dataplane;
 use crate::engine::port::{MemPort, PortIdx};
 use crate::fixtures::{self, eni_mac, router_mac, A, B, FW, INTERNET_HOST};
 use crate::vpc::config::{
-    FlowLogConfig, MappingTarget, NaclEntry, NaclIdx, NetworkAclConfig, PortRange, Protocol,
-    PublicMapping, SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch, VpcIdx,
+    EniIdx, FlowLogConfig, MappingTarget, NaclEntry, NaclIdx, NetworkAclConfig, PortRange,
+    Protocol, PublicMapping, SecurityGroupConfig, SgIdx, SgPeer, SgRule, TrafficMatch, VpcIdx,
 };
 use crate::vpc::conntrack::tcp_flags::{ACK, FIN, SYN};
 use crate::wire::vnet::VNET_HDR_LEN;
@@ -64,7 +64,7 @@ fn setup(path: &str, fields: &[&str], b_outbound: Vec<NaclEntry>) -> Dataplane<M
     });
     c.flow_logs = vec![FlowLogConfig {
         id: "fl-1".into(),
-        enis: vec![A, B, FW],
+        interfaces: vec![A.into(), B.into(), FW.into()],
         traffic: FlowLogTraffic::All,
         interval_ms: 60_000,
         path: path.into(),

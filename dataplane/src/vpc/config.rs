@@ -153,14 +153,41 @@ pub enum FlowLogTraffic {
     All,
 }
 
-/// A flow log (AWS VPC Flow Logs): for each of its ENIs, one record per flow (5-tuple,
-/// direction, action) and aggregation interval, written one per line to `path`.
+/// A network interface that flow logs record: an ENI, or the requester-managed interface
+/// of a NAT gateway (AWS interface type `nat_gateway`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "index", rename_all = "snake_case")]
+pub enum Interface {
+    /// An ENI.
+    Eni(EniIdx),
+    /// The network interface of this NAT gateway.
+    NatGateway(NatIdx),
+}
+
+impl From<EniIdx> for Interface {
+    #[inline]
+    fn from(e: EniIdx) -> Interface {
+        Interface::Eni(e)
+    }
+}
+
+impl From<NatIdx> for Interface {
+    #[inline]
+    fn from(n: NatIdx) -> Interface {
+        Interface::NatGateway(n)
+    }
+}
+
+/// A flow log (AWS VPC Flow Logs): for each of its interfaces, one record per flow
+/// (5-tuple, direction, action) and aggregation interval, written one per line to `path`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowLogConfig {
     /// The AWS-style id (`fl-…`).
     pub id: String,
-    /// The ENIs it covers (an ENI, every ENI of a subnet, or of a VPC), resolved.
-    pub enis: Vec<EniIdx>,
+    /// The interfaces it covers (an ENI or a NAT gateway's interface; every interface of
+    /// a subnet, or of a VPC), resolved: ENIs in ENI order, then NAT gateways' interfaces
+    /// in NAT gateway order.
+    pub interfaces: Vec<Interface>,
     /// Which records it keeps.
     pub traffic: FlowLogTraffic,
     /// The maximum aggregation interval (AWS: 60 s or 600 s), in milliseconds.
@@ -268,6 +295,10 @@ pub struct PeeringConfig {
 pub struct NatGatewayConfig {
     /// The AWS-style id (`nat-…`).
     pub id: String,
+    /// The id of its network interface (`eni-…`, requester-managed, interface type
+    /// `nat_gateway`): the `interface-id` of its flow-log records.
+    #[serde(default)]
+    pub interface_id: String,
     /// The subnet it lives in (its ACL applies to traffic entering and leaving it).
     pub subnet: SubnetIdx,
     /// Its private IPv4 addresses, the primary first (AWS: up to 8).

@@ -468,6 +468,7 @@ mod tests {
     fn cfg(from: u16, to: u16, addrs: &[[u8; 4]]) -> NatGatewayConfig {
         NatGatewayConfig {
             id: "nat-1".into(),
+            interface_id: "eni-nat-1".into(),
             subnet: SubnetIdx(0),
             addrs: addrs.iter().map(|a| Ipv4Addr::from(*a)).collect(),
             public: true,

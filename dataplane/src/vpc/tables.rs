@@ -304,6 +304,7 @@ impl Tables {
         let igws = igw_tables(c, enis.len(), &mut macs)?;
         let nats = nat_tables(c, &mut vpcs)?;
         let peerings = peering_tables(c)?;
+        crate::vpc::observed::flow_logs(c)?;
         crate::vpc::observed::captures(c)?;
         crate::vpc::observed::mirror_sessions(c)?;
         check_route_targets(c, &peerings, &nats)?;
@@ -351,6 +352,14 @@ fn unique_ids(c: &DataplaneConfig) -> Result<(), TableError> {
         .chain(c.security_groups.iter().map(|g| &g.id))
         .chain(c.internet_gateways.iter().map(|g| &g.id))
         .chain(c.nat_gateways.iter().map(|n| &n.id))
+        // A NAT gateway's interface is named like an ENI (flow logs tell them apart by
+        // id); an older message may not name it.
+        .chain(
+            c.nat_gateways
+                .iter()
+                .map(|n| &n.interface_id)
+                .filter(|id| !id.is_empty()),
+        )
         .chain(c.peerings.iter().map(|p| &p.id));
     for id in all_ids {
         if !ids.insert(id.as_str()) {
@@ -779,5 +788,43 @@ mod tests {
             ..empty.nat_gateways[0].clone()
         };
         assert!(Tables::build(empty).is_err());
+    }
+
+    #[test]
+    fn flow_log_interfaces_and_nat_interface_ids_are_checked() {
+        use crate::vpc::config::{FlowLogConfig, FlowLogTraffic, Interface, NatIdx};
+        let mut c = crate::fixtures::behind_nat_gateway((1024, 65535));
+        c.flow_logs.push(FlowLogConfig {
+            id: "fl-1".into(),
+            interfaces: vec![Interface::Eni(EniIdx(0)), Interface::NatGateway(NatIdx(0))],
+            traffic: FlowLogTraffic::All,
+            interval_ms: 1000,
+            path: "/dev/null".into(),
+            fields: vec!["version".into()],
+        });
+        assert!(Tables::build(c.clone()).is_ok());
+        let mut bad = c.clone();
+        bad.flow_logs[0].interfaces[1] = Interface::NatGateway(NatIdx(1));
+        assert!(matches!(
+            Tables::build(bad),
+            Err(TableError::BadIndex {
+                field: "interfaces.nat_gateway",
+                index: 1,
+                ..
+            })
+        ));
+        let mut bad = c.clone();
+        bad.flow_logs[0].interfaces[0] = Interface::Eni(EniIdx(9));
+        assert!(matches!(
+            Tables::build(bad),
+            Err(TableError::BadIndex {
+                field: "interfaces.eni",
+                ..
+            })
+        ));
+        // The NAT gateway's interface id is an id like an ENI's.
+        let mut dup = c;
+        dup.nat_gateways[0].interface_id = dup.enis[0].id.clone();
+        assert!(matches!(Tables::build(dup), Err(TableError::DuplicateId(id)) if id == "eni-0"));
     }
 }

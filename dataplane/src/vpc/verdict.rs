@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::port::PortIdx;
-use crate::vpc::config::{EniIdx, IgwIdx};
+use crate::vpc::config::{EniIdx, IgwIdx, Interface, NatIdx};
 use crate::wire::MacAddr;
 
 /// Why a frame was dropped. Counted per ENI and engine-wide; never logged per packet.
@@ -193,6 +193,54 @@ pub struct Delivery {
 }
 
 pub use crate::engine::tx::Nat;
+
+/// What a NAT gateway's network interface saw of a packet that went through it (for its
+/// flow-log records): the packet arrived rewritten by `before` (the internet gateway's
+/// translation on the way in, or nothing), and left rewritten by `before` then `rewrite`
+/// (the gateway's own translation). Kept with the flow, so a flow-cache hit reports it
+/// as the slow path did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NatHop {
+    /// The NAT gateway.
+    pub nat: NatIdx,
+    /// The rewrite of the packet before it reached the gateway.
+    pub before: Nat,
+    /// The gateway's own translation.
+    pub rewrite: Nat,
+}
+
+impl NatHop {
+    /// The rewrite of the packet as it left the gateway (before, then the gateway's).
+    #[inline]
+    pub fn after(&self) -> Nat {
+        self.before.then(self.rewrite)
+    }
+}
+
+/// The interface a refused packet is charged to in flow logs (a `REJECT` record): the
+/// sender until the packet enters its next interface's side, then that one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Charge {
+    /// The interface (an ENI, or a NAT gateway's).
+    pub iface: Interface,
+    /// On its ingress side (`true`) or its egress side.
+    pub ingress: bool,
+    /// The rewrite the packet had at that point (its addresses as the interface saw
+    /// them).
+    pub seen: Nat,
+}
+
+impl Charge {
+    /// The egress side of the ENI that sent the packet.
+    #[inline]
+    pub fn sender(e: EniIdx) -> Charge {
+        Charge {
+            iface: Interface::Eni(e),
+            ingress: false,
+            seen: Nat::None,
+        }
+    }
+}
 
 /// Where a delivered packet leaves the data plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -296,3 +296,75 @@ fn flow_log_errors_are_reported_together() {
         assert!(e.iter().any(|e| e.starts_with(prefix)), "{prefix}: {e:?}");
     }
 }
+
+#[test]
+fn flow_logs_may_name_a_nat_gateway_interface_and_count_it_in_its_subnet() {
+    let private = "connectivity = \"private\"\n";
+    // The derived interface id and a given one are both flow-log resources.
+    ok(&format!(
+        "{}{}{}{}",
+        nat("nat-a", private),
+        nat(
+            "nat-b",
+            &format!("{private}network_interface_id = \"eni-0b\"\n")
+        ),
+        fl("fl-a", &fl_on("nat-a", "eni-nat-a", "")),
+        fl("fl-b", &fl_on("nat-b", "eni-0b", "")),
+    ));
+    // Once given another id, the derived one names nothing.
+    expect(
+        &format!(
+            "{}{}",
+            nat(
+                "nat-b",
+                &format!("{private}network_interface_id = \"eni-0b\"\n")
+            ),
+            fl("fl-b", &fl_on("nat-b-derived", "eni-nat-b", "")),
+        ),
+        "fl-b.resource:",
+        "no ENI with id `eni-nat-b`",
+    );
+    // A subnet (or VPC) with a NAT gateway and no ENI is not empty.
+    for scope in ["subnet-a", "vpc-demo"] {
+        let (_, w) = ok(&format!(
+            "{}{}",
+            nat("nat-a", private),
+            fl("fl-1", &fl_on("nat-scope", scope, ""))
+        ));
+        assert!(w.is_empty(), "{scope}: {w:?}");
+    }
+}
+
+#[test]
+fn flow_log_lab_interval_is_positive() {
+    for (secs, good) in [
+        ("0.05", true),
+        ("2", true),
+        ("0", false),
+        ("-1", false),
+        ("nan", false),
+        ("inf", false),
+    ] {
+        let src = fl(
+            "fl-1",
+            &fl_on(
+                "lab-interval",
+                "subnet-a",
+                &format!("lab_interval = {secs}\n"),
+            ),
+        );
+        if good {
+            ok(&src);
+        } else {
+            expect(&src, "fl-1.lab_interval:", "greater than 0");
+        }
+    }
+    expect(
+        &fl(
+            "fl-1",
+            &fl_on("lab-interval", "subnet-a", "lab_interval = \"1s\"\n"),
+        ),
+        "fl-1.lab_interval:",
+        "",
+    );
+}

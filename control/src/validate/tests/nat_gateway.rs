@@ -459,3 +459,77 @@ fn nat_gateway_errors_are_reported_together() {
         assert!(e.iter().any(|e| e.starts_with(prefix)), "{prefix}: {e:?}");
     }
 }
+
+#[test]
+fn nat_gateway_network_interface_ids_are_eni_ids_no_one_else_has() {
+    let private = "connectivity = \"private\"\n";
+    let given = |id: &str| format!("{private}network_interface_id = \"{id}\"\n");
+    let (t, _) = ok(&format!(
+        "{}{}",
+        nat("nat-a", private),
+        nat("nat-b", &given("eni-0b"))
+    ));
+    let ids: Vec<String> = t
+        .nat_gateways
+        .iter()
+        .map(crate::names::nat_gateway_interface_id)
+        .collect();
+    assert_eq!(ids, ["eni-nat-a", "eni-0b"]);
+    for bad in ["nat-0b", "eni-", "eni-a.b", ""] {
+        expect(
+            &nat("nat-a", &given(bad)),
+            "nat-a.network_interface_id:",
+            "must be `eni-` followed by letters, digits",
+        );
+    }
+    // Taken by an ENI (given or derived), or by another NAT gateway's interface.
+    expect(
+        &format!(
+            "{}{}",
+            eni("eni-x", "10.0.1.10"),
+            nat("nat-a", &given("eni-x"))
+        ),
+        "nat-a.network_interface_id:",
+        "`eni-x` is already the id of ENI eni-x",
+    );
+    expect(
+        &format!("{}{}", eni("eni-nat-a", "10.0.1.10"), nat("nat-a", private)),
+        "nat-a.network_interface_id:",
+        "`eni-nat-a` (derived from the gateway's id) is already the id of ENI eni-nat-a",
+    );
+    expect(
+        &format!(
+            "{}{}",
+            nat("nat-a", private),
+            nat("nat-b", &given("eni-nat-a"))
+        ),
+        "nat-b.network_interface_id:",
+        "already the id of NAT gateway nat-a's network interface",
+    );
+}
+
+#[test]
+fn nat_gateway_idle_timeout_is_positive_seconds() {
+    let private = "connectivity = \"private\"\n";
+    for (secs, good) in [
+        ("0.25", true),
+        ("2", true),
+        ("350", true),
+        ("0", false),
+        ("-3", false),
+        ("nan", false),
+        ("inf", false),
+    ] {
+        let src = nat("nat-a", &format!("{private}idle_timeout = {secs}\n"));
+        if good {
+            ok(&src);
+        } else {
+            expect(&src, "nat-a.idle_timeout:", "greater than 0");
+        }
+    }
+    expect(
+        &nat("nat-a", &format!("{private}idle_timeout = \"2s\"\n")),
+        "nat-a.idle_timeout:",
+        "",
+    );
+}

@@ -7,7 +7,7 @@ use super::route::{self, NextHop};
 use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{classify, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
 use crate::vpc::config::EniIdx;
-use crate::vpc::verdict::{Delivery, DropReason, OutPort};
+use crate::vpc::verdict::{Charge, Delivery, DropReason, OutPort};
 use crate::wire::{icmp_error_quote, PacketMeta};
 
 /// The ENI with this index, as an element of the walk.
@@ -32,7 +32,7 @@ impl Eni {
         let Some(subnet) = t.subnets.get(eni.subnet.idx()) else {
             return Err(Action::drop(DropReason::Malformed));
         };
-        cx.owner = Some((in_eni, false));
+        cx.owner = Some(Charge::sender(in_eni));
         let ip = classify(meta, || router::arp(t, in_eni, frame))?;
         if ip.dst.is_ipv6() {
             return Err(Action::drop(DropReason::Ipv6NotForwarded));

@@ -30,7 +30,7 @@ use crate::vpc::conntrack::{ConnDir, ConnRef, ConnTable};
 use crate::vpc::nat::NatState;
 use crate::vpc::rules::RulePacket;
 use crate::vpc::tables::Tables;
-use crate::vpc::verdict::{Delivery, DropReason, OutPort};
+use crate::vpc::verdict::{Charge, Delivery, DropReason, NatHop, OutPort};
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 use crate::wire::{IpMeta, PacketMeta, L3};
 
@@ -296,9 +296,13 @@ pub struct Context<'a> {
     pub state: &'a mut dyn FlowState,
     /// Now, in milliseconds of the engine's clock.
     pub now: u64,
-    /// The ENI a refusal is charged to in flow logs, and whether on its ingress side:
-    /// the sender until the packet enters its destination's side, then the receiver.
-    pub owner: Option<(EniIdx, bool)>,
+    /// The interface a refusal is charged to in flow logs: the sender's egress until the
+    /// packet enters the next interface's side (a NAT gateway's, the receiver's), then
+    /// that one.
+    pub owner: Option<Charge>,
+    /// What the NAT gateway the packet went through saw of it, if it went through one
+    /// (set when the walk ends).
+    pub via_nat: Option<NatHop>,
 }
 
 /// The connection table that a [`CtRef::table`] names: ENIs first, then NAT gateways.

@@ -15,11 +15,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::pending::Pending;
 use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{Action, Context, CtRef, Note, Tracer};
-use crate::vpc::config::NatIdx;
+use crate::vpc::config::{Interface, NatIdx};
 use crate::vpc::conntrack::tcp_flags::{ACK, RST, SYN};
 use crate::vpc::conntrack::{ConnDir, ConnKey};
 use crate::vpc::nat::{AllocError, OutsideKey};
-use crate::vpc::verdict::{DropReason, Nat};
+use crate::vpc::verdict::{Charge, DropReason, Nat, NatHop};
 use crate::wire::ethernet::{EthernetFrame, HEADER_LEN};
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::rewrite::{set_quoted_ipv4_addr, set_quoted_l4_id, End};
@@ -159,10 +159,22 @@ impl Element for NatGateway {
             from: before,
             to: after,
         });
+        let hop = NatHop {
+            nat: n,
+            before: w.nat,
+            rewrite: x.nat,
+        };
         w.ip = x.ip;
         w.quote = x.quote;
-        w.nat = w.nat.then(x.nat);
-        w.via_nat = Some(n);
+        w.nat = hop.after();
+        w.via_nat = Some(hop);
+        // It leaves through the gateway's interface: refusals from here on are charged
+        // there (its subnet's ACL outbound), until it enters the next interface's side.
+        cx.owner = Some(Charge {
+            iface: Interface::NatGateway(n),
+            ingress: false,
+            seen: w.nat,
+        });
         // The other end is outside (a reply) or the gateway itself: no group's member.
         w.peer_vpc = (x.dir == ConnDir::Orig).then_some(nt.vpc);
         Step::Next(Node::Router(nt.subnet))

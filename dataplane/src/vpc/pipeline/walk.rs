@@ -21,9 +21,9 @@ use super::peering::Peering;
 use super::pending::Pending;
 use super::route::{NextHop, Router};
 use super::{subnet, Action, Context, Tracer};
-use crate::vpc::config::{EniIdx, IgwIdx, NatIdx, PeeringIdx, SubnetIdx, VpcIdx};
+use crate::vpc::config::{EniIdx, IgwIdx, Interface, NatIdx, PeeringIdx, SubnetIdx, VpcIdx};
 use crate::vpc::tables::Tables;
-use crate::vpc::verdict::{Delivery, DropReason, Nat};
+use crate::vpc::verdict::{Charge, Delivery, DropReason, Nat, NatHop};
 use crate::wire::{IpMeta, MacAddr, PacketMeta, Quoted};
 
 /// Logical hops allowed per packet before it is dropped as a loop.
@@ -137,8 +137,8 @@ pub(crate) struct Walk<'f> {
     pub layer2: bool,
     /// The route the sender's security group already looked up (reused by the router).
     pub routed: Option<Result<NextHop, DropReason>>,
-    /// The NAT gateway the packet went through, if any.
-    pub via_nat: Option<NatIdx>,
+    /// The NAT gateway the packet went through, if any, and what its interface saw.
+    pub via_nat: Option<NatHop>,
     /// Connections and translations to open once every element passed.
     pub pending: Pending,
 }
@@ -175,24 +175,37 @@ pub(crate) fn walk<T: Tracer>(
         Origin::Eni(e) => Eni(e).leave(cx, frame, meta, tr),
         Origin::Uplink(g) => InternetGateway(g).inbound(cx, frame, meta, tr),
     };
-    let (mut w, mut step) = match first {
+    let (mut w, step) = match first {
         Ok(x) => x,
         Err(a) => return a,
     };
-    let mut at = match origin {
+    let at = match origin {
         Origin::Eni(e) => Node::Eni(e),
         Origin::Uplink(g) => Node::InternetGateway(g),
     };
+    let action = hops(cx, &mut w, at, step, tr);
+    cx.via_nat = w.via_nat;
+    action
+}
+
+/// The hops of the walk `w` from element `at`, which decided `step`.
+fn hops<T: Tracer>(
+    cx: &mut Context<'_>,
+    w: &mut Walk<'_>,
+    mut at: Node,
+    mut step: Step,
+    tr: &mut T,
+) -> Action {
     for _ in 0..HOP_BUDGET {
         let next = match step {
             Step::Next(n) => n,
-            Step::Out(d) => return finish(cx, &w, d),
+            Step::Out(d) => return finish(cx, w, d),
             Step::Stop(a) => return a,
         };
-        if let Err(a) = cross(cx, &w, at, next, tr) {
+        if let Err(a) = cross(cx, w, at, next, tr) {
             return a;
         }
-        step = next.enter(cx, &mut w, tr);
+        step = next.enter(cx, w, tr);
         at = next;
     }
     Action::drop(DropReason::HopLimit)
@@ -200,8 +213,9 @@ pub(crate) fn walk<T: Tracer>(
 
 /// Moves the packet from element `at` to `next`: when their subnets differ it leaves the
 /// old subnet (its network ACL, outbound) and enters the new one (inbound). Refusals are
-/// charged, in flow logs, to the sender until the packet enters its destination ENI's
-/// side, then to the receiver.
+/// charged, in flow logs, to the interface the packet last left (the sender's, or a NAT
+/// gateway's) until it enters the side of the next interface (the destination ENI's, or
+/// a NAT gateway's), then to that one.
 fn cross<T: Tracer>(
     cx: &mut Context<'_>,
     w: &Walk<'_>,
@@ -212,27 +226,28 @@ fn cross<T: Tracer>(
     let t = cx.tables;
     let (from, to) = (at.subnet(t), next.subnet(t));
     let receiver = match next {
-        Node::Eni(e) => Some(e),
+        Node::Eni(e) => Some(Interface::Eni(e)),
+        Node::NatGateway(n) => Some(Interface::NatGateway(n)),
         _ => None,
     };
-    // After a NAT gateway (which has no interface of its own) the receiver is charged
-    // from the moment the route names it.
-    if let (Some(e), Some(_)) = (receiver, w.via_nat) {
-        cx.owner = Some((e, true));
-    }
+    let charge = receiver.map(|iface| Charge {
+        iface,
+        ingress: true,
+        seen: w.nat,
+    });
     if from != to {
         let rp = super::rule_packet(&w.ip);
         if let Some(s) = from {
             subnet::leave(t, s, &rp, tr)?;
         }
-        if let Some(e) = receiver {
-            cx.owner = Some((e, true));
+        if charge.is_some() {
+            cx.owner = charge;
         }
         if let Some(s) = to {
             subnet::enter(t, s, &rp, tr)?;
         }
-    } else if let Some(e) = receiver {
-        cx.owner = Some((e, true));
+    } else if charge.is_some() {
+        cx.owner = charge;
     }
     Ok(())
 }
@@ -246,8 +261,8 @@ fn finish(cx: &mut Context<'_>, w: &Walk<'_>, delivery: Delivery) -> Action {
             cacheable: w.pending.cacheable(w.quote.as_ref()),
         },
         Err(r) => {
-            if let (DropReason::NatPortAllocation, Some(n)) = (r, w.via_nat) {
-                if let Some(st) = cx.state.nat(n) {
+            if let (DropReason::NatPortAllocation, Some(h)) = (r, w.via_nat) {
+                if let Some(st) = cx.state.nat(h.nat) {
                     st.metrics.error_port_allocation += 1;
                 }
             }
