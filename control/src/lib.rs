@@ -21,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod segment;
 pub mod serve;
+pub mod testing;
 pub mod validate;
 
 pub use client::DEFAULT_SOCKET;

@@ -1,0 +1,9 @@
+//! `vpcctl test` and `vpcctl diff`: firewall-rule regression tests as a product. A test
+//! file names a topology and ordered checks ("eni-app1 reaches 10.0.3.10 on tcp/5432",
+//! "nothing from the internet reaches eni-db1"), with changes between them; the runner
+//! brings the topology up on real namespaces, sends real traffic for every check, traces
+//! the same packet, and reports both.
+//!
+//! - [`report`]: what a run produced, the one type every output reads.
+
+pub mod report;
