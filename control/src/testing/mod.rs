@@ -6,4 +6,9 @@
 //!
 //! - [`report`]: what a run produced, the one type every output reads.
 
+pub mod diff;
+pub mod generate;
+pub mod lab;
+pub mod plan;
 pub mod report;
+pub mod spec;
