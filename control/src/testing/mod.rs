@@ -5,5 +5,13 @@
 //! the same packet, and reports both.
 //!
 //! - [`report`]: what a run produced, the one type every output reads.
+//! - its outputs: [`terminal`] (a summary and a progress bar), [`junit`] (JUnit XML for
+//!   CI), [`json`]; the totals and words they share in [`totals`].
 
+#[cfg(test)]
+mod fixtures;
+pub mod json;
+pub mod junit;
 pub mod report;
+pub mod terminal;
+pub mod totals;
