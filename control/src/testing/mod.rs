@@ -6,10 +6,12 @@
 //!
 //! - [`report`]: what a run produced, the one type every output reads.
 //! - its outputs: [`terminal`] (a summary and a progress bar), [`junit`] (JUnit XML for
-//!   CI), [`json`]; the totals and words they share in [`totals`].
+//!   CI), [`html`] (one self-contained page with a reachability matrix), [`json`]; the
+//!   totals and words they share in [`totals`].
 
 #[cfg(test)]
 mod fixtures;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod report;
