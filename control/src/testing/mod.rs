@@ -4,11 +4,25 @@
 //! brings the topology up on real namespaces, sends real traffic for every check, traces
 //! the same packet, and reports both.
 //!
+//! - [`spec`]: the test file format; [`plan`]: a test file resolved against its
+//!   topologies before anything runs; [`lab`]: the run's own vpcd and namespaces;
+//!   `run`: traffic and trace per check; [`generate`] and [`diff`]: the probe matrix
+//!   of `vpcctl test --generate` and `vpcctl diff`.
 //! - [`report`]: what a run produced, the one type every output reads.
+//! - its outputs: [`terminal`] (a summary and a progress bar), [`junit`] (JUnit XML for
+//!   CI), [`html`] (one self-contained page with a reachability matrix), [`json`]; the
+//!   totals and words they share in [`totals`].
 
 pub mod diff;
+#[cfg(test)]
+mod fixtures;
 pub mod generate;
+pub mod html;
+pub mod json;
+pub mod junit;
 pub mod lab;
 pub mod plan;
 pub mod report;
 pub mod spec;
+pub mod terminal;
+pub mod totals;
