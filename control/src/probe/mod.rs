@@ -48,6 +48,10 @@ mod server;
 mod sock;
 mod wire;
 
+#[cfg(test)]
+mod netns_tests;
+#[cfg(test)]
+mod testnet;
 
 pub use client::Held;
 
