@@ -42,8 +42,14 @@ const LISTEN_BACKLOG: i32 = 4096;
 type Key = (String, NsId, Proto, u16);
 
 enum Cmd {
-    Tcp { netns: String, sock: TcpListener },
-    Udp { netns: String, sock: UdpSocket },
+    Tcp {
+        netns: String,
+        sock: TcpListener,
+    },
+    Udp {
+        netns: String,
+        sock: UdpSocket,
+    },
     /// Close everything in `netns`, then say so on `done`.
     Forget {
         netns: String,
