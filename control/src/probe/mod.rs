@@ -24,6 +24,25 @@
 //!   ways (the server's `SEEN` line and echo came back); a TCP RST or an ICMP error is a
 //!   refusal, with the ICMP type and the address of the host that sent it when there was one.
 //!
+//! Choices, where the first sketch said otherwise:
+//! - The workers are scoped threads of each [`Prober::run`] (the caller among them), not a
+//!   long-lived pool: nothing idles between runs, a worker's panic cannot outlive its run, and
+//!   starting 64 threads costs well under a millisecond next to a run.
+//! - One server thread for every namespace, `poll(2)` over non-blocking sockets, rather than a
+//!   thread per listener or connection: held connections and hundreds of concurrent probes cost
+//!   one file descriptor each, not one thread.
+//! - Probes close TCP with a RST (`SO_LINGER` 0), never a FIN: no `TIME_WAIT` is left, so a
+//!   check may reuse a source port to the same destination at once (NACL tests pick ports).
+//! - `IP_RECVERR` on every probe socket: the error queue says which ICMP error came back and
+//!   who sent it, and gives UDP the "host unreachable" a connected socket otherwise ignores.
+//! - UDP answers leave from the address the datagram was sent to (`IP_PKTINFO`), so a check of
+//!   a secondary address is not lost to the client's connected socket.
+//!
+//! Measured on the 2-core development machine (debug build, two namespaces over a veth pair):
+//! 1,000 probes, half reached (TCP, UDP, ICMP) and half silently dropped with a 200 ms timeout,
+//! take 6.4 s at parallelism 16, 1.6 s at 64 and 0.44 s at 256; 1,000 probes that all reach take
+//! about 40 ms at 64 (`thousand_mixed_probes_timing`, an ignored test).
+//!
 //! ICMP errors are rate-limited by the Linux kernel that sends them, so a run that expects many
 //! refusals by ICMP from one namespace sees the later ones as [`ProbeOutcome::NoAnswer`]:
 //! errors of a host's own stack (UDP "port unreachable") by `net.ipv4.icmp_ratelimit` and

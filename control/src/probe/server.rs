@@ -6,8 +6,8 @@
 //! of its first bytes, then the echo of everything it sends, until it closes; each UDP datagram
 //! gets one datagram back: the `SEEN` line and the echo, sent from the address the datagram was
 //! sent to (`IP_PKTINFO`), so a client of a secondary address gets its answer from that address.
-//! One thread is plenty: an answer is a few hundred nanoseconds of work, and a thousand probes
-//! are a thousand of them.
+//! One thread is plenty: an answer is a handful of system calls (accept, read, write), and the
+//! probes wait on the network, not on the server.
 
 use std::collections::HashSet;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
