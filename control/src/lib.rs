@@ -17,6 +17,7 @@ pub mod compile;
 pub mod lab;
 pub mod model;
 pub mod names;
+pub mod probe;
 pub mod render;
 pub mod report;
 pub mod segment;
