@@ -13,6 +13,7 @@
 //!   CI), [`html`] (one self-contained page with a reachability matrix), [`json`]; the
 //!   totals and words they share in [`totals`].
 
+pub mod command;
 pub mod diff;
 #[cfg(test)]
 mod fixtures;
@@ -23,6 +24,7 @@ pub mod junit;
 pub mod lab;
 pub mod plan;
 pub mod report;
+pub mod run;
 pub mod spec;
 pub mod terminal;
 pub mod totals;
