@@ -74,7 +74,7 @@ pub fn man_pages(cmd: Command, extra: &[Section<'_>]) -> Result<Vec<ManPage>, Do
     let cmd = built(cmd);
     let mut pages = vec![render_page(&cmd, extra, None)?];
     for sub in visible_verbs(&cmd) {
-        pages.push(render_page(sub, &[], Some(cmd.get_name()))?);
+        pages.push(render_page(sub, &[], Some(&cmd))?);
     }
     Ok(pages)
 }
@@ -91,7 +91,7 @@ pub fn man_page(
     };
     let found = visible_verbs(&cmd).find(|s| s.get_name() == verb);
     match found {
-        Some(sub) => render_page(sub, &[], Some(cmd.get_name())),
+        Some(sub) => render_page(sub, &[], Some(&cmd)),
         None => Err(DocsError::UnknownVerb {
             verb: verb.to_string(),
             known: visible_verbs(&cmd)
@@ -114,13 +114,21 @@ fn visible_verbs(cmd: &Command) -> impl Iterator<Item = &Command> {
     cmd.get_subcommands().filter(|s| !s.is_hide_set())
 }
 
-/// Renders one page; `parent` is the main command's name for a verb's page.
+/// Renders one page; `parent` is the main command, for a verb's page.
 fn render_page(
     cmd: &Command,
     extra: &[Section<'_>],
-    parent: Option<&str>,
+    parent: Option<&Command>,
 ) -> Result<ManPage, DocsError> {
-    let man = clap_mangen::Man::new(cmd.clone());
+    let mut man = clap_mangen::Man::new(cmd.clone());
+    if let Some(parent) = parent {
+        // The footer names the program, not the verb.
+        man = man.source(format!(
+            "{} {}",
+            parent.get_name(),
+            parent.get_version().unwrap_or_default()
+        ));
+    }
     let mut out = Vec::new();
     man.render_title(&mut out)?;
     man.render_name_section(&mut out)?;
@@ -146,7 +154,8 @@ fn render_page(
         text.push_str(&preformatted_section(s.title, s.body));
     }
     if let Some(parent) = parent {
-        text.push_str(&preformatted_section("SEE ALSO", &format!("{parent}(1)")));
+        let see_also = format!("{}(1)", parent.get_name());
+        text.push_str(&preformatted_section("SEE ALSO", &see_also));
     }
     if cmd.get_version().is_some() {
         let mut v = Vec::new();
@@ -275,7 +284,7 @@ mod tests {
         assert_eq!(names, ["demo.1", "demo-check.1", "demo-down.1"]);
         let check = &pages[1].text;
         for needle in [
-            ".TH demo-check 1",
+            ".TH demo-check 1  \"demo 1.0\"",
             "\\-\\-json",
             "\\-\\-socket",
             ".SH \"EXAMPLES\"\n.nf\n  demo check a.toml \\-\\-json\n.fi\n",

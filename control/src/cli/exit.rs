@@ -104,6 +104,14 @@ Exit status (every verb, as grep and diff):
 `vpcctl exec` exits with the status of the command it ran (128+N when killed by signal N);
 its own failures are 2.";
 
+/// [`EXIT_STATUS_HELP`] without its heading line: the body of the man page's EXIT STATUS
+/// section.
+pub fn exit_status_body() -> &'static str {
+    EXIT_STATUS_HELP
+        .split_once('\n')
+        .map_or(EXIT_STATUS_HELP, |(_, body)| body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +177,8 @@ mod tests {
             "2  usage or system error",
         ] {
             assert!(EXIT_STATUS_HELP.contains(needle), "{needle}");
+            assert!(exit_status_body().contains(needle), "{needle}");
         }
+        assert!(exit_status_body().starts_with("  0  success"));
     }
 }

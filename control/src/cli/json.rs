@@ -18,6 +18,15 @@ use serde::Serialize;
 
 use crate::{render, Compiled, ValidationError, ValidationErrors};
 
+/// The convention, as the man page's OUTPUT section states it.
+pub const OUTPUT_HELP: &str = "\
+Every verb but completions and man takes --json: one JSON document on stdout, with
+\"ok\": true or false. validate, apply and up list problems as
+{\"resource\", \"field\", \"message\", \"source\"} objects in \"errors\"; a usage or
+system error (exit 2) prints {\"ok\": false, \"error\": \"...\"} instead.
+Warnings, logs and progress go to stderr; progress lines (vpcctl up) only when stderr
+is a terminal.";
+
 /// Pretty JSON of a report, as every verb prints it.
 pub fn pretty<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(value)
