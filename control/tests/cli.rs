@@ -502,3 +502,41 @@ fn man_pages_come_from_the_cli_definition() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Progress lines go to stderr only when it is a terminal: under `script(1)` (a pty) `up`
+/// says what it starts; with a pipe it does not. (No root needed: the vpcd binary given
+/// does not exist, so `up` stops at its first step, with exit 2.)
+#[test]
+fn up_shows_progress_only_on_a_terminal() {
+    let f = write("progress.toml", GOOD);
+    let dir = std::env::temp_dir().join(format!("vpcctl-cli-progress-{}", std::process::id()));
+    let socket = dir.join("vpcd.sock");
+    let args = [
+        "up".to_string(),
+        f.display().to_string(),
+        "--vpcd".into(),
+        "/nonexistent/vpcd".into(),
+        "--socket".into(),
+        socket.display().to_string(),
+    ];
+    let out = vpcctl().args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("vpcctl up:"), "{stderr}");
+    assert!(stderr.contains("/nonexistent/vpcd"), "{stderr}");
+
+    // The same on a pseudo-terminal.
+    let line = format!("{} {}", env!("CARGO_BIN_EXE_vpcctl"), args.join(" "));
+    let Ok(out) = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("VPCD_SOCKET")
+        .output()
+    else {
+        eprintln!("script(1) is not installed; the terminal half is skipped");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("vpcctl up: starting vpcd…"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

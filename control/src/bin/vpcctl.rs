@@ -40,6 +40,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Check a topology file and report every problem in it.
+    ///
+    /// Exit status: 0 valid, 1 invalid, 2 unreadable file or bad arguments.
     #[command(after_help = "Example:\n  vpcctl validate examples/demo.toml")]
     Validate {
         /// The topology file (TOML).
@@ -50,6 +52,9 @@ enum Cmd {
     },
     /// Validate, compile and send a topology to the running vpcd (atomic: a rejected
     /// apply leaves the running configuration untouched).
+    ///
+    /// Exit status: 0 applied, 1 the file is invalid (nothing sent), 2 vpcd not running,
+    /// refusing the configuration, or unable to finish an attachment (the new epoch runs).
     #[command(after_help = "Example:\n  vpcctl apply examples/demo.toml")]
     Apply {
         /// The topology file (TOML).
@@ -82,6 +87,10 @@ enum Cmd {
     /// Start vpcd if needed, create the namespaces of the ENIs and of the internet
     /// gateways' internet sides, build the internet segment and its hosts (and start
     /// their services), and apply the topology.
+    ///
+    /// Progress lines go to stderr when it is a terminal. Exit status: 0 up, 1 the file
+    /// is invalid (nothing touched), 2 anything else failed (what this call created is
+    /// removed again).
     #[command(
         after_help = "Example:\n  sudo vpcctl up examples/demo.toml\n  sudo vpcctl exec eni-web1 -- ping -c1 10.0.2.20\n  sudo vpcctl exec client -- curl -s http://198.51.100.40/\n  sudo vpcctl down"
     )]
@@ -101,6 +110,9 @@ enum Cmd {
     },
     /// Run a command in the network namespace of an ENI, an internet host, or an
     /// internet gateway's outside (its own namespace, or the internet segment's).
+    ///
+    /// Exit status: the command's, unchanged (128+N when killed by signal N); 2 when
+    /// vpcctl itself fails (unknown target, vpcd not running).
     #[command(
         after_help = "Examples:\n  sudo vpcctl exec eni-web1 -- ip addr show eth0\n  sudo vpcctl exec client -- ping -c1 198.51.100.40\n  sudo vpcctl exec igw-demo -- tcpdump -ni inet0"
     )]
@@ -133,6 +145,8 @@ enum Cmd {
         json: bool,
     },
     /// Stop vpcd and remove the namespaces that `vpcctl up` created (idempotent).
+    ///
+    /// Exit status: 0 everything is gone (or was), 2 something could not be removed.
     #[command(after_help = "Example:\n  sudo vpcctl down")]
     Down {
         /// Print `{ok, vpcd, namespaces_deleted, namespaces_failed, warnings}`.
@@ -143,6 +157,9 @@ enum Cmd {
     /// every component it passes (ENI, security group rule, network ACL rule, route,
     /// gateway, NAT rewrite, peering) and where it ends (delivered, or the blocking
     /// component with an explanation code). Live traffic and connections are untouched.
+    ///
+    /// Exit status: 0 delivered (both ways with --return), 1 dropped, 2 vpcd not running
+    /// or the packet's description is wrong (unknown ENI, protocol).
     #[command(
         after_help = "Examples:\n  vpcctl trace eni-web1 10.0.2.20 --proto tcp --dport 5001\n  vpcctl trace eni-priv1 203.0.113.5 --dport 443 --return\n  vpcctl trace client 198.51.100.40 --dport 80 --json"
     )]
