@@ -8,10 +8,13 @@
 //!
 //! [`compile_str`] and [`compile_file`] run the whole chain and report every problem of a
 //! file at once. [`client`] talks to `vpcd`; [`lab`] holds the namespace and process
-//! helpers of `vpcctl up`/`exec`/`down`; [`render`] formats reports for people.
+//! helpers of `vpcctl up`/`exec`/`down`; [`render`] formats reports for people; [`cli`]
+//! holds the conventions every `vpcctl` verb follows (exit status, `--json`, progress,
+//! completions and man pages).
 
 use std::path::{Path, PathBuf};
 
+pub mod cli;
 pub mod client;
 pub mod compile;
 pub mod lab;

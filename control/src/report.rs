@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-/// One problem of a topology file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One problem of a topology file. Serialised (`vpcctl validate --json`) as
+/// `{"resource": …, "field": …, "message": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ValidationError {
     /// The resource: its id, or `kind[index]` (e.g. `vpc[2]`) when it has none, or `file`.
     pub resource: String,
@@ -41,8 +42,9 @@ impl fmt::Display for ValidationError {
 
 impl std::error::Error for ValidationError {}
 
-/// Every problem of a topology file; displayed one per line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Every problem of a topology file; displayed one per line, serialised as a JSON array.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
 pub struct ValidationErrors(pub Vec<ValidationError>);
 
 impl ValidationErrors {

@@ -798,12 +798,47 @@ fn vpcctl_up_exec_show_down() {
         .run(&["exec", "eni-app1", "--", "sh", "-c", "exit 7"], CMD)
         .unwrap();
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    // vpcctl's own failure is a usage error (2, VPC-8); under --json it is JSON.
     let out = ctl.run(&["exec", "eni-nope", "--", "true"], CMD).unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("no ENI or internet host `eni-nope`"),
         "{}",
         text(&out)
+    );
+    let out = ctl
+        .run(&["exec", "--json", "eni-nope", "--", "true"], CMD)
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("eni-nope"), "{v}");
+    // exec --json captures the command's output; the status is still the command's.
+    let out = ctl
+        .run(
+            &[
+                "exec",
+                "--json",
+                "eni-app1",
+                "--",
+                "sh",
+                "-c",
+                "echo hi; exit 3",
+            ],
+            CMD,
+        )
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["ok"], &v["status"], &v["stdout"], &v["target"]),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!(3),
+            &serde_json::json!("hi\n"),
+            &serde_json::json!("eni-app1")
+        ),
+        "{v}"
     );
     // An internet host by name: its HTTP service names the client it saw.
     for ns in &hosts {
@@ -869,6 +904,31 @@ fn vpcctl_up_exec_show_down() {
     let out = ctl.run(&["show", "--json"], CMD).unwrap();
     let report: StatsReport = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report.epoch, 1);
+    // The same under --json: the problems as objects, exit 1.
+    let out = ctl
+        .run(&["apply", "--json", &bad.to_string_lossy()], CMD)
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["ok"], &v["epoch"]),
+        (&serde_json::json!(false), &serde_json::Value::Null),
+        "{v}"
+    );
+    assert_eq!(v["errors"][0]["resource"], "eni-app1", "{v}");
+    assert_eq!(v["errors"][0]["field"], "private_ip", "{v}");
+
+    // up --json again: vpcd already runs, nothing to create, the file applied as epoch 2.
+    let out = ctl
+        .run(&["up", "--json", &file.to_string_lossy()], CMD)
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["epoch"], 2, "{v}");
+    assert_eq!(v["vpcd"]["started"], false, "{v}");
+    assert_eq!(v["namespaces_created"], serde_json::json!([]), "{v}");
+    assert!(v["summary"].as_str().unwrap().contains("ENIs"), "{v}");
 
     // down: vpcd exits, its socket and the namespaces `up` created are gone.
     let out = up.down().unwrap();
@@ -895,6 +955,17 @@ fn vpcctl_up_exec_show_down() {
     let out = ctl.run(&["down"], CMD).unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("not running"), "{}", text(&out));
+    let out = ctl.run(&["down", "--json"], CMD).unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["ok"], &v["vpcd"]),
+        (&serde_json::json!(true), &serde_json::json!("not running")),
+        "{v}"
+    );
+    // Nothing listens any more: asking vpcd is a system error (2).
+    let out = ctl.run(&["show"], CMD).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
 
 // --- apply consistency and repair ----------------------------------------------------------

@@ -242,7 +242,7 @@ fn metrics_endpoint_serves_every_counter_as_show_reports_it() {
         "{only_b}"
     );
     let out = ctl.run(&["stats", "--eni", "eni-nope"], CMD).unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     let out = ctl.run(&["stats", "--json"], CMD).unwrap();
     assert!(out.status.success(), "{out:?}");
     let r: StatsReport = serde_json::from_slice(&out.stdout).unwrap();

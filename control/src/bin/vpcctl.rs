@@ -1,16 +1,23 @@
 //! `vpcctl`: validate a topology file, push it to `vpcd`, inspect the running state, and
 //! bring a whole lab (vpcd + namespaces) up and down.
+//!
+//! Every verb follows [`control::cli`]: exit status 0/1/2 ([`ExitKind`]), `--json` on
+//! stdout (errors too), progress lines on stderr when it is a terminal.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use control::cli::docs::{self, CompletionShell};
+use control::cli::exit::{self, ExitKind};
+use control::cli::json::{self, ApplyReport, FileReport, UpReport};
+use control::cli::progress::Progress;
 use control::client::{self, ClientError, SOCKET_ENV};
 use control::lab::{self, UpState};
 use control::segment::SegmentPlan;
-use control::{compile_file, render, Compiled, LoadError, DEFAULT_SOCKET};
+use control::{compile_file, render, Compiled, LoadError, ValidationErrors, DEFAULT_SOCKET};
 use dataplane::sys::ip::{self, Ip};
 
 /// Control tool of the userspace virtual VPC data plane.
@@ -19,7 +26,8 @@ use dataplane::sys::ip::{self, Ip};
     name = "vpcctl",
     version,
     about = "Validate a VPC topology file and drive vpcd: apply, show, and the lab verbs up/exec/down",
-    long_about = None
+    long_about = None,
+    after_long_help = exit::EXIT_STATUS_HELP
 )]
 struct Cli {
     /// The vpcd control socket [env: VPCD_SOCKET] [default: /run/vpcd/vpcd.sock].
@@ -32,17 +40,28 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Check a topology file and report every problem in it.
+    ///
+    /// Exit status: 0 valid, 1 invalid, 2 unreadable file or bad arguments.
     #[command(after_help = "Example:\n  vpcctl validate examples/demo.toml")]
     Validate {
         /// The topology file (TOML).
         file: PathBuf,
+        /// Print `{ok, file, summary, warnings, errors: [{resource, field, message}]}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Validate, compile and send a topology to the running vpcd (atomic: a rejected
     /// apply leaves the running configuration untouched).
+    ///
+    /// Exit status: 0 applied, 1 the file is invalid (nothing sent), 2 vpcd not running,
+    /// refusing the configuration, or unable to finish an attachment (the new epoch runs).
     #[command(after_help = "Example:\n  vpcctl apply examples/demo.toml")]
     Apply {
         /// The topology file (TOML).
         file: PathBuf,
+        /// Print validate's JSON plus `epoch`; vpcd's refusals are in `errors`.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the running configuration, ports and counters.
     #[command(after_help = "Examples:\n  vpcctl show\n  vpcctl show --json | jq .engine")]
@@ -68,6 +87,10 @@ enum Cmd {
     /// Start vpcd if needed, create the namespaces of the ENIs and of the internet
     /// gateways' internet sides, build the internet segment and its hosts (and start
     /// their services), and apply the topology.
+    ///
+    /// Progress lines go to stderr when it is a terminal. Exit status: 0 up, 1 the file
+    /// is invalid (nothing touched), 2 anything else failed (what this call created is
+    /// removed again).
     #[command(
         after_help = "Example:\n  sudo vpcctl up examples/demo.toml\n  sudo vpcctl exec eni-web1 -- ping -c1 10.0.2.20\n  sudo vpcctl exec client -- curl -s http://198.51.100.40/\n  sudo vpcctl down"
     )]
@@ -81,9 +104,15 @@ enum Cmd {
         /// (loopback only; ignored when vpcd is already running).
         #[arg(long, value_name = "ADDR:PORT", value_parser = dataplane::daemon::metrics_http::parse_addr)]
         metrics: Option<std::net::SocketAddr>,
+        /// Print apply's JSON plus `vpcd` and `namespaces_created`.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a command in the network namespace of an ENI, an internet host, or an
     /// internet gateway's outside (its own namespace, or the internet segment's).
+    ///
+    /// Exit status: the command's, unchanged (128+N when killed by signal N); 2 when
+    /// vpcctl itself fails (unknown target, vpcd not running).
     #[command(
         after_help = "Examples:\n  sudo vpcctl exec eni-web1 -- ip addr show eth0\n  sudo vpcctl exec client -- ping -c1 198.51.100.40\n  sudo vpcctl exec igw-demo -- tcpdump -ni inet0"
     )]
@@ -94,6 +123,10 @@ enum Cmd {
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
         command: Vec<String>,
+        /// Capture the command's output and print `{ok, target, netns, status, stdout,
+        /// stderr}` (the exit status is still the command's).
+        #[arg(long)]
+        json: bool,
     },
     /// Run an internet host's test services in the current namespace until killed
     /// (`vpcctl up` runs this in each host's namespace; prints `ready` once listening).
@@ -107,14 +140,26 @@ enum Cmd {
         /// A service, KIND:PROTOCOL:PORT (http:tcp:80, echo:tcp:7, echo:udp:7); repeatable.
         #[arg(long = "service", required = true)]
         services: Vec<control::serve::ServiceSpec>,
+        /// Say ready as one JSON line, `{ready, name, services}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop vpcd and remove the namespaces that `vpcctl up` created (idempotent).
+    ///
+    /// Exit status: 0 everything is gone (or was), 2 something could not be removed.
     #[command(after_help = "Example:\n  sudo vpcctl down")]
-    Down,
+    Down {
+        /// Print `{ok, vpcd, namespaces_deleted, namespaces_failed, warnings}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Trace a packet through the running pipeline, hop by hop, without sending it:
     /// every component it passes (ENI, security group rule, network ACL rule, route,
     /// gateway, NAT rewrite, peering) and where it ends (delivered, or the blocking
     /// component with an explanation code). Live traffic and connections are untouched.
+    ///
+    /// Exit status: 0 delivered (both ways with --return), 1 dropped, 2 vpcd not running
+    /// or the packet's description is wrong (unknown ENI, protocol).
     #[command(
         after_help = "Examples:\n  vpcctl trace eni-web1 10.0.2.20 --proto tcp --dport 5001\n  vpcctl trace eni-priv1 203.0.113.5 --dport 443 --return\n  vpcctl trace client 198.51.100.40 --dport 80 --json"
     )]
@@ -152,6 +197,43 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script for bash, zsh or fish.
+    #[command(
+        after_help = "Examples:\n  source <(vpcctl completions bash)\n  vpcctl completions zsh > ~/.zfunc/_vpcctl\n  vpcctl completions fish > ~/.config/fish/completions/vpcctl.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: CompletionShell,
+    },
+    /// Print the man page (roff), or a verb's, or write them all to a directory.
+    #[command(
+        after_help = "Examples:\n  vpcctl man | man -l -\n  vpcctl man trace | man -l -\n  vpcctl man --dir target/man"
+    )]
+    Man {
+        /// A verb, for its own page (`vpcctl-VERB.1`).
+        verb: Option<String>,
+        /// Write `vpcctl.1` and every `vpcctl-VERB.1` into this directory instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "verb")]
+        dir: Option<PathBuf>,
+    },
+}
+
+impl Cmd {
+    /// Whether the verb was asked for JSON (its errors are then JSON too).
+    fn json(&self) -> bool {
+        match self {
+            Cmd::Validate { json, .. }
+            | Cmd::Apply { json, .. }
+            | Cmd::Show { json }
+            | Cmd::Stats { json, .. }
+            | Cmd::Up { json, .. }
+            | Cmd::Exec { json, .. }
+            | Cmd::Serve { json, .. }
+            | Cmd::Down { json }
+            | Cmd::Trace { json, .. } => *json,
+            Cmd::Completions { .. } | Cmd::Man { .. } => false,
+        }
+    }
 }
 
 /// Parses `SYN,ACK`-style TCP flags.
@@ -178,17 +260,51 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version exit 0; usage errors exit 2 (clap's rule and ours), as JSON
+        // when --json was among the arguments.
+        Err(e) if e.use_stderr() && json_requested(std::env::args_os()) => {
+            let text = e.render().to_string();
+            let text = text.trim_end();
+            print_json(&json::ErrorReport::new(
+                text.strip_prefix("error: ").unwrap_or(text),
+            ));
+            return ExitKind::Error.into();
+        }
+        Err(e) => e.exit(),
+    };
+    let json = cli.command.json();
     match run(cli) {
-        Ok(code) => code,
+        Ok(kind) => kind.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if json {
+                print_json(&json::ErrorReport::new(format!("{e:#}")));
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitKind::Error.into()
         }
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+/// Whether `--json` is among the arguments (before a `--`), for usage errors that clap
+/// reports before anything is parsed.
+fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Prints a `--json` report on stdout.
+fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
+    match json::pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: cannot write JSON: {e}"),
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitKind> {
     let socket = cli
         .socket
         .or_else(|| {
@@ -199,51 +315,90 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
     let socket = socket.as_path();
     match cli.command {
-        Cmd::Validate { file } => Ok(match load(&file)? {
-            Some(c) => {
-                println!("{}: ok ({})", file.display(), render::summary(&c.config));
-                print_warnings(&c);
-                ExitCode::SUCCESS
+        Cmd::Validate { file, json } => Ok(match load(&file)? {
+            Ok(c) => {
+                if json {
+                    print_json(&FileReport::valid(&file, &c));
+                } else {
+                    println!("{}: ok ({})", file.display(), render::summary(&c.config));
+                    print_warnings(&c.warnings);
+                }
+                ExitKind::Success
             }
-            None => ExitCode::FAILURE,
+            Err(errors) => {
+                if json {
+                    print_json(&FileReport::invalid(&file, &errors));
+                } else {
+                    print_problems(&file, &errors);
+                }
+                ExitKind::Failed
+            }
         }),
-        Cmd::Apply { file } => {
-            let Some(c) = load(&file)? else {
-                return Ok(ExitCode::FAILURE);
+        Cmd::Apply { file, json } => {
+            let c = match load(&file)? {
+                Ok(c) => c,
+                Err(errors) => {
+                    if json {
+                        print_json(&ApplyReport::invalid(&file, &errors));
+                    } else {
+                        print_problems(&file, &errors);
+                    }
+                    return Ok(ExitKind::Failed);
+                }
             };
-            print_warnings(&c);
             // `apply` pushes the configuration only; the internet segment is built by `up`.
+            let mut warnings = c.warnings.clone();
             if let Some(seg) = SegmentPlan::of(&c.topology) {
                 for ns in seg
                     .namespaces()
                     .into_iter()
                     .filter(|ns| !ip::netns_exists(ns))
                 {
-                    eprintln!("warning: namespace {ns} of the internet segment does not exist; `vpcctl up FILE` builds the segment and its hosts");
+                    warnings.push(format!("namespace {ns} of the internet segment does not exist; `vpcctl up FILE` builds the segment and its hosts"));
                 }
             }
-            apply(socket, &c)
+            apply(socket, &file, &c, warnings, json)
         }
         Cmd::Show { json } => {
             let report = client::show(socket)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                print_json(&report);
             } else {
                 print!("{}", render::show(&report));
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitKind::Success)
         }
         Cmd::Stats { json, eni } => stats(socket, json, eni.as_deref()),
         Cmd::Up {
             file,
             vpcd,
             metrics,
-        } => up(socket, &file, vpcd, metrics),
-        Cmd::Exec { eni, command } => exec(socket, &eni, &command),
-        Cmd::Down => down(socket),
-        Cmd::Serve { name, services } => {
-            control::serve::run(&name, &services, || println!("ready"))?;
-            Ok(ExitCode::SUCCESS)
+            json,
+        } => up(socket, &file, vpcd, metrics, json),
+        Cmd::Exec { eni, command, json } => exec(socket, &eni, &command, json),
+        Cmd::Down { json } => down(socket, json),
+        Cmd::Serve {
+            name,
+            services,
+            json,
+        } => {
+            let ready = json::ServeReady {
+                ready: true,
+                name: name.clone(),
+                services: services.iter().map(ToString::to_string).collect(),
+            };
+            control::serve::run(&name, &services, || {
+                if json {
+                    // One line: whoever waits for readiness reads lines.
+                    match serde_json::to_string(&ready) {
+                        Ok(line) => println!("{line}"),
+                        Err(e) => eprintln!("error: cannot write JSON: {e}"),
+                    }
+                } else {
+                    println!("ready");
+                }
+            })?;
+            Ok(ExitKind::Success)
         }
         Cmd::Trace {
             from,
@@ -279,70 +434,104 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let report = client::trace(socket, &spec)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                print_json(&report);
             } else {
                 print!("{report}");
             }
-            // Exit status 0 when delivered (both ways when the return path was asked).
+            // Exit status 0 when delivered (both ways when the return path was asked),
+            // 1 when dropped.
             let delivered = |o: &Outcome| matches!(o, Outcome::Delivered { .. });
             let ok = delivered(&report.forward.outcome)
                 && (!return_path || report.reply.as_ref().is_some_and(|r| delivered(&r.outcome)));
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(ExitKind::answer(ok))
         }
+        Cmd::Completions { shell } => {
+            print!("{}", docs::completions(&mut Cli::command(), shell));
+            Ok(ExitKind::Success)
+        }
+        Cmd::Man { verb, dir } => man(verb.as_deref(), dir.as_deref()),
     }
 }
 
-/// Loads a topology; prints every problem and returns `None` when it is invalid.
-fn load(file: &Path) -> Result<Option<Compiled>> {
+/// Loads a topology: the compiled file, or every problem of an invalid one (exit 1);
+/// an unreadable file is an error (exit 2).
+fn load(file: &Path) -> Result<Result<Compiled, ValidationErrors>> {
     match compile_file(file) {
-        Ok(c) => Ok(Some(c)),
-        Err(LoadError::Invalid(errors)) => {
-            eprintln!(
-                "{}: {} problem{} (nothing was changed):",
-                file.display(),
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
-            );
-            for e in errors.iter() {
-                eprintln!("  {e}");
-            }
-            Ok(None)
-        }
+        Ok(c) => Ok(Ok(c)),
+        Err(LoadError::Invalid(errors)) => Ok(Err(errors)),
         Err(e @ LoadError::Io { .. }) => Err(e.into()),
     }
 }
 
-fn print_warnings(c: &Compiled) {
-    for w in &c.warnings {
+/// Prints every problem of an invalid file on stderr.
+fn print_problems(file: &Path, errors: &ValidationErrors) {
+    eprintln!(
+        "{}: {} problem{} (nothing was changed):",
+        file.display(),
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    for e in errors.iter() {
+        eprintln!("  {e}");
+    }
+}
+
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
         eprintln!("warning: {w}");
     }
 }
 
-fn apply(socket: &Path, c: &Compiled) -> Result<ExitCode> {
+/// `vpcctl apply`: 0 applied, 2 refused by vpcd (nothing changed) or applied with
+/// attachments left incomplete (the new epoch runs).
+fn apply(
+    socket: &Path,
+    file: &Path,
+    c: &Compiled,
+    warnings: Vec<String>,
+    json: bool,
+) -> Result<ExitKind> {
+    if !json {
+        print_warnings(&warnings);
+    }
     match client::apply(socket, &c.config) {
-        Ok(client::Applied { epoch, warnings }) => {
-            println!("applied: epoch {epoch} ({})", render::summary(&c.config));
-            Ok(report_post_commit(epoch, &warnings))
+        Ok(client::Applied {
+            epoch,
+            warnings: post_commit,
+        }) => {
+            if json {
+                let mut report = ApplyReport::applied(file, c, epoch, &post_commit);
+                report.file.warnings = warnings;
+                print_json(&report);
+            } else {
+                println!("applied: epoch {epoch} ({})", render::summary(&c.config));
+                report_post_commit(epoch, &post_commit);
+            }
+            Ok(post_commit_exit(&post_commit))
         }
         Err(ClientError::Rejected(errors)) => {
-            eprintln!("vpcd rejected the configuration (the running configuration is unchanged):");
-            for e in errors {
-                eprintln!("  {e}");
+            if json {
+                let mut report = ApplyReport::rejected(file, c, &errors);
+                report.file.warnings = warnings;
+                print_json(&report);
+            } else {
+                eprintln!(
+                    "vpcd rejected the configuration (the running configuration is unchanged):"
+                );
+                for e in &errors {
+                    eprintln!("  {e}");
+                }
             }
-            Ok(ExitCode::FAILURE)
+            Ok(ExitKind::Error)
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Prints the problems vpcd found after committing `epoch`; failure if there were any.
-fn report_post_commit(epoch: u64, warnings: &[String]) -> ExitCode {
+/// Prints the problems vpcd found after committing `epoch`, if any.
+fn report_post_commit(epoch: u64, warnings: &[String]) {
     if warnings.is_empty() {
-        return ExitCode::SUCCESS;
+        return;
     }
     eprintln!(
         "epoch {epoch} is running, but some attachments are incomplete (fix the cause and apply again):"
@@ -350,7 +539,48 @@ fn report_post_commit(epoch: u64, warnings: &[String]) -> ExitCode {
     for w in warnings {
         eprintln!("  {w}");
     }
-    ExitCode::FAILURE
+}
+
+/// A committed apply is a success unless vpcd could not finish an attachment: a host
+/// problem (exit 2), though the new epoch runs.
+fn post_commit_exit(warnings: &[String]) -> ExitKind {
+    if warnings.is_empty() {
+        ExitKind::Success
+    } else {
+        ExitKind::Error
+    }
+}
+
+/// The sections the main man page adds to what clap knows.
+fn man_sections() -> [docs::Section<'static>; 2] {
+    [
+        docs::Section {
+            title: "EXIT STATUS",
+            body: exit::exit_status_body(),
+        },
+        docs::Section {
+            title: "OUTPUT",
+            body: json::OUTPUT_HELP,
+        },
+    ]
+}
+
+/// `vpcctl man`: the main page, a verb's, or all of them written to `dir`.
+fn man(verb: Option<&str>, dir: Option<&Path>) -> Result<ExitKind> {
+    let extra = man_sections();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for page in docs::man_pages(Cli::command(), &extra)? {
+                let path = dir.join(&page.file_name);
+                std::fs::write(&path, page.text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("{}", path.display());
+            }
+        }
+        None => print!("{}", docs::man_page(Cli::command(), verb, &extra)?.text),
+    }
+    Ok(ExitKind::Success)
 }
 
 /// The vpcd binary to start: `--vpcd`, else `vpcd` next to this executable, else on PATH.
@@ -369,7 +599,7 @@ fn vpcd_binary(explicit: Option<PathBuf>) -> PathBuf {
 }
 
 /// `vpcctl stats`: every counter as `name{labels} value` lines, or JSON.
-fn stats(socket: &Path, json: bool, eni: Option<&str>) -> Result<ExitCode> {
+fn stats(socket: &Path, json: bool, eni: Option<&str>) -> Result<ExitKind> {
     let report = client::show(socket)?;
     if let Some(id) = eni {
         if !report.enis.iter().any(|e| e.id == id) {
@@ -385,55 +615,90 @@ fn stats(socket: &Path, json: bool, eni: Option<&str>) -> Result<ExitCode> {
             Some(id) => serde_json::to_value(report.enis.iter().find(|e| e.id == id))?,
             None => serde_json::to_value(&report)?,
         };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        print_json(&value);
     } else {
         print!(
             "{}",
             dataplane::observe::metrics::render_samples(&report, eni)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitKind::Success)
 }
 
+/// `vpcctl up`: 0 up, 1 the file is invalid (nothing touched), 2 anything else failed
+/// (what this call created is removed again) or vpcd could not finish an attachment (the
+/// lab is up regardless).
 fn up(
     socket: &Path,
     file: &Path,
     vpcd: Option<PathBuf>,
     metrics: Option<std::net::SocketAddr>,
-) -> Result<ExitCode> {
+    json: bool,
+) -> Result<ExitKind> {
+    let mut progress = Progress::stderr_if_terminal("up");
     // Fail before touching anything.
     if let Some(addr) = metrics {
         dataplane::daemon::metrics_http::check_addr(addr, false)?;
     }
-    let Some(c) = load(file)? else {
-        return Ok(ExitCode::FAILURE);
+    let mut vpcd_status = json::VpcdStatus::default();
+    let c = match load(file)? {
+        Ok(c) => c,
+        Err(errors) => {
+            if json {
+                print_json(&UpReport {
+                    apply: ApplyReport::invalid(file, &errors),
+                    vpcd: vpcd_status,
+                    namespaces_created: Vec::new(),
+                });
+            } else {
+                print_problems(file, &errors);
+            }
+            return Ok(ExitKind::Failed);
+        }
     };
-    print_warnings(&c);
+    let mut warnings = c.warnings.clone();
+    if !json {
+        print_warnings(&warnings);
+    }
     let state_path = lab::state_path(socket);
     let previous = UpState::load(&state_path)?;
     lab::create_private_dir(&lab::socket_dir(socket))?;
 
     let mut started = None;
     if client::is_listening(socket) {
-        println!("vpcd already running on {}", socket.display());
+        if !json {
+            println!("vpcd already running on {}", socket.display());
+        }
         if metrics.is_some() {
-            eprintln!("warning: --metrics ignored: vpcd is already running (restart it with `vpcctl down` first)");
+            let w =
+                "--metrics ignored: vpcd is already running (restart it with `vpcctl down` first)";
+            if !json {
+                eprintln!("warning: {w}");
+            }
+            warnings.push(w.to_string());
         }
     } else {
+        progress.step("starting vpcd");
         let bin = vpcd_binary(vpcd);
         let args: Vec<std::ffi::OsString> = metrics
             .map(|a| vec!["--metrics".into(), a.to_string().into()])
             .unwrap_or_default();
         let (child, ready) = lab::start_vpcd_with(&bin, socket, &args)
             .with_context(|| format!("starting {}", bin.display()))?;
-        println!(
-            "started vpcd (pid {}), log {}",
-            child.id(),
-            lab::log_path(socket).display()
-        );
-        if let Some(url) = lab::ready_field(&ready, "metrics") {
-            println!("metrics at {url}");
+        let log = lab::log_path(socket);
+        let url = lab::ready_field(&ready, "metrics");
+        if !json {
+            println!("started vpcd (pid {}), log {}", child.id(), log.display());
+            if let Some(url) = url {
+                println!("metrics at {url}");
+            }
         }
+        vpcd_status = json::VpcdStatus {
+            started: true,
+            pid: Some(child.id()),
+            log: Some(log.display().to_string()),
+            metrics: url.map(str::to_string),
+        };
         started = Some(child);
     }
 
@@ -456,6 +721,9 @@ fn up(
     namespaces.sort_unstable();
     namespaces.dedup();
     let mut failure: Option<anyhow::Error> = None;
+    if namespaces.iter().any(|ns| !ip::netns_exists(ns)) {
+        progress.step("creating namespaces");
+    }
     for ns in namespaces {
         if ip::netns_exists(ns) {
             continue;
@@ -472,7 +740,8 @@ fn up(
 
     let mut services = Vec::new();
     if let (None, Some(seg)) = (&failure, &segment) {
-        match build_segment(seg, socket) {
+        progress.step("building the internet segment");
+        match build_segment(seg, socket, &mut progress) {
             Ok(started) => services = started,
             Err(e) => failure = Some(e),
         }
@@ -500,21 +769,38 @@ fn up(
         }
     }
 
+    if failure.is_none() {
+        progress.step("applying");
+    }
     let outcome = match failure {
         Some(e) => Err(e),
         None => match client::apply(socket, &c.config) {
-            Ok(client::Applied { epoch, warnings }) => {
-                println!(
-                    "up: epoch {epoch} ({}); namespaces created: {}",
-                    render::summary(&c.config),
-                    if created.is_empty() {
-                        "none".to_string()
-                    } else {
-                        created.join(", ")
-                    }
-                );
+            Ok(client::Applied {
+                epoch,
+                warnings: post_commit,
+            }) => {
+                if json {
+                    let mut apply = ApplyReport::applied(file, &c, epoch, &post_commit);
+                    apply.file.warnings = warnings;
+                    print_json(&UpReport {
+                        apply,
+                        vpcd: vpcd_status,
+                        namespaces_created: created,
+                    });
+                } else {
+                    println!(
+                        "up: epoch {epoch} ({}); namespaces created: {}",
+                        render::summary(&c.config),
+                        if created.is_empty() {
+                            "none".to_string()
+                        } else {
+                            created.join(", ")
+                        }
+                    );
+                    report_post_commit(epoch, &post_commit);
+                }
                 // Committed: nothing is undone, even with warnings.
-                return Ok(report_post_commit(epoch, &warnings));
+                return Ok(post_commit_exit(&post_commit));
             }
             Err(ClientError::Rejected(errors)) => Err(anyhow::anyhow!(
                 "vpcd rejected the configuration:\n  {}",
@@ -525,7 +811,7 @@ fn up(
     };
 
     // Undo what this call did, and only that.
-    stop_services(&services);
+    print_warnings(&stop_services(&services));
     for ns in &created {
         if let Err(e) = ip::netns_delete_if_exists(ns) {
             eprintln!("warning: could not delete namespace {ns}: {e}");
@@ -544,7 +830,11 @@ fn up(
 
 /// Builds the internet segment and its hosts, and starts the hosts' services that are
 /// not running yet (those a previous `up` started and that still run are kept).
-fn build_segment(seg: &SegmentPlan, socket: &Path) -> Result<Vec<lab::ServiceProcess>> {
+fn build_segment(
+    seg: &SegmentPlan,
+    socket: &Path,
+    progress: &mut Progress<std::io::Stderr>,
+) -> Result<Vec<lab::ServiceProcess>> {
     seg.build()?;
     let running = UpState::load(&lab::state_path(socket))?.services;
     let me = std::env::current_exe().context("finding the vpcctl binary for host services")?;
@@ -555,6 +845,7 @@ fn build_segment(seg: &SegmentPlan, socket: &Path) -> Result<Vec<lab::ServicePro
         if args.is_empty() || running.iter().any(|p| p.host == h.id && p.is_alive()) {
             continue;
         }
+        progress.step(&format!("starting the services of {}", h.id));
         match lab::start_in_netns(&me, &h.netns, &args, &log) {
             Ok(child) => started.push(lab::ServiceProcess {
                 host: h.id.clone(),
@@ -562,7 +853,7 @@ fn build_segment(seg: &SegmentPlan, socket: &Path) -> Result<Vec<lab::ServicePro
                 start_time: lab::pid_start_time(child.id()),
             }),
             Err(e) => {
-                stop_services(&started);
+                print_warnings(&stop_services(&started));
                 return Err(
                     anyhow::Error::new(e).context(format!("starting the services of {}", h.id))
                 );
@@ -572,32 +863,54 @@ fn build_segment(seg: &SegmentPlan, socket: &Path) -> Result<Vec<lab::ServicePro
     Ok(started)
 }
 
-/// Stops host services by PID (only while each PID is still that process).
-fn stop_services(services: &[lab::ServiceProcess]) {
+/// Stops host services by PID (only while each PID is still that process); returns
+/// what went wrong.
+fn stop_services(services: &[lab::ServiceProcess]) -> Vec<String> {
+    let mut warnings = Vec::new();
     for p in services.iter().filter(|p| p.is_alive()) {
         if let Err(e) = lab::terminate(p.pid) {
-            eprintln!(
-                "warning: could not stop the services of {} (pid {}): {e}",
+            warnings.push(format!(
+                "could not stop the services of {} (pid {}): {e}",
                 p.host, p.pid
-            );
+            ));
         } else if !lab::wait_for_exit(p.pid, Duration::from_secs(5)) {
-            eprintln!(
-                "warning: the services of {} (pid {}) did not exit",
+            warnings.push(format!(
+                "the services of {} (pid {}) did not exit",
                 p.host, p.pid
-            );
+            ));
         }
     }
+    warnings
 }
 
-fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
-    let run_in = |netns: &str| -> Result<ExitCode> {
-        let status = Ip::netns_exec(netns, command).status()?;
-        let code = lab::exit_code(status);
-        Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
-    };
+/// `vpcctl exec`: runs the command in the target's namespace and exits with its status,
+/// unchanged; vpcctl's own failures (unknown target, vpcd unreachable) are errors (2).
+fn exec(socket: &Path, eni: &str, command: &[String], json: bool) -> Result<ExitKind> {
+    let netns = exec_netns(socket, eni)?;
+    if !json {
+        let status = Ip::netns_exec(&netns, command).status()?;
+        return Ok(ExitKind::passthrough(lab::exit_code(status)));
+    }
+    let ip = Ip::netns_exec(&netns, command);
+    let out = ip.command().output().map_err(|e| ip.spawn_error(e))?;
+    let status = lab::exit_code(out.status);
+    print_json(&json::ExecReport {
+        ok: status == 0,
+        target: eni.to_string(),
+        netns,
+        status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    });
+    Ok(ExitKind::passthrough(status))
+}
+
+/// The namespace `vpcctl exec TARGET` runs in: an internet host's, an internet gateway's
+/// outside, or an attached ENI's.
+fn exec_netns(socket: &Path, eni: &str) -> Result<String> {
     let up = UpState::load(&lab::state_path(socket))?;
     if let Some(ns) = up.internet_hosts.get(eni) {
-        return run_in(ns);
+        return Ok(ns.clone());
     }
     let report = client::show(socket)?;
     if let Some(g) = report.config.internet_gateways.iter().find(|g| g.id == eni) {
@@ -606,9 +919,7 @@ fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
                 "{eni} has no internet side; set `internet` on it in the topology and apply again"
             );
         };
-        let status = Ip::netns_exec(&up.attachment.netns, command).status()?;
-        let code = lab::exit_code(status);
-        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        return Ok(up.attachment.netns.clone());
     }
     if report.config.nat_gateways.iter().any(|n| n.id == eni) {
         bail!("{eni} is a NAT gateway: it runs inside vpcd and has no namespace to run a command in; exec into an ENI behind it instead");
@@ -633,16 +944,36 @@ fn exec(socket: &Path, eni: &str, command: &[String]) -> Result<ExitCode> {
     let Some(att) = &e.attachment else {
         bail!("{eni} is not attached to a namespace; set `netns` on it in the topology and apply again");
     };
-    let status = Ip::netns_exec(&att.netns, command).status()?;
-    let code = lab::exit_code(status);
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    Ok(att.netns.clone())
 }
 
-fn down(socket: &Path) -> Result<ExitCode> {
+/// `vpcctl down`: 0 when everything `up` created is gone, 2 otherwise.
+fn down(socket: &Path, json: bool) -> Result<ExitKind> {
+    let say = |line: &str| {
+        if !json {
+            println!("{line}");
+        }
+    };
+    let mut report = json::DownReport::default();
+    let warn = |report: &mut json::DownReport, w: String| {
+        if !json {
+            eprintln!("warning: {w}");
+        }
+        report.warnings.push(w);
+    };
     match client::shutdown(socket) {
-        Ok(()) => println!("vpcd is shutting down"),
-        Err(e) if e.is_not_running() => println!("vpcd is not running on {}", socket.display()),
-        Err(e) => eprintln!("warning: shutdown request failed: {e}"),
+        Ok(()) => {
+            say("vpcd is shutting down");
+            report.vpcd = "stopped".to_string();
+        }
+        Err(e) if e.is_not_running() => {
+            say(&format!("vpcd is not running on {}", socket.display()));
+            report.vpcd = "not running".to_string();
+        }
+        Err(e) => {
+            report.vpcd = format!("shutdown request failed: {e}");
+            warn(&mut report, format!("shutdown request failed: {e}"));
+        }
     }
     let state_path = lab::state_path(socket);
     let state = UpState::load(&state_path)?;
@@ -650,37 +981,53 @@ fn down(socket: &Path) -> Result<ExitCode> {
         if !lab::wait_for_exit(pid, Duration::from_secs(5)) {
             // Only signal the PID we recorded, and only while it is still that process.
             if lab::is_recorded_vpcd(&state, pid) {
-                eprintln!("vpcd (pid {pid}) did not exit; sending SIGTERM");
+                if !json {
+                    eprintln!("vpcd (pid {pid}) did not exit; sending SIGTERM");
+                }
                 lab::terminate(pid)?;
                 if !lab::wait_for_exit(pid, Duration::from_secs(5)) {
                     bail!("vpcd (pid {pid}) is still running after SIGTERM; stop it by hand (kill -KILL {pid}) and run `vpcctl down` again");
                 }
+                report.vpcd = "stopped".to_string();
             }
         }
     }
-    stop_services(&state.services);
-    let mut failed = Vec::new();
+    for w in stop_services(&state.services) {
+        warn(&mut report, w);
+    }
     for ns in &state.namespaces_created {
         match ip::netns_delete_if_exists(ns) {
-            Ok(()) => println!("deleted namespace {ns}"),
+            Ok(()) => {
+                say(&format!("deleted namespace {ns}"));
+                report.namespaces_deleted.push(ns.clone());
+            }
             Err(e) => {
-                eprintln!("warning: {e}");
-                failed.push(ns.clone());
+                warn(&mut report, e.to_string());
+                report.namespaces_failed.push(ns.clone());
             }
         }
     }
-    if failed.is_empty() {
+    if report.namespaces_failed.is_empty() {
         UpState::remove(&state_path)?;
-        println!("down");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        UpState {
-            namespaces_created: failed,
-            ..UpState::default()
+        say("down");
+        report.ok = true;
+        if json {
+            print_json(&report);
         }
-        .save(&state_path)?;
-        bail!("some namespaces could not be deleted; fix the cause and run `vpcctl down` again")
+        return Ok(ExitKind::Success);
     }
+    UpState {
+        namespaces_created: report.namespaces_failed.clone(),
+        ..UpState::default()
+    }
+    .save(&state_path)?;
+    let msg = "some namespaces could not be deleted; fix the cause and run `vpcctl down` again";
+    if !json {
+        bail!(msg);
+    }
+    report.warnings.push(msg.to_string());
+    print_json(&report);
+    Ok(ExitKind::Error)
 }
 
 #[cfg(test)]
@@ -698,7 +1045,7 @@ mod tests {
         let cli = Cli::try_parse_from(["vpcctl", "exec", "eni-a", "--", "ping", "-c1", "10.0.1.1"])
             .unwrap();
         match cli.command {
-            Cmd::Exec { eni, command } => {
+            Cmd::Exec { eni, command, .. } => {
                 assert_eq!(eni, "eni-a");
                 assert_eq!(command, ["ping", "-c1", "10.0.1.1"]);
             }
@@ -742,6 +1089,93 @@ mod tests {
         let cli = Cli::try_parse_from(["vpcctl", "up", "t.toml"]).unwrap();
         assert!(matches!(cli.command, Cmd::Up { metrics: None, .. }));
         assert!(Cli::try_parse_from(["vpcctl", "up", "t.toml", "--metrics", "x"]).is_err());
+    }
+
+    /// Every verb takes `--json`, except those whose output is a file format of its own.
+    #[test]
+    fn every_verb_has_json() {
+        let cmd = Cli::command();
+        for verb in cmd.get_subcommands() {
+            let name = verb.get_name();
+            let has = verb.get_arguments().any(|a| a.get_id() == "json");
+            assert_eq!(
+                has,
+                !["completions", "man"].contains(&name),
+                "{name}: --json"
+            );
+            let rest: &[&str] = match name {
+                "validate" | "apply" | "up" => &["f.toml"],
+                "exec" => &["eni-a", "--", "true"],
+                "serve" => &["--name", "h", "--service", "http:tcp:80"],
+                "trace" => &["eni-a", "10.0.0.1"],
+                // A verb with required arguments this test does not know: --json is there.
+                _ if verb.get_arguments().any(|a| a.is_required_set()) => continue,
+                _ => &[],
+            };
+            if has {
+                let mut args = vec!["vpcctl", name, "--json"];
+                args.extend(rest);
+                let cli = Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+                assert!(cli.command.json(), "{args:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn json_is_seen_before_dashes_only() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(json_requested(args(&[
+            "vpcctl", "validate", "--json", "--x"
+        ])));
+        assert!(!json_requested(args(&["vpcctl", "validate", "f"])));
+        assert!(!json_requested(args(&[
+            "vpcctl", "exec", "eni-a", "--", "cmd", "--json"
+        ])));
+    }
+
+    #[test]
+    fn completions_name_every_verb() {
+        for shell in [
+            CompletionShell::Bash,
+            CompletionShell::Zsh,
+            CompletionShell::Fish,
+        ] {
+            let script = docs::completions(&mut Cli::command(), shell);
+            for verb in Cli::command().get_subcommands() {
+                assert!(
+                    script.contains(verb.get_name()),
+                    "{shell:?}: {}",
+                    verb.get_name()
+                );
+            }
+        }
+        let cli = Cli::try_parse_from(["vpcctl", "completions", "fish"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Cmd::Completions {
+                shell: CompletionShell::Fish
+            }
+        ));
+        assert!(Cli::try_parse_from(["vpcctl", "completions", "tcsh"]).is_err());
+    }
+
+    #[test]
+    fn man_page_lists_every_verb_and_the_exit_status() {
+        let page = docs::man_page(Cli::command(), None, &man_sections()).unwrap();
+        assert_eq!(page.file_name, "vpcctl.1");
+        assert!(page.text.contains(".TH vpcctl 1"), "{}", page.text);
+        for verb in Cli::command().get_subcommands() {
+            let needle = format!("vpcctl\\-{}(1)", verb.get_name());
+            assert!(page.text.contains(&needle), "{needle}: {}", page.text);
+        }
+        for needle in [".SH \"EXIT STATUS\"\n.nf\n  0  success", ".SH \"OUTPUT\""] {
+            assert!(page.text.contains(needle), "{needle}: {}", page.text);
+        }
+        let pages = docs::man_pages(Cli::command(), &[]).unwrap();
+        assert_eq!(pages.len(), 1 + Cli::command().get_subcommands().count());
+        let validate = docs::man_page(Cli::command(), Some("validate"), &[]).unwrap();
+        assert!(validate.text.contains("\\-\\-json"), "{}", validate.text);
+        assert!(Cli::try_parse_from(["vpcctl", "man", "up", "--dir", "d"]).is_err());
     }
 
     #[test]
