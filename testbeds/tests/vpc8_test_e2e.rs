@@ -38,7 +38,12 @@ fn failures(r: &TestReport) -> Vec<String> {
     r.checks
         .iter()
         .filter(|c| c.status != Status::Pass)
-        .map(|c| format!("{} [{:?}]: {}\n{}", c.name, c.status, c.message, c.trace_text))
+        .map(|c| {
+            format!(
+                "{} [{:?}]: {}\n{}",
+                c.name, c.status, c.message, c.trace_text
+            )
+        })
         .collect()
 }
 

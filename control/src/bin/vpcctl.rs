@@ -17,6 +17,11 @@ use control::cli::progress::Progress;
 use control::client::{self, ClientError, SOCKET_ENV};
 use control::lab::{self, UpState};
 use control::segment::SegmentPlan;
+use control::testing::{
+    self,
+    command::{self, CommandError},
+    run::RunOptions,
+};
 use control::{compile_file, render, Compiled, LoadError, ValidationErrors, DEFAULT_SOCKET};
 use dataplane::sys::ip::{self, Ip};
 
@@ -197,6 +202,65 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run firewall-rule regression tests: bring each test file's topology up on its own
+    /// vpcd and namespaces (or `--attach` to a running one), send real traffic for every
+    /// check, trace the same packet, and report both. With `--generate TOPOLOGY`, write
+    /// the topology's probe matrix as a test file instead.
+    ///
+    /// Exit status: 0 every check passed, 1 a check failed (or the trace disagreed with
+    /// the traffic), 2 a test file is invalid (nothing runs) or a system error.
+    #[command(
+        after_help = "Examples:\n  sudo vpcctl test examples/tests/three-tier.test.toml\n  sudo vpcctl test examples/tests/*.test.toml --junit report.xml --html report.html\n  sudo vpcctl test --generate examples/tests/three-tier.toml > three-tier.matrix.toml"
+    )]
+    Test {
+        /// The test files (TOML).
+        #[arg(required_unless_present = "generate")]
+        files: Vec<PathBuf>,
+        /// Use the running vpcd (`--socket`) and the namespaces `vpcctl up` made.
+        #[arg(long)]
+        attach: bool,
+        /// Write JUnit XML here.
+        #[arg(long, value_name = "PATH")]
+        junit: Option<PathBuf>,
+        /// Write a self-contained HTML report here.
+        #[arg(long, value_name = "PATH")]
+        html: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write the probe matrix of this topology as a test file (stdout), expecting what
+        /// the traffic does now.
+        #[arg(long, value_name = "TOPOLOGY", conflicts_with = "files")]
+        generate: Option<PathBuf>,
+        /// Probes in flight at once.
+        #[arg(long, default_value_t = 128)]
+        parallel: usize,
+        /// The vpcd binary (default: `vpcd` next to vpcctl, else on PATH).
+        #[arg(long)]
+        vpcd: Option<PathBuf>,
+    },
+    /// Run the same generated probe matrix against two topologies and print the
+    /// reachability that changed ("tcp/22 from client to eni-db1: blocked → reach …").
+    ///
+    /// Exit status: 0 nothing changed, 1 something changed, 2 an error.
+    #[command(
+        after_help = "Example:\n  sudo vpcctl diff examples/tests/three-tier.toml three-tier-new.toml"
+    )]
+    Diff {
+        /// The topology before.
+        old: PathBuf,
+        /// The topology after.
+        new: PathBuf,
+        /// Print the changes as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Probes in flight at once.
+        #[arg(long, default_value_t = 128)]
+        parallel: usize,
+        /// The vpcd binary (default: `vpcd` next to vpcctl, else on PATH).
+        #[arg(long)]
+        vpcd: Option<PathBuf>,
+    },
     /// Print a shell completion script for bash, zsh or fish.
     #[command(
         after_help = "Examples:\n  source <(vpcctl completions bash)\n  vpcctl completions zsh > ~/.zfunc/_vpcctl\n  vpcctl completions fish > ~/.config/fish/completions/vpcctl.fish"
@@ -230,7 +294,9 @@ impl Cmd {
             | Cmd::Exec { json, .. }
             | Cmd::Serve { json, .. }
             | Cmd::Down { json }
-            | Cmd::Trace { json, .. } => *json,
+            | Cmd::Trace { json, .. }
+            | Cmd::Test { json, .. }
+            | Cmd::Diff { json, .. } => *json,
             Cmd::Completions { .. } | Cmd::Man { .. } => false,
         }
     }
@@ -445,11 +511,151 @@ fn run(cli: Cli) -> Result<ExitKind> {
                 && (!return_path || report.reply.as_ref().is_some_and(|r| delivered(&r.outcome)));
             Ok(ExitKind::answer(ok))
         }
+        Cmd::Test {
+            files,
+            attach,
+            junit,
+            html,
+            json,
+            generate,
+            parallel,
+            vpcd,
+        } => {
+            let opts = RunOptions {
+                attach: attach.then(|| socket.to_path_buf()),
+                vpcd: vpcd_binary(vpcd),
+                parallelism: parallel.max(1),
+            };
+            match generate {
+                Some(topology) => generate_matrix(&topology, &opts),
+                None => test(&files, &opts, junit.as_deref(), html.as_deref(), json),
+            }
+        }
+        Cmd::Diff {
+            old,
+            new,
+            json,
+            parallel,
+            vpcd,
+        } => {
+            let opts = RunOptions {
+                attach: None,
+                vpcd: vpcd_binary(vpcd),
+                parallelism: parallel.max(1),
+            };
+            diff(&old, &new, &opts, json)
+        }
         Cmd::Completions { shell } => {
             print!("{}", docs::completions(&mut Cli::command(), shell));
             Ok(ExitKind::Success)
         }
         Cmd::Man { verb, dir } => man(verb.as_deref(), dir.as_deref()),
+    }
+}
+
+/// `vpcctl test FILE…`: every file's problems together (exit 2, nothing runs), or the run's
+/// outputs and exit 0 only when every check passed.
+fn test(
+    files: &[PathBuf],
+    opts: &RunOptions,
+    junit_path: Option<&Path>,
+    html_path: Option<&Path>,
+    json_out: bool,
+) -> Result<ExitKind> {
+    let plans = match command::load_all(files) {
+        Ok(p) => p,
+        Err(CommandError::Spec(errors)) => {
+            if json_out {
+                print_json(&serde_json::json!({ "ok": false, "errors": errors }));
+            } else {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!("{} problem(s); nothing was run", errors.len());
+            }
+            return Ok(ExitKind::Error);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let total: usize = plans.iter().map(|p| p.checks.len()).sum();
+    let bar = testing::terminal::Progress::new(total as u64);
+    let reports = command::run_all(&plans, opts, &mut |c| {
+        bar.set_message(c.name.clone());
+        bar.inc();
+    })?;
+    bar.finish();
+    if let Some(p) = junit_path {
+        std::fs::write(p, testing::junit::junit(&reports)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = html_path {
+        std::fs::write(p, testing::html::html(&reports))
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    if json_out {
+        println!("{}", testing::json::json(&reports));
+    } else {
+        use std::io::IsTerminal;
+        print!(
+            "{}",
+            testing::terminal::summary(&reports, std::io::stdout().is_terminal())
+        );
+    }
+    Ok(if reports.iter().all(|r| r.passed()) {
+        ExitKind::Success
+    } else {
+        ExitKind::Failed
+    })
+}
+
+/// `vpcctl test --generate TOPOLOGY`: the matrix as a test file on stdout (the topology
+/// referred to by its path as given).
+fn generate_matrix(topology: &Path, opts: &RunOptions) -> Result<ExitKind> {
+    // The test file is meant to be saved next to the topology: it names it by file name.
+    let reference = topology
+        .file_name()
+        .map_or_else(|| topology.display().to_string(), |n| n.to_string_lossy().into_owned());
+    match command::generate(topology, &reference, opts, &mut |_| {}) {
+        Ok((text, report)) => {
+            print!("{text}");
+            let disagreements = report.count(testing::report::Status::Disagree);
+            if disagreements > 0 {
+                eprintln!("warning: the trace disagreed with the traffic on {disagreements} probe(s); the file expects what the traffic did");
+            }
+            Ok(ExitKind::Success)
+        }
+        Err(CommandError::Spec(errors)) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            Ok(ExitKind::Error)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `vpcctl diff OLD NEW`.
+fn diff(old: &Path, new: &Path, opts: &RunOptions, json_out: bool) -> Result<ExitKind> {
+    match command::diff(old, new, opts, &mut |_| {}) {
+        Ok((changes, total)) => {
+            if json_out {
+                print_json(&serde_json::json!({ "ok": true, "probes": total, "changes": changes }));
+            } else {
+                print!("{}", testing::diff::render(&changes, total));
+            }
+            Ok(if changes.is_empty() {
+                ExitKind::Success
+            } else {
+                ExitKind::Failed
+            })
+        }
+        Err(CommandError::Spec(errors)) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            Ok(ExitKind::Error)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

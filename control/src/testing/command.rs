@@ -49,19 +49,36 @@ pub fn run_all(
 ) -> Result<Vec<TestReport>, CommandError> {
     plans
         .iter()
-        .map(|p| run::run(p, opts, progress).map(|o| o.report).map_err(CommandError::from))
+        .map(|p| {
+            run::run(p, opts, progress)
+                .map(|o| o.report)
+                .map_err(CommandError::from)
+        })
         .collect()
 }
 
 /// Loads a topology file for the matrix verbs.
 fn topology(path: &Path) -> Result<crate::model::Topology, CommandError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CommandError::Spec(vec![SpecError::new(&file, "file", "", format!("cannot read: {e}"))]))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CommandError::Spec(vec![SpecError::new(
+            &file,
+            "file",
+            "",
+            format!("cannot read: {e}"),
+        )])
+    })?;
     crate::validate::check(&text).map(|(t, _)| t).map_err(|e| {
         CommandError::Spec(
             e.iter()
-                .map(|e| SpecError::new(&file, e.resource.clone(), e.field.clone(), e.message.clone()))
+                .map(|e| {
+                    SpecError::new(
+                        &file,
+                        e.resource.clone(),
+                        e.field.clone(),
+                        e.message.clone(),
+                    )
+                })
                 .collect(),
         )
     })
@@ -86,7 +103,10 @@ pub fn generate(
         .map(|(p, _)| p.clone())
         .collect();
     let out = run::run(&plan, opts, progress)?;
-    Ok((generate::test_file(topology_ref, &kept, &out.report), out.report))
+    Ok((
+        generate::test_file(topology_ref, &kept, &out.report),
+        out.report,
+    ))
 }
 
 /// One topology's verdicts (and traces) for `probes`.
@@ -104,7 +124,10 @@ fn reachability(
         .map(|s| match s {
             None => (Reachability::Absent, None),
             Some(i) => (
-                out.report.checks.get(*i).map_or(Reachability::Blocked, |c| c.traffic.into()),
+                out.report
+                    .checks
+                    .get(*i)
+                    .map_or(Reachability::Blocked, |c| c.traffic.into()),
                 out.traces.get(i).cloned(),
             ),
         })

@@ -102,10 +102,20 @@ pub fn reason(old: Option<&TraceReport>, new: Option<&TraceReport>, now: Reachab
         }
         (Reachability::Reach, Some(_)) => {
             let before: BTreeSet<String> = legs(old).into_iter().collect();
-            let added: Vec<String> = legs(new)
+            let mut added: Vec<String> = legs(new)
                 .into_iter()
                 .filter(|c| !before.contains(c))
                 .collect();
+            added.dedup();
+            // The rules that now allow it say the most; routes only when no rule changed.
+            let rules: Vec<String> = added
+                .iter()
+                .filter(|c| c.contains('[') || c.contains(" rule "))
+                .cloned()
+                .collect();
+            if !rules.is_empty() {
+                added = rules;
+            }
             if added.is_empty() {
                 "the same path now answers".to_string()
             } else {

@@ -69,7 +69,11 @@ pub struct RunOutput {
 }
 
 /// Runs `plan`; `progress` is called after every check.
-pub fn run(plan: &Plan, opts: &RunOptions, progress: &mut dyn FnMut(&CheckReport)) -> Result<RunOutput, RunError> {
+pub fn run(
+    plan: &Plan,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(&CheckReport),
+) -> Result<RunOutput, RunError> {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let mut lab = match &opts.attach {
@@ -81,23 +85,42 @@ pub fn run(plan: &Plan, opts: &RunOptions, progress: &mut dyn FnMut(&CheckReport
     let mut reports: Vec<CheckReport> = Vec::new();
     let mut traces: BTreeMap<usize, TraceReport> = BTreeMap::new();
     for step in &plan.steps {
-        let (t, config) = plan
-            .config(step.index, &|n| lab.ns(n))
-            .map_err(|e| RunError::Compile { step: step.index, errors: e.join("; ") })?;
+        let (t, config) =
+            plan.config(step.index, &|n| lab.ns(n))
+                .map_err(|e| RunError::Compile {
+                    step: step.index,
+                    errors: e.join("; "),
+                })?;
         lab.apply(&t, &config)?;
-        let checks: Vec<&PlannedCheck> = plan.checks.iter().filter(|c| c.step == step.index).collect();
+        let checks: Vec<&PlannedCheck> = plan
+            .checks
+            .iter()
+            .filter(|c| c.step == step.index)
+            .collect();
         let mut i = 0;
         while i < checks.len() {
             match &checks[i].kind {
-                CheckKind::Held { opened_by, alive, .. } => {
-                    let r = held_check(checks[i], *opened_by, *alive, &mut held);
+                CheckKind::Held {
+                    opened_by, alive, ..
+                } => {
+                    let opener = plan.checks.iter().find_map(|c| match &c.kind {
+                        CheckKind::Probe(p) if c.index == *opened_by => Some(p),
+                        _ => None,
+                    });
+                    let r = held_check(checks[i], *opened_by, opener, *alive, &mut held);
                     progress(&r);
                     reports.push(r);
                     i += 1;
                 }
                 CheckKind::Probe(_) => {
                     let mut batch = Vec::new();
-                    while let Some(c @ PlannedCheck { kind: CheckKind::Probe(p), .. }) = checks.get(i) {
+                    while let Some(
+                        c @ PlannedCheck {
+                            kind: CheckKind::Probe(p),
+                            ..
+                        },
+                    ) = checks.get(i)
+                    {
                         batch.push((*c, p));
                         i += 1;
                     }
@@ -122,7 +145,10 @@ pub fn run(plan: &Plan, opts: &RunOptions, progress: &mut dyn FnMut(&CheckReport
             .steps
             .iter()
             .skip(1)
-            .map(|s| StepReport { index: s.index, description: s.description.clone() })
+            .map(|s| StepReport {
+                index: s.index,
+                description: s.description.clone(),
+            })
             .collect(),
         checks: reports,
     };
@@ -206,7 +232,10 @@ fn probe_batch(
         .iter()
         .zip(&traces)
         .map(|((c, p), tr)| {
-            let reach = tr.as_ref().map(|r| predicted(r, p.protocol).0 == Verdict::Reach).unwrap_or(true);
+            let reach = tr
+                .as_ref()
+                .map(|r| predicted(r, p.protocol).0 == Verdict::Reach)
+                .unwrap_or(true);
             Probe {
                 src_netns: lab.ns(&p.from_netns),
                 src_port: Some(source_port(c, p)),
@@ -226,9 +255,14 @@ fn probe_batch(
                 Ok(h) => {
                     let seen = h.seen();
                     held.insert(c.index, h);
-                    Ok(ProbeOutcome::Reached { seen, rtt: Duration::ZERO })
+                    Ok(ProbeOutcome::Reached {
+                        seen,
+                        rtt: Duration::ZERO,
+                    })
                 }
-                Err(e) => Ok(ProbeOutcome::Refused { detail: e.to_string() }),
+                Err(e) => Ok(ProbeOutcome::Refused {
+                    detail: e.to_string(),
+                }),
             });
         } else {
             plain.push(k);
@@ -249,7 +283,17 @@ fn probe_batch(
                 _ => None,
             };
             let kept = tr.as_ref().ok().cloned();
-            (judge(c, p, tr, out.unwrap_or_else(|| Err("not run".into())), listen_error, per), kept)
+            (
+                judge(
+                    c,
+                    p,
+                    tr,
+                    out.unwrap_or_else(|| Err("not run".into())),
+                    listen_error,
+                    per,
+                ),
+                kept,
+            )
         })
         .collect()
 }
@@ -352,7 +396,11 @@ fn judge(
             "trace predicted {} but the traffic was {} (a bug in vpcd){}",
             verdict(r.trace),
             verdict(r.traffic),
-            if problems.is_empty() { String::new() } else { format!("; {}", problems.join("; ")) }
+            if problems.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", problems.join("; "))
+            }
         );
     } else if !problems.is_empty() {
         r.status = Status::Fail;
@@ -365,33 +413,54 @@ fn judge(
 }
 
 /// A check of a held connection.
-fn held_check(c: &PlannedCheck, opened_by: usize, alive: bool, held: &mut BTreeMap<usize, Held>) -> CheckReport {
+fn held_check(
+    c: &PlannedCheck,
+    opened_by: usize,
+    opener: Option<&ProbeCheck>,
+    alive: bool,
+    held: &mut BTreeMap<usize, Held>,
+) -> CheckReport {
     let t0 = Instant::now();
-    let expect = if alive { Verdict::Reach } else { Verdict::Blocked };
+    let expect = if alive {
+        Verdict::Reach
+    } else {
+        Verdict::Blocked
+    };
     let traffic = held.get_mut(&opened_by).map(|h| {
-        if h.alive(if alive { REACH_WAIT } else { Duration::from_millis(800) }) {
+        if h.alive(if alive {
+            REACH_WAIT
+        } else {
+            Duration::from_millis(800)
+        }) {
             Verdict::Reach
         } else {
             Verdict::Blocked
         }
     });
     let (status, message) = match traffic {
-        None => (Status::Error, format!("check {opened_by} did not leave a connection open")),
+        None => (
+            Status::Error,
+            format!("check {opened_by} did not leave a connection open"),
+        ),
         Some(v) if v == expect => (Status::Pass, String::new()),
         Some(_) => (
             Status::Fail,
-            if alive { "the connection no longer carries data".to_string() } else { "the connection still carries data".to_string() },
+            if alive {
+                "the connection no longer carries data".to_string()
+            } else {
+                "the connection still carries data".to_string()
+            },
         ),
     };
     CheckReport {
         index: c.index,
         name: c.name.clone(),
         step: c.step,
-        from: String::new(),
-        to: String::new(),
-        dst: String::new(),
+        from: opener.map(|p| p.from.clone()).unwrap_or_default(),
+        to: opener.map(|p| p.to.clone()).unwrap_or_default(),
+        dst: opener.map(|p| p.dst.to_string()).unwrap_or_default(),
         protocol: "tcp".to_string(),
-        port: None,
+        port: opener.and_then(|p| p.port),
         expect,
         traffic,
         trace: None,
@@ -434,7 +503,12 @@ fn now_rfc3339() -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
