@@ -612,9 +612,10 @@ fn test(
 /// referred to by its path as given).
 fn generate_matrix(topology: &Path, opts: &RunOptions) -> Result<ExitKind> {
     // The test file is meant to be saved next to the topology: it names it by file name.
-    let reference = topology
-        .file_name()
-        .map_or_else(|| topology.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let reference = topology.file_name().map_or_else(
+        || topology.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     match command::generate(topology, &reference, opts, &mut |_| {}) {
         Ok((text, report)) => {
             print!("{text}");
