@@ -278,3 +278,44 @@ fn diff_reports_exactly_the_reachability_that_changed() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("none of"), "{}", text(&out));
 }
+
+/// `--attach`: the checks run against a vpcd and namespaces that `vpcctl up` made (the
+/// topology's namespaces renamed with this run's prefix).
+#[test]
+fn attach_runs_against_a_lab_brought_up_by_vpcctl_up() {
+    if !testbeds::require_root_or_skip() {
+        return;
+    }
+    let s = Scratch::new("vpc8-attach").unwrap();
+    let prefix = testbeds::RunPrefix::new().unwrap();
+    let mut topo = std::fs::read_to_string(examples().join("three-tier.toml")).unwrap();
+    for ns in ["web1", "app1", "db1"] {
+        let from = format!("netns = \"{ns}\"");
+        assert_eq!(topo.matches(&from).count(), 1, "{from}");
+        topo = topo.replace(&from, &format!("netns = \"{}\"", prefix.ns_name(ns)));
+    }
+    let host = "[[internet_host]]\nid = \"client\"\n";
+    assert_eq!(topo.matches(host).count(), 1);
+    topo = topo.replace(
+        host,
+        &format!("{host}netns = \"{}\"\n", prefix.ns_name("client")),
+    );
+    topo.push_str(&format!(
+        "\n[internet]\nnetns = \"{}\"\n",
+        prefix.ns_name("internet")
+    ));
+    std::fs::write(s.join("three-tier.toml"), &topo).unwrap();
+    std::fs::copy(
+        examples().join("three-tier.test.toml"),
+        s.join("three-tier.test.toml"),
+    )
+    .unwrap();
+    let ctl = Vpcctl::new(s.join("run").join("vpcd.sock")).unwrap();
+    let mut up = ctl.up(&s.join("three-tier.toml")).unwrap();
+    let file = s.join("three-tier.test.toml").display().to_string();
+    let out = ctl.run(&["test", "--attach", &file], RUN).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("13 passed"), "{}", text(&out));
+    let out = up.down().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
