@@ -577,6 +577,7 @@ fn test(
         }
         Err(e) => return Err(e.into()),
     };
+    install_interrupt_cleanup();
     let total: usize = plans.iter().map(|p| p.checks.len()).sum();
     let bar = testing::terminal::Progress::new(total as u64);
     let reports = command::run_all(&plans, opts, &mut |c| {
@@ -608,10 +609,22 @@ fn test(
     })
 }
 
+/// On SIGINT or SIGTERM during `test`, `--generate` or `diff`: stop the run's vpcd and
+/// delete its namespaces (no `Drop` runs when a signal ends the process), then exit 130.
+fn install_interrupt_cleanup() {
+    if let Err(e) = ctrlc::set_handler(|| {
+        testing::lab::interrupted();
+        std::process::exit(130);
+    }) {
+        eprintln!("warning: cannot clean up on interrupt: {e}");
+    }
+}
+
 /// `vpcctl test --generate TOPOLOGY`: the matrix as a test file on stdout (the topology
 /// referred to by its path as given).
 fn generate_matrix(topology: &Path, opts: &RunOptions) -> Result<ExitKind> {
     // The test file is meant to be saved next to the topology: it names it by file name.
+    install_interrupt_cleanup();
     let reference = topology.file_name().map_or_else(
         || topology.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -637,6 +650,7 @@ fn generate_matrix(topology: &Path, opts: &RunOptions) -> Result<ExitKind> {
 
 /// `vpcctl diff OLD NEW`.
 fn diff(old: &Path, new: &Path, opts: &RunOptions, json_out: bool) -> Result<ExitKind> {
+    install_interrupt_cleanup();
     match command::diff(old, new, opts, &mut |_| {}) {
         Ok((changes, total)) => {
             if json_out {
@@ -1315,6 +1329,8 @@ mod tests {
                 "exec" => &["eni-a", "--", "true"],
                 "serve" => &["--name", "h", "--service", "http:tcp:80"],
                 "trace" => &["eni-a", "10.0.0.1"],
+                "test" => &["t.test.toml"],
+                "diff" => &["a.toml", "b.toml"],
                 // A verb with required arguments this test does not know: --json is there.
                 _ if verb.get_arguments().any(|a| a.is_required_set()) => continue,
                 _ => &[],

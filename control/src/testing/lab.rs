@@ -1,10 +1,12 @@
 //! Where `vpcctl test` runs: its own `vpcd` on a private socket with every namespace
 //! named with a per-run prefix (`vct<PID>-`), removed on every exit path (Drop), and the
-//! leftovers of crashed runs removed first; or, with `--attach`, a running `vpcd` and
+//! leftovers of crashed runs removed first (an interrupted run cleans up in the signal
+//! handler, [`interrupted`]); or, with `--attach`, a running `vpcd` and
 //! the namespaces `vpcctl up` made.
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use dataplane::sys::ip::{self, Ip};
@@ -38,6 +40,27 @@ pub enum LabError {
     Missing(String),
 }
 
+/// The PID of the vpcd a test run started (0: none), for [`interrupted`].
+static VPCD_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Cleans up after a run that is being interrupted (SIGINT, SIGTERM), where no `Drop`
+/// will run: stops the vpcd this process started and deletes this process's namespaces.
+/// For the binary's signal handler.
+pub fn interrupted() {
+    let pid = VPCD_PID.swap(0, Ordering::SeqCst);
+    if pid != 0 && lab::pid_alive(pid) {
+        let _ = lab::terminate(pid);
+        lab::wait_for_exit(pid, Duration::from_secs(5));
+    }
+    let ours = format!("{NETNS_PREFIX}{}-", std::process::id());
+    for ns in ip::netns_list()
+        .into_iter()
+        .filter(|n| n.starts_with(&ours))
+    {
+        let _ = ip::netns_delete_if_exists(&ns);
+    }
+}
+
 /// A running lab for one test run.
 pub struct TestLab {
     socket: PathBuf,
@@ -57,6 +80,7 @@ impl TestLab {
         lab::create_private_dir(&dir)?;
         let socket = dir.join("vpcd.sock");
         let (child, _) = lab::start_vpcd_with(vpcd_bin, &socket, &[])?;
+        VPCD_PID.store(child.id(), Ordering::SeqCst);
         Ok(TestLab {
             socket,
             vpcd: Some(child),
@@ -139,6 +163,7 @@ impl TestLab {
 impl Drop for TestLab {
     fn drop(&mut self) {
         if let Some(mut child) = self.vpcd.take() {
+            VPCD_PID.store(0, Ordering::SeqCst);
             lab::stop_child(&mut child, Duration::from_secs(5));
         }
         for ns in self.created.drain(..) {
