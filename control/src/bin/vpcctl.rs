@@ -216,7 +216,8 @@ enum Cmd {
         /// The test files (TOML).
         #[arg(required_unless_present = "generate")]
         files: Vec<PathBuf>,
-        /// Use the running vpcd (`--socket`) and the namespaces `vpcctl up` made.
+        /// Use the running vpcd (`--socket`) and the namespaces `vpcctl up` made; the test
+        /// file's topology and its changes are applied to that vpcd.
         #[arg(long)]
         attach: bool,
         /// Write JUnit XML here.
