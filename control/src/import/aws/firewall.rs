@@ -95,12 +95,15 @@ impl Importer {
                 continue;
             }
             let Some(ef) = by_pl.remove(orig) else {
-                self.skip(
+                self.note(
+                    EntryKind::Skipped,
                     file,
                     orig,
                     path,
                     format!("its entries are unknown (describe-managed-prefix-lists does not print them) and a prefix list here needs them: not imported, nor are the rules that name it; add `aws ec2 get-managed-prefix-list-entries --prefix-list-id {orig} --output json > {orig}.json`"),
                 );
+                self.gone
+                    .insert(orig.to_string(), "its entries are unknown".to_string());
                 continue;
             };
             let cidrs = self.pl_entries(ef);

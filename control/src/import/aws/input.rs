@@ -240,18 +240,16 @@ fn read_doc(
     }
     for (k, v) in top {
         match k.as_str() {
-            "NextToken" => {
-                if !v.is_null() {
-                    report.add(
-                        EntryKind::Skipped,
-                        file,
-                        "file",
-                        "NextToken",
-                        "this file is one page of a paginated output: the resources of the other pages are not in it (the AWS CLI fetches every page unless --max-items or --no-paginate is used)",
-                    );
-                }
+            "NextToken" if !v.is_null() => {
+                report.add(
+                    EntryKind::Skipped,
+                    file,
+                    "file",
+                    "NextToken",
+                    "this file is one page of a paginated output: the resources of the other pages are not in it (the AWS CLI fetches every page unless --max-items or --no-paginate is used)",
+                );
             }
-            "ResponseMetadata" => {}
+            "NextToken" | "ResponseMetadata" => {}
             _ if !kinds.contains(&k.as_str()) => report.add(
                 EntryKind::Skipped,
                 file,
@@ -309,7 +307,9 @@ fn read_doc(
                     }
                 }
             }
-            "Addresses" => input.addresses.extend(r.records(list, "AllocationId")),
+            "Addresses" => input
+                .addresses
+                .extend(r.records(list, "AllocationId|PublicIp")),
             "NatGateways" => input.nat_gateways.extend(r.records(list, "NatGatewayId")),
             "InternetGateways" => input
                 .internet_gateways
@@ -382,7 +382,8 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// Every element of `list` as a `T`; `id_key` names the field that holds its id.
+    /// Every element of `list` as a `T`; `id_key` names the field that holds its id
+    /// (alternatives separated by `|`).
     fn records<T: DeserializeOwned + Fields>(
         &mut self,
         list: &[Value],
@@ -391,9 +392,9 @@ impl Reader<'_> {
         let mut out = Vec::new();
         for (i, elem) in list.iter().enumerate() {
             let path = format!("{}[{i}]", self.key);
-            let id = elem
-                .get(id_key)
-                .and_then(Value::as_str)
+            let id = id_key
+                .split('|')
+                .find_map(|k| elem.get(k).and_then(Value::as_str))
                 .map_or_else(|| path.clone(), str::to_string);
             if !elem.is_object() {
                 self.errors.push(ImportError::new(

@@ -285,7 +285,7 @@ impl Importer {
                 &format!("{id} is {what}, which this model lacks"),
             ),
             Target::Instance(iid) => match self.instance_primary.get(iid).cloned() {
-                Some(eni) => self.to_target(at, dest, aws_blackhole, "eni-", &eni, None),
+                Some(eni) => self.route_to(at, dest, aws_blackhole, "eni-", &eni, None),
                 None => self.blackholed(
                     at,
                     dest,
@@ -293,26 +293,26 @@ impl Importer {
                     &format!("instance {iid} has no primary interface in the input"),
                 ),
             },
-            Target::Eni(e) => self.to_target(at, dest, aws_blackhole, "eni-", e, None),
+            Target::Eni(e) => self.route_to(at, dest, aws_blackhole, "eni-", e, None),
             Target::Igw(g) if v6 => self.blackholed(
                 at,
                 dest,
                 inside,
                 &format!("IPv6 through an internet gateway ({g}) is not modelled yet"),
             ),
-            Target::Igw(g) => self.to_target(at, dest, aws_blackhole, "igw-", g, None),
+            Target::Igw(g) => self.route_to(at, dest, aws_blackhole, "igw-", g, None),
             Target::Nat(n) if v6 => self.blackholed(
                 at,
                 dest,
                 inside,
                 &format!("IPv6 through a NAT gateway ({n}, NAT64) is not modelled yet"),
             ),
-            Target::Nat(n) => self.to_target(at, dest, aws_blackhole, "nat-", n, None),
+            Target::Nat(n) => self.route_to(at, dest, aws_blackhole, "nat-", n, None),
             Target::Pcx(p) => {
                 let pending = self.pcx.get(p).is_some_and(|&i| {
                     self.t.peering_connections[i].status == PeeringStatus::PendingAcceptance
                 });
-                self.to_target(at, dest, aws_blackhole, "pcx-", p, Some(pending))
+                self.route_to(at, dest, aws_blackhole, "pcx-", p, Some(pending))
             }
         }
     }
@@ -321,7 +321,7 @@ impl Importer {
     /// `id`): active when the target is imported, else kept with `state = "blackhole"`
     /// (a deleted target); AWS's `blackhole` on an imported target becomes `target =
     /// "blackhole"`, except for a pending peering (a blackhole either way).
-    fn to_target(
+    fn route_to(
         &mut self,
         (file, orig, field): At<'_>,
         dest: IpNet,
