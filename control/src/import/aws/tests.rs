@@ -1012,3 +1012,40 @@ fn ids_that_do_not_fit_get_generated_ones_listed_in_the_report() {
     assert_eq!(im.report.ids.get("vpc-0a/b"), Some(id));
     validate_and_compile(&im);
 }
+
+#[test]
+fn every_field_the_ec2_api_documents_is_read_or_known_to_be_ignored() {
+    // One record of each output with every member of its shape (generated from the EC2
+    // API model, see the fixture's README): no error, no field unknown to the importer.
+    let files = super::input::files(&[fixture("every-field")]).expect("files");
+    let mut input = super::input::Input::default();
+    let mut report = crate::import::ImportReport::default();
+    let mut errors = Vec::new();
+    super::input::read(&files, &mut input, &mut report, &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let unknown: Vec<String> = report
+        .entries
+        .iter()
+        .filter(|e| e.message.contains("knows"))
+        .map(|e| e.field.clone())
+        .collect();
+    assert!(unknown.is_empty(), "fields neither read nor listed as ignored: {unknown:#?}");
+    for (kind, n) in [
+        ("vpcs", input.vpcs.len()),
+        ("subnets", input.subnets.len()),
+        ("route tables", input.route_tables.len()),
+        ("network ACLs", input.network_acls.len()),
+        ("security groups", input.security_groups.len()),
+        ("security group rules", input.security_group_rules.len()),
+        ("network interfaces", input.network_interfaces.len()),
+        ("instances", input.instances.len()),
+        ("addresses", input.addresses.len()),
+        ("NAT gateways", input.nat_gateways.len()),
+        ("internet gateways", input.internet_gateways.len()),
+        ("peerings", input.peerings.len()),
+        ("prefix lists", input.prefix_lists.len()),
+        ("prefix list entry files", input.prefix_list_entries.len()),
+    ] {
+        assert_eq!(n, 1, "{kind}");
+    }
+}
