@@ -155,6 +155,8 @@ struct Importer {
     gone: HashMap<String, String>,
     /// AWS VPC id → index in `t.vpcs`.
     vpc: HashMap<String, usize>,
+    /// Index in `t.vpcs` → the file that lists the VPC.
+    vpc_file: Vec<String>,
     /// AWS subnet id → index in `t.subnets`.
     subnet: HashMap<String, usize>,
     /// AWS ENI id → index in `t.enis`.
@@ -328,6 +330,7 @@ impl Importer {
     fn defaults(&mut self) {
         for i in 0..self.t.vpcs.len() {
             let id = self.t.vpcs[i].id.clone();
+            let file = self.vpc_file.get(i).cloned().unwrap_or_default();
             let checks = [
                 (
                     self.t.route_tables.iter().any(|r| r.vpc == id && r.main),
@@ -344,7 +347,7 @@ impl Importer {
             ];
             for (present, msg) in checks {
                 if !present {
-                    self.note(EntryKind::Defaulted, "", &id, "", msg);
+                    self.note(EntryKind::Defaulted, &file, &id, "", msg);
                 }
             }
         }

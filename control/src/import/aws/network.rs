@@ -83,6 +83,7 @@ impl Importer {
                 format!("[[vpc]] {}", vpc.id),
             );
             self.vpc.insert(orig.to_string(), self.t.vpcs.len());
+            self.vpc_file.push(file.to_string());
             self.t.vpcs.push(vpc);
         }
     }

@@ -1029,7 +1029,10 @@ fn every_field_the_ec2_api_documents_is_read_or_known_to_be_ignored() {
         .filter(|e| e.message.contains("knows"))
         .map(|e| e.field.clone())
         .collect();
-    assert!(unknown.is_empty(), "fields neither read nor listed as ignored: {unknown:#?}");
+    assert!(
+        unknown.is_empty(),
+        "fields neither read nor listed as ignored: {unknown:#?}"
+    );
     for (kind, n) in [
         ("vpcs", input.vpcs.len()),
         ("subnets", input.subnets.len()),
@@ -1048,4 +1051,133 @@ fn every_field_the_ec2_api_documents_is_read_or_known_to_be_ignored() {
     ] {
         assert_eq!(n, 1, "{kind}");
     }
+}
+
+#[test]
+fn gateways_and_interfaces_that_cannot_be_modelled_as_given_are_reported() {
+    let subnets =
+        r#"{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24"}]}"#;
+    let igws = r#"{"InternetGateways": [
+        {"InternetGatewayId": "igw-1", "Attachments": [{"State": "available", "VpcId": "vpc-1"}]},
+        {"InternetGatewayId": "igw-2", "Attachments": [{"State": "available", "VpcId": "vpc-1"}]}]}"#;
+    // The NAT gateway does not name its interface; the interface's description does.
+    let nats = r#"{"NatGateways": [{"NatGatewayId": "nat-1", "SubnetId": "subnet-1", "State": "available",
+        "ConnectivityType": "private", "NatGatewayAddresses": [{"IsPrimary": true, "Status": "succeeded"}]}]}"#;
+    let enis = r#"{"NetworkInterfaces": [
+        {"NetworkInterfaceId": "eni-n", "SubnetId": "subnet-1", "InterfaceType": "nat_gateway", "RequesterManaged": true,
+         "Description": "Interface for NAT Gateway nat-1", "PrivateIpAddress": "10.0.1.99",
+         "PrivateIpAddresses": [{"Primary": true, "PrivateIpAddress": "10.0.1.99"}]},
+        {"NetworkInterfaceId": "eni-a", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.10",
+         "Attachment": {"InstanceId": "i-a", "DeviceIndex": 0}},
+        {"NetworkInterfaceId": "eni-l", "SubnetId": "subnet-1", "InterfaceType": "lambda", "PrivateIpAddress": "10.0.1.20"}]}"#;
+    let rtbs = r#"{"RouteTables": [{"RouteTableId": "rtb-1", "VpcId": "vpc-1",
+        "Associations": [{"Main": true}],
+        "Routes": [
+            {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active"},
+            {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-2", "State": "blackhole"},
+            {"DestinationCidrBlock": "192.0.2.0/24", "NetworkInterfaceId": "eni-a", "State": "blackhole"},
+            {"DestinationCidrBlock": "198.51.100.0/24", "InstanceId": "i-gone", "State": "blackhole"},
+            {"DestinationCidrBlock": "203.0.113.0/24", "NetworkInterfaceId": "eni-l", "State": "active"},
+            {"DestinationCidrBlock": "10.0.1.0/24", "TransitGatewayId": "tgw-1", "State": "active"},
+            {"DestinationCidrBlock": "172.16.0.0/12", "State": "filtered", "IpAddress": "10.0.1.5"}]}]}"#;
+    let im = import_texts(
+        "unmodelled",
+        &[
+            ("describe-vpcs.json", VPCS),
+            ("describe-subnets.json", subnets),
+            ("describe-internet-gateways.json", igws),
+            ("describe-nat-gateways.json", nats),
+            ("describe-network-interfaces.json", enis),
+            ("describe-route-tables.json", rtbs),
+        ],
+    )
+    .expect("imports");
+    let (t, _) = validate_and_compile(&im);
+    has(
+        &im,
+        EntryKind::Skipped,
+        "igw-2",
+        "Attachments[0]",
+        "already has an internet gateway (igw-1)",
+    );
+    let nat = &t.nat_gateways[0];
+    assert_eq!(nat.network_interface_id.as_deref(), Some("eni-n"));
+    assert_eq!(
+        nat.private_ip.map(|p| p.to_string()).as_deref(),
+        Some("10.0.1.99")
+    );
+    has(
+        &im,
+        EntryKind::Skipped,
+        "eni-l",
+        "InterfaceType",
+        "lambda interface",
+    );
+    assert_eq!(t.enis.len(), 1);
+    assert_eq!(t.enis[0].netns.as_deref(), Some("i-a"));
+    let routes: Vec<(String, String, RouteState)> = t.route_tables[0]
+        .routes
+        .iter()
+        .map(|r| (r.destination.to_string(), r.target.clone(), r.state))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            (
+                "0.0.0.0/0".to_string(),
+                "igw-2".to_string(),
+                RouteState::Blackhole
+            ),
+            (
+                "192.0.2.0/24".into(),
+                "blackhole".into(),
+                RouteState::Active
+            ),
+            (
+                "198.51.100.0/24".into(),
+                "blackhole".into(),
+                RouteState::Active
+            ),
+            (
+                "203.0.113.0/24".into(),
+                "eni-l".into(),
+                RouteState::Blackhole
+            ),
+        ]
+    );
+    has(
+        &im,
+        EntryKind::Blackholed,
+        "rtb-1",
+        "Routes[2].State",
+        "AWS shows the route as blackhole though eni-a is imported",
+    );
+    has(
+        &im,
+        EntryKind::Blackholed,
+        "rtb-1",
+        "Routes[3]",
+        "instance i-gone has no primary interface",
+    );
+    has(
+        &im,
+        EntryKind::Skipped,
+        "rtb-1",
+        "Routes[5]",
+        "inside the VPC a blackhole cannot replace the local route",
+    );
+    has(
+        &im,
+        EntryKind::Skipped,
+        "rtb-1",
+        "Routes[6].State",
+        "filtered",
+    );
+    has(
+        &im,
+        EntryKind::Defaulted,
+        "vpc-1",
+        "",
+        "no default network ACL",
+    );
 }
