@@ -132,61 +132,9 @@ impl Importer {
                 );
                 continue;
             }
-            let mut vpc = None;
-            for (k, a) in r.v.attachments.iter().enumerate() {
-                let field = format!("{path}.Attachments[{k}]");
-                let state = a.state.as_deref().unwrap_or("attached");
-                if !matches!(state, "attached" | "available" | "attaching") {
-                    self.note(
-                        EntryKind::Skipped,
-                        file,
-                        orig,
-                        &field,
-                        format!("attachment {state}"),
-                    );
-                    continue;
-                }
-                let vfield = format!("{field}.VpcId");
-                let Some(v) = self.required(file, orig, &vfield, &a.vpc_id) else {
-                    continue;
-                };
-                let Some(vi) = self.parent((file, orig, &vfield), Parent::Vpc, v) else {
-                    continue;
-                };
-                if vpc.is_some() {
-                    self.note(
-                        EntryKind::Skipped,
-                        file,
-                        orig,
-                        &field,
-                        "an internet gateway here is attached to one VPC; the first attachment is used",
-                    );
-                    continue;
-                }
-                let vid = self.t.vpcs[vi].id.clone();
-                if let Some(other) = self.t.internet_gateways.iter().find(|g| g.vpc == vid) {
-                    let why = format!(
-                        "{vid} already has an internet gateway ({}): one per VPC",
-                        other.id
-                    );
-                    self.skip(file, orig, &field, why);
-                    vpc = Some(String::new());
-                    continue;
-                }
-                vpc = Some(vid);
-            }
-            let Some(vpc) = vpc else {
-                self.skip(
-                    file,
-                    orig,
-                    &format!("{path}.Attachments"),
-                    "not attached to a VPC: an internet gateway here belongs to one",
-                );
+            let Some(vpc) = self.igw_vpc(r, orig) else {
                 continue;
             };
-            if vpc.is_empty() {
-                continue;
-            }
             let g = model::InternetGateway {
                 id: self.ids.id("igw-", orig),
                 name: tag_name(&r.v.tags),
@@ -211,6 +159,63 @@ impl Importer {
                 .insert(orig.to_string(), self.t.internet_gateways.len());
             self.t.internet_gateways.push(g);
         }
+    }
+
+    /// The VPC an internet gateway is imported into: that of its first usable
+    /// attachment, unless the VPC already has a gateway; `None` (reported) otherwise.
+    fn igw_vpc(&mut self, r: &Record<InternetGateway>, orig: &str) -> Option<String> {
+        let (file, path) = (r.file.as_str(), r.path.as_str());
+        let mut found: Option<(String, String)> = None;
+        for (k, a) in r.v.attachments.iter().enumerate() {
+            let field = format!("{path}.Attachments[{k}]");
+            let state = a.state.as_deref().unwrap_or("attached");
+            if !matches!(state, "attached" | "available" | "attaching") {
+                self.note(
+                    EntryKind::Skipped,
+                    file,
+                    orig,
+                    &field,
+                    format!("attachment {state}"),
+                );
+                continue;
+            }
+            let vfield = format!("{field}.VpcId");
+            let Some(v) = self.required(file, orig, &vfield, &a.vpc_id) else {
+                continue;
+            };
+            let Some(vi) = self.parent((file, orig, &vfield), Parent::Vpc, v) else {
+                continue;
+            };
+            if found.is_some() {
+                self.note(
+                    EntryKind::Skipped,
+                    file,
+                    orig,
+                    &field,
+                    "an internet gateway here is attached to one VPC; the first attachment is used",
+                );
+                continue;
+            }
+            found = Some((self.t.vpcs[vi].id.clone(), field));
+        }
+        let Some((vpc, field)) = found else {
+            self.skip(
+                file,
+                orig,
+                &format!("{path}.Attachments"),
+                "not attached to a VPC: an internet gateway here belongs to one",
+            );
+            return None;
+        };
+        if let Some(other) = self.t.internet_gateways.iter().find(|g| g.vpc == vpc) {
+            let why = format!(
+                "{vpc} already has an internet gateway ({}): one per VPC; routes to this one are kept as blackholes",
+                other.id
+            );
+            self.skip(file, orig, &field, why);
+            return None;
+        }
+        Some(vpc)
     }
 
     /// `[[nat_gateway]]` from `NatGateways[]`: pending and available ones; the Elastic
