@@ -455,21 +455,60 @@ fn unknown_owner(elem: &Value, record: &str, path: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// `v` as a `T`; on failure, the member (`.Field`) whose value is wrong, when one alone
-/// is, and the message.
+/// One step of a JSON path.
+enum Step {
+    /// A member of an object.
+    Key(String),
+    /// An element of a list (its index, for the path).
+    Index(usize),
+}
+
+/// `leaf` inside the skeleton of `path` (one member per object, one element per list),
+/// so that deserialising it exercises that branch alone.
+fn skeleton(path: &[Step], leaf: Value) -> Value {
+    path.iter().rev().fold(leaf, |inner, step| match step {
+        Step::Key(k) => Value::Object(Map::from_iter([(k.clone(), inner)])),
+        Step::Index(_) => Value::Array(vec![inner]),
+    })
+}
+
+/// `v` as a `T`; on failure, the JSON path below `v` (`.Entries[0].RuleNumber`) of the
+/// deepest value that alone fails, and the message.
 fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, (String, String)> {
-    match T::deserialize(v) {
-        Ok(x) => Ok(x),
-        Err(e) => {
-            if let Value::Object(m) = v {
-                for (k, x) in m {
-                    let one = Value::Object(Map::from_iter([(k.clone(), x.clone())]));
-                    if let Err(e1) = T::deserialize(&one) {
-                        return Err((format!(".{k}"), e1.to_string()));
-                    }
-                }
-            }
-            Err((String::new(), e.to_string()))
-        }
+    let e = match T::deserialize(v) {
+        Ok(x) => return Ok(x),
+        Err(e) => e,
+    };
+    let mut msg = e.to_string();
+    let mut path: Vec<Step> = Vec::new();
+    let mut cur = v;
+    loop {
+        let children: Vec<(Step, &Value)> = match cur {
+            Value::Object(m) => m.iter().map(|(k, x)| (Step::Key(k.clone()), x)).collect(),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (Step::Index(i), x))
+                .collect(),
+            _ => break,
+        };
+        let failing = children.into_iter().find_map(|(step, x)| {
+            path.push(step);
+            let r = T::deserialize(skeleton(&path, x.clone())).err();
+            let step = path.pop();
+            r.zip(step).map(|(e, step)| (step, x, e))
+        });
+        let Some((step, x, e)) = failing else { break };
+        path.push(step);
+        msg = e.to_string();
+        cur = x;
     }
+    let shown: String = path
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => format!(".{k}"),
+            Step::Index(i) => format!("[{i}]"),
+        })
+        .collect();
+    Err((shown, msg))
 }

@@ -945,7 +945,7 @@ fn a_value_of_the_wrong_type_names_its_path() {
         "Entries": [{"RuleNumber": "ten", "Protocol": "-1", "RuleAction": "allow", "Egress": false, "CidrBlock": "0.0.0.0/0"}]}]}"#;
     let e = import_texts("type", &[("vpcs.json", VPCS), ("acls.json", acls)]).expect_err("type");
     assert_eq!(e[0].resource, "acl-1");
-    assert_eq!(e[0].field, "NetworkAcls[0].Entries");
+    assert_eq!(e[0].field, "NetworkAcls[0].Entries[0].RuleNumber");
     assert!(e[0].message.contains("invalid type"), "{}", e[0].message);
 }
 
