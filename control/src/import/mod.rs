@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Topology;
 use crate::names::{fnv1a64, mix64};
 
+pub mod terraform;
 pub mod write;
 
 /// What happened to one thing of the input.
