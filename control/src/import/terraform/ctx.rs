@@ -496,6 +496,25 @@ impl<'a> Ctx<'a> {
         None
     }
 
+    /// Resolves a reference that must name a resource of the document (imported yet or
+    /// not): its target, or an error recorded for resource `i`, field `field`.
+    pub(super) fn found(
+        &mut self,
+        i: usize,
+        field: &str,
+        r: Result<Ref, ImportError>,
+        what: &str,
+    ) -> Option<Target> {
+        match self.ok(r)? {
+            Ref::Found(t) => Some(t),
+            other => {
+                let msg = self.missing(&other, what);
+                self.fail(i, field, msg);
+                None
+            }
+        }
+    }
+
     /// The VPC (resource index) of a VPC default object's declaring resource or id.
     pub(super) fn vpc_model(&self, v: usize) -> Option<String> {
         if self.imported[v] {

@@ -28,9 +28,8 @@ pub(super) fn internet_gateways(cx: &mut Ctx<'_>) {
             &["aws_internet_gateway"],
         );
         let vpc = cx.reference(a, &o, "vpc_id", "vpc_id", &["aws_vpc"]);
-        let (Some((_, igw)), Some((vpc, _))) = (
-            cx.required(a, "internet_gateway_id", igw, "aws_internet_gateway")
-                .or(None),
+        let (Some(igw), Some((vpc, _))) = (
+            cx.found(a, "internet_gateway_id", igw, "aws_internet_gateway"),
             cx.required(a, "vpc_id", vpc, "aws_vpc"),
         ) else {
             continue;
@@ -126,7 +125,7 @@ pub(super) fn elastic_ips(cx: &mut Ctx<'_>) {
         cx.handled[a] = true;
         let o = cx.obj(a);
         let eip = cx.reference(a, &o, "allocation_id", "allocation_id", &["aws_eip"]);
-        let Some((_, Target::Res(e))) = cx.required(a, "allocation_id", eip, "aws_eip") else {
+        let Some(Target::Res(e)) = cx.found(a, "allocation_id", eip, "aws_eip") else {
             continue;
         };
         let mut eni = None;

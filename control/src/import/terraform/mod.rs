@@ -187,7 +187,8 @@ pub fn import_str(file: &str, text: &str) -> Result<Imported, Vec<ImportError>> 
         .into_iter()
         .chain(std::mem::take(&mut report.ids))
         .collect();
-    let pos = |resource: &str| doc.by_address.get(resource).copied();
+    // Input order; entries about no resource of the document (deleted by the plan) last.
+    let pos = |resource: &str| doc.by_address.get(resource).copied().unwrap_or(usize::MAX);
     report.entries.sort_by_key(|e| pos(&e.resource));
     Ok(Imported {
         topology: cx.t,

@@ -46,7 +46,11 @@ pub(super) fn prefix_lists(cx: &mut Ctx<'_>) {
         };
         let data = cx.res(i).mode == Mode::Data;
         let entries = cidrs(cx, i, &o, if data { "entries" } else { "entry" });
-        let max_entries = cx.ok(o.int("max_entries")).and_then(Val::known);
+        // AWS-managed lists (data sources) may say 0: no capacity to respect.
+        let max_entries = cx
+            .ok(o.int("max_entries"))
+            .and_then(Val::known)
+            .filter(|&m| m > 0);
         let name = cx
             .ok(o.str("name"))
             .and_then(Val::known)

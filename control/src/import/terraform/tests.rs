@@ -965,6 +965,112 @@ fn demo_round_trips_through_a_terraform_state() {
 }
 
 #[test]
+fn for_each_attachments_associations_and_prefix_lists_import() {
+    let name = "plan-more.json";
+    let i = imported(name);
+    checked(&i);
+    every_resource_reported(&i, name);
+    let t = &i.topology;
+    // for_each: each.value of the ENIs names the subnet with the same key.
+    let (sa, sb) = (
+        id_of(&i, "aws_subnet.s[\"a\"]"),
+        id_of(&i, "aws_subnet.s[\"b\"]"),
+    );
+    let (na, nb) = (
+        id_of(&i, "aws_network_interface.n[\"a\"]"),
+        id_of(&i, "aws_network_interface.n[\"b\"]"),
+    );
+    assert_eq!(eni(&i, na).subnet, sa);
+    assert_eq!(eni(&i, nb).subnet, sb);
+    // An existing ENI as an instance's device 0: in the instance's namespace.
+    assert_eq!(eni(&i, nb).netns.as_deref(), Some("box"));
+    assert_eq!(eni(&i, na).netns.as_deref(), Some(&na["eni-".len()..]));
+    // An attached internet gateway; an associated Elastic IP.
+    assert_eq!(t.internet_gateways[0].vpc, "vpc-0a5a5a5a5a5a5a5a5");
+    assert_eq!(t.elastic_ips[0].eni.as_deref(), Some(na));
+    // A standalone entry of a prefix list; a route to it, one per entry; a data source.
+    let partners = t
+        .prefix_lists
+        .iter()
+        .find(|p| p.id == "pl-0p5p5p5p5p5p5p5p5")
+        .expect("list");
+    assert_eq!(
+        partners.entries,
+        vec!["198.51.100.0/24".parse::<ipnet::IpNet>().expect("cidr")]
+    );
+    let table = t
+        .route_tables
+        .iter()
+        .find(|r| r.id == id_of(&i, "aws_route_table.t"))
+        .expect("table");
+    assert_eq!(table.routes[0].destination.to_string(), "198.51.100.0/24");
+    let s3 = t
+        .prefix_lists
+        .iter()
+        .find(|p| p.id == "pl-6da54004")
+        .expect("data source");
+    assert_eq!(s3.max_entries, None);
+    let sg = t
+        .security_groups
+        .iter()
+        .find(|g| g.id == id_of(&i, "aws_security_group.sg"))
+        .expect("sg");
+    assert_eq!(
+        sg.outbound
+            .as_ref()
+            .map(|o| o[0].peer().map(ToString::to_string)),
+        Some(Some("pl-6da54004".into()))
+    );
+    // A NACL association moves the subnet; a rule on the VPC's default NACL makes it explicit.
+    let acl = t
+        .network_acls
+        .iter()
+        .find(|a| a.id == id_of(&i, "aws_network_acl.acl"))
+        .expect("acl");
+    assert_eq!(acl.subnets, vec![sb.to_string()]);
+    let default = t
+        .network_acls
+        .iter()
+        .find(|a| a.default)
+        .expect("default acl");
+    assert_eq!(default.id, "acl-0d5d5d5d5d5d5d5d5");
+    assert_eq!(
+        default.outbound.iter().map(|r| r.rule).collect::<Vec<_>>(),
+        vec![100, 50]
+    );
+    // A peering with a VPC of another account: left out, its route a blackhole on the
+    // VPC's main table (named through `main_route_table_id`).
+    assert!(has(
+        &i,
+        EntryKind::Skipped,
+        "aws_vpc_peering_connection.partner",
+        "vpc-0f0f0f0f0f0f0f0f0"
+    ));
+    assert!(t.peering_connections.is_empty());
+    let main = t.route_tables.iter().find(|r| r.main).expect("main table");
+    assert_eq!(
+        (main.id.as_str(), main.routes[0].target.as_str()),
+        ("rtb-0d5d5d5d5d5d5d5d5", "blackhole")
+    );
+    assert!(has(
+        &i,
+        EntryKind::Blackholed,
+        "aws_route.to_partner",
+        "not imported"
+    ));
+    // A private NAT gateway's secondary addresses, unknown until apply: the highest free.
+    let nat = &t.nat_gateways[0];
+    assert_eq!(nat.connectivity, crate::model::NatConnectivity::Private);
+    assert_eq!(
+        nat.secondary_private_ips
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["10.5.1.254", "10.5.1.253"]
+    );
+}
+
+#[test]
 #[ignore = "prints a fixture's import, for a look"]
 fn print_import() {
     let name = std::env::var("TF_FIXTURE").unwrap_or_else(|_| "three-tier-plan.json".into());
