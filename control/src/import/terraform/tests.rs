@@ -329,6 +329,28 @@ fn the_three_tier_plan_imports_as_the_three_tier_example() {
     assert_same_tables(&expected, &got);
 }
 
+/// The ids the three-tier plans import with, as `control/tests/fixtures/terraform/README.md`
+/// lists them for tests that refer to them (`from = "eni-web1"`).
+#[test]
+fn the_three_tier_plan_ids_are_the_documented_ones() {
+    let i = imported("three-tier-plan.json");
+    let readme = std::fs::read_to_string(fixture("README.md")).expect("README.md");
+    for (address, id) in &i.report.ids {
+        assert!(
+            readme.contains(&format!("| `{address}` | `{id}` |")),
+            "README.md does not list {address} → {id}"
+        );
+    }
+    for e in &i.topology.enis {
+        let ns = e.netns.clone().unwrap_or_default();
+        assert!(
+            readme.contains(&format!("`{}` | `{ns}`", e.id)),
+            "README.md: {} in {ns}",
+            e.id
+        );
+    }
+}
+
 #[test]
 fn the_open22_plan_adds_exactly_one_web_rule_and_keeps_every_id() {
     let base = imported("three-tier-plan.json");
