@@ -490,10 +490,34 @@ impl<'a> Ctx<'a> {
             if let Some(id) = self.model_of(t) {
                 return Some((id, t));
             }
+            if self.was_skipped(t) {
+                let msg = format!(
+                    "{} is left out (see its entry), and so is this",
+                    self.target_name(t)
+                );
+                self.note(EntryKind::Skipped, i, field, msg);
+                return None;
+            }
         }
         let msg = self.missing(&r, what);
         self.fail(i, field, msg);
         None
+    }
+
+    /// Whether target `t` is a resource that its importer looked at and left out (reported
+    /// as skipped), so that what depends on it is left out too rather than an error.
+    pub(super) fn was_skipped(&self, t: Target) -> bool {
+        match t {
+            Target::Res(j) => {
+                self.handled[j]
+                    && !self.imported[j]
+                    && self
+                        .report
+                        .of(EntryKind::Skipped)
+                        .any(|e| e.resource == self.doc.resources[j].address)
+            }
+            Target::Default(..) => false,
+        }
     }
 
     /// Resolves a reference that must name a resource of the document (imported yet or

@@ -280,8 +280,15 @@ pub(super) fn nat_gateways(cx: &mut Ctx<'_>) {
             NatConnectivity::Private => None,
             NatConnectivity::Public => {
                 let r = cx.reference(i, &o, "allocation_id", "allocation_id", &["aws_eip"]);
-                match cx.required(i, "allocation_id", r, "aws_eip") {
-                    Some((a, _)) => Some(a),
+                let public = cx.ok(o.ip4("public_ip")).and_then(Val::known);
+                match cx.ok(r) {
+                    Some(Ref::External(alloc)) => {
+                        Some(external_eip(cx, i, "allocation_id", &alloc, public))
+                    }
+                    Some(r) => match cx.required(i, "allocation_id", Ok(r), "aws_eip") {
+                        Some((a, _)) => Some(a),
+                        None => continue,
+                    },
                     None => continue,
                 }
             }
@@ -310,6 +317,10 @@ pub(super) fn nat_gateways(cx: &mut Ctx<'_>) {
                         if let Some(m) = cx.model_of(t) {
                             secondary_allocation_ids.push(m);
                         }
+                    }
+                    Ref::External(alloc) => {
+                        let id = external_eip(cx, i, "secondary_allocation_ids", &alloc, None);
+                        secondary_allocation_ids.push(id);
                     }
                     other => {
                         let msg = cx.missing(&other, "aws_eip");
@@ -375,6 +386,43 @@ pub(super) fn nat_gateways(cx: &mut Ctx<'_>) {
             format!("nat gateway {id} ({})", connectivity.as_str()),
         );
     }
+}
+
+/// The model id of an Elastic IP that a NAT gateway (resource `i`) uses and the document
+/// does not manage (allocated outside Terraform, or read by a data source): added, with
+/// the gateway's known `public_ip` or a chosen address, and reported.
+fn external_eip(
+    cx: &mut Ctx<'_>,
+    i: usize,
+    field: &str,
+    alloc: &str,
+    public: Option<Ipv4Addr>,
+) -> String {
+    let id = cx.ids.id("eipalloc-", alloc);
+    if !cx.t.elastic_ips.iter().any(|e| e.id == id) {
+        cx.t.elastic_ips.push(ElasticIp {
+            id: id.clone(),
+            name: None,
+            public_ip: public.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            eni: None,
+            private_ip: None,
+        });
+        if public.is_none() {
+            cx.pending_public
+                .push(PendingPublic::Eip(cx.t.elastic_ips.len() - 1, i));
+        }
+        let how = match public {
+            Some(p) => format!("with the gateway's public_ip {p}"),
+            None => "with a chosen address".to_string(),
+        };
+        cx.note(
+            EntryKind::Defaulted,
+            i,
+            field,
+            format!("{alloc}: an Elastic IP the document does not manage; added as {id} {how}"),
+        );
+    }
+    id
 }
 
 /// Imports the VPC peering connections; one whose other VPC is not in the document is

@@ -295,12 +295,21 @@ pub(super) fn interfaces(cx: &mut Ctx<'_>) {
             .unwrap_or(0)
             .saturating_sub(secondary.len())
             + unknown;
-        let (ns, ifname) = match attached.get(&i) {
-            Some(&(inst, dev)) => match cx.instance_ns.get(&inst) {
-                Some(ns) => (ns.clone(), format!("eth{dev}")),
-                None => (eni_netns(&id), DEFAULT_IFNAME.to_string()),
-            },
-            None => (eni_netns(&id), DEFAULT_IFNAME.to_string()),
+        // An ENI of its own gets a namespace of its own, apart from the instances' ones.
+        let own = || {
+            let ns = eni_netns(&id);
+            if cx.instance_ns.values().any(|n| *n == ns) {
+                format!("{ns}-eni")
+            } else {
+                ns
+            }
+        };
+        let (ns, ifname) = match attached
+            .get(&i)
+            .and_then(|&(inst, dev)| Some((cx.instance_ns.get(&inst)?, dev)))
+        {
+            Some((ns, dev)) => (ns.clone(), format!("eth{dev}")),
+            None => (own(), DEFAULT_IFNAME.to_string()),
         };
         let security_groups = groups(cx, i, &o, "security_groups");
         let source_dest_check = cx
@@ -388,13 +397,14 @@ fn groups(cx: &mut Ctx<'_>, i: usize, o: &Obj<'_>, k: &str) -> Option<Vec<String
     let mut out = Vec::new();
     for r in refs {
         match r {
-            Ref::Found(t) => {
-                if let Some(m) = cx.model_of(t) {
-                    if !out.contains(&m) {
-                        out.push(m);
-                    }
+            Ref::Found(t) => match cx.model_of(t) {
+                Some(m) if !out.contains(&m) => out.push(m),
+                Some(_) => {}
+                None => {
+                    let msg = format!("{} is left out: so is its membership", cx.target_name(t));
+                    cx.note(EntryKind::Skipped, i, k, msg);
                 }
-            }
+            },
             Ref::Absent => {}
             other => {
                 let msg = cx.missing(&other, "aws_security_group");

@@ -78,7 +78,8 @@ fn group(cx: &mut Ctx<'_>, i: usize, default: bool) {
     } else {
         let r = cx.reference(i, &o, "vpc_id", "vpc_id", &["aws_vpc"]);
         if matches!(r, Ok(Ref::Absent)) {
-            cx.fail(
+            cx.note(
+                EntryKind::Skipped,
                 i,
                 "vpc_id",
                 "not set: a group of the account's default VPC, which is not in the document",

@@ -1093,6 +1093,101 @@ fn for_each_attachments_associations_and_prefix_lists_import() {
 }
 
 #[test]
+fn what_depends_on_something_left_out_is_left_out_and_outside_eips_are_added() {
+    let r = |t: &str, n: &str, v: serde_json::Value| serde_json::json!({"address": format!("{t}.{n}"), "mode": "managed", "type": t, "name": n, "values": v});
+    let text = state(serde_json::json!([
+        r(
+            "aws_vpc",
+            "v",
+            serde_json::json!({"id": "vpc-01", "cidr_block": "10.9.0.0/16"})
+        ),
+        r(
+            "aws_subnet",
+            "s",
+            serde_json::json!({"id": "subnet-01", "vpc_id": "vpc-01", "cidr_block": "10.9.1.0/24"})
+        ),
+        // A group of the account's default VPC, and what refers to it.
+        r(
+            "aws_security_group",
+            "classic",
+            serde_json::json!({"id": "sg-0classic", "name": "classic", "ingress": []})
+        ),
+        r(
+            "aws_security_group_rule",
+            "r",
+            serde_json::json!({"type": "ingress", "security_group_id": "sg-0classic",
+            "protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"]})
+        ),
+        r(
+            "aws_instance",
+            "x",
+            serde_json::json!({"id": "i-01", "subnet_id": "subnet-01", "private_ip": "10.9.1.10",
+            "vpc_security_group_ids": ["sg-0classic"], "tags": {"Name": "01"}})
+        ),
+        // A standalone ENI whose namespace would be the instance's.
+        r(
+            "aws_network_interface",
+            "e",
+            serde_json::json!({"id": "eni-01", "subnet_id": "subnet-01",
+            "private_ip": "10.9.1.11", "private_ips": ["10.9.1.11"]})
+        ),
+        // A NAT gateway whose Elastic IP the document does not manage.
+        r(
+            "aws_internet_gateway",
+            "g",
+            serde_json::json!({"id": "igw-01", "vpc_id": "vpc-01"})
+        ),
+        r(
+            "aws_nat_gateway",
+            "n",
+            serde_json::json!({"id": "nat-01", "subnet_id": "subnet-01",
+            "connectivity_type": "public", "allocation_id": "eipalloc-0elsewhere", "public_ip": "203.0.113.77",
+            "private_ip": "10.9.1.100", "network_interface_id": "eni-0natnat"})
+        ),
+    ]));
+    let i = import_str("t.json", &text).unwrap_or_else(|e| panic!("{e:?}"));
+    checked(&i);
+    assert!(has(
+        &i,
+        EntryKind::Skipped,
+        "aws_security_group.classic",
+        "default VPC"
+    ));
+    assert!(has(
+        &i,
+        EntryKind::Skipped,
+        "aws_security_group_rule.r",
+        "aws_security_group.classic is left out"
+    ));
+    assert!(has(
+        &i,
+        EntryKind::Skipped,
+        "aws_instance.x",
+        "aws_security_group.classic is left out"
+    ));
+    assert_eq!(eni(&i, "eni-01").netns.as_deref(), Some("01-eni"));
+    // `eni-01` (from the Name tag) is taken: the instance's ENI gets a generated id.
+    let x = id_of(&i, "aws_instance.x.primary_network_interface_id");
+    assert!(x.starts_with("eni-") && x.len() == 16, "{x}");
+    assert_eq!(eni(&i, x).netns.as_deref(), Some("01"));
+    let eip = &i.topology.elastic_ips[0];
+    assert_eq!(
+        (eip.id.as_str(), eip.public_ip.to_string()),
+        ("eipalloc-0elsewhere", "203.0.113.77".to_string())
+    );
+    assert!(has(
+        &i,
+        EntryKind::Defaulted,
+        "aws_nat_gateway.n",
+        "does not manage"
+    ));
+    assert_eq!(
+        i.topology.nat_gateways[0].network_interface_id.as_deref(),
+        Some("eni-0natnat")
+    );
+}
+
+#[test]
 #[ignore = "prints a fixture's import, for a look"]
 fn print_import() {
     let name = std::env::var("TF_FIXTURE").unwrap_or_else(|_| "three-tier-plan.json".into());
