@@ -316,7 +316,7 @@ pub(super) fn interfaces(cx: &mut Ctx<'_>) {
             .ok(o.bool("source_dest_check"))
             .and_then(Val::known)
             .unwrap_or(true);
-        let ipv6_ips = ipv6(cx, i, &o);
+        let ipv6_ips = ipv6(cx, i, &o, &subnet);
         let name = cx.ok(o.name_tag()).flatten();
         let eni = Eni {
             id: id.clone(),
@@ -358,9 +358,13 @@ fn push(cx: &mut Ctx<'_>, i: usize, eni: Eni, primary: bool, secondaries: usize)
     }
 }
 
-/// The IPv6 addresses of `ipv6_addresses`.
-fn ipv6(cx: &mut Ctx<'_>, i: usize, o: &Obj<'_>) -> Vec<std::net::Ipv6Addr> {
+/// The IPv6 addresses of `ipv6_addresses` (none, reported, when `subnet` has no IPv6 CIDR).
+fn ipv6(cx: &mut Ctx<'_>, i: usize, o: &Obj<'_>, subnet: &str) -> Vec<std::net::Ipv6Addr> {
     let mut out = Vec::new();
+    let v6 =
+        cx.t.subnets
+            .iter()
+            .any(|s| s.id == subnet && s.ipv6_cidr.is_some());
     match cx.ok(o.strs("ipv6_addresses")) {
         Some(Val::Known(items)) => {
             for s in items.into_iter().filter_map(Val::known) {
@@ -387,6 +391,15 @@ fn ipv6(cx: &mut Ctx<'_>, i: usize, o: &Obj<'_>) -> Vec<std::net::Ipv6Addr> {
             );
         }
         _ => {}
+    }
+    if !v6 && !out.is_empty() {
+        cx.note(
+            EntryKind::Skipped,
+            i,
+            "ipv6_addresses",
+            format!("{subnet} was imported without IPv6: the IPv6 addresses are left out"),
+        );
+        out.clear();
     }
     out
 }
@@ -491,7 +504,7 @@ fn instance(cx: &mut Ctx<'_>, i: usize, attached: &HashMap<usize, (usize, i64)>)
             Target::Default(..) => false,
         },
     };
-    let ipv6_ips = ipv6(cx, i, &o);
+    let ipv6_ips = ipv6(cx, i, &o, &subnet);
     let name = cx.ok(o.name_tag()).flatten();
     let eni = Eni {
         id: id.clone(),

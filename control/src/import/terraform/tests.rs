@@ -1188,6 +1188,74 @@ fn what_depends_on_something_left_out_is_left_out_and_outside_eips_are_added() {
 }
 
 #[test]
+fn references_follow_variables_and_outputs_through_nested_and_counted_modules() {
+    use serde_json::json;
+    let res = |address: &str, t: &str, n: &str, v: serde_json::Value| json!({"address": address, "mode": "managed", "type": t, "name": n, "values": v});
+    let change = |address: &str, unknown: serde_json::Value| json!({"address": address, "change": {"actions": ["create"], "after_unknown": unknown}});
+    let refs = |r: &[&str]| json!({ "references": r });
+    let subnet_cfg = json!({"address": "aws_subnet.s", "mode": "managed", "type": "aws_subnet", "name": "s",
+        "expressions": {"vpc_id": refs(&["var.vpc"])}});
+    let plan = json!({
+        "format_version": "1.2",
+        "planned_values": {"root_module": {
+            "resources": [
+                res("aws_vpc.main", "aws_vpc", "main", json!({"cidr_block": "10.7.0.0/16"})),
+                res("aws_route_table.r", "aws_route_table", "r", json!({})),
+            ],
+            "child_modules": [
+                {"address": "module.a", "child_modules": [{"address": "module.a.module.b", "resources": [
+                    res("module.a.module.b.aws_subnet.s", "aws_subnet", "s", json!({"cidr_block": "10.7.1.0/24"})),
+                ]}]},
+                {"address": "module.c[0]", "resources": [
+                    res("module.c[0].aws_subnet.s", "aws_subnet", "s", json!({"cidr_block": "10.7.2.0/24"})),
+                ]},
+                {"address": "module.c[1]", "resources": [
+                    res("module.c[1].aws_subnet.s", "aws_subnet", "s", json!({"cidr_block": "10.7.3.0/24"})),
+                ]},
+            ],
+        }},
+        "resource_changes": [
+            change("aws_vpc.main", json!({"id": true})),
+            change("aws_route_table.r", json!({"id": true, "vpc_id": true, "route": true})),
+            change("module.a.module.b.aws_subnet.s", json!({"id": true, "vpc_id": true})),
+            change("module.c[0].aws_subnet.s", json!({"id": true, "vpc_id": true})),
+            change("module.c[1].aws_subnet.s", json!({"id": true, "vpc_id": true})),
+        ],
+        "configuration": {"root_module": {
+            "resources": [
+                {"address": "aws_vpc.main", "mode": "managed", "type": "aws_vpc", "name": "main",
+                 "expressions": {"cidr_block": {"constant_value": "10.7.0.0/16"}}},
+                {"address": "aws_route_table.r", "mode": "managed", "type": "aws_route_table", "name": "r",
+                 "expressions": {"vpc_id": refs(&["module.a.vpc", "module.a"])}},
+            ],
+            "module_calls": {
+                "a": {"expressions": {"vpc_id": refs(&["aws_vpc.main.id", "aws_vpc.main"])}, "module": {
+                    "outputs": {"vpc": {"expression": refs(&["module.b.vpc", "module.b"])}},
+                    "module_calls": {"b": {"expressions": {"vpc": refs(&["var.vpc_id"])}, "module": {
+                        "outputs": {"vpc": {"expression": refs(&["var.vpc"])}},
+                        "resources": [subnet_cfg.clone()],
+                    }}},
+                }},
+                "c": {"count_expression": {"constant_value": 2},
+                      "expressions": {"vpc": refs(&["aws_vpc.main.id", "aws_vpc.main"])},
+                      "module": {"resources": [subnet_cfg]}},
+            },
+        }},
+    });
+    let i = import_str("nested.json", &plan.to_string()).unwrap_or_else(|e| panic!("{e:?}"));
+    checked(&i);
+    let vpc = id_of(&i, "aws_vpc.main");
+    for s in &i.topology.subnets {
+        assert_eq!(s.vpc, vpc, "{}", s.id);
+    }
+    assert_eq!(i.topology.subnets.len(), 3);
+    assert_eq!(
+        i.topology.route_tables[0].vpc, vpc,
+        "through two outputs and two variables"
+    );
+}
+
+#[test]
 #[ignore = "prints a fixture's import, for a look"]
 fn print_import() {
     let name = std::env::var("TF_FIXTURE").unwrap_or_else(|_| "three-tier-plan.json".into());
