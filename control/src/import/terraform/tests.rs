@@ -602,11 +602,19 @@ fn a_state_keeps_its_ids_and_reports_what_it_cannot_model() {
     assert_eq!(private.routes[0].target, "pcx-0a1b2c3d4e5f60099");
     assert_eq!(private.routes[0].state, crate::model::RouteState::Blackhole);
     assert_eq!(private.routes[1].target, "blackhole");
+    // A virtual private gateway and a VPC endpoint: blackholes too.
     assert_eq!(
-        entries(&i, EntryKind::Blackholed).len(),
-        2,
-        "{:?}",
-        entries(&i, EntryKind::Blackholed)
+        (
+            private.routes[2].target.as_str(),
+            private.routes[3].target.as_str()
+        ),
+        ("blackhole", "blackhole")
+    );
+    let blackholed = entries(&i, EntryKind::Blackholed);
+    assert_eq!(blackholed.len(), 4, "{blackholed:?}");
+    assert!(
+        blackholed[2].contains("vgw-0a1b2c3d4e5f60097") && blackholed[3].contains("vpce-"),
+        "{blackholed:?}"
     );
     // Peers outside the document: their rules are left out, and said so.
     assert!(has(
@@ -868,18 +876,28 @@ fn a_plan_with_modules_counts_and_every_resource_kind_imports() {
         .iter()
         .any(|a| a.default && a.id == id_of(&i, "aws_default_network_acl.peer")));
     // Gateways and addresses: the Elastic IP replaces the bastion's public IP; the web
-    // instance's and the NAT gateway's Elastic IP's addresses are chosen.
+    // instance's and the Elastic IPs' addresses are chosen (in document order: the root
+    // module first); an Elastic IP on an ENI's secondary address.
     assert_eq!(eni(&i, "eni-bastion").public_ip, None);
     let eips: Vec<_> = t
         .elastic_ips
         .iter()
-        .map(|e| (e.public_ip.to_string(), e.eni.clone()))
+        .map(|e| {
+            let private = e.private_ip.map(|p| p.to_string());
+            (e.public_ip.to_string(), e.eni.as_deref(), private)
+        })
         .collect();
+    let inside = id_of(&i, "aws_network_interface.appliance_inside");
     assert_eq!(
         eips,
         vec![
-            ("198.51.100.77".to_string(), Some("eni-bastion".to_string())),
-            ("192.0.2.2".to_string(), None)
+            ("198.51.100.77".to_string(), Some("eni-bastion"), None),
+            (
+                "192.0.2.2".to_string(),
+                Some(inside),
+                Some("10.20.11.6".to_string())
+            ),
+            ("192.0.2.3".to_string(), None, None),
         ]
     );
     assert_eq!(
