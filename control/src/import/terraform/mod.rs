@@ -57,8 +57,10 @@
 //! Every resource gets an entry. **Skipped**: other `aws_*` resources (transit gateways,
 //! VPC endpoints, VPN gateways, …), data sources other than prefix lists, resources of
 //! other providers, resources this plan deletes, a VPC peering whose other VPC is not in
-//! the document, an unattached internet gateway, security-group rules whose peer is not in
-//! the document. **Blackholed**: routes to targets that cannot be modelled
+//! the document, an unattached internet gateway, a group or instance of the account's
+//! default VPC (no `vpc_id` / `subnet_id`), security-group rules whose peer is not in the
+//! document or, in a plan, whose unknown groups several inline rules share, and whatever
+//! depends on a skipped resource (a rule of a skipped group). **Blackholed**: routes to targets that cannot be modelled
 //! (`transit_gateway_id`, `vpc_endpoint_id`, a `gateway_id` that is not an internet
 //! gateway, `egress_only_gateway_id`, `carrier_gateway_id`, `local_gateway_id`,
 //! `core_network_arn`, and targets not in the document) become blackhole routes.
@@ -66,8 +68,11 @@
 //! lowest free assignable address of its subnet, in document order), a public address
 //! (an Elastic IP's or an instance's: the lowest free of 192.0.2.0/24, then
 //! 198.51.100.0/24, then 203.0.113.0/24, unless the Elastic IP's `address` names one), a
-//! NAT gateway's address (the subnet's highest free one, the model's own rule), a
-//! peering's status, IPv6 blocks (left out).
+//! NAT gateway's address (the subnet's highest free one, the model's own rule) and
+//! missing secondary addresses (the highest free ones), a peering's status, IPv6 blocks
+//! (left out); a VPC's default security group, network ACL or main route table that
+//! something names (written out with AWS's default contents); an Elastic IP that a NAT
+//! gateway uses and the document does not manage (added, with the gateway's `public_ip`).
 //!
 //! # Errors
 //!
@@ -180,6 +185,13 @@ pub fn import_str(file: &str, text: &str) -> Result<Imported, Vec<ImportError>> 
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
+    tracing::debug!(
+        topology_resources = cx.t.vpcs.len() + cx.t.subnets.len() + cx.t.enis.len(),
+        skipped = cx.report.of(EntryKind::Skipped).count(),
+        blackholed = cx.report.of(EntryKind::Blackholed).count(),
+        defaulted = cx.report.of(EntryKind::Defaulted).count(),
+        "terraform import done"
+    );
     let mut report = cx.report;
     report.ids = cx
         .ids

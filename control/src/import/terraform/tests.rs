@@ -1274,6 +1274,77 @@ fn references_follow_variables_and_outputs_through_nested_and_counted_modules() 
 }
 
 #[test]
+fn inline_rules_whose_groups_cannot_be_told_apart_are_reported() {
+    use serde_json::json;
+    // Two inline rules, each naming a group unknown until apply; the configuration
+    // names two groups for the whole `ingress`, so which is which cannot be told.
+    let rule = |port: u16| {
+        json!({"protocol": "tcp", "from_port": port, "to_port": port, "cidr_blocks": [],
+               "security_groups": null, "self": false})
+    };
+    let sg = |name: &str, ingress: serde_json::Value| {
+        json!({"address": format!("aws_security_group.{name}"), "mode": "managed",
+               "type": "aws_security_group", "name": name,
+               "values": {"vpc_id": "vpc-01", "name": name, "ingress": ingress, "egress": []}})
+    };
+    let change = |name: &str, unknown: serde_json::Value| {
+        json!({"address": format!("aws_security_group.{name}"),
+               "change": {"actions": ["create"], "after_unknown": unknown}})
+    };
+    let cfg = |name: &str, refs: &[&str]| {
+        json!({"address": format!("aws_security_group.{name}"), "mode": "managed",
+               "type": "aws_security_group", "name": name,
+               "expressions": {"vpc_id": {"constant_value": "vpc-01"}, "ingress": {"references": refs}}})
+    };
+    let plan = json!({
+        "format_version": "1.2",
+        "planned_values": {"root_module": {"resources": [
+            {"address": "aws_vpc.v", "mode": "managed", "type": "aws_vpc", "name": "v",
+             "values": {"id": "vpc-01", "cidr_block": "10.9.0.0/16"}},
+            sg("a", json!([])), sg("b", json!([])),
+            sg("two", json!([rule(80), rule(443)])),
+            sg("one", json!([rule(80), rule(443)])),
+        ]}},
+        "resource_changes": [
+            change("a", json!({"id": true})), change("b", json!({"id": true})),
+            change("two", json!({"id": true, "ingress": [{"security_groups": true}, {"security_groups": true}]})),
+            change("one", json!({"id": true, "ingress": [{"security_groups": true}, {"security_groups": true}]})),
+        ],
+        "configuration": {"root_module": {"resources": [
+            cfg("a", &[]), cfg("b", &[]),
+            cfg("two", &["aws_security_group.a.id", "aws_security_group.a", "aws_security_group.b.id", "aws_security_group.b"]),
+            cfg("one", &["aws_security_group.a.id", "aws_security_group.a"]),
+        ]}},
+    });
+    let i = import_str("sg.json", &plan.to_string()).unwrap_or_else(|e| panic!("{e:?}"));
+    checked(&i);
+    let group = |address: &str| {
+        let id = id_of(&i, address);
+        i.topology
+            .security_groups
+            .iter()
+            .find(|g| g.id == id)
+            .expect("group")
+    };
+    assert!(group("aws_security_group.two").inbound.is_empty());
+    let skipped = entries(&i, EntryKind::Skipped);
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped[0].starts_with("aws_security_group.two.ingress[0].security_groups: "),
+        "{skipped:?}"
+    );
+    assert!(skipped[0].contains("cannot tell which rule"), "{skipped:?}");
+    // One group named: every rule whose group is unknown names it.
+    let a = id_of(&i, "aws_security_group.a");
+    let peers: Vec<_> = group("aws_security_group.one")
+        .inbound
+        .iter()
+        .map(|r| r.peer().map(ToString::to_string))
+        .collect();
+    assert_eq!(peers, vec![Some(a.to_string()), Some(a.to_string())]);
+}
+
+#[test]
 #[ignore = "prints a fixture's import, for a look"]
 fn print_import() {
     let name = std::env::var("TF_FIXTURE").unwrap_or_else(|_| "three-tier-plan.json".into());
