@@ -1,8 +1,8 @@
 //! `vpcctl import`: what users already run, as a topology. The JSON that the AWS CLI
-//! prints (`aws ec2 describe-* --output json`, in [`aws`]) or that Terraform prints
+//! prints (`aws ec2 describe-* --output json`, in [`aws`](self::aws)) or that Terraform prints
 //! (`terraform show -json` of a plan or a state, in [`terraform`]) becomes a [`Topology`]
 //! plus an [`ImportReport`] of what was used, defaulted, turned into a blackhole or
-//! skipped — nothing is dropped silently. [`write`] renders the result as readable TOML.
+//! skipped — nothing is dropped silently. [`write`](self::write::toml) renders the result as readable TOML.
 //!
 //! Ids: an AWS id that fits the project's id rules (its kind's prefix followed by
 //! letters, digits, `-` or `_`) is kept; any other (a Terraform address, a value unknown
@@ -17,6 +17,7 @@ use crate::model::Topology;
 use crate::names::{fnv1a64, mix64};
 
 pub mod aws;
+pub mod terraform;
 pub mod write;
 
 /// What happened to one thing of the input.

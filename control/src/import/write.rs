@@ -18,7 +18,7 @@ pub fn toml(t: &Topology, report: &ImportReport) -> Result<String, WriteError> {
     let _ = writeln!(out, "# Imported by `vpcctl import` from {}.", report.source);
     let _ = writeln!(
         out,
-        "# One network namespace per ENI; review before you rely on it."
+        "# One network namespace per instance (its ENIs) or per ENI; review before you rely on it."
     );
     if !report.ids.is_empty() {
         let _ = writeln!(
