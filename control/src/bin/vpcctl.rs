@@ -262,6 +262,32 @@ enum Cmd {
         #[arg(long)]
         vpcd: Option<PathBuf>,
     },
+    /// Turn what you already run into a topology: `aws ec2 describe-* --output json`
+    /// files (or a directory of them), or the JSON of `terraform show -json` for a plan
+    /// or a state. Prints the TOML (or writes `-o FILE`) and, on stderr, what was left
+    /// out or turned into a blackhole.
+    ///
+    /// Exit status: 0 imported (and valid), 1 imported but the topology is invalid
+    /// (nothing written), 2 bad input (nothing written).
+    #[command(
+        after_help = "Examples:\n  vpcctl import aws describe/ -o vpc.toml\n  vpcctl import terraform plan.json --check\n  terraform show -json plan.out > plan.json && vpcctl import terraform plan.json -o vpc.toml"
+    )]
+    Import {
+        /// `aws` or `terraform`.
+        from: ImportFrom,
+        /// The input: AWS JSON files or directories; one Terraform JSON file.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write the topology here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Validate only: write nothing.
+        #[arg(long)]
+        check: bool,
+        /// Print the report (and errors) as JSON instead of the TOML.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script for bash, zsh or fish.
     #[command(
         after_help = "Examples:\n  source <(vpcctl completions bash)\n  vpcctl completions zsh > ~/.zfunc/_vpcctl\n  vpcctl completions fish > ~/.config/fish/completions/vpcctl.fish"
@@ -297,6 +323,7 @@ impl Cmd {
             | Cmd::Down { json }
             | Cmd::Trace { json, .. }
             | Cmd::Test { json, .. }
+            | Cmd::Import { json, .. }
             | Cmd::Diff { json, .. } => *json,
             Cmd::Completions { .. } | Cmd::Man { .. } => false,
         }
@@ -546,12 +573,118 @@ fn run(cli: Cli) -> Result<ExitKind> {
             };
             diff(&old, &new, &opts, json)
         }
+        Cmd::Import {
+            from,
+            paths,
+            output,
+            check,
+            json,
+        } => import(from, &paths, output.as_deref(), check, json),
         Cmd::Completions { shell } => {
             print!("{}", docs::completions(&mut Cli::command(), shell));
             Ok(ExitKind::Success)
         }
         Cmd::Man { verb, dir } => man(verb.as_deref(), dir.as_deref()),
     }
+}
+
+/// Where `vpcctl import` reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ImportFrom {
+    /// `aws ec2 describe-* --output json` files or directories.
+    Aws,
+    /// `terraform show -json` of a plan or a state.
+    Terraform,
+}
+
+/// `vpcctl import aws|terraform PATH…`.
+fn import(
+    from: ImportFrom,
+    paths: &[PathBuf],
+    output: Option<&Path>,
+    check: bool,
+    json_out: bool,
+) -> Result<ExitKind> {
+    use control::import;
+    let imported = match from {
+        ImportFrom::Aws => import::aws::import(paths),
+        ImportFrom::Terraform => match paths {
+            [one] => import::terraform::import(one),
+            _ => {
+                anyhow::bail!("terraform: give one `terraform show -json` file")
+            }
+        },
+    };
+    let imported = match imported {
+        Ok(i) => i,
+        Err(errors) => {
+            if json_out {
+                print_json(&serde_json::json!({ "ok": false, "errors": errors }));
+            } else {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!("{} problem(s); nothing was written", errors.len());
+            }
+            return Ok(ExitKind::Error);
+        }
+    };
+    let mut checked = imported.topology.clone();
+    let invalid = control::validate::validate(&mut checked).err();
+    let text = import::write::toml(&imported.topology, &imported.report)?;
+    if json_out {
+        print_json(&serde_json::json!({
+            "ok": invalid.is_none(),
+            "report": imported.report,
+            "errors": invalid.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+        }));
+    } else {
+        for kind in [import::EntryKind::Skipped, import::EntryKind::Blackholed] {
+            for e in imported.report.of(kind) {
+                let field = if e.field.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{}", e.field)
+                };
+                eprintln!(
+                    "{}: {}{field} ({}): {}",
+                    kind.as_str(),
+                    e.resource,
+                    e.file,
+                    e.message
+                );
+            }
+        }
+        let count = |k| imported.report.of(k).count();
+        eprintln!(
+            "imported from {}: {} used, {} defaulted, {} blackholed, {} skipped",
+            imported.report.source,
+            count(import::EntryKind::Used),
+            count(import::EntryKind::Defaulted),
+            count(import::EntryKind::Blackholed),
+            count(import::EntryKind::Skipped)
+        );
+        if let Some(errors) = &invalid {
+            for e in errors.iter() {
+                eprintln!("invalid: {e}");
+            }
+        }
+    }
+    if invalid.is_some() {
+        eprintln!("the imported topology is invalid; nothing was written");
+        return Ok(ExitKind::Failed);
+    }
+    if !check && !json_out {
+        match output {
+            Some(p) => {
+                std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?
+            }
+            None => print!("{text}"),
+        }
+    } else if let (false, Some(p)) = (check, output) {
+        std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(ExitKind::Success)
 }
 
 /// `vpcctl test FILE…`: every file's problems together (exit 2, nothing runs), or the run's

@@ -1,5 +1,5 @@
 //! `vpcctl import`: what users already run, as a topology. The JSON that the AWS CLI
-//! prints (`aws ec2 describe-* --output json`, in [`aws`](self::aws)) or that Terraform prints
+//! prints (`aws ec2 describe-* --output json`, in [`aws`]) or that Terraform prints
 //! (`terraform show -json` of a plan or a state, in [`terraform`]) becomes a [`Topology`]
 //! plus an [`ImportReport`] of what was used, defaulted, turned into a blackhole or
 //! skipped — nothing is dropped silently. [`write`](self::write::toml) renders the result as readable TOML.
@@ -17,6 +17,7 @@ use crate::model::Topology;
 use crate::names::{fnv1a64, mix64};
 
 pub mod aws;
+pub mod source;
 pub mod terraform;
 pub mod write;
 

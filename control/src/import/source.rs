@@ -36,7 +36,11 @@ pub fn kind(path: &Path) -> Result<SourceKind, ImportError> {
             &file,
             "file",
             "",
-            format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column()),
+            format!(
+                "invalid JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     Ok(if terraform::looks_like_terraform(&json) {
@@ -59,16 +63,21 @@ pub fn import(path: &Path) -> Result<Option<Imported>, Vec<ImportError>> {
 /// lines naming the file, the resource and the field.
 pub fn topology(path: &Path) -> Result<Topology, Vec<String>> {
     let file = path.display().to_string();
-    let mut t = match import(path).map_err(|e| e.iter().map(ToString::to_string).collect::<Vec<_>>())? {
-        Some(imported) => imported.topology,
-        None => {
-            let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{file}: cannot read: {e}")])?;
-            return crate::validate::check(&text)
-                .map(|(t, _)| t)
-                .map_err(|e| e.iter().map(|e| format!("{file}: {e}")).collect());
-        }
-    };
-    crate::validate::validate(&mut t)
-        .map_err(|e| e.iter().map(|e| format!("{file} (imported): {e}")).collect())?;
+    let mut t =
+        match import(path).map_err(|e| e.iter().map(ToString::to_string).collect::<Vec<_>>())? {
+            Some(imported) => imported.topology,
+            None => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| vec![format!("{file}: cannot read: {e}")])?;
+                return crate::validate::check(&text)
+                    .map(|(t, _)| t)
+                    .map_err(|e| e.iter().map(|e| format!("{file}: {e}")).collect());
+            }
+        };
+    crate::validate::validate(&mut t).map_err(|e| {
+        e.iter()
+            .map(|e| format!("{file} (imported): {e}"))
+            .collect::<Vec<String>>()
+    })?;
     Ok(t)
 }

@@ -60,6 +60,19 @@ pub fn run_all(
 /// Loads a topology file for the matrix verbs.
 fn topology(path: &Path) -> Result<crate::model::Topology, CommandError> {
     let file = path.display().to_string();
+    // AWS descriptions and Terraform plans are imported on the fly.
+    if !matches!(
+        crate::import::source::kind(path),
+        Ok(crate::import::source::SourceKind::Toml)
+    ) {
+        return crate::import::source::topology(path).map_err(|e| {
+            CommandError::Spec(
+                e.into_iter()
+                    .map(|m| SpecError::new(&file, "file", "", m))
+                    .collect(),
+            )
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|e| {
         CommandError::Spec(vec![SpecError::new(
             &file,

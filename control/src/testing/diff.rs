@@ -1,6 +1,6 @@
 //! `vpcctl diff OLD NEW`: the same probe matrix (the union of both topologies'
 //! [`matrix`](super::generate::matrix)) run against each, and what changed between them
-//! — "tcp/22 from client to 198.51.100.10: blocked → reach (sg-web inbound[3])".
+//! — "tcp/22 from client to 198.51.100.10: blocked → reach (sg-web inbound\[3\])".
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -231,6 +231,14 @@ fn load_topology(
     field: &str,
     path: &PathBuf,
 ) -> Result<Topology, SpecError> {
+    // AWS descriptions and Terraform plans are imported on the fly.
+    if !matches!(
+        crate::import::source::kind(path),
+        Ok(crate::import::source::SourceKind::Toml)
+    ) {
+        return crate::import::source::topology(path)
+            .map_err(|e| SpecError::new(file, what, field, e.join("; ")));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| {
         SpecError::new(
             file,
