@@ -42,6 +42,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         Some(Attachment {
             netns: ns.to_string(),
             ifname: "eth0".into(),
+            dhcp: false,
         })
     };
     let eni =
@@ -68,6 +69,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         vpcs: vec![VpcConfig {
             id: "vpc-1".into(),
             cidrs: local.destination.to_string().parse().into_iter().collect(),
+            dhcp: Default::default(),
         }],
         subnets: ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]
             .iter()
@@ -187,6 +189,7 @@ pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
             attachment: Attachment {
                 netns: "internet".into(),
                 ifname: "eth0".into(),
+                dhcp: false,
             },
             host_mac: INTERNET_HOST_MAC,
             mtu: 1500,

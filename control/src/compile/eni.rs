@@ -93,6 +93,7 @@ pub(super) fn enis(
             attachment: e.netns.as_ref().map(|ns| Attachment {
                 netns: ns.clone(),
                 ifname: e.ifname.clone(),
+                dhcp: false,
             }),
             security_groups: Some(groups),
             conntrack: conntrack_config(e.conntrack.as_ref(), scale),

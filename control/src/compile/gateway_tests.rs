@@ -96,7 +96,8 @@ fn internet_gateways_compile_in_file_order_with_uplink_and_macs() {
         u.attachment,
         Attachment {
             netns: "inet".into(),
-            ifname: "up0".into()
+            ifname: "up0".into(),
+            dhcp: false,
         }
     );
     let Outside::Namespace {

@@ -100,6 +100,7 @@ fn own_namespace(igw_id: &str, inet: &InternetSide) -> Uplink {
         attachment: Attachment {
             netns: inet.netns.clone(),
             ifname: inet.ifname.clone(),
+            dhcp: false,
         },
         host_mac: igw_host_mac(igw_id),
         mtu: inet.mtu,
@@ -134,6 +135,7 @@ fn on_segment(t: &Topology, igw_id: &str) -> Uplink {
         attachment: Attachment {
             netns: seg.netns,
             ifname: segment_uplink_ifname(igw_id),
+            dhcp: false,
         },
         host_mac: igw_host_mac(igw_id),
         mtu: seg.mtu,

@@ -293,7 +293,8 @@ fn enis_carry_addresses_mac_and_attachment() {
         a.attachment,
         Some(Attachment {
             netns: "ns-a1".into(),
-            ifname: "eth0".into()
+            ifname: "eth0".into(),
+            dhcp: false,
         })
     );
     let fw = &c.enis[1];

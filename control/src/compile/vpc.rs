@@ -11,6 +11,7 @@ pub(super) fn vpcs(t: &Topology) -> Vec<VpcConfig> {
         .map(|v| VpcConfig {
             id: v.id.clone(),
             cidrs: v.all_cidrs(),
+            dhcp: Default::default(),
         })
         .collect()
 }

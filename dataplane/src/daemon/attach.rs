@@ -1,6 +1,7 @@
 //! Attaching an ENI's TAP to its instance: the kernel end goes into the ENI's network
 //! namespace and gets the ENI's MAC, MTU, addresses and a default route via the subnet
-//! router (until DHCP arrives). Done with `ip(8)`: this is control-plane work, run at
+//! router — or, for an ENI attached with `dhcp`, only its MAC and MTU: a DHCP client in
+//! the namespace takes the address and route from the VPC router's DHCP server. Done with `ip(8)`: this is control-plane work, run at
 //! apply time, never on the forwarding path.
 
 use std::net::Ipv4Addr;
@@ -85,16 +86,20 @@ pub struct PortSpec {
 pub fn port_specs(c: &DataplaneConfig) -> Vec<PortSpec> {
     let enis = c.enis.iter().map(|e| {
         let cidr = c.subnets.get(e.subnet.idx()).and_then(|s| s.ipv4_cidr);
+        // An instance that configures itself by DHCP gets a bare interface: its DHCP
+        // client adds the address and route the VPC router hands out.
+        let dhcp = e.attachment.as_ref().is_some_and(|a| a.dhcp);
         PortSpec {
             id: e.id.clone(),
             attachment: e.attachment.clone(),
             mac: e.mac,
             mtu: e.mtu,
-            addrs: e.ipv4.clone(),
+            addrs: if dhcp { Vec::new() } else { e.ipv4.clone() },
             prefix_len: cidr.map_or(32, |n| n.prefix_len()),
-            gateway: cidr.map_or(Ipv4Addr::UNSPECIFIED, |n| {
-                Ipv4Addr::from(u32::from(n.network()).wrapping_add(1))
-            }),
+            gateway: match cidr {
+                Some(n) if !dhcp => Ipv4Addr::from(u32::from(n.network()).wrapping_add(1)),
+                _ => Ipv4Addr::UNSPECIFIED,
+            },
             ipv6: e.ipv6.clone(),
             master: None,
         }
@@ -232,4 +237,26 @@ pub fn tap_name(prefix: &str, n: u64) -> String {
 /// Whether `mac` could be set on a Linux interface (unicast).
 pub fn usable_mac(mac: MacAddr) -> bool {
     !mac.is_multicast() && mac.0 != [0; 6]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DHCP attachment leaves the kernel end without addresses and default route;
+    /// a static one gets both.
+    #[test]
+    fn dhcp_attachment_has_no_addresses_or_route() {
+        let mut c = crate::fixtures::two_subnets_and_middlebox();
+        let specs = port_specs(&c);
+        assert_eq!(specs[0].addrs, vec![Ipv4Addr::new(10, 0, 1, 10)]);
+        assert_eq!(specs[0].gateway, Ipv4Addr::new(10, 0, 1, 1));
+        if let Some(a) = c.enis[0].attachment.as_mut() {
+            a.dhcp = true;
+        }
+        let specs = port_specs(&c);
+        assert!(specs[0].addrs.is_empty());
+        assert!(specs[0].gateway.is_unspecified());
+        assert_eq!(specs[0].mtu, 9001);
+    }
 }

@@ -34,7 +34,7 @@ impl<P: Port> Dataplane<P> {
         }
         for i in 0..n {
             let len = pool.lens[i];
-            self.process(in_port, &mut pool.bufs[i][..len]);
+            self.process_in(in_port, &mut pool.bufs[i], len);
         }
         self.pool = pool;
         result.map(|()| n)
@@ -45,12 +45,26 @@ impl<P: Port> Dataplane<P> {
     // One function on purpose (~160 lines): split into a hit function and a slow-path
     // function, the pipeline bench measured +2–3 ns per flow-cache hit and +20 ns per
     // miss (2026-12-06), on the path every packet takes.
+    ///
+    /// The frame fills `buf`: an answer longer than the request (a DHCP reply) does not
+    /// fit and is dropped; [`Dataplane::process_in`] gives it room.
     #[inline]
     pub fn process(&mut self, in_port: impl Into<PortIdx>, buf: &mut [u8]) {
+        let len = buf.len();
+        self.process_in(in_port, buf, len);
+    }
+
+    /// Processes the frame (with its `virtio_net_hdr`) in `whole[..len]` that came in on
+    /// port `in_port`; the rest of `whole` is room for an answer longer than the request
+    /// (the VPC router's DHCP replies).
+    #[inline]
+    pub fn process_in(&mut self, in_port: impl Into<PortIdx>, whole: &mut [u8], len: usize) {
         let in_port = in_port.into();
         let Some(c) = self.counters.get_mut(in_port.idx()) else {
             return;
         };
+        let len = len.min(whole.len());
+        let buf = &mut whole[..len];
         c.rx_packets += 1;
         c.rx_bytes += buf.len().saturating_sub(VNET_HDR_LEN) as u64;
         if self.taps.capturing {
@@ -143,7 +157,10 @@ impl<P: Port> Dataplane<P> {
             owner: None,
             via_nat: None,
         };
-        let action = pipeline::slow_path(&mut cx, in_port, frame, &meta, &mut NoTrace);
+        let room = &mut whole[VNET_HDR_LEN..];
+        let frame_len = len - VNET_HDR_LEN;
+        let action = pipeline::slow_path(&mut cx, in_port, room, frame_len, &meta, &mut NoTrace);
+        let buf = &mut whole[..len];
         let (owner, via) = (cx.owner, cx.via_nat);
         if let Some(key) = key {
             match action {
@@ -182,7 +199,8 @@ impl<P: Port> Dataplane<P> {
                     Action::Forward { delivery, .. } => {
                         self.log_forward(in_port, &ip, &delivery, via, len as u64, n)
                     }
-                    Action::Drop { reason, .. } => {
+                    // DHCP is not recorded in flow logs.
+                    Action::Drop { reason, .. } if reason != DropReason::DhcpMalformed => {
                         self.log_reject(in_port, (owner, via), reason, &ip, len as u64, n)
                     }
                     _ => {}
@@ -204,6 +222,18 @@ impl<P: Port> Dataplane<P> {
             Action::Consumed => {
                 if let Some(c) = self.counters.get_mut(in_port.idx()) {
                     c.arp_ignored += 1;
+                }
+            }
+            Action::DhcpReply { len } => {
+                if let Some(c) = self.counters.get_mut(in_port.idx()) {
+                    c.dhcp_replies += 1;
+                }
+                let end = (VNET_HDR_LEN + len).min(whole.len());
+                self.send_answer(in_port, &mut whole[..end]);
+            }
+            Action::DhcpIgnored => {
+                if let Some(c) = self.counters.get_mut(in_port.idx()) {
+                    c.dhcp_ignored += 1;
                 }
             }
         }

@@ -149,8 +149,12 @@ impl<P: Port> Dataplane<P> {
         header: Header,
         from: String,
     ) -> Result<(TraceLeg, Option<(Delivery, Header)>), String> {
+        let frame_len = buf.len().saturating_sub(VNET_HDR_LEN);
+        // Room for an answer longer than the request (DHCP).
+        buf.resize(crate::engine::buf::BUF_SIZE.max(buf.len()), 0);
         let frame = &mut buf[VNET_HDR_LEN..];
-        let meta = parse_frame(frame).map_err(|e| format!("parsing the traced packet: {e}"))?;
+        let meta = parse_frame(&frame[..frame_len])
+            .map_err(|e| format!("parsing the traced packet: {e}"))?;
         let mut notes = Vec::new();
         let mut cx = Context {
             tables: &self.tables,
@@ -159,7 +163,8 @@ impl<P: Port> Dataplane<P> {
             owner: None,
             via_nat: None,
         };
-        let action = pipeline::slow_path(&mut cx, port, frame, &meta, &mut notes);
+        let action = pipeline::slow_path(&mut cx, port, frame, frame_len, &meta, &mut notes);
+        buf.truncate(VNET_HDR_LEN + frame_len);
         let (mut steps, blocking) = describe(&self.tables, header, &notes);
         let drop = |r: DropReason, component: String| Outcome::Dropped {
             reason: r.name().into(),
@@ -212,6 +217,12 @@ impl<P: Port> Dataplane<P> {
             },
             Action::Consumed => Outcome::Answered {
                 by: "the VPC router (ignored)".into(),
+            },
+            Action::DhcpReply { .. } => Outcome::Answered {
+                by: "the VPC router (DHCP)".into(),
+            },
+            Action::DhcpIgnored => Outcome::Answered {
+                by: "the VPC router (DHCP, ignored)".into(),
             },
         };
         if let Outcome::Delivered { to, .. } = &outcome {

@@ -111,7 +111,6 @@ impl<P: Port> Dataplane<P> {
     /// dropped for `drop` (a NAT gateway's RST) or as an ARP or echo answer.
     pub(super) fn reply(&mut self, in_port: PortIdx, buf: &mut [u8], drop: Option<DropReason>) {
         // The reply is complete (checksums computed): no offload state applies.
-        buf[..VNET_HDR_LEN].fill(0);
         let arp = buf.get(VNET_HDR_LEN + 12..VNET_HDR_LEN + 14) == Some(&[0x08, 0x06]);
         match drop {
             Some(r) => self.drop_frame(in_port, r),
@@ -125,6 +124,13 @@ impl<P: Port> Dataplane<P> {
                 }
             }
         }
+        self.send_answer(in_port, buf);
+    }
+
+    /// Sends an answer of the router's (complete, checksums computed) in `buf` back out
+    /// of `in_port`.
+    pub(super) fn send_answer(&mut self, in_port: PortIdx, buf: &mut [u8]) {
+        buf[..VNET_HDR_LEN].fill(0);
         self.transmit(in_port, in_port, buf);
     }
 

@@ -9,7 +9,7 @@
 //! ```text
 //! vpcd_config_epoch                                      running configuration epoch
 //! vpcd_eni_{rx,tx}_{packets,bytes}_total{eni}             ENI port traffic
-//! vpcd_eni_{arp_replies,arp_ignored,icmp_echo_replies}_total{eni}
+//! vpcd_eni_{arp_replies,arp_ignored,icmp_echo_replies,dhcp_replies,dhcp_ignored}_total{eni}
 //! vpcd_eni_drops_total{eni,reason}                        every reason, zeros included
 //! vpcd_eni_conntrack_entries{eni}, vpcd_eni_conntrack_max{eni}
 //! vpcd_eni_attached{eni}                                  1 when the ENI has a port
@@ -89,7 +89,7 @@ impl Family {
 /// The plain counters of a port: (name after `vpcd_eni_`/`vpcd_uplink_`, help for an ENI,
 /// help for an uplink, value). Destructured in full so that a new field fails to compile
 /// here until it is exported.
-fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 7] {
+fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 9] {
     let PortCounters {
         rx_packets,
         rx_bytes,
@@ -98,6 +98,8 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
         arp_replies,
         arp_ignored,
         icmp_echo_replies,
+        dhcp_replies,
+        dhcp_ignored,
         drops: _,
         conntrack_entries: _,
         conntrack_max: _,
@@ -144,6 +146,18 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
             "ICMP echo requests to the VPC router that it answered.",
             "ICMP echo requests to the internet gateway that it answered.",
             *icmp_echo_replies,
+        ),
+        (
+            "dhcp_replies_total",
+            "DHCP client messages the VPC router's DHCP server answered (OFFER, ACK, NAK).",
+            "DHCP answers on the uplink (none: the internet gateway serves no DHCP).",
+            *dhcp_replies,
+        ),
+        (
+            "dhcp_ignored_total",
+            "DHCP client messages the VPC router consumed without an answer (RELEASE, foreign MAC).",
+            "DHCP messages ignored on the uplink (none: the internet gateway serves no DHCP).",
+            *dhcp_ignored,
         ),
     ]
 }

@@ -29,6 +29,13 @@ pub struct PortCounters {
     pub arp_ignored: u64,
     /// ICMP echo requests to the router that it answered.
     pub icmp_echo_replies: u64,
+    /// DHCP client messages the router's DHCP server answered (OFFER, ACK, NAK).
+    #[serde(default)]
+    pub dhcp_replies: u64,
+    /// DHCP client messages it consumed without an answer (RELEASE, DECLINE, a foreign
+    /// MAC, a REQUEST for another server).
+    #[serde(default)]
+    pub dhcp_ignored: u64,
     /// Frames dropped, by reason (charged to the ENI the frame came from or was going to).
     /// Serialised as a list in [`DropReason::ALL`] order; a shorter list (an older peer)
     /// reads as zeros for the missing reasons.
@@ -52,6 +59,8 @@ impl Default for PortCounters {
             arp_replies: 0,
             arp_ignored: 0,
             icmp_echo_replies: 0,
+            dhcp_replies: 0,
+            dhcp_ignored: 0,
             drops: [0; DropReason::COUNT],
             conntrack_entries: 0,
             conntrack_max: 0,

@@ -20,6 +20,7 @@ use crate::engine::port::PortIdx;
 use crate::vpc::config::{
     EniIdx, IgwIdx, NaclIdx, NatIdx, PeeringIdx, RouteTableIdx, RouteTarget, SgIdx,
 };
+use crate::vpc::pipeline::dhcp::DhcpReply;
 use crate::vpc::pipeline::nacl::Direction;
 use crate::vpc::pipeline::route::NextHop;
 use crate::vpc::pipeline::{Note, SgPass};
@@ -374,6 +375,16 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
             }
             Note::RouterIgnored => {
                 steps.push(step("router", "VPC router".into(), "ignores".into()));
+            }
+            Note::Dhcp(reply) => {
+                let detail = match reply {
+                    Some(DhcpReply::Offer) => "DHCP server answers with an OFFER",
+                    Some(DhcpReply::Ack) => "DHCP server answers with an ACK",
+                    Some(DhcpReply::Nak) => "DHCP server answers with a NAK",
+                    None => "DHCP server ignores the message",
+                };
+                blocking = "VPC router (DHCP)".into();
+                steps.push(step("router", "VPC router (DHCP)".into(), detail.into()));
             }
             Note::SecurityGroup { eni, egress, pass } => {
                 let dir = if egress { "outbound" } else { "inbound" };

@@ -436,6 +436,39 @@ pub struct VpcConfig {
     pub id: String,
     /// The VPC's CIDR blocks (IPv4 primary first, then secondary IPv4, then IPv6).
     pub cidrs: Vec<IpNet>,
+    /// What the VPC router's DHCP server tells the VPC's ENIs besides their address.
+    #[serde(default)]
+    pub dhcp: DhcpConfig,
+}
+
+/// The DHCP options of a VPC (its DHCP option set, or AWS's defaults), as the VPC
+/// router's DHCP server hands them out. The address, mask, router and MTU come from the
+/// ENI and its subnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DhcpConfig {
+    /// Domain name servers (option 6); empty: the option is not sent.
+    pub dns_servers: Vec<Ipv4Addr>,
+    /// The domain name (option 15); `None`: not sent.
+    pub domain_name: Option<String>,
+    /// NTP servers (option 42); empty: not sent.
+    pub ntp_servers: Vec<Ipv4Addr>,
+    /// The lease time, seconds (renewal at half of it, rebinding at seven eighths).
+    pub lease_secs: u32,
+}
+
+/// The lease time the VPC router's DHCP server gives when none is configured (seconds).
+pub const DEFAULT_DHCP_LEASE_SECS: u32 = 3600;
+
+impl Default for DhcpConfig {
+    fn default() -> Self {
+        DhcpConfig {
+            dns_servers: Vec::new(),
+            domain_name: None,
+            ntp_servers: Vec::new(),
+            lease_secs: DEFAULT_DHCP_LEASE_SECS,
+        }
+    }
 }
 
 /// One subnet: a slice of a VPC's address space bound to one route table.
@@ -691,6 +724,10 @@ pub struct Attachment {
     pub netns: String,
     /// The interface name inside that namespace (for example `eth0`).
     pub ifname: String,
+    /// The instance configures its address by DHCP: the kernel end is left without
+    /// addresses and route (`vpcctl up` runs a DHCP client in the namespace).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dhcp: bool,
 }
 
 #[cfg(test)]

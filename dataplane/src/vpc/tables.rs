@@ -713,6 +713,7 @@ mod tests {
         cross.vpcs.push(crate::vpc::config::VpcConfig {
             id: "vpc-2".into(),
             cidrs: vec![],
+            dhcp: Default::default(),
         });
         cross.route_tables[0].vpc = VpcIdx(1);
         assert!(matches!(
@@ -733,10 +734,12 @@ mod tests {
         c.vpcs.push(VpcConfig {
             id: "vpc-2".into(),
             cidrs: vec!["10.1.0.0/16".parse().unwrap()],
+            dhcp: Default::default(),
         });
         c.vpcs.push(VpcConfig {
             id: "vpc-3".into(),
             cidrs: vec!["10.2.0.0/16".parse().unwrap()],
+            dhcp: Default::default(),
         });
         // A peering between vpc-2 and vpc-3 is not vpc-1's to route to.
         c.peerings.push(PeeringConfig {

@@ -87,11 +87,14 @@ pub enum DropReason {
     /// a source outside the sender's (`PCX_REQUIRES_ADDRESS_IN_VPC_CIDR`): no transitive
     /// peering, no edge-to-edge routing.
     PcxAddressNotInVpcCidr,
+    /// A DHCP client message the VPC router could not parse (truncated, bad options), or
+    /// whose answer would not fit the packet buffer.
+    DhcpMalformed,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 33;
+    pub const COUNT: usize = 34;
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -128,6 +131,7 @@ impl DropReason {
         DropReason::NatPortAllocation,
         DropReason::NatReset,
         DropReason::PcxAddressNotInVpcCidr,
+        DropReason::DhcpMalformed,
     ];
 
     /// The counter name, as `vpcctl show` prints it.
@@ -166,6 +170,7 @@ impl DropReason {
             DropReason::NatPortAllocation => "nat_port_allocation",
             DropReason::NatReset => "nat_reset",
             DropReason::PcxAddressNotInVpcCidr => "pcx_address_not_in_vpc_cidr",
+            DropReason::DhcpMalformed => "dhcp_malformed",
         }
     }
 

@@ -5,7 +5,7 @@
 use super::pending::Pending;
 use super::route::{self, NextHop};
 use super::walk::{Element, Node, Origin, Step, Walk};
-use super::{classify, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
+use super::{classify, dhcp, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
 use crate::vpc::config::EniIdx;
 use crate::vpc::verdict::{Charge, Delivery, DropReason, OutPort};
 use crate::wire::{icmp_error_quote, PacketMeta};
@@ -15,12 +15,14 @@ use crate::wire::{icmp_error_quote, PacketMeta};
 pub struct Eni(pub EniIdx);
 
 impl Eni {
-    /// A frame the ENI sent: the first element of its walk. Returns the walk and where
-    /// it goes next, or the final action (a router answer, a drop).
+    /// A frame the ENI sent (`buf[..len]`; a DHCP answer may use the rest of `buf`): the
+    /// first element of its walk. Returns the walk and where it goes next, or the final
+    /// action (a router answer, a drop).
     pub(crate) fn leave<'f, T: Tracer>(
         self,
         cx: &mut Context<'_>,
-        frame: &'f mut [u8],
+        buf: &'f mut [u8],
+        len: usize,
         meta: &PacketMeta,
         tr: &mut T,
     ) -> Result<(Walk<'f>, Step), Action> {
@@ -33,6 +35,20 @@ impl Eni {
             return Err(Action::drop(DropReason::Malformed));
         };
         cx.owner = Some(Charge::sender(in_eni));
+        // DHCP comes from 0.0.0.0 to the broadcast address before the instance has an
+        // address: the router's server answers it ahead of the broadcast drop, the
+        // source check, security groups and network ACLs.
+        if dhcp::is_client_message(meta) {
+            let a = dhcp::serve(t, in_eni, meta, buf, len);
+            tr.note(Note::Dhcp(match a {
+                dhcp::DhcpAction::Reply { kind, .. } => Some(kind),
+                _ => None,
+            }));
+            return Err(a.into());
+        }
+        let Some(frame) = buf.get_mut(..len) else {
+            return Err(Action::drop(DropReason::Malformed));
+        };
         let ip = classify(meta, || router::arp(t, in_eni, frame))?;
         if ip.dst.is_ipv6() {
             return Err(Action::drop(DropReason::Ipv6NotForwarded));

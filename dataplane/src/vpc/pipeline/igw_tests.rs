@@ -36,6 +36,7 @@ fn with_igw() -> DataplaneConfig {
             attachment: Attachment {
                 netns: "internet".into(),
                 ifname: "eth0".into(),
+                dhcp: false,
             },
             host_mac: HOST_MAC,
             mtu: 1500,

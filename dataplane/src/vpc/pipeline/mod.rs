@@ -8,6 +8,7 @@
 //! ([`sg`], [`nacl`], [`srcdst`], [`router`] services) and tell the [`Tracer`] what each
 //! decided, so the same code that forwards can explain (`vpcctl trace` builds on it).
 
+pub mod dhcp;
 pub mod eni;
 pub mod igw;
 pub mod nacl;
@@ -70,6 +71,9 @@ pub enum Note {
     RouterReply,
     /// The VPC router ignored an ARP frame.
     RouterIgnored,
+    /// The VPC router's DHCP server answered a client message with this (`None`: it
+    /// ignored it: a RELEASE, a DECLINE, a foreign MAC).
+    Dhcp(Option<dhcp::DhcpReply>),
     /// A security group of `eni` let the packet pass (egress when `egress`).
     SecurityGroup {
         /// The ENI.
@@ -239,6 +243,25 @@ pub enum Action {
     },
     /// Consumed without an answer (ignored ARP).
     Consumed,
+    /// The buffer now holds the VPC router's DHCP answer, a frame of `len` bytes, for
+    /// the ingress port (possibly longer than the request).
+    DhcpReply {
+        /// The answer's length.
+        len: usize,
+    },
+    /// A DHCP client message the router consumed without an answer (RELEASE, DECLINE,
+    /// a foreign MAC, a REQUEST for another server).
+    DhcpIgnored,
+}
+
+impl From<dhcp::DhcpAction> for Action {
+    fn from(a: dhcp::DhcpAction) -> Action {
+        match a {
+            dhcp::DhcpAction::Reply { len, .. } => Action::DhcpReply { len },
+            dhcp::DhcpAction::Ignore => Action::DhcpIgnored,
+            dhcp::DhcpAction::Drop(r) => Action::drop(r),
+        }
+    }
 }
 
 impl From<RouterAction> for Action {
@@ -282,6 +305,8 @@ impl Action {
                     | DropReason::NatNoTranslation
                     | DropReason::NatPortAllocation
                     | DropReason::NatUnsupportedProtocol
+                    // DHCP is answered afresh every time.
+                    | DropReason::DhcpMalformed
             ),
         }
     }
@@ -329,11 +354,13 @@ impl Context<'_> {
 /// port, or after them an internet gateway's uplink. It walks the VPC's elements in the
 /// hop loop ([`walk`]).
 ///
-/// `frame` may be rewritten in place (router replies). `meta` is its parse.
+/// The frame is `buf[..len]`; it may be rewritten in place (router replies), and a
+/// DHCP answer may use the rest of `buf`. `meta` is its parse.
 pub fn slow_path<T: Tracer>(
     cx: &mut Context<'_>,
     port: PortIdx,
-    frame: &mut [u8],
+    buf: &mut [u8],
+    len: usize,
     meta: &PacketMeta,
     tr: &mut T,
 ) -> Action {
@@ -343,12 +370,13 @@ pub fn slow_path<T: Tracer>(
         // Below the uplinks, port `i` is ENI `i`'s.
         None => Origin::Eni(EniIdx(port.0)),
     };
-    let action = walk::walk(cx, origin, frame, meta, tr);
+    let action = walk::walk(cx, origin, buf, len, meta, tr);
     match action {
         Action::Drop { reason, .. } => tr.note(Note::Dropped(reason)),
         Action::Forward { delivery, .. } => tr.note(Note::Delivered(delivery.to)),
         Action::Reply { .. } => tr.note(Note::RouterReply),
         Action::Consumed => tr.note(Note::RouterIgnored),
+        Action::DhcpReply { .. } | Action::DhcpIgnored => {}
     }
     action
 }

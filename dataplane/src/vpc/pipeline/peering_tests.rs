@@ -82,6 +82,7 @@ fn three_vpcs() -> DataplaneConfig {
             .map(|(i, c)| VpcConfig {
                 id: format!("vpc-{}", (b'a' + i as u8) as char),
                 cidrs: vec![c.parse().unwrap()],
+                dhcp: Default::default(),
             })
             .collect(),
         subnets: subnets
@@ -148,6 +149,7 @@ fn three_vpcs() -> DataplaneConfig {
                 attachment: Some(Attachment {
                     netns: format!("ns{i}"),
                     ifname: "eth0".into(),
+                    dhcp: false,
                 }),
                 security_groups: None,
                 conntrack: Default::default(),

@@ -167,13 +167,17 @@ impl<'f> Walk<'f> {
 pub(crate) fn walk<T: Tracer>(
     cx: &mut Context<'_>,
     origin: Origin,
-    frame: &mut [u8],
+    buf: &mut [u8],
+    len: usize,
     meta: &PacketMeta,
     tr: &mut T,
 ) -> Action {
     let first = match origin {
-        Origin::Eni(e) => Eni(e).leave(cx, frame, meta, tr),
-        Origin::Uplink(g) => InternetGateway(g).inbound(cx, frame, meta, tr),
+        Origin::Eni(e) => Eni(e).leave(cx, buf, len, meta, tr),
+        Origin::Uplink(g) => match buf.get_mut(..len) {
+            Some(frame) => InternetGateway(g).inbound(cx, frame, meta, tr),
+            None => Err(Action::drop(DropReason::Malformed)),
+        },
     };
     let (mut w, step) = match first {
         Ok(x) => x,
