@@ -9,9 +9,9 @@ use super::index::Index;
 use super::security_group::SecurityGroups;
 use super::units::{idx, scaled_ms};
 use crate::model::{
-    ConntrackSettings, Topology, DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_TCP_ESTABLISHED_TIMEOUT,
-    DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, OTHER_TIMEOUT,
-    TCP_TRANSITORY_TIMEOUT,
+    Addressing, ConntrackSettings, Topology, DEFAULT_CONNTRACK_MAX_ENTRIES,
+    DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT,
+    OTHER_TIMEOUT, TCP_TRANSITORY_TIMEOUT,
 };
 use crate::names::eni_mac;
 use crate::report::ValidationError;
@@ -50,7 +50,7 @@ pub(super) fn enis(
     errors: &mut Vec<ValidationError>,
 ) -> Vec<EniConfig> {
     let (sg_idx, default_sg) = (&security_groups.by_id, &security_groups.default_of);
-    let scale = t.lab.map_or(1.0, |l| l.conntrack_time_scale);
+    let scale = t.lab.as_ref().map_or(1.0, |l| l.conntrack_time_scale);
     let mut enis = Vec::new();
     for e in &t.enis {
         let Some(&si) = ix.subnet.get(e.subnet.as_str()) else {
@@ -93,7 +93,7 @@ pub(super) fn enis(
             attachment: e.netns.as_ref().map(|ns| Attachment {
                 netns: ns.clone(),
                 ifname: e.ifname.clone(),
-                dhcp: false,
+                dhcp: e.addressing == Addressing::Dhcp,
             }),
             security_groups: Some(groups),
             conntrack: conntrack_config(e.conntrack.as_ref(), scale),

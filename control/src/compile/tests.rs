@@ -395,3 +395,63 @@ fn the_demo_compiles_without_warnings_and_the_data_plane_accepts_it() {
     assert_eq!(eni.attachment.as_ref().unwrap().netns, "shared1");
     dataplane::vpc::tables::Tables::build(c.config).unwrap();
 }
+
+/// The DHCP options of each VPC: AWS's default set (the VPC's `+2`, the region's domain,
+/// Time Sync) or its associated set, with `AmazonProvidedDNS` resolved; the lease time of
+/// `[lab]`; a DHCP ENI's attachment says so.
+#[test]
+fn dhcp_options_compile_per_vpc() {
+    use dataplane::vpc::config::DEFAULT_DHCP_LEASE_SECS;
+    let src = r#"
+        [[vpc]]
+        id = "vpc-a"
+        cidr = "10.0.0.0/16"
+        [[vpc]]
+        id = "vpc-b"
+        cidr = "10.1.0.0/16"
+        dhcp_options = "dopt-corp"
+        [[dhcp_options]]
+        id = "dopt-corp"
+        domain_name = "corp.example"
+        domain_name_servers = ["192.0.2.53", "AmazonProvidedDNS"]
+        [[subnet]]
+        id = "subnet-a"
+        vpc = "vpc-a"
+        cidr = "10.0.1.0/24"
+        [[eni]]
+        id = "eni-a"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.10"
+        netns = "a"
+        addressing = "dhcp"
+        [[eni]]
+        id = "eni-b"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.11"
+        netns = "b"
+    "#;
+    let c = crate::compile_str(src).unwrap().config;
+    let a = &c.vpcs[0].dhcp;
+    assert_eq!(a.dns_servers, vec![Ipv4Addr::new(10, 0, 0, 2)]);
+    assert_eq!(a.domain_name.as_deref(), Some("ec2.internal"));
+    assert_eq!(a.ntp_servers, vec![Ipv4Addr::new(169, 254, 169, 123)]);
+    assert_eq!(a.lease_secs, DEFAULT_DHCP_LEASE_SECS);
+    let b = &c.vpcs[1].dhcp;
+    assert_eq!(
+        b.dns_servers,
+        vec![Ipv4Addr::new(192, 0, 2, 53), Ipv4Addr::new(10, 1, 0, 2)]
+    );
+    assert_eq!(b.domain_name.as_deref(), Some("corp.example"));
+    assert!(b.ntp_servers.is_empty());
+    assert!(c.enis[0].attachment.as_ref().unwrap().dhcp);
+    assert!(!c.enis[1].attachment.as_ref().unwrap().dhcp);
+
+    let other = format!("{src}\n[lab]\nregion = \"eu-west-1\"\ndhcp_lease_time = 120\n");
+    let c = crate::compile_str(&other).unwrap().config;
+    assert_eq!(
+        c.vpcs[0].dhcp.domain_name.as_deref(),
+        Some("eu-west-1.compute.internal")
+    );
+    assert_eq!(c.vpcs[0].dhcp.lease_secs, 120);
+    assert_eq!(c.vpcs[1].dhcp.lease_secs, 120);
+}

@@ -6,6 +6,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use dataplane::wire::MacAddr;
 use serde::{Deserialize, Serialize};
 
+use super::Addressing;
+
 /// The default MTU of an ENI (jumbo frames, like current-generation EC2 instances).
 pub const DEFAULT_MTU: u32 = 9001;
 /// The smallest MTU an ENI may be configured with.
@@ -64,6 +66,10 @@ pub struct Eni {
     /// in AWS the EIP replaces it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ip: Option<Ipv4Addr>,
+    /// How the instance gets its IPv4 address: `static` (default: `vpcd` configures
+    /// the namespace) or `dhcp` (a DHCP client in the namespace asks the VPC router).
+    #[serde(default, skip_serializing_if = "Addressing::is_static")]
+    pub addressing: Addressing,
 }
 
 impl Eni {

@@ -182,6 +182,7 @@ macro_rules! serialize_as_display {
     };
 }
 
+mod dhcp_options;
 mod eni;
 mod flow_log;
 mod gateways;
@@ -201,6 +202,10 @@ mod vpc;
 #[cfg(test)]
 mod tests;
 
+pub use dhcp_options::{
+    default_domain_name, Addressing, DhcpOptions, AMAZON_PROVIDED_DNS, DEFAULT_REGION,
+    TIME_SYNC_ADDRESS,
+};
 pub use eni::{
     ConntrackSettings, Eni, DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_IFNAME, DEFAULT_MTU,
     DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT,

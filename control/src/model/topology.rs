@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ElasticIp, Eni, FlowLog, InternetGateway, InternetHost, InternetSegment, LabSettings,
-    NatGateway, NetworkAcl, PacketCapture, PeeringConnection, PrefixList, RouteTable,
+    DhcpOptions, ElasticIp, Eni, FlowLog, InternetGateway, InternetHost, InternetSegment,
+    LabSettings, NatGateway, NetworkAcl, PacketCapture, PeeringConnection, PrefixList, RouteTable,
     SecurityGroup, Subnet, TrafficMirrorFilter, TrafficMirrorSession, TrafficMirrorTarget, Vpc,
 };
 
@@ -24,6 +24,13 @@ pub struct Topology {
     /// `[[eni]]` tables.
     #[serde(default, rename = "eni")]
     pub enis: Vec<Eni>,
+    /// `[[dhcp_options]]` tables.
+    #[serde(
+        default,
+        rename = "dhcp_options",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub dhcp_options: Vec<DhcpOptions>,
     /// `[[prefix_list]]` tables.
     #[serde(default, rename = "prefix_list", skip_serializing_if = "Vec::is_empty")]
     pub prefix_lists: Vec<PrefixList>,

@@ -21,6 +21,10 @@ pub struct Vpc {
     /// The IPv6 block (`/56`), when the VPC is dual-stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6_cidr: Option<Ipv6Net>,
+    /// The DHCP option set associated with the VPC (a `dopt-…` id of a
+    /// `[[dhcp_options]]`); absent: AWS's default set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp_options: Option<String>,
 }
 
 impl Vpc {

@@ -38,6 +38,8 @@ pub const TMT_PREFIX: &str = "tmt-";
 pub const TMF_PREFIX: &str = "tmf-";
 /// Id prefix of traffic mirror sessions.
 pub const TMS_PREFIX: &str = "tms-";
+/// Id prefix of DHCP option sets.
+pub const DOPT_PREFIX: &str = "dopt-";
 
 /// Checks the ids of every resource: present, prefixed by kind, unique across the file.
 pub(super) fn ids(r: &mut Report, t: &Topology) {
@@ -56,6 +58,7 @@ pub(super) fn ids(r: &mut Report, t: &Topology) {
         subnets: "subnet", SUBNET_PREFIX;
         route_tables: "route_table", RTB_PREFIX;
         enis: "eni", ENI_PREFIX;
+        dhcp_options: "dhcp_options", DOPT_PREFIX;
         prefix_lists: "prefix_list", PL_PREFIX;
         network_acls: "network_acl", NACL_PREFIX;
         security_groups: "security_group", SG_PREFIX;

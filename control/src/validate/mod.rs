@@ -112,6 +112,7 @@
 use std::collections::{HashMap, HashSet};
 
 mod context;
+mod dhcp_options;
 mod elastic_ip;
 mod eni;
 mod flow_log;
@@ -136,14 +137,15 @@ mod vpc;
 pub use context::{
     assignable_ipv4, is_valid_ifname, is_valid_netns_name, MAX_V4_PREFIX, MIN_V4_PREFIX,
 };
+pub use dhcp_options::{MAX_DHCP_SERVERS, MIN_DHCP_LEASE_TIME};
 pub use elastic_ip::non_public_ipv4_reason;
 pub use eni::{
     CONNTRACK_ENTRIES, SGS_PER_ENI_MAX, TCP_ESTABLISHED_TIMEOUT, UDP_STREAM_TIMEOUT, UDP_TIMEOUT,
 };
 pub use ids::{
-    CAP_PREFIX, EIP_PREFIX, ENI_PREFIX, FL_PREFIX, IGW_PREFIX, NACL_PREFIX, NAT_PREFIX, PCX_PREFIX,
-    PL_PREFIX, RTB_PREFIX, SG_PREFIX, SUBNET_PREFIX, TMF_PREFIX, TMS_PREFIX, TMT_PREFIX,
-    VPC_PREFIX,
+    CAP_PREFIX, DOPT_PREFIX, EIP_PREFIX, ENI_PREFIX, FL_PREFIX, IGW_PREFIX, NACL_PREFIX,
+    NAT_PREFIX, PCX_PREFIX, PL_PREFIX, RTB_PREFIX, SG_PREFIX, SUBNET_PREFIX, TMF_PREFIX,
+    TMS_PREFIX, TMT_PREFIX, VPC_PREFIX,
 };
 pub use internet_gateway::{MAX_INTERNET_PREFIX, MIN_INTERNET_PREFIX};
 pub use lab::{NAT_GATEWAY_MAX_PORT, NAT_GATEWAY_MIN_PORT};
@@ -267,6 +269,7 @@ fn validate_inner(
     // Firewalls: [lab], prefix lists, network ACLs, security groups, the ENIs' groups.
     let all_ids = ids::declared_ids(t);
     lab::lab(&mut r, t);
+    dhcp_options::dhcp_options(&mut r, t);
     let pl_weight = prefix_list::prefix_lists(&mut r, t);
     network_acl::network_acls(&mut r, t, broken, &l, &all_ids);
     let sg_vpc = security_group::security_groups(&mut r, t, broken, &l, &all_ids, &pl_weight);

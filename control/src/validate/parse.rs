@@ -20,6 +20,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "subnet",
     "route_table",
     "eni",
+    "dhcp_options",
     "prefix_list",
     "network_acl",
     "security_group",
@@ -76,6 +77,12 @@ pub(super) fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                 value,
             ),
             "eni" => cx.collect(&mut topo.enis, &mut origins.eni, "eni", value),
+            "dhcp_options" => cx.collect(
+                &mut topo.dhcp_options,
+                &mut origins.dhcp_options,
+                "dhcp_options",
+                value,
+            ),
             "prefix_list" => cx.collect(
                 &mut topo.prefix_lists,
                 &mut origins.prefix_list,

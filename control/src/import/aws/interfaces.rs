@@ -293,6 +293,7 @@ impl Importer {
             format!("netns = \"{netns}\" ({ns_why}), mtu = {DEFAULT_MTU} (the AWS CLI does not print the instance's MTU)"),
         );
         self.t.enis.push(model::Eni {
+            addressing: Default::default(),
             id,
             name,
             subnet: self.t.subnets[si].id.clone(),

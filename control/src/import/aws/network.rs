@@ -45,6 +45,7 @@ impl Importer {
                 continue;
             };
             let mut vpc = model::Vpc {
+                dhcp_options: None,
                 id: self.ids.id("vpc-", orig),
                 name: tag_name(&r.v.tags),
                 cidr,

@@ -319,6 +319,7 @@ pub(super) fn interfaces(cx: &mut Ctx<'_>) {
         let ipv6_ips = ipv6(cx, i, &o, &subnet);
         let name = cx.ok(o.name_tag()).flatten();
         let eni = Eni {
+            addressing: Default::default(),
             id: id.clone(),
             name,
             subnet,
@@ -507,6 +508,7 @@ fn instance(cx: &mut Ctx<'_>, i: usize, attached: &HashMap<usize, (usize, i64)>)
     let ipv6_ips = ipv6(cx, i, &o, &subnet);
     let name = cx.ok(o.name_tag()).flatten();
     let eni = Eni {
+        addressing: Default::default(),
         id: id.clone(),
         name,
         subnet,

@@ -52,6 +52,7 @@ pub(super) fn vpcs(cx: &mut Ctx<'_>) {
         };
         let name = cx.ok(o.name_tag()).flatten();
         cx.t.vpcs.push(Vpc {
+            dhcp_options: None,
             id: id.clone(),
             name,
             cidr,

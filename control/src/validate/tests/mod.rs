@@ -9,6 +9,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use super::*;
 use crate::model::{NatConnectivity, RouteState, RouteTargetRef};
 
+mod dhcp_options;
 mod elastic_ip;
 mod eni;
 mod flow_log;
