@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub mod cli;
 pub mod client;
 pub mod compile;
+pub mod dhcp_client;
 pub mod import;
 pub mod lab;
 pub mod model;

@@ -7,14 +7,17 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use control::model::Topology;
+use control::dhcp_client::{self, Lease};
+use control::model::{Addressing, Topology};
 use dataplane::observe::stats::{PortCounters, StatsReport};
 use dataplane::vpc::config::{DataplaneConfig, EniConfig};
 use dataplane::vpc::verdict::DropReason;
 
 use control::segment::SegmentPlan;
 
-use crate::{Error, MacAddr, Netns, NsChild, Result, RunPrefix, Vpcctl, Vpcd, VpcdOptions};
+use crate::{
+    Error, MacAddr, Netns, NsChild, Result, RunPrefix, Scratch, Vpcctl, Vpcd, VpcdOptions,
+};
 
 /// A topology running on its own `vpcd` with its own namespaces.
 pub struct Lab {
@@ -28,6 +31,10 @@ pub struct Lab {
     // Host services: stopped before the namespaces go.
     services: BTreeMap<String, NsChild>,
     prefix: RunPrefix,
+    /// The leases of the ENIs with `addressing = "dhcp"`, by ENI id.
+    leases: BTreeMap<String, Lease>,
+    /// The DHCP clients' scripts and records (removed with the lab).
+    dhcp_dir: Option<Scratch>,
     /// The topology as applied (namespace names prefixed).
     pub topology: Topology,
 }
@@ -51,6 +58,8 @@ impl Lab {
             host_netns: BTreeMap::new(),
             services: BTreeMap::new(),
             prefix,
+            leases: BTreeMap::new(),
+            dhcp_dir: None,
             topology: Topology::default(),
         };
         lab.apply(toml).map_err(Error::Topology)?;
@@ -85,8 +94,33 @@ impl Lab {
             self.build_segment(&seg).map_err(|e| vec![e.to_string()])?;
         }
         let epoch = self.apply_config(&config)?;
+        self.obtain_leases(&topo).map_err(|e| vec![e.to_string()])?;
         self.topology = topo;
         Ok(epoch)
+    }
+
+    /// Runs a DHCP client (udhcpc) in the namespace of every attached ENI with
+    /// `addressing = "dhcp"` that has no lease yet, and waits for each to be bound.
+    fn obtain_leases(&mut self, topo: &Topology) -> Result<()> {
+        for eni in &topo.enis {
+            let Some(ns) = &eni.netns else { continue };
+            if eni.addressing != Addressing::Dhcp || self.leases.contains_key(&eni.id) {
+                continue;
+            }
+            if self.dhcp_dir.is_none() {
+                self.dhcp_dir = Some(Scratch::new(self.prefix.as_str())?.keep_on_panic(true));
+            }
+            let Some(dir) = &self.dhcp_dir else { continue };
+            let lease = dhcp_client::obtain_lease(ns, &eni.ifname, &dir.path().join(&eni.id))
+                .map_err(|e| Error::Control(format!("{}: {e}", eni.id)))?;
+            self.leases.insert(eni.id.clone(), lease);
+        }
+        Ok(())
+    }
+
+    /// The lease ENI `eni` (with `addressing = "dhcp"`) got from the VPC router.
+    pub fn lease(&self, eni: &str) -> Option<&Lease> {
+        self.leases.get(eni)
     }
 
     /// Creates the internet segment's namespaces, builds it, and starts the hosts'

@@ -1,0 +1,152 @@
+//! End-to-end tests of DHCP in the VPC router (VPC-10): namespaces whose ENIs use
+//! `addressing = "dhcp"` get a bare interface, and the harness runs busybox's udhcpc in
+//! each (as `vpcctl up` does) until it is bound. The subnet's network ACL denies
+//! everything and the ENIs' security group has no rules: DHCP is not filtered by either.
+//! Waits are udhcpc's own exit (`-q`); never a fixed sleep.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::net::Ipv4Addr;
+
+use dataplane::vpc::verdict::DropReason;
+use testbeds::Lab;
+
+mod common;
+use common::start;
+
+/// VPC a (default DHCP options) with two DHCP ENIs behind a deny-all ACL and a rule-less
+/// group; VPC b with one DHCP ENI and a DHCP option set.
+const TOPOLOGY: &str = r#"
+[lab]
+dhcp_lease_time = 120
+
+[[vpc]]
+id = "vpc-a"
+cidr = "10.20.0.0/16"
+
+[[vpc]]
+id = "vpc-b"
+cidr = "10.30.0.0/16"
+dhcp_options = "dopt-corp"
+
+[[dhcp_options]]
+id = "dopt-corp"
+domain_name = "corp.example"
+domain_name_servers = ["192.0.2.53", "AmazonProvidedDNS"]
+ntp_servers = ["192.0.2.123"]
+
+[[subnet]]
+id = "subnet-a"
+vpc = "vpc-a"
+cidr = "10.20.1.0/24"
+
+[[subnet]]
+id = "subnet-b"
+vpc = "vpc-b"
+cidr = "10.30.4.0/22"
+
+[[network_acl]]
+id = "acl-deny-all"
+vpc = "vpc-a"
+subnets = ["subnet-a"]
+
+[[security_group]]
+id = "sg-none"
+vpc = "vpc-a"
+inbound = []
+outbound = []
+
+[[eni]]
+id = "eni-a1"
+subnet = "subnet-a"
+private_ip = "10.20.1.10"
+security_groups = ["sg-none"]
+netns = "a1"
+addressing = "dhcp"
+
+[[eni]]
+id = "eni-a2"
+subnet = "subnet-a"
+private_ip = "10.20.1.11"
+security_groups = ["sg-none"]
+mtu = 1500
+netns = "a2"
+addressing = "dhcp"
+
+[[eni]]
+id = "eni-b"
+subnet = "subnet-b"
+private_ip = "10.30.5.7"
+netns = "b"
+addressing = "dhcp"
+"#;
+
+fn v4(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+/// The interface's IPv4 addresses, default route and MTU, as `ip` shows them.
+fn kernel_view(lab: &Lab, eni: &str) -> (String, String, String) {
+    let ns = lab.ns(eni);
+    let addr = ns.ip(&["-4", "-o", "addr", "show", "dev", "eth0"]).unwrap();
+    let route = ns.ip(&["-4", "route", "show", "default"]).unwrap();
+    let link = ns.ip(&["-o", "link", "show", "dev", "eth0"]).unwrap();
+    (addr, route, link)
+}
+
+#[test]
+fn dhcp_configures_namespaces_through_deny_all_acl_and_rule_less_group() {
+    if !testbeds::require_root_or_skip() {
+        return;
+    }
+    let lab = start(TOPOLOGY);
+
+    for (eni, ip, mtu) in [
+        ("eni-a1", "10.20.1.10", 9001),
+        ("eni-a2", "10.20.1.11", 1500),
+    ] {
+        let l = lab.lease(eni).unwrap();
+        eprintln!("{eni}: DISCOVER to bound in {:?}", l.elapsed);
+        assert_eq!(l.ip, v4(ip), "{eni}: {l:?}");
+        assert_eq!(l.prefix_len, 24);
+        assert_eq!(l.routers, vec![v4("10.20.1.1")]);
+        assert_eq!(l.server, Some(v4("10.20.1.1")));
+        // AWS's default set: the VPC's +2, us-east-1's domain, Time Sync.
+        assert_eq!(l.dns, vec![v4("10.20.0.2")]);
+        assert_eq!(l.domain.as_deref(), Some("ec2.internal"));
+        assert_eq!(l.ntp, vec![v4("169.254.169.123")]);
+        assert_eq!(l.mtu, Some(mtu));
+        assert_eq!(l.lease_secs, 120);
+        assert_eq!(l.resolv_conf, "search ec2.internal\nnameserver 10.20.0.2\n");
+        let (addr, route, link) = kernel_view(&lab, eni);
+        assert!(addr.contains(&format!("inet {ip}/24")), "{eni}: {addr}");
+        assert!(
+            route.contains("default via 10.20.1.1 dev eth0"),
+            "{eni}: {route}"
+        );
+        assert!(link.contains(&format!("mtu {mtu} ")), "{eni}: {link}");
+        let c = lab.counters(eni).unwrap();
+        // udhcpc: DISCOVER → OFFER, REQUEST → ACK.
+        assert_eq!(c.dhcp_replies, 2, "{eni}: {c:?}");
+        assert_eq!(c.drops[DropReason::NaclDeny.index()], 0);
+        assert_eq!(c.drops[DropReason::SgNoMatch.index()], 0);
+        assert_eq!(c.drops[DropReason::DhcpMalformed.index()], 0);
+    }
+
+    // The option set of vpc-b: its servers (AmazonProvidedDNS = 10.30.0.2) and domain.
+    let l = lab.lease("eni-b").unwrap();
+    assert_eq!(l.ip, v4("10.30.5.7"));
+    assert_eq!(l.prefix_len, 22);
+    assert_eq!(l.routers, vec![v4("10.30.4.1")]);
+    assert_eq!(l.dns, vec![v4("192.0.2.53"), v4("10.30.0.2")]);
+    assert_eq!(l.domain.as_deref(), Some("corp.example"));
+    assert_eq!(l.ntp, vec![v4("192.0.2.123")]);
+    assert_eq!(
+        l.resolv_conf,
+        "search corp.example\nnameserver 192.0.2.53\nnameserver 10.30.0.2\n"
+    );
+    let (addr, route, _) = kernel_view(&lab, "eni-b");
+    assert!(addr.contains("inet 10.30.5.7/22"), "{addr}");
+    assert!(route.contains("default via 10.30.4.1 dev eth0"), "{route}");
+    assert_eq!(lab.counters("eni-b").unwrap().dhcp_replies, 2);
+}
