@@ -9,7 +9,7 @@
 use std::net::Ipv4Addr;
 
 use dataplane::vpc::verdict::DropReason;
-use testbeds::Lab;
+use testbeds::{Lab, RunPrefix, Scratch, Vpcctl};
 
 mod common;
 use common::start;
@@ -149,4 +149,89 @@ fn dhcp_configures_namespaces_through_deny_all_acl_and_rule_less_group() {
     assert!(addr.contains("inet 10.30.5.7/22"), "{addr}");
     assert!(route.contains("default via 10.30.4.1 dev eth0"), "{route}");
     assert_eq!(lab.counters("eni-b").unwrap().dhcp_replies, 2);
+}
+
+/// `vpcctl up` runs udhcpc in the namespace of each DHCP ENI and reports the lease; a
+/// static ENI next to it keeps vpcd's addressing.
+#[test]
+fn vpcctl_up_runs_dhcp_clients() {
+    if !testbeds::require_root_or_skip() {
+        return;
+    }
+    testbeds::init_tracing();
+    let prefix = RunPrefix::new().unwrap();
+    let dir = Scratch::new(&format!("{prefix}-dhcp"))
+        .unwrap()
+        .keep_on_panic(true);
+    let (dyn_ns, static_ns) = (prefix.ns_name("dyn"), prefix.ns_name("fixed"));
+    let topo = format!(
+        r#"
+[lab]
+region = "eu-west-1"
+
+[[vpc]]
+id = "vpc-a"
+cidr = "10.40.0.0/16"
+
+[[subnet]]
+id = "subnet-a"
+vpc = "vpc-a"
+cidr = "10.40.1.0/24"
+
+[[eni]]
+id = "eni-dyn"
+subnet = "subnet-a"
+private_ip = "10.40.1.10"
+netns = "{dyn_ns}"
+addressing = "dhcp"
+
+[[eni]]
+id = "eni-fixed"
+subnet = "subnet-a"
+private_ip = "10.40.1.11"
+netns = "{static_ns}"
+"#
+    );
+    let file = dir.path().join("topology.toml");
+    std::fs::write(&file, &topo).unwrap();
+    let ctl = Vpcctl::new(dir.path().join("run").join("vpcd.sock")).unwrap();
+    let mut up = ctl.up(&file).unwrap();
+    let out = up.up_stdout().to_string();
+    assert!(
+        out.contains("eni-dyn: DHCP lease 10.40.1.10/24 via 10.40.1.1 (dns 10.40.0.2; domain eu-west-1.compute.internal; mtu 9001; 3600 s)"),
+        "{out}"
+    );
+    assert!(!out.contains("eni-fixed: DHCP"), "{out}");
+    let addr = |eni: &str| {
+        let o = ctl
+            .run(
+                &[
+                    "exec", eni, "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0",
+                ],
+                common::CMD,
+            )
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(addr("eni-dyn").contains("inet 10.40.1.10/24"));
+    assert!(addr("eni-fixed").contains("inet 10.40.1.11/24"));
+    // The two talk once configured: the DHCP one pings the static one.
+    let o = ctl
+        .run(
+            &[
+                "exec",
+                "eni-dyn",
+                "--",
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+                "10.40.1.11",
+            ],
+            common::CMD,
+        )
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(up.down().unwrap().status.success());
 }

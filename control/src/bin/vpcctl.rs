@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 use control::cli::docs::{self, CompletionShell};
 use control::cli::exit::{self, ExitKind};
-use control::cli::json::{self, ApplyReport, FileReport, UpReport};
+use control::cli::json::{self, ApplyReport, DhcpLeaseReport, FileReport, UpReport};
 use control::cli::progress::Progress;
 use control::client::{self, ClientError, SOCKET_ENV};
 use control::lab::{self, UpState};
@@ -24,6 +24,7 @@ use control::testing::{
 };
 use control::{compile_file, render, Compiled, LoadError, ValidationErrors, DEFAULT_SOCKET};
 use dataplane::sys::ip::{self, Ip};
+use dataplane::vpc::config::DataplaneConfig;
 
 /// Control tool of the userspace virtual VPC data plane.
 #[derive(Debug, Parser)]
@@ -1004,6 +1005,7 @@ fn up(
                     apply: ApplyReport::invalid(file, &errors),
                     vpcd: vpcd_status,
                     namespaces_created: Vec::new(),
+                    dhcp: Vec::new(),
                 });
             } else {
                 print_problems(file, &errors);
@@ -1127,43 +1129,75 @@ fn up(
     if failure.is_none() {
         progress.step("applying");
     }
-    let outcome = match failure {
-        Some(e) => Err(e),
-        None => match client::apply(socket, &c.config) {
-            Ok(client::Applied {
-                epoch,
-                warnings: post_commit,
-            }) => {
-                if json {
-                    let mut apply = ApplyReport::applied(file, &c, epoch, &post_commit);
-                    apply.file.warnings = warnings;
-                    print_json(&UpReport {
-                        apply,
-                        vpcd: vpcd_status,
-                        namespaces_created: created,
-                    });
-                } else {
-                    println!(
-                        "up: epoch {epoch} ({}); namespaces created: {}",
-                        render::summary(&c.config),
-                        if created.is_empty() {
-                            "none".to_string()
-                        } else {
-                            created.join(", ")
+    let outcome =
+        match failure {
+            Some(e) => Err(e),
+            None => {
+                match client::apply(socket, &c.config) {
+                    Ok(client::Applied {
+                        epoch,
+                        warnings: post_commit,
+                    }) => {
+                        if c.config
+                            .enis
+                            .iter()
+                            .any(|e| e.attachment.as_ref().is_some_and(|a| a.dhcp))
+                        {
+                            progress.step("running DHCP clients");
                         }
-                    );
-                    report_post_commit(epoch, &post_commit);
+                        let dhcp = dhcp_clients(&c.config, socket);
+                        let dhcp_failed = dhcp.iter().any(|d| d.error.is_some());
+                        if json {
+                            let mut apply = ApplyReport::applied(file, &c, epoch, &post_commit);
+                            apply.file.warnings = warnings;
+                            print_json(&UpReport {
+                                apply,
+                                vpcd: vpcd_status,
+                                namespaces_created: created,
+                                dhcp,
+                            });
+                        } else {
+                            println!(
+                                "up: epoch {epoch} ({}); namespaces created: {}",
+                                render::summary(&c.config),
+                                if created.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    created.join(", ")
+                                }
+                            );
+                            report_post_commit(epoch, &post_commit);
+                            for d in &dhcp {
+                                match (&d.address, &d.error) {
+                                    (_, Some(e)) => eprintln!("error: {}: DHCP: {e}", d.eni),
+                                    (Some(a), None) => println!(
+                                "{}: DHCP lease {a} via {} (dns {}; domain {}; mtu {}; {} s)",
+                                d.eni,
+                                d.router.as_deref().unwrap_or("-"),
+                                if d.dns.is_empty() { "-".to_string() } else { d.dns.join(",") },
+                                d.domain.as_deref().unwrap_or("-"),
+                                d.mtu.map_or("-".to_string(), |m| m.to_string()),
+                                d.lease_secs.unwrap_or(0),
+                            ),
+                                    (None, None) => {}
+                                }
+                            }
+                        }
+                        // Committed: nothing is undone, even with warnings or a DHCP failure
+                        // (the namespaces stay for a look; `vpcctl up` again retries).
+                        if dhcp_failed {
+                            return Ok(ExitKind::Failed);
+                        }
+                        return Ok(post_commit_exit(&post_commit));
+                    }
+                    Err(ClientError::Rejected(errors)) => Err(anyhow::anyhow!(
+                        "vpcd rejected the configuration:\n  {}",
+                        errors.join("\n  ")
+                    )),
+                    Err(e) => Err(e.into()),
                 }
-                // Committed: nothing is undone, even with warnings.
-                return Ok(post_commit_exit(&post_commit));
             }
-            Err(ClientError::Rejected(errors)) => Err(anyhow::anyhow!(
-                "vpcd rejected the configuration:\n  {}",
-                errors.join("\n  ")
-            )),
-            Err(e) => Err(e.into()),
-        },
-    };
+        };
 
     // Undo what this call did, and only that.
     print_warnings(&stop_services(&services));
@@ -1181,6 +1215,44 @@ fn up(
         let _ = previous.save(&state_path);
     }
     outcome.context("vpcctl up failed; what this call created has been removed")
+}
+
+/// Runs a DHCP client (busybox udhcpc) in the namespace of every attached ENI with
+/// `addressing = "dhcp"`, one after the other, each until it is bound or gives up; the
+/// scripts and lease records go under the socket's directory (`dhcp/<eni>/`).
+fn dhcp_clients(config: &DataplaneConfig, socket: &Path) -> Vec<DhcpLeaseReport> {
+    let dir = lab::socket_dir(socket).join("dhcp");
+    config
+        .enis
+        .iter()
+        .filter_map(|e| Some((e, e.attachment.as_ref().filter(|a| a.dhcp)?)))
+        .map(|(e, a)| {
+            match control::dhcp_client::obtain_lease(&a.netns, &a.ifname, &dir.join(&e.id)) {
+                Ok(l) => DhcpLeaseReport {
+                    eni: e.id.clone(),
+                    address: Some(format!("{}/{}", l.ip, l.prefix_len)),
+                    router: l.routers.first().map(|r| r.to_string()),
+                    dns: l.dns.iter().map(|d| d.to_string()).collect(),
+                    domain: l.domain.clone(),
+                    mtu: l.mtu,
+                    lease_secs: Some(l.lease_secs),
+                    elapsed_ms: l.elapsed.map(|d| d.as_millis() as u64),
+                    error: None,
+                },
+                Err(err) => DhcpLeaseReport {
+                    eni: e.id.clone(),
+                    address: None,
+                    router: None,
+                    dns: Vec::new(),
+                    domain: None,
+                    mtu: None,
+                    lease_secs: None,
+                    elapsed_ms: None,
+                    error: Some(err.to_string()),
+                },
+            }
+        })
+        .collect()
 }
 
 /// Builds the internet segment and its hosts, and starts the hosts' services that are

@@ -210,6 +210,32 @@ pub struct UpReport {
     pub vpcd: VpcdStatus,
     /// The namespaces this call created.
     pub namespaces_created: Vec<String>,
+    /// What the DHCP clients of the ENIs with `addressing = "dhcp"` obtained.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dhcp: Vec<DhcpLeaseReport>,
+}
+
+/// The DHCP client run of one ENI by `vpcctl up`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DhcpLeaseReport {
+    /// The ENI.
+    pub eni: String,
+    /// The address and prefix length it was bound to (`10.0.1.10/24`), if it was.
+    pub address: Option<String>,
+    /// Its default router.
+    pub router: Option<String>,
+    /// The DNS servers.
+    pub dns: Vec<String>,
+    /// The domain name.
+    pub domain: Option<String>,
+    /// The interface MTU.
+    pub mtu: Option<u32>,
+    /// The lease time, seconds.
+    pub lease_secs: Option<u32>,
+    /// From the client's first DISCOVER to bound, milliseconds.
+    pub elapsed_ms: Option<u64>,
+    /// Why it got no lease.
+    pub error: Option<String>,
 }
 
 /// `down --json`.
@@ -379,6 +405,7 @@ mod tests {
                 metrics: None,
             },
             namespaces_created: vec!["web1".into()],
+            dhcp: Vec::new(),
         };
         let v = value(&r);
         assert_eq!(v["ok"], true);
