@@ -40,6 +40,12 @@
 //! - Security-group peers (`source` inbound, `destination` outbound): a CIDR, an `sg-…` id
 //!   or a `pl-…` id.
 //!
+//! DHCP (issue VPC-10): `[[dhcp_options]]` ([`DhcpOptions`]) associated with a VPC by its
+//! `dhcp_options` field (absent: AWS's default set, see [`default_domain_name`]), the ENI
+//! field `addressing` ([`Addressing`]: `"static"`, the default, or `"dhcp"`), and the
+//! `[lab]` knobs `region` (default [`DEFAULT_REGION`]) and `dhcp_lease_time` (seconds,
+//! default 3600).
+//!
 //! Gateways (issue VPC-3): `[[internet_gateway]]` ([`InternetGateway`], with its optional
 //! `internet` side [`InternetSide`]), `[[elastic_ip]]` ([`ElasticIp`]), the ENI field
 //! `public_ip`, and the route target `igw-…`.
