@@ -27,6 +27,9 @@ use crate::vpc::pipeline::{Note, SgPass};
 use crate::vpc::tables::Tables;
 use crate::vpc::verdict::DropReason;
 use crate::wire::IcmpType;
+use smoltcp::wire::{
+    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, DHCP_CLIENT_PORT, DHCP_SERVER_PORT,
+};
 
 /// The protocol of a traced packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,7 +384,7 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
                     Some(DhcpReply::Offer) => "DHCP server answers with an OFFER",
                     Some(DhcpReply::Ack) => "DHCP server answers with an ACK",
                     Some(DhcpReply::Nak) => "DHCP server answers with a NAK",
-                    None => "DHCP server ignores the message",
+                    None => "DHCP server: no answer",
                 };
                 blocking = "VPC router (DHCP)".into();
                 steps.push(step("router", "VPC router (DHCP)".into(), detail.into()));
@@ -565,6 +568,37 @@ pub(crate) fn header_of(frame: &[u8]) -> Option<Header> {
 
 /// Builds the Ethernet frame (after `vnet` bytes of zeroed `virtio_net_hdr`) of a
 /// packet from `src_mac` to `dst_mac` with header `h` and TCP `flags`.
+/// A DHCPDISCOVER from `mac`, as a traced DHCP packet's payload.
+fn dhcp_discover(mac: [u8; 6]) -> Result<Vec<u8>, String> {
+    let repr = DhcpRepr {
+        message_type: DhcpMessageType::Discover,
+        transaction_id: 0x7472_6163,
+        secs: 0,
+        client_hardware_address: EthernetAddress(mac),
+        client_ip: std::net::Ipv4Addr::UNSPECIFIED,
+        your_ip: std::net::Ipv4Addr::UNSPECIFIED,
+        server_ip: std::net::Ipv4Addr::UNSPECIFIED,
+        router: None,
+        subnet_mask: None,
+        relay_agent_ip: std::net::Ipv4Addr::UNSPECIFIED,
+        broadcast: false,
+        requested_ip: None,
+        client_identifier: None,
+        server_identifier: None,
+        parameter_request_list: None,
+        dns_servers: None,
+        max_size: None,
+        lease_duration: None,
+        renew_duration: None,
+        rebind_duration: None,
+        additional_options: &[],
+    };
+    let mut out = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut DhcpPacket::new_unchecked(&mut out[..]))
+        .map_err(|e| format!("building a DHCP DISCOVER: {e}"))?;
+    Ok(out)
+}
+
 pub(crate) fn build_frame(
     vnet: usize,
     src_mac: [u8; 6],
@@ -599,6 +633,11 @@ pub(crate) fn build_frame(
             }
             t.write(&mut v, payload)
         }
+        // From the DHCP client port to the server port: a DISCOVER from the sender's
+        // MAC, so that the trace shows the router's DHCP answer.
+        17 if (h.src_port, h.dst_port) == (DHCP_CLIENT_PORT, DHCP_SERVER_PORT) => b
+            .udp(h.src_port, h.dst_port)
+            .write(&mut v, &dhcp_discover(src_mac)?),
         17 => b.udp(h.src_port, h.dst_port).write(&mut v, payload),
         1 => {
             let ty = (h.dst_port >> 8) as u8;

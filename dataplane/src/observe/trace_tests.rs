@@ -285,6 +285,32 @@ mod matrix {
         assert!(text.contains("DELIVERED to eni-0"), "{text}");
     }
 
+    /// A traced UDP packet from port 68 to port 67 is a DISCOVER: the router answers it
+    /// with an OFFER, before any ACL or group.
+    #[test]
+    fn a_dhcp_discover_is_answered_by_the_router() {
+        let dp = crate::fixtures::mem_dataplane(config(), 1024, true).unwrap();
+        let mut s = spec("eni-0", [255, 255, 255, 255], TraceProtocol::Udp, 67);
+        s.src = Some(IpAddr::from([0, 0, 0, 0]));
+        s.src_port = Some(68);
+        let r = dp.trace(&s).unwrap();
+        assert_eq!(
+            r.forward.outcome,
+            Outcome::Answered {
+                by: "the VPC router (DHCP)".into()
+            }
+        );
+        assert!(
+            r.forward
+                .steps
+                .iter()
+                .any(|st| st.component == "VPC router (DHCP)" && st.detail.contains("OFFER")),
+            "{:?}",
+            r.forward.steps
+        );
+        assert_eq!(dp.counters(crate::fixtures::A).unwrap().dhcp_replies, 0);
+    }
+
     #[test]
     fn a_drop_names_the_rule_and_the_code() {
         let mut dp = crate::fixtures::mem_dataplane(config(), 1024, true).unwrap();
