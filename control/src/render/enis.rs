@@ -7,8 +7,10 @@ use super::text::{drops_text, ids_or_dash, idx32, table};
 
 /// The `ENIs` section of `vpcctl show`: each ENI with its subnet, groups, addresses, public
 /// IPs, MAC, attachment (`(unattached)` for an ENI without a namespace: what is sent to it
-/// is dropped as `eni_not_attached`), and its port and counters from `report`, when
-/// reported; then the NAT gateways' network interfaces.
+/// is dropped as `eni_not_attached`; `(dhcp)` after one whose instance takes its address
+/// by DHCP), and its port and counters (the router's DHCP answers and ignored DHCP
+/// messages among them) from `report`, when reported; then the NAT gateways' network
+/// interfaces.
 pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
     let mut out = String::from("\nENIs\n");
     let rows: Vec<Vec<String>> = c
@@ -28,7 +30,7 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
                 .chain(e.ipv6.iter().map(|a| a.to_string()))
                 .collect::<Vec<_>>()
                 .join(",");
-            let (tap, rx, tx, conns, drops) = match port {
+            let (tap, rx, tx, conns, dhcp, drops) = match port {
                 Some(p) => (
                     p.tap.clone().unwrap_or_else(|| "-".to_string()),
                     format!("{}/{}", p.counters.rx_packets, p.counters.rx_bytes),
@@ -37,9 +39,17 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
                         "{}/{}",
                         p.counters.conntrack_entries, p.counters.conntrack_max
                     ),
+                    format!("{}/{}", p.counters.dhcp_replies, p.counters.dhcp_ignored),
                     drops_text(&p.counters.drop_map()),
                 ),
-                None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
+                None => (
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ),
             };
             let public: Vec<String> = c
                 .internet_gateways
@@ -73,12 +83,16 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
                 if e.source_dest_check { "on" } else { "off" }.to_string(),
                 e.attachment.as_ref().map_or_else(
                     || "(unattached)".to_string(),
-                    |a| format!("{}/{}", a.netns, a.ifname),
+                    |a| {
+                        let dhcp = if a.dhcp { " (dhcp)" } else { "" };
+                        format!("{}/{}{dhcp}", a.netns, a.ifname)
+                    },
                 ),
                 tap,
                 rx,
                 tx,
                 conns,
+                dhcp,
                 drops,
             ]
         })
@@ -97,6 +111,7 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
             "RX PKTS/BYTES",
             "TX PKTS/BYTES",
             "CONNTRACK",
+            "DHCP ANSWERED/IGNORED",
             "DROPS",
         ],
         &rows,

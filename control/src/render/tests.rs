@@ -793,3 +793,38 @@ fn show_lists_flow_logs_with_scope_traffic_interval_destination_and_format() {
     assert_eq!(flow_log_scope(&c, &[]), "- (no ENIs)");
     assert_eq!(flow_log_scope(&c, &[EniIdx(2).into()]), "eni-b1");
 }
+
+/// A DHCP ENI is marked `(dhcp)` after its namespace, and the router's DHCP answers and
+/// ignored messages are shown per ENI.
+#[test]
+fn show_marks_dhcp_enis_and_counts_dhcp() {
+    let src = TOPO.replace(
+        "netns = \"ns-a\"",
+        "netns = \"ns-a\"\naddressing = \"dhcp\"",
+    );
+    let c = crate::compile_str(&src).unwrap();
+    let report = StatsReport {
+        epoch: 1,
+        config: c.config,
+        enis: vec![EniReport {
+            id: "eni-a".into(),
+            tap: Some("vpc0".into()),
+            counters: PortCounters {
+                dhcp_replies: 2,
+                dhcp_ignored: 1,
+                ..Default::default()
+            },
+        }],
+        engine: Default::default(),
+        nacl_denies: vec![],
+        uplinks: vec![],
+        nat_gateways: vec![],
+        captures: vec![],
+        mirror_sessions: vec![],
+    };
+    let text = show(&report);
+    assert!(text.contains("DHCP ANSWERED/IGNORED"), "{text}");
+    let row = text.lines().find(|l| l.starts_with("eni-a")).unwrap();
+    assert!(row.contains("ns-a/eth0 (dhcp)"), "{row}");
+    assert!(row.contains(" 2/1 "), "{row}");
+}
