@@ -67,22 +67,24 @@ pub enum DhcpReply {
     Nak,
 }
 
-/// Whether a parsed frame is a DHCP client message: IPv4 UDP from port 68 to port 67
-/// (broadcast to `255.255.255.255`, or unicast to the router when renewing), not a
-/// fragment.
+/// Whether a parsed frame is a DHCP client message for the VPC router: IPv4 UDP from
+/// port 68 to port 67, not a fragment, broadcast to `255.255.255.255` or unicast to
+/// `router` (the subnet's `.1`, when renewing). One to another address (a DHCP server
+/// an instance runs) is ordinary traffic.
 #[inline]
-pub fn is_client_message(meta: &PacketMeta) -> bool {
-    matches!(
-        meta.l3,
+pub fn is_client_message(meta: &PacketMeta, router: Ipv4Addr) -> bool {
+    match meta.l3 {
         L3::Ip(IpMeta {
             src: std::net::IpAddr::V4(_),
+            dst: std::net::IpAddr::V4(dst),
             proto: PROTO_UDP,
             src_port: DHCP_CLIENT_PORT,
             dst_port: DHCP_SERVER_PORT,
             fragment: false,
             ..
-        })
-    )
+        }) => dst == Ipv4Addr::BROADCAST || dst == router,
+        _ => false,
+    }
 }
 
 /// Answers the DHCP client message in `buf[..len]` (an Ethernet frame, see

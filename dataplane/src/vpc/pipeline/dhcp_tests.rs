@@ -397,6 +397,29 @@ fn an_answer_without_room_in_the_buffer_is_a_counted_drop() {
 }
 
 #[test]
+fn dhcp_to_another_address_is_ordinary_traffic() {
+    let mut dp = dp();
+    // To a DHCP server A2 would run, at layer 2 in the subnet: A's rule-less group
+    // refuses it, as any other packet.
+    let mut m = message(DhcpMessageType::Request, eni_mac(A));
+    m.client_ip = ADDR_A;
+    send(
+        &mut dp,
+        frame(
+            &m,
+            eni_mac(A),
+            eni_mac(A2),
+            ADDR_A,
+            Ipv4Addr::new(10, 0, 1, 11),
+        ),
+    );
+    assert!(dp.port_mut(A).unwrap().tx.is_empty());
+    let c = dp.counters(A).unwrap();
+    assert_eq!((c.dhcp_replies, c.dhcp_ignored), (0, 0));
+    assert_eq!(c.drops[DropReason::SgNoMatch.index()], 1);
+}
+
+#[test]
 fn every_discover_is_answered_not_cached() {
     let mut dp = dp();
     for _ in 0..3 {

@@ -38,7 +38,7 @@ impl Eni {
         // DHCP comes from 0.0.0.0 to the broadcast address before the instance has an
         // address: the router's server answers it ahead of the broadcast drop, the
         // source check, security groups and network ACLs.
-        if dhcp::is_client_message(meta) {
+        if dhcp::is_client_message(meta, subnet.router_ip4) {
             let a = dhcp::serve(t, in_eni, meta, buf, len);
             tr.note(Note::Dhcp(match a {
                 dhcp::DhcpAction::Reply { kind, .. } => Some(kind),
