@@ -153,6 +153,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             flow_logs,
             captures,
             mirror_sessions,
+            dns: Default::default(),
         })
     } else {
         Err(ValidationErrors(errors))

@@ -142,6 +142,7 @@ impl<P: Port> Dataplane<P> {
             now: self.clock.now(),
             owner: None,
             via_nat: None,
+            dns: &mut self.dns,
         };
         let action = pipeline::slow_path(&mut cx, in_port, frame, &meta, &mut NoTrace);
         let (owner, via) = (cx.owner, cx.via_nat);
@@ -206,6 +207,7 @@ impl<P: Port> Dataplane<P> {
                     c.arp_ignored += 1;
                 }
             }
+            Action::Resolved(a) => self.resolved(in_port, a),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::vpc::config::{Neighbour, Outside};
+use crate::vpc::pipeline::dns::DnsState;
 use crate::vpc::pipeline::Overlay;
 
 impl<P: Port> Dataplane<P> {
@@ -158,6 +159,7 @@ impl<P: Port> Dataplane<P> {
             now,
             owner: None,
             via_nat: None,
+            dns: &mut DnsState::default(),
         };
         let action = pipeline::slow_path(&mut cx, port, frame, &meta, &mut notes);
         let (mut steps, blocking) = describe(&self.tables, header, &notes);
@@ -212,6 +214,9 @@ impl<P: Port> Dataplane<P> {
             },
             Action::Consumed => Outcome::Answered {
                 by: "the VPC router (ignored)".into(),
+            },
+            Action::Resolved(a) => Outcome::Answered {
+                by: format!("the VPC resolver ({})", a.describe()),
             },
         };
         if let Outcome::Delivered { to, .. } = &outcome {

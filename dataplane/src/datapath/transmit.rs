@@ -2,6 +2,7 @@
 //! needed"), replies, the port write, and counting drops.
 
 use super::*;
+use crate::vpc::pipeline::dns::Answered;
 
 impl<P: Port> Dataplane<P> {
     #[inline]
@@ -126,6 +127,21 @@ impl<P: Port> Dataplane<P> {
             }
         }
         self.transmit(in_port, in_port, buf);
+    }
+
+    /// Sends the VPC resolver's answer (in its own buffer) back out of `in_port`.
+    pub(super) fn resolved(&mut self, in_port: PortIdx, a: Answered) {
+        if let Some(c) = self.counters.get_mut(in_port.idx()) {
+            c.dns_answers += 1;
+            if a.rcode != 0 {
+                c.dns_errors += 1;
+            }
+        }
+        let out = std::mem::take(&mut self.dns.frame);
+        if let Some(frame) = out.get(..VNET_HDR_LEN + a.len) {
+            self.transmit(in_port, in_port, frame);
+        }
+        self.dns.frame = out;
     }
 
     #[inline]

@@ -89,7 +89,7 @@ impl Family {
 /// The plain counters of a port: (name after `vpcd_eni_`/`vpcd_uplink_`, help for an ENI,
 /// help for an uplink, value). Destructured in full so that a new field fails to compile
 /// here until it is exported.
-fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 7] {
+fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 9] {
     let PortCounters {
         rx_packets,
         rx_bytes,
@@ -98,6 +98,8 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
         arp_replies,
         arp_ignored,
         icmp_echo_replies,
+        dns_answers,
+        dns_errors,
         drops: _,
         conntrack_entries: _,
         conntrack_max: _,
@@ -144,6 +146,18 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
             "ICMP echo requests to the VPC router that it answered.",
             "ICMP echo requests to the internet gateway that it answered.",
             *icmp_echo_replies,
+        ),
+        (
+            "dns_answers_total",
+            "Queries to the VPC resolver that it answered.",
+            "Queries to the VPC resolver that it answered (none on an uplink).",
+            *dns_answers,
+        ),
+        (
+            "dns_errors_total",
+            "VPC resolver answers with a non-zero response code (NXDOMAIN, FORMERR, ...).",
+            "VPC resolver answers with a non-zero response code (none on an uplink).",
+            *dns_errors,
         ),
     ]
 }

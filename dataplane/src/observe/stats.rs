@@ -29,6 +29,12 @@ pub struct PortCounters {
     pub arp_ignored: u64,
     /// ICMP echo requests to the router that it answered.
     pub icmp_echo_replies: u64,
+    /// Queries the VPC resolver answered for this ENI.
+    #[serde(default)]
+    pub dns_answers: u64,
+    /// Of those, answers with no record for the question (NXDOMAIN or another error).
+    #[serde(default)]
+    pub dns_errors: u64,
     /// Frames dropped, by reason (charged to the ENI the frame came from or was going to).
     /// Serialised as a list in [`DropReason::ALL`] order; a shorter list (an older peer)
     /// reads as zeros for the missing reasons.
@@ -52,6 +58,8 @@ impl Default for PortCounters {
             arp_replies: 0,
             arp_ignored: 0,
             icmp_echo_replies: 0,
+            dns_answers: 0,
+            dns_errors: 0,
             drops: [0; DropReason::COUNT],
             conntrack_entries: 0,
             conntrack_max: 0,

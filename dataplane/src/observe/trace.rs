@@ -372,6 +372,9 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
             Note::RouterReply => {
                 steps.push(step("router", "VPC router".into(), "answers".into()));
             }
+            Note::Resolver(a) => {
+                steps.push(step("resolver", "VPC resolver".into(), a.describe()));
+            }
             Note::RouterIgnored => {
                 steps.push(step("router", "VPC router".into(), "ignores".into()));
             }

@@ -8,6 +8,7 @@
 //! ([`sg`], [`nacl`], [`srcdst`], [`router`] services) and tell the [`Tracer`] what each
 //! decided, so the same code that forwards can explain (`vpcctl trace` builds on it).
 
+pub mod dns;
 pub mod eni;
 pub mod igw;
 pub mod nacl;
@@ -70,6 +71,8 @@ pub enum Note {
     RouterReply,
     /// The VPC router ignored an ARP frame.
     RouterIgnored,
+    /// The VPC resolver answered a query.
+    Resolver(dns::Answered),
     /// A security group of `eni` let the packet pass (egress when `egress`).
     SecurityGroup {
         /// The ENI.
@@ -239,6 +242,9 @@ pub enum Action {
     },
     /// Consumed without an answer (ignored ARP).
     Consumed,
+    /// The VPC resolver answered: the reply (a `virtio_net_hdr` and an Ethernet frame of
+    /// `len` bytes) is in the context's [`dns::DnsState::frame`], for the ingress port.
+    Resolved(dns::Answered),
 }
 
 impl From<RouterAction> for Action {
@@ -267,6 +273,15 @@ pub(crate) fn classify(
 }
 
 impl Action {
+    /// A drop the flow cache must not remember (each packet is decided afresh).
+    pub(crate) fn drop_uncached(reason: DropReason) -> Action {
+        Action::Drop {
+            reason,
+            nacl_slot: None,
+            cacheable: false,
+        }
+    }
+
     pub(crate) fn drop(reason: DropReason) -> Action {
         Action::Drop {
             reason,
@@ -303,6 +318,8 @@ pub struct Context<'a> {
     /// What the NAT gateway the packet went through saw of it, if it went through one
     /// (set when the walk ends).
     pub via_nat: Option<NatHop>,
+    /// The VPC resolver's rate limits and answer buffer.
+    pub dns: &'a mut dns::DnsState,
 }
 
 /// The connection table that a [`CtRef::table`] names: ENIs first, then NAT gateways.
@@ -349,6 +366,7 @@ pub fn slow_path<T: Tracer>(
         Action::Forward { delivery, .. } => tr.note(Note::Delivered(delivery.to)),
         Action::Reply { .. } => tr.note(Note::RouterReply),
         Action::Consumed => tr.note(Note::RouterIgnored),
+        Action::Resolved(a) => tr.note(Note::Resolver(a)),
     }
     action
 }
