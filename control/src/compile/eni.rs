@@ -50,7 +50,7 @@ pub(super) fn enis(
     errors: &mut Vec<ValidationError>,
 ) -> Vec<EniConfig> {
     let (sg_idx, default_sg) = (&security_groups.by_id, &security_groups.default_of);
-    let scale = t.lab.map_or(1.0, |l| l.conntrack_time_scale);
+    let scale = t.lab.as_ref().map_or(1.0, |l| l.conntrack_time_scale);
     let mut enis = Vec::new();
     for e in &t.enis {
         let Some(&si) = ix.subnet.get(e.subnet.as_str()) else {

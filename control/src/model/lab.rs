@@ -8,7 +8,7 @@ pub const DEFAULT_NAT_GATEWAY_PORTS: [i64; 2] = [1024, 65_535];
 pub const DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT: f64 = 350.0;
 
 /// The `[lab]` table: knobs of the lab that are not AWS settings.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabSettings {
     /// Multiplies every connection-tracking timeout of the ENIs when compiling (so that a
@@ -31,6 +31,23 @@ pub struct LabSettings {
     /// sees records within a second. A flow log's own `lab_interval` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_log_interval: Option<f64>,
+    /// The AWS region the lab stands for (`us-east-1` when absent): it names the
+    /// instances' private DNS names, `ip-10-0-1-10.ec2.internal` in us-east-1 and
+    /// `ip-10-0-1-10.<region>.compute.internal` elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// The region of a lab without `[lab] region`.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// The domain of the instances' private DNS names in `region`.
+pub fn instance_domain(region: &str) -> String {
+    if region == "us-east-1" {
+        "ec2.internal".into()
+    } else {
+        format!("{region}.compute.internal")
+    }
 }
 
 impl Default for LabSettings {
@@ -40,6 +57,7 @@ impl Default for LabSettings {
             nat_gateway_ports: None,
             nat_gateway_idle_timeout: None,
             flow_log_interval: None,
+            region: None,
         }
     }
 }
@@ -53,6 +71,7 @@ impl PartialEq for LabSettings {
             && self.nat_gateway_idle_timeout.map(f64::to_bits)
                 == other.nat_gateway_idle_timeout.map(f64::to_bits)
             && self.flow_log_interval.map(f64::to_bits) == other.flow_log_interval.map(f64::to_bits)
+            && self.region == other.region
     }
 }
 

@@ -142,7 +142,7 @@ fn firewalls_round_trip_through_toml() {
     );
     assert_eq!(g.outbound, Some(vec![]));
     assert_eq!(t.enis[0].conntrack.unwrap().udp_timeout, Some(60));
-    assert_eq!(t.lab.unwrap().conntrack_time_scale, 0.01);
+    assert_eq!(t.lab.clone().unwrap().conntrack_time_scale, 0.01);
     let again: Topology = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
     assert_eq!(t, again);
 }
@@ -218,7 +218,7 @@ fn nat_gateways_round_trip_through_toml() {
     let p = &t.nat_gateways[1];
     assert_eq!(p.connectivity, NatConnectivity::Private);
     assert_eq!((p.allocation_id.as_ref(), p.private_ip), (None, None));
-    let lab = t.lab.unwrap();
+    let lab = t.lab.clone().unwrap();
     assert_eq!(lab.nat_gateway_ports, Some([2000, 2009]));
     assert_eq!(lab.nat_gateway_idle_timeout, Some(2.5));
     assert_eq!(lab.conntrack_time_scale, 1.0);
@@ -315,7 +315,7 @@ fn flow_logs_round_trip_through_toml() {
     assert_eq!(b.max_aggregation_interval, DEFAULT_FLOW_LOG_INTERVAL);
     assert_eq!(b.format_tokens(), None);
     assert_eq!(b.scope(), FlowLogScope::Eni("eni-b"));
-    assert_eq!(t.lab.unwrap().flow_log_interval, Some(0.5));
+    assert_eq!(t.lab.clone().unwrap().flow_log_interval, Some(0.5));
     let again: Topology = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
     assert_eq!(t, again);
     assert_eq!(
