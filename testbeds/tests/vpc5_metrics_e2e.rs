@@ -109,6 +109,8 @@ fn expected(r: &StatsReport) -> BTreeMap<String, u64> {
             ("arp_replies_total", c.arp_replies),
             ("arp_ignored_total", c.arp_ignored),
             ("icmp_echo_replies_total", c.icmp_echo_replies),
+            ("dns_answers_total", c.dns_answers),
+            ("dns_errors_total", c.dns_errors),
             ("conntrack_entries", c.conntrack_entries),
             ("conntrack_max", c.conntrack_max),
             ("attached", u64::from(e.tap.is_some())),
