@@ -591,6 +591,12 @@ pub(crate) fn build_frame(
             }
             t.write(&mut v, payload)
         }
+        // To port 53, a DNS query (id 0x7472, RD, `.` type A class IN), so that a trace to
+        // the VPC resolver shows how it answers rather than a malformed message.
+        17 if h.dst_port == 53 => b.udp(h.src_port, h.dst_port).write(
+            &mut v,
+            &[0x74, 0x72, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1],
+        ),
         17 => b.udp(h.src_port, h.dst_port).write(&mut v, payload),
         1 => {
             let ty = (h.dst_port >> 8) as u8;
