@@ -223,3 +223,36 @@ fn queries_per_second_and_the_1024_per_second_limit() {
     let c = lab.counters("eni-a").unwrap();
     assert!(c.dns_answers >= 1000 + answered as u64, "{c:?}");
 }
+
+#[test]
+fn tcp_53_answers_a_query_through_the_deny_all_acl() {
+    if !testbeds::require_root_or_skip() {
+        return;
+    }
+    let lab: Lab = start(TOPOLOGY);
+    let answer = in_netns(lab.ns("eni-b"), || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect_timeout(
+            &"10.0.0.2:53".parse().unwrap(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let q = a_query(7, "www.corp.internal");
+        let mut msg = (q.len() as u16).to_be_bytes().to_vec();
+        msg.extend_from_slice(&q);
+        s.write_all(&msg).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        out
+    });
+    let n = usize::from(u16::from_be_bytes([answer[0], answer[1]]));
+    assert_eq!(n, answer.len() - 2, "{answer:?}");
+    // id 7, a response, NOERROR, two answers (the CNAME and the A record).
+    assert_eq!(&answer[2..4], &[0, 7]);
+    assert_eq!(answer[4] & 0x80, 0x80);
+    assert_eq!(answer[5] & 0x0f, 0);
+    assert_eq!(&answer[8..10], &[0, 2]);
+    assert!(answer.windows(4).any(|w| w == [10, 0, 3, 10]));
+    assert_eq!(lab.counters("eni-b").unwrap().dns_answers, 1);
+}

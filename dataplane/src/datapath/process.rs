@@ -203,7 +203,8 @@ impl<P: Port> Dataplane<P> {
                 self.reply(in_port, &mut buf[..end], drop)
             }
             Action::Consumed => {
-                if let Some(c) = self.counters.get_mut(in_port.idx()) {
+                // (A TCP segment the resolver had nothing to answer is consumed too.)
+                if let (Some(c), L3::Arp) = (self.counters.get_mut(in_port.idx()), meta.l3) {
                     c.arp_ignored += 1;
                 }
             }

@@ -1,5 +1,5 @@
 //! Element: the VPC resolver (the Amazon-provided DNS server) at the VPC's `+2` address
-//! and at 169.254.169.253, UDP port 53.
+//! and at 169.254.169.253, UDP and TCP port 53.
 //!
 //! It answers A and PTR queries for the instances' private DNS names
 //! (`ip-10-0-1-10.ec2.internal`, `ip-10-0-1-10.<region>.compute.internal`; every private
@@ -22,6 +22,11 @@
 //! the resolver's own ([`DnsState::frame`]) rather than over the query. Over UDP an
 //! answer is limited to 512 bytes, or to the query's EDNS payload size (at most
 //! [`MAX_UDP_PAYLOAD`]); a longer one is sent truncated (TC set, question only).
+//!
+//! Over TCP the resolver keeps no state: the SYN-ACK's sequence number derives from the
+//! connection's addresses and ports, a segment holding one whole length-prefixed query
+//! is answered in one segment (at most 1,400 bytes of message) with FIN, a FIN gets its
+//! ACK; a query split over several segments is not reassembled.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -36,7 +41,7 @@ use crate::vpc::config::{DataplaneConfig, DnsRecordKind, EniIdx, VpcIdx};
 use crate::vpc::tables::TableError;
 use crate::vpc::verdict::DropReason;
 use crate::wire::ethernet::HEADER_LEN;
-use crate::wire::ipv4::{Ipv4Packet, PROTO_UDP};
+use crate::wire::ipv4::{Ipv4Packet, PROTO_TCP, PROTO_UDP};
 use crate::wire::vnet::VNET_HDR_LEN;
 use crate::wire::{checksum, MacAddr};
 
@@ -94,6 +99,9 @@ pub struct DnsTable {
 impl Answered {
     /// How `vpcctl trace` tells it: `NOERROR, 1 answer`.
     pub fn describe(&self) -> String {
+        if self.segment {
+            return "TCP segment".into();
+        }
         let rcode = match self.rcode {
             0 => "NOERROR",
             1 => "FORMERR",
@@ -372,12 +380,27 @@ impl Bucket {
 pub struct DnsState {
     buckets: Vec<Bucket>,
     encoded: Vec<u8>,
+    l4: Vec<u8>,
     /// The last answer: a `virtio_net_hdr` (zero) and the Ethernet frame, of the length
     /// that [`Answered::len`] gives.
     pub frame: Vec<u8>,
 }
 
-/// What the resolver answered (the frame is in [`DnsState::frame`]).
+impl DnsState {
+    /// Takes one packet's token from ENI `eni`'s bucket.
+    fn take(&mut self, eni: EniIdx, now: u64, pps: u32) -> Result<(), DropReason> {
+        if self.buckets.len() <= eni.idx() {
+            self.buckets.resize(eni.idx() + 1, Bucket::default());
+        }
+        match self.buckets[eni.idx()].take(now, pps) {
+            true => Ok(()),
+            false => Err(DropReason::DnsRateLimited),
+        }
+    }
+}
+
+/// What the resolver answered (the frame is in [`DnsState::frame`]; `len` 0: nothing to
+/// send).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Answered {
     /// The answer's Ethernet frame length (after the `virtio_net_hdr`).
@@ -388,6 +411,9 @@ pub struct Answered {
     pub answers: u16,
     /// Whether it was truncated (TC).
     pub truncated: bool,
+    /// A TCP segment without an answer (the handshake's SYN-ACK, the ACK of a FIN): not
+    /// counted as an answer.
+    pub segment: bool,
 }
 
 /// Answers the query in `frame` (an Ethernet frame from ENI `eni` of VPC `vpc`, UDP to
@@ -405,7 +431,13 @@ pub fn answer(
         .get(HEADER_LEN..)
         .and_then(|b| Ipv4Packet::new_checked(b).ok())
         .ok_or(DropReason::DnsMalformed)?;
-    if ip.protocol() != PROTO_UDP || ip.frag_offset() != 0 || ip.more_fragments() {
+    if ip.frag_offset() != 0 || ip.more_fragments() {
+        return Err(DropReason::DnsMalformed);
+    }
+    if ip.protocol() == PROTO_TCP {
+        return answer_tcp(t, st, (eni, vpc), router_mac, frame, now);
+    }
+    if ip.protocol() != PROTO_UDP {
         return Err(DropReason::DnsMalformed);
     }
     let udp = ip.payload();
@@ -419,12 +451,7 @@ pub fn answer(
     if query.len() < 12 {
         return Err(DropReason::DnsMalformed);
     }
-    if st.buckets.len() <= eni.idx() {
-        st.buckets.resize(eni.idx() + 1, Bucket::default());
-    }
-    if !st.buckets[eni.idx()].take(now, t.max_pps) {
-        return Err(DropReason::DnsRateLimited);
-    }
+    st.take(eni, now, t.max_pps)?;
     let (src, dst) = (ip.src(), ip.dst());
     let (sport, dport) = (
         u16::from_be_bytes([udp[0], udp[1]]),
@@ -437,14 +464,138 @@ pub fn answer(
         .and_then(|m| <[u8; 6]>::try_from(m).ok())
         .map(MacAddr)
         .ok_or(DropReason::DnsMalformed)?;
+    let mut l4 = std::mem::take(&mut st.l4);
+    l4.clear();
+    l4.extend_from_slice(&sport_dport(dport, sport));
+    l4.extend_from_slice(&((8 + st.encoded.len()) as u16).to_be_bytes());
+    l4.extend_from_slice(&[0, 0]);
+    l4.extend_from_slice(&st.encoded);
     let len = build_frame(
         &mut st.frame,
         (router_mac, requester),
         (dst, src),
-        (dport, sport),
-        &st.encoded,
+        PROTO_UDP,
+        &mut l4,
     );
+    st.l4 = l4;
     Ok(Answered { len, ..answered })
+}
+
+fn sport_dport(sport: u16, dport: u16) -> [u8; 4] {
+    let (a, b) = (sport.to_be_bytes(), dport.to_be_bytes());
+    [a[0], a[1], b[0], b[1]]
+}
+
+/// The largest DNS message answered over TCP: one segment within the MSS the resolver
+/// announces.
+const TCP_MESSAGE_MAX: usize = 1400;
+/// The MSS the resolver announces in its SYN-ACK.
+const TCP_MSS: u16 = 1460;
+
+/// The resolver's side of a TCP connection, without state: a SYN gets a SYN-ACK whose
+/// sequence number derives from the connection's addresses and ports, a segment holding
+/// one whole length-prefixed query gets the answer with FIN, a FIN gets its ACK; pure
+/// ACKs and RSTs get nothing (`Ok` with `len` 0). A query split over several segments
+/// is not reassembled (ignored).
+fn answer_tcp(
+    t: &DnsTable,
+    st: &mut DnsState,
+    (eni, vpc): (EniIdx, VpcIdx),
+    router_mac: MacAddr,
+    frame: &[u8],
+    now: u64,
+) -> Result<Answered, DropReason> {
+    let ip = frame
+        .get(HEADER_LEN..)
+        .and_then(|b| Ipv4Packet::new_checked(b).ok())
+        .ok_or(DropReason::DnsMalformed)?;
+    let tcp = ip.payload();
+    let off = usize::from(tcp.get(12).ok_or(DropReason::DnsMalformed)? >> 4) * 4;
+    if off < 20 || tcp.len() < off {
+        return Err(DropReason::DnsMalformed);
+    }
+    st.take(eni, now, t.max_pps)?;
+    let (src, dst) = (ip.src(), ip.dst());
+    let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
+    let dport = u16::from_be_bytes([tcp[2], tcp[3]]);
+    let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
+    let ack = u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]);
+    let flags = tcp[13];
+    let data = &tcp[off..];
+    let (syn, ackf, fin, rst) = (
+        flags & 0x02 != 0,
+        flags & 0x10 != 0,
+        flags & 0x01 != 0,
+        flags & 0x04 != 0,
+    );
+    let nothing = Answered {
+        len: 0,
+        rcode: 0,
+        answers: 0,
+        truncated: false,
+        segment: true,
+    };
+    let isn = {
+        let x = u64::from(u32::from(src)) << 32 | u64::from(u32::from(dst));
+        let h =
+            (x ^ (u64::from(sport) << 16 | u64::from(dport))).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 32) as u32
+    };
+    // (our seq, our ack, flags, mss option, answer?)
+    let (rseq, rack, rflags, mss, answer) = if rst {
+        return Ok(nothing);
+    } else if syn && !ackf {
+        (isn, seq.wrapping_add(1), 0x12u8, true, None)
+    } else if !ackf {
+        return Ok(nothing);
+    } else if data.len() >= 2 {
+        let n = usize::from(u16::from_be_bytes([data[0], data[1]]));
+        let Some(query) = data.get(2..2 + n).filter(|q| q.len() >= 12) else {
+            return Ok(nothing);
+        };
+        let (msg, _) = respond(t, vpc, query);
+        let a = encode(&msg, TCP_MESSAGE_MAX, &mut st.encoded)?;
+        let consumed = data.len() as u32 + u32::from(fin);
+        (ack, seq.wrapping_add(consumed), 0x19, false, Some(a))
+    } else if fin {
+        (ack, seq.wrapping_add(1), 0x10, false, None)
+    } else {
+        return Ok(nothing);
+    };
+    let requester = frame
+        .get(6..12)
+        .and_then(|m| <[u8; 6]>::try_from(m).ok())
+        .map(MacAddr)
+        .ok_or(DropReason::DnsMalformed)?;
+    let mut l4 = std::mem::take(&mut st.l4);
+    l4.clear();
+    l4.extend_from_slice(&sport_dport(dport, sport));
+    l4.extend_from_slice(&rseq.to_be_bytes());
+    l4.extend_from_slice(&rack.to_be_bytes());
+    l4.push(if mss { 6 << 4 } else { 5 << 4 });
+    l4.push(rflags);
+    l4.extend_from_slice(&65_535u16.to_be_bytes());
+    l4.extend_from_slice(&[0, 0, 0, 0]);
+    if mss {
+        l4.extend_from_slice(&[2, 4]);
+        l4.extend_from_slice(&TCP_MSS.to_be_bytes());
+    }
+    if answer.is_some() {
+        l4.extend_from_slice(&(st.encoded.len() as u16).to_be_bytes());
+        l4.extend_from_slice(&st.encoded);
+    }
+    let len = build_frame(
+        &mut st.frame,
+        (router_mac, requester),
+        (dst, src),
+        PROTO_TCP,
+        &mut l4,
+    );
+    st.l4 = l4;
+    Ok(match answer {
+        Some(a) => Answered { len, ..a },
+        None => Answered { len, ..nothing },
+    })
 }
 
 /// The response to the DNS message `query` (at least a header long), and the largest
@@ -521,48 +672,47 @@ fn encode(msg: &Message, limit: usize, buf: &mut Vec<u8>) -> Result<Answered, Dr
             u16::try_from(msg.answers.len()).unwrap_or(u16::MAX)
         },
         truncated,
+        segment: false,
     })
 }
 
-/// Writes the reply frame (a zero `virtio_net_hdr`, Ethernet, IPv4, UDP, `payload`) into
-/// `out`; returns the Ethernet frame's length.
+/// Writes the reply frame (a zero `virtio_net_hdr`, Ethernet, IPv4, then `l4`: a UDP or
+/// TCP header and payload, whose checksum this fills in) into `out`; returns the Ethernet
+/// frame's length.
 fn build_frame(
     out: &mut Vec<u8>,
     (src_mac, dst_mac): (MacAddr, MacAddr),
     (src, dst): (Ipv4Addr, Ipv4Addr),
-    (sport, dport): (u16, u16),
-    payload: &[u8],
+    proto: u8,
+    l4: &mut [u8],
 ) -> usize {
-    let udp_len = 8 + payload.len();
-    let ip_len = 20 + udp_len;
+    let ip_len = 20 + l4.len();
     out.clear();
     out.resize(VNET_HDR_LEN, 0);
     out.extend_from_slice(&dst_mac.0);
     out.extend_from_slice(&src_mac.0);
     out.extend_from_slice(&[0x08, 0x00]);
     let ip_at = out.len();
-    out.extend_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, PROTO_UDP, 0, 0]);
+    out.extend_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0]);
     out[ip_at + 2..ip_at + 4].copy_from_slice(&(ip_len as u16).to_be_bytes());
     out.extend_from_slice(&src.octets());
     out.extend_from_slice(&dst.octets());
     let c = checksum::checksum(&out[ip_at..ip_at + 20]);
     out[ip_at + 10..ip_at + 12].copy_from_slice(&c.to_be_bytes());
-    let udp_at = out.len();
-    out.extend_from_slice(&sport.to_be_bytes());
-    out.extend_from_slice(&dport.to_be_bytes());
-    out.extend_from_slice(&(udp_len as u16).to_be_bytes());
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(payload);
     let mut acc = checksum::sum(0, &src.octets());
     acc = checksum::sum(acc, &dst.octets());
-    acc = checksum::sum(acc, &[0, PROTO_UDP]);
-    acc = checksum::sum(acc, &(udp_len as u16).to_be_bytes());
-    acc = checksum::sum(acc, &out[udp_at..]);
+    acc = checksum::sum(acc, &[0, proto]);
+    acc = checksum::sum(acc, &(l4.len() as u16).to_be_bytes());
+    acc = checksum::sum(acc, l4);
     let c = match !checksum::fold(acc) {
-        0 => 0xffff,
+        0 if proto == PROTO_UDP => 0xffff,
         c => c,
     };
-    out[udp_at + 6..udp_at + 8].copy_from_slice(&c.to_be_bytes());
+    let at = if proto == PROTO_UDP { 6 } else { 16 };
+    if let Some(field) = l4.get_mut(at..at + 2) {
+        field.copy_from_slice(&c.to_be_bytes());
+    }
+    out.extend_from_slice(l4);
     out.len() - VNET_HDR_LEN
 }
 

@@ -341,3 +341,98 @@ fn other_ports_to_plus2_are_not_the_resolver() {
     dp.process(A, &mut f);
     assert_eq!(dp.counters(PortIdx::from(A)).unwrap().dns_answers, 0);
 }
+
+/// A TCP segment from A (port 40000) to the resolver with these sequence numbers,
+/// flags and data.
+fn tcp_frame(seq: u32, ack: Option<u32>, syn: bool, fin: bool, data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0u8; VNET_HDR_LEN];
+    let mut b = PacketBuilder::ethernet2(eni_mac(A).0, router_mac(0).0)
+        .ipv4([10, 0, 1, 10], PLUS2, 64)
+        .tcp(40000, 53, seq, 64240);
+    if syn {
+        b = b.syn();
+    }
+    if let Some(a) = ack {
+        b = b.ack(a);
+    }
+    if fin {
+        b = b.fin();
+    }
+    b.write(&mut v, data).unwrap();
+    v
+}
+
+/// Sends a TCP segment and returns the reply's TCP header and payload, checked.
+fn tcp_ask(dp: &mut Dataplane<MemPort>, f: Vec<u8>) -> Option<(etherparse::TcpHeader, Vec<u8>)> {
+    let mut f = f;
+    dp.process(A, &mut f);
+    let reply = std::mem::take(&mut dp.port_mut(A).unwrap().tx).pop()?;
+    let p = etherparse::SlicedPacket::from_ethernet(&reply[VNET_HDR_LEN..]).unwrap();
+    let Some(etherparse::NetSlice::Ipv4(ip)) = p.net else {
+        panic!("not ipv4")
+    };
+    let h = ip.header().to_header();
+    let Some(etherparse::TransportSlice::Tcp(tcp)) = p.transport else {
+        panic!("not tcp")
+    };
+    let th = tcp.to_header();
+    assert_eq!(
+        th.calc_checksum_ipv4(&h, tcp.payload()).unwrap(),
+        th.checksum,
+        "TCP checksum"
+    );
+    assert_eq!((th.source_port, th.destination_port), (53, 40000));
+    Some((th, tcp.payload().to_vec()))
+}
+
+#[test]
+fn tcp_queries_are_answered_without_state() {
+    let mut dp = dp();
+    // SYN → SYN-ACK with an MSS.
+    let (synack, _) = tcp_ask(&mut dp, tcp_frame(1000, None, true, false, &[])).unwrap();
+    assert!(synack.syn && synack.ack && !synack.fin);
+    assert_eq!(synack.acknowledgment_number, 1001);
+    assert!(!synack.options.as_slice().is_empty());
+    let isn = synack.sequence_number;
+    // The handshake's ACK: nothing.
+    assert!(tcp_ask(&mut dp, tcp_frame(1001, Some(isn + 1), false, false, &[])).is_none());
+    // One length-prefixed query → the answer and FIN.
+    let q = query("db.corp.internal.", RecordType::A, false);
+    let mut data = (q.len() as u16).to_be_bytes().to_vec();
+    data.extend_from_slice(&q);
+    let (h, payload) =
+        tcp_ask(&mut dp, tcp_frame(1001, Some(isn + 1), false, false, &data)).unwrap();
+    assert!(h.ack && h.fin && h.psh);
+    assert_eq!(h.sequence_number, isn + 1);
+    assert_eq!(h.acknowledgment_number, 1001 + data.len() as u32);
+    let n = usize::from(u16::from_be_bytes([payload[0], payload[1]]));
+    assert_eq!(n, payload.len() - 2);
+    let m = Message::from_vec(&payload[2..]).unwrap();
+    assert_eq!(addrs(&m), vec![Ipv4Addr::new(10, 0, 3, 10)]);
+    // The client's FIN → its ACK.
+    let seq = 1001 + data.len() as u32;
+    let (h, _) = tcp_ask(
+        &mut dp,
+        tcp_frame(seq, Some(isn + 2 + n as u32 + 2), false, true, &[]),
+    )
+    .unwrap();
+    assert!(h.ack && !h.fin && !h.syn);
+    assert_eq!(h.acknowledgment_number, seq + 1);
+    // Over TCP the 40-address answer fits (no truncation at 512 bytes).
+    let q = query("big.corp.internal.", RecordType::A, false);
+    let mut data = (q.len() as u16).to_be_bytes().to_vec();
+    data.extend_from_slice(&q);
+    let (_, payload) = tcp_ask(&mut dp, tcp_frame(5, Some(isn + 1), false, false, &data)).unwrap();
+    let m = Message::from_vec(&payload[2..]).unwrap();
+    assert!(!m.metadata.truncation);
+    assert_eq!(addrs(&m).len(), 40);
+    // A query split over segments (only the length here) is not answered.
+    assert!(tcp_ask(
+        &mut dp,
+        tcp_frame(5, Some(isn + 1), false, false, &data[..2])
+    )
+    .is_none());
+    let c = dp.counters(PortIdx::from(A)).unwrap();
+    assert_eq!(c.dns_answers, 2, "segments are not answers");
+    assert_eq!(c.arp_ignored, 0);
+}

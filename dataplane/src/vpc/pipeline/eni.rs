@@ -8,7 +8,7 @@ use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{classify, dns, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
 use crate::vpc::config::EniIdx;
 use crate::vpc::verdict::{Charge, Delivery, DropReason, OutPort};
-use crate::wire::ipv4::PROTO_UDP;
+use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 use crate::wire::{icmp_error_quote, PacketMeta};
 use std::net::IpAddr;
 
@@ -41,7 +41,7 @@ impl Eni {
         }
         srcdst::egress(eni, meta.src_mac, Some(ip.src))?;
         let to_router = meta.dst_mac == subnet.router_mac;
-        if let (true, IpAddr::V4(dst), PROTO_UDP, dns::PORT, false) =
+        if let (true, IpAddr::V4(dst), PROTO_UDP | PROTO_TCP, dns::PORT, false) =
             (to_router, ip.dst, ip.proto, ip.dst_port, ip.later_fragment)
         {
             if t.dns.is_resolver(eni.vpc, dst) {
@@ -56,6 +56,7 @@ impl Eni {
                         frame,
                         now,
                     ) {
+                        Ok(a) if a.len == 0 => Action::Consumed,
                         Ok(a) => Action::Resolved(a),
                         Err(r) => Action::drop_uncached(r),
                     },
