@@ -127,6 +127,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         flow_logs: Vec::new(),
         captures: Vec::new(),
         mirror_sessions: Vec::new(),
+        dns: Default::default(),
     }
 }
 

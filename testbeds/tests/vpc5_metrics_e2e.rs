@@ -111,6 +111,8 @@ fn expected(r: &StatsReport) -> BTreeMap<String, u64> {
             ("icmp_echo_replies_total", c.icmp_echo_replies),
             ("dhcp_replies_total", c.dhcp_replies),
             ("dhcp_ignored_total", c.dhcp_ignored),
+            ("dns_answers_total", c.dns_answers),
+            ("dns_errors_total", c.dns_errors),
             ("conntrack_entries", c.conntrack_entries),
             ("conntrack_max", c.conntrack_max),
             ("attached", u64::from(e.tap.is_some())),

@@ -89,6 +89,7 @@ mod internet_gateway;
 mod nat_gateway;
 mod network_acl;
 mod peering;
+mod private_hosted_zone;
 mod route_table;
 mod security_group;
 mod subnet;
@@ -138,6 +139,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
     let internet_gateways = internet_gateway::internet_gateways(t, &ix, &public_nats, &mut errors);
     let flow_logs = flow_log::flow_logs(t, &vpcs, &subnets, (&enis, &nat_gateways), &mut errors);
     let (captures, mirror_sessions) = taps::captures_and_mirrors(t, &ix.eni, &mut errors);
+    let dns = private_hosted_zone::dns(t, &ix, &mut errors);
 
     if errors.is_empty() {
         Ok(DataplaneConfig {
@@ -153,6 +155,7 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             flow_logs,
             captures,
             mirror_sessions,
+            dns,
         })
     } else {
         Err(ValidationErrors(errors))

@@ -455,3 +455,47 @@ fn dhcp_options_compile_per_vpc() {
     assert_eq!(c.vpcs[0].dhcp.lease_secs, 120);
     assert_eq!(c.vpcs[1].dhcp.lease_secs, 120);
 }
+
+#[test]
+fn private_hosted_zones_and_region_compile_for_the_resolver() {
+    let src = r#"
+        [lab]
+        region = "eu-west-3"
+
+        [[vpc]]
+        id = "vpc-a"
+        cidr = "10.0.0.0/16"
+
+        [[vpc]]
+        id = "vpc-b"
+        cidr = "10.1.0.0/16"
+
+        [[private_hosted_zone]]
+        id = "Zcorp"
+        name = "Corp.Internal."
+        vpcs = ["vpc-b"]
+        records = [
+            { name = "db", type = "a", values = ["10.1.3.10"] },
+            { name = "www.corp.internal", type = "CNAME", values = ["db.corp.internal."], ttl = 60 },
+        ]
+    "#;
+    let c = compile_str(src).unwrap().config;
+    assert_eq!(c.dns.instance_domain, "eu-west-3.compute.internal");
+    assert_eq!(c.dns.max_pps, 1024);
+    let z = &c.dns.zones[0];
+    assert_eq!((z.id.as_str(), z.name.as_str()), ("Zcorp", "Corp.Internal"));
+    assert_eq!(z.vpcs, vec![VpcIdx(1)]);
+    assert_eq!(z.records[0].name, "db.Corp.Internal");
+    assert_eq!(z.records[0].kind, dataplane::vpc::config::DnsRecordKind::A);
+    assert_eq!(z.records[0].ttl, 300);
+    assert_eq!(z.records[1].name, "www.corp.internal");
+    assert_eq!(z.records[1].values, vec!["db.corp.internal".to_string()]);
+    assert_eq!(z.records[1].ttl, 60);
+    // The tables build: the data plane accepts it.
+    dataplane::vpc::tables::Tables::build(c).unwrap();
+    // us-east-1 (the default) names instances under ec2.internal.
+    let c = compile_str("[[vpc]]\nid = \"vpc-a\"\ncidr = \"10.0.0.0/16\"")
+        .unwrap()
+        .config;
+    assert_eq!(c.dns.instance_domain, "ec2.internal");
+}

@@ -8,8 +8,6 @@ use serde::{Deserialize, Serialize};
 /// The name that stands for the VPC's Amazon-provided DNS server (the VPC's primary CIDR
 /// base plus two) in `domain_name_servers`, as in AWS.
 pub const AMAZON_PROVIDED_DNS: &str = "AmazonProvidedDNS";
-/// The region of a topology that does not set `[lab] region`.
-pub const DEFAULT_REGION: &str = "us-east-1";
 /// The Amazon Time Sync Service's address, the NTP server of the default option set.
 pub const TIME_SYNC_ADDRESS: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 123);
 
@@ -60,9 +58,5 @@ impl Addressing {
 /// The domain name AWS's default option set gives in `region`: `ec2.internal` in
 /// us-east-1, `<region>.compute.internal` elsewhere.
 pub fn default_domain_name(region: &str) -> String {
-    if region == DEFAULT_REGION {
-        "ec2.internal".to_string()
-    } else {
-        format!("{region}.compute.internal")
-    }
+    super::lab::instance_domain(region)
 }

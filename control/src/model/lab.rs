@@ -31,13 +31,26 @@ pub struct LabSettings {
     /// sees records within a second. A flow log's own `lab_interval` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_log_interval: Option<f64>,
-    /// The AWS region the lab stands for (default `us-east-1`): it names the default
-    /// DHCP domain (`ec2.internal` in us-east-1, `<region>.compute.internal` elsewhere).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
     /// The lease time of the VPC router's DHCP server, seconds (default 3600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhcp_lease_time: Option<u32>,
+    /// The AWS region the lab stands for (`us-east-1` when absent): it names the
+    /// instances' private DNS names (`ip-10-0-1-10.ec2.internal` in us-east-1,
+    /// `ip-10-0-1-10.<region>.compute.internal` elsewhere) and the default DHCP domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// The region of a lab without `[lab] region`.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// The domain of the instances' private DNS names in `region`.
+pub fn instance_domain(region: &str) -> String {
+    if region == "us-east-1" {
+        "ec2.internal".into()
+    } else {
+        format!("{region}.compute.internal")
+    }
 }
 
 impl Default for LabSettings {

@@ -140,6 +140,22 @@
 //! tests, over `[lab] flow_log_interval` and `max_aggregation_interval`. `resource` may
 //! also name a NAT gateway's network interface (`eni-…`).
 //!
+//! The VPC resolver (issue VPC-10): `[[private_hosted_zone]]` ([`PrivateHostedZone`])
+//! and the `[lab]` knob `region` (default `us-east-1`, which names instances
+//! `ip-10-0-1-10.ec2.internal`; other regions `ip-….<region>.compute.internal`):
+//!
+//! ```toml
+//! [[private_hosted_zone]]
+//! id = "Z0123456789ABC"              # Z, then letters or digits
+//! name = "corp.internal"
+//! vpcs = ["vpc-app"]                 # the VPCs whose resolver answers from it
+//! records = [
+//!   { name = "db", type = "A", values = ["10.0.3.10"] },                 # relative, or
+//!   { name = "www.corp.internal", type = "CNAME", values = ["db.corp.internal"] },
+//!   { name = "@", type = "TXT", values = ["v=1"], ttl = 60 },           # ttl: default 300
+//! ]
+//! ```
+//!
 //! Packet capture and traffic mirroring (issue VPC-5): `[[packet_capture]]`
 //! ([`PacketCapture`]: a pcap file of an ENI's traffic, written by vpcd), and AWS Traffic
 //! Mirroring's `[[traffic_mirror_target]]` ([`TrafficMirrorTarget`]),
@@ -189,6 +205,7 @@ macro_rules! serialize_as_display {
 }
 
 mod dhcp_options;
+mod dns;
 mod eni;
 mod flow_log;
 mod gateways;
@@ -209,9 +226,9 @@ mod vpc;
 mod tests;
 
 pub use dhcp_options::{
-    default_domain_name, Addressing, DhcpOptions, AMAZON_PROVIDED_DNS, DEFAULT_REGION,
-    TIME_SYNC_ADDRESS,
+    default_domain_name, Addressing, DhcpOptions, AMAZON_PROVIDED_DNS, TIME_SYNC_ADDRESS,
 };
+pub use dns::{DnsRecord, PrivateHostedZone, DEFAULT_RECORD_TTL};
 pub use eni::{
     ConntrackSettings, Eni, DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_IFNAME, DEFAULT_MTU,
     DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT,
@@ -228,7 +245,10 @@ pub use internet::{
     HostService, InternetHost, InternetSegment, ServiceKind, ServiceProtocol,
     DEFAULT_SEGMENT_NETNS, SEGMENT_BRIDGE,
 };
-pub use lab::{LabSettings, Seconds, DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT, DEFAULT_NAT_GATEWAY_PORTS};
+pub use lab::{
+    instance_domain, LabSettings, Seconds, DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT,
+    DEFAULT_NAT_GATEWAY_PORTS, DEFAULT_REGION,
+};
 pub use network_acl::{NaclAction, NaclRule, NetworkAcl};
 pub use peering::{PeeringConnection, PeeringStatus};
 pub use prefix_list::PrefixList;

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     DhcpOptions, ElasticIp, Eni, FlowLog, InternetGateway, InternetHost, InternetSegment,
-    LabSettings, NatGateway, NetworkAcl, PacketCapture, PeeringConnection, PrefixList, RouteTable,
-    SecurityGroup, Subnet, TrafficMirrorFilter, TrafficMirrorSession, TrafficMirrorTarget, Vpc,
+    LabSettings, NatGateway, NetworkAcl, PacketCapture, PeeringConnection, PrefixList,
+    PrivateHostedZone, RouteTable, SecurityGroup, Subnet, TrafficMirrorFilter,
+    TrafficMirrorSession, TrafficMirrorTarget, Vpc,
 };
 
 /// A whole topology file.
@@ -105,6 +106,13 @@ pub struct Topology {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub traffic_mirror_sessions: Vec<TrafficMirrorSession>,
+    /// `[[private_hosted_zone]]` tables.
+    #[serde(
+        default,
+        rename = "private_hosted_zone",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub private_hosted_zones: Vec<PrivateHostedZone>,
     /// The optional `[lab]` table: knobs for test labs, not AWS settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<LabSettings>,

@@ -47,6 +47,7 @@ pub fn show(report: &StatsReport) -> String {
     out.push_str(&internet_gateways(c, &report.uplinks));
     out.push_str(&nat_gateways(c, &report.nat_gateways));
     out.push_str(&peering_connections(c));
+    out.push_str(&network::resolver(c, report));
     out.push_str(&flow_logs(c));
     out.push_str(&packet_captures(c, &report.captures));
     out.push_str(&mirror_sessions(c, &report.mirror_sessions));

@@ -101,3 +101,69 @@ pub(super) fn route_tables(c: &DataplaneConfig) -> String {
     }
     out
 }
+
+/// The `VPC resolver` section of `vpcctl show`: per VPC its addresses, the private
+/// hosted zones it answers from, and the queries its ENIs had answered (and, of those,
+/// the errors: NXDOMAIN, FORMERR, …) by the running engine.
+pub(super) fn resolver(
+    c: &DataplaneConfig,
+    report: &dataplane::observe::stats::StatsReport,
+) -> String {
+    let mut out = format!(
+        "\nVPC resolver (UDP 53; instances under {}; {} queries/s per ENI)\n",
+        c.dns.instance_domain, c.dns.max_pps
+    );
+    let rows: Vec<Vec<String>> = c
+        .vpcs
+        .iter()
+        .enumerate()
+        .map(|(vi, v)| {
+            let plus2 = v.cidrs.iter().find_map(|n| match n {
+                ipnet::IpNet::V4(n) => Some(std::net::Ipv4Addr::from(
+                    u32::from(n.network()).wrapping_add(2),
+                )),
+                ipnet::IpNet::V6(_) => None,
+            });
+            let zones: Vec<String> = c
+                .dns
+                .zones
+                .iter()
+                .filter(|z| z.vpcs.iter().any(|x| x.idx() == vi))
+                .map(|z| format!("{} {} ({} records)", z.id, z.name, z.records.len()))
+                .collect();
+            let (mut answers, mut errors) = (0u64, 0u64);
+            for (i, e) in c.enis.iter().enumerate() {
+                if c.subnets.get(e.subnet.idx()).map(|s| s.vpc.idx()) != Some(vi) {
+                    continue;
+                }
+                let port = report
+                    .enis
+                    .get(i)
+                    .filter(|p| p.id == e.id)
+                    .or_else(|| report.enis.iter().find(|p| p.id == e.id));
+                if let Some(p) = port {
+                    answers += p.counters.dns_answers;
+                    errors += p.counters.dns_errors;
+                }
+            }
+            vec![
+                v.id.clone(),
+                plus2.map_or_else(
+                    || "169.254.169.253".to_string(),
+                    |a| format!("{a}, 169.254.169.253"),
+                ),
+                if zones.is_empty() {
+                    "-".into()
+                } else {
+                    zones.join(", ")
+                },
+                format!("{answers}/{errors}"),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["VPC", "ADDRESSES", "ZONES", "ANSWERS/ERRORS"],
+        &rows,
+    ));
+    out
+}

@@ -86,6 +86,7 @@ pub(super) struct Origins {
     pub(super) traffic_mirror_target: Vec<usize>,
     pub(super) traffic_mirror_filter: Vec<usize>,
     pub(super) traffic_mirror_session: Vec<usize>,
+    pub(super) private_hosted_zone: Vec<usize>,
 }
 
 impl Origins {
@@ -110,6 +111,7 @@ impl Origins {
             "traffic_mirror_target" => &self.traffic_mirror_target,
             "traffic_mirror_filter" => &self.traffic_mirror_filter,
             "traffic_mirror_session" => &self.traffic_mirror_session,
+            "private_hosted_zone" => &self.private_hosted_zone,
             _ => &[],
         };
         v.get(i).copied().unwrap_or(i)
@@ -229,6 +231,7 @@ fn kind_name(kind: &str) -> &'static str {
         "traffic_mirror_target" => "a traffic mirror target",
         "traffic_mirror_filter" => "a traffic mirror filter",
         "traffic_mirror_session" => "a traffic mirror session",
+        "private_hosted_zone" => "a private hosted zone",
         _ => "an ENI",
     }
 }

@@ -104,7 +104,8 @@
 //! IPs (`elastic_ip.rs`), NAT gateways (`nat_gateway.rs`), `[lab]` (`lab.rs`), prefix lists
 //! (`prefix_list.rs`), network ACLs (`network_acl.rs`), security groups
 //! (`security_group.rs`), the ENIs' groups and conntrack settings (`eni.rs`), flow logs
-//! (`flow_log.rs`), packet captures and traffic mirroring (`taps.rs`). They share the error
+//! (`flow_log.rs`), packet captures and traffic mirroring (`taps.rs`), `[lab] region` and
+//! private hosted zones (`private_hosted_zone.rs`). They share the error
 //! collector, id lookups and small helpers of `context.rs`, and firewall rules share the
 //! protocol/port/ICMP checks of `traffic.rs`. The tests are in `tests/`, one file per
 //! resource kind.
@@ -125,6 +126,7 @@ mod network_acl;
 mod parse;
 mod peering;
 mod prefix_list;
+mod private_hosted_zone;
 mod route_table;
 mod security_group;
 mod subnet;
@@ -152,6 +154,7 @@ pub use lab::{NAT_GATEWAY_MAX_PORT, NAT_GATEWAY_MIN_PORT};
 pub use nat_gateway::{NAT_GATEWAY_EIPS_QUOTA, NAT_GATEWAY_MAX_ADDRESSES};
 pub use network_acl::{NACL_RULES_MAX, NACL_RULES_QUOTA, NACL_RULE_MAX, NACL_RULE_MIN};
 pub use parse::TOP_LEVEL_KEYS;
+pub use private_hosted_zone::{bad_dns_name, RECORD_TYPES};
 pub use security_group::SG_RULES_MAX;
 pub use subnet::SUBNET_V6_PREFIX;
 pub use taps::{
@@ -277,6 +280,8 @@ fn validate_inner(
 
     flow_log::flow_logs(&mut r, t, broken, &l);
     taps::captures_and_mirrors(&mut r, t, broken, &l);
+    private_hosted_zone::region(&mut r, t);
+    private_hosted_zone::private_hosted_zones(&mut r, t, broken, &l);
 
     if r.errors.is_empty() {
         Ok(r.warnings)

@@ -35,6 +35,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "traffic_mirror_target",
     "traffic_mirror_filter",
     "traffic_mirror_session",
+    "private_hosted_zone",
     "lab",
 ];
 
@@ -160,6 +161,12 @@ pub(super) fn parse_partial(src: &str) -> Result<Partial, ValidationErrors> {
                 &mut topo.traffic_mirror_sessions,
                 &mut origins.traffic_mirror_session,
                 "traffic_mirror_session",
+                value,
+            ),
+            "private_hosted_zone" => cx.collect(
+                &mut topo.private_hosted_zones,
+                &mut origins.private_hosted_zone,
+                "private_hosted_zone",
                 value,
             ),
             "lab" => cx.collect_table(&mut topo.lab, "lab", value),

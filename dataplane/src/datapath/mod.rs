@@ -119,6 +119,8 @@ pub struct Dataplane<P: Port> {
     /// NAT gateways' translations, by NAT gateway index.
     nats: Vec<NatState>,
     nacl_drops: Vec<u64>,
+    /// The VPC resolver's rate limits and answer buffer.
+    dns: crate::vpc::pipeline::dns::DnsState,
     clock: Clock,
     /// A spare buffer for packets the engine builds (ICMP errors, fragments).
     scratch: Box<[u8]>,
@@ -150,6 +152,7 @@ impl<P: Port> Dataplane<P> {
             conntrack: Vec::new(),
             nats: Vec::new(),
             nacl_drops: Vec::new(),
+            dns: Default::default(),
             clock: Clock::Real(Instant::now(), 0),
             scratch: vec![0u8; BUF_SIZE].into_boxed_slice(),
             frags: FragTable::new(4096),

@@ -156,6 +156,7 @@ impl<P: Port> Dataplane<P> {
             now: self.clock.now(),
             owner: None,
             via_nat: None,
+            dns: &mut self.dns,
         };
         let room = &mut whole[VNET_HDR_LEN..];
         let frame_len = len - VNET_HDR_LEN;
@@ -220,7 +221,8 @@ impl<P: Port> Dataplane<P> {
                 self.reply(in_port, &mut buf[..end], drop)
             }
             Action::Consumed => {
-                if let Some(c) = self.counters.get_mut(in_port.idx()) {
+                // (A TCP segment the resolver had nothing to answer is consumed too.)
+                if let (Some(c), L3::Arp) = (self.counters.get_mut(in_port.idx()), meta.l3) {
                     c.arp_ignored += 1;
                 }
             }
@@ -236,6 +238,7 @@ impl<P: Port> Dataplane<P> {
                     c.dhcp_ignored += 1;
                 }
             }
+            Action::Resolved(a) => self.resolved(in_port, a),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::vpc::config::{Neighbour, Outside};
+use crate::vpc::pipeline::dns::DnsState;
 use crate::vpc::pipeline::Overlay;
 
 impl<P: Port> Dataplane<P> {
@@ -162,6 +163,7 @@ impl<P: Port> Dataplane<P> {
             now,
             owner: None,
             via_nat: None,
+            dns: &mut DnsState::default(),
         };
         let action = pipeline::slow_path(&mut cx, port, frame, frame_len, &meta, &mut notes);
         buf.truncate(VNET_HDR_LEN + frame_len);
@@ -223,6 +225,9 @@ impl<P: Port> Dataplane<P> {
             },
             Action::DhcpIgnored => Outcome::Answered {
                 by: "the VPC router (DHCP, ignored)".into(),
+            },
+            Action::Resolved(a) => Outcome::Answered {
+                by: format!("the VPC resolver ({})", a.describe()),
             },
         };
         if let Outcome::Delivered { to, .. } = &outcome {

@@ -2,6 +2,7 @@
 //! needed"), replies, the port write, and counting drops.
 
 use super::*;
+use crate::vpc::pipeline::dns::Answered;
 
 impl<P: Port> Dataplane<P> {
     #[inline]
@@ -132,6 +133,21 @@ impl<P: Port> Dataplane<P> {
     pub(super) fn send_answer(&mut self, in_port: PortIdx, buf: &mut [u8]) {
         buf[..VNET_HDR_LEN].fill(0);
         self.transmit(in_port, in_port, buf);
+    }
+
+    /// Sends the VPC resolver's answer (in its own buffer) back out of `in_port`.
+    pub(super) fn resolved(&mut self, in_port: PortIdx, a: Answered) {
+        if let Some(c) = self.counters.get_mut(in_port.idx()).filter(|_| !a.segment) {
+            c.dns_answers += 1;
+            if a.rcode != 0 {
+                c.dns_errors += 1;
+            }
+        }
+        let out = std::mem::take(&mut self.dns.frame);
+        if let Some(frame) = out.get(..VNET_HDR_LEN + a.len) {
+            self.transmit(in_port, in_port, frame);
+        }
+        self.dns.frame = out;
     }
 
     #[inline]

@@ -257,3 +257,41 @@ fn format_versions_follow_the_newest_field() {
     assert_eq!(logged_flags(SYN | ACK), 18);
     assert_eq!(logged_flags(FIN | ACK), 1);
 }
+
+#[test]
+fn the_resolvers_answers_and_drops_are_not_in_flow_logs() {
+    let p = path("resolver");
+    let mut dp = setup(&p, &[], allow_all_out());
+    let udp = |payload: &[u8]| {
+        let mut v = vec![0u8; crate::wire::vnet::VNET_HDR_LEN];
+        etherparse::PacketBuilder::ethernet2(
+            crate::fixtures::eni_mac(A).0,
+            crate::fixtures::router_mac(0).0,
+        )
+        .ipv4(A_IP, [10, 0, 0, 2], 64)
+        .udp(40000, 53)
+        .write(&mut v, payload)
+        .unwrap();
+        v
+    };
+    // A query for `.` (answered, NXDOMAIN) and a message too short to be one (dropped).
+    dp.process(
+        A,
+        &mut udp(&[0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1]),
+    );
+    dp.process(A, &mut udp(&[0, 1]));
+    let c = dp.counters(A).unwrap();
+    assert_eq!(c.dns_answers, 1);
+    assert_eq!(
+        c.drops[crate::vpc::verdict::DropReason::DnsMalformed.index()],
+        1
+    );
+    dp.set_now(61_000);
+    dp.expire();
+    dp.sync_writes();
+    let got = lines(&p);
+    assert!(got.iter().all(|l| !l.contains("10.0.0.2")), "{got:#?}");
+    assert!(got
+        .iter()
+        .any(|l| l.contains("eni-0") && l.ends_with("NODATA")));
+}

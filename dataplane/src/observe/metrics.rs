@@ -89,7 +89,7 @@ impl Family {
 /// The plain counters of a port: (name after `vpcd_eni_`/`vpcd_uplink_`, help for an ENI,
 /// help for an uplink, value). Destructured in full so that a new field fails to compile
 /// here until it is exported.
-fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 9] {
+fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 11] {
     let PortCounters {
         rx_packets,
         rx_bytes,
@@ -100,6 +100,8 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
         icmp_echo_replies,
         dhcp_replies,
         dhcp_ignored,
+        dns_answers,
+        dns_errors,
         drops: _,
         conntrack_entries: _,
         conntrack_max: _,
@@ -158,6 +160,18 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
             "DHCP client messages the VPC router consumed without an answer (RELEASE, foreign MAC).",
             "DHCP messages ignored on the uplink (none: the internet gateway serves no DHCP).",
             *dhcp_ignored,
+        ),
+        (
+            "dns_answers_total",
+            "Queries to the VPC resolver that it answered.",
+            "Queries to the VPC resolver that it answered (none on an uplink).",
+            *dns_answers,
+        ),
+        (
+            "dns_errors_total",
+            "VPC resolver answers with a non-zero response code (NXDOMAIN, FORMERR, ...).",
+            "VPC resolver answers with a non-zero response code (none on an uplink).",
+            *dns_errors,
         ),
     ]
 }

@@ -36,6 +36,12 @@ pub struct PortCounters {
     /// MAC, a REQUEST for another server).
     #[serde(default)]
     pub dhcp_ignored: u64,
+    /// Queries the VPC resolver answered for this ENI.
+    #[serde(default)]
+    pub dns_answers: u64,
+    /// Of those, answers with no record for the question (NXDOMAIN or another error).
+    #[serde(default)]
+    pub dns_errors: u64,
     /// Frames dropped, by reason (charged to the ENI the frame came from or was going to).
     /// Serialised as a list in [`DropReason::ALL`] order; a shorter list (an older peer)
     /// reads as zeros for the missing reasons.
@@ -61,6 +67,8 @@ impl Default for PortCounters {
             icmp_echo_replies: 0,
             dhcp_replies: 0,
             dhcp_ignored: 0,
+            dns_answers: 0,
+            dns_errors: 0,
             drops: [0; DropReason::COUNT],
             conntrack_entries: 0,
             conntrack_max: 0,

@@ -376,6 +376,9 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
             Note::RouterReply => {
                 steps.push(step("router", "VPC router".into(), "answers".into()));
             }
+            Note::Resolver(a) => {
+                steps.push(step("resolver", "VPC resolver".into(), a.describe()));
+            }
             Note::RouterIgnored => {
                 steps.push(step("router", "VPC router".into(), "ignores".into()));
             }
@@ -638,6 +641,12 @@ pub(crate) fn build_frame(
         17 if (h.src_port, h.dst_port) == (DHCP_CLIENT_PORT, DHCP_SERVER_PORT) => b
             .udp(h.src_port, h.dst_port)
             .write(&mut v, &dhcp_discover(src_mac)?),
+        // To port 53, a DNS query (id 0x7472, RD, `.` type A class IN), so that a trace to
+        // the VPC resolver shows how it answers rather than a malformed message.
+        17 if h.dst_port == 53 => b.udp(h.src_port, h.dst_port).write(
+            &mut v,
+            &[0x74, 0x72, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1],
+        ),
         17 => b.udp(h.src_port, h.dst_port).write(&mut v, payload),
         1 => {
             let ty = (h.dst_port >> 8) as u8;

@@ -402,4 +402,28 @@ mod matrix {
             "{r}"
         );
     }
+
+    #[test]
+    fn a_query_to_the_resolver_is_answered_by_it_past_the_filters() {
+        let mut dp = crate::fixtures::mem_dataplane(config(), 1024, true).unwrap();
+        dp.set_now(1);
+        for dst in [[10, 0, 0, 2], [169, 254, 169, 253]] {
+            let s = spec("eni-0", dst, TraceProtocol::Udp, 53);
+            let r = dp.trace(&s).unwrap();
+            assert_eq!(
+                r.forward.outcome,
+                Outcome::Answered {
+                    by: "the VPC resolver (NXDOMAIN, 0 answers)".into()
+                },
+                "{r}"
+            );
+            assert!(r.forward.steps.iter().any(|s| s.kind == "resolver"), "{r}");
+            assert_eq!(for_real(&mut dp, &s), Seen::Answered);
+        }
+        // A trace counts nothing and spends no token of the rate limit.
+        assert_eq!(
+            dp.counters(PortIdx::from(EniIdx(0))).unwrap().dns_answers,
+            2
+        );
+    }
 }

@@ -139,6 +139,72 @@ pub struct DataplaneConfig {
     /// target ENI.
     #[serde(default)]
     pub mirror_sessions: Vec<MirrorSessionConfig>,
+    /// The VPC resolver: instance names and private hosted zones.
+    #[serde(default)]
+    pub dns: DnsConfig,
+}
+
+/// The VPC resolver (the Amazon-provided DNS server at the VPC's `+2` address and
+/// 169.254.169.253): what it knows and how fast it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsConfig {
+    /// The domain of the instances' private DNS names: `ec2.internal` in us-east-1,
+    /// `<region>.compute.internal` elsewhere.
+    pub instance_domain: String,
+    /// Queries per second each ENI may send the resolver (AWS: 1,024); the excess is
+    /// dropped and counted (`dns_rate_limited`).
+    pub max_pps: u32,
+    /// Private hosted zones.
+    #[serde(default)]
+    pub zones: Vec<HostedZoneConfig>,
+}
+
+impl Default for DnsConfig {
+    fn default() -> DnsConfig {
+        DnsConfig {
+            instance_domain: "ec2.internal".into(),
+            max_pps: 1024,
+            zones: Vec::new(),
+        }
+    }
+}
+
+/// A private hosted zone and the VPCs it is associated with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostedZoneConfig {
+    /// The zone's id (`Z…`).
+    pub id: String,
+    /// The zone's apex, without the final dot (`corp.internal`).
+    pub name: String,
+    /// The VPCs whose resolver answers from it.
+    pub vpcs: Vec<VpcIdx>,
+    /// Its records (names fully qualified, without the final dot).
+    pub records: Vec<DnsRecordConfig>,
+}
+
+/// One record set of a private hosted zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsRecordConfig {
+    /// The owner name, fully qualified without the final dot (`db.corp.internal`).
+    pub name: String,
+    /// The type.
+    pub kind: DnsRecordKind,
+    /// The values: IPv4 addresses (A), one target name (CNAME), strings (TXT).
+    pub values: Vec<String>,
+    /// Time to live, seconds.
+    pub ttl: u32,
+}
+
+/// The record types a private hosted zone may hold here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DnsRecordKind {
+    /// An IPv4 address.
+    A,
+    /// An alias for another name.
+    Cname,
+    /// Text strings.
+    Txt,
 }
 
 /// Which records a flow log keeps.

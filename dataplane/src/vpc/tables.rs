@@ -15,6 +15,7 @@ use crate::vpc::config::{
     RouteTarget, SgPeer, SubnetIdx, VpcIdx,
 };
 use crate::vpc::lpm::IpLpm;
+use crate::vpc::pipeline::dns::DnsTable;
 use crate::vpc::pipeline::nacl::NaclTable;
 use crate::vpc::pipeline::sg::{Members, SgProgram};
 use crate::wire::MacAddr;
@@ -70,6 +71,16 @@ pub enum TableError {
         resource: String,
         /// The bad index.
         index: u32,
+    },
+    /// A DNS name or record value the resolver cannot hold.
+    #[error("{resource}.{field}: {name:?} is not a valid DNS name or value")]
+    BadName {
+        /// The hosted zone (or `dns`).
+        resource: String,
+        /// The field.
+        field: &'static str,
+        /// The name or value.
+        name: String,
     },
     /// A subnet without an IPv4 CIDR (IPv6-only subnets arrive later).
     #[error("{resource}: a subnet needs an IPv4 CIDR")]
@@ -185,6 +196,8 @@ pub struct Tables {
     pub nats: Vec<NatTable>,
     /// Per peering connection, by index.
     pub peerings: Vec<PeeringTable>,
+    /// The VPC resolver's names and zones.
+    pub dns: DnsTable,
 }
 
 /// A NAT gateway's runtime settings (its translations live in the engine's
@@ -308,6 +321,7 @@ impl Tables {
         crate::vpc::observed::captures(c)?;
         crate::vpc::observed::mirror_sessions(c)?;
         check_route_targets(c, &peerings, &nats)?;
+        let dns = DnsTable::build(c)?;
         Ok(Tables {
             config,
             vpcs,
@@ -320,6 +334,7 @@ impl Tables {
             igws,
             nats,
             peerings,
+            dns,
         })
     }
 

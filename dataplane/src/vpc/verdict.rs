@@ -44,6 +44,10 @@ pub enum DropReason {
     TxFailed,
     /// A packet for the VPC router that it does not serve (not an echo request).
     RouterUnsupported,
+    /// A query to the VPC resolver over the ENI's 1,024 packets per second.
+    DnsRateLimited,
+    /// A packet to the VPC resolver's port 53 too short or fragmented to answer.
+    DnsMalformed,
     /// Denied by a network ACL rule (or its final `*` deny).
     NaclDeny,
     /// No security-group rule allows it and it belongs to no tracked connection.
@@ -94,7 +98,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 34;
+    pub const COUNT: usize = 36;
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -115,6 +119,8 @@ impl DropReason {
         DropReason::HopLimit,
         DropReason::TxFailed,
         DropReason::RouterUnsupported,
+        DropReason::DnsRateLimited,
+        DropReason::DnsMalformed,
         DropReason::NaclDeny,
         DropReason::SgNoMatch,
         DropReason::ConntrackFull,
@@ -154,6 +160,8 @@ impl DropReason {
             DropReason::HopLimit => "hop_limit",
             DropReason::TxFailed => "tx_failed",
             DropReason::RouterUnsupported => "router_unsupported",
+            DropReason::DnsRateLimited => "dns_rate_limited",
+            DropReason::DnsMalformed => "dns_malformed",
             DropReason::NaclDeny => "nacl_deny",
             DropReason::SgNoMatch => "sg_no_match",
             DropReason::ConntrackFull => "conntrack_allowance_exceeded",

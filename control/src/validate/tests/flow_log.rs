@@ -34,7 +34,7 @@ fn flow_logs_accept_the_documented_schema() {
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(t.flow_logs.len(), 3);
     assert_eq!(t.flow_logs[1].max_aggregation_interval, 600, "the default");
-    assert_eq!(t.lab.unwrap().flow_log_interval, Some(0.5));
+    assert_eq!(t.lab.clone().unwrap().flow_log_interval, Some(0.5));
 }
 
 #[test]

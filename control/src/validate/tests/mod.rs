@@ -22,6 +22,7 @@ mod network_acl;
 mod parse;
 mod peering;
 mod prefix_list;
+mod private_hosted_zone;
 mod route_table;
 mod security_group;
 mod subnet;

@@ -5,10 +5,12 @@
 use super::pending::Pending;
 use super::route::{self, NextHop};
 use super::walk::{Element, Node, Origin, Step, Walk};
-use super::{classify, dhcp, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
+use super::{classify, dhcp, dns, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
 use crate::vpc::config::EniIdx;
 use crate::vpc::verdict::{Charge, Delivery, DropReason, OutPort};
+use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 use crate::wire::{icmp_error_quote, PacketMeta};
+use std::net::IpAddr;
 
 /// The ENI with this index, as an element of the walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,28 @@ impl Eni {
         }
         srcdst::egress(eni, meta.src_mac, Some(ip.src))?;
         let to_router = meta.dst_mac == subnet.router_mac;
+        if let (true, IpAddr::V4(dst), PROTO_UDP | PROTO_TCP, dns::PORT, false) =
+            (to_router, ip.dst, ip.proto, ip.dst_port, ip.later_fragment)
+        {
+            if t.dns.is_resolver(eni.vpc, dst) {
+                // Like the router, the resolver is not behind security groups or ACLs.
+                let now = cx.now;
+                return Err(
+                    match dns::answer(
+                        &t.dns,
+                        cx.dns,
+                        (in_eni, eni.vpc),
+                        subnet.router_mac,
+                        frame,
+                        now,
+                    ) {
+                        Ok(a) if a.len == 0 => Action::Consumed,
+                        Ok(a) => Action::Resolved(a),
+                        Err(r) => Action::drop_uncached(r),
+                    },
+                );
+            }
+        }
         if to_router && router::is_router_address(t, eni.vpc, ip.dst) {
             // The router's own services are not filtered by security groups or ACLs.
             return Err(router::icmp_echo(subnet.router_mac, frame).into());

@@ -9,6 +9,7 @@
 //! decided, so the same code that forwards can explain (`vpcctl trace` builds on it).
 
 pub mod dhcp;
+pub mod dns;
 pub mod eni;
 pub mod igw;
 pub mod nacl;
@@ -74,6 +75,8 @@ pub enum Note {
     /// The VPC router's DHCP server answered a client message with this (`None`: it
     /// ignored it: a RELEASE, a DECLINE, a foreign MAC).
     Dhcp(Option<dhcp::DhcpReply>),
+    /// The VPC resolver answered a query.
+    Resolver(dns::Answered),
     /// A security group of `eni` let the packet pass (egress when `egress`).
     SecurityGroup {
         /// The ENI.
@@ -252,6 +255,9 @@ pub enum Action {
     /// A DHCP client message the router consumed without an answer (RELEASE, DECLINE,
     /// a foreign MAC, a REQUEST for another server).
     DhcpIgnored,
+    /// The VPC resolver answered: the reply (a `virtio_net_hdr` and an Ethernet frame of
+    /// `len` bytes) is in the context's [`dns::DnsState::frame`], for the ingress port.
+    Resolved(dns::Answered),
 }
 
 impl From<dhcp::DhcpAction> for Action {
@@ -290,6 +296,15 @@ pub(crate) fn classify(
 }
 
 impl Action {
+    /// A drop the flow cache must not remember (each packet is decided afresh).
+    pub(crate) fn drop_uncached(reason: DropReason) -> Action {
+        Action::Drop {
+            reason,
+            nacl_slot: None,
+            cacheable: false,
+        }
+    }
+
     pub(crate) fn drop(reason: DropReason) -> Action {
         Action::Drop {
             reason,
@@ -328,6 +343,8 @@ pub struct Context<'a> {
     /// What the NAT gateway the packet went through saw of it, if it went through one
     /// (set when the walk ends).
     pub via_nat: Option<NatHop>,
+    /// The VPC resolver's rate limits and answer buffer.
+    pub dns: &'a mut dns::DnsState,
 }
 
 /// The connection table that a [`CtRef::table`] names: ENIs first, then NAT gateways.
@@ -377,6 +394,7 @@ pub fn slow_path<T: Tracer>(
         Action::Reply { .. } => tr.note(Note::RouterReply),
         Action::Consumed => tr.note(Note::RouterIgnored),
         Action::DhcpReply { .. } | Action::DhcpIgnored => {}
+        Action::Resolved(a) => tr.note(Note::Resolver(a)),
     }
     action
 }
