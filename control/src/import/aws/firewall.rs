@@ -69,14 +69,7 @@ impl Importer {
             ) else {
                 continue;
             };
-            if self.pl.contains_key(orig) {
-                self.note(
-                    EntryKind::Skipped,
-                    file,
-                    orig,
-                    path,
-                    "listed again: the first listing is used",
-                );
+            if self.listed_again(self.pl.contains_key(orig), file, orig, path) {
                 continue;
             }
             let state = r.v.state.as_deref().unwrap_or("create-complete");
@@ -222,14 +215,7 @@ impl Importer {
             else {
                 continue;
             };
-            if self.sg.contains_key(orig) {
-                self.note(
-                    EntryKind::Skipped,
-                    file,
-                    orig,
-                    path,
-                    "listed again: the first listing is used",
-                );
+            if self.listed_again(self.sg.contains_key(orig), file, orig, path) {
                 continue;
             }
             let vfield = format!("{path}.VpcId");
@@ -625,14 +611,7 @@ impl Importer {
             ) else {
                 continue;
             };
-            if self.nacl.contains_key(orig) {
-                self.note(
-                    EntryKind::Skipped,
-                    file,
-                    orig,
-                    path,
-                    "listed again: the first listing is used",
-                );
+            if self.listed_again(self.nacl.contains_key(orig), file, orig, path) {
                 continue;
             }
             let vfield = format!("{path}.VpcId");

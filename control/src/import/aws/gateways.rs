@@ -23,14 +23,7 @@ impl Importer {
             ) else {
                 continue;
             };
-            if self.pcx.contains_key(orig) {
-                self.note(
-                    EntryKind::Skipped,
-                    file,
-                    orig,
-                    path,
-                    "listed again: the first listing is used",
-                );
+            if self.listed_again(self.pcx.contains_key(orig), file, orig, path) {
                 continue;
             }
             let code =
@@ -122,14 +115,7 @@ impl Importer {
             ) else {
                 continue;
             };
-            if self.igw.contains_key(orig) {
-                self.note(
-                    EntryKind::Skipped,
-                    file,
-                    orig,
-                    path,
-                    "listed again: the first listing is used",
-                );
+            if self.listed_again(self.igw.contains_key(orig), file, orig, path) {
                 continue;
             }
             let Some(vpc) = self.igw_vpc(r, orig) else {
@@ -231,14 +217,7 @@ impl Importer {
             ) else {
                 continue;
             };
-            if self.nat.contains_key(orig) {
-                self.note(
-                    EntryKind::Skipped,
-                    file,
-                    orig,
-                    path,
-                    "listed again: the first listing is used",
-                );
+            if self.listed_again(self.nat.contains_key(orig), file, orig, path) {
                 continue;
             }
             let state = r.v.state.as_deref().unwrap_or("available");

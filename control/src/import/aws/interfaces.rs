@@ -170,14 +170,7 @@ impl Importer {
         ) else {
             return;
         };
-        if self.eni.contains_key(orig) {
-            self.note(
-                EntryKind::Skipped,
-                file,
-                orig,
-                path,
-                "listed again: the first listing is used",
-            );
+        if self.listed_again(self.eni.contains_key(orig), file, orig, path) {
             return;
         }
         let itype = v.interface_type.as_deref().unwrap_or("interface");
@@ -584,14 +577,7 @@ impl Importer {
             );
             return;
         };
-        if self.eip.contains_key(orig) {
-            self.note(
-                EntryKind::Skipped,
-                file,
-                orig,
-                path,
-                "listed again: the first listing is used",
-            );
+        if self.listed_again(self.eip.contains_key(orig), file, orig, path) {
             return;
         }
         let field = format!("{path}.PublicIp");

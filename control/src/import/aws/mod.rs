@@ -258,6 +258,21 @@ impl Importer {
         }
     }
 
+    /// Whether a resource is listed again (`seen`); if so, says that its first listing is
+    /// used.
+    fn listed_again(&mut self, seen: bool, file: &str, res: &str, path: &str) -> bool {
+        if seen {
+            self.note(
+                EntryKind::Skipped,
+                file,
+                res,
+                path,
+                "listed again: the first listing is used",
+            );
+        }
+        seen
+    }
+
     /// `s` parsed as a `T` (`what` for the message), or an error naming the field.
     fn parse<T: FromStr>(
         &mut self,

@@ -26,14 +26,7 @@ impl Importer {
             else {
                 continue;
             };
-            if self.vpc.contains_key(orig) {
-                self.note(
-                    EntryKind::Skipped,
-                    file,
-                    orig,
-                    path,
-                    "listed again: the first listing is used",
-                );
+            if self.listed_again(self.vpc.contains_key(orig), file, orig, path) {
                 continue;
             }
             let field = format!("{path}.CidrBlock");
@@ -151,14 +144,7 @@ impl Importer {
             else {
                 continue;
             };
-            if self.subnet.contains_key(orig) {
-                self.note(
-                    EntryKind::Skipped,
-                    file,
-                    orig,
-                    path,
-                    "listed again: the first listing is used",
-                );
+            if self.listed_again(self.subnet.contains_key(orig), file, orig, path) {
                 continue;
             }
             let vfield = format!("{path}.VpcId");

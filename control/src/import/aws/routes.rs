@@ -82,14 +82,7 @@ impl Importer {
             ) else {
                 continue;
             };
-            if self.rtb.contains_key(orig) {
-                self.note(
-                    EntryKind::Skipped,
-                    file,
-                    orig,
-                    path,
-                    "listed again: the first listing is used",
-                );
+            if self.listed_again(self.rtb.contains_key(orig), file, orig, path) {
                 continue;
             }
             let vfield = format!("{path}.VpcId");
