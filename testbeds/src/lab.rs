@@ -161,27 +161,7 @@ impl Lab {
             e.iter().map(|e| e.to_string()).collect()
         };
         let mut topo = control::validate::parse(toml).map_err(texts)?;
-        for eni in &mut topo.enis {
-            if let Some(ns) = &eni.netns {
-                eni.netns = Some(self.prefix.ns_name(ns));
-            }
-        }
-        for igw in &mut topo.internet_gateways {
-            if let Some(inet) = &mut igw.internet {
-                inet.netns = self.prefix.ns_name(&inet.netns);
-            }
-        }
-        let uses_segment = topo.internet.is_some()
-            || !topo.internet_hosts.is_empty()
-            || topo.internet_gateways.iter().any(|g| g.internet.is_none());
-        if uses_segment {
-            let mut seg = topo.internet.clone().unwrap_or_default();
-            seg.netns = self.prefix.ns_name(&seg.netns);
-            topo.internet = Some(seg);
-        }
-        for h in &mut topo.internet_hosts {
-            h.netns = Some(self.prefix.ns_name(h.netns()));
-        }
+        topo.rename_namespaces(&|n| self.prefix.ns_name(n));
         control::validate::validate(&mut topo).map_err(texts)?;
         let config = control::compile::compile(&topo).map_err(texts)?;
         Ok((topo, config))

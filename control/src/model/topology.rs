@@ -119,3 +119,37 @@ pub struct Topology {
     // New resource kinds: add them here, to `TOP_LEVEL_KEYS` in `crate::validate`, and,
     // when they are route targets, to the target kinds of `RouteTargetRef`.
 }
+
+impl Topology {
+    /// Whether the topology uses the shared internet segment: an `[internet]` table,
+    /// internet hosts, or an internet gateway without an `internet` namespace of its own.
+    pub fn uses_internet_segment(&self) -> bool {
+        self.internet.is_some()
+            || !self.internet_hosts.is_empty()
+            || self.internet_gateways.iter().any(|g| g.internet.is_none())
+    }
+
+    /// Renames every namespace with `ns`: the ENIs', the gateways' own internet
+    /// namespaces, the internet segment's (made explicit when it is used) and the hosts'.
+    /// Test runs use it to give every namespace a per-run prefix.
+    pub fn rename_namespaces(&mut self, ns: &dyn Fn(&str) -> String) {
+        for e in &mut self.enis {
+            if let Some(n) = &e.netns {
+                e.netns = Some(ns(n));
+            }
+        }
+        for g in &mut self.internet_gateways {
+            if let Some(inet) = &mut g.internet {
+                inet.netns = ns(&inet.netns);
+            }
+        }
+        if self.uses_internet_segment() {
+            let mut seg = self.internet.clone().unwrap_or_default();
+            seg.netns = ns(&seg.netns);
+            self.internet = Some(seg);
+        }
+        for h in &mut self.internet_hosts {
+            h.netns = Some(ns(h.netns()));
+        }
+    }
+}

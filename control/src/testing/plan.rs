@@ -109,39 +109,13 @@ impl Plan {
             .get(step)
             .map(|s| s.topology.clone())
             .unwrap_or_default();
-        rename_namespaces(&mut t, ns);
+        t.rename_namespaces(ns);
         let texts = |e: crate::ValidationErrors| -> Vec<String> {
             e.iter().map(|e| e.to_string()).collect()
         };
         crate::validate::validate(&mut t).map_err(texts)?;
         let config = crate::compile::compile(&t).map_err(texts)?;
         Ok((t, config))
-    }
-}
-
-/// Renames every namespace of `t` with `ns` (ENIs, gateways' own internet namespaces,
-/// the internet segment and its hosts).
-pub fn rename_namespaces(t: &mut Topology, ns: &dyn Fn(&str) -> String) {
-    for e in &mut t.enis {
-        if let Some(n) = &e.netns {
-            e.netns = Some(ns(n));
-        }
-    }
-    for g in &mut t.internet_gateways {
-        if let Some(inet) = &mut g.internet {
-            inet.netns = ns(&inet.netns);
-        }
-    }
-    let uses_segment = t.internet.is_some()
-        || !t.internet_hosts.is_empty()
-        || t.internet_gateways.iter().any(|g| g.internet.is_none());
-    if uses_segment {
-        let mut seg = t.internet.clone().unwrap_or_default();
-        seg.netns = ns(&seg.netns);
-        t.internet = Some(seg);
-    }
-    for h in &mut t.internet_hosts {
-        h.netns = Some(ns(h.netns()));
     }
 }
 

@@ -59,7 +59,7 @@ pub(super) fn internet_hosts(
     // [internet]
     let seg = t.internet.clone().unwrap_or_default();
     let seg_ns = seg.netns.as_str();
-    if t.internet.is_some() || on_segment > 0 || !t.internet_hosts.is_empty() {
+    if t.uses_internet_segment() {
         if !is_valid_netns_name(seg_ns) {
             r.err(
                 "internet",
