@@ -57,6 +57,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
             attachment: a,
             security_groups: None,
             conntrack: Default::default(),
+            instance: Default::default(),
         };
     let local = RouteConfig {
         destination: "10.0.0.0/16"
@@ -82,6 +83,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
                 route_table: RouteTableIdx(u32::from(i == 1)),
                 router_mac: router_mac(i as u8),
                 network_acl: None,
+                availability_zone: String::new(),
             })
             .collect(),
         route_tables: vec![
@@ -128,6 +130,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
         captures: Vec::new(),
         mirror_sessions: Vec::new(),
         dns: Default::default(),
+        region: String::new(),
     }
 }
 

@@ -97,6 +97,7 @@ pub(super) fn enis(
             }),
             security_groups: Some(groups),
             conntrack: conntrack_config(e.conntrack.as_ref(), scale),
+            instance: Default::default(),
         });
     }
     enis

@@ -50,6 +50,7 @@ pub(super) fn subnets(
                 .get(s.id.as_str())
                 .or_else(|| network_acls.default_of.get(&vi))
                 .map(|&ni| idx(ni)),
+            availability_zone: String::new(),
         });
     }
     subnets

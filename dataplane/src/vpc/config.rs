@@ -142,6 +142,24 @@ pub struct DataplaneConfig {
     /// The VPC resolver: instance names and private hosted zones.
     #[serde(default)]
     pub dns: DnsConfig,
+    /// The AWS region the lab stands for (empty: [`DEFAULT_REGION`]); the instance
+    /// metadata service reports it.
+    #[serde(default)]
+    pub region: String,
+}
+
+/// The region of a configuration that names none.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+impl DataplaneConfig {
+    /// The region the lab stands for ([`DEFAULT_REGION`] when none is set).
+    pub fn region(&self) -> &str {
+        if self.region.is_empty() {
+            DEFAULT_REGION
+        } else {
+            &self.region
+        }
+    }
 }
 
 /// The VPC resolver (the Amazon-provided DNS server at the VPC's `+2` address and
@@ -556,6 +574,9 @@ pub struct SubnetConfig {
     /// `None` disables the stage (the compiler always sets it; bare fixtures may not).
     #[serde(default)]
     pub network_acl: Option<NaclIdx>,
+    /// Its availability zone (`us-east-1a`); empty: the region's first zone (`<region>a`).
+    #[serde(default)]
+    pub availability_zone: String,
 }
 
 /// One route table.
@@ -639,6 +660,70 @@ pub struct EniConfig {
     /// Its connection-tracking table size and idle timeouts.
     #[serde(default)]
     pub conntrack: ConntrackConfig,
+    /// The instance it is attached to, as the instance metadata service describes it.
+    #[serde(default)]
+    pub instance: InstanceConfig,
+}
+
+/// The instance an ENI is attached to, as the instance metadata service (169.254.169.254)
+/// describes it. ENIs in one namespace belong to one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceConfig {
+    /// The instance id (`i-…`); empty: derived from the ENI id.
+    pub id: String,
+    /// The instance type (`t3.micro`).
+    pub instance_type: String,
+    /// The image it was launched from (`ami-…`).
+    pub image_id: String,
+    /// The ENI's device index on the instance (0: the primary network interface).
+    pub device_index: u32,
+    /// The metadata service's options (AWS `MetadataOptions`).
+    pub metadata: MetadataOptions,
+}
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        InstanceConfig {
+            id: String::new(),
+            instance_type: DEFAULT_INSTANCE_TYPE.into(),
+            image_id: DEFAULT_IMAGE_ID.into(),
+            device_index: 0,
+            metadata: MetadataOptions::default(),
+        }
+    }
+}
+
+/// The instance type the metadata service reports when none is configured.
+pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
+/// The image id the metadata service reports when none is configured.
+pub const DEFAULT_IMAGE_ID: &str = "ami-0abcdef1234567890";
+
+/// An instance's metadata options, as AWS's `MetadataOptions`: whether the endpoint
+/// answers, whether IMDSv2 session tokens are required, and the IP hop limit of the
+/// token response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetadataOptions {
+    /// `http_endpoint = "enabled"` (default): 169.254.169.254 answers; disabled, it is
+    /// dropped (`metadata_disabled`).
+    pub endpoint_enabled: bool,
+    /// `http_tokens = "required"`: requests without a valid session token get 401
+    /// (IMDSv2 only); `optional` (default) also answers IMDSv1 requests.
+    pub tokens_required: bool,
+    /// `http_put_response_hop_limit` (1..=64, default 1): the IP TTL of the token
+    /// response, so a token does not reach past that many hops (a container's bridge).
+    pub hop_limit: u8,
+}
+
+impl Default for MetadataOptions {
+    fn default() -> Self {
+        MetadataOptions {
+            endpoint_enabled: true,
+            tokens_required: false,
+            hop_limit: 1,
+        }
+    }
 }
 
 /// Connection tracking of one ENI: table size and idle timeouts, in milliseconds so that

@@ -96,6 +96,7 @@ fn three_vpcs() -> DataplaneConfig {
                 route_table: RouteTableIdx(i as u32),
                 router_mac: router_mac(i as u32),
                 network_acl: None,
+                availability_zone: String::new(),
             })
             .collect(),
         route_tables: vec![
@@ -153,6 +154,7 @@ fn three_vpcs() -> DataplaneConfig {
                 }),
                 security_groups: None,
                 conntrack: Default::default(),
+                instance: Default::default(),
             })
             .collect(),
         network_acls: vec![],
