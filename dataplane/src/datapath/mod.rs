@@ -57,6 +57,7 @@ mod flow_action;
 mod flow_scan_tests;
 mod flowlogs;
 mod install;
+mod metadata;
 mod process;
 mod report;
 mod taps;
@@ -121,6 +122,10 @@ pub struct Dataplane<P: Port> {
     nacl_drops: Vec<u64>,
     /// The VPC resolver's rate limits and answer buffer.
     dns: crate::vpc::pipeline::dns::DnsState,
+    /// The instance metadata service's endpoints and tokens.
+    metadata: crate::vpc::metadata::MetadataService,
+    /// Packets the metadata endpoints send (kept to reuse its allocation).
+    metadata_out: crate::vpc::metadata::Output,
     clock: Clock,
     /// A spare buffer for packets the engine builds (ICMP errors, fragments).
     scratch: Box<[u8]>,
@@ -153,6 +158,8 @@ impl<P: Port> Dataplane<P> {
             nats: Vec::new(),
             nacl_drops: Vec::new(),
             dns: Default::default(),
+            metadata: Default::default(),
+            metadata_out: Vec::new(),
             clock: Clock::Real(Instant::now(), 0),
             scratch: vec![0u8; BUF_SIZE].into_boxed_slice(),
             frags: FragTable::new(4096),
@@ -253,6 +260,7 @@ impl<P: Port> Dataplane<P> {
         if self.flowlogs.active() {
             self.flowlogs.flush(now, self.wall_base_ms);
         }
+        self.metadata_timers();
         self.conntrack
             .iter_mut()
             .map(|t| t.expire(now))

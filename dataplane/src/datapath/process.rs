@@ -200,8 +200,15 @@ impl<P: Port> Dataplane<P> {
                     Action::Forward { delivery, .. } => {
                         self.log_forward(in_port, &ip, &delivery, via, len as u64, n)
                     }
-                    // DHCP is not recorded in flow logs.
-                    Action::Drop { reason, .. } if reason != DropReason::DhcpMalformed => {
+                    // DHCP and instance metadata are not recorded in flow logs.
+                    Action::Drop { reason, .. }
+                        if !matches!(
+                            reason,
+                            DropReason::DhcpMalformed
+                                | DropReason::MetadataDisabled
+                                | DropReason::MetadataRefused
+                        ) =>
+                    {
                         self.log_reject(in_port, (owner, via), reason, &ip, len as u64, n)
                     }
                     _ => {}
@@ -239,6 +246,7 @@ impl<P: Port> Dataplane<P> {
                 }
             }
             Action::Resolved(a) => self.resolved(in_port, a),
+            Action::Metadata => self.metadata_in(in_port, buf),
         }
     }
 

@@ -229,6 +229,9 @@ impl<P: Port> Dataplane<P> {
             Action::Resolved(a) => Outcome::Answered {
                 by: format!("the VPC resolver ({})", a.describe()),
             },
+            Action::Metadata => Outcome::Answered {
+                by: "the instance metadata service".into(),
+            },
         };
         if let Outcome::Delivered { to, .. } = &outcome {
             steps.push(TraceStep {

@@ -89,7 +89,7 @@ impl Family {
 /// The plain counters of a port: (name after `vpcd_eni_`/`vpcd_uplink_`, help for an ENI,
 /// help for an uplink, value). Destructured in full so that a new field fails to compile
 /// here until it is exported.
-fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 11] {
+fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 13] {
     let PortCounters {
         rx_packets,
         rx_bytes,
@@ -102,6 +102,8 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
         dhcp_ignored,
         dns_answers,
         dns_errors,
+        metadata_requests,
+        metadata_errors,
         drops: _,
         conntrack_entries: _,
         conntrack_max: _,
@@ -172,6 +174,18 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
             "VPC resolver answers with a non-zero response code (NXDOMAIN, FORMERR, ...).",
             "VPC resolver answers with a non-zero response code (none on an uplink).",
             *dns_errors,
+        ),
+        (
+            "metadata_requests_total",
+            "HTTP requests the instance metadata service (169.254.169.254) answered.",
+            "Instance metadata requests (none on an uplink).",
+            *metadata_requests,
+        ),
+        (
+            "metadata_errors_total",
+            "Instance metadata answers with an error status (401, 404, ...) and slow clients reset.",
+            "Instance metadata errors (none on an uplink).",
+            *metadata_errors,
         ),
     ]
 }

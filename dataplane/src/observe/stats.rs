@@ -42,6 +42,13 @@ pub struct PortCounters {
     /// Of those, answers with no record for the question (NXDOMAIN or another error).
     #[serde(default)]
     pub dns_errors: u64,
+    /// Requests the instance metadata service answered for this ENI (any status).
+    #[serde(default)]
+    pub metadata_requests: u64,
+    /// Of those, answers with an error status (401 without a token, 404, 400, ...), and
+    /// connections reset for a request that never completed.
+    #[serde(default)]
+    pub metadata_errors: u64,
     /// Frames dropped, by reason (charged to the ENI the frame came from or was going to).
     /// Serialised as a list in [`DropReason::ALL`] order; a shorter list (an older peer)
     /// reads as zeros for the missing reasons.
@@ -69,6 +76,8 @@ impl Default for PortCounters {
             dhcp_ignored: 0,
             dns_answers: 0,
             dns_errors: 0,
+            metadata_requests: 0,
+            metadata_errors: 0,
             drops: [0; DropReason::COUNT],
             conntrack_entries: 0,
             conntrack_max: 0,

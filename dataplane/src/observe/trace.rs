@@ -379,6 +379,14 @@ pub(crate) fn describe(t: &Tables, header: Header, notes: &[Note]) -> (Vec<Trace
             Note::Resolver(a) => {
                 steps.push(step("resolver", "VPC resolver".into(), a.describe()));
             }
+            Note::Metadata => {
+                steps.push(step(
+                    "metadata",
+                    "instance metadata service".into(),
+                    "169.254.169.254:80 answers (HTTP, not filtered by security groups or network ACLs)"
+                        .into(),
+                ));
+            }
             Note::RouterIgnored => {
                 steps.push(step("router", "VPC router".into(), "ignores".into()));
             }

@@ -917,7 +917,7 @@ mod tests {
             r#""vpc":0,"#,
             r#""route_table":1,"#,
             r#""route_table":2,"#,
-            r#""network_acl":0}"#,
+            r#""network_acl":0,"#,
             r#""security_groups":[0]"#,
             r#""target":{"kind":"eni","index":3}"#,
             r#""target":{"kind":"internet_gateway","index":0}"#,

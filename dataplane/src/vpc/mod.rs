@@ -5,6 +5,7 @@ pub mod config;
 pub mod conntrack;
 pub mod frag;
 pub mod lpm;
+pub mod metadata;
 pub mod nat;
 pub mod observed;
 pub mod pipeline;

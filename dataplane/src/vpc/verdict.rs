@@ -94,11 +94,17 @@ pub enum DropReason {
     /// A DHCP client message the VPC router could not parse (truncated, bad options), or
     /// whose answer would not fit the packet buffer.
     DhcpMalformed,
+    /// A packet to the instance metadata service (169.254.169.254) of an instance whose
+    /// `http_endpoint` is disabled, or not TCP port 80.
+    MetadataDisabled,
+    /// A packet to the instance metadata service it cannot take: an offloaded
+    /// super-frame, a full queue, too many endpoints.
+    MetadataRefused,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 36;
+    pub const COUNT: usize = 38;
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -138,6 +144,8 @@ impl DropReason {
         DropReason::NatReset,
         DropReason::PcxAddressNotInVpcCidr,
         DropReason::DhcpMalformed,
+        DropReason::MetadataDisabled,
+        DropReason::MetadataRefused,
     ];
 
     /// The counter name, as `vpcctl show` prints it.
@@ -179,6 +187,8 @@ impl DropReason {
             DropReason::NatReset => "nat_reset",
             DropReason::PcxAddressNotInVpcCidr => "pcx_address_not_in_vpc_cidr",
             DropReason::DhcpMalformed => "dhcp_malformed",
+            DropReason::MetadataDisabled => "metadata_disabled",
+            DropReason::MetadataRefused => "metadata_refused",
         }
     }
 

@@ -7,6 +7,7 @@ use super::route::{self, NextHop};
 use super::walk::{Element, Node, Origin, Step, Walk};
 use super::{classify, dhcp, dns, router, rule_packet, sg, srcdst, Action, Context, Note, Tracer};
 use crate::vpc::config::EniIdx;
+use crate::vpc::metadata::{self, METADATA_IP};
 use crate::vpc::verdict::{Charge, Delivery, DropReason, OutPort};
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 use crate::wire::{icmp_error_quote, PacketMeta};
@@ -78,6 +79,22 @@ impl Eni {
                     },
                 );
             }
+        }
+        if to_router && ip.dst == IpAddr::V4(METADATA_IP) {
+            // The instance metadata service, like the resolver, is not behind security
+            // groups or network ACLs; the data plane's TCP endpoint answers it.
+            let enabled = t
+                .config
+                .enis
+                .get(in_eni.idx())
+                .is_some_and(|c| c.instance.metadata.endpoint_enabled);
+            return Err(match (enabled, ip.proto, ip.dst_port, ip.fragment) {
+                (true, PROTO_TCP, metadata::stack::PORT, false) => Action::Metadata,
+                (true, PROTO_TCP, metadata::stack::PORT, true) => {
+                    Action::drop_uncached(DropReason::MetadataRefused)
+                }
+                _ => Action::drop_uncached(DropReason::MetadataDisabled),
+            });
         }
         if to_router && router::is_router_address(t, eni.vpc, ip.dst) {
             // The router's own services are not filtered by security groups or ACLs.

@@ -77,6 +77,8 @@ pub enum Note {
     Dhcp(Option<dhcp::DhcpReply>),
     /// The VPC resolver answered a query.
     Resolver(dns::Answered),
+    /// The instance metadata service (169.254.169.254:80) takes the packet.
+    Metadata,
     /// A security group of `eni` let the packet pass (egress when `egress`).
     SecurityGroup {
         /// The ENI.
@@ -258,6 +260,9 @@ pub enum Action {
     /// The VPC resolver answered: the reply (a `virtio_net_hdr` and an Ethernet frame of
     /// `len` bytes) is in the context's [`dns::DnsState::frame`], for the ingress port.
     Resolved(dns::Answered),
+    /// A TCP segment for the instance metadata service (169.254.169.254:80): the data
+    /// plane's endpoint for the ingress ENI takes it.
+    Metadata,
 }
 
 impl From<dhcp::DhcpAction> for Action {
@@ -395,6 +400,7 @@ pub fn slow_path<T: Tracer>(
         Action::Consumed => tr.note(Note::RouterIgnored),
         Action::DhcpReply { .. } | Action::DhcpIgnored => {}
         Action::Resolved(a) => tr.note(Note::Resolver(a)),
+        Action::Metadata => tr.note(Note::Metadata),
     }
     action
 }
