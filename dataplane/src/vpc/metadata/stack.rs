@@ -153,7 +153,6 @@ impl Stack {
                 tcp::SocketBuffer::new(vec![0; TX_BUF]),
             );
             s.set_nagle_enabled(false);
-            s.set_ack_delay(None);
             // A peer that stops acknowledging is given up after 30 s (after the
             // slow-client limit, which answers a stalled request first).
             s.set_timeout(Some(Duration::from_secs(30)));
@@ -243,7 +242,12 @@ impl Conn {
             }
             _ => {}
         }
-        if s.can_recv() {
+        // Twice at most: the receive ring hands out its bytes in up to two slices (the
+        // end of the ring, then its start).
+        for _ in 0..2 {
+            if !s.can_recv() {
+                break;
+            }
             let inbuf = &mut self.inbuf;
             let overflow = &mut self.overflow;
             let _ = s.recv(|d| {
