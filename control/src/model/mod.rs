@@ -46,6 +46,16 @@
 //! `[lab]` knobs `region` (default [`DEFAULT_REGION`]) and `dhcp_lease_time` (seconds,
 //! default 3600).
 //!
+//! Instances: the ENI fields `instance_id` (`i-` + 8 or 17 hex digits; absent: the id
+//! another ENI of its namespace names, else one derived from the namespace, see
+//! [`crate::names::eni_instances`]), `device_index` (absent: the instance's next free
+//! index in file order), `instance_type` (default [`DEFAULT_INSTANCE_TYPE`]), `image_id`
+//! (default [`DEFAULT_IMAGE_ID`]) and `metadata_options` ([`InstanceMetadataOptions`]:
+//! `http_endpoint` `"enabled"`/`"disabled"`, `http_tokens` `"optional"`/`"required"`,
+//! `http_put_response_hop_limit` 1..=64; defaults enabled, optional, 1), which the ENIs
+//! of one instance share; and the subnet field `availability_zone` (a zone of `[lab]
+//! region`; default `<region>a`).
+//!
 //! Gateways (issue VPC-3): `[[internet_gateway]]` ([`InternetGateway`], with its optional
 //! `internet` side [`InternetSide`]), `[[elastic_ip]]` ([`ElasticIp`]), the ENI field
 //! `public_ip`, and the route target `igw-…`.
