@@ -90,6 +90,85 @@ pub fn segment_host_ifname(host_id: &str) -> String {
     format!("h-{:08x}", mix64(fnv1a64(host_id.as_bytes())) as u32)
 }
 
+/// The instance id derived from `key`: `i-` + 17 lowercase hex digits of the key's hash
+/// (FNV-1a, then [`mix64`]; the first digit is always `0`, as in most AWS ids).
+fn derived_instance_id(key: &str) -> String {
+    format!("i-{:017x}", mix64(fnv1a64(key.as_bytes())))
+}
+
+/// The id of the instance behind the ENIs of namespace `netns` that name none: derived
+/// from the hash of `netns:<name>`.
+pub fn netns_instance_id(netns: &str) -> String {
+    derived_instance_id(&format!("netns:{netns}"))
+}
+
+/// The id of the instance behind an ENI without a namespace that names none: derived
+/// from the hash of `eni:<id>`.
+pub fn unattached_instance_id(eni_id: &str) -> String {
+    derived_instance_id(&format!("eni:{eni_id}"))
+}
+
+/// The instance an ENI belongs to, as derived by [`eni_instances`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EniInstance {
+    /// The instance id (`i-…`).
+    pub id: String,
+    /// The ENI's device index on it.
+    pub device_index: u32,
+}
+
+/// The instance of every ENI of `t` (by model index), and its device index.
+///
+/// The id is the ENI's `instance_id`; else the first `instance_id` another ENI of its
+/// namespace names (in file order), else [`netns_instance_id`] of its namespace; an ENI
+/// without a namespace gets [`unattached_instance_id`] of its own id. The device index is
+/// the ENI's `device_index`; else the lowest index that no ENI of the instance sets and
+/// no earlier ENI of it took (so, when none sets one, its position among the instance's
+/// ENIs in file order, 0 first). Validation reports two ENIs of an instance with the same
+/// index.
+pub fn eni_instances(t: &Topology) -> Vec<EniInstance> {
+    let mut named_in_ns: HashMap<&str, &str> = HashMap::new();
+    for e in &t.enis {
+        if let (Some(ns), Some(id)) = (&e.netns, &e.instance_id) {
+            named_in_ns.entry(ns.as_str()).or_insert(id.as_str());
+        }
+    }
+    let ids: Vec<String> = t
+        .enis
+        .iter()
+        .map(|e| match (&e.instance_id, &e.netns) {
+            (Some(id), _) => id.clone(),
+            (None, Some(ns)) => named_in_ns
+                .get(ns.as_str())
+                .map_or_else(|| netns_instance_id(ns), |id| id.to_string()),
+            (None, None) => unattached_instance_id(&e.id),
+        })
+        .collect();
+    let mut taken: HashMap<&str, HashSet<u32>> = HashMap::new();
+    for (e, id) in t.enis.iter().zip(&ids) {
+        if let Some(d) = e.device_index {
+            taken.entry(id.as_str()).or_default().insert(d);
+        }
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for (e, id) in t.enis.iter().zip(&ids) {
+        let device_index = match e.device_index {
+            Some(d) => d,
+            None => {
+                let used = taken.entry(id.as_str()).or_default();
+                let d = (0..).find(|d| !used.contains(d)).unwrap_or(0);
+                used.insert(d);
+                d
+            }
+        };
+        out.push(EniInstance {
+            id: id.clone(),
+            device_index,
+        });
+    }
+    out
+}
+
 /// The id of the implicit main route table of a VPC that declares none:
 /// `rtb-main-<vpc id without "vpc-">`.
 pub fn implicit_main_id(vpc_id: &str) -> String {

@@ -1,19 +1,25 @@
 //! ENIs: in file order, each with its addresses, its MAC (the file's, else one derived
 //! from its id), its attachment, `Some` list of security groups (its VPC's default when it
 //! names none) and its conntrack settings in milliseconds, scaled by
-//! `[lab] conntrack_time_scale`.
+//! `[lab] conntrack_time_scale`; and the instance it belongs to (its id and device index
+//! from [`crate::names::eni_instances`], the instance's type, image and metadata options
+//! from the first of its ENIs that sets each, else the defaults).
 
-use dataplane::vpc::config::{Attachment, ConntrackConfig, EniConfig};
+use std::collections::HashMap;
+
+use dataplane::vpc::config::{
+    Attachment, ConntrackConfig, EniConfig, InstanceConfig, MetadataOptions,
+};
 
 use super::index::Index;
 use super::security_group::SecurityGroups;
 use super::units::{idx, scaled_ms};
 use crate::model::{
-    Addressing, ConntrackSettings, Topology, DEFAULT_CONNTRACK_MAX_ENTRIES,
-    DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT,
-    OTHER_TIMEOUT, TCP_TRANSITORY_TIMEOUT,
+    Addressing, ConntrackSettings, InstanceMetadataOptions, Topology,
+    DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_UDP_STREAM_TIMEOUT,
+    DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, OTHER_TIMEOUT, TCP_TRANSITORY_TIMEOUT,
 };
-use crate::names::eni_mac;
+use crate::names::{eni_instances, eni_mac};
 use crate::report::ValidationError;
 
 /// An ENI's conntrack settings in milliseconds, scaled by `[lab] conntrack_time_scale`.
@@ -41,6 +47,53 @@ pub fn conntrack_config(settings: Option<&ConntrackSettings>, scale: f64) -> Con
     }
 }
 
+/// An instance's metadata options as the data plane holds them (validated: the hop
+/// limit is 1..=64; one out of range is clamped).
+pub fn metadata_options(m: &InstanceMetadataOptions) -> MetadataOptions {
+    MetadataOptions {
+        endpoint_enabled: m.endpoint_enabled(),
+        tokens_required: m.tokens_required(),
+        hop_limit: u8::try_from(m.hop_limit().clamp(1, 64)).unwrap_or(1),
+    }
+}
+
+/// The instance of every ENI of `t` (by model index): its id and the ENI's device index
+/// from [`eni_instances`]; the type, image and metadata options of the first ENI of the
+/// instance that sets each (validation makes the others agree), else the defaults.
+fn instance_configs(t: &Topology) -> Vec<InstanceConfig> {
+    let derived = eni_instances(t);
+    let mut shared: HashMap<&str, InstanceConfig> = HashMap::new();
+    let mut set: HashMap<&str, [bool; 3]> = HashMap::new();
+    for (e, inst) in t.enis.iter().zip(&derived) {
+        let c = shared
+            .entry(inst.id.as_str())
+            .or_insert_with(|| InstanceConfig {
+                id: inst.id.clone(),
+                ..InstanceConfig::default()
+            });
+        let done = set.entry(inst.id.as_str()).or_default();
+        if let (Some(ty), false) = (&e.instance_type, done[0]) {
+            c.instance_type = ty.clone();
+            done[0] = true;
+        }
+        if let (Some(ami), false) = (&e.image_id, done[1]) {
+            c.image_id = ami.clone();
+            done[1] = true;
+        }
+        if let (Some(m), false) = (&e.metadata_options, done[2]) {
+            c.metadata = metadata_options(m);
+            done[2] = true;
+        }
+    }
+    derived
+        .iter()
+        .map(|inst| InstanceConfig {
+            device_index: inst.device_index,
+            ..shared.get(inst.id.as_str()).cloned().unwrap_or_default()
+        })
+        .collect()
+}
+
 /// The ENIs of `t` in file order (their index is their model index). An ENI whose subnet
 /// does not resolve is reported and left out, and so is a group it names that does not.
 pub(super) fn enis(
@@ -51,8 +104,9 @@ pub(super) fn enis(
 ) -> Vec<EniConfig> {
     let (sg_idx, default_sg) = (&security_groups.by_id, &security_groups.default_of);
     let scale = t.lab.as_ref().map_or(1.0, |l| l.conntrack_time_scale);
+    let instances = instance_configs(t);
     let mut enis = Vec::new();
-    for e in &t.enis {
+    for (e, instance) in t.enis.iter().zip(instances) {
         let Some(&si) = ix.subnet.get(e.subnet.as_str()) else {
             errors.push(ValidationError::new(
                 &e.id,
@@ -97,7 +151,7 @@ pub(super) fn enis(
             }),
             security_groups: Some(groups),
             conntrack: conntrack_config(e.conntrack.as_ref(), scale),
-            instance: Default::default(),
+            instance,
         });
     }
     enis

@@ -1,6 +1,6 @@
 //! Subnets: in file order, each with its route table (the one it names, else its VPC's
 //! main), its router MAC and its network ACL (the one that lists it, else its VPC's
-//! default).
+//! default), and its availability zone (the one it names, else `<region>a`).
 
 use dataplane::vpc::config::SubnetConfig;
 
@@ -21,6 +21,7 @@ pub(super) fn subnets(
     network_acls: &NetworkAcls<'_>,
     errors: &mut Vec<ValidationError>,
 ) -> Vec<SubnetConfig> {
+    let region = t.region();
     let mut subnets = Vec::new();
     for s in &t.subnets {
         let Some(vi) = ix.vpc_of(&s.id, &s.vpc, errors) else {
@@ -50,7 +51,7 @@ pub(super) fn subnets(
                 .get(s.id.as_str())
                 .or_else(|| network_acls.default_of.get(&vi))
                 .map(|&ni| idx(ni)),
-            availability_zone: String::new(),
+            availability_zone: s.availability_zone_in(region),
         });
     }
     subnets

@@ -499,3 +499,84 @@ fn private_hosted_zones_and_region_compile_for_the_resolver() {
         .config;
     assert_eq!(c.dns.instance_domain, "ec2.internal");
 }
+
+/// ENIs sharing a namespace belong to one instance, with a derived id and device indexes
+/// in file order; an ENI without a namespace is an instance of its own; the instance's
+/// settings reach every ENI; subnets get `<region>a` unless they name a zone.
+#[test]
+fn instances_and_availability_zones_compile() {
+    let src = r#"
+        [[vpc]]
+        id = "vpc-a"
+        cidr = "10.0.0.0/16"
+        [[subnet]]
+        id = "subnet-a"
+        vpc = "vpc-a"
+        cidr = "10.0.1.0/24"
+        [[subnet]]
+        id = "subnet-b"
+        vpc = "vpc-a"
+        cidr = "10.0.2.0/24"
+        availability_zone = "eu-west-1c"
+        [[eni]]
+        id = "eni-a"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.10"
+        netns = "web"
+        [[eni]]
+        id = "eni-b"
+        subnet = "subnet-b"
+        private_ip = "10.0.2.10"
+        netns = "web"
+        ifname = "eth1"
+        instance_type = "c5.large"
+        metadata_options = { http_tokens = "required", http_put_response_hop_limit = 2 }
+        [[eni]]
+        id = "eni-c"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.11"
+        [[eni]]
+        id = "eni-d"
+        subnet = "subnet-a"
+        private_ip = "10.0.1.12"
+        netns = "db"
+        instance_id = "i-0123abcd"
+        image_id = "ami-0123abcd"
+        [lab]
+        region = "eu-west-1"
+    "#;
+    let c = compile_str(src).unwrap().config;
+    let [a, b, cc, d] = [0, 1, 2, 3].map(|i| &c.enis[i].instance);
+    assert_eq!(a.id, crate::names::netns_instance_id("web"));
+    assert_eq!(a.id.len(), 2 + 17);
+    assert!(a.id.starts_with("i-") && crate::validate::is_instance_id(&a.id));
+    assert_eq!(b.id, a.id);
+    assert_eq!((a.device_index, b.device_index), (0, 1));
+    // eni-b's settings are the instance's, so eni-a's too.
+    for i in [a, b] {
+        assert_eq!(i.instance_type, "c5.large");
+        assert_eq!(i.image_id, dataplane::vpc::config::DEFAULT_IMAGE_ID);
+        assert!(i.metadata.tokens_required && i.metadata.endpoint_enabled);
+        assert_eq!(i.metadata.hop_limit, 2);
+    }
+    assert_eq!(cc.id, crate::names::unattached_instance_id("eni-c"));
+    assert_ne!(cc.id, a.id);
+    assert_eq!(cc.device_index, 0);
+    assert_eq!(
+        cc.instance_type,
+        dataplane::vpc::config::DEFAULT_INSTANCE_TYPE
+    );
+    assert_eq!(
+        cc.metadata,
+        dataplane::vpc::config::MetadataOptions::default()
+    );
+    assert_eq!(
+        (d.id.as_str(), d.image_id.as_str()),
+        ("i-0123abcd", "ami-0123abcd")
+    );
+    // Stable: the same file derives the same ids.
+    assert_eq!(compile_str(src).unwrap().config.enis[0].instance.id, a.id);
+    assert_eq!(c.region, "eu-west-1");
+    assert_eq!(c.subnets[0].availability_zone, "eu-west-1a");
+    assert_eq!(c.subnets[1].availability_zone, "eu-west-1c");
+}

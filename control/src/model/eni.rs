@@ -70,6 +70,98 @@ pub struct Eni {
     /// the namespace) or `dhcp` (a DHCP client in the namespace asks the VPC router).
     #[serde(default, skip_serializing_if = "Addressing::is_static")]
     pub addressing: Addressing,
+    /// The instance it is attached to (`i-` + 8 or 17 hex digits). Absent: the instance
+    /// of its namespace (the id another ENI of the namespace names, else one derived
+    /// from the namespace's name; see [`crate::names::eni_instances`]); an ENI without a
+    /// namespace gets one derived from its own id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// Its device index on the instance (0: the primary interface, `eth0`). Absent: the
+    /// lowest index no other ENI of the instance takes, in file order (so its position
+    /// among the instance's ENIs when none sets one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_index: Option<u32>,
+    /// The instance's type (default [`DEFAULT_INSTANCE_TYPE`]); ENIs of one instance that
+    /// set it agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// The image the instance was launched from, `ami-…` (default
+    /// [`DEFAULT_IMAGE_ID`]); ENIs of one instance that set it agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// The instance's metadata options (AWS `MetadataOptions`); ENIs of one instance that
+    /// set them agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_options: Option<InstanceMetadataOptions>,
+}
+
+pub use dataplane::vpc::config::{DEFAULT_IMAGE_ID, DEFAULT_INSTANCE_TYPE};
+
+/// The default `http_put_response_hop_limit` of an instance's metadata options (AWS's).
+pub const DEFAULT_METADATA_HOP_LIMIT: i64 = 1;
+
+/// An instance's metadata options as written (`metadata_options = { … }` on an
+/// `[[eni]]`), in AWS's `MetadataOptions` vocabulary; every field is optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceMetadataOptions {
+    /// Whether 169.254.169.254 answers: `enabled` (default) or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_endpoint: Option<HttpEndpoint>,
+    /// Whether IMDSv2 session tokens are required: `optional` (default) or `required`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_tokens: Option<HttpTokens>,
+    /// The IP hop limit of the token response, 1..=64 (default 1; checked by
+    /// [`crate::validate::validate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_put_response_hop_limit: Option<i64>,
+}
+
+impl InstanceMetadataOptions {
+    /// Whether the endpoint answers (`http_endpoint` is not `disabled`).
+    pub fn endpoint_enabled(&self) -> bool {
+        self.http_endpoint != Some(HttpEndpoint::Disabled)
+    }
+
+    /// Whether session tokens are required (`http_tokens = "required"`).
+    pub fn tokens_required(&self) -> bool {
+        self.http_tokens == Some(HttpTokens::Required)
+    }
+
+    /// The hop limit, defaults filled in ([`DEFAULT_METADATA_HOP_LIMIT`]).
+    pub fn hop_limit(&self) -> i64 {
+        self.http_put_response_hop_limit
+            .unwrap_or(DEFAULT_METADATA_HOP_LIMIT)
+    }
+
+    /// The options with every default filled in, for comparing two ENIs' settings.
+    pub fn resolved(&self) -> (bool, bool, i64) {
+        (
+            self.endpoint_enabled(),
+            self.tokens_required(),
+            self.hop_limit(),
+        )
+    }
+}
+
+/// `http_endpoint` of an instance's metadata options (AWS `HttpEndpoint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpEndpoint {
+    /// The metadata service answers (the default).
+    Enabled,
+    /// Requests to 169.254.169.254 are dropped.
+    Disabled,
+}
+
+/// `http_tokens` of an instance's metadata options (AWS `HttpTokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpTokens {
+    /// IMDSv1 and IMDSv2 requests are answered (the default).
+    Optional,
+    /// Only requests with a valid session token are answered (IMDSv2).
+    Required,
 }
 
 impl Eni {

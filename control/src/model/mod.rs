@@ -46,6 +46,16 @@
 //! `[lab]` knobs `region` (default [`DEFAULT_REGION`]) and `dhcp_lease_time` (seconds,
 //! default 3600).
 //!
+//! Instances: the ENI fields `instance_id` (`i-` + 8 or 17 hex digits; absent: the id
+//! another ENI of its namespace names, else one derived from the namespace, see
+//! [`crate::names::eni_instances`]), `device_index` (absent: the instance's next free
+//! index in file order), `instance_type` (default [`DEFAULT_INSTANCE_TYPE`]), `image_id`
+//! (default [`DEFAULT_IMAGE_ID`]) and `metadata_options` ([`InstanceMetadataOptions`]:
+//! `http_endpoint` `"enabled"`/`"disabled"`, `http_tokens` `"optional"`/`"required"`,
+//! `http_put_response_hop_limit` 1..=64; defaults enabled, optional, 1), which the ENIs
+//! of one instance share; and the subnet field `availability_zone` (a zone of `[lab]
+//! region`; default `<region>a`).
+//!
 //! Gateways (issue VPC-3): `[[internet_gateway]]` ([`InternetGateway`], with its optional
 //! `internet` side [`InternetSide`]), `[[elastic_ip]]` ([`ElasticIp`]), the ENI field
 //! `public_ip`, and the route target `igw-…`.
@@ -230,9 +240,11 @@ pub use dhcp_options::{
 };
 pub use dns::{DnsRecord, PrivateHostedZone, DEFAULT_RECORD_TTL};
 pub use eni::{
-    ConntrackSettings, Eni, DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_IFNAME, DEFAULT_MTU,
-    DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT,
-    MAX_MTU, MIN_MTU, OTHER_TIMEOUT, TCP_TRANSITORY_TIMEOUT,
+    ConntrackSettings, Eni, HttpEndpoint, HttpTokens, InstanceMetadataOptions,
+    DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_IFNAME, DEFAULT_IMAGE_ID, DEFAULT_INSTANCE_TYPE,
+    DEFAULT_METADATA_HOP_LIMIT, DEFAULT_MTU, DEFAULT_TCP_ESTABLISHED_TIMEOUT,
+    DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, MAX_MTU, MIN_MTU, OTHER_TIMEOUT,
+    TCP_TRANSITORY_TIMEOUT,
 };
 pub use flow_log::{
     log_format_tokens, FlowLog, FlowLogScope, FlowLogTrafficType, DEFAULT_FLOW_LOG_INTERVAL,

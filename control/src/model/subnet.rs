@@ -24,4 +24,17 @@ pub struct Subnet {
     /// The explicitly associated route table (`rtb-…`); none means the VPC's main table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_table: Option<String>,
+    /// Its availability zone, a zone of the lab's region (`us-east-1b`); absent: the
+    /// region's first zone, `<region>a`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+}
+
+impl Subnet {
+    /// Its availability zone in `region`: `availability_zone`, else `<region>a`.
+    pub fn availability_zone_in(&self, region: &str) -> String {
+        self.availability_zone
+            .clone()
+            .unwrap_or_else(|| format!("{region}a"))
+    }
 }

@@ -20,6 +20,72 @@ fn defaults_apply() {
     assert_eq!(eni.ifname, "eth0");
     assert_eq!(eni.mac, None);
     assert_eq!(eni.netns, None);
+    assert_eq!(eni.instance_id, None);
+    assert_eq!(eni.device_index, None);
+    assert_eq!(eni.instance_type, None);
+    assert_eq!(eni.image_id, None);
+    assert_eq!(eni.metadata_options, None);
+    let m = InstanceMetadataOptions::default();
+    assert_eq!(m.resolved(), (true, false, DEFAULT_METADATA_HOP_LIMIT));
+    let subnet: Subnet =
+        toml::from_str("id = \"subnet-a\"\nvpc = \"vpc-a\"\ncidr = \"10.0.1.0/24\"\n").unwrap();
+    assert_eq!(subnet.availability_zone, None);
+    assert_eq!(subnet.availability_zone_in("eu-west-3"), "eu-west-3a");
+}
+
+#[test]
+fn instance_fields_round_trip_and_defaults_are_not_written() {
+    let src = r#"
+            [[subnet]]
+            id = "subnet-a"
+            vpc = "vpc-a"
+            cidr = "10.0.1.0/24"
+            availability_zone = "us-east-1b"
+
+            [[subnet]]
+            id = "subnet-b"
+            vpc = "vpc-a"
+            cidr = "10.0.2.0/24"
+
+            [[eni]]
+            id = "eni-a"
+            subnet = "subnet-a"
+            private_ip = "10.0.1.10"
+            instance_id = "i-0123456789abcdef0"
+            device_index = 1
+            instance_type = "t3.large"
+            image_id = "ami-0123abcd"
+            metadata_options = { http_endpoint = "disabled", http_tokens = "required", http_put_response_hop_limit = 3 }
+
+            [[eni]]
+            id = "eni-b"
+            subnet = "subnet-b"
+            private_ip = "10.0.2.10"
+        "#;
+    let t: Topology = toml::from_str(src).unwrap();
+    let m = t.enis[0].metadata_options.unwrap();
+    assert_eq!(m.http_endpoint, Some(HttpEndpoint::Disabled));
+    assert_eq!(m.http_tokens, Some(HttpTokens::Required));
+    let text = toml::to_string(&t).unwrap();
+    let again: Topology = toml::from_str(&text).unwrap();
+    assert_eq!(t, again);
+    // Absent fields stay absent: each is written once, for the ENI or subnet that sets it.
+    for key in [
+        "availability_zone",
+        "instance_id",
+        "device_index",
+        "instance_type",
+        "image_id",
+        "http_tokens",
+    ] {
+        assert_eq!(text.matches(key).count(), 1, "{key} in\n{text}");
+    }
+    // Unknown values are errors naming the value and the choices.
+    let err = toml::from_str::<InstanceMetadataOptions>("http_tokens = \"maybe\"").unwrap_err();
+    assert!(
+        err.message().contains("`maybe`") && err.message().contains("`required`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -121,6 +121,14 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// The region the lab stands for: `[lab] region`, else [`super::DEFAULT_REGION`].
+    pub fn region(&self) -> &str {
+        self.lab
+            .as_ref()
+            .and_then(|l| l.region.as_deref())
+            .unwrap_or(super::DEFAULT_REGION)
+    }
+
     /// Whether the topology uses the shared internet segment: an `[internet]` table,
     /// internet hosts, or an internet gateway without an `internet` namespace of its own.
     pub fn uses_internet_segment(&self) -> bool {

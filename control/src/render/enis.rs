@@ -1,7 +1,7 @@
 //! The `ENIs` section of `vpcctl show`, the NAT gateways' network interfaces included.
 
 use dataplane::observe::stats::StatsReport;
-use dataplane::vpc::config::{DataplaneConfig, MappingTarget};
+use dataplane::vpc::config::{DataplaneConfig, EniConfig, MappingTarget, MetadataOptions};
 
 use super::text::{drops_text, ids_or_dash, idx32, table};
 
@@ -9,8 +9,8 @@ use super::text::{drops_text, ids_or_dash, idx32, table};
 /// IPs, MAC, attachment (`(unattached)` for an ENI without a namespace: what is sent to it
 /// is dropped as `eni_not_attached`; `(dhcp)` after one whose instance takes its address
 /// by DHCP), and its port and counters (the router's DHCP answers and ignored DHCP
-/// messages among them) from `report`, when reported; then the NAT gateways' network
-/// interfaces.
+/// messages among them) from `report`, when reported; then one line per ENI naming its
+/// instance (see [`instance_line`]); then the NAT gateways' network interfaces.
 pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
     let mut out = String::from("\nENIs\n");
     let rows: Vec<Vec<String>> = c
@@ -116,8 +116,42 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
         ],
         &rows,
     ));
+    if !c.enis.is_empty() {
+        out.push_str("\nInstances\n");
+        for e in &c.enis {
+            out.push_str(&format!("  {}: {}\n", e.id, instance_line(e)));
+        }
+    }
     out.push_str(&nat_interfaces(c));
     out
+}
+
+/// The instance of ENI `e` in one line: its id, the ENI's interface name and device
+/// index, and the metadata options when they are not AWS's defaults
+/// (`instance i-0a1b… (eth0 device 0) · metadata: tokens required, hop limit 2`).
+pub(super) fn instance_line(e: &EniConfig) -> String {
+    let i = &e.instance;
+    let id = if i.id.is_empty() { "-" } else { i.id.as_str() };
+    let place = match &e.attachment {
+        Some(a) => format!("{} device {}", a.ifname, i.device_index),
+        None => format!("device {}", i.device_index),
+    };
+    let mut line = format!("instance {id} ({place})");
+    let m = &i.metadata;
+    if *m != MetadataOptions::default() {
+        let mut parts = Vec::new();
+        if !m.endpoint_enabled {
+            parts.push("endpoint disabled".to_string());
+        }
+        if m.tokens_required {
+            parts.push("tokens required".to_string());
+        }
+        if m.hop_limit != MetadataOptions::default().hop_limit {
+            parts.push(format!("hop limit {}", m.hop_limit));
+        }
+        line.push_str(&format!(" · metadata: {}", parts.join(", ")));
+    }
+    line
 }
 
 /// The NAT gateways' network interfaces (requester-managed, interface type

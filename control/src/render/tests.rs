@@ -828,3 +828,37 @@ fn show_marks_dhcp_enis_and_counts_dhcp() {
     assert!(row.contains("ns-a/eth0 (dhcp)"), "{row}");
     assert!(row.contains(" 2/1 "), "{row}");
 }
+
+#[test]
+fn show_names_each_enis_instance_and_its_metadata_options_when_not_default() {
+    let src = format!(
+        "{TOPO}
+        [[eni]]
+        id = \"eni-b\"
+        subnet = \"subnet-a\"
+        private_ip = \"10.0.1.11\"
+        netns = \"ns-a\"
+        ifname = \"eth1\"
+        instance_id = \"i-0123456789abcdef0\"
+        metadata_options = {{ http_tokens = \"required\", http_put_response_hop_limit = 2 }}
+        "
+    );
+    let c = crate::compile_str(&src).unwrap();
+    let text = show(&bare_report(c.config));
+    assert!(
+        text.contains("eni-a: instance i-0123456789abcdef0 (eth0 device 0) · metadata: tokens required, hop limit 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("eni-b: instance i-0123456789abcdef0 (eth1 device 1) · metadata"),
+        "{text}"
+    );
+    // Default options are not spelled out.
+    let c = crate::compile_str(TOPO).unwrap();
+    let text = show(&bare_report(c.config));
+    let line = text
+        .lines()
+        .find(|l| l.contains("eni-a: instance i-"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.ends_with("(eth0 device 0)"), "{line}");
+}

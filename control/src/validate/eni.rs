@@ -2,7 +2,11 @@
 //! MTU and a Linux interface name within bounds, a namespace/interface pair used once (no
 //! namespace at all is a warning: the ENI is left unattached), an existing subnet, addresses inside it that are not reserved and are used once per VPC;
 //! then, with the firewalls, 1 to 5 distinct security groups of the ENI's VPC and
-//! conntrack settings within AWS's bounds.
+//! conntrack settings within AWS's bounds; and the instances behind the ENIs: an
+//! `instance_id` of AWS's form (`i-` + 8 or 17 hex digits), named by ENIs of one namespace
+//! only, one instance per namespace, a device index used once per instance, and one
+//! instance type, image (`ami-` + 8 or 17 hex digits) and set of metadata options (hop
+//! limit 1..=64) per instance.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -12,7 +16,8 @@ use dataplane::wire::MacAddr;
 use super::context::{claim, is_valid_ifname, is_valid_netns_name, Lookups, Report};
 use crate::model::{Eni, Topology, MAX_MTU, MIN_MTU};
 use crate::names::{
-    eni_mac, igw_host_mac, igw_mac, reserved_ipv4_reason, reserved_ipv6_reason, router_mac,
+    eni_instances, eni_mac, igw_host_mac, igw_mac, reserved_ipv4_reason, reserved_ipv6_reason,
+    router_mac,
 };
 
 /// Security groups per ENI (AWS default quota).
@@ -25,6 +30,39 @@ pub const TCP_ESTABLISHED_TIMEOUT: std::ops::RangeInclusive<i64> = 60..=432_000;
 pub const UDP_TIMEOUT: std::ops::RangeInclusive<i64> = 30..=60;
 /// Bounds of `conntrack.udp_stream_timeout`, seconds (AWS).
 pub const UDP_STREAM_TIMEOUT: std::ops::RangeInclusive<i64> = 60..=180;
+
+/// Bounds of `metadata_options.http_put_response_hop_limit` (AWS).
+pub const METADATA_HOP_LIMIT: std::ops::RangeInclusive<i64> = 1..=64;
+
+/// Whether `s` is `prefix` followed by 8 or 17 lowercase hex digits (AWS's short and long
+/// resource ids).
+fn is_aws_hex_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|h| {
+        matches!(h.len(), 8 | 17) && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+/// Whether `id` is an instance id of AWS's form: `i-` + 8 or 17 lowercase hex digits.
+pub fn is_instance_id(id: &str) -> bool {
+    is_aws_hex_id(id, "i-")
+}
+
+/// Whether `id` is an image id of AWS's form: `ami-` + 8 or 17 lowercase hex digits.
+pub fn is_image_id(id: &str) -> bool {
+    is_aws_hex_id(id, "ami-")
+}
+
+/// Whether `t` is an instance type of AWS's form: a family and a size joined by a dot
+/// (`t3.micro`, `c6gn.16xlarge`), lowercase letters, digits and `-`.
+fn is_instance_type(t: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    t.split_once('.')
+        .is_some_and(|(family, size)| part(family) && part(size))
+}
 
 /// The MACs that ENIs must not take, with their holders: the routers of the subnets and
 /// both sides of the internet gateways.
@@ -357,6 +395,150 @@ fn conntrack(r: &mut Report, e: &Eni, res: &str) {
                     );
                 }
             }
+        }
+    }
+}
+
+/// The first ENI of an instance that set one of its settings: the ENI's label and the
+/// value it wrote.
+type FirstSetting<'a, T> = HashMap<&'a str, (String, T)>;
+
+/// Checks the instances behind the ENIs: the forms of `instance_id`, `instance_type`,
+/// `image_id` and the metadata hop limit; an instance named in one namespace only and one
+/// instance per namespace; a device index used once per instance; one instance type,
+/// image and set of metadata options per instance (the second ENI that disagrees is
+/// reported, naming the first).
+pub(super) fn instances(r: &mut Report, t: &Topology) {
+    let derived = eni_instances(t);
+    let mut ns_of: HashMap<&str, (String, Option<&str>)> = HashMap::new();
+    let mut id_of_ns: HashMap<&str, (String, &str)> = HashMap::new();
+    let mut devices: HashMap<(&str, u32), String> = HashMap::new();
+    let mut types: FirstSetting<'_, &str> = HashMap::new();
+    let mut images: FirstSetting<'_, &str> = HashMap::new();
+    let mut metadata: FirstSetting<'_, (bool, bool, i64)> = HashMap::new();
+    for (i, (e, inst)) in t.enis.iter().zip(&derived).enumerate() {
+        let res = r.label(&e.id, "eni", i);
+        let iid = inst.id.as_str();
+        if let Some(id) = &e.instance_id {
+            if !is_instance_id(id) {
+                r.err(
+                    &res,
+                    "instance_id",
+                    format!("`{id}` is not an instance id: `i-` and 8 or 17 lowercase hex digits (i-0123456789abcdef0)"),
+                );
+            }
+            let ns = e.netns.as_deref();
+            match ns_of.get(id.as_str()) {
+                Some((other, other_ns)) if *other_ns != ns => r.err(
+                    &res,
+                    "instance_id",
+                    format!(
+                        "{id} is also named by {other}, in {}, but this ENI is in {}; the ENIs of one instance share its namespace",
+                        ns_text(*other_ns),
+                        ns_text(ns)
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    ns_of.insert(id, (res.clone(), ns));
+                }
+            }
+            if let Some(ns) = ns {
+                match id_of_ns.get(ns) {
+                    Some((other, other_id)) if *other_id != id => r.err(
+                        &res,
+                        "instance_id",
+                        format!("netns {ns} is already instance {other_id} ({other}); the ENIs of one namespace belong to one instance"),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        id_of_ns.insert(ns, (res.clone(), id));
+                    }
+                }
+            }
+        }
+        match devices.get(&(iid, inst.device_index)) {
+            Some(other) => r.err(
+                &res,
+                "device_index",
+                format!(
+                    "device index {} of instance {iid} is already {other}'s; each ENI of an instance has its own",
+                    inst.device_index
+                ),
+            ),
+            None => {
+                devices.insert((iid, inst.device_index), res.clone());
+            }
+        }
+        if let Some(ty) = &e.instance_type {
+            if !is_instance_type(ty) {
+                r.err(
+                    &res,
+                    "instance_type",
+                    format!(
+                        "`{ty}` is not an instance type: a family and a size, such as t3.micro"
+                    ),
+                );
+            }
+            agree(r, &res, "instance_type", (iid, ty.as_str()), &mut types);
+        }
+        if let Some(ami) = &e.image_id {
+            if !is_image_id(ami) {
+                r.err(
+                    &res,
+                    "image_id",
+                    format!("`{ami}` is not an image id: `ami-` and 8 or 17 lowercase hex digits"),
+                );
+            }
+            agree(r, &res, "image_id", (iid, ami.as_str()), &mut images);
+        }
+        if let Some(m) = &e.metadata_options {
+            let hop = m.hop_limit();
+            if !METADATA_HOP_LIMIT.contains(&hop) {
+                r.err(
+                    &res,
+                    "metadata_options.http_put_response_hop_limit",
+                    format!(
+                        "{hop} is outside the allowed range {}..={}",
+                        METADATA_HOP_LIMIT.start(),
+                        METADATA_HOP_LIMIT.end()
+                    ),
+                );
+            }
+            agree(
+                r,
+                &res,
+                "metadata_options",
+                (iid, m.resolved()),
+                &mut metadata,
+            );
+        }
+    }
+}
+
+/// A namespace as messages name it.
+fn ns_text(ns: Option<&str>) -> String {
+    ns.map_or_else(|| "no namespace".to_string(), |n| format!("netns {n}"))
+}
+
+/// Records `value` of `field` for instance `iid`, or reports ENI `res` when an earlier
+/// ENI of the instance set another one.
+fn agree<'a, T: PartialEq + std::fmt::Debug>(
+    r: &mut Report,
+    res: &str,
+    field: &str,
+    (iid, value): (&'a str, T),
+    first: &mut FirstSetting<'a, T>,
+) {
+    match first.get(iid) {
+        Some((other, v)) if *v != value => r.err(
+            res,
+            field,
+            format!("differs from {other}'s, another ENI of instance {iid}; an instance has one {field}: set it on one ENI, or the same on each"),
+        ),
+        Some(_) => {}
+        None => {
+            first.insert(iid, (res.to_string(), value));
         }
     }
 }

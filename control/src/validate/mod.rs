@@ -99,7 +99,8 @@
 //! **Layout.** The TOML pass behind [`parse`] and [`check`] is in `parse.rs`. [`validate`]
 //! runs one check per resource kind, in this order (errors are reported in it): ids
 //! (`ids.rs`), VPCs (`vpc.rs`), peering connections (`peering.rs`), route tables' VPCs and
-//! main tables (`route_table.rs`), subnets (`subnet.rs`), ENIs (`eni.rs`), routes
+//! main tables (`route_table.rs`), subnets (`subnet.rs`), ENIs and their instances
+//! (`eni.rs`), routes
 //! (`route_table.rs`), internet gateways (`internet_gateway.rs`), Elastic IPs and public
 //! IPs (`elastic_ip.rs`), NAT gateways (`nat_gateway.rs`), `[lab]` (`lab.rs`), prefix lists
 //! (`prefix_list.rs`), network ACLs (`network_acl.rs`), security groups
@@ -142,7 +143,8 @@ pub use context::{
 pub use dhcp_options::{MAX_DHCP_SERVERS, MIN_DHCP_LEASE_TIME};
 pub use elastic_ip::non_public_ipv4_reason;
 pub use eni::{
-    CONNTRACK_ENTRIES, SGS_PER_ENI_MAX, TCP_ESTABLISHED_TIMEOUT, UDP_STREAM_TIMEOUT, UDP_TIMEOUT,
+    is_image_id, is_instance_id, CONNTRACK_ENTRIES, METADATA_HOP_LIMIT, SGS_PER_ENI_MAX,
+    TCP_ESTABLISHED_TIMEOUT, UDP_STREAM_TIMEOUT, UDP_TIMEOUT,
 };
 pub use ids::{
     CAP_PREFIX, DOPT_PREFIX, EIP_PREFIX, ENI_PREFIX, FL_PREFIX, IGW_PREFIX, NACL_PREFIX,
@@ -156,7 +158,7 @@ pub use network_acl::{NACL_RULES_MAX, NACL_RULES_QUOTA, NACL_RULE_MAX, NACL_RULE
 pub use parse::TOP_LEVEL_KEYS;
 pub use private_hosted_zone::{bad_dns_name, RECORD_TYPES};
 pub use security_group::SG_RULES_MAX;
-pub use subnet::SUBNET_V6_PREFIX;
+pub use subnet::{is_zone_of, SUBNET_V6_PREFIX};
 pub use taps::{
     MAX_SNAPLEN, MIRROR_FILTER_RULES_MAX, MIRROR_RULE_NUMBERS, PACKET_LENGTHS,
     SESSIONS_PER_SOURCE_MAX, SESSION_NUMBERS, VNIS,
@@ -258,6 +260,7 @@ fn validate_inner(
     route_table::main_tables(&mut r, t, broken, &l);
     subnet::subnets(&mut r, t, broken, &l);
     let mut ips = eni::enis(&mut r, t, broken, &l);
+    eni::instances(&mut r, t);
     route_table::routes(&mut r, t, broken, &l);
 
     // Internet gateways, then the public addresses (outside their segments).

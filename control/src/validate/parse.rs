@@ -235,9 +235,7 @@ impl Collect<'_, '_> {
         match T::deserialize(ValueDeserializer::from(value.clone())) {
             Ok(v) => *out = Some(v),
             Err(e) => {
-                let field = named_field(e.message())
-                    .or_else(|| e.span().and_then(|sp| path_at(value, sp.start)))
-                    .unwrap_or_default();
+                let field = error_field(&e, value);
                 let pos = e.span().map_or(value.span().start, |sp| sp.start);
                 self.errors
                     .push((pos, ValidationError::new(kind, field, located(src, &e))));
@@ -297,9 +295,7 @@ impl Collect<'_, '_> {
                     origins.push(i);
                 }
                 Err(e) => {
-                    let field = named_field(e.message())
-                        .or_else(|| e.span().and_then(|sp| path_at(item, sp.start)))
-                        .unwrap_or_default();
+                    let field = error_field(&e, item);
                     let pos = e.span().map_or(item.span().start, |sp| sp.start);
                     self.errors
                         .push((pos, ValidationError::new(resource, field, located(src, &e))));
@@ -307,6 +303,21 @@ impl Collect<'_, '_> {
                 }
             }
         }
+    }
+}
+
+/// The field a deserialisation error of `value` is about: the field a "missing field"
+/// message names; for an unknown field, its dotted path when the error points at it
+/// (`metadata_options.hop_limit`), else its name; otherwise the path of the value the
+/// error points at.
+fn error_field(e: &toml::de::Error, value: &Spanned<DeValue<'_>>) -> String {
+    let at = e.span().and_then(|sp| path_at(value, sp.start));
+    match named_field(e.message()) {
+        Some(name) if e.message().starts_with("unknown field") => at
+            .filter(|p| p == &name || p.ends_with(&format!(".{name}")))
+            .unwrap_or(name),
+        Some(name) => name,
+        None => at.unwrap_or_default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Subnets: an IPv4 CIDR (host bits cleared with a warning, /16 to /28) inside one of its
 //! VPC's CIDRs and not overlapping another subnet of the VPC; an optional IPv6 CIDR (/64)
-//! inside the VPC's; an existing VPC; an associated route table of the same VPC.
+//! inside the VPC's; an existing VPC; an associated route table of the same VPC; an
+//! availability zone of the lab's region (`us-east-1b`: the region and one letter).
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,12 +13,29 @@ use crate::model::Topology;
 /// The prefix length of a subnet's IPv6 CIDR.
 pub const SUBNET_V6_PREFIX: u8 = 64;
 
+/// Whether `zone` is an availability zone of `region`: the region's name followed by one
+/// lowercase letter (`us-east-1b` in `us-east-1`).
+pub fn is_zone_of(zone: &str, region: &str) -> bool {
+    zone.strip_prefix(region)
+        .is_some_and(|l| l.len() == 1 && l.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
 /// Checks and normalises every subnet.
 pub(super) fn subnets(r: &mut Report, t: &mut Topology, broken: &HashSet<String>, l: &Lookups<'_>) {
     let mut v4_by_vpc: HashMap<usize, Vec<(String, Ipv4Net)>> = HashMap::new();
     let mut v6_by_vpc: HashMap<usize, Vec<(String, Ipv6Net)>> = HashMap::new();
+    let region = t.region().to_string();
     for (i, s) in t.subnets.iter_mut().enumerate() {
         let res = r.label(&s.id, "subnet", i);
+        if let Some(az) = &s.availability_zone {
+            if !is_zone_of(az, &region) {
+                r.err(
+                    &res,
+                    "availability_zone",
+                    format!("`{az}` is not a zone of the lab's region {region}: the region's name and one letter ({region}a, {region}b, …)"),
+                );
+            }
+        }
         r.normalise4(&mut s.cidr, &res, "cidr");
         r.v4_size(s.cidr, &res, "cidr", "subnet");
         if let Some(v6) = s.ipv6_cidr.as_mut() {

@@ -12,7 +12,7 @@ use super::shapes::{tag_name, Address, Instance, IpAssociation, NetworkInterface
 use super::{Importer, Parent, Ref};
 use crate::import::{eni_netns, EntryKind};
 use crate::model::{self, ConntrackSettings, DEFAULT_MTU};
-use crate::validate::SGS_PER_ENI_MAX;
+use crate::validate::{is_image_id, is_instance_id, SGS_PER_ENI_MAX};
 
 /// Interface types that are an instance's ENI.
 const ENI_TYPES: &[&str] = &["interface", "efa", "efa-only", "trunk", "branch"];
@@ -47,6 +47,20 @@ struct OnInstance {
     name: Option<String>,
     /// The attachment's device index (0: primary).
     device_index: i64,
+    /// The instance's type, image and metadata options, as `[[eni]]` fields (empty when
+    /// `describe-instances` does not list the instance).
+    settings: InstanceSettings,
+}
+
+/// What `describe-instances` says about an instance that `[[eni]]` holds.
+#[derive(Debug, Clone, Default)]
+struct InstanceSettings {
+    /// `InstanceType`.
+    instance_type: Option<String>,
+    /// `ImageId`, when it is an `ami-…` id of AWS's form.
+    image_id: Option<String>,
+    /// `MetadataOptions`, when any of its three settings is printed.
+    metadata: Option<model::InstanceMetadataOptions>,
 }
 
 /// The namespace of an instance's primary ENI: its instance id (characters a namespace
@@ -93,6 +107,7 @@ impl Importer {
                 continue;
             }
             let name = tag_name(&r.v.tags);
+            let settings = self.instance_settings(r, iid);
             for (j, ni) in r.v.network_interfaces.iter().enumerate() {
                 let npath = format!("{path}.NetworkInterfaces[{j}]");
                 let Some(id) = self.required(
@@ -114,6 +129,7 @@ impl Importer {
                         instance: iid.to_string(),
                         name: name.clone(),
                         device_index,
+                        settings: settings.clone(),
                     },
                 );
                 from_instances.push(Record {
@@ -138,6 +154,7 @@ impl Importer {
                 instance: iid.clone(),
                 name: None,
                 device_index: a.device_index.unwrap_or(0),
+                settings: InstanceSettings::default(),
             });
         }
         for (id, o) in &on {
@@ -155,6 +172,59 @@ impl Importer {
         for r in nis.iter().chain(rest) {
             let o = r.v.network_interface_id.as_ref().and_then(|id| on.get(id));
             self.interface(r, o);
+        }
+    }
+
+    /// An instance's type, image and metadata options (`HttpEndpoint`, `HttpTokens`,
+    /// `HttpPutResponseHopLimit`); a value this model cannot hold is noted and left out.
+    fn instance_settings(&mut self, r: &Record<Instance>, iid: &str) -> InstanceSettings {
+        let (file, path) = (r.file.as_str(), r.path.as_str());
+        let image_id = r.v.image_id.clone().filter(|ami| {
+            let ok = is_image_id(ami);
+            if !ok {
+                self.skip(
+                    file,
+                    iid,
+                    &format!("{path}.ImageId"),
+                    format!("`{ami}` is not an `ami-` id of 8 or 17 hex digits: the default image is used"),
+                );
+            }
+            ok
+        });
+        let metadata = r.v.metadata_options.as_ref().and_then(|m| {
+            let mut o = model::InstanceMetadataOptions {
+                http_put_response_hop_limit: m.http_put_response_hop_limit,
+                ..Default::default()
+            };
+            let field = format!("{path}.MetadataOptions");
+            match m.http_endpoint.as_deref() {
+                None => {}
+                Some("enabled") => o.http_endpoint = Some(model::HttpEndpoint::Enabled),
+                Some("disabled") => o.http_endpoint = Some(model::HttpEndpoint::Disabled),
+                Some(other) => self.skip(
+                    file,
+                    iid,
+                    &format!("{field}.HttpEndpoint"),
+                    format!("`{other}` is neither `enabled` nor `disabled`: enabled is used"),
+                ),
+            }
+            match m.http_tokens.as_deref() {
+                None => {}
+                Some("optional") => o.http_tokens = Some(model::HttpTokens::Optional),
+                Some("required") => o.http_tokens = Some(model::HttpTokens::Required),
+                Some(other) => self.skip(
+                    file,
+                    iid,
+                    &format!("{field}.HttpTokens"),
+                    format!("`{other}` is neither `optional` nor `required`: optional is used"),
+                ),
+            }
+            (o != model::InstanceMetadataOptions::default()).then_some(o)
+        });
+        InstanceSettings {
+            instance_type: r.v.instance_type.clone(),
+            image_id,
+            metadata,
         }
     }
 
@@ -276,6 +346,25 @@ impl Importer {
                 })
             })
         });
+        // The instance id goes on its primary interface only: the others get namespaces
+        // of their own here, and the ENIs of one instance share one.
+        let instance_id = on
+            .filter(|o| o.device_index == 0)
+            .map(|o| o.instance.clone())
+            .filter(|iid| {
+                let ok = is_instance_id(iid);
+                if !ok {
+                    self.note(
+                        EntryKind::Defaulted,
+                        file,
+                        orig,
+                        "",
+                        format!("instance_id: `{iid}` is not an `i-` id of 8 or 17 hex digits: one is derived from the namespace"),
+                    );
+                }
+                ok
+            });
+        let settings = on.map(|o| o.settings.clone()).unwrap_or_default();
         let ei = self.t.enis.len();
         self.note(EntryKind::Used, file, orig, path, format!("[[eni]] {id}"));
         self.note(
@@ -301,6 +390,11 @@ impl Importer {
             security_groups: None,
             conntrack,
             public_ip: None,
+            instance_id,
+            device_index: None,
+            instance_type: settings.instance_type,
+            image_id: settings.image_id,
+            metadata_options: settings.metadata,
         });
         self.eni.insert(orig.to_string(), ei);
         let groups: Vec<String> = v.groups.iter().filter_map(|g| g.group_id.clone()).collect();

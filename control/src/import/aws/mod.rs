@@ -8,13 +8,13 @@
 //! | command | top-level key | becomes |
 //! |---|---|---|
 //! | `describe-vpcs` | `Vpcs` | `[[vpc]]`: `CidrBlock`, the other associated `CidrBlockAssociationSet` blocks as `secondary_cidrs`, the first associated `/56` of `Ipv6CidrBlockAssociationSet`, the `Name` tag |
-//! | `describe-subnets` | `Subnets` | `[[subnet]]`: `VpcId`, `CidrBlock`, the first associated IPv6 block inside the VPC's |
+//! | `describe-subnets` | `Subnets` | `[[subnet]]`: `VpcId`, `CidrBlock`, the first associated IPv6 block inside the VPC's, `AvailabilityZone` (when a zone of the lab's region) |
 //! | `describe-route-tables` | `RouteTables` | `[[route_table]]`: `Main` association → `main`, `SubnetId` associations → the subnet's `route_table`, `Routes` (below) |
 //! | `describe-network-acls` | `NetworkAcls` | `[[network_acl]]`: `IsDefault`, `Associations`, `Entries` by `Egress` (rule 32767, the implicit deny, is left out) |
 //! | `describe-security-groups` | `SecurityGroups` | `[[security_group]]`: one rule per peer of each `IpPermissions`/`IpPermissionsEgress` entry; `GroupName` `default` → `default = true` |
 //! | `describe-security-group-rules` | `SecurityGroupRules` | the same rules, one per entry (used only without `describe-security-groups`) |
 //! | `describe-network-interfaces` | `NetworkInterfaces` | `[[eni]]` (instance interfaces only; a `nat_gateway` interface completes its NAT gateway) |
-//! | `describe-instances` | `Reservations` | ENI names and namespaces; the ENIs of instances that `describe-network-interfaces` does not list |
+//! | `describe-instances` | `Reservations` | ENI names and namespaces; `InstanceType`, `ImageId` and `MetadataOptions` (`HttpEndpoint`, `HttpTokens`, `HttpPutResponseHopLimit`) on every ENI of the instance, `InstanceId` (when of AWS's form) on its primary one; the ENIs of instances that `describe-network-interfaces` does not list |
 //! | `describe-addresses` | `Addresses` | `[[elastic_ip]]` |
 //! | `describe-nat-gateways` | `NatGateways` | `[[nat_gateway]]` (deleted and failed ones are skipped) |
 //! | `describe-internet-gateways` | `InternetGateways` | `[[internet_gateway]]` on the shared internet segment |

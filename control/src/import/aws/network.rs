@@ -7,7 +7,7 @@ use super::shapes::{tag_name, Ipv6CidrBlockAssociation, StateOnly, Subnet, Vpc};
 use super::{Importer, Parent};
 use crate::import::EntryKind;
 use crate::model;
-use crate::validate::{SUBNET_V6_PREFIX, VPC_V6_PREFIX};
+use crate::validate::{is_zone_of, SUBNET_V6_PREFIX, VPC_V6_PREFIX};
 
 /// Whether a CIDR association in state `state` is in use (associated, or on its way).
 fn associated(state: &Option<StateOnly>) -> Result<(), String> {
@@ -187,6 +187,20 @@ impl Importer {
                 }
                 ipv6_cidr = Some(c);
             }
+            let availability_zone = r.v.availability_zone.clone().filter(|az| {
+                let region = self.t.region().to_string();
+                let ok = is_zone_of(az, &region);
+                if !ok {
+                    self.note(
+                        EntryKind::Defaulted,
+                        file,
+                        orig,
+                        &format!("{path}.AvailabilityZone"),
+                        format!("`{az}` is not a zone of the lab's region {region}: the subnet gets {region}a"),
+                    );
+                }
+                ok
+            });
             let s = model::Subnet {
                 id: self.ids.id("subnet-", orig),
                 name: tag_name(&r.v.tags),
@@ -194,6 +208,7 @@ impl Importer {
                 cidr,
                 ipv6_cidr,
                 route_table: None,
+                availability_zone,
             };
             self.note(
                 EntryKind::Used,

@@ -227,12 +227,14 @@ shape! {
         ipv6_cidr_block_association_set: Vec<Ipv6CidrBlockAssociation>,
         /// `Tags`.
         tags: Vec<Tag>,
+        /// `AvailabilityZone`.
+        availability_zone: Option<String>,
     }
     ignored: ["AvailabilityZoneId", "EnableLniAtDeviceIndex", "MapCustomerOwnedIpOnLaunch",
         "CustomerOwnedIpv4Pool", "OwnerId", "AssignIpv6AddressOnCreation", "SubnetArn",
         "OutpostArn", "EnableDns64", "Ipv6Native", "PrivateDnsNameOptionsOnLaunch",
         "BlockPublicAccessStates", "Type", "State", "AvailableIpAddressCount",
-        "AvailabilityZone", "DefaultForAz", "MapPublicIpOnLaunch"]
+        "DefaultForAz", "MapPublicIpOnLaunch"]
 }
 
 // --- describe-route-tables ------------------------------------------------------------
@@ -685,6 +687,12 @@ shape! {
         network_interfaces: Vec<NetworkInterface>,
         /// `Tags`.
         tags: Vec<Tag>,
+        /// `InstanceType`.
+        instance_type: Option<String>,
+        /// `ImageId`.
+        image_id: Option<String>,
+        /// `MetadataOptions`.
+        metadata_options: Option<InstanceMetadataOptions>,
     }
     ignored: ["Architecture", "BlockDeviceMappings", "ClientToken", "EbsOptimized",
         "EnaSupport", "Hypervisor", "IamInstanceProfile", "InstanceLifecycle",
@@ -693,13 +701,26 @@ shape! {
         "SpotInstanceRequestId", "SriovNetSupport", "StateReason", "VirtualizationType",
         "CpuOptions", "CapacityBlockId", "CapacityReservationId",
         "CapacityReservationSpecification", "HibernationOptions", "Licenses",
-        "MetadataOptions", "EnclaveOptions", "BootMode", "PlatformDetails", "UsageOperation",
+        "EnclaveOptions", "BootMode", "PlatformDetails", "UsageOperation",
         "UsageOperationUpdateTime", "PrivateDnsNameOptions", "Ipv6Address", "TpmSupport",
         "MaintenanceOptions", "CurrentInstanceBootMode", "NetworkPerformanceOptions",
-        "Operator", "SecondaryInterfaces", "ImageId", "PrivateDnsName", "PublicDnsName",
-        "StateTransitionReason", "KeyName", "AmiLaunchIndex", "ProductCodes", "InstanceType",
+        "Operator", "SecondaryInterfaces", "PrivateDnsName", "PublicDnsName",
+        "StateTransitionReason", "KeyName", "AmiLaunchIndex", "ProductCodes",
         "LaunchTime", "Placement", "KernelId", "RamdiskId", "Platform", "Monitoring",
         "SubnetId", "VpcId", "PrivateIpAddress", "PublicIpAddress"]
+}
+
+shape! {
+    /// `InstanceMetadataOptionsResponse`: the instance's metadata service settings.
+    InstanceMetadataOptions {
+        /// `HttpTokens`: `optional` or `required`.
+        http_tokens: Option<String>,
+        /// `HttpPutResponseHopLimit`: 1 to 64.
+        http_put_response_hop_limit: Option<i64>,
+        /// `HttpEndpoint`: `enabled` or `disabled`.
+        http_endpoint: Option<String>,
+    }
+    ignored: ["State", "HttpProtocolIpv6", "InstanceMetadataTags"]
 }
 
 shape! {

@@ -351,8 +351,26 @@ fn the_demo_fixture_imports_validates_and_compiles() {
         EntryKind::Skipped,
         "Reservations[*]",
         "",
-        "Instances[].ImageId",
+        "Instances[].Placement",
     );
+    // The instance's type, image and metadata options go on its ENIs; its id (`i-web1`,
+    // not of AWS's form) is left to be derived from the namespace.
+    let web1 = t
+        .enis
+        .iter()
+        .find(|e| e.id == "eni-web1")
+        .expect("eni-web1");
+    assert_eq!(web1.instance_type.as_deref(), Some("t3.micro"));
+    assert_eq!(web1.image_id.as_deref(), Some("ami-0c02fb55956c7d316"));
+    let m = web1.metadata_options.expect("metadata options");
+    assert!(m.tokens_required() && m.endpoint_enabled());
+    assert_eq!(m.http_put_response_hop_limit, Some(2));
+    assert_eq!(web1.instance_id, None);
+    assert_eq!(cfg.enis[0].instance.metadata.hop_limit, 2);
+    assert!(t
+        .subnets
+        .iter()
+        .all(|s| s.availability_zone.as_deref() == Some("us-east-1a")));
     assert!(im
         .report
         .of(EntryKind::Skipped)

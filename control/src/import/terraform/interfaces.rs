@@ -1,6 +1,7 @@
 //! `aws_network_interface`, `aws_network_interface_attachment` and `aws_instance` (its
 //! primary network interface), the instances' namespaces and ENI ids, and the private
-//! addresses that are unknown until apply.
+//! addresses that are unknown until apply. An instance's id, `instance_type`, `ami` and
+//! `metadata_options` go on its primary ENI (the others of its namespace share them).
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -9,8 +10,10 @@ use super::super::{eni_netns, EntryKind};
 use super::config::key_of;
 use super::ctx::{Ctx, PendingIps, PendingPublic, Ref, Target, SG_TYPES};
 use super::doc::{parse_ip6, Obj, Val};
-use crate::model::{Eni, DEFAULT_IFNAME, DEFAULT_MTU};
-use crate::validate::assignable_ipv4;
+use crate::model::{
+    Eni, HttpEndpoint, HttpTokens, InstanceMetadataOptions, DEFAULT_IFNAME, DEFAULT_MTU,
+};
+use crate::validate::{assignable_ipv4, is_image_id, is_instance_id};
 
 /// Namespace names are cut to this many characters.
 const MAX_NS: usize = 60;
@@ -304,12 +307,12 @@ pub(super) fn interfaces(cx: &mut Ctx<'_>) {
                 ns
             }
         };
-        let (ns, ifname) = match attached
+        let (ns, ifname, device_index) = match attached
             .get(&i)
             .and_then(|&(inst, dev)| Some((cx.instance_ns.get(&inst)?, dev)))
         {
-            Some((ns, dev)) => (ns.clone(), format!("eth{dev}")),
-            None => (own(), DEFAULT_IFNAME.to_string()),
+            Some((ns, dev)) => (ns.clone(), format!("eth{dev}"), u32::try_from(dev).ok()),
+            None => (own(), DEFAULT_IFNAME.to_string(), None),
         };
         let security_groups = groups(cx, i, &o, "security_groups");
         let source_dest_check = cx
@@ -334,6 +337,11 @@ pub(super) fn interfaces(cx: &mut Ctx<'_>) {
             security_groups,
             conntrack: None,
             public_ip: None,
+            instance_id: None,
+            device_index,
+            instance_type: None,
+            image_id: None,
+            metadata_options: None,
         };
         push(cx, i, eni, primary_known.is_none(), extra);
         cx.note(EntryKind::Used, i, "", format!("eni {id}"));
@@ -445,6 +453,10 @@ fn instance(cx: &mut Ctx<'_>, i: usize, attached: &HashMap<usize, (usize, i64)>)
         .find(|(_, &(inst, dev))| inst == i && dev == 0)
     {
         let eni_id = cx.model[j].clone().unwrap_or_default();
+        let settings = instance_settings(cx, i, &o);
+        if let Some(e) = cx.t.enis.iter_mut().find(|e| e.id == eni_id) {
+            settings.apply(e);
+        }
         cx.imported[i] = cx.imported[j];
         cx.note(
             EntryKind::Used,
@@ -507,7 +519,8 @@ fn instance(cx: &mut Ctx<'_>, i: usize, attached: &HashMap<usize, (usize, i64)>)
     };
     let ipv6_ips = ipv6(cx, i, &o, &subnet);
     let name = cx.ok(o.name_tag()).flatten();
-    let eni = Eni {
+    let settings = instance_settings(cx, i, &o);
+    let mut eni = Eni {
         addressing: Default::default(),
         id: id.clone(),
         name,
@@ -523,7 +536,13 @@ fn instance(cx: &mut Ctx<'_>, i: usize, attached: &HashMap<usize, (usize, i64)>)
         security_groups,
         conntrack: None,
         public_ip: public_known,
+        instance_id: None,
+        device_index: None,
+        instance_type: None,
+        image_id: None,
+        metadata_options: None,
     };
+    settings.apply(&mut eni);
     push(cx, i, eni, primary.is_none(), 0);
     if public_known.is_none() && wants_public {
         cx.pending_public
@@ -535,6 +554,99 @@ fn instance(cx: &mut Ctx<'_>, i: usize, attached: &HashMap<usize, (usize, i64)>)
         "",
         format!("eni {id} in namespace {ns}"),
     );
+}
+
+/// What an `aws_instance` says about the instance, as `[[eni]]` fields.
+#[derive(Debug, Default)]
+struct InstanceSettings {
+    /// `id`, when known and of AWS's form.
+    instance_id: Option<String>,
+    /// `instance_type`.
+    instance_type: Option<String>,
+    /// `ami`, when of AWS's form.
+    image_id: Option<String>,
+    /// The `metadata_options` block, when it sets anything.
+    metadata: Option<InstanceMetadataOptions>,
+}
+
+impl InstanceSettings {
+    /// Writes the settings into the instance's primary ENI.
+    fn apply(self, e: &mut Eni) {
+        e.instance_id = self.instance_id;
+        e.instance_type = self.instance_type;
+        e.image_id = self.image_id;
+        e.metadata_options = self.metadata;
+    }
+}
+
+/// The id, `instance_type`, `ami` and `metadata_options` (`http_endpoint`, `http_tokens`,
+/// `http_put_response_hop_limit`) of instance `i`; a value this model cannot hold is
+/// noted and left out (the default, or a derived id, is used).
+fn instance_settings(cx: &mut Ctx<'_>, i: usize, o: &Obj<'_>) -> InstanceSettings {
+    let mut out = InstanceSettings::default();
+    if let Some(Val::Known(id)) = cx.ok(o.str("id")) {
+        if is_instance_id(id) {
+            out.instance_id = Some(id.to_string());
+        } else {
+            cx.note(
+                EntryKind::Defaulted,
+                i,
+                "id",
+                format!("`{id}` is not an `i-` id of 8 or 17 hex digits: the instance id is derived from the namespace"),
+            );
+        }
+    }
+    if let Some(Val::Known(ty)) = cx.ok(o.str("instance_type")) {
+        out.instance_type = Some(ty.to_string());
+    }
+    if let Some(Val::Known(ami)) = cx.ok(o.str("ami")) {
+        if is_image_id(ami) {
+            out.image_id = Some(ami.to_string());
+        } else {
+            cx.note(
+                EntryKind::Skipped,
+                i,
+                "ami",
+                format!(
+                    "`{ami}` is not an `ami-` id of 8 or 17 hex digits: the default image is used"
+                ),
+            );
+        }
+    }
+    let Some(Val::Known(blocks)) = cx.ok(o.blocks("metadata_options")) else {
+        return out;
+    };
+    let Some(b) = blocks.first() else {
+        return out;
+    };
+    let mut m = InstanceMetadataOptions::default();
+    match cx.ok(b.str("http_endpoint")) {
+        Some(Val::Known("enabled")) => m.http_endpoint = Some(HttpEndpoint::Enabled),
+        Some(Val::Known("disabled")) => m.http_endpoint = Some(HttpEndpoint::Disabled),
+        Some(Val::Known(other)) => cx.note(
+            EntryKind::Skipped,
+            i,
+            "metadata_options.http_endpoint",
+            format!("`{other}` is neither `enabled` nor `disabled`: enabled is used"),
+        ),
+        _ => {}
+    }
+    match cx.ok(b.str("http_tokens")) {
+        Some(Val::Known("optional")) => m.http_tokens = Some(HttpTokens::Optional),
+        Some(Val::Known("required")) => m.http_tokens = Some(HttpTokens::Required),
+        Some(Val::Known(other)) => cx.note(
+            EntryKind::Skipped,
+            i,
+            "metadata_options.http_tokens",
+            format!("`{other}` is neither `optional` nor `required`: optional is used"),
+        ),
+        _ => {}
+    }
+    if let Some(Val::Known(hops)) = cx.ok(b.int("http_put_response_hop_limit")) {
+        m.http_put_response_hop_limit = Some(hops);
+    }
+    out.metadata = (m != InstanceMetadataOptions::default()).then_some(m);
+    out
 }
 
 /// The groups of `security_groups` (group names, the default VPC's way) of instance `i`.

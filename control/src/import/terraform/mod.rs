@@ -34,13 +34,13 @@
 //! |---|---|
 //! | `aws_vpc` (`cidr_block`, `ipv6_cidr_block`, `Name` tag) | `[[vpc]]` |
 //! | `aws_vpc_ipv4_cidr_block_association` | the VPC's `secondary_cidrs` |
-//! | `aws_subnet` | `[[subnet]]` |
+//! | `aws_subnet` | `[[subnet]]` (`availability_zone` when a zone of the lab's region) |
 //! | `aws_route_table`, `aws_default_route_table` (inline `route`), `aws_route` | `[[route_table]]` and its routes |
 //! | `aws_route_table_association`, `aws_main_route_table_association` | the subnet's `route_table`, the table's `main` |
 //! | `aws_network_acl`, `aws_default_network_acl` (inline `ingress`/`egress`), `aws_network_acl_rule`, `aws_network_acl_association` | `[[network_acl]]` |
 //! | `aws_security_group`, `aws_default_security_group` (inline rules), `aws_security_group_rule`, `aws_vpc_security_group_ingress_rule` / `_egress_rule` | `[[security_group]]`; one rule per peer (CIDR, IPv6 CIDR, prefix list, group, `self`) |
 //! | `aws_network_interface`, `aws_network_interface_attachment` | `[[eni]]` |
-//! | `aws_instance` | its primary `[[eni]]` (`private_ip`, `secondary_private_ips`, `vpc_security_group_ids`, `public_ip`, `source_dest_check`) |
+//! | `aws_instance` | its primary `[[eni]]` (`private_ip`, `secondary_private_ips`, `vpc_security_group_ids`, `public_ip`, `source_dest_check`; `id` as `instance_id`, `instance_type`, `ami` as `image_id`, `metadata_options`) |
 //! | `aws_eip` (`instance`, `network_interface`, `associate_with_private_ip`), `aws_eip_association` | `[[elastic_ip]]` |
 //! | `aws_internet_gateway`, `aws_internet_gateway_attachment` | `[[internet_gateway]]` (on the shared internet segment) |
 //! | `aws_nat_gateway` | `[[nat_gateway]]` |

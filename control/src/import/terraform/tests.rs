@@ -566,6 +566,36 @@ fn a_state_keeps_its_ids_and_reports_what_it_cannot_model() {
             ][..]
         )
     );
+    // …and carries the instance: its id, type and metadata options (`ami-0123` is not an
+    // image id of AWS's form: the default image is used, and the report says so).
+    assert_eq!(web.instance_id.as_deref(), Some("i-0a1b2c3d4e5f60071"));
+    assert_eq!(web.instance_type.as_deref(), Some("t3.micro"));
+    assert_eq!(web.image_id, None);
+    assert!(has(&i, EntryKind::Skipped, "aws_instance.web", "ami-0123"));
+    let m = web.metadata_options.expect("metadata options");
+    assert!(m.tokens_required() && m.endpoint_enabled());
+    assert_eq!(m.http_put_response_hop_limit, Some(2));
+    let ci = c
+        .enis
+        .iter()
+        .position(|e| e.id == web.id)
+        .expect("compiled");
+    assert_eq!(c.enis[ci].instance.id, "i-0a1b2c3d4e5f60071");
+    assert_eq!(c.enis[ci].instance.metadata.hop_limit, 2);
+    // Subnets keep a zone of the lab's region; another region's is defaulted.
+    let az: Vec<Option<&str>> = i
+        .topology
+        .subnets
+        .iter()
+        .map(|s| s.availability_zone.as_deref())
+        .collect();
+    assert_eq!(az, [Some("us-east-1b"), None]);
+    assert!(has(
+        &i,
+        EntryKind::Defaulted,
+        "aws_subnet.private",
+        "eu-west-1a"
+    ));
     // The VPC's default group, named by id, is written out with AWS's defaults.
     let default = i
         .topology

@@ -4,6 +4,7 @@ use super::super::EntryKind;
 use super::ctx::Ctx;
 use super::doc::Val;
 use crate::model::{Subnet, Vpc};
+use crate::validate::is_zone_of;
 
 /// Imports the VPCs and their secondary CIDR blocks.
 pub(super) fn vpcs(cx: &mut Ctx<'_>) {
@@ -156,6 +157,20 @@ pub(super) fn subnets(cx: &mut Ctx<'_>) {
             _ => None,
         };
         let name = cx.ok(o.name_tag()).flatten();
+        let availability_zone = match cx.ok(o.str("availability_zone")) {
+            Some(Val::Known(az)) if is_zone_of(az, cx.t.region()) => Some(az.to_string()),
+            Some(Val::Known(az)) => {
+                let region = cx.t.region().to_string();
+                cx.note(
+                    EntryKind::Defaulted,
+                    i,
+                    "availability_zone",
+                    format!("`{az}` is not a zone of the lab's region {region}: the subnet gets {region}a"),
+                );
+                None
+            }
+            _ => None,
+        };
         cx.t.subnets.push(Subnet {
             id: id.clone(),
             name,
@@ -163,6 +178,7 @@ pub(super) fn subnets(cx: &mut Ctx<'_>) {
             cidr,
             ipv6_cidr,
             route_table: None,
+            availability_zone,
         });
         cx.imported[i] = true;
         cx.note(EntryKind::Used, i, "", format!("subnet {id}"));

@@ -279,7 +279,7 @@ fn scenario_27_conntrack_bounds() {
             );
         }
     }
-    expect(&e("idle = 5"), "eni-a.idle:", "unknown field");
+    expect(&e("idle = 5"), "eni-a.conntrack.idle:", "unknown field");
 }
 
 /// VPC-7: an ENI without `netns` is valid but unattached: a warning naming it, what
@@ -296,4 +296,208 @@ fn an_eni_without_netns_is_unattached_with_a_warning() {
         w,
         ["eni-a.netns: not set, so the ENI is not attached: it has no port, and traffic to it is dropped (`eni_not_attached`); set `netns = \"NAME\"` to attach it to a network namespace (`vpcctl up` creates it)"]
     );
+}
+
+/// An ENI in subnet-a in namespace `ns`, with `extra` fields.
+fn eni_in(id: &str, ip: &str, ns: &str, extra: &str) -> String {
+    format!(
+        "{}netns = \"{ns}\"\nifname = \"{id}\"\n{extra}\n",
+        eni_unattached(id, ip)
+    )
+}
+
+#[test]
+fn instance_fields_are_optional_and_checked_for_form() {
+    let (t, _) = ok(&eni("eni-a", "10.0.1.10"));
+    let e = &t.enis[0];
+    assert_eq!(
+        (
+            &e.instance_id,
+            e.device_index,
+            &e.instance_type,
+            &e.image_id,
+            e.metadata_options
+        ),
+        (&None, None, &None, &None, None)
+    );
+    ok(&eni_in(
+        "eni-a",
+        "10.0.1.10",
+        "a",
+        "instance_id = \"i-0123abcd\"\ninstance_type = \"c6gn.16xlarge\"\nimage_id = \"ami-0123456789abcdef0\"",
+    ));
+    for (extra, field, needle) in [
+        (
+            "instance_id = \"i-xyz\"",
+            "instance_id",
+            "not an instance id",
+        ),
+        (
+            "instance_id = \"i-0123ABCD\"",
+            "instance_id",
+            "lowercase hex",
+        ),
+        ("instance_id = \"0123456789abcdef0\"", "instance_id", "`i-`"),
+        ("image_id = \"ami-12\"", "image_id", "not an image id"),
+        ("instance_type = \"large\"", "instance_type", "t3.micro"),
+    ] {
+        expect(
+            &eni_in("eni-a", "10.0.1.10", "a", extra),
+            &format!("eni-a.{field}:"),
+            needle,
+        );
+    }
+}
+
+#[test]
+fn one_instance_lives_in_one_namespace_and_a_namespace_holds_one_instance() {
+    let id = "instance_id = \"i-0123456789abcdef0\"";
+    expect(
+        &format!(
+            "{}{}",
+            eni_in("eni-a", "10.0.1.10", "a", id),
+            eni_in("eni-b", "10.0.1.11", "b", id)
+        ),
+        "eni-b.instance_id:",
+        "also named by eni-a, in netns a, but this ENI is in netns b",
+    );
+    expect(
+        &format!(
+            "{}{}{id}\n",
+            eni_in("eni-a", "10.0.1.10", "a", id),
+            eni_unattached("eni-b", "10.0.1.11")
+        ),
+        "eni-b.instance_id:",
+        "this ENI is in no namespace",
+    );
+    expect(
+        &format!(
+            "{}{}",
+            eni_in("eni-a", "10.0.1.10", "a", id),
+            eni_in("eni-b", "10.0.1.11", "a", "instance_id = \"i-0123abcd\"")
+        ),
+        "eni-b.instance_id:",
+        "netns a is already instance i-0123456789abcdef0 (eni-a)",
+    );
+    // Naming the instance once is enough: the namespace's other ENIs belong to it.
+    ok(&format!(
+        "{}{}",
+        eni_in("eni-a", "10.0.1.10", "a", ""),
+        eni_in("eni-b", "10.0.1.11", "a", id)
+    ));
+}
+
+#[test]
+fn device_indexes_are_unique_per_instance() {
+    expect(
+        &format!(
+            "{}{}",
+            eni_in("eni-a", "10.0.1.10", "a", "device_index = 1"),
+            eni_in("eni-b", "10.0.1.11", "a", "device_index = 1")
+        ),
+        "eni-b.device_index:",
+        "is already eni-a's",
+    );
+    // A derived index skips the ones set: eni-a takes 0, eni-b 1, eni-c 2.
+    let (t, _) = ok(&format!(
+        "{}{}{}",
+        eni_in("eni-a", "10.0.1.10", "a", ""),
+        eni_in("eni-b", "10.0.1.11", "a", "device_index = 1"),
+        eni_in("eni-c", "10.0.1.12", "a", "")
+    ));
+    let idx: Vec<u32> = crate::names::eni_instances(&t)
+        .iter()
+        .map(|i| i.device_index)
+        .collect();
+    assert_eq!(idx, [0, 1, 2]);
+    // Other instances have their own indexes.
+    ok(&format!(
+        "{}{}",
+        eni_in("eni-a", "10.0.1.10", "a", "device_index = 0"),
+        eni_in("eni-b", "10.0.1.11", "b", "device_index = 0")
+    ));
+}
+
+#[test]
+fn the_enis_of_an_instance_agree_on_its_settings() {
+    for (a, b, field) in [
+        (
+            "metadata_options = { http_tokens = \"required\" }",
+            "metadata_options = { http_tokens = \"optional\" }",
+            "metadata_options",
+        ),
+        (
+            "instance_type = \"t3.micro\"",
+            "instance_type = \"t3.large\"",
+            "instance_type",
+        ),
+        (
+            "image_id = \"ami-0123abcd\"",
+            "image_id = \"ami-0123abce\"",
+            "image_id",
+        ),
+    ] {
+        expect(
+            &format!(
+                "{}{}",
+                eni_in("eni-a", "10.0.1.10", "a", a),
+                eni_in("eni-b", "10.0.1.11", "a", b)
+            ),
+            &format!("eni-b.{field}:"),
+            "differs from eni-a's, another ENI of instance i-",
+        );
+    }
+    // Equal settings, once written out and once by default, agree; so does one ENI
+    // setting them alone.
+    ok(&format!(
+        "{}{}{}",
+        eni_in(
+            "eni-a",
+            "10.0.1.10",
+            "a",
+            "metadata_options = { http_endpoint = \"enabled\", http_put_response_hop_limit = 1 }"
+        ),
+        eni_in("eni-b", "10.0.1.11", "a", "metadata_options = {}"),
+        eni_in("eni-c", "10.0.1.12", "a", "instance_type = \"t3.micro\"")
+    ));
+}
+
+#[test]
+fn metadata_options_are_checked() {
+    for hops in [0, 65, -1] {
+        expect(
+            &eni_in(
+                "eni-a",
+                "10.0.1.10",
+                "a",
+                &format!("metadata_options = {{ http_put_response_hop_limit = {hops} }}"),
+            ),
+            "eni-a.metadata_options.http_put_response_hop_limit:",
+            "outside the allowed range 1..=64",
+        );
+    }
+    ok(&eni_in(
+        "eni-a",
+        "10.0.1.10",
+        "a",
+        "metadata_options = { http_endpoint = \"disabled\", http_tokens = \"required\", http_put_response_hop_limit = 64 }",
+    ));
+    for (extra, field, value) in [
+        ("http_tokens = \"maybe\"", "http_tokens", "maybe"),
+        ("http_endpoint = \"on\"", "http_endpoint", "on"),
+        ("hop_limit = 2", "hop_limit", "hop_limit"),
+    ] {
+        let errs = errors(&eni_in(
+            "eni-a",
+            "10.0.1.10",
+            "a",
+            &format!("metadata_options = {{ {extra} }}"),
+        ));
+        assert!(
+            errs.iter().any(|e| e.starts_with("eni-a.metadata_options")
+                && e.contains(field)
+                && e.contains(value)),
+            "{errs:?}"
+        );
+    }
 }
