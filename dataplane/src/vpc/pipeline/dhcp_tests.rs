@@ -358,7 +358,8 @@ fn truncated_or_malformed_messages_are_counted_drops() {
     let mut sent = 0;
     // Truncations of the DHCP message before its message-type option ends, with IPv4
     // and UDP lengths made consistent so that the frame still parses up to UDP. (A cut
-    // after it leaves a message without its later options, which is answered.)
+    // after it leaves a message without its END option: see
+    // `a_missing_end_option_is_a_counted_drop`.)
     for cut in (dhcp_at..dhcp_at + 240 + 3).step_by(7) {
         let mut buf = full.clone();
         let udp_len = (cut - dhcp_at + 8) as u16;
