@@ -8,6 +8,16 @@
 //! smoltcp's (`DhcpPacket`, `DhcpRepr`); the Ethernet, IPv4 and UDP headers around it are
 //! written here. The reply is written in place over the request, and may be longer than
 //! it: the caller passes the whole buffer, the request being its first `len` bytes.
+//!
+//! Malformed input never panics and never allocates: a message shorter than the BOOTP
+//! header and magic cookie, an option running past the end of the message, a missing
+//! END option, `htype`/`hlen` other than Ethernet/6, a message type out of range or
+//! missing, or a UDP length the frame does not hold is dropped and counted
+//! (`dhcp_malformed`). A BOOTREPLY, a `chaddr` or source MAC other than the ENI's, a
+//! message using option overload (52), an INFORM from an address that is not the
+//! ENI's, RELEASE and DECLINE are consumed without an answer (`dhcp_ignored`). A
+//! fragment is not a client message: it takes the ordinary path (and its drops). The
+//! answer's size does not depend on the request (its options are not echoed).
 
 use std::net::Ipv4Addr;
 
@@ -37,6 +47,12 @@ const OPT_INTERFACE_MTU: u8 = 26;
 const OPT_NTP_SERVERS: u8 = 42;
 const OPT_RENEWAL_TIME: u8 = 58;
 const OPT_REBINDING_TIME: u8 = 59;
+/// Option codes the server reads itself (smoltcp skips them).
+const OPT_PAD: u8 = 0;
+const OPT_OVERLOAD: u8 = 52;
+const OPT_END: u8 = 255;
+/// Where the options start: the BOOTP header (236 bytes) and the magic cookie.
+const OPTIONS_START: usize = 240;
 
 /// What the router's DHCP server did with a client message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,10 +144,22 @@ pub fn serve(
     let Ok(packet) = DhcpPacket::new_checked(payload) else {
         return DhcpAction::Drop(DropReason::DhcpMalformed);
     };
+    // A BOOTREPLY (or an unknown op) is not for a server.
+    if packet.opcode() != DhcpOpCode::Request {
+        return DhcpAction::Ignore;
+    }
+    // smoltcp stops quietly at an option that runs past the end and does not ask for
+    // the END option: a message cut short would be answered from what is left.
+    let Some(overload) = options_well_formed(payload) else {
+        return DhcpAction::Drop(DropReason::DhcpMalformed);
+    };
     let Ok(req) = DhcpRepr::parse(&packet) else {
         return DhcpAction::Drop(DropReason::DhcpMalformed);
     };
-    if packet.opcode() != DhcpOpCode::Request {
+    // Options continued in `sname`/`file` (option 52) are not read by smoltcp: a
+    // requested address or server identifier there would be missed, so such a message
+    // is left unanswered rather than answered wrong.
+    if overload {
         return DhcpAction::Ignore;
     }
     if req.client_hardware_address.as_bytes() != eni.mac.0 {
@@ -158,7 +186,11 @@ pub fn serve(
                 (DhcpReply::Nak, Ipv4Addr::UNSPECIFIED)
             }
         }
-        DhcpMessageType::Inform => (DhcpReply::Ack, Ipv4Addr::UNSPECIFIED),
+        // INFORM comes from a configured client: only from one of the ENI's addresses
+        // (the ACK goes to `ciaddr`).
+        DhcpMessageType::Inform if eni.addrs.contains(&std::net::IpAddr::V4(req.client_ip)) => {
+            (DhcpReply::Ack, Ipv4Addr::UNSPECIFIED)
+        }
         _ => return DhcpAction::Ignore,
     };
     let inform = req.message_type == DhcpMessageType::Inform;
@@ -250,6 +282,27 @@ pub fn serve(
     }
     write_headers(out, subnet.router_mac, dst_mac, router, dst_ip, dhcp_len);
     DhcpAction::Reply { len: total, kind }
+}
+
+/// Walks the options field of the DHCP message `msg` (at least a BOOTP header and the
+/// magic cookie long): every option must lie within the message and the END option must
+/// close the list (RFC 2131 section 3). Returns whether the message says that options
+/// continue in `sname`/`file` (option 52), or `None` if the field is malformed.
+fn options_well_formed(msg: &[u8]) -> Option<bool> {
+    let mut rest = msg.get(OPTIONS_START..)?;
+    let mut overload = false;
+    loop {
+        match *rest {
+            [OPT_END, ..] => return Some(overload),
+            [OPT_PAD, ref tail @ ..] => rest = tail,
+            [kind, len, ref tail @ ..] => {
+                overload |= kind == OPT_OVERLOAD;
+                rest = tail.get(usize::from(len)..)?;
+            }
+            // No END, or a code without its length.
+            [] | [_] => return None,
+        }
+    }
 }
 
 /// A placeholder option, overwritten before use.

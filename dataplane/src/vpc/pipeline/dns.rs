@@ -24,9 +24,21 @@
 //! [`MAX_UDP_PAYLOAD`]); a longer one is sent truncated (TC set, question only).
 //!
 //! Over TCP the resolver keeps no state: the SYN-ACK's sequence number derives from the
-//! connection's addresses and ports, a segment holding one whole length-prefixed query
-//! is answered in one segment (at most 1,400 bytes of message) with FIN, a FIN gets its
-//! ACK; a query split over several segments is not reassembled.
+//! connection's addresses and ports, a segment holding up to four whole length-prefixed
+//! queries is answered in one segment (at most 1,400 bytes of messages, shared between
+//! the answers) with FIN, a FIN gets its ACK; a query split over several segments is not
+//! reassembled (dropped, `dns_malformed`).
+//!
+//! Malformed input never panics, and memory stays bounded by the frame (hickory-proto
+//! bounds names to 255 bytes and follows compression pointers only backwards): a query
+//! shorter than a header, a fragment, a response (QR set: answering it could start a
+//! loop between two servers), a TCP segment whose length prefix claims more than it
+//! holds or that holds trailing bytes, more than four queries, or data without ACK is
+//! dropped and counted (`dns_malformed`); a message with a complete header that does
+//! not parse (a compression loop or a pointer past the end, a label over 63 bytes, a
+//! name over 255 bytes, fewer records than its counts) gets FORMERR, as do QDCOUNT 0
+//! and QDCOUNT > 1; another opcode gets NOTIMP. Answers never exceed the UDP limit
+//! above, whatever EDNS size the query asks for.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -381,6 +393,8 @@ pub struct DnsState {
     buckets: Vec<Bucket>,
     encoded: Vec<u8>,
     l4: Vec<u8>,
+    /// The length-prefixed answers of one TCP segment.
+    tcp_out: Vec<u8>,
     /// The last answer: a `virtio_net_hdr` (zero) and the Ethernet frame, of the length
     /// that [`Answered::len`] gives.
     pub frame: Vec<u8>,
@@ -448,7 +462,7 @@ pub fn answer(
     let query = udp
         .get(8..udp_len.max(8).min(udp.len()))
         .ok_or(DropReason::DnsMalformed)?;
-    if query.len() < 12 {
+    if query.len() < 12 || is_response(query) {
         return Err(DropReason::DnsMalformed);
     }
     st.take(eni, now, t.max_pps)?;
@@ -489,14 +503,17 @@ fn sport_dport(sport: u16, dport: u16) -> [u8; 4] {
 /// The largest DNS message answered over TCP: one segment within the MSS the resolver
 /// announces.
 const TCP_MESSAGE_MAX: usize = 1400;
+/// How many length-prefixed queries one TCP segment may carry (RFC 7766 pipelining, as
+/// glibc does with A and AAAA); more is dropped (`dns_malformed`).
+const TCP_MAX_PIPELINED: usize = 4;
 /// The MSS the resolver announces in its SYN-ACK.
 const TCP_MSS: u16 = 1460;
 
 /// The resolver's side of a TCP connection, without state: a SYN gets a SYN-ACK whose
 /// sequence number derives from the connection's addresses and ports, a segment holding
-/// one whole length-prefixed query gets the answer with FIN, a FIN gets its ACK; pure
+/// whole length-prefixed queries gets the answers with FIN, a FIN gets its ACK; pure
 /// ACKs and RSTs get nothing (`Ok` with `len` 0). A query split over several segments
-/// is not reassembled (ignored).
+/// is not reassembled (a counted drop).
 fn answer_tcp(
     t: &DnsTable,
     st: &mut DnsState,
@@ -547,16 +564,42 @@ fn answer_tcp(
     } else if syn && !ackf {
         (isn, seq.wrapping_add(1), 0x12u8, true, None)
     } else if !ackf {
-        return Ok(nothing);
-    } else if data.len() >= 2 {
-        let n = usize::from(u16::from_be_bytes([data[0], data[1]]));
-        let Some(query) = data.get(2..2 + n).filter(|q| q.len() >= 12) else {
-            return Ok(nothing);
-        };
-        let (msg, _) = respond(t, vpc, query);
-        let a = encode(&msg, TCP_MESSAGE_MAX, &mut st.encoded)?;
+        // Only a SYN or a RST may come without ACK.
+        return Err(DropReason::DnsMalformed);
+    } else if !data.is_empty() {
+        // Whole queries only (a split one is not reassembled), at most a few.
+        let k = tcp_queries(data).count();
+        if tcp_queries(data).any(|q| q.is_none_or(|q| q.len() < 12 || is_response(q)))
+            || k > TCP_MAX_PIPELINED
+        {
+            return Err(DropReason::DnsMalformed);
+        }
+        for _ in 1..k {
+            st.take(eni, now, t.max_pps)?;
+        }
+        // Each answer gets its share of the segment; a truncated one (header, question,
+        // OPT: under 300 bytes) always fits its share.
+        let limit = (TCP_MESSAGE_MAX - 2 * k) / k;
+        st.tcp_out.clear();
+        let mut total: Option<Answered> = None;
+        for query in tcp_queries(data).flatten() {
+            let (msg, _) = respond(t, vpc, query);
+            let a = encode(&msg, limit, &mut st.encoded)?;
+            st.tcp_out
+                .extend_from_slice(&(st.encoded.len() as u16).to_be_bytes());
+            st.tcp_out.extend_from_slice(&st.encoded);
+            total = Some(match total {
+                None => a,
+                Some(t) => Answered {
+                    rcode: if t.rcode != 0 { t.rcode } else { a.rcode },
+                    answers: t.answers.saturating_add(a.answers),
+                    truncated: t.truncated || a.truncated,
+                    ..t
+                },
+            });
+        }
         let consumed = data.len() as u32 + u32::from(fin);
-        (ack, seq.wrapping_add(consumed), 0x19, false, Some(a))
+        (ack, seq.wrapping_add(consumed), 0x19, false, total)
     } else if fin {
         (ack, seq.wrapping_add(1), 0x10, false, None)
     } else {
@@ -581,8 +624,7 @@ fn answer_tcp(
         l4.extend_from_slice(&TCP_MSS.to_be_bytes());
     }
     if answer.is_some() {
-        l4.extend_from_slice(&(st.encoded.len() as u16).to_be_bytes());
-        l4.extend_from_slice(&st.encoded);
+        l4.extend_from_slice(&st.tcp_out);
     }
     let len = build_frame(
         &mut st.frame,
@@ -596,6 +638,33 @@ fn answer_tcp(
         Some(a) => Answered { len, ..a },
         None => Answered { len, ..nothing },
     })
+}
+
+/// The length-prefixed DNS messages in TCP data, in order; `None` for trailing bytes that
+/// are not a whole message (the iteration ends there).
+fn tcp_queries(data: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
+    let mut rest = Some(data);
+    std::iter::from_fn(move || {
+        let r = rest.take()?;
+        if r.is_empty() {
+            return None;
+        }
+        let Some((n, tail)) = r.split_first_chunk::<2>() else {
+            return Some(None);
+        };
+        let n = usize::from(u16::from_be_bytes(*n));
+        let Some(query) = tail.get(..n) else {
+            return Some(None);
+        };
+        rest = tail.get(n..);
+        Some(Some(query))
+    })
+}
+
+/// Whether the DNS message `m` (at least a header long) is a response (QR set): never
+/// answered, so that two resolvers cannot answer each other's errors forever.
+fn is_response(m: &[u8]) -> bool {
+    m.get(2).is_some_and(|b| b & 0x80 != 0)
 }
 
 /// The response to the DNS message `query` (at least a header long), and the largest

@@ -59,6 +59,12 @@ fn config() -> DataplaneConfig {
     ];
     // 40 addresses: an answer over 512 bytes.
     c.dns.zones[0].records[3].values = (1..=40).map(|i| format!("10.0.9.{i}")).collect();
+    // 100 addresses: an answer over the largest EDNS payload.
+    let huge: Vec<String> = (1..=100).map(|i| format!("10.0.8.{i}")).collect();
+    let huge: Vec<&str> = huge.iter().map(String::as_str).collect();
+    c.dns.zones[0]
+        .records
+        .push(record("huge.corp.internal", DnsRecordKind::A, &huge));
     // No security group rule at all: the resolver is not behind them.
     c.enis[0].security_groups = Some(vec![]);
     c
@@ -436,4 +442,384 @@ fn tcp_queries_are_answered_without_state() {
     let c = dp.counters(PortIdx::from(A)).unwrap();
     assert_eq!(c.dns_answers, 2, "segments are not answers");
     assert_eq!(c.arp_ignored, 0);
+}
+
+// Malformed and hostile input: each built from a real query, with only the broken part
+// written as bytes.
+
+/// The 12-byte header of a real query (id 0x4242, RD, one question) followed by `rest`.
+fn with_question(rest: &[u8]) -> Vec<u8> {
+    let mut q = query("db.corp.internal.", RecordType::A, false);
+    q.truncate(12);
+    q.extend_from_slice(rest);
+    q
+}
+
+/// The response code of the answer to `payload`, which must come.
+fn rcode(dp: &mut Dataplane<MemPort>, payload: &[u8]) -> ResponseCode {
+    let m = ask_at(dp, PLUS2, payload).expect("an answer");
+    assert_eq!(m.metadata.id, u16::from_be_bytes([payload[0], payload[1]]));
+    m.metadata.response_code
+}
+
+#[test]
+fn compression_pointer_loops_and_pointers_past_the_end_get_formerr() {
+    let mut dp = dp();
+    let qtail = [0, 1, 0, 1];
+    // Two pointers to each other (12 → 14 → 12).
+    let mut two = vec![0xc0, 14, 0xc0, 12];
+    two.extend_from_slice(&qtail);
+    // A label, then a pointer back to it: `a.a.a.…` until the name is too long.
+    let mut back = vec![1, b'a', 0xc0, 12];
+    back.extend_from_slice(&qtail);
+    // A pointer past the end of the message, and one into the header.
+    let mut past = vec![0xc0, 0xff];
+    past.extend_from_slice(&qtail);
+    let mut far = vec![0xff, 0xff];
+    far.extend_from_slice(&qtail);
+    // A pointer cut in half.
+    let half = vec![0xc0];
+    for tail in [two, back, past, far, half] {
+        assert_eq!(
+            rcode(&mut dp, &with_question(&tail)),
+            ResponseCode::FormErr,
+            "{tail:?}"
+        );
+    }
+    let c = dp.counters(PortIdx::from(A)).unwrap();
+    assert_eq!((c.dns_answers, c.dns_errors), (5, 5));
+}
+
+#[test]
+fn names_over_255_bytes_or_labels_over_63_get_formerr() {
+    let mut dp = dp();
+    // 127 one-letter labels: 255 bytes with the root, the longest name there is.
+    let name = |labels: usize| {
+        let mut n: Vec<u8> = std::iter::repeat_n([1, b'a'], labels).flatten().collect();
+        n.extend_from_slice(&[0, 0, 1, 0, 1]);
+        n
+    };
+    assert_eq!(
+        rcode(&mut dp, &with_question(&name(127))),
+        ResponseCode::NXDomain
+    );
+    for labels in [128, 255] {
+        assert_eq!(
+            rcode(&mut dp, &with_question(&name(labels))),
+            ResponseCode::FormErr
+        );
+    }
+    // A label of 63 bytes is fine, one of 64 (a length byte 0x40: neither a label nor a
+    // pointer) is not.
+    for (len, expect) in [(63, ResponseCode::NXDomain), (64, ResponseCode::FormErr)] {
+        let mut tail = vec![len];
+        tail.extend(std::iter::repeat_n(b'a', usize::from(len)));
+        tail.extend_from_slice(&[0, 0, 1, 0, 1]);
+        assert_eq!(rcode(&mut dp, &with_question(&tail)), expect, "{len}");
+    }
+}
+
+#[test]
+fn question_counts_other_than_one_get_formerr() {
+    let mut dp = dp();
+    // QDCOUNT 0 with a question after the header, QDCOUNT 2 with one question.
+    let mut zero = query("db.corp.internal.", RecordType::A, false);
+    zero[5] = 0;
+    let mut two = query("db.corp.internal.", RecordType::A, false);
+    two[5] = 2;
+    // QDCOUNT 2 with two whole questions, and QDCOUNT 0xffff.
+    let mut both = query("db.corp.internal.", RecordType::A, false);
+    let question = both[12..].to_vec();
+    both.extend_from_slice(&question);
+    both[5] = 2;
+    let mut many = query("db.corp.internal.", RecordType::A, false);
+    many[4..6].copy_from_slice(&[0xff, 0xff]);
+    for q in [zero, two, both, many] {
+        assert_eq!(rcode(&mut dp, &q), ResponseCode::FormErr);
+    }
+}
+
+#[test]
+fn headers_shorter_than_12_bytes_are_counted_drops() {
+    let mut dp = dp();
+    let q = query("db.corp.internal.", RecordType::A, false);
+    for cut in [0, 1, 2, 11] {
+        assert!(ask_at(&mut dp, PLUS2, &q[..cut]).is_none());
+    }
+    assert_eq!(drops(&dp, DropReason::DnsMalformed), 4);
+    assert_eq!(dp.counters(PortIdx::from(A)).unwrap().dns_answers, 0);
+}
+
+#[test]
+fn a_response_sent_to_the_resolver_is_dropped_not_answered() {
+    let mut dp = dp();
+    // A real response (as another resolver would send): answering it, even with
+    // FORMERR, could start a loop between two servers.
+    let mut m = Message::response(0x4242, OpCode::Query);
+    m.add_query(Query::query(
+        Name::from_ascii("db.corp.internal.").unwrap(),
+        RecordType::A,
+    ));
+    m.metadata.response_code = ResponseCode::NXDomain;
+    assert!(ask_at(&mut dp, PLUS2, &m.to_vec().unwrap()).is_none());
+    // QR set on a message that does not even parse.
+    let mut junk = with_question(&[0xc0, 12]);
+    junk[2] |= 0x80;
+    assert!(ask_at(&mut dp, PLUS2, &junk).is_none());
+    // Over TCP too.
+    let r = m.to_vec().unwrap();
+    let mut data = (r.len() as u16).to_be_bytes().to_vec();
+    data.extend_from_slice(&r);
+    assert!(tcp_ask(&mut dp, tcp_frame(1, Some(1), false, false, &data)).is_none());
+    assert_eq!(drops(&dp, DropReason::DnsMalformed), 3);
+    assert_eq!(dp.counters(PortIdx::from(A)).unwrap().dns_answers, 0);
+}
+
+#[test]
+fn opcodes_other_than_query_get_notimp() {
+    let mut dp = dp();
+    for op in [OpCode::Status, OpCode::Notify, OpCode::Update] {
+        let mut q = query("db.corp.internal.", RecordType::A, false);
+        q[2] = (q[2] & 0x87) | (u8::from(op) << 3);
+        assert_eq!(rcode(&mut dp, &q), ResponseCode::NotImp, "{op:?}");
+    }
+}
+
+/// The UDP payload length of the one frame A was sent.
+fn answer_len(dp: &mut Dataplane<MemPort>, payload: &[u8]) -> (usize, Message) {
+    let mut f = frame(PLUS2, payload);
+    dp.process(A, &mut f);
+    let reply = std::mem::take(&mut dp.port_mut(A).unwrap().tx)
+        .pop()
+        .unwrap();
+    let p = etherparse::SlicedPacket::from_ethernet(&reply[VNET_HDR_LEN..]).unwrap();
+    let Some(etherparse::TransportSlice::Udp(udp)) = p.transport else {
+        panic!("not udp")
+    };
+    (
+        udp.payload().len(),
+        Message::from_vec(udp.payload()).unwrap(),
+    )
+}
+
+#[test]
+fn udp_answers_stay_within_512_bytes_or_the_capped_edns_size() {
+    let mut dp = dp();
+    // Without EDNS: 40 addresses do not fit 512 bytes, TC is set.
+    let (len, m) = answer_len(&mut dp, &query("big.corp.internal.", RecordType::A, false));
+    assert!(len <= 512, "{len}");
+    assert!(m.metadata.truncation && m.answers.is_empty());
+    // EDNS asking for 65,535 bytes gets at most 1,232: 100 addresses are truncated.
+    let mut q = Message::query();
+    q.metadata.id = 9;
+    q.add_query(Query::query(
+        Name::from_ascii("huge.corp.internal.").unwrap(),
+        RecordType::A,
+    ));
+    let mut e = Edns::new();
+    e.set_max_payload(u16::MAX);
+    q.set_edns(e);
+    let (len, m) = answer_len(&mut dp, &q.to_vec().unwrap());
+    assert!(len <= 1232, "{len}");
+    assert!(m.metadata.truncation);
+    assert_eq!(m.edns.as_ref().map(|e| e.max_payload()), Some(1232));
+    // EDNS asking for less than 512 is read as 512.
+    let mut e = Edns::new();
+    e.set_max_payload(1);
+    q.set_edns(e);
+    let (len, m) = answer_len(&mut dp, &q.to_vec().unwrap());
+    assert!(len <= 512, "{len}");
+    assert!(m.metadata.truncation);
+}
+
+/// `q`, length-prefixed as over TCP.
+fn prefixed(q: &[u8]) -> Vec<u8> {
+    let mut d = (q.len() as u16).to_be_bytes().to_vec();
+    d.extend_from_slice(q);
+    d
+}
+
+#[test]
+fn tcp_length_prefixes_that_do_not_match_the_segment_are_counted_drops() {
+    let mut dp = dp();
+    let q = query("db.corp.internal.", RecordType::A, false);
+    // A prefix claiming more than the segment holds (the rest would come later: not
+    // reassembled), one claiming less, a prefix shorter than a header, one lone byte.
+    let mut more = prefixed(&q);
+    more[0..2].copy_from_slice(&(q.len() as u16 + 100).to_be_bytes());
+    let mut less = prefixed(&q);
+    less[0..2].copy_from_slice(&(q.len() as u16 - 3).to_be_bytes());
+    let mut tiny = prefixed(&q[..11]);
+    tiny.truncate(13);
+    for data in [more, less, tiny, vec![0]] {
+        assert!(
+            tcp_ask(&mut dp, tcp_frame(1, Some(1), false, false, &data)).is_none(),
+            "{data:?}"
+        );
+    }
+    // Data without ACK (neither SYN nor RST).
+    assert!(tcp_ask(&mut dp, tcp_frame(1, None, false, false, &prefixed(&q))).is_none());
+    assert_eq!(drops(&dp, DropReason::DnsMalformed), 5);
+    assert_eq!(dp.counters(PortIdx::from(A)).unwrap().dns_answers, 0);
+}
+
+#[test]
+fn tcp_segments_with_several_queries_get_all_answers_in_one_segment() {
+    let mut dp = dp();
+    // A and AAAA pipelined, as glibc sends them.
+    let mut data = prefixed(&query("db.corp.internal.", RecordType::A, false));
+    data.extend(prefixed(&query(
+        "db.corp.internal.",
+        RecordType::AAAA,
+        false,
+    )));
+    let (h, payload) = tcp_ask(&mut dp, tcp_frame(7, Some(1), false, false, &data)).unwrap();
+    assert_eq!(h.acknowledgment_number, 7 + data.len() as u32);
+    let n = usize::from(u16::from_be_bytes([payload[0], payload[1]]));
+    let first = Message::from_vec(&payload[2..2 + n]).unwrap();
+    let rest = &payload[2 + n..];
+    let n2 = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+    assert_eq!(rest.len(), 2 + n2);
+    let second = Message::from_vec(&rest[2..]).unwrap();
+    assert_eq!(addrs(&first), vec![Ipv4Addr::new(10, 0, 3, 10)]);
+    assert_eq!(second.queries[0].query_type(), RecordType::AAAA);
+    assert!(second.answers.is_empty());
+    // Four queries for 40 addresses each: every answer truncated to its share, the
+    // segment within 1,400 bytes of messages.
+    let big = prefixed(&query("big.corp.internal.", RecordType::A, false));
+    let data = big.repeat(4);
+    let (_, payload) = tcp_ask(&mut dp, tcp_frame(7, Some(1), false, false, &data)).unwrap();
+    assert!(payload.len() <= 1400 + 8, "{}", payload.len());
+    let mut rest = &payload[..];
+    for _ in 0..4 {
+        let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        assert!(
+            Message::from_vec(&rest[2..2 + n])
+                .unwrap()
+                .metadata
+                .truncation
+        );
+        rest = &rest[2 + n..];
+    }
+    assert!(rest.is_empty());
+    // Five is more than a segment is answered for.
+    let data = big.repeat(5);
+    assert!(tcp_ask(&mut dp, tcp_frame(7, Some(1), false, false, &data)).is_none());
+    assert_eq!(drops(&dp, DropReason::DnsMalformed), 1);
+    assert_eq!(dp.counters(PortIdx::from(A)).unwrap().dns_answers, 2);
+}
+
+/// A deterministic generator (xorshift64*), so that a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Mutates `b` in place: a few bit flips, a truncation, or a byte inserted.
+fn mutate(rng: &mut Rng, b: &mut Vec<u8>) {
+    match rng.below(4) {
+        0 => {
+            let at = rng.below(b.len() + 1);
+            b.truncate(at);
+        }
+        1 => {
+            let at = rng.below(b.len() + 1);
+            b.insert(at, rng.next() as u8);
+        }
+        _ => {
+            for _ in 0..=rng.below(4) {
+                if !b.is_empty() {
+                    let at = rng.below(b.len());
+                    b[at] ^= 1 << rng.below(8);
+                }
+            }
+        }
+    }
+}
+
+/// Everything the counters say happened to frames: drops (engine-wide), frames sent
+/// (answers, SYN-ACKs, forwards), frames consumed without an answer.
+fn outcomes(dp: &Dataplane<MemPort>) -> u64 {
+    let mut n: u64 = dp.engine_counters().drops.iter().sum();
+    for (p, _) in dp.ports() {
+        let c = dp.counters(p).unwrap();
+        n += c.tx_packets + c.dhcp_ignored + c.arp_ignored;
+    }
+    n
+}
+
+/// Whether `frame` (after the `virtio_net_hdr`) is a TCP segment to port 53 that the
+/// resolver may consume without a word: a pure ACK or a RST.
+fn silent_tcp(frame: &[u8]) -> bool {
+    let Ok(p) = etherparse::SlicedPacket::from_ethernet(frame) else {
+        return false;
+    };
+    match p.transport {
+        Some(etherparse::TransportSlice::Tcp(t)) => {
+            t.destination_port() == 53
+                && (t.rst() || (t.ack() && !t.syn() && !t.fin() && t.payload().is_empty()))
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn twenty_thousand_mutations_are_all_answered_or_counted() {
+    let mut dp = dp();
+    let mut rng = Rng(0x5eed_0d25_0053);
+    let udp = query("db.corp.internal.", RecordType::A, true);
+    let tcp = prefixed(&query("www.corp.internal.", RecordType::A, false));
+    let frames = [
+        frame(PLUS2, &udp),
+        tcp_frame(1001, Some(5), false, false, &tcp),
+    ];
+    let (mut silent, mut answered) = (0, 0);
+    for i in 0..20_000u64 {
+        // Tokens for every query: the rate limit is not what is tested here.
+        dp.set_now(1_000 + 10 * i);
+        let k = (i % 2) as usize;
+        // Half the mutations hit the DNS message inside consistent headers; the rest
+        // hit the frame itself.
+        let mut f = if i % 4 < 2 {
+            let mut m = [&udp, &tcp][k].clone();
+            mutate(&mut rng, &mut m);
+            if k == 0 {
+                frame(PLUS2, &m)
+            } else {
+                tcp_frame(1001, Some(5), false, false, &m)
+            }
+        } else {
+            let mut f = frames[k][VNET_HDR_LEN..].to_vec();
+            mutate(&mut rng, &mut f);
+            let mut v = vec![0u8; VNET_HDR_LEN];
+            v.extend_from_slice(&f);
+            v
+        };
+        let before = outcomes(&dp);
+        let answers = dp.counters(PortIdx::from(A)).unwrap().dns_answers;
+        dp.process(A, &mut f);
+        let after = outcomes(&dp);
+        if after == before && silent_tcp(&f[VNET_HDR_LEN..]) {
+            silent += 1;
+        } else {
+            assert_eq!(after, before + 1, "mutation {i} unaccounted: {f:?}");
+        }
+        answered += dp.counters(PortIdx::from(A)).unwrap().dns_answers - answers;
+        for p in dp.ports().map(|(p, _)| p).collect::<Vec<_>>() {
+            dp.port_mut(p).unwrap().tx.clear();
+        }
+    }
+    let c = dp.counters(PortIdx::from(A)).unwrap();
+    assert_eq!(c.rx_packets, 20_000);
+    assert!(answered > 1_000 && c.drops[DropReason::DnsMalformed.index()] > 0);
+    assert!(silent < 2_000, "{silent}");
 }
