@@ -57,6 +57,7 @@ subnet = "subnet-a"
 private_ip = "10.0.1.20"
 security_groups = ["sg-none"]
 netns = "b"
+metadata_options = { http_tokens = "required", http_put_response_hop_limit = 2 }
 "#;
 
 /// `curl -s ARGS… http://169.254.169.254PATH` in `ns`: (HTTP status, body).
@@ -154,6 +155,46 @@ fn curl_reads_metadata_through_a_deny_all_acl_and_an_empty_group() {
     assert_eq!(
         curl(lab.ns("eni-b"), "/latest/meta-data/", &["-H", &header]).0,
         401
+    );
+
+    // b requires tokens (IMDSv2 only): without one, 401; the token flow works.
+    let b = lab.ns("eni-b");
+    assert_eq!(curl(b, "/latest/meta-data/local-ipv4", &[]).0, 401);
+    let (code, token_b) = curl(
+        b,
+        "/latest/api/token",
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "X-aws-ec2-metadata-token-ttl-seconds: 21600",
+        ],
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        curl(
+            b,
+            "/latest/meta-data/local-ipv4",
+            &["-H", &format!("X-aws-ec2-metadata-token: {token_b}")]
+        ),
+        (200, "10.0.1.20".into())
+    );
+    // A proxied token request is refused.
+    assert_eq!(
+        curl(
+            b,
+            "/latest/api/token",
+            &[
+                "-X",
+                "PUT",
+                "-H",
+                "X-aws-ec2-metadata-token-ttl-seconds: 60",
+                "-H",
+                "X-Forwarded-For: 10.9.9.9"
+            ]
+        )
+        .0,
+        403
     );
 
     let c = lab.counters("eni-a").unwrap();
