@@ -117,9 +117,17 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
         &rows,
     ));
     if !c.enis.is_empty() {
-        out.push_str("\nInstances\n");
+        out.push_str("\nInstances (metadata at 169.254.169.254)\n");
         for e in &c.enis {
-            out.push_str(&format!("  {}: {}\n", e.id, instance_line(e)));
+            let served = report
+                .enis
+                .iter()
+                .find(|p| p.id == e.id)
+                .map(|p| (p.counters.metadata_requests, p.counters.metadata_errors))
+                .filter(|&(n, _)| n > 0)
+                .map(|(n, err)| format!(" · metadata requests {n} ({err} errors)"))
+                .unwrap_or_default();
+            out.push_str(&format!("  {}: {}{served}\n", e.id, instance_line(e)));
         }
     }
     out.push_str(&nat_interfaces(c));

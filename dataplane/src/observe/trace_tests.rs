@@ -426,4 +426,41 @@ mod matrix {
             2
         );
     }
+
+    #[test]
+    fn a_connection_to_the_metadata_service_is_answered_by_it_past_the_filters() {
+        let mut c = config();
+        let mut dp = crate::fixtures::mem_dataplane(c.clone(), 1024, true).unwrap();
+        dp.set_now(1);
+        let s = spec("eni-0", [169, 254, 169, 254], TraceProtocol::Tcp, 80);
+        let r = dp.trace(&s).unwrap();
+        assert_eq!(
+            r.forward.outcome,
+            Outcome::Answered {
+                by: "the instance metadata service".into()
+            },
+            "{r}"
+        );
+        assert!(r.forward.steps.iter().any(|s| s.kind == "metadata"), "{r}");
+        // Another port, or an instance whose endpoint is disabled: dropped.
+        let r = dp
+            .trace(&spec(
+                "eni-0",
+                [169, 254, 169, 254],
+                TraceProtocol::Tcp,
+                443,
+            ))
+            .unwrap();
+        assert!(
+            matches!(&r.forward.outcome, Outcome::Dropped { reason, .. } if reason == "metadata_disabled"),
+            "{r}"
+        );
+        c.enis[0].instance.metadata.endpoint_enabled = false;
+        let mut dp = crate::fixtures::mem_dataplane(c, 1024, true).unwrap();
+        let r = dp.trace(&s).unwrap();
+        assert!(
+            matches!(&r.forward.outcome, Outcome::Dropped { reason, .. } if reason == "metadata_disabled"),
+            "{r}"
+        );
+    }
 }
