@@ -456,7 +456,7 @@ mod matrix {
             "{r}"
         );
         c.enis[0].instance.metadata.endpoint_enabled = false;
-        let mut dp = crate::fixtures::mem_dataplane(c, 1024, true).unwrap();
+        let dp = crate::fixtures::mem_dataplane(c, 1024, true).unwrap();
         let r = dp.trace(&s).unwrap();
         assert!(
             matches!(&r.forward.outcome, Outcome::Dropped { reason, .. } if reason == "metadata_disabled"),
