@@ -295,3 +295,39 @@ fn the_resolvers_answers_and_drops_are_not_in_flow_logs() {
         .iter()
         .any(|l| l.contains("eni-0") && l.ends_with("NODATA")));
 }
+
+#[test]
+fn the_metadata_service_is_not_in_flow_logs() {
+    let p = path("metadata");
+    let mut dp = setup(&p, &[], allow_all_out());
+    let tcp = |dport: u16, syn: bool| {
+        let mut v = vec![0u8; crate::wire::vnet::VNET_HDR_LEN];
+        let b = etherparse::PacketBuilder::ethernet2(
+            crate::fixtures::eni_mac(A).0,
+            crate::fixtures::router_mac(0).0,
+        )
+        .ipv4(A_IP, [169, 254, 169, 254], 64)
+        .tcp(40000, dport, 1, 1024);
+        let b = if syn { b.syn() } else { b };
+        b.write(&mut v, &[]).unwrap();
+        v
+    };
+    // A SYN to the service (answered with a SYN-ACK) and one to a port it does not
+    // serve (dropped).
+    dp.process(A, &mut tcp(80, true));
+    dp.process(A, &mut tcp(443, true));
+    let c = dp.counters(A).unwrap();
+    assert_eq!(
+        c.drops[crate::vpc::verdict::DropReason::MetadataDisabled.index()],
+        1
+    );
+    assert_eq!(c.tx_packets, 1, "the SYN-ACK");
+    dp.set_now(61_000);
+    dp.expire();
+    dp.sync_writes();
+    let got = lines(&p);
+    assert!(got.iter().all(|l| !l.contains("169.254.169.254")), "{got:#?}");
+    assert!(got
+        .iter()
+        .any(|l| l.contains("eni-0") && l.ends_with("NODATA")));
+}
