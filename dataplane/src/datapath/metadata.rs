@@ -35,7 +35,10 @@ impl<P: Port> Dataplane<P> {
         let ip = &ip[..total.min(ip.len())];
         let mut out = std::mem::take(&mut self.metadata_out);
         let now = self.clock.now();
-        match self.metadata.input(&self.tables, eni, ip, now, &mut out) {
+        match self
+            .metadata
+            .input((&self.tables, self.epoch), eni, ip, now, &mut out)
+        {
             Ok(a) => self.count_metadata(in_port, a),
             Err(_) => self.drop_frame(in_port, DropReason::MetadataRefused),
         }
@@ -51,7 +54,8 @@ impl<P: Port> Dataplane<P> {
         let mut out = std::mem::take(&mut self.metadata_out);
         let now = self.clock.now();
         let mut acts = Vec::new();
-        self.metadata.poll(&self.tables, now, &mut out, &mut acts);
+        self.metadata
+            .poll((&self.tables, self.epoch), now, &mut out, &mut acts);
         for (eni, a) in acts {
             self.count_metadata(PortIdx::from(eni), a);
         }

@@ -326,7 +326,10 @@ fn the_metadata_service_is_not_in_flow_logs() {
     dp.expire();
     dp.sync_writes();
     let got = lines(&p);
-    assert!(got.iter().all(|l| !l.contains("169.254.169.254")), "{got:#?}");
+    assert!(
+        got.iter().all(|l| !l.contains("169.254.169.254")),
+        "{got:#?}"
+    );
     assert!(got
         .iter()
         .any(|l| l.contains("eni-0") && l.ends_with("NODATA")));

@@ -64,7 +64,7 @@ impl MetadataService {
     /// stack at `now` (ms), and appends what the stack sends to `out`.
     pub fn input(
         &mut self,
-        t: &Tables,
+        (t, epoch): (&Tables, u64),
         eni: EniIdx,
         packet: &[u8],
         now: u64,
@@ -85,7 +85,11 @@ impl MetadataService {
         let instance = catalog::instance_id(t, eni);
         let tokens = self.tokens.entry(instance).or_default();
         let opts = cfg.instance.metadata;
-        let act = stack.run(now, &mut |req| respond(req, t, eni, opts, tokens, now));
+        let cat = stack.catalog(t, epoch, eni);
+        let act = stack.run(now, &mut |req| {
+            respond(req, cat.as_ref(), opts, tokens, now)
+        });
+        stack.keep_catalog(epoch, cat);
         out.extend(stack.take_output().into_iter().map(|p| (eni, p)));
         Ok(act)
     }
@@ -95,7 +99,7 @@ impl MetadataService {
     /// did, per ENI, to `acts`.
     pub fn poll(
         &mut self,
-        t: &Tables,
+        (t, epoch): (&Tables, u64),
         now: u64,
         out: &mut Output,
         acts: &mut Vec<(EniIdx, Activity)>,
@@ -109,7 +113,9 @@ impl MetadataService {
             let opts = t.config.enis[i].instance.metadata;
             let instance = catalog::instance_id(t, eni);
             let tok = tokens.entry(instance).or_default();
-            let a = stack.run(now, &mut |req| respond(req, t, eni, opts, tok, now));
+            let cat = stack.catalog(t, epoch, eni);
+            let a = stack.run(now, &mut |req| respond(req, cat.as_ref(), opts, tok, now));
+            stack.keep_catalog(epoch, cat);
             if a != Activity::default() {
                 acts.push((eni, a));
             }
@@ -128,11 +134,11 @@ impl MetadataService {
     }
 }
 
-/// The answer to one request of ENI `eni`'s instance.
+/// The answer to one request of an instance whose metadata is `catalog` (as seen from
+/// the ENI the request came in on).
 pub fn respond(
     req: &Request,
-    t: &Tables,
-    eni: EniIdx,
+    catalog: Option<&Catalog>,
     opts: MetadataOptions,
     tokens: &mut Tokens,
     now: u64,
@@ -189,7 +195,7 @@ pub fn respond(
     if rest.is_empty() {
         return plain(200, "dynamic\nmeta-data".into());
     }
-    let Some(cat) = Catalog::of(t, eni) else {
+    let Some(cat) = catalog else {
         return error(404);
     };
     match cat.get(rest) {

@@ -16,8 +16,11 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 
+use super::catalog::Catalog;
 use super::http::{self, Parsed, Request, MAX_REQUEST};
 use super::METADATA_IP;
+use crate::vpc::config::EniIdx;
+use crate::vpc::tables::Tables;
 
 /// The metadata service's TCP port.
 pub const PORT: u16 = 80;
@@ -121,6 +124,8 @@ pub struct Stack {
     conns: Vec<Conn>,
     /// The last time a packet came in (ms).
     pub last_seen: u64,
+    /// The instance's metadata under the configuration epoch it was built in.
+    cached: Option<(u64, Catalog)>,
 }
 
 impl Stack {
@@ -168,7 +173,23 @@ impl Stack {
             sockets,
             conns,
             last_seen: now,
+            cached: None,
         }
+    }
+
+    /// The instance's catalog for configuration `epoch`, taken out of the cache (built
+    /// from `t` when the cache is of another epoch); hand it back with
+    /// [`Stack::keep_catalog`].
+    pub fn catalog(&mut self, t: &Tables, epoch: u64, eni: EniIdx) -> Option<Catalog> {
+        match self.cached.take() {
+            Some((e, c)) if e == epoch => Some(c),
+            _ => Catalog::of(t, eni),
+        }
+    }
+
+    /// Keeps `catalog` (of `epoch`) for the next requests.
+    pub fn keep_catalog(&mut self, epoch: u64, catalog: Option<Catalog>) {
+        self.cached = catalog.map(|c| (epoch, c));
     }
 
     /// Queues one IP packet from the instance; `false` when the queue is full (the

@@ -131,8 +131,7 @@ fn imdsv1_answers_unless_tokens_are_required() {
     let opts = t.config.enis[A.idx()].instance.metadata;
     let r = respond(
         &get("/latest/meta-data/local-ipv4", None),
-        &t,
-        A,
+        Catalog::of(&t, A).as_ref(),
         opts,
         &mut tokens,
         0,
@@ -140,16 +139,27 @@ fn imdsv1_answers_unless_tokens_are_required() {
     assert_eq!((r.status, body(&r).as_str()), (200, "10.0.1.10"));
     let r = respond(
         &get("/latest/meta-data/nope", None),
-        &t,
-        A,
+        Catalog::of(&t, A).as_ref(),
         opts,
         &mut tokens,
         0,
     );
     assert_eq!(r.status, 404);
-    let r = respond(&get("/", None), &t, A, opts, &mut tokens, 0);
+    let r = respond(
+        &get("/", None),
+        Catalog::of(&t, A).as_ref(),
+        opts,
+        &mut tokens,
+        0,
+    );
     assert_eq!(body(&r), "latest");
-    let r = respond(&get("/latest/", None), &t, A, opts, &mut tokens, 0);
+    let r = respond(
+        &get("/latest/", None),
+        Catalog::of(&t, A).as_ref(),
+        opts,
+        &mut tokens,
+        0,
+    );
     assert_eq!(body(&r), "dynamic\nmeta-data");
 
     c.enis[A.idx()].instance.metadata.tokens_required = true;
@@ -157,14 +167,19 @@ fn imdsv1_answers_unless_tokens_are_required() {
     let opts = t.config.enis[A.idx()].instance.metadata;
     let r = respond(
         &get("/latest/meta-data/local-ipv4", None),
-        &t,
-        A,
+        Catalog::of(&t, A).as_ref(),
         opts,
         &mut tokens,
         0,
     );
     assert_eq!(r.status, 401, "IMDSv1 refused when tokens are required");
-    let r = respond(&put_token("60"), &t, A, opts, &mut tokens, 1_000);
+    let r = respond(
+        &put_token("60"),
+        Catalog::of(&t, A).as_ref(),
+        opts,
+        &mut tokens,
+        1_000,
+    );
     assert_eq!(r.status, 200);
     assert_eq!(
         r.hop_limit,
@@ -175,8 +190,7 @@ fn imdsv1_answers_unless_tokens_are_required() {
     let tok = body(&r);
     let r = respond(
         &get("/latest/meta-data/local-ipv4", Some(&tok)),
-        &t,
-        A,
+        Catalog::of(&t, A).as_ref(),
         opts,
         &mut tokens,
         2_000,
@@ -186,8 +200,7 @@ fn imdsv1_answers_unless_tokens_are_required() {
     // Expired, forged.
     let r = respond(
         &get("/latest/meta-data/local-ipv4", Some(&tok)),
-        &t,
-        A,
+        Catalog::of(&t, A).as_ref(),
         opts,
         &mut tokens,
         61_000,
@@ -195,8 +208,7 @@ fn imdsv1_answers_unless_tokens_are_required() {
     assert_eq!(r.status, 401);
     let r = respond(
         &get("/latest/meta-data/", Some("AQAEAforged")),
-        &t,
-        A,
+        Catalog::of(&t, A).as_ref(),
         opts,
         &mut tokens,
         2_000,
@@ -211,23 +223,49 @@ fn token_requests_are_checked() {
     let opts = t.config.enis[A.idx()].instance.metadata;
     for bad in ["0", "21601", "x", ""] {
         assert_eq!(
-            respond(&put_token(bad), &t, A, opts, &mut tokens, 0).status,
+            respond(
+                &put_token(bad),
+                Catalog::of(&t, A).as_ref(),
+                opts,
+                &mut tokens,
+                0
+            )
+            .status,
             400,
             "ttl {bad:?}"
         );
     }
     let mut no_ttl = put_token("1");
     no_ttl.token_ttl = None;
-    assert_eq!(respond(&no_ttl, &t, A, opts, &mut tokens, 0).status, 400);
+    assert_eq!(
+        respond(&no_ttl, Catalog::of(&t, A).as_ref(), opts, &mut tokens, 0).status,
+        400
+    );
     let mut proxied = put_token("60");
     proxied.forwarded = true;
-    assert_eq!(respond(&proxied, &t, A, opts, &mut tokens, 0).status, 403);
+    assert_eq!(
+        respond(&proxied, Catalog::of(&t, A).as_ref(), opts, &mut tokens, 0).status,
+        403
+    );
     let mut get_token = put_token("60");
     get_token.method = Method::Get;
-    assert_eq!(respond(&get_token, &t, A, opts, &mut tokens, 0).status, 405);
+    assert_eq!(
+        respond(
+            &get_token,
+            Catalog::of(&t, A).as_ref(),
+            opts,
+            &mut tokens,
+            0
+        )
+        .status,
+        405
+    );
     let mut delete = get("/latest/meta-data/", None);
     delete.method = Method::Other;
-    assert_eq!(respond(&delete, &t, A, opts, &mut tokens, 0).status, 405);
+    assert_eq!(
+        respond(&delete, Catalog::of(&t, A).as_ref(), opts, &mut tokens, 0).status,
+        405
+    );
     assert!(tokens.is_empty(), "no refused request left a token");
 }
 
