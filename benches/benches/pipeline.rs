@@ -1,7 +1,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 //! The pipeline on in-memory ports: ns per 64-byte frame on a flow-cache hit (the fast
 //! path) and a miss (parse, slow path, flow install), the flow cache alone and under a
-//! scan, plus the parser and LPM alone.
+//! scan, plus the parser, LPM and software segmentation of a super-frame alone.
 
 use std::hint::black_box;
 
@@ -307,6 +307,34 @@ fn stages(c: &mut Criterion) {
     c.bench_function("parse_frame_64B", |b| {
         b.iter(|| dataplane::wire::parse_frame(black_box(&f[VNET_HDR_LEN..])))
     });
+    // Software segmentation of a 64 KB super-frame (45 segments of 1448 bytes), what an
+    // MTU-limited hop pays for a super-frame it cannot pass whole.
+    let mut sf = vec![0u8; VNET_HDR_LEN];
+    etherparse::PacketBuilder::ethernet2(eni_mac(A).0, router_mac(0).0)
+        .ipv4([10, 0, 1, 10], [10, 0, 2, 20], 64)
+        .tcp(40_000, 5001, 1, 64_000)
+        .ack(1)
+        .write(&mut sf, &vec![0x5a; 45 * 1448])
+        .expect("build super-frame");
+    dataplane::wire::vnet::VnetHdr {
+        gso_type: dataplane::wire::vnet::GSO_TCPV4,
+        hdr_len: 54,
+        gso_size: 1448,
+        ..Default::default()
+    }
+    .emit(&mut sf)
+    .expect("vnet header");
+    let mut scratch = vec![0u8; dataplane::engine::buf::BUF_SIZE];
+    let mut g = c.benchmark_group("gso");
+    g.throughput(Throughput::Bytes((sf.len() - VNET_HDR_LEN) as u64));
+    g.bench_function("segment_64KB_into_1448", |b| {
+        b.iter(|| {
+            dataplane::engine::gso::segment(black_box(&sf), &mut scratch, |s| {
+                black_box(s);
+            })
+        })
+    });
+    g.finish();
     for n in [100usize, 10_000] {
         let mut t = IpLpm::default();
         for i in 0..n as u32 {

@@ -174,6 +174,8 @@ impl<P: Port> Dataplane<P> {
             component,
         };
         let mut delivered = None;
+        // How the hop's MTU shaped a delivered packet: (the MTU, what was done).
+        let mut steps_after: Vec<(u16, &str)> = Vec::new();
         let outcome = match action {
             Action::Forward { delivery, .. } => {
                 let fit = if delivery.mtu == 0 {
@@ -181,7 +183,16 @@ impl<P: Port> Dataplane<P> {
                 } else {
                     mtu_fit(&buf, delivery.mtu)
                 };
-                if fit == Fit::NeedsFragNeeded || fit == Fit::Drop {
+                match fit {
+                    Fit::Segment => steps_after.push((
+                        delivery.mtu,
+                        "segmented (software TCP segmentation; a segment still too big is \
+                         fragmented)",
+                    )),
+                    Fit::Fragment => steps_after.push((delivery.mtu, "fragmented")),
+                    Fit::Fits | Fit::NeedsFragNeeded => {}
+                }
+                if fit == Fit::NeedsFragNeeded {
                     drop(
                         DropReason::FragmentationNeeded,
                         format!("{}-byte hop", delivery.mtu),
@@ -234,6 +245,14 @@ impl<P: Port> Dataplane<P> {
             },
         };
         if let Outcome::Delivered { to, .. } = &outcome {
+            for (mtu, detail) in steps_after {
+                steps.push(TraceStep {
+                    kind: "router".into(),
+                    component: format!("{mtu}-byte hop"),
+                    detail: detail.into(),
+                    rewrite: None,
+                });
+            }
             steps.push(TraceStep {
                 kind: "eni".into(),
                 component: to.clone(),

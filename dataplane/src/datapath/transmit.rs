@@ -13,13 +13,9 @@ impl<P: Port> Dataplane<P> {
             mtu_fit(buf, d.mtu)
         };
         match fit {
-            Fit::Fits | Fit::Fragment => {}
+            Fit::Fits | Fit::Fragment | Fit::Segment => {}
             Fit::NeedsFragNeeded => {
                 self.frag_needed(in_port, buf, d.mtu);
-                return;
-            }
-            Fit::Drop => {
-                self.drop_frame(in_port, DropReason::FragmentationNeeded);
                 return;
             }
         }
@@ -36,11 +32,45 @@ impl<P: Port> Dataplane<P> {
             self.drop_frame(in_port, DropReason::Malformed);
             return;
         }
-        if fit == Fit::Fragment {
-            self.fragment_out(in_port, buf, d);
-        } else {
-            self.transmit(in_port, d.to.index(self.tables.enis.len()), buf);
+        match fit {
+            Fit::Fragment => self.fragment_out(in_port, buf, d),
+            // Segmented after the rewrite: the segments carry the translated headers.
+            Fit::Segment => self.segment_out(in_port, buf, d),
+            _ => self.transmit(in_port, d.to.index(self.tables.enis.len()), buf),
         }
+    }
+
+    /// Sends a super-frame whose segments do not fit the hop (DF clear) as software
+    /// segments ([`crate::engine::gso::segment`]), each through the hop's fit again: sent
+    /// whole when it fits, as IPv4 fragments (built in place, in the same spare buffer)
+    /// when it is still too big. Each segment and fragment counts as a sent packet.
+    pub(super) fn segment_out(&mut self, in_port: PortIdx, buf: &[u8], d: Delivery) {
+        let port = d.to.index(self.tables.enis.len());
+        let head = VNET_HDR_LEN + HEADER_LEN;
+        let mtu = d.mtu;
+        let mut out = std::mem::take(&mut self.scratch);
+        let mut failed = None;
+        let result = crate::engine::gso::segment(buf, &mut out, |seg| match mtu_fit(seg, mtu) {
+            Fit::Fits => self.transmit(in_port, port, seg),
+            Fit::Fragment => {
+                let sent = icmp::fragment_in_place(seg, head, usize::from(mtu), |f| {
+                    self.transmit(in_port, port, f);
+                });
+                if sent.is_err() {
+                    failed = Some(DropReason::Malformed);
+                }
+            }
+            // A segment keeps the super-frame's DF (clear, or it would have been answered
+            // "fragmentation needed" by its segment size) and has no GSO left.
+            Fit::NeedsFragNeeded | Fit::Segment => failed = Some(DropReason::FragmentationNeeded),
+        });
+        if result.is_err() {
+            failed = Some(DropReason::Malformed);
+        }
+        if let Some(r) = failed {
+            self.drop_frame(in_port, r);
+        }
+        self.scratch = out;
     }
 
     /// Answers a too-big packet with DF set: ICMP "fragmentation needed" (with the hop's

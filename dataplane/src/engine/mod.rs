@@ -5,6 +5,7 @@
 pub mod buf;
 pub mod clock;
 pub mod flow;
+pub mod gso;
 pub mod port;
 pub mod run;
 pub mod tx;

@@ -17,11 +17,16 @@ pub enum Fit {
     NeedsFragNeeded,
     /// Too big, DF clear, not a super-frame: fragment.
     Fragment,
-    /// Too big, DF clear, a super-frame we do not segment.
-    Drop,
+    /// Too big, DF clear, a GSO super-frame: segment it in software
+    /// ([`crate::engine::gso::segment`]), then send each segment through the fit again
+    /// (whole, or fragmented when a segment is still too big), as Linux's
+    /// `ip_finish_output_gso` does.
+    Segment,
 }
 
-/// Whether the frame in `buf` fits `mtu`: for a GSO super-frame, its segments must.
+/// Whether the frame in `buf` fits `mtu`: for a GSO super-frame, its segments must (so a
+/// super-frame with DF set is answered "fragmentation needed" by its segment size, never
+/// dropped silently).
 pub fn mtu_fit(buf: &[u8], mtu: u16) -> Fit {
     let Some(ip) = buf.get(VNET_HDR_LEN + HEADER_LEN..VNET_HDR_LEN + HEADER_LEN + 20) else {
         return Fit::Fits;
@@ -40,7 +45,7 @@ pub fn mtu_fit(buf: &[u8], mtu: u16) -> Fit {
         (true, _, _) => Fit::Fits,
         (false, true, _) => Fit::NeedsFragNeeded,
         (false, false, false) => Fit::Fragment,
-        (false, false, true) => Fit::Drop,
+        (false, false, true) => Fit::Segment,
     }
 }
 

@@ -81,8 +81,6 @@ pub fn fragment(
         return Err(WireError::Invalid("mtu too small to fragment"));
     }
     let flags = u16::from_be_bytes([packet[6], packet[7]]);
-    let base = (flags & 0x1fff) as usize * 8;
-    let more_after = flags & 0x2000 != 0;
     let payload = &packet[ihl..total];
     let mut n = 0;
     let mut off = 0;
@@ -94,14 +92,79 @@ pub fn fragment(
             .ok_or(WireError::Truncated("fragment buffer"))?;
         out[..ihl].copy_from_slice(&packet[..ihl]);
         out[ihl..].copy_from_slice(&payload[off..off + len]);
-        out[2..4].copy_from_slice(&((ihl + len) as u16).to_be_bytes());
-        let mf = if last { more_after } else { true };
-        let f = (((base + off) / 8) as u16) | if mf { 0x2000 } else { 0 };
-        out[6..8].copy_from_slice(&f.to_be_bytes());
-        out[10..12].fill(0);
-        let c = checksum(&out[..ihl]);
-        out[10..12].copy_from_slice(&c.to_be_bytes());
+        fragment_header(&mut out[..ihl], flags, off, len, last);
         emit(&scratch[..headroom + ihl + len]);
+        n += 1;
+        off += len;
+    }
+    Ok(n)
+}
+
+/// Turns the copy `ip` of the original IPv4 header (whose flags word was `flags`) into
+/// the header of the fragment holding `len` bytes at `off` of the original payload.
+fn fragment_header(ip: &mut [u8], flags: u16, off: usize, len: usize, last: bool) {
+    let ihl = ip.len();
+    let base = (flags & 0x1fff) as usize * 8;
+    let mf = !last || flags & 0x2000 != 0;
+    ip[2..4].copy_from_slice(&((ihl + len) as u16).to_be_bytes());
+    let f = (((base + off) / 8) as u16) | if mf { 0x2000 } else { 0 };
+    ip[6..8].copy_from_slice(&f.to_be_bytes());
+    ip[10..12].fill(0);
+    let c = checksum(ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+/// The most bytes [`fragment_in_place`] keeps in front of each fragment: a
+/// `virtio_net_hdr`, an Ethernet header with a VLAN tag, and a 60-byte IPv4 header.
+const MAX_IN_PLACE_HEAD: usize = 10 + 18 + 60;
+
+/// Like [`fragment`], without a second buffer: `buf` holds `headroom` bytes (for example
+/// a `virtio_net_hdr` and an Ethernet header), then the IPv4 packet (no DF, no GSO).
+/// Each fragment is built where its data already lies, by writing the headroom and the
+/// IPv4 header in front of it, over data of fragments already emitted; `emit` gets the
+/// headroom and the fragment. `buf` is clobbered. Used on a segment that software
+/// segmentation ([`crate::engine::gso`]) built in the only spare buffer. Returns the
+/// number of fragments.
+pub fn fragment_in_place(
+    buf: &mut [u8],
+    headroom: usize,
+    mtu: usize,
+    mut emit: impl FnMut(&[u8]),
+) -> Result<usize, WireError> {
+    let packet = buf.get(headroom..).ok_or(WireError::Truncated("ipv4"))?;
+    if packet.len() < 20 {
+        return Err(WireError::Truncated("ipv4"));
+    }
+    let ihl = usize::from(packet[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([packet[2], packet[3]])).min(packet.len());
+    if ihl < 20 || total < ihl {
+        return Err(WireError::Invalid("ipv4 header length"));
+    }
+    let head_len = headroom + ihl;
+    if head_len > MAX_IN_PLACE_HEAD {
+        return Err(WireError::Unsupported(
+            "headroom for in-place fragmentation",
+        ));
+    }
+    let chunk = (mtu.saturating_sub(ihl)) & !7;
+    if chunk == 0 {
+        return Err(WireError::Invalid("mtu too small to fragment"));
+    }
+    let mut head = [0u8; MAX_IN_PLACE_HEAD];
+    head[..head_len].copy_from_slice(&buf[..head_len]);
+    let flags = u16::from_be_bytes([head[headroom + 6], head[headroom + 7]]);
+    let data_len = total - ihl;
+    let mut n = 0;
+    let mut off = 0;
+    while off < data_len {
+        let len = chunk.min(data_len - off);
+        let last = off + len == data_len;
+        // This fragment's data starts at `head_len + off`: its headers go right before,
+        // over the tail of data already sent.
+        let out = &mut buf[off..off + head_len + len];
+        out[..head_len].copy_from_slice(&head[..head_len]);
+        fragment_header(&mut out[headroom..head_len], flags, off, len, last);
+        emit(out);
         n += 1;
         off += len;
     }
@@ -174,5 +237,30 @@ mod tests {
         }
         assert_eq!(data, &p[20..]);
         assert!(fragment(&p, 20, &mut scratch, 0, |_| {}).is_err());
+    }
+
+    #[test]
+    fn in_place_fragments_equal_the_copied_ones() {
+        let p = udp(4001);
+        for headroom in [0, 24] {
+            let mut scratch = vec![0u8; 2000];
+            scratch[..headroom].fill(0xaa);
+            let mut copied: Vec<Vec<u8>> = Vec::new();
+            fragment(&p, 1500, &mut scratch, headroom, |f| {
+                copied.push(f.to_vec())
+            })
+            .unwrap();
+            let mut buf = vec![0xaa; headroom];
+            buf.extend_from_slice(&p);
+            let mut in_place: Vec<Vec<u8>> = Vec::new();
+            let n =
+                fragment_in_place(&mut buf, headroom, 1500, |f| in_place.push(f.to_vec())).unwrap();
+            assert_eq!(n, 3);
+            assert_eq!(in_place, copied, "headroom {headroom}");
+        }
+        let mut buf = udp(100);
+        assert!(fragment_in_place(&mut buf, 0, 20, |_| {}).is_err());
+        assert!(fragment_in_place(&mut buf[..10], 0, 1500, |_| {}).is_err());
+        assert!(fragment_in_place(&mut buf, 100, 1500, |_| {}).is_err());
     }
 }

@@ -192,6 +192,122 @@ fn too_big_with_df_gets_frag_needed_from_the_subnet_router_without_df_is_fragmen
     }
 }
 
+/// A GSO super-frame from A to the internet host: `payload` bytes in segments of
+/// `gso_size`, DF as given, TCP checksum left partial (`NEEDS_CSUM`), PSH|FIN on.
+fn out_super_frame(payload: &[u8], gso_size: u16, df: bool) -> Vec<u8> {
+    use crate::wire::checksum::{fold, sum};
+    use crate::wire::vnet::{VnetHdr, F_NEEDS_CSUM, GSO_TCPV4};
+    let mut v = vec![0u8; VNET_HDR_LEN];
+    let mut ip =
+        etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::TCP, [10, 0, 1, 10], HOST)
+            .unwrap();
+    ip.dont_fragment = df;
+    ip.identification = 100;
+    PacketBuilder::ethernet2(eni_mac(A).0, router_mac(0).0)
+        .ip(etherparse::IpHeaders::Ipv4(ip, Default::default()))
+        .tcp(40000, 443, 1000, 64000)
+        .ack(1)
+        .psh()
+        .fin()
+        .write(&mut v, payload)
+        .unwrap();
+    let ip = VNET_HDR_LEN + 14;
+    let pseudo = fold(
+        sum(0, &v[ip + 12..ip + 20])
+            .wrapping_add(6)
+            .wrapping_add((v.len() - ip - 20) as u32),
+    );
+    v[ip + 36..ip + 38].copy_from_slice(&pseudo.to_be_bytes());
+    VnetHdr {
+        flags: F_NEEDS_CSUM,
+        gso_type: GSO_TCPV4,
+        hdr_len: 54,
+        gso_size,
+        csum_start: 34,
+        csum_offset: 16,
+    }
+    .emit(&mut v)
+    .unwrap();
+    v
+}
+
+#[test]
+fn a_df_clear_super_frame_too_big_for_the_uplink_leaves_segmented_never_dropped() {
+    let mut dp = dp();
+    // Segments of 8949 bytes (an instance on a 9001-byte ENI) do not fit the 1500-byte
+    // uplink: segmented in software, each segment then fragmented.
+    let payload: Vec<u8> = (0..3 * 8949 + 777).map(|i| (i % 251) as u8).collect();
+    let mut f = out_super_frame(&payload, 8949, false);
+    dp.process(A, &mut f);
+    let out = take(&mut dp, UPLINK);
+    assert!(take(&mut dp, A).is_empty(), "no ICMP error back");
+    let a = dp.counters(A).unwrap();
+    assert_eq!(a.drops.iter().sum::<u64>(), 0, "nothing dropped");
+    assert_eq!(
+        dp.counters(UPLINK).unwrap().tx_packets,
+        out.len() as u64,
+        "every frame on the wire counted"
+    );
+    // Reassemble each segment from its fragments (grouped by IPv4 id).
+    let mut segments: Vec<(u16, Vec<u8>, Vec<u8>)> = Vec::new();
+    for fr in &out {
+        assert!(
+            fr[..VNET_HDR_LEN].iter().all(|&b| b == 0),
+            "no offload left"
+        );
+        let ip = &fr[VNET_HDR_LEN + 14..];
+        assert!(ip.len() <= 1500, "fits the uplink");
+        assert_eq!(&ip[12..16], &EIP, "translated before segmenting");
+        assert_eq!(checksum(&ip[..20]), 0);
+        let id = u16::from_be_bytes([ip[4], ip[5]]);
+        let off = usize::from(u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff) * 8;
+        if off == 0 {
+            segments.push((id, ip[..20].to_vec(), Vec::new()));
+        }
+        let seg = segments.last_mut().unwrap();
+        assert_eq!((seg.0, seg.2.len()), (id, off), "fragments in order");
+        seg.2.extend_from_slice(&ip[20..]);
+    }
+    assert_eq!(segments.len(), 4);
+    let mut data = Vec::new();
+    let mut seq = 1000u32;
+    for (i, (id, head, l4)) in segments.iter().enumerate() {
+        assert_eq!(*id, 100 + i as u16, "id incremented per segment");
+        let mut ip = head.clone();
+        ip.extend_from_slice(l4);
+        assert!(verify_l4(&ip), "segment {i}: full TCP checksum");
+        let (tcp, rest) = etherparse::TcpHeader::from_slice(l4).unwrap();
+        assert_eq!(tcp.sequence_number, seq, "contiguous");
+        let last = i + 1 == segments.len();
+        assert_eq!((tcp.fin, tcp.psh), (last, last));
+        seq += rest.len() as u32;
+        data.extend_from_slice(rest);
+    }
+    assert_eq!(data, payload);
+    // With DF set, the same super-frame is answered by its segment size instead.
+    let mut f = out_super_frame(&payload, 8949, true);
+    dp.process(A, &mut f);
+    assert!(take(&mut dp, UPLINK).is_empty());
+    let back = take(&mut dp, A);
+    assert_eq!(back.len(), 1);
+    let ip = &back[0][VNET_HDR_LEN + 14..];
+    assert_eq!((ip[20], ip[21]), (3, 4), "fragmentation needed");
+    assert_eq!(u16::from_be_bytes([ip[26], ip[27]]), 1500);
+}
+
+#[test]
+fn a_super_frame_whose_segments_fit_the_uplink_passes_whole() {
+    let mut dp = dp();
+    let payload = vec![9u8; 3 * 1460];
+    let mut f = out_super_frame(&payload, 1460, false);
+    let len = f.len();
+    dp.process(A, &mut f);
+    let out = take(&mut dp, UPLINK);
+    assert_eq!(out.len(), 1, "the kernel behind the uplink segments it");
+    assert_eq!(out[0].len(), len);
+    assert_eq!(out[0][..VNET_HDR_LEN], f[..VNET_HDR_LEN]);
+}
+
 #[test]
 fn gateway_answers_arp_and_ping_on_its_outside_address() {
     let mut dp = dp();
