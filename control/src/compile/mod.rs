@@ -156,7 +156,11 @@ pub fn compile(t: &Topology) -> Result<DataplaneConfig, ValidationErrors> {
             captures,
             mirror_sessions,
             dns,
-            region: t.lab.as_ref().and_then(|l| l.region.clone()).unwrap_or_default(),
+            region: t
+                .lab
+                .as_ref()
+                .and_then(|l| l.region.clone())
+                .unwrap_or_default(),
         })
     } else {
         Err(ValidationErrors(errors))
