@@ -212,8 +212,8 @@ impl ServiceProcess {
     }
 }
 
-/// A DHCP client ([`crate::dhcp_client`]) left running in the background (to renew its lease), identified by PID
-/// and start time so that only this process is ever signalled.
+/// A DHCP client ([`crate::dhcp_client`]) left running in the background to renew its
+/// lease, identified by PID and start time so that only this process is ever signalled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DhcpClientProcess {
     /// The ENI it configures.
@@ -567,6 +567,13 @@ mod tests {
                 host: "client".into(),
                 pid: 43,
                 start_time: Some(8),
+            }],
+            dhcp_clients: vec![DhcpClientProcess {
+                eni: "eni-a".into(),
+                netns: "ns-a".into(),
+                pid: 44,
+                start_time: Some(9),
+                dir: dir.join("dhcp/eni-a"),
             }],
         };
         st.save(&path).unwrap();
