@@ -1,24 +1,35 @@
-//! Running a real DHCP client in an ENI's namespace (an ENI with `addressing = "dhcp"`):
-//! busybox's `udhcpc`, in the foreground, until it has a lease (`-q`), with an event
-//! script written here that applies the lease (`ip addr`, `ip link … mtu`, `ip route`)
-//! and records what udhcpc exported in the run's directory (`lease`, and a
-//! `resolv.conf` made of the DNS servers and domain: a namespace shares the host's
-//! `/etc`, so the script never writes there).
+//! Running a real DHCP client in an ENI's namespace (an ENI with `addressing = "dhcp"`,
+//! the default for an attached ENI): busybox's `udhcpc`, which stays running for the
+//! lab's lifetime so it renews its lease. It puts itself in the background once bound
+//! (its PID in `udhcpc.pid` of the run directory); [`ClientProcess::stop`] ends it by
+//! that PID. An event script written here applies the lease (`ip addr`, `ip link … mtu`,
+//! `ip route`), then the secondary addresses the static way (DHCP hands out only the
+//! primary one; ec2-net-utils adds the others from instance metadata), and records what
+//! udhcpc exported in the run's directory (`lease`, `events`, and a `resolv.conf` made of
+//! the DNS servers and domain). With [`ClientOptions::netns_etc`] it also copies that
+//! `resolv.conf` to `/etc/netns/<namespace>/`, which `ip netns exec` bind-mounts over
+//! `/etc/resolv.conf`, so programs run in the namespace use the VPC's resolver.
 //!
-//! `vpcctl up` and the test harness run it after the apply that attached the ENI.
+//! `vpcctl up`, `vpcctl test` and the test harness start it after the apply that
+//! attached the ENI.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use crate::lab::{netns_etc_dir, remove_netns_etc, DhcpClientProcess as ClientProcess};
 
 /// The event script udhcpc runs (`-s`): `deconfig` clears the interface and notes the
-/// time, `bound` and `renew` apply the lease and record it, `leasefail` and `nak` are
-/// logged. `$VPC_DHCP_DIR` is where it writes.
+/// time, `bound` and `renew` apply the lease (then the secondary addresses of
+/// `$VPC_SECONDARY_IPS` with the lease's mask) and record it, every event is appended to
+/// `events` (`<event> <ns since the epoch>`). `$VPC_DHCP_DIR` is where it writes;
+/// `$VPC_NETNS_ETC`, when set, gets a copy of `resolv.conf` (replaced atomically).
 pub const SCRIPT: &str = r#"#!/bin/sh
 # udhcpc event script written by vpcctl: applies the lease to $interface and records it.
 out="${VPC_DHCP_DIR:?}"
+echo "$1 $(date +%s%N)" >> "$out/events"
 case "$1" in
 deconfig)
     date +%s%N > "$out/started_ns"
@@ -27,12 +38,18 @@ deconfig)
     ;;
 bound|renew)
     ip addr replace "$ip/${mask:-32}" dev "$interface"
+    for a in ${VPC_SECONDARY_IPS:-}; do ip addr replace "$a/${mask:-32}" dev "$interface"; done
     if [ -n "$mtu" ]; then ip link set "$interface" mtu "$mtu"; fi
     for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
     {
         if [ -n "$domain" ]; then echo "search $domain"; fi
         for s in $dns; do echo "nameserver $s"; done
     } > "$out/resolv.conf"
+    if [ -n "${VPC_NETNS_ETC:-}" ]; then
+        mkdir -p "$VPC_NETNS_ETC"
+        cp "$out/resolv.conf" "$VPC_NETNS_ETC/resolv.conf.tmp"
+        mv "$VPC_NETNS_ETC/resolv.conf.tmp" "$VPC_NETNS_ETC/resolv.conf"
+    fi
     {
         echo "event=$1"
         echo "ip=$ip"
@@ -49,12 +66,37 @@ bound|renew)
     } > "$out/lease.tmp"
     mv "$out/lease.tmp" "$out/lease"
     ;;
-leasefail|nak)
-    echo "$1" >> "$out/events"
-    ;;
 esac
 exit 0
 "#;
+
+/// What a client is started with besides its namespace and interface.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// The ENI's secondary private addresses: the script adds them (with the lease's mask)
+    /// after each `bound` and `renew`, as ec2-net-utils does from instance metadata.
+    pub secondary_ips: Vec<Ipv4Addr>,
+    /// Where to copy the lease's `resolv.conf` for `ip netns exec` (normally
+    /// [`netns_etc_dir`]); none: only the run directory gets it.
+    pub netns_etc: Option<PathBuf>,
+}
+
+/// The events recorded in run directory `dir`, in order.
+pub fn events(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("events"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// The lease recorded in run directory `dir`, if any.
+pub fn read_lease(dir: &Path) -> Option<Lease> {
+    let text = std::fs::read_to_string(dir.join("lease")).ok()?;
+    let started = std::fs::read_to_string(dir.join("started_ns")).ok();
+    let resolv_conf = std::fs::read_to_string(dir.join("resolv.conf")).unwrap_or_default();
+    parse_lease(&text, started.as_deref(), resolv_conf)
+}
 
 /// How many DISCOVERs udhcpc sends before it gives up (`-t`).
 pub const DISCOVER_TRIES: u32 = 5;
@@ -142,8 +184,16 @@ fn client_command() -> Result<(PathBuf, Option<&'static str>), DhcpClientError> 
 }
 
 /// Runs udhcpc on `ifname` in namespace `netns` until it is bound (or gives up after
-/// [`DISCOVER_TRIES`] DISCOVERs), with its script and records in `dir` (created).
-pub fn obtain_lease(netns: &str, ifname: &str, dir: &Path) -> Result<Lease, DhcpClientError> {
+/// [`DISCOVER_TRIES`] DISCOVERs), with its script, records and pid file in `dir`
+/// (created); once bound it stays in the background and renews. Returns the lease and
+/// the running client (for [`ClientProcess::stop`]).
+pub fn start(
+    eni: &str,
+    netns: &str,
+    ifname: &str,
+    dir: &Path,
+    opts: &ClientOptions,
+) -> Result<(Lease, ClientProcess), DhcpClientError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| DhcpClientError::Io { path, source }
@@ -152,42 +202,102 @@ pub fn obtain_lease(netns: &str, ifname: &str, dir: &Path) -> Result<Lease, Dhcp
     let script = dir.join("udhcpc.script");
     std::fs::write(&script, SCRIPT).map_err(io(&script))?;
     set_executable(&script).map_err(io(&script))?;
-    let lease_file = dir.join("lease");
-    match std::fs::remove_file(&lease_file) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&lease_file)(e)),
-        _ => {}
+    for f in ["lease", "events", "started_ns", "udhcpc.pid"] {
+        let path = dir.join(f);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
+            _ => {}
+        }
     }
+    let log_path = dir.join("udhcpc.log");
+    let log = std::fs::File::create(&log_path).map_err(io(&log_path))?;
+    let log2 = log.try_clone().map_err(io(&log_path))?;
+    let pid_file = dir.join("udhcpc.pid");
     let (program, first) = client_command()?;
     let tries = DISCOVER_TRIES.to_string();
+    let secondary: Vec<String> = opts.secondary_ips.iter().map(|a| a.to_string()).collect();
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", netns]).arg(&program);
     cmd.args(first);
-    cmd.args(["-i", ifname, "-f", "-q", "-n", "-t", &tries, "-s"])
+    // -n: exit if no lease; without -f and -q it daemonizes once bound.
+    cmd.args(["-i", ifname, "-n", "-t", &tries, "-p"])
+        .arg(&pid_file)
+        .arg("-s")
         .arg(&script)
-        .env("VPC_DHCP_DIR", dir);
-    let out = cmd.output().map_err(|source| DhcpClientError::Spawn {
+        .env("VPC_DHCP_DIR", dir)
+        .env("VPC_SECONDARY_IPS", secondary.join(" "))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    match &opts.netns_etc {
+        Some(etc) => cmd.env("VPC_NETNS_ETC", etc),
+        None => cmd.env_remove("VPC_NETNS_ETC"),
+    };
+    let spawn_err = |source| DhcpClientError::Spawn {
         netns: netns.to_string(),
         source,
-    })?;
+    };
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    // `ip netns exec` execs udhcpc: this PID is the foreground udhcpc, which exits 0
+    // once its background copy is bound, 1 when it gave up.
+    let parent = child.id();
+    let status = child.wait().map_err(spawn_err)?;
     let no_lease = || DhcpClientError::NoLease {
         netns: netns.to_string(),
         ifname: ifname.to_string(),
-        code: out.status.code(),
-        output: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .trim()
-        .to_string(),
+        code: status.code(),
+        output: std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     };
-    if !out.status.success() {
+    if !status.success() {
         return Err(no_lease());
     }
-    let text = std::fs::read_to_string(&lease_file).map_err(|_| no_lease())?;
-    let started = std::fs::read_to_string(dir.join("started_ns")).ok();
-    let resolv_conf = std::fs::read_to_string(dir.join("resolv.conf")).unwrap_or_default();
-    parse_lease(&text, started.as_deref(), resolv_conf).ok_or_else(no_lease)
+    let lease = read_lease(dir).ok_or_else(no_lease)?;
+    // The background copy rewrites the pid file right after the fork.
+    let pid = wait_for_pid_file(&pid_file, parent, Duration::from_secs(5)).ok_or_else(no_lease)?;
+    let process = ClientProcess {
+        eni: eni.to_string(),
+        netns: netns.to_string(),
+        pid,
+        start_time: crate::lab::pid_start_time(pid),
+        dir: dir.to_path_buf(),
+    };
+    Ok((lease, process))
+}
+
+/// Polls `path` until it names a live process other than `parent` (udhcpc's foreground
+/// copy), up to `timeout`.
+fn wait_for_pid_file(path: &Path, parent: u32, timeout: Duration) -> Option<u32> {
+    let deadline = Instant::now() + timeout;
+    let mut step = Duration::from_micros(500);
+    loop {
+        let pid = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .filter(|&p| p != parent && crate::lab::pid_alive(p));
+        let now = Instant::now();
+        if pid.is_some() || now >= deadline {
+            return pid;
+        }
+        std::thread::sleep(step.min(deadline - now));
+        step = (step * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Whether interface `ifname` in namespace `netns` has address `ip` (a running client's
+/// interface survived the last apply).
+pub fn has_address(netns: &str, ifname: &str, ip: Ipv4Addr) -> bool {
+    Command::new("ip")
+        .args(["-n", netns, "-4", "-o", "addr", "show", "dev", ifname])
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .any(|w| w.split('/').next() == Some(&ip.to_string()))
+        })
 }
 
 /// Makes the script executable by its owner.

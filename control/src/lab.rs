@@ -189,6 +189,9 @@ pub struct UpState {
     /// The host services `up` started (stopped by `down`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceProcess>,
+    /// The DHCP clients `up` left running (stopped by `down`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dhcp_clients: Vec<DhcpClientProcess>,
 }
 
 /// A host service process that `vpcctl up` started.
@@ -207,6 +210,87 @@ impl ServiceProcess {
     pub fn is_alive(&self) -> bool {
         pid_alive(self.pid) && pid_start_time(self.pid) == self.start_time
     }
+}
+
+/// A DHCP client ([`crate::dhcp_client`]) left running in the background to renew its
+/// lease, identified by PID and start time so that only this process is ever signalled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpClientProcess {
+    /// The ENI it configures.
+    pub eni: String,
+    /// Its namespace.
+    pub netns: String,
+    /// Its PID.
+    pub pid: u32,
+    /// Its start time ([`pid_start_time`]).
+    pub start_time: Option<u64>,
+    /// Its run directory (script, records, pid file).
+    pub dir: PathBuf,
+}
+
+impl DhcpClientProcess {
+    /// Whether the PID is still this process.
+    pub fn is_alive(&self) -> bool {
+        pid_alive(self.pid) && pid_start_time(self.pid) == self.start_time
+    }
+
+    /// Ends it (SIGTERM to its PID, while that is still this process) and waits up to
+    /// `timeout` for it to go; then removes what it wrote under `/etc/netns`.
+    pub fn stop(&self, timeout: Duration) -> Result<(), String> {
+        let result = if self.is_alive() {
+            terminate(self.pid)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    if wait_gone(self.pid, timeout) {
+                        Ok(())
+                    } else {
+                        Err(format!("did not exit within {timeout:?}"))
+                    }
+                })
+                .map_err(|e| format!("the DHCP client of {} (pid {}): {e}", self.eni, self.pid))
+        } else {
+            Ok(())
+        };
+        remove_netns_etc(&self.netns);
+        result
+    }
+}
+
+/// Polls (from 1 ms, doubling to 20 ms) until `pid` is gone or `timeout` passes.
+fn wait_gone(pid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut step = Duration::from_millis(1);
+    loop {
+        if !pid_alive(pid) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep(step.min(deadline - now));
+        step = (step * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Where `ip netns exec NETNS` finds files to bind-mount over `/etc` (`/etc/netns/NETNS`).
+pub fn netns_etc_dir(netns: &str) -> PathBuf {
+    Path::new("/etc/netns").join(netns)
+}
+
+/// Removes the `resolv.conf` a client wrote for namespace `netns` under `/etc/netns`,
+/// and the namespace's directory there if that leaves it empty (anything else in it is
+/// not ours and stays).
+pub fn remove_netns_etc(netns: &str) {
+    if netns.is_empty() || netns.contains('/') || netns.starts_with('.') {
+        return;
+    }
+    let dir = netns_etc_dir(netns);
+    for f in ["resolv.conf", "resolv.conf.tmp"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    // Fails (and keeps it) unless empty.
+    let _ = std::fs::remove_dir(&dir);
 }
 
 /// Starts `binary ARGS…` in namespace `netns` (`ip netns exec`, which execs, so the PID
@@ -483,6 +567,13 @@ mod tests {
                 host: "client".into(),
                 pid: 43,
                 start_time: Some(8),
+            }],
+            dhcp_clients: vec![DhcpClientProcess {
+                eni: "eni-a".into(),
+                netns: "ns-a".into(),
+                pid: 44,
+                start_time: Some(9),
+                dir: dir.join("dhcp/eni-a"),
             }],
         };
         st.save(&path).unwrap();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use control::dhcp_client::{self, Lease};
+use control::dhcp_client::{self, ClientOptions, ClientProcess, Lease};
 use control::model::{Addressing, Topology};
 use dataplane::observe::stats::{PortCounters, StatsReport};
 use dataplane::vpc::config::{DataplaneConfig, EniConfig};
@@ -33,6 +33,8 @@ pub struct Lab {
     prefix: RunPrefix,
     /// The leases of the ENIs with `addressing = "dhcp"`, by ENI id.
     leases: BTreeMap<String, Lease>,
+    /// Their DHCP clients, running in the background (stopped in `Drop`).
+    dhcp_clients: BTreeMap<String, ClientProcess>,
     /// The DHCP clients' scripts and records (removed with the lab).
     dhcp_dir: Option<Scratch>,
     /// The topology as applied (namespace names prefixed).
@@ -59,6 +61,7 @@ impl Lab {
             services: BTreeMap::new(),
             prefix,
             leases: BTreeMap::new(),
+            dhcp_clients: BTreeMap::new(),
             dhcp_dir: None,
             topology: Topology::default(),
         };
@@ -100,27 +103,52 @@ impl Lab {
     }
 
     /// Runs a DHCP client (udhcpc) in the namespace of every attached ENI with
-    /// `addressing = "dhcp"` that has no lease yet, and waits for each to be bound.
+    /// `addressing = "dhcp"` (the default) that has none running on an interface with its
+    /// lease (an apply that recreated the interface needs a new one), and waits for each
+    /// to be bound. The clients stay in the background and renew; the lease's
+    /// `resolv.conf` goes to `/etc/netns/<namespace>/` for `ip netns exec`.
     fn obtain_leases(&mut self, topo: &Topology) -> Result<()> {
         for eni in &topo.enis {
             let Some(ns) = &eni.netns else { continue };
-            if eni.addressing != Addressing::Dhcp || self.leases.contains_key(&eni.id) {
+            if eni.addressing != Addressing::Dhcp {
                 continue;
+            }
+            if let Some(c) = self.dhcp_clients.get(&eni.id) {
+                if c.netns == *ns
+                    && c.is_alive()
+                    && dhcp_client::has_address(ns, &eni.ifname, eni.private_ip)
+                {
+                    continue;
+                }
+                c.stop(Duration::from_secs(5)).map_err(Error::Control)?;
+                self.dhcp_clients.remove(&eni.id);
             }
             if self.dhcp_dir.is_none() {
                 self.dhcp_dir = Some(Scratch::new(self.prefix.as_str())?.keep_on_panic(true));
             }
             let Some(dir) = &self.dhcp_dir else { continue };
-            let lease = dhcp_client::obtain_lease(ns, &eni.ifname, &dir.path().join(&eni.id))
-                .map_err(|e| Error::Control(format!("{}: {e}", eni.id)))?;
+            let opts = ClientOptions {
+                secondary_ips: eni.secondary_ips.clone(),
+                netns_etc: Some(dhcp_client::netns_etc_dir(ns)),
+            };
+            let (lease, client) =
+                dhcp_client::start(&eni.id, ns, &eni.ifname, &dir.path().join(&eni.id), &opts)
+                    .map_err(|e| Error::Control(format!("{}: {e}", eni.id)))?;
             self.leases.insert(eni.id.clone(), lease);
+            self.dhcp_clients.insert(eni.id.clone(), client);
         }
         Ok(())
     }
 
-    /// The lease ENI `eni` (with `addressing = "dhcp"`) got from the VPC router.
+    /// The lease ENI `eni` (with `addressing = "dhcp"`) got from the VPC router when its
+    /// client was bound.
     pub fn lease(&self, eni: &str) -> Option<&Lease> {
         self.leases.get(eni)
+    }
+
+    /// The DHCP client running for ENI `eni` (its events, its latest lease).
+    pub fn dhcp_client(&self, eni: &str) -> Option<&ClientProcess> {
+        self.dhcp_clients.get(eni)
     }
 
     /// Creates the internet segment's namespaces, builds it, and starts the hosts'
@@ -341,6 +369,11 @@ fn find_eni<'a>(r: &'a StatsReport, eni: &str) -> Result<&'a EniConfig> {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        for (_, c) in std::mem::take(&mut self.dhcp_clients) {
+            if let Err(e) = c.stop(Duration::from_secs(2)) {
+                tracing::warn!(%e, "stopping a DHCP client");
+            }
+        }
         for (_, mut s) in std::mem::take(&mut self.services) {
             s.terminate(Duration::from_secs(2));
         }

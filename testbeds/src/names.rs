@@ -240,6 +240,17 @@ pub fn cleanup_stale() -> Result<Vec<String>> {
             Err(e) => tracing::warn!(netns = %name, %e, "stale netns delete failed"),
         }
     }
+    // What DHCP clients wrote for `ip netns exec` (/etc/netns/<namespace>/resolv.conf).
+    if let Ok(rd) = std::fs::read_dir("/etc/netns") {
+        for name in rd
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+        {
+            if decode_netns_pid(&name).is_some_and(|pid| !pid_alive(pid)) {
+                control::dhcp_client::remove_netns_etc(&name);
+            }
+        }
+    }
     removed.extend(cleanup_stale_links(None)?);
     Ok(removed)
 }

@@ -1,12 +1,15 @@
 //! End-to-end tests of DHCP in the VPC router (VPC-10): namespaces whose ENIs use
-//! `addressing = "dhcp"` get a bare interface, and the harness runs busybox's udhcpc in
-//! each (as `vpcctl up` does) until it is bound. The subnet's network ACL denies
-//! everything and the ENIs' security group has no rules: DHCP is not filtered by either.
-//! Waits are udhcpc's own exit (`-q`); never a fixed sleep.
+//! `addressing = "dhcp"` (the default) get a bare interface, and the harness runs busybox's
+//! udhcpc in each (as `vpcctl up` does) until it is bound; the client then stays in the
+//! background and renews. The subnet's network ACL denies everything and the ENIs' security
+//! group has no rules: DHCP is not filtered by either. Waits are udhcpc's own signal (its
+//! foreground copy exits once bound) or a bounded poll of what its script records; never a
+//! fixed sleep.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
 use dataplane::vpc::verdict::DropReason;
 use testbeds::{Lab, RunPrefix, Scratch, Vpcctl};
@@ -151,8 +154,55 @@ fn dhcp_configures_namespaces_through_deny_all_acl_and_rule_less_group() {
     assert_eq!(lab.counters("eni-b").unwrap().dhcp_replies, 2);
 }
 
-/// `vpcctl up` runs udhcpc in the namespace of each DHCP ENI and reports the lease; a
-/// static ENI next to it keeps vpcd's addressing.
+/// With the shortest lease allowed (10 s), the client that stays running renews (its T1):
+/// its script records `renew`, the router answered once more, and the address stays,
+/// through a deny-all network ACL and a security group without rules.
+#[test]
+fn the_running_client_renews_a_short_lease() {
+    if !testbeds::require_root_or_skip() {
+        return;
+    }
+    let min = control::validate::MIN_DHCP_LEASE_TIME;
+    let topo = TOPOLOGY.replace("dhcp_lease_time = 120", &format!("dhcp_lease_time = {min}"));
+    let lab = start(&topo);
+    let eni = "eni-a1";
+    assert_eq!(lab.lease(eni).unwrap().lease_secs, min);
+    assert_eq!(lab.counters(eni).unwrap().dhcp_replies, 2);
+    let client = lab.dhcp_client(eni).unwrap();
+    assert!(client.is_alive(), "udhcpc stays in the background");
+    let events = || control::dhcp_client::events(&client.dir);
+    assert_eq!(events(), vec!["deconfig", "bound"]);
+    // T1 is half the lease, but busybox's udhcpc (1.35) was seen to renew a 10 s lease
+    // 15 s after `bound`, as if it were 30 s: allow half of 30 s plus the whole lease.
+    let deadline = Instant::now() + Duration::from_secs(15 + u64::from(min.max(30)));
+    let mut step = Duration::from_millis(50);
+    while !events().iter().any(|e| e == "renew") && Instant::now() < deadline {
+        std::thread::sleep(step);
+        step = (step * 2).min(Duration::from_millis(500));
+    }
+    assert!(
+        events().iter().any(|e| e == "renew"),
+        "no renewal within 45 s: {:?}",
+        events()
+    );
+    let renewed = control::dhcp_client::read_lease(&client.dir).unwrap();
+    assert_eq!((renewed.ip, renewed.lease_secs), (v4("10.20.1.10"), min));
+    let c = lab
+        .wait_counters(eni, Duration::from_secs(2), |c| c.dhcp_replies >= 3)
+        .unwrap();
+    assert!(
+        c.dhcp_replies >= 3,
+        "the renewal's REQUEST was answered: {c:?}"
+    );
+    assert_eq!(c.drops[DropReason::NaclDeny.index()], 0);
+    assert_eq!(c.drops[DropReason::SgNoMatch.index()], 0);
+    let (addr, _, _) = kernel_view(&lab, eni);
+    assert!(addr.contains("inet 10.20.1.10/24"), "{addr}");
+}
+
+/// `vpcctl up` runs udhcpc in the namespace of each DHCP ENI (the default), reports the
+/// lease and leaves the client running; a static ENI next to it keeps vpcd's addressing.
+/// `vpcctl down` ends the client by PID and removes its `/etc/netns` resolv.conf.
 #[test]
 fn vpcctl_up_runs_dhcp_clients() {
     if !testbeds::require_root_or_skip() {
@@ -183,13 +233,13 @@ id = "eni-dyn"
 subnet = "subnet-a"
 private_ip = "10.40.1.10"
 netns = "{dyn_ns}"
-addressing = "dhcp"
 
 [[eni]]
 id = "eni-fixed"
 subnet = "subnet-a"
 private_ip = "10.40.1.11"
 netns = "{static_ns}"
+addressing = "static"
 "#
     );
     let file = dir.path().join("topology.toml");
@@ -233,5 +283,24 @@ netns = "{static_ns}"
         )
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // The client runs on, recorded for `down`; `vpcctl exec` sees the lease's resolver.
+    let pid: u32 = std::fs::read_to_string(dir.path().join("run/dhcp/eni-dyn/udhcpc.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(control::lab::pid_alive(pid));
+    let o = ctl
+        .run(
+            &["exec", "eni-dyn", "--", "cat", "/etc/resolv.conf"],
+            common::CMD,
+        )
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "search eu-west-1.compute.internal\nnameserver 10.40.0.2\n"
+    );
     assert!(up.down().unwrap().status.success());
+    assert!(!control::lab::pid_alive(pid), "down ended udhcpc {pid}");
+    assert!(!control::dhcp_client::netns_etc_dir(&dyn_ns).exists());
 }

@@ -988,10 +988,11 @@ fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// The demo plus `eni-y` (10.0.2.31) in namespace `y`.
+/// The demo plus `eni-y` (10.0.2.31) in namespace `y`, addressed by vpcd itself
+/// (`static`): these tests are about vpcd finishing the attachment, address included.
 fn demo_with_eni_y() -> String {
     format!(
-        "{DEMO}\n[[eni]]\nid = \"eni-y\"\nsubnet = \"subnet-app\"\nprivate_ip = \"10.0.2.31\"\nnetns = \"y\"\n"
+        "{DEMO}\n[[eni]]\nid = \"eni-y\"\nsubnet = \"subnet-app\"\nprivate_ip = \"10.0.2.31\"\nnetns = \"y\"\naddressing = \"static\"\n"
     )
 }
 

@@ -294,7 +294,8 @@ fn enis_carry_addresses_mac_and_attachment() {
         Some(Attachment {
             netns: "ns-a1".into(),
             ifname: "eth0".into(),
-            dhcp: false,
+            // The default addressing.
+            dhcp: true,
         })
     );
     let fw = &c.enis[1];
@@ -423,12 +424,12 @@ fn dhcp_options_compile_per_vpc() {
         subnet = "subnet-a"
         private_ip = "10.0.1.10"
         netns = "a"
-        addressing = "dhcp"
         [[eni]]
         id = "eni-b"
         subnet = "subnet-a"
         private_ip = "10.0.1.11"
         netns = "b"
+        addressing = "static"
     "#;
     let c = crate::compile_str(src).unwrap().config;
     let a = &c.vpcs[0].dhcp;
@@ -443,6 +444,7 @@ fn dhcp_options_compile_per_vpc() {
     );
     assert_eq!(b.domain_name.as_deref(), Some("corp.example"));
     assert!(b.ntp_servers.is_empty());
+    // DHCP is the default; `static` opts out.
     assert!(c.enis[0].attachment.as_ref().unwrap().dhcp);
     assert!(!c.enis[1].attachment.as_ref().unwrap().dhcp);
 

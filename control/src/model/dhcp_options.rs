@@ -39,19 +39,20 @@ pub struct DhcpOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Addressing {
-    /// `vpcd` writes the primary address, mask and default route into the namespace
-    /// when it attaches the ENI (the default).
-    #[default]
+    /// `vpcd` writes the addresses, mask and default route into the namespace when it
+    /// attaches the ENI.
     Static,
     /// The namespace gets a bare interface and runs a DHCP client, which takes its
-    /// address, route, DNS servers and MTU from the VPC router's DHCP server.
+    /// address, route, DNS servers and MTU from the VPC router's DHCP server (the
+    /// secondary addresses are added after the lease, as ec2-net-utils does). The default.
+    #[default]
     Dhcp,
 }
 
 impl Addressing {
-    /// Whether it is the default (`static`), for serialisation.
-    pub fn is_static(&self) -> bool {
-        *self == Addressing::Static
+    /// Whether it is the default (`dhcp`), for serialisation.
+    pub fn is_default(&self) -> bool {
+        *self == Addressing::default()
     }
 }
 

@@ -66,9 +66,9 @@ pub struct Eni {
     /// in AWS the EIP replaces it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_ip: Option<Ipv4Addr>,
-    /// How the instance gets its IPv4 address: `static` (default: `vpcd` configures
-    /// the namespace) or `dhcp` (a DHCP client in the namespace asks the VPC router).
-    #[serde(default, skip_serializing_if = "Addressing::is_static")]
+    /// How the instance gets its IPv4 address: `dhcp` (default: a DHCP client in the
+    /// namespace asks the VPC router) or `static` (`vpcd` configures the namespace).
+    #[serde(default, skip_serializing_if = "Addressing::is_default")]
     pub addressing: Addressing,
     /// The instance it is attached to (`i-` + 8 or 17 hex digits). Absent: the instance
     /// of its namespace (the id another ENI of the namespace names, else one derived

@@ -42,7 +42,7 @@
 //!
 //! DHCP (issue VPC-10): `[[dhcp_options]]` ([`DhcpOptions`]) associated with a VPC by its
 //! `dhcp_options` field (absent: AWS's default set, see [`default_domain_name`]), the ENI
-//! field `addressing` ([`Addressing`]: `"static"`, the default, or `"dhcp"`), and the
+//! field `addressing` ([`Addressing`]: `"dhcp"`, the default, or `"static"`), and the
 //! `[lab]` knobs `region` (default [`DEFAULT_REGION`]) and `dhcp_lease_time` (seconds,
 //! default 3600).
 //!

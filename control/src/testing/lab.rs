@@ -2,19 +2,24 @@
 //! named with a per-run prefix (`vct<PID>-`), removed on every exit path (Drop), and the
 //! leftovers of crashed runs removed first (an interrupted run cleans up in the signal
 //! handler, [`interrupted`]); or, with `--attach`, a running `vpcd` and
-//! the namespaces `vpcctl up` made.
+//! the namespaces `vpcctl up` made. In its own lab it runs a DHCP client for every ENI
+//! with `addressing = "dhcp"` (the default), as `vpcctl up` does, stopped by PID at the
+//! end (or when an apply recreated the interface under it).
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use dataplane::sys::ip::{self, Ip};
 use dataplane::vpc::config::DataplaneConfig;
 
 use crate::client::{self, ClientError};
+use crate::dhcp_client::{self, ClientOptions};
 use crate::lab;
-use crate::model::Topology;
+use crate::lab::DhcpClientProcess;
+use crate::model::{Addressing, Topology};
 use crate::segment::SegmentPlan;
 
 /// The prefix of every namespace a test run creates: `vct`, the PID, `-`.
@@ -35,6 +40,15 @@ pub enum LabError {
     /// vpcd refused or could not be reached.
     #[error("vpcd: {0}")]
     Vpcd(String),
+    /// A DHCP client got no lease.
+    #[error("{eni}: {source}")]
+    Dhcp {
+        /// The ENI.
+        eni: String,
+        /// Why.
+        #[source]
+        source: dhcp_client::DhcpClientError,
+    },
     /// `--attach`: a namespace the topology needs is missing.
     #[error("namespace {0} does not exist: bring the topology up with `vpcctl up` first, or run without --attach")]
     Missing(String),
@@ -42,11 +56,24 @@ pub enum LabError {
 
 /// The PID of the vpcd a test run started (0: none), for [`interrupted`].
 static VPCD_PID: AtomicU32 = AtomicU32::new(0);
+/// The DHCP clients a test run started, for `Drop` and [`interrupted`].
+static DHCP_CLIENTS: Mutex<Vec<DhcpClientProcess>> = Mutex::new(Vec::new());
+
+/// Stops every DHCP client this run started.
+fn stop_dhcp_clients() {
+    let clients = std::mem::take(&mut *DHCP_CLIENTS.lock().unwrap_or_else(|p| p.into_inner()));
+    for c in clients {
+        if let Err(e) = c.stop(Duration::from_secs(2)) {
+            tracing::warn!(error = %e, "could not stop a DHCP client");
+        }
+    }
+}
 
 /// Cleans up after a run that is being interrupted (SIGINT, SIGTERM), where no `Drop`
 /// will run: stops the vpcd this process started and deletes this process's namespaces.
 /// For the binary's signal handler.
 pub fn interrupted() {
+    stop_dhcp_clients();
     let pid = VPCD_PID.swap(0, Ordering::SeqCst);
     if pid != 0 && lab::pid_alive(pid) {
         let _ = lab::terminate(pid);
@@ -147,21 +174,68 @@ impl TestLab {
         if let Some(seg) = &segment {
             seg.build()?;
         }
-        match client::apply(&self.socket, config) {
-            Ok(a) if a.warnings.is_empty() => Ok(a.epoch),
-            Ok(a) => Err(LabError::Vpcd(format!(
-                "committed as epoch {}, but: {}",
-                a.epoch,
-                a.warnings.join("; ")
-            ))),
-            Err(ClientError::Rejected(e)) => Err(LabError::Vpcd(e.join("; "))),
-            Err(e) => Err(LabError::Vpcd(e.to_string())),
+        let epoch = match client::apply(&self.socket, config) {
+            Ok(a) if a.warnings.is_empty() => a.epoch,
+            Ok(a) => {
+                return Err(LabError::Vpcd(format!(
+                    "committed as epoch {}, but: {}",
+                    a.epoch,
+                    a.warnings.join("; ")
+                )))
+            }
+            Err(ClientError::Rejected(e)) => return Err(LabError::Vpcd(e.join("; "))),
+            Err(e) => return Err(LabError::Vpcd(e.to_string())),
+        };
+        if let Some(dir) = &self.dir {
+            dhcp_clients(t, &dir.join("dhcp"))?;
         }
+        Ok(epoch)
     }
+}
+
+/// Starts a DHCP client for every attached ENI of `t` with `addressing = "dhcp"` that
+/// has none running on an interface holding its lease (an apply may recreate the
+/// interface), records and scripts under `dir`.
+fn dhcp_clients(t: &Topology, dir: &Path) -> Result<(), LabError> {
+    let mut clients = DHCP_CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    for e in &t.enis {
+        let Some(ns) = &e.netns else { continue };
+        if e.addressing != Addressing::Dhcp {
+            continue;
+        }
+        if let Some(i) = clients.iter().position(|c| c.eni == e.id) {
+            let c = &clients[i];
+            if c.netns == *ns
+                && c.is_alive()
+                && dhcp_client::has_address(ns, &e.ifname, e.private_ip)
+            {
+                continue;
+            }
+            if let Err(w) = c.stop(Duration::from_secs(5)) {
+                tracing::warn!(error = %w, "could not stop a DHCP client");
+            }
+            clients.remove(i);
+        }
+        let opts = ClientOptions {
+            secondary_ips: e.secondary_ips.clone(),
+            netns_etc: Some(dhcp_client::netns_etc_dir(ns)),
+        };
+        let (_, c) = dhcp_client::start(&e.id, ns, &e.ifname, &dir.join(&e.id), &opts).map_err(
+            |source| LabError::Dhcp {
+                eni: e.id.clone(),
+                source,
+            },
+        )?;
+        clients.push(c);
+    }
+    Ok(())
 }
 
 impl Drop for TestLab {
     fn drop(&mut self) {
+        if self.dir.is_some() {
+            stop_dhcp_clients();
+        }
         if let Some(mut child) = self.vpcd.take() {
             VPCD_PID.store(0, Ordering::SeqCst);
             lab::stop_child(&mut child, Duration::from_secs(5));
@@ -186,8 +260,19 @@ fn run_pid(name: &str) -> Option<u32> {
         .ok()
 }
 
-/// Removes the namespaces of test runs whose process is gone.
+/// Removes the namespaces of test runs whose process is gone, and what their DHCP
+/// clients wrote under `/etc/netns`.
 pub fn cleanup_stale() {
+    if let Ok(rd) = std::fs::read_dir("/etc/netns") {
+        for ns in rd
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+        {
+            if run_pid(&ns).is_some_and(|pid| !lab::pid_alive(pid)) {
+                lab::remove_netns_etc(&ns);
+            }
+        }
+    }
     for ns in ip::netns_list() {
         if let Some(pid) = run_pid(&ns) {
             if !lab::pid_alive(pid) {

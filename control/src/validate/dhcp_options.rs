@@ -3,14 +3,15 @@
 //! of DNS labels (letters, digits, hyphens and dots, at most 255 characters; AWS also
 //! takes several names separated by spaces, which the lab does not), each `[[vpc]]
 //! dhcp_options` naming a declared set; `[lab] region` (lowercase letters, digits and
-//! hyphens) and `dhcp_lease_time` (at least 10 s); and the ENIs that use DHCP addressing
-//! with secondary addresses (a warning: DHCP hands out only the primary one, as in AWS).
+//! hyphens) and `dhcp_lease_time` (at least 10 s). (An ENI that uses DHCP addressing may
+//! have secondary addresses: DHCP hands out only the primary one, as in AWS, and the
+//! client's script adds the others after the lease, as ec2-net-utils does.)
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use super::context::Report;
-use crate::model::{Addressing, Topology, AMAZON_PROVIDED_DNS};
+use crate::model::{Topology, AMAZON_PROVIDED_DNS};
 
 /// The most DNS servers, and NTP servers, an option set may list (AWS's limit for IPv4).
 pub const MAX_DHCP_SERVERS: usize = 4;
@@ -92,14 +93,6 @@ pub(super) fn dhcp_options(r: &mut Report, t: &Topology) {
                     format!("{secs} s: the DHCP lease time is at least {MIN_DHCP_LEASE_TIME} s"),
                 );
             }
-        }
-    }
-    for (i, e) in t.enis.iter().enumerate() {
-        if e.addressing == Addressing::Dhcp && !e.secondary_ips.is_empty() {
-            let res = r.label(&e.id, "eni", i);
-            r.warnings.push(format!(
-                "{res}.addressing: DHCP hands out only the primary address: the secondary ones are not configured in the namespace (as in AWS)"
-            ));
         }
     }
 }

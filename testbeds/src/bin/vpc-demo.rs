@@ -1,6 +1,8 @@
 //! `vpc-demo`: the README's first command. Brings up the embedded demo topology
 //! (`examples/demo.toml`: one VPC, four subnets, five instance namespaces and three named
-//! internet hosts on the internet segment) on a private `vpcd`, proves ARP, ping and a TCP transfer across
+//! internet hosts on the internet segment) on a private `vpcd`, where every instance
+//! configures itself with a real DHCP client (busybox udhcpc) from the VPC router, proves
+//! the leases and a name lookup through the VPC resolver, ARP, ping and a TCP transfer across
 //! subnets, the firewalls, the internet gateway and the NAT gateway, plus the drops a VPC
 //! makes, prints a short report, and removes everything it made.
 
@@ -118,6 +120,60 @@ fn run() -> anyhow::Result<Report> {
         failed: 0,
     };
     let web1 = lab.ns("eni-web1");
+
+    println!("DHCP (every instance runs udhcpc; the VPC router's DHCP server configures it)");
+    for (eni, name) in [
+        ("eni-web1", "web1"),
+        ("eni-web2", "web2"),
+        ("eni-app1", "app1"),
+        ("eni-pub1", "pub1"),
+        ("eni-priv1", "priv1"),
+    ] {
+        let Some(l) = lab.lease(eni) else {
+            r.check(false, format!("{name} has a DHCP lease"));
+            continue;
+        };
+        let link = lab.ns(eni).ip(&["-o", "link", "show", "dev", "eth0"])?;
+        let addrs = lab
+            .ns(eni)
+            .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])?;
+        let router = l.routers.first().map(|r| r.to_string()).unwrap_or_default();
+        let ok = lab.ip(eni) == IpAddr::V4(l.ip)
+            && addrs.contains(&format!("inet {}/{}", l.ip, l.prefix_len))
+            && l.mtu == Some(9001)
+            && link.contains("mtu 9001 ")
+            && l.dns.first().map(|d| d.to_string()).as_deref() == Some("10.0.0.2");
+        r.check(
+            ok,
+            format!(
+                "{name} got {}/{}, router {router}, MTU {}, resolver {} from the VPC router's DHCP in {} ms",
+                l.ip,
+                l.prefix_len,
+                l.mtu.map_or("-".into(), |m| m.to_string()),
+                l.dns.first().map_or("-".into(), |d| d.to_string()),
+                l.elapsed.map_or("?".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3)),
+            ),
+        );
+    }
+    // Secondary addresses are not in DHCP; they are added after the lease.
+    let web2_addrs = lab
+        .ns("eni-web2")
+        .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])?;
+    r.check(
+        web2_addrs.contains("inet 10.0.1.12/24"),
+        "web2's secondary 10.0.1.12 is configured after the lease (DHCP hands out the primary only)",
+    );
+    let name = "ip-10-0-2-20.ec2.internal";
+    let out = web1.exec(&["getent", "hosts", name], Duration::from_secs(5))?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    r.check(
+        out.status.success() && text.starts_with("10.0.2.20 "),
+        format!(
+            "web1 looks up app1's private DNS name {name} through the resolver 10.0.0.2 from its lease: {}",
+            text.split_whitespace().next().unwrap_or("no answer")
+        ),
+    );
+    println!();
 
     println!("ARP (answered by the VPC router, never by the instances)");
     let (_, rx) = lab.ping("eni-web1", ip("10.0.1.1"), 3)?;

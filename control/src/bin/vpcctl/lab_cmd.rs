@@ -167,8 +167,12 @@ pub(super) fn up(
                         {
                             progress.step("running DHCP clients");
                         }
-                        let dhcp = dhcp_clients(&c.config, socket);
+                        let dhcp = dhcp_clients(&c.config, socket, &mut state);
                         let dhcp_failed = dhcp.iter().any(|d| d.error.is_some());
+                        if let Err(e) = state.save(&state_path) {
+                            eprintln!("error: recording the DHCP clients: {e}");
+                            return Ok(ExitKind::Failed);
+                        }
                         if json {
                             let mut apply = ApplyReport::applied(file, &c, epoch, &post_commit);
                             apply.file.warnings = warnings;
@@ -240,41 +244,82 @@ pub(super) fn up(
 }
 
 /// Runs a DHCP client (busybox udhcpc) in the namespace of every attached ENI with
-/// `addressing = "dhcp"`, one after the other, each until it is bound or gives up; the
-/// scripts and lease records go under the socket's directory (`dhcp/<eni>/`).
-fn dhcp_clients(config: &DataplaneConfig, socket: &Path) -> Vec<DhcpLeaseReport> {
+/// `addressing = "dhcp"` (the default), one after the other, each until it is bound or
+/// gives up; once bound each stays in the background to renew, recorded in `state` for
+/// `down`. A client a previous `up` started that still runs on an interface holding its
+/// lease is kept (and its lease reported). The scripts, lease records and pid files go
+/// under the socket's directory (`dhcp/<eni>/`); the lease's `resolv.conf` also goes to
+/// `/etc/netns/<namespace>/`, so `vpcctl exec` and `ip netns exec` use the VPC's resolver.
+fn dhcp_clients(
+    config: &DataplaneConfig,
+    socket: &Path,
+    state: &mut UpState,
+) -> Vec<DhcpLeaseReport> {
+    use control::dhcp_client::{self, ClientOptions};
     let dir = lab::socket_dir(socket).join("dhcp");
-    config
+    let mut reports = Vec::new();
+    for (e, a) in config
         .enis
         .iter()
         .filter_map(|e| Some((e, e.attachment.as_ref().filter(|a| a.dhcp)?)))
-        .map(|(e, a)| {
-            match control::dhcp_client::obtain_lease(&a.netns, &a.ifname, &dir.join(&e.id)) {
-                Ok(l) => DhcpLeaseReport {
-                    eni: e.id.clone(),
-                    address: Some(format!("{}/{}", l.ip, l.prefix_len)),
-                    router: l.routers.first().map(|r| r.to_string()),
-                    dns: l.dns.iter().map(|d| d.to_string()).collect(),
-                    domain: l.domain.clone(),
-                    mtu: l.mtu,
-                    lease_secs: Some(l.lease_secs),
-                    elapsed_ms: l.elapsed.map(|d| d.as_millis() as u64),
-                    error: None,
-                },
-                Err(err) => DhcpLeaseReport {
-                    eni: e.id.clone(),
-                    address: None,
-                    router: None,
-                    dns: Vec::new(),
-                    domain: None,
-                    mtu: None,
-                    lease_secs: None,
-                    elapsed_ms: None,
-                    error: Some(err.to_string()),
-                },
+    {
+        let primary = e.ipv4.first().copied();
+        let running = state.dhcp_clients.iter().position(|c| c.eni == e.id);
+        let mut lease = None;
+        if let Some(i) = running {
+            let c = &state.dhcp_clients[i];
+            let kept = c.netns == a.netns
+                && c.is_alive()
+                && primary.is_some_and(|ip| dhcp_client::has_address(&a.netns, &a.ifname, ip));
+            if kept {
+                lease = Some(dhcp_client::read_lease(&c.dir).ok_or_else(|| {
+                    format!("its running client (pid {}) has no lease record", c.pid)
+                }));
+            } else {
+                if let Err(w) = c.stop(Duration::from_secs(5)) {
+                    eprintln!("warning: {w}");
+                }
+                state.dhcp_clients.remove(i);
             }
-        })
-        .collect()
+        }
+        let lease = lease.unwrap_or_else(|| {
+            let opts = ClientOptions {
+                secondary_ips: e.ipv4.iter().skip(1).copied().collect(),
+                netns_etc: Some(dhcp_client::netns_etc_dir(&a.netns)),
+            };
+            dhcp_client::start(&e.id, &a.netns, &a.ifname, &dir.join(&e.id), &opts)
+                .map(|(l, c)| {
+                    state.dhcp_clients.push(c);
+                    l
+                })
+                .map_err(|err| err.to_string())
+        });
+        reports.push(match lease {
+            Ok(l) => DhcpLeaseReport {
+                eni: e.id.clone(),
+                address: Some(format!("{}/{}", l.ip, l.prefix_len)),
+                router: l.routers.first().map(|r| r.to_string()),
+                dns: l.dns.iter().map(|d| d.to_string()).collect(),
+                domain: l.domain.clone(),
+                mtu: l.mtu,
+                lease_secs: Some(l.lease_secs),
+                elapsed_ms: l.elapsed.map(|d| d.as_millis() as u64),
+                error: None,
+            },
+            Err(err) => DhcpLeaseReport {
+                eni: e.id.clone(),
+                address: None,
+                router: None,
+                dns: Vec::new(),
+                domain: None,
+                mtu: None,
+                lease_secs: None,
+                elapsed_ms: None,
+                error: Some(err),
+            },
+        });
+    }
+    reports
 }
 
 /// Builds the internet segment and its hosts, and starts the hosts' services that are
@@ -443,6 +488,11 @@ pub(super) fn down(socket: &Path, json: bool) -> Result<ExitKind> {
     }
     for w in stop_services(&state.services) {
         warn(&mut report, w);
+    }
+    for c in &state.dhcp_clients {
+        if let Err(w) = c.stop(Duration::from_secs(5)) {
+            warn(&mut report, w);
+        }
     }
     for ns in &state.namespaces_created {
         match ip::netns_delete_if_exists(ns) {
