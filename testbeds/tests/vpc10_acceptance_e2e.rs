@@ -1,11 +1,12 @@
-//! Acceptance of VPC-10 (DHCP, the resolver, the MTU): instances that configure
+//! Acceptance of VPC-10 (DHCP, the resolver, instance metadata, the MTU): instances that configure
 //! themselves only by DHCP, as EC2 instances do. The harness runs busybox's udhcpc in each
 //! namespace (the default `addressing`; nothing else writes an address or route there);
 //! the lease gives the address, the default route, the resolver (copied to
 //! `/etc/netns/<namespace>/resolv.conf`, which `ip netns exec` puts over
 //! `/etc/resolv.conf`, so glibc's resolver in `getent` asks the VPC's) and MTU 9001
 //! (option 26). The first test runs behind a deny-all network ACL and a security group
-//! without rules, which filter neither DHCP nor DNS; the second sends a TCP stream from a
+//! without rules, which filter neither DHCP, DNS nor instance metadata (`curl`, IMDSv2
+//! tokens required on one instance); the second sends a TCP stream from a
 //! DHCP-configured jumbo-frame instance to a named internet host through the internet
 //! gateway's 1500-byte hop, where path-MTU discovery (the subnet router's "fragmentation
 //! needed") makes it through, and a DF ping that fills 9001 bytes gets that ICMP.
@@ -64,6 +65,7 @@ private_ip = "10.0.1.20"
 secondary_ips = ["10.0.1.21"]
 security_groups = ["sg-none"]
 netns = "web2"
+metadata_options = { http_tokens = "required" }
 
 [[private_hosted_zone]]
 id = "Zacc"
@@ -162,9 +164,51 @@ fn dhcp_only_instances_get_address_route_resolver_and_mtu_through_deny_all_filte
         "the ping met the filters: {c:?}"
     );
 
-    // IMDS: instance-metadata checks go here (http://169.254.169.254/latest/meta-data/
-    // from web1 and web2 under the same deny-all filters: instance id, local-ipv4, mac,
-    // and the secondary address web2's configuration came from).
+    // Instance metadata, under the same deny-all filters: curl reads the ENI's address;
+    // web2 requires IMDSv2 tokens, so only the token flow works there.
+    let imds = |ns: &Netns, path: &str, args: &[&str]| -> (String, String) {
+        let url = format!("http://169.254.169.254/latest/{path}");
+        let mut argv = vec!["curl", "-s", "-m", "5", "-w", "\n%{http_code}"];
+        argv.extend_from_slice(args);
+        argv.push(&url);
+        let out = ns.exec_ok(&argv, CMD).unwrap();
+        let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
+        (code.to_string(), body.to_string())
+    };
+    assert_eq!(
+        imds(web1, "meta-data/local-ipv4", &[]),
+        ("200".into(), "10.0.1.10".into())
+    );
+    assert_eq!(
+        imds(web1, "meta-data/local-hostname", &[]).1,
+        "ip-10-0-1-10.eu-west-1.compute.internal"
+    );
+    assert_eq!(imds(web2, "meta-data/local-ipv4", &[]).0, "401");
+    let (code, token) = imds(
+        web2,
+        "api/token",
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "X-aws-ec2-metadata-token-ttl-seconds: 300",
+        ],
+    );
+    assert_eq!(code, "200");
+    let header = format!("X-aws-ec2-metadata-token: {token}");
+    let (code, mac) = imds(web2, "meta-data/mac", &["-H", &header]);
+    assert_eq!(code, "200");
+    // Where ec2-net-utils reads the secondary addresses from.
+    assert_eq!(
+        imds(
+            web2,
+            &format!("meta-data/network/interfaces/macs/{mac}/local-ipv4s"),
+            &["-H", &header]
+        ),
+        ("200".into(), "10.0.1.20\n10.0.1.21".into())
+    );
+    let c = lab.counters("eni-web2").unwrap();
+    assert_eq!((c.metadata_requests, c.metadata_errors), (4, 1), "{c:?}");
 
     // Dropping the lab ends the clients by PID and removes /etc/netns/<namespace>.
     let clients: Vec<(u32, String)> = ["eni-web1", "eni-web2"]
