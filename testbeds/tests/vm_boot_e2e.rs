@@ -123,4 +123,48 @@ fn two_vms_ping_over_a_stream_socket() {
     let (code, out) = b.run("ping -c 3 -w 20 10.99.0.1", CMD).unwrap();
     assert_eq!(code, 0, "b → a: {out}");
     assert!(out.contains("3 packets received"), "{out}");
+
+    // The guest's udhcpc script applies a lease: address, default route, resolv.conf.
+    a.run_ok(UDHCPD, CMD).unwrap();
+    let lease = b
+        .run_ok("udhcpc -i eth0 -n -q -t 5 && cat /run/udhcpc.lease", CMD)
+        .unwrap();
+    assert!(lease.contains("ip=10.99.0.10"), "{lease}");
+    let addr = b.run_ok("ip -4 -o addr show dev eth0", CMD).unwrap();
+    assert!(addr.contains("inet 10.99.0.10"), "{addr}");
+    assert!(!addr.contains("10.99.0.2/"), "{addr}");
+    let route = b.run_ok("ip route show default", CMD).unwrap();
+    assert!(route.contains("default via 10.99.0.1 dev eth0"), "{route}");
+    let resolv = b.run_ok("cat /etc/resolv.conf", CMD).unwrap();
+    assert_eq!(resolv, "search test.internal\nnameserver 10.99.0.1\n");
+
+    // HTTP with busybox httpd and wget, checked with sha256sum.
+    a.run_ok(
+        "mkdir -p /srv && echo hello-from-a > /srv/index.html && httpd -h /srv -p 80",
+        CMD,
+    )
+    .unwrap();
+    let body = b
+        .run_ok("wget -q -O - http://10.99.0.1/index.html | sha256sum", CMD)
+        .unwrap();
+    let want = a.run_ok("sha256sum < /srv/index.html", CMD).unwrap();
+    assert_eq!(body, want);
+
+    if initramfs.has_iperf3() {
+        // `-1`: one test, then the server exits. Wait (bounded) for it to listen.
+        a.run_ok(
+            "iperf3 -s -1 -D && for i in $(seq 100); do netstat -ltn | grep -q ':5201 ' && break; sleep 0.1; done; netstat -ltn | grep -q ':5201 '",
+            CMD,
+        )
+        .unwrap();
+        let out = b.run_ok("iperf3 -c 10.99.0.1 -t 1", CMD).unwrap();
+        assert!(out.contains("receiver"), "{out}");
+        eprintln!("iperf3 between the TCG guests:\n{out}");
+    }
 }
+
+/// busybox udhcpd on VM a, serving 10.99.0.100-110 with router, DNS and domain options.
+const UDHCPD: &str = "printf '%s\\n' 'start 10.99.0.100' 'end 10.99.0.110' 'interface eth0' \
+    'option subnet 255.255.255.0' 'option router 10.99.0.1' 'option dns 10.99.0.1' \
+    'option domain test.internal' 'lease_file /tmp/udhcpd.leases' > /tmp/udhcpd.conf \
+    && touch /tmp/udhcpd.leases && udhcpd /tmp/udhcpd.conf";

@@ -223,12 +223,10 @@ impl Initramfs {
         ar.file("init", 0o755, INIT.as_bytes()).map_err(io)?;
         ar.file("etc/profile", 0o644, PROFILE.as_bytes())
             .map_err(io)?;
-        ar.file(
-            "usr/share/udhcpc/default.script",
-            0o755,
-            UDHCPC_SCRIPT.as_bytes(),
-        )
-        .map_err(io)?;
+        // Debian's busybox runs /etc/udhcpc/default.script; upstream's default is the other path.
+        ar.file("etc/udhcpc/default.script", 0o755, UDHCPC_SCRIPT.as_bytes())
+            .map_err(io)?;
+        ar.symlink("usr/share/udhcpc", "/etc/udhcpc").map_err(io)?;
         ar.file("etc/resolv.conf", 0o644, b"").map_err(io)?;
         ar.file("etc/hosts", 0o644, b"127.0.0.1 localhost vm\n")
             .map_err(io)?;
