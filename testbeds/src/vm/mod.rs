@@ -188,11 +188,16 @@ impl VmOptions {
     }
 }
 
-/// The QEMU command line for `opts` with an already resolved accelerator (what [`Vm::launch`]
-/// runs; also what a human types to boot a test VM by hand, minus `vm.harness=1`).
+/// Kernel arguments [`Vm::launch`] adds: the guest's shell turns console echo off (`stty -echo`),
+/// so command output reads back exactly.
+pub const HARNESS_APPEND: &str = "vm.harness=1";
+
+/// The QEMU command line for `opts` with an already resolved accelerator: what [`Vm::launch`]
+/// runs (it adds [`HARNESS_APPEND`] to `opts.append`), and what a human runs to boot a test VM by
+/// hand (`vm-initramfs` prints it).
 pub fn qemu_argv(opts: &VmOptions, full_name: &str, accel: Accel) -> Vec<String> {
     let kernel = opts.initramfs.kernel();
-    let mut append = String::from("console=ttyS0 quiet panic=-1 vm.harness=1");
+    let mut append = String::from("console=ttyS0 quiet panic=-1");
     if !opts.append.is_empty() {
         append.push(' ');
         append.push_str(&opts.append);
@@ -286,6 +291,8 @@ impl Vm {
         let name = prefix.ns_name(&opts.name);
         let accel = opts.accel.resolve();
         let dir = Scratch::new(&name)?.keep_on_panic(true);
+        let mut opts = opts;
+        opts.append = format!("{HARNESS_APPEND} {}", opts.append);
         let argv = qemu_argv(&opts, &name, accel);
         let desc = argv.join(" ");
         let log_path = dir.join("console.log");
