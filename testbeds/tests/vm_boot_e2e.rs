@@ -68,6 +68,18 @@ fn vm_boots_and_runs_console_commands() {
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("iperf"), "{out}");
     }
+    // A command that overruns its deadline is interrupted (Ctrl-C) and the console goes on.
+    let err = vm.run("sleep 600", Duration::from_secs(2)).unwrap_err();
+    assert!(
+        matches!(err, testbeds::Error::Timeout { .. }),
+        "expected a timeout: {err}"
+    );
+    assert_eq!(vm.run_ok("echo after", CMD).unwrap(), "after\n");
+    assert_eq!(
+        vm.run_ok("pidof sleep || echo none", CMD).unwrap(),
+        "none\n"
+    );
+
     let pid = vm.pid();
     drop(vm);
     assert!(

@@ -6,17 +6,18 @@
 //! mounts proc/sys/dev, loads the modules, brings `lo` up and starts a shell on the serial console
 //! that prints [`READY_MARKER`].
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use flate2::write::GzEncoder;
 
+use super::archive::Archive;
+use super::kernel::{module_file_name, read_module, resolve_modules, Kernel};
 use crate::error::{Error, Result};
-use crate::process::{describe, run_command_ok};
+use crate::process::run_command_ok;
 
 /// Printed by the guest's login shell right before its first prompt (built by `printf` from two
 /// halves, so nothing else on the console contains it).
@@ -93,52 +94,6 @@ bound|renew)
 esac
 exit 0
 "#;
-
-/// The host kernel the guests boot: its image and its modules directory.
-#[derive(Debug, Clone)]
-pub struct Kernel {
-    /// The release, e.g. `6.1.0-28-amd64`.
-    pub version: String,
-    /// `/boot/vmlinuz-{version}`.
-    pub image: PathBuf,
-    /// `/lib/modules/{version}`.
-    pub modules_dir: PathBuf,
-}
-
-impl Kernel {
-    /// The newest `/boot/vmlinuz-*` that has a `/lib/modules/<version>/modules.dep`.
-    pub fn find() -> Result<Kernel> {
-        let missing = |detail: String| Error::VmSetup {
-            what: "a kernel (/boot/vmlinuz-*) with its modules".into(),
-            detail,
-        };
-        let entries = std::fs::read_dir("/boot").map_err(|e| missing(format!("/boot: {e}")))?;
-        let mut found: Vec<Kernel> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let version = name.strip_prefix("vmlinuz-")?.to_owned();
-                let modules_dir = Path::new("/lib/modules").join(&version);
-                modules_dir.join("modules.dep").is_file().then(|| Kernel {
-                    image: e.path(),
-                    modules_dir,
-                    version,
-                })
-            })
-            .collect();
-        found.sort_by_key(|k| version_key(&k.version));
-        found
-            .pop()
-            .ok_or_else(|| missing("no /boot/vmlinuz-<v> with /lib/modules/<v>/modules.dep".into()))
-    }
-}
-
-/// Sort key for kernel releases: the numbers in it, in order.
-fn version_key(v: &str) -> Vec<u64> {
-    v.split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse().ok())
-        .collect()
-}
 
 /// A built initramfs archive (the file stays until its directory is removed).
 #[derive(Debug, Clone)]
@@ -264,7 +219,8 @@ impl Initramfs {
     }
 }
 
-fn command(argv: &[&str]) -> Command {
+/// A [`Command`] for `argv` (non-empty, built from constants here).
+pub(super) fn command(argv: &[&str]) -> Command {
     let mut cmd = Command::new(argv[0]);
     cmd.args(&argv[1..]);
     cmd
@@ -280,301 +236,4 @@ pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
         .map(|d| Path::new(d).join(name))
         .find(|p| p.is_file());
     found
-}
-
-/// A module's file name inside the initramfs (compression suffix dropped: it is decompressed).
-fn module_file_name(rel: &str) -> String {
-    let base = rel.rsplit('/').next().unwrap_or(rel);
-    let base = [".xz", ".zst", ".gz"]
-        .iter()
-        .find_map(|s| base.strip_suffix(s))
-        .unwrap_or(base);
-    base.to_owned()
-}
-
-/// A module's canonical name (`kernel/drivers/net/virtio_net.ko.xz` → `virtio_net`).
-fn module_name(rel: &str) -> String {
-    let f = module_file_name(rel);
-    f.strip_suffix(".ko").unwrap_or(&f).replace('-', "_")
-}
-
-/// Resolves `wanted` and their dependencies through `modules.dep` into a load order (dependencies
-/// first). A module listed in `modules.builtin` is skipped; one in neither is a [`Error::VmSetup`].
-pub fn resolve_modules(kernel: &Kernel, wanted: &[&str]) -> Result<Vec<String>> {
-    let read = |name: &str| {
-        let p = kernel.modules_dir.join(name);
-        std::fs::read_to_string(&p).map_err(|e| Error::io(format!("reading {}", p.display()), e))
-    };
-    let dep_text = read("modules.dep")?;
-    let builtin: BTreeSet<String> = read("modules.builtin")
-        .unwrap_or_default()
-        .lines()
-        .map(module_name)
-        .collect();
-    resolve_in(&dep_text, &builtin, wanted, &kernel.version)
-}
-
-fn resolve_in(
-    dep_text: &str,
-    builtin: &BTreeSet<String>,
-    wanted: &[&str],
-    version: &str,
-) -> Result<Vec<String>> {
-    // name → (path, dependency paths)
-    let mut deps: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-    for line in dep_text.lines() {
-        let Some((path, rest)) = line.split_once(':') else {
-            continue;
-        };
-        let list = rest.split_whitespace().map(str::to_owned).collect();
-        deps.insert(module_name(path), (path.to_owned(), list));
-    }
-    let mut order = Vec::new();
-    let mut seen = BTreeSet::new();
-    for w in wanted {
-        let name = w.replace('-', "_");
-        if builtin.contains(&name) && !deps.contains_key(&name) {
-            continue;
-        }
-        let Some((path, _)) = deps.get(&name) else {
-            return Err(Error::VmSetup {
-                what: format!("kernel module {w}"),
-                detail: format!("neither in modules.dep nor modules.builtin of {version}"),
-            });
-        };
-        visit(path, &deps, &mut seen, &mut order);
-    }
-    Ok(order)
-}
-
-/// Post-order walk: every dependency lands in `order` before the module that needs it.
-fn visit(
-    path: &str,
-    deps: &BTreeMap<String, (String, Vec<String>)>,
-    seen: &mut BTreeSet<String>,
-    order: &mut Vec<String>,
-) {
-    if !seen.insert(path.to_owned()) {
-        return;
-    }
-    if let Some((_, list)) = deps.get(&module_name(path)) {
-        for d in list {
-            visit(d, deps, seen, order);
-        }
-    }
-    order.push(path.to_owned());
-}
-
-/// Reads a module file, decompressing `.ko.gz` in process and `.ko.xz`/`.ko.zst` with `xz`/`zstd`.
-fn read_module(path: &Path) -> Result<Vec<u8>> {
-    let shown = path.display().to_string();
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    match ext {
-        "gz" => {
-            let f = File::open(path).map_err(|e| Error::io(format!("opening {shown}"), e))?;
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(f)
-                .read_to_end(&mut out)
-                .map_err(|e| Error::io(format!("decompressing {shown}"), e))?;
-            Ok(out)
-        }
-        "xz" | "zst" => {
-            let tool = if ext == "xz" { "xz" } else { "zstd" };
-            let argv = [tool, "-dc", &shown];
-            let out = crate::process::run_command(
-                command(&argv),
-                &describe(&argv),
-                Duration::from_secs(30),
-            )?;
-            if out.status.success() {
-                Ok(out.stdout)
-            } else {
-                Err(Error::Command {
-                    cmd: describe(&argv),
-                    status: out.status.to_string(),
-                    stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-                })
-            }
-        }
-        _ => std::fs::read(path).map_err(|e| Error::io(format!("reading {shown}"), e)),
-    }
-}
-
-/// The shared libraries `ldd` lists for `program` (absolute paths, the dynamic loader included).
-fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>> {
-    let shown = program.to_string_lossy();
-    let argv = ["ldd", shown.as_ref()];
-    let out =
-        crate::process::run_command(command(&argv), &describe(&argv), Duration::from_secs(10))?;
-    // ldd exits 1 for a static binary ("not a dynamic executable"): then there is nothing to copy.
-    let text = String::from_utf8_lossy(&out.stdout);
-    Ok(parse_ldd(&text))
-}
-
-fn parse_ldd(text: &str) -> Vec<PathBuf> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            let path = match line.split_once("=>") {
-                Some((_, right)) => right.split_whitespace().next()?,
-                None => line.split_whitespace().next()?,
-            };
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .collect()
-}
-
-/// Writes newc entries into a gzip stream, creating parent directories on first use.
-struct Archive<W: Write> {
-    out: W,
-    ino: u32,
-    dirs: BTreeSet<String>,
-    files: BTreeSet<String>,
-}
-
-const S_IFDIR: u32 = 0o040_000;
-const S_IFREG: u32 = 0o100_000;
-const S_IFLNK: u32 = 0o120_000;
-const S_IFCHR: u32 = 0o020_000;
-
-impl<W: Write> Archive<GzEncoder<W>> {
-    fn finish(self) -> std::io::Result<()> {
-        let gz = cpio::newc::trailer(self.out)?;
-        let mut inner = gz.finish()?;
-        inner.flush()
-    }
-}
-
-impl<W: Write> Archive<W> {
-    fn new(out: W) -> Self {
-        Archive {
-            out,
-            ino: 1,
-            dirs: BTreeSet::new(),
-            files: BTreeSet::new(),
-        }
-    }
-
-    fn entry(
-        &mut self,
-        name: &str,
-        mode: u32,
-        data: &[u8],
-        rdev: (u32, u32),
-    ) -> std::io::Result<()> {
-        if let Some((parent, _)) = name.rsplit_once('/') {
-            self.dir(parent)?;
-        }
-        let size = u32::try_from(data.len())
-            .map_err(|_| std::io::Error::other(format!("{name}: file too large for cpio")))?;
-        self.ino += 1;
-        let nlink = if mode & S_IFDIR != 0 { 2 } else { 1 };
-        let mut w = cpio::newc::Builder::new(name)
-            .ino(self.ino)
-            .mode(mode)
-            .nlink(nlink)
-            .rdev_major(rdev.0)
-            .rdev_minor(rdev.1)
-            .write(&mut self.out, size);
-        w.write_all(data)?;
-        w.finish()?;
-        Ok(())
-    }
-
-    fn dir(&mut self, name: &str) -> std::io::Result<()> {
-        if name.is_empty() || self.dirs.contains(name) {
-            return Ok(());
-        }
-        if let Some((parent, _)) = name.rsplit_once('/') {
-            self.dir(parent)?;
-        }
-        self.dirs.insert(name.to_owned());
-        self.entry(name, S_IFDIR | 0o755, &[], (0, 0))
-    }
-
-    fn file(&mut self, name: &str, perm: u32, data: &[u8]) -> std::io::Result<()> {
-        if !self.files.insert(name.to_owned()) {
-            return Ok(());
-        }
-        self.entry(name, S_IFREG | perm, data, (0, 0))
-    }
-
-    fn symlink(&mut self, name: &str, target: &str) -> std::io::Result<()> {
-        if !self.files.insert(name.to_owned()) {
-            return Ok(());
-        }
-        self.entry(name, S_IFLNK | 0o777, target.as_bytes(), (0, 0))
-    }
-
-    fn chardev(&mut self, name: &str, major: u32, minor: u32) -> std::io::Result<()> {
-        self.entry(name, S_IFCHR | 0o600, &[], (major, minor))
-    }
-
-    /// Copies a host executable to `dest` and every shared library it needs to the path `ldd`
-    /// reports (symlinks followed: the archive gets regular files).
-    fn host_program(&mut self, program: &Path, dest: &str) -> Result<()> {
-        let read = |p: &Path| {
-            std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))
-        };
-        let io = |e| Error::io(format!("adding {} to the initramfs", program.display()), e);
-        let data = read(program)?;
-        self.file(dest, 0o755, &data).map_err(io)?;
-        for lib in shared_libraries(program)? {
-            let name = lib.to_string_lossy().trim_start_matches('/').to_owned();
-            if self.files.contains(&name) {
-                continue;
-            }
-            let data = read(&lib)?;
-            self.file(&name, 0o755, &data).map_err(io)?;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn resolves_dependencies_first_and_skips_builtins() {
-        let dep = "kernel/drivers/net/virtio_net.ko.xz: kernel/drivers/net/net_failover.ko.xz kernel/net/core/failover.ko.xz\n\
-                   kernel/drivers/net/net_failover.ko.xz: kernel/net/core/failover.ko.xz\n\
-                   kernel/net/core/failover.ko.xz:\n\
-                   kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_modern_dev.ko\n\
-                   kernel/drivers/virtio/virtio_pci_modern_dev.ko:\n";
-        let builtin: BTreeSet<String> = ["af_packet".to_owned()].into();
-        let order = resolve_in(
-            dep,
-            &builtin,
-            &["virtio_pci", "virtio_net", "af_packet"],
-            "t",
-        )
-        .unwrap();
-        assert_eq!(
-            order,
-            [
-                "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
-                "kernel/drivers/virtio/virtio_pci.ko",
-                "kernel/net/core/failover.ko.xz",
-                "kernel/drivers/net/net_failover.ko.xz",
-                "kernel/drivers/net/virtio_net.ko.xz",
-            ]
-        );
-        assert!(resolve_in(dep, &builtin, &["nope"], "t").is_err());
-        assert_eq!(module_file_name("a/b/virtio_net.ko.zst"), "virtio_net.ko");
-    }
-
-    #[test]
-    fn parses_ldd_output() {
-        let text = "\tlinux-vdso.so.1 (0x00007f)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x1)\n\t/lib64/ld-linux-x86-64.so.2 (0x2)\n";
-        assert_eq!(
-            parse_ldd(text),
-            [
-                PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"),
-                PathBuf::from("/lib64/ld-linux-x86-64.so.2")
-            ]
-        );
-        assert!(parse_ldd("\tnot a dynamic executable\n").is_empty());
-    }
 }
