@@ -93,6 +93,28 @@ pub enum Error {
     /// A topology was rejected (by validation or by vpcd); every problem, one per entry.
     #[error("topology rejected:\n  {}", .0.join("\n  "))]
     Topology(Vec<String>),
+    /// Something a test VM needs (QEMU, a kernel, its modules, busybox) is missing on this machine.
+    #[error("test VMs need {what}: {detail}; install it: scripts/setup")]
+    VmSetup {
+        /// What is missing (e.g. "qemu-system-x86_64").
+        what: String,
+        /// Where the harness looked, or what went wrong.
+        detail: String,
+    },
+    /// A test VM's serial console closed (QEMU exited) before the awaited output.
+    #[error(
+        "VM {vm}: {detail}\n--- console tail ---\n{console_tail}\n--- qemu stderr ---\n{stderr}"
+    )]
+    VmConsole {
+        /// The VM's name.
+        vm: String,
+        /// What was awaited and what happened.
+        detail: String,
+        /// The end of the serial console output.
+        console_tail: String,
+        /// QEMU's stderr (tail).
+        stderr: String,
+    },
     /// Talking to vpcd over its socket failed.
     #[error("vpcd control: {0}")]
     Control(String),

@@ -8,7 +8,8 @@
 //! - [`Lab`]: a topology file running on its own `vpcd` with per-run namespaces;
 //! - [`Vpcctl`]: the `vpcctl` binary end to end, with a guard that runs `vpcctl down`;
 //! - [`traffic`]: real socat/iperf3 traffic between namespaces;
-//! - [`Scratch`]: per-run temporary directories.
+//! - [`Scratch`]: per-run temporary directories;
+//! - [`vm`]: QEMU guests (busybox initramfs, serial console commands, KVM/TCG probe).
 //!
 //! Every namespace test starts with `if !testbeds::require_root_or_skip() { return; }`.
 
@@ -21,6 +22,7 @@ pub mod process;
 pub mod scratch;
 mod sys;
 pub mod traffic;
+pub mod vm;
 pub mod vpcctl;
 pub mod vpcd;
 
@@ -32,6 +34,7 @@ pub use privileges::require_root_or_skip;
 pub use process::{NsChild, SpawnOpts};
 pub use scratch::Scratch;
 pub use traffic::{iperf3, tcp_transfer, TransferResult};
+pub use vm::{Initramfs, Nic, Vm, VmOptions};
 pub use vpcctl::{Vpcctl, VpcctlUp};
 pub use vpcd::{Vpcd, VpcdOptions};
 

@@ -1,0 +1,176 @@
+//! The QEMU command line: NICs as raw `-netdev`/`-device` pairs, and the launch options.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{Accel, Initramfs, DEFAULT_BOOT_TIMEOUT, QEMU};
+use crate::names::RunPrefix;
+use crate::netns::MacAddr;
+
+/// One guest NIC as the raw QEMU argument pair `-netdev NETDEV -device DEVICE`, so that any
+/// attachment kind (stream socket, vhost-user, TAP) plugs in without changes here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nic {
+    /// The `-netdev` value, e.g. `stream,id=n0,server=on,addr.type=unix,addr.path=/tmp/x.sock`.
+    pub netdev: String,
+    /// The `-device` value, e.g. `virtio-net-pci,netdev=n0,mac=02:00:00:00:00:01,romfile=`.
+    pub device: String,
+}
+
+impl Nic {
+    /// A NIC from raw `-netdev` and `-device` values.
+    pub fn new(netdev: impl Into<String>, device: impl Into<String>) -> Nic {
+        Nic {
+            netdev: netdev.into(),
+            device: device.into(),
+        }
+    }
+
+    /// A `virtio-net-pci` device on the backend `backend` (the `-netdev` value without `id=`, e.g.
+    /// `stream,server=off,addr.type=unix,addr.path=…` or `tap,ifname=…,script=no,downscript=no`),
+    /// both named `id`. `romfile=` is empty: the guest boots from `-kernel`, not from the network
+    /// (and Debian's QEMU does not ship the iPXE ROM without `ipxe-qemu`).
+    pub fn virtio(id: &str, backend: &str, mac: Option<MacAddr>) -> Nic {
+        let (kind, rest) = backend.split_once(',').unwrap_or((backend, ""));
+        let netdev = if rest.is_empty() {
+            format!("{kind},id={id}")
+        } else {
+            format!("{kind},id={id},{rest}")
+        };
+        let mut device = format!("virtio-net-pci,netdev={id},romfile=");
+        if let Some(mac) = mac {
+            device.push_str(&format!(",mac={mac}"));
+        }
+        Nic { netdev, device }
+    }
+
+    /// A `virtio-net-pci` NIC on a `-netdev stream` Unix socket at `path`: `server` listens there
+    /// (create that VM first), otherwise it connects.
+    pub fn stream_unix(id: &str, path: &Path, server: bool, mac: Option<MacAddr>) -> Nic {
+        let on = if server { "on" } else { "off" };
+        let backend = format!(
+            "stream,server={on},addr.type=unix,addr.path={}",
+            path.display()
+        );
+        Nic::virtio(id, &backend, mac)
+    }
+}
+
+/// What [`Vm::launch`] / [`Vm::boot`] start.
+#[derive(Debug, Clone)]
+pub struct VmOptions {
+    /// Short name; the VM is called `{prefix}-{name}` (QEMU's `-name`, the scratch directory).
+    pub name: String,
+    /// The per-run prefix; `None` allocates a fresh [`RunPrefix`] for this VM.
+    pub prefix: Option<RunPrefix>,
+    /// The root file system; the VM boots the kernel it was built for.
+    pub initramfs: Initramfs,
+    /// Accelerator ([`Accel::Auto`] by default).
+    pub accel: Accel,
+    /// Guest memory in MiB (256).
+    pub memory_mib: u32,
+    /// Virtual CPUs (1).
+    pub cpus: u32,
+    /// The NICs, in PCI order (the guest names them eth0, eth1, …). None by default.
+    pub nics: Vec<Nic>,
+    /// Extra kernel command line arguments (appended).
+    pub append: String,
+    /// How long [`Vm::boot`] waits for the shell's ready marker.
+    pub boot_timeout: Duration,
+    /// SIGKILL QEMU when the thread that launched it exits (`PR_SET_PDEATHSIG`): right when the
+    /// launching thread owns the VM (tests); turn off to hand the VM to another thread.
+    pub die_with_thread: bool,
+}
+
+impl VmOptions {
+    /// Defaults: [`Accel::Auto`], 256 MiB, 1 CPU, no NIC, [`DEFAULT_BOOT_TIMEOUT`].
+    pub fn new(name: impl Into<String>, initramfs: &Initramfs) -> VmOptions {
+        VmOptions {
+            name: name.into(),
+            prefix: None,
+            initramfs: initramfs.clone(),
+            accel: Accel::Auto,
+            memory_mib: 256,
+            cpus: 1,
+            nics: Vec::new(),
+            append: String::new(),
+            boot_timeout: DEFAULT_BOOT_TIMEOUT,
+            die_with_thread: true,
+        }
+    }
+
+    /// Adds a NIC.
+    pub fn nic(mut self, nic: Nic) -> VmOptions {
+        self.nics.push(nic);
+        self
+    }
+
+    /// Sets the accelerator.
+    pub fn accel(mut self, accel: Accel) -> VmOptions {
+        self.accel = accel;
+        self
+    }
+
+    /// Uses this run prefix (so the VM's name matches the run's namespaces).
+    pub fn prefix(mut self, prefix: &RunPrefix) -> VmOptions {
+        self.prefix = Some(prefix.clone());
+        self
+    }
+}
+
+/// Kernel arguments [`Vm::launch`] adds: the guest's shell turns console echo off (`stty -echo`),
+/// so command output reads back exactly.
+pub const HARNESS_APPEND: &str = "vm.harness=1";
+
+/// The QEMU command line for `opts` with an already resolved accelerator: what [`Vm::launch`]
+/// runs (it adds [`HARNESS_APPEND`] to `opts.append`), and what a human runs to boot a test VM by
+/// hand (`vm-initramfs` prints it).
+pub fn qemu_argv(opts: &VmOptions, full_name: &str, accel: Accel) -> Vec<String> {
+    let kernel = opts.initramfs.kernel();
+    let mut append = String::from("console=ttyS0 quiet panic=-1");
+    if !opts.append.is_empty() {
+        append.push(' ');
+        append.push_str(&opts.append);
+    }
+    let mut argv: Vec<String> = [QEMU, "-name", full_name, "-accel", accel.as_str()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if accel == Accel::Kvm {
+        argv.extend(["-cpu".into(), "host".into()]);
+    }
+    argv.extend(
+        [
+            "-m",
+            &opts.memory_mib.to_string(),
+            "-smp",
+            &opts.cpus.to_string(),
+            "-nographic",
+            "-nodefaults",
+            "-nic",
+            "none",
+            "-no-reboot",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+            "-kernel",
+            &kernel.image.to_string_lossy(),
+            "-initrd",
+            &opts.initramfs.path().to_string_lossy(),
+            "-append",
+            &append,
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    for nic in &opts.nics {
+        argv.extend([
+            "-netdev".into(),
+            nic.netdev.clone(),
+            "-device".into(),
+            nic.device.clone(),
+        ]);
+    }
+    argv
+}
