@@ -2,7 +2,7 @@
 //! (`examples/demo.toml`: one VPC, four subnets, five instance namespaces and three named
 //! internet hosts on the internet segment) on a private `vpcd`, where every instance
 //! configures itself with a real DHCP client (busybox udhcpc) from the VPC router, proves
-//! the leases and a name lookup through the VPC resolver, ARP, ping and a TCP transfer across
+//! the leases, a name lookup through the VPC resolver, instance metadata (IMDSv2), ARP, ping and a TCP transfer across
 //! subnets, the firewalls, the internet gateway and the NAT gateway, plus the drops a VPC
 //! makes, prints a short report, and removes everything it made.
 
@@ -171,6 +171,37 @@ fn run() -> anyhow::Result<Report> {
         format!(
             "web1 looks up app1's private DNS name {name} through the resolver 10.0.0.2 from its lease: {}",
             text.split_whitespace().next().unwrap_or("no answer")
+        ),
+    );
+    // The instance metadata service: IMDSv2 (a session token, then a request with it).
+    let curl = |args: &[&str]| -> anyhow::Result<String> {
+        let mut argv = vec!["curl", "-s", "-m", "5"];
+        argv.extend_from_slice(args);
+        let out = web1.exec(&argv, Duration::from_secs(10))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let token = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        "X-aws-ec2-metadata-token-ttl-seconds: 60",
+        "http://169.254.169.254/latest/api/token",
+    ])?;
+    let header = format!("X-aws-ec2-metadata-token: {token}");
+    let local = curl(&[
+        "-H",
+        &header,
+        "http://169.254.169.254/latest/meta-data/local-ipv4",
+    ])?;
+    let id = curl(&[
+        "-H",
+        &header,
+        "http://169.254.169.254/latest/meta-data/instance-id",
+    ])?;
+    r.check(
+        !token.is_empty() && local == "10.0.1.10" && id.starts_with("i-"),
+        format!(
+            "web1 reads its metadata at 169.254.169.254 with an IMDSv2 token: local-ipv4 {local}, instance-id {id}"
         ),
     );
     println!();
