@@ -455,12 +455,14 @@ impl ControlState {
                         s,
                         std::net::SocketAddr::from((u.server, crate::vpc::pipeline::dns::PORT)),
                     ))),
-                    Err(err) => return Response::Rejected {
-                        errors: vec![format!(
+                    Err(err) => {
+                        return Response::Rejected {
+                            errors: vec![format!(
                             "dns.upstream: cannot open a socket from {} in namespace `{}`: {err}",
                             u.source, u.netns
                         )],
-                    },
+                        }
+                    }
                 },
             }
         };
