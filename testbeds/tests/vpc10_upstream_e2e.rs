@@ -129,7 +129,10 @@ fn internet_names_come_from_the_upstream_host_through_a_deny_all_acl() {
 
     let (code, out) = getent(a, "www.example.com");
     assert_eq!(code, Some(0), "{out}");
-    assert_eq!(out, format!("{UPSTREAM}     www.example.com"));
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        [UPSTREAM, "www.example.com"]
+    );
     // The upstream's NXDOMAIN comes back as such.
     let (code, out) = getent(a, "nx.example.com");
     assert_eq!(code, Some(2), "not found: {out}");
