@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use dataplane::sys::ip::{self, Ip, IpError, LinkAttr};
 use dataplane::wire::MacAddr;
 
-use crate::model::{HostService, Topology, SEGMENT_BRIDGE};
+use crate::model::{HostService, ServiceKind, Topology, SEGMENT_BRIDGE};
 use crate::names::{internet_host_mac, segment_host_ifname};
 
 /// The interface name of an internet host's link, inside its namespace.
@@ -56,6 +56,9 @@ pub struct SegmentPlan {
     pub netns: String,
     /// Its MTU (the hosts' interfaces and the bridge).
     pub mtu: u32,
+    /// When the VPC resolver has an upstream (`[lab] dns_upstream`): its own address on
+    /// the segment, held by the bridge (`/32`), and the upstream's, routed on-link.
+    pub resolver: Option<(std::net::Ipv4Addr, std::net::Ipv4Addr)>,
     /// The hosts on it.
     pub hosts: Vec<HostPlan>,
 }
@@ -87,9 +90,11 @@ impl SegmentPlan {
             return None;
         }
         let seg = t.internet.clone().unwrap_or_default();
+        let upstream = t.lab.as_ref().and_then(|l| l.dns_upstream);
         Some(SegmentPlan {
             netns: seg.netns,
             mtu: seg.mtu,
+            resolver: upstream.map(|u| (seg.resolver_address, u)),
             hosts: t
                 .internet_hosts
                 .iter()
@@ -155,6 +160,29 @@ impl SegmentPlan {
             ),
         )?;
         run(what(), Ip::link_up(seg, "lo"))?;
+        // The resolver's own address: the hosts (every destination on-link) reach it by
+        // ARP on the bridge, vpcd's upstream socket is bound to it.
+        if let Some((own, upstream)) = self.resolver {
+            let (own, upstream) = (own.to_string(), format!("{upstream}/32"));
+            let addr = format!("{own}/32");
+            run(
+                what(),
+                Ip::new(["addr", "replace", addr.as_str(), "dev", SEGMENT_BRIDGE]).within(seg),
+            )?;
+            run(
+                what(),
+                Ip::new([
+                    "route",
+                    "replace",
+                    upstream.as_str(),
+                    "dev",
+                    SEGMENT_BRIDGE,
+                    "src",
+                    own.as_str(),
+                ])
+                .within(seg),
+            )?;
+        }
         for h in &self.hosts {
             let hw = || format!("internet host {}", h.id);
             let ns = Some(h.netns.as_str());
@@ -219,6 +247,12 @@ pub fn serve_args(host: &HostPlan) -> Vec<String> {
         return Vec::new();
     }
     let mut args = vec!["serve".to_string(), "--name".to_string(), host.id.clone()];
+    if host.services.iter().any(|s| s.kind == ServiceKind::Dns) {
+        if let Some(first) = host.addresses.first() {
+            args.push("--address".to_string());
+            args.push(first.to_string());
+        }
+    }
     for s in &host.services {
         args.push("--service".to_string());
         args.push(crate::serve::ServiceSpec::from(*s).to_string());

@@ -5,6 +5,9 @@
 //!   client address and port it saw (`client saw 198.51.100.40:43512`), so a test can
 //!   check what a gateway's translation looks like from the internet.
 //! - `echo` over TCP sends back what it reads; over UDP, each datagram.
+//! - `dns` (UDP): answers every A question with the host's first address (`--address`)
+//!   and NXDOMAIN for names starting with `nx.`; other types get an empty NOERROR, what
+//!   does not parse as a query gets nothing. Messages are hickory-proto's.
 //!
 //! Small by design: a thread per listener and per connection (at most
 //! [`MAX_CONNECTIONS`] at once), bounded reads and timeouts. Request parsing is
@@ -19,6 +22,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{RData, Record, RecordType};
+
 use crate::model::{HostService, ServiceKind, ServiceProtocol};
 
 /// Connections served at once, per service; more are closed at once.
@@ -32,8 +39,11 @@ const IDLE: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// A service specification did not parse.
-    #[error("service `{0}`: expected KIND:PROTOCOL:PORT, KIND one of http, echo; PROTOCOL tcp or udp (http: tcp only); PORT 1..=65535")]
+    #[error("service `{0}`: expected KIND:PROTOCOL:PORT, KIND one of http, echo, dns; PROTOCOL tcp or udp (http: tcp only, dns: udp only); PORT 1..=65535")]
     Spec(String),
+    /// A `dns` service was asked for without the address it answers with.
+    #[error("service `{0}`: a dns service needs the address it answers with (--address)")]
+    NoAddress(ServiceSpec),
     /// Binding the port failed.
     #[error("{spec}: cannot listen on port {port}: {source}")]
     Bind {
@@ -62,8 +72,9 @@ impl fmt::Display for ServiceSpec {
         let kind = match self.0.kind {
             ServiceKind::Http => "http",
             ServiceKind::Echo => "echo",
+            ServiceKind::Dns => "dns",
         };
-        write!(f, "{kind}:{}:{}", self.0.protocol.as_str(), self.0.port)
+        write!(f, "{kind}:{}:{}", self.0.protocol().as_str(), self.0.port())
     }
 }
 
@@ -75,11 +86,12 @@ impl FromStr for ServiceSpec {
         let kind = match it.next() {
             Some("http") => ServiceKind::Http,
             Some("echo") => ServiceKind::Echo,
+            Some("dns") => ServiceKind::Dns,
             _ => return Err(bad()),
         };
         let protocol = match it.next() {
-            Some("tcp") => ServiceProtocol::Tcp,
-            Some("udp") if kind == ServiceKind::Echo => ServiceProtocol::Udp,
+            Some("tcp") if kind != ServiceKind::Dns => ServiceProtocol::Tcp,
+            Some("udp") if kind != ServiceKind::Http => ServiceProtocol::Udp,
             _ => return Err(bad()),
         };
         let port = it
@@ -92,30 +104,40 @@ impl FromStr for ServiceSpec {
         }
         Ok(ServiceSpec(HostService {
             kind,
-            protocol,
-            port,
+            protocol: Some(protocol),
+            port: Some(port),
         }))
     }
 }
 
-/// Binds every service, calls `ready`, then serves until the process ends.
-pub fn run(name: &str, specs: &[ServiceSpec], ready: impl FnOnce()) -> Result<(), ServeError> {
+/// Binds every service, calls `ready`, then serves until the process ends. `address`
+/// is what a `dns` service answers with (the host's first address).
+pub fn run(
+    name: &str,
+    specs: &[ServiceSpec],
+    address: Option<Ipv4Addr>,
+    ready: impl FnOnce(),
+) -> Result<(), ServeError> {
     let mut threads = Vec::new();
     for &spec in specs {
-        let any = SocketAddr::from((Ipv4Addr::UNSPECIFIED, spec.0.port));
+        let any = SocketAddr::from((Ipv4Addr::UNSPECIFIED, spec.0.port()));
         let bind_err = |source| ServeError::Bind {
             spec,
-            port: spec.0.port,
+            port: spec.0.port(),
             source,
         };
         let name = name.to_string();
-        match spec.0.protocol {
-            ServiceProtocol::Tcp => {
+        match (spec.0.protocol(), spec.0.kind) {
+            (ServiceProtocol::Tcp, kind) => {
                 let l = TcpListener::bind(any).map_err(bind_err)?;
-                let kind = spec.0.kind;
                 threads.push(thread::spawn(move || accept_loop(&l, kind, &name)));
             }
-            ServiceProtocol::Udp => {
+            (ServiceProtocol::Udp, ServiceKind::Dns) => {
+                let answer = address.ok_or(ServeError::NoAddress(spec))?;
+                let s = UdpSocket::bind(any).map_err(bind_err)?;
+                threads.push(thread::spawn(move || udp_dns(&s, answer)));
+            }
+            (ServiceProtocol::Udp, _) => {
                 let s = UdpSocket::bind(any).map_err(bind_err)?;
                 threads.push(thread::spawn(move || udp_echo(&s)));
             }
@@ -145,7 +167,8 @@ fn accept_loop(l: &TcpListener, kind: ServiceKind, name: &str) {
             let _ = stream.set_write_timeout(Some(IDLE));
             match kind {
                 ServiceKind::Http => http(stream, &name),
-                ServiceKind::Echo => tcp_echo(stream),
+                // (Validation and the spec parser keep dns off TCP.)
+                ServiceKind::Echo | ServiceKind::Dns => tcp_echo(stream),
             }
             live.fetch_sub(1, Ordering::SeqCst);
         });
@@ -208,13 +231,56 @@ fn udp_echo(s: &UdpSocket) {
     }
 }
 
+/// Answers each DNS query on `s` ([`dns_answer`]).
+fn udp_dns(s: &UdpSocket, address: Ipv4Addr) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        match s.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                if let Some(reply) = buf.get(..n).and_then(|q| dns_answer(q, address)) {
+                    let _ = s.send_to(&reply, from);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "dns"),
+        }
+    }
+}
+
+/// The answer to the DNS query `query`: every A question gets `address` (TTL 60), a
+/// name starting with `nx.` NXDOMAIN, another type an empty NOERROR; `None` for what is
+/// not a query with one question.
+pub fn dns_answer(query: &[u8], address: Ipv4Addr) -> Option<Vec<u8>> {
+    let q = Message::from_vec(query).ok()?;
+    if q.metadata.message_type != MessageType::Query || q.metadata.op_code != OpCode::Query {
+        return None;
+    }
+    let [question] = q.queries.as_slice() else {
+        return None;
+    };
+    let mut out = Message::response(q.metadata.id, OpCode::Query);
+    out.metadata.recursion_desired = q.metadata.recursion_desired;
+    out.metadata.recursion_available = true;
+    out.add_query(question.clone());
+    let name = question.name();
+    let nx = name
+        .iter()
+        .next()
+        .is_some_and(|l| l.eq_ignore_ascii_case(b"nx"));
+    if nx {
+        out.metadata.response_code = ResponseCode::NXDomain;
+    } else if question.query_type() == RecordType::A {
+        out.add_answer(Record::from_rdata(name.clone(), 60, RData::A(A(address))));
+    }
+    out.to_vec().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn specs_round_trip_and_reject_nonsense() {
-        for s in ["http:tcp:80", "echo:tcp:7", "echo:udp:5353"] {
+        for s in ["http:tcp:80", "echo:tcp:7", "echo:udp:5353", "dns:udp:53"] {
             assert_eq!(s.parse::<ServiceSpec>().unwrap().to_string(), s);
         }
         for s in [
@@ -225,6 +291,7 @@ mod tests {
             "echo:tcp:7:1",
             "echo:sctp:7",
             "echo:tcp:70000",
+            "dns:tcp:53",
         ] {
             assert!(s.parse::<ServiceSpec>().is_err(), "{s}");
         }
@@ -273,5 +340,39 @@ mod tests {
         let mut got = [0u8; 16];
         let (n, from) = c.recv_from(&mut got).unwrap();
         assert_eq!((&got[..n], from), (&b"ping"[..], addr));
+    }
+
+    #[test]
+    fn dns_answers_a_with_the_address_nx_names_nxdomain_and_ignores_nonsense() {
+        use hickory_proto::rr::Name;
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = s.local_addr().unwrap();
+        let me = Ipv4Addr::new(203, 0, 113, 53);
+        thread::spawn(move || udp_dns(&s, me));
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let ask = |name: &str, t: RecordType| {
+            let mut m = Message::query();
+            m.metadata.id = 77;
+            m.add_query(hickory_proto::op::Query::query(
+                Name::from_ascii(name).unwrap(),
+                t,
+            ));
+            c.send_to(&m.to_vec().unwrap(), addr).unwrap();
+            let mut buf = [0u8; 1500];
+            let n = c.recv(&mut buf).unwrap();
+            Message::from_vec(&buf[..n]).unwrap()
+        };
+        let m = ask("www.example.com.", RecordType::A);
+        assert_eq!(m.metadata.id, 77);
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(matches!(&m.answers[..], [r] if r.data == RData::A(A(me))));
+        let m = ask("nx.example.com.", RecordType::A);
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+        assert!(m.answers.is_empty());
+        let m = ask("www.example.com.", RecordType::AAAA);
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(m.answers.is_empty());
+        assert_eq!(dns_answer(b"nonsense", me), None);
     }
 }

@@ -1,7 +1,11 @@
-//! The VPC resolver's configuration: the instances' domain from `[lab] region`, and the
-//! private hosted zones with their VPCs as indices and their records fully qualified.
+//! The VPC resolver's configuration: the instances' domain from `[lab] region`, the
+//! private hosted zones with their VPCs as indices and their records fully qualified,
+//! and the optional upstream (`[lab] dns_upstream`, asked from `[internet]
+//! resolver_address` in the segment's namespace).
 
-use dataplane::vpc::config::{DnsConfig, DnsRecordConfig, DnsRecordKind, HostedZoneConfig, VpcIdx};
+use dataplane::vpc::config::{
+    DnsConfig, DnsRecordConfig, DnsRecordKind, DnsUpstream, HostedZoneConfig, VpcIdx,
+};
 
 use super::index::Index;
 use crate::model::{instance_domain, Topology, DEFAULT_RECORD_TTL, DEFAULT_REGION};
@@ -61,9 +65,19 @@ pub(super) fn dns(t: &Topology, ix: &Index<'_>, errors: &mut Vec<ValidationError
             records,
         });
     }
+    // The upstream is reached from the resolver's address on the internet segment.
+    let upstream = t.lab.as_ref().and_then(|l| l.dns_upstream).map(|server| {
+        let seg = t.internet.clone().unwrap_or_default();
+        DnsUpstream {
+            server,
+            netns: seg.netns,
+            source: seg.resolver_address,
+        }
+    });
     DnsConfig {
         instance_domain: instance_domain(region),
         zones,
+        upstream,
         ..DnsConfig::default()
     }
 }

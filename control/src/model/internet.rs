@@ -15,6 +15,9 @@ use super::gateways::DEFAULT_INTERNET_MTU;
 pub const SEGMENT_BRIDGE: &str = "inet0";
 /// The default namespace of the internet segment.
 pub const DEFAULT_SEGMENT_NETNS: &str = "internet";
+/// The default address of the VPC resolver on the segment (TEST-NET-1), the source of
+/// the queries it forwards to `[lab] dns_upstream`.
+pub const DEFAULT_RESOLVER_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 53);
 
 /// The `[internet]` table: where the shared internet segment lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +31,11 @@ pub struct InternetSegment {
     /// 1500, allowed 576..=1500).
     #[serde(default = "default_mtu")]
     pub mtu: u32,
+    /// The VPC resolver's address on the segment (default 192.0.2.53): held by the
+    /// segment's bridge when `[lab] dns_upstream` is set, the source of the queries the
+    /// resolver forwards there.
+    #[serde(default = "default_resolver_address")]
+    pub resolver_address: Ipv4Addr,
 }
 
 impl Default for InternetSegment {
@@ -35,6 +43,7 @@ impl Default for InternetSegment {
         InternetSegment {
             netns: default_segment_netns(),
             mtu: DEFAULT_INTERNET_MTU,
+            resolver_address: DEFAULT_RESOLVER_ADDRESS,
         }
     }
 }
@@ -72,17 +81,37 @@ impl InternetHost {
     }
 }
 
-/// A test service on an internet host (`{ kind = "http", port = 80 }`).
+/// A test service on an internet host (`{ kind = "http", port = 80 }`,
+/// `{ kind = "dns" }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostService {
     /// What it does.
     pub kind: ServiceKind,
-    /// `tcp` (default) or `udp` (echo only).
-    #[serde(default)]
-    pub protocol: ServiceProtocol,
-    /// The port it listens on (1..=65535).
-    pub port: u16,
+    /// `tcp` or `udp` (echo and dns only); default: tcp, udp for dns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<ServiceProtocol>,
+    /// The port it listens on (1..=65535); required, except for dns (default 53).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl HostService {
+    /// Its transport: as written, else the kind's (udp for dns, tcp otherwise).
+    pub fn protocol(&self) -> ServiceProtocol {
+        self.protocol.unwrap_or(match self.kind {
+            ServiceKind::Dns => ServiceProtocol::Udp,
+            ServiceKind::Http | ServiceKind::Echo => ServiceProtocol::Tcp,
+        })
+    }
+
+    /// Its port: as written, else the kind's (53 for dns; 0, an error, otherwise).
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.kind {
+            ServiceKind::Dns => 53,
+            ServiceKind::Http | ServiceKind::Echo => 0,
+        })
+    }
 }
 
 /// What a host service does.
@@ -94,6 +123,9 @@ pub enum ServiceKind {
     Http,
     /// Echo: TCP sends back what it reads; UDP sends each datagram back.
     Echo,
+    /// A DNS server (UDP): every A question is answered with the host's first address,
+    /// a name starting with `nx.` gets NXDOMAIN.
+    Dns,
 }
 
 /// The transport of a host service.
@@ -120,6 +152,11 @@ impl ServiceProtocol {
 /// [`DEFAULT_SEGMENT_NETNS`].
 fn default_segment_netns() -> String {
     DEFAULT_SEGMENT_NETNS.to_string()
+}
+
+/// [`DEFAULT_RESOLVER_ADDRESS`].
+fn default_resolver_address() -> Ipv4Addr {
+    DEFAULT_RESOLVER_ADDRESS
 }
 
 /// [`DEFAULT_INTERNET_MTU`].

@@ -39,6 +39,12 @@ pub struct LabSettings {
     /// `ip-10-0-1-10.<region>.compute.internal` elsewhere) and the default DHCP domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The VPC resolver's upstream: the address of an `[[internet_host]]` on the internet
+    /// segment (running a `dns` service) that the resolver asks for names outside every
+    /// zone it knows; absent (the default), those get NXDOMAIN. The resolver asks from
+    /// `[internet] resolver_address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_upstream: Option<std::net::Ipv4Addr>,
 }
 
 /// The region of a lab without `[lab] region`.
@@ -62,6 +68,7 @@ impl Default for LabSettings {
             flow_log_interval: None,
             region: None,
             dhcp_lease_time: None,
+            dns_upstream: None,
         }
     }
 }
@@ -77,6 +84,7 @@ impl PartialEq for LabSettings {
             && self.flow_log_interval.map(f64::to_bits) == other.flow_log_interval.map(f64::to_bits)
             && self.region == other.region
             && self.dhcp_lease_time == other.dhcp_lease_time
+            && self.dns_upstream == other.dns_upstream
     }
 }
 

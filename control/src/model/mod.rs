@@ -255,7 +255,7 @@ pub use gateways::{
 };
 pub use internet::{
     HostService, InternetHost, InternetSegment, ServiceKind, ServiceProtocol,
-    DEFAULT_SEGMENT_NETNS, SEGMENT_BRIDGE,
+    DEFAULT_RESOLVER_ADDRESS, DEFAULT_SEGMENT_NETNS, SEGMENT_BRIDGE,
 };
 pub use lab::{
     instance_domain, LabSettings, Seconds, DEFAULT_NAT_GATEWAY_IDLE_TIMEOUT,

@@ -109,8 +109,12 @@ pub(super) fn resolver(
     c: &DataplaneConfig,
     report: &dataplane::observe::stats::StatsReport,
 ) -> String {
+    let upstream = match &c.dns.upstream {
+        Some(u) => format!("; upstream {} from {}", u.server, u.source),
+        None => String::new(),
+    };
     let mut out = format!(
-        "\nVPC resolver (UDP 53; instances under {}; {} queries/s per ENI)\n",
+        "\nVPC resolver (UDP 53; instances under {}; {} queries/s per ENI{upstream})\n",
         c.dns.instance_domain, c.dns.max_pps
     );
     let rows: Vec<Vec<String>> = c

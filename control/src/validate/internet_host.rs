@@ -170,28 +170,41 @@ pub(super) fn internet_hosts(
         let mut ports = HashMap::new();
         for (k, s) in h.services.iter().enumerate() {
             let field = format!("services[{k}]");
-            if s.port == 0 {
+            if s.port == Some(0) {
                 r.err(
                     &res,
                     format!("{field}.port"),
                     "0 is not a port; use 1..=65535",
                 );
+            } else if s.port() == 0 {
+                r.err(
+                    &res,
+                    format!("{field}.port"),
+                    "give the port it listens on (1..=65535)",
+                );
             }
-            if s.kind == ServiceKind::Http && s.protocol != ServiceProtocol::Tcp {
+            if s.kind == ServiceKind::Http && s.protocol() != ServiceProtocol::Tcp {
                 r.err(
                     &res,
                     format!("{field}.protocol"),
                     "an HTTP service runs over tcp",
                 );
             }
-            if let Some(j) = ports.insert((s.protocol, s.port), k) {
+            if s.kind == ServiceKind::Dns && s.protocol() != ServiceProtocol::Udp {
+                r.err(
+                    &res,
+                    format!("{field}.protocol"),
+                    "a DNS service runs over udp",
+                );
+            }
+            if let Some(j) = ports.insert((s.protocol(), s.port()), k) {
                 r.err(
                     &res,
                     format!("{field}.port"),
                     format!(
                         "{}/{} is already services[{j}]",
-                        s.protocol.as_str(),
-                        s.port
+                        s.protocol().as_str(),
+                        s.port()
                     ),
                 );
             }

@@ -112,6 +112,9 @@ enum Cmd {
     Install {
         tables: Arc<Tables>,
         plan: Vec<EniPlan<Tap>>,
+        /// The resolver's new upstream link (`Some(None)`: none any more; `None`: keep
+        /// the running one).
+        upstream: Option<Option<crate::datapath::UpstreamLink>>,
         reply: mpsc::Sender<Result<u64, String>>,
     },
     /// The counters now, with the tables they belong to: the report is assembled by the
@@ -441,11 +444,34 @@ impl ControlState {
                 port,
             });
         }
+        // The resolver's upstream socket, opened in its namespace when it changed.
+        let upstream = if config.dns.upstream == self.running.dns.upstream {
+            None
+        } else {
+            match &config.dns.upstream {
+                None => Some(None),
+                Some(u) => match crate::sys::netns::udp_socket_in(&u.netns, u.source) {
+                    Ok(s) => Some(Some(crate::datapath::UpstreamLink::new(
+                        s,
+                        std::net::SocketAddr::from((u.server, crate::vpc::pipeline::dns::PORT)),
+                    ))),
+                    Err(err) => {
+                        return Response::Rejected {
+                            errors: vec![format!(
+                            "dns.upstream: cannot open a socket from {} in namespace `{}`: {err}",
+                            u.source, u.netns
+                        )],
+                        }
+                    }
+                },
+            }
+        };
         // 3. Commit: the forwarding thread swaps tables and ports between two batches.
         let (tx, rx) = mpsc::channel();
         if !fwd.send(Cmd::Install {
             tables,
             plan,
+            upstream,
             reply: tx,
         }) {
             return Response::Rejected {
@@ -542,10 +568,14 @@ fn forwarding_loop(mut dp: Dataplane<Tap>, mut run: RunLoop, rx: mpsc::Receiver<
                 Cmd::Install {
                     tables,
                     plan,
+                    upstream,
                     reply,
                 } => match dp.install_tables(tables, plan) {
                     Ok(crate::datapath::Installed { epoch, released }) => {
                         drop(released);
+                        if let Some(link) = upstream {
+                            dp.set_upstream(link);
+                        }
                         watched.sync(dp);
                         let _ = reply.send(Ok(epoch));
                     }

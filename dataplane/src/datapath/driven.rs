@@ -24,4 +24,15 @@ impl<P: Port + AsRawFd> Driven for Dataplane<P> {
     fn detach(&mut self, port: PortIdx) -> Option<P> {
         Dataplane::detach(self, port)
     }
+
+    /// The resolver's upstream socket, number 0.
+    fn extra_fds(&self) -> Vec<(u64, RawFd)> {
+        self.upstream_fd().map(|fd| (0, fd)).into_iter().collect()
+    }
+
+    fn poll_extra(&mut self, id: u64) {
+        if id == 0 {
+            self.poll_upstream();
+        }
+    }
 }

@@ -107,6 +107,7 @@ impl<P: Port> Dataplane<P> {
         let (logs, _warnings) = FlowLogs::new(&tables.config, now, &self.writer);
         self.flowlogs = logs;
         self.taps.rebuild(&tables, &self.writer);
+        self.remap_upstream(&tables);
         self.tables = tables;
         self.ports = ports;
         self.counters = counters;

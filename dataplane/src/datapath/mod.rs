@@ -50,6 +50,7 @@ use crate::engine::tx::{complete_checksum, mtu_fit, rewrite, segments, Fit};
 
 pub use crate::engine::buf::BUF_SIZE;
 pub use flow_action::FlowAction;
+pub use upstream::UpstreamLink;
 
 mod driven;
 mod flow_action;
@@ -63,6 +64,7 @@ mod report;
 mod taps;
 mod trace;
 mod transmit;
+mod upstream;
 
 /// Default flow-cache capacity.
 pub const DEFAULT_FLOWS: usize = 65_536;
@@ -122,6 +124,8 @@ pub struct Dataplane<P: Port> {
     nacl_drops: Vec<u64>,
     /// The VPC resolver's rate limits and answer buffer.
     dns: crate::vpc::pipeline::dns::DnsState,
+    /// The socket to the resolver's upstream, when there is one.
+    upstream: Option<UpstreamLink>,
     /// The instance metadata service's endpoints and tokens.
     metadata: crate::vpc::metadata::MetadataService,
     /// Packets the metadata endpoints send (kept to reuse its allocation).
@@ -158,6 +162,7 @@ impl<P: Port> Dataplane<P> {
             nats: Vec::new(),
             nacl_drops: Vec::new(),
             dns: Default::default(),
+            upstream: None,
             metadata: Default::default(),
             metadata_out: Vec::new(),
             clock: Clock::Real(Instant::now(), 0),
@@ -261,6 +266,7 @@ impl<P: Port> Dataplane<P> {
             self.flowlogs.flush(now, self.wall_base_ms);
         }
         self.metadata_timers();
+        self.upstream_timers(now);
         self.conntrack
             .iter_mut()
             .map(|t| t.expire(now))

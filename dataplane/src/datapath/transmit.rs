@@ -167,6 +167,10 @@ impl<P: Port> Dataplane<P> {
 
     /// Sends the VPC resolver's answer (in its own buffer) back out of `in_port`.
     pub(super) fn resolved(&mut self, in_port: PortIdx, a: Answered) {
+        if a.forwarded {
+            self.forward_upstream(in_port);
+            return;
+        }
         if let Some(c) = self.counters.get_mut(in_port.idx()).filter(|_| !a.segment) {
             c.dns_answers += 1;
             if a.rcode != 0 {

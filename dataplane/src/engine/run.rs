@@ -14,6 +14,12 @@ use crate::sys::epoll::{Epoll, Events};
 
 /// Epoll token of the wake-up descriptor (port numbers are below it).
 const WAKE_TOKEN: u64 = u64::MAX;
+/// Epoll tokens of the extra descriptors ([`Driven::extra_fds`]) start here: above every
+/// port number (a `u32`), below the wake-up token.
+const EXTRA_TOKEN_BASE: u64 = 1 << 32;
+/// How many extra descriptors a driven thing may have (their tokens stay below
+/// [`WAKE_TOKEN`]).
+pub const MAX_EXTRA: u64 = 1 << 16;
 
 /// What the run loop drives: ports that can be polled, and timers.
 pub trait Driven {
@@ -28,6 +34,16 @@ pub trait Driven {
     fn port_fds(&self) -> Vec<(PortIdx, RawFd)>;
     /// Detaches a port that failed and hands it over (it closes when dropped).
     fn detach(&mut self, port: PortIdx) -> Option<Self::Port>;
+    /// Other descriptors to watch besides the ports (sockets of its own), each with a
+    /// number of its choosing below [`MAX_EXTRA`]; none by default.
+    fn extra_fds(&self) -> Vec<(u64, RawFd)> {
+        Vec::new()
+    }
+    /// Handles readiness of the extra descriptor numbered `id` (see
+    /// [`Driven::extra_fds`]).
+    fn poll_extra(&mut self, id: u64) {
+        let _ = id;
+    }
 }
 
 /// What the wake-up handler asks of the loop.
@@ -57,6 +73,16 @@ impl Watched {
             match self.epoll.add(fd, u64::from(port.0)) {
                 Ok(()) => self.fds.push(fd),
                 Err(e) => tracing::error!(%e, port = port.0, "cannot watch port"),
+            }
+        }
+        for (id, fd) in d.extra_fds() {
+            if id >= MAX_EXTRA {
+                tracing::error!(id, "extra descriptor number out of range; not watched");
+                continue;
+            }
+            match self.epoll.add(fd, EXTRA_TOKEN_BASE + id) {
+                Ok(()) => self.fds.push(fd),
+                Err(e) => tracing::error!(%e, id, "cannot watch descriptor"),
             }
         }
     }
@@ -116,6 +142,10 @@ impl RunLoop {
                     if on_wake(d, &mut self.watched) == Next::Stop {
                         return;
                     }
+                    continue;
+                }
+                if let Some(id) = token.checked_sub(EXTRA_TOKEN_BASE) {
+                    d.poll_extra(id);
                     continue;
                 }
                 let port = PortIdx(token as u32);
@@ -221,5 +251,58 @@ mod tests {
         assert!(fake.ports[0].is_some());
         assert_eq!(wakes, 1);
         assert_eq!(run.watched.fds.len(), 1, "only the healthy port is watched");
+    }
+
+    /// A driven thing with no port and one extra descriptor.
+    struct Extra {
+        sock: UnixStream,
+        polled: Vec<u64>,
+        /// Written to once the extra descriptor was handled: the loop then stops.
+        waker: UnixStream,
+    }
+
+    impl Driven for Extra {
+        type Port = UnixStream;
+        fn poll(&mut self, _: PortIdx) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn housekeeping(&mut self) {}
+        fn port_fds(&self) -> Vec<(PortIdx, RawFd)> {
+            Vec::new()
+        }
+        fn detach(&mut self, _: PortIdx) -> Option<UnixStream> {
+            None
+        }
+        fn extra_fds(&self) -> Vec<(u64, RawFd)> {
+            vec![(7, self.sock.as_raw_fd())]
+        }
+        fn poll_extra(&mut self, id: u64) {
+            let mut buf = [0u8; 16];
+            let _ = (&self.sock).read(&mut buf);
+            self.polled.push(id);
+            let _ = self.waker.write_all(&[1]);
+        }
+    }
+
+    #[test]
+    fn extra_descriptors_are_watched_under_their_own_number() {
+        let (sock, mut peer) = UnixStream::pair().unwrap();
+        let (wake, waker) = UnixStream::pair().unwrap();
+        let mut extra = Extra {
+            sock,
+            polled: Vec::new(),
+            waker,
+        };
+        let mut run = RunLoop::new(wake, 1000).unwrap();
+        peer.write_all(b"x").unwrap();
+        let mut woken = false;
+        run.run(&mut extra, |d, _| {
+            woken = true;
+            assert_eq!(d.polled, [7]);
+            Next::Stop
+        });
+        assert!(woken);
+        assert_eq!(extra.polled, [7]);
+        drop(peer);
     }
 }

@@ -89,7 +89,7 @@ impl Family {
 /// The plain counters of a port: (name after `vpcd_eni_`/`vpcd_uplink_`, help for an ENI,
 /// help for an uplink, value). Destructured in full so that a new field fails to compile
 /// here until it is exported.
-fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 13] {
+fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str, u64); 15] {
     let PortCounters {
         rx_packets,
         rx_bytes,
@@ -102,6 +102,8 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
         dhcp_ignored,
         dns_answers,
         dns_errors,
+        dns_forwarded,
+        dns_upstream_timeouts,
         metadata_requests,
         metadata_errors,
         drops: _,
@@ -174,6 +176,18 @@ fn port_counters(c: &PortCounters) -> [(&'static str, &'static str, &'static str
             "VPC resolver answers with a non-zero response code (NXDOMAIN, FORMERR, ...).",
             "VPC resolver answers with a non-zero response code (none on an uplink).",
             *dns_errors,
+        ),
+        (
+            "dns_forwarded_total",
+            "Queries the VPC resolver forwarded to its upstream resolver.",
+            "Queries forwarded to the upstream resolver (none on an uplink).",
+            *dns_forwarded,
+        ),
+        (
+            "dns_upstream_timeouts_total",
+            "Forwarded queries the upstream resolver did not answer in time (answered SERVFAIL).",
+            "Upstream resolver timeouts (none on an uplink).",
+            *dns_upstream_timeouts,
         ),
         (
             "metadata_requests_total",

@@ -42,6 +42,12 @@ pub struct PortCounters {
     /// Of those, answers with no record for the question (NXDOMAIN or another error).
     #[serde(default)]
     pub dns_errors: u64,
+    /// Queries the VPC resolver forwarded to its upstream for this ENI.
+    #[serde(default)]
+    pub dns_forwarded: u64,
+    /// Of those, queries the upstream did not answer in time (answered SERVFAIL).
+    #[serde(default)]
+    pub dns_upstream_timeouts: u64,
     /// Requests the instance metadata service answered for this ENI (any status).
     #[serde(default)]
     pub metadata_requests: u64,
@@ -76,6 +82,8 @@ impl Default for PortCounters {
             dhcp_ignored: 0,
             dns_answers: 0,
             dns_errors: 0,
+            dns_forwarded: 0,
+            dns_upstream_timeouts: 0,
             metadata_requests: 0,
             metadata_errors: 0,
             drops: [0; DropReason::COUNT],

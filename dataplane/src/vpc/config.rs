@@ -175,6 +175,22 @@ pub struct DnsConfig {
     /// Private hosted zones.
     #[serde(default)]
     pub zones: Vec<HostedZoneConfig>,
+    /// Where queries for names outside every zone the resolver knows go (off by
+    /// default: they get NXDOMAIN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<DnsUpstream>,
+}
+
+/// The resolver's optional upstream: a DNS server on UDP port 53, reached from `source`
+/// inside the network namespace `netns` (where vpcd opens a socket of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsUpstream {
+    /// The upstream server's address (port 53).
+    pub server: Ipv4Addr,
+    /// The namespace the socket is opened in (empty: vpcd's own).
+    pub netns: String,
+    /// The socket's source address in that namespace.
+    pub source: Ipv4Addr,
 }
 
 impl Default for DnsConfig {
@@ -183,6 +199,7 @@ impl Default for DnsConfig {
             instance_domain: "ec2.internal".into(),
             max_pps: 1024,
             zones: Vec::new(),
+            upstream: None,
         }
     }
 }

@@ -146,9 +146,13 @@ enum Cmd {
         /// The host's name, shown in HTTP answers.
         #[arg(long)]
         name: String,
-        /// A service, KIND:PROTOCOL:PORT (http:tcp:80, echo:tcp:7, echo:udp:7); repeatable.
+        /// A service, KIND:PROTOCOL:PORT (http:tcp:80, echo:tcp:7, echo:udp:7,
+        /// dns:udp:53); repeatable.
         #[arg(long = "service", required = true)]
         services: Vec<control::serve::ServiceSpec>,
+        /// The address a dns service answers every A question with (the host's first).
+        #[arg(long)]
+        address: Option<std::net::Ipv4Addr>,
         /// Say ready as one JSON line, `{ready, name, services}`.
         #[arg(long)]
         json: bool,
@@ -478,6 +482,7 @@ fn run(cli: Cli) -> Result<ExitKind> {
         Cmd::Serve {
             name,
             services,
+            address,
             json,
         } => {
             let ready = json::ServeReady {
@@ -485,7 +490,7 @@ fn run(cli: Cli) -> Result<ExitKind> {
                 name: name.clone(),
                 services: services.iter().map(ToString::to_string).collect(),
             };
-            control::serve::run(&name, &services, || {
+            control::serve::run(&name, &services, address, || {
                 if json {
                     // One line: whoever waits for readiness reads lines.
                     match serde_json::to_string(&ready) {

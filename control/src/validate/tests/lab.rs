@@ -73,3 +73,83 @@ fn lab_nat_gateway_idle_timeout_is_positive() {
         }
     }
 }
+
+#[test]
+fn dns_upstream_is_an_internet_hosts_address_on_the_segment() {
+    let host = "[[internet_host]]\nid = \"ns1\"\naddresses = [\"203.0.113.53\"]\nservices = [{ kind = \"dns\" }]\n";
+    let (t, w) = ok(&format!(
+        "{}{host}[lab]\ndns_upstream = \"203.0.113.53\"\n",
+        igw("igw-a", "")
+    ));
+    assert!(w.is_empty(), "{w:?}");
+    let s = t.internet_hosts[0].services[0];
+    assert_eq!(
+        (s.protocol(), s.port()),
+        (crate::model::ServiceProtocol::Udp, 53)
+    );
+    let c = crate::compile::compile(&t).unwrap();
+    let up = c.dns.upstream.unwrap();
+    assert_eq!(up.server, std::net::Ipv4Addr::new(203, 0, 113, 53));
+    assert_eq!(up.source, std::net::Ipv4Addr::new(192, 0, 2, 53));
+    assert_eq!(up.netns, "internet");
+    let plan = crate::segment::SegmentPlan::of(&t).unwrap();
+    assert_eq!(
+        plan.resolver,
+        Some((up.source, up.server)),
+        "the bridge holds the resolver's address"
+    );
+    assert_eq!(
+        crate::segment::serve_args(&plan.hosts[0]),
+        [
+            "serve",
+            "--name",
+            "ns1",
+            "--address",
+            "203.0.113.53",
+            "--service",
+            "dns:udp:53"
+        ]
+    );
+
+    expect(
+        &format!(
+            "{}{host}[lab]\ndns_upstream = \"203.0.113.54\"\n",
+            igw("igw-a", "")
+        ),
+        "lab.dns_upstream:",
+        "no internet host's address",
+    );
+    expect(
+        "[lab]\ndns_upstream = \"203.0.113.53\"\n",
+        "lab.dns_upstream:",
+        "does not use",
+    );
+    expect(
+        &format!(
+            "{}{host}[internet]\nresolver_address = \"203.0.113.53\"\n[lab]\ndns_upstream = \"203.0.113.53\"\n",
+            igw("igw-a", "")
+        ),
+        "internet.resolver_address:",
+        "address of its own",
+    );
+    expect(
+        &format!(
+            "{}[[internet_host]]\nid = \"h\"\naddresses = [\"203.0.113.9\"]\nservices = [{{ kind = \"dns\", protocol = \"tcp\" }}, {{ kind = \"http\" }}]\n",
+            igw("igw-a", "")
+        ),
+        "h.services[0].protocol:",
+        "over udp",
+    );
+    expect(
+        &format!(
+            "{}[[internet_host]]\nid = \"h\"\naddresses = [\"203.0.113.9\"]\nservices = [{{ kind = \"http\" }}]\n",
+            igw("igw-a", "")
+        ),
+        "h.services[0].port:",
+        "give the port",
+    );
+    // Without it, no upstream and no address on the bridge.
+    let (t, _) = ok(&format!("{}{host}", igw("igw-a", "")));
+    assert_eq!(crate::compile::compile(&t).unwrap().dns.upstream, None);
+    assert_eq!(crate::segment::SegmentPlan::of(&t).unwrap().resolver, None);
+}

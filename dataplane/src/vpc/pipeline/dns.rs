@@ -5,9 +5,18 @@
 //! (`ip-10-0-1-10.ec2.internal`, `ip-10-0-1-10.<region>.compute.internal`; every private
 //! IPv4 address of every ENI, in its own VPC only), the records of the private hosted
 //! zones associated with the VPC (A, CNAME followed within the zone, TXT), and NXDOMAIN
-//! for everything else (there is no upstream resolver: no internet here). A name that
+//! for everything else. A name that
 //! exists without the asked type gets an empty NOERROR; an answer from a zone carries
 //! the zone's SOA in the authority section when it is negative.
+//!
+//! With an upstream configured (`DnsConfig::upstream`, off by default: there is no
+//! internet here), a UDP query for a name outside every zone the resolver knows (not
+//! under the instance domain, not in or under an associated hosted zone) is forwarded
+//! instead of answered NXDOMAIN: the same message under a new id, remembered in a
+//! bounded table ([`dns_upstream::Pending`]) until the upstream's answer is relayed back
+//! with the original id, from the address the client asked; on overflow or after
+//! [`dns_upstream::TIMEOUT_MS`] the client gets SERVFAIL. Queries over TCP are answered
+//! locally (NXDOMAIN) as without an upstream.
 //!
 //! What it does not serve: other opcodes (NOTIMP), classes other than IN and the
 //! meta-types ANY/AXFR/IXFR (NOTIMP), more or less than one question (FORMERR), a
@@ -49,6 +58,7 @@ use hickory_proto::rr::rdata::{A, CNAME, PTR, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
+use super::dns_upstream::{self, Pending, PendingQuery};
 use crate::vpc::config::{DataplaneConfig, DnsRecordKind, EniIdx, VpcIdx};
 use crate::vpc::tables::TableError;
 use crate::vpc::verdict::DropReason;
@@ -106,11 +116,19 @@ pub struct DnsTable {
     zones: Vec<Zone>,
     /// Queries per second per ENI.
     max_pps: u32,
+    /// The instances' domain (lowercase, fully qualified): names under it are never
+    /// forwarded.
+    instance_domain: Option<Name>,
+    /// Whether names outside every known zone go to an upstream.
+    upstream: bool,
 }
 
 impl Answered {
     /// How `vpcctl trace` tells it: `NOERROR, 1 answer`.
     pub fn describe(&self) -> String {
+        if self.forwarded {
+            return "forwarded to the upstream resolver".into();
+        }
         if self.segment {
             return "TCP segment".into();
         }
@@ -238,6 +256,8 @@ impl DnsTable {
             vpcs,
             zones,
             max_pps: dns.max_pps,
+            instance_domain: fqdn(&dns.instance_domain, "dns", "instance_domain").ok(),
+            upstream: dns.upstream.is_some(),
         })
     }
 
@@ -262,12 +282,20 @@ impl DnsTable {
         self.vpcs.get(vpc.idx()).map_or(0, |v| v.forward.len())
     }
 
+    /// Whether names outside every zone it knows go to an upstream resolver.
+    pub fn has_upstream(&self) -> bool {
+        self.upstream
+    }
+
     /// Answers `q` (one question, class IN) as VPC `vpc`'s resolver: the response
-    /// code, and the answer and authority records.
-    fn resolve(&self, vpc: VpcIdx, qname: &Name, qtype: RecordType, out: &mut Message) {
+    /// code, and the answer and authority records. Returns `true` when the answer is
+    /// NXDOMAIN because the name is outside every zone the resolver knows (not an
+    /// instance name or under the instance domain, not in or under an associated
+    /// hosted zone): what an upstream would be asked.
+    fn resolve(&self, vpc: VpcIdx, qname: &Name, qtype: RecordType, out: &mut Message) -> bool {
         let Some(v) = self.vpcs.get(vpc.idx()) else {
             out.metadata.response_code = ResponseCode::NXDomain;
-            return;
+            return false;
         };
         let name = qname.to_lowercase();
         if let Some(&ip) = v.forward.get(&name) {
@@ -278,7 +306,7 @@ impl DnsTable {
                     RData::A(A(ip)),
                 ));
             }
-            return;
+            return false;
         }
         if let Some(ip) = reverse_v4(&name) {
             if let Some(target) = v.reverse.get(&ip) {
@@ -289,7 +317,7 @@ impl DnsTable {
                         RData::PTR(PTR(target.clone())),
                     ));
                 }
-                return;
+                return false;
             }
         }
         let Some(zone) = v
@@ -299,7 +327,10 @@ impl DnsTable {
             .find(|z| z.apex.zone_of(&name))
         else {
             out.metadata.response_code = ResponseCode::NXDomain;
-            return;
+            return !self
+                .instance_domain
+                .as_ref()
+                .is_some_and(|d| d.zone_of(&name));
         };
         let mut current = name;
         for _ in 0..MAX_CNAME_CHAIN {
@@ -308,7 +339,7 @@ impl DnsTable {
                     out.metadata.response_code = ResponseCode::NXDomain;
                 }
                 out.add_authority(zone.soa.clone());
-                return;
+                return false;
             };
             let cname = records.iter().find_map(|r| match r.data {
                 RData::CNAME(ref c) if qtype != RecordType::CNAME => Some(c.0.clone()),
@@ -318,7 +349,7 @@ impl DnsTable {
                 Some(target) => {
                     out.add_answers(records.iter().cloned());
                     if !zone.apex.zone_of(&target) {
-                        return;
+                        return false;
                     }
                     current = target;
                 }
@@ -328,10 +359,11 @@ impl DnsTable {
                     if out.answers.len() == before {
                         out.add_authority(zone.soa.clone());
                     }
-                    return;
+                    return false;
                 }
             }
         }
+        false
     }
 }
 
@@ -386,11 +418,19 @@ impl Bucket {
     }
 }
 
-/// The resolver's mutable state in one engine: the per-ENI rate limits, and the buffers
-/// an answer is built in (reused, so the hot path does not allocate for them).
+/// The resolver's mutable state in one engine: the per-ENI rate limits, the queries
+/// forwarded upstream, and the buffers an answer is built in (reused, so the hot path
+/// does not allocate for them).
 #[derive(Debug, Default)]
 pub struct DnsState {
     buckets: Vec<Bucket>,
+    /// Queries forwarded upstream and not answered yet.
+    pub pending: Pending,
+    /// The last forwarded query (under its new id), for the caller to send upstream
+    /// when [`Answered::forwarded`] says so.
+    pub upstream_query: Vec<u8>,
+    /// The new id of the last forwarded query.
+    pub upstream_id: u16,
     encoded: Vec<u8>,
     l4: Vec<u8>,
     /// The length-prefixed answers of one TCP segment.
@@ -428,6 +468,9 @@ pub struct Answered {
     /// A TCP segment without an answer (the handshake's SYN-ACK, the ACK of a FIN): not
     /// counted as an answer.
     pub segment: bool,
+    /// Not answered but forwarded upstream: the query to send is in
+    /// [`DnsState::upstream_query`] (`len` 0).
+    pub forwarded: bool,
 }
 
 /// Answers the query in `frame` (an Ethernet frame from ENI `eni` of VPC `vpc`, UDP to
@@ -471,28 +514,117 @@ pub fn answer(
         u16::from_be_bytes([udp[0], udp[1]]),
         u16::from_be_bytes([udp[2], udp[3]]),
     );
-    let (msg, limit) = respond(t, vpc, query);
-    let answered = encode(&msg, limit, &mut st.encoded)?;
     let requester = frame
         .get(6..12)
         .and_then(|m| <[u8; 6]>::try_from(m).ok())
         .map(MacAddr)
         .ok_or(DropReason::DnsMalformed)?;
+    let (mut msg, limit, outside) = respond(t, vpc, query);
+    if outside && t.upstream {
+        if let Some(q) = msg.queries.first() {
+            let p = PendingQuery {
+                eni,
+                macs: (router_mac, requester),
+                client: (src, sport),
+                resolver: dst,
+                id: msg.metadata.id,
+                query: q.clone(),
+                rd: msg.metadata.recursion_desired,
+                edns: msg.edns.is_some(),
+                limit,
+                deadline: now + dns_upstream::TIMEOUT_MS,
+            };
+            match st.pending.insert(p) {
+                Some(new_id) => {
+                    st.upstream_query.clear();
+                    st.upstream_query.extend_from_slice(query);
+                    st.upstream_query[..2].copy_from_slice(&new_id.to_be_bytes());
+                    st.upstream_id = new_id;
+                    return Ok(Answered {
+                        len: 0,
+                        rcode: 0,
+                        answers: 0,
+                        truncated: false,
+                        segment: false,
+                        forwarded: true,
+                    });
+                }
+                // The table is full: the client hears SERVFAIL at once.
+                None => {
+                    msg.authorities.clear();
+                    msg.metadata.response_code = ResponseCode::ServFail;
+                }
+            }
+        }
+    }
+    let answered = encode(&msg, limit, &mut st.encoded)?;
+    let len = udp_frame(st, (router_mac, requester), (dst, dport), (src, sport));
+    Ok(Answered { len, ..answered })
+}
+
+/// Writes the UDP frame carrying `st.encoded` from `src` to `dst` into `st.frame`;
+/// returns the Ethernet frame's length.
+fn udp_frame(
+    st: &mut DnsState,
+    macs: (MacAddr, MacAddr),
+    (src, sport): (Ipv4Addr, u16),
+    (dst, dport): (Ipv4Addr, u16),
+) -> usize {
     let mut l4 = std::mem::take(&mut st.l4);
     l4.clear();
-    l4.extend_from_slice(&sport_dport(dport, sport));
+    l4.extend_from_slice(&sport_dport(sport, dport));
     l4.extend_from_slice(&((8 + st.encoded.len()) as u16).to_be_bytes());
     l4.extend_from_slice(&[0, 0]);
     l4.extend_from_slice(&st.encoded);
-    let len = build_frame(
-        &mut st.frame,
-        (router_mac, requester),
-        (dst, src),
-        PROTO_UDP,
-        &mut l4,
-    );
+    let len = build_frame(&mut st.frame, macs, (src, dst), PROTO_UDP, &mut l4);
     st.l4 = l4;
-    Ok(Answered { len, ..answered })
+    len
+}
+
+/// Relays the upstream's answer `reply` (a DNS message as received on the upstream
+/// socket) to the client that asked: its pending query is looked up by id and must ask
+/// the same question; the answer goes out with the original id, from the resolver
+/// address the client asked, truncated to the client's UDP limit, into `st.frame`.
+/// Returns the client's ENI and what was answered; `None` (ignored) for a message that
+/// is not a response, does not parse, has an unknown id (late, duplicate) or another
+/// question.
+pub fn relay(st: &mut DnsState, reply: &[u8]) -> Option<(EniIdx, Answered)> {
+    if reply.len() < 12 || !is_response(reply) {
+        return None;
+    }
+    let id = u16::from_be_bytes([reply[0], reply[1]]);
+    let p = st.pending.get(id)?;
+    let mut msg = Message::from_vec(reply).ok()?;
+    // (Names compare case-insensitively.)
+    let same = matches!(msg.queries.as_slice(), [q] if q.name() == p.query.name()
+        && q.query_type() == p.query.query_type()
+        && q.query_class() == p.query.query_class());
+    if !same {
+        return None;
+    }
+    let p = st.pending.take(id)?;
+    msg.metadata.id = p.id;
+    let answered = encode(&msg, p.limit, &mut st.encoded).ok()?;
+    let len = udp_frame(st, p.macs, (p.resolver, PORT), p.client);
+    Some((p.eni, Answered { len, ..answered }))
+}
+
+/// Answers the forwarded query `p` with SERVFAIL (the upstream did not answer in time,
+/// or could not be asked), into `st.frame`.
+pub fn fail(st: &mut DnsState, p: &PendingQuery) -> Option<Answered> {
+    let mut msg = Message::response(p.id, OpCode::Query);
+    msg.metadata.recursion_desired = p.rd;
+    msg.metadata.recursion_available = true;
+    msg.metadata.response_code = ResponseCode::ServFail;
+    msg.add_query(p.query.clone());
+    if p.edns {
+        let mut edns = Edns::new();
+        edns.set_max_payload(MAX_UDP_PAYLOAD);
+        msg.set_edns(edns);
+    }
+    let answered = encode(&msg, p.limit, &mut st.encoded).ok()?;
+    let len = udp_frame(st, p.macs, (p.resolver, PORT), p.client);
+    Some(Answered { len, ..answered })
 }
 
 fn sport_dport(sport: u16, dport: u16) -> [u8; 4] {
@@ -551,6 +683,7 @@ fn answer_tcp(
         answers: 0,
         truncated: false,
         segment: true,
+        forwarded: false,
     };
     let isn = {
         let x = u64::from(u32::from(src)) << 32 | u64::from(u32::from(dst));
@@ -583,7 +716,7 @@ fn answer_tcp(
         st.tcp_out.clear();
         let mut total: Option<Answered> = None;
         for query in tcp_queries(data).flatten() {
-            let (msg, _) = respond(t, vpc, query);
+            let (msg, _, _) = respond(t, vpc, query);
             let a = encode(&msg, limit, &mut st.encoded)?;
             st.tcp_out
                 .extend_from_slice(&(st.encoded.len() as u16).to_be_bytes());
@@ -667,9 +800,10 @@ fn is_response(m: &[u8]) -> bool {
     m.get(2).is_some_and(|b| b & 0x80 != 0)
 }
 
-/// The response to the DNS message `query` (at least a header long), and the largest
-/// UDP payload it may take.
-fn respond(t: &DnsTable, vpc: VpcIdx, query: &[u8]) -> (Message, usize) {
+/// The response to the DNS message `query` (at least a header long), the largest UDP
+/// payload it may take, and whether it is NXDOMAIN for a name outside every zone the
+/// resolver knows (what an upstream would be asked).
+fn respond(t: &DnsTable, vpc: VpcIdx, query: &[u8]) -> (Message, usize, bool) {
     let id = u16::from_be_bytes([query[0], query[1]]);
     let opcode = OpCode::from_u8((query[2] >> 3) & 0x0f);
     let rd = query[2] & 1 != 0;
@@ -680,7 +814,7 @@ fn respond(t: &DnsTable, vpc: VpcIdx, query: &[u8]) -> (Message, usize) {
         Ok(m) => m,
         Err(_) => {
             out.metadata.response_code = ResponseCode::FormErr;
-            return (out, CLASSIC_UDP_PAYLOAD);
+            return (out, CLASSIC_UDP_PAYLOAD, false);
         }
     };
     let limit = match &req.edns {
@@ -694,15 +828,15 @@ fn respond(t: &DnsTable, vpc: VpcIdx, query: &[u8]) -> (Message, usize) {
     }
     if req.metadata.message_type != MessageType::Query {
         out.metadata.response_code = ResponseCode::FormErr;
-        return (out, limit);
+        return (out, limit, false);
     }
     if req.metadata.op_code != OpCode::Query {
         out.metadata.response_code = ResponseCode::NotImp;
-        return (out, limit);
+        return (out, limit, false);
     }
     let [q] = req.queries.as_slice() else {
         out.metadata.response_code = ResponseCode::FormErr;
-        return (out, limit);
+        return (out, limit, false);
     };
     out.add_query(q.clone());
     let qtype = q.query_type();
@@ -713,10 +847,10 @@ fn respond(t: &DnsTable, vpc: VpcIdx, query: &[u8]) -> (Message, usize) {
         )
     {
         out.metadata.response_code = ResponseCode::NotImp;
-        return (out, limit);
+        return (out, limit, false);
     }
-    t.resolve(vpc, q.name(), qtype, &mut out);
-    (out, limit)
+    let outside = t.resolve(vpc, q.name(), qtype, &mut out);
+    (out, limit, outside)
 }
 
 /// Encodes `msg` into `buf`, truncated (question only, TC set) if it exceeds `limit`.
@@ -742,6 +876,7 @@ fn encode(msg: &Message, limit: usize, buf: &mut Vec<u8>) -> Result<Answered, Dr
         },
         truncated,
         segment: false,
+        forwarded: false,
     })
 }
 

@@ -823,3 +823,6 @@ fn twenty_thousand_mutations_are_all_answered_or_counted() {
     assert!(answered > 1_000 && c.drops[DropReason::DnsMalformed.index()] > 0);
     assert!(silent < 2_000, "{silent}");
 }
+
+#[path = "dns_upstream_tests.rs"]
+mod upstream;

@@ -73,7 +73,7 @@ impl Eni {
                         frame,
                         now,
                     ) {
-                        Ok(a) if a.len == 0 => Action::Consumed,
+                        Ok(a) if a.len == 0 && !a.forwarded => Action::Consumed,
                         Ok(a) => Action::Resolved(a),
                         Err(r) => Action::drop_uncached(r),
                     },

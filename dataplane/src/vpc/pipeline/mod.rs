@@ -10,6 +10,7 @@
 
 pub mod dhcp;
 pub mod dns;
+pub mod dns_upstream;
 pub mod eni;
 pub mod igw;
 pub mod nacl;
