@@ -187,7 +187,14 @@ pub fn prepare(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attac
 pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), AttachError> {
     let ns = Some(att.netns.as_str());
     let id = spec.id.as_str();
-    run(id, Ip::link_set(ns, tap, &[LinkAttr::Name(&att.ifname)]))?;
+    let mut attrs = vec![LinkAttr::Name(&att.ifname)];
+    // An ENI without IPv6 addresses is IPv4-only: its kernel end gets no link-local
+    // address, so it sends no IPv6 chatter for the VPC router to drop. (Set here, in the
+    // namespace: a move between namespaces resets the mode.)
+    if spec.ipv6.is_empty() && spec.master.is_none() {
+        attrs.push(LinkAttr::NoIpv6LinkLocal);
+    }
+    run(id, Ip::link_set(ns, tap, &attrs))?;
     for a in &spec.addrs {
         run(
             id,

@@ -54,6 +54,9 @@ pub enum LinkAttr<'a> {
     Up,
     /// `master BRIDGE`: make the interface a port of a bridge.
     Master(&'a str),
+    /// `addrgenmode none`: no IPv6 link-local address, so an IPv4-only instance sends
+    /// no router solicitations or multicast listener reports.
+    NoIpv6LinkLocal,
 }
 
 /// One `ip(8)` invocation: `ip [-n NETNS] ARGS…`.
@@ -164,6 +167,9 @@ impl Ip {
                     ),
                 ]),
                 LinkAttr::Mtu(mtu) => args.extend(["mtu".to_owned(), mtu.to_string()]),
+                LinkAttr::NoIpv6LinkLocal => {
+                    args.extend(["addrgenmode".to_owned(), "none".to_owned()])
+                }
                 LinkAttr::Netns(ns) => args.extend(["netns".to_owned(), ns.to_owned()]),
                 LinkAttr::Name(name) => args.extend(["name".to_owned(), name.to_owned()]),
                 LinkAttr::Up => args.push("up".to_owned()),
