@@ -66,7 +66,7 @@ pub const DEVICE_FEATURES: u64 = (1 << VIRTIO_F_VERSION_1)
 /// The protocol features offered: replies to requests that ask for one, and config space
 /// reads (the MAC). QEMU's virtio-net takes its MAC from `-device …,mac=` whatever we say.
 pub fn protocol_features() -> VhostUserProtocolFeatures {
-    VhostUserProtocolFeatures::REPLY_ACK | VhostUserProtocolFeatures::CONFIG
+    VhostUserProtocolFeatures::REPLY_ACK
 }
 
 /// What the guest negotiated, as the data path needs it.
@@ -179,6 +179,7 @@ impl VhostUserBackend for NetBackend {
         vrings: &[Vring],
         _thread_id: usize,
     ) -> io::Result<()> {
+        tracing::trace!(device_event, "vhost-user vring event");
         // Never an error: an error would stop the worker thread for the rest of the connection.
         self.with_conn(|c| {
             if c.vrings.is_none() {

@@ -41,6 +41,8 @@
 //! until the daemon is dropped, so a half-read frame is never a fault.
 
 mod backend;
+#[allow(unsafe_code)]
+mod proxy;
 mod ring;
 
 use std::io;
@@ -51,8 +53,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use vhost::vhost_user::Listener;
-use vhost_user_backend::{ShutdownHandle, VhostUserDaemon, VringT};
+
+use vhost_user_backend::{VhostUserDaemon, VringT};
 use virtio_queue::QueueT;
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
@@ -84,9 +89,9 @@ pub enum VhostUserError {
     Listen {
         /// The socket path.
         path: PathBuf,
-        /// The crate's error.
+        /// The OS error.
         #[source]
-        source: vhost::vhost_user::Error,
+        source: io::Error,
     },
     /// An eventfd, an epoll set or the server thread could not be created.
     #[error("vhost-user port setup ({what}): {source}")]
@@ -195,8 +200,8 @@ struct Shared {
     rx_signal_pending: AtomicBool,
     /// The port is being dropped.
     stop: AtomicBool,
-    /// Cuts the current connection off (on drop).
-    shutdown: Mutex<Option<ShutdownHandle>>,
+    /// The current front end's socket, to cut it off (on drop).
+    shutdown: Mutex<Option<UnixStream>>,
     mac: [u8; 6],
     stats: AtomicStats,
 }
@@ -232,10 +237,23 @@ impl VhostUserPort {
     /// in its config space. The guest's memory must be shared (`memory-backend-memfd,share=on`).
     pub fn listen(path: &Path, mac: [u8; 6]) -> Result<VhostUserPort, VhostUserError> {
         let setup = |what| move |source| VhostUserError::Setup { what, source };
-        let listener = Listener::new(path, true).map_err(|source| VhostUserError::Listen {
+        let listen_err = |source| VhostUserError::Listen {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path).map_err(listen_err)?;
+        listener.set_nonblocking(true).map_err(listen_err)?;
+        // The daemon listens on a private abstract socket; the relay ([`proxy`]) connects it
+        // to each front end.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "vpcd-vhost-user-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let inner_addr = SocketAddr::from_abstract_name(name.as_bytes()).map_err(listen_err)?;
+        let inner = UnixListener::bind_addr(&inner_addr).map_err(listen_err)?;
         let ready = EventFd::new(EFD_NONBLOCK).map_err(setup("eventfd"))?;
         let (flush_consumer, flush_notifier) =
             new_event_consumer_and_notifier(EventFlag::NONBLOCK | EventFlag::CLOEXEC)
@@ -258,11 +276,19 @@ impl VhostUserPort {
             EpollEvent::new(EventSet::IN, 0),
         )
         .map_err(setup("epoll"))?;
-        let name = format!("vhost-user:{}", path.display());
         let s = shared.clone();
+        let server_path = path.to_path_buf();
+        let name = format!("vhost-user:{}", path.display());
         let server = std::thread::Builder::new()
-            .name(name.chars().take(15).collect())
-            .spawn(move || serve(&s, listener, &poll, &name))
+            .name("vhost-user".into())
+            .spawn(move || {
+                let inner = Inner {
+                    listener: Listener::from(inner),
+                    addr: inner_addr,
+                };
+                serve(&s, &listener, inner, &poll, &name);
+                let _ = std::fs::remove_file(&server_path);
+            })
             .map_err(setup("server thread"))?;
         Ok(VhostUserPort {
             shared,
@@ -454,8 +480,8 @@ impl AsRawFd for VhostUserPort {
 impl Drop for VhostUserPort {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
-        if let Some(h) = lock(&self.shared.shutdown).take() {
-            h.shutdown();
+        if let Some(front) = lock(&self.shared.shutdown).take() {
+            let _ = front.shutdown(std::net::Shutdown::Both);
         }
         if let Some(t) = self.server.take() {
             if t.join().is_err() {
@@ -465,8 +491,20 @@ impl Drop for VhostUserPort {
     }
 }
 
-/// The server thread: one front end at a time, a fresh daemon for each.
-fn serve(shared: &Arc<Shared>, mut listener: Listener, poll: &Epoll, name: &str) {
+/// The daemon's private listener and its address.
+struct Inner {
+    listener: Listener,
+    addr: SocketAddr,
+}
+
+/// The server thread: one front end at a time, a fresh daemon (and relay) for each.
+fn serve(
+    shared: &Arc<Shared>,
+    listener: &UnixListener,
+    mut inner: Inner,
+    poll: &Epoll,
+    name: &str,
+) {
     let mut events = vec![EpollEvent::default(); 1];
     let mut gen = 0u64;
     while !shared.stop.load(Ordering::Acquire) {
@@ -479,59 +517,99 @@ fn serve(shared: &Arc<Shared>, mut listener: Listener, poll: &Epoll, name: &str)
                 return;
             }
         }
-        gen += 1;
-        let backend = Arc::new(NetBackend {
-            shared: shared.clone(),
-            gen,
-        });
-        let mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
-        let mut daemon = match VhostUserDaemon::new(name.to_string(), backend, mem) {
-            Ok(d) => d,
+        let front = match listener.accept() {
+            Ok((front, _)) => front,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => {
-                tracing::error!(%e, name, "cannot create vhost-user daemon");
+                tracing::warn!(%e, name, "vhost-user accept failed");
                 std::thread::sleep(ACCEPT_POLL);
                 continue;
             }
         };
-        for h in daemon.get_epoll_handlers() {
-            if let Err(e) =
-                h.register_listener(shared.flush_consumer.as_raw_fd(), EventSet::IN, FLUSH_EVENT)
-            {
-                tracing::error!(%e, name, "cannot watch the interrupt eventfd");
-            }
+        gen += 1;
+        serve_one(shared, front, &mut inner, gen, name);
+    }
+}
+
+/// Serves one front end until it goes; then forgets everything of it.
+fn serve_one(shared: &Arc<Shared>, front: UnixStream, inner: &mut Inner, gen: u64, name: &str) {
+    let backend = Arc::new(NetBackend {
+        shared: shared.clone(),
+        gen,
+    });
+    let mem = GuestMemoryAtomic::new(GuestMemoryMmap::new());
+    let mut daemon = match VhostUserDaemon::new(name.to_string(), backend, mem) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(%e, name, "cannot create vhost-user daemon");
+            return;
         }
-        *lock(&shared.conn) = Some(Conn {
-            gen,
-            mem: None,
-            vrings: None,
-            negotiated: Negotiated::from_features(0),
+    };
+    for h in daemon.get_epoll_handlers() {
+        if let Err(e) =
+            h.register_listener(shared.flush_consumer.as_raw_fd(), EventSet::IN, FLUSH_EVENT)
+        {
+            tracing::error!(%e, name, "cannot watch the interrupt eventfd");
+        }
+    }
+    *lock(&shared.conn) = Some(Conn {
+        gen,
+        mem: None,
+        vrings: None,
+        negotiated: Negotiated::from_features(0),
+    });
+    let started = UnixStream::connect_addr(&inner.addr)
+        .map_err(|e| e.to_string())
+        .and_then(|back| {
+            daemon
+                .start(&mut inner.listener)
+                .map_err(|e| e.to_string())?;
+            let cut = front.try_clone().map_err(|e| e.to_string())?;
+            let relay = proxy::Relay::start(front, back).map_err(|e| e.to_string())?;
+            Ok((relay, cut))
         });
-        if let Err(e) = daemon.start(&mut listener) {
-            tracing::warn!(%e, name, "vhost-user accept failed");
+    let (relay, cut) = match started {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(%e, name, "vhost-user connection setup failed");
             *lock(&shared.conn) = None;
-            continue;
+            return;
         }
-        add(&shared.stats.connections, 1);
-        tracing::info!(name, gen, "vhost-user front end connected");
-        *lock(&shared.shutdown) = daemon.shutdown_handle();
-        if shared.stop.load(Ordering::Acquire) {
-            daemon.request_shutdown();
+    };
+    add(&shared.stats.connections, 1);
+    tracing::info!(name, gen, "vhost-user front end connected");
+    if shared.stop.load(Ordering::Acquire) {
+        let _ = cut.shutdown(std::net::Shutdown::Both);
+    }
+    *lock(&shared.shutdown) = Some(cut);
+    let result = daemon.wait();
+    let relayed = relay.join();
+    *lock(&shared.shutdown) = None;
+    // Forget the rings and the memory map before the daemon goes: with its handler (and the
+    // worker thread it joins) they were the last holders of the guest mapping.
+    *lock(&shared.conn) = None;
+    shared.rx_signal_pending.store(false, Ordering::Release);
+    drop(daemon);
+    let _ = shared.ready.write(1);
+    add(&shared.stats.disconnects, 1);
+    // The front end going away (even mid-message) is a disconnect, not garbage.
+    let result = match result {
+        Err(vhost_user_backend::Error::HandleRequest(
+            vhost::vhost_user::Error::Disconnected
+            | vhost::vhost_user::Error::PartialMessage
+            | vhost::vhost_user::Error::SocketBroken(_),
+        )) => Ok(()),
+        r => r,
+    };
+    match (result, relayed) {
+        (Ok(()), Ok(())) => tracing::info!(name, gen, "vhost-user front end disconnected"),
+        (Err(e), _) => {
+            add(&shared.stats.protocol_errors, 1);
+            tracing::warn!(%e, name, gen, "vhost-user front end cut off");
         }
-        let result = daemon.wait();
-        *lock(&shared.shutdown) = None;
-        // Forget the rings and the memory map before the daemon goes: with its handler (and the
-        // worker thread it joins) they were the last holders of the guest mapping.
-        *lock(&shared.conn) = None;
-        shared.rx_signal_pending.store(false, Ordering::Release);
-        drop(daemon);
-        let _ = shared.ready.write(1);
-        add(&shared.stats.disconnects, 1);
-        match result {
-            Ok(()) => tracing::info!(name, gen, "vhost-user front end disconnected"),
-            Err(e) => {
-                add(&shared.stats.protocol_errors, 1);
-                tracing::warn!(%e, name, gen, "vhost-user front end cut off");
-            }
+        (_, Err(e)) => {
+            add(&shared.stats.protocol_errors, 1);
+            tracing::warn!(%e, name, gen, "vhost-user front end cut off by the relay");
         }
     }
 }
@@ -542,7 +620,6 @@ mod tests {
 
     use super::*;
     use std::io::Write;
-    use std::os::unix::net::UnixStream;
     use std::time::Instant;
 
     fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
