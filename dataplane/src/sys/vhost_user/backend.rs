@@ -179,7 +179,6 @@ impl VhostUserBackend for NetBackend {
         vrings: &[Vring],
         _thread_id: usize,
     ) -> io::Result<()> {
-        tracing::trace!(device_event, "vhost-user vring event");
         // Never an error: an error would stop the worker thread for the rest of the connection.
         self.with_conn(|c| {
             if c.vrings.is_none() {

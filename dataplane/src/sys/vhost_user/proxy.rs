@@ -1,14 +1,15 @@
 //! A relay between the front end (QEMU) and the `vhost-user-backend` daemon, on the control
 //! socket only (the data path is shared memory and eventfds and never passes here).
 //!
-//! Why: QEMU's virtio-net sends `VHOST_USER_SET_VRING_ENABLE` at machine reset and at every
-//! guest feature write, i.e. before `VHOST_USER_SET_FEATURES`, while the `vhost` crate's request
-//! handler rejects that request until `VHOST_USER_F_PROTOCOL_FEATURES` is acked — and ends the
-//! connection on the rejection. Offering no protocol features is no way out: QEMU 7.2 then fails
-//! to restore the ring state when the guest driver starts and crashes. So the relay answers
-//! those early requests itself (with an ack when one is asked for) and passes everything else
-//! through unchanged, file descriptors included. QEMU enables the rings again once it has set
-//! the features (`vhost_net_start`), so nothing is lost.
+//! Why: QEMU's virtio-net (7.2 here) sends `VHOST_USER_SET_VRING_ENABLE` at machine reset and at
+//! every guest feature write, i.e. before `VHOST_USER_SET_FEATURES`, while the `vhost` crate's
+//! request handler rejects that request until `VHOST_USER_F_PROTOCOL_FEATURES` is acked — and
+//! ends the connection on the rejection. And QEMU does not send it again once the features are
+//! set, so the rings would stay disabled. The relay therefore answers those early requests
+//! itself (with an ack when one is asked for), keeps the last state asked for each ring, and
+//! replays those right after it has passed `SET_FEATURES` on (without asking for a reply, so
+//! nothing unexpected reaches QEMU). Everything else goes through unchanged, file descriptors
+//! included.
 //!
 //! Each message is relayed whole: the 12-byte header (request, flags, size), then `size`
 //! bytes; a size above [`MAX_PAYLOAD`] is garbage and ends the connection.
@@ -189,5 +190,80 @@ fn back_to_front(mut back: &UnixStream, front_w: &Mutex<UnixStream>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn msg(req: u32, flags: u32, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&req.to_le_bytes());
+        m.extend_from_slice(&flags.to_le_bytes());
+        m.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        m.extend_from_slice(payload);
+        m
+    }
+
+    #[test]
+    fn early_ring_enables_are_acked_deferred_and_replayed_after_set_features() {
+        let (front, mut qemu) = UnixStream::pair().unwrap();
+        let (back, mut daemon) = UnixStream::pair().unwrap();
+        let relay = Relay::start(front, back).unwrap();
+        let enable = |ring: u32, on: u32| {
+            let mut p = ring.to_le_bytes().to_vec();
+            p.extend_from_slice(&on.to_le_bytes());
+            p
+        };
+        // Ring 0 disabled then enabled (with a reply wanted), ring 1 enabled.
+        qemu.write_all(&msg(SET_VRING_ENABLE, VERSION_1, &enable(0, 0)))
+            .unwrap();
+        qemu.write_all(&msg(
+            SET_VRING_ENABLE,
+            VERSION_1 | NEED_REPLY,
+            &enable(0, 1),
+        ))
+        .unwrap();
+        let mut reply = [0u8; 20];
+        qemu.read_exact(&mut reply).unwrap();
+        assert_eq!(
+            reply[..12],
+            msg(SET_VRING_ENABLE, VERSION_1 | REPLY, &[0; 8])[..12]
+        );
+        assert_eq!(reply[12..], [0; 8]);
+        qemu.write_all(&msg(SET_VRING_ENABLE, VERSION_1, &enable(1, 1)))
+            .unwrap();
+        let features = msg(SET_FEATURES, VERSION_1, &(1u64 << 30).to_le_bytes());
+        qemu.write_all(&features).unwrap();
+        let mut got = vec![0u8; features.len() + 2 * 20];
+        daemon.read_exact(&mut got).unwrap();
+        assert_eq!(got[..features.len()], features[..]);
+        let rest = &got[features.len()..];
+        assert_eq!(
+            rest[..20],
+            msg(SET_VRING_ENABLE, VERSION_1, &enable(0, 1))[..]
+        );
+        assert_eq!(
+            rest[20..],
+            msg(SET_VRING_ENABLE, VERSION_1, &enable(1, 1))[..]
+        );
+        // After the features, the request goes through as is, and replies come back.
+        let late = msg(SET_VRING_ENABLE, VERSION_1, &enable(1, 0));
+        qemu.write_all(&late).unwrap();
+        let mut got = vec![0u8; late.len()];
+        daemon.read_exact(&mut got).unwrap();
+        assert_eq!(got, late);
+        daemon.write_all(b"reply").unwrap();
+        let mut r = [0u8; 5];
+        qemu.read_exact(&mut r).unwrap();
+        assert_eq!(&r, b"reply");
+        // An absurd size is garbage: the relay ends with an error and closes both sides.
+        qemu.write_all(&[1, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f])
+            .unwrap();
+        assert!(relay.join().is_err());
+        assert_eq!(daemon.read(&mut r).unwrap(), 0);
     }
 }

@@ -145,10 +145,7 @@ pub fn push_frame(
     let mut off = 0usize;
     let mut popped = 0usize;
     let mut malformed = false;
-    loop {
-        let Some(chain) = q.pop_descriptor_chain(mem) else {
-            break;
-        };
+    while let Some(chain) = q.pop_descriptor_chain(mem) {
         popped += 1;
         let head = chain.head_index();
         let Ok(mut w) = Writer::new(mem, chain) else {
