@@ -4,7 +4,8 @@
 //! Built on the rust-vmm crates: `vhost` (the protocol and the Unix socket), `vhost-user-backend`
 //! (the request handler, the memory table, a vring worker thread), `virtio-queue` (split rings,
 //! descriptor chains checked against the memory map), `vm-memory` (the mapped guest memory).
-//! This module has no `unsafe` of its own.
+//! Its only `unsafe` is in the `proxy` submodule (receiving file descriptors on the control
+//! socket).
 //!
 //! # Threads
 //! - *server* (`vhost-user:<path>`): listens on the socket, accepts one front end at a time,
@@ -244,7 +245,7 @@ impl VhostUserPort {
         let _ = std::fs::remove_file(path);
         let listener = UnixListener::bind(path).map_err(listen_err)?;
         listener.set_nonblocking(true).map_err(listen_err)?;
-        // The daemon listens on a private abstract socket; the relay ([`proxy`]) connects it
+        // The daemon listens on a private abstract socket; the relay (`proxy`) connects it
         // to each front end.
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!(
@@ -619,7 +620,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::time::Instant;
 
     fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
@@ -655,7 +656,12 @@ mod tests {
             assert_eq!(st.protocol_errors, round, "{st:?}");
         }
         assert_eq!(port.recv(&mut buf).unwrap(), None);
+        // A front end that connects and says nothing: dropping the port cuts it off.
+        let mut idle = UnixStream::connect(&path).unwrap();
+        wait_until("the idle connection", || port.stats().connections == 3);
         drop(port);
+        let mut b = [0u8; 1];
+        assert_eq!(idle.read(&mut b).unwrap(), 0);
         // The listener's socket file goes with the port.
         assert!(!path.exists());
         let _ = std::fs::remove_dir_all(&dir);
