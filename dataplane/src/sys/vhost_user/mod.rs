@@ -1,4 +1,4 @@
-//! A vhost-user net device back end as a [`Port`]: a QEMU guest's virtio-net NIC whose queues
+//! A vhost-user net device back end as a `Port`: a QEMU guest's virtio-net NIC whose queues
 //! live in the guest's memory, which we map and read and write directly.
 //!
 //! Built on the rust-vmm crates: `vhost` (the protocol and the Unix socket), `vhost-user-backend`
@@ -15,8 +15,10 @@
 //! - *protocol* (the daemon's): vhost-user requests (features, memory table, vring setup).
 //! - *vring worker* (the daemon's): wakes on guest kicks. A transmit kick only disables further
 //!   kicks and makes the port's eventfd readable; it moves no data.
-//! - the caller's (the run loop's): [`Port::recv`] pops frames off the guest's transmit ring
-//!   and [`Port::send`] fills its receive ring, under the rings' mutexes.
+//! - the caller's (the run loop's): `recv` ([`VhostUserPort::recv_frame`]) pops frames off the
+//!   guest's transmit ring and `send` ([`VhostUserPort::send_frame`]) fills its receive ring,
+//!   under the rings' mutexes. The `Port` impl is in `engine::port`, next to the TAP's, so
+//!   that `sys` does not depend on `engine`.
 //!
 //! # Copies
 //! One each way, the one the pipeline needs: `recv` copies guest memory straight into the
@@ -66,8 +68,6 @@ use vmm_sys_util::event::{
     new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
 };
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
-
-use crate::engine::port::Port;
 
 pub use backend::{
     protocol_features, Negotiated, DEVICE_FEATURES, MAX_QUEUE_SIZE, VHOST_USER_F_PROTOCOL_FEATURES,
@@ -213,7 +213,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A vhost-user net back end listening on a Unix socket, as a [`Port`]. Its fd
+/// A vhost-user net back end listening on a Unix socket, a `Port` of the engine. Its fd
 /// ([`AsRawFd`]) is readable (level-triggered) while the guest may have frames for us.
 pub struct VhostUserPort {
     shared: Arc<Shared>,
@@ -346,8 +346,11 @@ impl VhostUserPort {
     }
 }
 
-impl Port for VhostUserPort {
-    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+impl VhostUserPort {
+    /// Takes the next frame the guest sent (its 10-byte `virtio_net_hdr` first) into `buf`;
+    /// `None` when none is waiting (or no guest is up). Never fails on guest data: unusable
+    /// chains are counted and skipped. (`Port::recv` in `engine::port`.)
+    pub fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let shared = self.shared.clone();
         let conn = lock(&shared.conn);
         let Some(c) = conn.as_ref() else {
@@ -420,7 +423,10 @@ impl Port for VhostUserPort {
         }
     }
 
-    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+    /// Gives `frame` (its 10-byte `virtio_net_hdr` first) to the guest, or drops and counts it
+    /// (no guest, no receive buffers). The interrupt follows per batch (see the module doc).
+    /// (`Port::send` in `engine::port`.)
+    pub fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         let shared = self.shared.clone();
         let s = &shared.stats;
         let conn = lock(&shared.conn);
@@ -639,9 +645,9 @@ mod tests {
         let mut port = VhostUserPort::listen(&path, [2, 0, 0, 0, 0, 1]).unwrap();
         assert!(!port.is_up());
         let mut buf = vec![0u8; 2048];
-        assert_eq!(port.recv(&mut buf).unwrap(), None);
+        assert_eq!(port.recv_frame(&mut buf).unwrap(), None);
         // No guest: sending drops and counts.
-        port.send(&[0u8; 60]).unwrap();
+        port.send_frame(&[0u8; 60]).unwrap();
         assert_eq!(port.stats().no_guest, 1);
 
         for round in 1..=2u64 {
@@ -655,7 +661,7 @@ mod tests {
             assert_eq!(st.connections, round);
             assert_eq!(st.protocol_errors, round, "{st:?}");
         }
-        assert_eq!(port.recv(&mut buf).unwrap(), None);
+        assert_eq!(port.recv_frame(&mut buf).unwrap(), None);
         // A front end that connects and says nothing: dropping the port cuts it off.
         let mut idle = UnixStream::connect(&path).unwrap();
         wait_until("the idle connection", || port.stats().connections == 3);
