@@ -1,5 +1,6 @@
 //! Ports: where frames enter and leave the engine. A TAP device in production
-//! ([`crate::sys::tap::Tap`]), an in-memory queue in unit tests and benches ([`MemPort`]).
+//! ([`crate::sys::tap::Tap`]), a vhost-user back end for VMs
+//! ([`crate::sys::vhost_user::VhostUserPort`]), an in-memory queue in unit tests and benches ([`MemPort`]).
 //!
 //! Every frame a port carries starts with a `virtio_net_hdr`
 //! ([`crate::wire::vnet::VNET_HDR_LEN`] bytes), then the Ethernet frame.
@@ -115,5 +116,19 @@ impl Port for crate::sys::tap::Tap {
             return Err(io::Error::new(io::ErrorKind::WriteZero, "short TAP write"));
         }
         Ok(())
+    }
+}
+
+/// A vhost-user back end ([`crate::sys::vhost_user`]) as a port: frames straight from and to
+/// the guest's rings, its `virtio_net_hdr` first; no guest or an empty ring is `None`.
+impl Port for crate::sys::vhost_user::VhostUserPort {
+    #[inline]
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.recv_frame(buf)
+    }
+
+    #[inline]
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.send_frame(frame)
     }
 }

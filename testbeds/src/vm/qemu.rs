@@ -73,6 +73,9 @@ pub struct VmOptions {
     pub cpus: u32,
     /// The NICs, in PCI order (the guest names them eth0, eth1, …). None by default.
     pub nics: Vec<Nic>,
+    /// Raw QEMU arguments placed before the NICs (e.g. the `-chardev` and shared-memory
+    /// `-object … -numa node,memdev=…` a vhost-user NIC needs). None by default.
+    pub extra_args: Vec<String>,
     /// Extra kernel command line arguments (appended).
     pub append: String,
     /// How long [`Vm::boot`] waits for the shell's ready marker.
@@ -93,6 +96,7 @@ impl VmOptions {
             memory_mib: 256,
             cpus: 1,
             nics: Vec::new(),
+            extra_args: Vec::new(),
             append: String::new(),
             boot_timeout: DEFAULT_BOOT_TIMEOUT,
             die_with_thread: true,
@@ -103,6 +107,30 @@ impl VmOptions {
     pub fn nic(mut self, nic: Nic) -> VmOptions {
         self.nics.push(nic);
         self
+    }
+
+    /// Adds raw QEMU arguments (placed before the NICs).
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> VmOptions {
+        self.extra_args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The arguments a vhost-user NIC needs besides its `-netdev vhost-user,chardev=ID`: the
+    /// `-chardev` connecting to the back end's socket `path`, and guest memory the back end can
+    /// map (a shared memfd of [`VmOptions::memory_mib`], as the guest's only NUMA node).
+    pub fn vhost_user_memory(self, chardev_id: &str, path: &Path) -> VmOptions {
+        let mem = format!(
+            "memory-backend-memfd,id=mem,size={}M,share=on",
+            self.memory_mib
+        );
+        self.args([
+            "-chardev".to_string(),
+            format!("socket,id={chardev_id},path={}", path.display()),
+            "-object".to_string(),
+            mem,
+            "-numa".to_string(),
+            "node,memdev=mem".to_string(),
+        ])
     }
 
     /// Sets the accelerator.
@@ -164,6 +192,7 @@ pub fn qemu_argv(opts: &VmOptions, full_name: &str, accel: Accel) -> Vec<String>
         .iter()
         .map(|s| s.to_string()),
     );
+    argv.extend(opts.extra_args.iter().cloned());
     for nic in &opts.nics {
         argv.extend([
             "-netdev".into(),
