@@ -17,6 +17,13 @@
 //! subnet = "subnet-a"
 //! private_ip = "10.0.1.10"
 //! netns = "ns-a1"
+//!
+//! [[eni]]
+//! id = "eni-vm1"                   # a QEMU guest (VPC-11): `vpcctl vm-args eni-vm1`
+//! subnet = "subnet-a"
+//! private_ip = "10.0.1.11"
+//! attachment = "qemu-stream"       # default "namespace" (when netns is set)
+//! socket = "/run/vpcd/eni-vm1.sock" # the default: /run/vpcd/<eni id>.sock
 //! ```
 //!
 //! Every struct rejects unknown fields, so a typo is an error rather than a silently
