@@ -955,7 +955,8 @@ mod tests {
         assert_eq!(page.file_name, "vpcctl.1");
         assert!(page.text.contains(".TH vpcctl 1"), "{}", page.text);
         for verb in Cli::command().get_subcommands() {
-            let needle = format!("vpcctl\\-{}(1)", verb.get_name());
+            // roff escapes every hyphen, the verb's own too (`vm\-args`).
+            let needle = format!("vpcctl\\-{}(1)", verb.get_name().replace('-', "\\-"));
             assert!(page.text.contains(&needle), "{needle}: {}", page.text);
         }
         for needle in [".SH \"EXIT STATUS\"\n.nf\n  0  success", ".SH \"OUTPUT\""] {
