@@ -159,7 +159,7 @@ fn a_qemu_guest_on_a_stream_socket_uses_the_vpc_and_survives_a_reboot() {
     let prefix = RunPrefix::new().unwrap();
     let scratch = Scratch::new(prefix.as_str()).unwrap();
     let socket = scratch.join("eni-vm.sock");
-    let lab: Lab = start(&topology(&socket));
+    let mut lab: Lab = start(&topology(&socket));
     assert!(socket.exists(), "vpcd listens on {}", socket.display());
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
@@ -276,4 +276,27 @@ fn a_qemu_guest_on_a_stream_socket_uses_the_vpc_and_survives_a_reboot() {
         web_before.drops[DropReason::TxFailed.index()],
         "no frame to the namespace failed"
     );
+
+    // An apply that leaves the ENI's socket as it is keeps the port and its guest (a
+    // changed group changes nothing for the port).
+    let opened = topology(&socket).replace(
+        r#"{ protocol = "tcp", ports = "80", source = "sg-vm" },"#,
+        r#"{ protocol = "tcp", ports = "80", source = "sg-vm" },
+  { protocol = "tcp", ports = "8080", source = "sg-vm" },"#,
+    );
+    assert_ne!(opened, topology(&socket));
+    lab.apply(&opened).unwrap();
+    let r = lab.show().unwrap();
+    let st = r.enis.iter().find(|e| e.id == "eni-vm").unwrap();
+    let st = st.port.clone().unwrap();
+    assert_eq!((st.connected, st.connections), (Some(true), 2), "{st:?}");
+    let out = guest.run_ok("ping -c 1 -w 30 10.0.2.20", VM_CMD).unwrap();
+    assert!(out.contains("1 packets received"), "{out}");
+
+    // Removing the ENI closes its socket and removes the file; the guest loses its link.
+    let without = opened.replace("attachment = \"qemu-stream\"", "");
+    let without = without.replace(&format!("socket = \"{}\"", socket.display()), "");
+    lab.apply(&without).unwrap();
+    assert!(!socket.exists(), "{} removed", socket.display());
+    drop(guest);
 }
