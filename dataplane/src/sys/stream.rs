@@ -441,10 +441,21 @@ mod tests {
     use crate::sys::epoll::Events;
     use std::time::{Duration, Instant};
 
-    fn sock(name: &str) -> PathBuf {
+    /// A test's scratch directory, removed when the test ends.
+    struct Dir(PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A socket path in a fresh scratch directory (removed with the guard).
+    fn sock(name: &str) -> (Dir, PathBuf) {
         let dir = std::env::temp_dir().join(format!("vpcd-stream-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        dir.join("eni.sock")
+        let path = dir.join("eni.sock");
+        (Dir(dir), path)
     }
 
     fn frame(n: usize, fill: u8) -> Vec<u8> {
@@ -482,7 +493,7 @@ mod tests {
 
     #[test]
     fn frames_reassemble_across_partial_writes_and_go_out_with_their_length() {
-        let path = sock("partial");
+        let (_dir, path) = sock("partial");
         let mut p = StreamPort::bind(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -520,7 +531,7 @@ mod tests {
 
     #[test]
     fn garbage_length_is_counted_and_the_next_guest_is_picked_up() {
-        let path = sock("garbage");
+        let (_dir, path) = sock("garbage");
         // A stale socket file (nobody accepting) is replaced.
         drop(UnixListener::bind({
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -558,7 +569,7 @@ mod tests {
 
     #[test]
     fn output_to_a_guest_that_does_not_read_is_bounded() {
-        let path = sock("bounded");
+        let (_dir, path) = sock("bounded");
         let mut p = StreamPort::bind(&path).unwrap();
         let guest = UnixStream::connect(&path).unwrap();
         wait_connected(&mut p, true);
@@ -580,7 +591,7 @@ mod tests {
             StreamPort::bind(&long),
             Err(StreamError::PathTooLong { .. })
         ));
-        let path = sock("file");
+        let (_dir, path) = sock("file");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"not a socket").unwrap();
         assert!(matches!(
