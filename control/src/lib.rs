@@ -29,6 +29,7 @@ pub mod segment;
 pub mod serve;
 pub mod testing;
 pub mod validate;
+pub mod vm_args;
 
 pub use client::DEFAULT_SOCKET;
 pub use validate::{ValidationError, ValidationErrors};

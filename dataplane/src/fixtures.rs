@@ -43,6 +43,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
             netns: ns.to_string(),
             ifname: "eth0".into(),
             dhcp: false,
+            kind: Default::default(),
         })
     };
     let eni =
@@ -194,6 +195,7 @@ pub fn behind_nat_gateway(ports: (u16, u16)) -> DataplaneConfig {
                 netns: "internet".into(),
                 ifname: "eth0".into(),
                 dhcp: false,
+                kind: Default::default(),
             },
             host_mac: INTERNET_HOST_MAC,
             mtu: 1500,

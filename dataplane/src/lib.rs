@@ -2,7 +2,7 @@
 //!
 //! - [`wire`]: checked views and rewrites over packet bytes; depends on nothing.
 //! - [`sys`]: the host's system interfaces (TAP ioctls and epoll: the crate's only unsafe code;
-//!   `ip(8)`).
+//!   QEMU `-netdev stream` sockets; `ip(8)`).
 //! - [`engine`]: the generic core: ports and their I/O backends, buffers, the flow cache.
 //!   It knows packets and ports, not VPC words.
 //! - [`vpc`]: the policy: the compiled tables, connection tracking, NAT, and the

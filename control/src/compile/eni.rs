@@ -1,5 +1,6 @@
 //! ENIs: in file order, each with its addresses, its MAC (the file's, else one derived
-//! from its id), its attachment, `Some` list of security groups (its VPC's default when it
+//! from its id), its attachment (a namespace TAP, or a `qemu-stream` socket at
+//! `socket`, default `/run/vpcd/<eni id>.sock`), `Some` list of security groups (its VPC's default when it
 //! names none) and its conntrack settings in milliseconds, scaled by
 //! `[lab] conntrack_time_scale`; and the instance it belongs to (its id and device index
 //! from [`crate::names::eni_instances`], the instance's type, image and metadata options
@@ -8,14 +9,14 @@
 use std::collections::HashMap;
 
 use dataplane::vpc::config::{
-    Attachment, ConntrackConfig, EniConfig, InstanceConfig, MetadataOptions,
+    Attachment, AttachmentKind, ConntrackConfig, EniConfig, InstanceConfig, MetadataOptions,
 };
 
 use super::index::Index;
 use super::security_group::SecurityGroups;
 use super::units::{idx, scaled_ms};
 use crate::model::{
-    Addressing, ConntrackSettings, InstanceMetadataOptions, Topology,
+    Addressing, ConntrackSettings, EniAttachment, InstanceMetadataOptions, Topology,
     DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_TCP_ESTABLISHED_TIMEOUT, DEFAULT_UDP_STREAM_TIMEOUT,
     DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, OTHER_TIMEOUT, TCP_TRANSITORY_TIMEOUT,
 };
@@ -144,11 +145,15 @@ pub(super) fn enis(
             ipv6: e.ipv6_ips.clone(),
             source_dest_check: e.source_dest_check,
             mtu: e.mtu,
-            attachment: e.netns.as_ref().map(|ns| Attachment {
-                netns: ns.clone(),
-                ifname: e.ifname.clone(),
-                dhcp: e.addressing == Addressing::Dhcp,
-            }),
+            attachment: match e.attachment_kind() {
+                Some(EniAttachment::QemuStream) => e.stream_socket().map(Attachment::qemu_stream),
+                Some(EniAttachment::Namespace) | None => e.netns.as_ref().map(|ns| Attachment {
+                    netns: ns.clone(),
+                    ifname: e.ifname.clone(),
+                    dhcp: e.addressing == Addressing::Dhcp,
+                    kind: AttachmentKind::Namespace,
+                }),
+            },
             security_groups: Some(groups),
             conntrack: conntrack_config(e.conntrack.as_ref(), scale),
             instance,

@@ -98,6 +98,7 @@ fn internet_gateways_compile_in_file_order_with_uplink_and_macs() {
             netns: "inet".into(),
             ifname: "up0".into(),
             dhcp: false,
+            kind: Default::default(),
         }
     );
     let Outside::Namespace {

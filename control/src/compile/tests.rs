@@ -296,6 +296,7 @@ fn enis_carry_addresses_mac_and_attachment() {
             ifname: "eth0".into(),
             // The default addressing.
             dhcp: true,
+            kind: Default::default(),
         })
     );
     let fw = &c.enis[1];

@@ -54,6 +54,16 @@ pub struct Eni {
     /// The interface name inside the namespace (default `eth0`).
     #[serde(default = "default_ifname")]
     pub ifname: String,
+    /// How the ENI is attached: `namespace` (a TAP whose kernel end goes into `netns`;
+    /// the default) or `qemu-stream` (a Unix socket vpcd listens on for a QEMU guest's
+    /// `-netdev stream`; no `netns`/`ifname`). Absent: `namespace` when `netns` is set,
+    /// else unattached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<EniAttachment>,
+    /// The socket of a `qemu-stream` attachment (default
+    /// [`DEFAULT_STREAM_DIR`]`/<eni id>.sock`; at most 107 bytes, `sun_path`'s limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<std::path::PathBuf>,
     /// Its security groups (`sg-…` ids of its VPC, 1 to 5); absent means the VPC's default
     /// group. An empty list is an error: an ENI always has at least one group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,6 +106,41 @@ pub struct Eni {
 }
 
 pub use dataplane::vpc::config::{DEFAULT_IMAGE_ID, DEFAULT_INSTANCE_TYPE};
+
+/// Where a `qemu-stream` ENI's socket goes when `socket` is absent: vpcd's default run
+/// directory (the directory of `vpcctl`'s default control socket, `/run/vpcd/vpcd.sock`),
+/// as `<eni id>.sock`.
+pub const DEFAULT_STREAM_DIR: &str = "/run/vpcd";
+
+/// `attachment` of an `[[eni]]`: what kind of port the instance is behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EniAttachment {
+    /// A TAP device whose kernel end goes into the ENI's `netns` as `ifname`.
+    Namespace,
+    /// A Unix socket speaking QEMU's `-netdev stream` framing, for one guest at a time
+    /// (`vpcctl vm-args ENI` prints the QEMU arguments).
+    QemuStream,
+}
+
+impl Eni {
+    /// The attachment kind, defaults applied: the written one, else `namespace` when
+    /// `netns` is set; `None`: unattached.
+    pub fn attachment_kind(&self) -> Option<EniAttachment> {
+        self.attachment
+            .or_else(|| self.netns.as_ref().map(|_| EniAttachment::Namespace))
+    }
+
+    /// The socket of a `qemu-stream` ENI, default applied
+    /// ([`DEFAULT_STREAM_DIR`]`/<eni id>.sock`); `None` for other kinds.
+    pub fn stream_socket(&self) -> Option<std::path::PathBuf> {
+        (self.attachment_kind() == Some(EniAttachment::QemuStream)).then(|| {
+            self.socket.clone().unwrap_or_else(|| {
+                std::path::Path::new(DEFAULT_STREAM_DIR).join(format!("{}.sock", self.id))
+            })
+        })
+    }
+}
 
 /// The default `http_put_response_hop_limit` of an instance's metadata options (AWS's).
 pub const DEFAULT_METADATA_HOP_LIMIT: i64 = 1;

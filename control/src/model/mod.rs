@@ -17,6 +17,13 @@
 //! subnet = "subnet-a"
 //! private_ip = "10.0.1.10"
 //! netns = "ns-a1"
+//!
+//! [[eni]]
+//! id = "eni-vm1"                   # a QEMU guest (VPC-11): `vpcctl vm-args eni-vm1`
+//! subnet = "subnet-a"
+//! private_ip = "10.0.1.11"
+//! attachment = "qemu-stream"       # default "namespace" (when netns is set)
+//! socket = "/run/vpcd/eni-vm1.sock" # the default: /run/vpcd/<eni id>.sock
 //! ```
 //!
 //! Every struct rejects unknown fields, so a typo is an error rather than a silently
@@ -240,9 +247,9 @@ pub use dhcp_options::{
 };
 pub use dns::{DnsRecord, PrivateHostedZone, DEFAULT_RECORD_TTL};
 pub use eni::{
-    ConntrackSettings, Eni, HttpEndpoint, HttpTokens, InstanceMetadataOptions,
+    ConntrackSettings, Eni, EniAttachment, HttpEndpoint, HttpTokens, InstanceMetadataOptions,
     DEFAULT_CONNTRACK_MAX_ENTRIES, DEFAULT_IFNAME, DEFAULT_IMAGE_ID, DEFAULT_INSTANCE_TYPE,
-    DEFAULT_METADATA_HOP_LIMIT, DEFAULT_MTU, DEFAULT_TCP_ESTABLISHED_TIMEOUT,
+    DEFAULT_METADATA_HOP_LIMIT, DEFAULT_MTU, DEFAULT_STREAM_DIR, DEFAULT_TCP_ESTABLISHED_TIMEOUT,
     DEFAULT_UDP_STREAM_TIMEOUT, DEFAULT_UDP_TIMEOUT, ICMP_TIMEOUT, MAX_MTU, MIN_MTU, OTHER_TIMEOUT,
     TCP_TRANSITORY_TIMEOUT,
 };

@@ -8,7 +8,8 @@ use super::text::{drops_text, ids_or_dash, idx32, table};
 /// The `ENIs` section of `vpcctl show`: each ENI with its subnet, groups, addresses, public
 /// IPs, MAC, attachment (`(unattached)` for an ENI without a namespace: what is sent to it
 /// is dropped as `eni_not_attached`; `(dhcp)` after one whose instance takes its address
-/// by DHCP), and its port and counters (the router's DHCP answers and ignored DHCP
+/// by DHCP; `qemu-stream (guest connected)` or `(no guest)` for a QEMU guest's socket,
+/// whose path is in the TAP column), and its port and counters (the router's DHCP answers and ignored DHCP
 /// messages among them) from `report`, when reported; then one line per ENI naming its
 /// instance (see [`instance_line`]); then the NAT gateways' network interfaces.
 pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
@@ -84,6 +85,15 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
                 e.attachment.as_ref().map_or_else(
                     || "(unattached)".to_string(),
                     |a| {
+                        if !a.is_namespace() {
+                            // The socket's path is in the TAP column (the port's name).
+                            let guest = match port.and_then(|p| p.port.as_ref()?.connected) {
+                                Some(true) => " (guest connected)",
+                                Some(false) => " (no guest)",
+                                None => "",
+                            };
+                            return format!("{}{guest}", a.kind.as_str());
+                        }
                         let dhcp = if a.dhcp { " (dhcp)" } else { "" };
                         format!("{}/{}{dhcp}", a.netns, a.ifname)
                     },

@@ -58,6 +58,7 @@ fn show_lists_everything() {
         enis: vec![EniReport {
             id: "eni-a".into(),
             tap: Some("vpc0".into()),
+            port: None,
             counters,
         }],
         engine,
@@ -809,6 +810,7 @@ fn show_marks_dhcp_enis_and_counts_dhcp() {
         enis: vec![EniReport {
             id: "eni-a".into(),
             tap: Some("vpc0".into()),
+            port: None,
             counters: PortCounters {
                 dhcp_replies: 2,
                 dhcp_ignored: 1,

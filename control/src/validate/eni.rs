@@ -1,5 +1,6 @@
 //! ENIs: a unicast MAC unique in the file (a generated one must not collide either), an
-//! MTU and a Linux interface name within bounds, a namespace/interface pair used once (no
+//! MTU and a Linux interface name within bounds (a `qemu-stream` ENI: no namespace or
+//! interface name, an absolute socket path that fits `sun_path`, used once), a namespace/interface pair used once (no
 //! namespace at all is a warning: the ENI is left unattached), an existing subnet, addresses inside it that are not reserved and are used once per VPC;
 //! then, with the firewalls, 1 to 5 distinct security groups of the ENI's VPC and
 //! conntrack settings within AWS's bounds; and the instances behind the ENIs: an
@@ -14,11 +15,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use dataplane::wire::MacAddr;
 
 use super::context::{claim, is_valid_ifname, is_valid_netns_name, Lookups, Report};
-use crate::model::{Eni, Topology, MAX_MTU, MIN_MTU};
+use crate::model::{Eni, EniAttachment, Topology, DEFAULT_IFNAME, MAX_MTU, MIN_MTU};
 use crate::names::{
     eni_instances, eni_mac, igw_host_mac, igw_mac, reserved_ipv4_reason, reserved_ipv6_reason,
     router_mac,
 };
+use dataplane::sys::stream::MAX_SOCKET_PATH;
 
 /// Security groups per ENI (AWS default quota).
 pub const SGS_PER_ENI_MAX: usize = 5;
@@ -96,10 +98,15 @@ pub(super) fn enis(
     let mut macs = reserved_macs(t);
     let mut ips: HashMap<(usize, IpAddr), String> = HashMap::new();
     let mut ifaces: HashMap<(String, String), String> = HashMap::new();
+    let mut sockets: HashMap<std::path::PathBuf, String> = HashMap::new();
     for (i, e) in t.enis.iter().enumerate() {
         let res = r.label(&e.id, "eni", i);
         check_mac(r, e, &res, &mut macs);
-        check_interface(r, e, &res, &mut ifaces);
+        if e.attachment_kind() == Some(EniAttachment::QemuStream) {
+            check_stream(r, e, &res, &mut sockets);
+        } else {
+            check_interface(r, e, &res, &mut ifaces);
+        }
         check_addresses(r, t, broken, l, (e, &res), &mut ips);
     }
     ips
@@ -144,6 +151,72 @@ fn check_mac(r: &mut Report, e: &Eni, res: &str, macs: &mut HashMap<MacAddr, Str
     }
 }
 
+/// Checks a `qemu-stream` ENI: no `netns` or `ifname` (the guest names its own
+/// interface), an MTU within bounds, and a socket path that is absolute, fits `sun_path`
+/// and is used once.
+fn check_stream(
+    r: &mut Report,
+    e: &Eni,
+    res: &str,
+    sockets: &mut HashMap<std::path::PathBuf, String>,
+) {
+    if !(MIN_MTU..=MAX_MTU).contains(&e.mtu) {
+        r.err(
+            res,
+            "mtu",
+            format!(
+                "{} is outside the allowed range {MIN_MTU}..={MAX_MTU}",
+                e.mtu
+            ),
+        );
+    }
+    if let Some(ns) = &e.netns {
+        r.err(
+            res,
+            "netns",
+            format!("a qemu-stream attachment has no namespace; remove `netns = \"{ns}\"` (or use attachment = \"namespace\")"),
+        );
+    }
+    if e.ifname != DEFAULT_IFNAME {
+        r.err(
+            res,
+            "ifname",
+            format!("a qemu-stream attachment has no interface in a namespace (the guest names its own); remove `ifname = \"{}\"`", e.ifname),
+        );
+    }
+    let Some(socket) = e.stream_socket() else {
+        return;
+    };
+    let len = socket.as_os_str().len();
+    if !socket.is_absolute() {
+        r.err(
+            res,
+            "socket",
+            format!(
+                "`{}` must be an absolute path (vpcd resolves it, not vpcctl)",
+                socket.display()
+            ),
+        );
+    } else if len > MAX_SOCKET_PATH {
+        r.err(
+            res,
+            "socket",
+            format!(
+                "`{}` is {len} bytes; a Unix socket path has at most {MAX_SOCKET_PATH} (sun_path)",
+                socket.display()
+            ),
+        );
+    } else if let Some(other) = sockets.get(&socket) {
+        r.err(
+            res,
+            "socket",
+            format!("`{}` is already used by {other}", socket.display()),
+        );
+    } else {
+        sockets.insert(socket, res.to_string());
+    }
+}
+
 /// Checks an ENI's MTU, interface name and namespace (each namespace/interface pair is
 /// used once; none is a warning).
 fn check_interface(
@@ -172,6 +245,13 @@ fn check_interface(
             ),
         );
     }
+    if e.socket.is_some() {
+        r.err(
+            res,
+            "socket",
+            "only a qemu-stream attachment has a socket; add attachment = \"qemu-stream\" or remove it",
+        );
+    }
     if let Some(ns) = &e.netns {
         if !is_valid_netns_name(ns) {
             r.err(
@@ -191,6 +271,12 @@ fn check_interface(
                 ifaces.insert(key, res.to_string());
             }
         }
+    } else if e.attachment == Some(EniAttachment::Namespace) {
+        r.err(
+            res,
+            "netns",
+            "attachment = \"namespace\" needs the namespace: set `netns`",
+        );
     } else {
         r.warnings.push(unattached_warning(res));
     }

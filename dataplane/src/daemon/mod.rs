@@ -1,6 +1,7 @@
 //! `vpcd`: the control socket, the apply procedure, and the forwarding thread.
 //!
-//! Two threads. The forwarding thread owns the [`Dataplane`] over TAP ports and runs a
+//! Two threads. The forwarding thread owns the [`Dataplane`] over its ports (TAPs and
+//! QEMU stream sockets, [`port::AnyPort`]) and runs a
 //! run-to-completion loop ([`crate::engine::run`]): epoll over the TAP fds, each ready port drained in batches.
 //! The control thread serves the Unix socket; for an apply it does the slow work (build
 //! and check tables, create TAPs, move them into namespaces) without stopping
@@ -9,6 +10,7 @@
 
 pub mod attach;
 pub mod metrics_http;
+pub mod port;
 pub mod proto;
 
 use std::collections::HashSet;
@@ -21,12 +23,14 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 
 use crate::daemon::metrics_http::{MetricsError, MetricsServer};
+use crate::daemon::port::AnyPort;
 use crate::daemon::proto::{Request, Response};
 use crate::datapath::{Dataplane, EniPlan, PortChange, DEFAULT_FLOWS};
 use crate::engine::port::PortIdx;
 use crate::engine::run::{Next, RunLoop};
 use crate::observe::report::{assemble, CounterSnapshot};
 use crate::observe::stats::StatsReport;
+use crate::sys::stream::StreamPort;
 use crate::sys::tap::Tap;
 use crate::vpc::config::DataplaneConfig;
 use crate::vpc::tables::Tables;
@@ -111,7 +115,7 @@ pub enum DaemonError {
 enum Cmd {
     Install {
         tables: Arc<Tables>,
-        plan: Vec<EniPlan<Tap>>,
+        plan: Vec<EniPlan<AnyPort>>,
         /// The resolver's new upstream link (`Some(None)`: none any more; `None`: keep
         /// the running one).
         upstream: Option<Option<crate::datapath::UpstreamLink>>,
@@ -377,10 +381,20 @@ impl ControlState {
             .map(|(p, prev)| {
                 prev.is_some_and(|i| {
                     let old = &running[i];
-                    old == p
-                        && (old.attachment.is_none()
-                            || (has_port.get(i).copied().unwrap_or(false)
-                                && self.finished.contains(&old.id)))
+                    let healthy = has_port.get(i).copied().unwrap_or(false);
+                    match &p.attachment {
+                        // A socket port does not depend on the ENI's addresses, MAC or
+                        // MTU (the guest learns them by DHCP): it is kept, with its
+                        // guest connection, while the socket stays the same.
+                        Some(a) if !a.is_namespace() => {
+                            old.attachment.as_ref() == Some(a) && healthy
+                        }
+                        _ => {
+                            old == p
+                                && (old.attachment.is_none()
+                                    || (healthy && self.finished.contains(&old.id)))
+                        }
+                    }
                 })
             })
             .collect();
@@ -395,11 +409,13 @@ impl ControlState {
             .iter()
             .filter(|o| !kept.contains(o.id.as_str()))
             .filter_map(|o| o.attachment.as_ref())
+            .filter(|a| a.is_namespace())
             .map(|a| (a.netns.as_str(), a.ifname.as_str()))
             .collect();
         for (p, k) in specs.iter().zip(&keep) {
             if let (Some(a), false) = (&p.attachment, k) {
-                if !freed.contains(&(a.netns.as_str(), a.ifname.as_str()))
+                if a.is_namespace()
+                    && !freed.contains(&(a.netns.as_str(), a.ifname.as_str()))
                     && attach::ifname_in_use(&a.netns, &a.ifname)
                 {
                     errors.push(format!(
@@ -415,10 +431,30 @@ impl ControlState {
         }
         let mut plan = Vec::with_capacity(specs.len());
         let mut new_taps = Vec::new();
+        let mut new_sockets = Vec::new();
         for (i, p) in specs.iter().enumerate() {
             let port = match (&p.attachment, keep[i]) {
                 (_, true) => PortChange::Keep,
                 (None, false) => PortChange::Remove,
+                (Some(att), false) if !att.is_namespace() => {
+                    // A socket a guest connects to: nothing to do in any namespace.
+                    let Some(socket) = att.kind.socket() else {
+                        return Response::Rejected {
+                            errors: vec![format!("{}: unsupported attachment kind", p.id)],
+                        };
+                    };
+                    match StreamPort::bind(socket) {
+                        Ok(s) => {
+                            new_sockets.push(p.id.clone());
+                            PortChange::Replace(AnyPort::Stream(s))
+                        }
+                        Err(err) => {
+                            return Response::Rejected {
+                                errors: vec![format!("{}: {err}", p.id)],
+                            }
+                        }
+                    }
+                }
                 (Some(att), false) => {
                     let name = attach::tap_name(&self.opts.tap_prefix, self.next_tap);
                     self.next_tap += 1;
@@ -436,7 +472,7 @@ impl ControlState {
                         };
                     }
                     new_taps.push(NewTap { port: i, name });
-                    PortChange::Replace(tap)
+                    PortChange::Replace(AnyPort::Tap(tap))
                 }
             };
             plan.push(EniPlan {
@@ -490,6 +526,8 @@ impl ControlState {
         self.running = config;
         let ids: HashSet<&str> = specs.iter().map(|p| p.id.as_str()).collect();
         self.finished.retain(|id| ids.contains(id.as_str()));
+        // A socket port is complete once it listens.
+        self.finished.extend(new_sockets);
         // 4. Finish the new attachments (old TAPs are gone now, so names are free).
         let warnings = self.finish(&specs, &new_taps);
         tracing::info!(epoch, enis = self.running.enis.len(), "applied");
@@ -526,7 +564,7 @@ fn check(config: &DataplaneConfig) -> Result<Arc<Tables>, Vec<String>> {
     let errors: Vec<String> = attach::port_specs(config)
         .into_iter()
         .filter_map(|p| {
-            let a = p.attachment.as_ref()?;
+            let a = p.attachment.as_ref().filter(|a| a.is_namespace())?;
             (!attach::netns_exists(&a.netns)).then(|| {
                 attach::AttachError::NoNamespace {
                     eni: p.id.clone(),
@@ -545,7 +583,7 @@ fn check(config: &DataplaneConfig) -> Result<Arc<Tables>, Vec<String>> {
 
 /// The forwarding thread: the engine's run loop over the data plane, taking the control
 /// thread's commands between two batches.
-fn forwarding_loop(mut dp: Dataplane<Tap>, mut run: RunLoop, rx: mpsc::Receiver<Cmd>) {
+fn forwarding_loop(mut dp: Dataplane<AnyPort>, mut run: RunLoop, rx: mpsc::Receiver<Cmd>) {
     run.run(&mut dp, |dp, watched| {
         while let Ok(cmd) = rx.try_recv() {
             match cmd {
@@ -555,7 +593,10 @@ fn forwarding_loop(mut dp: Dataplane<Tap>, mut run: RunLoop, rx: mpsc::Receiver<
                     return Next::Stop;
                 }
                 Cmd::Report { reply } => {
-                    let snap = dp.snapshot(|t| Some(t.name().to_string()));
+                    let mut snap = dp.snapshot(|p| Some(p.name()));
+                    snap.port_status = (0..snap.ports.len() as u32)
+                        .map(|i| dp.port(PortIdx(i)).and_then(AnyPort::status))
+                        .collect();
                     let _ = reply.send((dp.shared_tables(), snap));
                 }
                 Cmd::Trace { spec, reply } => {

@@ -16,6 +16,7 @@ impl<P: Port> Dataplane<P> {
         CounterSnapshot {
             epoch: self.epoch,
             ports,
+            port_status: Vec::new(),
             port_names: self
                 .ports
                 .iter()

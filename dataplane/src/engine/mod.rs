@@ -8,4 +8,5 @@ pub mod flow;
 pub mod gso;
 pub mod port;
 pub mod run;
+pub mod stream;
 pub mod tx;

@@ -362,6 +362,7 @@ fn labels_are_escaped_and_nacl_denies_exported() {
         enis: vec![crate::observe::stats::EniReport {
             id: "eni-\"odd\"\\name\nx".into(),
             tap: None,
+            port: None,
             counters: PortCounters {
                 rx_packets: 5,
                 ..Default::default()

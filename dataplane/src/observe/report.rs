@@ -8,7 +8,7 @@ use crate::observe::capture::CaptureReport;
 use crate::observe::mirror::MirrorSessionReport;
 use crate::observe::stats::{
     EngineCounters, EniReport, NaclDenyReport, NatGatewayReport, NatMetrics, PortCounters,
-    StatsReport, UplinkReport,
+    PortStatus, StatsReport, UplinkReport,
 };
 use crate::vpc::pipeline::nacl::Direction;
 use crate::vpc::tables::Tables;
@@ -23,6 +23,9 @@ pub struct CounterSnapshot {
     pub ports: Vec<PortCounters>,
     /// Per port: the name of its device, when one is attached.
     pub port_names: Vec<Option<String>>,
+    /// Per port: a socket-backed port's state (filled by the daemon; empty otherwise).
+    #[serde(default)]
+    pub port_status: Vec<Option<PortStatus>>,
     /// Engine-wide counters.
     pub engine: EngineCounters,
     /// Network-ACL deny counters, by slot.
@@ -56,6 +59,7 @@ pub fn assemble(tables: &Tables, snap: CounterSnapshot) -> StatsReport {
                 EniReport {
                     id: e.id.clone(),
                     tap,
+                    port: snap.port_status.get(i).cloned().flatten(),
                     counters,
                 }
             })

@@ -238,13 +238,36 @@ pub struct UplinkReport {
     pub counters: PortCounters,
 }
 
+/// What a socket-backed port (a QEMU `-netdev stream` socket) reports besides the
+/// counters every port has: whether a guest is connected, and the socket's own events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortStatus {
+    /// Whether a guest is connected now (`None`: the port kind has no such notion).
+    pub connected: Option<bool>,
+    /// Guests accepted since the port was created.
+    #[serde(default)]
+    pub connections: u64,
+    /// Guest connections that ended.
+    #[serde(default)]
+    pub disconnects: u64,
+    /// Connections dropped for an out-of-bounds frame length.
+    #[serde(default)]
+    pub garbage: u64,
+    /// Frames that could not be written (no guest, output queue full).
+    #[serde(default)]
+    pub tx_dropped: u64,
+}
+
 /// One ENI's port and counters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EniReport {
     /// The ENI id.
     pub id: String,
-    /// The TAP name in vpcd's namespace, when attached.
+    /// The TAP name in vpcd's namespace, when attached (a stream socket: its path).
     pub tap: Option<String>,
+    /// A socket-backed port's state (absent for TAPs and unattached ENIs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<PortStatus>,
     /// Its counters.
     pub counters: PortCounters,
 }

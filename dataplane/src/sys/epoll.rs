@@ -9,6 +9,14 @@ pub struct Epoll {
     fd: OwnedFd,
 }
 
+/// The epoll instance's own descriptor: readable while any watched fd is ready, so one
+/// epoll set can be watched by another (a port's private set inside the run loop's).
+impl AsRawFd for Epoll {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 /// One readiness event: the token registered with the fd.
 pub type Token = u64;
 
@@ -28,10 +36,11 @@ impl Epoll {
     }
 
     fn ctl(&self, op: libc::c_int, fd: RawFd, token: Token) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: token,
-        };
+        self.ctl_events(op, fd, token, libc::EPOLLIN as u32)
+    }
+
+    fn ctl_events(&self, op: libc::c_int, fd: RawFd, token: Token, events: u32) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
         // SAFETY: `ev` is a valid epoll_event for the duration of the call; the kernel
         // copies it. A bad `fd` yields an error, not UB.
         let r = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) };
@@ -45,6 +54,16 @@ impl Epoll {
     /// Watches `fd` for input, reporting `token`.
     pub fn add(&self, fd: RawFd, token: Token) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_ADD, fd, token)
+    }
+
+    /// Changes what `fd` (already watched) is watched for: input, and output too when
+    /// `output` (for a socket with queued output).
+    pub fn modify(&self, fd: RawFd, token: Token, output: bool) -> io::Result<()> {
+        let mut events = libc::EPOLLIN as u32;
+        if output {
+            events |= libc::EPOLLOUT as u32;
+        }
+        self.ctl_events(libc::EPOLL_CTL_MOD, fd, token, events)
     }
 
     /// Stops watching `fd`.

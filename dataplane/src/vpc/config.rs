@@ -885,17 +885,85 @@ pub enum SgPeer {
     },
 }
 
-/// Where an ENI's TAP device is attached.
+/// Where an ENI's port is attached: by default the kernel end of a TAP device in a
+/// network namespace ([`AttachmentKind::Namespace`]); or a Unix socket a QEMU guest
+/// connects to ([`AttachmentKind::QemuStream`]), where `netns` and `ifname` are empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Attachment {
-    /// The network namespace that receives the kernel end of the TAP (must exist).
+    /// The network namespace that receives the kernel end of the TAP (must exist); empty
+    /// for a kind without a namespace.
     pub netns: String,
-    /// The interface name inside that namespace (for example `eth0`).
+    /// The interface name inside that namespace (for example `eth0`); empty for a kind
+    /// without a namespace.
     pub ifname: String,
     /// The instance configures its address by DHCP: the kernel end is left without
     /// addresses and route (`vpcctl up` runs a DHCP client in the namespace).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dhcp: bool,
+    /// What the port is (absent in JSON written before VPC-11: a namespace TAP).
+    #[serde(default, skip_serializing_if = "AttachmentKind::is_namespace")]
+    pub kind: AttachmentKind,
+}
+
+impl Attachment {
+    /// A QEMU guest's `-netdev stream` socket at `socket`. `dhcp` is off: it says what
+    /// to do with a namespace's kernel end, and there is none (the guest configures
+    /// itself, by DHCP from the VPC router or from its own console).
+    pub fn qemu_stream(socket: impl Into<std::path::PathBuf>) -> Attachment {
+        Attachment {
+            netns: String::new(),
+            ifname: String::new(),
+            dhcp: false,
+            kind: AttachmentKind::QemuStream {
+                socket: socket.into(),
+            },
+        }
+    }
+
+    /// Whether this is a TAP whose kernel end lives in a namespace (the kind whose
+    /// `netns` and `ifname` mean something).
+    pub fn is_namespace(&self) -> bool {
+        self.kind.is_namespace()
+    }
+}
+
+/// The kinds of port an ENI can be attached through. An enum so that later kinds (a
+/// vhost-user socket, an existing interface) are new variants, not new fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum AttachmentKind {
+    /// A TAP device whose kernel end goes into `netns` as `ifname` (the default).
+    #[default]
+    Namespace,
+    /// A Unix socket vpcd listens on, speaking QEMU's `-netdev stream` framing (each
+    /// Ethernet frame after a 4-byte big-endian length), for one guest at a time.
+    QemuStream {
+        /// The socket path (created mode 0600; a stale file there is replaced).
+        socket: std::path::PathBuf,
+    },
+}
+
+impl AttachmentKind {
+    /// Whether this is [`AttachmentKind::Namespace`].
+    pub fn is_namespace(&self) -> bool {
+        matches!(self, AttachmentKind::Namespace)
+    }
+
+    /// The word `vpcctl show` and the topology file use: `namespace`, `qemu-stream`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AttachmentKind::Namespace => "namespace",
+            AttachmentKind::QemuStream { .. } => "qemu-stream",
+        }
+    }
+
+    /// The socket of a socket-backed kind.
+    pub fn socket(&self) -> Option<&std::path::Path> {
+        match self {
+            AttachmentKind::Namespace => None,
+            AttachmentKind::QemuStream { socket } => Some(socket),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -88,6 +88,7 @@ pub(super) fn up(
         .enis
         .iter()
         .filter_map(|e| e.attachment.as_ref())
+        .filter(|a| a.is_namespace())
         .chain(
             c.config
                 .internet_gateways
@@ -435,7 +436,13 @@ fn exec_netns(socket: &Path, eni: &str) -> Result<String> {
             }
         );
     };
-    let Some(att) = &e.attachment else {
+    let Some(att) = e.attachment.as_ref().filter(|a| a.is_namespace()) else {
+        if let Some(a) = &e.attachment {
+            bail!(
+                "{eni} is attached to a QEMU guest ({}), not a namespace; use the guest's console",
+                a.kind.as_str()
+            );
+        }
         bail!("{eni} is not attached to a namespace; set `netns` on it in the topology and apply again");
     };
     Ok(att.netns.clone())

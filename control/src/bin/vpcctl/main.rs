@@ -79,6 +79,25 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the QEMU arguments that attach a VM to a `qemu-stream` ENI: a `-netdev
+    /// stream` client on the ENI's socket and a virtio-net device with the ENI's MAC.
+    ///
+    /// Reads the running configuration from vpcd, or compiles FILE with `--file`.
+    /// Exit status: 0 printed, 1 the ENI is not a qemu-stream ENI or the file is invalid,
+    /// 2 vpcd not running or an unreadable file.
+    #[command(
+        after_help = "Example:\n  qemu-system-x86_64 -nodefaults -nic none ... $(vpcctl vm-args eni-vm)"
+    )]
+    VmArgs {
+        /// The ENI id.
+        eni: String,
+        /// Compile this topology file instead of asking the running vpcd.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Print the arguments as a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print every counter, one `name{labels} value` per line (the series of the
     /// Prometheus endpoint `vpcd --metrics`): per ENI and drop reason, per internet
     /// gateway uplink, per NAT gateway, flow cache, conntrack, network-ACL rules.
@@ -325,6 +344,7 @@ impl Cmd {
             | Cmd::Apply { json, .. }
             | Cmd::Show { json }
             | Cmd::Stats { json, .. }
+            | Cmd::VmArgs { json, .. }
             | Cmd::Up { json, .. }
             | Cmd::Exec { json, .. }
             | Cmd::Serve { json, .. }
@@ -471,6 +491,7 @@ fn run(cli: Cli) -> Result<ExitKind> {
             Ok(ExitKind::Success)
         }
         Cmd::Stats { json, eni } => stats(socket, json, eni.as_deref()),
+        Cmd::VmArgs { eni, file, json } => vm_args(socket, &eni, file.as_deref(), json),
         Cmd::Up {
             file,
             vpcd,
@@ -769,6 +790,39 @@ fn stats(socket: &Path, json: bool, eni: Option<&str>) -> Result<ExitKind> {
     Ok(ExitKind::Success)
 }
 
+/// `vpcctl vm-args`: the QEMU arguments of a `qemu-stream` ENI, from the running
+/// configuration or from `file`.
+fn vm_args(socket: &Path, eni: &str, file: Option<&Path>, json: bool) -> Result<ExitKind> {
+    let config = match file {
+        Some(f) => match load(f)? {
+            Ok(c) => c.config,
+            Err(errors) => {
+                print_problems(f, &errors);
+                return Ok(ExitKind::Failed);
+            }
+        },
+        None => client::show(socket)?.config,
+    };
+    match control::vm_args::qemu_args(&config.enis, eni) {
+        Ok(args) => {
+            if json {
+                print_json(&args);
+            } else {
+                println!("{}", control::vm_args::shell_line(&args));
+            }
+            Ok(ExitKind::Success)
+        }
+        Err(e) => {
+            if json {
+                print_json(&serde_json::json!({ "ok": false, "error": e.to_string() }));
+            } else {
+                eprintln!("vpcctl: {e}");
+            }
+            Ok(ExitKind::Failed)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -906,7 +960,8 @@ mod tests {
         assert_eq!(page.file_name, "vpcctl.1");
         assert!(page.text.contains(".TH vpcctl 1"), "{}", page.text);
         for verb in Cli::command().get_subcommands() {
-            let needle = format!("vpcctl\\-{}(1)", verb.get_name());
+            // roff escapes every hyphen, the verb's own too (`vm\-args`).
+            let needle = format!("vpcctl\\-{}(1)", verb.get_name().replace('-', "\\-"));
             assert!(page.text.contains(&needle), "{needle}: {}", page.text);
         }
         for needle in [".SH \"EXIT STATUS\"\n.nf\n  0  success", ".SH \"OUTPUT\""] {

@@ -387,6 +387,8 @@ impl Importer {
             mtu: DEFAULT_MTU,
             netns: Some(netns),
             ifname: model::DEFAULT_IFNAME.to_string(),
+            attachment: None,
+            socket: None,
             security_groups: None,
             conntrack,
             public_ip: None,

@@ -501,3 +501,77 @@ fn metadata_options_are_checked() {
         );
     }
 }
+
+/// VPC-11: a `qemu-stream` ENI has a socket (default `/run/vpcd/<id>.sock`), no
+/// namespace or interface name; the socket is absolute, fits `sun_path` and is used once;
+/// `socket` belongs to qemu-stream only, and `attachment = "namespace"` needs `netns`.
+#[test]
+fn qemu_stream_attachments_are_checked() {
+    let vm = |id: &str, ip: &str, extra: &str| {
+        format!(
+            "{}attachment = \"qemu-stream\"\n{extra}\n",
+            eni_unattached(id, ip)
+        )
+    };
+    let (t, w) = ok(&vm("eni-a", "10.0.1.10", ""));
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(
+        t.enis[0].stream_socket().unwrap(),
+        std::path::Path::new("/run/vpcd/eni-a.sock")
+    );
+    let config = crate::compile::compile(&t).unwrap();
+    let a = config.enis[0].attachment.as_ref().unwrap();
+    assert_eq!(a.kind.as_str(), "qemu-stream");
+    assert_eq!(
+        a.kind.socket(),
+        Some(std::path::Path::new("/run/vpcd/eni-a.sock"))
+    );
+    expect(
+        &vm("eni-a", "10.0.1.10", "netns = \"ns\""),
+        "eni-a.netns:",
+        "has no namespace",
+    );
+    expect(
+        &vm("eni-a", "10.0.1.10", "ifname = \"eth1\""),
+        "eni-a.ifname:",
+        "the guest names its own",
+    );
+    let long = format!("/run/{}.sock", "x".repeat(100));
+    expect(
+        &vm("eni-a", "10.0.1.10", &format!("socket = \"{long}\"")),
+        "eni-a.socket:",
+        "at most 107",
+    );
+    expect(
+        &vm("eni-a", "10.0.1.10", "socket = \"rel.sock\""),
+        "eni-a.socket:",
+        "absolute",
+    );
+    expect(
+        &format!(
+            "{}{}",
+            vm("eni-a", "10.0.1.10", "socket = \"/tmp/x.sock\""),
+            vm("eni-b", "10.0.1.11", "socket = \"/tmp/x.sock\"")
+        ),
+        "eni-b.socket:",
+        "already used by eni-a",
+    );
+    expect(
+        &format!("{}socket = \"/tmp/x.sock\"\n", eni("eni-a", "10.0.1.10")),
+        "eni-a.socket:",
+        "only a qemu-stream attachment",
+    );
+    expect(
+        &format!(
+            "{}attachment = \"namespace\"\n",
+            eni_unattached("eni-a", "10.0.1.10")
+        ),
+        "eni-a.netns:",
+        "needs the namespace",
+    );
+    // Written out, the default kind changes nothing.
+    ok(&format!(
+        "{}attachment = \"namespace\"\n",
+        eni("eni-a", "10.0.1.10")
+    ));
+}

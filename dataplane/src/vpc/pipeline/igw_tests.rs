@@ -37,6 +37,7 @@ fn with_igw() -> DataplaneConfig {
                 netns: "internet".into(),
                 ifname: "eth0".into(),
                 dhcp: false,
+                kind: Default::default(),
             },
             host_mac: HOST_MAC,
             mtu: 1500,

@@ -151,6 +151,7 @@ fn three_vpcs() -> DataplaneConfig {
                     netns: format!("ns{i}"),
                     ifname: "eth0".into(),
                     dhcp: false,
+                    kind: Default::default(),
                 }),
                 security_groups: None,
                 conntrack: Default::default(),

@@ -1,0 +1,76 @@
+//! The daemon's port: whichever backend an ENI is attached through. One enum, so the
+//! data plane runs over a single port type ([`crate::datapath::Dataplane`]`<AnyPort>`)
+//! and a new backend is a new variant here plus its `Port` implementation.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+
+use crate::engine::port::Port;
+use crate::observe::stats::PortStatus;
+use crate::sys::stream::StreamPort;
+use crate::sys::tap::Tap;
+
+/// A port of the daemon's data plane.
+#[derive(Debug)]
+pub enum AnyPort {
+    /// A TAP device (its kernel end in the instance's namespace, or an uplink).
+    Tap(Tap),
+    /// A QEMU `-netdev stream` socket a guest connects to.
+    Stream(StreamPort),
+}
+
+impl AnyPort {
+    /// What `vpcctl show` names the port by: the TAP's name, or the socket's path.
+    pub fn name(&self) -> String {
+        match self {
+            AnyPort::Tap(t) => t.name().to_string(),
+            AnyPort::Stream(s) => s.path().display().to_string(),
+        }
+    }
+
+    /// A socket-backed port's state (`None` for a TAP).
+    pub fn status(&self) -> Option<PortStatus> {
+        match self {
+            AnyPort::Tap(_) => None,
+            AnyPort::Stream(s) => {
+                let st = s.stats();
+                Some(PortStatus {
+                    connected: Some(s.connected()),
+                    connections: st.connections,
+                    disconnects: st.disconnects,
+                    garbage: st.garbage,
+                    tx_dropped: st.tx_dropped,
+                })
+            }
+        }
+    }
+}
+
+impl Port for AnyPort {
+    #[inline]
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self {
+            AnyPort::Tap(t) => t.recv(buf),
+            AnyPort::Stream(s) => s.recv(buf),
+        }
+    }
+
+    #[inline]
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        match self {
+            AnyPort::Tap(t) => t.send(frame),
+            AnyPort::Stream(s) => s.send(frame),
+        }
+    }
+}
+
+/// The descriptor the run loop watches: the TAP's, or the stream port's own epoll set
+/// (stable while guests come and go).
+impl AsRawFd for AnyPort {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            AnyPort::Tap(t) => t.as_raw_fd(),
+            AnyPort::Stream(s) => s.as_raw_fd(),
+        }
+    }
+}
