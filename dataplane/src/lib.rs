@@ -1,8 +1,8 @@
 //! The VPC forwarding engine, in layers (each imports only the ones above it here):
 //!
 //! - [`wire`]: checked views and rewrites over packet bytes; depends on nothing.
-//! - [`sys`]: the host's system interfaces (TAP ioctls and epoll: the crate's only unsafe code;
-//!   QEMU `-netdev stream` sockets; `ip(8)`).
+//! - [`sys`]: the host's system interfaces (TAP ioctls, epoll and `AF_PACKET` sockets: the
+//!   crate's only unsafe code; QEMU `-netdev stream` sockets; `ip(8)`).
 //! - [`engine`]: the generic core: ports and their I/O backends, buffers, the flow cache.
 //!   It knows packets and ports, not VPC words.
 //! - [`vpc`]: the policy: the compiled tables, connection tracking, NAT, and the

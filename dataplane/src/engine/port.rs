@@ -1,6 +1,8 @@
 //! Ports: where frames enter and leave the engine. A TAP device in production
 //! ([`crate::sys::tap::Tap`]), a vhost-user back end for VMs
-//! ([`crate::sys::vhost_user::VhostUserPort`]), an in-memory queue in unit tests and benches ([`MemPort`]).
+//! ([`crate::sys::vhost_user::VhostUserPort`]), an existing interface attached with
+//! `AF_PACKET` ([`crate::sys::packet::PacketPort`], its impl in [`crate::engine::packet`]),
+//! an in-memory queue in unit tests and benches ([`MemPort`]).
 //!
 //! Every frame a port carries starts with a `virtio_net_hdr`
 //! ([`crate::wire::vnet::VNET_HDR_LEN`] bytes), then the Ethernet frame.

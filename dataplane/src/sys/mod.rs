@@ -1,15 +1,18 @@
 //! The host's system interfaces: TAP ioctls, epoll, ip(8), sockets in a namespace, QEMU
-//! stream sockets, vhost-user. Thin, typed wrappers over the Linux interfaces the engine
-//! and the daemon need. `tap`, `epoll` and `vhost_user::proxy` (file descriptors received
-//! on the vhost-user control socket) are the crate's only unsafe code (every unsafe block
-//! carries a `SAFETY:` comment); `ip` runs the `ip(8)` program and has none; the rest of
-//! `vhost_user` is a vhost-user net back end on the rust-vmm crates (whose own unsafe
-//! code maps and touches guest memory).
+//! stream sockets, `AF_PACKET` sockets on existing interfaces, vhost-user. Thin, typed
+//! wrappers over the Linux interfaces the engine and the daemon need. `tap`, `epoll`,
+//! `packet` and `vhost_user::proxy` (file descriptors received on the vhost-user control
+//! socket) are the crate's only unsafe code (every unsafe block carries a `SAFETY:`
+//! comment); `ip` runs the `ip(8)` program and has none; the rest of `vhost_user` is a
+//! vhost-user net back end on the rust-vmm crates (whose own unsafe code maps and touches
+//! guest memory).
 
 #[allow(unsafe_code)]
 pub mod epoll;
 pub mod ip;
 pub mod netns;
+#[allow(unsafe_code)]
+pub mod packet;
 pub mod stream;
 #[allow(unsafe_code)]
 pub mod tap;

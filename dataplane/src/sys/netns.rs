@@ -18,8 +18,20 @@ pub fn udp_socket_in(netns: &str, source: Ipv4Addr) -> io::Result<UdpSocket> {
         s.set_nonblocking(true)?;
         Ok(s)
     };
+    in_netns(netns, bind)
+}
+
+/// Runs `f` inside the named namespace `netns` (`/run/netns/NAME`; empty: the caller's
+/// own namespace, on the caller's thread) and returns what it returns. A socket created
+/// by `f` keeps the namespace it was created in. The namespace is entered by a
+/// short-lived thread, so the caller's thread never changes namespace.
+pub fn in_netns<T, F>(netns: &str, f: F) -> io::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
     if netns.is_empty() {
-        return bind();
+        return f();
     }
     if netns.contains('/') || netns == "." || netns == ".." {
         return Err(io::Error::new(
@@ -30,9 +42,9 @@ pub fn udp_socket_in(netns: &str, source: Ipv4Addr) -> io::Result<UdpSocket> {
     let ns = File::open(format!("{NETNS_DIR}/{netns}"))?;
     std::thread::Builder::new()
         .name("netns-socket".into())
-        .spawn(move || -> io::Result<UdpSocket> {
+        .spawn(move || -> io::Result<T> {
             setns(&ns, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
-            bind()
+            f()
         })?
         .join()
         .map_err(|_| io::Error::other("the namespace thread panicked"))?
