@@ -92,6 +92,9 @@ pub enum PacketError {
 pub struct PacketStats {
     /// Frames received that did not fit the caller's buffer (dropped).
     pub rx_truncated: u64,
+    /// Frames the kernel could not describe with a `virtio_net_hdr` (a GSO kind it has
+    /// no virtio name for; `EINVAL`, the frame consumed): dropped.
+    pub rx_unrepresentable: u64,
 }
 
 /// An interface attached with an `AF_PACKET` socket: one frame per `recv`/`send`, its
@@ -355,9 +358,9 @@ impl PacketPort {
     }
 
     /// Reads one frame (its `virtio_net_hdr` first) into `buf`; `Ok(None)` when none is
-    /// waiting. A frame larger than `buf` is dropped (counted in
-    /// [`PacketStats::rx_truncated`]); a `buf` shorter than the header is an error. The
-    /// interface down or gone is an error.
+    /// waiting. A frame larger than `buf`, or one whose offloads have no
+    /// `virtio_net_hdr` form, is dropped (counted in [`PacketStats`]); a `buf` shorter
+    /// than the header is an error. The interface down or gone is an error.
     pub fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         if self.gone {
             return Err(self.gone_error());
@@ -381,11 +384,15 @@ impl PacketPort {
             };
             if n < 0 {
                 let e = io::Error::last_os_error();
-                return match e.kind() {
-                    io::ErrorKind::WouldBlock => Ok(None),
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => return Ok(None),
                     io::ErrorKind::Interrupted => continue,
-                    _ => Err(self.failed(e)),
-                };
+                    _ if e.raw_os_error() == Some(libc::EINVAL) => {
+                        self.stats.rx_unrepresentable += 1;
+                        continue;
+                    }
+                    _ => return Err(self.failed(e)),
+                }
             }
             // `MSG_TRUNC`: the frame's real length, header included.
             let n = n as usize;
@@ -437,5 +444,311 @@ impl PacketPort {
 impl AsRawFd for PacketPort {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::port::Port;
+    use crate::sys::ip::{netns_add, netns_delete_if_exists, Ip, LinkAttr};
+    use crate::sys::netns::in_netns;
+    use crate::wire::vnet::{VnetHdr, GSO_ECN, GSO_TCPV4};
+    use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    const A_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+    const B_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+    /// A local experimental EtherType: nothing else on the link uses it.
+    const ETHERTYPE: [u8; 2] = [0x88, 0xb5];
+
+    /// Whether the test may touch the system (root); outside CI a non-root run skips.
+    fn root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must run as root"
+            );
+            eprintln!("SKIP: not root");
+            return false;
+        }
+        true
+    }
+
+    /// Two namespaces of this run (`vpk<pid><tag>a`, `…b`) joined by a veth pair, `pa`
+    /// (10.99.0.1/24) in the first, `pb` (10.99.0.2/24) in the second, MTU 9000, the
+    /// kernel's default offloads (TSO on). Dropping it deletes both namespaces (and the
+    /// pair with them), also when a test panics.
+    struct Veth {
+        a: String,
+        b: String,
+    }
+
+    impl Veth {
+        fn new(tag: &str) -> Veth {
+            let p = format!("vpk{}{tag}", std::process::id());
+            let v = Veth {
+                a: format!("{p}a"),
+                b: format!("{p}b"),
+            };
+            for ns in [&v.a, &v.b] {
+                netns_delete_if_exists(ns).unwrap();
+                netns_add(ns).unwrap();
+            }
+            Ip::veth_add(Some(&v.a), "pa", "pb", &v.b).run().unwrap();
+            for (ns, dev, ip) in [(&v.a, "pa", A_IP), (&v.b, "pb", B_IP)] {
+                let attrs = [LinkAttr::NoIpv6LinkLocal, LinkAttr::Mtu(9000), LinkAttr::Up];
+                Ip::link_set(Some(ns), dev, &attrs).run().unwrap();
+                Ip::addr_add(Some(ns), dev, ip.into(), 24).run().unwrap();
+            }
+            v
+        }
+    }
+
+    impl Drop for Veth {
+        fn drop(&mut self) {
+            for ns in [&self.a, &self.b] {
+                let _ = netns_delete_if_exists(ns);
+            }
+        }
+    }
+
+    /// A plain frame (zeroed `virtio_net_hdr`) of `len` payload bytes of `marker`.
+    fn raw(dst: [u8; 6], marker: u8, len: usize) -> Vec<u8> {
+        let mut f = vec![0u8; VNET_HDR_LEN];
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x99]);
+        f.extend_from_slice(&ETHERTYPE);
+        f.resize(f.len() + len, marker);
+        f
+    }
+
+    /// The first frame `port` receives within 3 s for which `want` holds.
+    fn wait_for(port: &mut PacketPort, want: impl Fn(&[u8]) -> bool) -> Option<Vec<u8>> {
+        wait_within(port, Duration::from_secs(3), want)
+    }
+
+    /// The first frame `port` receives within `limit` for which `want` holds.
+    fn wait_within(
+        port: &mut PacketPort,
+        limit: Duration,
+        want: impl Fn(&[u8]) -> bool,
+    ) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; 70_000];
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            match port.recv(&mut buf).unwrap() {
+                Some(n) if want(&buf[..n]) => return Some(buf[..n].to_vec()),
+                Some(_) => {}
+                None => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        None
+    }
+
+    fn marked(marker: u8) -> impl Fn(&[u8]) -> bool {
+        move |f: &[u8]| {
+            f.len() > VNET_HDR_LEN + 14
+                && f[VNET_HDR_LEN + 12..][..2] == ETHERTYPE
+                && f[VNET_HDR_LEN + 14] == marker
+        }
+    }
+
+    #[test]
+    fn rejects_bad_names_and_namespaces_without_touching_the_system() {
+        for bad in ["", "a-name-that-is-too-long", "a/b", "a b", "a:1"] {
+            assert!(
+                matches!(PacketPort::open(bad, None), Err(PacketError::BadName(_))),
+                "{bad}"
+            );
+        }
+        let e = PacketPort::open("eth0", Some("vpk-no-such-namespace")).unwrap_err();
+        assert!(matches!(e, PacketError::Namespace { .. }), "{e}");
+        let e = PacketPort::open("eth0", Some("../x")).unwrap_err();
+        assert!(matches!(e, PacketError::Namespace { .. }), "{e}");
+    }
+
+    #[test]
+    fn frames_cross_a_veth_with_their_vnet_header() {
+        if !root() {
+            return;
+        }
+        let v = Veth::new("f");
+        let e = PacketPort::open("nope0", Some(&v.a)).unwrap_err();
+        assert!(matches!(e, PacketError::NoInterface { .. }), "{e}");
+        let mut port = PacketPort::open("pa", Some(&v.a)).unwrap();
+        let mut peer = PacketPort::open("pb", Some(&v.b)).unwrap();
+        assert_eq!((port.name(), port.netns()), ("pa", Some(v.a.as_str())));
+        assert!(port.attached() && port.ifindex() > 0);
+        let link = Ip::new(["-d", "link", "show", "dev", "pa"])
+            .within(Some(&v.a))
+            .run()
+            .unwrap();
+        assert!(link.contains("promiscuity 1"), "{link}");
+
+        // In: frames to a MAC that is not the interface's, up to the MTU, plain.
+        let other_mac = [0x02, 0, 0, 0, 0, 0x42];
+        for (marker, len) in [(0xa1, 100), (0xa2, 8986)] {
+            let sent = raw(other_mac, marker, len);
+            peer.send(&sent).unwrap();
+            let got = wait_for(&mut port, marked(marker)).expect("frame from the peer");
+            let h = VnetHdr::parse(&got).unwrap();
+            assert!(!h.is_gso(), "{h:?}");
+            assert_eq!(got[VNET_HDR_LEN..], sent[VNET_HDR_LEN..]);
+        }
+
+        // Out: what the port sends arrives on the peer, and not back on the port.
+        let sent = raw([0xff; 6], 0xb1, 300);
+        port.send(&sent).unwrap();
+        let got = wait_for(&mut peer, marked(0xb1)).expect("frame from the port");
+        assert_eq!(got[VNET_HDR_LEN..], sent[VNET_HDR_LEN..]);
+        assert!(wait_within(&mut port, Duration::from_millis(200), marked(0xb1)).is_none());
+
+        // Short buffers and frames: errors or drops, never a panic.
+        let mut tiny = [0u8; 5];
+        let e = port.recv(&mut tiny).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            port.send(&[0u8; 4]).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        peer.send(&raw(other_mac, 0xc1, 500)).unwrap();
+        let mut small = [0u8; 64];
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while port.stats().rx_truncated == 0 && Instant::now() < deadline {
+            if port.recv(&mut small).unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        assert_eq!(port.stats().rx_truncated, 1);
+        assert!(port.recv(&mut small).unwrap().is_none());
+    }
+
+    #[test]
+    fn tcp_super_frames_arrive_whole() {
+        if !root() {
+            return;
+        }
+        let v = Veth::new("g");
+        let mut port = PacketPort::open("pa", Some(&v.a)).unwrap();
+        let listener = in_netns(&v.a, || TcpListener::bind((A_IP, 0))).unwrap();
+        let to = listener.local_addr().unwrap();
+        let mut out = in_netns(&v.b, move || TcpStream::connect(to)).unwrap();
+        let (mut inp, _) = listener.accept().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            inp.read_to_end(&mut all).map(|_| all.len())
+        });
+        let writer = std::thread::spawn(move || {
+            let chunk = vec![0x5au8; 1 << 20];
+            for _ in 0..8 {
+                out.write_all(&chunk)?;
+            }
+            Ok::<_, io::Error>(())
+        });
+        let gso = wait_for(&mut port, |f| {
+            VnetHdr::parse(f).is_ok_and(|h| h.gso_type & !GSO_ECN == GSO_TCPV4)
+        })
+        .expect("a TCP super-frame");
+        let h = VnetHdr::parse(&gso).unwrap();
+        assert!(gso.len() - VNET_HDR_LEN > 9000, "{} bytes", gso.len());
+        assert!(h.gso_size > 0 && h.hdr_len > 0, "{h:?}");
+        writer.join().unwrap().unwrap();
+        assert_eq!(reader.join().unwrap().unwrap(), 8 << 20);
+    }
+
+    #[test]
+    fn a_super_frame_sent_leaves_whole_with_its_offloads() {
+        if !root() {
+            return;
+        }
+        let v = Veth::new("s");
+        let mut port = PacketPort::open("pa", Some(&v.a)).unwrap();
+        let mut peer = PacketPort::open("pb", Some(&v.b)).unwrap();
+        // A TCP super-frame of three 1000-byte segments, its checksum partial (only the
+        // pseudo-header sum in place, as the engine leaves it).
+        let payload = vec![0x77u8; 3000];
+        let mut f = vec![0u8; VNET_HDR_LEN];
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(A_IP.octets(), [10, 99, 0, 77], 64)
+            .tcp(80, 40000, 1000, 64000)
+            .ack(1)
+            .write(&mut f, &payload)
+            .unwrap();
+        let tcp_len = (f.len() - VNET_HDR_LEN - 34) as u32;
+        let pseudo = crate::wire::checksum::fold(
+            crate::wire::checksum::sum(0, &A_IP.octets())
+                .wrapping_add(crate::wire::checksum::sum(0, &[10, 99, 0, 77]))
+                .wrapping_add(6 + tcp_len),
+        );
+        let at = VNET_HDR_LEN + 34 + 16;
+        f[at..at + 2].copy_from_slice(&pseudo.to_be_bytes());
+        let sent = VnetHdr {
+            flags: crate::wire::vnet::F_NEEDS_CSUM,
+            gso_type: GSO_TCPV4,
+            hdr_len: 54,
+            gso_size: 1000,
+            csum_start: 34,
+            csum_offset: 16,
+        };
+        sent.emit(&mut f).unwrap();
+        port.send(&f).unwrap();
+        // The veth has TSO: the peer gets it whole, its offloads in its header.
+        let got = wait_for(&mut peer, |g| {
+            g.len() > VNET_HDR_LEN + 34 && g[VNET_HDR_LEN + 30..][..4] == [10, 99, 0, 77]
+        })
+        .expect("the super-frame on the peer");
+        let h = VnetHdr::parse(&got).unwrap();
+        assert_eq!(
+            (h.gso_type & !GSO_ECN, h.gso_size),
+            (GSO_TCPV4, 1000),
+            "{h:?}"
+        );
+        assert_eq!(got.len(), f.len());
+        assert_eq!(got[VNET_HDR_LEN + 54..], f[VNET_HDR_LEN + 54..]);
+    }
+
+    #[test]
+    fn a_deleted_interface_is_an_error() {
+        if !root() {
+            return;
+        }
+        let v = Veth::new("d");
+        let mut port = PacketPort::open("pa", Some(&v.a)).unwrap();
+        let mut buf = vec![0u8; 10_000];
+        // Down is not gone: an error, then frames again once it is up.
+        Ip::new(["link", "set", "dev", "pa", "down"])
+            .within(Some(&v.a))
+            .run()
+            .unwrap();
+        let e = port.recv(&mut buf).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENETDOWN), "{e}");
+        assert_eq!(
+            port.send(&raw([0xff; 6], 1, 60))
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::ENETDOWN)
+        );
+        assert!(port.attached());
+        Ip::link_up(Some(&v.a), "pa").run().unwrap();
+        assert!(port.recv(&mut buf).is_ok());
+        port.send(&raw([0xff; 6], 1, 60)).unwrap();
+
+        Ip::link_delete(Some(&v.a), "pa").run().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let e = loop {
+            match port.recv(&mut buf) {
+                Err(e) => break e,
+                Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+                Ok(_) => panic!("recv still fine after the interface was deleted"),
+            }
+        };
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+        assert!(!port.attached());
+        let e = port.send(&raw([0xff; 6], 1, 60)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+        assert!(port.recv(&mut buf).is_err());
     }
 }
