@@ -18,7 +18,7 @@ const WAKE_TOKEN: u64 = u64::MAX;
 /// port number (a `u32`), below the wake-up token.
 const EXTRA_TOKEN_BASE: u64 = 1 << 32;
 /// How many extra descriptors a driven thing may have (their tokens stay below
-/// [`WAKE_TOKEN`]).
+/// the wake-up descriptor's).
 pub const MAX_EXTRA: u64 = 1 << 16;
 
 /// What the run loop drives: ports that can be polled, and timers.
