@@ -56,7 +56,7 @@ impl Nic {
     }
 }
 
-/// What [`Vm::launch`] / [`Vm::boot`] start.
+/// What [`super::Vm::launch`] / [`super::Vm::boot`] start.
 #[derive(Debug, Clone)]
 pub struct VmOptions {
     /// Short name; the VM is called `{prefix}-{name}` (QEMU's `-name`, the scratch directory).
@@ -78,7 +78,7 @@ pub struct VmOptions {
     pub extra_args: Vec<String>,
     /// Extra kernel command line arguments (appended).
     pub append: String,
-    /// How long [`Vm::boot`] waits for the shell's ready marker.
+    /// How long [`Vm::boot`](super::Vm::boot) waits for the shell's ready marker.
     pub boot_timeout: Duration,
     /// SIGKILL QEMU when the thread that launched it exits (`PR_SET_PDEATHSIG`): right when the
     /// launching thread owns the VM (tests); turn off to hand the VM to another thread.
@@ -146,11 +146,11 @@ impl VmOptions {
     }
 }
 
-/// Kernel arguments [`Vm::launch`] adds: the guest's shell turns console echo off (`stty -echo`),
+/// Kernel arguments [`Vm::launch`](super::Vm::launch) adds: the guest's shell turns console echo off (`stty -echo`),
 /// so command output reads back exactly.
 pub const HARNESS_APPEND: &str = "vm.harness=1";
 
-/// The QEMU command line for `opts` with an already resolved accelerator: what [`Vm::launch`]
+/// The QEMU command line for `opts` with an already resolved accelerator: what [`Vm::launch`](super::Vm::launch)
 /// runs (it adds [`HARNESS_APPEND`] to `opts.append`), and what a human runs to boot a test VM by
 /// hand (`vm-initramfs` prints it).
 pub fn qemu_argv(opts: &VmOptions, full_name: &str, accel: Accel) -> Vec<String> {
