@@ -41,6 +41,10 @@ pub trait Port {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
     /// Sends one frame.
     fn send(&mut self, frame: &[u8]) -> io::Result<()>;
+    /// The end of a batch: hands over what `send` left pending (a vhost-user guest's
+    /// interrupt). Nothing for a port whose `send` is complete on return (the default).
+    #[inline]
+    fn flush(&mut self) {}
 }
 
 /// An in-memory port: frames pushed into `rx` are received by the engine; frames the
@@ -130,5 +134,12 @@ impl Port for crate::sys::vhost_user::VhostUserPort {
     #[inline]
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         self.send_frame(frame)
+    }
+
+    /// Interrupts the guest now for what this batch gave it (an atomic swap when nothing
+    /// is pending), rather than one thread hop later by the vring worker.
+    #[inline]
+    fn flush(&mut self) {
+        crate::sys::vhost_user::VhostUserPort::flush(self);
     }
 }
