@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dataplane::vpc::verdict::DropReason;
-use testbeds::vm::{self, Initramfs, Nic, Vm, VmOptions};
+use testbeds::vm::{self, Initramfs, Vm, VmOptions};
 use testbeds::{Lab, Netns, RunPrefix, Scratch, Vpcctl};
 
 mod common;

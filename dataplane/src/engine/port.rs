@@ -61,6 +61,8 @@ pub struct MemPort {
     pub sent: u64,
     /// Bytes sent.
     pub sent_bytes: u64,
+    /// Times the engine flushed it ([`Port::flush`], at the end of a batch that sent to it).
+    pub flushes: u64,
 }
 
 impl MemPort {
@@ -97,6 +99,10 @@ impl Port for MemPort {
             self.tx.push(frame.to_vec());
         }
         Ok(())
+    }
+
+    fn flush(&mut self) {
+        self.flushes += 1;
     }
 }
 
