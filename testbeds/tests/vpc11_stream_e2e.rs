@@ -1,5 +1,7 @@
 //! VPC-11: a QEMU guest attached to an ENI through vpcd's `-netdev stream` socket
-//! (`attachment = "qemu-stream"`). The guest takes its address, route and resolver by DHCP
+//! (`attachment = "qemu-stream"`), and the same scenario over a vhost-user socket
+//! (`attachment = "vhost-user"`: vpcd's back end reads and writes the guest's rings in its
+//! shared memory). The guest takes its address, route and resolver by DHCP
 //! from the VPC router, pings a namespace instance in another subnet, resolves its private
 //! DNS name, fetches a generated file over HTTP with `wget` (sha256 checked), and is
 //! refused a port its security group does not open (`sg_no_match`). Then QEMU is killed
@@ -8,7 +10,8 @@
 //!
 //! Root-only; needs `scripts/setup` (QEMU, a kernel) and `cargo build --release -p
 //! dataplane -p control` (the harness runs target/release/vpcd). The guest's only NIC is
-//! the ENI's socket in this run's scratch directory.
+//! the ENI's socket in this run's scratch directory. Each test prints its wget
+//! throughput; run them one at a time (`--test-threads=1`) to compare the two kinds.
 
 #![allow(clippy::unwrap_used)]
 
@@ -16,7 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dataplane::vpc::verdict::DropReason;
-use testbeds::vm::{self, Initramfs, Nic, Vm, VmOptions};
+use testbeds::vm::{self, Initramfs, Vm, VmOptions};
 use testbeds::{Lab, Netns, RunPrefix, Scratch, Vpcctl};
 
 mod common;
@@ -27,7 +30,12 @@ const VM_CMD: Duration = Duration::from_secs(60);
 /// The generated file the namespace serves.
 const FILE_BYTES: usize = 4 << 20;
 
-fn topology(socket: &Path) -> String {
+/// The guest's RAM (MiB): `vpcctl vm-args --memory` sizes a vhost-user guest's shared
+/// memory for it, and QEMU's `-m` must be the same.
+const VM_MEMORY_MIB: u32 = 256;
+
+/// The topology: `eni-vm` attached as `kind` (`qemu-stream`, `vhost-user`) at `socket`.
+fn topology(kind: &str, socket: &Path) -> String {
     format!(
         r#"
 [[vpc]]
@@ -62,7 +70,7 @@ id = "eni-vm"
 subnet = "subnet-a"
 private_ip = "10.0.1.10"
 security_groups = ["sg-vm"]
-attachment = "qemu-stream"
+attachment = "{kind}"
 socket = "{}"
 
 [[eni]]
@@ -105,18 +113,19 @@ fn wait_connected(lab: &Lab, eni: &str, want: bool) -> Duration {
     }
 }
 
-/// Boots a guest on the ENI's socket with the arguments `vpcctl vm-args` prints; waits for
-/// its shell and its DHCP lease. Returns the VM, the boot time and the DHCP time.
+/// Boots a guest on the ENI's socket with the arguments `vpcctl vm-args` prints (given to
+/// QEMU as they are, after the harness's own); waits for its shell and its DHCP lease.
+/// Returns the VM, the boot time and the DHCP time.
 fn boot_guest(
     prefix: &RunPrefix,
     initramfs: &Initramfs,
     name: &str,
     args: &[String],
 ) -> (Vm, Duration, Duration) {
-    assert_eq!((args[0].as_str(), args[2].as_str()), ("-netdev", "-device"));
-    let opts = VmOptions::new(name, initramfs)
+    let mut opts = VmOptions::new(name, initramfs)
         .prefix(prefix)
-        .nic(Nic::new(args[1].clone(), args[3].clone()));
+        .args(args.iter().cloned());
+    opts.memory_mib = VM_MEMORY_MIB;
     let mut vm = Vm::boot(opts).unwrap();
     let boot = vm.boot_time().unwrap();
     let t = Instant::now();
@@ -131,6 +140,29 @@ fn boot_guest(
     assert!(lease.contains("router=10.0.1.1"), "{lease}");
     assert!(lease.contains("dns=10.0.0.2"), "{lease}");
     (vm, boot, dhcp)
+}
+
+/// `vpcctl vm-args eni-vm --json` against the running vpcd.
+fn vm_args(lab: &Lab) -> Vec<String> {
+    let mem = VM_MEMORY_MIB.to_string();
+    let out = std::process::Command::new(Vpcctl::binary_path().unwrap())
+        .arg("--socket")
+        .arg(lab.vpcd().socket_path())
+        .args(["vm-args", "eni-vm", "--json", "--memory", &mem])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The value after `flag` in `args`.
+fn arg_of<'a>(args: &'a [String], flag: &str) -> &'a str {
+    let i = args.iter().position(|a| a == flag).unwrap();
+    &args[i + 1]
 }
 
 /// Ping, DNS, and the file over HTTP (sha256 checked); returns the wget throughput.
@@ -152,6 +184,16 @@ fn traffic_works(vm: &mut Vm, want_sha: &str) -> f64 {
 
 #[test]
 fn a_qemu_guest_on_a_stream_socket_uses_the_vpc_and_survives_a_reboot() {
+    guest_uses_the_vpc_and_survives_a_reboot("qemu-stream");
+}
+
+#[test]
+fn a_qemu_guest_on_a_vhost_user_socket_uses_the_vpc_and_survives_a_reboot() {
+    guest_uses_the_vpc_and_survives_a_reboot("vhost-user");
+}
+
+/// The scenario of the module doc with `eni-vm` attached as `kind`.
+fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     testbeds::init_tracing();
     if !testbeds::require_root_or_skip() || !vm::require_vm_or_skip() {
         return;
@@ -159,7 +201,7 @@ fn a_qemu_guest_on_a_stream_socket_uses_the_vpc_and_survives_a_reboot() {
     let prefix = RunPrefix::new().unwrap();
     let scratch = Scratch::new(prefix.as_str()).unwrap();
     let socket = scratch.join("eni-vm.sock");
-    let mut lab: Lab = start(&topology(&socket));
+    let mut lab: Lab = start(&topology(kind, &socket));
     assert!(socket.exists(), "vpcd listens on {}", socket.display());
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
@@ -185,30 +227,46 @@ fn a_qemu_guest_on_a_stream_socket_uses_the_vpc_and_survives_a_reboot() {
     wait_listening(web, 80);
 
     // `vpcctl vm-args` prints the arguments the guest boots with.
-    let out = std::process::Command::new(Vpcctl::binary_path().unwrap())
-        .arg("--socket")
-        .arg(lab.vpcd().socket_path())
-        .args(["vm-args", "eni-vm", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let args: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut args = vm_args(&lab);
     let mac = lab.eni_mac("eni-vm").unwrap();
-    assert!(args[3].contains(&format!("mac={mac}")), "{args:?}");
     assert!(
-        args[1].contains(&format!("addr.path={}", socket.display())),
+        arg_of(&args, "-device").contains(&format!("mac={mac}")),
         "{args:?}"
     );
+    if kind == "vhost-user" {
+        assert_eq!(
+            arg_of(&args, "-chardev"),
+            format!("socket,id=eni-vm-chr,path={}", socket.display())
+        );
+        assert_eq!(
+            arg_of(&args, "-netdev"),
+            "vhost-user,id=eni-vm,chardev=eni-vm-chr"
+        );
+        assert_eq!(
+            arg_of(&args, "-object"),
+            format!("memory-backend-memfd,id=mem,size={VM_MEMORY_MIB}M,share=on")
+        );
+        assert_eq!(arg_of(&args, "-numa"), "node,memdev=mem");
+        // `vectors=0` (no MSI-X): QEMU 7.2 under TCG (no irqfd) crashes in
+        // msix_set_vector_notifiers when a vhost back end starts; legacy INTx works, and
+        // does under KVM too. A workaround for the emulator, so not in vm-args.
+        let i = args.iter().position(|a| a == "-device").unwrap() + 1;
+        args[i].push_str(",vectors=0");
+    } else {
+        assert!(
+            arg_of(&args, "-netdev").contains(&format!("addr.path={}", socket.display())),
+            "{args:?}"
+        );
+    }
 
     let initramfs = Initramfs::build(scratch.path()).unwrap();
     let (mut guest, boot, dhcp) = boot_guest(&prefix, &initramfs, "vm1", &args);
     wait_connected(&lab, "eni-vm", true);
     let show = control::render::show(&lab.show().unwrap());
-    assert!(show.contains("qemu-stream (guest connected)"), "{show}");
+    assert!(
+        show.contains(&format!("{kind} (guest connected)")),
+        "{show}"
+    );
     assert!(show.contains(&socket.display().to_string()), "{show}");
     let route = guest.run_ok("ip route show default", VM_CMD).unwrap();
     assert!(route.contains("default via 10.0.1.1 dev eth0"), "{route}");
@@ -216,7 +274,7 @@ fn a_qemu_guest_on_a_stream_socket_uses_the_vpc_and_survives_a_reboot() {
     assert_eq!(mtu.trim(), "9001");
     let mbps = traffic_works(&mut guest, &sha);
     eprintln!(
-        "guest 1 ({}): boot {boot:.2?}, DHCP {dhcp:.2?}, wget {FILE_BYTES} bytes at {mbps:.1} Mbit/s",
+        "{kind} guest 1 ({}): boot {boot:.2?}, DHCP {dhcp:.2?}, wget {FILE_BYTES} bytes at {mbps:.1} Mbit/s",
         guest.accel().as_str()
     );
 
@@ -251,7 +309,7 @@ fn a_qemu_guest_on_a_stream_socket_uses_the_vpc_and_survives_a_reboot() {
     let (mut guest, boot2, dhcp2) = boot_guest(&prefix, &initramfs, "vm2", &args);
     wait_connected(&lab, "eni-vm", true);
     let mbps2 = traffic_works(&mut guest, &sha);
-    eprintln!("guest 2: boot {boot2:.2?}, DHCP {dhcp2:.2?}, wget at {mbps2:.1} Mbit/s");
+    eprintln!("{kind} guest 2: boot {boot2:.2?}, DHCP {dhcp2:.2?}, wget at {mbps2:.1} Mbit/s");
 
     let r = lab.show().unwrap();
     assert_eq!(r.epoch, epoch, "no apply happened");
@@ -279,12 +337,12 @@ fn a_qemu_guest_on_a_stream_socket_uses_the_vpc_and_survives_a_reboot() {
 
     // An apply that leaves the ENI's socket as it is keeps the port and its guest (a
     // changed group changes nothing for the port).
-    let opened = topology(&socket).replace(
+    let opened = topology(kind, &socket).replace(
         r#"{ protocol = "tcp", ports = "80", source = "sg-vm" },"#,
         r#"{ protocol = "tcp", ports = "80", source = "sg-vm" },
   { protocol = "tcp", ports = "8080", source = "sg-vm" },"#,
     );
-    assert_ne!(opened, topology(&socket));
+    assert_ne!(opened, topology(kind, &socket));
     lab.apply(&opened).unwrap();
     let r = lab.show().unwrap();
     let st = r.enis.iter().find(|e| e.id == "eni-vm").unwrap();
@@ -294,7 +352,7 @@ fn a_qemu_guest_on_a_stream_socket_uses_the_vpc_and_survives_a_reboot() {
     assert!(out.contains("1 packets received"), "{out}");
 
     // Removing the ENI closes its socket and removes the file; the guest loses its link.
-    let without = opened.replace("attachment = \"qemu-stream\"", "");
+    let without = opened.replace(&format!("attachment = \"{kind}\""), "");
     let without = without.replace(&format!("socket = \"{}\"", socket.display()), "");
     lab.apply(&without).unwrap();
     assert!(!socket.exists(), "{} removed", socket.display());

@@ -1,6 +1,6 @@
 //! ENIs: in file order, each with its addresses, its MAC (the file's, else one derived
-//! from its id), its attachment (a namespace TAP, or a `qemu-stream` socket at
-//! `socket`, default `/run/vpcd/<eni id>.sock`), `Some` list of security groups (its VPC's default when it
+//! from its id), its attachment (a namespace TAP, or a `qemu-stream` or `vhost-user`
+//! socket at `socket`, default `/run/vpcd/<eni id>.sock`), `Some` list of security groups (its VPC's default when it
 //! names none) and its conntrack settings in milliseconds, scaled by
 //! `[lab] conntrack_time_scale`; and the instance it belongs to (its id and device index
 //! from [`crate::names::eni_instances`], the instance's type, image and metadata options
@@ -147,6 +147,7 @@ pub(super) fn enis(
             mtu: e.mtu,
             attachment: match e.attachment_kind() {
                 Some(EniAttachment::QemuStream) => e.stream_socket().map(Attachment::qemu_stream),
+                Some(EniAttachment::VhostUser) => e.stream_socket().map(Attachment::vhost_user),
                 Some(EniAttachment::Namespace) | None => e.netns.as_ref().map(|ns| Attachment {
                     netns: ns.clone(),
                     ifname: e.ifname.clone(),

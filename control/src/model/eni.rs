@@ -55,12 +55,13 @@ pub struct Eni {
     #[serde(default = "default_ifname")]
     pub ifname: String,
     /// How the ENI is attached: `namespace` (a TAP whose kernel end goes into `netns`;
-    /// the default) or `qemu-stream` (a Unix socket vpcd listens on for a QEMU guest's
-    /// `-netdev stream`; no `netns`/`ifname`). Absent: `namespace` when `netns` is set,
-    /// else unattached.
+    /// the default), `qemu-stream` (a Unix socket vpcd listens on for a QEMU guest's
+    /// `-netdev stream`) or `vhost-user` (a vhost-user back end's socket for a QEMU
+    /// guest's `-netdev vhost-user`); the socket kinds have no `netns`/`ifname`. Absent:
+    /// `namespace` when `netns` is set, else unattached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<EniAttachment>,
-    /// The socket of a `qemu-stream` attachment (default
+    /// The socket of a `qemu-stream` or `vhost-user` attachment (default
     /// [`DEFAULT_STREAM_DIR`]`/<eni id>.sock`; at most 107 bytes, `sun_path`'s limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<std::path::PathBuf>,
@@ -107,7 +108,7 @@ pub struct Eni {
 
 pub use dataplane::vpc::config::{DEFAULT_IMAGE_ID, DEFAULT_INSTANCE_TYPE};
 
-/// Where a `qemu-stream` ENI's socket goes when `socket` is absent: vpcd's default run
+/// Where a `qemu-stream` or `vhost-user` ENI's socket goes when `socket` is absent: vpcd's default run
 /// directory (the directory of `vpcctl`'s default control socket, `/run/vpcd/vpcd.sock`),
 /// as `<eni id>.sock`.
 pub const DEFAULT_STREAM_DIR: &str = "/run/vpcd";
@@ -121,6 +122,27 @@ pub enum EniAttachment {
     /// A Unix socket speaking QEMU's `-netdev stream` framing, for one guest at a time
     /// (`vpcctl vm-args ENI` prints the QEMU arguments).
     QemuStream,
+    /// A vhost-user back end's socket: the guest's virtio-net rings, in its shared memory,
+    /// are read and written by vpcd directly; one guest at a time (`vpcctl vm-args ENI`
+    /// prints the QEMU arguments, shared memory included).
+    VhostUser,
+}
+
+impl EniAttachment {
+    /// Whether the kind is a socket a QEMU guest connects to (`qemu-stream`,
+    /// `vhost-user`), with a `socket` and no namespace.
+    pub fn is_socket(self) -> bool {
+        matches!(self, EniAttachment::QemuStream | EniAttachment::VhostUser)
+    }
+
+    /// The word the topology file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EniAttachment::Namespace => "namespace",
+            EniAttachment::QemuStream => "qemu-stream",
+            EniAttachment::VhostUser => "vhost-user",
+        }
+    }
 }
 
 impl Eni {
@@ -131,14 +153,16 @@ impl Eni {
             .or_else(|| self.netns.as_ref().map(|_| EniAttachment::Namespace))
     }
 
-    /// The socket of a `qemu-stream` ENI, default applied
+    /// The socket of a `qemu-stream` or `vhost-user` ENI, default applied
     /// ([`DEFAULT_STREAM_DIR`]`/<eni id>.sock`); `None` for other kinds.
     pub fn stream_socket(&self) -> Option<std::path::PathBuf> {
-        (self.attachment_kind() == Some(EniAttachment::QemuStream)).then(|| {
-            self.socket.clone().unwrap_or_else(|| {
-                std::path::Path::new(DEFAULT_STREAM_DIR).join(format!("{}.sock", self.id))
+        self.attachment_kind()
+            .is_some_and(EniAttachment::is_socket)
+            .then(|| {
+                self.socket.clone().unwrap_or_else(|| {
+                    std::path::Path::new(DEFAULT_STREAM_DIR).join(format!("{}.sock", self.id))
+                })
             })
-        })
     }
 }
 

@@ -22,7 +22,7 @@
 //! id = "eni-vm1"                   # a QEMU guest (VPC-11): `vpcctl vm-args eni-vm1`
 //! subnet = "subnet-a"
 //! private_ip = "10.0.1.11"
-//! attachment = "qemu-stream"       # default "namespace" (when netns is set)
+//! attachment = "qemu-stream"       # or "vhost-user"; default "namespace" (when netns is set)
 //! socket = "/run/vpcd/eni-vm1.sock" # the default: /run/vpcd/<eni id>.sock
 //! ```
 //!

@@ -8,7 +8,8 @@ use super::text::{drops_text, ids_or_dash, idx32, table};
 /// The `ENIs` section of `vpcctl show`: each ENI with its subnet, groups, addresses, public
 /// IPs, MAC, attachment (`(unattached)` for an ENI without a namespace: what is sent to it
 /// is dropped as `eni_not_attached`; `(dhcp)` after one whose instance takes its address
-/// by DHCP; `qemu-stream (guest connected)` or `(no guest)` for a QEMU guest's socket,
+/// by DHCP; `qemu-stream (guest connected)`, `vhost-user (no guest)` and the like for a
+/// QEMU guest's socket,
 /// whose path is in the TAP column), and its port and counters (the router's DHCP answers and ignored DHCP
 /// messages among them) from `report`, when reported; then one line per ENI naming its
 /// instance (see [`instance_line`]); then the NAT gateways' network interfaces.

@@ -1,5 +1,5 @@
 //! ENIs: a unicast MAC unique in the file (a generated one must not collide either), an
-//! MTU and a Linux interface name within bounds (a `qemu-stream` ENI: no namespace or
+//! MTU and a Linux interface name within bounds (a `qemu-stream` or `vhost-user` ENI: no namespace or
 //! interface name, an absolute socket path that fits `sun_path`, used once), a namespace/interface pair used once (no
 //! namespace at all is a warning: the ENI is left unattached), an existing subnet, addresses inside it that are not reserved and are used once per VPC;
 //! then, with the firewalls, 1 to 5 distinct security groups of the ENI's VPC and
@@ -102,8 +102,8 @@ pub(super) fn enis(
     for (i, e) in t.enis.iter().enumerate() {
         let res = r.label(&e.id, "eni", i);
         check_mac(r, e, &res, &mut macs);
-        if e.attachment_kind() == Some(EniAttachment::QemuStream) {
-            check_stream(r, e, &res, &mut sockets);
+        if let Some(kind) = e.attachment_kind().filter(|k| k.is_socket()) {
+            check_stream(r, e, kind, &res, &mut sockets);
         } else {
             check_interface(r, e, &res, &mut ifaces);
         }
@@ -151,12 +151,13 @@ fn check_mac(r: &mut Report, e: &Eni, res: &str, macs: &mut HashMap<MacAddr, Str
     }
 }
 
-/// Checks a `qemu-stream` ENI: no `netns` or `ifname` (the guest names its own
-/// interface), an MTU within bounds, and a socket path that is absolute, fits `sun_path`
-/// and is used once.
+/// Checks a `qemu-stream` or `vhost-user` ENI (`kind`): no `netns` or `ifname` (the guest
+/// names its own interface), an MTU within bounds, and a socket path that is absolute,
+/// fits `sun_path` and is used once (by either kind).
 fn check_stream(
     r: &mut Report,
     e: &Eni,
+    kind: EniAttachment,
     res: &str,
     sockets: &mut HashMap<std::path::PathBuf, String>,
 ) {
@@ -174,14 +175,14 @@ fn check_stream(
         r.err(
             res,
             "netns",
-            format!("a qemu-stream attachment has no namespace; remove `netns = \"{ns}\"` (or use attachment = \"namespace\")"),
+            format!("a {} attachment has no namespace; remove `netns = \"{ns}\"` (or use attachment = \"namespace\")", kind.as_str()),
         );
     }
     if e.ifname != DEFAULT_IFNAME {
         r.err(
             res,
             "ifname",
-            format!("a qemu-stream attachment has no interface in a namespace (the guest names its own); remove `ifname = \"{}\"`", e.ifname),
+            format!("a {} attachment has no interface in a namespace (the guest names its own); remove `ifname = \"{}\"`", kind.as_str(), e.ifname),
         );
     }
     let Some(socket) = e.stream_socket() else {
@@ -249,7 +250,7 @@ fn check_interface(
         r.err(
             res,
             "socket",
-            "only a qemu-stream attachment has a socket; add attachment = \"qemu-stream\" or remove it",
+            "only a qemu-stream or vhost-user attachment has a socket; add attachment = \"qemu-stream\" (or \"vhost-user\") or remove it",
         );
     }
     if let Some(ns) = &e.netns {

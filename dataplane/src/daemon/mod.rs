@@ -1,7 +1,7 @@
 //! `vpcd`: the control socket, the apply procedure, and the forwarding thread.
 //!
-//! Two threads. The forwarding thread owns the [`Dataplane`] over its ports (TAPs and
-//! QEMU stream sockets, [`port::AnyPort`]) and runs a
+//! Two threads. The forwarding thread owns the [`Dataplane`] over its ports (TAPs,
+//! QEMU stream sockets and vhost-user back ends, [`port::AnyPort`]) and runs a
 //! run-to-completion loop ([`crate::engine::run`]): epoll over the TAP fds, each ready port drained in batches.
 //! The control thread serves the Unix socket; for an apply it does the slow work (build
 //! and check tables, create TAPs, move them into namespaces) without stopping
@@ -32,7 +32,8 @@ use crate::observe::report::{assemble, CounterSnapshot};
 use crate::observe::stats::StatsReport;
 use crate::sys::stream::StreamPort;
 use crate::sys::tap::Tap;
-use crate::vpc::config::DataplaneConfig;
+use crate::sys::vhost_user::VhostUserPort;
+use crate::vpc::config::{AttachmentKind, DataplaneConfig};
 use crate::vpc::tables::Tables;
 
 /// Largest request accepted on the socket.
@@ -443,10 +444,10 @@ impl ControlState {
                             errors: vec![format!("{}: unsupported attachment kind", p.id)],
                         };
                     };
-                    match StreamPort::bind(socket) {
-                        Ok(s) => {
+                    match socket_port(&att.kind, socket, p.mac) {
+                        Ok(port) => {
                             new_sockets.push(p.id.clone());
-                            PortChange::Replace(AnyPort::Stream(s))
+                            PortChange::Replace(port)
                         }
                         Err(err) => {
                             return Response::Rejected {
@@ -578,6 +579,33 @@ fn check(config: &DataplaneConfig) -> Result<Arc<Tables>, Vec<String>> {
         Ok(Arc::new(tables))
     } else {
         Err(errors)
+    }
+}
+
+/// The port of a socket attachment kind, listening at `socket`: a `-netdev stream`
+/// socket, or a vhost-user back end offering a NIC with the ENI's `mac`. Something at
+/// `socket` that is not a socket is left alone (an error).
+fn socket_port(
+    kind: &AttachmentKind,
+    socket: &std::path::Path,
+    mac: crate::wire::MacAddr,
+) -> Result<AnyPort, String> {
+    match kind {
+        AttachmentKind::VhostUser { .. } => {
+            use std::os::unix::fs::FileTypeExt;
+            if std::fs::symlink_metadata(socket).is_ok_and(|m| !m.file_type().is_socket()) {
+                return Err(format!(
+                    "{} exists and is not a socket; not replacing it",
+                    socket.display()
+                ));
+            }
+            VhostUserPort::listen(socket, mac.0)
+                .map(AnyPort::VhostUser)
+                .map_err(|e| e.to_string())
+        }
+        _ => StreamPort::bind(socket)
+            .map(AnyPort::Stream)
+            .map_err(|e| e.to_string()),
     }
 }
 

@@ -9,6 +9,7 @@ use crate::engine::port::Port;
 use crate::observe::stats::PortStatus;
 use crate::sys::stream::StreamPort;
 use crate::sys::tap::Tap;
+use crate::sys::vhost_user::VhostUserPort;
 
 /// A port of the daemon's data plane.
 #[derive(Debug)]
@@ -17,6 +18,9 @@ pub enum AnyPort {
     Tap(Tap),
     /// A QEMU `-netdev stream` socket a guest connects to.
     Stream(StreamPort),
+    /// A vhost-user socket a guest's QEMU connects to (the guest's rings in its shared
+    /// memory).
+    VhostUser(VhostUserPort),
 }
 
 impl AnyPort {
@@ -25,6 +29,7 @@ impl AnyPort {
         match self {
             AnyPort::Tap(t) => t.name().to_string(),
             AnyPort::Stream(s) => s.path().display().to_string(),
+            AnyPort::VhostUser(v) => v.path().display().to_string(),
         }
     }
 
@@ -42,6 +47,19 @@ impl AnyPort {
                     tx_dropped: st.tx_dropped,
                 })
             }
+            AnyPort::VhostUser(v) => {
+                let st = v.stats();
+                Some(PortStatus {
+                    // Connected and both rings set up: the guest's driver is up.
+                    connected: Some(v.is_up()),
+                    connections: st.connections,
+                    disconnects: st.disconnects,
+                    // Connections cut off for garbage on the socket.
+                    garbage: st.protocol_errors,
+                    // No guest, or no receive buffers posted.
+                    tx_dropped: st.no_guest + st.no_rx_buffers,
+                })
+            }
         }
     }
 }
@@ -52,6 +70,7 @@ impl Port for AnyPort {
         match self {
             AnyPort::Tap(t) => t.recv(buf),
             AnyPort::Stream(s) => s.recv(buf),
+            AnyPort::VhostUser(v) => v.recv(buf),
         }
     }
 
@@ -60,17 +79,26 @@ impl Port for AnyPort {
         match self {
             AnyPort::Tap(t) => t.send(frame),
             AnyPort::Stream(s) => s.send(frame),
+            AnyPort::VhostUser(v) => v.send(frame),
+        }
+    }
+
+    #[inline]
+    fn flush(&mut self) {
+        if let AnyPort::VhostUser(v) = self {
+            Port::flush(v);
         }
     }
 }
 
-/// The descriptor the run loop watches: the TAP's, or the stream port's own epoll set
-/// (stable while guests come and go).
+/// The descriptor the run loop watches: the TAP's, the stream port's own epoll set, or
+/// the vhost-user port's readiness eventfd (both stable while guests come and go).
 impl AsRawFd for AnyPort {
     fn as_raw_fd(&self) -> RawFd {
         match self {
             AnyPort::Tap(t) => t.as_raw_fd(),
             AnyPort::Stream(s) => s.as_raw_fd(),
+            AnyPort::VhostUser(v) => v.as_raw_fd(),
         }
     }
 }

@@ -15,6 +15,7 @@ impl<P: Port + AsRawFd> Driven for Dataplane<P> {
 
     fn housekeeping(&mut self) {
         self.expire();
+        self.flush_sent();
     }
 
     fn port_fds(&self) -> Vec<(PortIdx, RawFd)> {
@@ -33,6 +34,7 @@ impl<P: Port + AsRawFd> Driven for Dataplane<P> {
     fn poll_extra(&mut self, id: u64) {
         if id == 0 {
             self.poll_upstream();
+            self.flush_sent();
         }
     }
 }

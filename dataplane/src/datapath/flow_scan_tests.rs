@@ -1,6 +1,7 @@
 //! The flow cache under a scan, end to end on in-memory ports: a scan of more flows than
 //! the cache holds does not evict the established flows' entries wholesale (their hit
-//! rate stays high), and the cache stays within its bound.
+//! rate stays high), and the cache stays within its bound. And the end of a batch flushes
+//! the ports it sent to.
 
 use etherparse::PacketBuilder;
 
@@ -110,4 +111,22 @@ fn an_apply_leaves_old_entries_to_be_reclaimed_not_cleared() {
     assert_eq!(e.flows, u64::from(ESTABLISHED));
     let (hits, misses) = established_round(&mut dp);
     assert_eq!((hits, misses), (u64::from(ESTABLISHED), 0));
+}
+
+/// A batch that sends to a port flushes it once at its end (a vhost-user guest gets one
+/// interrupt per batch); a port the batch did not send to is not flushed.
+#[test]
+fn a_batch_flushes_each_port_it_sent_to_once() {
+    let mut dp =
+        fixtures::mem_dataplane(fixtures::two_subnets_and_middlebox(), CAPACITY, false).unwrap();
+    let a = PortIdx::from(A);
+    for f in 0..3 {
+        dp.port_mut(a).unwrap().rx.push_back(udp(50_000 + f, 7));
+    }
+    assert_eq!(dp.poll(a).unwrap(), 3);
+    assert_eq!(dp.port(B).map(|p| (p.sent, p.flushes)), Some((3, 1)));
+    assert_eq!(dp.port(A).map(|p| p.flushes), Some(0));
+    // Nothing read: nothing flushed.
+    assert_eq!(dp.poll(a).unwrap(), 0);
+    assert_eq!(dp.port(B).map(|p| p.flushes), Some(1));
 }

@@ -118,6 +118,9 @@ pub struct Dataplane<P: Port> {
     engine: EngineCounters,
     flows: FlowCache<FlowAction>,
     pool: Pool,
+    /// Ports sent to during the current batch (consecutive repeats folded), flushed
+    /// ([`Port::flush`]) when the batch ends.
+    sent_to: Vec<PortIdx>,
     conntrack: Vec<ConnTable>,
     /// NAT gateways' translations, by NAT gateway index.
     nats: Vec<NatState>,
@@ -175,6 +178,7 @@ impl<P: Port> Dataplane<P> {
                 .map_or(0, |d| d.as_millis() as u64),
             writer: Writer::default(),
             pool: Pool::new(),
+            sent_to: Vec::with_capacity(64),
         }
     }
 

@@ -37,6 +37,7 @@ impl<P: Port> Dataplane<P> {
             self.process_in(in_port, &mut pool.bufs[i], len);
         }
         self.pool = pool;
+        self.flush_sent();
         result.map(|()| n)
     }
 

@@ -113,6 +113,9 @@ impl<P: Port> Dataplane<P> {
             _ => false,
         };
         if sent {
+            if self.sent_to.last() != Some(&port) {
+                self.sent_to.push(port);
+            }
             if let Some(c) = self.counters.get_mut(port.idx()) {
                 c.tx_packets += 1;
                 c.tx_bytes += len.saturating_sub(VNET_HDR_LEN) as u64;

@@ -192,6 +192,7 @@ impl<P: Port> Dataplane<P> {
         };
         match port.send(buf) {
             Ok(()) => {
+                self.note_sent(out);
                 if let Some(c) = self.counters.get_mut(out.idx()) {
                     c.tx_packets += 1;
                     c.tx_bytes += (buf.len() - VNET_HDR_LEN) as u64;
@@ -203,6 +204,26 @@ impl<P: Port> Dataplane<P> {
             }
             Err(_) => self.drop_frame(out, DropReason::TxFailed),
         }
+    }
+
+    /// Remembers that `out` was sent to in this batch (for [`Port::flush`] at its end).
+    #[inline]
+    pub(super) fn note_sent(&mut self, out: PortIdx) {
+        if self.sent_to.last() != Some(&out) {
+            self.sent_to.push(out);
+        }
+    }
+
+    /// The end of a batch: flushes every port sent to since the last flush.
+    pub(super) fn flush_sent(&mut self) {
+        let mut sent = std::mem::take(&mut self.sent_to);
+        for i in sent.drain(..) {
+            if let Some(Some(p)) = self.ports.get_mut(i.idx()) {
+                p.flush();
+            }
+        }
+        // The same allocation next time.
+        self.sent_to = sent;
     }
 
     #[inline]

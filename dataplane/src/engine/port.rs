@@ -43,6 +43,10 @@ pub trait Port {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
     /// Sends one frame.
     fn send(&mut self, frame: &[u8]) -> io::Result<()>;
+    /// The end of a batch: hands over what `send` left pending (a vhost-user guest's
+    /// interrupt). Nothing for a port whose `send` is complete on return (the default).
+    #[inline]
+    fn flush(&mut self) {}
 }
 
 /// An in-memory port: frames pushed into `rx` are received by the engine; frames the
@@ -59,6 +63,8 @@ pub struct MemPort {
     pub sent: u64,
     /// Bytes sent.
     pub sent_bytes: u64,
+    /// Times the engine flushed it ([`Port::flush`], at the end of a batch that sent to it).
+    pub flushes: u64,
 }
 
 impl MemPort {
@@ -96,6 +102,10 @@ impl Port for MemPort {
         }
         Ok(())
     }
+
+    fn flush(&mut self) {
+        self.flushes += 1;
+    }
 }
 
 /// A TAP device ([`crate::sys::tap`]) as a port: one frame per read or write, its
@@ -132,5 +142,12 @@ impl Port for crate::sys::vhost_user::VhostUserPort {
     #[inline]
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         self.send_frame(frame)
+    }
+
+    /// Interrupts the guest now for what this batch gave it (an atomic swap when nothing
+    /// is pending), rather than one thread hop later by the vring worker.
+    #[inline]
+    fn flush(&mut self) {
+        crate::sys::vhost_user::VhostUserPort::flush(self);
     }
 }

@@ -238,11 +238,13 @@ pub struct UplinkReport {
     pub counters: PortCounters,
 }
 
-/// What a socket-backed port (a QEMU `-netdev stream` socket) reports besides the
-/// counters every port has: whether a guest is connected, and the socket's own events.
+/// What a socket-backed port (a QEMU `-netdev stream` socket, a vhost-user back end)
+/// reports besides the counters every port has: whether a guest is connected, and the
+/// socket's own events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortStatus {
-    /// Whether a guest is connected now (`None`: the port kind has no such notion).
+    /// Whether a guest is connected now (vhost-user: connected and both rings set up;
+    /// `None`: the port kind has no such notion).
     pub connected: Option<bool>,
     /// Guests accepted since the port was created.
     #[serde(default)]
@@ -250,10 +252,12 @@ pub struct PortStatus {
     /// Guest connections that ended.
     #[serde(default)]
     pub disconnects: u64,
-    /// Connections dropped for an out-of-bounds frame length.
+    /// Connections dropped for garbage (a stream frame length out of bounds, a
+    /// vhost-user protocol error).
     #[serde(default)]
     pub garbage: u64,
-    /// Frames that could not be written (no guest, output queue full).
+    /// Frames that could not be written (no guest, output queue full; vhost-user: no
+    /// guest, no receive buffers).
     #[serde(default)]
     pub tx_dropped: u64,
 }

@@ -211,31 +211,11 @@ impl StreamPort {
             }
             std::fs::remove_file(path).map_err(io("removing stale socket"))?;
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(io("creating the directory of"))?;
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(io("setting the mode of the directory of"))?;
-            }
-        }
-        // Bound under a temporary name, restricted, then renamed into place: no guest can
-        // connect before the mode is 0600.
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".new");
-        let tmp = PathBuf::from(tmp);
-        let _ = std::fs::remove_file(&tmp);
-        let listener = if tmp.as_os_str().len() <= MAX_SOCKET_PATH {
-            let l = UnixListener::bind(&tmp).map_err(io("binding"))?;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-                .map_err(io("setting the mode of"))?;
-            std::fs::rename(&tmp, path).map_err(io("renaming into place"))?;
-            l
-        } else {
-            let l = UnixListener::bind(path).map_err(io("binding"))?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(io("setting the mode of"))?;
-            l
-        };
+        let listener = bind_restricted(path).map_err(|(op, source)| StreamError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        })?;
         listener
             .set_nonblocking(true)
             .map_err(io("making non-blocking"))?;
@@ -432,6 +412,37 @@ impl Drop for StreamPort {
         if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// Binds a Unix socket at `path` that only its owner can connect to (mode 0600), creating
+/// the parent directory (mode 0700) when missing. Bound under a temporary name,
+/// restricted, then renamed into place: no one can connect before the mode is 0600. An
+/// error names the step that failed. (The vhost-user back end binds the same way.)
+pub(crate) fn bind_restricted(path: &Path) -> Result<UnixListener, (&'static str, io::Error)> {
+    let io = |op: &'static str| move |e| (op, e);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(io("creating the directory of"))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io("setting the mode of the directory of"))?;
+        }
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".new");
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    if tmp.as_os_str().len() <= MAX_SOCKET_PATH {
+        let l = UnixListener::bind(&tmp).map_err(io("binding"))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("setting the mode of"))?;
+        std::fs::rename(&tmp, path).map_err(io("renaming into place"))?;
+        Ok(l)
+    } else {
+        let l = UnixListener::bind(path).map_err(io("binding"))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("setting the mode of"))?;
+        Ok(l)
     }
 }
 

@@ -887,7 +887,8 @@ pub enum SgPeer {
 
 /// Where an ENI's port is attached: by default the kernel end of a TAP device in a
 /// network namespace ([`AttachmentKind::Namespace`]); or a Unix socket a QEMU guest
-/// connects to ([`AttachmentKind::QemuStream`]), where `netns` and `ifname` are empty.
+/// connects to ([`AttachmentKind::QemuStream`], [`AttachmentKind::VhostUser`]), where
+/// `netns` and `ifname` are empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Attachment {
     /// The network namespace that receives the kernel end of the TAP (must exist); empty
@@ -920,6 +921,19 @@ impl Attachment {
         }
     }
 
+    /// A QEMU guest's vhost-user NIC (`-chardev socket,path=SOCKET -netdev vhost-user`)
+    /// whose back end listens at `socket`; `dhcp` is off as for [`Attachment::qemu_stream`].
+    pub fn vhost_user(socket: impl Into<std::path::PathBuf>) -> Attachment {
+        Attachment {
+            netns: String::new(),
+            ifname: String::new(),
+            dhcp: false,
+            kind: AttachmentKind::VhostUser {
+                socket: socket.into(),
+            },
+        }
+    }
+
     /// Whether this is a TAP whose kernel end lives in a namespace (the kind whose
     /// `netns` and `ifname` mean something).
     pub fn is_namespace(&self) -> bool {
@@ -941,6 +955,13 @@ pub enum AttachmentKind {
         /// The socket path (created mode 0600; a stale file there is replaced).
         socket: std::path::PathBuf,
     },
+    /// A vhost-user socket vpcd's back end listens on (created mode 0600): the guest's
+    /// virtio-net rings live in its shared memory, which vpcd maps and reads and writes
+    /// directly; one guest at a time.
+    VhostUser {
+        /// The socket path (a stale file there is replaced).
+        socket: std::path::PathBuf,
+    },
 }
 
 impl AttachmentKind {
@@ -949,11 +970,13 @@ impl AttachmentKind {
         matches!(self, AttachmentKind::Namespace)
     }
 
-    /// The word `vpcctl show` and the topology file use: `namespace`, `qemu-stream`.
+    /// The word `vpcctl show` and the topology file use: `namespace`, `qemu-stream`,
+    /// `vhost-user`.
     pub fn as_str(&self) -> &'static str {
         match self {
             AttachmentKind::Namespace => "namespace",
             AttachmentKind::QemuStream { .. } => "qemu-stream",
+            AttachmentKind::VhostUser { .. } => "vhost-user",
         }
     }
 
@@ -961,7 +984,9 @@ impl AttachmentKind {
     pub fn socket(&self) -> Option<&std::path::Path> {
         match self {
             AttachmentKind::Namespace => None,
-            AttachmentKind::QemuStream { socket } => Some(socket),
+            AttachmentKind::QemuStream { socket } | AttachmentKind::VhostUser { socket } => {
+                Some(socket)
+            }
         }
     }
 }
@@ -1040,5 +1065,25 @@ mod tests {
         let json = serde_json::to_string(&deleted).unwrap();
         assert!(json.contains(r#""deleted_target":"nat-gone""#), "{json}");
         assert_eq!(serde_json::from_str::<RouteConfig>(&json).unwrap(), deleted);
+    }
+
+    /// The socket kinds carry their path under a `type` tag; a namespace attachment
+    /// writes no kind at all (JSON from before VPC-11 reads the same).
+    #[test]
+    fn attachment_kinds_round_trip_with_their_tag() {
+        let vu = Attachment::vhost_user("/run/vpcd/eni-1.sock");
+        let json = serde_json::to_string(&vu).unwrap();
+        assert!(
+            json.contains(r#""kind":{"type":"vhost-user","socket":"/run/vpcd/eni-1.sock"}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Attachment>(&json).unwrap(), vu);
+        assert_eq!(vu.kind.as_str(), "vhost-user");
+        assert_eq!(
+            vu.kind.socket(),
+            Some(std::path::Path::new("/run/vpcd/eni-1.sock"))
+        );
+        assert!(!vu.is_namespace());
+        assert_ne!(vu, Attachment::qemu_stream("/run/vpcd/eni-1.sock"));
     }
 }

@@ -79,18 +79,25 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Print the QEMU arguments that attach a VM to a `qemu-stream` ENI: a `-netdev
-    /// stream` client on the ENI's socket and a virtio-net device with the ENI's MAC.
+    /// Print the QEMU arguments that attach a VM to a `qemu-stream` or `vhost-user` ENI: a
+    /// `-netdev stream` client on the ENI's socket, or a `-chardev socket` with a `-netdev
+    /// vhost-user` on it plus the shared guest memory vhost-user needs
+    /// (`memory-backend-memfd` of `--memory` MiB, which must equal QEMU's `-m`); and a
+    /// virtio-net device with the ENI's MAC.
     ///
     /// Reads the running configuration from vpcd, or compiles FILE with `--file`.
-    /// Exit status: 0 printed, 1 the ENI is not a qemu-stream ENI or the file is invalid,
+    /// Exit status: 0 printed, 1 the ENI is not attached to a QEMU guest or the file is invalid,
     /// 2 vpcd not running or an unreadable file.
     #[command(
-        after_help = "Example:\n  qemu-system-x86_64 -nodefaults -nic none ... $(vpcctl vm-args eni-vm)"
+        after_help = "Example:\n  qemu-system-x86_64 -nodefaults -nic none -m 256 ... $(vpcctl vm-args eni-vm)\n\nUnder TCG (no KVM), append `,vectors=0` to a vhost-user NIC's -device value: QEMU 7.2\ncrashes setting up MSI-X for a vhost back end without irqfd (legacy INTx works)."
     )]
     VmArgs {
         /// The ENI id.
         eni: String,
+        /// The guest's RAM in MiB, for a vhost-user ENI's shared memory (QEMU's `-m` must
+        /// be the same).
+        #[arg(long, value_name = "MIB", default_value_t = control::vm_args::DEFAULT_MEMORY_MIB)]
+        memory: u32,
         /// Compile this topology file instead of asking the running vpcd.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
@@ -491,7 +498,12 @@ fn run(cli: Cli) -> Result<ExitKind> {
             Ok(ExitKind::Success)
         }
         Cmd::Stats { json, eni } => stats(socket, json, eni.as_deref()),
-        Cmd::VmArgs { eni, file, json } => vm_args(socket, &eni, file.as_deref(), json),
+        Cmd::VmArgs {
+            eni,
+            file,
+            json,
+            memory,
+        } => vm_args(socket, &eni, file.as_deref(), json, memory),
         Cmd::Up {
             file,
             vpcd,
@@ -790,9 +802,15 @@ fn stats(socket: &Path, json: bool, eni: Option<&str>) -> Result<ExitKind> {
     Ok(ExitKind::Success)
 }
 
-/// `vpcctl vm-args`: the QEMU arguments of a `qemu-stream` ENI, from the running
-/// configuration or from `file`.
-fn vm_args(socket: &Path, eni: &str, file: Option<&Path>, json: bool) -> Result<ExitKind> {
+/// `vpcctl vm-args`: the QEMU arguments of a `qemu-stream` or `vhost-user` ENI (a guest of
+/// `memory_mib` MiB), from the running configuration or from `file`.
+fn vm_args(
+    socket: &Path,
+    eni: &str,
+    file: Option<&Path>,
+    json: bool,
+    memory_mib: u32,
+) -> Result<ExitKind> {
     let config = match file {
         Some(f) => match load(f)? {
             Ok(c) => c.config,
@@ -803,7 +821,7 @@ fn vm_args(socket: &Path, eni: &str, file: Option<&Path>, json: bool) -> Result<
         },
         None => client::show(socket)?.config,
     };
-    match control::vm_args::qemu_args(&config.enis, eni) {
+    match control::vm_args::qemu_args(&config.enis, eni, memory_mib) {
         Ok(args) => {
             if json {
                 print_json(&args);

@@ -559,7 +559,7 @@ fn qemu_stream_attachments_are_checked() {
     expect(
         &format!("{}socket = \"/tmp/x.sock\"\n", eni("eni-a", "10.0.1.10")),
         "eni-a.socket:",
-        "only a qemu-stream attachment",
+        "only a qemu-stream or vhost-user attachment",
     );
     expect(
         &format!(
@@ -574,4 +574,74 @@ fn qemu_stream_attachments_are_checked() {
         "{}attachment = \"namespace\"\n",
         eni("eni-a", "10.0.1.10")
     ));
+}
+
+/// VPC-11: a `vhost-user` ENI follows the qemu-stream rules (same default socket, no
+/// namespace or interface, a socket used once across both kinds) and compiles to its kind.
+#[test]
+fn vhost_user_attachments_are_checked_like_qemu_stream() {
+    let vm = |kind: &str, id: &str, ip: &str, extra: &str| {
+        format!(
+            "{}attachment = \"{kind}\"\n{extra}\n",
+            eni_unattached(id, ip)
+        )
+    };
+    let (t, w) = ok(&vm("vhost-user", "eni-a", "10.0.1.10", ""));
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(
+        t.enis[0].stream_socket().unwrap(),
+        std::path::Path::new("/run/vpcd/eni-a.sock")
+    );
+    let config = crate::compile::compile(&t).unwrap();
+    let a = config.enis[0].attachment.as_ref().unwrap();
+    assert_eq!(
+        a,
+        &dataplane::vpc::config::Attachment::vhost_user("/run/vpcd/eni-a.sock")
+    );
+    expect(
+        &vm("vhost-user", "eni-a", "10.0.1.10", "netns = \"ns\""),
+        "eni-a.netns:",
+        "a vhost-user attachment has no namespace",
+    );
+    expect(
+        &vm("vhost-user", "eni-a", "10.0.1.10", "ifname = \"eth1\""),
+        "eni-a.ifname:",
+        "the guest names its own",
+    );
+    expect(
+        &vm("vhost-user", "eni-a", "10.0.1.10", "socket = \"rel.sock\""),
+        "eni-a.socket:",
+        "absolute",
+    );
+    let long = format!("/run/{}.sock", "x".repeat(100));
+    expect(
+        &vm(
+            "vhost-user",
+            "eni-a",
+            "10.0.1.10",
+            &format!("socket = \"{long}\""),
+        ),
+        "eni-a.socket:",
+        "at most 107",
+    );
+    // One socket, two kinds: still used twice.
+    expect(
+        &format!(
+            "{}{}",
+            vm(
+                "qemu-stream",
+                "eni-a",
+                "10.0.1.10",
+                "socket = \"/tmp/x.sock\""
+            ),
+            vm(
+                "vhost-user",
+                "eni-b",
+                "10.0.1.11",
+                "socket = \"/tmp/x.sock\""
+            )
+        ),
+        "eni-b.socket:",
+        "already used by eni-a",
+    );
 }

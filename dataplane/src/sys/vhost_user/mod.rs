@@ -50,6 +50,7 @@ mod ring;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -233,9 +234,11 @@ impl std::fmt::Debug for VhostUserPort {
 }
 
 impl VhostUserPort {
-    /// Listens on `path` (an existing file there is replaced) for a front end (QEMU
+    /// Listens on `path` (mode 0600; an existing file there is replaced; the parent directory
+    /// is created, mode 0700, when missing) for a front end (QEMU
     /// `-chardev socket,path=…,id=c -netdev vhost-user,chardev=c`), offering a NIC with `mac`
     /// in its config space. The guest's memory must be shared (`memory-backend-memfd,share=on`).
+    /// The socket file goes with the port (unless another port has replaced it meanwhile).
     pub fn listen(path: &Path, mac: [u8; 6]) -> Result<VhostUserPort, VhostUserError> {
         let setup = |what| move |source| VhostUserError::Setup { what, source };
         let listen_err = |source| VhostUserError::Listen {
@@ -243,8 +246,9 @@ impl VhostUserPort {
             source,
         };
         let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path).map_err(listen_err)?;
+        let listener = crate::sys::stream::bind_restricted(path).map_err(|(_, e)| listen_err(e))?;
         listener.set_nonblocking(true).map_err(listen_err)?;
+        let ino = std::fs::metadata(path).map_err(listen_err)?.ino();
         // The daemon listens on a private abstract socket; the relay (`proxy`) connects it
         // to each front end.
         static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -288,7 +292,10 @@ impl VhostUserPort {
                     addr: inner_addr,
                 };
                 serve(&s, &listener, inner, &poll, &name);
-                let _ = std::fs::remove_file(&server_path);
+                // Only our own socket file: a later port may have replaced it already.
+                if std::fs::metadata(&server_path).is_ok_and(|m| m.ino() == ino) {
+                    let _ = std::fs::remove_file(&server_path);
+                }
             })
             .map_err(setup("server thread"))?;
         Ok(VhostUserPort {
