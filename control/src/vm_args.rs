@@ -91,6 +91,14 @@ pub fn qemu_args(
             "-numa".into(),
             "node,memdev=mem".into(),
         ]),
+        // The hypervisor's TAP that vpcd reads: QEMU opens it by name (created
+        // beforehand, or by QEMU itself when it runs as root), without scripts.
+        Some(AttachmentKind::Interface { name }) => Ok(vec![
+            "-netdev".into(),
+            format!("tap,id={id},ifname={name},script=no,downscript=no"),
+            "-device".into(),
+            device,
+        ]),
         _ => Err(VmArgsError::NotGuest(eni.to_string())),
     }
 }

@@ -110,7 +110,11 @@ impl Lab {
     fn obtain_leases(&mut self, topo: &Topology) -> Result<()> {
         for eni in &topo.enis {
             let Some(ns) = &eni.netns else { continue };
-            if eni.addressing != Addressing::Dhcp {
+            // Only a TAP in a namespace is the instance's NIC; behind an existing
+            // interface, the guest configures itself.
+            if eni.addressing != Addressing::Dhcp
+                || eni.attachment_kind() != Some(control::model::EniAttachment::Namespace)
+            {
                 continue;
             }
             if let Some(c) = self.dhcp_clients.get(&eni.id) {

@@ -148,6 +148,10 @@ pub(super) fn enis(
             attachment: match e.attachment_kind() {
                 Some(EniAttachment::QemuStream) => e.stream_socket().map(Attachment::qemu_stream),
                 Some(EniAttachment::VhostUser) => e.stream_socket().map(Attachment::vhost_user),
+                Some(EniAttachment::Interface) => e
+                    .interface
+                    .as_ref()
+                    .map(|name| Attachment::interface(name, e.netns.clone())),
                 Some(EniAttachment::Namespace) | None => e.netns.as_ref().map(|ns| Attachment {
                     netns: ns.clone(),
                     ifname: e.ifname.clone(),

@@ -56,8 +56,9 @@ pub struct Eni {
     pub ifname: String,
     /// How the ENI is attached: `namespace` (a TAP whose kernel end goes into `netns`;
     /// the default), `qemu-stream` (a Unix socket vpcd listens on for a QEMU guest's
-    /// `-netdev stream`) or `vhost-user` (a vhost-user back end's socket for a QEMU
-    /// guest's `-netdev vhost-user`); the socket kinds have no `netns`/`ifname`. Absent:
+    /// `-netdev stream`), `vhost-user` (a vhost-user back end's socket for a QEMU
+    /// guest's `-netdev vhost-user`) or `interface` (an existing interface named by
+    /// `interface`, in `netns` when set); the socket kinds have no `netns`/`ifname`. Absent:
     /// `namespace` when `netns` is set, else unattached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<EniAttachment>,
@@ -65,6 +66,10 @@ pub struct Eni {
     /// [`DEFAULT_STREAM_DIR`]`/<eni id>.sock`; at most 107 bytes, `sun_path`'s limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<std::path::PathBuf>,
+    /// The existing interface of an `interface` attachment (a hypervisor's TAP, a veth),
+    /// in `netns` when set, else in vpcd's namespace; vpcd reads it with `AF_PACKET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
     /// Its security groups (`sg-…` ids of its VPC, 1 to 5); absent means the VPC's default
     /// group. An empty list is an error: an ENI always has at least one group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,6 +131,9 @@ pub enum EniAttachment {
     /// are read and written by vpcd directly; one guest at a time (`vpcctl vm-args ENI`
     /// prints the QEMU arguments, shared memory included).
     VhostUser,
+    /// An existing interface (`interface`, in `netns` when set), read and written with
+    /// `AF_PACKET` and its vnet header; vpcd neither creates nor deletes it.
+    Interface,
 }
 
 impl EniAttachment {
@@ -141,6 +149,7 @@ impl EniAttachment {
             EniAttachment::Namespace => "namespace",
             EniAttachment::QemuStream => "qemu-stream",
             EniAttachment::VhostUser => "vhost-user",
+            EniAttachment::Interface => "interface",
         }
     }
 }

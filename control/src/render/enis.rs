@@ -86,6 +86,15 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
                 e.attachment.as_ref().map_or_else(
                     || "(unattached)".to_string(),
                     |a| {
+                        if let dataplane::vpc::config::AttachmentKind::Interface { name } = &a.kind
+                        {
+                            let state = match port.and_then(|p| p.port.as_ref()?.connected) {
+                                Some(true) => "",
+                                Some(false) => " (gone)",
+                                None => " (not open)",
+                            };
+                            return format!("interface {name}{state}");
+                        }
                         if !a.is_namespace() {
                             // The socket's path is in the TAP column (the port's name).
                             let guest = match port.and_then(|p| p.port.as_ref()?.connected) {

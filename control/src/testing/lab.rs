@@ -200,7 +200,10 @@ fn dhcp_clients(t: &Topology, dir: &Path) -> Result<(), LabError> {
     let mut clients = DHCP_CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
     for e in &t.enis {
         let Some(ns) = &e.netns else { continue };
-        if e.addressing != Addressing::Dhcp {
+        // Only a TAP in a namespace is the instance's NIC (not an existing interface).
+        if e.addressing != Addressing::Dhcp
+            || e.attachment_kind() != Some(crate::model::EniAttachment::Namespace)
+        {
             continue;
         }
         if let Some(i) = clients.iter().position(|c| c.eni == e.id) {

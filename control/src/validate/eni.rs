@@ -104,6 +104,8 @@ pub(super) fn enis(
         check_mac(r, e, &res, &mut macs);
         if let Some(kind) = e.attachment_kind().filter(|k| k.is_socket()) {
             check_stream(r, e, kind, &res, &mut sockets);
+        } else if e.attachment == Some(EniAttachment::Interface) {
+            check_existing_interface(r, e, &res, &mut ifaces);
         } else {
             check_interface(r, e, &res, &mut ifaces);
         }
@@ -280,6 +282,67 @@ fn check_interface(
         );
     } else {
         r.warnings.push(unattached_warning(res));
+    }
+}
+
+/// Checks an `interface` attachment: the interface is named (a valid Linux name), used by
+/// one ENI only, its namespace (if any) is a usable name, and neither `ifname` nor
+/// `socket` is set (the interface is the instance's NIC as it is).
+fn check_existing_interface(
+    r: &mut Report,
+    e: &Eni,
+    res: &str,
+    ifaces: &mut HashMap<(String, String), String>,
+) {
+    let Some(name) = &e.interface else {
+        r.err(
+            res,
+            "interface",
+            "attachment = \"interface\" needs the existing interface's name: set `interface`",
+        );
+        return;
+    };
+    if !is_valid_ifname(name) {
+        r.err(
+            res,
+            "interface",
+            format!("`{name}` is not a valid Linux interface name (1 to 15 characters, no `/`, `:` or whitespace)"),
+        );
+    }
+    if e.socket.is_some() {
+        r.err(
+            res,
+            "socket",
+            "an interface attachment has no socket; remove it",
+        );
+    }
+    if e.ifname != DEFAULT_IFNAME {
+        r.err(
+            res,
+            "ifname",
+            format!(
+                "an interface attachment keeps the interface's own name; remove `ifname = \"{}\"`",
+                e.ifname
+            ),
+        );
+    }
+    let ns = e.netns.clone().unwrap_or_default();
+    if !ns.is_empty() && !is_valid_netns_name(&ns) {
+        r.err(
+            res,
+            "netns",
+            format!("`{ns}` is not a usable namespace name (1 to 64 of letters, digits, `-`, `_`, `.`; not `.` or `..`)"),
+        );
+    }
+    let key = (ns.clone(), name.clone());
+    if let Some(other) = ifaces.get(&key) {
+        r.err(
+            res,
+            "interface",
+            format!("{name} is already used by {other}"),
+        );
+    } else {
+        ifaces.insert(key, res.to_string());
     }
 }
 

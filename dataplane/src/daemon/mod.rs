@@ -30,6 +30,7 @@ use crate::engine::port::PortIdx;
 use crate::engine::run::{Next, RunLoop};
 use crate::observe::report::{assemble, CounterSnapshot};
 use crate::observe::stats::StatsReport;
+use crate::sys::packet::PacketPort;
 use crate::sys::stream::StreamPort;
 use crate::sys::tap::Tap;
 use crate::sys::vhost_user::VhostUserPort;
@@ -438,6 +439,24 @@ impl ControlState {
                 (_, true) => PortChange::Keep,
                 (None, false) => PortChange::Remove,
                 (Some(att), false) if !att.is_namespace() => {
+                    if let AttachmentKind::Interface { name } = &att.kind {
+                        // An existing interface: opened where it lives, never created.
+                        let ns = (!att.netns.is_empty()).then_some(att.netns.as_str());
+                        match PacketPort::open(name, ns) {
+                            Ok(port) => {
+                                plan.push(EniPlan {
+                                    previous: previous[i].map(|p| PortIdx(p as u32)),
+                                    port: PortChange::Replace(AnyPort::Packet(port)),
+                                });
+                                continue;
+                            }
+                            Err(err) => {
+                                return Response::Rejected {
+                                    errors: vec![format!("{}: interface `{name}`: {err}", p.id)],
+                                }
+                            }
+                        }
+                    }
                     // A socket a guest connects to: nothing to do in any namespace.
                     let Some(socket) = att.kind.socket() else {
                         return Response::Rejected {
@@ -565,7 +584,11 @@ fn check(config: &DataplaneConfig) -> Result<Arc<Tables>, Vec<String>> {
     let errors: Vec<String> = attach::port_specs(config)
         .into_iter()
         .filter_map(|p| {
-            let a = p.attachment.as_ref().filter(|a| a.is_namespace())?;
+            // A TAP's namespace, or the namespace an existing interface lives in.
+            let a = p.attachment.as_ref().filter(|a| {
+                a.is_namespace()
+                    || (matches!(a.kind, AttachmentKind::Interface { .. }) && !a.netns.is_empty())
+            })?;
             (!attach::netns_exists(&a.netns)).then(|| {
                 attach::AttachError::NoNamespace {
                     eni: p.id.clone(),

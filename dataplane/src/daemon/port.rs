@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use crate::engine::port::Port;
 use crate::observe::stats::PortStatus;
+use crate::sys::packet::PacketPort;
 use crate::sys::stream::StreamPort;
 use crate::sys::tap::Tap;
 use crate::sys::vhost_user::VhostUserPort;
@@ -21,6 +22,8 @@ pub enum AnyPort {
     /// A vhost-user socket a guest's QEMU connects to (the guest's rings in its shared
     /// memory).
     VhostUser(VhostUserPort),
+    /// An existing interface read and written with `AF_PACKET`.
+    Packet(PacketPort),
 }
 
 impl AnyPort {
@@ -30,6 +33,10 @@ impl AnyPort {
             AnyPort::Tap(t) => t.name().to_string(),
             AnyPort::Stream(s) => s.path().display().to_string(),
             AnyPort::VhostUser(v) => v.path().display().to_string(),
+            AnyPort::Packet(p) => match p.netns() {
+                Some(ns) => format!("{ns}/{}", p.name()),
+                None => p.name().to_string(),
+            },
         }
     }
 
@@ -60,6 +67,18 @@ impl AnyPort {
                     tx_dropped: st.no_guest + st.no_rx_buffers,
                 })
             }
+            AnyPort::Packet(p) => {
+                let st = p.stats();
+                Some(PortStatus {
+                    // The interface is there (not deleted under vpcd).
+                    connected: Some(p.attached()),
+                    connections: 0,
+                    disconnects: 0,
+                    // Frames that did not fit, or that no vnet header could describe.
+                    garbage: st.rx_truncated + st.rx_unrepresentable,
+                    tx_dropped: 0,
+                })
+            }
         }
     }
 }
@@ -71,6 +90,7 @@ impl Port for AnyPort {
             AnyPort::Tap(t) => t.recv(buf),
             AnyPort::Stream(s) => s.recv(buf),
             AnyPort::VhostUser(v) => v.recv(buf),
+            AnyPort::Packet(p) => p.recv(buf),
         }
     }
 
@@ -80,6 +100,7 @@ impl Port for AnyPort {
             AnyPort::Tap(t) => t.send(frame),
             AnyPort::Stream(s) => s.send(frame),
             AnyPort::VhostUser(v) => v.send(frame),
+            AnyPort::Packet(p) => p.send(frame),
         }
     }
 
@@ -91,14 +112,16 @@ impl Port for AnyPort {
     }
 }
 
-/// The descriptor the run loop watches: the TAP's, the stream port's own epoll set, or
-/// the vhost-user port's readiness eventfd (both stable while guests come and go).
+/// The descriptor the run loop watches: the TAP's, the stream port's own epoll set, the
+/// vhost-user port's readiness eventfd (both stable while guests come and go), or the
+/// packet socket's.
 impl AsRawFd for AnyPort {
     fn as_raw_fd(&self) -> RawFd {
         match self {
             AnyPort::Tap(t) => t.as_raw_fd(),
             AnyPort::Stream(s) => s.as_raw_fd(),
             AnyPort::VhostUser(v) => v.as_raw_fd(),
+            AnyPort::Packet(p) => p.as_raw_fd(),
         }
     }
 }

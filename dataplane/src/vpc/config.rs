@@ -934,6 +934,18 @@ impl Attachment {
         }
     }
 
+    /// An existing interface `name` (a hypervisor's TAP, a veth), in namespace `netns`
+    /// (`None`: vpcd's own), read and written with `AF_PACKET` and its vnet header;
+    /// `dhcp` is off: the guest behind it configures itself.
+    pub fn interface(name: impl Into<String>, netns: Option<String>) -> Attachment {
+        Attachment {
+            netns: netns.unwrap_or_default(),
+            ifname: String::new(),
+            dhcp: false,
+            kind: AttachmentKind::Interface { name: name.into() },
+        }
+    }
+
     /// Whether this is a TAP whose kernel end lives in a namespace (the kind whose
     /// `netns` and `ifname` mean something).
     pub fn is_namespace(&self) -> bool {
@@ -962,6 +974,13 @@ pub enum AttachmentKind {
         /// The socket path (a stale file there is replaced).
         socket: std::path::PathBuf,
     },
+    /// An existing interface (a hypervisor's TAP, a veth) vpcd reads and writes with
+    /// `AF_PACKET` and a vnet header, so offloads survive; it lives in the attachment's
+    /// `netns` (empty: vpcd's namespace). vpcd neither creates nor deletes it.
+    Interface {
+        /// The interface's name.
+        name: String,
+    },
 }
 
 impl AttachmentKind {
@@ -971,19 +990,20 @@ impl AttachmentKind {
     }
 
     /// The word `vpcctl show` and the topology file use: `namespace`, `qemu-stream`,
-    /// `vhost-user`.
+    /// `vhost-user`, `interface`.
     pub fn as_str(&self) -> &'static str {
         match self {
             AttachmentKind::Namespace => "namespace",
             AttachmentKind::QemuStream { .. } => "qemu-stream",
             AttachmentKind::VhostUser { .. } => "vhost-user",
+            AttachmentKind::Interface { .. } => "interface",
         }
     }
 
     /// The socket of a socket-backed kind.
     pub fn socket(&self) -> Option<&std::path::Path> {
         match self {
-            AttachmentKind::Namespace => None,
+            AttachmentKind::Namespace | AttachmentKind::Interface { .. } => None,
             AttachmentKind::QemuStream { socket } | AttachmentKind::VhostUser { socket } => {
                 Some(socket)
             }

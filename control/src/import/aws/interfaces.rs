@@ -389,6 +389,7 @@ impl Importer {
             ifname: model::DEFAULT_IFNAME.to_string(),
             attachment: None,
             socket: None,
+            interface: None,
             security_groups: None,
             conntrack,
             public_ip: None,

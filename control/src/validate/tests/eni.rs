@@ -645,3 +645,66 @@ fn vhost_user_attachments_are_checked_like_qemu_stream() {
         "already used by eni-a",
     );
 }
+
+/// `attachment = "interface"`: an existing interface by name, in `netns` when set; no
+/// socket, no `ifname`, one ENI per interface.
+#[test]
+fn interface_attachments_name_an_existing_interface() {
+    let vm = |id: &str, ip: &str, extra: &str| {
+        format!(
+            "{}attachment = \"interface\"\n{extra}\n",
+            eni_unattached(id, ip)
+        )
+    };
+    let (t, w) = ok(&vm(
+        "eni-a",
+        "10.0.1.10",
+        "interface = \"vif0\"\nnetns = \"hv\"",
+    ));
+    assert!(w.is_empty(), "{w:?}");
+    let config = crate::compile::compile(&t).unwrap();
+    assert_eq!(
+        config.enis[0].attachment.as_ref().unwrap(),
+        &dataplane::vpc::config::Attachment::interface("vif0", Some("hv".into()))
+    );
+    let args = crate::vm_args::qemu_args(&config.enis, "eni-a", 256).unwrap();
+    assert!(
+        args.iter()
+            .any(|a| a.starts_with("tap,") && a.contains("ifname=vif0")),
+        "{args:?}"
+    );
+    expect(
+        &vm("eni-a", "10.0.1.10", ""),
+        "eni-a.interface:",
+        "needs the existing interface's name",
+    );
+    expect(
+        &vm("eni-a", "10.0.1.10", "interface = \"a/b\""),
+        "eni-a.interface:",
+        "not a valid Linux interface name",
+    );
+    expect(
+        &vm(
+            "eni-a",
+            "10.0.1.10",
+            "interface = \"vif0\"\nsocket = \"/run/x.sock\"",
+        ),
+        "eni-a.socket:",
+        "has no socket",
+    );
+    expect(
+        &vm(
+            "eni-a",
+            "10.0.1.10",
+            "interface = \"vif0\"\nifname = \"eth1\"",
+        ),
+        "eni-a.ifname:",
+        "keeps the interface's own name",
+    );
+    let two = format!(
+        "{}{}",
+        vm("eni-a", "10.0.1.10", "interface = \"vif0\""),
+        vm("eni-b", "10.0.1.11", "interface = \"vif0\"")
+    );
+    expect(&two, "eni-b.interface:", "already used by eni-a");
+}
