@@ -23,7 +23,7 @@ use dataplane::vpc::verdict::DropReason;
 use testbeds::{Lab, Netns};
 
 mod common;
-use common::{drops, ip, ping_unanswered, start, CMD};
+use common::{drops, getent, ip, ping_unanswered, start, CMD};
 
 /// One VPC in eu-west-1; subnet-a behind a custom network ACL without rules (deny all);
 /// two instances whose only security group has no rules at all; a private hosted zone.
@@ -76,16 +76,6 @@ records = [{ name = "db", type = "A", values = ["10.0.1.20"] }]
 
 fn v4(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
-}
-
-/// `getent hosts KEY` in `ns` (glibc's resolver, `/etc/resolv.conf` as `ip netns exec`
-/// shows it): (exit code, stdout).
-fn getent(ns: &Netns, key: &str) -> (Option<i32>, String) {
-    let out = ns.exec(&["getent", "hosts", key], CMD).unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-    )
 }
 
 #[test]

@@ -8,16 +8,14 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::fs::File;
 use std::net::UdpSocket;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use dataplane::vpc::verdict::DropReason;
 use testbeds::{Lab, Netns};
 
 mod common;
-use common::{drops, ping_unanswered, start, CMD};
+use common::{drops, getent, in_netns, ping_unanswered, start, ResolvConf, CMD};
 
 /// One VPC, one subnet behind a network ACL without rules (deny all), two instances in a
 /// security group without rules, and a private hosted zone.
@@ -66,37 +64,6 @@ records = [
 ]
 "#;
 
-/// `/etc/netns/NAME/resolv.conf` for a namespace, removed on drop.
-struct ResolvConf(PathBuf);
-
-impl ResolvConf {
-    fn write(ns: &Netns, nameserver: &str) -> ResolvConf {
-        let dir = PathBuf::from("/etc/netns").join(ns.name());
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("resolv.conf"),
-            format!("nameserver {nameserver}\noptions timeout:2 attempts:2\n"),
-        )
-        .unwrap();
-        ResolvConf(dir)
-    }
-}
-
-impl Drop for ResolvConf {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `getent hosts KEY` in `ns`: (exit code, stdout).
-fn getent(ns: &Netns, key: &str) -> (Option<i32>, String) {
-    let out = ns.exec(&["getent", "hosts", key], CMD).unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-    )
-}
-
 /// A DNS query (id `id`, RD) for the A record of `name`.
 fn a_query(id: u16, name: &str) -> Vec<u8> {
     let mut q = id.to_be_bytes().to_vec();
@@ -107,17 +74,6 @@ fn a_query(id: u16, name: &str) -> Vec<u8> {
     }
     q.extend_from_slice(&[0, 0, 1, 0, 1]);
     q
-}
-
-/// Runs `f` on a thread inside namespace `ns` (sockets it opens live there).
-fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let file = File::open(PathBuf::from("/run/netns").join(ns.name())).unwrap();
-    std::thread::spawn(move || {
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        f()
-    })
-    .join()
-    .unwrap()
 }
 
 #[test]

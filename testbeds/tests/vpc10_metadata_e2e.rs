@@ -6,17 +6,15 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use dataplane::vpc::verdict::DropReason;
 use testbeds::{Lab, Netns};
 
 mod common;
-use common::{ping_unanswered, start, CMD};
+use common::{in_netns, ping_unanswered, start, CMD};
 
 /// One VPC, one subnet behind a network ACL without rules (deny all), two instances in a
 /// security group without rules; the second one requires IMDSv2 tokens.
@@ -70,17 +68,6 @@ fn curl(ns: &Netns, path: &str, args: &[&str]) -> (u16, String) {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
     (code.trim().parse().unwrap_or(0), body.to_string())
-}
-
-/// Runs `f` on a thread inside namespace `ns` (sockets it opens live there).
-fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let file = File::open(PathBuf::from("/run/netns").join(ns.name())).unwrap();
-    std::thread::spawn(move || {
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        f()
-    })
-    .join()
-    .unwrap()
 }
 
 #[test]

@@ -9,12 +9,10 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::path::PathBuf;
-
 use testbeds::{Lab, Netns};
 
 mod common;
-use common::{start, CMD};
+use common::{getent, start, ResolvConf, CMD};
 
 /// The upstream host's address (TEST-NET-3).
 const UPSTREAM: &str = "203.0.113.53";
@@ -71,37 +69,6 @@ services = [{{ kind = "dns" }}]
 [lab]
 {lab}
 "#
-    )
-}
-
-/// `/etc/netns/NAME/resolv.conf` for a namespace, removed on drop.
-struct ResolvConf(PathBuf);
-
-impl ResolvConf {
-    fn write(ns: &Netns, nameserver: &str) -> ResolvConf {
-        let dir = PathBuf::from("/etc/netns").join(ns.name());
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("resolv.conf"),
-            format!("nameserver {nameserver}\noptions timeout:2 attempts:2\n"),
-        )
-        .unwrap();
-        ResolvConf(dir)
-    }
-}
-
-impl Drop for ResolvConf {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `getent hosts KEY` in `ns`: (exit code, stdout).
-fn getent(ns: &Netns, key: &str) -> (Option<i32>, String) {
-    let out = ns.exec(&["getent", "hosts", key], CMD).unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
     )
 }
 

@@ -5,8 +5,10 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+use std::fs::File;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ChildStdin;
 use std::time::{Duration, Instant};
 
@@ -447,4 +449,47 @@ pub fn socat_listener(ns: &Netns, listen: &str) -> NsChild {
         )
         .unwrap();
     child
+}
+
+/// `/etc/netns/NAME/resolv.conf` for a namespace, removed on drop.
+pub struct ResolvConf(PathBuf);
+
+impl ResolvConf {
+    pub fn write(ns: &Netns, nameserver: &str) -> ResolvConf {
+        let dir = PathBuf::from("/etc/netns").join(ns.name());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("resolv.conf"),
+            format!("nameserver {nameserver}\noptions timeout:2 attempts:2\n"),
+        )
+        .unwrap();
+        ResolvConf(dir)
+    }
+}
+
+impl Drop for ResolvConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `f` on a thread inside namespace `ns` (sockets it opens live there).
+pub fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let file = File::open(PathBuf::from("/run/netns").join(ns.name())).unwrap();
+    std::thread::spawn(move || {
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// `getent hosts KEY` in `ns` (glibc's resolver, `/etc/resolv.conf` as `ip netns exec`
+/// shows it): (exit code, stdout).
+pub fn getent(ns: &Netns, key: &str) -> (Option<i32>, String) {
+    let out = ns.exec(&["getent", "hosts", key], CMD).unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
 }
