@@ -15,9 +15,8 @@ use testbeds::Lab;
 mod common;
 use common::{ip, ping_ok, start};
 
-/// eni-b in subnet-b, and a stand-in ENI in namespace `hv` so that the harness creates the
-/// namespace the veth pair goes into (it is removed by the next apply).
-const FIRST: &str = r#"
+/// The VPC: two subnets, an open group, and eni-b in subnet-b.
+const BASE: &str = r#"
 [[vpc]]
 id = "vpc-if"
 cidr = "10.0.0.0/16"
@@ -45,6 +44,11 @@ private_ip = "10.0.2.20"
 security_groups = ["sg-open"]
 netns = "b"
 
+"#;
+
+/// The first topology adds a stand-in ENI in namespace `hv` so that the harness creates
+/// the namespace the veth pair goes into (the second apply removes it).
+const STANDIN: &str = r#"
 [[eni]]
 id = "eni-standin"
 subnet = "subnet-a"
@@ -54,35 +58,8 @@ netns = "hv"
 addressing = "static"
 "#;
 
-/// The same VPC with eni-vm attached to the existing interface `vif` in namespace `hv`.
-const SECOND: &str = r#"
-[[vpc]]
-id = "vpc-if"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a"
-vpc = "vpc-if"
-cidr = "10.0.1.0/24"
-
-[[subnet]]
-id = "subnet-b"
-vpc = "vpc-if"
-cidr = "10.0.2.0/24"
-
-[[security_group]]
-id = "sg-open"
-vpc = "vpc-if"
-inbound = [{ protocol = "all", source = "10.0.0.0/16" }]
-outbound = [{ protocol = "all", destination = "0.0.0.0/0" }]
-
-[[eni]]
-id = "eni-b"
-subnet = "subnet-b"
-private_ip = "10.0.2.20"
-security_groups = ["sg-open"]
-netns = "b"
-
+/// The second adds eni-vm, attached to the existing interface `vif` in namespace `hv`.
+const VM: &str = r#"
 [[eni]]
 id = "eni-vm"
 subnet = "subnet-a"
@@ -99,7 +76,7 @@ fn an_existing_interface_carries_an_instance_that_configures_itself() {
     if !testbeds::require_root_or_skip() {
         return;
     }
-    let mut lab: Lab = start(FIRST);
+    let mut lab: Lab = start(&format!("{BASE}{STANDIN}"));
     let hv = lab.ns("eni-standin").clone();
     // The hypervisor's side: a veth pair, jumbo frames as the VPC has them.
     hv.ip(&[
@@ -112,7 +89,7 @@ fn an_existing_interface_carries_an_instance_that_configures_itself() {
     hv.ip(&["link", "set", "dev", "inst", "addrgenmode", "none"])
         .unwrap();
     hv.ip(&["link", "set", "dev", "inst", "up"]).unwrap();
-    lab.apply(SECOND).unwrap();
+    lab.apply(&format!("{BASE}{VM}")).unwrap();
     let report = lab.show().unwrap();
     let shown = control::render::show(&report);
     assert!(shown.contains("interface vif"), "{shown}");

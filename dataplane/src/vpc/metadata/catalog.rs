@@ -79,7 +79,7 @@ impl Catalog {
         // Every ENI of the instance, by MAC.
         for (i, other) in t.config.enis.iter().enumerate() {
             let o = EniIdx(i as u32);
-            if instance_id_of(t, o) != instance_id {
+            if self::instance_id(t, o) != instance_id {
                 continue;
             }
             let Some(sub) = t.config.subnets.get(other.subnet.idx()) else {
@@ -205,10 +205,6 @@ impl Catalog {
 /// The instance id of ENI `eni`'s instance: the configured one, or one derived from the
 /// ENI id (`i-` and 17 hex digits) when none is set.
 pub fn instance_id(t: &Tables, eni: EniIdx) -> String {
-    instance_id_of(t, eni)
-}
-
-fn instance_id_of(t: &Tables, eni: EniIdx) -> String {
     let Some(cfg) = t.config.enis.get(eni.idx()) else {
         return String::new();
     };

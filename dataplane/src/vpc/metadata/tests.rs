@@ -375,8 +375,14 @@ impl Instance {
         }
     }
 
-    /// One HTTP exchange on a new connection; the whole response, as text.
-    fn http(&mut self, dp: &mut Dataplane<MemPort>, request: &str) -> String {
+    /// Connects to 169.254.169.254:80 from `local_port`, waits for the handshake, and
+    /// queues `first` on the connection (not yet sent: the caller pumps).
+    fn open(
+        &mut self,
+        dp: &mut Dataplane<MemPort>,
+        local_port: u16,
+        first: &[u8],
+    ) -> smoltcp::iface::SocketHandle {
         let mut s = tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0; 16384]),
             tcp::SocketBuffer::new(vec![0; 16384]),
@@ -384,15 +390,22 @@ impl Instance {
         s.connect(
             self.iface.context(),
             (Ipv4Address::new(169, 254, 169, 254), 80),
-            49_152 + (self.now % 10_000) as u16,
+            local_port,
         )
         .unwrap();
         let h = self.sockets.add(s);
         self.pump(dp);
         self.sockets
             .get_mut::<tcp::Socket>(h)
-            .send_slice(request.as_bytes())
+            .send_slice(first)
             .unwrap();
+        h
+    }
+
+    /// One HTTP exchange on a new connection; the whole response, as text.
+    fn http(&mut self, dp: &mut Dataplane<MemPort>, request: &str) -> String {
+        let port = 49_152 + (self.now % 10_000) as u16;
+        let h = self.open(dp, port, request.as_bytes());
         let mut got = Vec::new();
         for _ in 0..20 {
             self.pump(dp);
@@ -482,24 +495,9 @@ fn the_token_answer_has_the_hop_limit_as_ttl() {
     c.enis[A.idx()].instance.metadata.hop_limit = 3;
     let mut dp = dataplane(c);
     let mut inst = Instance::new(&mut dp);
-    // Watch what the data plane sends: wrap pump by hand.
+    // Watch what the data plane sends: the exchange is pumped by hand below.
     let req = "PUT /latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 10\r\n\r\n";
-    let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; 4096]),
-        tcp::SocketBuffer::new(vec![0; 4096]),
-    );
-    s.connect(
-        inst.iface.context(),
-        (Ipv4Address::new(169, 254, 169, 254), 80),
-        40_000,
-    )
-    .unwrap();
-    let h = inst.sockets.add(s);
-    inst.pump(&mut dp);
-    inst.sockets
-        .get_mut::<tcp::Socket>(h)
-        .send_slice(req.as_bytes())
-        .unwrap();
+    inst.open(&mut dp, 40_000, req.as_bytes());
     let mut ttls = Vec::new();
     for _ in 0..50 {
         inst.now += 1;
@@ -579,22 +577,7 @@ fn a_slow_client_is_reset_and_an_oversized_request_refused() {
     let r = inst.http(&mut dp, &big);
     assert!(r.starts_with("HTTP/1.1 431"), "{r}");
     // Half a request, then silence past the slow-client limit: reset, counted.
-    let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; 4096]),
-        tcp::SocketBuffer::new(vec![0; 4096]),
-    );
-    s.connect(
-        inst.iface.context(),
-        (Ipv4Address::new(169, 254, 169, 254), 80),
-        41_000,
-    )
-    .unwrap();
-    let h = inst.sockets.add(s);
-    inst.pump(&mut dp);
-    inst.sockets
-        .get_mut::<tcp::Socket>(h)
-        .send_slice(b"GET /lat")
-        .unwrap();
+    let h = inst.open(&mut dp, 41_000, b"GET /lat");
     inst.pump(&mut dp);
     let before = dp.counters(PortIdx::from(A)).unwrap().metadata_errors;
     inst.now += stack::SLOW_CLIENT_MS + 1;
