@@ -1,12 +1,15 @@
-//! VPC-11: a QEMU guest attached to an ENI through vpcd's `-netdev stream` socket
-//! (`attachment = "qemu-stream"`), and the same scenario over a vhost-user socket
-//! (`attachment = "vhost-user"`: vpcd's back end reads and writes the guest's rings in its
-//! shared memory). The guest takes its address, route and resolver by DHCP
-//! from the VPC router, pings a namespace instance in another subnet, resolves its private
-//! DNS name, fetches a generated file over HTTP with `wget` (sha256 checked), and is
-//! refused a port its security group does not open (`sg_no_match`). Then QEMU is killed
-//! by its PID and a new guest boots on the same socket: traffic works again without an
-//! apply, and the namespace ENI's port and counters carry on undisturbed.
+//! VPC-11: one QEMU guest per attachment kind: on vpcd's `-netdev stream` socket
+//! (`attachment = "qemu-stream"`), on a vhost-user socket (`attachment = "vhost-user"`:
+//! vpcd's back end reads and writes the guest's rings in its shared memory), and on a
+//! hypervisor's TAP that vpcd reads with `AF_PACKET` (`attachment = "interface"`; QEMU runs
+//! in the namespace that holds the TAP, with vhost-net where the host has it). The guest
+//! takes its address, route and resolver by DHCP from the VPC router, pings a namespace
+//! instance in another subnet, resolves its private DNS name, fetches a generated file over
+//! HTTP with `wget` (sha256 checked), and is refused a port its security group does not
+//! open (`sg_no_match`). It reboots from inside (`reboot -f`: its virtio device resets
+//! under the same QEMU) and takes its lease again. Then QEMU is killed by its PID and a new
+//! guest boots on the same socket or TAP: traffic works again without an apply, and the
+//! namespace ENI's port and counters carry on undisturbed.
 //!
 //! Root-only; needs `scripts/setup` (QEMU, a kernel) and `cargo build --release -p
 //! dataplane -p control` (the harness runs target/release/vpcd). The guest's only NIC is
@@ -34,7 +37,18 @@ const FILE_BYTES: usize = 4 << 20;
 /// memory for it, and QEMU's `-m` must be the same.
 const VM_MEMORY_MIB: u32 = 256;
 
-/// The topology: `eni-vm` attached as `kind` (`qemu-stream`, `vhost-user`) at `socket`.
+/// The hypervisor's TAP (in the `web` namespace) that an `interface` ENI is attached to.
+const TAP: &str = "vif";
+
+/// `eni-vm`'s attachment fields: `kind` at `socket`, or on [`TAP`] in namespace `web`.
+fn attachment(kind: &str, socket: &Path) -> String {
+    match kind {
+        "interface" => format!("attachment = \"interface\"\ninterface = \"{TAP}\"\nnetns = \"web\""),
+        _ => format!("attachment = \"{kind}\"\nsocket = \"{}\"", socket.display()),
+    }
+}
+
+/// The topology: `eni-vm` attached as `kind` (`qemu-stream`, `vhost-user`, `interface`).
 fn topology(kind: &str, socket: &Path) -> String {
     format!(
         r#"
@@ -70,8 +84,7 @@ id = "eni-vm"
 subnet = "subnet-a"
 private_ip = "10.0.1.10"
 security_groups = ["sg-vm"]
-attachment = "{kind}"
-socket = "{}"
+{}
 
 [[eni]]
 id = "eni-web"
@@ -80,7 +93,7 @@ private_ip = "10.0.2.20"
 security_groups = ["sg-web"]
 netns = "web"
 "#,
-        socket.display()
+        attachment(kind, socket)
     )
 }
 
@@ -116,18 +129,30 @@ fn wait_connected(lab: &Lab, eni: &str, want: bool) -> Duration {
 /// Boots a guest on the ENI's socket with the arguments `vpcctl vm-args` prints (given to
 /// QEMU as they are, after the harness's own); waits for its shell and its DHCP lease.
 /// Returns the VM, the boot time and the DHCP time.
+/// `netns`: run QEMU there (the namespace of the TAP it opens). The guest may reboot in place.
 fn boot_guest(
     prefix: &RunPrefix,
     initramfs: &Initramfs,
     name: &str,
     args: &[String],
+    netns: Option<&str>,
 ) -> (Vm, Duration, Duration) {
     let mut opts = VmOptions::new(name, initramfs)
         .prefix(prefix)
+        .allow_reboot()
         .args(args.iter().cloned());
+    if let Some(ns) = netns {
+        opts = opts.netns(ns);
+    }
     opts.memory_mib = VM_MEMORY_MIB;
     let mut vm = Vm::boot(opts).unwrap();
     let boot = vm.boot_time().unwrap();
+    let dhcp = take_lease(&mut vm);
+    (vm, boot, dhcp)
+}
+
+/// Runs the guest's DHCP client until it has its lease (checked); how long that took.
+fn take_lease(vm: &mut Vm) -> Duration {
     let t = Instant::now();
     let lease = vm
         .run_ok(
@@ -139,7 +164,7 @@ fn boot_guest(
     assert!(lease.contains("ip=10.0.1.10"), "{lease}");
     assert!(lease.contains("router=10.0.1.1"), "{lease}");
     assert!(lease.contains("dns=10.0.0.2"), "{lease}");
-    (vm, boot, dhcp)
+    dhcp
 }
 
 /// `vpcctl vm-args eni-vm --json` against the running vpcd.
@@ -192,6 +217,21 @@ fn a_qemu_guest_on_a_vhost_user_socket_uses_the_vpc_and_survives_a_reboot() {
     guest_uses_the_vpc_and_survives_a_reboot("vhost-user");
 }
 
+#[test]
+fn a_qemu_guest_on_a_hypervisors_tap_uses_the_vpc_and_survives_a_reboot() {
+    guest_uses_the_vpc_and_survives_a_reboot("interface");
+}
+
+/// Plays the hypervisor for an `interface` ENI: a persistent TAP in `ns` (jumbo, no
+/// addresses), which QEMU opens by name and vpcd reads with `AF_PACKET`.
+fn create_tap(ns: &Netns) {
+    ns.ip(&["tuntap", "add", "dev", TAP, "mode", "tap", "vnet_hdr"])
+        .unwrap();
+    ns.ip(&["link", "set", "dev", TAP, "mtu", "9001", "addrgenmode", "none"])
+        .unwrap();
+    ns.ip(&["link", "set", "dev", TAP, "up"]).unwrap();
+}
+
 /// The scenario of the module doc with `eni-vm` attached as `kind`.
 fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     testbeds::init_tracing();
@@ -201,11 +241,26 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     let prefix = RunPrefix::new().unwrap();
     let scratch = Scratch::new(prefix.as_str()).unwrap();
     let socket = scratch.join("eni-vm.sock");
-    let mut lab: Lab = start(&topology(kind, &socket));
-    assert!(socket.exists(), "vpcd listens on {}", socket.display());
-    let mode =
-        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
-    assert_eq!(mode & 0o777, 0o600);
+    let interface = kind == "interface";
+    let mut lab: Lab = if interface {
+        // The TAP must exist before the ENI is attached to it: first the VPC with eni-vm
+        // unattached (which creates the `web` namespace), then the TAP, then the attachment.
+        let mut lab = start(&topology(kind, &socket).replace(&attachment(kind, &socket), ""));
+        create_tap(lab.ns("eni-web"));
+        lab.apply(&topology(kind, &socket)).unwrap();
+        lab
+    } else {
+        start(&topology(kind, &socket))
+    };
+    if !interface {
+        assert!(socket.exists(), "vpcd listens on {}", socket.display());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&socket).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let guest_ns = interface.then(|| lab.ns("eni-web").name().to_string());
+    let guest_ns = guest_ns.as_deref();
 
     // The namespace instance serves a generated file on port 80.
     let www = scratch.join("www");
@@ -252,6 +307,17 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
         // does under KVM too. A workaround for the emulator, so not in vm-args.
         let i = args.iter().position(|a| a == "-device").unwrap() + 1;
         args[i].push_str(",vectors=0");
+    } else if interface {
+        assert_eq!(
+            arg_of(&args, "-netdev"),
+            format!("tap,id=eni-vm,ifname={TAP},script=no,downscript=no")
+        );
+        // The host's choice, not the ENI's: the kernel's vhost-net moves the guest's
+        // frames in and out of the TAP where the host has it.
+        if Path::new("/dev/vhost-net").exists() {
+            let i = args.iter().position(|a| a == "-netdev").unwrap() + 1;
+            args[i].push_str(",vhost=on");
+        }
     } else {
         assert!(
             arg_of(&args, "-netdev").contains(&format!("addr.path={}", socket.display())),
@@ -260,14 +326,18 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     }
 
     let initramfs = Initramfs::build(scratch.path()).unwrap();
-    let (mut guest, boot, dhcp) = boot_guest(&prefix, &initramfs, "vm1", &args);
+    let (mut guest, boot, dhcp) = boot_guest(&prefix, &initramfs, "vm1", &args, guest_ns);
     wait_connected(&lab, "eni-vm", true);
     let show = control::render::show(&lab.show().unwrap());
-    assert!(
-        show.contains(&format!("{kind} (guest connected)")),
-        "{show}"
-    );
-    assert!(show.contains(&socket.display().to_string()), "{show}");
+    if interface {
+        assert!(show.contains(&format!("interface {TAP}")), "{show}");
+    } else {
+        assert!(
+            show.contains(&format!("{kind} (guest connected)")),
+            "{show}"
+        );
+        assert!(show.contains(&socket.display().to_string()), "{show}");
+    }
     let route = guest.run_ok("ip route show default", VM_CMD).unwrap();
     assert!(route.contains("default via 10.0.1.1 dev eth0"), "{route}");
     let mtu = guest.run_ok("cat /sys/class/net/eth0/mtu", VM_CMD).unwrap();
@@ -293,6 +363,18 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     let after = sg_drops();
     assert!(after > before, "sg_no_match {before} → {after}");
 
+    // A reboot from inside: the guest's virtio device resets under the same QEMU (for
+    // vhost-user: the rings are stopped and set up again on the same connection).
+    let took = guest.reboot(vm::DEFAULT_BOOT_TIMEOUT).unwrap();
+    let dhcp_r = take_lease(&mut guest);
+    let out = guest.run_ok("ping -c 2 -w 30 10.0.2.20", VM_CMD).unwrap();
+    assert!(out.contains("2 packets received"), "{out}");
+    eprintln!("{kind} guest 1 rebooted in {took:.2?}, DHCP {dhcp_r:.2?}");
+    let st = lab.show().unwrap();
+    let st = st.enis.iter().find(|e| e.id == "eni-vm").unwrap();
+    let st = st.port.clone().unwrap();
+    assert_eq!(st.garbage, 0, "{st:?}");
+
     // Reboot: QEMU killed by its PID (dropping the Vm), a new guest on the same socket.
     let web_before = lab.counters("eni-web").unwrap();
     let tap_before = lab.tap("eni-web").unwrap();
@@ -304,9 +386,11 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
         !Path::new(&format!("/proc/{pid}")).exists(),
         "QEMU {pid} survived"
     );
-    let noticed = wait_connected(&lab, "eni-vm", false);
-    eprintln!("vpcd noticed the guest gone after {noticed:.2?}");
-    let (mut guest, boot2, dhcp2) = boot_guest(&prefix, &initramfs, "vm2", &args);
+    if !interface {
+        let noticed = wait_connected(&lab, "eni-vm", false);
+        eprintln!("vpcd noticed the guest gone after {noticed:.2?}");
+    }
+    let (mut guest, boot2, dhcp2) = boot_guest(&prefix, &initramfs, "vm2", &args, guest_ns);
     wait_connected(&lab, "eni-vm", true);
     let mbps2 = traffic_works(&mut guest, &sha);
     eprintln!("{kind} guest 2: boot {boot2:.2?}, DHCP {dhcp2:.2?}, wget at {mbps2:.1} Mbit/s");
@@ -315,9 +399,11 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     assert_eq!(r.epoch, epoch, "no apply happened");
     let vm_port = r.enis.iter().find(|e| e.id == "eni-vm").unwrap();
     let st = vm_port.port.clone().unwrap();
+    // The hypervisor's TAP outlives its QEMU: vpcd's socket on it never noticed.
+    let want = if interface { (0, 0, 0) } else { (2, 1, 0) };
     assert_eq!(
         (st.connections, st.disconnects, st.garbage),
-        (2, 1, 0),
+        want,
         "{st:?}"
     );
     assert!(vm_port.counters.rx_packets > vm_before.rx_packets);
@@ -347,14 +433,18 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     let r = lab.show().unwrap();
     let st = r.enis.iter().find(|e| e.id == "eni-vm").unwrap();
     let st = st.port.clone().unwrap();
-    assert_eq!((st.connected, st.connections), (Some(true), 2), "{st:?}");
+    assert_eq!((st.connected, st.connections), (Some(true), want.0), "{st:?}");
     let out = guest.run_ok("ping -c 1 -w 30 10.0.2.20", VM_CMD).unwrap();
     assert!(out.contains("1 packets received"), "{out}");
 
-    // Removing the ENI closes its socket and removes the file; the guest loses its link.
-    let without = opened.replace(&format!("attachment = \"{kind}\""), "");
-    let without = without.replace(&format!("socket = \"{}\"", socket.display()), "");
+    // Removing the attachment closes the ENI's socket (and removes a listening socket's
+    // file); the guest loses its link.
+    let without = opened.replace(&attachment(kind, &socket), "");
+    assert_ne!(without, opened);
     lab.apply(&without).unwrap();
     assert!(!socket.exists(), "{} removed", socket.display());
+    let r = lab.show().unwrap();
+    let e = r.enis.iter().find(|e| e.id == "eni-vm").unwrap();
+    assert!(e.port.is_none(), "{e:?}");
     drop(guest);
 }

@@ -63,10 +63,19 @@ impl Vm {
         let mut opts = opts;
         opts.append = format!("{HARNESS_APPEND} {}", opts.append);
         let argv = qemu_argv(&opts, &name, accel);
-        let desc = argv.join(" ");
         let log_path = dir.join("console.log");
         let log = std::fs::File::create(&log_path)
             .map_err(|e| Error::io(format!("creating {}", log_path.display()), e))?;
+        // `ip netns exec` enters the namespace and execs QEMU: the child's PID is QEMU's.
+        let argv: Vec<String> = match &opts.netns {
+            Some(ns) => ["ip", "netns", "exec", ns.as_str()]
+                .into_iter()
+                .map(String::from)
+                .chain(argv)
+                .collect(),
+            None => argv,
+        };
+        let desc = argv.join(" ");
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]).current_dir(dir.path());
         tracing::info!(vm = %name, cmd = %desc, "launching VM");
@@ -99,6 +108,21 @@ impl Vm {
             dir,
             _prefix: prefix,
         })
+    }
+
+    /// Reboots the guest in place (`reboot -f`: no clean shutdown, as a crashed guest's watchdog
+    /// would) and waits up to `timeout` for its shell again; returns the time to the new shell.
+    /// The VM must have been launched with [`VmOptions::allow_reboot`], else QEMU exits and this
+    /// is an error. QEMU, its process and its NIC back ends stay; the guest's devices reset.
+    pub fn reboot(&mut self, timeout: Duration) -> Result<Duration> {
+        let from = self.console.end();
+        let started = Instant::now();
+        self.type_text("reboot -f\n")?;
+        let marker = format!("{READY_MARKER}\n");
+        self.wait_marker(marker.as_bytes(), from, started + timeout, "reboot")?;
+        let t = started.elapsed();
+        tracing::info!(vm = %self.name, took = ?t, "VM rebooted");
+        Ok(t)
     }
 
     /// Waits for the shell's [`READY_MARKER`]; records [`Vm::boot_time`].

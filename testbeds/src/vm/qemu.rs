@@ -83,6 +83,12 @@ pub struct VmOptions {
     /// SIGKILL QEMU when the thread that launched it exits (`PR_SET_PDEATHSIG`): right when the
     /// launching thread owns the VM (tests); turn off to hand the VM to another thread.
     pub die_with_thread: bool,
+    /// Run QEMU in this network namespace (`ip netns exec`, which keeps QEMU's PID): a
+    /// `-netdev tap,ifname=…` NIC opens a TAP of that namespace. `None`: the caller's.
+    pub netns: Option<String>,
+    /// A guest `reboot` resets the machine (QEMU keeps running, its NICs stay attached) instead
+    /// of ending QEMU (`-no-reboot`, the default: a crashed guest must not loop).
+    pub allow_reboot: bool,
 }
 
 impl VmOptions {
@@ -100,7 +106,21 @@ impl VmOptions {
             append: String::new(),
             boot_timeout: DEFAULT_BOOT_TIMEOUT,
             die_with_thread: true,
+            netns: None,
+            allow_reboot: false,
         }
+    }
+
+    /// Runs QEMU in the network namespace `ns` (see [`VmOptions::netns`]).
+    pub fn netns(mut self, ns: impl Into<String>) -> VmOptions {
+        self.netns = Some(ns.into());
+        self
+    }
+
+    /// Lets a guest reboot in place (see [`VmOptions::allow_reboot`] and [`super::Vm::reboot`]).
+    pub fn allow_reboot(mut self) -> VmOptions {
+        self.allow_reboot = true;
+        self
     }
 
     /// Adds a NIC.
@@ -177,7 +197,6 @@ pub fn qemu_argv(opts: &VmOptions, full_name: &str, accel: Accel) -> Vec<String>
             "-nodefaults",
             "-nic",
             "none",
-            "-no-reboot",
             "-monitor",
             "none",
             "-serial",
@@ -192,6 +211,9 @@ pub fn qemu_argv(opts: &VmOptions, full_name: &str, accel: Accel) -> Vec<String>
         .iter()
         .map(|s| s.to_string()),
     );
+    if !opts.allow_reboot {
+        argv.push("-no-reboot".into());
+    }
     argv.extend(opts.extra_args.iter().cloned());
     for nic in &opts.nics {
         argv.extend([
