@@ -1,6 +1,8 @@
 //! Shared setup for the criterion benches and the end-to-end bench scripts in
 //! `benches/scripts/`.
 
+pub mod suite;
+
 use dataplane::datapath::Dataplane;
 use dataplane::engine::port::MemPort;
 
