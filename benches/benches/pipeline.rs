@@ -1,15 +1,15 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 //! The pipeline on in-memory ports: ns per 64-byte frame on a flow-cache hit (the fast
 //! path) and a miss (parse, slow path, flow install), the flow cache alone and under a
-//! scan, plus the parser, LPM and software segmentation of a super-frame alone.
+//! scan, plus the parser and software segmentation of a super-frame alone (the tables:
+//! `--bench tables`).
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dataplane::engine::flow::{FlowCache, FlowKey};
 use dataplane::engine::port::PortIdx;
 use dataplane::fixtures::{self, eni_mac, router_mac, A, B};
-use dataplane::vpc::lpm::IpLpm;
 use dataplane::wire::vnet::VNET_HDR_LEN;
 
 /// A 64-byte Ethernet frame (UDP, 18 bytes of payload) A → B through the router.
@@ -335,32 +335,6 @@ fn stages(c: &mut Criterion) {
         })
     });
     g.finish();
-    for n in [100usize, 10_000] {
-        let mut t = IpLpm::default();
-        for i in 0..n as u32 {
-            let len = 16 + (i % 13) as u8;
-            let addr = std::net::Ipv4Addr::from(0x0a00_0000 | (i << 8));
-            let net = ipnet::Ipv4Net::new(addr, len).expect("prefix").trunc();
-            t.insert(ipnet::IpNet::V4(net), i);
-        }
-        t.insert("0.0.0.0/0".parse().expect("default"), u32::MAX);
-        let probes: Vec<std::net::IpAddr> = (0..1024u32)
-            .map(|i| {
-                std::net::IpAddr::V4((0x0a00_0000 | (i.wrapping_mul(2_654_435_761) >> 8)).into())
-            })
-            .collect();
-        c.bench_function(&format!("lpm_lookup_{n}_routes"), |b| {
-            b.iter_batched(
-                || (),
-                |_| {
-                    for p in &probes {
-                        black_box(t.lookup(*p));
-                    }
-                },
-                BatchSize::SmallInput,
-            )
-        });
-    }
 }
 
 criterion_group!(benches, pipeline, flow_cache, stages);
