@@ -113,7 +113,7 @@ fn nat(c: &mut Criterion) {
     let tcp = |i: u32| ConnKey {
         proto: 6,
         local: IpAddr::V4(Ipv4Addr::from(0x0a00_0100 | (i % 250 + 4))),
-        remote: IpAddr::V4(Ipv4Addr::from(0xcb00_7100 | (i >> 12) % 250)),
+        remote: IpAddr::V4(Ipv4Addr::from(0xcb00_7100 | ((i >> 12) % 250))),
         local_port: 10_000 + (i & 0xfff) as u16,
         remote_port: 443,
     };
