@@ -36,6 +36,10 @@ struct Args {
     /// Allow --metrics on a non-loopback address (exposes the counters to the network).
     #[arg(long, requires = "metrics")]
     metrics_allow_remote: bool,
+    /// Adaptive polling: microseconds the forwarding thread keeps polling after traffic
+    /// before it sleeps (0: always sleep when idle).
+    #[arg(long, env = "VPCD_POLL_US", default_value_t = dataplane::daemon::DEFAULT_POLL_SPIN.as_micros() as u64)]
+    poll_us: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,6 +55,7 @@ fn main() -> anyhow::Result<()> {
         opts.tap_prefix = p;
     }
     opts.flow_capacity = args.flow_capacity;
+    opts.poll_spin = std::time::Duration::from_micros(args.poll_us);
     opts.metrics = args.metrics.map(|addr| dataplane::daemon::MetricsOptions {
         addr,
         allow_remote: args.metrics_allow_remote,

@@ -55,7 +55,13 @@ pub struct Options {
     pub sndbuf: i32,
     /// Serve Prometheus metrics over HTTP on this address (off by default).
     pub metrics: Option<MetricsOptions>,
+    /// Adaptive polling: how long the forwarding thread keeps polling after traffic
+    /// before it sleeps ([`RunLoop::with_spin`]); [`DEFAULT_POLL_SPIN`] by default.
+    pub poll_spin: std::time::Duration,
 }
+
+/// Default of [`Options::poll_spin`].
+pub const DEFAULT_POLL_SPIN: std::time::Duration = std::time::Duration::from_micros(0);
 
 /// The opt-in metrics endpoint (see [`crate::daemon::metrics_http`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +90,7 @@ impl Options {
             flow_capacity: DEFAULT_FLOWS,
             sndbuf: i32::MAX,
             metrics: None,
+            poll_spin: DEFAULT_POLL_SPIN,
         }
     }
 }
@@ -214,7 +221,9 @@ pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), Dae
             }
         }
     };
-    let run = RunLoop::new(wake_rx, EXPIRY_INTERVAL_MS).map_err(DaemonError::Setup)?;
+    let run = RunLoop::new(wake_rx, EXPIRY_INTERVAL_MS)
+        .map_err(DaemonError::Setup)?
+        .with_spin(opts.poll_spin);
     let flows = opts.flow_capacity;
     let thread = thread::Builder::new()
         .name("forwarding".into())
