@@ -1,6 +1,7 @@
 //! Shared setup for the criterion benches and the end-to-end bench scripts in
 //! `benches/scripts/`.
 
+pub mod scale;
 pub mod suite;
 
 use dataplane::datapath::Dataplane;

@@ -25,6 +25,10 @@ use tcp_flags::{ACK, FIN, RST, SYN};
 const TICK_MS: u64 = 10;
 /// Wheel size (slots); one revolution is `TICK_MS * WHEEL_SLOTS` ms.
 const WHEEL_SLOTS: usize = 1024;
+/// Connections a new table has room for before it first grows. Tables grow (amortised,
+/// doubling) up to `max_entries`, which stays the bound; sizing every ENI's table for its
+/// bound at start would cost 10,000 ENIs gigabytes before a single connection.
+const INITIAL_CAPACITY: usize = 256;
 
 /// A connection as seen from the ENI: its own address and port, and the other end's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -165,12 +169,13 @@ impl ConnTable {
         ConnTable {
             cfg,
             map: HashMap::with_capacity_and_hasher(
-                (cfg.max_entries as usize).min(1 << 16),
+                (cfg.max_entries as usize).min(INITIAL_CAPACITY),
                 RandomState::default(),
             ),
             conns: Vec::new(),
             free: Vec::new(),
-            wheel: vec![Vec::new(); WHEEL_SLOTS],
+            // Allocated with the first connection (an idle ENI's table stays small).
+            wheel: Vec::new(),
             wheel_tick: 0,
             wheel_started: false,
             wheel_len: 0,
@@ -189,7 +194,7 @@ impl ConnTable {
             map,
             conns: self.conns.clone(),
             free: self.free.clone(),
-            wheel: vec![Vec::new(); WHEEL_SLOTS],
+            wheel: Vec::new(),
             wheel_tick: self.wheel_tick,
             wheel_started: self.wheel_started,
             wheel_len: 0,
@@ -436,6 +441,11 @@ impl ConnTable {
         }
         let mut expired = 0;
         let mut steps = 0;
+        if self.wheel.is_empty() {
+            // Nothing was ever scheduled.
+            self.wheel_tick = self.wheel_tick.max(target + 1);
+            return 0;
+        }
         while self.wheel_tick <= target && steps < WHEEL_SLOTS {
             let idx = (self.wheel_tick % WHEEL_SLOTS as u64) as usize;
             let mut bucket = std::mem::take(&mut self.wheel[idx]);
@@ -473,6 +483,9 @@ impl ConnTable {
         let tick = (due / TICK_MS).max(self.wheel_tick + 1);
         let idx = (tick % WHEEL_SLOTS as u64) as usize;
         let gen = self.conns[slot as usize].gen;
+        if self.wheel.is_empty() {
+            self.wheel = vec![Vec::new(); WHEEL_SLOTS];
+        }
         self.wheel[idx].push((slot, gen));
         self.wheel_len += 1;
         // Connections that end early (RST, replaced) leave stale entries behind; under
