@@ -11,8 +11,8 @@ use crate::wire::vnet::VNET_HDR_LEN;
 // The ioctl numbers and flags of `linux/if_tun.h` all come from `libc` (none is written
 // out here). The `ifr_flags` field is a C `short`; libc declares the flags as `c_int`.
 use libc::{
-    IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETSNDBUF, TUNSETVNETHDRSZ,
-    TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN,
+    IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETSNDBUF,
+    TUNSETVNETHDRSZ, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN,
 };
 
 /// The `ifr_flags` of `TUNSETIFF`: a TAP, without packet information, with vnet headers.
@@ -24,6 +24,9 @@ pub enum TapError {
     /// The name does not fit an interface name.
     #[error("invalid TAP name `{0}` (1 to 15 bytes, no '/' or whitespace)")]
     BadName(String),
+    /// A multi-queue TAP needs 1 to [`MAX_QUEUES`] queues.
+    #[error("a multi-queue TAP has 1 to {MAX_QUEUES} queues, not {0}")]
+    BadQueues(usize),
     /// `/dev/net/tun` could not be opened.
     #[error("cannot open /dev/net/tun (is the tun module loaded, and are we root?): {0}")]
     Open(#[source] io::Error),
@@ -77,10 +80,32 @@ fn ioctl_val(fd: RawFd, req: libc::Ioctl, arg: libc::c_ulong) -> io::Result<()> 
     }
 }
 
+/// Most queues a multi-queue TAP may have (the kernel's `MAX_TAP_QUEUES`).
+pub const MAX_QUEUES: usize = 256;
+
 impl Tap {
     /// Creates TAP `name` in the current namespace with vnet headers, checksum and TSO
     /// offloads, and a send buffer of `sndbuf` bytes.
     pub fn create(name: &str, sndbuf: i32) -> Result<Tap, TapError> {
+        Tap::open(name, TAP_FLAGS, sndbuf)
+    }
+
+    /// Creates multi-queue TAP `name` (`IFF_MULTI_QUEUE`) with `queues` queues (1 to
+    /// [`MAX_QUEUES`]), each its own descriptor set up like [`Tap::create`]'s: the kernel
+    /// spreads the frames its side sends over the queues by flow (and learns which queue
+    /// a flow's frames are written on), so that several threads can each own a queue.
+    /// The device goes when the last queue is closed.
+    pub fn create_queues(name: &str, queues: usize, sndbuf: i32) -> Result<Vec<Tap>, TapError> {
+        if queues == 0 || queues > MAX_QUEUES {
+            return Err(TapError::BadQueues(queues));
+        }
+        let flags = TAP_FLAGS | IFF_MULTI_QUEUE as libc::c_short;
+        (0..queues)
+            .map(|_| Tap::open(name, flags, sndbuf))
+            .collect()
+    }
+
+    fn open(name: &str, flags: libc::c_short, sndbuf: i32) -> Result<Tap, TapError> {
         if name.is_empty()
             || name.len() >= libc::IFNAMSIZ
             || name.contains(['/', ' ', '\t', '\n', ':'])
@@ -100,7 +125,7 @@ impl Tap {
         };
         let mut req = IfReqFlags {
             name: [0; libc::IFNAMSIZ],
-            flags: TAP_FLAGS,
+            flags,
             _pad: [0; 22],
         };
         req.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -189,6 +214,39 @@ mod tests {
         use crate::engine::port::Port;
         assert!(tap.recv(&mut buf).unwrap().is_none());
         drop(tap);
+        assert!(!std::path::Path::new(&format!("/sys/class/net/{name}")).exists());
+    }
+
+    #[test]
+    fn multi_queue_tap_has_its_queues_and_goes_with_the_last() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must run as root"
+            );
+            eprintln!("SKIP: not root");
+            return;
+        }
+        assert!(matches!(
+            Tap::create_queues("vtq0", 0, 1 << 20),
+            Err(TapError::BadQueues(0))
+        ));
+        let name = format!("vtq{}", std::process::id() % 100_000);
+        let mut queues = Tap::create_queues(&name, 4, 1 << 20).expect("create queues");
+        assert_eq!(queues.len(), 4);
+        let sys = format!("/sys/class/net/{name}/queues");
+        let tx = std::fs::read_dir(&sys)
+            .expect("queues in sysfs")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("tx-"))
+            .count();
+        assert_eq!(tx, 4, "one kernel tx queue per descriptor");
+        // A single-queue open of the same name is refused while it is multi-queue.
+        assert!(Tap::create(&name, 1 << 20).is_err());
+        queues.truncate(1);
+        assert!(std::path::Path::new(&format!("/sys/class/net/{name}")).exists());
+        drop(queues);
         assert!(!std::path::Path::new(&format!("/sys/class/net/{name}")).exists());
     }
 }
