@@ -327,7 +327,8 @@ impl BenchReport {
         )
     }
 
-    /// The header line, then a Markdown table of [`BenchReport::summary`].
+    /// The header line, a Markdown table of [`BenchReport::summary`], and a note on what the
+    /// CPU figures count.
     pub fn markdown(&self) -> String {
         let mut out = self.header();
         out.push_str("\n\n");
@@ -355,6 +356,11 @@ impl BenchReport {
                     .map_or("—".to_string(), |x| format!("{x:.1}")),
             );
         }
+        out.push_str(
+            "\nCPU per GB: CPU seconds (user + system, all threads) during the iperf3 run per \
+             10^9 bytes received; vpcd = the vpcd process, QEMU = both guests' QEMU processes \
+             together.\n",
+        );
         out
     }
 
