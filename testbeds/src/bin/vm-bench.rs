@@ -10,6 +10,7 @@
 //! ```
 //!
 //! Prints a header line and a Markdown table on stdout; progress goes to stderr (`RUST_LOG`).
+//! Ctrl-C deletes what the run created ([`bench::interrupted`]) and exits 130.
 //! Runs `vpcd` and `vpcctl` from its own directory (`cargo build --release -p dataplane -p
 //! control -p testbeds --bins`, or `$VPCD_BIN`/`$VPCCTL_BIN`); `benches/scripts/vm_throughput.sh`
 //! builds and runs it.
@@ -81,6 +82,14 @@ fn run() -> Result<()> {
         bail!("needs root: {e}");
     }
     testbeds::vm::check_vm_tools()?;
+    // Ctrl-C: no `Drop` runs when a signal ends the process; delete this run's namespaces
+    // (and what runs in them) by hand. vpcd and QEMU die with the process (PR_SET_PDEATHSIG).
+    if let Err(e) = ctrlc::set_handler(|| {
+        bench::interrupted();
+        std::process::exit(130);
+    }) {
+        eprintln!("vm-bench: warning: cannot clean up on interrupt: {e}");
+    }
     let report = bench::run(&opts)?;
     print!("{}", report.markdown());
     if let Some(dir) = out {

@@ -522,6 +522,60 @@ pub fn process_cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks as f64 / hz as f64)
 }
 
+/// Cleans up after a run that a signal is ending (no `Drop` runs then): for every namespace of
+/// this process (its run prefixes encode the PID, see [`RunPrefix`]), kills the processes inside
+/// it by their PIDs (`ip netns pids`: iperf3 servers, DHCP clients, QEMU on a TAP; all started
+/// by this run), deletes it and its `/etc/netns` entry; removes this process's scratch
+/// directories. vpcd and the other QEMUs die with this
+/// process (`PR_SET_PDEATHSIG`). For the binary's SIGINT handler.
+pub fn interrupted() {
+    let me = std::process::id();
+    for ns in crate::names::list_netns()
+        .into_iter()
+        .filter(|n| crate::names::decode_netns_pid(n) == Some(me))
+    {
+        if let Ok(pids) = crate::process::run_ok(&["ip", "netns", "pids", &ns], HOST_CMD) {
+            for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+                if pid != me {
+                    let _ = crate::sys::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+        if let Err(e) = crate::process::run_ok(&["ip", "netns", "del", &ns], HOST_CMD) {
+            tracing::warn!(netns = %ns, %e, "deleting namespace");
+        }
+        control::dhcp_client::remove_netns_etc(&ns);
+    }
+    // This process's scratch directories ([`Scratch`]: `testbeds-{label}-{pid}-{n}`).
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else {
+        return;
+    };
+    for name in entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+    {
+        if is_scratch_of(&name, me) {
+            let _ = std::fs::remove_dir_all(tmp.join(&name));
+        }
+    }
+}
+
+/// Whether `name` is a [`Scratch`] directory name of process `pid` (`testbeds-{label}-{pid}-{n}`).
+fn is_scratch_of(name: &str, pid: u32) -> bool {
+    let Some(rest) = name.strip_prefix("testbeds-") else {
+        return false;
+    };
+    let mut parts = rest.rsplitn(3, '-');
+    let (Some(n), Some(p), Some(label)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !label.is_empty()
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && p.parse::<u32>() == Ok(pid)
+}
+
 /// Runs the bench: for each round, each plane in turn (boot both guests, measure both
 /// directions, tear down). Root-only; see the module doc.
 pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
@@ -1095,6 +1149,16 @@ iperf Done.
         assert_eq!(ratio(2.0, 0.0), None);
         assert_eq!(cpu_per_gb(1.5, 3_000_000_000), Some(0.5));
         assert_eq!(cpu_per_gb(1.5, 0), None);
+    }
+
+    #[test]
+    fn scratch_names_of_this_process() {
+        assert!(is_scratch_of("testbeds-vt000n81-interface-vm1-836-6", 836));
+        assert!(is_scratch_of("testbeds-vt000n83-836-4", 836));
+        assert!(!is_scratch_of("testbeds-vt000n83-8360-4", 836));
+        assert!(!is_scratch_of("testbeds-vt000n83-836-x", 836));
+        assert!(!is_scratch_of("testbeds-836-4", 836));
+        assert!(!is_scratch_of("other-vt000n83-836-4", 836));
     }
 
     #[test]
