@@ -43,9 +43,7 @@ const TAP: &str = "vif";
 /// `eni-vm`'s attachment fields: `kind` at `socket`, or on [`TAP`] in namespace `web`.
 fn attachment(kind: &str, socket: &Path) -> String {
     match kind {
-        "interface" => {
-            format!("attachment = \"interface\"\ninterface = \"{TAP}\"\nnetns = \"web\"")
-        }
+        "interface" => format!("attachment = \"interface\"\ninterface = \"{TAP}\"\nnetns = \"web\""),
         _ => format!("attachment = \"{kind}\"\nsocket = \"{}\"", socket.display()),
     }
 }
@@ -229,17 +227,8 @@ fn a_qemu_guest_on_a_hypervisors_tap_uses_the_vpc_and_survives_a_reboot() {
 fn create_tap(ns: &Netns) {
     ns.ip(&["tuntap", "add", "dev", TAP, "mode", "tap", "vnet_hdr"])
         .unwrap();
-    ns.ip(&[
-        "link",
-        "set",
-        "dev",
-        TAP,
-        "mtu",
-        "9001",
-        "addrgenmode",
-        "none",
-    ])
-    .unwrap();
+    ns.ip(&["link", "set", "dev", TAP, "mtu", "9001", "addrgenmode", "none"])
+        .unwrap();
     ns.ip(&["link", "set", "dev", TAP, "up"]).unwrap();
 }
 
@@ -412,7 +401,11 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     let st = vm_port.port.clone().unwrap();
     // The hypervisor's TAP outlives its QEMU: vpcd's socket on it never noticed.
     let want = if interface { (0, 0, 0) } else { (2, 1, 0) };
-    assert_eq!((st.connections, st.disconnects, st.garbage), want, "{st:?}");
+    assert_eq!(
+        (st.connections, st.disconnects, st.garbage),
+        want,
+        "{st:?}"
+    );
     assert!(vm_port.counters.rx_packets > vm_before.rx_packets);
     let web_after = lab.counters("eni-web").unwrap();
     assert_eq!(
@@ -440,11 +433,7 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     let r = lab.show().unwrap();
     let st = r.enis.iter().find(|e| e.id == "eni-vm").unwrap();
     let st = st.port.clone().unwrap();
-    assert_eq!(
-        (st.connected, st.connections),
-        (Some(true), want.0),
-        "{st:?}"
-    );
+    assert_eq!((st.connected, st.connections), (Some(true), want.0), "{st:?}");
     let out = guest.run_ok("ping -c 1 -w 30 10.0.2.20", VM_CMD).unwrap();
     assert!(out.contains("1 packets received"), "{out}");
 
