@@ -1,4 +1,4 @@
-//! The only place with `unsafe`: two tiny libc wrappers.
+//! The only place with `unsafe`: tiny libc wrappers.
 
 use std::io;
 
@@ -63,4 +63,14 @@ pub(crate) fn die_with_parent(cmd: &mut std::process::Command) {
             Ok(())
         });
     }
+}
+
+/// The kernel's clock ticks per second (`sysconf(_SC_CLK_TCK)`), the unit of the CPU times in
+/// `/proc/<pid>/stat`; `None` if sysconf reports no positive value.
+#[allow(unsafe_code)]
+pub(crate) fn clock_ticks_per_sec() -> Option<u64> {
+    // SAFETY: sysconf(3) takes a plain integer name, touches no memory of ours and only returns
+    // a value (-1 for an unknown name).
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(t).ok().filter(|t| *t > 0)
 }

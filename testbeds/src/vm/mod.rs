@@ -11,6 +11,7 @@
 //! caller gives; never give it `-netdev user` (NAT to the host's network) or a host interface.
 
 mod archive;
+pub mod bench;
 mod console;
 pub mod initramfs;
 pub mod kernel;
