@@ -1,27 +1,36 @@
 //! End to end through the suite's peer planes (Open vSwitch userspace, the TAP ceiling):
 //! ping and a 2-second iperf3 TCP stream from the client to the server, then nothing of
-//! the run may remain once the plane is dropped.
+//! the run may remain once the plane is dropped. `PEERS_IPERF_SECS` lengthens the stream
+//! (for a quick measurement; `TAPFWD` picks the forwarder binary, e.g. a release build).
 
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use benches::suite::planes::{ovs, tapfwd, Plane};
-use testbeds::process::run_ok;
-use testbeds::RunPrefix;
+use testbeds::process::{run_command, run_ok};
+use testbeds::{NsChild, RunPrefix, SpawnOpts};
 
-const CMD_TIMEOUT: Duration = Duration::from_secs(20);
+const CMD_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn in_ns(ns: &str, argv: &[&str]) -> std::process::Output {
-    let mut full = vec!["ip", "netns", "exec", ns];
-    full.extend_from_slice(argv);
-    std::process::Command::new(full[0])
-        .args(&full[1..])
-        .output()
-        .expect("run ip netns exec")
+fn ns_command(ns: &str, argv: &[&str]) -> (Command, String) {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns]).args(argv);
+    (cmd, format!("[{ns}] {}", argv.join(" ")))
 }
 
-/// Pings the server and pushes a 2-second iperf3 TCP stream through `plane`; returns the
-/// bytes the server received.
+/// Runs `argv` in namespace `ns` with a deadline.
+fn in_ns(ns: &str, argv: &[&str]) -> Output {
+    let (cmd, desc) = ns_command(ns, argv);
+    run_command(cmd, &desc, CMD_TIMEOUT).expect("run in namespace")
+}
+
+/// Pings the server and pushes an iperf3 TCP stream (2 s, or `PEERS_IPERF_SECS`) through
+/// `plane`; returns the bytes the server received.
 fn exercise(plane: &Plane) -> u64 {
+    let secs: u64 = std::env::var("PEERS_IPERF_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
     let ip = plane.server_ip.to_string();
     let ping = in_ns(
         &plane.client_ns,
@@ -36,30 +45,17 @@ fn exercise(plane: &Plane) -> u64 {
     );
 
     let port = "5301";
-    let mut server = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &plane.server_ns,
-            "iperf3",
-            "-s",
-            "-1",
-            "-B",
-            &ip,
-            "-p",
-            port,
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start iperf3 server");
+    let (cmd, desc) = ns_command(
+        &plane.server_ns,
+        &["iperf3", "-s", "-1", "-B", &ip, "-p", port],
+    );
+    // Guarded: killed by PID if anything below fails.
+    let _server = NsChild::spawn(cmd, desc, None, SpawnOpts::default()).expect("iperf3 -s");
     // Readiness: the listener shows up in ss (bounded poll).
     let deadline = Instant::now() + Duration::from_secs(10);
+    let filter = format!("sport = :{port}");
     loop {
-        let ss = in_ns(
-            &plane.server_ns,
-            &["ss", "-Hltn", &format!("sport = :{port}")],
-        );
+        let ss = in_ns(&plane.server_ns, &["ss", "-Hltn", &filter]);
         if String::from_utf8_lossy(&ss.stdout).contains("LISTEN") {
             break;
         }
@@ -68,28 +64,34 @@ fn exercise(plane: &Plane) -> u64 {
     }
     let client = in_ns(
         &plane.client_ns,
-        &["iperf3", "-c", &ip, "-p", port, "-t", "2", "-J"],
+        &[
+            "iperf3",
+            "-c",
+            &ip,
+            "-p",
+            port,
+            "-t",
+            &secs.to_string(),
+            "-J",
+        ],
     );
-    let _ = server.kill();
-    let _ = server.wait();
     assert!(
         client.status.success(),
         "{}: iperf3 failed: {}",
         plane.label,
         String::from_utf8_lossy(&client.stdout)
     );
-    let json = String::from_utf8_lossy(&client.stdout);
-    let bytes = json
-        .split("\"sum_received\"")
-        .nth(1)
-        .and_then(|s| s.split("\"bytes\":").nth(1))
-        .and_then(|s| s.split([',', '}']).next())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .expect("iperf3 JSON has sum_received.bytes") as u64;
+    let json: serde_json::Value = serde_json::from_slice(&client.stdout).expect("iperf3 JSON");
+    let bytes = json["end"]["sum_received"]["bytes"]
+        .as_u64()
+        .expect("end.sum_received.bytes");
+    let gbps = json["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or_default()
+        / 1e9;
     eprintln!(
-        "{}: {bytes} bytes in 2 s ({:.2} Gbit/s)",
-        plane.label,
-        bytes as f64 * 8.0 / 2e9
+        "{}: {bytes} bytes in {secs} s ({gbps:.2} Gbit/s)",
+        plane.label
     );
     bytes
 }
@@ -101,11 +103,16 @@ fn assert_gone(prefix: &str) {
     let links = run_ok(&["ip", "-o", "link", "show"], CMD_TIMEOUT).expect("ip link");
     assert!(!links.contains(prefix), "interfaces left: {links}");
     let ps = run_ok(&["ps", "-eo", "pid,args"], CMD_TIMEOUT).expect("ps");
-    let left: Vec<&str> = ps
-        .lines()
-        .filter(|l| l.contains(prefix) && !l.contains("ps -eo"))
-        .collect();
+    let left: Vec<&str> = ps.lines().filter(|l| l.contains(prefix)).collect();
     assert!(left.is_empty(), "processes left: {left:?}");
+    let tmp = std::env::temp_dir();
+    let dirs: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("temp dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(prefix))
+        .map(|e| e.path())
+        .collect();
+    assert!(dirs.is_empty(), "temporary directories left: {dirs:?}");
 }
 
 fn run_plane(make: fn(&str) -> testbeds::Result<Plane>) {
