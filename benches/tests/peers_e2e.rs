@@ -115,6 +115,69 @@ fn assert_gone(prefix: &str) {
     assert!(dirs.is_empty(), "temporary directories left: {dirs:?}");
 }
 
+/// The OVS plane's rules are in the path: the iperf3 connection went through conntrack, and
+/// a packet from an address that is not the client's is dropped (anti-spoofing).
+fn check_ovs(plane: &Plane) {
+    let ovs = plane
+        .guard
+        .downcast_ref::<ovs::OvsInstance>()
+        .expect("the OVS plane's guard");
+    let ct = ovs.dump_conntrack().expect("dump-conntrack");
+    assert!(
+        ct.contains("dst=10.0.2.20") && ct.contains("dport=5301"),
+        "no iperf3 connection in conntrack: {ct}"
+    );
+    let flows = ovs.dump_flows().expect("dump-flows");
+    assert!(
+        flows
+            .lines()
+            .any(|l| l.contains("ct(commit") && l.contains("tcp") && !l.contains("n_packets=0,")),
+        "the TCP commit rule never matched: {flows}"
+    );
+    // A second address on the client: its packets leave with a source the rules refuse.
+    let dev = run_ok(
+        &[
+            "ip",
+            "-n",
+            &plane.client_ns,
+            "-o",
+            "route",
+            "get",
+            "10.0.2.20",
+        ],
+        CMD_TIMEOUT,
+    )
+    .expect("route get");
+    let dev = dev
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .expect("route's dev")
+        .to_owned();
+    run_ok(
+        &[
+            "ip",
+            "-n",
+            &plane.client_ns,
+            "addr",
+            "add",
+            "10.0.1.99/32",
+            "dev",
+            &dev,
+        ],
+        CMD_TIMEOUT,
+    )
+    .expect("second address");
+    let spoofed = in_ns(
+        &plane.client_ns,
+        &["ping", "-c", "1", "-W", "1", "-I", "10.0.1.99", "10.0.2.20"],
+    );
+    assert!(
+        !spoofed.status.success(),
+        "a packet from 10.0.1.99 got through the anti-spoofing rule"
+    );
+}
+
 fn run_plane(make: fn(&str) -> testbeds::Result<Plane>) {
     testbeds::init_tracing();
     let prefix = RunPrefix::new().expect("prefix");
@@ -126,6 +189,9 @@ fn run_plane(make: fn(&str) -> testbeds::Result<Plane>) {
     }
     let bytes = exercise(&plane);
     assert!(bytes > 1_000_000, "{}: only {bytes} bytes", plane.label);
+    if plane.label == "ovs-userspace" {
+        check_ovs(&plane);
+    }
     drop(plane);
     assert_gone(&p);
 }

@@ -96,16 +96,38 @@ pub fn flows() -> String {
     s
 }
 
-/// Keeps the OVS plane up. Fields drop in order: ovs-vswitchd and ovsdb-server are killed
-/// by PID (and reaped), then the namespaces are deleted (with the veths), then the
+/// Keeps the OVS plane up (the [`Plane::guard`] of [`ovs_userspace`]; downcast it to look
+/// inside the running instance). Fields drop in order: ovs-vswitchd and ovsdb-server are
+/// killed by PID (and reaped), then the namespaces are deleted (with the veths), then the
 /// temporary directory is removed.
-struct Guard {
+pub struct OvsInstance {
     _vswitchd: NsChild,
     _ovsdb: NsChild,
     _client: Netns,
     _server: Netns,
     _switch: Netns,
+    dirs: Dirs,
+    bridge: String,
     _dir: Scratch,
+}
+
+impl OvsInstance {
+    /// The bridge's OpenFlow rules with their packet counters (`ovs-ofctl dump-flows`).
+    pub fn dump_flows(&self) -> testbeds::Result<String> {
+        let mgmt = self.dirs.mgmt(&self.bridge);
+        self.dirs
+            .tool(&["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", &mgmt])
+    }
+
+    /// The userspace datapath's connection table (`ovs-appctl dpctl/dump-conntrack`).
+    pub fn dump_conntrack(&self) -> testbeds::Result<String> {
+        let target = format!(
+            "--target={}",
+            Dirs::path(&self.dirs.run.join("ovs-vswitchd.ctl"))
+        );
+        self.dirs
+            .tool(&["ovs-appctl", &target, "dpctl/dump-conntrack"])
+    }
 }
 
 /// The private instance's directories and the environment that points OVS's tools at them.
@@ -139,6 +161,14 @@ impl Dirs {
             .env("OVS_DBDIR", &self.db)
             .env("OVS_LOGDIR", &self.log)
             .env("OVS_SYSCONFDIR", &self.etc);
+    }
+
+    /// The bridge's OpenFlow management socket.
+    fn mgmt(&self, bridge: &str) -> String {
+        format!(
+            "unix:{}",
+            Dirs::path(&self.run.join(format!("{bridge}.mgmt")))
+        )
     }
 
     fn db_remote(&self) -> String {
@@ -377,12 +407,14 @@ pub fn ovs_userspace(prefix: &str) -> testbeds::Result<Plane> {
         server_ns: server.name().to_owned(),
         server_ip: SERVER_IP,
         dataplane_pids: vec![pid],
-        guard: Box::new(Guard {
+        guard: Box::new(OvsInstance {
             _vswitchd: vswitchd,
             _ovsdb: ovsdb,
             _client: client,
             _server: server,
             _switch: switch,
+            dirs,
+            bridge,
             _dir: dir,
         }),
     })
