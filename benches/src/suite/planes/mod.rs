@@ -4,6 +4,9 @@
 
 use std::net::Ipv4Addr;
 
+pub mod ovs;
+pub mod tapfwd;
+
 /// The MTU of every link of every plane (the VPC's ENIs have 9001).
 pub const MTU: u32 = 9001;
 
