@@ -4,7 +4,7 @@
 //!
 //! A *plane* is one way of wiring two guests (VM1, VM2) and a namespace endpoint together:
 //! - [`Plane::QemuStream`], [`Plane::VhostUser`], [`Plane::Interface`]: a private `vpcd` (a
-//!   [`Lab`]) with VPC 10.0.0.0/16, VM1 in subnet-a (10.0.1.10), VM2 (10.0.2.10) and the
+//!   [`Lab`](crate::Lab)) with VPC 10.0.0.0/16, VM1 in subnet-a (10.0.1.10), VM2 (10.0.2.10) and the
 //!   namespace ENI `eni-ns` (10.0.2.20) in subnet-b, one security group admitting everything from
 //!   the VPC; the guests take their addresses by DHCP from the VPC router;
 //! - [`Plane::Bridge`]: the peer. A namespace `{prefix}-br` holding a Linux bridge, one TAP per
@@ -22,7 +22,7 @@
 //! Root-only; needs QEMU, a kernel, busybox and iperf3 (`scripts/setup`), and `vpcd`/`vpcctl`
 //! next to the running executable (see [`crate::Vpcd::binary_path`]). Everything it creates
 //! carries a per-run prefix and is removed on every exit path by the guards it holds
-//! ([`Lab`], [`Netns`], [`Vm`], [`Scratch`]). No guest ever gets `-netdev user` or a host
+//! ([`Lab`](crate::Lab), [`Netns`](crate::Netns), [`Vm`](crate::Vm), [`Scratch`]). No guest ever gets `-netdev user` or a host
 //! interface.
 
 mod parse;
