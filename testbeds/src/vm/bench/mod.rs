@@ -22,7 +22,7 @@
 //! Root-only; needs QEMU, a kernel, busybox and iperf3 (`scripts/setup`), and `vpcd`/`vpcctl`
 //! next to the running executable (see [`crate::Vpcd::binary_path`]). Everything it creates
 //! carries a per-run prefix and is removed on every exit path by the guards it holds
-//! ([`Lab`](crate::Lab), [`Netns`](crate::Netns), [`Vm`](crate::Vm), [`Scratch`]). No guest ever gets `-netdev user` or a host
+//! ([`Lab`](crate::Lab), [`Netns`](crate::Netns), [`Vm`], [`Scratch`]). No guest ever gets `-netdev user` or a host
 //! interface.
 
 mod parse;
