@@ -1,6 +1,14 @@
 //! The data planes the suite compares. Each builds the same topology: a client namespace
 //! (10.0.1.10) that reaches a server namespace at [`Plane::server_ip`], every link at the
 //! same MTU ([`MTU`]), and tears it down when the [`Plane`] is dropped.
+//!
+//! One module per kind of data plane: [`vpcd`] (the full pipeline, and through the NAT
+//! gateway), [`kernel`] (the kernel with nftables, and with masquerade). Open vSwitch's
+//! userspace datapath (`ovs`) and a bare TAP-to-TAP forwarder (`tapfwd`) plug in here as
+//! `pub mod ovs; pub mod tapfwd;` and as entries of [`crate::suite::runner::catalogue`].
+
+pub mod kernel;
+pub mod vpcd;
 
 use std::net::Ipv4Addr;
 
