@@ -111,7 +111,7 @@ pub fn bars(r: &Results, metric: Metric, path: &Path) -> Result<()> {
             .margin(15)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d((0..rows.len()).into_segmented(), 0.0..top)
+            .build_cartesian_2d((0..rows.len() - 1).into_segmented(), 0.0..top)
             .map_err(|x| e(x.to_string()))?;
         chart
             .configure_mesh()
@@ -159,7 +159,7 @@ pub fn bars(r: &Results, metric: Metric, path: &Path) -> Result<()> {
 }
 
 /// Draws the ping round-trip distribution to `path`: the CDF of every plane's echoes (all
-/// rounds), x up to the largest p99.9.
+/// rounds) on a logarithmic x axis up to the largest p99.9.
 pub fn latency_cdf(r: &Results, path: &Path) -> Result<()> {
     load_font()?;
     let series: Vec<(String, Group, Vec<f64>)> = r
@@ -182,7 +182,13 @@ pub fn latency_cdf(r: &Results, path: &Path) -> Result<()> {
         .filter_map(|(_, _, t)| quantile(t, 0.999))
         .fold(0.0, f64::max)
         .max(1.0)
-        * 1.1;
+        * 1.2;
+    let xmin = series
+        .iter()
+        .filter_map(|(_, _, t)| t.first().copied())
+        .fold(f64::INFINITY, f64::min)
+        .clamp(0.1, xmax / 2.0)
+        * 0.8;
     let mut buf = vec![255u8; (W * H * 3) as usize];
     {
         let e = plot_err(path);
@@ -196,7 +202,7 @@ pub fn latency_cdf(r: &Results, path: &Path) -> Result<()> {
             .margin(15)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(0.0..xmax, 0.0..1.0)
+            .build_cartesian_2d((xmin..xmax).log_scale(), 0.0..1.0)
             .map_err(|x| e(x.to_string()))?;
         chart
             .configure_mesh()
@@ -215,7 +221,7 @@ pub fn latency_cdf(r: &Results, path: &Path) -> Result<()> {
                 .draw_series(LineSeries::new(
                     t.iter()
                         .enumerate()
-                        .map(|(i, x)| (x.min(xmax), (i + 1) as f64 / n)),
+                        .map(|(i, x)| (x.clamp(xmin, xmax), (i + 1) as f64 / n)),
                     c.stroke_width(2),
                 ))
                 .map_err(|x| e(x.to_string()))?

@@ -99,29 +99,40 @@ pub fn markdown(r: &Results) -> String {
         }
     }
     let _ = writeln!(out);
-    let total = r.samples.len();
-    let quiet = r.samples.iter().filter(|s| s.quiet).count();
+    let total = r.quiet_log.len();
+    let quiet = r.quiet_log.iter().filter(|q| q.quiet).count();
     let _ = writeln!(
         out,
-        "Quiet check: {quiet} of {total} measurements started on a quiet machine."
+        "Quiet check: {quiet} of {total} measurements started on a quiet machine \
+         (figures measured on a busy one are marked `quiet=false` in results.csv)."
     );
-    let mut loud: Vec<String> = r
-        .samples
+    let loud: Vec<String> = r
+        .quiet_log
         .iter()
-        .filter(|s| !s.quiet)
-        .map(|s| {
+        .filter(|q| !q.quiet)
+        .map(|q| {
             format!(
-                "{} round {} {} ({:.0} % busy)",
-                s.plane,
-                s.round,
-                s.metric.key(),
-                s.busy * 100.0
+                "{} r{} {} ({:.0} %)",
+                q.plane,
+                q.round,
+                q.measurement,
+                q.busy * 100.0
             )
         })
         .collect();
-    loud.dedup();
+    const SHOWN: usize = 12;
     if !loud.is_empty() {
-        let _ = writeln!(out, "Not quiet: {}.", loud.join("; "));
+        let more = loud.len().saturating_sub(SHOWN);
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "Not quiet (busy share of all CPUs): {}{tail}.",
+            loud[..loud.len().min(SHOWN)].join("; ")
+        );
     }
     if !r.problems.is_empty() {
         let _ = writeln!(out);
@@ -197,8 +208,8 @@ mod tests {
         );
         assert!(md.contains("## NAT"), "{md}");
         assert!(md.contains("| metric | vpcd-nat |"), "{md}");
-        assert!(md.contains("8 of 9 measurements"), "{md}");
-        assert!(md.contains("vpcd round 2 tcp1_gbps (60 % busy)"), "{md}");
+        assert!(md.contains("2 of 3 measurements"), "{md}");
+        assert!(md.contains("vpcd r2 tcp1 (60 %)"), "{md}");
     }
 
     #[test]

@@ -71,6 +71,23 @@ pub struct PingSeries {
     pub times_us: Vec<f64>,
 }
 
+/// What the quiet check saw before one measurement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuietRecord {
+    /// Round number, from 1.
+    pub round: u32,
+    /// The plane's name.
+    pub plane: String,
+    /// The measurement's key (`tcp1`, `udp`, …).
+    pub measurement: &'static str,
+    /// Whether the machine was quiet.
+    pub quiet: bool,
+    /// The busy fraction (0..=1) of the last sample.
+    pub busy: f64,
+    /// Seconds spent waiting for quiet.
+    pub waited_s: f64,
+}
+
 /// Everything a run measured.
 #[derive(Clone, Debug, Default)]
 pub struct Results {
@@ -80,6 +97,8 @@ pub struct Results {
     pub samples: Vec<Sample>,
     /// Every ping series.
     pub pings: Vec<PingSeries>,
+    /// The quiet check before every measurement.
+    pub quiet_log: Vec<QuietRecord>,
     /// Rounds asked for.
     pub rounds: u32,
     /// What the run was asked to do, for the report's header (one line each).
@@ -215,6 +234,16 @@ pub(crate) mod tests {
             push(round, "vpcd", Group::Routed, Metric::Tcp1, v, round != 2);
             push(round, "kernel", Group::Routed, Metric::Tcp1, k, true);
             push(round, "vpcd-nat", Group::Nat, Metric::Tcp1, v - 1.0, true);
+        }
+        for (round, quiet) in [(1, true), (2, false), (3, true)] {
+            r.quiet_log.push(QuietRecord {
+                round,
+                plane: "vpcd".into(),
+                measurement: "tcp1",
+                quiet,
+                busy: if quiet { 0.05 } else { 0.6 },
+                waited_s: 1.0,
+            });
         }
         r.pings.push(PingSeries {
             round: 1,

@@ -14,7 +14,7 @@ use super::error::{Error, Result};
 use super::metrics::{self, Measurement, Metric, Settings};
 use super::planes::{self, Plane};
 use super::quiet::{QuietCheck, Quietness};
-use super::results::{Group, PingSeries, Results, Sample};
+use super::results::{Group, PingSeries, QuietRecord, Results, Sample};
 use super::{plot, report};
 
 /// A function that sets a plane up; its argument is a fresh run prefix for the plane's
@@ -258,6 +258,14 @@ fn run_plane(spec: &PlaneSpec, round: u32, cfg: &RunConfig, results: &mut Result
             break;
         }
         let q: Quietness = cfg.quiet.wait();
+        results.quiet_log.push(QuietRecord {
+            round,
+            plane: spec.name.clone(),
+            measurement: m.key(),
+            quiet: q.quiet,
+            busy: q.busy,
+            waited_s: q.waited.as_secs_f64(),
+        });
         port += 1;
         match measure(&plane, m, port, &cfg.settings) {
             Ok((figures, ping)) => {
