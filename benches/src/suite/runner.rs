@@ -165,13 +165,23 @@ fn wait_reachable(plane: &Plane) -> Result<()> {
     }
 }
 
-/// Runs one measurement on a plane: its figures, and the ping series if any.
-fn measure(
-    plane: &Plane,
-    m: Measurement,
-    port: u16,
-    settings: &Settings,
-) -> Result<(Vec<(Metric, f64)>, Option<Vec<f64>>)> {
+/// What one measurement produced: its figures, and the ping round trips if it pinged.
+struct Measured {
+    figures: Vec<(Metric, f64)>,
+    ping: Option<Vec<f64>>,
+}
+
+impl From<Vec<(Metric, f64)>> for Measured {
+    fn from(figures: Vec<(Metric, f64)>) -> Self {
+        Measured {
+            figures,
+            ping: None,
+        }
+    }
+}
+
+/// Runs one measurement on a plane.
+fn measure(plane: &Plane, m: Measurement, port: u16, settings: &Settings) -> Result<Measured> {
     Ok(match m {
         Measurement::Tcp1 => {
             let (run, cpu) = metrics::tcp(plane, port, settings.secs, 1)?;
@@ -179,35 +189,32 @@ fn measure(
             if let Some(c) = cpu {
                 v.push((Metric::CpuPerGb, c));
             }
-            (v, None)
+            v.into()
         }
         Measurement::Tcp4 => {
             let (run, _) = metrics::tcp(plane, port, settings.secs, 4)?;
-            (vec![(Metric::Tcp4, run.gbps)], None)
+            vec![(Metric::Tcp4, run.gbps)].into()
         }
         Measurement::Udp => {
             let run = metrics::udp(plane, port, settings.secs)?;
-            (
-                vec![
-                    (Metric::UdpPps, run.delivered_pps / 1000.0),
-                    (Metric::UdpLoss, run.loss_pct),
-                ],
-                None,
-            )
+            vec![
+                (Metric::UdpPps, run.delivered_pps / 1000.0),
+                (Metric::UdpLoss, run.loss_pct),
+            ]
+            .into()
         }
         Measurement::Ping => {
             let t = metrics::ping(plane)?;
             let avg = metrics::mean(&t).unwrap_or_default();
             let p99 = metrics::quantile(&t, 0.99).unwrap_or_default();
-            (
-                vec![(Metric::PingAvg, avg), (Metric::PingP99, p99)],
-                Some(t),
-            )
+            Measured {
+                figures: vec![(Metric::PingAvg, avg), (Metric::PingP99, p99)],
+                ping: Some(t),
+            }
         }
-        Measurement::Conn => (
-            vec![(Metric::ConnRate, metrics::connrate(plane, port, settings)?)],
-            None,
-        ),
+        Measurement::Conn => {
+            vec![(Metric::ConnRate, metrics::connrate(plane, port, settings)?)].into()
+        }
     })
 }
 
@@ -268,7 +275,7 @@ fn run_plane(spec: &PlaneSpec, round: u32, cfg: &RunConfig, results: &mut Result
         });
         port += 1;
         match measure(&plane, m, port, &cfg.settings) {
-            Ok((figures, ping)) => {
+            Ok(Measured { figures, ping }) => {
                 for (metric, value) in figures {
                     results.samples.push(Sample {
                         round,
