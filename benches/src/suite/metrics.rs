@@ -5,8 +5,8 @@
 //!   1-stream run, the data plane's CPU seconds (utime + stime of
 //!   [`Plane::dataplane_pids`] from `/proc/PID/stat`) per GB moved.
 //! - UDP: `iperf3 -u -l 18` (18-byte payloads: 64-byte Ethernet frames with the FCS) at a
-//!   fixed offered rate ([`UDP_OFFERED_BPS`]) far above what any plane delivers; delivered
-//!   packets per second and loss.
+//!   fixed offered rate ([`UDP_OFFERED_BPS`]) far above what any plane delivers; the
+//!   packets per second the sender got out, those delivered, and the loss.
 //! - ping: [`PING_COUNT`] echoes [`PING_INTERVAL`] apart; average and p99 of the per-echo
 //!   round-trip times.
 //! - new TCP connections per second: the `connrate` program (next to this executable).
@@ -29,6 +29,8 @@ pub enum Metric {
     Tcp1,
     /// iperf3 TCP, 4 streams, Gbit/s.
     Tcp4,
+    /// 64-byte UDP frames the sender got out per second (the load it offered).
+    UdpSent,
     /// 64-byte UDP frames delivered per second.
     UdpPps,
     /// Share of the 64-byte UDP frames lost, percent.
@@ -45,9 +47,10 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in table order.
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::Tcp1,
         Metric::Tcp4,
+        Metric::UdpSent,
         Metric::UdpPps,
         Metric::UdpLoss,
         Metric::PingAvg,
@@ -61,6 +64,7 @@ impl Metric {
         match self {
             Metric::Tcp1 => "tcp1_gbps",
             Metric::Tcp4 => "tcp4_gbps",
+            Metric::UdpSent => "udp64_sent_kpps",
             Metric::UdpPps => "udp64_kpps",
             Metric::UdpLoss => "udp64_loss_pct",
             Metric::PingAvg => "ping_avg_us",
@@ -75,6 +79,7 @@ impl Metric {
         match self {
             Metric::Tcp1 => "TCP 1 stream (Gbit/s)",
             Metric::Tcp4 => "TCP 4 streams (Gbit/s)",
+            Metric::UdpSent => "UDP 64-byte sent (kpps)",
             Metric::UdpPps => "UDP 64-byte delivered (kpps)",
             Metric::UdpLoss => "UDP 64-byte loss (%)",
             Metric::PingAvg => "ping average (µs)",
@@ -88,7 +93,7 @@ impl Metric {
     pub fn higher_is_better(self) -> bool {
         matches!(
             self,
-            Metric::Tcp1 | Metric::Tcp4 | Metric::UdpPps | Metric::ConnRate
+            Metric::Tcp1 | Metric::Tcp4 | Metric::UdpSent | Metric::UdpPps | Metric::ConnRate
         )
     }
 }

@@ -198,6 +198,7 @@ fn measure(plane: &Plane, m: Measurement, port: u16, settings: &Settings) -> Res
         Measurement::Udp => {
             let run = metrics::udp(plane, port, settings.secs)?;
             vec![
+                (Metric::UdpSent, run.offered_pps / 1000.0),
                 (Metric::UdpPps, run.delivered_pps / 1000.0),
                 (Metric::UdpLoss, run.loss_pct),
             ]
