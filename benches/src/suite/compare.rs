@@ -79,8 +79,10 @@ pub fn repo_root() -> Result<PathBuf> {
     git(Path::new("."), &["rev-parse", "--show-toplevel"], "HEAD").map(PathBuf::from)
 }
 
-/// Builds `vpcd` (release) at `reference` of the repository `repo`, into
-/// `<repo>/target/compare/<commit>` (kept, so a second run with the same ref is quick).
+/// Builds `vpcd` (release) at `reference` of the repository `repo` in the target directory
+/// `<repo>/target/compare` (shared by every ref, so the dependencies are built once) and
+/// keeps the binary as `<repo>/target/compare/vpcd-<commit>` (a second run with the same
+/// ref does not build again).
 pub fn build_ref(repo: &Path, reference: &str) -> Result<RefBuild> {
     let commit = git(
         repo,
@@ -88,8 +90,16 @@ pub fn build_ref(repo: &Path, reference: &str) -> Result<RefBuild> {
         reference,
     )?;
     let short: String = commit.chars().take(12).collect();
-    let target = repo.join("target").join("compare").join(&short);
-    let vpcd = target.join("release").join("vpcd");
+    let target = repo.join("target").join("compare");
+    let vpcd = target.join(format!("vpcd-{short}"));
+    if vpcd.is_file() {
+        tracing::info!(reference, commit = %short, "vpcd at ref already built");
+        return Ok(RefBuild {
+            reference: reference.into(),
+            commit: short,
+            vpcd,
+        });
+    }
     let path = std::env::temp_dir().join(format!("vpcd-compare-{short}-{}", std::process::id()));
     let p = path.to_string_lossy().into_owned();
     git(
@@ -123,12 +133,11 @@ pub fn build_ref(repo: &Path, reference: &str) -> Result<RefBuild> {
             detail: format!("cargo build of vpcd failed ({status})"),
         });
     }
-    if !vpcd.is_file() {
-        return Err(Error::Compare {
-            reference: reference.into(),
-            detail: format!("{} missing after the build", vpcd.display()),
-        });
-    }
+    let built = target.join("release").join("vpcd");
+    std::fs::copy(&built, &vpcd).map_err(|e| Error::Compare {
+        reference: reference.into(),
+        detail: format!("copying {} to {}: {e}", built.display(), vpcd.display()),
+    })?;
     Ok(RefBuild {
         reference: reference.into(),
         commit: short,

@@ -91,10 +91,12 @@ pub fn markdown(r: &Results) -> String {
         let _ = writeln!(out, "| ratio per round | {} |", heads.join(" | "));
         let _ = writeln!(out, "|---|{}", "---|".repeat(pairs.len()));
         for m in &metrics {
-            let cells: Vec<String> = pairs
-                .iter()
-                .map(|(a, b)| ratio_cell(&r.ratios(a, b, *m)))
-                .collect();
+            let ratios: Vec<Vec<f64>> = pairs.iter().map(|(a, b)| r.ratios(a, b, *m)).collect();
+            // A metric only one plane has (vpcd's CPU against the kernel's) has no ratio.
+            if ratios.iter().all(Vec::is_empty) {
+                continue;
+            }
+            let cells: Vec<String> = ratios.iter().map(|v| ratio_cell(v)).collect();
             let _ = writeln!(out, "| {} | {} |", m.label(), cells.join(" | "));
         }
     }
