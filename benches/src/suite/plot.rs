@@ -196,7 +196,7 @@ pub fn latency_cdf(r: &Results, path: &Path) -> Result<()> {
         root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                "ping round trip — cumulative distribution",
+                "ping round trip — cumulative distribution (log x axis)",
                 ("sans-serif", 20),
             )
             .margin(15)
