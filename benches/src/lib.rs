@@ -1,5 +1,5 @@
-//! Shared setup for the criterion benches and the end-to-end bench scripts in
-//! `benches/scripts/`.
+//! Shared setup for the criterion benches, and the end-to-end benchmark suite ([`suite`],
+//! run by `benches/run`) that measures vpcd against its peers on the same topology.
 
 pub mod scale;
 pub mod suite;

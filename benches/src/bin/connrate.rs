@@ -1,4 +1,4 @@
-//! New-connection rate over TCP, for the NAT bench script: `serve ADDR` accepts and
+//! New-connection rate over TCP, for the benchmark suite and the NAT bench script: `serve ADDR` accepts and
 //! closes connections (one byte each, so the client sees a complete exchange);
 //! `client ADDR COUNT THREADS` opens COUNT connections (connect, read to EOF, close)
 //! from THREADS threads and prints the rate. Both sides run in namespaces the script

@@ -1,11 +1,19 @@
 //! The data planes the suite compares. Each builds the same topology: a client namespace
 //! (10.0.1.10) that reaches a server namespace at [`Plane::server_ip`], every link at the
 //! same MTU ([`MTU`]), and tears it down when the [`Plane`] is dropped.
+//!
+//! One module per kind of data plane: [`vpcd`] (the full pipeline, and through the NAT
+//! gateway), [`kernel`] (the kernel with nftables, and with masquerade), [`ovs`] (Open
+//! vSwitch's userspace datapath with conntrack, a private instance) and [`tapfwd`] (a bare
+//! TAP-to-TAP copy loop with offloads: the ceiling of TAP I/O). The runner lists them in
+//! [`crate::suite::runner::catalogue`].
 
-use std::net::Ipv4Addr;
-
+pub mod kernel;
 pub mod ovs;
 pub mod tapfwd;
+pub mod vpcd;
+
+use std::net::Ipv4Addr;
 
 /// The MTU of every link of every plane (the VPC's ENIs have 9001).
 pub const MTU: u32 = 9001;
