@@ -32,7 +32,8 @@ struct Args {
     /// Measurements, comma-separated: tcp1 (with vpcd's CPU s/GB), tcp4, udp, ping, conn, or all.
     #[arg(long, default_value = "all")]
     metrics: String,
-    /// Output directory (default: benches/results/<UTC date and time>).
+    /// Output directory (default: target/bench-results/<UTC date and time>; runs quoted in
+    /// closing notes are copied to benches/results/).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Also run vpcd built at this git ref (planes vpcd@REF and vpcd-nat@REF).
@@ -95,7 +96,7 @@ fn run(args: Args) -> Result<String> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("benches/results").join(stamp()));
+        .unwrap_or_else(|| PathBuf::from("target/bench-results").join(stamp()));
     let cfg = runner::RunConfig {
         rounds: args.rounds,
         measurements,
