@@ -9,5 +9,6 @@ pub mod gso;
 pub mod packet;
 pub mod port;
 pub mod run;
+pub mod steer;
 pub mod stream;
 pub mod tx;

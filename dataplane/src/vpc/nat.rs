@@ -23,7 +23,7 @@ use foldhash::fast::RandomState;
 use crate::vpc::config::{ConntrackConfig, NatGatewayConfig, PortRange};
 use crate::vpc::conntrack::tcp_flags::{ACK, RST, SYN};
 use crate::vpc::conntrack::{ConnDir, ConnKey, ConnRef, ConnTable, CtEvent, Origin, Touch};
-use crate::wire::ipv4::PROTO_TCP;
+use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 /// The outside view of a translation: what the destination's replies carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +106,10 @@ pub struct NatState {
     per_dest: HashMap<DestKey, u32, RandomState>,
     rng: u64,
     events: Vec<CtEvent>,
+    /// This state's worker and the number of workers: with several, a new translation
+    /// only takes public ports whose replies steer back to this worker
+    /// ([`crate::engine::steer::steers_to`]).
+    shard: (usize, usize),
     /// Counters (the gauges are filled in by [`NatState::metrics`]).
     pub metrics: NatMetrics,
 }
@@ -147,6 +151,7 @@ impl NatState {
             per_dest: self.per_dest.clone(),
             rng: self.rng,
             events: Vec::new(),
+            shard: self.shard,
             metrics: self.metrics.clone(),
         }
     }
@@ -164,8 +169,23 @@ impl NatState {
             // Any odd seed; the sequence only spreads port choices.
             rng: 0x9e37_79b9_7f4a_7c15,
             events: Vec::new(),
+            shard: (0, 1),
             metrics: NatMetrics::default(),
         }
+    }
+
+    /// Makes this the state of worker `worker` of `workers` (see [`NatState::allocate`]).
+    pub fn set_shard(&mut self, worker: usize, workers: usize) {
+        self.shard = (worker, workers.max(1));
+    }
+
+    /// Whether public port `port` of a new translation of `key` brings its replies back to
+    /// this worker. Protocols without identifiers steer by protocol alone, whatever the port.
+    fn port_steers_here(&self, key: &ConnKey, port: u16) -> bool {
+        let (worker, workers) = self.shard;
+        workers <= 1
+            || !matches!(key.proto, PROTO_TCP | PROTO_UDP | PROTO_ICMP)
+            || crate::engine::steer::steers_to(key.proto, port, key.remote_port, worker, workers)
     }
 
     /// Whether a running state can carry on under the new settings `c` (same addresses;
@@ -306,7 +326,10 @@ impl NatState {
                 continue;
             }
             let in_range = (self.ports.from..=self.ports.to).contains(&key.local_port);
-            if in_range && !self.outside.contains_key(&o) {
+            if in_range
+                && !self.outside.contains_key(&o)
+                && self.port_steers_here(key, key.local_port)
+            {
                 return Ok((nat, key.local_port));
             }
             // Random draws first: kept source ports occupy contiguous runs, and a linear
@@ -314,7 +337,7 @@ impl NatState {
             // always found when one exists.
             for _ in 0..RANDOM_PROBES {
                 o.nat_port = self.ports.from + (self.next_random() % u64::from(span)) as u16;
-                if !self.outside.contains_key(&o) {
+                if !self.outside.contains_key(&o) && self.port_steers_here(key, o.nat_port) {
                     return Ok((nat, o.nat_port));
                 }
             }
@@ -322,7 +345,7 @@ impl NatState {
             for i in 0..span {
                 let port = u32::from(self.ports.from) + (start + i) % span;
                 o.nat_port = port as u16;
-                if !self.outside.contains_key(&o) {
+                if !self.outside.contains_key(&o) && self.port_steers_here(key, o.nat_port) {
                     return Ok((nat, o.nat_port));
                 }
             }
@@ -463,7 +486,6 @@ mod tests {
     use super::*;
     use crate::vpc::config::SubnetIdx;
     use crate::vpc::conntrack::tcp_flags::FIN;
-    use crate::wire::ipv4::PROTO_UDP;
 
     fn cfg(from: u16, to: u16, addrs: &[[u8; 4]]) -> NatGatewayConfig {
         NatGatewayConfig {
@@ -493,6 +515,37 @@ mod tests {
         let (a, p) = n.allocate(&k)?;
         n.bind(k, a, p, SYN, 0).unwrap();
         Ok((a, p))
+    }
+
+    #[test]
+    fn a_worker_only_takes_ports_whose_replies_steer_back_to_it() {
+        use crate::engine::steer::{flow_hash, worker_of};
+        for worker in 0..4 {
+            let mut n = NatState::new(&cfg(1024, 65535, &[[10, 0, 0, 220]]));
+            n.set_shard(worker, 4);
+            for sport in 40_000..40_200 {
+                for (proto, dport) in [(PROTO_TCP, 443), (PROTO_UDP, 53), (PROTO_ICMP, 0)] {
+                    let k = key(proto, sport, [203, 0, 113, 5], dport);
+                    let (_, p) = open(&mut n, k).unwrap();
+                    // The reply comes from dport to the public port p.
+                    assert_eq!(
+                        worker_of(flow_hash(proto, dport, p), 4),
+                        worker,
+                        "{k:?} → {p}"
+                    );
+                }
+            }
+            // A protocol without ports is not constrained (it steers by protocol alone).
+            assert!(open(&mut n, key(47, 0, [203, 0, 113, 5], 0)).is_ok());
+        }
+        // One worker: the inside port is kept, as before.
+        let mut n = NatState::new(&cfg(1024, 65535, &[[10, 0, 0, 220]]));
+        assert_eq!(
+            open(&mut n, key(PROTO_TCP, 40_000, [203, 0, 113, 5], 443))
+                .unwrap()
+                .1,
+            40_000
+        );
     }
 
     #[test]
