@@ -252,6 +252,125 @@ pub fn scan_figures(capacity: usize, scanned: u32) -> Result<ScanFigures, ScaleE
     })
 }
 
+/// Throughput of `workers` forwarding workers on in-memory ports, each a thread with its
+/// own shard of the data plane (flow cache, connection tables, NAT translations), fed
+/// frames that steer to it ([`dataplane::engine::steer`]).
+#[derive(Debug, Clone)]
+pub struct WorkerFigures {
+    /// Workers (threads).
+    pub workers: usize,
+    /// Frames per second of all workers together on established flows (flow-cache hits,
+    /// the realistic rule set).
+    pub hit_fps: f64,
+    /// New connections per second of all workers together through the NAT gateway (the
+    /// slow path, a public port allocated per connection).
+    pub nat_new_per_sec: f64,
+}
+
+/// Runs `frames` frames per worker on each of the two workloads of [`WorkerFigures`].
+pub fn worker_figures(workers: usize, frames: u32) -> Result<WorkerFigures, ScaleError> {
+    use dataplane::engine::steer::{flow_hash, worker_of};
+    let bad = |detail: String| ScaleError::Topology { enis: 5, detail };
+    let udp = |dst: [u8; 4], sport: u16, dport: u16| {
+        let mut v = vec![0u8; VNET_HDR_LEN];
+        etherparse::PacketBuilder::ethernet2(eni_mac(A).0, router_mac(0).0)
+            .ipv4([10, 0, 1, 10], dst, 64)
+            .udp(sport, dport)
+            .write(&mut v, &[0u8; 18])
+            .map(|()| v)
+            .map_err(|e| bad(e.to_string()))
+    };
+    // Each worker's flows: source ports that steer to it.
+    let ports_of = |w: usize, n: usize| -> Vec<u16> {
+        (1024..=u16::MAX)
+            .filter(|&p| worker_of(flow_hash(17, p, 5001), workers) == w)
+            .take(n)
+            .collect()
+    };
+    let run = |nat: bool| -> Result<f64, ScaleError> {
+        let mut jobs = Vec::new();
+        for w in 0..workers {
+            let config = if nat {
+                fixtures::behind_nat_gateway((1024, 65535))
+            } else {
+                crate::realistic_firewall(1 << 20)
+            };
+            let mut dp =
+                fixtures::mem_dataplane(config, 65_536, false).map_err(|e| bad(e.to_string()))?;
+            dp.set_now(1_000);
+            dp.set_nat_shard(w, workers);
+            let dst = if nat {
+                fixtures::INTERNET_HOST
+            } else {
+                [10, 0, 2, 20]
+            };
+            let frames_of: Vec<Vec<u8>> = ports_of(w, 64)
+                .into_iter()
+                .map(|p| udp(dst, p, 5001))
+                .collect::<Result<_, _>>()?;
+            jobs.push((dp, frames_of));
+        }
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(workers + 1));
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|(mut dp, templates)| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let mut now = 1_000u64;
+                    let mut buf = templates[0].clone();
+                    // Warm the flow cache, the buffers and the CPU outside the timing.
+                    for t in templates.iter().cycle().take(200_000) {
+                        buf.copy_from_slice(t);
+                        dp.process(A, &mut buf);
+                    }
+                    barrier.wait();
+                    for n in 0..frames {
+                        buf.copy_from_slice(&templates[(n % 64) as usize]);
+                        if nat {
+                            // Past the idle timeout every 32,768 translations, so expiry
+                            // is part of the cost and the tables stay below their bounds.
+                            if n % 32_768 == 32_767 {
+                                now += 31_000;
+                                dp.set_now(now);
+                                dp.expire();
+                            }
+                            // A new destination port each frame: a new translation.
+                            let dport = 1 + (n % 60_000) as u16;
+                            buf[VNET_HDR_LEN + 36..VNET_HDR_LEN + 38]
+                                .copy_from_slice(&dport.to_be_bytes());
+                        }
+                        dp.process(A, &mut buf);
+                    }
+                    // Frames that left (the port the flows go out of), warm-up excluded.
+                    let out = if nat {
+                        fixtures::UPLINK
+                    } else {
+                        fixtures::B.into()
+                    };
+                    dp.port(out).map_or(0, |p| p.sent) - 200_000
+                })
+            })
+            .collect();
+        barrier.wait();
+        let t = Instant::now();
+        let mut forwarded = 0u64;
+        for h in handles {
+            forwarded += h.join().map_err(|_| bad("worker panicked".into()))?;
+        }
+        let secs = t.elapsed().as_secs_f64().max(1e-9);
+        let want = u64::from(frames) * workers as u64;
+        if forwarded != want {
+            return Err(bad(format!("{forwarded} of {want} frames forwarded")));
+        }
+        Ok(forwarded as f64 / secs)
+    };
+    Ok(WorkerFigures {
+        workers,
+        hit_fps: run(false)?,
+        nat_new_per_sec: run(true)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +389,12 @@ mod tests {
         let f = scan_figures(1024, 20_000).expect("scan");
         assert!(f.hot_hit_rate > 0.9, "{f:?}");
         assert!(f.overall_hit_rate < 0.6, "scan frames all miss: {f:?}");
+    }
+
+    #[test]
+    fn workers_forward_their_shards() {
+        let f = worker_figures(2, 40_000).expect("workers");
+        assert!(f.hit_fps > 0.0 && f.nat_new_per_sec > 0.0, "{f:?}");
     }
 
     #[test]

@@ -39,5 +39,16 @@ fn main() -> anyhow::Result<()> {
         s.overall_hit_rate * 100.0,
         s.frames_per_sec
     );
+    println!();
+    println!("| workers | established flows (Mframes/s) | new NAT connections (k/s) |");
+    println!("|---:|---:|---:|");
+    for w in [1usize, 2, 4] {
+        let f = scale::worker_figures(w, 5_000_000)?;
+        println!(
+            "| {w} | {:.2} | {:.0} |",
+            f.hit_fps / 1e6,
+            f.nat_new_per_sec / 1e3
+        );
+    }
     Ok(())
 }

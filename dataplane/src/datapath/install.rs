@@ -96,7 +96,11 @@ impl<P: Port> Dataplane<P> {
                     st.reconfigure(c);
                     st
                 }
-                _ => NatState::new(c),
+                _ => {
+                    let mut st = NatState::new(c);
+                    st.set_shard(self.shard.0, self.shard.1);
+                    st
+                }
             })
             .collect();
         self.nacl_drops = vec![0; tables.nacl_slots as usize];

@@ -147,6 +147,8 @@ pub struct Dataplane<P: Port> {
     /// The thread that writes flow-log and capture files (started with the first file;
     /// dropped last, after the files are closed, it writes what it holds and stops).
     writer: Writer,
+    /// Which worker of how many this data plane is (see [`Dataplane::set_nat_shard`]).
+    shard: (usize, usize),
 }
 
 impl<P: Port> Dataplane<P> {
@@ -179,6 +181,17 @@ impl<P: Port> Dataplane<P> {
             writer: Writer::default(),
             pool: Pool::new(),
             sent_to: Vec::with_capacity(64),
+            shard: (0, 1),
+        }
+    }
+
+    /// Makes this data plane the shard of worker `worker` of `workers`: its NAT gateways
+    /// take only public ports whose replies steer back to it
+    /// ([`crate::engine::steer`]), now and after every install.
+    pub fn set_nat_shard(&mut self, worker: usize, workers: usize) {
+        self.shard = (worker, workers.max(1));
+        for n in &mut self.nats {
+            n.set_shard(worker, workers);
         }
     }
 
