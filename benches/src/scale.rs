@@ -269,7 +269,7 @@ pub struct WorkerFigures {
 
 /// Runs `frames` frames per worker on each of the two workloads of [`WorkerFigures`].
 pub fn worker_figures(workers: usize, frames: u32) -> Result<WorkerFigures, ScaleError> {
-    use dataplane::engine::steer::{flow_hash, worker_of};
+    use dataplane::engine::steer::{flow_hash, steers_to, worker_of};
     let bad = |detail: String| ScaleError::Topology { enis: 5, detail };
     let udp = |dst: [u8; 4], sport: u16, dport: u16| {
         let mut v = vec![0u8; VNET_HDR_LEN];
@@ -313,7 +313,8 @@ pub fn worker_figures(workers: usize, frames: u32) -> Result<WorkerFigures, Scal
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(workers + 1));
         let handles: Vec<_> = jobs
             .into_iter()
-            .map(|(mut dp, templates)| {
+            .enumerate()
+            .map(|(w, (mut dp, templates))| {
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     let mut now = 1_000u64;
@@ -323,6 +324,13 @@ pub fn worker_figures(workers: usize, frames: u32) -> Result<WorkerFigures, Scal
                         buf.copy_from_slice(t);
                         dp.process(A, &mut buf);
                     }
+                    // Frames that left (the port the flows go out of) before the timing.
+                    let out = if nat {
+                        fixtures::UPLINK
+                    } else {
+                        fixtures::B.into()
+                    };
+                    let warm = dp.port(out).map_or(0, |p| p.sent);
                     barrier.wait();
                     for n in 0..frames {
                         buf.copy_from_slice(&templates[(n % 64) as usize]);
@@ -334,20 +342,21 @@ pub fn worker_figures(workers: usize, frames: u32) -> Result<WorkerFigures, Scal
                                 dp.set_now(now);
                                 dp.expire();
                             }
-                            // A new destination port each frame: a new translation.
+                            // A new destination port each frame (a new translation),
+                            // and a source port that keeps the flow on this worker.
                             let dport = 1 + (n % 60_000) as u16;
+                            let mut sport = 1024 + (n / 60_000) as u16 * 64;
+                            while !steers_to(17, sport, dport, w, workers) {
+                                sport = sport.wrapping_add(1).max(1024);
+                            }
+                            buf[VNET_HDR_LEN + 34..VNET_HDR_LEN + 36]
+                                .copy_from_slice(&sport.to_be_bytes());
                             buf[VNET_HDR_LEN + 36..VNET_HDR_LEN + 38]
                                 .copy_from_slice(&dport.to_be_bytes());
                         }
                         dp.process(A, &mut buf);
                     }
-                    // Frames that left (the port the flows go out of), warm-up excluded.
-                    let out = if nat {
-                        fixtures::UPLINK
-                    } else {
-                        fixtures::B.into()
-                    };
-                    dp.port(out).map_or(0, |p| p.sent) - 200_000
+                    dp.port(out).map_or(0, |p| p.sent).saturating_sub(warm)
                 })
             })
             .collect();

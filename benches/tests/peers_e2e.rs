@@ -168,6 +168,20 @@ fn check_ovs(plane: &Plane) {
         CMD_TIMEOUT,
     )
     .expect("second address");
+    // The table-0 default drop: how many packets it refused so far.
+    let table0_drops = || -> u64 {
+        let flows = ovs.dump_flows().expect("dump-flows");
+        flows
+            .lines()
+            .find(|l| l.contains("table=0") && l.contains("priority=0") && l.contains("drop"))
+            .and_then(|l| {
+                l.split([',', ' '])
+                    .find_map(|f| f.trim().strip_prefix("n_packets="))
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or_else(|| panic!("no table-0 drop rule with a count: {flows}"))
+    };
+    let before = table0_drops();
     let spoofed = in_ns(
         &plane.client_ns,
         &["ping", "-c", "1", "-W", "1", "-I", "10.0.1.99", "10.0.2.20"],
@@ -175,6 +189,10 @@ fn check_ovs(plane: &Plane) {
     assert!(
         !spoofed.status.success(),
         "a packet from 10.0.1.99 got through the anti-spoofing rule"
+    );
+    assert!(
+        table0_drops() > before,
+        "the echo from 10.0.1.99 was not dropped by the anti-spoofing rule"
     );
 }
 

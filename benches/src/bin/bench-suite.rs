@@ -119,19 +119,20 @@ fn run(args: Args) -> Result<String> {
             ),
             format!(
                 "iperf3 {} s per run; UDP {}-byte payloads (64-byte frames) offered at {} Mbit/s of payload; \
-                 ping {} echoes every {} ms; {} new TCP connections from 4 threads",
+                 ping {} echoes every {} ms; {} new TCP connections from {} threads",
                 cfg.settings.secs,
                 UDP_PAYLOAD,
                 UDP_OFFERED_BPS / 1_000_000,
                 PING_COUNT,
                 PING_INTERVAL.as_millis(),
-                cfg.settings.conns
+                cfg.settings.conns,
+                benches::suite::metrics::CONN_THREADS
             ),
             format!(
                 "quiet check before each measurement: busy < {} % of all CPUs over 1 s, waiting up to {} s",
                 args.quiet_pct, args.quiet_wait
             ),
-            "vpcd's CPU: utime + stime of the vpcd process during the 1-stream TCP run, per GB received".into(),
+            "data plane CPU: utime + stime of the data plane's processes (vpcd, ovs-vswitchd, tapfwd; none for the kernel) during the 1-stream TCP run, per GB received".into(),
         ],
         ..Results::default()
     };

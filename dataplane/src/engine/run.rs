@@ -95,7 +95,7 @@ pub struct RunLoop {
     interval_ms: i32,
     spin: Duration,
     spins: u64,
-    sleeps: u64,
+    blocking_waits: u64,
 }
 
 impl RunLoop {
@@ -113,7 +113,7 @@ impl RunLoop {
             interval_ms,
             spin: Duration::ZERO,
             spins: 0,
-            sleeps: 0,
+            blocking_waits: 0,
         })
     }
 
@@ -129,9 +129,10 @@ impl RunLoop {
         self
     }
 
-    /// How many waits polled without sleeping, and how many blocked (for the stats).
+    /// How many waits polled without blocking, and how many could block (a timeout
+    /// above zero; they may still return at once with events).
     pub fn wait_counts(&self) -> (u64, u64) {
-        (self.spins, self.sleeps)
+        (self.spins, self.blocking_waits)
     }
 
     /// Runs until `on_wake` says [`Next::Stop`] or epoll fails. `on_wake` is called
@@ -156,7 +157,7 @@ impl RunLoop {
                 }
                 _ => {
                     spin_until = None;
-                    self.sleeps += 1;
+                    self.blocking_waits += 1;
                     self.interval_ms
                 }
             };

@@ -9,20 +9,21 @@
 //! NAT gateway, which rewrites the source port too, picks only ports that steer to the
 //! worker that translates ([`steers_to`]).
 //!
-//! - ICMP errors steer by the packet they quote (ports swapped, so the same worker as the
-//!   connection they report on);
+//! - ICMPv4 errors steer by the packet they quote (ports swapped, so the same worker as
+//!   the connection they report on), read by the same parser the pipeline uses
+//!   ([`crate::wire::icmp_error_quote`]); ICMPv6 errors steer by protocol alone (the
+//!   pipeline forwards IPv4 only);
 //! - fragments after the first carry no ports: the worker that saw the datagram's first
 //!   fragment is remembered by the caller ([`Steer::LaterFragment`]);
 //! - ARP, non-IP frames and packets without identifiers (other protocols) steer by
 //!   protocol alone.
 
-use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use crate::wire::{IpMeta, PacketMeta, L3};
+use crate::wire::{icmp_error_quote, IpMeta, PacketMeta, L3};
 
 /// Where a frame goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Steer {
-    /// To the worker with this steering hash (`hash % workers`).
+    /// To the worker with this steering hash ([`worker_of`] maps it to a worker).
     Hash(u32),
     /// A fragment after the first: to wherever the first fragment of datagram
     /// (`src`, `dst`, `proto`, `ip_id`) went.
@@ -67,34 +68,9 @@ pub fn steer(meta: &PacketMeta, frame: &[u8]) -> Steer {
 }
 
 fn ip_hash(ip: &IpMeta, frame: &[u8]) -> u32 {
-    if let (PROTO_ICMP, Some(t)) = (ip.proto, ip.icmp) {
-        // Destination unreachable, time exceeded, parameter problem: the quoted packet.
-        if matches!(t.ty, 3 | 11 | 12) {
-            if let Some((proto, a, b)) = quoted_ids(frame, usize::from(ip.l4_offset) + 8) {
-                return flow_hash(proto, a, b);
-            }
-        }
-    }
-    flow_hash(ip.proto, ip.src_port, ip.dst_port)
-}
-
-/// The protocol and L4 identifiers of the IPv4 packet quoted at `off` in an ICMP error
-/// (its header and at least 8 bytes of its payload, RFC 792); `None` when cut short.
-fn quoted_ids(frame: &[u8], off: usize) -> Option<(u8, u16, u16)> {
-    let ip = frame.get(off..)?;
-    let vhl = *ip.first()?;
-    if vhl >> 4 != 4 {
-        return None;
-    }
-    let hl = usize::from(vhl & 0x0f) * 4;
-    let proto = *ip.get(9)?;
-    let l4 = ip.get(hl..hl + 8)?;
-    let id = |o: usize| u16::from_be_bytes([l4[o], l4[o + 1]]);
-    match proto {
-        PROTO_TCP | PROTO_UDP => Some((proto, id(0), id(2))),
-        // The quoted echo request or reply: its identifier, as the echo itself steers.
-        PROTO_ICMP if matches!(l4[0], 0 | 8) => Some((proto, id(4), 0)),
-        _ => Some((proto, 0, 0)),
+    match icmp_error_quote(frame, ip) {
+        Some(q) => flow_hash(q.proto, q.src_port, q.dst_port),
+        None => flow_hash(ip.proto, ip.src_port, ip.dst_port),
     }
 }
 
@@ -194,13 +170,25 @@ mod tests {
     }
 
     #[test]
-    fn later_fragments_follow_their_first_and_truncated_quotes_do_not_panic() {
+    fn later_fragments_follow_their_first() {
         let mut f = udp([10, 0, 1, 10], [10, 0, 2, 20], 1, 2);
         // Fragment offset 8 (64 bytes) on the IPv4 header; the checksum is not checked here.
         f[14 + 6] = 0;
         f[14 + 7] = 8;
         assert_eq!(steer_of(&f), Steer::LaterFragment);
-        assert_eq!(quoted_ids(&[0x45, 0, 0], 0), None);
-        assert_eq!(quoted_ids(&[], 5), None);
+    }
+
+    #[test]
+    fn a_truncated_quote_steers_by_the_error_itself() {
+        let original = udp([10, 0, 1, 10], [10, 0, 2, 20], 40_000, 53);
+        let mut err = Vec::new();
+        PacketBuilder::ethernet2(B, A)
+            .ipv4([10, 0, 2, 20], [10, 0, 1, 10], 64)
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut err, &original[14..14 + 20])
+            .unwrap();
+        assert_eq!(steer_of(&err), Steer::Hash(flow_hash(1, 0, 0)));
     }
 }

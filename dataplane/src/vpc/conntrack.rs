@@ -203,11 +203,15 @@ impl ConnTable {
     }
 
     /// An empty table that records [`CtEvent`]s; the owner drains them with
-    /// [`ConnTable::take_events`].
+    /// [`ConnTable::take_events`]. Sized at start for its bound (up to 65,536 entries): its
+    /// owners (NAT gateways) are few and hold many connections, so growing by rehashing on
+    /// the packet path near the bound is not worth the memory saved.
     pub fn with_events(cfg: ConntrackConfig) -> ConnTable {
+        let mut t = ConnTable::new(cfg);
+        t.map.reserve((cfg.max_entries as usize).min(1 << 16));
         ConnTable {
             events: Some(Vec::new()),
-            ..ConnTable::new(cfg)
+            ..t
         }
     }
 

@@ -316,7 +316,17 @@ impl NatState {
             return Err(AllocError::NoPort);
         }
         let span = u32::from(self.ports.to.saturating_sub(self.ports.from)) + 1;
-        let cap = self.max_per_destination.min(span);
+        // With several workers, this shard can use only the ports that steer back to it,
+        // about span / workers of them, and holds its share of the per-destination limit
+        // (15/16 of it: hashing spreads ports unevenly, and a shard that runs out of
+        // eligible ports must see the cap first, not scan the whole range per packet).
+        let (_, workers) = self.shard;
+        let cap = if workers <= 1 {
+            self.max_per_destination.min(span)
+        } else {
+            let w = workers as u32;
+            (self.max_per_destination.min(span) / w * 15 / 16).max(1)
+        };
         for ai in 0..self.addrs.len() {
             let nat = self.addrs[ai];
             // Keep the inside port when it is in range and free (as most NATs do),
