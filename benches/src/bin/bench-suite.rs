@@ -26,7 +26,7 @@ struct Args {
     /// Seconds per iperf3 run (TCP and UDP).
     #[arg(long, default_value_t = 5)]
     secs: u32,
-    /// Planes, comma-separated: vpcd, kernel, vpcd-nat, kernel-masq, or all.
+    /// Planes, comma-separated: vpcd, kernel, ovs, tapfwd, vpcd-nat, kernel-masq, or all.
     #[arg(long, default_value = "all")]
     planes: String,
     /// Measurements, comma-separated: tcp1 (with vpcd's CPU s/GB), tcp4, udp, ping, conn, or all.
@@ -48,6 +48,12 @@ struct Args {
     /// Longest wait (seconds) for a quiet machine before measuring anyway.
     #[arg(long, default_value_t = 30)]
     quiet_wait: u64,
+    /// Also measure QEMU guests (plane f): two VMs per vpcd attachment kind and on a Linux
+    /// bridge with TAPs, iperf3 VM → namespace and VM → VM, the same rounds and seconds
+    /// (testbeds::vm::bench; about a minute per round and plane under TCG). Comma-separated
+    /// planes: qemu-stream, vhost-user, interface, bridge, or all.
+    #[arg(long, value_name = "PLANES")]
+    vms: Option<String>,
 }
 
 /// `YYYY-MM-DD-HHMMSS` (UTC) of now.
@@ -158,7 +164,38 @@ fn run(args: Args) -> Result<String> {
     for f in &files {
         tracing::info!(file = %f.display(), "written");
     }
-    Ok(report::markdown(&results))
+    let mut table = report::markdown(&results);
+    if let Some(list) = &args.vms {
+        table.push_str(&vm_planes(list, &args, &out)?);
+    }
+    Ok(table)
+}
+
+/// Plane (f): the VM pairs of `testbeds::vm::bench`, after the namespace planes (one
+/// set of guests at a time, torn down between planes); its table goes to
+/// `vm_throughput.md` and `vm_throughput.csv` in `out` and is returned.
+fn vm_planes(list: &str, args: &Args, out: &std::path::Path) -> Result<String, Error> {
+    use testbeds::vm::bench;
+    let planes = if list.trim() == "all" {
+        bench::Plane::ALL.to_vec()
+    } else {
+        list.split(',')
+            .map(|p| p.trim().parse::<bench::Plane>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Usage(format!("--vms: {e}")))?
+    };
+    let opts = bench::BenchOptions {
+        secs: args.secs,
+        rounds: args.rounds,
+        planes,
+        ..bench::BenchOptions::default()
+    };
+    let report = bench::run(&opts)?;
+    report.write_to(out)?;
+    Ok(format!(
+        "\n## VMs: QEMU guests per attachment kind against a Linux bridge\n\n{}",
+        report.markdown()
+    ))
 }
 
 fn main() -> ExitCode {
