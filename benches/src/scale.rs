@@ -16,6 +16,11 @@ use dataplane::wire::vnet::VNET_HDR_LEN;
 /// behind a network ACL of 20 entries per direction, each ENI in 5 of 20 security groups
 /// of 10 rules per direction, 10 ENIs per namespace (instances with several ENIs).
 pub fn topology(enis: usize) -> String {
+    topology_with(enis, "")
+}
+
+/// [`topology`] with `extra` (more fields) in every `[[eni]]`.
+pub fn topology_with(enis: usize, extra: &str) -> String {
     use std::fmt::Write;
     let mut s = String::from("[[vpc]]\nid = \"vpc-scale\"\ncidr = \"10.0.0.0/16\"\n");
     let subnets = enis.div_ceil(200).max(1);
@@ -62,7 +67,7 @@ pub fn topology(enis: usize) -> String {
             .collect();
         let _ = write!(
             s,
-            "\n[[eni]]\nid = \"eni-{i}\"\nsubnet = \"subnet-{n}\"\nprivate_ip = \"10.0.{n}.{h}\"\nsecurity_groups = [{}]\nnetns = \"ns{}\"\nifname = \"eth{}\"\n",
+            "\n[[eni]]\nid = \"eni-{i}\"\nsubnet = \"subnet-{n}\"\nprivate_ip = \"10.0.{n}.{h}\"\nsecurity_groups = [{}]\nnetns = \"ns{}\"\nifname = \"eth{}\"\n{extra}",
             groups.join(", "),
             i / 10,
             i % 10
@@ -377,6 +382,76 @@ pub fn worker_figures(workers: usize, frames: u32) -> Result<WorkerFigures, Scal
         workers,
         hit_fps: run(false)?,
         nat_new_per_sec: run(true)?,
+    })
+}
+
+/// What an apply costs a running `vpcd` with real TAPs (root): `enis` ENIs, 10 per
+/// namespace, addressed statically by vpcd.
+#[derive(Debug, Clone)]
+pub struct VpcdApplyFigures {
+    /// ENIs in the topology.
+    pub enis: usize,
+    /// The first apply through the harness: namespaces created, then vpcd's apply
+    /// (TAPs created and moved, addresses written).
+    pub first: Duration,
+    /// The same configuration again (nothing changes; every port kept).
+    pub noop: Duration,
+    /// One security group rule changed (every ENI's programs recompiled, ports kept).
+    pub change: Duration,
+    /// Every ENI detached (TAPs closed).
+    pub detach: Duration,
+    /// Every ENI attached again into the existing namespaces: vpcd's own attach cost.
+    pub attach: Duration,
+    /// vpcd's resident memory after it (bytes).
+    pub vpcd_rss: u64,
+}
+
+/// Measures [`VpcdApplyFigures`] for `enis` ENIs on a `vpcd` of its own (a
+/// [`testbeds::Lab`], removed afterwards). Root only.
+pub fn vpcd_apply_figures(enis: usize) -> Result<VpcdApplyFigures, ScaleError> {
+    let refused = |detail: String| ScaleError::Topology { enis, detail };
+    let joined = |e: Vec<String>| refused(e.join("; "));
+    let toml = topology_with(enis, "addressing = \"static\"\n");
+    let first_eni = toml
+        .find("\n[[eni]]")
+        .map_or(toml.as_str(), |i| &toml[..i])
+        .to_string();
+    let mut lab = testbeds::Lab::start(&first_eni).map_err(|e| refused(e.to_string()))?;
+    let t = Instant::now();
+    lab.apply(&toml).map_err(joined)?;
+    let first = t.elapsed();
+    let (_, config) = lab.compile(&toml).map_err(joined)?;
+    let timed = |config: &dataplane::vpc::config::DataplaneConfig| {
+        let t = Instant::now();
+        lab.apply_config(config)
+            .map(|_| t.elapsed())
+            .map_err(joined)
+    };
+    let noop = timed(&config)?;
+    let changed_toml = toml.replacen("ports = \"1000\"", "ports = \"999\"", 1);
+    let (_, changed) = lab.compile(&changed_toml).map_err(joined)?;
+    let change = timed(&changed)?;
+    let mut detached = changed.clone();
+    for e in &mut detached.enis {
+        e.attachment = None;
+    }
+    let detach = timed(&detached)?;
+    let attach = timed(&changed)?;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", lab.vpcd().pid()))
+        .map_err(|e| refused(e.to_string()))?;
+    let vpcd_rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024);
+    Ok(VpcdApplyFigures {
+        enis,
+        first,
+        noop,
+        change,
+        detach,
+        attach,
+        vpcd_rss,
     })
 }
 

@@ -26,6 +26,32 @@ fn main() -> anyhow::Result<()> {
             f.memory as f64 / 1e6
         );
     }
+    // Root only: the real-vpcd figures create namespaces and TAPs.
+    if std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+    {
+        println!();
+        println!("| ENIs (vpcd, TAPs) | first apply (with namespaces) | unchanged | rule changed | detach all | attach all | vpcd memory |");
+        println!("|---:|---:|---:|---:|---:|---:|---:|");
+        for n in [10usize, 100, 1_000].into_iter().filter(|&n| n <= max) {
+            let f = scale::vpcd_apply_figures(n)?;
+            let ms = |d: std::time::Duration| format!("{:.0} ms", d.as_secs_f64() * 1e3);
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {:.1} MB |",
+                f.enis,
+                ms(f.first),
+                ms(f.noop),
+                ms(f.change),
+                ms(f.detach),
+                ms(f.attach),
+                f.vpcd_rss as f64 / 1e6
+            );
+        }
+    }
     println!();
     let per = scale::memory_per_connection(1_000_000);
     println!("Connection tracking: {per:.0} bytes of resident memory per connection (1,000,000 tracked).");
