@@ -42,9 +42,9 @@ pub enum AttachError {
     },
 }
 
-/// Runs one `ip` invocation for the port `eni`.
-fn run(eni: &str, ip: Ip) -> Result<(), AttachError> {
-    ip.run().map(drop).map_err(|source| AttachError::Ip {
+/// Runs `steps` for the port `eni` as one `ip -batch` in `netns` ([`Ip::run_batch`]).
+fn batch(eni: &str, netns: Option<&str>, steps: &[Ip]) -> Result<(), AttachError> {
+    Ip::run_batch(netns, steps).map_err(|source| AttachError::Ip {
         eni: eni.to_string(),
         source,
     })
@@ -167,26 +167,25 @@ pub fn prepare(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attac
             });
         }
     }
-    run(
+    batch(
         &spec.id,
-        Ip::link_set(
-            None,
-            tap,
-            &[LinkAttr::Address(spec.mac.0), LinkAttr::Mtu(spec.mtu)],
-        ),
-    )?;
-    run(
-        &spec.id,
-        Ip::link_set(None, tap, &[LinkAttr::Netns(&att.netns)]),
-    )?;
-    Ok(())
+        None,
+        &[
+            Ip::link_set(
+                None,
+                tap,
+                &[LinkAttr::Address(spec.mac.0), LinkAttr::Mtu(spec.mtu)],
+            ),
+            Ip::link_set(None, tap, &[LinkAttr::Netns(&att.netns)]),
+        ],
+    )
 }
 
 /// Step 2, after commit (the port's previous TAP, if any, is gone): rename to the final
 /// interface name, add the addresses, bring it up, and route via the gateway.
 pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), AttachError> {
     let ns = Some(att.netns.as_str());
-    let id = spec.id.as_str();
+    let mut steps = Vec::new();
     let mut attrs = vec![LinkAttr::Name(&att.ifname)];
     // An ENI without IPv6 addresses is IPv4-only: its kernel end gets no link-local
     // address, so it sends no IPv6 chatter for the VPC router to drop. (Set here, in the
@@ -194,41 +193,33 @@ pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attach
     if spec.ipv6.is_empty() && spec.master.is_none() {
         attrs.push(LinkAttr::NoIpv6LinkLocal);
     }
-    run(id, Ip::link_set(ns, tap, &attrs))?;
+    steps.push(Ip::link_set(ns, tap, &attrs));
     for a in &spec.addrs {
-        run(
-            id,
-            Ip::addr_add(ns, &att.ifname, (*a).into(), spec.prefix_len),
-        )?;
+        steps.push(Ip::addr_add(ns, &att.ifname, (*a).into(), spec.prefix_len));
     }
     if let Some(bridge) = &spec.master {
-        run(
-            id,
-            Ip::link_set(ns, &att.ifname, &[LinkAttr::Master(bridge)]),
-        )?;
+        steps.push(Ip::link_set(ns, &att.ifname, &[LinkAttr::Master(bridge)]));
         // A bridge port has no address of its own: no IGMP reports from it either.
-        run(
-            id,
-            Ip::new([
-                "link",
-                "set",
-                "dev",
-                att.ifname.as_str(),
-                "multicast",
-                "off",
-            ])
-            .within(ns),
-        )?;
+        steps.push(Ip::new([
+            "link",
+            "set",
+            "dev",
+            att.ifname.as_str(),
+            "multicast",
+            "off",
+        ]));
     }
-    run(id, Ip::link_up(ns, "lo"))?;
-    run(id, Ip::link_up(ns, &att.ifname))?;
+    steps.push(Ip::link_up(ns, "lo"));
+    steps.push(Ip::link_up(ns, &att.ifname));
     if !spec.gateway.is_unspecified() {
-        run(
-            id,
-            Ip::route_replace_default(ns, spec.gateway.into(), &att.ifname),
-        )?;
+        steps.push(Ip::route_replace_default(
+            ns,
+            spec.gateway.into(),
+            &att.ifname,
+        ));
     }
-    Ok(())
+    // One `ip` process for the whole sequence, in the namespace.
+    batch(&spec.id, ns, &steps)
 }
 
 /// Whether interface `ifname` exists in namespace `netns`.

@@ -291,6 +291,40 @@ impl Ip {
         self.check(&out)
     }
 
+    /// Runs `steps` (each an invocation in namespace `netns`; their own namespaces are
+    /// ignored) as one `ip [-n NETNS] -batch -` process, one step per line of its stdin:
+    /// the first step that fails stops the batch, as running them one by one with `?`
+    /// would, at the cost of one process instead of one per step (starting `ip` is most
+    /// of what attaching a port costs). Arguments must not contain white space or quotes
+    /// (interface names, addresses and numbers do not).
+    pub fn run_batch(netns: Option<&str>, steps: &[Ip]) -> Result<(), IpError> {
+        use std::io::Write as _;
+        let script: String = steps.iter().map(|s| s.args.join(" ") + "\n").collect();
+        // The invocation as errors show it: the batch's lines after the command.
+        let shown = Ip::new(
+            ["-batch".to_owned(), "-".to_owned(), "<<".to_owned()]
+                .into_iter()
+                .chain(steps.iter().map(|s| format!("[{}]", s.args.join(" ")))),
+        )
+        .within(netns);
+        let batch = Ip::new(["-batch", "-"]).within(netns);
+        tracing::debug!(cmd = %shown, "run");
+        let mut child = batch
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| shown.spawn_error(e))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(script.as_bytes())
+                .map_err(|e| shown.spawn_error(e))?;
+        }
+        let out = child.wait_with_output().map_err(|e| shown.spawn_error(e))?;
+        shown.check(&out).map(drop)
+    }
+
     /// Runs the invocation with inherited stdio and returns its exit status (for
     /// [`Ip::netns_exec`] of an interactive command).
     pub fn status(&self) -> Result<ExitStatus, IpError> {
@@ -351,6 +385,48 @@ mod tests {
 
     fn text(ip: &Ip) -> String {
         ip.to_string()
+    }
+
+    #[test]
+    fn a_batch_runs_its_steps_in_one_process_and_stops_at_the_first_failure() {
+        // /proc/self belongs to the effective user.
+        let root = std::fs::metadata("/proc/self")
+            .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+        if !root {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must run as root"
+            );
+            return;
+        }
+        let ns = format!("vtb{}", std::process::id() % 100_000);
+        Ip::netns_add(&ns).run().expect("netns add");
+        let n = Some(ns.as_str());
+        let ok = Ip::run_batch(
+            n,
+            &[
+                Ip::link_up(n, "lo"),
+                Ip::addr_add(n, "lo", "127.0.0.2".parse().unwrap(), 8),
+            ],
+        );
+        let addrs = Ip::new(["-4", "addr", "show", "dev", "lo"]).within(n).run();
+        let failed = Ip::run_batch(
+            n,
+            &[
+                Ip::link_up(n, "nonexistent0"),
+                Ip::addr_add(n, "lo", "127.0.0.3".parse().unwrap(), 8),
+            ],
+        );
+        let after = Ip::new(["-4", "addr", "show", "dev", "lo"]).within(n).run();
+        let _ = Ip::netns_delete(&ns).run();
+        ok.expect("batch");
+        assert!(addrs.unwrap().contains("127.0.0.2/8"));
+        let e = failed.expect_err("a step fails").to_string();
+        assert!(e.contains("nonexistent0"), "{e}");
+        assert!(
+            !after.unwrap().contains("127.0.0.3"),
+            "the batch stopped at the failure"
+        );
     }
 
     #[test]
