@@ -76,16 +76,9 @@ pub fn topology_with(enis: usize, extra: &str) -> String {
     s
 }
 
-/// The resident memory of this process, in bytes (`VmRSS` of /proc/self/status).
+/// The resident memory of this process, in bytes (0 if /proc cannot tell).
 pub fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    testbeds::process::resident_bytes("self").unwrap_or(0)
 }
 
 /// What a topology of [`ApplyFigures::enis`] ENIs cost.
@@ -437,13 +430,8 @@ pub fn vpcd_apply_figures(enis: usize) -> Result<VpcdApplyFigures, ScaleError> {
     }
     let detach = timed(&detached)?;
     let attach = timed(&changed)?;
-    let status = std::fs::read_to_string(format!("/proc/{}/status", lab.vpcd().pid()))
+    let vpcd_rss = testbeds::process::resident_bytes(&lab.vpcd().pid().to_string())
         .map_err(|e| refused(e.to_string()))?;
-    let vpcd_rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024);
     Ok(VpcdApplyFigures {
         enis,
         first,

@@ -32,7 +32,7 @@ struct Args {
     /// Measurements, comma-separated: tcp1 (with vpcd's CPU s/GB), tcp4, udp, ping, conn, or all.
     #[arg(long, default_value = "all")]
     metrics: String,
-    /// Output directory (default: target/bench-results/<UTC date and time>; runs quoted in
+    /// Output directory (default: target/bench-results/UTC-date-and-time; runs quoted in
     /// closing notes are copied to benches/results/).
     #[arg(long)]
     out: Option<PathBuf>,

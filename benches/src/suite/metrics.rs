@@ -183,9 +183,6 @@ pub const PING_COUNT: u32 = 200;
 pub const PING_INTERVAL: Duration = Duration::from_millis(10);
 /// Threads of the connection-rate client.
 pub const CONN_THREADS: u32 = 4;
-/// Linux's `USER_HZ`: the unit of utime and stime in `/proc/PID/stat`.
-pub const USER_HZ: f64 = 100.0;
-
 /// A command running `argv` in namespace `ns` (`ip netns exec NS argv…`).
 pub fn ns_command(ns: &str, argv: &[&str]) -> Command {
     let mut c = Command::new("ip");
@@ -368,32 +365,13 @@ pub fn mean(values: &[f64]) -> Option<f64> {
     }
 }
 
-/// utime + stime (ticks) from the text of `/proc/PID/stat` (fields 14 and 15, counted
-/// after the `)` that ends the command name, which may contain spaces).
-pub fn parse_proc_pid_ticks(stat: &str) -> Result<u64> {
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| Error::parse("/proc/PID/stat", "no `)`"))?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After `)`: state(3) ppid(4) … utime(14) stime(15) → indexes 11 and 12.
-    let get = |i: usize| -> Result<u64> {
-        f.get(i)
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or_else(|| Error::parse("/proc/PID/stat", format!("field {} in {rest:?}", i + 3)))
-    };
-    Ok(get(11)? + get(12)?)
-}
-
 /// CPU seconds used so far by all of `pids` together.
 pub fn cpu_seconds(pids: &[u32]) -> Result<f64> {
-    let mut ticks = 0;
-    for pid in pids {
-        let path = format!("/proc/{pid}/stat");
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(path.clone(), e))?;
-        ticks += parse_proc_pid_ticks(&text)?;
+    let mut secs = 0.0;
+    for &pid in pids {
+        secs += testbeds::process::process_cpu_seconds(pid)?;
     }
-    Ok(ticks as f64 / USER_HZ)
+    Ok(secs)
 }
 
 /// TCP with `streams` streams; with `cpu`, also the data plane's CPU seconds per GB.
@@ -587,13 +565,6 @@ mod tests {
         assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.99), Some(3.0));
         assert_eq!(quantile(&[], 0.5), None);
         assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
-    }
-
-    #[test]
-    fn proc_stat_ticks() {
-        let s = "1234 (vpcd fwd) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
-        assert_eq!(parse_proc_pid_ticks(s).unwrap(), 300);
-        assert!(parse_proc_pid_ticks("garbage").is_err());
     }
 
     #[test]

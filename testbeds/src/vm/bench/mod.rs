@@ -31,9 +31,8 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub use parse::{
-    cpu_per_gb, median, parse_iperf3_receiver, parse_proc_stat_ticks, process_cpu_seconds, ratio,
-};
+pub use crate::process::{parse_proc_stat_ticks, process_cpu_seconds};
+pub use parse::{cpu_per_gb, median, parse_iperf3_receiver, ratio};
 use planes::*;
 use report::*;
 

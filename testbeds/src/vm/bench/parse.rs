@@ -80,32 +80,3 @@ pub fn parse_iperf3_receiver(text: &str) -> Result<IperfSummary> {
         bytes: (transferred * byte_scale).round() as u64,
     })
 }
-
-/// Parses `/proc/<pid>/stat` for the process's CPU time in clock ticks: `utime + stime`
-/// (fields 14 and 15, counted after the parenthesised command name, which may hold spaces).
-pub fn parse_proc_stat_ticks(stat: &str) -> Result<u64> {
-    let err = |detail: &str| Error::parse("/proc/<pid>/stat", format!("{detail}: {stat:?}"));
-    let (_, rest) = stat
-        .rsplit_once(')')
-        .ok_or_else(|| err("no ')' after the command name"))?;
-    // `rest` starts at field 3 (state): utime (14) is its 12th token, stime (15) the 13th.
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| -> Result<u64> {
-        fields
-            .get(i)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(|| err("utime/stime missing or not a number"))
-    };
-    Ok(field(11)? + field(12)?)
-}
-
-/// CPU seconds (user + system, all threads) process `pid` has used so far.
-pub fn process_cpu_seconds(pid: u32) -> Result<f64> {
-    let path = format!("/proc/{pid}/stat");
-    let stat =
-        std::fs::read_to_string(&path).map_err(|e| Error::io(format!("reading {path}"), e))?;
-    let ticks = parse_proc_stat_ticks(&stat)?;
-    let hz = crate::sys::clock_ticks_per_sec()
-        .ok_or_else(|| Error::parse("sysconf(_SC_CLK_TCK)", "no positive value"))?;
-    Ok(ticks as f64 / hz as f64)
-}
