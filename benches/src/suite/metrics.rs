@@ -200,9 +200,15 @@ fn iperf3_server(plane: &Plane, port: u16) -> Result<NsChild> {
     let ip = plane.server_ip.to_string();
     let port = port.to_string();
     let argv = ["iperf3", "-s", "-1", "-B", &ip, "-p", &port, "--forceflush"];
+    server_ready(plane, &argv, |l| l.contains("Server listening"))
+}
+
+/// Starts `argv` in the plane's server namespace (killed with this thread) and waits, at
+/// most 10 s, for a stdout line that `ready` accepts: its readiness signal.
+fn server_ready(plane: &Plane, argv: &[&str], ready: impl Fn(&str) -> bool) -> Result<NsChild> {
     let mut server = NsChild::spawn(
-        ns_command(&plane.server_ns, &argv),
-        describe(&plane.server_ns, &argv),
+        ns_command(&plane.server_ns, argv),
+        describe(&plane.server_ns, argv),
         None,
         SpawnOpts {
             die_with_thread: true,
@@ -210,7 +216,7 @@ fn iperf3_server(plane: &Plane, port: u16) -> Result<NsChild> {
         },
     )?;
     server.wait_for_line(
-        |s, l| s == Stream::Stdout && l.contains("Server listening"),
+        |s, l| s == Stream::Stdout && ready(l),
         Duration::from_secs(10),
     )?;
     Ok(server)
@@ -480,19 +486,7 @@ pub fn connrate(plane: &Plane, port: u16, settings: &Settings) -> Result<f64> {
     let bin = bin.to_string_lossy().into_owned();
     let addr = format!("{}:{port}", plane.server_ip);
     let sargv = [bin.as_str(), "serve", &addr];
-    let mut server = NsChild::spawn(
-        ns_command(&plane.server_ns, &sargv),
-        describe(&plane.server_ns, &sargv),
-        None,
-        SpawnOpts {
-            die_with_thread: true,
-            ..SpawnOpts::default()
-        },
-    )?;
-    server.wait_for_line(
-        |s, l| s == Stream::Stdout && l.starts_with("ready"),
-        Duration::from_secs(10),
-    )?;
+    let mut server = server_ready(plane, &sargv, |l| l.starts_with("ready"))?;
     let count = settings.conns.to_string();
     let threads = CONN_THREADS.to_string();
     let cargv = [bin.as_str(), "client", &addr, &count, &threads];
