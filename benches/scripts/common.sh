@@ -1,5 +1,5 @@
 # Shared by the bench scripts (source it): per-run names, cleanup, iperf3 runs, and the
-# kernel peer topology. Expects P (the per-run prefix) to be set before sourcing.
+# vpcd topology. Expects P (the per-run prefix) to be set before sourcing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DIR=$(mktemp -d "/tmp/$P.XXXX")
@@ -38,25 +38,6 @@ runs() {
   for i in $(seq 1 "$RUNS"); do out+=("$(iperf "$2" "$3" "$4" $(($5 + i)))"); done
   printf '%s\n' "${out[@]}" | median > "$DIR/$1.median"
   echo "${out[*]}" > "$DIR/$1.runs"
-}
-
-# The kernel peer: A ($P-ka, 10.0.1.10) <veth> router ($P-kr) <veth> B ($P-kb, 10.0.2.20),
-# MTU 9001 like the ENIs, forwarding on in the router.
-kernel_topology() {
-  for n in ka kr kb; do ip netns add "$P-$n"; ip -n "$P-$n" link set lo up; done
-  ip link add "$P-a0" type veth peer name "$P-a1"
-  ip link add "$P-b0" type veth peer name "$P-b1"
-  ip link set "$P-a0" netns "$P-ka"; ip link set "$P-a1" netns "$P-kr"
-  ip link set "$P-b0" netns "$P-kb"; ip link set "$P-b1" netns "$P-kr"
-  ip -n "$P-ka" addr add 10.0.1.10/24 dev "$P-a0"; ip -n "$P-kr" addr add 10.0.1.1/24 dev "$P-a1"
-  ip -n "$P-kb" addr add 10.0.2.20/24 dev "$P-b0"; ip -n "$P-kr" addr add 10.0.2.1/24 dev "$P-b1"
-  local l
-  for l in "ka $P-a0" "kr $P-a1" "kr $P-b1" "kb $P-b0"; do
-    set -- $l; ip -n "$P-$1" link set "$2" mtu 9001 up
-  done
-  ip -n "$P-ka" route add default via 10.0.1.1
-  ip -n "$P-kb" route add default via 10.0.2.1
-  ip netns exec "$P-kr" sysctl -qw net.ipv4.ip_forward=1
 }
 
 # The vpcd topology of the benches: two subnets, one ENI each ($P-a, $P-b).

@@ -4,11 +4,11 @@
 //! - [`full`]: client (10.0.1.10, subnet A) → server (10.0.2.20, subnet B) behind the
 //!   realistic rule set: a 20-entry network ACL per direction on both subnets and each ENI
 //!   in 5 security groups of 60 rules per direction, the matching rule last, connection
-//!   tracking on (the rule set of `benches/scripts/firewall_throughput.sh`, whose last
+//!   tracking on (the rule set the older `firewall_throughput.sh` script used, whose last
 //!   rules allow every protocol from the VPC so that UDP and ping pass too);
 //! - [`nat`]: client (10.0.1.10, private subnet, 0/0 → NAT gateway) → NAT gateway
 //!   (10.0.0.220 → 198.51.100.7) → internet gateway → internet host 203.0.113.5 (the
-//!   topology of `benches/scripts/nat_throughput.sh`).
+//!   topology the older `nat_throughput.sh` script used).
 //!
 //! ENIs use static addressing (vpcd writes the address and route; no DHCP wait) and MTU
 //! [`MTU`]; the internet side has 1500, the largest an internet gateway forwards.
