@@ -12,8 +12,11 @@
 //! never in flow logs, as AWS documents); what the stack answers leaves by the ENI's port
 //! from the subnet router's MAC.
 //!
-//! Content ([`catalog`]) is read from the running tables at each request; tokens
-//! ([`token`]) belong to the instance and survive an apply.
+//! Content ([`catalog`]) is read from the running tables at each request. Tokens
+//! ([`token`]) are stateless: sealed with a [`TokenKey`] and checked by recomputing the
+//! seal, so a token issued by one forwarding worker is valid on any worker whose service
+//! holds a clone of the same key ([`MetadataService::set_token_key`]), it costs no
+//! memory, and it survives an apply. It stays valid only on the instance that asked.
 
 pub mod catalog;
 pub mod http;
@@ -31,6 +34,8 @@ use http::{Method, Request};
 use stack::{Activity, Reply, Stack};
 use token::{Tokens, MAX_TTL_SECS};
 
+pub use token::TokenKey;
+
 /// The service's address.
 pub const METADATA_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
 /// Endpoints (ENIs with a stack) at most; a new one beyond it is refused.
@@ -41,13 +46,13 @@ pub const STACK_IDLE_MS: u64 = 30_000;
 /// IP packets the service sends, with the ENI each goes to.
 pub type Output = Vec<(EniIdx, Vec<u8>)>;
 
-/// Every ENI's metadata endpoint and every instance's tokens.
+/// Every ENI's metadata endpoint, and the key its tokens are sealed with.
 #[derive(Default)]
 pub struct MetadataService {
     /// Stacks by ENI id (ids survive an apply; indexes may not).
     stacks: HashMap<String, Stack>,
-    /// Live tokens by instance id.
-    tokens: HashMap<String, Tokens>,
+    /// Issues and checks tokens (a key, random unless set; no per-token state).
+    tokens: Tokens,
 }
 
 /// Why the service did not take a packet.
@@ -82,8 +87,8 @@ impl MetadataService {
         if !stack.push(packet, now) {
             return Err(Refused::Busy);
         }
-        let instance = catalog::instance_id(t, eni);
-        let tokens = self.tokens.entry(instance).or_default();
+        let tokens = &mut self.tokens;
+        tokens.serve(&catalog::instance_id(t, eni));
         let opts = cfg.instance.metadata;
         let cat = stack.catalog(t, epoch, eni);
         let act = stack.run(now, &mut |req| {
@@ -95,7 +100,7 @@ impl MetadataService {
     }
 
     /// Runs every stack's timers (retransmissions, slow clients, closing), drops idle
-    /// stacks and expired tokens, and appends what the stacks send to `out` and what they
+    /// stacks, and appends what the stacks send to `out` and what they
     /// did, per ENI, to `acts`.
     pub fn poll(
         &mut self,
@@ -111,10 +116,11 @@ impl MetadataService {
             };
             let eni = EniIdx(i as u32);
             let opts = t.config.enis[i].instance.metadata;
-            let instance = catalog::instance_id(t, eni);
-            let tok = tokens.entry(instance).or_default();
+            tokens.serve(&catalog::instance_id(t, eni));
             let cat = stack.catalog(t, epoch, eni);
-            let a = stack.run(now, &mut |req| respond(req, cat.as_ref(), opts, tok, now));
+            let a = stack.run(now, &mut |req| {
+                respond(req, cat.as_ref(), opts, tokens, now)
+            });
             stack.keep_catalog(epoch, cat);
             if a != Activity::default() {
                 acts.push((eni, a));
@@ -122,10 +128,13 @@ impl MetadataService {
             out.extend(stack.take_output().into_iter().map(|p| (eni, p)));
             !(stack.idle() && now.saturating_sub(stack.last_seen) > STACK_IDLE_MS)
         });
-        self.tokens.retain(|_, tok| {
-            tok.expire(now);
-            !tok.is_empty()
-        });
+    }
+
+    /// Seals and checks tokens with `key` from now on. The daemon gives every forwarding
+    /// worker's service a clone of one key, so a token issued by one worker is valid on
+    /// all; without it each service has its own random key.
+    pub fn set_token_key(&mut self, key: TokenKey) {
+        self.tokens.set_key(key);
     }
 
     /// How many ENIs have an endpoint now.
@@ -135,7 +144,7 @@ impl MetadataService {
 }
 
 /// The answer to one request of an instance whose metadata is `catalog` (as seen from
-/// the ENI the request came in on).
+/// the ENI the request came in on); `tokens` serves that instance ([`Tokens::serve`]).
 pub fn respond(
     req: &Request,
     catalog: Option<&Catalog>,

@@ -266,7 +266,115 @@ fn token_requests_are_checked() {
         respond(&delete, Catalog::of(&t, A).as_ref(), opts, &mut tokens, 0).status,
         405
     );
-    assert!(tokens.is_empty(), "no refused request left a token");
+    assert_eq!(tokens.issued(), 0, "no refused request issued a token");
+}
+
+/// Workers each hold their own service: a token issued by one is valid on another
+/// holding a clone of the key, for the same instance only, until it expires.
+#[test]
+fn a_token_validates_on_every_worker_sharing_the_key() {
+    let mut c = config();
+    c.enis[A.idx()].instance.metadata.tokens_required = true;
+    c.enis[B.idx()].instance.metadata.tokens_required = true;
+    let t = tables(c);
+    let key = TokenKey::random();
+    let mut workers: Vec<MetadataService> = (0..3).map(|_| MetadataService::default()).collect();
+    for w in &mut workers[..2] {
+        w.set_token_key(key.clone());
+    }
+    let (ia, ib) = (catalog::instance_id(&t, A), catalog::instance_id(&t, B));
+    assert_ne!(ia, ib);
+    let ask = |w: &mut MetadataService,
+               eni: crate::vpc::config::EniIdx,
+               instance: &str,
+               req: &Request,
+               now: u64| {
+        w.tokens.serve(instance);
+        let opts = t.config.enis[eni.idx()].instance.metadata;
+        respond(req, Catalog::of(&t, eni).as_ref(), opts, &mut w.tokens, now)
+    };
+    let r = ask(&mut workers[0], A, &ia, &put_token("60"), 1_000);
+    assert_eq!(r.status, 200);
+    let tok = body(&r);
+    assert_eq!(tok.len(), token::TOKEN_LEN);
+    let read = get("/latest/meta-data/local-ipv4", Some(&tok));
+    for (w, eni, instance, now, status, why) in [
+        (0, A, &ia, 2_000, 200, "the worker that issued it"),
+        (1, A, &ia, 2_000, 200, "another worker with the key"),
+        (2, A, &ia, 2_000, 401, "a worker with another key"),
+        (1, B, &ib, 2_000, 401, "another instance"),
+        (0, B, &ib, 2_000, 401, "another instance, same worker"),
+        (1, A, &ia, 60_999, 200, "just before expiry"),
+        (1, A, &ia, 61_000, 401, "expired"),
+    ] {
+        assert_eq!(
+            ask(&mut workers[w], eni, instance, &read, now).status,
+            status,
+            "{why}"
+        );
+    }
+    // Two workers, one key, one instance: their tokens differ.
+    let other = body(&ask(&mut workers[1], A, &ia, &put_token("60"), 1_000));
+    assert_ne!(other, tok);
+    assert_eq!(
+        ask(
+            &mut workers[0],
+            A,
+            &ia,
+            &get("/latest/meta-data/local-ipv4", Some(&other)),
+            2_000
+        )
+        .status,
+        200
+    );
+}
+
+/// Whatever a guest puts in the token header, the answer is 401, never a panic.
+#[test]
+fn garbage_tokens_are_refused() {
+    let t = tables(config());
+    let mut tokens = Tokens::default();
+    tokens.serve(&catalog::instance_id(&t, A));
+    let opts = t.config.enis[A.idx()].instance.metadata;
+    let cat = Catalog::of(&t, A);
+    let tok = body(&respond(
+        &put_token("60"),
+        cat.as_ref(),
+        opts,
+        &mut tokens,
+        0,
+    ));
+    let mut flipped = tok.clone().into_bytes();
+    let last = flipped.len() - 1;
+    flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
+    let flipped = String::from_utf8(flipped).expect("ascii");
+    for bad in [
+        String::new(),
+        "AQAEAforged".into(),
+        format!("BQAEA{}", &tok[5..]),
+        tok[..tok.len() - 2].to_string(),
+        format!("{tok}00"),
+        format!("{}zz", &tok[..tok.len() - 2]),
+        flipped,
+        "f".repeat(100_000),
+    ] {
+        let r = respond(
+            &get("/latest/meta-data/", Some(&bad)),
+            cat.as_ref(),
+            opts,
+            &mut tokens,
+            1,
+        );
+        assert_eq!(r.status, 401, "{bad:.80}");
+    }
+    let r = respond(
+        &get("/latest/meta-data/", Some(&tok)),
+        cat.as_ref(),
+        opts,
+        &mut tokens,
+        1,
+    );
+    assert_eq!(r.status, 200);
 }
 
 // ---- whole exchanges through the data plane ----
