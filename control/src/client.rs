@@ -262,6 +262,7 @@ mod tests {
     fn show_unwraps_state() {
         let socket = temp_socket("show");
         let report = StatsReport {
+            workers: Vec::new(),
             epoch: 3,
             config: DataplaneConfig::default(),
             enis: vec![],

@@ -224,6 +224,25 @@ fn a_qemu_guest_on_a_hypervisors_tap_uses_the_vpc_and_survives_a_reboot() {
     guest_uses_the_vpc_and_survives_a_reboot("interface");
 }
 
+/// VPC-12: with two forwarding workers, the vhost-user port has one queue, read by
+/// worker 0; what worker 1 forwards to the guest is handed to worker 0.
+#[test]
+fn a_vhost_user_guest_works_with_two_forwarding_workers() {
+    guest_on_workers("vhost-user", 2);
+}
+
+/// The lab for `toml` on a vpcd with `workers` forwarding workers.
+fn start_lab(toml: &str, workers: usize) -> Lab {
+    if workers == 1 {
+        return start(toml);
+    }
+    let opts = testbeds::VpcdOptions {
+        extra_args: vec!["--workers".into(), workers.to_string()],
+        ..testbeds::VpcdOptions::default()
+    };
+    Lab::start_with(toml, opts).unwrap()
+}
+
 /// Plays the hypervisor for an `interface` ENI: a persistent TAP in `ns` (jumbo, no
 /// addresses), which QEMU opens by name and vpcd reads with `AF_PACKET`.
 fn create_tap(ns: &Netns) {
@@ -245,6 +264,12 @@ fn create_tap(ns: &Netns) {
 
 /// The scenario of the module doc with `eni-vm` attached as `kind`.
 fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
+    guest_on_workers(kind, 1);
+}
+
+/// The scenario of the module doc with `eni-vm` attached as `kind`, on a vpcd with
+/// `workers` forwarding workers.
+fn guest_on_workers(kind: &str, workers: usize) {
     testbeds::init_tracing();
     if !testbeds::require_root_or_skip() || !vm::require_vm_or_skip() {
         return;
@@ -256,12 +281,15 @@ fn guest_uses_the_vpc_and_survives_a_reboot(kind: &str) {
     let mut lab: Lab = if interface {
         // The TAP must exist before the ENI is attached to it: first the VPC with eni-vm
         // unattached (which creates the `web` namespace), then the TAP, then the attachment.
-        let mut lab = start(&topology(kind, &socket).replace(&attachment(kind, &socket), ""));
+        let mut lab = start_lab(
+            &topology(kind, &socket).replace(&attachment(kind, &socket), ""),
+            workers,
+        );
         create_tap(lab.ns("eni-web"));
         lab.apply(&topology(kind, &socket)).unwrap();
         lab
     } else {
-        start(&topology(kind, &socket))
+        start_lab(&topology(kind, &socket), workers)
     };
     if !interface {
         assert!(socket.exists(), "vpcd listens on {}", socket.display());

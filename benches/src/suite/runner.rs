@@ -58,14 +58,19 @@ impl PlaneSpec {
 /// Every plane the suite can build, routed group first; with `compare`, `vpcd@REF` and
 /// `vpcd-nat@REF` follow their current-build twins.
 pub fn catalogue(compare: Option<&RefBuild>) -> Vec<PlaneSpec> {
-    let mut v = vec![PlaneSpec::new("vpcd", Group::Routed, |_| {
-        planes::vpcd::full("vpcd", None)
-    })];
+    let mut v = vec![
+        PlaneSpec::new("vpcd", Group::Routed, |_| {
+            planes::vpcd::full("vpcd", None, 1)
+        }),
+        PlaneSpec::new("vpcd-w2", Group::Routed, |_| {
+            planes::vpcd::full("vpcd-w2", None, 2)
+        }),
+    ];
     if let Some(c) = compare {
         let name = format!("vpcd@{}", c.reference);
         let (n, bin) = (name.clone(), c.vpcd.clone());
         v.push(PlaneSpec::new(name, Group::Routed, move |_| {
-            planes::vpcd::full(&n, Some(&bin))
+            planes::vpcd::full(&n, Some(&bin), 1)
         }));
     }
     v.push(PlaneSpec::new(
@@ -84,13 +89,16 @@ pub fn catalogue(compare: Option<&RefBuild>) -> Vec<PlaneSpec> {
         planes::tapfwd::tapfwd,
     ));
     v.push(PlaneSpec::new("vpcd-nat", Group::Nat, |_| {
-        planes::vpcd::nat("vpcd-nat", None)
+        planes::vpcd::nat("vpcd-nat", None, 1)
+    }));
+    v.push(PlaneSpec::new("vpcd-nat-w2", Group::Nat, |_| {
+        planes::vpcd::nat("vpcd-nat-w2", None, 2)
     }));
     if let Some(c) = compare {
         let name = format!("vpcd-nat@{}", c.reference);
         let (n, bin) = (name.clone(), c.vpcd.clone());
         v.push(PlaneSpec::new(name, Group::Nat, move |_| {
-            planes::vpcd::nat(&n, Some(&bin))
+            planes::vpcd::nat(&n, Some(&bin), 1)
         }));
     }
     v.push(PlaneSpec::new(

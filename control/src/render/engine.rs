@@ -31,6 +31,19 @@ pub(super) fn engine(report: &StatsReport) -> String {
         e.batches,
         drops_text(&engine_drops)
     );
+    // Several forwarding workers: each one's share.
+    for (w, e) in report.workers.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "worker {w}: flow hits {}, misses {}, cached flows {}, batches {}, handed off {}, hand-offs dropped {}",
+            e.flow_hits,
+            e.flow_misses,
+            e.flows,
+            e.batches,
+            e.handed_off,
+            e.handoff_dropped + e.handoff_stale
+        );
+    }
     // The file writer fell behind: say so (nothing is printed while it keeps up).
     if e.flow_log_records_dropped > 0 || e.capture_packets_dropped > 0 {
         let _ = writeln!(

@@ -53,6 +53,7 @@ fn show_lists_everything() {
     };
     engine.drops[DropReason::NoRoute as usize] = 2;
     let report = StatsReport {
+        workers: Vec::new(),
         epoch: 4,
         config: c.config,
         enis: vec![EniReport {
@@ -134,6 +135,7 @@ fn show_lists_internet_gateways_and_public_ips() {
     let c = crate::compile_str(&topo).unwrap();
     assert!(summary(&c.config).ends_with(", 1 internet gateway"));
     let report = StatsReport {
+        workers: Vec::new(),
         epoch: 1,
         config: c.config,
         enis: vec![],
@@ -161,6 +163,7 @@ fn show_lists_internet_gateways_and_public_ips() {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
     let plain = show(&StatsReport {
+        workers: Vec::new(),
         epoch: 1,
         config: crate::compile_str(TOPO).unwrap().config,
         enis: vec![],
@@ -271,6 +274,7 @@ const FIREWALLS: &str = r#"
 fn show_lists_nacls_and_security_groups() {
     let c = crate::compile_str(FIREWALLS).unwrap();
     let report = StatsReport {
+        workers: Vec::new(),
         epoch: 1,
         config: c.config,
         enis: vec![],
@@ -383,6 +387,7 @@ fn show_lists_nat_gateways_with_their_metrics() {
         summary(&c.config)
     );
     let report = StatsReport {
+        workers: Vec::new(),
         epoch: 1,
         config: c.config,
         enis: vec![],
@@ -442,6 +447,7 @@ fn show_lists_nat_gateways_with_their_metrics() {
     assert!(text.contains("10.0.0.40  198.51.100.40  "), "{text}");
     // Without NAT gateways the section says so.
     let plain = show(&StatsReport {
+        workers: Vec::new(),
         epoch: 1,
         config: crate::compile_str(TOPO).unwrap().config,
         enis: vec![],
@@ -582,6 +588,7 @@ const PEERED: &str = r#"
 
 fn bare_report(config: DataplaneConfig) -> StatsReport {
     StatsReport {
+        workers: Vec::new(),
         epoch: 1,
         config,
         enis: vec![],
@@ -805,6 +812,7 @@ fn show_marks_dhcp_enis_and_counts_dhcp() {
     );
     let c = crate::compile_str(&src).unwrap();
     let report = StatsReport {
+        workers: Vec::new(),
         epoch: 1,
         config: c.config,
         enis: vec![EniReport {

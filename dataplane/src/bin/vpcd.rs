@@ -40,6 +40,11 @@ struct Args {
     /// before it sleeps (0: always sleep when idle).
     #[arg(long, env = "VPCD_POLL_US", default_value_t = dataplane::daemon::DEFAULT_POLL_SPIN.as_micros() as u64)]
     poll_us: u64,
+    /// Forwarding workers (threads, 1 to 16): flows are sharded over them by a symmetric
+    /// hash, and every TAP gets one queue per worker. Flow logs, captures and mirroring
+    /// need 1.
+    #[arg(long, env = "VPCD_WORKERS", default_value_t = 1)]
+    workers: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +61,7 @@ fn main() -> anyhow::Result<()> {
     }
     opts.flow_capacity = args.flow_capacity;
     opts.poll_spin = std::time::Duration::from_micros(args.poll_us);
+    opts.workers = args.workers;
     opts.metrics = args.metrics.map(|addr| dataplane::daemon::MetricsOptions {
         addr,
         allow_remote: args.metrics_allow_remote,

@@ -340,6 +340,7 @@ mod tests {
 
     fn report(epoch: u64) -> StatsReport {
         StatsReport {
+            workers: Vec::new(),
             epoch,
             config: Default::default(),
             enis: vec![],

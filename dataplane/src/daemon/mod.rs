@@ -1,12 +1,22 @@
-//! `vpcd`: the control socket, the apply procedure, and the forwarding thread.
+//! `vpcd`: the control socket, the apply procedure, and the forwarding workers.
 //!
-//! Two threads. The forwarding thread owns the [`Dataplane`] over its ports (TAPs,
-//! QEMU stream sockets and vhost-user back ends, [`port::AnyPort`]) and runs a
-//! run-to-completion loop ([`crate::engine::run`]): epoll over the TAP fds, each ready port drained in batches.
+//! A control thread and one or more forwarding threads (workers, `--workers N`). Each
+//! worker owns a [`Dataplane`] over its ports (TAPs, QEMU stream sockets and vhost-user
+//! back ends, [`port::AnyPort`]) and runs a run-to-completion loop
+//! ([`crate::engine::run`]): epoll over the port fds, each ready port drained in batches.
 //! The control thread serves the Unix socket; for an apply it does the slow work (build
 //! and check tables, create TAPs, move them into namespaces) without stopping
-//! forwarding, then hands the result to the forwarding thread, which swaps it in between
-//! two batches. A rejected apply never reaches the forwarding thread.
+//! forwarding, then hands the result to every worker, which swaps it in between two
+//! batches. A rejected apply never reaches a worker.
+//!
+//! With several workers, flows are sharded by a symmetric hash of their L4 identifiers
+//! ([`crate::engine::steer`]): each worker has its own flow cache, connection tables and
+//! NAT translations, and no lock on the per-packet path. Every TAP has one queue per
+//! worker (`IFF_MULTI_QUEUE`); a port with a single queue (a socket, a vhost-user guest, a
+//! packet socket) is read by worker 0, and the other workers hand what they send to it
+//! to worker 0 ([`crate::engine::handoff`]). A frame read by a worker that does not own
+//! its flow is handed to its owner. Reports sum the workers' counters; a trace runs on the
+//! worker that owns the traced flow.
 
 pub mod attach;
 pub mod metrics_http;
@@ -25,9 +35,11 @@ use std::thread;
 use crate::daemon::metrics_http::{MetricsError, MetricsServer};
 use crate::daemon::port::AnyPort;
 use crate::daemon::proto::{Request, Response};
-use crate::datapath::{Dataplane, EniPlan, PortChange, DEFAULT_FLOWS};
+use crate::datapath::{Dataplane, EniPlan, PortChange, Steering, DEFAULT_FLOWS};
+use crate::engine::handoff::{Inbox, RemotePort};
 use crate::engine::port::PortIdx;
 use crate::engine::run::{Next, RunLoop};
+use crate::engine::steer::{flow_hash, worker_of};
 use crate::observe::report::{assemble, CounterSnapshot};
 use crate::observe::stats::StatsReport;
 use crate::sys::packet::PacketPort;
@@ -58,7 +70,12 @@ pub struct Options {
     /// Adaptive polling: how long the forwarding thread keeps polling after traffic
     /// before it sleeps ([`RunLoop::with_spin`]); [`DEFAULT_POLL_SPIN`] by default.
     pub poll_spin: std::time::Duration,
+    /// Forwarding workers (threads), 1 to [`MAX_WORKERS`]; 1 by default.
+    pub workers: usize,
 }
+
+/// The most forwarding workers (a TAP has at most this many queues).
+pub const MAX_WORKERS: usize = 16;
 
 /// Default of [`Options::poll_spin`].
 pub const DEFAULT_POLL_SPIN: std::time::Duration = std::time::Duration::from_micros(0);
@@ -91,6 +108,7 @@ impl Options {
             sndbuf: i32::MAX,
             metrics: None,
             poll_spin: DEFAULT_POLL_SPIN,
+            workers: 1,
         }
     }
 }
@@ -119,6 +137,9 @@ pub enum DaemonError {
     /// The metrics endpoint could not start (or its address was refused).
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// The number of workers is out of range.
+    #[error("--workers {0}: give 1 to {MAX_WORKERS}")]
+    BadWorkers(usize),
 }
 
 enum Cmd {
@@ -147,42 +168,66 @@ enum Cmd {
     Stop,
 }
 
-/// Handle to the forwarding thread.
-struct Forwarder {
+/// The way to one forwarding worker: its command queue and the descriptor that wakes it.
+#[derive(Clone)]
+struct Link {
     tx: mpsc::Sender<Cmd>,
-    wake: UnixStream,
-    thread: Option<thread::JoinHandle<()>>,
+    wake: Arc<UnixStream>,
+}
+
+impl Link {
+    /// Queues `cmd` for the worker and wakes it.
+    fn send(&self, cmd: Cmd) -> bool {
+        if self.tx.send(cmd).is_err() {
+            return false;
+        }
+        (&*self.wake).write_all(&[1]).is_ok()
+    }
+}
+
+/// Handles to the forwarding workers.
+struct Forwarder {
+    links: Vec<Link>,
+    threads: Vec<thread::JoinHandle<()>>,
+    /// Every worker's inbox, when there are several (ports with a single queue are
+    /// reached through worker 0's).
+    inboxes: Option<Arc<[Inbox]>>,
 }
 
 impl Forwarder {
-    fn send(&mut self, cmd: Cmd) -> bool {
-        send_cmd(&self.tx, &self.wake, cmd)
+    fn workers(&self) -> usize {
+        self.links.len()
     }
 
-    /// A fresh report from the forwarding thread (`None`: it is gone).
+    /// Sends `cmd` to worker `w`.
+    fn send(&self, w: usize, cmd: Cmd) -> bool {
+        self.links.get(w).is_some_and(|l| l.send(cmd))
+    }
+
+    /// A fresh report, the workers' counters summed (`None`: a worker is gone).
     fn report(&self) -> Option<StatsReport> {
-        fetch_report(&self.tx, &self.wake)
+        fetch_report(&self.links)
     }
 }
 
-/// Queues `cmd` for the forwarding thread and wakes it.
-fn send_cmd(tx: &mpsc::Sender<Cmd>, mut wake: &UnixStream, cmd: Cmd) -> bool {
-    if tx.send(cmd).is_err() {
-        return false;
-    }
-    wake.write_all(&[1]).is_ok()
-}
-
-/// Asks the forwarding thread for its counters, taken between two batches, and
+/// Asks every worker for its counters, taken between two batches, sums them, and
 /// assembles the report (what `vpcctl show` and the metrics endpoint serve) on the
-/// calling thread: the forwarding thread only copies counters.
-fn fetch_report(tx: &mpsc::Sender<Cmd>, wake: &UnixStream) -> Option<StatsReport> {
-    let (reply, rx) = mpsc::channel();
-    if !send_cmd(tx, wake, Cmd::Report { reply }) {
-        return None;
+/// calling thread: the workers only copy counters.
+fn fetch_report(links: &[Link]) -> Option<StatsReport> {
+    let pending: Vec<_> = links
+        .iter()
+        .map(|l| {
+            let (reply, rx) = mpsc::channel();
+            l.send(Cmd::Report { reply }).then_some(rx)
+        })
+        .collect::<Option<_>>()?;
+    let mut replies = pending.into_iter();
+    let (tables, mut snap) = replies.next()?.recv().ok()?;
+    for rx in replies {
+        let (_, other) = rx.recv().ok()?;
+        snap.merge(&other);
     }
-    let (tables, snapshot) = rx.recv().ok()?;
-    Some(assemble(&tables, snapshot))
+    Some(assemble(&tables, snap))
 }
 
 /// Runs the daemon until a shutdown request. `ready` is called once the socket listens.
@@ -204,45 +249,43 @@ pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), Dae
     if let Some(m) = opts.metrics {
         crate::daemon::metrics_http::check_addr(m.addr, m.allow_remote)?;
     }
+    if opts.workers == 0 || opts.workers > MAX_WORKERS {
+        return Err(DaemonError::BadWorkers(opts.workers));
+    }
     let listener = bind(&opts.socket)?;
-    let (tx, rx) = mpsc::channel();
-    let (wake_tx, wake_rx) = UnixStream::pair().map_err(DaemonError::Setup)?;
-    // Started before the forwarding thread: requests wait in the channel until it runs.
+    let fwd = match start_workers(&opts) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = std::fs::remove_file(&opts.socket);
+            return Err(e);
+        }
+    };
+    // Started before the workers take commands: requests wait in their queues.
     let metrics = match opts.metrics {
         None => None,
         Some(m) => {
-            let (tx, wake) = (tx.clone(), wake_tx.try_clone().map_err(DaemonError::Setup)?);
-            match MetricsServer::start(m.addr, m.allow_remote, move || fetch_report(&tx, &wake)) {
+            let links = fwd.links.clone();
+            match MetricsServer::start(m.addr, m.allow_remote, move || fetch_report(&links)) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     let _ = std::fs::remove_file(&opts.socket);
+                    stop_workers(fwd);
                     return Err(e.into());
                 }
             }
         }
     };
-    let run = RunLoop::new(wake_rx, EXPIRY_INTERVAL_MS)
-        .map_err(DaemonError::Setup)?
-        .with_spin(opts.poll_spin);
-    let flows = opts.flow_capacity;
-    let thread = thread::Builder::new()
-        .name("forwarding".into())
-        .spawn(move || forwarding_loop(Dataplane::new(flows), run, rx))
-        .map_err(DaemonError::Setup)?;
-    let mut fwd = Forwarder {
-        tx,
-        wake: wake_tx,
-        thread: Some(thread),
-    };
     ready(&Ready {
         socket: &opts.socket,
         metrics: metrics.as_ref().map(MetricsServer::local_addr),
     });
+    let mut fwd = fwd;
     let mut state = ControlState {
         opts: opts.clone(),
         running: DataplaneConfig::default(),
         finished: HashSet::new(),
         next_tap: 0,
+        epoch: 0,
     };
     for conn in listener.incoming() {
         let Ok(mut conn) = conn else { continue };
@@ -267,13 +310,87 @@ pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), Dae
     if let Some(m) = metrics {
         m.stop();
     }
-    fwd.send(Cmd::Stop);
-    if let Some(t) = fwd.thread.take() {
-        let _ = t.join();
-    }
+    stop_workers(fwd);
     let _ = std::fs::remove_file(&opts.socket);
     tracing::info!("vpcd stopped");
     Ok(())
+}
+
+/// Starts `opts.workers` forwarding threads, each with its own data plane and run loop
+/// (and, with several, their place in the group: [`Steering`]).
+fn start_workers(opts: &Options) -> Result<Forwarder, DaemonError> {
+    let n = opts.workers;
+    let mut wakes = Vec::with_capacity(n);
+    for _ in 0..n {
+        wakes.push(UnixStream::pair().map_err(DaemonError::Setup)?);
+    }
+    let mut steering: Vec<Option<Steering>> = if n > 1 {
+        let wakers = wakes
+            .iter()
+            .map(|(tx, _)| tx.try_clone())
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(DaemonError::Setup)?;
+        Steering::group(wakers)
+            .map_err(DaemonError::Setup)?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None]
+    };
+    let inboxes = steering
+        .first()
+        .and_then(Option::as_ref)
+        .map(Steering::inboxes);
+    let mut fwd = Forwarder {
+        links: Vec::with_capacity(n),
+        threads: Vec::with_capacity(n),
+        inboxes,
+    };
+    for (w, (wake_tx, wake_rx)) in wakes.into_iter().enumerate() {
+        let (tx, rx) = mpsc::channel();
+        let run = match RunLoop::new(wake_rx, EXPIRY_INTERVAL_MS) {
+            Ok(r) => r.with_spin(opts.poll_spin),
+            Err(e) => {
+                stop_workers(fwd);
+                return Err(DaemonError::Setup(e));
+            }
+        };
+        let mut dp = Dataplane::new(opts.flow_capacity);
+        if let Some(st) = steering.get_mut(w).and_then(Option::take) {
+            dp.set_steering(st);
+        }
+        let name = if n > 1 {
+            format!("forwarding-{w}")
+        } else {
+            "forwarding".into()
+        };
+        match thread::Builder::new()
+            .name(name)
+            .spawn(move || forwarding_loop(dp, run, rx))
+        {
+            Ok(t) => fwd.threads.push(t),
+            Err(e) => {
+                stop_workers(fwd);
+                return Err(DaemonError::Setup(e));
+            }
+        }
+        fwd.links.push(Link {
+            tx,
+            wake: Arc::new(wake_tx),
+        });
+    }
+    Ok(fwd)
+}
+
+/// Stops every worker (each writes its running flow-log intervals first) and waits.
+fn stop_workers(fwd: Forwarder) {
+    for l in &fwd.links {
+        l.send(Cmd::Stop);
+    }
+    for t in fwd.threads {
+        let _ = t.join();
+    }
 }
 
 fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
@@ -320,6 +437,8 @@ struct ControlState {
     /// ENIs (by id) whose attachment was completed (renamed, addressed, routed).
     finished: HashSet<String>,
     next_tap: u64,
+    /// The running configuration epoch (every worker's).
+    epoch: u64,
 }
 
 const GONE: &str = "the forwarding thread is gone; restart vpcd";
@@ -342,7 +461,10 @@ impl ControlState {
             },
             Request::Trace { spec } => {
                 let (tx, rx) = mpsc::channel();
-                if !fwd.send(Cmd::Trace { spec, reply: tx }) {
+                // The worker that owns the traced flow (and its tracked connection).
+                let (proto, a, b) = crate::datapath::trace_flow(&spec);
+                let w = worker_of(flow_hash(proto, a, b), fwd.workers());
+                if !fwd.send(w, Cmd::Trace { spec, reply: tx }) {
                     return Response::Rejected {
                         errors: vec![GONE.into()],
                     };
@@ -365,12 +487,40 @@ impl ControlState {
             Ok(t) => t,
             Err(errors) => return Response::Rejected { errors },
         };
+        let workers = fwd.workers();
+        if workers > 1
+            && !(config.flow_logs.is_empty()
+                && config.captures.is_empty()
+                && config.mirror_sessions.is_empty())
+        {
+            return Response::Rejected {
+                errors: vec![format!(
+                    "flow logs, packet captures and traffic mirroring need one forwarding \
+                     worker for now; this vpcd runs {workers} (start it without --workers)"
+                )],
+            };
+        }
+        // The epoch this apply installs (every worker installs every apply).
+        let next_epoch = self.epoch + 1;
+        // With several workers, what a port with a single queue becomes on the workers
+        // that do not own it: a hand-off to worker 0.
+        let remote = |i: usize| -> PortChange<AnyPort> {
+            match &fwd.inboxes {
+                Some(inboxes) => PortChange::Replace(AnyPort::Remote(RemotePort::new(
+                    Arc::clone(inboxes),
+                    0,
+                    PortIdx(i as u32),
+                    next_epoch,
+                ))),
+                None => PortChange::Remove,
+            }
+        };
         let mut errors = Vec::new();
         // 2. Plan: keep the TAPs of unchanged, healthy attachments; create the others
         //    (moved into their namespace under a unique name). Any failure drops the new
         //    TAPs: nothing changed.
         let (tx, rx) = mpsc::channel();
-        if !fwd.send(Cmd::Attached { reply: tx }) {
+        if !fwd.send(0, Cmd::Attached { reply: tx }) {
             return Response::Rejected {
                 errors: vec![GONE.into()],
             };
@@ -440,118 +590,142 @@ impl ControlState {
         if !errors.is_empty() {
             return Response::Rejected { errors };
         }
-        let mut plan = Vec::with_capacity(specs.len());
+        // One plan per worker: the same tables, each worker's own queue of every TAP.
+        let mut plans: Vec<Vec<EniPlan<AnyPort>>> = (0..workers)
+            .map(|_| Vec::with_capacity(specs.len()))
+            .collect();
         let mut new_taps = Vec::new();
         let mut new_sockets = Vec::new();
         for (i, p) in specs.iter().enumerate() {
-            let port = match (&p.attachment, keep[i]) {
-                (_, true) => PortChange::Keep,
-                (None, false) => PortChange::Remove,
-                (Some(att), false) if !att.is_namespace() => {
-                    if let AttachmentKind::Interface { name } = &att.kind {
-                        // An existing interface: opened where it lives, never created.
-                        let ns = (!att.netns.is_empty()).then_some(att.netns.as_str());
-                        match PacketPort::open(name, ns) {
-                            Ok(port) => {
-                                plan.push(EniPlan {
-                                    previous: previous[i].map(|p| PortIdx(p as u32)),
-                                    port: PortChange::Replace(AnyPort::Packet(port)),
-                                });
-                                continue;
+            // A port with one queue (not a TAP in a namespace) is worker 0's.
+            let single_queue = p.attachment.as_ref().is_some_and(|a| !a.is_namespace());
+            // Worker 0's change, and the others' (`None`: the same as worker 0's, or,
+            // for a port with one queue, a hand-off to worker 0).
+            let (first, others): (PortChange<AnyPort>, Option<Vec<AnyPort>>) =
+                match (&p.attachment, keep[i]) {
+                    (_, true) => (PortChange::Keep, None),
+                    (None, false) => (PortChange::Remove, None),
+                    (Some(att), false) if !att.is_namespace() => match single_queue_port(p, att) {
+                        Ok((port, socket)) => {
+                            if socket {
+                                new_sockets.push(p.id.clone());
                             }
+                            (PortChange::Replace(port), None)
+                        }
+                        Err(e) => return Response::Rejected { errors: vec![e] },
+                    },
+                    (Some(att), false) => {
+                        let name = attach::tap_name(&self.opts.tap_prefix, self.next_tap);
+                        self.next_tap += 1;
+                        let created = if workers > 1 {
+                            Tap::create_queues(&name, workers, self.opts.sndbuf)
+                        } else {
+                            Tap::create(&name, self.opts.sndbuf).map(|t| vec![t])
+                        };
+                        let mut queues = match created {
+                            Ok(q) => q.into_iter().map(AnyPort::Tap),
                             Err(err) => {
                                 return Response::Rejected {
-                                    errors: vec![format!("{}: interface `{name}`: {err}", p.id)],
+                                    errors: vec![format!("{}: {err}", p.id)],
                                 }
                             }
-                        }
-                    }
-                    // A socket a guest connects to: nothing to do in any namespace.
-                    let Some(socket) = att.kind.socket() else {
-                        return Response::Rejected {
-                            errors: vec![format!("{}: unsupported attachment kind", p.id)],
                         };
-                    };
-                    match socket_port(&att.kind, socket, p.mac) {
-                        Ok(port) => {
-                            new_sockets.push(p.id.clone());
-                            PortChange::Replace(port)
-                        }
-                        Err(err) => {
+                        if let Err(err) = attach::prepare(&name, p, att) {
                             return Response::Rejected {
-                                errors: vec![format!("{}: {err}", p.id)],
-                            }
+                                errors: vec![err.to_string()],
+                            };
                         }
-                    }
-                }
-                (Some(att), false) => {
-                    let name = attach::tap_name(&self.opts.tap_prefix, self.next_tap);
-                    self.next_tap += 1;
-                    let tap = match Tap::create(&name, self.opts.sndbuf) {
-                        Ok(t) => t,
-                        Err(err) => {
+                        new_taps.push(NewTap { port: i, name });
+                        let Some(q0) = queues.next() else {
                             return Response::Rejected {
-                                errors: vec![format!("{}: {err}", p.id)],
-                            }
-                        }
-                    };
-                    if let Err(err) = attach::prepare(&name, p, att) {
-                        return Response::Rejected {
-                            errors: vec![err.to_string()],
+                                errors: vec![format!("{}: no TAP queue", p.id)],
+                            };
                         };
+                        (PortChange::Replace(q0), Some(queues.collect()))
                     }
-                    new_taps.push(NewTap { port: i, name });
-                    PortChange::Replace(AnyPort::Tap(tap))
-                }
-            };
-            plan.push(EniPlan {
-                previous: previous[i].map(|p| PortIdx(p as u32)),
-                port,
-            });
+                };
+            let previous = previous[i].map(|p| PortIdx(p as u32));
+            let mut others = others.map(Vec::into_iter);
+            for plan in plans.iter_mut().skip(1) {
+                let port = if let Some(q) = others.as_mut().and_then(Iterator::next) {
+                    PortChange::Replace(q)
+                } else {
+                    match &first {
+                        PortChange::Remove => PortChange::Remove,
+                        // Renumbered, or new: a fresh hand-off (it carries the number).
+                        _ if single_queue => remote(i),
+                        PortChange::Keep => PortChange::Keep,
+                        PortChange::Replace(_) => PortChange::Remove,
+                    }
+                };
+                plan.push(EniPlan { previous, port });
+            }
+            if let Some(plan) = plans.first_mut() {
+                plan.push(EniPlan {
+                    previous,
+                    port: first,
+                });
+            }
         }
-        // The resolver's upstream socket, opened in its namespace when it changed.
-        let upstream = if config.dns.upstream == self.running.dns.upstream {
-            None
-        } else {
-            match &config.dns.upstream {
-                None => Some(None),
-                Some(u) => match crate::sys::netns::udp_socket_in(&u.netns, u.source) {
-                    Ok(s) => Some(Some(crate::datapath::UpstreamLink::new(
-                        s,
-                        std::net::SocketAddr::from((u.server, crate::vpc::pipeline::dns::PORT)),
-                    ))),
-                    Err(err) => {
-                        return Response::Rejected {
-                            errors: vec![format!(
+        // The resolver's upstream sockets (one per worker: a query's answer comes back to
+        // the worker that forwarded it), opened in its namespace when it changed.
+        let mut upstreams: Vec<Option<Option<crate::datapath::UpstreamLink>>> = Vec::new();
+        for _ in 0..workers {
+            let link = if config.dns.upstream == self.running.dns.upstream {
+                None
+            } else {
+                match &config.dns.upstream {
+                    None => Some(None),
+                    Some(u) => match crate::sys::netns::udp_socket_in(&u.netns, u.source) {
+                        Ok(s) => Some(Some(crate::datapath::UpstreamLink::new(
+                            s,
+                            std::net::SocketAddr::from((u.server, crate::vpc::pipeline::dns::PORT)),
+                        ))),
+                        Err(err) => {
+                            return Response::Rejected {
+                                errors: vec![format!(
                             "dns.upstream: cannot open a socket from {} in namespace `{}`: {err}",
                             u.source, u.netns
                         )],
+                            }
                         }
-                    }
-                },
-            }
-        };
-        // 3. Commit: the forwarding thread swaps tables and ports between two batches.
-        let (tx, rx) = mpsc::channel();
-        if !fwd.send(Cmd::Install {
-            tables,
-            plan,
-            upstream,
-            reply: tx,
-        }) {
-            return Response::Rejected {
-                errors: vec![GONE.into()],
+                    },
+                }
             };
+            upstreams.push(link);
         }
-        let epoch = match rx.recv() {
-            Ok(Ok(epoch)) => epoch,
-            Ok(Err(e)) => return Response::Rejected { errors: vec![e] },
-            Err(_) => {
+        // 3. Commit: every worker swaps tables and ports between two batches.
+        let mut replies = Vec::with_capacity(workers);
+        for (w, (plan, upstream)) in plans.into_iter().zip(upstreams).enumerate() {
+            let (tx, rx) = mpsc::channel();
+            if !fwd.send(
+                w,
+                Cmd::Install {
+                    tables: Arc::clone(&tables),
+                    plan,
+                    upstream,
+                    reply: tx,
+                },
+            ) {
                 return Response::Rejected {
                     errors: vec![GONE.into()],
-                }
+                };
             }
-        };
+            replies.push(rx);
+        }
+        let mut epoch = 0;
+        for rx in replies {
+            epoch = match rx.recv() {
+                Ok(Ok(epoch)) => epoch,
+                Ok(Err(e)) => return Response::Rejected { errors: vec![e] },
+                Err(_) => {
+                    return Response::Rejected {
+                        errors: vec![GONE.into()],
+                    }
+                }
+            };
+        }
+        self.epoch = epoch;
         self.running = config;
         let ids: HashSet<&str> = specs.iter().map(|p| p.id.as_str()).collect();
         self.finished.retain(|id| ids.contains(id.as_str()));
@@ -612,6 +786,26 @@ fn check(config: &DataplaneConfig) -> Result<Arc<Tables>, Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// The new port of an attachment that is not a TAP: an existing interface opened with
+/// `AF_PACKET` where it lives, or a socket a guest connects to (then `true`).
+fn single_queue_port(
+    p: &attach::PortSpec,
+    att: &crate::vpc::config::Attachment,
+) -> Result<(AnyPort, bool), String> {
+    if let AttachmentKind::Interface { name } = &att.kind {
+        let ns = (!att.netns.is_empty()).then_some(att.netns.as_str());
+        return PacketPort::open(name, ns)
+            .map(|port| (AnyPort::Packet(port), false))
+            .map_err(|err| format!("{}: interface `{name}`: {err}", p.id));
+    }
+    let Some(socket) = att.kind.socket() else {
+        return Err(format!("{}: unsupported attachment kind", p.id));
+    };
+    socket_port(&att.kind, socket, p.mac)
+        .map(|port| (port, true))
+        .map_err(|err| format!("{}: {err}", p.id))
 }
 
 /// The port of a socket attachment kind, listening at `socket`: a `-netdev stream`
@@ -686,6 +880,8 @@ fn forwarding_loop(mut dp: Dataplane<AnyPort>, mut run: RunLoop, rx: mpsc::Recei
                 },
             }
         }
+        // Frames other workers handed over (a wake-up may be for them alone).
+        dp.drain_inbox();
         Next::Continue
     });
 }

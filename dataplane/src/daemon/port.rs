@@ -5,6 +5,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
+use crate::engine::handoff::RemotePort;
 use crate::engine::port::Port;
 use crate::observe::stats::PortStatus;
 use crate::sys::packet::PacketPort;
@@ -24,6 +25,9 @@ pub enum AnyPort {
     VhostUser(VhostUserPort),
     /// An existing interface read and written with `AF_PACKET`.
     Packet(PacketPort),
+    /// A port with a single queue that another forwarding worker owns (one of the above):
+    /// frames sent to it are handed to that worker.
+    Remote(RemotePort),
 }
 
 impl AnyPort {
@@ -31,6 +35,7 @@ impl AnyPort {
     pub fn name(&self) -> String {
         match self {
             AnyPort::Tap(t) => t.name().to_string(),
+            AnyPort::Remote(_) => "(another worker's)".to_string(),
             AnyPort::Stream(s) => s.path().display().to_string(),
             AnyPort::VhostUser(v) => v.path().display().to_string(),
             AnyPort::Packet(p) => match p.netns() {
@@ -43,7 +48,7 @@ impl AnyPort {
     /// A socket-backed port's state (`None` for a TAP).
     pub fn status(&self) -> Option<PortStatus> {
         match self {
-            AnyPort::Tap(_) => None,
+            AnyPort::Tap(_) | AnyPort::Remote(_) => None,
             AnyPort::Stream(s) => {
                 let st = s.stats();
                 Some(PortStatus {
@@ -91,6 +96,7 @@ impl Port for AnyPort {
             AnyPort::Stream(s) => s.recv(buf),
             AnyPort::VhostUser(v) => v.recv(buf),
             AnyPort::Packet(p) => p.recv(buf),
+            AnyPort::Remote(r) => r.recv(buf),
         }
     }
 
@@ -101,6 +107,7 @@ impl Port for AnyPort {
             AnyPort::Stream(s) => s.send(frame),
             AnyPort::VhostUser(v) => v.send(frame),
             AnyPort::Packet(p) => p.send(frame),
+            AnyPort::Remote(r) => r.send(frame),
         }
     }
 
@@ -114,7 +121,7 @@ impl Port for AnyPort {
 
 /// The descriptor the run loop watches: the TAP's, the stream port's own epoll set, the
 /// vhost-user port's readiness eventfd (both stable while guests come and go), or the
-/// packet socket's.
+/// packet socket's; none (-1) for a port another worker reads.
 impl AsRawFd for AnyPort {
     fn as_raw_fd(&self) -> RawFd {
         match self {
@@ -122,6 +129,7 @@ impl AsRawFd for AnyPort {
             AnyPort::Stream(s) => s.as_raw_fd(),
             AnyPort::VhostUser(v) => v.as_raw_fd(),
             AnyPort::Packet(p) => p.as_raw_fd(),
+            AnyPort::Remote(_) => -1,
         }
     }
 }

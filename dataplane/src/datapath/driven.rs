@@ -19,7 +19,11 @@ impl<P: Port + AsRawFd> Driven for Dataplane<P> {
     }
 
     fn port_fds(&self) -> Vec<(PortIdx, RawFd)> {
-        self.ports().map(|(i, p)| (i, p.as_raw_fd())).collect()
+        // A negative descriptor: a port read by another worker (nothing to watch here).
+        self.ports()
+            .map(|(i, p)| (i, p.as_raw_fd()))
+            .filter(|(_, fd)| *fd >= 0)
+            .collect()
     }
 
     fn detach(&mut self, port: PortIdx) -> Option<P> {

@@ -56,7 +56,11 @@ impl<P: Port> Dataplane<P> {
             // Tracked connections survive a new configuration (AWS: rule changes do not
             // interrupt tracked connections). Uplinks track nothing.
             if let Some(e) = tables.config.enis.get(i) {
-                let cfg = e.conntrack;
+                let mut cfg = e.conntrack;
+                // With several workers, each holds a share of the ENI's table (its
+                // connections are spread over them by the flow hash).
+                let workers = self.shard.1.max(1) as u32;
+                cfg.max_entries = cfg.max_entries.div_ceil(workers);
                 let mut ct = prev
                     .and_then(|i| old_ct.get_mut(i).and_then(Option::take))
                     .unwrap_or_else(|| ConnTable::new(cfg));

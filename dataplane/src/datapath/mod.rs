@@ -50,6 +50,8 @@ use crate::engine::tx::{complete_checksum, mtu_fit, rewrite, segments, Fit};
 
 pub use crate::engine::buf::BUF_SIZE;
 pub use flow_action::FlowAction;
+pub use steering::Steering;
+pub use trace::trace_flow;
 pub use upstream::UpstreamLink;
 
 mod driven;
@@ -61,6 +63,7 @@ mod install;
 mod metadata;
 mod process;
 mod report;
+mod steering;
 mod taps;
 mod trace;
 mod transmit;
@@ -149,6 +152,11 @@ pub struct Dataplane<P: Port> {
     writer: Writer,
     /// Which worker of how many this data plane is (see [`Dataplane::set_nat_shard`]).
     shard: (usize, usize),
+    /// Its place among several forwarding workers, when there are several
+    /// ([`Dataplane::set_steering`]).
+    steering: Option<Steering>,
+    /// Frames other workers handed over, being processed (kept for the allocation).
+    handoffs: steering::Handoffs,
 }
 
 impl<P: Port> Dataplane<P> {
@@ -182,6 +190,8 @@ impl<P: Port> Dataplane<P> {
             pool: Pool::new(),
             sent_to: Vec::with_capacity(64),
             shard: (0, 1),
+            steering: None,
+            handoffs: Default::default(),
         }
     }
 
@@ -248,6 +258,7 @@ impl<P: Port> Dataplane<P> {
         let o = self.writer.overflows();
         e.flow_log_records_dropped = o.flow_log_records;
         e.capture_packets_dropped = o.capture_packets;
+        e.handoff_dropped = self.inbox_dropped();
         e
     }
 

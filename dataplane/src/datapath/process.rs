@@ -61,13 +61,23 @@ impl<P: Port> Dataplane<P> {
     #[inline]
     pub fn process_in(&mut self, in_port: impl Into<PortIdx>, whole: &mut [u8], len: usize) {
         let in_port = in_port.into();
-        let Some(c) = self.counters.get_mut(in_port.idx()) else {
+        if in_port.idx() >= self.counters.len() {
             return;
-        };
+        }
         let len = len.min(whole.len());
+        let parsed = whole.get(VNET_HDR_LEN..len).map(parse_frame);
+        // With several workers: a frame of another worker's flow goes there, uncounted
+        // here (its owner counts it).
+        if let (Some(_), Some(Ok(meta))) = (&self.steering, &parsed) {
+            if self.hand_off_rx(in_port, meta, whole, len) {
+                return;
+            }
+        }
         let buf = &mut whole[..len];
-        c.rx_packets += 1;
-        c.rx_bytes += buf.len().saturating_sub(VNET_HDR_LEN) as u64;
+        if let Some(c) = self.counters.get_mut(in_port.idx()) {
+            c.rx_packets += 1;
+            c.rx_bytes += buf.len().saturating_sub(VNET_HDR_LEN) as u64;
+        }
         if self.taps.capturing {
             self.tap_sent(in_port, buf);
         }
@@ -75,9 +85,9 @@ impl<P: Port> Dataplane<P> {
             self.drop_frame(in_port, DropReason::Malformed);
             return;
         };
-        let meta = match parse_frame(frame) {
-            Ok(m) => m,
-            Err(_) => {
+        let meta = match parsed {
+            Some(Ok(m)) => m,
+            _ => {
                 self.drop_frame(in_port, DropReason::Malformed);
                 return;
             }

@@ -27,6 +27,7 @@ impl<P: Port> Dataplane<P> {
             nat_gateways: self.nats.iter().map(NatState::metrics).collect(),
             captures: self.taps.captures.report(),
             mirror_sessions: self.taps.mirrors.report(),
+            workers: Vec::new(),
         }
     }
 

@@ -6,6 +6,29 @@ use crate::vpc::config::{Neighbour, Outside};
 use crate::vpc::pipeline::dns::DnsState;
 use crate::vpc::pipeline::Overlay;
 
+/// The traced packet's source port (ICMP: echo identifier) when none is given.
+const TRACE_SRC_PORT: u16 = 40000;
+/// The traced TCP packet's destination port when none is given.
+const TRACE_TCP_PORT: u16 = 80;
+/// The traced UDP packet's destination port when none is given.
+const TRACE_UDP_PORT: u16 = 53;
+
+/// The protocol and L4 identifiers of the packet `spec` traces, as the flow steering
+/// reads them ([`crate::engine::steer::flow_hash`]): with several workers, a trace runs
+/// on the worker that owns its flow (and holds its tracked connection).
+pub fn trace_flow(spec: &TraceSpec) -> (u8, u16, u16) {
+    let sport = spec.src_port.unwrap_or(TRACE_SRC_PORT);
+    match spec.protocol {
+        TraceProtocol::Tcp => (6, sport, spec.dst_port.unwrap_or(TRACE_TCP_PORT)),
+        TraceProtocol::Udp => (17, sport, spec.dst_port.unwrap_or(TRACE_UDP_PORT)),
+        // An echo's identifier plays the port's part; other ICMP has none.
+        TraceProtocol::Icmp => match spec.icmp_type.unwrap_or(8) {
+            0 | 8 => (1, sport, 0),
+            _ => (1, 0, 0),
+        },
+    }
+}
+
 impl<P: Port> Dataplane<P> {
     /// Traces the packet `spec` describes through the pipeline (and its reply, when
     /// asked), on copies of the connection and NAT state: nothing of the running state,
@@ -81,10 +104,10 @@ impl<P: Port> Dataplane<P> {
             src,
             dst: spec.dst,
             protocol,
-            src_port: spec.src_port.unwrap_or(40000),
+            src_port: spec.src_port.unwrap_or(TRACE_SRC_PORT),
             dst_port: match spec.protocol {
-                TraceProtocol::Tcp => spec.dst_port.unwrap_or(80),
-                TraceProtocol::Udp => spec.dst_port.unwrap_or(53),
+                TraceProtocol::Tcp => spec.dst_port.unwrap_or(TRACE_TCP_PORT),
+                TraceProtocol::Udp => spec.dst_port.unwrap_or(TRACE_UDP_PORT),
                 TraceProtocol::Icmp => {
                     u16::from(spec.icmp_type.unwrap_or(8)) << 8
                         | u16::from(spec.icmp_code.unwrap_or(0))

@@ -6,6 +6,7 @@ pub mod buf;
 pub mod clock;
 pub mod flow;
 pub mod gso;
+pub mod handoff;
 pub mod packet;
 pub mod port;
 pub mod run;

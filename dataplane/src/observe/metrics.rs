@@ -471,6 +471,9 @@ fn engine_families(out: &mut Vec<Family>, e: &EngineCounters) {
         drops,
         flow_log_records_dropped,
         capture_packets_dropped,
+        handed_off,
+        handoff_stale,
+        handoff_dropped,
     } = e;
     let single = |name: &str, kind, help: &str, v: u64| {
         let mut f = Family::new(name, kind, help);
@@ -533,6 +536,18 @@ fn engine_families(out: &mut Vec<Family>, e: &EngineCounters) {
         Kind::Counter,
         "Captured packets dropped because the file writer's queue was full.",
         *capture_packets_dropped,
+    ));
+    out.push(single(
+        "vpcd_worker_handoffs_total",
+        Kind::Counter,
+        "Frames read by one forwarding worker and handed to the worker that owns their flow.",
+        *handed_off,
+    ));
+    out.push(single(
+        "vpcd_worker_handoff_drops_total",
+        Kind::Counter,
+        "Frames handed between workers and dropped (the receiving worker's inbox was full, or an apply came between).",
+        *handoff_dropped + *handoff_stale,
     ));
 }
 

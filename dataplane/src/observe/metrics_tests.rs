@@ -324,6 +324,7 @@ fn every_nat_metric_is_exported_with_its_value() {
         .collect();
     let metrics: NatMetrics = serde_json::from_value(serde_json::Value::Object(obj)).unwrap();
     let report = StatsReport {
+        workers: Vec::new(),
         epoch: 7,
         config: Default::default(),
         enis: vec![],
@@ -357,6 +358,7 @@ fn every_nat_metric_is_exported_with_its_value() {
 #[test]
 fn labels_are_escaped_and_nacl_denies_exported() {
     let mut report = StatsReport {
+        workers: Vec::new(),
         epoch: 1,
         config: Default::default(),
         enis: vec![crate::observe::stats::EniReport {

@@ -36,6 +36,74 @@ pub struct CounterSnapshot {
     pub captures: Vec<CaptureReport>,
     /// Traffic mirroring sessions, in configuration order.
     pub mirror_sessions: Vec<MirrorSessionReport>,
+    /// With several forwarding workers, each one's engine counters (filled by
+    /// [`CounterSnapshot::merge`]; empty with one).
+    #[serde(default)]
+    pub workers: Vec<EngineCounters>,
+}
+
+impl CounterSnapshot {
+    /// Adds the counters of `other`, another forwarding worker's snapshot of the same
+    /// epoch: every counter and gauge is a sum over the workers' shards (per port, per
+    /// NAT gateway, per network-ACL slot, engine-wide). Names, socket states, captures
+    /// and mirror sessions stay this snapshot's (the worker that owns the devices).
+    pub fn merge(&mut self, other: &CounterSnapshot) {
+        if self.workers.is_empty() {
+            self.workers.push(self.engine.clone());
+        }
+        self.workers.push(other.engine.clone());
+        add_each(&mut self.ports, &other.ports);
+        add_each(&mut self.nat_gateways, &other.nat_gateways);
+        add_counters(&mut self.engine, &other.engine);
+        for (a, b) in self.nacl_drops.iter_mut().zip(&other.nacl_drops) {
+            *a += b;
+        }
+    }
+}
+
+/// Adds `b[i]` to `a[i]` for every `i` both have.
+fn add_each<T: Serialize + serde::de::DeserializeOwned>(a: &mut [T], b: &[T]) {
+    for (a, b) in a.iter_mut().zip(b) {
+        add_counters(a, b);
+    }
+}
+
+/// Adds every number of `b` to the same number of `a`: counter structs of plain integers
+/// and integer arrays, summed field by field through their serialised form, so that a
+/// counter added later is summed too without a list to keep up to date. Runs on the
+/// control thread per report, never per packet.
+fn add_counters<T: Serialize + serde::de::DeserializeOwned>(a: &mut T, b: &T) {
+    fn add(a: &mut serde_json::Value, b: &serde_json::Value) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Number(x), Value::Number(y)) => {
+                if let (Some(x1), Some(y1)) = (x.as_u64(), y.as_u64()) {
+                    *x = x1.saturating_add(y1).into();
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                for (x, y) in x.iter_mut().zip(y) {
+                    add(x, y);
+                }
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                for (k, v) in x.iter_mut() {
+                    if let Some(w) = y.get(k) {
+                        add(v, w);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let (Ok(mut x), Ok(y)) = (serde_json::to_value(&*a), serde_json::to_value(b)) else {
+        return;
+    };
+    add(&mut x, &y);
+    match serde_json::from_value(x) {
+        Ok(sum) => *a = sum,
+        Err(e) => tracing::error!(%e, "cannot sum counters"),
+    }
 }
 
 /// The report of `snap` taken under `tables` (the tables of the same epoch).
@@ -65,6 +133,7 @@ pub fn assemble(tables: &Tables, snap: CounterSnapshot) -> StatsReport {
             })
             .collect(),
         engine: snap.engine,
+        workers: snap.workers,
         nacl_denies: nacl_report(tables, &snap.nacl_drops),
         nat_gateways: c
             .nat_gateways
@@ -117,4 +186,40 @@ fn nacl_report(tables: &Tables, drops: &[u64]) -> Vec<NaclDenyReport> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn merged_snapshots_sum_every_counter_of_every_port_and_gateway() {
+        let mut a = CounterSnapshot {
+            ports: vec![PortCounters::default(); 2],
+            nacl_drops: vec![1, 0],
+            nat_gateways: vec![NatMetrics::default()],
+            ..CounterSnapshot::default()
+        };
+        a.ports[1].rx_packets = 3;
+        a.ports[1].drops[2] = 1;
+        a.ports[1].conntrack_max = 500;
+        a.engine.flow_hits = 10;
+        let mut b = a.clone();
+        b.ports[0].tx_bytes = 7;
+        b.ports[1].drops[2] = 4;
+        b.nat_gateways[0].active_connection_count = 2;
+        b.engine.handed_off = 5;
+        a.merge(&b);
+        assert_eq!(a.ports[0].tx_bytes, 7);
+        assert_eq!(a.ports[1].rx_packets, 6);
+        assert_eq!(a.ports[1].drops[2], 5);
+        assert_eq!(a.ports[1].conntrack_max, 1000);
+        assert_eq!(a.nacl_drops, vec![2, 0]);
+        assert_eq!(a.nat_gateways[0].active_connection_count, 2);
+        assert_eq!(a.engine.flow_hits, 20);
+        assert_eq!(a.engine.handed_off, 5);
+        assert_eq!(a.workers.len(), 2);
+        assert_eq!(a.workers[1].handed_off, 5);
+        assert_eq!(a.workers[0].flow_hits, 10);
+    }
 }

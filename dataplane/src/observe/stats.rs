@@ -105,6 +105,9 @@ impl Default for EngineCounters {
             drops: [0; DropReason::COUNT],
             flow_log_records_dropped: 0,
             capture_packets_dropped: 0,
+            handed_off: 0,
+            handoff_stale: 0,
+            handoff_dropped: 0,
         }
     }
 }
@@ -173,6 +176,17 @@ pub struct EngineCounters {
     /// Captured packets dropped because the writer thread's queue was full.
     #[serde(default)]
     pub capture_packets_dropped: u64,
+    /// Frames read by this worker and handed to the worker that owns their flow
+    /// ([`crate::engine::handoff`]; zero with one worker).
+    #[serde(default)]
+    pub handed_off: u64,
+    /// Frames handed to this worker that it dropped because an apply came between
+    /// (their port numbers belonged to the previous configuration).
+    #[serde(default)]
+    pub handoff_stale: u64,
+    /// Frames other workers could not hand to this one (its inbox was full).
+    #[serde(default)]
+    pub handoff_dropped: u64,
 }
 
 /// The report for `vpcctl show`.
@@ -186,6 +200,10 @@ pub struct StatsReport {
     pub enis: Vec<EniReport>,
     /// Engine-wide counters.
     pub engine: EngineCounters,
+    /// With several forwarding workers, each one's engine counters (`engine` is their
+    /// sum); empty with one.
+    #[serde(default)]
+    pub workers: Vec<EngineCounters>,
     /// Packets denied per network-ACL rule (non-zero only), this epoch.
     #[serde(default)]
     pub nacl_denies: Vec<NaclDenyReport>,

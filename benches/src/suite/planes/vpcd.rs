@@ -138,17 +138,24 @@ private_ip = "10.0.0.220"
     t
 }
 
-fn options(binary: Option<&Path>) -> VpcdOptions {
+fn options(binary: Option<&Path>, workers: usize) -> VpcdOptions {
+    let extra_args = if workers > 1 {
+        vec!["--workers".to_string(), workers.to_string()]
+    } else {
+        Vec::new()
+    };
     VpcdOptions {
         binary: binary.map(Path::to_path_buf),
+        extra_args,
         ..VpcdOptions::default()
     }
 }
 
 /// (a) vpcd, full pipeline: the routed topology behind the realistic rule set. `binary`
-/// picks another vpcd (`--compare`); `label` names the plane.
-pub fn full(label: &str, binary: Option<&Path>) -> testbeds::Result<Plane> {
-    let lab = Lab::start_with(&full_topology(), options(binary))?;
+/// picks another vpcd (`--compare`); `label` names the plane; `workers` is vpcd's
+/// `--workers`.
+pub fn full(label: &str, binary: Option<&Path>, workers: usize) -> testbeds::Result<Plane> {
+    let lab = Lab::start_with(&full_topology(), options(binary, workers))?;
     let client_ns = lab.ns("eni-a").name().to_owned();
     let server_ns = lab.ns("eni-b").name().to_owned();
     let pid = lab.vpcd().pid();
@@ -163,8 +170,8 @@ pub fn full(label: &str, binary: Option<&Path>) -> testbeds::Result<Plane> {
 }
 
 /// (b) vpcd through the NAT gateway and internet gateway to an internet namespace.
-pub fn nat(label: &str, binary: Option<&Path>) -> testbeds::Result<Plane> {
-    let lab = Lab::start_with(&nat_topology(), options(binary))?;
+pub fn nat(label: &str, binary: Option<&Path>, workers: usize) -> testbeds::Result<Plane> {
+    let lab = Lab::start_with(&nat_topology(), options(binary, workers))?;
     let client_ns = lab.ns("eni-a").name().to_owned();
     let server_ns = lab.internet("igw-bench").name().to_owned();
     let pid = lab.vpcd().pid();
