@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use benches::suite::metrics::{
     Measurement, Settings, PING_COUNT, PING_INTERVAL, UDP_OFFERED_BPS, UDP_PAYLOAD,
+    UDP_PDR_LOSS_PCT, UDP_PDR_LOW_PPS, UDP_PDR_STEPS, UDP_PDR_TRIAL_SECS,
 };
 use benches::suite::quiet::QuietCheck;
 use benches::suite::results::Results;
@@ -23,7 +24,7 @@ struct Args {
     /// Rounds (each round measures every plane once; medians over rounds).
     #[arg(long, default_value_t = 5)]
     rounds: u32,
-    /// Seconds per iperf3 run (TCP and UDP).
+    /// Seconds per iperf3 run (TCP, UDP unconstrained and the UDP PDR confirmation).
     #[arg(long, default_value_t = 5)]
     secs: u32,
     /// Planes, comma-separated: vpcd, kernel, ovs, tapfwd, vpcd-nat, kernel-masq, or all.
@@ -137,6 +138,19 @@ fn run(args: Args) -> Result<String> {
             format!(
                 "quiet check before each measurement: busy < {} % of all CPUs over 1 s, waiting up to {} s",
                 args.quiet_pct, args.quiet_wait
+            ),
+            format!(
+                "UDP partial drop rate (PDR): the highest offered rate losing ≤ {} %, bisected in {} trials of {} s \
+                 between {} kpps and the unconstrained sender's rate, confirmed by a {} s run (its delivered kpps); \
+                 the unconstrained run is the PDR when it loses ≤ {} % itself; at most {} s of UDP traffic per plane and round",
+                UDP_PDR_LOSS_PCT,
+                UDP_PDR_STEPS,
+                UDP_PDR_TRIAL_SECS,
+                UDP_PDR_LOW_PPS / 1000.0,
+                cfg.settings.secs,
+                UDP_PDR_LOSS_PCT,
+                cfg.settings.secs
+                    + benches::suite::metrics::udp_pdr_search(cfg.settings.secs).max_trial_secs()
             ),
             "data plane CPU: utime + stime of the data plane's processes (vpcd, ovs-vswitchd, tapfwd; none for the kernel) during the 1-stream TCP run, per GB received".into(),
         ],

@@ -4,9 +4,17 @@
 //! - TCP: `iperf3 -J` with 1 and with 4 streams (`-P`), receiver-side Gbit/s; during the
 //!   1-stream run, the data plane's CPU seconds (utime + stime of
 //!   [`Plane::dataplane_pids`] from `/proc/PID/stat`) per GB moved.
-//! - UDP: `iperf3 -u -l 18` (18-byte payloads: 64-byte Ethernet frames with the FCS) at a
-//!   fixed offered rate ([`UDP_OFFERED_BPS`]) far above what any plane delivers; the
-//!   packets per second the sender got out, those delivered, and the loss.
+//! - UDP: `iperf3 -u -l 18` (18-byte payloads: 64-byte Ethernet frames with the FCS).
+//!   First unconstrained, at an offered rate ([`UDP_OFFERED_BPS`]) far above what any plane
+//!   delivers: the packets per second the sender got out, those delivered, and the loss.
+//!   Then the partial drop rate (PDR, [`super::pdr`]): the highest offered rate whose loss
+//!   stays within [`UDP_PDR_LOSS_PCT`], found by a bisection of [`UDP_PDR_STEPS`] trials of
+//!   [`UDP_PDR_TRIAL_SECS`] between [`UDP_PDR_LOW_PPS`] and the unconstrained sender's rate,
+//!   then confirmed by a run of the measurement's seconds; its delivered packets per second.
+//!   Skipped when the unconstrained run already loses no more than the threshold (that run
+//!   is then the PDR). Bound, with `secs` the measurement's seconds: the unconstrained run,
+//!   at most `UDP_PDR_STEPS + 1` trials and two confirmation runs, `3 × secs + 7` seconds
+//!   of traffic (`2 × secs + 6` usually), plus some 20 ms per iperf3 start (10 at most).
 //! - ping: [`PING_COUNT`] echoes [`PING_INTERVAL`] apart; average and p99 of the per-echo
 //!   round-trip times.
 //! - new TCP connections per second: the `connrate` program (next to this executable).
@@ -20,6 +28,7 @@ use testbeds::process::{run_command, Stream};
 use testbeds::{NsChild, SpawnOpts};
 
 use super::error::{Error, Result};
+use super::pdr::{Pdr, PdrSearch};
 use super::planes::Plane;
 
 /// One figure the suite reports.
@@ -35,6 +44,9 @@ pub enum Metric {
     UdpPps,
     /// Share of the 64-byte UDP frames lost, percent.
     UdpLoss,
+    /// 64-byte UDP frames delivered per second at the partial drop rate: the highest
+    /// offered rate losing at most [`UDP_PDR_LOSS_PCT`].
+    UdpPdr,
     /// Average ping round trip, µs.
     PingAvg,
     /// 99th percentile ping round trip, µs.
@@ -47,12 +59,13 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in table order.
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 10] = [
         Metric::Tcp1,
         Metric::Tcp4,
         Metric::UdpSent,
         Metric::UdpPps,
         Metric::UdpLoss,
+        Metric::UdpPdr,
         Metric::PingAvg,
         Metric::PingP99,
         Metric::ConnRate,
@@ -67,6 +80,7 @@ impl Metric {
             Metric::UdpSent => "udp64_sent_kpps",
             Metric::UdpPps => "udp64_kpps",
             Metric::UdpLoss => "udp64_loss_pct",
+            Metric::UdpPdr => "udp64_pdr_kpps",
             Metric::PingAvg => "ping_avg_us",
             Metric::PingP99 => "ping_p99_us",
             Metric::ConnRate => "tcp_conn_per_s",
@@ -82,6 +96,7 @@ impl Metric {
             Metric::UdpSent => "UDP 64-byte sent (kpps)",
             Metric::UdpPps => "UDP 64-byte delivered (kpps)",
             Metric::UdpLoss => "UDP 64-byte loss (%)",
+            Metric::UdpPdr => "UDP 64-byte PDR, ≤ 5 % loss (kpps)",
             Metric::PingAvg => "ping average (µs)",
             Metric::PingP99 => "ping p99 (µs)",
             Metric::ConnRate => "new TCP connections (/s)",
@@ -93,7 +108,12 @@ impl Metric {
     pub fn higher_is_better(self) -> bool {
         matches!(
             self,
-            Metric::Tcp1 | Metric::Tcp4 | Metric::UdpSent | Metric::UdpPps | Metric::ConnRate
+            Metric::Tcp1
+                | Metric::Tcp4
+                | Metric::UdpSent
+                | Metric::UdpPps
+                | Metric::UdpPdr
+                | Metric::ConnRate
         )
     }
 }
@@ -175,6 +195,15 @@ pub struct Settings {
 /// The UDP offered rate (iperf3 `-b`, payload bits): 100 Mbit/s of 18-byte payloads is
 /// 694 kpps, above what any plane (or one iperf3 sender) reaches on this machine class.
 pub const UDP_OFFERED_BPS: u64 = 100_000_000;
+/// The loss (percent) the UDP partial drop rate may have.
+pub const UDP_PDR_LOSS_PCT: f64 = 5.0;
+/// The lowest offered rate the PDR search tries, packets per second.
+pub const UDP_PDR_LOW_PPS: f64 = 10_000.0;
+/// Bisection steps of the PDR search (6: the bracket from 10 kpps to a 220 kpps sender
+/// narrows to 3.3 kpps).
+pub const UDP_PDR_STEPS: u32 = 6;
+/// Seconds per PDR search trial.
+pub const UDP_PDR_TRIAL_SECS: u32 = 1;
 /// The UDP payload: 18 bytes + 8 UDP + 20 IPv4 + 14 Ethernet + 4 FCS = 64-byte frames.
 pub const UDP_PAYLOAD: u32 = 18;
 /// Echo requests per ping run.
@@ -404,14 +433,65 @@ pub fn tcp(plane: &Plane, port: u16, secs: u32, streams: u32) -> Result<(TcpRun,
     Ok((run, cpu))
 }
 
-/// 64-byte UDP at [`UDP_OFFERED_BPS`].
-pub fn udp(plane: &Plane, port: u16, secs: u32) -> Result<UdpRun> {
+/// One 64-byte UDP run of `secs` at `bps` bits per second of payload (iperf3 `-b`).
+fn udp_run(plane: &Plane, port: u16, secs: u32, bps: u64) -> Result<UdpRun> {
     let len = UDP_PAYLOAD.to_string();
-    let rate = UDP_OFFERED_BPS.to_string();
+    let rate = bps.max(1).to_string();
     let json = iperf3_run(plane, port, secs, &["-u", "-l", &len, "-b", &rate])?;
-    let run = parse_iperf3_udp(&json)?;
-    tracing::info!(plane = %plane.label, ?run, "udp");
-    Ok(run)
+    parse_iperf3_udp(&json)
+}
+
+/// iperf3's `-b` (payload bits per second) for `pps` 64-byte frames per second.
+pub fn udp_bps(pps: f64) -> u64 {
+    (pps * f64::from(UDP_PAYLOAD) * 8.0).round() as u64
+}
+
+/// The PDR search the suite runs, with `secs` for the confirmation run.
+pub fn udp_pdr_search(secs: u32) -> PdrSearch {
+    PdrSearch {
+        low_pps: UDP_PDR_LOW_PPS,
+        steps: UDP_PDR_STEPS,
+        max_loss_pct: UDP_PDR_LOSS_PCT,
+        trial_secs: UDP_PDR_TRIAL_SECS,
+        confirm_secs: secs.max(1),
+    }
+}
+
+/// What the 64-byte UDP measurement found.
+#[derive(Debug)]
+pub struct UdpFigures {
+    /// The unconstrained run, at [`UDP_OFFERED_BPS`].
+    pub unconstrained: UdpRun,
+    /// The partial drop rate search (an error when it found none or a trial failed; the
+    /// unconstrained figures stand regardless).
+    pub pdr: Result<Pdr>,
+}
+
+/// 64-byte UDP: unconstrained at [`UDP_OFFERED_BPS`], then the PDR search
+/// ([`udp_pdr_search`]). Consecutive iperf3 runs use ports `port`, `port + 1`, … (a fresh
+/// one-shot server each).
+pub fn udp(plane: &Plane, port: u16, secs: u32) -> Result<UdpFigures> {
+    let unconstrained = udp_run(plane, port, secs, UDP_OFFERED_BPS)?;
+    tracing::info!(plane = %plane.label, run = ?unconstrained, "udp unconstrained");
+    let started = std::time::Instant::now();
+    let mut next_port = port;
+    let pdr = udp_pdr_search(secs).run(&unconstrained, |pps, s| {
+        next_port = next_port.wrapping_add(1);
+        udp_run(plane, next_port, s, udp_bps(pps))
+    });
+    match &pdr {
+        Ok(p) => tracing::info!(
+            plane = %plane.label,
+            offered_kpps = p.offered_pps / 1000.0,
+            delivered_kpps = p.confirmed.delivered_pps / 1000.0,
+            loss_pct = p.confirmed.loss_pct,
+            trials = p.trials.len(),
+            took = ?started.elapsed(),
+            "udp pdr"
+        ),
+        Err(e) => tracing::warn!(plane = %plane.label, %e, "udp pdr"),
+    }
+    Ok(UdpFigures { unconstrained, pdr })
 }
 
 /// [`PING_COUNT`] echoes [`PING_INTERVAL`] apart to `dst` from namespace `ns`; the
@@ -539,6 +619,18 @@ mod tests {
         let r = parse_iperf3_udp(old).unwrap();
         assert_eq!(r.delivered_pps, 500.0);
         assert_eq!(r.loss_pct, 0.0);
+    }
+
+    #[test]
+    fn udp_rates() {
+        // 694 kpps of 18-byte payloads is the unconstrained 100 Mbit/s.
+        assert_eq!(udp_bps(694_444.4), 99_999_994);
+        assert_eq!(udp_bps(115_000.0), 16_560_000);
+        let s = udp_pdr_search(3);
+        assert_eq!((s.confirm_secs, s.max_trial_secs()), (3, 13));
+        assert_eq!(udp_pdr_search(0).confirm_secs, 1);
+        assert!(Metric::UdpPdr.higher_is_better());
+        assert_eq!(Metric::ALL.len(), 10);
     }
 
     #[test]

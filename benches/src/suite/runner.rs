@@ -179,10 +179,12 @@ fn wait_reachable(plane: &Plane) -> Result<()> {
     }
 }
 
-/// What one measurement produced: its figures, and the ping round trips if it pinged.
+/// What one measurement produced: its figures, the ping round trips if it pinged, and a
+/// part of it that failed while the rest stands (UDP's PDR search).
 struct Measured {
     figures: Vec<(Metric, f64)>,
     ping: Option<Vec<f64>>,
+    problem: Option<String>,
 }
 
 impl From<Vec<(Metric, f64)>> for Measured {
@@ -190,9 +192,14 @@ impl From<Vec<(Metric, f64)>> for Measured {
         Measured {
             figures,
             ping: None,
+            problem: None,
         }
     }
 }
+
+/// Ports each measurement may use from its first one (UDP's PDR search runs a fresh
+/// iperf3 server per trial, each on the next port).
+const PORTS_PER_MEASUREMENT: u16 = 16;
 
 /// Runs one measurement on a plane.
 fn measure(plane: &Plane, m: Measurement, port: u16, settings: &Settings) -> Result<Measured> {
@@ -210,13 +217,25 @@ fn measure(plane: &Plane, m: Measurement, port: u16, settings: &Settings) -> Res
             vec![(Metric::Tcp4, run.gbps)].into()
         }
         Measurement::Udp => {
-            let run = metrics::udp(plane, port, settings.secs)?;
-            vec![
+            let udp = metrics::udp(plane, port, settings.secs)?;
+            let run = udp.unconstrained;
+            let mut figures = vec![
                 (Metric::UdpSent, run.offered_pps / 1000.0),
                 (Metric::UdpPps, run.delivered_pps / 1000.0),
                 (Metric::UdpLoss, run.loss_pct),
-            ]
-            .into()
+            ];
+            let problem = match udp.pdr {
+                Ok(p) => {
+                    figures.push((Metric::UdpPdr, p.confirmed.delivered_pps / 1000.0));
+                    None
+                }
+                Err(e) => Some(format!("UDP PDR: {e}")),
+            };
+            Measured {
+                figures,
+                ping: None,
+                problem,
+            }
         }
         Measurement::Ping => {
             let t = metrics::ping(plane)?;
@@ -225,6 +244,7 @@ fn measure(plane: &Plane, m: Measurement, port: u16, settings: &Settings) -> Res
             Measured {
                 figures: vec![(Metric::PingAvg, avg), (Metric::PingP99, p99)],
                 ping: Some(t),
+                problem: None,
             }
         }
         Measurement::Conn => {
@@ -288,9 +308,19 @@ fn run_plane(spec: &PlaneSpec, round: u32, cfg: &RunConfig, results: &mut Result
             busy: q.busy,
             waited_s: q.waited.as_secs_f64(),
         });
-        port += 1;
+        port += PORTS_PER_MEASUREMENT;
         match measure(&plane, m, port, &cfg.settings) {
-            Ok(Measured { figures, ping }) => {
+            Ok(Measured {
+                figures,
+                ping,
+                problem,
+            }) => {
+                if let Some(p) = problem {
+                    tracing::error!(plane = %spec.name, round, measurement = m.key(), %p, "measurement partly failed");
+                    results
+                        .problems
+                        .push(format!("round {round}: {} {}: {p}", spec.name, m.key()));
+                }
                 for (metric, value) in figures {
                     results.samples.push(Sample {
                         round,
