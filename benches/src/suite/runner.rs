@@ -58,14 +58,9 @@ impl PlaneSpec {
 /// Every plane the suite can build, routed group first; with `compare`, `vpcd@REF` and
 /// `vpcd-nat@REF` follow their current-build twins.
 pub fn catalogue(compare: Option<&RefBuild>) -> Vec<PlaneSpec> {
-    let mut v = vec![
-        PlaneSpec::new("vpcd", Group::Routed, |_| {
-            planes::vpcd::full("vpcd", None, 1)
-        }),
-        PlaneSpec::new("vpcd-w2", Group::Routed, |_| {
-            planes::vpcd::full("vpcd-w2", None, 2)
-        }),
-    ];
+    let mut v = vec![PlaneSpec::new("vpcd", Group::Routed, |_| {
+        planes::vpcd::full("vpcd", None, 1)
+    })];
     if let Some(c) = compare {
         let name = format!("vpcd@{}", c.reference);
         let (n, bin) = (name.clone(), c.vpcd.clone());
@@ -73,6 +68,9 @@ pub fn catalogue(compare: Option<&RefBuild>) -> Vec<PlaneSpec> {
             planes::vpcd::full(&n, Some(&bin), 1)
         }));
     }
+    v.push(PlaneSpec::new("vpcd-w2", Group::Routed, |_| {
+        planes::vpcd::full("vpcd-w2", None, 2)
+    }));
     v.push(PlaneSpec::new(
         "kernel",
         Group::Routed,
@@ -386,7 +384,16 @@ mod tests {
         let names = |v: Vec<PlaneSpec>| v.into_iter().map(|s| s.name).collect::<Vec<_>>();
         assert_eq!(
             names(select(catalogue(None), "all").unwrap()),
-            vec!["vpcd", "kernel", "ovs", "tapfwd", "vpcd-nat", "kernel-masq"]
+            vec![
+                "vpcd",
+                "vpcd-w2",
+                "kernel",
+                "ovs",
+                "tapfwd",
+                "vpcd-nat",
+                "vpcd-nat-w2",
+                "kernel-masq"
+            ]
         );
         assert_eq!(
             names(select(catalogue(None), "kernel, vpcd").unwrap()),
