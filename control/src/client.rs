@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dataplane::daemon::proto::{Request, Response};
+use dataplane::daemon::proto::{ProtoError, Request, Response};
 use dataplane::observe::stats::StatsReport;
 use dataplane::observe::trace::{TraceReport, TraceSpec};
 use dataplane::vpc::config::DataplaneConfig;
@@ -32,6 +32,26 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
+    /// The socket exists but this user may not use it (vpcd's socket is mode 0600).
+    #[error("permission denied on vpcd's control socket {} (mode 0600, only vpcd's user may use it): run vpcctl as that user (usually root)", socket.display())]
+    PermissionDenied {
+        /// The socket path.
+        socket: PathBuf,
+        /// The connect error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// vpcd did not answer in time.
+    #[error("vpcd at {} did not answer within {secs} s; see its log (vpcd.log next to the socket)", socket.display())]
+    Timeout {
+        /// The socket path.
+        socket: PathBuf,
+        /// The time waited.
+        secs: u64,
+    },
+    /// vpcd speaks another protocol version.
+    #[error("vpcd answered in {0}")]
+    Version(String),
     /// Reading or writing the socket failed.
     #[error("talking to vpcd at {}", socket.display())]
     Io {
@@ -75,26 +95,46 @@ pub fn request(socket: &Path, req: &Request) -> Result<Response, ClientError> {
         socket: socket.to_path_buf(),
         source,
     };
-    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::NotRunning {
-        socket: socket.to_path_buf(),
-        source,
+    let mut stream = UnixStream::connect(socket).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::PermissionDenied {
+            ClientError::PermissionDenied {
+                socket: socket.to_path_buf(),
+                source,
+            }
+        } else {
+            ClientError::NotRunning {
+                socket: socket.to_path_buf(),
+                source,
+            }
+        }
     })?;
     stream
         .set_read_timeout(Some(RESPONSE_TIMEOUT))
         .map_err(io)?;
-    let mut line = serde_json::to_vec(req).map_err(|source| ClientError::Protocol { source })?;
+    let mut line = dataplane::daemon::proto::encode_request(req)
+        .map_err(|source| ClientError::Protocol { source })?
+        .into_bytes();
     line.push(b'\n');
     stream.write_all(&line).map_err(io)?;
     stream.flush().map_err(io)?;
     let mut reader = BufReader::new(stream);
     let mut answer = String::new();
-    let n = reader.read_line(&mut answer).map_err(io)?;
+    let n = reader.read_line(&mut answer).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ClientError::Timeout {
+            socket: socket.to_path_buf(),
+            secs: RESPONSE_TIMEOUT.as_secs(),
+        },
+        _ => io(e),
+    })?;
     if n == 0 || answer.trim().is_empty() {
         return Err(ClientError::NoResponse {
             socket: socket.to_path_buf(),
         });
     }
-    serde_json::from_str(answer.trim_end()).map_err(|source| ClientError::Protocol { source })
+    dataplane::daemon::proto::decode_response(answer.trim_end().as_bytes()).map_err(|e| match e {
+        ProtoError::Malformed(source) => ClientError::Protocol { source },
+        ProtoError::Version { .. } => ClientError::Version(e.to_string()),
+    })
 }
 
 /// A short name of a response, for [`ClientError::Unexpected`].

@@ -24,13 +24,15 @@ pub mod port;
 pub mod proto;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::daemon::metrics_http::{MetricsError, MetricsServer};
 use crate::daemon::port::AnyPort;
@@ -51,6 +53,10 @@ use crate::vpc::tables::Tables;
 
 /// Largest request accepted on the socket.
 const MAX_REQUEST: u64 = 64 << 20;
+/// How long a client has to send its whole request.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// Clients served at once; more are told that vpcd is busy.
+const MAX_CLIENTS: usize = 32;
 /// How often connection tracking expires idle connections.
 const EXPIRY_INTERVAL_MS: i32 = 50;
 
@@ -279,33 +285,14 @@ pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), Dae
         socket: &opts.socket,
         metrics: metrics.as_ref().map(MetricsServer::local_addr),
     });
-    let mut fwd = fwd;
-    let mut state = ControlState {
+    let state = Mutex::new(ControlState {
         opts: opts.clone(),
         running: DataplaneConfig::default(),
         finished: HashSet::new(),
         next_tap: 0,
         epoch: 0,
-    };
-    for conn in listener.incoming() {
-        let Ok(mut conn) = conn else { continue };
-        // One client at a time: a client that never finishes its request must not block
-        // every later one.
-        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-        let req = match read_request(&mut conn) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = write_response(&mut conn, &Response::Rejected { errors: vec![e] });
-                continue;
-            }
-        };
-        let stop = matches!(req, Request::Shutdown);
-        let resp = state.handle(req, &mut fwd);
-        let _ = write_response(&mut conn, &resp);
-        if stop {
-            break;
-        }
-    }
+    });
+    serve(&listener, &opts.socket, &state, &fwd);
     // The endpoint first: it asks the forwarding thread for reports.
     if let Some(m) = metrics {
         m.stop();
@@ -416,16 +403,147 @@ fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     Ok(l)
 }
 
-fn read_request(conn: &mut UnixStream) -> Result<Request, String> {
-    let mut line = String::new();
-    BufReader::new(Read::by_ref(conn).take(MAX_REQUEST))
-        .read_line(&mut line)
-        .map_err(|e| format!("reading request: {e}"))?;
-    serde_json::from_str(&line).map_err(|e| format!("malformed request: {e}"))
+/// Serves the control socket until a shutdown request: every client on a thread of its
+/// own (at most [`MAX_CLIENTS`] at once), so a slow or idle client delays nobody; applies
+/// take the control state's lock one at a time, `show` and `trace` need no lock.
+fn serve(listener: &UnixListener, path: &Path, state: &Mutex<ControlState>, fwd: &Forwarder) {
+    let stop = AtomicBool::new(false);
+    let clients = AtomicUsize::new(0);
+    let me = nix::unistd::getuid().as_raw();
+    thread::scope(|scope| {
+        for conn in listener.incoming() {
+            if stop.load(Ordering::Acquire) {
+                break;
+            }
+            let Ok(mut conn) = conn else { continue };
+            // The socket is mode 0600; root could still connect to another user's: only
+            // our own user (or root) may drive this vpcd.
+            if let Some(uid) = peer_uid(&conn) {
+                if uid != me && uid != 0 {
+                    let e = format!(
+                        "permission denied: this vpcd runs as uid {me} and accepts requests \
+                         from that user or root only (you are uid {uid})"
+                    );
+                    let _ = write_response(&mut conn, &Response::Rejected { errors: vec![e] });
+                    continue;
+                }
+            }
+            if clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
+                clients.fetch_sub(1, Ordering::AcqRel);
+                let e = format!("vpcd is busy: {MAX_CLIENTS} clients are connected; try again");
+                let _ = write_response(&mut conn, &Response::Rejected { errors: vec![e] });
+                continue;
+            }
+            let (stop, clients) = (&stop, &clients);
+            let spawned = thread::Builder::new()
+                .name("control-client".into())
+                .spawn_scoped(scope, move || {
+                    if serve_client(conn, state, fwd) {
+                        stop.store(true, Ordering::Release);
+                        // Wake the accept loop so that it sees the flag.
+                        let _ = UnixStream::connect(path);
+                    }
+                    clients.fetch_sub(1, Ordering::AcqRel);
+                });
+            if let Err(e) = spawned {
+                clients.fetch_sub(1, Ordering::AcqRel);
+                tracing::error!(%e, "cannot start a control client thread");
+            }
+        }
+    });
+}
+
+/// One client: reads its request within [`REQUEST_DEADLINE`], answers it. Returns whether
+/// it asked for a shutdown.
+fn serve_client(mut conn: UnixStream, state: &Mutex<ControlState>, fwd: &Forwarder) -> bool {
+    let req = match read_request(&mut conn, REQUEST_DEADLINE) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = write_response(&mut conn, &Response::Rejected { errors: vec![e] });
+            return false;
+        }
+    };
+    let stop = matches!(req, Request::Shutdown);
+    let resp = match req {
+        Request::Apply { config } => match state.lock() {
+            Ok(mut st) => st.apply(*config, fwd),
+            Err(_) => Response::Rejected {
+                errors: vec!["vpcd's control state is poisoned; restart vpcd".into()],
+            },
+        },
+        other => handle(other, fwd),
+    };
+    let _ = conn.set_write_timeout(Some(REQUEST_DEADLINE));
+    let _ = write_response(&mut conn, &resp);
+    stop
+}
+
+/// The uid of the process at the other end of `conn` (`SO_PEERCRED`).
+fn peer_uid(conn: &UnixStream) -> Option<u32> {
+    nix::sys::socket::getsockopt(conn, nix::sys::socket::sockopt::PeerCredentials)
+        .ok()
+        .map(|c| c.uid())
+}
+
+/// Reads one request line: the whole of it within `deadline` (not per read, so a client
+/// that drips a byte at a time is cut off), at most [`MAX_REQUEST`] bytes, in the
+/// protocol version of this build ([`proto::VERSION`]).
+fn read_request(conn: &mut UnixStream, deadline: Duration) -> Result<Request, String> {
+    let until = Instant::now() + deadline;
+    let mut line = Vec::new();
+    let mut chunk = [0u8; 64 << 10];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "request not complete within {} s; closing the connection",
+                deadline.as_secs()
+            ));
+        }
+        conn.set_read_timeout(Some(left))
+            .map_err(|e| format!("reading request: {e}"))?;
+        let n = match conn.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(format!("reading request: {e}")),
+        };
+        if n == 0 {
+            return Err("the client closed the connection before a whole request".into());
+        }
+        let got = &chunk[..n];
+        match got.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                line.extend_from_slice(&got[..i]);
+                break;
+            }
+            None => line.extend_from_slice(got),
+        }
+        if line.len() as u64 > MAX_REQUEST {
+            return Err(format!(
+                "request larger than {} MiB; refused",
+                MAX_REQUEST >> 20
+            ));
+        }
+    }
+    if line.len() as u64 > MAX_REQUEST {
+        return Err(format!(
+            "request larger than {} MiB; refused",
+            MAX_REQUEST >> 20
+        ));
+    }
+    proto::decode_request(&line)
 }
 
 fn write_response(conn: &mut UnixStream, r: &Response) -> std::io::Result<()> {
-    let mut s = serde_json::to_string(r).map_err(std::io::Error::other)?;
+    let mut s = proto::encode_response(r).map_err(std::io::Error::other)?;
     s.push('\n');
     conn.write_all(s.as_bytes())
 }
@@ -450,38 +568,7 @@ struct NewTap {
 }
 
 impl ControlState {
-    fn handle(&mut self, req: Request, fwd: &mut Forwarder) -> Response {
-        match req {
-            Request::Apply { config } => self.apply(*config, fwd),
-            Request::Show => match fwd.report() {
-                Some(r) => Response::State(Box::new(r)),
-                None => Response::Rejected {
-                    errors: vec![GONE.into()],
-                },
-            },
-            Request::Trace { spec } => {
-                let (tx, rx) = mpsc::channel();
-                // The worker that owns the traced flow (and its tracked connection).
-                let (proto, a, b) = crate::datapath::trace_flow(&spec);
-                let w = worker_of(flow_hash(proto, a, b), fwd.workers());
-                if !fwd.send(w, Cmd::Trace { spec, reply: tx }) {
-                    return Response::Rejected {
-                        errors: vec![GONE.into()],
-                    };
-                }
-                match rx.recv() {
-                    Ok(Ok(r)) => Response::Trace(Box::new(r)),
-                    Ok(Err(e)) => Response::Rejected { errors: vec![e] },
-                    Err(_) => Response::Rejected {
-                        errors: vec![GONE.into()],
-                    },
-                }
-            }
-            Request::Shutdown => Response::Ok,
-        }
-    }
-
-    fn apply(&mut self, config: DataplaneConfig, fwd: &mut Forwarder) -> Response {
+    fn apply(&mut self, config: DataplaneConfig, fwd: &Forwarder) -> Response {
         // 1. Pure checks: tables build, namespaces exist. Nothing is touched yet.
         let tables = match check(&config) {
             Ok(t) => t,
@@ -757,6 +844,40 @@ impl ControlState {
             }
         }
         warnings
+    }
+}
+
+/// Answers a request that needs no control state (everything but an apply).
+fn handle(req: Request, fwd: &Forwarder) -> Response {
+    match req {
+        Request::Apply { .. } => Response::Rejected {
+            errors: vec!["internal: an apply takes the control state".into()],
+        },
+        Request::Show => match fwd.report() {
+            Some(r) => Response::State(Box::new(r)),
+            None => Response::Rejected {
+                errors: vec![GONE.into()],
+            },
+        },
+        Request::Trace { spec } => {
+            let (tx, rx) = mpsc::channel();
+            // The worker that owns the traced flow (and its tracked connection).
+            let (proto, a, b) = crate::datapath::trace_flow(&spec);
+            let w = worker_of(flow_hash(proto, a, b), fwd.workers());
+            if !fwd.send(w, Cmd::Trace { spec, reply: tx }) {
+                return Response::Rejected {
+                    errors: vec![GONE.into()],
+                };
+            }
+            match rx.recv() {
+                Ok(Ok(r)) => Response::Trace(Box::new(r)),
+                Ok(Err(e)) => Response::Rejected { errors: vec![e] },
+                Err(_) => Response::Rejected {
+                    errors: vec![GONE.into()],
+                },
+            }
+        }
+        Request::Shutdown => Response::Ok,
     }
 }
 

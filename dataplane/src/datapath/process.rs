@@ -167,13 +167,14 @@ impl<P: Port> Dataplane<P> {
             now: self.clock.now(),
             owner: None,
             via_nat: None,
+            full_table: None,
             dns: &mut self.dns,
         };
         let room = &mut whole[VNET_HDR_LEN..];
         let frame_len = len - VNET_HDR_LEN;
         let action = pipeline::slow_path(&mut cx, in_port, room, frame_len, &meta, &mut NoTrace);
         let buf = &mut whole[..len];
-        let (owner, via) = (cx.owner, cx.via_nat);
+        let (owner, via, full_table) = (cx.owner, cx.via_nat, cx.full_table);
         if let Some(key) = key {
             match action {
                 Action::Forward {
@@ -232,7 +233,11 @@ impl<P: Port> Dataplane<P> {
                 reason, nacl_slot, ..
             } => {
                 self.count_nacl(nacl_slot);
-                self.drop_frame(in_port, reason)
+                let charged = match (reason, full_table) {
+                    (DropReason::ConntrackFull, Some(eni)) => PortIdx::from(eni),
+                    _ => in_port,
+                };
+                self.drop_frame(charged, reason)
             }
             Action::Reply { len, drop } => {
                 let end = (VNET_HDR_LEN + len).min(buf.len());

@@ -186,6 +186,7 @@ impl<P: Port> Dataplane<P> {
             now,
             owner: None,
             via_nat: None,
+            full_table: None,
             dns: &mut DnsState::default(),
         };
         let action = pipeline::slow_path(&mut cx, port, frame, frame_len, &meta, &mut notes);

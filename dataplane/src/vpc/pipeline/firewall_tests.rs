@@ -367,6 +367,27 @@ fn scenario_28_conntrack_exhaustion_drops_new_only() {
 }
 
 #[test]
+fn a_full_receivers_table_is_charged_to_the_receiver() {
+    let mut c = firewalled();
+    c.enis[B.idx()].conntrack.max_entries = 2;
+    let mut dp = dp_with(c);
+    // SSH to B is tracked by B (and by A's egress): B's table fills first.
+    for sport in [41000, 41001] {
+        assert!(pass(&mut dp, &EA, &EB, tcp(&EA, &EB, sport, 22, SYN)));
+    }
+    assert!(!pass(&mut dp, &EA, &EB, tcp(&EA, &EB, 41002, 22, SYN)));
+    assert_eq!(drops(&dp, &EB, DropReason::ConntrackFull), 1, "B's table");
+    assert_eq!(
+        drops(&dp, &EA, DropReason::ConntrackFull),
+        0,
+        "not the sender's"
+    );
+    // Nothing of the refused connection stayed in A's table.
+    let r = dp.report(|_| None);
+    assert_eq!(r.enis[A.idx()].counters.conntrack_entries, 2);
+}
+
+#[test]
 fn invalid_tcp_state_is_counted() {
     let mut dp = dp_with(firewalled());
     // A SYN-ACK to B that nobody asked for: B's rules allow port 22 inbound... use A's

@@ -349,6 +349,9 @@ pub struct Context<'a> {
     /// What the NAT gateway the packet went through saw of it, if it went through one
     /// (set when the walk ends).
     pub via_nat: Option<NatHop>,
+    /// The ENI whose connection table was full, when the packet was dropped for it
+    /// (`conntrack_allowance_exceeded` is counted on that ENI, not always the sender).
+    pub full_table: Option<EniIdx>,
     /// The VPC resolver's rate limits and answer buffer.
     pub dns: &'a mut dns::DnsState,
 }

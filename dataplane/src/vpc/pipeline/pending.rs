@@ -76,7 +76,8 @@ impl Pending {
 
 impl Pending {
     /// Creates the pending connections (and NAT translation); on failure nothing of
-    /// them stays.
+    /// them stays, and a full connection table is charged to its ENI
+    /// ([`Context::full_table`]).
     pub(crate) fn commit(&self, cx: &mut Context<'_>) -> Result<[Option<CtRef>; 3], DropReason> {
         let now = cx.now;
         let enis = cx.state.enis();
@@ -106,7 +107,12 @@ impl Pending {
                         }
                     }
                     return Err(match e {
-                        InsertError::Full => DropReason::ConntrackFull,
+                        InsertError::Full => {
+                            // The sender's table, or the receiver's: AWS counts
+                            // `conntrack_allowance_exceeded` on the ENI whose table it is.
+                            cx.full_table = Some(eni);
+                            DropReason::ConntrackFull
+                        }
                         InsertError::InvalidTcp => DropReason::InvalidTcpState,
                     });
                 }
