@@ -45,6 +45,10 @@ struct Args {
     /// need 1.
     #[arg(long, env = "VPCD_WORKERS", default_value_t = 1)]
     workers: usize,
+    /// Keep the last applied configuration in FILE (written atomically after every apply)
+    /// and apply it again at start: a restarted vpcd brings its topology back by itself.
+    #[arg(long, env = "VPCD_STATE", value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -62,6 +66,7 @@ fn main() -> anyhow::Result<()> {
     opts.flow_capacity = args.flow_capacity;
     opts.poll_spin = std::time::Duration::from_micros(args.poll_us);
     opts.workers = args.workers;
+    opts.state_file = args.state;
     opts.metrics = args.metrics.map(|addr| dataplane::daemon::MetricsOptions {
         addr,
         allow_remote: args.metrics_allow_remote,

@@ -22,6 +22,7 @@ pub mod attach;
 pub mod metrics_http;
 pub mod port;
 pub mod proto;
+pub mod state;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -78,6 +79,9 @@ pub struct Options {
     pub poll_spin: std::time::Duration,
     /// Forwarding workers (threads), 1 to [`MAX_WORKERS`]; 1 by default.
     pub workers: usize,
+    /// Where the last applied configuration is kept ([`state`]): written after every
+    /// apply, applied again when vpcd starts. None by default.
+    pub state_file: Option<PathBuf>,
 }
 
 /// The most forwarding workers (a TAP has at most this many queues).
@@ -115,6 +119,7 @@ impl Options {
             metrics: None,
             poll_spin: DEFAULT_POLL_SPIN,
             workers: 1,
+            state_file: None,
         }
     }
 }
@@ -292,6 +297,9 @@ pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), Dae
         next_tap: 0,
         epoch: 0,
     });
+    if let Some(path) = &opts.state_file {
+        restore(path, &state, &fwd);
+    }
     serve(&listener, &opts.socket, &state, &fwd);
     // The endpoint first: it asks the forwarding thread for reports.
     if let Some(m) = metrics {
@@ -401,6 +409,30 @@ fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     let l = UnixListener::bind(path).map_err(err)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
     Ok(l)
+}
+
+/// Applies the configuration saved at `path` by an earlier vpcd (after a crash or a
+/// restart), before the socket serves anyone; a missing file is a first start, a bad one
+/// is logged and left for the next apply to replace.
+fn restore(path: &Path, state: &Mutex<ControlState>, fwd: &Forwarder) {
+    let config = match state::load(path) {
+        Ok(Some(c)) => c,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(%e, "not restoring the saved configuration");
+            return;
+        }
+    };
+    let Ok(mut st) = state.lock() else { return };
+    match st.apply(config, fwd) {
+        Response::Applied { epoch, warnings } => {
+            tracing::info!(epoch, path = %path.display(), ?warnings, "saved configuration restored")
+        }
+        Response::Rejected { errors } => {
+            tracing::error!(?errors, path = %path.display(), "saved configuration refused")
+        }
+        _ => {}
+    }
 }
 
 /// Serves the control socket until a shutdown request: every client on a thread of its
@@ -821,6 +853,26 @@ impl ControlState {
         // 4. Finish the new attachments (old TAPs are gone now, so names are free).
         let warnings = self.finish(&specs, &new_taps);
         tracing::info!(epoch, enis = self.running.enis.len(), "applied");
+        let mut warnings = warnings;
+        if let Some(path) = &self.opts.state_file {
+            if let Err(e) = state::save(path, &self.running) {
+                tracing::error!(%e, path = %path.display(), "cannot save the configuration");
+                warnings.push(format!(
+                    "applied, but not saved to {}: {e} (a restarted vpcd would not restore it)",
+                    path.display()
+                ));
+            }
+        }
+        let mut warnings = warnings;
+        if let Some(path) = &self.opts.state_file {
+            if let Err(e) = state::save(path, &self.running) {
+                tracing::error!(%e, path = %path.display(), "cannot save the configuration");
+                warnings.push(format!(
+                    "applied, but not saved to {}: {e} (a restarted vpcd would not restore it)",
+                    path.display()
+                ));
+            }
+        }
         Response::Applied { epoch, warnings }
     }
 
