@@ -59,6 +59,8 @@ mod flow_action;
 #[cfg(test)]
 mod flow_scan_tests;
 mod flowlogs;
+#[cfg(test)]
+mod hostile_tests;
 mod install;
 mod metadata;
 mod process;

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::vpc::pipeline::Live;
+use crate::wire::vnet::VnetHdr;
 
 impl<P: Port> Dataplane<P> {
     /// Reads up to [`crate::engine::buf::BATCH`] frames from port `port` (an ENI's, or an
@@ -81,16 +82,25 @@ impl<P: Port> Dataplane<P> {
         if self.taps.capturing {
             self.tap_sent(in_port, buf);
         }
-        let Some(frame) = buf.get_mut(VNET_HDR_LEN..) else {
-            self.drop_frame(in_port, DropReason::Malformed);
-            return;
-        };
         let meta = match parsed {
             Some(Ok(m)) => m,
             _ => {
                 self.drop_frame(in_port, DropReason::Malformed);
                 return;
             }
+        };
+        // The sender's offload state is input too (VPC-13): a GSO type that does not
+        // match the packet, a zero `gso_size`, a partial checksum or `hdr_len` past the
+        // frame is dropped here, not forwarded to another port or segmented.
+        let frame_len = buf.len().saturating_sub(VNET_HDR_LEN);
+        let vnet_ok = VnetHdr::parse(buf).is_ok_and(|h| h.check(frame_len, &meta).is_ok());
+        if !vnet_ok {
+            self.drop_frame(in_port, DropReason::Malformed);
+            return;
+        }
+        let Some(frame) = buf.get_mut(VNET_HDR_LEN..) else {
+            self.drop_frame(in_port, DropReason::Malformed);
+            return;
         };
         let mut first_fragment = None;
         let key = match meta.l3 {

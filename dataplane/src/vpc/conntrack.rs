@@ -321,6 +321,11 @@ impl ConnTable {
     ) -> Result<ConnRef, InsertError> {
         let state = match key.proto {
             PROTO_TCP if flags & RST != 0 => return Err(InsertError::InvalidTcp),
+            // SYN with FIN is never a valid segment (Linux `tcp_valid_flags`); a scan or
+            // an evasion attempt must not open a connection (VPC-13).
+            PROTO_TCP if flags & SYN != 0 && flags & FIN != 0 => {
+                return Err(InsertError::InvalidTcp)
+            }
             PROTO_TCP if flags & SYN != 0 && flags & ACK != 0 => {
                 return Err(InsertError::InvalidTcp)
             }
@@ -389,6 +394,9 @@ impl ConnTable {
                 replies: replies.saturating_add(1),
             },
             s @ (State::Udp { .. } | State::Icmp | State::Other) => s,
+            // SYN with FIN or RST is never a valid segment (Linux `tcp_valid_flags`):
+            // dropped, and it neither ends nor changes the connection (VPC-13).
+            _ if flags & SYN != 0 && flags & (FIN | RST) != 0 => return Touch::Invalid,
             _ if flags & RST != 0 => {
                 // The reset passes; the connection ends now.
                 self.kill(r.slot, false);

@@ -64,6 +64,21 @@ impl FragTable {
         self.map.insert(key, (delivery, now + FRAGMENT_TIMEOUT_MS));
     }
 
+    /// Datagrams remembered now.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no datagram is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The most datagrams it remembers.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Forgets everything (a new configuration renumbers ports).
     pub fn clear(&mut self) {
         self.map.clear();

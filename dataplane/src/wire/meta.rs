@@ -110,6 +110,12 @@ pub fn icmp_error_quote(frame: &[u8], ip: &IpMeta) -> Option<Quoted> {
         return None;
     }
     let ihl = usize::from(inner[0] & 0x0f) * 4;
+    // A quoted header shorter than 20 bytes is no IPv4 header: its "ports" would be read
+    // from inside the IP header, which a sender can craft to match a tracked connection
+    // (VPC-13). Not a quote.
+    if ihl < 20 {
+        return None;
+    }
     let l4 = inner.get(ihl..ihl + 8)?;
     let proto = inner[9];
     let a = |o: usize| {

@@ -75,6 +75,51 @@ impl VnetHdr {
     pub fn is_gso(&self) -> bool {
         self.gso_type & !GSO_ECN != GSO_NONE
     }
+
+    /// Checks the offload state a sender wrote against the Ethernet frame it precedes
+    /// (`frame_len` bytes, parsed into `meta`), as the kernel's `tun_get_user` and
+    /// `virtio_net_hdr_to_skb` do before they trust it (VPC-13): `hdr_len` within the
+    /// frame; a partial checksum's `csum_start + csum_offset + 2` within the frame; a
+    /// GSO type the TAP offers (TCPv4, TCPv6, with or without ECN; UDP on UDP) that
+    /// matches the packet, with a non-zero `gso_size`. Garbage here would otherwise be
+    /// forwarded to another tenant's port, or reach the MTU and segmentation paths
+    /// (a `gso_size` of 0 made a super-frame "fit" any hop).
+    pub fn check(&self, frame_len: usize, meta: &super::PacketMeta) -> Result<(), WireError> {
+        if self.flags == 0 && self.gso_type == GSO_NONE && self.hdr_len == 0 {
+            return Ok(());
+        }
+        if usize::from(self.hdr_len) > frame_len {
+            return Err(WireError::Invalid("virtio_net_hdr hdr_len past the frame"));
+        }
+        if self.flags & F_NEEDS_CSUM != 0 {
+            let end = usize::from(self.csum_start) + usize::from(self.csum_offset) + 2;
+            if end > frame_len {
+                return Err(WireError::Invalid("virtio_net_hdr csum_start/offset"));
+            }
+        }
+        if !self.is_gso() {
+            return Ok(());
+        }
+        if self.gso_size == 0 {
+            return Err(WireError::Invalid("virtio_net_hdr gso_size 0"));
+        }
+        let super::L3::Ip(ip) = meta.l3 else {
+            return Err(WireError::Invalid("gso of a non-IP frame"));
+        };
+        let ok = match self.gso_type & !GSO_ECN {
+            GSO_TCPV4 => ip.src.is_ipv4() && ip.proto == super::ipv4::PROTO_TCP && !ip.fragment,
+            GSO_TCPV6 => ip.src.is_ipv6() && ip.proto == super::ipv4::PROTO_TCP,
+            GSO_UDP => ip.proto == super::ipv4::PROTO_UDP && !ip.fragment,
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(WireError::Invalid(
+                "virtio_net_hdr gso type does not match the packet",
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
