@@ -105,7 +105,10 @@ fn a_killed_vpcd_restarted_on_its_state_file_brings_the_topology_back() {
     // Its TAPs went with it: the instance has no way out now.
     let out = lab
         .ns("eni-a")
-        .exec(&["ping", "-c", "1", "-W", "1", "10.0.2.20"], Duration::from_secs(5))
+        .exec(
+            &["ping", "-c", "1", "-W", "1", "10.0.2.20"],
+            Duration::from_secs(5),
+        )
         .unwrap();
     assert!(!out.status.success(), "no vpcd, no traffic");
 
@@ -150,6 +153,10 @@ fn a_killed_vpcd_restarted_on_its_state_file_brings_the_topology_back() {
     );
     let report = control::client::show(&socket2).unwrap();
     assert_eq!(report.enis.len(), 2);
-    assert!(report.enis.iter().all(|e| e.tap.is_some()), "{:?}", report.enis);
+    assert!(
+        report.enis.iter().all(|e| e.tap.is_some()),
+        "{:?}",
+        report.enis
+    );
     drop(restarted);
 }

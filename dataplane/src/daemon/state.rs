@@ -101,7 +101,10 @@ mod tests {
         assert_eq!(leftovers, 1);
         fs::write(&path, b"{not json").unwrap();
         let e = load(&path).unwrap_err().to_string();
-        assert!(e.contains("config.json") && e.contains("not a configuration"), "{e}");
+        assert!(
+            e.contains("config.json") && e.contains("not a configuration"),
+            "{e}"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }
