@@ -851,19 +851,8 @@ impl ControlState {
         // A socket port is complete once it listens.
         self.finished.extend(new_sockets);
         // 4. Finish the new attachments (old TAPs are gone now, so names are free).
-        let warnings = self.finish(&specs, &new_taps);
+        let mut warnings = self.finish(&specs, &new_taps);
         tracing::info!(epoch, enis = self.running.enis.len(), "applied");
-        let mut warnings = warnings;
-        if let Some(path) = &self.opts.state_file {
-            if let Err(e) = state::save(path, &self.running) {
-                tracing::error!(%e, path = %path.display(), "cannot save the configuration");
-                warnings.push(format!(
-                    "applied, but not saved to {}: {e} (a restarted vpcd would not restore it)",
-                    path.display()
-                ));
-            }
-        }
-        let mut warnings = warnings;
         if let Some(path) = &self.opts.state_file {
             if let Err(e) = state::save(path, &self.running) {
                 tracing::error!(%e, path = %path.display(), "cannot save the configuration");
