@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use dataplane::vpc::config::DataplaneConfig;
 
 use super::names::{target_name, vpc_id};
-use super::text::table;
+use super::text::{push_padded, table};
 
 /// The `VPCs` section of `vpcctl show`: each VPC with its CIDRs.
 pub(super) fn vpcs(c: &DataplaneConfig) -> String {
@@ -96,7 +96,9 @@ pub(super) fn route_tables(c: &DataplaneConfig) -> String {
                 Some(id) => format!("{id} (blackhole: target deleted)"),
                 None => target_name(c, r.target),
             };
-            let _ = writeln!(out, "  {:<w$}  → {target}", r.destination.to_string());
+            out.push_str("  ");
+            push_padded(&mut out, &r.destination.to_string(), w);
+            let _ = writeln!(out, "  → {target}");
         }
     }
     out

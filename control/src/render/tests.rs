@@ -872,3 +872,26 @@ fn show_names_each_enis_instance_and_its_metadata_options_when_not_default() {
         .unwrap_or_else(|| panic!("{text}"));
     assert!(line.ends_with("(eth0 device 0)"), "{line}");
 }
+
+/// No id, however long, makes `show` panic (a formatting width above `u16::MAX` would):
+/// validation caps ids at 64 characters, and the renderers pad by hand anyway.
+#[test]
+fn show_renders_a_100000_character_id() {
+    let mut c = crate::compile_str(TOPO).unwrap().config;
+    let long = |prefix: &str| format!("{prefix}{}", "x".repeat(100_000 - prefix.len()));
+    c.enis[0].id = long("eni-");
+    for g in &mut c.security_groups {
+        g.id = long("sg-");
+    }
+    for (i, rt) in c.route_tables.iter_mut().enumerate() {
+        rt.id = long(&format!("rtb-{i}-"));
+    }
+    c.subnets[0].id = long("subnet-");
+    let report = quiet_report(c);
+    let text = show(&report);
+    assert!(text.contains(&long("eni-")));
+    assert!(text.contains(&long("sg-")));
+    assert!(summary(&report.config).contains("1 ENI"));
+    let wide = table(&["id", "x"], &[vec![long("eni-"), "y".into()]]);
+    assert!(wide.ends_with("  y\n"));
+}

@@ -2,7 +2,6 @@
 //! counters and durations.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// `1 VPC`, `2 VPCs`: `n` and the noun in the right number.
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
@@ -11,7 +10,17 @@ pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// Indents every line of `text` by `n` spaces.
 pub(super) fn indent(text: &str, n: usize) -> String {
-    text.lines().map(|l| format!("{:n$}{l}\n", "")).collect()
+    let pad = " ".repeat(n);
+    text.lines().map(|l| format!("{pad}{l}\n")).collect()
+}
+
+/// Appends `cell` to `out`, then spaces up to `width` characters. Padding is written by
+/// hand, not with `{:<width$}`: a formatting width above `u16::MAX` panics, and no cell
+/// (however long an id a file holds) may make a renderer panic.
+pub(super) fn push_padded(out: &mut String, cell: &str, width: usize) {
+    out.push_str(cell);
+    let n = width.saturating_sub(cell.chars().count());
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 /// The ids joined with `, `, or `-` when there are none.
@@ -51,7 +60,8 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
                 l.push_str(c);
             } else {
                 let w = widths.get(i).copied().unwrap_or(0);
-                let _ = write!(l, "{c:<w$}  ");
+                push_padded(&mut l, c, w);
+                l.push_str("  ");
             }
         }
         out.push_str(l.trim_end());

@@ -208,6 +208,17 @@ impl Report {
                 "id",
                 format!("`{id}` must be `{prefix}` followed by letters, digits, `-` or `_`"),
             );
+        } else if id.len() > super::ids::ID_MAX_LEN {
+            self.err(
+                &resource,
+                "id",
+                format!(
+                    "`{}…` is {} characters long; an id has at most {}",
+                    &id[..super::ids::ID_MAX_LEN],
+                    id.len(),
+                    super::ids::ID_MAX_LEN
+                ),
+            );
         }
     }
 }
@@ -236,9 +247,10 @@ fn kind_name(kind: &str) -> &'static str {
     }
 }
 
-/// The name a resource goes by in messages: its id, or `kind[index]`.
+/// The name a resource goes by in messages: its id, or `kind[index]` when it has none or
+/// one too long to repeat in every message.
 fn label_at(id: &str, kind: &str, index: usize) -> String {
-    if id.is_empty() {
+    if id.is_empty() || id.len() > super::ids::ID_MAX_LEN {
         format!("{kind}[{index}]")
     } else {
         id.to_string()

@@ -1,10 +1,14 @@
 //! Ids: every resource's id carries its kind's AWS prefix (`vpc-`, `subnet-`, …) followed
-//! by letters, digits, `-` or `_`, and no two resources share an id, across kinds.
+//! by letters, digits, `-` or `_`, at most [`ID_MAX_LEN`] characters in all (AWS's ids are
+//! 21 or fewer), and no two resources share an id, across kinds.
 
 use std::collections::{HashMap, HashSet};
 
 use super::context::Report;
 use crate::model::Topology;
+
+/// The longest id, in characters (ids are ASCII): every id, and every id a route targets.
+pub const ID_MAX_LEN: usize = 64;
 
 /// Id prefixes, per resource kind.
 pub const VPC_PREFIX: &str = "vpc-";
@@ -87,7 +91,8 @@ pub(super) fn ids(r: &mut Report, t: &Topology) {
     let mut seen: HashMap<&str, String> = HashMap::new();
     let mut dups = Vec::new();
     for (id, slot) in all {
-        if id.is_empty() {
+        // An id over the limit is reported already, and not repeated in more messages.
+        if id.is_empty() || id.len() > ID_MAX_LEN {
             continue;
         }
         if let Some(first) = seen.get(id) {

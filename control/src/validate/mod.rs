@@ -96,9 +96,15 @@
 //! VPC or one joined to it by an active peering connection. A session whose filter has
 //! no rules is accepted with a warning (it mirrors nothing).
 //!
+//! **Limits** (`limits.rs`, ids in `ids.rs`): ids have at most 64 characters (route
+//! targets too, a deleted target's included); names and descriptions at most 255
+//! characters and no control characters; file paths at most 4095 bytes; at most 1,000
+//! routes per table and entries per prefix list, 10,000 records per hosted zone. So no
+//! file that validates can make `apply` or a renderer pathological.
+//!
 //! **Layout.** The TOML pass behind [`parse`] and [`check`] is in `parse.rs`. [`validate`]
 //! runs one check per resource kind, in this order (errors are reported in it): ids
-//! (`ids.rs`), VPCs (`vpc.rs`), peering connections (`peering.rs`), route tables' VPCs and
+//! (`ids.rs`), lengths and counts (`limits.rs`), VPCs (`vpc.rs`), peering connections (`peering.rs`), route tables' VPCs and
 //! main tables (`route_table.rs`), subnets (`subnet.rs`), ENIs and their instances
 //! (`eni.rs`), routes
 //! (`route_table.rs`), internet gateways (`internet_gateway.rs`), Elastic IPs and public
@@ -122,6 +128,7 @@ mod ids;
 mod internet_gateway;
 mod internet_host;
 mod lab;
+mod limits;
 mod nat_gateway;
 mod network_acl;
 mod parse;
@@ -147,12 +154,16 @@ pub use eni::{
     TCP_ESTABLISHED_TIMEOUT, UDP_STREAM_TIMEOUT, UDP_TIMEOUT,
 };
 pub use ids::{
-    CAP_PREFIX, DOPT_PREFIX, EIP_PREFIX, ENI_PREFIX, FL_PREFIX, IGW_PREFIX, NACL_PREFIX,
-    NAT_PREFIX, PCX_PREFIX, PL_PREFIX, RTB_PREFIX, SG_PREFIX, SUBNET_PREFIX, TMF_PREFIX,
-    TMS_PREFIX, TMT_PREFIX, VPC_PREFIX,
+    CAP_PREFIX, DOPT_PREFIX, EIP_PREFIX, ENI_PREFIX, FL_PREFIX, ID_MAX_LEN, IGW_PREFIX,
+    NACL_PREFIX, NAT_PREFIX, PCX_PREFIX, PL_PREFIX, RTB_PREFIX, SG_PREFIX, SUBNET_PREFIX,
+    TMF_PREFIX, TMS_PREFIX, TMT_PREFIX, VPC_PREFIX,
 };
 pub use internet_gateway::{MAX_INTERNET_PREFIX, MIN_INTERNET_PREFIX};
 pub use lab::{NAT_GATEWAY_MAX_PORT, NAT_GATEWAY_MIN_PORT};
+pub use limits::{
+    bad_text, LOG_FORMAT_MAX_LEN, PATH_MAX_LEN, PREFIX_LIST_ENTRIES_MAX, ROUTES_MAX, TEXT_MAX_LEN,
+    ZONE_RECORDS_MAX,
+};
 pub use nat_gateway::{NAT_GATEWAY_EIPS_QUOTA, NAT_GATEWAY_MAX_ADDRESSES};
 pub use network_acl::{NACL_RULES_MAX, NACL_RULES_QUOTA, NACL_RULE_MAX, NACL_RULE_MIN};
 pub use parse::TOP_LEVEL_KEYS;
@@ -216,6 +227,7 @@ fn validate_inner(
         ..Report::default()
     };
     ids::ids(&mut r, t);
+    limits::limits(&mut r, t);
 
     // Lookup maps (first occurrence wins; duplicates are already reported).
     let vpc_idx: HashMap<String, usize> = first_index(&t.vpcs, |x| x.id.as_str());

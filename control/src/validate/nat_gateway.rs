@@ -130,6 +130,7 @@ fn interface(r: &mut Report, (n, res): (&NatGateway, &str), users: &mut HashMap<
         let rest = id.strip_prefix(prefix);
         let ok = rest.is_some_and(|r| {
             !r.is_empty()
+                && id.len() <= super::ids::ID_MAX_LEN
                 && r.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         });
@@ -137,7 +138,7 @@ fn interface(r: &mut Report, (n, res): (&NatGateway, &str), users: &mut HashMap<
             r.err(
                 res,
                 "network_interface_id",
-                format!("`{id}` must be `{prefix}` followed by letters, digits, `-` or `_` (a NAT gateway's network interface is an ENI)"),
+                format!("`{id}` must be `{prefix}` followed by letters, digits, `-` or `_`, at most {} characters (a NAT gateway's network interface is an ENI)", super::ids::ID_MAX_LEN),
             );
             return;
         }

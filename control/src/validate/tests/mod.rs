@@ -17,6 +17,7 @@ mod ids;
 mod internet_gateway;
 mod internet_host;
 mod lab;
+mod limits;
 mod nat_gateway;
 mod network_acl;
 mod parse;
