@@ -246,7 +246,10 @@ mod tests {
     #[test]
     fn apply_returns_epoch() {
         let socket = temp_socket("apply");
-        let h = fake_vpcd(&socket, "{\"status\":\"applied\",\"epoch\":7}\n");
+        let h = fake_vpcd(
+            &socket,
+            "{\"version\":1,\"status\":\"applied\",\"epoch\":7}\n",
+        );
         let applied = apply(&socket, &DataplaneConfig::default()).unwrap();
         assert_eq!(
             applied,
@@ -256,7 +259,7 @@ mod tests {
             }
         );
         let req = h.join().unwrap();
-        assert!(req.starts_with("{\"op\":\"apply\""), "{req}");
+        assert!(req.starts_with("{\"version\":1,\"op\":\"apply\""), "{req}");
         assert!(req.ends_with('\n'));
     }
 
@@ -265,7 +268,7 @@ mod tests {
         let socket = temp_socket("reject");
         let h = fake_vpcd(
             &socket,
-            "{\"status\":\"rejected\",\"errors\":[\"a\",\"b\"]}\n",
+            "{\"version\":1,\"status\":\"rejected\",\"errors\":[\"a\",\"b\"]}\n",
         );
         match apply(&socket, &DataplaneConfig::default()) {
             Err(ClientError::Rejected(e)) => assert_eq!(e, vec!["a", "b"]),
@@ -277,7 +280,7 @@ mod tests {
     #[test]
     fn shutdown_ok_and_garbage() {
         let socket = temp_socket("shutdown");
-        let h = fake_vpcd(&socket, "{\"status\":\"ok\"}\n");
+        let h = fake_vpcd(&socket, "{\"version\":1,\"status\":\"ok\"}\n");
         shutdown(&socket).unwrap();
         h.join().unwrap();
 
@@ -313,7 +316,9 @@ mod tests {
             captures: vec![],
             mirror_sessions: vec![],
         };
-        let answer = serde_json::to_string(&Response::State(Box::new(report))).unwrap() + "\n";
+        let answer = dataplane::daemon::proto::encode_response(&Response::State(Box::new(report)))
+            .unwrap()
+            + "\n";
         let answer: &'static str = Box::leak(answer.into_boxed_str());
         let h = fake_vpcd(&socket, answer);
         assert_eq!(show(&socket).unwrap().epoch, 3);

@@ -58,6 +58,7 @@ pub fn two_subnets_and_middlebox() -> DataplaneConfig {
             attachment: a,
             security_groups: None,
             conntrack: Default::default(),
+            pps_allowance: 0,
             instance: Default::default(),
         };
     let local = RouteConfig {

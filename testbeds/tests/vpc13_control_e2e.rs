@@ -86,7 +86,8 @@ fn slow_idle_oversized_and_garbage_clients_delay_nobody_and_get_errors() {
 
     // Garbage, another version, an unknown operation: each an error naming the problem.
     for (line, want) in [
-        (&b"hello"[..], "protocol version 0"),
+        (&b"hello"[..], "malformed request"),
+        (br#"{"op":"show"}"#, "protocol version 0"),
         (br#"{"version":9,"op":"show"}"#, "protocol version 9"),
         (br#"{"version":1,"op":"explode"}"#, "malformed request"),
     ] {

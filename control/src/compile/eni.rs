@@ -161,6 +161,7 @@ pub(super) fn enis(
             },
             security_groups: Some(groups),
             conntrack: conntrack_config(e.conntrack.as_ref(), scale),
+            pps_allowance: e.pps_allowance.unwrap_or(0),
             instance,
         });
     }

@@ -511,6 +511,13 @@ fn security_groups(
 
 /// Checks an ENI's conntrack settings against AWS's bounds.
 fn conntrack(r: &mut Report, e: &Eni, res: &str) {
+    if e.pps_allowance == Some(0) {
+        r.err(
+            res,
+            "pps_allowance",
+            "must be at least 1 packet per second (leave it out for no limit)".to_string(),
+        );
+    }
     if let Some(ct) = &e.conntrack {
         let checks = [
             ("conntrack.max_entries", ct.max_entries, &CONNTRACK_ENTRIES),

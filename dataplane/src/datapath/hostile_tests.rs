@@ -1150,3 +1150,40 @@ fn icmp_errors_quoting_garbage_through_the_nat_gateway() {
     }
     assert!(take(&mut dp, UPLINK).is_empty());
 }
+
+#[test]
+fn a_flood_over_the_pps_allowance_is_dropped_and_counted_on_the_sender_only() {
+    let mut c = fixtures::two_subnets_and_middlebox();
+    c.enis[A.idx()].pps_allowance = 1_000;
+    let mut dp = fixtures::mem_dataplane(c, 1024, true).unwrap();
+    dp.set_now(1_000);
+    // A floods: the burst (64 packets: 50 ms of 1,000/s, at least 64) passes, the rest
+    // of this millisecond is dropped.
+    let sent = (0..200)
+        .filter(|i| {
+            matches!(
+                run(&mut dp, A, &udp_ab(5000 + i, 7, b"x")),
+                Outcome::Sent(_)
+            )
+        })
+        .count();
+    assert_eq!(sent, 64);
+    let drops = dp.counters(A).unwrap().drops[R::PpsAllowanceExceeded.index()];
+    assert_eq!(drops, 136);
+    // 100 ms later, 100 more are allowed (1 per ms), up to the burst.
+    dp.set_now(1_100);
+    let sent = (0..200)
+        .filter(|i| {
+            matches!(
+                run(&mut dp, A, &udp_ab(6000 + i, 7, b"x")),
+                Outcome::Sent(_)
+            )
+        })
+        .count();
+    assert_eq!(sent, 64, "refilled to the burst, not beyond");
+    // B has no allowance: it is never policed.
+    assert_eq!(
+        dp.counters(B).unwrap().drops[R::PpsAllowanceExceeded.index()],
+        0
+    );
+}

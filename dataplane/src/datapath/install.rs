@@ -2,6 +2,7 @@
 //! tracked connections and NAT translations carry over by ENI and gateway id.
 
 use super::*;
+use crate::engine::police::TokenBucket;
 
 impl<P: Port> Dataplane<P> {
     /// Builds tables for `config` and installs them with ports from `plan` (one entry
@@ -108,6 +109,19 @@ impl<P: Port> Dataplane<P> {
             })
             .collect();
         self.nacl_drops = vec![0; tables.nacl_slots as usize];
+        // Allowances start full at every apply; with several workers each polices its
+        // share of the ENI's flows.
+        let now = self.clock.now();
+        let workers = self.shard.1.max(1) as u32;
+        self.police = tables
+            .config
+            .enis
+            .iter()
+            .map(|e| {
+                (e.pps_allowance > 0)
+                    .then(|| TokenBucket::new(e.pps_allowance.div_ceil(workers), now))
+            })
+            .collect();
         // Flow logs: close the running intervals of the old configuration, then start
         // the new one's.
         let now = self.clock.now();

@@ -159,6 +159,8 @@ pub struct Dataplane<P: Port> {
     steering: Option<Steering>,
     /// Frames other workers handed over, being processed (kept for the allocation).
     handoffs: steering::Handoffs,
+    /// Per ENI port, its packets-per-second allowance when it has one.
+    police: Vec<Option<crate::engine::police::TokenBucket>>,
 }
 
 impl<P: Port> Dataplane<P> {
@@ -194,6 +196,7 @@ impl<P: Port> Dataplane<P> {
             shard: (0, 1),
             steering: None,
             handoffs: Default::default(),
+            police: Vec::new(),
         }
     }
 

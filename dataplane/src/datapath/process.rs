@@ -98,6 +98,13 @@ impl<P: Port> Dataplane<P> {
             self.drop_frame(in_port, DropReason::Malformed);
             return;
         }
+        // The ENI's packets-per-second allowance (a super-frame counts its segments).
+        if let Some(Some(bucket)) = self.police.get_mut(in_port.idx()) {
+            if !bucket.take(segments(buf), self.clock.now()) {
+                self.drop_frame(in_port, DropReason::PpsAllowanceExceeded);
+                return;
+            }
+        }
         let Some(frame) = buf.get_mut(VNET_HDR_LEN..) else {
             self.drop_frame(in_port, DropReason::Malformed);
             return;

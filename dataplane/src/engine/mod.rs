@@ -8,6 +8,7 @@ pub mod flow;
 pub mod gso;
 pub mod handoff;
 pub mod packet;
+pub mod police;
 pub mod port;
 pub mod run;
 pub mod steer;

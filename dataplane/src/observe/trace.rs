@@ -238,6 +238,7 @@ pub fn explanation_code(r: DropReason) -> &'static str {
         D::NatPortAllocation => "NGW_ERROR_PORT_ALLOCATION",
         D::NatReset => "NGW_IDLE_TIMEOUT",
         D::ConntrackFull => "CONNTRACK_ALLOWANCE_EXCEEDED",
+        D::PpsAllowanceExceeded => "PPS_ALLOWANCE_EXCEEDED",
         D::InvalidTcpState => "INVALID_TCP_STATE",
         D::EniNotAttached => "BAD_STATE_ATTACHMENT",
         D::FragmentationNeeded => "MTU_EXCEEDED",

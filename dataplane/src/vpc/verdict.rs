@@ -100,11 +100,14 @@ pub enum DropReason {
     /// A packet to the instance metadata service it cannot take: an offloaded
     /// super-frame, a full queue, too many endpoints.
     MetadataRefused,
+    /// A packet over the sending ENI's packets-per-second allowance
+    /// (AWS `pps_allowance_exceeded`).
+    PpsAllowanceExceeded,
 }
 
 impl DropReason {
     /// How many reasons there are.
-    pub const COUNT: usize = 38;
+    pub const COUNT: usize = 39;
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -146,6 +149,7 @@ impl DropReason {
         DropReason::DhcpMalformed,
         DropReason::MetadataDisabled,
         DropReason::MetadataRefused,
+        DropReason::PpsAllowanceExceeded,
     ];
 
     /// The counter name, as `vpcctl show` prints it.
@@ -189,6 +193,7 @@ impl DropReason {
             DropReason::DhcpMalformed => "dhcp_malformed",
             DropReason::MetadataDisabled => "metadata_disabled",
             DropReason::MetadataRefused => "metadata_refused",
+            DropReason::PpsAllowanceExceeded => "pps_allowance_exceeded",
         }
     }
 

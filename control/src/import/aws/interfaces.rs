@@ -392,6 +392,7 @@ impl Importer {
             interface: None,
             security_groups: None,
             conntrack,
+            pps_allowance: None,
             public_ip: None,
             instance_id,
             device_index: None,

@@ -155,6 +155,7 @@ fn three_vpcs() -> DataplaneConfig {
                 }),
                 security_groups: None,
                 conntrack: Default::default(),
+                pps_allowance: 0,
                 instance: Default::default(),
             })
             .collect(),
