@@ -92,14 +92,32 @@ struct Conn {
     want_out: bool,
 }
 
-/// The next frame in a connection's buffer.
-enum Next {
-    /// A whole frame at `rx[range]`.
+/// The next frame in a connection's buffer (see [`next_frame`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// A whole frame at `range` of the bytes looked at.
     Frame(std::ops::Range<usize>),
     /// A length out of bounds: the stream is garbage from here.
     Garbage,
     /// Not a whole frame yet.
     More,
+}
+
+/// The framing itself, without the socket: what the front of `have` (bytes received and
+/// not yet returned) holds; a frame's range is relative to `have`. Public for the fuzz
+/// target (`fuzz/fuzz_targets/stream_framing.rs`).
+pub fn next_frame(have: &[u8]) -> Next {
+    let Some(prefix) = have.first_chunk::<4>() else {
+        return Next::More;
+    };
+    let len = u32::from_be_bytes(*prefix) as usize;
+    if !(MIN_FRAME..=MAX_FRAME).contains(&len) {
+        return Next::Garbage;
+    }
+    if have.len() < 4 + len {
+        return Next::More;
+    }
+    Next::Frame(4..4 + len)
 }
 
 impl Conn {
@@ -115,18 +133,11 @@ impl Conn {
     }
 
     fn next(&mut self) -> Next {
-        let have = &self.rx[self.start..self.end];
-        let Some(prefix) = have.get(..4) else {
-            return Next::More;
+        let r = match next_frame(&self.rx[self.start..self.end]) {
+            Next::Frame(r) => r,
+            other => return other,
         };
-        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-        if !(MIN_FRAME..=MAX_FRAME).contains(&len) {
-            return Next::Garbage;
-        }
-        if have.len() < 4 + len {
-            return Next::More;
-        }
-        let at = self.start + 4;
+        let (at, len) = (self.start + r.start, r.len());
         self.start = at + len;
         if self.start == self.end {
             self.start = 0;
@@ -500,6 +511,17 @@ mod tests {
             outer.wait(&mut ev, 100).unwrap();
             let _ = p.recv_frame(&mut buf).unwrap();
         }
+    }
+
+    #[test]
+    fn next_frame_reads_the_length_prefix() {
+        let mut b = 14u32.to_be_bytes().to_vec();
+        assert_eq!(next_frame(&b), Next::More);
+        b.extend_from_slice(&[7; 14]);
+        assert_eq!(next_frame(&b), Next::Frame(4..18));
+        assert_eq!(next_frame(&[0, 0, 0, 13, 1]), Next::Garbage);
+        assert_eq!(next_frame(&[0, 1, 0, 0]), Next::Garbage);
+        assert_eq!(next_frame(&[0, 0, 0]), Next::More);
     }
 
     #[test]
