@@ -1,7 +1,7 @@
 //! `vpcd`: the control socket, the apply procedure, and the forwarding workers.
 //!
 //! A control thread and one or more forwarding threads (workers, `--workers N`). Each
-//! worker owns a [`Dataplane`] over its ports (TAPs, QEMU stream sockets and vhost-user
+//! worker owns a [`Dataplane`](crate::datapath::Dataplane) over its ports (TAPs, QEMU stream sockets and vhost-user
 //! back ends, [`port::AnyPort`]) and runs a run-to-completion loop
 //! ([`crate::engine::run`]): epoll over the port fds, each ready port drained in batches.
 //! The control thread serves the Unix socket; for an apply it does the slow work (build
@@ -22,29 +22,23 @@ pub mod attach;
 pub mod metrics_http;
 pub mod port;
 pub mod proto;
+mod server;
 pub mod state;
+mod workers;
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use crate::daemon::metrics_http::{MetricsError, MetricsServer};
 use crate::daemon::port::AnyPort;
-use crate::daemon::proto::{Request, Response};
-use crate::datapath::{Dataplane, EniPlan, PortChange, Steering, DEFAULT_FLOWS};
-use crate::engine::handoff::{Inbox, RemotePort};
+use crate::daemon::proto::Response;
+use crate::datapath::{EniPlan, PortChange, DEFAULT_FLOWS};
+use crate::engine::handoff::RemotePort;
 use crate::engine::port::PortIdx;
-use crate::engine::run::{Next, RunLoop};
-use crate::engine::steer::{flow_hash, worker_of};
-use crate::observe::report::{assemble, CounterSnapshot};
-use crate::observe::stats::StatsReport;
 use crate::sys::packet::PacketPort;
 use crate::sys::stream::StreamPort;
 use crate::sys::tap::Tap;
@@ -52,12 +46,6 @@ use crate::sys::vhost_user::VhostUserPort;
 use crate::vpc::config::{AttachmentKind, DataplaneConfig};
 use crate::vpc::tables::Tables;
 
-/// Largest request accepted on the socket.
-const MAX_REQUEST: u64 = 64 << 20;
-/// How long a client has to send its whole request.
-const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
-/// Clients served at once; more are told that vpcd is busy.
-const MAX_CLIENTS: usize = 32;
 /// How often connection tracking expires idle connections.
 const EXPIRY_INTERVAL_MS: i32 = 50;
 
@@ -75,7 +63,7 @@ pub struct Options {
     /// Serve Prometheus metrics over HTTP on this address (off by default).
     pub metrics: Option<MetricsOptions>,
     /// Adaptive polling: how long the forwarding thread keeps polling after traffic
-    /// before it sleeps ([`RunLoop::with_spin`]); [`DEFAULT_POLL_SPIN`] by default.
+    /// before it sleeps ([`RunLoop::with_spin`](crate::engine::run::RunLoop::with_spin)); [`DEFAULT_POLL_SPIN`] by default.
     pub poll_spin: std::time::Duration,
     /// Forwarding workers (threads), 1 to [`MAX_WORKERS`]; 1 by default.
     pub workers: usize,
@@ -153,93 +141,7 @@ pub enum DaemonError {
     BadWorkers(usize),
 }
 
-enum Cmd {
-    Install {
-        tables: Arc<Tables>,
-        plan: Vec<EniPlan<AnyPort>>,
-        /// The resolver's new upstream link (`Some(None)`: none any more; `None`: keep
-        /// the running one).
-        upstream: Option<Option<crate::datapath::UpstreamLink>>,
-        reply: mpsc::Sender<Result<u64, String>>,
-    },
-    /// The counters now, with the tables they belong to: the report is assembled by the
-    /// asking thread, not the forwarding one.
-    Report {
-        reply: mpsc::Sender<(Arc<Tables>, CounterSnapshot)>,
-    },
-    /// Trace a packet on copies of the state.
-    Trace {
-        spec: crate::observe::trace::TraceSpec,
-        reply: mpsc::Sender<Result<crate::observe::trace::TraceReport, String>>,
-    },
-    /// Which ENIs of the running configuration still have a port.
-    Attached {
-        reply: mpsc::Sender<Vec<bool>>,
-    },
-    Stop,
-}
-
-/// The way to one forwarding worker: its command queue and the descriptor that wakes it.
-#[derive(Clone)]
-struct Link {
-    tx: mpsc::Sender<Cmd>,
-    wake: Arc<UnixStream>,
-}
-
-impl Link {
-    /// Queues `cmd` for the worker and wakes it.
-    fn send(&self, cmd: Cmd) -> bool {
-        if self.tx.send(cmd).is_err() {
-            return false;
-        }
-        (&*self.wake).write_all(&[1]).is_ok()
-    }
-}
-
-/// Handles to the forwarding workers.
-struct Forwarder {
-    links: Vec<Link>,
-    threads: Vec<thread::JoinHandle<()>>,
-    /// Every worker's inbox, when there are several (ports with a single queue are
-    /// reached through worker 0's).
-    inboxes: Option<Arc<[Inbox]>>,
-}
-
-impl Forwarder {
-    fn workers(&self) -> usize {
-        self.links.len()
-    }
-
-    /// Sends `cmd` to worker `w`.
-    fn send(&self, w: usize, cmd: Cmd) -> bool {
-        self.links.get(w).is_some_and(|l| l.send(cmd))
-    }
-
-    /// A fresh report, the workers' counters summed (`None`: a worker is gone).
-    fn report(&self) -> Option<StatsReport> {
-        fetch_report(&self.links)
-    }
-}
-
-/// Asks every worker for its counters, taken between two batches, sums them, and
-/// assembles the report (what `vpcctl show` and the metrics endpoint serve) on the
-/// calling thread: the workers only copy counters.
-fn fetch_report(links: &[Link]) -> Option<StatsReport> {
-    let pending: Vec<_> = links
-        .iter()
-        .map(|l| {
-            let (reply, rx) = mpsc::channel();
-            l.send(Cmd::Report { reply }).then_some(rx)
-        })
-        .collect::<Option<_>>()?;
-    let mut replies = pending.into_iter();
-    let (tables, mut snap) = replies.next()?.recv().ok()?;
-    for rx in replies {
-        let (_, other) = rx.recv().ok()?;
-        snap.merge(&other);
-    }
-    Some(assemble(&tables, snap))
-}
+use workers::{fetch_report, start_workers, stop_workers, Cmd, Forwarder};
 
 /// Runs the daemon until a shutdown request. `ready` is called once the socket listens.
 pub fn run(opts: Options, ready: impl FnOnce(&Path)) -> Result<(), DaemonError> {
@@ -298,9 +200,9 @@ pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), Dae
         epoch: 0,
     });
     if let Some(path) = &opts.state_file {
-        restore(path, &state, &fwd);
+        server::restore(path, &state, &fwd);
     }
-    serve(&listener, &opts.socket, &state, &fwd);
+    server::serve(&listener, &opts.socket, &state, &fwd);
     // The endpoint first: it asks the forwarding thread for reports.
     if let Some(m) = metrics {
         m.stop();
@@ -309,83 +211,6 @@ pub fn run_with(opts: Options, ready: impl FnOnce(&Ready<'_>)) -> Result<(), Dae
     let _ = std::fs::remove_file(&opts.socket);
     tracing::info!("vpcd stopped");
     Ok(())
-}
-
-/// Starts `opts.workers` forwarding threads, each with its own data plane and run loop
-/// (and, with several, their place in the group: [`Steering`]).
-fn start_workers(opts: &Options) -> Result<Forwarder, DaemonError> {
-    let n = opts.workers;
-    let mut wakes = Vec::with_capacity(n);
-    for _ in 0..n {
-        wakes.push(UnixStream::pair().map_err(DaemonError::Setup)?);
-    }
-    let mut steering: Vec<Option<Steering>> = if n > 1 {
-        let wakers = wakes
-            .iter()
-            .map(|(tx, _)| tx.try_clone())
-            .collect::<std::io::Result<Vec<_>>>()
-            .map_err(DaemonError::Setup)?;
-        Steering::group(wakers)
-            .map_err(DaemonError::Setup)?
-            .into_iter()
-            .map(Some)
-            .collect()
-    } else {
-        vec![None]
-    };
-    let inboxes = steering
-        .first()
-        .and_then(Option::as_ref)
-        .map(Steering::inboxes);
-    let mut fwd = Forwarder {
-        links: Vec::with_capacity(n),
-        threads: Vec::with_capacity(n),
-        inboxes,
-    };
-    for (w, (wake_tx, wake_rx)) in wakes.into_iter().enumerate() {
-        let (tx, rx) = mpsc::channel();
-        let run = match RunLoop::new(wake_rx, EXPIRY_INTERVAL_MS) {
-            Ok(r) => r.with_spin(opts.poll_spin),
-            Err(e) => {
-                stop_workers(fwd);
-                return Err(DaemonError::Setup(e));
-            }
-        };
-        let mut dp = Dataplane::new(opts.flow_capacity);
-        if let Some(st) = steering.get_mut(w).and_then(Option::take) {
-            dp.set_steering(st);
-        }
-        let name = if n > 1 {
-            format!("forwarding-{w}")
-        } else {
-            "forwarding".into()
-        };
-        match thread::Builder::new()
-            .name(name)
-            .spawn(move || forwarding_loop(dp, run, rx))
-        {
-            Ok(t) => fwd.threads.push(t),
-            Err(e) => {
-                stop_workers(fwd);
-                return Err(DaemonError::Setup(e));
-            }
-        }
-        fwd.links.push(Link {
-            tx,
-            wake: Arc::new(wake_tx),
-        });
-    }
-    Ok(fwd)
-}
-
-/// Stops every worker (each writes its running flow-log intervals first) and waits.
-fn stop_workers(fwd: Forwarder) {
-    for l in &fwd.links {
-        l.send(Cmd::Stop);
-    }
-    for t in fwd.threads {
-        let _ = t.join();
-    }
 }
 
 fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
@@ -409,175 +234,6 @@ fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     let l = UnixListener::bind(path).map_err(err)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
     Ok(l)
-}
-
-/// Applies the configuration saved at `path` by an earlier vpcd (after a crash or a
-/// restart), before the socket serves anyone; a missing file is a first start, a bad one
-/// is logged and left for the next apply to replace.
-fn restore(path: &Path, state: &Mutex<ControlState>, fwd: &Forwarder) {
-    let config = match state::load(path) {
-        Ok(Some(c)) => c,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(%e, "not restoring the saved configuration");
-            return;
-        }
-    };
-    let Ok(mut st) = state.lock() else { return };
-    match st.apply(config, fwd) {
-        Response::Applied { epoch, warnings } => {
-            tracing::info!(epoch, path = %path.display(), ?warnings, "saved configuration restored")
-        }
-        Response::Rejected { errors } => {
-            tracing::error!(?errors, path = %path.display(), "saved configuration refused")
-        }
-        _ => {}
-    }
-}
-
-/// Serves the control socket until a shutdown request: every client on a thread of its
-/// own (at most [`MAX_CLIENTS`] at once), so a slow or idle client delays nobody; applies
-/// take the control state's lock one at a time, `show` and `trace` need no lock.
-fn serve(listener: &UnixListener, path: &Path, state: &Mutex<ControlState>, fwd: &Forwarder) {
-    let stop = AtomicBool::new(false);
-    let clients = AtomicUsize::new(0);
-    let me = nix::unistd::getuid().as_raw();
-    thread::scope(|scope| {
-        for conn in listener.incoming() {
-            if stop.load(Ordering::Acquire) {
-                break;
-            }
-            let Ok(mut conn) = conn else { continue };
-            // The socket is mode 0600; root could still connect to another user's: only
-            // our own user (or root) may drive this vpcd.
-            if let Some(uid) = peer_uid(&conn) {
-                if uid != me && uid != 0 {
-                    let e = format!(
-                        "permission denied: this vpcd runs as uid {me} and accepts requests \
-                         from that user or root only (you are uid {uid})"
-                    );
-                    let _ = write_response(&mut conn, &Response::Rejected { errors: vec![e] });
-                    continue;
-                }
-            }
-            if clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
-                clients.fetch_sub(1, Ordering::AcqRel);
-                let e = format!("vpcd is busy: {MAX_CLIENTS} clients are connected; try again");
-                let _ = write_response(&mut conn, &Response::Rejected { errors: vec![e] });
-                continue;
-            }
-            let (stop, clients) = (&stop, &clients);
-            let spawned = thread::Builder::new()
-                .name("control-client".into())
-                .spawn_scoped(scope, move || {
-                    if serve_client(conn, state, fwd) {
-                        stop.store(true, Ordering::Release);
-                        // Wake the accept loop so that it sees the flag.
-                        let _ = UnixStream::connect(path);
-                    }
-                    clients.fetch_sub(1, Ordering::AcqRel);
-                });
-            if let Err(e) = spawned {
-                clients.fetch_sub(1, Ordering::AcqRel);
-                tracing::error!(%e, "cannot start a control client thread");
-            }
-        }
-    });
-}
-
-/// One client: reads its request within [`REQUEST_DEADLINE`], answers it. Returns whether
-/// it asked for a shutdown.
-fn serve_client(mut conn: UnixStream, state: &Mutex<ControlState>, fwd: &Forwarder) -> bool {
-    let req = match read_request(&mut conn, REQUEST_DEADLINE) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = write_response(&mut conn, &Response::Rejected { errors: vec![e] });
-            return false;
-        }
-    };
-    let stop = matches!(req, Request::Shutdown);
-    let resp = match req {
-        Request::Apply { config } => match state.lock() {
-            Ok(mut st) => st.apply(*config, fwd),
-            Err(_) => Response::Rejected {
-                errors: vec!["vpcd's control state is poisoned; restart vpcd".into()],
-            },
-        },
-        other => handle(other, fwd),
-    };
-    let _ = conn.set_write_timeout(Some(REQUEST_DEADLINE));
-    let _ = write_response(&mut conn, &resp);
-    stop
-}
-
-/// The uid of the process at the other end of `conn` (`SO_PEERCRED`).
-fn peer_uid(conn: &UnixStream) -> Option<u32> {
-    nix::sys::socket::getsockopt(conn, nix::sys::socket::sockopt::PeerCredentials)
-        .ok()
-        .map(|c| c.uid())
-}
-
-/// Reads one request line: the whole of it within `deadline` (not per read, so a client
-/// that drips a byte at a time is cut off), at most [`MAX_REQUEST`] bytes, in the
-/// protocol version of this build ([`proto::VERSION`]).
-fn read_request(conn: &mut UnixStream, deadline: Duration) -> Result<Request, String> {
-    let until = Instant::now() + deadline;
-    let mut line = Vec::new();
-    let mut chunk = [0u8; 64 << 10];
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!(
-                "request not complete within {} s; closing the connection",
-                deadline.as_secs()
-            ));
-        }
-        conn.set_read_timeout(Some(left))
-            .map_err(|e| format!("reading request: {e}"))?;
-        let n = match conn.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(format!("reading request: {e}")),
-        };
-        if n == 0 {
-            return Err("the client closed the connection before a whole request".into());
-        }
-        let got = &chunk[..n];
-        match got.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                line.extend_from_slice(&got[..i]);
-                break;
-            }
-            None => line.extend_from_slice(got),
-        }
-        if line.len() as u64 > MAX_REQUEST {
-            return Err(format!(
-                "request larger than {} MiB; refused",
-                MAX_REQUEST >> 20
-            ));
-        }
-    }
-    if line.len() as u64 > MAX_REQUEST {
-        return Err(format!(
-            "request larger than {} MiB; refused",
-            MAX_REQUEST >> 20
-        ));
-    }
-    proto::decode_request(&line)
-}
-
-fn write_response(conn: &mut UnixStream, r: &Response) -> std::io::Result<()> {
-    let mut s = proto::encode_response(r).map_err(std::io::Error::other)?;
-    s.push('\n');
-    conn.write_all(s.as_bytes())
 }
 
 /// What the control thread knows of the running configuration.
@@ -888,40 +544,6 @@ impl ControlState {
     }
 }
 
-/// Answers a request that needs no control state (everything but an apply).
-fn handle(req: Request, fwd: &Forwarder) -> Response {
-    match req {
-        Request::Apply { .. } => Response::Rejected {
-            errors: vec!["internal: an apply takes the control state".into()],
-        },
-        Request::Show => match fwd.report() {
-            Some(r) => Response::State(Box::new(r)),
-            None => Response::Rejected {
-                errors: vec![GONE.into()],
-            },
-        },
-        Request::Trace { spec } => {
-            let (tx, rx) = mpsc::channel();
-            // The worker that owns the traced flow (and its tracked connection).
-            let (proto, a, b) = crate::datapath::trace_flow(&spec);
-            let w = worker_of(flow_hash(proto, a, b), fwd.workers());
-            if !fwd.send(w, Cmd::Trace { spec, reply: tx }) {
-                return Response::Rejected {
-                    errors: vec![GONE.into()],
-                };
-            }
-            match rx.recv() {
-                Ok(Ok(r)) => Response::Trace(Box::new(r)),
-                Ok(Err(e)) => Response::Rejected { errors: vec![e] },
-                Err(_) => Response::Rejected {
-                    errors: vec![GONE.into()],
-                },
-            }
-        }
-        Request::Shutdown => Response::Ok,
-    }
-}
-
 /// The checks of an apply that touch nothing: the tables build (once, here, off the
 /// forwarding thread) and every attachment's namespace exists.
 fn check(config: &DataplaneConfig) -> Result<Arc<Tables>, Vec<String>> {
@@ -995,55 +617,4 @@ fn socket_port(
             .map(AnyPort::Stream)
             .map_err(|e| e.to_string()),
     }
-}
-
-/// The forwarding thread: the engine's run loop over the data plane, taking the control
-/// thread's commands between two batches.
-fn forwarding_loop(mut dp: Dataplane<AnyPort>, mut run: RunLoop, rx: mpsc::Receiver<Cmd>) {
-    run.run(&mut dp, |dp, watched| {
-        while let Ok(cmd) = rx.try_recv() {
-            match cmd {
-                Cmd::Stop => {
-                    // The running flow-log intervals are written before exiting.
-                    dp.close_flow_logs();
-                    return Next::Stop;
-                }
-                Cmd::Report { reply } => {
-                    let mut snap = dp.snapshot(|p| Some(p.name()));
-                    snap.port_status = (0..snap.ports.len() as u32)
-                        .map(|i| dp.port(PortIdx(i)).and_then(AnyPort::status))
-                        .collect();
-                    let _ = reply.send((dp.shared_tables(), snap));
-                }
-                Cmd::Trace { spec, reply } => {
-                    let _ = reply.send(dp.trace(&spec));
-                }
-                Cmd::Attached { reply } => {
-                    let n = dp.tables().port_count() as u32;
-                    let _ = reply.send((0..n).map(|i| dp.port(PortIdx(i)).is_some()).collect());
-                }
-                Cmd::Install {
-                    tables,
-                    plan,
-                    upstream,
-                    reply,
-                } => match dp.install_tables(tables, plan) {
-                    Ok(crate::datapath::Installed { epoch, released }) => {
-                        drop(released);
-                        if let Some(link) = upstream {
-                            dp.set_upstream(link);
-                        }
-                        watched.sync(dp);
-                        let _ = reply.send(Ok(epoch));
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.error.to_string()));
-                    }
-                },
-            }
-        }
-        // Frames other workers handed over (a wake-up may be for them alone).
-        dp.drain_inbox();
-        Next::Continue
-    });
 }
