@@ -1,7 +1,9 @@
-//! Crash and restart (VPC-13): `vpcd --state FILE` keeps the last applied configuration;
-//! after `kill -9` of vpcd, a new vpcd started on the same state file brings the
-//! topology back by itself (no `vpcctl apply`): the instances' interfaces come back with
-//! their addresses and traffic resumes within a second of the new vpcd's `ready`.
+//! Crash and restart (VPC-13): `vpcd --state FILE` keeps the last applied configuration
+//! and makes its TAPs persistent; after `kill -9` of vpcd the instances keep their
+//! interfaces (no carrier, same addresses, a DHCP lease included), and a new vpcd
+//! started on the same state file adopts them (the same devices, no `vpcctl apply`):
+//! traffic resumes within a second of the new vpcd's `ready`, and the DHCP client never
+//! had to ask again.
 //! Connection tracking and NAT translations are not kept (see README: a tracked flow
 //! needs its next packet to be allowed as a new connection, as after an AWS failover).
 
@@ -51,7 +53,36 @@ private_ip = "10.0.2.20"
 netns = "b"
 addressing = "static"
 security_groups = ["sg-open"]
+
+[[eni]]
+id = "eni-c"
+subnet = "subnet-b"
+private_ip = "10.0.2.30"
+netns = "c"
+addressing = "dhcp"
+security_groups = ["sg-open"]
 "#;
+
+/// `ip -j link show dev eth0` in `ns`: (ifindex, whether it has `10.0.x.y`).
+fn link(ns: &testbeds::Netns, addr: &str) -> Option<(u64, bool)> {
+    let out = ns
+        .exec(
+            &["ip", "-j", "addr", "show", "dev", "eth0"],
+            Duration::from_secs(5),
+        )
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let l = v.get(0)?;
+    let has = l
+        .get("addr_info")?
+        .as_array()?
+        .iter()
+        .any(|a| a.get("local").and_then(|x| x.as_str()) == Some(addr));
+    Some((l.get("ifindex")?.as_u64()?, has))
+}
 
 /// A vpcd this test started by hand: killed by its PID when dropped.
 struct Restarted(Child);
@@ -75,6 +106,16 @@ fn exited(pid: u32) -> bool {
 
 #[test]
 fn a_killed_vpcd_restarted_on_its_state_file_brings_the_topology_back() {
+    restart_keeps_the_instances_interfaces(1);
+}
+
+/// The same with two forwarding workers: multi-queue TAPs are adopted queue by queue.
+#[test]
+fn a_killed_vpcd_with_two_workers_adopts_its_multi_queue_taps() {
+    restart_keeps_the_instances_interfaces(2);
+}
+
+fn restart_keeps_the_instances_interfaces(workers: usize) {
     if !testbeds::require_root_or_skip() {
         return;
     }
@@ -83,12 +124,35 @@ fn a_killed_vpcd_restarted_on_its_state_file_brings_the_topology_back() {
     let state = scratch.join("config.json");
     let state_s = state.to_string_lossy().into_owned();
     let opts = VpcdOptions {
-        extra_args: vec!["--state".into(), state_s.clone()],
+        extra_args: vec![
+            "--state".into(),
+            state_s.clone(),
+            "--workers".into(),
+            workers.to_string(),
+        ],
         ..VpcdOptions::default()
     };
     let lab = Lab::start_with(TOPOLOGY, opts).unwrap();
     ping_ok(lab.ns("eni-a"), "10.0.2.20");
+    ping_ok(lab.ns("eni-c"), "10.0.1.10");
     assert!(state.exists(), "the applied configuration was saved");
+    let dhcp_dir = lab.dhcp_client("eni-c").unwrap().dir.clone();
+    let binds = |dir: &std::path::Path| {
+        control::dhcp_client::events(dir)
+            .iter()
+            .filter(|e| *e == "bound")
+            .count()
+    };
+    let bound_before = binds(&dhcp_dir);
+    assert_eq!(
+        bound_before,
+        1,
+        "{:?}",
+        control::dhcp_client::events(&dhcp_dir)
+    );
+    let (index_a, has_a) = link(lab.ns("eni-a"), "10.0.1.10").unwrap();
+    let (index_c, has_c) = link(lab.ns("eni-c"), "10.0.2.30").unwrap();
+    assert!(has_a && has_c, "static and DHCP addresses in place");
 
     // kill -9, by its PID.
     let pid = lab.vpcd().pid();
@@ -102,7 +166,10 @@ fn a_killed_vpcd_restarted_on_its_state_file_brings_the_topology_back() {
         assert!(Instant::now() < deadline, "vpcd {pid} did not exit");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Its TAPs went with it: the instance has no way out now.
+    // Its TAPs stay (persistent), with their addresses, the DHCP lease's included; but
+    // nobody reads them: the instance has no way out now.
+    assert_eq!(link(lab.ns("eni-a"), "10.0.1.10"), Some((index_a, true)));
+    assert_eq!(link(lab.ns("eni-c"), "10.0.2.30"), Some((index_c, true)));
     let out = lab
         .ns("eni-a")
         .exec(
@@ -119,6 +186,7 @@ fn a_killed_vpcd_restarted_on_its_state_file_brings_the_topology_back() {
         .arg("--socket")
         .arg(&socket2)
         .args(["--tap-prefix", prefix2.as_str(), "--state", &state_s])
+        .args(["--workers", &workers.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -151,12 +219,34 @@ fn a_killed_vpcd_restarted_on_its_state_file_brings_the_topology_back() {
         resumed < Duration::from_secs(1) + Duration::from_millis(500),
         "resumed {resumed:?} after ready"
     );
+    ping_ok(lab.ns("eni-c"), "10.0.1.10");
+    // The same devices (adopted, not re-created), and the DHCP client never re-bound.
+    assert_eq!(link(lab.ns("eni-a"), "10.0.1.10"), Some((index_a, true)));
+    assert_eq!(link(lab.ns("eni-c"), "10.0.2.30"), Some((index_c, true)));
+    assert_eq!(
+        binds(&dhcp_dir),
+        bound_before,
+        "{:?}",
+        control::dhcp_client::events(&dhcp_dir)
+    );
     let report = control::client::show(&socket2).unwrap();
-    assert_eq!(report.enis.len(), 2);
+    assert_eq!(report.enis.len(), 3);
     assert!(
         report.enis.iter().all(|e| e.tap.is_some()),
         "{:?}",
         report.enis
     );
+
+    // `vpcctl down` (a shutdown request) removes the interfaces: persistence is for
+    // crashes and restarts, not for a deliberate stop.
+    control::client::shutdown(&socket2).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while link(lab.ns("eni-a"), "10.0.1.10").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "eth0 still in namespace a after down"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(restarted);
 }

@@ -47,6 +47,7 @@ struct Args {
     workers: usize,
     /// Keep the last applied configuration in FILE (written atomically after every apply)
     /// and apply it again at start: a restarted vpcd brings its topology back by itself.
+    /// TAPs are then persistent: they outlive a crash and the next vpcd adopts them.
     #[arg(long, env = "VPCD_STATE", value_name = "FILE")]
     state: Option<PathBuf>,
 }

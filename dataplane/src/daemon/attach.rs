@@ -184,9 +184,34 @@ pub fn prepare(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attac
 /// Step 2, after commit (the port's previous TAP, if any, is gone): rename to the final
 /// interface name, add the addresses, bring it up, and route via the gateway.
 pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), AttachError> {
+    configure(tap, spec, att, false)
+}
+
+/// The same for a TAP adopted from a vpcd that died ([`left_behind`]): it is in its
+/// namespace under its final name already; its MAC and MTU are set again (the
+/// configuration may have changed meanwhile), its static addresses replaced (kept when
+/// unchanged), and addresses a DHCP client gave it are left alone.
+pub fn refresh(spec: &PortSpec, att: &Attachment) -> Result<(), AttachError> {
+    configure(&att.ifname, spec, att, true)
+}
+
+fn configure(
+    tap: &str,
+    spec: &PortSpec,
+    att: &Attachment,
+    adopted: bool,
+) -> Result<(), AttachError> {
     let ns = Some(att.netns.as_str());
+    let mark = marker(&spec.id);
     let mut steps = Vec::new();
-    let mut attrs = vec![LinkAttr::Name(&att.ifname)];
+    let mut attrs = vec![LinkAttr::Name(&att.ifname), LinkAttr::Alias(&mark)];
+    if adopted {
+        attrs = vec![
+            LinkAttr::Address(spec.mac.0),
+            LinkAttr::Mtu(spec.mtu),
+            LinkAttr::Alias(&mark),
+        ];
+    }
     // An ENI without IPv6 addresses is IPv4-only: its kernel end gets no link-local
     // address, so it sends no IPv6 chatter for the VPC router to drop. (Set here, in the
     // namespace: a move between namespaces resets the mode.)
@@ -195,7 +220,12 @@ pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attach
     }
     steps.push(Ip::link_set(ns, tap, &attrs));
     for a in &spec.addrs {
-        steps.push(Ip::addr_add(ns, &att.ifname, (*a).into(), spec.prefix_len));
+        steps.push(Ip::addr_replace(
+            ns,
+            &att.ifname,
+            (*a).into(),
+            spec.prefix_len,
+        ));
     }
     if let Some(bridge) = &spec.master {
         steps.push(Ip::link_set(ns, &att.ifname, &[LinkAttr::Master(bridge)]));
@@ -220,6 +250,24 @@ pub fn finish(tap: &str, spec: &PortSpec, att: &Attachment) -> Result<(), Attach
     }
     // One `ip` process for the whole sequence, in the namespace.
     batch(&spec.id, ns, &steps)
+}
+
+/// The alias vpcd gives the kernel end of an ENI's TAP: it marks the interface as
+/// vpcd's, for that ENI, so a later vpcd may adopt it and nothing else.
+pub fn marker(eni: &str) -> String {
+    format!("vpcd:{eni}")
+}
+
+/// Whether `netns` holds, under `ifname`, the kernel end of ENI `eni`'s TAP that an
+/// earlier vpcd left behind (persistent, marked with [`marker`]): a new vpcd adopts it
+/// instead of creating a TAP, so the instance keeps its interface and addresses.
+pub fn left_behind(netns: &str, ifname: &str, eni: &str) -> bool {
+    ip::link_alias(Some(netns), ifname).is_some_and(|a| a == marker(eni))
+}
+
+/// Deletes interface `ifname` in `netns` (a left-behind TAP that cannot be adopted).
+pub fn delete(eni: &str, netns: &str, ifname: &str) -> Result<(), AttachError> {
+    batch(eni, Some(netns), &[Ip::link_delete(None, ifname)])
 }
 
 /// Whether interface `ifname` exists in namespace `netns`.

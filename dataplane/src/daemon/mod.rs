@@ -68,7 +68,8 @@ pub struct Options {
     /// Forwarding workers (threads), 1 to [`MAX_WORKERS`]; 1 by default.
     pub workers: usize,
     /// Where the last applied configuration is kept ([`state`]): written after every
-    /// apply, applied again when vpcd starts. None by default.
+    /// apply, applied again when vpcd starts. With it, TAPs are persistent (they outlive
+    /// a crash of vpcd, and the next one adopts them). None by default.
     pub state_file: Option<PathBuf>,
 }
 
@@ -249,10 +250,12 @@ struct ControlState {
 
 const GONE: &str = "the forwarding thread is gone; restart vpcd";
 
-/// A TAP created for an apply and still to be finished after commit.
+/// A TAP created (or adopted) for an apply and still to be finished after commit.
 struct NewTap {
     port: usize,
     name: String,
+    /// Left behind by an earlier vpcd and adopted: in place already.
+    adopted: bool,
 }
 
 impl ControlState {
@@ -348,12 +351,20 @@ impl ControlState {
             .filter(|a| a.is_namespace())
             .map(|a| (a.netns.as_str(), a.ifname.as_str()))
             .collect();
-        for (p, k) in specs.iter().zip(&keep) {
+        // TAPs an earlier vpcd left behind in their namespaces (persistent, marked as
+        // this ENI's): adopted instead of created, so the instance keeps its interface,
+        // its addresses (a DHCP lease's too) and its routes across a vpcd restart.
+        let mut adopt = vec![false; specs.len()];
+        for (i, (p, k)) in specs.iter().zip(&keep).enumerate() {
             if let (Some(a), false) = (&p.attachment, k) {
                 if a.is_namespace()
                     && !freed.contains(&(a.netns.as_str(), a.ifname.as_str()))
                     && attach::ifname_in_use(&a.netns, &a.ifname)
                 {
+                    if previous[i].is_none() && attach::left_behind(&a.netns, &a.ifname, &p.id) {
+                        adopt[i] = true;
+                        continue;
+                    }
                     errors.push(format!(
                         "{}: namespace `{}` already has an interface `{}` that vpcd does not own; \
                          delete it or choose another ifname",
@@ -389,35 +400,45 @@ impl ControlState {
                         }
                         Err(e) => return Response::Rejected { errors: vec![e] },
                     },
-                    (Some(att), false) => {
-                        let name = attach::tap_name(&self.opts.tap_prefix, self.next_tap);
-                        self.next_tap += 1;
-                        let created = if workers > 1 {
-                            Tap::create_queues(&name, workers, self.opts.sndbuf)
-                        } else {
-                            Tap::create(&name, self.opts.sndbuf).map(|t| vec![t])
-                        };
-                        let mut queues = match created {
-                            Ok(q) => q.into_iter().map(AnyPort::Tap),
-                            Err(err) => {
+                    (Some(att), false) if adopt[i] => match self.adopt(p, att, workers) {
+                        Ok(Some(queues)) => {
+                            let mut queues = queues.into_iter().map(AnyPort::Tap);
+                            let Some(q0) = queues.next() else {
                                 return Response::Rejected {
-                                    errors: vec![format!("{}: {err}", p.id)],
-                                }
-                            }
-                        };
-                        if let Err(err) = attach::prepare(&name, p, att) {
-                            return Response::Rejected {
-                                errors: vec![err.to_string()],
+                                    errors: vec![format!("{}: no TAP queue", p.id)],
+                                };
                             };
+                            new_taps.push(NewTap {
+                                port: i,
+                                name: att.ifname.clone(),
+                                adopted: true,
+                            });
+                            (PortChange::Replace(q0), Some(queues.collect()))
                         }
-                        new_taps.push(NewTap { port: i, name });
-                        let Some(q0) = queues.next() else {
-                            return Response::Rejected {
-                                errors: vec![format!("{}: no TAP queue", p.id)],
-                            };
-                        };
-                        (PortChange::Replace(q0), Some(queues.collect()))
-                    }
+                        Ok(None) => match self.create_tap(p, att, workers) {
+                            Ok((name, q0, rest)) => {
+                                new_taps.push(NewTap {
+                                    port: i,
+                                    name,
+                                    adopted: false,
+                                });
+                                (PortChange::Replace(q0), Some(rest))
+                            }
+                            Err(e) => return Response::Rejected { errors: vec![e] },
+                        },
+                        Err(e) => return Response::Rejected { errors: vec![e] },
+                    },
+                    (Some(att), false) => match self.create_tap(p, att, workers) {
+                        Ok((name, q0, rest)) => {
+                            new_taps.push(NewTap {
+                                port: i,
+                                name,
+                                adopted: false,
+                            });
+                            (PortChange::Replace(q0), Some(rest))
+                        }
+                        Err(e) => return Response::Rejected { errors: vec![e] },
+                    },
                 };
             let previous = previous[i].map(|p| PortIdx(p as u32));
             let mut others = others.map(Vec::into_iter);
@@ -521,6 +542,72 @@ impl ControlState {
         Response::Applied { epoch, warnings }
     }
 
+    /// Creates the TAP of port `p` (one queue per worker) and moves it into its
+    /// namespace under a unique name: the name, worker 0's queue and the others'.
+    fn create_tap(
+        &mut self,
+        p: &attach::PortSpec,
+        att: &crate::vpc::config::Attachment,
+        workers: usize,
+    ) -> Result<(String, AnyPort, Vec<AnyPort>), String> {
+        let name = attach::tap_name(&self.opts.tap_prefix, self.next_tap);
+        self.next_tap += 1;
+        let created = if workers > 1 {
+            Tap::create_queues(&name, workers, self.opts.sndbuf)
+        } else {
+            Tap::create(&name, self.opts.sndbuf).map(|t| vec![t])
+        };
+        let mut queues = created.map_err(|err| format!("{}: {err}", p.id))?;
+        // With a state file, the TAP outlives a crash of vpcd, for the next one to adopt.
+        if let Some(q0) = queues.first_mut() {
+            if self.opts.state_file.is_some() {
+                q0.set_persistent(true)
+                    .map_err(|err| format!("{}: {err}", p.id))?;
+            }
+        }
+        attach::prepare(&name, p, att).map_err(|err| err.to_string())?;
+        let mut queues = queues.into_iter().map(AnyPort::Tap);
+        let q0 = queues
+            .next()
+            .ok_or_else(|| format!("{}: no TAP queue", p.id))?;
+        Ok((name, q0, queues.collect()))
+    }
+
+    /// Adopts the TAP an earlier vpcd left behind for port `p` ([`attach::left_behind`]).
+    /// `Ok(None)`: it cannot be (created with another number of queues), so it was
+    /// deleted and the caller creates a new one; an error: another process holds it.
+    fn adopt(
+        &self,
+        p: &attach::PortSpec,
+        att: &crate::vpc::config::Attachment,
+        workers: usize,
+    ) -> Result<Option<Vec<Tap>>, String> {
+        match Tap::adopt_queues(&att.netns, &att.ifname, workers, self.opts.sndbuf) {
+            Ok(mut queues) => {
+                if let Some(q0) = queues.first_mut() {
+                    q0.set_persistent(self.opts.state_file.is_some())
+                        .map_err(|err| format!("{}: {err}", p.id))?;
+                }
+                tracing::info!(eni = %p.id, netns = %att.netns, ifname = %att.ifname, "TAP adopted");
+                Ok(Some(queues))
+            }
+            Err(crate::sys::tap::TapError::Ioctl { source, .. })
+                if source.raw_os_error() == Some(libc::EBUSY) =>
+            {
+                Err(format!(
+                    "{}: interface `{}` in namespace `{}` is a TAP another process holds \
+                     (another vpcd?); stop it, or delete the interface",
+                    p.id, att.ifname, att.netns
+                ))
+            }
+            Err(err) => {
+                tracing::warn!(eni = %p.id, %err, "left-behind TAP not adoptable; re-created");
+                attach::delete(&p.id, &att.netns, &att.ifname).map_err(|err| err.to_string())?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Finishes the attachments of the new TAPs (rename, address, routes in their
     /// namespace); returns a warning per attachment that could not be finished.
     fn finish(&mut self, specs: &[attach::PortSpec], new_taps: &[NewTap]) -> Vec<String> {
@@ -528,7 +615,12 @@ impl ControlState {
         for t in new_taps {
             let p = &specs[t.port];
             let Some(att) = &p.attachment else { continue };
-            match attach::finish(&t.name, p, att) {
+            let done = if t.adopted {
+                attach::refresh(p, att)
+            } else {
+                attach::finish(&t.name, p, att)
+            };
+            match done {
                 Ok(()) => {
                     self.finished.insert(p.id.clone());
                 }

@@ -57,6 +57,9 @@ pub enum LinkAttr<'a> {
     /// `addrgenmode none`: no IPv6 link-local address, so an IPv4-only instance sends
     /// no router solicitations or multicast listener reports.
     NoIpv6LinkLocal,
+    /// `alias TEXT`: the interface's description (`ifalias`; no whitespace here, so a
+    /// batch line needs no quoting).
+    Alias(&'a str),
 }
 
 /// One `ip(8)` invocation: `ip [-n NETNS] ARGS…`.
@@ -174,6 +177,7 @@ impl Ip {
                 LinkAttr::Name(name) => args.extend(["name".to_owned(), name.to_owned()]),
                 LinkAttr::Up => args.push("up".to_owned()),
                 LinkAttr::Master(br) => args.extend(["master".to_owned(), br.to_owned()]),
+                LinkAttr::Alias(text) => args.extend(["alias".to_owned(), text.to_owned()]),
             }
         }
         Ip::new(args).within(netns)
@@ -218,6 +222,19 @@ impl Ip {
         Ip::new([
             "addr".to_owned(),
             "add".to_owned(),
+            format!("{addr}/{prefix_len}"),
+            "dev".to_owned(),
+            ifname.to_owned(),
+        ])
+        .within(netns)
+    }
+
+    /// `ip [-n NETNS] addr replace ADDR/PREFIX_LEN dev IF`: adds it, or keeps it if the
+    /// interface has it already.
+    pub fn addr_replace(netns: Option<&str>, ifname: &str, addr: IpAddr, prefix_len: u8) -> Ip {
+        Ip::new([
+            "addr".to_owned(),
+            "replace".to_owned(),
             format!("{addr}/{prefix_len}"),
             "dev".to_owned(),
             ifname.to_owned(),
@@ -379,6 +396,22 @@ pub fn link_exists(netns: Option<&str>, ifname: &str) -> bool {
     Ip::link_show(netns, ifname).succeeds()
 }
 
+/// The alias (`ifalias`) of interface `ifname` in namespace `netns` (`None`: the
+/// caller's); `None` when it has none or does not exist.
+pub fn link_alias(netns: Option<&str>, ifname: &str) -> Option<String> {
+    let out = Ip::new(["-j", "link", "show", "dev", ifname])
+        .within(netns)
+        .run()
+        .ok()?;
+    alias_of(&out)
+}
+
+/// The `ifalias` of the single interface in `ip -j link show dev IF`'s output.
+fn alias_of(json: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    v.get(0)?.get("ifalias")?.as_str().map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,5 +564,25 @@ mod tests {
         assert!(!netns_exists(""));
         assert!(!netns_exists("../netns"));
         assert!(!netns_exists("a/b"));
+    }
+
+    #[test]
+    fn the_alias_is_set_and_read_back_from_ip_json() {
+        let ip = Ip::link_set(Some("ns"), "eth0", &[LinkAttr::Alias("vpcd:eni-a")]);
+        assert_eq!(text(&ip), "ip -n ns link set dev eth0 alias vpcd:eni-a");
+        let json =
+            r#"[{"ifindex":7,"ifname":"eth0","flags":["BROADCAST"],"ifalias":"vpcd:eni-a"}]"#;
+        assert_eq!(alias_of(json).as_deref(), Some("vpcd:eni-a"));
+        assert_eq!(alias_of(r#"[{"ifindex":7,"ifname":"eth0"}]"#), None);
+        assert_eq!(alias_of("garbage"), None);
+        assert_eq!(
+            text(&Ip::addr_replace(
+                None,
+                "eth0",
+                "10.0.1.10".parse().unwrap(),
+                24
+            )),
+            "ip addr replace 10.0.1.10/24 dev eth0"
+        );
     }
 }

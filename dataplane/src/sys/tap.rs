@@ -11,8 +11,8 @@ use crate::wire::vnet::VNET_HDR_LEN;
 // The ioctl numbers and flags of `linux/if_tun.h` all come from `libc` (none is written
 // out here). The `ifr_flags` field is a C `short`; libc declares the flags as `c_int`.
 use libc::{
-    IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETSNDBUF,
-    TUNSETVNETHDRSZ, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN,
+    IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, TUNSETIFF, TUNSETOFFLOAD, TUNSETPERSIST,
+    TUNSETSNDBUF, TUNSETVNETHDRSZ, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN,
 };
 
 /// The `ifr_flags` of `TUNSETIFF`: a TAP, without packet information, with vnet headers.
@@ -30,6 +30,17 @@ pub enum TapError {
     /// `/dev/net/tun` could not be opened.
     #[error("cannot open /dev/net/tun (is the tun module loaded, and are we root?): {0}")]
     Open(#[source] io::Error),
+    /// The namespace of a TAP to adopt could not be entered.
+    #[error("cannot enter network namespace `{netns}` to adopt TAP `{name}`: {source}")]
+    Netns {
+        /// The namespace.
+        netns: String,
+        /// The device.
+        name: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// An ioctl failed.
     #[error("{op} on TAP `{name}` failed: {source}")]
     Ioctl {
@@ -51,11 +62,15 @@ struct IfReqFlags {
 }
 
 /// An open, non-blocking TAP device. Dropping it closes the fd, which removes the
-/// (non-persistent) device wherever it lives.
+/// device wherever it lives once its last queue is closed; a device made persistent with
+/// [`Tap::set_persistent`] is made transient again first, so only a process that dies
+/// without dropping it (`kill -9`, a crash, SIGTERM's default action) leaves it behind,
+/// for the next vpcd to [adopt](Tap::adopt_queues).
 #[derive(Debug)]
 pub struct Tap {
     file: File,
     name: String,
+    persistent: bool,
 }
 
 fn ioctl_ptr<T>(fd: RawFd, req: libc::Ioctl, arg: *mut T) -> io::Result<()> {
@@ -140,7 +155,65 @@ impl Tap {
         Ok(Tap {
             file,
             name: name.to_string(),
+            persistent: false,
         })
+    }
+
+    /// Attaches to the existing persistent TAP `name` in network namespace `netns` (left behind,
+    /// persistent, by a vpcd that died) with `queues` descriptors set up like
+    /// [`Tap::create`]'s: single-queue when `queues` is 1, multi-queue otherwise, which
+    /// must be what the device was created as (else `TUNSETIFF` fails with `EINVAL`; a
+    /// device another process holds fails with `EBUSY`). The device keeps its index,
+    /// addresses and routes in the namespace. `/dev/net/tun` is opened inside the
+    /// namespace (the kernel looks the name up in the opener's namespace); the caller
+    /// must know the device exists there, or `TUNSETIFF` would create a new one.
+    pub fn adopt_queues(
+        netns: &str,
+        name: &str,
+        queues: usize,
+        sndbuf: i32,
+    ) -> Result<Vec<Tap>, TapError> {
+        if queues == 0 || queues > MAX_QUEUES {
+            return Err(TapError::BadQueues(queues));
+        }
+        let flags = if queues > 1 {
+            TAP_FLAGS | IFF_MULTI_QUEUE as libc::c_short
+        } else {
+            TAP_FLAGS
+        };
+        let owned = name.to_string();
+        // A device left behind is persistent: dropping these queues makes it transient
+        // again (see `Drop`) unless the caller keeps it persistent.
+        let adopt = move || {
+            let mut tap = Tap::open(&owned, flags, sndbuf)?;
+            tap.persistent = true;
+            Ok(tap)
+        };
+        crate::sys::netns::in_netns(netns, move || {
+            Ok((0..queues)
+                .map(|_| adopt())
+                .collect::<Result<Vec<Tap>, TapError>>())
+        })
+        .map_err(|source| TapError::Netns {
+            netns: netns.to_string(),
+            name: name.to_string(),
+            source,
+        })?
+    }
+
+    /// Makes the device persistent (`TUNSETPERSIST`): it outlives this process if the
+    /// process dies without dropping its queues; dropping them (an apply that removes
+    /// the port, `vpcctl down`) still deletes it. `false` makes it transient again.
+    pub fn set_persistent(&mut self, on: bool) -> Result<(), TapError> {
+        ioctl_val(self.fd(), TUNSETPERSIST, libc::c_ulong::from(on)).map_err(|source| {
+            TapError::Ioctl {
+                op: "TUNSETPERSIST",
+                name: self.name.clone(),
+                source,
+            }
+        })?;
+        self.persistent = on;
+        Ok(())
     }
 
     /// The device name it was created with.
@@ -151,6 +224,17 @@ impl Tap {
     /// The file descriptor, for epoll.
     pub fn fd(&self) -> RawFd {
         self.file.as_raw_fd()
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        if self.persistent {
+            // Transient again, so closing the last queue deletes the device.
+            if let Err(e) = ioctl_val(self.fd(), TUNSETPERSIST, 0) {
+                tracing::warn!(%e, tap = %self.name, "cannot make the TAP transient; it stays");
+            }
+        }
     }
 }
 
@@ -248,5 +332,45 @@ mod tests {
         assert!(std::path::Path::new(&format!("/sys/class/net/{name}")).exists());
         drop(queues);
         assert!(!std::path::Path::new(&format!("/sys/class/net/{name}")).exists());
+    }
+
+    #[test]
+    fn a_persistent_tap_outlives_its_descriptor_and_is_adopted_whole() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must run as root"
+            );
+            eprintln!("SKIP: not root");
+            return;
+        }
+        let name = format!("vtp{}", std::process::id() % 100_000);
+        let sys = format!("/sys/class/net/{name}");
+        let ifindex = || std::fs::read_to_string(format!("{sys}/ifindex")).ok();
+        let mut tap = Tap::create(&name, 1 << 20).expect("create tap");
+        tap.set_persistent(true).expect("persist");
+        let index = ifindex().expect("exists");
+        // The process "dies": the descriptor closes without our Drop.
+        let file = std::mem::replace(&mut tap.file, File::open("/dev/null").expect("/dev/null"));
+        tap.persistent = false;
+        drop(tap);
+        drop(file);
+        assert_eq!(ifindex().as_deref(), Some(index.as_str()), "still there");
+        // A multi-queue open of a single-queue device is refused.
+        assert!(Tap::adopt_queues("", &name, 2, 1 << 20).is_err());
+        let adopted = Tap::adopt_queues("", &name, 1, 1 << 20).expect("adopt");
+        assert_eq!(
+            ifindex().as_deref(),
+            Some(index.as_str()),
+            "the same device"
+        );
+        // Held: a second single-queue attach is refused (EBUSY).
+        assert!(Tap::adopt_queues("", &name, 1, 1 << 20).is_err());
+        drop(adopted);
+        assert!(
+            ifindex().is_none(),
+            "dropping the adopted queues deletes it"
+        );
     }
 }
