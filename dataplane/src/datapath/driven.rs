@@ -13,6 +13,10 @@ impl<P: Port + AsRawFd> Driven for Dataplane<P> {
         Dataplane::poll(self, port)
     }
 
+    fn park(&mut self, port: PortIdx) -> Option<std::time::Duration> {
+        self.take_pause(port)
+    }
+
     fn housekeeping(&mut self) {
         self.expire();
         self.flush_sent();

@@ -1187,3 +1187,36 @@ fn a_flood_over_the_pps_allowance_is_dropped_and_counted_on_the_sender_only() {
         0
     );
 }
+
+#[test]
+fn a_port_over_its_allowance_asks_the_run_loop_to_stop_reading_it_for_a_while() {
+    let mut c = fixtures::two_subnets_and_middlebox();
+    c.enis[A.idx()].pps_allowance = 1_000;
+    let mut dp = fixtures::mem_dataplane(c, 1024, true).unwrap();
+    dp.set_now(1_000);
+    for i in 0..200 {
+        dp.port_mut(A)
+            .unwrap()
+            .rx
+            .push_back(udp_ab(5000 + i, 7, b"x"));
+        dp.port_mut(B)
+            .unwrap()
+            .rx
+            .push_back(udp_ab(7, 5000 + i, b"y"));
+    }
+    // Two batches fit the burst (64): no pause.
+    for _ in 0..2 {
+        assert_eq!(dp.poll(A).unwrap(), crate::engine::buf::BATCH);
+        assert_eq!(dp.take_pause(A), None);
+    }
+    // The third goes over: a pause until a batch's worth is back (32 ms at 1,000/s).
+    assert_eq!(dp.poll(A).unwrap(), crate::engine::buf::BATCH);
+    assert_eq!(dp.take_pause(B), None, "the pause is A's");
+    assert_eq!(dp.take_pause(A), Some(std::time::Duration::from_millis(32)));
+    assert_eq!(dp.take_pause(A), None, "taken once");
+    // B has no allowance: never paused.
+    for _ in 0..4 {
+        dp.poll(B).unwrap();
+        assert_eq!(dp.take_pause(B), None);
+    }
+}

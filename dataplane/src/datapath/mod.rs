@@ -161,6 +161,11 @@ pub struct Dataplane<P: Port> {
     handoffs: steering::Handoffs,
     /// Per ENI port, its packets-per-second allowance when it has one.
     police: Vec<Option<crate::engine::police::TokenBucket>>,
+    /// Set when a frame of the batch being processed went over its sender's allowance.
+    over_allowance: bool,
+    /// How long the run loop should stop reading a port that went over its allowance
+    /// ([`crate::engine::run::Driven::park`]).
+    pause: Option<(PortIdx, std::time::Duration)>,
 }
 
 impl<P: Port> Dataplane<P> {
@@ -197,6 +202,8 @@ impl<P: Port> Dataplane<P> {
             steering: None,
             handoffs: Default::default(),
             police: Vec::new(),
+            over_allowance: false,
+            pause: None,
         }
     }
 

@@ -5,6 +5,9 @@ use super::*;
 use crate::vpc::pipeline::Live;
 use crate::wire::vnet::VnetHdr;
 
+/// The longest a port over its allowance goes unread.
+const MAX_PAUSE_MS: u64 = 100;
+
 impl<P: Port> Dataplane<P> {
     /// Reads up to [`crate::engine::buf::BATCH`] frames from port `port` (an ENI's, or an
     /// uplink) and processes them.
@@ -33,13 +36,38 @@ impl<P: Port> Dataplane<P> {
             self.engine.batches += 1;
             self.update_clock();
         }
+        self.over_allowance = false;
         for i in 0..n {
             let len = pool.lens[i];
             self.process_in(in_port, &mut pool.bufs[i], len);
         }
         self.pool = pool;
+        self.pause = None;
+        if self.over_allowance {
+            // Over its allowance: stop reading the port until a batch's worth of tokens
+            // is back (1–100 ms). Its sender's frames wait in the kernel's queue, which
+            // drops the excess at the sender's cost, not the forwarding thread's.
+            let now = self.clock.now();
+            if let Some(Some(bucket)) = self.police.get(in_port.idx()) {
+                let ms = bucket.wait_ms(n.max(1) as u64, now).clamp(1, MAX_PAUSE_MS);
+                self.pause = Some((in_port, std::time::Duration::from_millis(ms)));
+            }
+        }
         self.flush_sent();
         result.map(|()| n)
+    }
+
+    /// How long to stop reading `port` after its last [`Dataplane::poll`] (it went over
+    /// its packets-per-second allowance); taken once.
+    pub fn take_pause(&mut self, port: impl Into<PortIdx>) -> Option<std::time::Duration> {
+        let port = port.into();
+        match self.pause {
+            Some((p, d)) if p == port => {
+                self.pause = None;
+                Some(d)
+            }
+            _ => None,
+        }
     }
 
     /// Processes one frame (with its `virtio_net_hdr`) that came in on port `in_port`
@@ -101,6 +129,7 @@ impl<P: Port> Dataplane<P> {
         // The ENI's packets-per-second allowance (a super-frame counts its segments).
         if let Some(Some(bucket)) = self.police.get_mut(in_port.idx()) {
             if !bucket.take(segments(buf), self.clock.now()) {
+                self.over_allowance = true;
                 self.drop_frame(in_port, DropReason::PpsAllowanceExceeded);
                 return;
             }

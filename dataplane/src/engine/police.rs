@@ -47,6 +47,23 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// Milliseconds from `now_ms` until `packets` tokens are there (0: now); a request
+    /// above the burst waits for a full bucket.
+    pub fn wait_ms(&self, packets: u64, now_ms: u64) -> u64 {
+        if self.rate == 0 {
+            return u64::MAX;
+        }
+        let elapsed = now_ms.saturating_sub(self.last_ms);
+        let tokens = self
+            .tokens_milli
+            .saturating_add(elapsed.saturating_mul(self.rate))
+            .min(self.burst_milli);
+        let need = packets.saturating_mul(1000).min(self.burst_milli);
+        need.saturating_sub(tokens).div_ceil(self.rate)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +82,21 @@ mod tests {
         let mut b = TokenBucket::new(100, 0);
         assert!(b.take(45, 0));
         assert!(!b.take(45, 0));
+    }
+
+    #[test]
+    fn the_wait_for_a_batch_is_the_time_to_refill_it() {
+        let mut b = TokenBucket::new(10_000, 0);
+        assert_eq!(b.wait_ms(32, 0), 0);
+        while b.take(1, 0) {}
+        // 10 packets per ms: 32 take 4 ms (rounded up).
+        assert_eq!(b.wait_ms(32, 0), 4);
+        assert_eq!(b.wait_ms(32, 2), 2);
+        assert_eq!(b.wait_ms(32, 4), 0);
+        // More than the burst: as long as a full bucket.
+        assert_eq!(b.wait_ms(10_000, 0), 50);
+        let mut slow = TokenBucket::new(100, 0);
+        while slow.take(1, 0) {}
+        assert_eq!(slow.wait_ms(32, 0), 320);
     }
 }

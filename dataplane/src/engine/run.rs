@@ -44,6 +44,14 @@ pub trait Driven {
     fn poll_extra(&mut self, id: u64) {
         let _ = id;
     }
+    /// Asked right after [`Driven::poll`] of `port`: how long the loop should stop
+    /// reading the port (it went over an allowance). Meanwhile what its sender sends
+    /// waits in the kernel's queue, and the kernel drops the excess there, at the
+    /// sender's cost rather than the forwarding thread's. `None` (the default): go on.
+    fn park(&mut self, port: PortIdx) -> Option<Duration> {
+        let _ = port;
+        None
+    }
 }
 
 /// What the wake-up handler asks of the loop.
@@ -59,19 +67,25 @@ pub enum Next {
 /// the driven ports (an install).
 pub struct Watched {
     epoll: Epoll,
-    fds: Vec<RawFd>,
+    /// Watched descriptors with their tokens.
+    fds: Vec<(RawFd, u64)>,
+    /// Ports not watched for a while ([`Driven::park`]): until when, descriptor, token.
+    parked: Vec<(Instant, RawFd, u64)>,
 }
 
 impl Watched {
-    /// Watches exactly the ports `d` has now.
+    /// Watches exactly the ports `d` has now (parked ones included: an install ends
+    /// every pause).
     pub fn sync<D: Driven>(&mut self, d: &D) {
-        for fd in self.fds.drain(..) {
+        for (fd, _) in self.fds.drain(..) {
             // A port that was released is closed already (and gone from the set).
             let _ = self.epoll.delete(fd);
         }
+        self.parked.clear();
         for (port, fd) in d.port_fds() {
-            match self.epoll.add(fd, u64::from(port.0)) {
-                Ok(()) => self.fds.push(fd),
+            let token = u64::from(port.0);
+            match self.epoll.add(fd, token) {
+                Ok(()) => self.fds.push((fd, token)),
                 Err(e) => tracing::error!(%e, port = port.0, "cannot watch port"),
             }
         }
@@ -81,10 +95,49 @@ impl Watched {
                 continue;
             }
             match self.epoll.add(fd, EXTRA_TOKEN_BASE + id) {
-                Ok(()) => self.fds.push(fd),
+                Ok(()) => self.fds.push((fd, EXTRA_TOKEN_BASE + id)),
                 Err(e) => tracing::error!(%e, id, "cannot watch descriptor"),
             }
         }
+    }
+
+    /// Stops watching the port with `token` until `until`.
+    fn park(&mut self, token: u64, until: Instant) {
+        let Some(i) = self.fds.iter().position(|&(_, t)| t == token) else {
+            return;
+        };
+        let (fd, _) = self.fds.swap_remove(i);
+        match self.epoll.delete(fd) {
+            Ok(()) => self.parked.push((until, fd, token)),
+            // Not watched after all: forget it (the next sync restores the set).
+            Err(e) => tracing::warn!(%e, token, "cannot pause a port"),
+        }
+    }
+
+    /// Watches again the ports whose pause ended by `now`.
+    fn unpark(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.parked.len() {
+            let (until, fd, token) = self.parked[i];
+            if until <= now {
+                self.parked.swap_remove(i);
+                match self.epoll.add(fd, token) {
+                    Ok(()) => self.fds.push((fd, token)),
+                    Err(e) => tracing::error!(%e, token, "cannot watch a paused port again"),
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Milliseconds until the next pause ends (rounded up), if any.
+    fn next_unpark_ms(&self, now: Instant) -> Option<i32> {
+        self.parked
+            .iter()
+            .map(|&(until, _, _)| until.saturating_duration_since(now))
+            .min()
+            .map(|d| i32::try_from(d.as_micros().div_ceil(1000)).unwrap_or(i32::MAX))
     }
 }
 
@@ -108,6 +161,7 @@ impl RunLoop {
             watched: Watched {
                 epoll,
                 fds: Vec::new(),
+                parked: Vec::new(),
             },
             wake,
             interval_ms,
@@ -161,12 +215,20 @@ impl RunLoop {
                     self.interval_ms
                 }
             };
+            // A paused port is watched again on time.
+            let timeout = match self.watched.next_unpark_ms(Instant::now()) {
+                Some(ms) => timeout.min(ms),
+                None => timeout,
+            };
             if let Err(e) = self.watched.epoll.wait(&mut events, timeout) {
                 tracing::error!(%e, "epoll_wait failed; the run loop stops");
                 return;
             }
             if !events.is_empty() && !self.spin.is_zero() {
                 spin_until = Some(Instant::now() + self.spin);
+            }
+            if !self.watched.parked.is_empty() {
+                self.watched.unpark(Instant::now());
             }
             // Timers: a bounded step a few times a second, never per packet.
             if last.elapsed().as_millis() >= self.interval_ms as u128 {
@@ -189,13 +251,19 @@ impl RunLoop {
                     continue;
                 }
                 let port = PortIdx(token as u32);
-                if let Err(e) = d.poll(port) {
+                let polled = d.poll(port);
+                if polled.is_ok() {
+                    if let Some(pause) = d.park(port) {
+                        self.watched.park(token, Instant::now() + pause);
+                    }
+                }
+                if let Err(e) = polled {
                     // The device is gone (its namespace was deleted) or broken: stop
                     // watching it rather than spin on the error.
                     if let Some(p) = d.detach(port) {
                         let fd = p.as_raw_fd();
                         let _ = self.watched.epoll.delete(fd);
-                        self.watched.fds.retain(|&w| w != fd);
+                        self.watched.fds.retain(|&(w, _)| w != fd);
                         tracing::warn!(port = port.0, %e, "port failed; detached");
                     }
                 }
@@ -344,5 +412,85 @@ mod tests {
         assert!(woken);
         assert_eq!(extra.polled, [7]);
         drop(peer);
+    }
+
+    /// Two ports; port 0 asks for a pause after every poll and stays ready (it reads a
+    /// byte a time); port 1 is made ready again after each of its first three polls.
+    struct Pausing {
+        ports: Vec<UnixStream>,
+        port1_peer: UnixStream,
+        polls: Vec<(PortIdx, Instant)>,
+        pause: Duration,
+        /// Written to once port 0 was polled twice: the loop then stops.
+        waker: UnixStream,
+    }
+
+    impl Driven for Pausing {
+        type Port = UnixStream;
+        fn poll(&mut self, port: PortIdx) -> io::Result<usize> {
+            self.polls.push((port, Instant::now()));
+            let mut b = [0u8; 1];
+            let n = (&self.ports[port.idx()]).read(&mut b)?;
+            let count = |p: u32| self.polls.iter().filter(|(q, _)| q.0 == p).count();
+            if port.0 == 1 && count(1) < 3 {
+                self.port1_peer.write_all(&[1])?;
+            }
+            if count(0) == 2 {
+                let _ = self.waker.write_all(&[1]);
+            }
+            Ok(n)
+        }
+        fn housekeeping(&mut self) {}
+        fn port_fds(&self) -> Vec<(PortIdx, RawFd)> {
+            self.ports
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (PortIdx(i as u32), p.as_raw_fd()))
+                .collect()
+        }
+        fn detach(&mut self, _: PortIdx) -> Option<UnixStream> {
+            None
+        }
+        fn park(&mut self, port: PortIdx) -> Option<Duration> {
+            (port.0 == 0).then_some(self.pause)
+        }
+    }
+
+    #[test]
+    fn a_paused_port_is_not_read_until_its_pause_ends_and_others_are() {
+        let (p0, mut p0_peer) = UnixStream::pair().unwrap();
+        let (p1, mut port1_peer) = UnixStream::pair().unwrap();
+        let (wake, waker) = UnixStream::pair().unwrap();
+        let pause = Duration::from_millis(200);
+        // Port 0 always has more to read; port 1 one byte, then one per poll.
+        p0_peer.write_all(&[0; 64]).unwrap();
+        port1_peer.write_all(&[1]).unwrap();
+        let mut d = Pausing {
+            ports: vec![p0, p1],
+            port1_peer,
+            polls: Vec::new(),
+            pause,
+            waker,
+        };
+        let mut run = RunLoop::new(wake, 1000).unwrap();
+        run.run(&mut d, |_, _| Next::Stop);
+        let at = |p: u32| -> Vec<Instant> {
+            d.polls
+                .iter()
+                .filter(|(q, _)| q.0 == p)
+                .map(|(_, t)| *t)
+                .collect()
+        };
+        let (zero, one) = (at(0), at(1));
+        // Port 0, ready all along, waited out its pause; port 1 was served meanwhile.
+        assert_eq!(zero.len(), 2, "{:?}", d.polls);
+        assert!(
+            zero[1] - zero[0] >= pause,
+            "read again after {:?}",
+            zero[1] - zero[0]
+        );
+        assert_eq!(one.len(), 3);
+        assert!(one.iter().all(|t| *t < zero[1]), "{:?}", d.polls);
+        drop(p0_peer);
     }
 }
