@@ -92,6 +92,149 @@ fn gso_frame() -> Vec<u8> {
     v
 }
 
+/// One split-ring descriptor (`addr`, `len`, `flags`, `next`), little-endian.
+fn desc(image: &mut [u8], table: u64, i: u16, addr: u64, len: u32, flags: u16, next: u16) {
+    let at = table as usize + usize::from(i) * 16;
+    image[at..at + 8].copy_from_slice(&addr.to_le_bytes());
+    image[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
+    image[at + 12..at + 14].copy_from_slice(&flags.to_le_bytes());
+    image[at + 14..at + 16].copy_from_slice(&next.to_le_bytes());
+}
+
+/// An avail ring at `at`: flags 0, `idx`, then `heads`.
+fn avail(image: &mut [u8], at: u64, idx: u16, heads: &[u16]) {
+    let at = at as usize;
+    image[at + 2..at + 4].copy_from_slice(&idx.to_le_bytes());
+    for (i, h) in heads.iter().enumerate() {
+        image[at + 4 + 2 * i..at + 6 + 2 * i].copy_from_slice(&h.to_le_bytes());
+    }
+}
+
+/// A `vhost_user` ring input: the header (queue size `1 << log2`, `flags`, next avail
+/// indices 0, a few frame lengths), then `image`.
+fn vu_rings(log2: u8, flags: u8, image: &[u8]) -> Vec<u8> {
+    let mut v = vec![0u8, log2, flags, 0, 0, 0, 0, 1, 15, 40, 0, 0, 0, 0, 0, 0];
+    v.extend_from_slice(image);
+    v
+}
+
+/// A vhost-user message: request, flags (version 1), size, payload.
+fn vu_msg(req: u32, payload: &[u8]) -> Vec<u8> {
+    let mut m = req.to_le_bytes().to_vec();
+    m.extend_from_slice(&1u32.to_le_bytes());
+    m.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    m.extend_from_slice(payload);
+    m
+}
+
+/// The `vhost_user` target's seeds: real ring layouts (a frame in one descriptor, split
+/// over a chain, behind an indirect table; receive buffers; a loop, an address in the
+/// hole, an avail index far ahead) and QEMU's opening message sequence.
+fn vhost_user_seeds() {
+    const F_NEXT: u16 = 1;
+    const F_WRITE: u16 = 2;
+    const F_INDIRECT: u16 = 4;
+    let frame_at = VU_BUFS;
+    let mut img = vec![0u8; (VU_BUFS + 0x1000) as usize];
+    // A 12-byte header and an Ethernet frame in the buffers.
+    let eth = arp_request(eni_mac(A), ADDR_A, ROUTER_A);
+    let off = (frame_at + 12) as usize;
+    img[off..off + eth.len()].copy_from_slice(&eth);
+    let flen = 12 + eth.len() as u32;
+    // Transmit: 0 = whole frame; 1 → 2 = header, then frame; 3 = indirect table at 0x1c00.
+    desc(&mut img, VU_TX_DESC, 0, frame_at, flen, 0, 0);
+    desc(&mut img, VU_TX_DESC, 1, frame_at, 12, F_NEXT, 2);
+    desc(&mut img, VU_TX_DESC, 2, frame_at + 12, flen - 12, 0, 0);
+    desc(&mut img, VU_TX_DESC, 3, 0x1c00, 32, F_INDIRECT, 0);
+    desc(&mut img, 0x1c00, 0, frame_at, 12, F_NEXT, 1);
+    desc(&mut img, 0x1c00, 1, frame_at + 12, flen - 12, 0, 0);
+    avail(&mut img, VU_TX_AVAIL, 3, &[0, 1, 3]);
+    // Receive: four 1,536-byte buffers in the second region.
+    for i in 0..4u16 {
+        desc(
+            &mut img,
+            VU_RX_DESC,
+            i,
+            0x9800 + u64::from(i) * 0x600,
+            1536,
+            F_WRITE,
+            0,
+        );
+    }
+    avail(&mut img, VU_RX_AVAIL, 4, &[0, 1, 2, 3]);
+    write(
+        "vhost_user",
+        "rings_mrg",
+        &vu_rings(3, VU_F_HDR12 | VU_F_MRG, &img),
+    );
+    write("vhost_user", "rings_hdr10", &vu_rings(3, 0, &img));
+    write(
+        "vhost_user",
+        "rings_event_idx",
+        &vu_rings(3, VU_F_HDR12 | VU_F_EVENT_IDX, &img),
+    );
+    // A loop (4 → 5 → 4), an address in the hole, a length past the end of memory.
+    let mut bad = img.clone();
+    desc(&mut bad, VU_TX_DESC, 4, frame_at, 8, F_NEXT, 5);
+    desc(&mut bad, VU_TX_DESC, 5, frame_at, 8, F_NEXT, 4);
+    desc(&mut bad, VU_TX_DESC, 6, 0x8800, 100, 0, 0);
+    desc(&mut bad, VU_TX_DESC, 7, 0x10000, 0x8000, 0, 0);
+    avail(&mut bad, VU_TX_AVAIL, 4, &[4, 6, 7, 9]);
+    write(
+        "vhost_user",
+        "rings_garbage",
+        &vu_rings(3, VU_F_HDR12, &bad),
+    );
+    // The avail index far ahead of the ring.
+    let mut ahead = img.clone();
+    avail(&mut ahead, VU_TX_AVAIL, 0x8000, &[0]);
+    avail(&mut ahead, VU_RX_AVAIL, 0xffff, &[0]);
+    write(
+        "vhost_user",
+        "rings_ahead",
+        &vu_rings(3, VU_F_HDR12 | VU_F_MRG, &ahead),
+    );
+
+    // Messages: QEMU's opening (GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES,
+    // GET_QUEUE_NUM, SET_OWNER, SET_FEATURES, GET_CONFIG, SET_VRING_NUM/BASE/ADDR/ENABLE).
+    let mut m = vec![3u8];
+    m.extend(vu_msg(1, &[]));
+    m.extend(vu_msg(15, &[]));
+    m.extend(vu_msg(16, &0x8203u64.to_le_bytes()));
+    m.extend(vu_msg(17, &[]));
+    m.extend(vu_msg(3, &[]));
+    m.extend(vu_msg(18, &[0, 0, 0, 0, 1, 0, 0, 0]));
+    m.extend(vu_msg(
+        2,
+        &((1u64 << 32) | (1 << 30) | (1 << 15)).to_le_bytes(),
+    ));
+    let mut cfg = vec![0u8; 12];
+    cfg[4..8].copy_from_slice(&6u32.to_le_bytes());
+    cfg.extend_from_slice(&[0; 6]);
+    m.extend(vu_msg(24, &cfg));
+    m.extend(vu_msg(8, &[0, 0, 0, 0, 0, 1, 0, 0]));
+    m.extend(vu_msg(10, &[0; 8]));
+    let mut addr = vec![0u8; 40];
+    addr[8..16].copy_from_slice(&0x1000u64.to_le_bytes());
+    addr[16..24].copy_from_slice(&0x2000u64.to_le_bytes());
+    addr[24..32].copy_from_slice(&0x3000u64.to_le_bytes());
+    m.extend(vu_msg(9, &addr));
+    m.extend(vu_msg(18, &[0, 0, 0, 0, 1, 0, 0, 0]));
+    write("vhost_user", "messages_opening", &m);
+    // A memory table without its file descriptors; an unknown request; a short header.
+    let mut t = vec![3u8];
+    t.extend(vu_msg(1, &[]));
+    let mut table = vec![1u8, 0, 0, 0, 0, 0, 0, 0];
+    table.extend_from_slice(&0u64.to_le_bytes());
+    table.extend_from_slice(&0x1_0000u64.to_le_bytes());
+    table.extend_from_slice(&0x7f00_0000_0000u64.to_le_bytes());
+    table.extend_from_slice(&0u64.to_le_bytes());
+    t.extend(vu_msg(5, &table));
+    t.extend(vu_msg(0xdead, &[1, 2, 3]));
+    t.extend_from_slice(&[1, 0, 0]);
+    write("vhost_user", "messages_garbage", &t);
+}
+
 fn main() {
     let addr_b = Ipv4Addr::new(10, 0, 2, 20);
     let host = Ipv4Addr::from(fixtures::INTERNET_HOST);
@@ -308,4 +451,6 @@ fn main() {
             }
         }
     }
+
+    vhost_user_seeds();
 }

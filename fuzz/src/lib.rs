@@ -142,3 +142,38 @@ pub fn pipeline_record(op: u8, bytes: &[u8]) -> Vec<u8> {
     v.extend_from_slice(&bytes[..usize::from(len)]);
     v
 }
+
+/// The `vhost_user` target's input layout: a header of [`VU_HEADER`] bytes, then the
+/// guest-memory image written at guest address 0 (the transmit queue's descriptor table,
+/// avail and used rings at [`VU_TX_DESC`], [`VU_TX_AVAIL`], [`VU_TX_USED`], the receive
+/// queue's at [`VU_RX_DESC`], …; buffers anywhere). Header: `[0]` mode (`& 3 == 3`: the
+/// rest goes to a real back end's socket as vhost-user messages; otherwise the rings),
+/// `[1]` queue size `1 << ([1] % 11)`, `[2]` flags ([`VU_F_HDR12`], [`VU_F_MRG`],
+/// [`VU_F_EVENT_IDX`]), `[3..5]` and `[5..7]` the transmit and receive queues' next avail
+/// index (little-endian), `[7..16]` the lengths of the frames pushed to the guest (one
+/// byte each, times 97).
+pub const VU_HEADER: usize = 16;
+/// Guest memory: two regions with a hole between them (`[0, 32 KiB)`, `[36 KiB, 68 KiB)`).
+pub const VU_REGIONS: [(u64, usize); 2] = [(0, 0x8000), (0x9000, 0x8000)];
+/// The transmit queue's descriptor table. The tables and rings are packed for queues of
+/// up to 64 entries, so small inputs reach them; larger queues overlap one another (a
+/// guest's right too).
+pub const VU_TX_DESC: u64 = 0x0;
+/// The receive queue's descriptor table.
+pub const VU_RX_DESC: u64 = 0x400;
+/// The transmit queue's avail ring.
+pub const VU_TX_AVAIL: u64 = 0x800;
+/// The receive queue's avail ring.
+pub const VU_RX_AVAIL: u64 = 0xc00;
+/// The transmit queue's used ring.
+pub const VU_TX_USED: u64 = 0x1000;
+/// The receive queue's used ring.
+pub const VU_RX_USED: u64 = 0x1800;
+/// Where the seeds put frame buffers.
+pub const VU_BUFS: u64 = 0x2000;
+/// Header flag: the 12-byte guest header (`VERSION_1`/`MRG_RXBUF`), else 10 bytes.
+pub const VU_F_HDR12: u8 = 1;
+/// Header flag: merged receive buffers.
+pub const VU_F_MRG: u8 = 2;
+/// Header flag: `VIRTIO_RING_F_EVENT_IDX`.
+pub const VU_F_EVENT_IDX: u8 = 4;

@@ -123,6 +123,22 @@ fn expected(r: &StatsReport) -> BTreeMap<String, u64> {
         ] {
             m.insert(format!("vpcd_eni_{name}{l}"), v);
         }
+        // The kernel's counters of the ENI's TAP, when the report has them.
+        if let Some(k) = &e.kernel {
+            let k = &k.counters;
+            for (name, v) in [
+                ("rx_packets_total", k.rx_packets),
+                ("rx_bytes_total", k.rx_bytes),
+                ("tx_packets_total", k.tx_packets),
+                ("tx_bytes_total", k.tx_bytes),
+                ("rx_dropped_total", k.rx_dropped),
+                ("tx_dropped_total", k.tx_dropped),
+                ("rx_errors_total", k.rx_errors),
+                ("tx_errors_total", k.tx_errors),
+            ] {
+                m.insert(format!("vpcd_eni_kernel_{name}{l}"), v);
+            }
+        }
         for reason in DropReason::ALL {
             m.insert(
                 format!(

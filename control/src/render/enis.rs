@@ -136,6 +136,7 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
         ],
         &rows,
     ));
+    out.push_str(&kernel_taps(report));
     if !c.enis.is_empty() {
         out.push_str("\nInstances (metadata at 169.254.169.254)\n");
         for e in &c.enis {
@@ -152,6 +153,49 @@ pub(super) fn enis(c: &DataplaneConfig, report: &StatsReport) -> String {
     }
     out.push_str(&nat_interfaces(c));
     out
+}
+
+/// The kernel's counters of the ENIs' TAPs as the instances' namespaces see them, where
+/// vpcd's own counters stop: frames the instance sent that the kernel dropped before vpcd
+/// read them (the interface's `tx_dropped`), and frames vpcd wrote that the instance's
+/// kernel dropped (`rx_dropped`). Empty when no ENI has kernel figures.
+pub(super) fn kernel_taps(report: &StatsReport) -> String {
+    let rows: Vec<Vec<String>> = report
+        .enis
+        .iter()
+        .filter_map(|e| {
+            let k = e.kernel.as_ref()?;
+            let s = &k.counters;
+            Some(vec![
+                e.id.clone(),
+                format!("{}/{}", k.netns, k.ifname),
+                format!("{}/{}", s.tx_packets, s.tx_bytes),
+                s.tx_dropped.to_string(),
+                format!("{}/{}", s.rx_packets, s.rx_bytes),
+                s.rx_dropped.to_string(),
+                format!("{}/{}", s.rx_errors, s.tx_errors),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nENI TAPs in the instances' kernels (sent: by the instance; dropped before vpcd read: \
+         the TAP's queue was full; dropped after vpcd wrote: the instance's kernel refused)\n{}",
+        table(
+            &[
+                "ID",
+                "NETNS/IFNAME",
+                "SENT PKTS/BYTES",
+                "DROPPED BEFORE VPCD READ",
+                "RECEIVED PKTS/BYTES",
+                "DROPPED AFTER VPCD WROTE",
+                "ERRORS RX/TX",
+            ],
+            &rows,
+        )
+    )
 }
 
 /// The instance of ENI `e` in one line: its id, the ENI's interface name and device

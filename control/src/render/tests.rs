@@ -61,6 +61,7 @@ fn show_lists_everything() {
             tap: Some("vpc0".into()),
             port: None,
             counters,
+            kernel: None,
         }],
         engine,
         nacl_denies: vec![],
@@ -824,6 +825,7 @@ fn show_marks_dhcp_enis_and_counts_dhcp() {
                 dhcp_ignored: 1,
                 ..Default::default()
             },
+            kernel: None,
         }],
         engine: Default::default(),
         nacl_denies: vec![],
@@ -894,4 +896,49 @@ fn show_renders_a_100000_character_id() {
     assert!(summary(&report.config).contains("1 ENI"));
     let wide = table(&["id", "x"], &[vec![long("eni-"), "y".into()]]);
     assert!(wide.ends_with("  y\n"));
+}
+
+#[test]
+fn show_lists_the_kernel_drops_of_the_taps_when_reported() {
+    let c = crate::compile_str(TOPO).unwrap();
+    let mut report = StatsReport {
+        workers: Vec::new(),
+        epoch: 1,
+        config: c.config,
+        enis: vec![EniReport {
+            id: "eni-a".into(),
+            tap: Some("vpc0".into()),
+            port: None,
+            counters: PortCounters::default(),
+            kernel: None,
+        }],
+        engine: Default::default(),
+        nacl_denies: vec![],
+        uplinks: vec![],
+        nat_gateways: vec![],
+        captures: vec![],
+        mirror_sessions: vec![],
+    };
+    assert!(!show(&report).contains("DROPPED BEFORE VPCD READ"));
+    report.enis[0].kernel = Some(dataplane::observe::stats::KernelLinkReport {
+        netns: "ns-a".into(),
+        ifname: "eth0".into(),
+        counters: dataplane::sys::linkstats::LinkStats {
+            tx_packets: 9000,
+            tx_bytes: 900_000,
+            tx_dropped: 1234,
+            rx_dropped: 56,
+            ..Default::default()
+        },
+    });
+    let text = show(&report);
+    for needle in [
+        "DROPPED BEFORE VPCD READ",
+        "DROPPED AFTER VPCD WROTE",
+        "9000/900000",
+        "1234",
+        "56",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
 }

@@ -12,7 +12,7 @@ use crate::datapath::{Dataplane, EniPlan, Steering};
 use crate::engine::handoff::Inbox;
 use crate::engine::port::PortIdx;
 use crate::engine::run::{Next, RunLoop};
-use crate::observe::report::{assemble, CounterSnapshot};
+use crate::observe::report::{add_kernel_stats, assemble, CounterSnapshot};
 use crate::observe::stats::StatsReport;
 use crate::vpc::tables::Tables;
 
@@ -86,7 +86,9 @@ impl Forwarder {
 
 /// Asks every worker for its counters, taken between two batches, sums them, and
 /// assembles the report (what `vpcctl show` and the metrics endpoint serve) on the
-/// calling thread: the workers only copy counters.
+/// calling thread: the workers only copy counters. The kernel's counters of the ENIs'
+/// TAPs are read here too, on the calling (control or metrics) thread, one rtnetlink dump
+/// per namespace ([`add_kernel_stats`]).
 pub(super) fn fetch_report(links: &[Link]) -> Option<StatsReport> {
     let pending: Vec<_> = links
         .iter()
@@ -101,7 +103,9 @@ pub(super) fn fetch_report(links: &[Link]) -> Option<StatsReport> {
         let (_, other) = rx.recv().ok()?;
         snap.merge(&other);
     }
-    Some(assemble(&tables, snap))
+    let mut report = assemble(&tables, snap);
+    add_kernel_stats(&mut report, crate::sys::linkstats::read_namespace);
+    Some(report)
 }
 
 /// Starts `opts.workers` forwarding threads, each with its own data plane and run loop

@@ -13,6 +13,8 @@
 //! vpcd_eni_drops_total{eni,reason}                        every reason, zeros included
 //! vpcd_eni_conntrack_entries{eni}, vpcd_eni_conntrack_max{eni}
 //! vpcd_eni_attached{eni}                                  1 when the ENI has a port
+//! vpcd_eni_kernel_{rx,tx}_{packets,bytes,dropped,errors}_total{eni}
+//!                                                        its TAP in the instance's namespace
 //! vpcd_uplink_…{igw}                                      the same for internet gateways' uplinks
 //! vpcd_nat_gateway_…{nat_gateway}                         the AWS/NATGateway metrics
 //! vpcd_flow_cache_{hits,misses,evictions,stale_reclaimed}_total, vpcd_flow_cache_flows
@@ -395,6 +397,65 @@ fn port_families<'a>(
     out.push(f);
 }
 
+/// The kernel's counters of the ENIs' TAPs, as the instances' namespaces see them
+/// (`vpcd_eni_kernel_…`); ENIs without kernel figures have no series.
+fn kernel_families(out: &mut Vec<Family>, report: &StatsReport) {
+    use crate::sys::linkstats::LinkStats;
+    /// (name after `vpcd_eni_kernel_`, help, the counter).
+    type KernelFamily = (&'static str, &'static str, fn(&LinkStats) -> u64);
+    let families: [KernelFamily; 8] = [
+        (
+            "tx_dropped_total",
+            "Frames the instance sent that the kernel dropped in the TAP's queue before vpcd read them (the interface's tx_dropped in the instance's namespace).",
+            |s| s.tx_dropped,
+        ),
+        (
+            "rx_dropped_total",
+            "Frames vpcd wrote to the TAP that the instance's kernel dropped (the interface's rx_dropped in the instance's namespace).",
+            |s| s.rx_dropped,
+        ),
+        (
+            "tx_packets_total",
+            "Frames the instance sent through its TAP, as its kernel counts them.",
+            |s| s.tx_packets,
+        ),
+        (
+            "tx_bytes_total",
+            "Bytes the instance sent through its TAP, as its kernel counts them.",
+            |s| s.tx_bytes,
+        ),
+        (
+            "rx_packets_total",
+            "Frames the instance received on its TAP, as its kernel counts them.",
+            |s| s.rx_packets,
+        ),
+        (
+            "rx_bytes_total",
+            "Bytes the instance received on its TAP, as its kernel counts them.",
+            |s| s.rx_bytes,
+        ),
+        (
+            "tx_errors_total",
+            "Transmit errors of the instance's TAP, as its kernel counts them.",
+            |s| s.tx_errors,
+        ),
+        (
+            "rx_errors_total",
+            "Receive errors of the instance's TAP, as its kernel counts them.",
+            |s| s.rx_errors,
+        ),
+    ];
+    for (name, help, get) in families {
+        let mut f = Family::new(format!("vpcd_eni_kernel_{name}"), Kind::Counter, help);
+        for e in &report.enis {
+            if let Some(k) = &e.kernel {
+                f.push(vec![("eni", e.id.clone())], get(&k.counters));
+            }
+        }
+        out.push(f);
+    }
+}
+
 /// Every metric family of `report`, in output order.
 pub fn families(report: &StatsReport) -> Vec<Family> {
     let mut out = Vec::new();
@@ -416,6 +477,7 @@ pub fn families(report: &StatsReport) -> Vec<Family> {
             .iter()
             .map(|e| (e.id.as_str(), e.tap.is_some(), &e.counters)),
     );
+    kernel_families(&mut out, report);
     port_families(
         &mut out,
         "vpcd_uplink",

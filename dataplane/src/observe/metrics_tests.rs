@@ -369,6 +369,7 @@ fn labels_are_escaped_and_nacl_denies_exported() {
                 rx_packets: 5,
                 ..Default::default()
             },
+            kernel: None,
         }],
         engine: Default::default(),
         nacl_denies: vec![
@@ -441,4 +442,52 @@ fn validator_catches_mistakes() {
         );
     }
     validate("# HELP x h\n# TYPE x gauge\nx{a=\"\\\"\"} 1\n");
+}
+
+#[test]
+fn kernel_counters_of_the_taps_are_exported_per_eni_that_has_them() {
+    let eni = |id: &str, kernel| crate::observe::stats::EniReport {
+        id: id.into(),
+        tap: Some("vpc0".into()),
+        port: None,
+        counters: PortCounters::default(),
+        kernel,
+    };
+    let k = crate::observe::stats::KernelLinkReport {
+        netns: "ns-a".into(),
+        ifname: "eth0".into(),
+        counters: crate::sys::linkstats::LinkStats {
+            tx_dropped: 77,
+            rx_dropped: 5,
+            tx_packets: 1000,
+            ..Default::default()
+        },
+    };
+    let report = StatsReport {
+        workers: Vec::new(),
+        epoch: 1,
+        config: Default::default(),
+        enis: vec![eni("eni-a", Some(k)), eni("eni-b", None)],
+        engine: Default::default(),
+        nacl_denies: vec![],
+        uplinks: vec![],
+        nat_gateways: vec![],
+        captures: vec![],
+        mirror_sessions: vec![],
+    };
+    let text = render(&report);
+    let s = validate(&text);
+    assert_eq!(
+        get(&s, r#"vpcd_eni_kernel_tx_dropped_total{eni="eni-a"}"#),
+        77
+    );
+    assert_eq!(
+        get(&s, r#"vpcd_eni_kernel_rx_dropped_total{eni="eni-a"}"#),
+        5
+    );
+    assert_eq!(
+        get(&s, r#"vpcd_eni_kernel_tx_packets_total{eni="eni-a"}"#),
+        1000
+    );
+    assert!(!text.contains(r#"vpcd_eni_kernel_tx_dropped_total{eni="eni-b"}"#));
 }

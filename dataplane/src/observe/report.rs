@@ -2,14 +2,17 @@
 //! forwarding thread: the forwarding thread publishes a [`CounterSnapshot`] (counters
 //! only, no configuration), and the reader joins it with the tables it already holds.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::observe::capture::CaptureReport;
 use crate::observe::mirror::MirrorSessionReport;
 use crate::observe::stats::{
-    EngineCounters, EniReport, NaclDenyReport, NatGatewayReport, NatMetrics, PortCounters,
-    PortStatus, StatsReport, UplinkReport,
+    EngineCounters, EniReport, KernelLinkReport, NaclDenyReport, NatGatewayReport, NatMetrics,
+    PortCounters, PortStatus, StatsReport, UplinkReport,
 };
+use crate::sys::linkstats::{LinkStats, LinkStatsError};
 use crate::vpc::pipeline::nacl::Direction;
 use crate::vpc::tables::Tables;
 
@@ -129,6 +132,7 @@ pub fn assemble(tables: &Tables, snap: CounterSnapshot) -> StatsReport {
                     tap,
                     port: snap.port_status.get(i).cloned().flatten(),
                     counters,
+                    kernel: None,
                 }
             })
             .collect(),
@@ -159,6 +163,42 @@ pub fn assemble(tables: &Tables, snap: CounterSnapshot) -> StatsReport {
             .collect(),
         captures: snap.captures,
         mirror_sessions: snap.mirror_sessions,
+    }
+}
+
+/// Fills in [`EniReport::kernel`]: for every ENI attached through a namespace TAP, the
+/// kernel's counters of its interface, read by `read` (one call per namespace:
+/// [`crate::sys::linkstats::read_namespace`] in the daemon). A namespace that cannot be
+/// read, or an interface that is not in it (gone), leaves those ENIs without kernel figures
+/// (logged at debug level); the rest of the report stands. Runs on the thread asking for
+/// the report, never a forwarding one.
+pub fn add_kernel_stats(
+    report: &mut StatsReport,
+    mut read: impl FnMut(&str) -> Result<HashMap<String, LinkStats>, LinkStatsError>,
+) {
+    let mut namespaces: HashMap<String, Option<HashMap<String, LinkStats>>> = HashMap::new();
+    let StatsReport { config, enis, .. } = report;
+    for (e, r) in config.enis.iter().zip(enis.iter_mut()) {
+        r.kernel = None;
+        let Some(a) = e.attachment.as_ref().filter(|a| a.is_namespace()) else {
+            continue;
+        };
+        if r.id != e.id || r.tap.is_none() || a.netns.is_empty() || a.ifname.is_empty() {
+            continue;
+        }
+        let links = namespaces.entry(a.netns.clone()).or_insert_with(|| {
+            read(&a.netns)
+                .map_err(|e| tracing::debug!(%e, netns = %a.netns, "no kernel statistics"))
+                .ok()
+        });
+        r.kernel = links
+            .as_ref()
+            .and_then(|l| l.get(&a.ifname))
+            .map(|&counters| KernelLinkReport {
+                netns: a.netns.clone(),
+                ifname: a.ifname.clone(),
+                counters,
+            });
     }
 }
 
@@ -221,5 +261,68 @@ mod merge_tests {
         assert_eq!(a.workers.len(), 2);
         assert_eq!(a.workers[1].handed_off, 5);
         assert_eq!(a.workers[0].flow_hits, 10);
+    }
+}
+
+#[cfg(test)]
+mod kernel_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::vpc::config::Attachment;
+
+    #[test]
+    fn kernel_counters_go_to_namespace_taps_one_read_per_namespace() {
+        let mut config = crate::fixtures::two_subnets_and_middlebox();
+        assert!(config.enis.len() >= 3);
+        let ns = |netns: &str, ifname: &str| Attachment {
+            netns: netns.into(),
+            ifname: ifname.into(),
+            dhcp: false,
+            kind: Default::default(),
+        };
+        config.enis[0].attachment = Some(ns("ns-a", "eth0"));
+        config.enis[1].attachment = Some(ns("ns-a", "eth1"));
+        config.enis[2].attachment = Some(ns("ns-gone", "eth0"));
+        for e in &mut config.enis[3..] {
+            e.attachment = None;
+        }
+        let tables = Tables::build(config.clone()).unwrap();
+        let snap = CounterSnapshot {
+            ports: vec![PortCounters::default(); config.enis.len()],
+            port_names: (0..config.enis.len())
+                .map(|i| Some(format!("vpc{i}")))
+                .collect(),
+            ..CounterSnapshot::default()
+        };
+        let mut report = assemble(&tables, snap);
+        let mut reads = Vec::new();
+        add_kernel_stats(&mut report, |netns| {
+            reads.push(netns.to_string());
+            if netns == "ns-gone" {
+                return Err(LinkStatsError::Malformed("gone".into()));
+            }
+            let eth0 = LinkStats {
+                tx_dropped: 12,
+                rx_dropped: 3,
+                ..LinkStats::default()
+            };
+            Ok(HashMap::from([("eth0".to_string(), eth0)]))
+        });
+        assert_eq!(reads, ["ns-a", "ns-gone"]);
+        let k = report.enis[0].kernel.as_ref().unwrap();
+        assert_eq!((k.netns.as_str(), k.ifname.as_str()), ("ns-a", "eth0"));
+        assert_eq!((k.counters.tx_dropped, k.counters.rx_dropped), (12, 3));
+        // eth1 is not in the namespace any more; ns-gone could not be read.
+        assert!(report.enis[1].kernel.is_none());
+        assert!(report.enis[2].kernel.is_none());
+        assert!(report.enis[3..].iter().all(|e| e.kernel.is_none()));
+        // Backward compatible: a report without the field reads back, and none is written.
+        let json = serde_json::to_value(&report.enis[1]).unwrap();
+        assert!(json.get("kernel").is_none());
+        let back: EniReport = serde_json::from_value(json).unwrap();
+        assert!(back.kernel.is_none());
+        let json = serde_json::to_string(&report.enis[0]).unwrap();
+        assert!(json.contains(r#""tx_dropped":12"#), "{json}");
     }
 }

@@ -292,4 +292,22 @@ pub struct EniReport {
     pub port: Option<PortStatus>,
     /// Its counters.
     pub counters: PortCounters,
+    /// The kernel's counters of the TAP's end in the instance's namespace, read when the
+    /// report was made (absent: not a namespace TAP, or the namespace or interface is
+    /// gone). Where vpcd's own counters stop: `tx_dropped` there is what the instance sent
+    /// that the kernel dropped before vpcd read it, `rx_dropped` what vpcd wrote that the
+    /// instance's kernel dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelLinkReport>,
+}
+
+/// The kernel's statistics of an ENI's TAP as its instance's namespace sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelLinkReport {
+    /// The namespace.
+    pub netns: String,
+    /// The interface in it.
+    pub ifname: String,
+    /// Its counters (`IFLA_STATS64`, what `ip -s -n NETNS link show dev IFNAME` shows).
+    pub counters: crate::sys::linkstats::LinkStats,
 }

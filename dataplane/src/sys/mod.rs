@@ -1,5 +1,6 @@
 //! The host's system interfaces: TAP ioctls, epoll, ip(8), sockets in a namespace, QEMU
-//! stream sockets, `AF_PACKET` sockets on existing interfaces, vhost-user. Thin, typed
+//! stream sockets, `AF_PACKET` sockets on existing interfaces, vhost-user, interfaces'
+//! kernel statistics (rtnetlink). Thin, typed
 //! wrappers over the Linux interfaces the engine and the daemon need. `tap`, `epoll`,
 //! `packet` and `vhost_user::proxy` (file descriptors received on the vhost-user control
 //! socket) are the crate's only unsafe code (every unsafe block carries a `SAFETY:`
@@ -10,6 +11,7 @@
 #[allow(unsafe_code)]
 pub mod epoll;
 pub mod ip;
+pub mod linkstats;
 pub mod netns;
 #[allow(unsafe_code)]
 pub mod packet;

@@ -2,8 +2,9 @@
 //! on a guest kick or a deferred interrupt request.
 
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use vhost::vhost_user::message::VhostUserProtocolFeatures;
 use vhost_user_backend::{VhostUserBackend, VringMutex, VringT};
@@ -99,6 +100,24 @@ impl Negotiated {
 pub(super) struct NetBackend {
     pub(super) shared: Arc<Shared>,
     pub(super) gen: u64,
+    /// The consumer ends of the exit eventfds handed out by `exit_event`. `vhost-user-backend`
+    /// (0.24) takes each with `into_raw_fd`, registers it in its worker's epoll and never
+    /// closes it: one descriptor lost per connection, until `EMFILE` refuses every front end
+    /// (found by the `vhost_user` fuzz target after about 20,000 connections). Closed when the
+    /// backend is dropped.
+    pub(super) exit_fds: Mutex<Vec<RawFd>>,
+}
+
+impl Drop for NetBackend {
+    fn drop(&mut self) {
+        for fd in lock(&self.exit_fds).drain(..) {
+            // The last holder of the backend is gone, so is the daemon: its worker thread
+            // (joined when its handler dropped) and that worker's epoll, the only user the
+            // crate made of this descriptor after taking it with `into_raw_fd`. Nothing else
+            // knows the number: closing it is ours to do, once.
+            let _ = nix::unistd::close(fd);
+        }
+    }
 }
 
 impl NetBackend {
@@ -169,7 +188,10 @@ impl VhostUserBackend for NetBackend {
     fn exit_event(&self, _thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
         // Without it the worker thread would never leave its loop and dropping the daemon
         // (which joins it) would hang.
-        new_event_consumer_and_notifier(EventFlag::NONBLOCK | EventFlag::CLOEXEC).ok()
+        let (consumer, notifier) =
+            new_event_consumer_and_notifier(EventFlag::NONBLOCK | EventFlag::CLOEXEC).ok()?;
+        lock(&self.exit_fds).push(consumer.as_raw_fd());
+        Some((consumer, notifier))
     }
 
     fn handle_event(
