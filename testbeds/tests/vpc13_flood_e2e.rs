@@ -15,7 +15,9 @@
 //! A opens a connection to B's echo port and gets its echo.
 //!
 //! (b) vpcd's resident memory (`VmRSS`) is sampled every 20 ms during each flood: its peak
-//! stays under the RSS before the flood plus [`RSS_SLACK`], and C ↔ D still answer after.
+//! stays under the RSS before the flood plus [`RSS_SLACK`] (vpcd runs with a flow cache of
+//! [`FLOW_CAPACITY`] flows, so that a leak per packet would stand out), and C ↔ D still
+//! answer after.
 //!
 //! (c) A UDP flood of one flow (`hping3 --udp -k`: a fixed source port) with a flow log on
 //! A's ENI (1-s aggregation intervals): the flow's records add up to the packets vpcd
