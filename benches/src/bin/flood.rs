@@ -395,7 +395,7 @@ fn drop_of(c: &PortCounters, r: DropReason) -> u64 {
 type Figures = BTreeMap<&'static str, f64>;
 
 /// Every figure: key, what it is. In table order.
-const FIGURES: [(&str, &str); 20] = [
+const FIGURES: [(&str, &str); 23] = [
     ("tcp_gbps", "C→D TCP, Gbit/s"),
     ("ping_load_avg_ms", "C→D ping during iperf3, avg ms"),
     ("ping_load_p99_ms", "C→D ping during iperf3, p99 ms"),
@@ -422,7 +422,13 @@ const FIGURES: [(&str, &str); 20] = [
         "vpcd conntrack_allowance_exceeded on B",
     ),
     ("a_conntrack_entries", "A's tracked connections at the end"),
+    ("b_tap_dropped", "B's interface rx+tx_dropped"),
     ("cd_tap_dropped", "C's and D's interfaces rx+tx_dropped"),
+    ("flows", "vpcd flow cache: flows at the end"),
+    (
+        "flow_evicted_kps",
+        "vpcd flow cache: evictions (cache full), k/s",
+    ),
     ("vpcd_cpu", "vpcd CPU, cores"),
     ("rss_before_mib", "vpcd RSS before, MiB"),
     ("rss_peak_mib", "vpcd RSS peak during, MiB"),
@@ -497,6 +503,7 @@ fn run_phase(
     let w0 = Instant::now();
     let links_w0 = all_links(&lab)?;
     let a_w0 = lab.counters(A)?;
+    let engine_w0 = lab.show()?.engine;
     let cpu0 = cpu_seconds(&[pid])?;
     let stop = AtomicBool::new(false);
     let peak = AtomicU64::new(0);
@@ -534,6 +541,7 @@ fn run_phase(
     let cpu = cpu_seconds(&[pid])? - cpu0;
     let links_w1 = all_links(&lab)?;
     let a_w1 = lab.counters(A)?;
+    let engine_w1 = lab.show()?.engine;
     if let Some(mut fl) = flooder.take() {
         fl.terminate(Duration::from_secs(2));
     }
@@ -574,6 +582,16 @@ fn run_phase(
     f.insert("flood_kpps", kpps(d[0].tx_packets));
     f.insert("a_tap_tx_dropped_kpps", kpps(d[0].tx_dropped));
     f.insert("b_rx_kpps", kpps(d[1].rx_packets));
+    f.insert("b_tap_dropped", (d[1].rx_dropped + d[1].tx_dropped) as f64);
+    f.insert("flows", engine_w1.flows as f64);
+    f.insert(
+        "flow_evicted_kps",
+        kpps(
+            engine_w1
+                .flow_evicted
+                .saturating_sub(engine_w0.flow_evicted),
+        ),
+    );
     f.insert(
         "cd_tap_dropped",
         (d[2].rx_dropped + d[2].tx_dropped + d[3].rx_dropped + d[3].tx_dropped) as f64,
