@@ -176,6 +176,15 @@ impl RssSampler<'_> {
     }
 }
 
+/// Sets its flag when dropped.
+struct StopOnDrop<'s>(&'s AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Runs `hping3 ARGS…` in `ns` (bounded by `-c` in `args`) while `during` runs, sampling
 /// vpcd's RSS; waits for hping3 to finish (at most [`FLOOD_DEADLINE`]). Returns `during`'s
 /// result, hping3's transmitted count and vpcd's peak RSS.
@@ -191,6 +200,9 @@ fn flood<T>(lab: &Lab, ns: &Netns, args: &[&str], during: impl FnOnce() -> T) ->
             peak: &peak,
         };
         let sampling = s.spawn(move || sampler.run(pid));
+        // Stops the sampler on every exit path: a panic in `during` would otherwise
+        // leave the scope waiting for it forever.
+        let _stop = StopOnDrop(&stop);
         let mut hping: NsChild = spawn_tied(ns, &argv);
         let out = during();
         let status = hping.wait_timeout(FLOOD_DEADLINE);
