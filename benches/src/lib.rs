@@ -1,6 +1,7 @@
 //! Shared setup for the criterion benches, and the end-to-end benchmark suite ([`suite`],
 //! run by `benches/run`) that measures vpcd against its peers on the same topology.
 
+pub mod flood;
 pub mod scale;
 pub mod suite;
 
