@@ -75,8 +75,8 @@ struct Args {
     /// A's connection-tracking allowance (`conntrack.max_entries`); absent: AWS's 65536.
     #[arg(long)]
     conntrack_max: Option<u32>,
-    /// Phases, comma-separated: idle, syn-flood, udp-flood, syn-flood-open, or all.
-    #[arg(long, default_value = "idle,syn-flood,udp-flood")]
+    /// Phases, comma-separated: idle, cpu-hog (the control: a busy loop, no packets), syn-flood, udp-flood, syn-flood-open, or all.
+    #[arg(long, default_value = "idle,cpu-hog,syn-flood,udp-flood")]
     phases: String,
     /// Also run every flood with the flooder in a cgroup capped at PCT % of one CPU
     /// (v2 cpu.max, or v1 cpu.cfs_quota_us), as a tenant's flood runs on its own vCPUs.
@@ -99,6 +99,11 @@ struct Args {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Idle,
+    /// The control: a busy loop in A's namespace, no packets. On a machine whose TCP
+    /// needs every core, the flooder's own CPU costs the third pair as much as the
+    /// flood's handling does; this phase takes that CPU (capped like the floods) so the
+    /// floods can be compared with it.
+    Hog,
     Syn,
     Udp,
     SynOpen,
@@ -108,6 +113,7 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Idle => "idle",
+            Kind::Hog => "cpu-hog",
             Kind::Syn => "syn-flood",
             Kind::Udp => "udp-flood",
             Kind::SynOpen => "syn-flood-open",
@@ -118,7 +124,7 @@ impl Kind {
     fn hping_args(self) -> Vec<String> {
         let (b, open) = (B_IP.to_string(), OPEN_PORT.to_string());
         let v: Vec<&str> = match self {
-            Kind::Idle => return Vec::new(),
+            Kind::Idle | Kind::Hog => return Vec::new(),
             Kind::Syn => vec!["-q", "-S", "--flood", "-p", CLOSED_PORT, &b],
             Kind::SynOpen => vec!["-q", "-S", "--flood", "-p", &open, &b],
             Kind::Udp => vec![
@@ -153,7 +159,7 @@ impl Phase {
 }
 
 fn parse_phases(list: &str, cap: Option<f64>) -> Result<Vec<Phase>> {
-    let all = [Kind::Idle, Kind::Syn, Kind::Udp, Kind::SynOpen];
+    let all = [Kind::Idle, Kind::Hog, Kind::Syn, Kind::Udp, Kind::SynOpen];
     let mut kinds = Vec::new();
     for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if p == "all" {
@@ -162,7 +168,7 @@ fn parse_phases(list: &str, cap: Option<f64>) -> Result<Vec<Phase>> {
         }
         let k = all.iter().find(|k| k.name() == p).ok_or_else(|| {
             Error::Usage(format!(
-                "--phases: unknown phase {p:?} (idle, syn-flood, udp-flood, syn-flood-open, all)"
+                "--phases: unknown phase {p:?} (idle, cpu-hog, syn-flood, udp-flood, syn-flood-open, all)"
             ))
         })?;
         kinds.push(*k);
@@ -328,7 +334,13 @@ fn iperf3(lab: &Lab, secs: u32) -> Result<f64> {
 /// Starts the flood of `phase` in A's namespace (in `cap`'s cgroup if given: the process
 /// joins it before it execs hping3). Killed by its PID when dropped.
 fn start_flood(lab: &Lab, phase: &Phase, cap: Option<&CpuCap>) -> Result<Option<NsChild>> {
-    let args = phase.kind.hping_args();
+    let mut args = phase.kind.hping_args();
+    let program = if phase.kind == Kind::Hog {
+        args = vec!["-c".into(), "while :; do :; done".into()];
+        "sh"
+    } else {
+        "hping3"
+    };
     if args.is_empty() {
         return Ok(None);
     }
@@ -340,8 +352,8 @@ fn start_flood(lab: &Lab, phase: &Phase, cap: Option<&CpuCap>) -> Result<Option<
         Some(p) => cmd.args(["-c", "echo $$ > \"$1\" && shift && exec \"$@\"", "sh", p]),
         None => cmd.args(["-c", "exec \"$@\"", "sh"]),
     };
-    cmd.args(["ip", "netns", "exec", &ns, "hping3"]).args(&args);
-    let desc = format!("[{ns}] hping3 {}", args.join(" "));
+    cmd.args(["ip", "netns", "exec", &ns, program]).args(&args);
+    let desc = format!("[{ns}] {program} {}", args.join(" "));
     let child = NsChild::spawn(
         cmd,
         desc,
@@ -496,7 +508,7 @@ fn run_phase(
     let links0 = all_links(&lab)?;
 
     let mut flooder = start_flood(&lab, phase, cap)?;
-    if flooder.is_some() {
+    if flooder.is_some() && phase.kind != Kind::Hog {
         wait_flooding(&lab, &links0[0], 1000)?;
     }
     // The window: from the flood on the wire to the end of the ping alone.
@@ -749,7 +761,46 @@ fn markdown(args: &Args, phases: &[Phase], rows: &[Row], problems: &[String]) ->
             vt.text(),
             vp.text()
         );
-        verdicts.push((l.clone(), vt, vp));
+        // The control is no flood: it has no target.
+        if !l.starts_with(Kind::Hog.name()) {
+            verdicts.push((l.clone(), vt, vp));
+        }
+    }
+    // Against the control: the same CPU taken from the machine by a busy loop.
+    let hog_rows: Vec<(String, String)> = phases
+        .iter()
+        .filter(|p| !matches!(p.kind, Kind::Idle | Kind::Hog))
+        .map(|p| {
+            let control = Phase {
+                kind: Kind::Hog,
+                cap: p.cap,
+            };
+            (p.label(), control.label())
+        })
+        .filter(|(_, c)| labels.contains(c))
+        .collect();
+    if !hog_rows.is_empty() {
+        out.push_str(
+            "\n## Against the same CPU taken by a busy loop (`cpu-hog`, same cap): per-round ratio, median (min–max)\n\n\
+             What the flood costs the third pair beyond the flooder's own CPU: the data plane's share.\n\n\
+             | Phase | control | TCP | ping alone (avg) | TCP ≥ 0.80× |\n|---|---|---|---|---|\n",
+        );
+        for (l, c) in &hog_rows {
+            let r = |k: &str| {
+                ratios(
+                    &per_round(rows, args.rounds, l, k),
+                    &per_round(rows, args.rounds, c, k),
+                )
+            };
+            let (tcp, ping) = (r("tcp_gbps"), r("ping_avg_ms"));
+            let _ = writeln!(
+                out,
+                "| {l} | {c} | {} | {} | {} |",
+                ratio_cell(&tcp),
+                ratio_cell(&ping),
+                Verdict::of(&tcp, TCP_TARGET, true).text()
+            );
+        }
     }
     let pass = |v: &Verdict| matches!(v, Verdict::Pass(_));
     let missed: Vec<String> = verdicts

@@ -77,8 +77,9 @@ pub struct Eni {
     /// Connection-tracking table size and idle timeouts; absent fields keep AWS's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conntrack: Option<ConntrackSettings>,
-    /// Packets per second the instance may send through this ENI (AWS applies a
-    /// per-instance PPS allowance and counts `pps_allowance_exceeded`); absent: no limit.
+    /// Packets per second the instance may send and receive through this ENI together
+    /// (AWS applies a bidirectional per-instance PPS allowance and counts
+    /// `pps_allowance_exceeded`); absent: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pps_allowance: Option<u32>,
     /// An auto-assigned public IPv4 address, mapped 1:1 to the primary private IP by the

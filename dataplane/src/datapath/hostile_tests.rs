@@ -1220,3 +1220,36 @@ fn a_port_over_its_allowance_asks_the_run_loop_to_stop_reading_it_for_a_while() 
         assert_eq!(dp.take_pause(B), None);
     }
 }
+
+#[test]
+fn the_allowance_is_bidirectional_what_an_eni_receives_counts_on_it_too() {
+    let mut c = fixtures::two_subnets_and_middlebox();
+    c.enis[B.idx()].pps_allowance = 1_000;
+    let mut dp = fixtures::mem_dataplane(c, 1024, true).unwrap();
+    dp.set_now(1_000);
+    // A (no allowance) sends 200 to B: B's burst (64) is delivered, the rest dropped and
+    // counted on B, the ENI whose allowance it was.
+    // (Not `run`: the drops are counted on the egress ENI, not on the sender.)
+    for i in 0..200 {
+        dp.process(A, &mut udp_ab(5000 + i, 7, b"x"));
+    }
+    assert_eq!(take(&mut dp, B).len(), 64);
+    assert_eq!(
+        dp.counters(B).unwrap().drops[R::PpsAllowanceExceeded.index()],
+        136
+    );
+    assert_eq!(
+        dp.counters(A).unwrap().drops[R::PpsAllowanceExceeded.index()],
+        0
+    );
+    // What B received used its allowance up: what it sends now waits for the refill.
+    assert_eq!(
+        run(&mut dp, B, &tcp_ba(7, 5000, 0x02)),
+        Outcome::Dropped(R::PpsAllowanceExceeded)
+    );
+    dp.set_now(1_010);
+    assert!(matches!(
+        run(&mut dp, B, &tcp_ba(7, 5000, 0x02)),
+        Outcome::Sent(_)
+    ));
+}

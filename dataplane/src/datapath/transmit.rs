@@ -186,6 +186,14 @@ impl<P: Port> Dataplane<P> {
 
     #[inline]
     pub(super) fn transmit(&mut self, in_port: PortIdx, out: PortIdx, buf: &[u8]) {
+        // The receiving ENI's allowance counts what it receives too (AWS's is
+        // bidirectional): a flood's replies share the flooder's allowance with the flood.
+        if let Some(Some(bucket)) = self.police.get_mut(out.idx()) {
+            if !bucket.take(segments(buf), self.clock.now()) {
+                self.drop_frame(out, DropReason::PpsAllowanceExceeded);
+                return;
+            }
+        }
         let Some(Some(port)) = self.ports.get_mut(out.idx()) else {
             self.drop_frame(in_port, DropReason::EniNotAttached);
             return;

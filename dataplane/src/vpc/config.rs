@@ -677,8 +677,9 @@ pub struct EniConfig {
     /// Its connection-tracking table size and idle timeouts.
     #[serde(default)]
     pub conntrack: ConntrackConfig,
-    /// Packets per second it may send (AWS's per-instance PPS allowance); more are
-    /// dropped and counted as `pps_allowance_exceeded`. 0: no limit.
+    /// Packets per second it may send and receive together (AWS's bidirectional
+    /// per-instance PPS allowance); more are dropped and counted as
+    /// `pps_allowance_exceeded` on it. 0: no limit.
     #[serde(default)]
     pub pps_allowance: u32,
     /// The instance it is attached to, as the instance metadata service describes it.
