@@ -65,11 +65,35 @@ const QUEUE: u64 = 16;
 struct Stopped(Pid);
 
 impl Stopped {
+    /// Stops `pid` and returns once every one of its threads is stopped (the signal is
+    /// delivered asynchronously: a forwarding thread could read a few hundred frames more).
     fn new(pid: u32) -> Stopped {
-        let pid = Pid::from_raw(pid as i32);
-        kill(pid, Signal::SIGSTOP).unwrap();
-        Stopped(pid)
+        let p = Pid::from_raw(pid as i32);
+        kill(p, Signal::SIGSTOP).unwrap();
+        let stopped = Stopped(p);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !all_threads_stopped(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "vpcd {pid} did not stop"
+            );
+            std::thread::yield_now();
+        }
+        stopped
     }
+}
+
+/// Whether every thread of `pid` is in state `T` (stopped).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(Result::ok).all(|t| {
+        std::fs::read_to_string(t.path().join("stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['T', 't']))
+        })
+    })
 }
 
 impl Drop for Stopped {
