@@ -204,14 +204,14 @@ fn configure(
     let ns = Some(att.netns.as_str());
     let mark = marker(&spec.id);
     let mut steps = Vec::new();
-    let mut attrs = vec![LinkAttr::Name(&att.ifname), LinkAttr::Alias(&mark)];
-    if adopted {
-        attrs = vec![
-            LinkAttr::Address(spec.mac.0),
-            LinkAttr::Mtu(spec.mtu),
-            LinkAttr::Alias(&mark),
-        ];
-    }
+    // A new TAP got its MAC and MTU before the move and is renamed now; an adopted one
+    // has its name and gets the (maybe changed) MAC and MTU.
+    let mut attrs = if adopted {
+        vec![LinkAttr::Address(spec.mac.0), LinkAttr::Mtu(spec.mtu)]
+    } else {
+        vec![LinkAttr::Name(&att.ifname)]
+    };
+    attrs.push(LinkAttr::Alias(&mark));
     // An ENI without IPv6 addresses is IPv4-only: its kernel end gets no link-local
     // address, so it sends no IPv6 chatter for the VPC router to drop. (Set here, in the
     // namespace: a move between namespaces resets the mode.)

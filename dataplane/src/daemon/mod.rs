@@ -400,40 +400,12 @@ impl ControlState {
                         }
                         Err(e) => return Response::Rejected { errors: vec![e] },
                     },
-                    (Some(att), false) if adopt[i] => match self.adopt(p, att, workers) {
-                        Ok(Some(queues)) => {
-                            let mut queues = queues.into_iter().map(AnyPort::Tap);
-                            let Some(q0) = queues.next() else {
-                                return Response::Rejected {
-                                    errors: vec![format!("{}: no TAP queue", p.id)],
-                                };
-                            };
-                            new_taps.push(NewTap {
-                                port: i,
-                                name: att.ifname.clone(),
-                                adopted: true,
-                            });
-                            (PortChange::Replace(q0), Some(queues.collect()))
-                        }
-                        Ok(None) => match self.create_tap(p, att, workers) {
-                            Ok((name, q0, rest)) => {
-                                new_taps.push(NewTap {
-                                    port: i,
-                                    name,
-                                    adopted: false,
-                                });
-                                (PortChange::Replace(q0), Some(rest))
-                            }
-                            Err(e) => return Response::Rejected { errors: vec![e] },
-                        },
-                        Err(e) => return Response::Rejected { errors: vec![e] },
-                    },
-                    (Some(att), false) => match self.create_tap(p, att, workers) {
-                        Ok((name, q0, rest)) => {
+                    (Some(att), false) => match self.tap_for(p, att, workers, adopt[i]) {
+                        Ok((name, adopted, q0, rest)) => {
                             new_taps.push(NewTap {
                                 port: i,
                                 name,
-                                adopted: false,
+                                adopted,
                             });
                             (PortChange::Replace(q0), Some(rest))
                         }
@@ -566,11 +538,28 @@ impl ControlState {
             }
         }
         attach::prepare(&name, p, att).map_err(|err| err.to_string())?;
-        let mut queues = queues.into_iter().map(AnyPort::Tap);
-        let q0 = queues
-            .next()
-            .ok_or_else(|| format!("{}: no TAP queue", p.id))?;
-        Ok((name, q0, queues.collect()))
+        let (q0, rest) = split_queues(p, queues)?;
+        Ok((name, q0, rest))
+    }
+
+    /// The TAP of port `p`: the one an earlier vpcd left behind when `adopt` (and it can
+    /// be adopted), else a new one. Its name, whether it was adopted, worker 0's queue
+    /// and the others'.
+    fn tap_for(
+        &mut self,
+        p: &attach::PortSpec,
+        att: &crate::vpc::config::Attachment,
+        workers: usize,
+        adopt: bool,
+    ) -> Result<(String, bool, AnyPort, Vec<AnyPort>), String> {
+        if adopt {
+            if let Some(queues) = self.adopt(p, att, workers)? {
+                let (q0, rest) = split_queues(p, queues)?;
+                return Ok((att.ifname.clone(), true, q0, rest));
+            }
+        }
+        let (name, q0, rest) = self.create_tap(p, att, workers)?;
+        Ok((name, false, q0, rest))
     }
 
     /// Adopts the TAP an earlier vpcd left behind for port `p` ([`attach::left_behind`]).
@@ -634,6 +623,15 @@ impl ControlState {
         }
         warnings
     }
+}
+
+/// A TAP's queues as ports: worker 0's, and the others'.
+fn split_queues(p: &attach::PortSpec, queues: Vec<Tap>) -> Result<(AnyPort, Vec<AnyPort>), String> {
+    let mut queues = queues.into_iter().map(AnyPort::Tap);
+    let q0 = queues
+        .next()
+        .ok_or_else(|| format!("{}: no TAP queue", p.id))?;
+    Ok((q0, queues.collect()))
 }
 
 /// The checks of an apply that touch nothing: the tables build (once, here, off the
